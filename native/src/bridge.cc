@@ -1,0 +1,536 @@
+// rankshield native bridge: the only C++ in the project.
+//
+// It exposes libtorch to JavaScript through a deliberately small surface:
+//   * tensors live in a C++ table and JS holds integer handles (creating a JS
+//     wrapper per result was measured as the main per-call cost, and JS-pinned
+//     allocations between tensor buffers fragmented glibc's heap);
+//   * ONE generic operator call: an op is looked up once in the dispatcher by
+//     name + overload, JS arguments are converted to IValues by the op's
+//     schema, and the op is called boxed (autograd included);
+//   * autograd entry points, typed-array transfer, threads, seeding.
+// Every libtorch exception becomes a JS Error carrying libtorch's message.
+
+#include <napi.h>
+
+#include <ATen/Context.h>
+#include <ATen/Parallel.h>
+#include <ATen/core/Tensor.h>
+#include <ATen/core/dispatch/Dispatcher.h>
+#include <ATen/core/ivalue.h>
+#include <ATen/ops/empty.h>
+#include <c10/core/GradMode.h>
+#include <torch/csrc/autograd/autograd.h>
+#include <torch/version.h>
+
+#include <cmath>
+#include <sstream>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace {
+
+// ---------------------------------------------------------------- tensor table
+
+std::vector<at::Tensor> g_slots;
+std::vector<int32_t> g_free;
+int64_t g_live = 0;
+
+int32_t store(at::Tensor t) {
+  int32_t h;
+  if (!g_free.empty()) {
+    h = g_free.back();
+    g_free.pop_back();
+    g_slots[h] = std::move(t);
+  } else {
+    h = static_cast<int32_t>(g_slots.size());
+    g_slots.push_back(std::move(t));
+  }
+  ++g_live;
+  return h;
+}
+
+const at::Tensor& fetch(int64_t h) {
+  if (h < 0 || h >= static_cast<int64_t>(g_slots.size()) || !g_slots[h].defined()) {
+    throw std::invalid_argument("invalid or disposed tensor handle " + std::to_string(h));
+  }
+  return g_slots[h];
+}
+
+int32_t handleOf(const Napi::Value& v, const std::string& what) {
+  if (!v.IsNumber()) throw std::invalid_argument(what + ": expected a tensor");
+  return v.As<Napi::Number>().Int32Value();
+}
+
+// ---------------------------------------------------------------- error bridge
+
+// Runs `body`, turning libtorch / std exceptions into JS exceptions.
+template <typename F>
+Napi::Value guarded(const Napi::CallbackInfo& info, F body) {
+  Napi::Env env = info.Env();
+  try {
+    return body(env);
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const c10::Error& e) {
+    throw Napi::Error::New(env, e.what_without_backtrace());
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, e.what());
+  }
+}
+
+// ---------------------------------------------------------------- op registry
+
+std::vector<c10::OperatorHandle> g_ops;
+
+// ---------------------------------------------------------------- JS -> IValue
+
+int64_t toInt(const Napi::Value& v, const std::string& what) {
+  if (v.IsBoolean()) return v.As<Napi::Boolean>().Value() ? 1 : 0;
+  if (!v.IsNumber()) throw std::invalid_argument(what + ": expected an integer");
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (d != static_cast<double>(static_cast<int64_t>(d))) {
+    throw std::invalid_argument(what + ": expected an integer, got " + std::to_string(d));
+  }
+  return static_cast<int64_t>(d);
+}
+
+double toDouble(const Napi::Value& v, const std::string& what) {
+  if (!v.IsNumber()) throw std::invalid_argument(what + ": expected a number");
+  return v.As<Napi::Number>().DoubleValue();
+}
+
+std::vector<int64_t> toIntList(const Napi::Value& v, c10::optional<int32_t> n, const std::string& what) {
+  if (v.IsNumber()) {  // like Python: a single number stands for int[N] filled with it
+    return std::vector<int64_t>(n.value_or(1), toInt(v, what));
+  }
+  if (!v.IsArray()) throw std::invalid_argument(what + ": expected an int or an array of ints");
+  auto a = v.As<Napi::Array>();
+  std::vector<int64_t> out(a.Length());
+  for (uint32_t i = 0; i < a.Length(); ++i) out[i] = toInt(a.Get(i), what);
+  return out;
+}
+
+c10::IValue toIValue(const Napi::Value& v, const c10::TypePtr& type, const c10::TypePtr& realType,
+                     c10::optional<int32_t> n, const std::string& what) {
+  using K = c10::TypeKind;
+  switch (type->kind()) {
+    case K::OptionalType: {
+      if (v.IsNull() || v.IsUndefined()) return c10::IValue();
+      auto inner = type->castRaw<c10::OptionalType>()->getElementType();
+      auto innerReal = realType->kind() == K::OptionalType
+                           ? realType->castRaw<c10::OptionalType>()->getElementType()
+                           : inner;
+      return toIValue(v, inner, innerReal, n, what);
+    }
+    case K::TensorType:
+      return fetch(handleOf(v, what));
+    case K::IntType:
+    case K::SymIntType:
+      return toInt(v, what);
+    case K::FloatType:
+      return toDouble(v, what);
+    case K::BoolType:
+      if (!v.IsBoolean()) throw std::invalid_argument(what + ": expected a boolean");
+      return v.As<Napi::Boolean>().Value();
+    case K::NumberType:  // at::Scalar
+      if (v.IsBoolean()) return c10::Scalar(v.As<Napi::Boolean>().Value());
+      if (v.IsNumber()) {
+        double d = v.As<Napi::Number>().DoubleValue();
+        if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9.0e15) {
+          return c10::Scalar(static_cast<int64_t>(d));
+        }
+        return c10::Scalar(d);
+      }
+      throw std::invalid_argument(what + ": expected a number");
+    case K::StringType:
+      if (!v.IsString()) throw std::invalid_argument(what + ": expected a string");
+      return v.As<Napi::String>().Utf8Value();
+    case K::DeviceObjType:
+      if (!v.IsString()) throw std::invalid_argument(what + ": expected a device string");
+      return c10::Device(v.As<Napi::String>().Utf8Value());
+    case K::GeneratorType:
+      return c10::IValue();  // the global default generator (seeded by manualSeed)
+    case K::ListType: {
+      auto elem = type->castRaw<c10::ListType>()->getElementType();
+      switch (elem->kind()) {
+        case K::IntType:
+        case K::SymIntType:
+          return toIntList(v, n, what);
+        case K::FloatType: {
+          if (v.IsNumber()) return std::vector<double>(n.value_or(1), toDouble(v, what));
+          if (!v.IsArray()) throw std::invalid_argument(what + ": expected an array of numbers");
+          auto a = v.As<Napi::Array>();
+          std::vector<double> out(a.Length());
+          for (uint32_t i = 0; i < a.Length(); ++i) out[i] = toDouble(a.Get(i), what);
+          return out;
+        }
+        case K::BoolType: {
+          if (!v.IsArray()) throw std::invalid_argument(what + ": expected an array of booleans");
+          auto a = v.As<Napi::Array>();
+          c10::List<bool> out;
+          for (uint32_t i = 0; i < a.Length(); ++i) out.push_back(a.Get(i).ToBoolean().Value());
+          return out;
+        }
+        case K::TensorType: {
+          if (!v.IsArray()) throw std::invalid_argument(what + ": expected an array of tensors");
+          auto a = v.As<Napi::Array>();
+          std::vector<at::Tensor> out;
+          out.reserve(a.Length());
+          for (uint32_t i = 0; i < a.Length(); ++i) out.push_back(fetch(handleOf(a.Get(i), what)));
+          return out;
+        }
+        case K::OptionalType: {  // Tensor?[] (advanced indexing)
+          if (!v.IsArray()) throw std::invalid_argument(what + ": expected an array of tensors or nulls");
+          auto a = v.As<Napi::Array>();
+          c10::List<c10::optional<at::Tensor>> out;
+          for (uint32_t i = 0; i < a.Length(); ++i) {
+            Napi::Value e = a.Get(i);
+            if (e.IsNull() || e.IsUndefined()) {
+              out.push_back(c10::nullopt);
+            } else {
+              out.push_back(fetch(handleOf(e, what)));
+            }
+          }
+          return out;
+        }
+        default:
+          break;
+      }
+      throw std::invalid_argument(what + ": unsupported list type " + type->str());
+    }
+    default:
+      break;
+  }
+  throw std::invalid_argument(what + ": unsupported argument type " + type->str());
+}
+
+// ---------------------------------------------------------------- IValue -> JS
+
+Napi::Value fromIValue(Napi::Env env, c10::IValue&& v) {
+  if (v.isTensor()) {
+    at::Tensor t = std::move(v).toTensor();
+    if (!t.defined()) return env.Null();
+    return Napi::Number::New(env, store(std::move(t)));
+  }
+  if (v.isNone()) return env.Null();
+  if (v.isInt()) return Napi::Number::New(env, static_cast<double>(v.toInt()));
+  if (v.isDouble()) return Napi::Number::New(env, v.toDouble());
+  if (v.isBool()) return Napi::Boolean::New(env, v.toBool());
+  if (v.isScalar()) return Napi::Number::New(env, v.toScalar().toDouble());
+  if (v.isString()) return Napi::String::New(env, v.toStringRef());
+  if (v.isTensorList()) {
+    auto list = v.toTensorVector();
+    auto out = Napi::Array::New(env, list.size());
+    for (size_t i = 0; i < list.size(); ++i) out.Set(i, Napi::Number::New(env, store(list[i])));
+    return out;
+  }
+  if (v.isIntList()) {
+    auto list = v.toIntVector();
+    auto out = Napi::Array::New(env, list.size());
+    for (size_t i = 0; i < list.size(); ++i) out.Set(i, Napi::Number::New(env, static_cast<double>(list[i])));
+    return out;
+  }
+  if (v.isTuple()) {
+    auto elems = v.toTupleRef().elements();
+    auto out = Napi::Array::New(env, elems.size());
+    for (size_t i = 0; i < elems.size(); ++i) out.Set(i, fromIValue(env, c10::IValue(elems[i])));
+    return out;
+  }
+  throw std::invalid_argument("unsupported return type " + v.tagKind());
+}
+
+// ---------------------------------------------------------------- exported functions
+
+// opLookup(name, overload) -> op id
+Napi::Value OpLookup(const Napi::CallbackInfo& info) {
+  return guarded(info, [&](Napi::Env env) -> Napi::Value {
+    std::string name = info[0].As<Napi::String>().Utf8Value();
+    std::string overload = info.Length() > 1 && info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "";
+    auto handle = c10::Dispatcher::singleton().findSchema({name, overload});
+    if (!handle.has_value()) {
+      throw std::invalid_argument("unknown operator " + name + (overload.empty() ? "" : "." + overload));
+    }
+    g_ops.push_back(*handle);
+    return Napi::Number::New(env, static_cast<double>(g_ops.size() - 1));
+  });
+}
+
+// opSchema(id) -> schema string (for error messages and docs)
+Napi::Value OpSchema(const Napi::CallbackInfo& info) {
+  return guarded(info, [&](Napi::Env env) -> Napi::Value {
+    int64_t id = toInt(info[0], "op id");
+    if (id < 0 || id >= static_cast<int64_t>(g_ops.size())) throw std::invalid_argument("unknown op id");
+    std::ostringstream s;
+    s << g_ops[id].schema();
+    return Napi::String::New(env, s.str());
+  });
+}
+
+// call(opId, args[]) -> result (handle, number, array, null)
+Napi::Value Call(const Napi::CallbackInfo& info) {
+  return guarded(info, [&](Napi::Env env) -> Napi::Value {
+    int64_t id = info[0].As<Napi::Number>().Int64Value();
+    if (id < 0 || id >= static_cast<int64_t>(g_ops.size())) throw std::invalid_argument("unknown op id");
+    const c10::OperatorHandle& op = g_ops[id];
+    const c10::FunctionSchema& schema = op.schema();
+    const auto& params = schema.arguments();
+    auto args = info[1].As<Napi::Array>();
+    if (args.Length() > params.size()) {
+      throw std::invalid_argument(schema.name() + ": takes " + std::to_string(params.size()) + " arguments, got " +
+                                  std::to_string(args.Length()));
+    }
+    torch::jit::Stack stack;
+    stack.reserve(params.size());
+    for (size_t i = 0; i < params.size(); ++i) {
+      const c10::Argument& p = params[i];
+      Napi::Value v = i < args.Length() ? args.Get(static_cast<uint32_t>(i)) : env.Undefined();
+      if (v.IsUndefined()) {
+        if (p.default_value().has_value()) {
+          stack.push_back(*p.default_value());
+          continue;
+        }
+        if (p.type()->kind() == c10::TypeKind::OptionalType) {
+          stack.emplace_back();
+          continue;
+        }
+        throw std::invalid_argument(schema.name() + ": missing argument '" + p.name() + "'");
+      }
+      stack.push_back(toIValue(v, p.type(), p.real_type(), p.N(), schema.name() + " argument '" + p.name() + "'"));
+    }
+    op.callBoxed(&stack);
+    if (stack.size() == 1) return fromIValue(env, std::move(stack[0]));
+    auto out = Napi::Array::New(env, stack.size());
+    for (size_t i = 0; i < stack.size(); ++i) out.Set(i, fromIValue(env, std::move(stack[i])));
+    return out;
+  });
+}
+
+Napi::Value Dispose(const Napi::CallbackInfo& info) {
+  return guarded(info, [&](Napi::Env env) -> Napi::Value {
+    int32_t h = handleOf(info[0], "dispose");
+    fetch(h);
+    g_slots[h] = at::Tensor();
+    g_free.push_back(h);
+    --g_live;
+    return env.Undefined();
+  });
+}
+
+Napi::Value LiveCount(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(g_live));
+}
+
+// fromData(typedArray, shape[], dtype) -> handle (the data is copied)
+Napi::Value FromData(const Napi::CallbackInfo& info) {
+  return guarded(info, [&](Napi::Env env) -> Napi::Value {
+    auto arr = info[0].As<Napi::TypedArray>();
+    std::vector<int64_t> shape = toIntList(info[1], c10::nullopt, "shape");
+    auto dtype = static_cast<c10::ScalarType>(toInt(info[2], "dtype"));
+    int64_t numel = 1;
+    for (auto d : shape) {
+      if (d < 0) throw std::invalid_argument("shape has a negative dimension");
+      numel *= d;
+    }
+    at::Tensor t = at::empty(shape, at::TensorOptions().dtype(dtype));
+    size_t bytes = static_cast<size_t>(numel) * t.element_size();
+    if (bytes != arr.ByteLength()) {
+      throw std::invalid_argument("data has " + std::to_string(arr.ByteLength()) + " bytes but shape and dtype need " +
+                                  std::to_string(bytes));
+    }
+    uint8_t* src = static_cast<uint8_t*>(arr.ArrayBuffer().Data()) + arr.ByteOffset();
+    if (bytes > 0) std::memcpy(t.data_ptr(), src, bytes);
+    return Napi::Number::New(env, store(std::move(t)));
+  });
+}
+
+// toData(handle) -> typed array copy of the (contiguous, cpu) values
+Napi::Value ToData(const Napi::CallbackInfo& info) {
+  return guarded(info, [&](Napi::Env env) -> Napi::Value {
+    at::Tensor t = fetch(handleOf(info[0], "toData")).detach().to(at::kCPU).contiguous();
+    size_t n = static_cast<size_t>(t.numel());
+    size_t bytes = n * t.element_size();
+    auto buf = Napi::ArrayBuffer::New(env, bytes);
+    if (bytes > 0) std::memcpy(buf.Data(), t.data_ptr(), bytes);
+    switch (t.scalar_type()) {
+      case at::kFloat: return Napi::Float32Array::New(env, n, buf, 0);
+      case at::kDouble: return Napi::Float64Array::New(env, n, buf, 0);
+      case at::kInt: return Napi::Int32Array::New(env, n, buf, 0);
+      case at::kLong: return Napi::TypedArrayOf<int64_t>::New(env, n, buf, 0, napi_bigint64_array);
+      case at::kShort: return Napi::Int16Array::New(env, n, buf, 0);
+      case at::kChar: return Napi::Int8Array::New(env, n, buf, 0);
+      case at::kByte:
+      case at::kBool: return Napi::Uint8Array::New(env, n, buf, 0);
+      case at::kHalf:
+      case at::kBFloat16: return Napi::Uint16Array::New(env, n, buf, 0);
+      default: throw std::invalid_argument(std::string("toData: unsupported dtype ") + c10::toString(t.scalar_type()));
+    }
+  });
+}
+
+Napi::Value Meta(const Napi::CallbackInfo& info) {
+  // meta(handle) -> [shape, dtype, device, requiresGrad]
+  return guarded(info, [&](Napi::Env env) -> Napi::Value {
+    const at::Tensor& t = fetch(handleOf(info[0], "meta"));
+    auto sizes = t.sizes();
+    auto shape = Napi::Array::New(env, sizes.size());
+    for (size_t i = 0; i < sizes.size(); ++i) shape.Set(i, Napi::Number::New(env, static_cast<double>(sizes[i])));
+    auto out = Napi::Array::New(env, 4);
+    out.Set(0u, shape);
+    out.Set(1u, Napi::Number::New(env, static_cast<int>(t.scalar_type())));
+    out.Set(2u, Napi::String::New(env, t.device().str()));
+    out.Set(3u, Napi::Boolean::New(env, t.requires_grad()));
+    return out;
+  });
+}
+
+Napi::Value Item(const Napi::CallbackInfo& info) {
+  return guarded(info, [&](Napi::Env env) -> Napi::Value {
+    const at::Tensor& t = fetch(handleOf(info[0], "item"));
+    if (t.numel() != 1) {
+      throw std::invalid_argument("item: tensor has " + std::to_string(t.numel()) + " elements, expected 1");
+    }
+    return Napi::Number::New(env, t.item().toDouble());
+  });
+}
+
+Napi::Value SetRequiresGrad(const Napi::CallbackInfo& info) {
+  return guarded(info, [&](Napi::Env env) -> Napi::Value {
+    at::Tensor t = fetch(handleOf(info[0], "requiresGrad"));
+    t.requires_grad_(info[1].ToBoolean().Value());
+    return env.Undefined();
+  });
+}
+
+// gradOf(handle) -> handle of .grad or null
+Napi::Value GradOf(const Napi::CallbackInfo& info) {
+  return guarded(info, [&](Napi::Env env) -> Napi::Value {
+    const at::Tensor& g = fetch(handleOf(info[0], "grad")).grad();
+    if (!g.defined()) return env.Null();
+    return Napi::Number::New(env, store(g));
+  });
+}
+
+// setGrad(handle, gradHandle | null)
+Napi::Value SetGrad(const Napi::CallbackInfo& info) {
+  return guarded(info, [&](Napi::Env env) -> Napi::Value {
+    at::Tensor t = fetch(handleOf(info[0], "setGrad"));
+    if (info[1].IsNull() || info[1].IsUndefined()) {
+      t.mutable_grad() = at::Tensor();
+    } else {
+      t.mutable_grad() = fetch(handleOf(info[1], "setGrad"));
+    }
+    return env.Undefined();
+  });
+}
+
+std::vector<at::Tensor> tensorsOf(const Napi::Value& v, const std::string& what) {
+  std::vector<at::Tensor> out;
+  if (v.IsNull() || v.IsUndefined()) return out;
+  auto a = v.As<Napi::Array>();
+  for (uint32_t i = 0; i < a.Length(); ++i) {
+    Napi::Value e = a.Get(i);
+    out.push_back(e.IsNull() ? at::Tensor() : fetch(handleOf(e, what)));
+  }
+  return out;
+}
+
+// backward(outputs[], gradOutputs[] | null, retainGraph, createGraph)
+Napi::Value Backward(const Napi::CallbackInfo& info) {
+  return guarded(info, [&](Napi::Env env) -> Napi::Value {
+    auto outs = tensorsOf(info[0], "backward");
+    auto grads = tensorsOf(info[1], "backward");
+    bool create = info[3].ToBoolean().Value();
+    c10::optional<bool> retain;
+    if (info[2].IsBoolean()) retain = info[2].As<Napi::Boolean>().Value();
+    torch::autograd::backward(outs, grads, retain, create);
+    return env.Undefined();
+  });
+}
+
+// grad(outputs[], inputs[], gradOutputs[] | null, retainGraph, createGraph, allowUnused) -> (handle|null)[]
+Napi::Value Grad(const Napi::CallbackInfo& info) {
+  return guarded(info, [&](Napi::Env env) -> Napi::Value {
+    auto outs = tensorsOf(info[0], "grad outputs");
+    auto ins = tensorsOf(info[1], "grad inputs");
+    auto gouts = tensorsOf(info[2], "grad gradOutputs");
+    c10::optional<bool> retain;
+    if (info[3].IsBoolean()) retain = info[3].As<Napi::Boolean>().Value();
+    bool create = info[4].ToBoolean().Value();
+    bool allowUnused = info[5].ToBoolean().Value();
+    auto gs = torch::autograd::grad(outs, ins, gouts, retain, create, allowUnused);
+    auto out = Napi::Array::New(env, gs.size());
+    for (size_t i = 0; i < gs.size(); ++i) {
+      out.Set(i, gs[i].defined() ? Napi::Value(Napi::Number::New(env, store(gs[i]))) : env.Null());
+    }
+    return out;
+  });
+}
+
+Napi::Value SetGradEnabled(const Napi::CallbackInfo& info) {
+  bool prev = c10::GradMode::is_enabled();
+  c10::GradMode::set_enabled(info[0].ToBoolean().Value());
+  return Napi::Boolean::New(info.Env(), prev);
+}
+
+Napi::Value IsGradEnabled(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), c10::GradMode::is_enabled());
+}
+
+Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
+  return guarded(info, [&](Napi::Env env) -> Napi::Value {
+    int64_t n = toInt(info[0], "threads");
+    if (n < 1) throw std::invalid_argument("threads must be >= 1");
+    at::set_num_threads(static_cast<int>(n));
+    return env.Undefined();
+  });
+}
+
+Napi::Value GetNumThreads(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), at::get_num_threads());
+}
+
+Napi::Value ManualSeed(const Napi::CallbackInfo& info) {
+  return guarded(info, [&](Napi::Env env) -> Napi::Value {
+    at::manual_seed(static_cast<uint64_t>(toInt(info[0], "seed")));
+    return env.Undefined();
+  });
+}
+
+Napi::Value CudaAvailable(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), at::hasCUDA());
+}
+
+Napi::Value Version(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), TORCH_VERSION);
+}
+
+}  // namespace
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("opLookup", Napi::Function::New(env, OpLookup));
+  exports.Set("opSchema", Napi::Function::New(env, OpSchema));
+  exports.Set("call", Napi::Function::New(env, Call));
+  exports.Set("dispose", Napi::Function::New(env, Dispose));
+  exports.Set("liveCount", Napi::Function::New(env, LiveCount));
+  exports.Set("fromData", Napi::Function::New(env, FromData));
+  exports.Set("toData", Napi::Function::New(env, ToData));
+  exports.Set("meta", Napi::Function::New(env, Meta));
+  exports.Set("item", Napi::Function::New(env, Item));
+  exports.Set("setRequiresGrad", Napi::Function::New(env, SetRequiresGrad));
+  exports.Set("gradOf", Napi::Function::New(env, GradOf));
+  exports.Set("setGrad", Napi::Function::New(env, SetGrad));
+  exports.Set("backward", Napi::Function::New(env, Backward));
+  exports.Set("grad", Napi::Function::New(env, Grad));
+  exports.Set("setGradEnabled", Napi::Function::New(env, SetGradEnabled));
+  exports.Set("isGradEnabled", Napi::Function::New(env, IsGradEnabled));
+  exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads));
+  exports.Set("getNumThreads", Napi::Function::New(env, GetNumThreads));
+  exports.Set("manualSeed", Napi::Function::New(env, ManualSeed));
+  exports.Set("cudaAvailable", Napi::Function::New(env, CudaAvailable));
+  exports.Set("version", Napi::Function::New(env, Version));
+  return exports;
+}
+
+NODE_API_MODULE(rankshield_native, Init)

@@ -1,0 +1,18 @@
+// Layer: cli. The shape every `rankshield <command>` module has.
+
+/** One sub-command: parses its own argv (after the command name) and runs. */
+export interface Command {
+  /** e.g. "train" or "data" */
+  readonly name: string;
+  /** One line for `rankshield --help`. */
+  readonly summary: string;
+  /** Full help text printed by `rankshield <name> --help`. */
+  readonly usage: string;
+  /** Runs the command; resolves to the process exit code. */
+  run(argv: string[]): Promise<number>;
+}
+
+/** A user mistake (bad flag, bad value): printed without a stack trace, exit code 2. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}

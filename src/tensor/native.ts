@@ -1,0 +1,63 @@
+// Layer: tensor. Loads the C++ bridge (native/) and gives it a typed face.
+// Nothing above src/tensor talks to the addon directly.
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+
+/** A value the generic op call accepts for one schema argument. Tensors travel as integer handles. */
+export type NativeArg = number | boolean | string | null | undefined | NativeArg[];
+/** What an op call returns: a handle, a number, a boolean, null, or an array of those. */
+export type NativeResult = number | boolean | string | null | NativeResult[];
+
+export interface NativeBridge {
+  opLookup(name: string, overload: string): number;
+  opSchema(op: number): string;
+  call(op: number, args: NativeArg[]): NativeResult;
+  dispose(handle: number): void;
+  liveCount(): number;
+  fromData(data: ArrayBufferView, shape: number[], dtype: number): number;
+  toData(handle: number): Float32Array | Float64Array | Int32Array | BigInt64Array | Int16Array | Int8Array | Uint8Array | Uint16Array;
+  meta(handle: number): [number[], number, string, boolean];
+  item(handle: number): number;
+  setRequiresGrad(handle: number, on: boolean): void;
+  gradOf(handle: number): number | null;
+  setGrad(handle: number, grad: number | null): void;
+  backward(outputs: number[], gradOutputs: (number | null)[] | null, retainGraph: boolean | null, createGraph: boolean): void;
+  grad(
+    outputs: number[],
+    inputs: number[],
+    gradOutputs: (number | null)[] | null,
+    retainGraph: boolean | null,
+    createGraph: boolean,
+    allowUnused: boolean,
+  ): (number | null)[];
+  setGradEnabled(on: boolean): boolean;
+  isGradEnabled(): boolean;
+  setNumThreads(n: number): void;
+  getNumThreads(): number;
+  manualSeed(seed: number): void;
+  cudaAvailable(): boolean;
+  version(): string;
+}
+
+function packageRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (existsSync(path.join(dir, 'package.json')) && existsSync(path.join(dir, 'native', 'binding.gyp'))) return dir;
+    const up = path.dirname(dir);
+    if (up === dir) throw new Error('rankshield: cannot find the package root (native/binding.gyp)');
+    dir = up;
+  }
+}
+
+function load(): NativeBridge {
+  const addon = path.join(packageRoot(), 'native', 'build', 'Release', 'rankshield_native.node');
+  if (!existsSync(addon)) {
+    throw new Error(`rankshield: native addon not built (${addon} is missing); run \`npm run setup\``);
+  }
+  const require = createRequire(import.meta.url);
+  return require(addon) as NativeBridge;
+}
+
+export const native: NativeBridge = load();
