@@ -61,3 +61,7 @@ function load(): NativeBridge {
 }
 
 export const native: NativeBridge = load();
+
+// Test runners and benchmarks pin the intra-op thread count through the environment.
+const envThreads = Number(process.env.RANKSHIELD_THREADS ?? '');
+if (Number.isInteger(envThreads) && envThreads > 0) native.setNumThreads(envThreads);
