@@ -1,0 +1,67 @@
+// Shared helpers of the side-by-side benchmarks.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import os from 'node:os';
+import { UsageError } from '../src/cli/command.js';
+
+export interface BenchCase {
+  name: string;
+  rankshield_ms: number;
+  pytorch_ms: number;
+  ratio: number;
+}
+
+export interface BenchArgs {
+  threads: number;
+  batch: number;
+  warmup: number;
+  iters: number;
+  json: boolean;
+}
+
+/** Parses the flags every bench shares: --threads N --batch N --warmup N --iters N --json. */
+export function parseBenchArgs(argv: string[], defaults: { batch: number; warmup: number; iters: number }): BenchArgs {
+  const out: BenchArgs = {
+    threads: Number(process.env.RANKSHIELD_THREADS) || os.availableParallelism(),
+    ...defaults,
+    json: false,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--json') {
+      out.json = true;
+      continue;
+    }
+    const key = a.replace(/^--/, '') as 'threads' | 'batch' | 'warmup' | 'iters';
+    if (!['threads', 'batch', 'warmup', 'iters'].includes(key)) throw new UsageError(`unknown bench option '${a}'`);
+    const v = Number(argv[++i]);
+    if (!Number.isInteger(v) || v < 1) throw new UsageError(`${a} needs a positive integer`);
+    out[key] = v;
+  }
+  return out;
+}
+
+export function medianMs(fn: () => void, warmup: number, iters: number): number {
+  for (let i = 0; i < warmup; i++) fn();
+  const ts: number[] = [];
+  for (let i = 0; i < iters; i++) {
+    const t0 = process.hrtime.bigint();
+    fn();
+    ts.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  }
+  ts.sort((a, b) => a - b);
+  return ts[Math.floor(ts.length / 2)]!;
+}
+
+const PYTHON = '/usr/bin/python3';
+
+/** Runs a PyTorch reference script and parses the JSON object on its last stdout line. */
+export function pythonTorch(script: string, args: (string | number)[]): Record<string, number> {
+  if (!existsSync(PYTHON)) throw new Error(`${PYTHON} not found: install Debian's python3-torch (npm run setup -- --bench)`);
+  const r = spawnSync(PYTHON, [script, ...args.map(String)], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  if (r.status !== 0) {
+    throw new Error(`PyTorch reference ${script} failed (exit ${r.status}): ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+  }
+  const last = r.stdout.trim().split('\n').pop() ?? '';
+  return JSON.parse(last) as Record<string, number>;
+}

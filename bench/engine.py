@@ -1,0 +1,65 @@
+# The PyTorch side of `rankshield bench engine`: the same c2f2 work, timed the same way.
+# Run by bench/engine.ts with /usr/bin/python3 (Debian python3-torch); prints one JSON line.
+import json, sys, time
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+threads, batch, warmup, iters = (int(a) for a in sys.argv[1:5])
+torch.set_num_threads(threads)
+torch.manual_seed(0)
+
+class C2F2(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 32, 5, padding=2)
+        self.conv2 = nn.Conv2d(32, 64, 5, padding=2)
+        self.fc1 = nn.Linear(3136, 1024)
+        self.fc2 = nn.Linear(1024, 512)
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.conv1(x)), 2)
+        x = F.max_pool2d(F.relu(self.conv2(x)), 2)
+        return self.fc2(F.relu(self.fc1(x.flatten(1))))
+
+model = C2F2()
+opt = torch.optim.Adam(model.parameters(), lr=1e-3, weight_decay=1e-7)
+x = torch.rand(batch, 1, 28, 28)
+
+def forward():
+    with torch.no_grad():
+        model(x)
+
+def train_step():
+    opt.zero_grad(set_to_none=True)
+    loss = model(x).pow(2).mean()
+    loss.backward()
+    opt.step()
+
+def input_grad():
+    xa = x.clone().requires_grad_(True)
+    loss = model(xa).pow(2).mean()
+    torch.autograd.grad(loss, [xa])
+
+def tiny_add():
+    a = torch.ones(4)
+    for _ in range(1000):
+        torch.add(a, a)
+
+def median_ms(fn):
+    for _ in range(warmup):
+        fn()
+    ts = []
+    for _ in range(iters):
+        t0 = time.perf_counter()
+        fn()
+        ts.append((time.perf_counter() - t0) * 1000)
+    ts.sort()
+    return ts[len(ts) // 2]
+
+out = {
+    "forward": median_ms(forward),
+    "train_step": median_ms(train_step),
+    "input_grad": median_ms(input_grad),
+    "op_call_us": median_ms(tiny_add),  # 1000 calls -> ms == us per call
+}
+print(json.dumps(out))
