@@ -39,6 +39,10 @@ export interface NativeBridge {
   manualSeed(seed: number): void;
   cudaAvailable(): boolean;
   version(): string;
+  /** Frees the blocks held by the caching CPU allocator; returns the bytes released. */
+  emptyCache(): number;
+  /** Bytes currently held in the allocator's free lists. */
+  cachedBytes(): number;
 }
 
 function packageRoot(): string {

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Idempotent set-up on Debian: system packages, npm dependencies, the native
+# addon and the TypeScript build. Each step runs only when something is missing
+# or stale, so `npm test` / `npm run demo` can call it every time.
+#   scripts/setup.sh            everything needed to run and test
+#   scripts/setup.sh --bench    also python3-torch (the PyTorch side of benchmarks)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want=(libtorch-dev libopenblas0-pthread)
+[[ "${1:-}" == "--bench" ]] && want+=(python3-torch)
+
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing Debian packages: ${missing[*]}"
+  sudo=""
+  [[ $(id -u) -ne 0 ]] && sudo="sudo"
+  $sudo apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# npm ci when node_modules is absent or older than the lockfile.
+if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
+  echo "setup: npm ci"
+  npm ci --no-audit --no-fund
+fi
+
+# The addon: rebuild when missing or older than its sources. --nodedir=/usr uses
+# Debian's Node headers (node-gyp would otherwise try to download them).
+addon=native/build/Release/rankshield_native.node
+if [[ ! -f $addon || native/src/bridge.cc -nt $addon || native/binding.gyp -nt $addon ]]; then
+  echo "setup: building the native addon (about 15 s)"
+  npx --no-install node-gyp rebuild --nodedir=/usr --directory native >native-build.log 2>&1 || {
+    tail -40 native-build.log
+    echo "setup: native build failed (full log: native-build.log)" >&2
+    exit 1
+  }
+fi
+
+npx --no-install tsc -p tsconfig.json

@@ -1,0 +1,31 @@
+// Layer: cli. `rankshield bench <name>`: side-by-side benchmarks against PyTorch.
+import { UsageError, type Command } from './command.js';
+
+type BenchRunner = (argv: string[]) => Promise<number>;
+
+const BENCHES: Record<string, [string, () => Promise<BenchRunner>]> = {
+  engine: ['c2f2 forward / train step / input gradient vs PyTorch, plus per-op overhead', async () => (await import('../../bench/engine.js')).runEngineBench],
+};
+
+export const benchCommand: Command = {
+  name: 'bench',
+  summary: 'side-by-side benchmarks against PyTorch',
+  get usage(): string {
+    return [
+      'usage: rankshield bench <name> [--threads N] [--json] [bench options]',
+      '',
+      'Runs the same work in rankshield and in PyTorch (/usr/bin/python3, Debian python3-torch),',
+      'one after the other in one command, and prints medians and the ratio rankshield/PyTorch.',
+      'The last line of output is one JSON object.',
+      '',
+      'benches:',
+      ...Object.entries(BENCHES).map(([n, [s]]) => `  ${n.padEnd(8)} ${s}`),
+    ].join('\n');
+  },
+  async run(argv) {
+    const [name, ...rest] = argv;
+    const entry = name === undefined ? undefined : BENCHES[name];
+    if (entry === undefined) throw new UsageError(`unknown bench '${name ?? ''}' (known: ${Object.keys(BENCHES).join(', ')})`);
+    return (await entry[1]())(rest);
+  },
+};

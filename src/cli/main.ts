@@ -1,0 +1,61 @@
+// Layer: cli. `rankshield <command> [options]`: dispatches to the command
+// modules, loaded lazily so `--help` does not start libtorch.
+import { UsageError, type Command } from './command.js';
+
+type Loader = () => Promise<Command>;
+
+/** name → [summary, loader]; summaries live here so `--help` needs no imports. */
+const COMMANDS: Record<string, [string, Loader]> = {
+  demo: ['train + evaluate c2f2 on Fashion-MNIST (the default job)', async () => (await import('./demo.js')).demoCommand],
+  bench: ['side-by-side benchmarks against PyTorch (engine, data, …)', async () => (await import('./bench.js')).benchCommand],
+};
+
+/** Lets command modules that exist only in some builds register themselves. */
+export function registerCommand(name: string, summary: string, load: Loader): void {
+  COMMANDS[name] = [summary, load];
+}
+
+function help(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((n) => n.length));
+  return [
+    'rankshield — train, attack and measure the adversarial robustness of deep metric learning models',
+    '',
+    'usage: rankshield <command> [options]      rankshield <command> --help',
+    '',
+    'commands:',
+    ...Object.entries(COMMANDS).map(([n, [s]]) => `  ${n.padEnd(width)}  ${s}`),
+  ].join('\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    console.log(help());
+    return name === undefined ? 2 : 0;
+  }
+  if (name === '--version') {
+    console.log('rankshield 0.1.0');
+    return 0;
+  }
+  const entry = COMMANDS[name];
+  if (entry === undefined) {
+    console.error(`rankshield: unknown command '${name}'\n\n${help()}`);
+    return 2;
+  }
+  try {
+    const cmd = await entry[1]();
+    if (rest.includes('--help') || rest.includes('-h')) {
+      console.log(cmd.usage);
+      return 0;
+    }
+    return await cmd.run(rest);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      console.error(`rankshield ${name}: ${e.message}\n(see: rankshield ${name} --help)`);
+      return 2;
+    }
+    console.error(`rankshield ${name}: error: ${e instanceof Error ? e.message : String(e)}`);
+    if (process.env.RANKSHIELD_DEBUG && e instanceof Error) console.error(e.stack);
+    return 1;
+  }
+}
