@@ -16,11 +16,12 @@ export interface BenchArgs {
   batch: number;
   warmup: number;
   iters: number;
+  rounds: number;
   json: boolean;
 }
 
-/** Parses the flags every bench shares: --threads N --batch N --warmup N --iters N --json. */
-export function parseBenchArgs(argv: string[], defaults: { batch: number; warmup: number; iters: number }): BenchArgs {
+/** Parses the flags every bench shares: --threads N --batch N --warmup N --iters N --rounds N --json. */
+export function parseBenchArgs(argv: string[], defaults: { batch: number; warmup: number; iters: number; rounds: number }): BenchArgs {
   const out: BenchArgs = {
     threads: Number(process.env.RANKSHIELD_THREADS) || os.availableParallelism(),
     ...defaults,
@@ -32,8 +33,8 @@ export function parseBenchArgs(argv: string[], defaults: { batch: number; warmup
       out.json = true;
       continue;
     }
-    const key = a.replace(/^--/, '') as 'threads' | 'batch' | 'warmup' | 'iters';
-    if (!['threads', 'batch', 'warmup', 'iters'].includes(key)) throw new UsageError(`unknown bench option '${a}'`);
+    const key = a.replace(/^--/, '') as 'threads' | 'batch' | 'warmup' | 'iters' | 'rounds';
+    if (!['threads', 'batch', 'warmup', 'iters', 'rounds'].includes(key)) throw new UsageError(`unknown bench option '${a}'`);
     const v = Number(argv[++i]);
     if (!Number.isInteger(v) || v < 1) throw new UsageError(`${a} needs a positive integer`);
     out[key] = v;
@@ -64,4 +65,14 @@ export function pythonTorch(script: string, args: (string | number)[]): Record<s
   }
   const last = r.stdout.trim().split('\n').pop() ?? '';
   return JSON.parse(last) as Record<string, number>;
+}
+
+/** Per-key median over rounds of measurements. */
+export function medianOfRounds(rounds: readonly Record<string, number>[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const k of Object.keys(rounds[0] ?? {})) {
+    const v = rounds.map((r) => r[k]!).sort((a, b) => a - b);
+    out[k] = v[Math.floor(v.length / 2)]!;
+  }
+  return out;
 }

@@ -5,10 +5,10 @@ import path from 'node:path';
 import { gradOf, noGrad, ones, rand, manualSeed, setNumThreads, tidy, call1 } from '../src/tensor/index.js';
 import { C2F2 } from '../src/models/c2f2.js';
 import { Adam } from '../src/optim/index.js';
-import { medianMs, parseBenchArgs, pythonTorch, type BenchCase } from './common.js';
+import { medianMs, medianOfRounds, parseBenchArgs, pythonTorch, type BenchCase } from './common.js';
 
 export async function runEngineBench(argv: string[]): Promise<number> {
-  const args = parseBenchArgs(argv, { batch: 128, warmup: 5, iters: 30 });
+  const args = parseBenchArgs(argv, { batch: 128, warmup: 5, iters: 20, rounds: 3 });
   setNumThreads(args.threads);
   manualSeed(0);
   const model = new C2F2();
@@ -33,24 +33,33 @@ export async function runEngineBench(argv: string[]): Promise<number> {
     for (let i = 0; i < 1000; i++) call1('aten::add.Tensor', [a, a, 1]).dispose();
   };
 
-  const ours = {
+  const measureOurs = (): Record<string, number> => ({
     forward: medianMs(forward, args.warmup, args.iters),
     train_step: medianMs(trainStep, args.warmup, args.iters),
     input_grad: medianMs(inputGrad, args.warmup, args.iters),
     op_call_us: medianMs(tinyAdd, 2, 10),
-  };
+  });
+  const script = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'engine.py');
+  // Alternate the two engines over several rounds and take the median of the
+  // round medians, so a burst of machine noise hits both sides alike.
+  const oursRounds: Record<string, number>[] = [];
+  const theirsRounds: Record<string, number>[] = [];
+  for (let r = 0; r < args.rounds; r++) {
+    oursRounds.push(measureOurs());
+    theirsRounds.push(pythonTorch(script, [args.threads, args.batch, args.warmup, args.iters]));
+  }
   model.dispose();
   opt.dispose();
   x.dispose();
   a.dispose();
+  const ours = medianOfRounds(oursRounds);
+  const theirs = medianOfRounds(theirsRounds);
 
-  const script = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'engine.py');
-  const theirs = pythonTorch(script, [args.threads, args.batch, args.warmup, args.iters]);
   const cases: BenchCase[] = (['forward', 'train_step', 'input_grad'] as const).map((name) => ({
     name,
-    rankshield_ms: round(ours[name]),
+    rankshield_ms: round(ours[name]!),
     pytorch_ms: round(theirs[name]!),
-    ratio: round(ours[name] / theirs[name]!, 3),
+    ratio: round(ours[name]! / theirs[name]!, 3),
   }));
   const result = {
     bench: 'engine',
@@ -58,10 +67,11 @@ export async function runEngineBench(argv: string[]): Promise<number> {
     batch: args.batch,
     cases,
     worst_ratio: Math.max(...cases.map((c) => c.ratio)),
-    op_call_overhead_us: { rankshield: round(ours.op_call_us, 2), pytorch: round(theirs.op_call_us!, 2) },
+    rounds: args.rounds,
+    op_call_overhead_us: { rankshield: round(ours.op_call_us!, 2), pytorch: round(theirs.op_call_us!, 2) },
   };
   if (!args.json) {
-    console.log(`engine bench: c2f2, batch ${args.batch}, ${args.threads} thread(s), median of ${args.iters}`);
+    console.log(`engine bench: c2f2, batch ${args.batch}, ${args.threads} thread(s), median of ${args.iters} × ${args.rounds} alternating rounds`);
     for (const c of cases) console.log(`  ${c.name.padEnd(12)} rankshield ${c.rankshield_ms.toFixed(1).padStart(7)} ms   pytorch ${c.pytorch_ms.toFixed(1).padStart(7)} ms   ratio ${c.ratio.toFixed(3)}`);
     console.log(`  op call overhead: rankshield ${result.op_call_overhead_us.rankshield} us, pytorch ${result.op_call_overhead_us.pytorch} us`);
   }
