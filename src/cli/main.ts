@@ -7,6 +7,8 @@ type Loader = () => Promise<Command>;
 /** name → [summary, loader]; summaries live here so `--help` needs no imports. */
 const COMMANDS: Record<string, [string, Loader]> = {
   demo: ['train + evaluate c2f2 on Fashion-MNIST (the default job)', async () => (await import('./demo.js')).demoCommand],
+  train: ['train a deep metric learning model (flags or RobRank shorthand)', async () => (await import('./train.js')).trainCommand],
+  eval: ['benign retrieval metrics of a checkpoint', async () => (await import('./eval.js')).evalCommand],
   data: ['dataset statistics, fingerprints and checks (mnist, fashion, cub, cars, sop, folder:PATH)', async () => (await import('./data.js')).dataCommand],
   bench: ['side-by-side benchmarks against PyTorch (engine, data, …)', async () => (await import('./bench.js')).benchCommand],
 };

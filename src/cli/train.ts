@@ -1,0 +1,94 @@
+// Layer: cli. `rankshield train`: train a DML model (explicit flags or RobRank shorthand).
+import path from 'node:path';
+import { setNumThreads } from '../tensor/index.js';
+import { parseMetric, defaultMargin } from '../metric/distance.js';
+import { defaultConfig, parseShorthand, validateConfig, type ExperimentConfig, type MinerName } from '../train/config.js';
+import { train } from '../train/trainer.js';
+import { UsageError, type Command } from './command.js';
+import { flagBool, flagNumber, flagString, parseArgs } from './args.js';
+
+const MINERS: readonly MinerName[] = ['random', 'semihard', 'softhard', 'distance', 'hardest'];
+
+const FLAGS = {
+  dataset: 'string', metric: 'string', miner: 'string', margin: 'number', epochs: 'int', batch: 'int', lr: 'number',
+  'weight-decay': 'number', seed: 'int', threads: 'int', out: 'string', resume: 'boolean', 'max-batches': 'int',
+  'eval-every': 'int', json: 'boolean', quiet: 'boolean',
+} as const;
+
+export const trainCommand: Command = {
+  name: 'train',
+  summary: 'train a deep metric learning model',
+  usage: `usage: rankshield train [SHORTHAND] [options]
+
+SHORTHAND is RobRank's dataset:model:loss, e.g. fashion:rc2f2:ptripletN
+(losses ptriplet/pmtriplet/pstriplet/pdtriplet/phtriplet with metric N, E or C).
+
+options (defaults: methods.md §3 for the dataset):
+  --dataset NAME        mnist | fashion                          (default fashion)
+  --metric N|E|C        distance: normalised Euclidean, Euclidean, cosine   (N)
+  --miner NAME          ${MINERS.join(' | ')}   (random)
+  --margin X            triplet margin (0.2 for N/C, 1.0 for E)
+  --epochs N            code epochs over SPC-2 pairs             (8)
+  --batch N             pairs per batch                          (128)
+  --lr X, --weight-decay X                                       (1e-3, 1e-7)
+  --seed N              the same seed reproduces the run         (0)
+  --threads N           libtorch intra-op threads                (all cores)
+  --out DIR             run directory                            (runs/<dataset>-<model>-<miner><metric>-s<seed>)
+  --resume              continue from the checkpoint in --out
+  --eval-every N        evaluate every N epochs (always after the last)
+  --max-batches N       stop each epoch after N batches (quick runs)
+  --json                print the final metrics as one JSON line
+  --quiet               no progress bars
+
+Each epoch writes model.safetensors (PyTorch state-dict names), optimizer.safetensors and
+checkpoint.json atomically, and appends to log.jsonl; the end writes report.json and report.md.`,
+  async run(argv) {
+    const p = parseArgs(argv, FLAGS);
+    if (p.positionals.length > 1) throw new UsageError(`unexpected arguments: ${p.positionals.slice(1).join(' ')}`);
+    const config = buildConfig(p.positionals[0], p);
+    const threads = flagNumber(p, 'threads');
+    if (threads !== undefined) setNumThreads(threads);
+    const out = flagString(p, 'out') ?? path.join('runs', `${config.dataset}-${config.model}-${config.miner}${config.metric}-s${config.seed}`);
+    const result = await train({ config, outDir: out, resume: flagBool(p, 'resume'), progress: !flagBool(p, 'quiet') });
+    const f = result.final;
+    if (flagBool(p, 'json')) {
+      console.log(JSON.stringify({ 'R@1': f['R@1'], 'R@2': f['R@2'], mAP: f.mAP, 'mAP@R': f['mAP@R'], NMI: f.NMI, seconds: result.seconds, out }));
+    } else {
+      console.log(`done in ${result.seconds.toFixed(0)} s: R@1 ${(100 * f['R@1']).toFixed(1)}  R@2 ${(100 * f['R@2']).toFixed(1)}  mAP ${(100 * f.mAP).toFixed(1)}  mAP@R ${(100 * f['mAP@R']).toFixed(1)}  NMI ${(100 * f.NMI).toFixed(1)}  → ${out}`);
+    }
+    return 0;
+  },
+};
+
+function buildConfig(shorthand: string | undefined, p: ReturnType<typeof parseArgs>): ExperimentConfig {
+  let c: ExperimentConfig;
+  try {
+    c = shorthand ? parseShorthand(shorthand) : defaultConfig(flagString(p, 'dataset') ?? 'fashion');
+    if (shorthand && flagString(p, 'dataset')) throw new Error('give the dataset either in the shorthand or with --dataset');
+    const metric = flagString(p, 'metric');
+    if (metric !== undefined) {
+      c.metric = parseMetric(metric);
+      c.margin = defaultMargin(c.metric);
+    }
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const miner = flagString(p, 'miner');
+  if (miner !== undefined) {
+    if (!(MINERS as readonly string[]).includes(miner)) throw new UsageError(`unknown miner '${miner}' (known: ${MINERS.join(', ')})`);
+    c.miner = miner as MinerName;
+  }
+  c.margin = flagNumber(p, 'margin') ?? c.margin;
+  c.epochs = flagNumber(p, 'epochs') ?? c.epochs;
+  c.batchPairs = flagNumber(p, 'batch') ?? c.batchPairs;
+  c.lr = flagNumber(p, 'lr') ?? c.lr;
+  c.weightDecay = flagNumber(p, 'weight-decay') ?? c.weightDecay;
+  c.seed = flagNumber(p, 'seed') ?? c.seed;
+  c.evalEvery = flagNumber(p, 'eval-every') ?? c.evalEvery;
+  c.maxBatches = flagNumber(p, 'max-batches') ?? c.maxBatches;
+  try {
+    return validateConfig(c);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}

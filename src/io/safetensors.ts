@@ -1,0 +1,162 @@
+// Layer: io. The safetensors format: an 8-byte little-endian header length N,
+// N bytes of JSON ({name: {dtype, shape, data_offsets}, "__metadata__": {…}}),
+// then one byte buffer holding every tensor row-major, little-endian, at the
+// given [begin, end) offsets. Used for checkpoints because it is simple, safe
+// (no code in the file) and readable by PyTorch users through `safetensors`.
+import { readFileSync } from 'node:fs';
+import { dispose, dtypeSize, Tensor, tidy, type DType } from '../tensor/index.js';
+import { writeFileAtomicSync } from './atomic.js';
+
+const TO_FILE: Record<DType, string> = {
+  float32: 'F32', float64: 'F64', float16: 'F16', bfloat16: 'BF16', int64: 'I64', int32: 'I32', int16: 'I16', int8: 'I8', uint8: 'U8', bool: 'BOOL',
+};
+const FROM_FILE = new Map<string, DType>(Object.entries(TO_FILE).map(([k, v]) => [v, k as DType]));
+
+export interface SafetensorsContent {
+  tensors: Map<string, Tensor>;
+  metadata: Record<string, string>;
+}
+
+type Named = ReadonlyMap<string, Tensor> | Readonly<Record<string, Tensor>>;
+
+function entries(t: Named): [string, Tensor][] {
+  return t instanceof Map ? [...t] : Object.entries(t as Record<string, Tensor>);
+}
+
+/** Raw little-endian bytes of a tensor (x86/ARM hosts are little-endian, as the format). */
+function tensorBytes(t: Tensor): Uint8Array {
+  const d = tidy(() => t.detach().contiguous().data());
+  return new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
+}
+
+export function encodeSafetensors(tensors: Named, metadata: Record<string, string> = {}): Uint8Array {
+  const list = entries(tensors).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const header: Record<string, unknown> = {};
+  if (Object.keys(metadata).length > 0) header.__metadata__ = metadata;
+  const blobs: Uint8Array[] = [];
+  let offset = 0;
+  for (const [name, t] of list) {
+    if (name === '__metadata__') throw new Error("a tensor cannot be named '__metadata__'");
+    const bytes = tensorBytes(t);
+    header[name] = { dtype: TO_FILE[t.dtype], shape: t.shape, data_offsets: [offset, offset + bytes.length] };
+    blobs.push(bytes);
+    offset += bytes.length;
+  }
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - (Buffer.byteLength(json) % 8)) % 8); // keeps the buffer 8-byte aligned
+  const head = Buffer.from(json, 'utf8');
+  const out = new Uint8Array(8 + head.length + offset);
+  new DataView(out.buffer).setBigUint64(0, BigInt(head.length), true);
+  out.set(head, 8);
+  let at = 8 + head.length;
+  for (const b of blobs) {
+    out.set(b, at);
+    at += b.length;
+  }
+  return out;
+}
+
+interface Entry {
+  dtype: DType;
+  shape: number[];
+  begin: number;
+  end: number;
+}
+
+function parseHeader(bytes: Uint8Array, source: string): { entries: Map<string, Entry>; metadata: Record<string, string>; dataStart: number } {
+  const fail = (why: string): never => {
+    throw new Error(`${source}: invalid safetensors file: ${why}`);
+  };
+  if (bytes.length < 8) fail(`only ${bytes.length} bytes, shorter than the 8-byte header length`);
+  const n = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getBigUint64(0, true);
+  if (n > BigInt(bytes.length - 8)) fail(`header length ${n} runs past the end of the file (${bytes.length} bytes)`);
+  const dataStart = 8 + Number(n);
+  let header: unknown;
+  try {
+    header = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset + 8, Number(n)).toString('utf8'));
+  } catch (e) {
+    fail(`header is not valid JSON (${(e as Error).message})`);
+  }
+  if (header === null || typeof header !== 'object' || Array.isArray(header)) fail('header is not a JSON object');
+  const dataLength = bytes.length - dataStart;
+  const metadata: Record<string, string> = {};
+  const out = new Map<string, Entry>();
+  for (const [name, raw] of Object.entries(header as Record<string, unknown>)) {
+    if (name === '__metadata__') {
+      if (raw === null || typeof raw !== 'object') fail('__metadata__ is not an object');
+      for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
+        if (typeof v !== 'string') fail(`metadata value '${k}' is not a string`);
+        metadata[k] = v as string;
+      }
+      continue;
+    }
+    const e = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+    const dtype = typeof e?.dtype === 'string' ? FROM_FILE.get(e.dtype) : undefined;
+    if (dtype === undefined) fail(`tensor '${name}' has unknown dtype ${JSON.stringify(e?.dtype)}`);
+    const shape = e.shape;
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) fail(`tensor '${name}' has a bad shape ${JSON.stringify(shape)}`);
+    const offs = e.data_offsets;
+    if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((o) => Number.isSafeInteger(o) && o >= 0)) {
+      fail(`tensor '${name}' has bad data_offsets ${JSON.stringify(offs)}`);
+    }
+    const [begin, end] = offs as [number, number];
+    if (begin > end || end > dataLength) fail(`tensor '${name}' data_offsets [${begin}, ${end}] fall outside the ${dataLength}-byte data buffer`);
+    const need = (shape as number[]).reduce((a, b) => a * b, 1) * dtypeSize(dtype!);
+    if (end - begin !== need) fail(`tensor '${name}' has ${end - begin} bytes but shape [${shape}] of ${dtype} needs ${need}`);
+    out.set(name, { dtype: dtype!, shape: shape as number[], begin, end });
+  }
+  const sorted = [...out.entries()].sort((a, b) => a[1].begin - b[1].begin);
+  for (let i = 1; i < sorted.length; i++) {
+    if (sorted[i]![1].begin < sorted[i - 1]![1].end) fail(`tensors '${sorted[i - 1]![0]}' and '${sorted[i]![0]}' overlap`);
+  }
+  return { entries: out, metadata, dataStart };
+}
+
+export function decodeSafetensors(bytes: Uint8Array, source = '<buffer>'): SafetensorsContent {
+  const { entries: list, metadata, dataStart } = parseHeader(bytes, source);
+  const tensors = new Map<string, Tensor>();
+  try {
+    for (const [name, e] of list) {
+      // Copy into a fresh, aligned buffer: offsets in the file need not be aligned to the element size.
+      // (Buffer.slice would return a view of the whole file, hence the explicit copy.)
+      const chunk = new Uint8Array(e.end - e.begin);
+      chunk.set(bytes.subarray(dataStart + e.begin, dataStart + e.end));
+      tensors.set(name, fromBytes(chunk, e.shape, e.dtype));
+    }
+  } catch (err) {
+    dispose([...tensors.values()]);
+    throw new Error(`${source}: ${(err as Error).message}`);
+  }
+  return { tensors, metadata };
+}
+
+function fromBytes(b: Uint8Array, shape: number[], dtype: DType): Tensor {
+  const buf = b.buffer;
+  switch (dtype) {
+    case 'float32': return Tensor.fromTypedArray(new Float32Array(buf), shape, dtype);
+    case 'float64': return Tensor.fromTypedArray(new Float64Array(buf), shape, dtype);
+    case 'int64': return Tensor.fromTypedArray(new BigInt64Array(buf), shape, dtype);
+    case 'int32': return Tensor.fromTypedArray(new Int32Array(buf), shape, dtype);
+    case 'int16': return Tensor.fromTypedArray(new Int16Array(buf), shape, dtype);
+    case 'int8': return Tensor.fromTypedArray(new Int8Array(buf), shape, dtype);
+    case 'float16':
+    case 'bfloat16': return Tensor.fromTypedArray(new Uint16Array(buf), shape, dtype);
+    case 'uint8':
+    case 'bool': return Tensor.fromTypedArray(new Uint8Array(buf), shape, dtype);
+  }
+}
+
+/** Writes atomically (tmp + fsync + rename). */
+export function saveSafetensors(file: string, tensors: Named, metadata: Record<string, string> = {}): void {
+  writeFileAtomicSync(file, encodeSafetensors(tensors, metadata));
+}
+
+export function loadSafetensors(file: string): SafetensorsContent {
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(file);
+  } catch (e) {
+    throw new Error(`cannot read ${file}: ${(e as Error).message}`);
+  }
+  return decodeSafetensors(bytes, file);
+}
