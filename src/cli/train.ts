@@ -12,7 +12,7 @@ const MINERS: readonly MinerName[] = ['random', 'semihard', 'softhard', 'distanc
 const FLAGS = {
   dataset: 'string', metric: 'string', miner: 'string', margin: 'number', epochs: 'int', batch: 'int', lr: 'number',
   'weight-decay': 'number', seed: 'int', threads: 'int', out: 'string', resume: 'boolean', 'max-batches': 'int',
-  'eval-every': 'int', json: 'boolean', quiet: 'boolean',
+  'eval-every': 'int', json: 'boolean', quiet: 'boolean', model: 'string', pretrained: 'string',
 } as const;
 
 export const trainCommand: Command = {
@@ -24,7 +24,9 @@ SHORTHAND is RobRank's dataset:model:loss, e.g. fashion:rc2f2:ptripletN
 (losses ptriplet/pmtriplet/pstriplet/pdtriplet/phtriplet with metric N, E or C).
 
 options (defaults: methods.md §3 for the dataset):
-  --dataset NAME        mnist | fashion                          (default fashion)
+  --dataset NAME        mnist | fashion | cub | cars | sop | folder:PATH   (fashion)
+  --model NAME          c2f2 | resnet18 | resnet50   (c2f2 for 28×28, resnet18 for 224×224)
+  --pretrained FILE     ImageNet weights for ResNets (torchvision state dict as .safetensors)
   --metric N|E|C        distance: normalised Euclidean, Euclidean, cosine   (N)
   --miner NAME          ${MINERS.join(' | ')}   (random)
   --margin X            triplet margin (0.2 for N/C, 1.0 for E)
@@ -73,6 +75,13 @@ function buildConfig(shorthand: string | undefined, p: ReturnType<typeof parseAr
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
+  const model = flagString(p, 'model');
+  if (model !== undefined) {
+    if (!['c2f2', 'resnet18', 'resnet50'].includes(model)) throw new UsageError(`unknown model '${model}' (known: c2f2, resnet18, resnet50)`);
+    c.model = model as ExperimentConfig['model'];
+  }
+  const pretrained = flagString(p, 'pretrained');
+  if (pretrained !== undefined) c.pretrained = pretrained;
   const miner = flagString(p, 'miner');
   if (miner !== undefined) {
     if (!(MINERS as readonly string[]).includes(miner)) throw new UsageError(`unknown miner '${miner}' (known: ${MINERS.join(', ')})`);

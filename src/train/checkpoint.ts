@@ -11,6 +11,8 @@ import { dispose, type Tensor } from '../tensor/index.js';
 import type { Optimizer } from '../optim/index.js';
 import type { EmbeddingModel } from '../models/model.js';
 import { C2F2 } from '../models/c2f2.js';
+import { ResNet } from '../models/resnet.js';
+import { loadImagenetWeights } from '../models/pretrained.js';
 import { validateConfig, type ExperimentConfig } from './config.js';
 
 export const SIDECAR = 'checkpoint.json';
@@ -66,10 +68,25 @@ export function readCheckpointInfo(dir: string): CheckpointInfo {
   return info;
 }
 
+/** A fresh model for the config (ImageNet weights loaded when `pretrained` is set). */
 export function createModel(config: ExperimentConfig): EmbeddingModel {
   switch (config.model) {
     case 'c2f2':
+      if (config.pretrained) throw new Error('--pretrained applies to ResNet models only');
       return new C2F2();
+    case 'resnet18':
+    case 'resnet50': {
+      const m = new ResNet(config.model === 'resnet18' ? 18 : 50);
+      if (config.pretrained) {
+        try {
+          loadImagenetWeights(m, config.pretrained);
+        } catch (e) {
+          m.dispose();
+          throw e;
+        }
+      }
+      return m;
+    }
   }
 }
 

@@ -103,7 +103,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   }
 }
 
-async function trainEpoch(
+/** One epoch of SPC-2 triplet training (exported for `bench train`). */
+export async function trainEpoch(
   model: EmbeddingModel,
   opt: Adam,
   miner: ReturnType<typeof minerByName>,

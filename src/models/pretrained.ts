@@ -1,0 +1,29 @@
+// Layer: models. ImageNet initialisation from a local file (nothing is
+// downloaded): a torchvision state dict saved by torch.save (.pth/.pt) or the
+// same tensors as safetensors. Every backbone tensor must be present with its
+// torchvision name and shape; the classifier `fc.*` is skipped because the
+// embedding head replaces it (methods.md §2.2).
+import { dispose, type Tensor } from '../tensor/index.js';
+import { loadSafetensors } from '../io/safetensors.js';
+import type { ResNet } from './resnet.js';
+
+export function readStateDictFile(file: string): Map<string, Tensor> {
+  if (file.endsWith('.safetensors')) return loadSafetensors(file).tensors;
+  throw new Error(`${file}: only .safetensors weights are supported so far (torch.save .pth reading is in progress)`);
+}
+
+export function loadImagenetWeights(model: ResNet, file: string): void {
+  const all = readStateDictFile(file);
+  try {
+    const backbone = new Map([...all].filter(([k]) => !k.startsWith('fc.')));
+    const own = new Set([...model.stateDict().keys()].filter((k) => !k.startsWith('fc.')));
+    const missing = [...own].filter((k) => !backbone.has(k));
+    if (missing.length > 0) {
+      throw new Error(`${file}: not a torchvision ${model.kind} state dict (missing ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', …' : ''})`);
+    }
+    const fc = new Map([...model.stateDict()].filter(([k]) => k.startsWith('fc.')));
+    model.loadStateDict(new Map([...backbone, ...fc]));
+  } finally {
+    dispose([...all.values()]);
+  }
+}
