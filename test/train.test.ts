@@ -19,8 +19,14 @@ test('shorthand parses RobRank names and rejects unknown ones', () => {
   assert.equal(c.miner, 'softhard');
   assert.equal(c.metric, 'E');
   assert.equal(c.margin, 1.0);
+  const k = parseShorthand('fashion:rc2f2:pcontrastN');
+  assert.equal(k.loss, 'contrastive');
+  assert.equal(k.margin, 1.0);
+  const r = parseShorthand('cub:rres18:pmtripletN');
+  assert.deepEqual([r.model, r.miner, r.lr, r.weightDecay, r.batchPairs, r.epochs], ['resnet18', 'semihard', 1e-5, 4e-4, 56, 75]);
   assert.throws(() => parseShorthand('fashion:rc2f2:pfooN'), /loss 'pfooN' is not supported/);
-  assert.throws(() => parseShorthand('fashion:rres18:ptripletN'), /model 'rres18' is not supported yet/);
+  assert.throws(() => parseShorthand('fashion:rres18p:ptripletN'), /model 'rres18p' is not supported/);
+  assert.throws(() => parseShorthand('fashion:rres18:ptripletN'), /model resnet18 does not fit dataset fashion|does not fit/);
   assert.throws(() => parseShorthand('fashion-ptripletN'), /expected dataset:model:loss/);
 });
 

@@ -1,8 +1,8 @@
 // Layer: cli. `rankshield train`: train a DML model (explicit flags or RobRank shorthand).
 import path from 'node:path';
 import { setNumThreads } from '../tensor/index.js';
-import { parseMetric, defaultMargin } from '../metric/distance.js';
-import { defaultConfig, parseShorthand, validateConfig, type ExperimentConfig, type MinerName } from '../train/config.js';
+import { parseMetric } from '../metric/distance.js';
+import { defaultConfig, defaultLossMargin, parseShorthand, validateConfig, type ExperimentConfig, type MinerName } from '../train/config.js';
 import { train } from '../train/trainer.js';
 import { UsageError, type Command } from './command.js';
 import { flagBool, flagNumber, flagString, parseArgs } from './args.js';
@@ -21,7 +21,7 @@ export const trainCommand: Command = {
   usage: `usage: rankshield train [SHORTHAND] [options]
 
 SHORTHAND is RobRank's dataset:model:loss, e.g. fashion:rc2f2:ptripletN
-(losses ptriplet/pmtriplet/pstriplet/pdtriplet/phtriplet with metric N, E or C).
+(losses ptriplet/pmtriplet/pstriplet/pdtriplet/phtriplet, pcontrast/pdcontrast; metric N, E or C).
 
 options (defaults: methods.md §3 for the dataset):
   --dataset NAME        mnist | fashion | cub | cars | sop | folder:PATH   (fashion)
@@ -50,7 +50,7 @@ checkpoint.json atomically, and appends to log.jsonl; the end writes report.json
     const config = buildConfig(p.positionals[0], p);
     const threads = flagNumber(p, 'threads');
     if (threads !== undefined) setNumThreads(threads);
-    const out = flagString(p, 'out') ?? path.join('runs', `${config.dataset}-${config.model}-${config.miner}${config.metric}-s${config.seed}`);
+    const out = flagString(p, 'out') ?? path.join('runs', `${config.dataset}-${config.model}-${config.loss}-${config.miner}${config.metric}-s${config.seed}`);
     const result = await train({ config, outDir: out, resume: flagBool(p, 'resume'), progress: !flagBool(p, 'quiet') });
     const f = result.final;
     if (flagBool(p, 'json')) {
@@ -70,7 +70,7 @@ function buildConfig(shorthand: string | undefined, p: ReturnType<typeof parseAr
     const metric = flagString(p, 'metric');
     if (metric !== undefined) {
       c.metric = parseMetric(metric);
-      c.margin = defaultMargin(c.metric);
+      c.margin = defaultLossMargin(c.loss, c.metric);
     }
   } catch (e) {
     throw new UsageError((e as Error).message);

@@ -1,17 +1,21 @@
 // Layer: train. An experiment as a typed object, its per-dataset defaults
 // (methods.md §3) and RobRank's `dataset:model:loss` shorthand.
 import { parseMetric, defaultMargin, type MetricName } from '../metric/distance.js';
+import { CONTRASTIVE_MARGIN } from '../metric/contrastive.js';
 
 export type ModelKind = 'c2f2' | 'resnet18' | 'resnet50';
 export type MinerName = 'random' | 'semihard' | 'softhard' | 'distance' | 'hardest';
+/** The training loss on mined triplets. */
+export type LossKind = 'triplet' | 'contrastive';
 
 export interface ExperimentConfig {
   /** Dataset name as `openDataset` accepts it (fashion, mnist, …). */
   dataset: string;
   model: ModelKind;
   metric: MetricName;
+  loss: LossKind;
   miner: MinerName;
-  /** Triplet margin γ (0.2 for N/C, 1.0 for E unless overridden). */
+  /** Loss margin: triplet γ 0.2 for N/C and 1.0 for E; contrastive 1.0 for all (RobRank's tables). */
   margin: number;
   /** Code epochs over SPC-2 pairs (RobRank halves the paper's epochs, methods.md §1.3). */
   epochs: number;
@@ -41,6 +45,7 @@ export function defaultConfig(dataset: string): ExperimentConfig {
       dataset,
       model: 'resnet18',
       metric: 'N',
+      loss: 'triplet',
       miner: 'random',
       margin: defaultMargin('N'),
       epochs: 75,
@@ -57,6 +62,7 @@ export function defaultConfig(dataset: string): ExperimentConfig {
     dataset: dataset === 'fashion-mnist' ? 'fashion' : dataset,
     model: 'c2f2',
     metric: 'N',
+    loss: 'triplet',
     miner: 'random',
     margin: defaultMargin('N'),
     epochs: 8,
@@ -71,12 +77,14 @@ export function defaultConfig(dataset: string): ExperimentConfig {
 
 const SHORTHAND_MODELS: Record<string, ModelKind> = { rc2f2: 'c2f2', rres18: 'resnet18', rres50: 'resnet50' };
 
-const LOSS_MINERS: Record<string, MinerName> = {
-  ptriplet: 'random',
-  pmtriplet: 'semihard',
-  pstriplet: 'softhard',
-  pdtriplet: 'distance',
-  phtriplet: 'hardest',
+const LOSSES: Record<string, [LossKind, MinerName]> = {
+  ptriplet: ['triplet', 'random'],
+  pmtriplet: ['triplet', 'semihard'],
+  pstriplet: ['triplet', 'softhard'],
+  pdtriplet: ['triplet', 'distance'],
+  phtriplet: ['triplet', 'hardest'],
+  pcontrast: ['contrastive', 'random'],
+  pdcontrast: ['contrastive', 'distance'],
 };
 
 /**
@@ -92,13 +100,18 @@ export function parseShorthand(s: string): ExperimentConfig {
   if (modelKind === undefined) {
     throw new Error(`model '${model}' is not supported (supported: ${Object.keys(SHORTHAND_MODELS).join(', ')}; defended models arrive with the defenses)`);
   }
-  const m = /^(p[a-z]*triplet)([NEC])$/.exec(loss);
-  const miner = m ? LOSS_MINERS[m[1]!] : undefined;
-  if (!m || miner === undefined) {
-    throw new Error(`loss '${loss}' is not supported (supported: ${Object.keys(LOSS_MINERS).map((l) => `${l}{N,E,C}`).join(', ')})`);
+  const m = /^(p[a-z]+)([NEC])$/.exec(loss);
+  const known = m ? LOSSES[m[1]!] : undefined;
+  if (!m || known === undefined) {
+    throw new Error(`loss '${loss}' is not supported (supported: ${Object.keys(LOSSES).map((l) => `${l}{N,E,C}`).join(', ')})`);
   }
   const metric = parseMetric(m[2]!);
-  return { ...defaultConfig(dataset), model: modelKind, metric, miner, margin: defaultMargin(metric) };
+  const [lossKind, miner] = known;
+  return validateConfig({ ...defaultConfig(dataset), model: modelKind, metric, loss: lossKind, miner, margin: defaultLossMargin(lossKind, metric) });
+}
+
+export function defaultLossMargin(loss: LossKind, metric: MetricName): number {
+  return loss === 'contrastive' ? CONTRASTIVE_MARGIN : defaultMargin(metric);
 }
 
 /** Checks ranges; returns the config for chaining. */

@@ -14,6 +14,7 @@ import { openDataset, spc2Loader, type DmlDataset } from '../data/index.js';
 import { embedForMetric } from '../metric/distance.js';
 import { minerByName } from '../metric/miners.js';
 import { tripletLoss } from '../metric/triplet.js';
+import { contrastiveLoss } from '../metric/contrastive.js';
 import { evaluateBenign, type BenignMetrics } from '../eval/benign.js';
 import type { EmbeddingModel } from '../models/model.js';
 import { createModel, loadModelWeights, loadOptimizerState, readCheckpointInfo, saveCheckpoint, SIDECAR } from './checkpoint.js';
@@ -127,7 +128,8 @@ export async function trainEpoch(
         const emb = embedForMetric(model.forward(batch.images), config.metric);
         // Triplets are chosen on the current embeddings without gradient (RobRank mines inside the loss, on detached values).
         const t = noGrad(() => miner(emb.detach(), batch.labels, { metric: config.metric, margin: config.margin }));
-        const l = tripletLoss(emb.indexSelect(0, t.anchors), emb.indexSelect(0, t.positives), emb.indexSelect(0, t.negatives), {
+        const lossFn = config.loss === 'contrastive' ? contrastiveLoss : tripletLoss;
+        const l = lossFn(emb.indexSelect(0, t.anchors), emb.indexSelect(0, t.positives), emb.indexSelect(0, t.negatives), {
           margin: config.margin,
           metric: config.metric,
         });
