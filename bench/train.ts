@@ -8,7 +8,7 @@ import path from 'node:path';
 import { manualSeed, setNumThreads } from '../src/tensor/index.js';
 import { openDataset, type InMemoryDataset } from '../src/data/index.js';
 import { Adam } from '../src/optim/index.js';
-import { minerByName } from '../src/metric/miners.js';
+import { buildDefense } from '../src/defense/registry.js';
 import { createModel } from '../src/train/checkpoint.js';
 import { defaultConfig } from '../src/train/config.js';
 import { trainEpoch } from '../src/train/trainer.js';
@@ -34,7 +34,7 @@ export async function runTrainBench(argv: string[]): Promise<number> {
       manualSeed(r);
       const model = createModel(config);
       const opt = new Adam(model.parameters(), { lr: config.lr, weightDecay: config.weightDecay });
-      const rec = await trainEpoch(model, opt, minerByName(config.miner), train, config, r, false);
+      const rec = await trainEpoch(model, opt, buildDefense(config.defense, train.height, config.loss), train, config, r, false);
       opt.dispose();
       model.dispose();
       ours.push({ ms_per_batch: (1000 * rec.seconds) / rec.steps });

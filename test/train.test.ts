@@ -25,7 +25,7 @@ test('shorthand parses RobRank names and rejects unknown ones', () => {
   const r = parseShorthand('cub:rres18:pmtripletN');
   assert.deepEqual([r.model, r.miner, r.lr, r.weightDecay, r.batchPairs, r.epochs], ['resnet18', 'semihard', 1e-5, 4e-4, 56, 75]);
   assert.throws(() => parseShorthand('fashion:rc2f2:pfooN'), /loss 'pfooN' is not supported/);
-  assert.throws(() => parseShorthand('fashion:rres18p:ptripletN'), /model 'rres18p' is not supported/);
+  assert.throws(() => parseShorthand('fashion:rres18zz:ptripletN'), /model 'rres18zz' is not supported/);
   assert.throws(() => parseShorthand('fashion:rres18:ptripletN'), /model resnet18 does not fit dataset fashion|does not fit/);
   assert.throws(() => parseShorthand('fashion-ptripletN'), /expected dataset:model:loss/);
 });

@@ -26,6 +26,8 @@ export interface CheckpointInfo {
   epoch: number;
   optimizerStep: number;
   metrics: Record<string, number>;
+  /** Scalar state a defense carries across steps (HM's previous loss), so resuming is exact. */
+  defenseState?: Record<string, number>;
   model: string;
   optimizer: string;
   savedAt: string;
@@ -76,7 +78,8 @@ export function createModel(config: ExperimentConfig): EmbeddingModel {
       return new C2F2();
     case 'resnet18':
     case 'resnet50': {
-      const m = new ResNet(config.model === 'resnet18' ? 18 : 50);
+      // EST models train BatchNorm normally; every other model keeps it frozen (methods.md §2.2).
+      const m = new ResNet(config.model === 'resnet18' ? 18 : 50, { frozenBatchNorm: config.defense.kind !== 'est' });
       if (config.pretrained) {
         try {
           loadImagenetWeights(m, config.pretrained);

@@ -4,7 +4,9 @@ import { parseMetric, defaultMargin, type MetricName } from '../metric/distance.
 import { CONTRASTIVE_MARGIN } from '../metric/contrastive.js';
 
 export type ModelKind = 'c2f2' | 'resnet18' | 'resnet50';
-export type MinerName = 'random' | 'semihard' | 'softhard' | 'distance' | 'hardest';
+import type { MinerName } from '../metric/miners.js';
+import { defenseFromModelSuffix, type DefenseConfig } from '../defense/registry.js';
+export type { MinerName };
 /** The training loss on mined triplets. */
 export type LossKind = 'triplet' | 'contrastive';
 
@@ -27,6 +29,8 @@ export interface ExperimentConfig {
   evalEvery: number;
   /** Limit training batches per epoch (quick runs and tests); 0 = whole epoch. */
   maxBatches: number;
+  /** The training-step strategy (adversarial training); { kind: 'none' } = regular training. */
+  defense: DefenseConfig;
   /** ImageNet weights for ResNets: a torchvision .pth or a safetensors file (nothing is downloaded). */
   pretrained?: string;
 }
@@ -56,6 +60,7 @@ export function defaultConfig(dataset: string): ExperimentConfig {
       seed: 0,
       evalEvery: 5,
       maxBatches: 0,
+      defense: { kind: 'none' },
     };
   }
   return {
@@ -72,10 +77,11 @@ export function defaultConfig(dataset: string): ExperimentConfig {
     seed: 0,
     evalEvery: 1,
     maxBatches: 0,
+    defense: { kind: 'none' },
   };
 }
 
-const SHORTHAND_MODELS: Record<string, ModelKind> = { rc2f2: 'c2f2', rres18: 'resnet18', rres50: 'resnet50' };
+const BACKBONES: [string, ModelKind][] = [['rc2f2', 'c2f2'], ['rres18', 'resnet18'], ['rres50', 'resnet50']];
 
 const LOSSES: Record<string, [LossKind, MinerName]> = {
   ptriplet: ['triplet', 'random'],
@@ -83,23 +89,26 @@ const LOSSES: Record<string, [LossKind, MinerName]> = {
   pstriplet: ['triplet', 'softhard'],
   pdtriplet: ['triplet', 'distance'],
   phtriplet: ['triplet', 'hardest'],
+  pgtriplet: ['triplet', 'gradual-semihard'],
   pcontrast: ['contrastive', 'random'],
   pdcontrast: ['contrastive', 'distance'],
 };
 
 /**
- * RobRank's `dataset:model:loss` (e.g. `fashion:rc2f2:ptripletN`). Only the
- * undefended c2f2 models parse here; defended model names (rc2f2p, …) are
- * rejected with a message until defenses land.
+ * RobRank's `dataset:model:loss` (e.g. `fashion:rc2f2p:ptripletN`): the model
+ * name is a backbone plus a defense suffix (methods.md §10), the loss names the
+ * miner and the metric; `rres18p:pgtripletN` is CA-TRIDE.
  */
 export function parseShorthand(s: string): ExperimentConfig {
   const parts = s.split(':');
   if (parts.length !== 3) throw new Error(`expected dataset:model:loss (e.g. fashion:rc2f2:ptripletN), got '${s}'`);
   const [dataset, model, loss] = parts as [string, string, string];
-  const modelKind = SHORTHAND_MODELS[model];
-  if (modelKind === undefined) {
-    throw new Error(`model '${model}' is not supported (supported: ${Object.keys(SHORTHAND_MODELS).join(', ')}; defended models arrive with the defenses)`);
+  const backbone = BACKBONES.find(([prefix]) => model.startsWith(prefix));
+  let defense = backbone ? defenseFromModelSuffix(model.slice(backbone[0].length)) : null;
+  if (backbone === undefined || defense === null) {
+    throw new Error(`model '${model}' is not supported (backbones rc2f2, rres18, rres50; suffixes '', d, df, p, pf, [g]hmet<src><dst>[i])`);
   }
+  const modelKind = backbone[1];
   const m = /^(p[a-z]+)([NEC])$/.exec(loss);
   const known = m ? LOSSES[m[1]!] : undefined;
   if (!m || known === undefined) {
@@ -107,7 +116,9 @@ export function parseShorthand(s: string): ExperimentConfig {
   }
   const metric = parseMetric(m[2]!);
   const [lossKind, miner] = known;
-  return validateConfig({ ...defaultConfig(dataset), model: modelKind, metric, loss: lossKind, miner, margin: defaultLossMargin(lossKind, metric) });
+  // CA-TRIDE's released configuration is the ACT model class with the gradual semihard loss (methods.md §8.2).
+  if (miner === 'gradual-semihard' && defense.kind === 'act') defense = { kind: 'catride' };
+  return validateConfig({ ...defaultConfig(dataset), model: modelKind, metric, loss: lossKind, miner, margin: defaultLossMargin(lossKind, metric), defense });
 }
 
 export function defaultLossMargin(loss: LossKind, metric: MetricName): number {

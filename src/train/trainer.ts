@@ -1,6 +1,6 @@
-// Layer: train. The DML trainer: SPC-2 batches → embeddings → mined triplets →
-// triplet loss → Adam, with evaluation, a checkpoint and a JSONL log line every
-// epoch, and exact resumption.
+// Layer: train. The DML trainer: SPC-2 batches → the defense's training step
+// (mining, adversarial inputs, loss) → Adam, with evaluation, a checkpoint and a
+// JSONL log line every epoch, and exact resumption (defense state included).
 //
 // Reproducibility: libtorch's generator (mining, init) is re-seeded from
 // (seed, epoch) at the start of every epoch and batch order is a pure function
@@ -8,13 +8,12 @@
 // uninterrupted run would have.
 import { appendFileSync, existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { dispose, manualSeed, noGrad, tidy } from '../tensor/index.js';
+import { dispose, manualSeed, tidy } from '../tensor/index.js';
 import { Adam } from '../optim/index.js';
 import { openDataset, spc2Loader, type DmlDataset } from '../data/index.js';
-import { embedForMetric } from '../metric/distance.js';
 import { minerByName } from '../metric/miners.js';
-import { tripletLoss } from '../metric/triplet.js';
-import { contrastiveLoss } from '../metric/contrastive.js';
+import { buildDefense } from '../defense/registry.js';
+import type { Defense, DefenseStats } from '../defense/defense.js';
 import { evaluateBenign, type BenignMetrics } from '../eval/benign.js';
 import type { EmbeddingModel } from '../models/model.js';
 import { createModel, loadModelWeights, loadOptimizerState, readCheckpointInfo, saveCheckpoint, SIDECAR } from './checkpoint.js';
@@ -38,6 +37,8 @@ export interface EpochRecord {
   seconds: number;
   steps: number;
   metrics?: BenignMetrics;
+  /** Per-step defense accounting, averaged over the epoch (forward/backward passes, hardness, …). */
+  defense: Record<string, number>;
 }
 
 export interface TrainResult {
@@ -59,7 +60,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   manualSeed(config.seed);
   const model = createModel(config);
   const opt = new Adam(model.parameters(), { lr: config.lr, weightDecay: config.weightDecay });
-  const miner = minerByName(config.miner);
+  const defense = buildDefense(config.defense, data.train.height, config.loss);
   const t0 = Date.now();
   const records: EpochRecord[] = [];
   let startEpoch = 0;
@@ -74,20 +75,21 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       }
       loadModelWeights(opts.outDir, info, model);
       loadOptimizerState(opts.outDir, info, opt);
+      if (info.defenseState) defense.loadState?.(info.defenseState);
       startEpoch = info.epoch + 1;
       final = info.metrics as unknown as BenignMetrics;
       log(logFile, { event: 'resume', epoch: startEpoch });
     }
 
     for (let epoch = startEpoch; epoch < config.epochs; epoch++) {
-      const rec = await trainEpoch(model, opt, miner, data.train, config, epoch, opts.progress ?? false);
+      const rec = await trainEpoch(model, opt, defense, data.train, config, epoch, opts.progress ?? false, opt.stepCount);
       const last = epoch === config.epochs - 1;
       if (last || (epoch + 1) % config.evalEvery === 0) {
         rec.metrics = await evaluateBenign(model, data.test, config.metric);
         final = rec.metrics;
       }
       records.push(rec);
-      saveCheckpoint(opts.outDir, model, opt, { config, epoch, metrics: { ...(rec.metrics ?? final ?? {}) } });
+      saveCheckpoint(opts.outDir, model, opt, { config, epoch, metrics: { ...(rec.metrics ?? final ?? {}) }, defenseState: defense.state?.() ?? {} });
       log(logFile, { event: 'epoch', ...rec });
       if (opts.progress) {
         const m = rec.metrics ? `  R@1 ${(100 * rec.metrics['R@1']).toFixed(1)}  mAP ${(100 * rec.metrics.mAP).toFixed(1)}` : '';
@@ -104,43 +106,42 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   }
 }
 
-/** One epoch of SPC-2 triplet training (exported for `bench train`). */
+/** One epoch of SPC-2 training with the configured defense (exported for `bench train`). */
 export async function trainEpoch(
   model: EmbeddingModel,
   opt: Adam,
-  miner: ReturnType<typeof minerByName>,
+  defense: Defense,
   train: DmlDataset,
   config: ExperimentConfig,
   epoch: number,
   progress: boolean,
+  firstStep = 0,
 ): Promise<EpochRecord> {
   manualSeed(epochSeed(config.seed, epoch));
+  const miner = minerByName(config.miner);
   const loader = spc2Loader(train, { seed: config.seed, epoch, batchPairs: config.batchPairs });
   const total = config.maxBatches > 0 ? Math.min(config.maxBatches, loader.batches) : loader.batches;
   const bar = progress ? new ProgressBar(total, `epoch ${epoch + 1}/${config.epochs}`) : null;
   const start = Date.now();
+  const stats = new StatsMean();
   let lossSum = 0;
   let steps = 0;
-  model.train();
   try {
     for await (const batch of loader) {
-      const loss = tidy(() => {
-        const emb = embedForMetric(model.forward(batch.images), config.metric);
-        // Triplets are chosen on the current embeddings without gradient (RobRank mines inside the loss, on detached values).
-        const t = noGrad(() => miner(emb.detach(), batch.labels, { metric: config.metric, margin: config.margin }));
-        const lossFn = config.loss === 'contrastive' ? contrastiveLoss : tripletLoss;
-        const l = lossFn(emb.indexSelect(0, t.anchors), emb.indexSelect(0, t.positives), emb.indexSelect(0, t.negatives), {
-          margin: config.margin,
-          metric: config.metric,
+      const { loss, stepStats } = tidy(() => {
+        const s = defense.step({
+          model, images: batch.images, labels: batch.labels, metric: config.metric, margin: config.margin, miner,
+          epoch, maxEpochs: config.epochs, step: firstStep + steps,
         });
         opt.zeroGrad();
-        l.backward();
-        return l.item();
+        s.loss.backward();
+        return { loss: s.loss.item(), stepStats: s.stats };
       });
       opt.step();
       dispose([batch.images, batch.labels]);
       if (!Number.isFinite(loss)) throw new Error(`epoch ${epoch + 1}, step ${steps + 1}: the loss became ${loss}`);
       lossSum += loss;
+      stats.add(stepStats);
       steps += 1;
       bar?.tick(1, `loss ${(lossSum / steps).toFixed(4)}`);
       if (steps >= total) break;
@@ -148,7 +149,20 @@ export async function trainEpoch(
   } finally {
     await loader.close();
   }
-  return { epoch, loss: lossSum / Math.max(1, steps), seconds: (Date.now() - start) / 1000, steps };
+  return { epoch, loss: lossSum / Math.max(1, steps), seconds: (Date.now() - start) / 1000, steps, defense: stats.mean() };
+}
+
+/** Running means of the per-step defense statistics. */
+class StatsMean {
+  readonly #sums = new Map<string, number>();
+  #n = 0;
+  add(s: DefenseStats): void {
+    this.#n += 1;
+    for (const [k, v] of Object.entries(s)) if (typeof v === 'number') this.#sums.set(k, (this.#sums.get(k) ?? 0) + v);
+  }
+  mean(): Record<string, number> {
+    return Object.fromEntries([...this.#sums].map(([k, v]) => [k, v / Math.max(1, this.#n)]));
+  }
 }
 
 function log(file: string, record: object): void {

@@ -1,0 +1,93 @@
+// Layer: attack. The ONE projected-gradient core (L∞) shared by every attack
+// and every defense (methods.md §4, attacks_and_metrics.md §3). Objectives are
+// written to be MINIMISED; each iteration takes a signed gradient step on the
+// input and projects back onto the ε-ball around the clean images and onto [0,1]:
+//
+//   x_{t+1} = clip_[0,1]( clip_[x−ε, x+ε]( x_t − α·sign ∇J(x_t) ) ),   sign(0) = 0
+//
+// With one step (η = 1) the step is ε (FGSM). The caller puts the model in the
+// mode it wants (eval for attacks and defenses); only the input gets gradients.
+import { gradOf, noGrad, rand, tidy, type Tensor } from '../tensor/index.js';
+
+export interface PgdOptions {
+  /** Clean images [N, …] in [0,1]; not modified. */
+  images: Tensor;
+  /** Scalar objective to minimise, given the current adversarial images and the iteration index. */
+  objective: (xAdv: Tensor, iteration: number) => Tensor;
+  epsilon: number;
+  alpha: number;
+  steps: number;
+  /** Start from a uniform point of the ε-ball (RobRank's opt-in; off by default). */
+  randomStart?: boolean;
+  /** Ends PGD before the update of an iteration, given its objective value. */
+  before?: (iteration: number, value: number) => boolean;
+  /** Ends PGD after the update of an iteration, given its objective value. */
+  after?: (iteration: number, value: number) => boolean;
+  /** Observes every evaluated iteration (logging, curves); cannot stop PGD. */
+  onIteration?: (iteration: number, value: number) => void;
+}
+
+export interface PgdResult {
+  /** Adversarial images (a new tensor, no autograd history). */
+  adversarial: Tensor;
+  /** Iterations whose objective was evaluated. */
+  iterations: number;
+  /** Objective value at each evaluated iteration. */
+  values: number[];
+}
+
+export function validateBudget(epsilon: number, alpha: number, steps: number): void {
+  if (!Number.isFinite(epsilon) || epsilon < 0 || epsilon > 1) throw new Error(`PGD: epsilon must be in [0, 1] (pixel scale), got ${epsilon}`);
+  if (!Number.isFinite(alpha) || alpha <= 0) throw new Error(`PGD: alpha must be > 0, got ${alpha}`);
+  if (!Number.isInteger(steps) || steps < 1) throw new Error(`PGD: steps must be a positive integer, got ${steps}`);
+}
+
+/** Clean images must be finite and in [0, 1]: the ε-ball is in pixel space (design.md, Conventions). */
+export function validateImages(images: Tensor): void {
+  if (images.ndim < 2 || images.shape[0] === 0) throw new Error(`PGD: images must be a non-empty batch [N, …], got shape [${images.shape.join(', ')}]`);
+  if (images.dtype !== 'float32' && images.dtype !== 'float64') throw new Error(`PGD: images must be float32 or float64, got ${images.dtype}`);
+  const [lo, hi] = noGrad(() => tidy(() => [images.min().item(), images.max().item()]));
+  if (Number.isNaN(lo!) || Number.isNaN(hi!)) throw new Error('PGD: images contain NaN');
+  if (lo! < 0 || hi! > 1) throw new Error(`PGD: images must be in [0, 1], got values in [${lo}, ${hi}]`);
+}
+
+export function pgd(o: PgdOptions): PgdResult {
+  validateBudget(o.epsilon, o.alpha, o.steps);
+  validateImages(o.images);
+  const x0 = o.images;
+  const stepSize = o.steps === 1 ? o.epsilon : o.alpha;
+  const lower = noGrad(() => x0.sub(o.epsilon).clampMin(0));
+  const upper = noGrad(() => x0.add(o.epsilon).clampMax(1));
+  let x = noGrad(() =>
+    o.randomStart ? tidy(() => x0.add(rand(x0.shape).mul(2 * o.epsilon).sub(o.epsilon)).clampTensor(lower, upper)) : x0.clone(),
+  );
+  const values: number[] = [];
+  try {
+    for (let it = 0; it < o.steps; it++) {
+      const next = tidy(() => {
+        const xa = x.detach().requiresGrad_();
+        const j = o.objective(xa, it);
+        if (j.numel !== 1) throw new Error(`PGD: the objective must be a scalar, got shape [${j.shape.join(', ')}]`);
+        const value = j.item();
+        if (!Number.isFinite(value)) throw new Error(`PGD: the objective became ${value} at iteration ${it}`);
+        values.push(value);
+        o.onIteration?.(it, value);
+        if (o.before?.(it, value)) return null;
+        const g = gradOf(j, xa);
+        // Projection order as the reference: ε-ball first, then the image range (folded into lower/upper).
+        return noGrad(() => xa.sub(g.sign().mul(stepSize)).clampTensor(lower, upper));
+      });
+      if (next === null) break;
+      x.dispose();
+      x = next;
+      if (o.after?.(it, values[values.length - 1]!)) break;
+    }
+    return { adversarial: x, iterations: values.length, values };
+  } catch (e) {
+    x.dispose();
+    throw e;
+  } finally {
+    lower.dispose();
+    upper.dispose();
+  }
+}

@@ -1,0 +1,59 @@
+// Layer: defense. ACT — anti-collapse triplet (methods.md §6): triplets are
+// mined on clean embeddings; only the positive and the negative are perturbed,
+// towards each other (minimising d(p̃, ñ), i.e. collapsing the triplet), and the
+// model learns to separate them again from a benign anchor.
+import { cat, tidy } from '../tensor/index.js';
+import { rowDistance } from '../metric/distance.js';
+import { tripletLoss } from '../metric/triplet.js';
+import type { Defense, DefenseContext, DefenseStep } from './defense.js';
+import { checkBudget, embedEval, embedGrad, embedTrain, meanHardness, mine, rows, runPgd, type PgdBudget } from './common.js';
+
+export interface ActOptions extends PgdBudget {
+  /**
+   * RobRank passes margin 1.0 to the miner for metrics E and N (0.2 for C);
+   * it only matters for the semihard miner (methods.md §1.4). true reproduces it.
+   */
+  referenceMinerMargin?: boolean;
+}
+
+export function antiCollapseTriplet(o: ActOptions): Defense {
+  checkBudget(o, 'ACT');
+  const referenceMargin = o.referenceMinerMargin ?? true;
+  return {
+    name: 'ACT',
+    step(ctx: DefenseContext): DefenseStep {
+      return tidy(() => {
+        const clean = embedEval(ctx.model, ctx.images, ctx.metric);
+        const minerMargin = referenceMargin && ctx.metric !== 'C' ? 1.0 : ctx.margin;
+        const t = mine(ctx, clean, minerMargin);
+        const source = meanHardness(rows(clean, t.anchors), rows(clean, t.positives), rows(clean, t.negatives), ctx.metric);
+        const b = t.anchors.shape[0]!;
+        const candidates = cat([rows(ctx.images, t.positives), rows(ctx.images, t.negatives)], 0);
+        const { adversarial, iterations } = runPgd(
+          ctx.model,
+          candidates,
+          (xAdv) => {
+            const e = embedGrad(ctx.model, xAdv, ctx.metric);
+            return rowDistance(e.narrow(0, 0, b), e.narrow(0, b, b), ctx.metric).mean();
+          },
+          o,
+        );
+        ctx.inspect?.('candidates', candidates, adversarial);
+        const a = embedTrain(ctx.model, rows(ctx.images, t.anchors), ctx.metric);
+        const pn = embedTrain(ctx.model, adversarial, ctx.metric);
+        const [p, n] = [pn.narrow(0, 0, b), pn.narrow(0, b, b)];
+        return {
+          loss: tripletLoss(a, p, n, { margin: ctx.margin, metric: ctx.metric }),
+          stats: {
+            forwardPasses: 1 + iterations + 2,
+            backwardPasses: iterations + 1,
+            pgdIterations: iterations,
+            perturbedFraction: 1,
+            sourceHardness: source,
+            trainedHardness: meanHardness(a, p, n, ctx.metric),
+          },
+        };
+      });
+    },
+  };
+}

@@ -1,0 +1,101 @@
+// Layer: defense. Pieces every defense shares: eval-mode embeddings without
+// gradient, mining, hardness statistics, and the call into the PGD core.
+import { noGrad, tidy, type Tensor } from '../tensor/index.js';
+import { embedForMetric, rowDistance, type MetricName } from '../metric/distance.js';
+import type { Triplets } from '../metric/miners.js';
+import type { EmbeddingModel } from '../models/model.js';
+import type { DefenseContext } from './defense.js';
+import { pgd as pgdCore } from '../attack/pgd.js';
+
+/** φ̂(x) in eval mode, no autograd (inputs to mining and to PGD targets). */
+export function embedEval(model: EmbeddingModel, x: Tensor, metric: MetricName): Tensor {
+  model.eval();
+  return noGrad(() => tidy(() => embedForMetric(model.forward(x), metric)));
+}
+
+/** φ̂(x) with autograd in the model's current mode (PGD objectives run in eval mode). */
+export function embedGrad(model: EmbeddingModel, x: Tensor, metric: MetricName): Tensor {
+  return tidy(() => embedForMetric(model.forward(x), metric));
+}
+
+/** φ̂(x) in train mode, with autograd (what the loss is computed on). */
+export function embedTrain(model: EmbeddingModel, x: Tensor, metric: MetricName): Tensor {
+  model.train();
+  return tidy(() => embedForMetric(model.forward(x), metric));
+}
+
+/** Mines with the context's miner; `minerMargin` reproduces the callers' margin quirk (methods.md §1.4). */
+export function mine(ctx: DefenseContext, embeddings: Tensor, minerMargin = ctx.margin): Triplets {
+  return noGrad(() =>
+    ctx.miner(embeddings.detach(), ctx.labels, {
+      metric: ctx.metric,
+      margin: minerMargin,
+      progress: { epoch: ctx.epoch, maxEpochs: ctx.maxEpochs },
+    }),
+  );
+}
+
+/** Per-triplet hardness H = d(a,p) − d(a,n) of metric-space embeddings [B]. */
+export function hardness(a: Tensor, p: Tensor, n: Tensor, metric: MetricName): Tensor {
+  return tidy(() => rowDistance(a, p, metric).sub(rowDistance(a, n, metric)));
+}
+
+/** Mean hardness as a number (for the step statistics). */
+export function meanHardness(a: Tensor, p: Tensor, n: Tensor, metric: MetricName): number {
+  return noGrad(() => tidy(() => hardness(a.detach(), p.detach(), n.detach(), metric).mean().item()));
+}
+
+/** Selects rows of x by an index tensor. */
+export function rows(x: Tensor, index: Tensor): Tensor {
+  return x.indexSelect(0, index);
+}
+
+/** Validates a training ε/α/η triple once, when the defense is built. */
+export interface PgdBudget {
+  epsilon: number;
+  alpha: number;
+  steps: number;
+}
+
+export function checkBudget(b: PgdBudget, who: string): PgdBudget {
+  if (!(b.epsilon >= 0 && b.epsilon <= 1)) throw new Error(`${who}: epsilon must be in [0, 1], got ${b.epsilon}`);
+  if (!(b.alpha > 0 && b.alpha <= 1)) throw new Error(`${who}: alpha must be in (0, 1], got ${b.alpha}`);
+  if (!Number.isInteger(b.steps) || b.steps < 1) throw new Error(`${who}: PGD steps must be a positive integer, got ${b.steps}`);
+  return b;
+}
+
+/** methods.md §3: training ε and α per input size. */
+export function defaultBudget(imageSide: number, steps = 32): PgdBudget {
+  return imageSide <= 32 ? { epsilon: 77 / 255, alpha: 3 / 255, steps } : { epsilon: 8 / 255, alpha: 1 / 255, steps };
+}
+
+export interface PgdRun {
+  /** Adversarial images, same shape as the input, in the ε-ball and [0,1]. */
+  adversarial: Tensor;
+  /** Iterations actually run. */
+  iterations: number;
+}
+
+/**
+ * Runs the attacks' PGD core on `images` with an objective to MINIMISE; the
+ * objective gets the current adversarial images and the iteration index.
+ * The model is put in eval mode for the whole inner maximisation.
+ */
+export function runPgd(
+  model: EmbeddingModel,
+  images: Tensor,
+  objective: (xAdv: Tensor, iteration: number) => Tensor,
+  budget: PgdBudget & { stepScale?: number },
+  stops: PgdStops = {},
+): PgdRun {
+  model.eval();
+  return pgdCore({ images, objective, epsilon: budget.epsilon, alpha: budget.alpha * (budget.stepScale ?? 1), steps: budget.steps, ...stops });
+}
+
+/** Early-stopping rules of the inner maximisations, given the objective value of an iteration. */
+export interface PgdStops {
+  /** Checked before the update of the iteration: true ends PGD without updating (CA-TRIDE). */
+  before?: (iteration: number, value: number) => boolean;
+  /** Checked after the update: true ends PGD (HM's |J_t − J_{t−1}| rule). */
+  after?: (iteration: number, value: number) => boolean;
+}

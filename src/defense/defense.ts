@@ -1,0 +1,62 @@
+// Layer: defense. A Defense is one training-step strategy: given a batch, it
+// builds whatever adversarial inputs it needs (with the attacks' PGD core) and
+// returns the loss to minimise plus per-step accounting. The trainer does the
+// backward pass and the optimizer step, whatever the defense.
+import type { Tensor } from '../tensor/index.js';
+import type { EmbeddingModel } from '../models/model.js';
+import type { MetricName } from '../metric/distance.js';
+import type { Miner } from '../metric/miners.js';
+
+export interface DefenseContext {
+  model: EmbeddingModel;
+  /** SPC-2 batch [2B, C, H, W] in [0,1], interleaved x0, x0', x1, x1', … */
+  images: Tensor;
+  /** [2B] int64 labels. */
+  labels: Tensor;
+  metric: MetricName;
+  /** Triplet margin γ of the training loss. */
+  margin: number;
+  /** The loss's own miner (random for ptripletN, …). */
+  miner: Miner;
+  /** 0-based epoch, the run's epoch count, and the global step (for schedules and alternations). */
+  epoch: number;
+  maxEpochs: number;
+  step: number;
+  /** Optional observer of each adversarial batch and its clean source (tests, diagnostics). */
+  inspect?: (role: string, clean: Tensor, adversarial: Tensor) => void;
+}
+
+/** What a step did, for the JSONL log and the training SVG. */
+export interface DefenseStats {
+  /** Model forward passes over a batch-sized input, PGD included. */
+  forwardPasses: number;
+  /** Backward passes (PGD gradients + the training step). */
+  backwardPasses: number;
+  /** PGD iterations actually run (early stops make it < η). */
+  pgdIterations: number;
+  /** Fraction of the training triplets that were perturbed at all (0 for undefended training). */
+  perturbedFraction: number;
+  /** Mean hardness H = d(a,p) − d(a,n) of the source (benign) triplets. */
+  sourceHardness: number;
+  /** Mean hardness of the triplets the loss was computed on. */
+  trainedHardness: number;
+  /** Mean destination hardness H_D (HM only). */
+  destinationHardness?: number;
+  /** Weighted collapseness C (CA-TRIDE only). */
+  collapseness?: number;
+}
+
+export interface DefenseStep {
+  /** Scalar loss with its autograd graph (model in train mode). */
+  loss: Tensor;
+  stats: DefenseStats;
+}
+
+export interface Defense {
+  /** Short name for logs and reports, e.g. "HM[S,g_LGA]+ICS". */
+  readonly name: string;
+  step(ctx: DefenseContext): DefenseStep;
+  /** Scalar state carried across steps, for checkpoints (absent when stateless). */
+  state?(): Record<string, number>;
+  loadState?(s: Record<string, number>): void;
+}

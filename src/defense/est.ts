@@ -1,0 +1,48 @@
+// Layer: defense. EST — embedding-shifted triplet (methods.md §5): every image
+// of the batch is replaced by the point of its ε-ball whose embedding moved
+// farthest from the clean one; triplets are then mined on the adversarial
+// embeddings with the loss's own miner and all three members are adversarial.
+// BatchNorm is not frozen for EST models (the model's own setting applies).
+import { randint, tidy } from '../tensor/index.js';
+import { rowDistance } from '../metric/distance.js';
+import { tripletLoss } from '../metric/triplet.js';
+import type { Defense, DefenseContext, DefenseStep } from './defense.js';
+import { checkBudget, embedEval, embedGrad, embedTrain, meanHardness, mine, rows, runPgd, type PgdBudget } from './common.js';
+
+export function embeddingShiftedTriplet(budget: PgdBudget): Defense {
+  checkBudget(budget, 'EST');
+  return {
+    name: 'EST',
+    step(ctx: DefenseContext): DefenseStep {
+      return tidy(() => {
+        const clean = embedEval(ctx.model, ctx.images, ctx.metric);
+        // At x' = x the shift distance has no usable gradient; the reference
+        // aims the first iteration at e0 + 1e-7·u with u ∈ {−1, 0, 1}^D.
+        const nudged = clean.add(randint(-1, 2, clean.shape).to(clean.dtype).mul(1e-7));
+        const { adversarial, iterations } = runPgd(
+          ctx.model,
+          ctx.images,
+          (xAdv, it) => rowDistance(embedGrad(ctx.model, xAdv, ctx.metric), it === 0 ? nudged : clean, ctx.metric).sum().neg(),
+          budget,
+        );
+        ctx.inspect?.('all', ctx.images, adversarial);
+        const cleanT = mine(ctx, clean);
+        const source = meanHardness(rows(clean, cleanT.anchors), rows(clean, cleanT.positives), rows(clean, cleanT.negatives), ctx.metric);
+        const z = embedTrain(ctx.model, adversarial, ctx.metric);
+        const t = mine(ctx, z);
+        const [a, p, n] = [rows(z, t.anchors), rows(z, t.positives), rows(z, t.negatives)];
+        return {
+          loss: tripletLoss(a, p, n, { margin: ctx.margin, metric: ctx.metric }),
+          stats: {
+            forwardPasses: 2 + iterations,
+            backwardPasses: 1 + iterations,
+            pgdIterations: iterations,
+            perturbedFraction: 1,
+            sourceHardness: source,
+            trainedHardness: meanHardness(a, p, n, ctx.metric),
+          },
+        };
+      });
+    },
+  };
+}

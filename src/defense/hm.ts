@@ -1,0 +1,157 @@
+// Layer: defense. Hardness manipulation HM[source, destination] (methods.md §7):
+// source triplets are perturbed (all three members, independent copies) until
+// their hardness H = d(a,p) − d(a,n) reaches a destination hardness H_D, by PGD
+// on J = (1/B) Σ min(0, H̃ − H_D)². Destinations: another miner's benign
+// hardness (per triplet), the gradual adversaries g_LGA / g_B driven by the
+// previous step's loss, or a constant. Optional intra-class structure loss ICS.
+//
+// Beyond the reference (`skipSatisfied`): a triplet whose H̃ has reached H_D has
+// zero gradient (min(0, ·)² is flat there), so PGD never moves it again, and in
+// eval mode its embeddings do not depend on the other images. Dropping such
+// triplets from later PGD forward/backward passes therefore gives exactly the
+// same adversarial batch for less work.
+import { cat, full, keep, noGrad, tidy, type Tensor } from '../tensor/index.js';
+import { rowDistance } from '../metric/distance.js';
+import { tripletLoss } from '../metric/triplet.js';
+import type { Miner } from '../metric/miners.js';
+import type { Defense, DefenseContext, DefenseStep } from './defense.js';
+import { checkBudget, embedEval, embedGrad, embedTrain, hardness, mine, rows, runPgd, type PgdBudget } from './common.js';
+
+/** Pseudo-hardness functions of the previous loss (RD §3.2). */
+export type GradualDestination = 'lga' | 'gB' | 'g2' | 'gsqrt';
+
+export type Destination = { kind: 'miner'; miner: Miner; name: string } | { kind: 'gradual'; fn: GradualDestination; miner: Miner; name: string } | { kind: 'constant'; value: number };
+
+export interface HardnessManipulationOptions extends PgdBudget {
+  source: Miner;
+  sourceName: string;
+  destination: Destination;
+  /** λ of the intra-class structure loss (0 = off; paper: 0.5, SOP 0.05). */
+  ics?: number;
+  /** Saturation u of the normalised previous loss ℓ̄ (γ = 0.2 in the code; the appendix also tries 2.2). */
+  lossSaturation?: number;
+  /** ξ of g_B. */
+  xi?: number;
+  /** Skip PGD work for triplets already at their destination (exact; see the header). */
+  skipSatisfied?: boolean;
+}
+
+/** The reference initialises the previous loss to 2.0, so the first step uses ℓ̄ = 1. */
+const INITIAL_PREVIOUS_LOSS = 2.0;
+const HM_MARGIN = 0.2;
+
+export function hardnessManipulation(o: HardnessManipulationOptions): Defense {
+  checkBudget(o, 'HM');
+  const ics = o.ics ?? 0;
+  if (!(ics >= 0)) throw new Error(`HM: ICS weight must be >= 0, got ${ics}`);
+  const u = o.lossSaturation ?? HM_MARGIN;
+  const xi = o.xi ?? 0.1;
+  const d = o.destination;
+  if (d.kind === 'constant' && !(d.value >= -2 && d.value <= 2)) throw new Error(`HM: constant destination hardness must be in [-2, 2], got ${d.value}`);
+  const dstName = d.kind === 'constant' ? String(d.value) : d.kind === 'gradual' ? `g_${d.fn === 'lga' ? 'LGA' : d.fn}` : d.name;
+  // Same source and destination sampler: the reference skips PGD (regular training).
+  const samePair = d.kind === 'miner' && d.name === o.sourceName;
+  let previousLoss = INITIAL_PREVIOUS_LOSS; // state across steps, like the reference's per-process variable
+
+  return {
+    name: `HM[${o.sourceName},${dstName}]${ics > 0 ? '+ICS' : ''}`,
+    state: () => ({ previousLoss }),
+    loadState: (s) => {
+      if (typeof s.previousLoss === 'number') previousLoss = s.previousLoss;
+    },
+    step(ctx: DefenseContext): DefenseStep {
+      if (ctx.metric !== 'N') throw new Error(`HM is defined for metric N only (got ${ctx.metric}), as in the reference`);
+      return tidy(() => {
+        const e = embedEval(ctx.model, ctx.images, 'N');
+        const src = mine({ ...ctx, miner: o.source }, e, HM_MARGIN);
+        const b = src.anchors.shape[0]!;
+        const hSource = hardness(rows(e, src.anchors), rows(e, src.positives), rows(e, src.negatives), 'N');
+        const hDest = destinationHardness(ctx, e, b);
+        const X = cat([rows(ctx.images, src.anchors), rows(ctx.images, src.positives), rows(ctx.images, src.negatives)], 0);
+
+        let iterations = 0;
+        let adversarial = X;
+        if (!samePair) {
+          let active: Tensor | null = null; // triplet ids still below H_D (skipSatisfied only)
+          let previousJ = -1;
+          const run = runPgd(
+            ctx.model,
+            X,
+            (xAdv) => {
+              const ids = active;
+              const pick = (part: number): Tensor => (ids === null ? xAdv.narrow(0, part * b, b) : rows(xAdv, ids.add(part * b)));
+              const z = embedGrad(ctx.model, cat([pick(0), pick(1), pick(2)], 0), 'N');
+              const m = ids === null ? b : ids.shape[0]!;
+              const [za, zp, zn] = [z.narrow(0, 0, m), z.narrow(0, m, m), z.narrow(0, 2 * m, m)];
+              const gap = rowDistance(za, zp, 'N').sub(rowDistance(za, zn, 'N')).sub(ids === null ? hDest : rows(hDest, ids));
+              if (o.skipSatisfied) {
+                const still = noGrad(() => gap.lt(0).nonzero().flatten());
+                const next = ids === null ? still : rows(ids, still);
+                active?.dispose();
+                // the active set outlives the objective's scope; it is disposed explicitly
+                active = keep(next);
+              }
+              return gap.clampMax(0).square().sum().div(b);
+            },
+            o,
+            {
+              after: (_, value) => {
+                const converged = Math.abs(value - previousJ) < 1e-7;
+                previousJ = value;
+                return converged || (active !== null && (active as Tensor).shape[0] === 0);
+              },
+            },
+          );
+          (active as Tensor | null)?.dispose();
+          adversarial = run.adversarial;
+          iterations = run.iterations;
+          ctx.inspect?.('triplets', X, adversarial);
+        }
+
+        const z = embedTrain(ctx.model, adversarial, 'N');
+        const [za, zp, zn] = [z.narrow(0, 0, b), z.narrow(0, b, b), z.narrow(0, 2 * b, b)];
+        const lossAdv = tripletLoss(za, zp, zn, { margin: HM_MARGIN, metric: 'N' });
+        if (d.kind === 'gradual') previousLoss = lossAdv.item();
+        let loss = lossAdv;
+        if (ics > 0) {
+          // ICS: the adversarial anchor must stay closer to its benign self than the benign positive is.
+          const a0 = embedTrain(ctx.model, rows(ctx.images, src.anchors), 'N');
+          const p0 = embedTrain(ctx.model, rows(ctx.images, src.positives), 'N');
+          loss = lossAdv.add(tripletLoss(a0, za, p0, { margin: 0, metric: 'N' }).mul(ics));
+        }
+        const trained = noGrad(() => hardness(za.detach(), zp.detach(), zn.detach(), 'N'));
+        return {
+          loss,
+          stats: {
+            forwardPasses: 1 + iterations + 1 + (ics > 0 ? 1 : 0),
+            backwardPasses: iterations + 1,
+            pgdIterations: iterations,
+            perturbedFraction: samePair ? 0 : noGrad(() => hSource.lt(hDest).float().mean().item()),
+            sourceHardness: hSource.mean().item(),
+            trainedHardness: trained.mean().item(),
+            destinationHardness: hDest.mean().item(),
+          },
+        };
+      });
+    },
+  };
+
+  /** H_D per triplet [B]; the destination miner is always run (it consumes randomness, as in the reference). */
+  function destinationHardness(ctx: DefenseContext, e: Tensor, b: number): Tensor {
+    if (d.kind === 'constant') return full([b], d.value);
+    const t = mine({ ...ctx, miner: d.miner }, e, HM_MARGIN);
+    const benign = hardness(rows(e, t.anchors), rows(e, t.positives), rows(e, t.negatives), 'N');
+    if (d.kind === 'miner') return benign;
+    const lbar = Math.min(Math.max(previousLoss, 0), u) / u;
+    switch (d.fn) {
+      case 'lga':
+        return full([b], -HM_MARGIN * lbar);
+      case 'gB':
+        return benign.add(xi * (1 - lbar));
+      case 'g2':
+        return full([b], -HM_MARGIN * lbar * lbar);
+      case 'gsqrt':
+        return full([b], -HM_MARGIN * Math.sqrt(lbar));
+    }
+  }
+}

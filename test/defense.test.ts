@@ -1,0 +1,188 @@
+// Defenses on real Fashion-MNIST batches with c2f2: adversarial examples stay
+// in the ε-ball and [0,1]; HM[R,R] equals regular training; LGA follows the
+// previous loss; the exact HM shortcut changes nothing; CA-TRIDE alternates and
+// warms up; the PGD core itself; the collapseness objective's gradient.
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { liveTensors, manualSeed, noGrad, randn, tensor, tidy, type Tensor } from '../src/tensor/index.js';
+import { loadSmallDataset, type InMemoryImageDataset } from '../src/data/index.js';
+import { C2F2 } from '../src/models/c2f2.js';
+import { minerByName } from '../src/metric/miners.js';
+import type { DefenseContext, Defense } from '../src/defense/defense.js';
+import { buildDefense, defenseFromModelSuffix, type DefenseConfig } from '../src/defense/registry.js';
+import { weightedDistance } from '../src/defense/catride.js';
+import { pgd } from '../src/attack/pgd.js';
+import { parseShorthand } from '../src/train/config.js';
+import { checkGradient } from './helpers/gradcheck.js';
+
+let train: InMemoryImageDataset;
+before(async () => {
+  train = (await loadSmallDataset('fashion')).train;
+});
+
+/** An SPC-2-shaped batch of 8 pairs: images 2k and 2k+1 share a label. */
+function batch(): { images: Tensor; labels: Tensor } {
+  const idx: number[] = [];
+  for (let k = 0; k < 8; k++) idx.push(k, k + 10); // Fashion's round-robin order: i and i+10 share the class
+  return { images: train.batch(idx), labels: train.labelBatch(idx) };
+}
+
+function context(model: C2F2, b: { images: Tensor; labels: Tensor }, over: Partial<DefenseContext> = {}): DefenseContext {
+  return { model, images: b.images, labels: b.labels, metric: 'N', margin: 0.2, miner: minerByName('random'), epoch: 1, maxEpochs: 2, step: 0, ...over };
+}
+
+const EPS = 77 / 255;
+
+test('every defense keeps its adversarial examples in the ε-ball and in [0,1], and returns a finite loss', () => {
+  manualSeed(0);
+  const model = new C2F2();
+  const configs: DefenseConfig[] = [
+    { kind: 'est', steps: 3 },
+    { kind: 'act', steps: 3 },
+    { kind: 'hm', source: 'softhard', destination: 'lga', gradualBase: 'semihard', ics: 0.5, steps: 3 },
+    { kind: 'catride', steps: 3, lambda: 5 },
+  ];
+  const live = liveTensors();
+  for (const cfg of configs) {
+    const defense = buildDefense(cfg, 28);
+    for (const step of [0, 1]) {
+      const seen: string[] = [];
+      tidy(() => {
+        const b = batch();
+        const out = defense.step(
+          context(model, b, {
+            step,
+            miner: minerByName(cfg.kind === 'catride' ? 'gradual-semihard' : 'random'),
+            inspect: (role, clean, adv) => {
+              seen.push(role);
+              const diff = noGrad(() => adv.sub(clean).abs().max().item());
+              assert.ok(diff <= EPS + 1e-6, `${defense.name} ${role}: |x̃ − x|∞ = ${diff} > ε`);
+              assert.ok(adv.min().item() >= 0 && adv.max().item() <= 1, `${defense.name} ${role}: outside [0,1]`);
+              assert.deepEqual(adv.shape, clean.shape);
+            },
+          }),
+        );
+        assert.ok(Number.isFinite(out.loss.item()), `${defense.name}: loss ${out.loss.item()}`);
+        out.loss.backward();
+        assert.ok(out.stats.pgdIterations >= 1 && out.stats.pgdIterations <= 3, `${defense.name}: ${out.stats.pgdIterations} PGD iterations`);
+      });
+      model.zeroGrad();
+      assert.ok(seen.length >= 1, `${defense.name}: no adversarial batch was built`);
+      if (cfg.kind === 'catride') assert.deepEqual(seen, [step === 0 ? 'candidates' : 'anchors'], 'CA-TRIDE alternates CAP, ANP');
+    }
+  }
+  assert.equal(liveTensors(), live);
+  model.dispose();
+});
+
+test('HM with source = destination is regular training (no PGD, same loss)', () => {
+  manualSeed(1);
+  const model = new C2F2();
+  tidy(() => {
+    const b = batch();
+    manualSeed(7);
+    const plain = buildDefense({ kind: 'none' }, 28).step(context(model, b));
+    manualSeed(7);
+    const same = buildDefense({ kind: 'hm', source: 'random', destination: 'random', steps: 8 }, 28).step(context(model, b));
+    assert.equal(same.stats.pgdIterations, 0);
+    assert.equal(same.stats.perturbedFraction, 0);
+    assert.ok(Math.abs(plain.loss.item() - same.loss.item()) < 1e-6, `${plain.loss.item()} vs ${same.loss.item()}`);
+  });
+  model.dispose();
+});
+
+test('the LGA destination follows the previous step loss: H_D = −0.2·min(max(ℓ, 0), 0.2)/0.2', () => {
+  manualSeed(2);
+  const model = new C2F2();
+  const hm = buildDefense({ kind: 'hm', source: 'random', destination: 'lga', gradualBase: 'semihard', steps: 2 }, 28);
+  tidy(() => {
+    const b = batch();
+    const first = hm.step(context(model, b));
+    // the reference starts from a previous loss of 2.0, i.e. ℓ̄ = 1
+    assert.ok(Math.abs(first.stats.destinationHardness! + 0.2) < 1e-6);
+    const l = first.loss.item();
+    const second = hm.step(context(model, b, { step: 1 }));
+    const expected = -0.2 * (Math.min(Math.max(l, 0), 0.2) / 0.2);
+    assert.ok(Math.abs(second.stats.destinationHardness! - expected) < 1e-6, `${second.stats.destinationHardness} vs ${expected}`);
+    assert.deepEqual(hm.state!(), { previousLoss: second.loss.item() });
+  });
+  model.dispose();
+});
+
+test('skipping triplets already at their destination changes nothing (exact shortcut)', () => {
+  manualSeed(3);
+  const model = new C2F2();
+  const run = (skip: boolean): number[] =>
+    tidy(() => {
+      manualSeed(11);
+      let adv: number[] = [];
+      const hm = buildDefense({ kind: 'hm', source: 'softhard', destination: 'semihard', steps: 6, skipSatisfied: skip }, 28);
+      hm.step(context(model, batch(), { inspect: (_r, _c, a) => void (adv = a.toArray()) }));
+      return adv;
+    });
+  const reference = run(false);
+  const fast = run(true);
+  assert.equal(fast.length, reference.length);
+  const maxDiff = Math.max(...fast.map((v, i) => Math.abs(v - reference[i]!)));
+  assert.ok(maxDiff < 1e-6, `adversarial batches differ by ${maxDiff}`);
+  model.dispose();
+});
+
+test('CA-TRIDE: no perturbation in epoch 0 (step α·e/E)', () => {
+  const model = new C2F2();
+  tidy(() => {
+    const d = buildDefense({ kind: 'catride', steps: 4 }, 28);
+    let built = false;
+    const out = d.step(context(model, batch(), { epoch: 0, miner: minerByName('gradual-semihard'), inspect: () => void (built = true) }));
+    assert.equal(built, false);
+    assert.equal(out.stats.pgdIterations, 0);
+  });
+  model.dispose();
+});
+
+test('PGD core: ε-ball, FGSM step ε, sign(0) = 0, early stops, bad budgets', () => {
+  tidy(() => {
+    const x = tensor([[0.5, 0.0, 1.0, 0.2]]);
+    // minimise −sum(x): every pixel goes up by α per step, capped by ε and 1
+    const up = pgd({ images: x, objective: (xa) => xa.sum().neg(), epsilon: 0.1, alpha: 0.03, steps: 5 });
+    assert.deepEqual(up.adversarial.toArray().map((v) => Math.round(v * 1e6) / 1e6), [0.6, 0.1, 1, 0.3]);
+    const fgsm = pgd({ images: x, objective: (xa) => xa.sum(), epsilon: 0.1, alpha: 0.001, steps: 1 });
+    assert.deepEqual(fgsm.adversarial.toArray().map((v) => Math.round(v * 1e6) / 1e6), [0.4, 0, 0.9, 0.1]);
+    const flat = pgd({ images: x, objective: (xa) => xa.sum().mul(0), epsilon: 0.1, alpha: 0.05, steps: 3 });
+    assert.deepEqual(flat.adversarial.toArray(), x.toArray());
+    const early = pgd({ images: x, objective: (xa) => xa.sum(), epsilon: 0.1, alpha: 0.01, steps: 10, after: (it) => it === 2 });
+    assert.equal(early.iterations, 3);
+    const skip = pgd({ images: x, objective: (xa) => xa.sum(), epsilon: 0.1, alpha: 0.01, steps: 10, before: () => true });
+    assert.equal(skip.iterations, 1);
+    assert.deepEqual(skip.adversarial.toArray(), x.toArray());
+    assert.throws(() => pgd({ images: x, objective: (xa) => xa.sum(), epsilon: 1.5, alpha: 0.01, steps: 1 }), /epsilon must be in \[0, 1\]/);
+    assert.throws(() => pgd({ images: x, objective: (xa) => xa.sum(), epsilon: 0.1, alpha: 0.01, steps: 0 }), /steps must be a positive integer/);
+    assert.throws(() => pgd({ images: x, objective: (xa) => xa, epsilon: 0.1, alpha: 0.01, steps: 1 }), /objective must be a scalar/);
+  });
+});
+
+test('collapseness weights: gradient by finite differences, soft-max vs soft-min', () => {
+  manualSeed(4);
+  tidy(() => {
+    const d = randn([6], { dtype: 'float64' }).abs();
+    for (const w of ['softmax', 'softmin'] as const) checkGradient((x) => weightedDistance(x, 10, w), d);
+    const v = tensor([0.1, 0.5, 0.9], [3], 'float64');
+    // λ → large: soft-max → max, soft-min → min
+    assert.ok(Math.abs(weightedDistance(v, 200, 'softmax').item() - 0.9) < 1e-6);
+    assert.ok(Math.abs(weightedDistance(v, 200, 'softmin').item() - 0.1) < 1e-6);
+  });
+});
+
+test('RobRank / robdml / CA-TRIDE shorthands map to the defenses', () => {
+  assert.deepEqual(parseShorthand('fashion:rc2f2p:ptripletN').defense, { kind: 'act' });
+  assert.deepEqual(parseShorthand('fashion:rc2f2d:ptripletN').defense, { kind: 'est' });
+  assert.deepEqual(parseShorthand('fashion:rc2f2pf:ptripletN').defense, { kind: 'act', steps: 1 });
+  assert.deepEqual(parseShorthand('cub:rres18ghmetsmi:ptripletN').defense, { kind: 'hm', source: 'softhard', destination: 'lga', gradualBase: 'semihard', ics: 0.5 });
+  assert.deepEqual(parseShorthand('cub:rres18hmetrm:ptripletN').defense, { kind: 'hm', source: 'random', destination: 'semihard', ics: 0 });
+  const ct = parseShorthand('cub:rres18p:pgtripletN');
+  assert.deepEqual([ct.defense.kind, ct.miner], ['catride', 'gradual-semihard']);
+  assert.throws(() => defenseFromModelSuffix('rhmetsm'), /not supported/);
+  assert.equal(defenseFromModelSuffix('xyz'), null);
+  assert.throws(() => buildDefense({ kind: 'act', epsilon: 2 }, 28), /epsilon must be in \[0, 1\]/);
+  assert.throws(() => buildDefense({ kind: 'hm', source: 'random', destination: 3 }, 28), /constant destination hardness must be in \[-2, 2\]/);
+});
