@@ -2,17 +2,20 @@
 import path from 'node:path';
 import { setNumThreads } from '../tensor/index.js';
 import { parseMetric } from '../metric/distance.js';
+import { DEFENSE_KINDS, SAMPLERS, type DefenseConfig, type SamplerName } from '../defense/registry.js';
 import { defaultConfig, defaultLossMargin, parseShorthand, validateConfig, type ExperimentConfig, type MinerName } from '../train/config.js';
 import { train } from '../train/trainer.js';
 import { UsageError, type Command } from './command.js';
 import { flagBool, flagNumber, flagString, parseArgs } from './args.js';
 
-const MINERS: readonly MinerName[] = ['random', 'semihard', 'softhard', 'distance', 'hardest'];
+const MINERS: readonly MinerName[] = ['random', 'semihard', 'softhard', 'distance', 'hardest', 'gradual-semihard'];
 
 const FLAGS = {
   dataset: 'string', metric: 'string', miner: 'string', margin: 'number', epochs: 'int', batch: 'int', lr: 'number',
   'weight-decay': 'number', seed: 'int', threads: 'int', out: 'string', resume: 'boolean', 'max-batches': 'int',
   'eval-every': 'int', json: 'boolean', quiet: 'boolean', model: 'string', pretrained: 'string',
+  defense: 'string', source: 'string', destination: 'string', ics: 'number', 'pgd-steps': 'int', epsilon: 'number', alpha: 'number',
+  lambda: 'number', 'skip-satisfied': 'boolean',
 } as const;
 
 export const trainCommand: Command = {
@@ -40,6 +43,17 @@ options (defaults: methods.md §3 for the dataset):
   --eval-every N        evaluate every N epochs (always after the last)
   --max-batches N       stop each epoch after N batches (quick runs)
   --json                print the final metrics as one JSON line
+
+adversarial training (methods.md §4–8; shorthands rc2f2d = EST, rc2f2p = ACT, rres18ghmetsmi = HM[S,g_LGA]&ICS,
+rres18p:pgtripletN = CA-TRIDE):
+  --defense KIND        none | est | act | hm | catride          (none)
+  --source S            HM source sampler: random | semihard | softhard | distance | hardest
+  --destination D       HM destination: a sampler, lga | gB | g2 | gsqrt (gradual), or a constant hardness in [-2, 2]
+  --ics L               HM intra-class structure loss weight λ (paper 0.5; SOP 0.05)
+  --skip-satisfied      HM: skip PGD work for triplets already at their destination (exact, faster)
+  --lambda L            CA-TRIDE attention factor (default 10)
+  --pgd-steps N         PGD steps η (32; CA-TRIDE 16)
+  --epsilon X, --alpha X   L∞ budget and step (77/255 and 3/255 for 28×28; 8/255 and 1/255 for 224×224)
   --quiet               no progress bars
 
 Each epoch writes model.safetensors (PyTorch state-dict names), optimizer.safetensors and
@@ -87,6 +101,7 @@ function buildConfig(shorthand: string | undefined, p: ReturnType<typeof parseAr
     if (!(MINERS as readonly string[]).includes(miner)) throw new UsageError(`unknown miner '${miner}' (known: ${MINERS.join(', ')})`);
     c.miner = miner as MinerName;
   }
+  c.defense = defenseFromFlags(p, c.defense);
   c.margin = flagNumber(p, 'margin') ?? c.margin;
   c.epochs = flagNumber(p, 'epochs') ?? c.epochs;
   c.batchPairs = flagNumber(p, 'batch') ?? c.batchPairs;
@@ -99,5 +114,45 @@ function buildConfig(shorthand: string | undefined, p: ReturnType<typeof parseAr
     return validateConfig(c);
   } catch (e) {
     throw new UsageError((e as Error).message);
+  }
+}
+
+function defenseFromFlags(p: ReturnType<typeof parseArgs>, current: DefenseConfig): DefenseConfig {
+  const kind = flagString(p, 'defense') ?? current.kind;
+  if (!(DEFENSE_KINDS as readonly string[]).includes(kind)) throw new UsageError(`unknown defense '${kind}' (known: ${DEFENSE_KINDS.join(', ')})`);
+  const pgd = {
+    ...(flagNumber(p, 'pgd-steps') !== undefined ? { steps: flagNumber(p, 'pgd-steps') } : {}),
+    ...(flagNumber(p, 'epsilon') !== undefined ? { epsilon: flagNumber(p, 'epsilon') } : {}),
+    ...(flagNumber(p, 'alpha') !== undefined ? { alpha: flagNumber(p, 'alpha') } : {}),
+  };
+  const base = kind === current.kind ? current : ({ kind } as DefenseConfig);
+  switch (base.kind) {
+    case 'none':
+      if (Object.keys(pgd).length > 0) throw new UsageError('PGD options need an adversarial --defense');
+      return base;
+    case 'est':
+    case 'act':
+      return { ...base, ...pgd };
+    case 'catride':
+      return { ...base, ...pgd, ...(flagNumber(p, 'lambda') !== undefined ? { lambda: flagNumber(p, 'lambda') } : {}) };
+    case 'hm': {
+      const source = (flagString(p, 'source') ?? (base.kind === 'hm' && 'source' in base ? base.source : undefined)) as SamplerName | undefined;
+      const dstRaw = flagString(p, 'destination');
+      const destination = dstRaw === undefined ? ('destination' in base ? base.destination : undefined) : Number.isFinite(Number(dstRaw)) ? Number(dstRaw) : dstRaw;
+      if (source === undefined || destination === undefined) throw new UsageError('--defense hm needs --source and --destination');
+      if (!SAMPLERS.includes(source)) throw new UsageError(`unknown HM source '${source}' (known: ${SAMPLERS.join(', ')})`);
+      if (typeof destination === 'string' && !SAMPLERS.includes(destination as SamplerName) && !['lga', 'gB', 'g2', 'gsqrt'].includes(destination)) {
+        throw new UsageError(`unknown HM destination '${destination}' (a sampler, lga, gB, g2, gsqrt or a number)`);
+      }
+      return {
+        ...(base as DefenseConfig & { kind: 'hm' }),
+        kind: 'hm',
+        source,
+        destination: destination as SamplerName,
+        ics: flagNumber(p, 'ics') ?? ('ics' in base ? base.ics : 0),
+        ...(flagBool(p, 'skip-satisfied') ? { skipSatisfied: true } : {}),
+        ...pgd,
+      };
+    }
   }
 }

@@ -82,7 +82,10 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     }
 
     for (let epoch = startEpoch; epoch < config.epochs; epoch++) {
-      const rec = await trainEpoch(model, opt, defense, data.train, config, epoch, opts.progress ?? false, opt.stepCount);
+      const rec = await trainEpoch({
+        model, opt, defense, train: data.train, config, epoch, progress: opts.progress ?? false, firstStep: opt.stepCount,
+        onStep: (s) => log(logFile, { event: 'step', ...s }),
+      });
       const last = epoch === config.epochs - 1;
       if (last || (epoch + 1) % config.evalEvery === 0) {
         rec.metrics = await evaluateBenign(model, data.test, config.metric);
@@ -107,21 +110,28 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
 }
 
 /** One epoch of SPC-2 training with the configured defense (exported for `bench train`). */
-export async function trainEpoch(
-  model: EmbeddingModel,
-  opt: Adam,
-  defense: Defense,
-  train: DmlDataset,
-  config: ExperimentConfig,
-  epoch: number,
-  progress: boolean,
-  firstStep = 0,
-): Promise<EpochRecord> {
+export interface EpochOptions {
+  model: EmbeddingModel;
+  opt: Adam;
+  defense: Defense;
+  train: DmlDataset;
+  config: ExperimentConfig;
+  epoch: number;
+  progress?: boolean;
+  /** Global index of the epoch's first step (CA-TRIDE alternates on it). */
+  firstStep?: number;
+  /** Called after every optimizer step with its loss and defense accounting. */
+  onStep?: (step: { epoch: number; step: number; loss: number } & DefenseStats) => void;
+}
+
+export async function trainEpoch(o: EpochOptions): Promise<EpochRecord> {
+  const { model, opt, defense, train, config, epoch } = o;
+  const firstStep = o.firstStep ?? 0;
   manualSeed(epochSeed(config.seed, epoch));
   const miner = minerByName(config.miner);
   const loader = spc2Loader(train, { seed: config.seed, epoch, batchPairs: config.batchPairs });
   const total = config.maxBatches > 0 ? Math.min(config.maxBatches, loader.batches) : loader.batches;
-  const bar = progress ? new ProgressBar(total, `epoch ${epoch + 1}/${config.epochs}`) : null;
+  const bar = o.progress ? new ProgressBar(total, `epoch ${epoch + 1}/${config.epochs}`) : null;
   const start = Date.now();
   const stats = new StatsMean();
   let lossSum = 0;
@@ -142,6 +152,7 @@ export async function trainEpoch(
       if (!Number.isFinite(loss)) throw new Error(`epoch ${epoch + 1}, step ${steps + 1}: the loss became ${loss}`);
       lossSum += loss;
       stats.add(stepStats);
+      o.onStep?.({ epoch, step: firstStep + steps, loss, ...stepStats });
       steps += 1;
       bar?.tick(1, `loss ${(lossSum / steps).toFixed(4)}`);
       if (steps >= total) break;

@@ -1,0 +1,42 @@
+// Layer: attack. ES — Embedding Shift (attacks_and_metrics.md §4.5): move each
+// query's embedding as far as possible from its clean embedding. Two numbers:
+//   ES:D — mean distance moved (lower = more robust);
+//   ES:R — Recall@1 (%) of the shifted queries, clean self masked.
+import { rowDistance } from '../metric/distance.js';
+import { embeddingShiftObjective } from './objectives.js';
+import { recallAt1SelfMasked } from './measures.js';
+import { batchMean, type RankingAttack } from './attack.js';
+
+/**
+ * Which embedding ES:D measures. 'last-iteration-start' (reference): the one
+ * computed at the start of the last PGD iteration, after η−1 updates (η = 1
+ * gives ES:D = 0). 'final': after the last update.
+ */
+export type EsDistanceAt = 'last-iteration-start' | 'final';
+
+export interface EmbeddingShiftOptions {
+  distanceAt?: EsDistanceAt;
+}
+
+export function embeddingShiftAttack(options: EmbeddingShiftOptions = {}): RankingAttack<Record<string, never>> {
+  const distanceAt = options.distanceAt ?? 'last-iteration-start';
+  if (distanceAt !== 'last-iteration-start' && distanceAt !== 'final') throw new Error(`ES: distanceAt must be 'last-iteration-start' or 'final', got '${String(distanceAt)}'`);
+  return {
+    kind: 'ES',
+    reports: ['ES:D', 'ES:R'],
+    select() {
+      return {};
+    },
+    objective(adversarial, _s, ctx, iteration) {
+      return embeddingShiftObjective(adversarial, ctx.clean, ctx.gallery.metric, iteration);
+    },
+    measure(adv, _s, ctx) {
+      const g = ctx.gallery;
+      const shifted = distanceAt === 'final' ? adv.final : adv.lastIterationStart;
+      return {
+        'ES:D': batchMean(rowDistance(shifted, ctx.clean, g.metric), false),
+        'ES:R': batchMean(recallAt1SelfMasked(adv.final, g.embeddings, g.labels, ctx.labels, ctx.selfIndex, g.metric), true),
+      };
+    },
+  };
+}

@@ -1,0 +1,65 @@
+// Layer: attack. GTM — Greedy Top-1 Misranking (RobRank; attacks_and_metrics.md
+// §4.7): pull each query onto the best-ranked gallery item whose label differs
+// from its clean top-1's. Reported: Recall@1 (%) after the attack, clean self
+// masked, true query labels (higher = more robust).
+import { arange, tidy, type Tensor } from '../tensor/index.js';
+import { greedyTopMisrankObjective } from './objectives.js';
+import { recallAt1SelfMasked } from './measures.js';
+import { batchMean, type RankingAttack } from './attack.js';
+import { selfMaskedDistances, type BatchContext } from './context.js';
+
+/**
+ * The target of each query. With U = the unmatching gallery indices in
+ * increasing order and k* = the position INSIDE U of the best-ranked one:
+ * 'reference-bug' (default, reproduces published GTM) uses k* itself as a
+ * gallery index, as RobRank's code does; 'intended' uses U[k*].
+ */
+export type GtmTarget = 'reference-bug' | 'intended';
+
+export interface GreedyTopMisrankOptions {
+  target?: GtmTarget;
+}
+
+type GtmSelection = {
+  /** [B] gallery index of each target. */
+  targetIndex: Tensor;
+  /** [B, D] target embeddings. */
+  targets: Tensor;
+};
+
+/** [B] gallery indices: U[k*] ('intended') or k* ('reference-bug'), from clean self-masked distances. */
+export function greedyTopMisrankTargets(ctx: BatchContext, target: GtmTarget): Tensor {
+  return tidy(() => {
+    const masked = selfMaskedDistances(ctx);
+    const ranking = masked.argsort(1); // stable
+    const n = masked.shape[1]!;
+    const b = masked.shape[0]!;
+    const rank = ranking.scatter(1, ranking, arange(n).unsqueeze(0).expand(b, n)); // rank[i, ranking[i, r]] = r
+    const topLabel = ctx.gallery.labels.indexSelect(0, ranking.select(1, 0)); // ℓ*
+    const matching = ctx.gallery.labels.unsqueeze(0).eq(topLabel.unsqueeze(1)); // [B, N], not in U
+    const best = rank.maskedFill(matching, n).argmin(1, true); // U[k*]: [B, 1]
+    if (target === 'intended') return best.squeeze(1);
+    // k* = |{u ∈ U : u < U[k*]}| = (running count of unmatching indices at U[k*]) − 1
+    return matching.logicalNot().long().cumsum(1).gather(1, best).squeeze(1).sub(1);
+  });
+}
+
+export function greedyTopMisrankAttack(options: GreedyTopMisrankOptions = {}): RankingAttack<GtmSelection> {
+  const target = options.target ?? 'reference-bug';
+  if (target !== 'reference-bug' && target !== 'intended') throw new Error(`GTM: target must be 'reference-bug' or 'intended', got '${String(target)}'`);
+  return {
+    kind: 'GTM',
+    reports: ['GTM'],
+    select(ctx) {
+      const targetIndex = greedyTopMisrankTargets(ctx, target);
+      return { targetIndex, targets: ctx.gallery.embeddings.indexSelect(0, targetIndex) };
+    },
+    objective(adversarial, s, ctx) {
+      return greedyTopMisrankObjective(adversarial, s.targets, ctx.gallery.metric);
+    },
+    measure(adv, _s, ctx) {
+      const g = ctx.gallery;
+      return { GTM: batchMean(recallAt1SelfMasked(adv.final, g.embeddings, g.labels, ctx.labels, ctx.selfIndex, g.metric), true) };
+    },
+  };
+}

@@ -1,0 +1,16 @@
+// Layer: attack. Public surface: the PGD core, the nine ranking attacks, their
+// embedding-level objectives and measures, and the swipe profiles.
+export { pgd, validateBudget, validateImages, type PgdOptions, type PgdResult } from './pgd.js';
+export * from './context.js';
+export * from './objectives.js';
+export * from './measures.js';
+export * from './attack.js';
+export * from './candidate.js';
+export * from './query.js';
+export * from './targeted-mismatch.js';
+export * from './embedding-shift.js';
+export * from './learning-to-misrank.js';
+export * from './greedy-top-misrank.js';
+export * from './greedy-top-translocation.js';
+export * from './registry.js';
+export * from './profiles.js';

@@ -1,0 +1,109 @@
+// Layer: attack. The attack objectives as functions of EMBEDDINGS (metric
+// space), batched over the B perturbed images: each is a scalar to MINIMISE
+// (attacks_and_metrics.md §4). Written without the model so they can be checked
+// by finite differences on tiny galleries; the attacks wrap them.
+//
+// Shapes: adversarial embeddings [B, D]; gallery X [N, D]; index tensors int64.
+import { tidy, type Tensor } from '../tensor/index.js';
+import { l2normalize, pairwiseDistance, rowDistance, type MetricName } from '../metric/distance.js';
+
+/** '+' pulls the candidate up the ranking, '−' pushes it down. */
+export type RankDirection = '+' | '-';
+
+/**
+ * CA± (§4.1): candidates c̃ [B, D] attacked against W queries each.
+ * `queries` [B, W, D] are the query embeddings, `queryToGallery` [B, W, N] their
+ * clean distances to the gallery (fixed: queries and gallery are not perturbed).
+ *   CA+: J = mean_B (1/(W·N)) Σ_w Σ_j relu(d(c̃, Q_w) − d(X_j, Q_w))
+ *   CA−: J = mean_B (1/(W·N)) Σ_w Σ_j relu(d(X_j, Q_w) − d(c̃, Q_w))
+ */
+export function candidateAttackObjective(candidates: Tensor, queries: Tensor, queryToGallery: Tensor, metric: MetricName, direction: RankDirection): Tensor {
+  return tidy(() => {
+    const [b, w, d] = queries.shape as [number, number, number];
+    const c = candidates.unsqueeze(1).expand(b, w, d).reshape(b * w, d);
+    const toCandidate = rowDistance(c, queries.reshape(b * w, d), metric).view(b, w, 1);
+    const gap = direction === '+' ? toCandidate.sub(queryToGallery) : queryToGallery.sub(toCandidate);
+    return gap.relu().mean();
+  });
+}
+
+/**
+ * QA± (§4.2) and GTT (§4.8): queries q̃ [B, D] against M candidates each,
+ * given as gallery indices `candidates` [B, M] (so d(q̃, C_m) is read from the
+ * same distance row as d(q̃, X_j)).
+ *   QA+: J = mean_B (1/(M·N)) Σ_m Σ_j relu(d(q̃, C_m) − d(X_j, q̃))
+ *   QA−: J = mean_B (1/(M·N)) Σ_m Σ_j relu(d(X_j, q̃) − d(q̃, C_m))
+ */
+export function queryAttackObjective(queries: Tensor, gallery: Tensor, candidates: Tensor, metric: MetricName, direction: RankDirection): Tensor {
+  return tidy(() => {
+    const toGallery = pairwiseDistance(queries, gallery, metric); // [B, N]
+    const toCandidates = toGallery.gather(1, candidates).unsqueeze(2); // [B, M, 1]
+    const all = toGallery.unsqueeze(1); // [B, 1, N]
+    const gap = direction === '+' ? toCandidates.sub(all) : all.sub(toCandidates);
+    return gap.relu().mean();
+  });
+}
+
+/** Row-wise cosine similarity of raw vectors [B, D] → [B] (TMA uses cosine whatever the metric). */
+export function cosineSimilarity(a: Tensor, b: Tensor): Tensor {
+  return tidy(() => l2normalize(a).mul(l2normalize(b)).sum(-1));
+}
+
+/** TMA (§4.4): J = mean_i (1 − cos(q̃_i, X_{t_i})), `targets` [B, D] = X_t. */
+export function targetedMismatchObjective(queries: Tensor, targets: Tensor): Tensor {
+  return tidy(() => cosineSimilarity(queries, targets).rsub(1).mean());
+}
+
+/**
+ * The reference shifts the ES target by 1e-7 (every component) at iteration 0:
+ * there the adversarial embedding equals the clean one and the distance has no
+ * usable gradient.
+ */
+export const ES_FIRST_TARGET_SHIFT = 1e-7;
+
+/**
+ * ES (§4.5): J = −Σ_i d(q̃_i, e0_i) — a SUM over the batch as in the reference
+ * (sign steps make the scale irrelevant to the attack).
+ */
+export function embeddingShiftObjective(queries: Tensor, clean: Tensor, metric: MetricName, iteration: number): Tensor {
+  return tidy(() => {
+    const target = iteration === 0 ? clean.add(ES_FIRST_TARGET_SHIFT) : clean;
+    return rowDistance(queries, target, metric).sum().neg();
+  });
+}
+
+/**
+ * LTM (§4.6): J = Σ_i relu(max_{j: Y_j ≠ y_i} d(q̃_i, X_j) − min_{j: Y_j = y_i} d(q̃_i, X_j)),
+ * a SUM over the batch as in the reference. The reference does NOT exclude the
+ * clean self from the same-class minimum; pass `selfIndex` [B] to exclude it.
+ */
+export function learningToMisrankObjective(
+  queries: Tensor,
+  gallery: Tensor,
+  galleryLabels: Tensor,
+  queryLabels: Tensor,
+  metric: MetricName,
+  selfIndex?: Tensor,
+): Tensor {
+  return tidy(() => {
+    const toGallery = pairwiseDistance(queries, gallery, metric); // [B, N]
+    const sameClass = galleryLabels.unsqueeze(0).eq(queryLabels.unsqueeze(1)); // [B, N]
+    const sameCandidates = selfIndex === undefined ? sameClass : sameClass.scatter(1, selfIndex.unsqueeze(1), 0);
+    // Masked entries get a finite sentinel (not ±inf), so they carry zero gradient and no NaN.
+    const farthestDifferent = toGallery.maskedFill(sameClass, -MASK_SENTINEL).amax(1);
+    const nearestSame = toGallery.maskedFill(sameCandidates.logicalNot(), MASK_SENTINEL).amin(1);
+    return farthestDifferent.sub(nearestSame).relu().sum();
+  });
+}
+
+const MASK_SENTINEL = 1e30;
+
+/** GTM (§4.7): J = mean_i d(q̃_i, X_{t_i}), `targets` [B, D] = X_t. */
+export function greedyTopMisrankObjective(queries: Tensor, targets: Tensor, metric: MetricName): Tensor {
+  return tidy(() => rowDistance(queries, targets, metric).mean());
+}
+
+/** GTT (§4.8): QA− with the single candidate m_i (the clean top-1, self excluded), `topOne` [B]. */
+export function greedyTopTranslocationObjective(queries: Tensor, gallery: Tensor, topOne: Tensor, metric: MetricName): Tensor {
+  return tidy(() => queryAttackObjective(queries, gallery, topOne.unsqueeze(1), metric, '-'));
+}

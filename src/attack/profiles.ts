@@ -1,0 +1,130 @@
+// Layer: attack. RobRank's swipe profiles (attacks_and_metrics.md §3.1) as data:
+// which attacks run with which PGD budget. rob28 / rob224 are the ERS profiles;
+// the others are listed for completeness (SPQA runs are not implemented yet,
+// `runnableProfile` says so by name).
+import type { AttackKind, PgdBudget } from './attack.js';
+import type { AttackOptions } from './registry.js';
+
+/** An attack name as the profiles list it (SPQA± belong to the curve profiles only). */
+export type ProfileAttack = AttackKind | 'SPQA+' | 'SPQA-';
+
+export interface ProfileRun {
+  attack: ProfileAttack;
+  budget: PgdBudget;
+  /** W for CA, M for QA/SPQA; absent = 1. */
+  options?: AttackOptions;
+}
+
+export interface Profile {
+  name: string;
+  usedFor: string;
+  /** Queries per batch (128 for 28×28 inputs, 112 for 224×224). */
+  batchSize: number;
+  runs: ProfileRun[];
+}
+
+const EPS_77 = 77 / 255; // 0.30196
+const EPS_8 = 8 / 255; // 0.03137
+const EPS_2 = 2 / 255; // 0.00784
+const ALPHA_3 = 3 / 255; // 0.011764
+const ALPHA_1 = 1 / 255; // 0.003922
+
+/** The nine ERS runs (ten numbers: ES gives ES:D and ES:R), one budget for all. */
+function ersRuns(budget: PgdBudget): ProfileRun[] {
+  const kinds: AttackKind[] = ['CA+', 'CA-', 'QA+', 'QA-', 'TMA', 'ES', 'LTM', 'GTM', 'GTT'];
+  return kinds.map((attack) => ({ attack, budget }));
+}
+
+/** CA± and SPQA± with W, M ∈ sizes over every (ε, α) pair of a curve profile. */
+function curveRuns(budgets: PgdBudget[], sizes: number[], withSpqa: boolean): ProfileRun[] {
+  const runs: ProfileRun[] = [];
+  for (const budget of budgets) {
+    for (const size of sizes) {
+      for (const attack of ['CA+', 'CA-'] as const) runs.push({ attack, budget, options: { queriesPerCandidate: size } });
+      if (withSpqa) for (const attack of ['SPQA+', 'SPQA-'] as const) runs.push({ attack, budget, options: { candidatesPerQuery: size } });
+    }
+  }
+  return runs;
+}
+
+const SIZES = [1, 2, 5, 10];
+
+export const PROFILES: Readonly<Record<string, Profile>> = {
+  rob28: { name: 'rob28', usedFor: 'ERS on MNIST / Fashion-MNIST', batchSize: 128, runs: ersRuns({ epsilon: EPS_77, alpha: ALPHA_3, steps: 32 }) },
+  rob224: { name: 'rob224', usedFor: "ERS on CUB / Cars / SOP; CA-TRIDE's ARS", batchSize: 112, runs: ersRuns({ epsilon: EPS_8, alpha: ALPHA_3, steps: 32 }) },
+  pami28: {
+    name: 'pami28',
+    usedFor: 'curves (SPQA±, CA± with M, W ∈ {1, 2, 5, 10})',
+    batchSize: 128,
+    runs: curveRuns(
+      [
+        { epsilon: EPS_8, alpha: ALPHA_1, steps: 32 },
+        { epsilon: EPS_77, alpha: ALPHA_3, steps: 32 },
+      ],
+      SIZES,
+      true,
+    ),
+  },
+  pami224: {
+    name: 'pami224',
+    usedFor: 'curves (SPQA±, CA± with M, W ∈ {1, 2, 5, 10})',
+    batchSize: 112,
+    runs: curveRuns(
+      [
+        { epsilon: EPS_2, alpha: ALPHA_1, steps: 32 },
+        { epsilon: EPS_8, alpha: ALPHA_3, steps: 32 },
+      ],
+      SIZES,
+      true,
+    ),
+  },
+  eccv28: {
+    name: 'eccv28',
+    usedFor: "ECCV'20 tables",
+    batchSize: 128,
+    runs: curveRuns(
+      [
+        { epsilon: 0.01, alpha: ALPHA_1, steps: 10 },
+        { epsilon: 0.03, alpha: ALPHA_1, steps: 15 },
+        { epsilon: 0.1, alpha: 0.01, steps: 20 },
+        { epsilon: 0.3, alpha: 0.01, steps: 30 },
+      ],
+      SIZES,
+      true,
+    ),
+  },
+  eccv224: {
+    name: 'eccv224',
+    usedFor: "ECCV'20 tables",
+    batchSize: 112,
+    // CA and SPQA use different budgets at ε = 0.01 (η 24 vs 10).
+    runs: [
+      ...curveRuns([{ epsilon: 0.01, alpha: ALPHA_1, steps: 24 }, { epsilon: 0.03, alpha: ALPHA_1, steps: 15 }, { epsilon: 0.06, alpha: 0.006, steps: 20 }], SIZES, false),
+      ...curveRuns([{ epsilon: 0.01, alpha: ALPHA_1, steps: 10 }, { epsilon: 0.03, alpha: ALPHA_1, steps: 15 }, { epsilon: 0.06, alpha: 0.006, steps: 20 }], SIZES, true).filter((r) => r.attack.startsWith('SPQA')),
+    ],
+  },
+  qccurve28: {
+    name: 'qccurve28',
+    usedFor: 'ε-curves (CA±, SPQA±, W = M = 1)',
+    batchSize: 128,
+    runs: curveRuns(
+      Array.from({ length: 12 }, (_, i) => ({ epsilon: (7 * i) / 255, alpha: ALPHA_3, steps: 32 })),
+      [1],
+      true,
+    ),
+  },
+};
+
+export function getProfile(name: string): Profile {
+  const p = PROFILES[name];
+  if (p === undefined) throw new Error(`unknown profile '${name}' (known: ${Object.keys(PROFILES).join(', ')})`);
+  return p;
+}
+
+/** The profile's runs as implemented attacks; throws naming the first run that is not implemented. */
+export function runnableProfile(profile: Profile): (ProfileRun & { attack: AttackKind })[] {
+  return profile.runs.map((r) => {
+    if (r.attack === 'SPQA+' || r.attack === 'SPQA-') throw new Error(`profile ${profile.name}: ${r.attack} (semantics-preserving QA) is not implemented`);
+    return r as ProfileRun & { attack: AttackKind };
+  });
+}

@@ -1,0 +1,46 @@
+// Layer: attack. QA± — Query Attack (attacks_and_metrics.md §4.2): the
+// perturbed image is a QUERY; M chosen candidates are moved up (QA+) or down
+// (QA−) its ranking. Reported: 100·prank (%), robust = high QA+ (≈ 50), low QA−.
+import { rand, randint, tidy, type Tensor } from '../tensor/index.js';
+import { queryAttackObjective, type RankDirection } from './objectives.js';
+import { queryPrank } from './measures.js';
+import { batchMean, type RankingAttack } from './attack.js';
+
+export interface QueryAttackOptions {
+  /** M, candidates per query (rob28/rob224: 1). */
+  candidatesPerQuery?: number;
+}
+
+type QuerySelection = {
+  /** [B, M] gallery indices of the candidates. */
+  candidates: Tensor;
+};
+
+export function queryAttack(direction: RankDirection, options: QueryAttackOptions = {}): RankingAttack<QuerySelection> {
+  const m = options.candidatesPerQuery ?? 1;
+  if (!Number.isInteger(m) || m < 1) throw new Error(`QA${direction}: candidatesPerQuery (M) must be a positive integer, got ${m}`);
+  const kind = direction === '+' ? 'QA+' : 'QA-';
+  return {
+    kind,
+    reports: [kind],
+    select(ctx) {
+      const n = ctx.gallery.embeddings.shape[0]!;
+      const b = ctx.clean.shape[0]!;
+      if (direction === '+') return { candidates: randint(0, n, [b, m]) }; // uniform, with replacement
+      if (m > ctx.topCount) throw new Error(`QA-: M = ${m} candidates but the top-1% list has only ${ctx.topCount} entries`);
+      // A random permutation of the top-T neighbour list (position 0 = self removed), first M taken:
+      // sorting i.i.d. uniform keys gives every query its own uniform permutation in one op.
+      const candidates = tidy(() => {
+        const positions = rand([b, ctx.topCount]).argsort(1).narrow(1, 0, m).add(1);
+        return ctx.ranking.gather(1, positions);
+      });
+      return { candidates };
+    },
+    objective(adversarial, s, ctx) {
+      return queryAttackObjective(adversarial, ctx.gallery.embeddings, s.candidates, ctx.gallery.metric, direction);
+    },
+    measure(adv, s, ctx) {
+      return { [kind]: batchMean(queryPrank(adv.final, ctx.gallery.embeddings, s.candidates, ctx.gallery.metric), true) };
+    },
+  };
+}

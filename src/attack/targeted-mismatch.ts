@@ -1,0 +1,30 @@
+// Layer: attack. TMA — Targeted Mismatch Attack (Tolias et al.; attacks_and_metrics.md
+// §4.4): pull each query's embedding onto a random gallery item's, by cosine
+// (whatever the metric). Reported: mean cosine to the target after the attack
+// (lower = more robust).
+import { randint, type Tensor } from '../tensor/index.js';
+import { cosineSimilarity, targetedMismatchObjective } from './objectives.js';
+import { batchMean, type RankingAttack } from './attack.js';
+
+type TargetSelection = {
+  /** [B, D] target embeddings X_t, t uniform in [0, N). */
+  targets: Tensor;
+};
+
+export function targetedMismatchAttack(): RankingAttack<TargetSelection> {
+  return {
+    kind: 'TMA',
+    reports: ['TMA'],
+    select(ctx) {
+      const n = ctx.gallery.embeddings.shape[0]!;
+      const index = randint(0, n, [ctx.clean.shape[0]!]);
+      return { targets: ctx.gallery.embeddings.indexSelect(0, index) };
+    },
+    objective(adversarial, s) {
+      return targetedMismatchObjective(adversarial, s.targets);
+    },
+    measure(adv, s) {
+      return { TMA: batchMean(cosineSimilarity(adv.final, s.targets), false) };
+    },
+  };
+}
