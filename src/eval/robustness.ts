@@ -7,6 +7,10 @@
 // Neither score is clipped (the references do not clip): 2·CA+ or 100·ES:R/R1
 // may exceed 100, and for metric E the ES:D term goes negative.
 
+// Scores are printed as the papers print them; re-exported so callers of the
+// score functions need one import.
+export { formatScore } from './format.js';
+
 /** The ten attack results exactly as tabulated (not normalised). */
 export interface AttackResults {
   /** Candidate attack, rank percentile of the pulled-up candidate (%, benign ≈ 50). */
