@@ -34,3 +34,33 @@ test('ResNet-18 embeds [N,3,H,W] pixels; frozen BN keeps running statistics in t
   });
   m.dispose();
 });
+
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { saveSafetensors } from '../src/io/safetensors.js';
+import { loadImagenetWeights } from '../src/models/pretrained.js';
+import { Linear } from '../src/nn/index.js';
+
+test('ImageNet weights load by torchvision name; the 1000-way fc is skipped; wrong files are named', () => {
+  manualSeed(5);
+  const source = new ResNet(18);
+  const classifier = new Linear(512, 1000); // torchvision's fc, which the embedding head replaces
+  const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'rankshield-pre-')), 'resnet18.safetensors');
+  const sd = new Map([...source.stateDict()].filter(([k]) => !k.startsWith('fc.')));
+  sd.set('fc.weight', classifier.weight);
+  sd.set('fc.bias', classifier.bias!);
+  saveSafetensors(file, sd);
+  manualSeed(6);
+  const target = new ResNet(18);
+  const fcBefore = tidy(() => target.fc.weight.toArray());
+  loadImagenetWeights(target, file);
+  tidy(() => {
+    assert.deepEqual(target.stateDict().get('layer3.1.conv2.weight')!.toArray(), source.stateDict().get('layer3.1.conv2.weight')!.toArray());
+    assert.deepEqual(target.stateDict().get('bn1.running_var')!.toArray(), source.stateDict().get('bn1.running_var')!.toArray());
+    assert.deepEqual(target.fc.weight.toArray(), fcBefore);
+  });
+  const r50 = new ResNet(50);
+  assert.throws(() => loadImagenetWeights(r50, file), /not a torchvision resnet50 state dict \(missing/);
+  for (const m of [source, target, r50, classifier]) m.dispose();
+});

@@ -1,20 +1,36 @@
-// Layer: io. Atomic file writes: write a temporary file beside the target,
-// fsync it, then rename over the target. A crash leaves either the old file or
-// the new one, never a half-written file; the temporary is removed on failure.
+// Layer: io. Atomic file writes: write a temporary file beside the target
+// (same directory, so the rename never crosses filesystems), fsync it, then
+// rename over the target. A crash leaves either the old file or the new one,
+// never a half-written file; the temporary is removed on failure.
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { mkdir, open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
+
+/** What can be written: text (UTF-8), one byte array, or several written back to back. */
+export type AtomicContent = string | Uint8Array | readonly Uint8Array[];
 
 let counter = 0;
 
-export function writeFileAtomicSync(file: string, data: Uint8Array | string): void {
-  mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.${++counter}.tmp`;
-  const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+function chunksOf(data: AtomicContent): readonly Uint8Array[] {
+  if (typeof data === 'string') return [Buffer.from(data, 'utf8')];
+  return data instanceof Uint8Array ? [data] : data;
+}
+
+/** A temp name unique within this process and across processes (pid). */
+function tempNameFor(file: string): string {
+  return `${file}.${process.pid}.${++counter}.tmp`;
+}
+
+export function writeFileAtomicSync(file: string, data: AtomicContent): void {
+  const tmp = tempNameFor(file);
   let fd: number | null = null;
   try {
+    mkdirSync(path.dirname(file), { recursive: true });
     fd = openSync(tmp, 'w');
-    let off = 0;
-    while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
+    for (const bytes of chunksOf(data)) {
+      let off = 0;
+      while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
+    }
     fsyncSync(fd);
     closeSync(fd);
     fd = null;
@@ -22,6 +38,24 @@ export function writeFileAtomicSync(file: string, data: Uint8Array | string): vo
   } catch (e) {
     if (fd !== null) closeSync(fd);
     rmSync(tmp, { force: true });
+    throw new Error(`cannot write ${file}: ${(e as Error).message}`);
+  }
+}
+
+export async function writeFileAtomic(file: string, data: AtomicContent): Promise<void> {
+  const tmp = tempNameFor(file);
+  try {
+    await mkdir(path.dirname(file), { recursive: true });
+    const fh = await open(tmp, 'w');
+    try {
+      for (const bytes of chunksOf(data)) await fh.write(bytes);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, file);
+  } catch (e) {
+    await rm(tmp, { force: true });
     throw new Error(`cannot write ${file}: ${(e as Error).message}`);
   }
 }

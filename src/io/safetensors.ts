@@ -4,8 +4,9 @@
 // given [begin, end) offsets. Used for checkpoints because it is simple, safe
 // (no code in the file) and readable by PyTorch users through `safetensors`.
 import { readFileSync } from 'node:fs';
-import { dispose, dtypeSize, Tensor, tidy, type DType } from '../tensor/index.js';
+import { dispose, dtypeSize, type DType, type Tensor } from '../tensor/index.js';
 import { writeFileAtomicSync } from './atomic.js';
+import { tensorFromBytes, tensorToBytes } from './tensor-bytes.js';
 
 const TO_FILE: Record<DType, string> = {
   float32: 'F32', float64: 'F64', float16: 'F16', bfloat16: 'BF16', int64: 'I64', int32: 'I32', int16: 'I16', int8: 'I8', uint8: 'U8', bool: 'BOOL',
@@ -23,12 +24,6 @@ function entries(t: Named): [string, Tensor][] {
   return t instanceof Map ? [...t] : Object.entries(t as Record<string, Tensor>);
 }
 
-/** Raw little-endian bytes of a tensor (x86/ARM hosts are little-endian, as the format). */
-function tensorBytes(t: Tensor): Uint8Array {
-  const d = tidy(() => t.detach().contiguous().data());
-  return new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
-}
-
 export function encodeSafetensors(tensors: Named, metadata: Record<string, string> = {}): Uint8Array {
   const list = entries(tensors).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   const header: Record<string, unknown> = {};
@@ -37,7 +32,7 @@ export function encodeSafetensors(tensors: Named, metadata: Record<string, strin
   let offset = 0;
   for (const [name, t] of list) {
     if (name === '__metadata__') throw new Error("a tensor cannot be named '__metadata__'");
-    const bytes = tensorBytes(t);
+    const bytes = tensorToBytes(t);
     header[name] = { dtype: TO_FILE[t.dtype], shape: t.shape, data_offsets: [offset, offset + bytes.length] };
     blobs.push(bytes);
     offset += bytes.length;
@@ -83,16 +78,17 @@ function parseHeader(bytes: Uint8Array, source: string): { entries: Map<string, 
   const out = new Map<string, Entry>();
   for (const [name, raw] of Object.entries(header as Record<string, unknown>)) {
     if (name === '__metadata__') {
-      if (raw === null || typeof raw !== 'object') fail('__metadata__ is not an object');
+      if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) fail('__metadata__ is not an object');
       for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
         if (typeof v !== 'string') fail(`metadata value '${k}' is not a string`);
         metadata[k] = v as string;
       }
       continue;
     }
+    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) fail(`entry '${name}' is not an object`);
     const e = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-    const dtype = typeof e?.dtype === 'string' ? FROM_FILE.get(e.dtype) : undefined;
-    if (dtype === undefined) fail(`tensor '${name}' has unknown dtype ${JSON.stringify(e?.dtype)}`);
+    const dtype = typeof e.dtype === 'string' ? FROM_FILE.get(e.dtype) : undefined;
+    if (dtype === undefined) fail(`tensor '${name}' has unknown dtype ${JSON.stringify(e.dtype)}`);
     const shape = e.shape;
     if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) fail(`tensor '${name}' has a bad shape ${JSON.stringify(shape)}`);
     const offs = e.data_offsets;
@@ -105,7 +101,8 @@ function parseHeader(bytes: Uint8Array, source: string): { entries: Map<string, 
     if (end - begin !== need) fail(`tensor '${name}' has ${end - begin} bytes but shape [${shape}] of ${dtype} needs ${need}`);
     out.set(name, { dtype: dtype!, shape: shape as number[], begin, end });
   }
-  const sorted = [...out.entries()].sort((a, b) => a[1].begin - b[1].begin);
+  // Sorted by (begin, end) so an empty tensor at a shared offset never reads as an overlap.
+  const sorted = [...out.entries()].sort((a, b) => a[1].begin - b[1].begin || a[1].end - b[1].end);
   for (let i = 1; i < sorted.length; i++) {
     if (sorted[i]![1].begin < sorted[i - 1]![1].end) fail(`tensors '${sorted[i - 1]![0]}' and '${sorted[i]![0]}' overlap`);
   }
@@ -117,33 +114,13 @@ export function decodeSafetensors(bytes: Uint8Array, source = '<buffer>'): Safet
   const tensors = new Map<string, Tensor>();
   try {
     for (const [name, e] of list) {
-      // Copy into a fresh, aligned buffer: offsets in the file need not be aligned to the element size.
-      // (Buffer.slice would return a view of the whole file, hence the explicit copy.)
-      const chunk = new Uint8Array(e.end - e.begin);
-      chunk.set(bytes.subarray(dataStart + e.begin, dataStart + e.end));
-      tensors.set(name, fromBytes(chunk, e.shape, e.dtype));
+      tensors.set(name, tensorFromBytes(bytes.subarray(dataStart + e.begin, dataStart + e.end), e.shape, e.dtype));
     }
   } catch (err) {
     dispose([...tensors.values()]);
     throw new Error(`${source}: ${(err as Error).message}`);
   }
   return { tensors, metadata };
-}
-
-function fromBytes(b: Uint8Array, shape: number[], dtype: DType): Tensor {
-  const buf = b.buffer;
-  switch (dtype) {
-    case 'float32': return Tensor.fromTypedArray(new Float32Array(buf), shape, dtype);
-    case 'float64': return Tensor.fromTypedArray(new Float64Array(buf), shape, dtype);
-    case 'int64': return Tensor.fromTypedArray(new BigInt64Array(buf), shape, dtype);
-    case 'int32': return Tensor.fromTypedArray(new Int32Array(buf), shape, dtype);
-    case 'int16': return Tensor.fromTypedArray(new Int16Array(buf), shape, dtype);
-    case 'int8': return Tensor.fromTypedArray(new Int8Array(buf), shape, dtype);
-    case 'float16':
-    case 'bfloat16': return Tensor.fromTypedArray(new Uint16Array(buf), shape, dtype);
-    case 'uint8':
-    case 'bool': return Tensor.fromTypedArray(new Uint8Array(buf), shape, dtype);
-  }
 }
 
 /** Writes atomically (tmp + fsync + rename). */

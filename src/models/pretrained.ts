@@ -5,11 +5,12 @@
 // embedding head replaces it (methods.md §2.2).
 import { dispose, type Tensor } from '../tensor/index.js';
 import { loadSafetensors } from '../io/safetensors.js';
+import { loadTorchFile, stateDictOf } from '../io/torchFile.js';
 import type { ResNet } from './resnet.js';
 
 export function readStateDictFile(file: string): Map<string, Tensor> {
   if (file.endsWith('.safetensors')) return loadSafetensors(file).tensors;
-  throw new Error(`${file}: only .safetensors weights are supported so far (torch.save .pth reading is in progress)`);
+  return stateDictOf(loadTorchFile(file), file);
 }
 
 export function loadImagenetWeights(model: ResNet, file: string): void {
