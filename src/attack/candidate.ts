@@ -6,7 +6,7 @@ import { candidateAttackObjective, type RankDirection } from './objectives.js';
 import { candidatePrank } from './measures.js';
 import { batchMean, type RankingAttack } from './attack.js';
 import type { BatchContext } from './context.js';
-import { pairwiseDistance } from '../metric/distance.js';
+import { galleryDistance } from './gallery-distance.js';
 
 /**
  * Where CA+ draws its queries: 'global' = uniformly from the whole gallery
@@ -62,7 +62,7 @@ export function candidateAttack(direction: RankDirection, options: CandidateAtta
       }
       const queries = ctx.gallery.embeddings.index([index]); // [B, W, D]
       const d = queries.shape[2]!;
-      const queryToGallery = pairwiseDistance(queries.reshape(b * w, d), ctx.gallery.embeddings, ctx.gallery.metric).view(b, w, n);
+      const queryToGallery = galleryDistance(queries.reshape(b * w, d), ctx.gallery.embeddings, ctx.gallery.metric).view(b, w, n);
       return { queries, queryToGallery };
     },
     objective(adversarial, s, ctx) {

@@ -2,8 +2,10 @@
 // the clean gallery, embedded once, and one batch of images to perturb with
 // everything the selection rules need, computed once on CLEAN embeddings and
 // shared by all attacks that run on the batch.
-import { dispose, keep, noGrad, tidy, Tensor } from '../tensor/index.js';
-import { embedForMetric, pairwiseDistance, type MetricName } from '../metric/distance.js';
+import { dispose, noGrad, tidy, type Tensor } from '../tensor/index.js';
+import { validateImages } from './pgd.js';
+import { embedForMetric, type MetricName } from '../metric/distance.js';
+import { galleryDistance } from './gallery-distance.js';
 import type { EmbeddingModel } from '../models/model.js';
 
 /** The retrieval gallery = candidate set: the whole test split, clean and fixed. */
@@ -54,9 +56,7 @@ export function assertImageBatch(model: EmbeddingModel, images: Tensor): void {
   if (s.length !== 4 || s[1] !== c || s[2] !== h || s[3] !== w || s[0] === 0) {
     throw new Error(`attack: images must have shape [B, ${c}, ${h}, ${w}] for ${model.kind}, got [${s.join(', ')}]`);
   }
-  const [lo, hi] = noGrad(() => tidy(() => [images.min().item(), images.max().item()]));
-  if (Number.isNaN(lo!) || Number.isNaN(hi!)) throw new Error('attack: images contain NaN');
-  if (lo! < 0 || hi! > 1) throw new Error(`attack: images must be in [0, 1], got values in [${lo}, ${hi}]`);
+  validateImages(images);
 }
 
 /** Builds a gallery from metric-space embeddings and labels (copies nothing; the caller keeps ownership). */
@@ -72,7 +72,8 @@ export function makeGallery(embeddings: Tensor, labels: Tensor, metric: MetricNa
 
 /**
  * Clean-side context of a batch, from precomputed clean embeddings (no model
- * needed: this is what the embedding-level tests build directly).
+ * needed: this is what the embedding-level tests build directly). The context
+ * takes ownership of `clean`; `disposeBatchContext` frees it.
  */
 export function contextFromEmbeddings(gallery: Gallery, images: Tensor, labels: Tensor, clean: Tensor): BatchContext {
   if (clean.ndim !== 2 || clean.shape[1] !== gallery.embeddings.shape[1]) {
@@ -82,7 +83,7 @@ export function contextFromEmbeddings(gallery: Gallery, images: Tensor, labels: 
   if (images.shape[0] !== clean.shape[0]) throw new Error(`${images.shape[0]} images but ${clean.shape[0]} clean embeddings`);
   const derived = noGrad(() =>
     tidy(() => {
-      const cleanDistances = pairwiseDistance(clean, gallery.embeddings, gallery.metric);
+      const cleanDistances = galleryDistance(clean, gallery.embeddings, gallery.metric);
       const ranking = cleanDistances.argsort(1);
       const selfIndex = cleanDistances.argmin(1);
       return { cleanDistances, ranking, selfIndex };
@@ -117,7 +118,3 @@ export function selfMaskedDistances(ctx: BatchContext): Tensor {
 /** The value RobRank writes over the self distance to take it out of a ranking. */
 export const SELF_MASK_DISTANCE = 1e38;
 
-/** Detaches and keeps a tensor beyond the enclosing tidy scopes (the caller owns it). */
-export function keepDetached(t: Tensor): Tensor {
-  return keep(noGrad(() => t.detach()));
-}

@@ -14,3 +14,4 @@ export * from './greedy-top-misrank.js';
 export * from './greedy-top-translocation.js';
 export * from './registry.js';
 export * from './profiles.js';
+export * from './gallery-distance.js';

@@ -2,7 +2,8 @@
 // per image of the batch ([B] tensors, fractions), from adversarial embeddings.
 // Callers average over the batch and scale to % where the tables do.
 import { tidy, type Tensor } from '../tensor/index.js';
-import { pairwiseDistance, rowDistance, type MetricName } from '../metric/distance.js';
+import { rowDistance, type MetricName } from '../metric/distance.js';
+import { galleryDistance } from './gallery-distance.js';
 import { SELF_MASK_DISTANCE } from './context.js';
 
 /**
@@ -26,7 +27,7 @@ export function candidatePrank(candidates: Tensor, queries: Tensor, queryToGalle
  */
 export function queryPrank(queries: Tensor, gallery: Tensor, candidates: Tensor, metric: MetricName): Tensor {
   return tidy(() => {
-    const toGallery = pairwiseDistance(queries, gallery, metric); // [B, N]
+    const toGallery = galleryDistance(queries, gallery, metric); // [B, N]
     const toCandidates = toGallery.gather(1, candidates).unsqueeze(2); // [B, M, 1]
     return toGallery.unsqueeze(1).lt(toCandidates).float().mean(2).mean(1);
   });
@@ -34,7 +35,7 @@ export function queryPrank(queries: Tensor, gallery: Tensor, candidates: Tensor,
 
 /** [B, N] adversarial distances with the clean self s_i set to 1e38 (how ES:R, LTM, GTM, GTT rank). */
 export function selfMaskedRanking(queries: Tensor, gallery: Tensor, selfIndex: Tensor, metric: MetricName): Tensor {
-  return tidy(() => pairwiseDistance(queries, gallery, metric).scatter(1, selfIndex.unsqueeze(1), SELF_MASK_DISTANCE));
+  return tidy(() => galleryDistance(queries, gallery, metric).scatter(1, selfIndex.unsqueeze(1), SELF_MASK_DISTANCE));
 }
 
 /** Recall@1 with the clean self masked (§4.5 ES:R, §4.6, §4.7): [B] 1 when the nearest item has the query's label. */

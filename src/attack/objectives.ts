@@ -5,7 +5,8 @@
 //
 // Shapes: adversarial embeddings [B, D]; gallery X [N, D]; index tensors int64.
 import { tidy, type Tensor } from '../tensor/index.js';
-import { l2normalize, pairwiseDistance, rowDistance, type MetricName } from '../metric/distance.js';
+import { l2normalize, rowDistance, type MetricName } from '../metric/distance.js';
+import { galleryDistance } from './gallery-distance.js';
 
 /** '+' pulls the candidate up the ranking, '−' pushes it down. */
 export type RankDirection = '+' | '-';
@@ -36,7 +37,7 @@ export function candidateAttackObjective(candidates: Tensor, queries: Tensor, qu
  */
 export function queryAttackObjective(queries: Tensor, gallery: Tensor, candidates: Tensor, metric: MetricName, direction: RankDirection): Tensor {
   return tidy(() => {
-    const toGallery = pairwiseDistance(queries, gallery, metric); // [B, N]
+    const toGallery = galleryDistance(queries, gallery, metric); // [B, N]
     const toCandidates = toGallery.gather(1, candidates).unsqueeze(2); // [B, M, 1]
     const all = toGallery.unsqueeze(1); // [B, 1, N]
     const gap = direction === '+' ? toCandidates.sub(all) : all.sub(toCandidates);
@@ -86,7 +87,7 @@ export function learningToMisrankObjective(
   selfIndex?: Tensor,
 ): Tensor {
   return tidy(() => {
-    const toGallery = pairwiseDistance(queries, gallery, metric); // [B, N]
+    const toGallery = galleryDistance(queries, gallery, metric); // [B, N]
     const sameClass = galleryLabels.unsqueeze(0).eq(queryLabels.unsqueeze(1)); // [B, N]
     const sameCandidates = selfIndex === undefined ? sameClass : sameClass.scatter(1, selfIndex.unsqueeze(1), 0);
     // Masked entries get a finite sentinel (not ±inf), so they carry zero gradient and no NaN.

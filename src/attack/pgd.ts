@@ -56,8 +56,8 @@ export function pgd(o: PgdOptions): PgdResult {
   validateImages(o.images);
   const x0 = o.images;
   const stepSize = o.steps === 1 ? o.epsilon : o.alpha;
-  const lower = noGrad(() => x0.sub(o.epsilon).clampMin(0));
-  const upper = noGrad(() => x0.add(o.epsilon).clampMax(1));
+  const lower = noGrad(() => tidy(() => x0.sub(o.epsilon).clampMin(0)));
+  const upper = noGrad(() => tidy(() => x0.add(o.epsilon).clampMax(1)));
   let x = noGrad(() =>
     o.randomStart ? tidy(() => x0.add(rand(x0.shape).mul(2 * o.epsilon).sub(o.epsilon)).clampTensor(lower, upper)) : x0.clone(),
   );

@@ -1,0 +1,71 @@
+// Layer: cli. `rankshield swipe CKPT --profile rob28`: every attack of a
+// profile over the checkpoint's test split, ERS and ARS (attacks_and_metrics.md §3, §5, §6).
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { openDataset } from '../data/index.js';
+import { PROFILES } from '../attack/profiles.js';
+import { runSwipe, type SwipeResult } from '../eval/swipe.js';
+import { swipeMarkdown, swipeSvg } from '../eval/report-svg.js';
+import { formatScore } from '../eval/format.js';
+import { loadCheckpoint } from '../train/checkpoint.js';
+import { UsageError, type Command } from './command.js';
+import { flagBool, flagNumber, flagString, parseArgs } from './args.js';
+
+export const swipeCommand: Command = {
+  name: 'swipe',
+  summary: 'run every ranking attack of a profile (rob28, rob224) and print ERS / ARS',
+  usage: `usage: rankshield swipe CKPT [--profile rob28] [--max-iter N] [--seed S] [--benign-r1 PCT]
+                       [--gtm-target reference-bug|intended] [--out DIR] [--json]
+
+Attacks every test image (queries in loader order, batches of 128 for 28×28, 112 for 224×224)
+with the nine attacks of the profile (CA+, CA−, QA+, QA−, TMA, ES, LTM, GTM, GTT), the whole
+test split as the clean gallery. Numbers are per-batch means averaged over batches, as RobRank.
+  --profile     ${Object.keys(PROFILES).join(', ')} (default rob28; only rob28/rob224 run fully)
+  --max-iter    attack only the first N query batches
+  --benign-r1   benign R@1 (%) for ARS (default: measured on the attacked batches)
+  --out         also write swipe.json, swipe.md and swipe.svg there
+  --json        print only the JSON result
+The last line of output is the JSON result.`,
+  async run(argv) {
+    const p = parseArgs(argv, { profile: 'string', 'max-iter': 'int', seed: 'int', 'benign-r1': 'number', 'gtm-target': 'string', out: 'string', json: 'boolean' });
+    if (p.positionals.length !== 1) throw new UsageError('expected exactly one checkpoint path');
+    const profile = flagString(p, 'profile') ?? 'rob28';
+    if (PROFILES[profile] === undefined) throw new UsageError(`unknown profile '${profile}' (known: ${Object.keys(PROFILES).join(', ')})`);
+    const maxIter = flagNumber(p, 'max-iter');
+    if (maxIter !== undefined && maxIter < 1) throw new UsageError('--max-iter must be >= 1');
+    const gtmTarget = flagString(p, 'gtm-target');
+    if (gtmTarget !== undefined && gtmTarget !== 'reference-bug' && gtmTarget !== 'intended') throw new UsageError(`--gtm-target must be reference-bug or intended, got '${gtmTarget}'`);
+    const json = flagBool(p, 'json');
+    const { model, info } = loadCheckpoint(p.positionals[0]!);
+    try {
+      const data = await openDataset(info.config.dataset);
+      const result = await runSwipe(model, data.test, info.config.metric, {
+        profile,
+        maxIter,
+        seed: flagNumber(p, 'seed'),
+        benignRecallAt1: flagNumber(p, 'benign-r1'),
+        attackOptions: gtmTarget === undefined ? {} : { gtmTarget },
+        onBatch: json ? undefined : (b) => console.error(`batch ${b.batch}/${b.batches}  ${b.queries} queries  ${b.seconds.toFixed(0)} s`),
+      });
+      const out = flagString(p, 'out');
+      if (out !== undefined) writeReports(out, result);
+      if (!json) console.log(swipeMarkdown(result));
+      console.log(JSON.stringify(result));
+      return 0;
+    } finally {
+      model.dispose();
+    }
+  },
+};
+
+function writeReports(dir: string, r: SwipeResult): void {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(path.join(dir, 'swipe.json'), JSON.stringify(r, null, 2) + '\n');
+  writeFileSync(path.join(dir, 'swipe.md'), swipeMarkdown(r));
+  if (r.ERS !== null) writeFileSync(path.join(dir, 'swipe.svg'), swipeSvg(r));
+}
+
+/** One-line summary used by other commands. */
+export function swipeSummary(r: SwipeResult): string {
+  return `ERS ${r.ERS === null ? 'n/a' : formatScore(r.ERS)}  ARS ${r.ARS === null ? 'n/a' : formatScore(r.ARS)}`;
+}

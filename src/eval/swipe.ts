@@ -1,0 +1,198 @@
+// Layer: eval. The robustness swipe (RobRank `cmdline.Swipe`, attacks_and_metrics.md
+// §1, §3, §5, §6): every attack of a profile over the test split, the gallery
+// = the whole split embedded once (clean, eval mode, metric space), queries in
+// loader order in batches (128 for 28×28, 112 for 224×224). Each batch's
+// numbers are batch means; the reported number is the UNWEIGHTED mean over
+// batches, as the reference aggregates. Then ERS (and ARS with benign R@1).
+//
+// Batch-major order: each batch is embedded and ranked once and every attack of
+// the profile runs on it. Each (attack, batch) pair re-seeds libtorch's
+// generator from (seed, attack kind, batch), so a number does not depend on
+// which other attacks ran or in what order — `rankshield attack` reproduces a
+// swipe column, and runs of one kind at several budgets share their selections.
+import { dispose, manualSeed, noGrad, tidy, Tensor } from '../tensor/index.js';
+import { embedForMetric, type MetricName } from '../metric/distance.js';
+import type { EmbeddingModel } from '../models/model.js';
+import { mixSeed, testLoader, type DmlDataset } from '../data/index.js';
+import {
+  ATTACK_KINDS,
+  attackBatch,
+  buildBatchContext,
+  createAttack,
+  disposeBatchContext,
+  getProfile,
+  makeGallery,
+  runnableProfile,
+  type AttackKind,
+  type AttackOptions,
+  type BatchContext,
+  type Gallery,
+  type PgdBudget,
+  type Profile,
+} from '../attack/index.js';
+import { embedDataset } from './embed.js';
+import { ATTACK_NAMES, adjustedRobustnessScore, empiricalRobustnessScore, type AttackResults } from './robustness.js';
+
+export interface SwipeOptions {
+  /** A profile name of attack/profiles.ts (default 'rob28') or a profile object. */
+  profile?: string | Profile;
+  /** Limit on the number of query batches (RobRank's maxiter); default all. */
+  maxIter?: number;
+  /** Base seed of every selection (default 0). */
+  seed?: number;
+  /** Benign R@1 (%) for ARS; default: measured on the same gallery (drop-first, §2). */
+  benignRecallAt1?: number;
+  /** Non-reference behaviours (GTM intended target, …); default none. */
+  attackOptions?: AttackOptions;
+  /** Called after each batch (progress). */
+  onBatch?: (progress: SwipeProgress) => void;
+}
+
+export interface SwipeProgress {
+  batch: number;
+  batches: number;
+  queries: number;
+  seconds: number;
+  /** Running unweighted means over the batches so far. */
+  attacks: Record<string, number>;
+}
+
+export interface SwipeResult {
+  profile: string;
+  metric: MetricName;
+  /** Queries attacked (each by every attack of the profile). */
+  queries: number;
+  batches: number;
+  /** Reported numbers keyed by table column (CA+ … GTT, plus extras like GTT:ID-Retain@1). */
+  attacks: Record<string, number>;
+  /** Benign R@1 (%) on the attacked batches, drop-first convention, or the one given. */
+  benignRecallAt1: number;
+  /** Empirical robustness score (ten ERS columns), null when the profile lacks one. */
+  ERS: number | null;
+  /** CA-TRIDE's score, null when the profile lacks a column. */
+  ARS: number | null;
+  /** True when benign R@1 < 5% (ARS ratios unreliable, §6.3). */
+  lowBenignRecall: boolean;
+  seconds: number;
+  /** Of which embedding the gallery. */
+  gallerySeconds: number;
+}
+
+/** Embeds the whole split once, clean, in metric space, with its labels. Caller disposes both tensors. */
+export async function embedGallery(model: EmbeddingModel, ds: DmlDataset, metric: MetricName, batchSize: number): Promise<Gallery> {
+  const raw = await embedDataset(model, ds, batchSize);
+  const embeddings = tidy(() => embedForMetric(raw, metric));
+  raw.dispose();
+  const labels = tidy(() => Tensor.fromTypedArray(ds.labels, [ds.length]).long());
+  return makeGallery(embeddings, labels, metric);
+}
+
+/** Benign R@1 of a batch (fraction), the reference's way: position 0 dropped as "self", position 1 judged. */
+export function benignRecallAt1(ctx: BatchContext): number {
+  return noGrad(() => tidy(() => ctx.gallery.labels.indexSelect(0, ctx.ranking.select(1, 1)).eq(ctx.labels).float().mean().item()));
+}
+
+/** One column name per reported number; runs whose columns repeat in a profile get their budget appended. */
+function columnNames(runs: readonly { attack: AttackKind; budget: PgdBudget; options?: AttackOptions }[], reports: readonly (readonly string[])[]): string[][] {
+  const count = new Map<string, number>();
+  for (const r of reports) for (const c of r) count.set(c, (count.get(c) ?? 0) + 1);
+  return runs.map((run, i) =>
+    reports[i]!.map((c) => {
+      if (count.get(c) === 1) return c;
+      const size = run.options?.queriesPerCandidate ?? run.options?.candidatesPerQuery ?? 1;
+      return `${c} ε=${run.budget.epsilon.toFixed(5)} α=${run.budget.alpha.toFixed(5)} η=${run.budget.steps} W/M=${size}`;
+    }),
+  );
+}
+
+/** The ten ERS columns when the swipe produced all of them. */
+function ersColumns(attacks: Record<string, number>): AttackResults | null {
+  const table: Partial<AttackResults> = {};
+  for (const name of ATTACK_NAMES) {
+    const v = attacks[name];
+    if (v === undefined) return null;
+    table[name] = v;
+  }
+  return table as AttackResults; // every column checked above
+}
+
+export async function runSwipe(model: EmbeddingModel, ds: DmlDataset, metric: MetricName, o: SwipeOptions = {}): Promise<SwipeResult> {
+  const profile = typeof o.profile === 'object' ? o.profile : getProfile(o.profile ?? 'rob28');
+  const runs = runnableProfile(profile);
+  const seed = o.seed ?? 0;
+  if (o.maxIter !== undefined && (!Number.isInteger(o.maxIter) || o.maxIter < 1)) throw new Error(`swipe: maxIter must be a positive integer, got ${o.maxIter}`);
+  const totalBatches = Math.ceil(ds.length / profile.batchSize);
+  const batches = Math.min(totalBatches, o.maxIter ?? totalBatches);
+  const attacks = runs.map((r) => createAttack(r.attack, { ...r.options, ...o.attackOptions }));
+  const columns = columnNames(runs, attacks.map((a) => a.reports));
+  const sums = new Map<string, number>();
+  let recallSum = 0;
+  let queries = 0;
+  let done = 0;
+
+  const started = performance.now();
+  const wasTraining = model.training;
+  const gallery = await embedGallery(model, ds, metric, profile.batchSize);
+  const gallerySeconds = (performance.now() - started) / 1000;
+  try {
+    model.eval();
+    for await (const batch of testLoader(ds, { batchSize: profile.batchSize })) {
+      if (done === batches) {
+        dispose([batch.images, batch.labels]);
+        break;
+      }
+      const ctx = buildBatchContext(model, gallery, batch.images, batch.labels);
+      try {
+        recallSum += benignRecallAt1(ctx);
+        runs.forEach((run, r) => {
+          manualSeed(mixSeed(seed, ATTACK_KINDS.indexOf(run.attack), done) >>> 0);
+          const { values } = attackBatch(model, attacks[r]!, ctx, run.budget);
+          attacks[r]!.reports.forEach((report, k) => {
+            const col = columns[r]![k]!;
+            sums.set(col, (sums.get(col) ?? 0) + values[report]!);
+          });
+        });
+      } finally {
+        disposeBatchContext(ctx);
+        dispose([batch.images, batch.labels]);
+      }
+      queries += batch.indices.length;
+      done++;
+      o.onBatch?.({ batch: done, batches, queries, seconds: (performance.now() - started) / 1000, attacks: means(sums, done) });
+    }
+  } finally {
+    dispose([gallery.embeddings, gallery.labels]);
+    model.train(wasTraining);
+  }
+
+  const attacksOut = means(sums, done);
+  const benign = o.benignRecallAt1 ?? (100 * recallSum) / done;
+  const table = ersColumns(attacksOut);
+  const ers = table === null ? null : empiricalRobustnessScore(table);
+  let ars: number | null = null;
+  let lowBenignRecall = false;
+  if (table !== null && benign > 0) {
+    const a = adjustedRobustnessScore(table, benign);
+    ars = a.score;
+    lowBenignRecall = a.lowBenignRecall;
+  }
+  return {
+    profile: profile.name,
+    metric,
+    queries,
+    batches: done,
+    attacks: attacksOut,
+    benignRecallAt1: benign,
+    ERS: ers,
+    ARS: ars,
+    lowBenignRecall,
+    seconds: (performance.now() - started) / 1000,
+    gallerySeconds,
+  };
+}
+
+function means(sums: Map<string, number>, batches: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of sums) out[k] = v / Math.max(1, batches);
+  return out;
+}

@@ -1,0 +1,454 @@
+// Ranking attacks (attacks_and_metrics.md §3–4): the PGD core; float64
+// finite-difference checks of every embedding-level objective on tiny
+// galleries; selection rules (CA−/QA− from the top-1% list, GTM's reference
+// index bug vs the intended target); hand-checkable effects of each attack on a
+// seeded untrained c2f2 over 256 Fashion-MNIST test images; no tensor leak.
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { dispose, liveTensors, manualSeed, noGrad, rand, randn, stack, tensor, tidy, type Tensor } from '../src/tensor/index.js';
+import { loadSmallDataset, InMemoryImageDataset } from '../src/data/index.js';
+import { C2F2 } from '../src/models/c2f2.js';
+import { embedForMetric, l2normalize, METRICS, type MetricName } from '../src/metric/distance.js';
+import {
+  attackBatch,
+  buildBatchContext,
+  candidateAttackObjective,
+  contextFromEmbeddings,
+  createAttack,
+  disposeBatchContext,
+  embeddingShiftObjective,
+  getProfile,
+  greedyTopMisrankObjective,
+  greedyTopMisrankTargets,
+  greedyTopTranslocationObjective,
+  learningToMisrankObjective,
+  makeGallery,
+  parseAttackKind,
+  pgd,
+  PROFILES,
+  queryAttackObjective,
+  runnableProfile,
+  targetedMismatchObjective,
+  type AttackKind,
+  type BatchContext,
+  type Gallery,
+  type Profile,
+} from '../src/attack/index.js';
+import { runSwipe } from '../src/eval/swipe.js';
+import { swipeMarkdown, swipeSvg } from '../src/eval/report-svg.js';
+import { checkGradient } from './helpers/gradcheck.js';
+
+// ------------------------------------------------------------------ PGD core
+
+test('PGD stays in the ε-ball and in [0,1]; η = 1 is FGSM with step ε; sign(0) = 0', () => {
+  tidy(() => {
+    manualSeed(1);
+    const x = rand([3, 1, 4, 4]);
+    const eps = 0.1;
+    // Push every pixel up for many steps: saturates at min(x + ε, 1) exactly.
+    const up = pgd({ images: x, objective: (xa) => xa.sum().neg(), epsilon: eps, alpha: 0.03, steps: 10 }).adversarial;
+    const diff = up.sub(x);
+    assert.ok(diff.abs().max().item() <= eps + 1e-6, 'inside the ε-ball');
+    assert.ok(up.min().item() >= 0 && up.max().item() <= 1, 'inside [0,1]');
+    assert.ok(up.sub(x.add(eps).clampMax(1)).abs().max().item() < 1e-6, 'saturated at min(x+ε, 1)');
+    // η = 1: one step of exactly ε (not α) against the gradient sign, then clipped to [0,1].
+    const fgsm = pgd({ images: x, objective: (xa) => xa.sum(), epsilon: eps, alpha: 0.001, steps: 1 }).adversarial;
+    assert.ok(fgsm.sub(x.sub(eps).clampMin(0)).abs().max().item() < 1e-6, 'FGSM steps ε');
+    // A flat objective has gradient 0 and sign(0) = 0: nothing moves.
+    const flat = pgd({ images: x, objective: (xa) => xa.sum().mul(0), epsilon: eps, alpha: 0.05, steps: 3 }).adversarial;
+    assert.equal(flat.sub(x).abs().max().item(), 0);
+    // A mixed objective: pixels with zero gradient stay, the others move by α per step.
+    const mask = tensor([1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], [1, 1, 4, 4]);
+    const x1 = tensor(new Array(16).fill(0.5), [1, 1, 4, 4]);
+    const partial = pgd({ images: x1, objective: (xa) => xa.mul(mask).sum(), epsilon: 0.2, alpha: 0.05, steps: 2 }).adversarial.toArray();
+    assert.ok(Math.abs(partial[0]! - 0.4) < 1e-6);
+    assert.deepEqual(partial.slice(1), new Array(15).fill(0.5));
+  });
+});
+
+test('PGD reports every iteration to its hooks and stops early on request', () => {
+  tidy(() => {
+    const x = tensor(new Array(8).fill(0.5), [2, 4]);
+    const seen: number[] = [];
+    const r = pgd({ images: x, objective: (xa) => xa.sum(), epsilon: 0.3, alpha: 0.01, steps: 10, onIteration: (it) => seen.push(it), after: (it) => it === 3 });
+    assert.equal(r.iterations, 4);
+    assert.deepEqual(seen, [0, 1, 2, 3]);
+    assert.ok(Math.abs(r.values[1]! - (8 * 0.49)) < 1e-5, 'values are the objective before each update');
+  });
+});
+
+test('PGD rejects bad budgets and bad images with errors naming the problem', () => {
+  tidy(() => {
+    const x = rand([2, 1, 4, 4]);
+    const f = (xa: Tensor): Tensor => xa.sum();
+    assert.throws(() => pgd({ images: x, objective: f, epsilon: 1.5, alpha: 0.01, steps: 1 }), /epsilon must be in \[0, 1\]/);
+    assert.throws(() => pgd({ images: x, objective: f, epsilon: -0.1, alpha: 0.01, steps: 1 }), /epsilon/);
+    assert.throws(() => pgd({ images: x, objective: f, epsilon: 0.1, alpha: 0, steps: 1 }), /alpha must be > 0/);
+    assert.throws(() => pgd({ images: x, objective: f, epsilon: 0.1, alpha: 0.01, steps: 0 }), /steps must be a positive integer/);
+    assert.throws(() => pgd({ images: x, objective: f, epsilon: 0.1, alpha: 0.01, steps: 2.5 }), /steps must be a positive integer/);
+    assert.throws(() => pgd({ images: x.mul(2), objective: f, epsilon: 0.1, alpha: 0.01, steps: 1 }), /images must be in \[0, 1\]/);
+    assert.throws(() => pgd({ images: x.div(0).mul(0), objective: f, epsilon: 0.1, alpha: 0.01, steps: 1 }), /NaN/);
+    assert.throws(() => pgd({ images: x, objective: (xa) => xa.sum().div(0).mul(0), epsilon: 0.1, alpha: 0.01, steps: 1 }), /objective became NaN/);
+  });
+});
+
+// ------------------------------------------------------------------ objectives, float64 finite differences
+
+/** A tiny gallery of N items in D dims, with labels i mod 3 (float64, metric space). */
+function tinyGallery(metric: MetricName, n = 9, d = 5): { X: Tensor; Y: Tensor } {
+  const raw = randn([n, d], { dtype: 'float64' });
+  const X = metric === 'E' ? raw : l2normalize(raw);
+  const Y = tensor(Array.from({ length: n }, (_, i) => i % 3), [n], 'int64');
+  return { X, Y };
+}
+
+test('CA± objectives match finite differences w.r.t. the candidate embedding (N, E, C)', () => {
+  for (const metric of METRICS) {
+    tidy(() => {
+      manualSeed(11);
+      const { X } = tinyGallery(metric);
+      const c = randn([3, 5], { dtype: 'float64' });
+      const queries = X.index([tensor([[0, 4], [2, 7], [5, 5]], [3, 2], 'int64')]); // W = 2
+      // Clean query-to-gallery distances, computed independently of the attack code.
+      const queryToGallery = noGrad(() =>
+        tidy(() => {
+          const flat = queries.reshape(6, 5);
+          if (metric === 'C') return flat.matmul(X.t()).rsub(1).view(3, 2, 9);
+          return stack(Array.from({ length: 6 }, (_, i) => flat.narrow(0, i, 1).sub(X).norm(2, -1))).view(3, 2, 9);
+        }),
+      );
+      for (const dir of ['+', '-'] as const) checkGradient((x) => candidateAttackObjective(x, queries, queryToGallery, metric, dir), c);
+    });
+  }
+});
+
+test('QA± / GTT objectives match finite differences w.r.t. the query embedding (N, E, C)', () => {
+  for (const metric of METRICS) {
+    tidy(() => {
+      manualSeed(12);
+      const { X } = tinyGallery(metric);
+      const q = randn([3, 5], { dtype: 'float64' });
+      const candidates = tensor([[1, 3], [0, 8], [6, 2]], [3, 2], 'int64');
+      for (const dir of ['+', '-'] as const) checkGradient((x) => queryAttackObjective(x, X, candidates, metric, dir), q);
+      checkGradient((x) => greedyTopTranslocationObjective(x, X, tensor([4, 0, 7], [3], 'int64'), metric), q);
+    });
+  }
+});
+
+test('TMA, ES, LTM and GTM objectives match finite differences (N, E, C)', () => {
+  for (const metric of METRICS) {
+    tidy(() => {
+      manualSeed(13);
+      const { X, Y } = tinyGallery(metric);
+      const q = randn([3, 5], { dtype: 'float64' });
+      const targets = X.indexSelect(0, tensor([2, 5, 8], [3], 'int64'));
+      checkGradient((x) => targetedMismatchObjective(x, targets), q);
+      const clean = randn([3, 5], { dtype: 'float64' });
+      checkGradient((x) => embeddingShiftObjective(x, clean, metric, 0), q);
+      checkGradient((x) => embeddingShiftObjective(x, clean, metric, 3), q);
+      const labels = tensor([0, 1, 2], [3], 'int64');
+      checkGradient((x) => learningToMisrankObjective(x, X, Y, labels, metric), q);
+      checkGradient((x) => learningToMisrankObjective(x, X, Y, labels, metric, tensor([0, 1, 2], [3], 'int64')), q);
+      checkGradient((x) => greedyTopMisrankObjective(x, targets, metric), q);
+    });
+  }
+});
+
+test('objective values on a hand-checkable 1-D gallery', () => {
+  tidy(() => {
+    // Gallery on a line (metric E): X = 0, 1, 2, 3; query at 0.4, candidate X_3.
+    const X = tensor([[0], [1], [2], [3]], [4, 1], 'float64');
+    const q = tensor([[0.4]], [1, 1], 'float64');
+    // QA+: (1/4) Σ_j relu(d(q, X3) − d(X_j, q)) = (2.2 + 2.0 + 1.0 + 0) / 4
+    assert.ok(Math.abs(queryAttackObjective(q, X, tensor([[3]], [1, 1], 'int64'), 'E', '+').item() - 5.2 / 4) < 1e-12);
+    // QA−: (1/4) Σ_j relu(d(X_j, q) − d(q, X3)) = 0 (X3 is the farthest)
+    assert.equal(queryAttackObjective(q, X, tensor([[3]], [1, 1], 'int64'), 'E', '-').item(), 0);
+    // LTM with labels [0, 0, 1, 1], query label 0: relu(max_diff 2.6 − min_same 0.4) = 2.2
+    const Y = tensor([0, 0, 1, 1], [4], 'int64');
+    assert.ok(Math.abs(learningToMisrankObjective(q, X, Y, tensor([0], [1], 'int64'), 'E').item() - 2.2) < 1e-12);
+    // ...excluding the self (index 0): min_same = d(q, X1) = 0.6 → 2.0
+    assert.ok(Math.abs(learningToMisrankObjective(q, X, Y, tensor([0], [1], 'int64'), 'E', tensor([0], [1], 'int64')).item() - 2.0) < 1e-12);
+    // ES: −d(q, e0) summed; at iteration 0 the target is e0 + 1e-7.
+    assert.ok(Math.abs(embeddingShiftObjective(q, tensor([[0]], [1, 1], 'float64'), 'E', 1).item() + 0.4) < 1e-12);
+    assert.ok(Math.abs(embeddingShiftObjective(q, tensor([[0]], [1, 1], 'float64'), 'E', 0).item() + (0.4 - 1e-7)) < 1e-12);
+  });
+});
+
+// ------------------------------------------------------------------ selection rules
+
+/** A context over a random gallery of n items (metric N), batch = the first b items as images' clean embeddings. */
+function embeddingContext(n: number, b: number, seed: number): { ctx: BatchContext; free: () => void } {
+  manualSeed(seed);
+  const X = l2normalize(randn([n, 8]));
+  const Y = tensor(Array.from({ length: n }, (_, i) => i % 5), [n], 'int64');
+  const gallery = makeGallery(X, Y, 'N');
+  const images = rand([b, 1, 2, 2]);
+  const labels = Y.narrow(0, 0, b).clone();
+  const ctx = contextFromEmbeddings(gallery, images, labels, X.narrow(0, 0, b).clone());
+  return { ctx, free: () => { disposeBatchContext(ctx); dispose([X, Y, images, labels]); } };
+}
+
+test('CA− queries and QA− candidates come from the top-1% neighbour list (self removed); QA− draws without replacement', () => {
+  const { ctx, free } = embeddingContext(500, 16, 21);
+  try {
+    assert.equal(ctx.topCount, 5);
+    tidy(() => {
+      const allowed = ctx.ranking.narrow(1, 1, 5).toArray(); // [16, 5]
+      const self = ctx.selfIndex.toArray();
+      assert.deepEqual(self, Array.from({ length: 16 }, (_, i) => i), 'the clean copy is found as the nearest item');
+      const ca = createAttack('CA-', { queriesPerCandidate: 10 });
+      manualSeed(3);
+      const sel = ca.select(ctx);
+      // Recover the query indices from the selected embeddings.
+      const q = sel.queries!.reshape(160, 8);
+      const idx = q.matmul(ctx.gallery.embeddings.t()).argmax(1).toArray();
+      for (let i = 0; i < 16; i++) for (let w = 0; w < 10; w++) assert.ok(allowed.slice(5 * i, 5 * i + 5).includes(idx[10 * i + w]!), `CA- query of candidate ${i}`);
+      const qa = createAttack('QA-', { candidatesPerQuery: 5 });
+      manualSeed(4);
+      const c = qa.select(ctx).candidates!.toArray();
+      for (let i = 0; i < 16; i++) {
+        const mine = c.slice(5 * i, 5 * i + 5);
+        assert.deepEqual([...mine].sort((a, b) => a - b), allowed.slice(5 * i, 5 * i + 5).sort((a, b) => a - b), 'M = T takes the whole list');
+      }
+      assert.throws(() => createAttack('QA-', { candidatesPerQuery: 6 }).select(ctx), /M = 6 candidates but the top-1% list has only 5/);
+    });
+  } finally {
+    free();
+  }
+});
+
+test('selections are deterministic under manualSeed and QA+/CA+/TMA draw over the whole gallery', () => {
+  const { ctx, free } = embeddingContext(300, 32, 22);
+  try {
+    tidy(() => {
+      for (const kind of ['QA+', 'CA+', 'TMA'] as AttackKind[]) {
+        const a = createAttack(kind);
+        manualSeed(9);
+        const s1 = Object.values(a.select(ctx)).map((t) => t.toArray());
+        manualSeed(9);
+        const s2 = Object.values(a.select(ctx)).map((t) => t.toArray());
+        assert.deepEqual(s1, s2, `${kind} selection is reproducible`);
+      }
+      manualSeed(5);
+      const c = createAttack('QA+', { candidatesPerQuery: 50 }).select(ctx).candidates!.toArray();
+      assert.ok(Math.max(...c) >= 200 && Math.min(...c) >= 0 && Math.max(...c) < 300, 'spread over [0, N)');
+    });
+  } finally {
+    free();
+  }
+});
+
+test('GTM: the reference uses the position inside U as a gallery index; "intended" uses U[k*]', () => {
+  tidy(() => {
+    // 1-D gallery (metric E): positions and labels chosen by hand.
+    //   index:  0    1    2    3    4    5
+    //   x:      0.0  0.1  0.2  5.0  0.3  9.0
+    //   label:  0    1    1    2    0    2
+    const X = tensor([[0], [0.1], [0.2], [5], [0.3], [9]], [6, 1]);
+    const Y = tensor([0, 1, 1, 2, 0, 2], [6], 'int64');
+    const gallery = makeGallery(X, Y, 'E');
+    const ctx = contextFromEmbeddings(gallery, rand([1, 1, 1, 1]), tensor([0], [1], 'int64'), tensor([[0]], [1, 1]));
+    // Query = item 0 (self, masked). Ranking of the rest: 1 (0.1), 2, 4, 3, 5 → top-1 = item 1, ℓ* = 1.
+    // U = {0, 3, 4, 5} (label ≠ 1), best-ranked: item 4 (0.3) — self 0 is masked to 1e38 — at k* = 2 inside U.
+    assert.deepEqual(greedyTopMisrankTargets(ctx, 'intended').toArray(), [4]);
+    assert.deepEqual(greedyTopMisrankTargets(ctx, 'reference-bug').toArray(), [2]);
+    const s = createAttack('GTM').select(ctx);
+    assert.deepEqual(s.targetIndex!.toArray(), [2]);
+    assert.deepEqual(createAttack('GTM', { gtmTarget: 'intended' }).select(ctx).targetIndex!.toArray(), [4]);
+    disposeBatchContext(ctx);
+  });
+});
+
+test('attack names, options and profiles are validated', () => {
+  assert.equal(parseAttackKind('ca-'), 'CA-');
+  assert.equal(parseAttackKind('ES:R'), 'ES');
+  assert.throws(() => parseAttackKind('FOA'), /unknown attack 'FOA'/);
+  assert.throws(() => createAttack('CA+', { queriesPerCandidate: 0 }), /W\) must be a positive integer/);
+  assert.throws(() => createAttack('QA+', { candidatesPerQuery: 1.5 }), /M\) must be a positive integer/);
+  const rob28 = getProfile('rob28');
+  assert.equal(rob28.batchSize, 128);
+  assert.deepEqual(rob28.runs.map((r) => r.attack), ['CA+', 'CA-', 'QA+', 'QA-', 'TMA', 'ES', 'LTM', 'GTM', 'GTT']);
+  for (const r of rob28.runs) assert.deepEqual(r.budget, { epsilon: 77 / 255, alpha: 3 / 255, steps: 32 });
+  assert.ok(Math.abs(getProfile('rob224').runs[0]!.budget.epsilon - 0.03137) < 1e-5);
+  assert.equal(getProfile('rob224').batchSize, 112);
+  assert.equal(PROFILES.qccurve28!.runs.filter((r) => r.attack === 'CA+').length, 12);
+  assert.throws(() => runnableProfile(getProfile('pami28')), /SPQA\+ .* not implemented/);
+  assert.throws(() => getProfile('nope'), /unknown profile 'nope'/);
+});
+
+// ------------------------------------------------------------------ effects on a tiny model
+
+let images256: InMemoryImageDataset;
+before(async () => {
+  const { test: t } = await loadSmallDataset('fashion');
+  const n = 256;
+  const bytes = t.channels * t.height * t.width;
+  images256 = new InMemoryImageDataset({
+    name: 'fashion',
+    split: 'test',
+    source: 'first 256 test images',
+    channels: t.channels,
+    height: t.height,
+    width: t.width,
+    pixels: t.pixels.slice(0, n * bytes),
+    labels: t.labels.slice(0, n),
+  });
+});
+
+interface TinySetup {
+  model: C2F2;
+  gallery: Gallery;
+  ctx: BatchContext;
+  free: () => void;
+}
+
+/** Seeded untrained c2f2; gallery = the 256 images; batch = the first 64. */
+function tinyModel(metric: MetricName = 'N'): TinySetup {
+  manualSeed(0);
+  const model = new C2F2();
+  model.eval();
+  const all = Array.from({ length: 256 }, (_, i) => i);
+  const emb = noGrad(() => tidy(() => embedForMetric(model.forward(images256.batch(all)), metric)));
+  const labels = images256.labelBatch(all);
+  const gallery = makeGallery(emb, labels, metric);
+  const images = images256.batch(all.slice(0, 64));
+  const batchLabels = images256.labelBatch(all.slice(0, 64));
+  const ctx = buildBatchContext(model, gallery, images, batchLabels);
+  return {
+    model,
+    gallery,
+    ctx,
+    free: () => {
+      disposeBatchContext(ctx);
+      dispose([emb, labels, images, batchLabels]);
+      model.dispose();
+    },
+  };
+}
+
+const BUDGET = { epsilon: 77 / 255, alpha: 3 / 255, steps: 6 };
+
+/** The attack's reported numbers on the clean batch and after the attack, with the same seeded selection. */
+function cleanVersusAttacked(s: TinySetup, kind: AttackKind, seed = 7): { clean: Record<string, number>; attacked: Record<string, number> } {
+  const attack = createAttack(kind);
+  manualSeed(seed);
+  const clean = noGrad(() =>
+    tidy(() => {
+      const sel = attack.select(s.ctx);
+      return attack.measure({ final: s.ctx.clean, lastIterationStart: s.ctx.clean }, sel, s.ctx);
+    }),
+  );
+  manualSeed(seed);
+  const { values } = attackBatch(s.model, attack, s.ctx, BUDGET);
+  return { clean, attacked: values };
+}
+
+test('each attack moves its number the way it should on a seeded c2f2 (256 Fashion test images)', () => {
+  const s = tinyModel('N');
+  try {
+    const qaUp = cleanVersusAttacked(s, 'QA+');
+    assert.ok(qaUp.attacked['QA+']! < qaUp.clean['QA+']! - 5, `QA+ pulls the candidate up: ${JSON.stringify(qaUp)}`);
+    const qaDown = cleanVersusAttacked(s, 'QA-');
+    assert.ok(qaDown.attacked['QA-']! > qaDown.clean['QA-']! + 2, `QA- pushes the candidate down: ${JSON.stringify(qaDown)}`);
+    const caUp = cleanVersusAttacked(s, 'CA+');
+    assert.ok(caUp.attacked['CA+']! < caUp.clean['CA+']! - 5, `CA+ pulls the candidate up: ${JSON.stringify(caUp)}`);
+    const caDown = cleanVersusAttacked(s, 'CA-');
+    assert.ok(caDown.attacked['CA-']! > caDown.clean['CA-']! + 5, `CA- pushes the candidate down: ${JSON.stringify(caDown)}`);
+    const tma = cleanVersusAttacked(s, 'TMA');
+    assert.ok(tma.attacked.TMA! > tma.clean.TMA!, `TMA raises the cosine to the target: ${JSON.stringify(tma)}`);
+    const es = cleanVersusAttacked(s, 'ES');
+    assert.equal(es.clean['ES:D'], 0);
+    assert.ok(es.attacked['ES:D']! > 0.01, `ES shifts the embedding: ${JSON.stringify(es)}`);
+    const gtt = cleanVersusAttacked(s, 'GTT');
+    assert.equal(gtt.clean.GTT, 100, 'the clean top-1 is retained before the attack');
+    assert.ok(gtt.attacked.GTT! < 100, `GTT drops retain@4: ${JSON.stringify(gtt)}`);
+    const ltm = cleanVersusAttacked(s, 'LTM');
+    assert.ok(ltm.attacked.LTM! < ltm.clean.LTM!, `LTM lowers R@1: ${JSON.stringify(ltm)}`);
+    const gtm = cleanVersusAttacked(s, 'GTM', 3);
+    assert.ok(gtm.attacked.GTM! <= gtm.clean.GTM!, `GTM does not raise R@1: ${JSON.stringify(gtm)}`);
+  } finally {
+    s.free();
+  }
+});
+
+test('ES:D is measured before the final update (reference) unless asked otherwise; η = 1 gives ES:D = 0', () => {
+  const s = tinyModel('N');
+  try {
+    manualSeed(1);
+    const fgsm = attackBatch(s.model, createAttack('ES'), s.ctx, { epsilon: 0.1, alpha: 0.01, steps: 1 }).values;
+    assert.equal(fgsm['ES:D'], 0);
+    const final = attackBatch(s.model, createAttack('ES', { esDistanceAt: 'final' }), s.ctx, { epsilon: 0.1, alpha: 0.01, steps: 1 }).values;
+    assert.ok(final['ES:D']! > 0);
+    const two = attackBatch(s.model, createAttack('ES'), s.ctx, { epsilon: 0.3, alpha: 0.05, steps: 3 }).values;
+    const twoFinal = attackBatch(s.model, createAttack('ES', { esDistanceAt: 'final' }), s.ctx, { epsilon: 0.3, alpha: 0.05, steps: 3 }).values;
+    assert.ok(two['ES:D']! > 0 && two['ES:D']! < twoFinal['ES:D']!, `${two['ES:D']} < ${twoFinal['ES:D']}`);
+  } finally {
+    s.free();
+  }
+});
+
+test('attacks reject images of the wrong shape, NaN images, and bad budgets', () => {
+  const s = tinyModel('N');
+  try {
+    tidy(() => {
+      assert.throws(() => buildBatchContext(s.model, s.gallery, rand([4, 3, 28, 28]), tensor([0, 0, 0, 0], [4], 'int64')), /images must have shape \[B, 1, 28, 28\]/);
+      assert.throws(() => buildBatchContext(s.model, s.gallery, rand([2, 1, 28, 28]).div(0).mul(0), tensor([0, 0], [2], 'int64')), /NaN/);
+      assert.throws(() => attackBatch(s.model, createAttack('TMA'), s.ctx, { epsilon: 2, alpha: 0.01, steps: 2 }), /epsilon must be in \[0, 1\]/);
+      assert.throws(() => attackBatch(s.model, createAttack('TMA'), s.ctx, { epsilon: 0.1, alpha: -1, steps: 2 }), /alpha must be > 0/);
+    });
+  } finally {
+    s.free();
+  }
+});
+
+test('no tensor leak over attack batches of every kind', () => {
+  const s = tinyModel('C');
+  try {
+    const budget = { epsilon: 0.1, alpha: 0.02, steps: 2 };
+    attackBatch(s.model, createAttack('LTM'), s.ctx, budget); // warm-up
+    const start = liveTensors();
+    for (const kind of ['CA+', 'CA-', 'QA+', 'QA-', 'TMA', 'ES', 'LTM', 'GTM', 'GTT'] as AttackKind[]) {
+      manualSeed(2);
+      attackBatch(s.model, createAttack(kind), s.ctx, budget);
+      assert.equal(liveTensors(), start, `${kind} leaked tensors`);
+    }
+    const ctx2 = buildBatchContext(s.model, s.gallery, s.ctx.images, s.ctx.labels);
+    disposeBatchContext(ctx2);
+    assert.equal(liveTensors(), start, 'batch context leaked tensors');
+  } finally {
+    s.free();
+  }
+});
+
+// ------------------------------------------------------------------ swipe
+
+test('swipe: all ten numbers, ERS/ARS, deterministic, reproduced column by column, reports render, no leak', async () => {
+  manualSeed(0);
+  const model = new C2F2();
+  const quick: Profile = { ...getProfile('rob28'), name: 'rob28-quick', runs: getProfile('rob28').runs.map((r) => ({ ...r, budget: { ...r.budget, steps: 2 } })) };
+  const before = liveTensors();
+  const r1 = await runSwipe(model, images256, 'N', { profile: quick, maxIter: 1, seed: 5 });
+  assert.equal(liveTensors(), before, 'swipe leaked tensors');
+  assert.equal(r1.batches, 1);
+  assert.equal(r1.queries, 128);
+  for (const k of ['CA+', 'CA-', 'QA+', 'QA-', 'TMA', 'ES:D', 'ES:R', 'LTM', 'GTM', 'GTT']) assert.ok(Number.isFinite(r1.attacks[k]), `${k} present`);
+  assert.ok(r1.ERS !== null && Number.isFinite(r1.ERS));
+  assert.ok(r1.ARS !== null && Number.isFinite(r1.ARS));
+  assert.ok(r1.benignRecallAt1 > 0 && r1.benignRecallAt1 <= 100);
+  const r2 = await runSwipe(model, images256, 'N', { profile: quick, maxIter: 1, seed: 5 });
+  assert.deepEqual(r2.attacks, r1.attacks, 'same seed, same numbers');
+  // One attack alone reproduces its swipe column (seeded per attack kind and batch).
+  const gtmOnly: Profile = { ...quick, name: 'gtm', runs: quick.runs.filter((r) => r.attack === 'GTM') };
+  const alone = await runSwipe(model, images256, 'N', { profile: gtmOnly, maxIter: 1, seed: 5 });
+  assert.equal(alone.attacks.GTM, r1.attacks.GTM);
+  assert.equal(alone.ERS, null);
+  // Two batches: the unweighted mean over batches (256 = 2 × 128 here).
+  const both = await runSwipe(model, images256, 'N', { profile: gtmOnly, seed: 5 });
+  assert.equal(both.batches, 2);
+  const md = swipeMarkdown(r1);
+  assert.match(md, /\*\*ERS\*\* \d+\.\d/);
+  const svg = swipeSvg(r1);
+  assert.match(svg, /^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+  assert.equal((svg.match(/<rect /g) ?? []).length, 10);
+  model.dispose();
+});
