@@ -426,3 +426,26 @@ describe('pickle VM', () => {
     assert.throws(() => unpickle(pickle([0x2e]), refuseAll, 'p'), /stack underflow/);
   });
 });
+
+test('safetensors: the data buffer must be tiled exactly, BOOL bytes are 0/1, odd names survive', () => {
+  const live = liveTensors();
+  const cases: [Uint8Array, RegExp][] = [
+    [rawFile({ a: { dtype: 'U8', shape: [1], data_offsets: [1, 2] } }, 2), /bytes 0\.\.1 of the data buffer belong to no tensor/],
+    [rawFile({ a: { dtype: 'U8', shape: [1], data_offsets: [0, 1] } }, 3), /2 trailing bytes that belong to no tensor/],
+    [withData(rawFile({ b: { dtype: 'BOOL', shape: [2], data_offsets: [0, 2] } }, 2), [1, 7]), /tensor 'b' is BOOL but element 1 is 7/],
+  ];
+  for (const [bytes, re] of cases) assert.throws(() => decodeSafetensors(bytes, 'odd.safetensors'), (e: Error) => /odd\.safetensors/.test(e.message) && re.test(e.message));
+  tidy(() => {
+    const { tensors } = decodeSafetensors(encodeSafetensors(new Map([['__proto__', tensor([1, 2])], ['constructor', tensor([3])]])));
+    assert.deepEqual([...tensors.keys()].sort(), ['__proto__', 'constructor']);
+    assert.deepEqual(tensors.get('__proto__')!.toArray(), [1, 2]);
+    dispose([...tensors.values()]);
+  });
+  assert.equal(liveTensors(), live);
+});
+
+/** Writes data bytes at the end of a raw file made by rawFile. */
+function withData(file: Uint8Array, data: number[]): Uint8Array {
+  file.set(data, file.length - data.length);
+  return file;
+}

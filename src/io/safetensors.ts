@@ -26,7 +26,8 @@ function entries(t: Named): [string, Tensor][] {
 
 export function encodeSafetensors(tensors: Named, metadata: Record<string, string> = {}): Uint8Array {
   const list = entries(tensors).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  const header: Record<string, unknown> = {};
+  // A null-prototype object so a tensor named like an Object.prototype member ('__proto__') is an ordinary key.
+  const header: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
   if (Object.keys(metadata).length > 0) header.__metadata__ = metadata;
   const blobs: Uint8Array[] = [];
   let offset = 0;
@@ -103,9 +104,16 @@ function parseHeader(bytes: Uint8Array, source: string): { entries: Map<string, 
   }
   // Sorted by (begin, end) so an empty tensor at a shared offset never reads as an overlap.
   const sorted = [...out.entries()].sort((a, b) => a[1].begin - b[1].begin || a[1].end - b[1].end);
-  for (let i = 1; i < sorted.length; i++) {
-    if (sorted[i]![1].begin < sorted[i - 1]![1].end) fail(`tensors '${sorted[i - 1]![0]}' and '${sorted[i]![0]}' overlap`);
+  // Like the reference reader, the tensors must tile the data buffer exactly: no gap, no trailing bytes.
+  let covered = 0;
+  let previous = '';
+  for (const [name, e] of sorted) {
+    if (e.begin < covered) fail(`tensors '${previous}' and '${name}' overlap`);
+    if (e.begin > covered) fail(`bytes ${covered}..${e.begin} of the data buffer belong to no tensor (before '${name}')`);
+    covered = e.end;
+    previous = name;
   }
+  if (covered !== dataLength) fail(`the data buffer has ${dataLength - covered} trailing bytes that belong to no tensor`);
   return { entries: out, metadata, dataStart };
 }
 
@@ -114,6 +122,11 @@ export function decodeSafetensors(bytes: Uint8Array, source = '<buffer>'): Safet
   const tensors = new Map<string, Tensor>();
   try {
     for (const [name, e] of list) {
+      if (e.dtype === 'bool') {
+        const raw = bytes.subarray(dataStart + e.begin, dataStart + e.end);
+        const bad = raw.findIndex((v) => v > 1);
+        if (bad >= 0) throw new Error(`tensor '${name}' is BOOL but element ${bad} is ${raw[bad]} (must be 0 or 1)`);
+      }
       tensors.set(name, tensorFromBytes(bytes.subarray(dataStart + e.begin, dataStart + e.end), e.shape, e.dtype));
     }
   } catch (err) {
