@@ -2,7 +2,7 @@
 // verify that every image decodes, convert Cars-196 annotations to CSV.
 import path from 'node:path';
 import { UsageError, type Command } from './command.js';
-import { writeFileAtomic } from '../data/atomic-write.js';
+import { writeFileAtomic } from '../io/atomic.js';
 import { CARS_DIR, readCarsMat } from '../data/cars.js';
 import { resolveRoot } from '../data/file-dataset.js';
 import { datasetStats, DATASET_NAMES, openDataset, parseDatasetName, type OpenedDataset } from '../data/registry.js';

@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { writeFileAtomic } from './atomic-write.js';
+import { writeFileAtomic } from '../io/atomic.js';
 import type { Uint8Split } from './fashion-json.js';
 import { pixelsAndLabelsSha256 } from './fingerprint.js';
 
