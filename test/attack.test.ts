@@ -36,6 +36,9 @@ import {
 } from '../src/attack/index.js';
 import { runSwipe } from '../src/eval/swipe.js';
 import { swipeMarkdown, swipeSvg } from '../src/eval/report-svg.js';
+import { attackCommand } from '../src/cli/attack.js';
+import { swipeCommand } from '../src/cli/swipe.js';
+import { UsageError } from '../src/cli/command.js';
 import { checkGradient } from './helpers/gradcheck.js';
 
 // ------------------------------------------------------------------ PGD core
@@ -179,12 +182,13 @@ test('objective values on a hand-checkable 1-D gallery', () => {
 /** A context over a random gallery of n items (metric N), batch = the first b items as images' clean embeddings. */
 function embeddingContext(n: number, b: number, seed: number): { ctx: BatchContext; free: () => void } {
   manualSeed(seed);
-  const X = l2normalize(randn([n, 8]));
-  const Y = tensor(Array.from({ length: n }, (_, i) => i % 5), [n], 'int64');
+  const { X, Y, images, labels, clean } = tidy(() => {
+    const X = l2normalize(randn([n, 8]));
+    const Y = tensor(Array.from({ length: n }, (_, i) => i % 5), [n], 'int64');
+    return { X, Y, images: rand([b, 1, 2, 2]), labels: Y.narrow(0, 0, b).clone(), clean: X.narrow(0, 0, b).clone() };
+  });
   const gallery = makeGallery(X, Y, 'N');
-  const images = rand([b, 1, 2, 2]);
-  const labels = Y.narrow(0, 0, b).clone();
-  const ctx = contextFromEmbeddings(gallery, images, labels, X.narrow(0, 0, b).clone());
+  const ctx = contextFromEmbeddings(gallery, images, labels, clean);
   return { ctx, free: () => { disposeBatchContext(ctx); dispose([X, Y, images, labels]); } };
 }
 
@@ -451,4 +455,14 @@ test('swipe: all ten numbers, ERS/ARS, deterministic, reproduced column by colum
   assert.match(svg, /^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
   assert.equal((svg.match(/<rect /g) ?? []).length, 10);
   model.dispose();
+});
+
+test('attack and swipe commands reject bad flags as usage errors before loading anything', async () => {
+  await assert.rejects(attackCommand.run(['ckpt', '--attack', 'FOA']), (e: unknown) => e instanceof UsageError && /unknown attack 'FOA'/.test(e.message));
+  await assert.rejects(attackCommand.run(['ckpt']), (e: unknown) => e instanceof UsageError && /--attack is required/.test(e.message));
+  await assert.rejects(attackCommand.run(['ckpt', '--attack', 'QA+', '--epsilon', '2']), (e: unknown) => e instanceof UsageError && /epsilon must be in \[0, 1\]/.test(e.message));
+  await assert.rejects(attackCommand.run(['ckpt', '--attack', 'QA+', '--alpha', '0']), (e: unknown) => e instanceof UsageError && /alpha must be > 0/.test(e.message));
+  await assert.rejects(swipeCommand.run(['ckpt', '--profile', 'rob1']), (e: unknown) => e instanceof UsageError && /unknown profile 'rob1'/.test(e.message));
+  await assert.rejects(swipeCommand.run(['ckpt', '--max-iter', '0']), (e: unknown) => e instanceof UsageError && /--max-iter must be >= 1/.test(e.message));
+  await assert.rejects(swipeCommand.run([]), (e: unknown) => e instanceof UsageError);
 });

@@ -243,3 +243,12 @@ test('bad input gives clear errors and never crashes the process', () => {
     assert.throws(() => gradOf(ones([2]).sum(), ones([2])), /does not require grad|not have been used|unused/i);
   });
 });
+
+test('a process that exits with live tensors exits cleanly (allocator outlives static teardown)', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const tensorIndex = new URL('../src/tensor/index.js', import.meta.url).href;
+  const script = `import('${tensorIndex}').then((T) => { globalThis.keepAlive = [T.rand([256, 256]), T.ones([3])]; });`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+  assert.equal(r.signal, null, `child died with ${r.signal}`);
+  assert.equal(r.status, 0, r.stderr);
+});

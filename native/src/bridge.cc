@@ -551,9 +551,12 @@ class CachingCpuAllocator final : public at::Allocator {
 
   at::DeleterFnPtr raw_deleter() const override { return &release; }
 
+  // Deliberately never destroyed: tensors still alive at process exit (the
+  // handle table, libtorch's own statics) are released after function-local
+  // statics are torn down, and must still find a working allocator.
   static CachingCpuAllocator& instance() {
-    static CachingCpuAllocator a;
-    return a;
+    static CachingCpuAllocator* a = new CachingCpuAllocator();
+    return *a;
   }
 
   /** Returns every cached block to the system; returns the bytes freed. */

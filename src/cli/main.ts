@@ -9,14 +9,11 @@ const COMMANDS: Record<string, [string, Loader]> = {
   demo: ['train + evaluate c2f2 on Fashion-MNIST (the default job)', async () => (await import('./demo.js')).demoCommand],
   train: ['train a deep metric learning model (flags or RobRank shorthand)', async () => (await import('./train.js')).trainCommand],
   eval: ['benign retrieval metrics of a checkpoint', async () => (await import('./eval.js')).evalCommand],
+  attack: ['one ranking attack (CA±, QA±, TMA, ES, LTM, GTM, GTT) on a checkpoint', async () => (await import('./attack.js')).attackCommand],
+  swipe: ['every ranking attack of a profile (rob28, rob224), ERS and ARS', async () => (await import('./swipe.js')).swipeCommand],
   data: ['dataset statistics, fingerprints and checks (mnist, fashion, cub, cars, sop, folder:PATH)', async () => (await import('./data.js')).dataCommand],
   bench: ['side-by-side benchmarks against PyTorch (engine, data, …)', async () => (await import('./bench.js')).benchCommand],
 };
-
-/** Lets command modules that exist only in some builds register themselves. */
-export function registerCommand(name: string, summary: string, load: Loader): void {
-  COMMANDS[name] = [summary, load];
-}
 
 function help(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((n) => n.length));

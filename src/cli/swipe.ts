@@ -6,7 +6,6 @@ import { openDataset } from '../data/index.js';
 import { PROFILES } from '../attack/profiles.js';
 import { runSwipe, type SwipeResult } from '../eval/swipe.js';
 import { swipeMarkdown, swipeSvg } from '../eval/report-svg.js';
-import { formatScore } from '../eval/format.js';
 import { loadCheckpoint } from '../train/checkpoint.js';
 import { UsageError, type Command } from './command.js';
 import { flagBool, flagNumber, flagString, parseArgs } from './args.js';
@@ -63,9 +62,4 @@ function writeReports(dir: string, r: SwipeResult): void {
   writeFileSync(path.join(dir, 'swipe.json'), JSON.stringify(r, null, 2) + '\n');
   writeFileSync(path.join(dir, 'swipe.md'), swipeMarkdown(r));
   if (r.ERS !== null) writeFileSync(path.join(dir, 'swipe.svg'), swipeSvg(r));
-}
-
-/** One-line summary used by other commands. */
-export function swipeSummary(r: SwipeResult): string {
-  return `ERS ${r.ERS === null ? 'n/a' : formatScore(r.ERS)}  ARS ${r.ARS === null ? 'n/a' : formatScore(r.ARS)}`;
 }
