@@ -1,12 +1,13 @@
 // Layer: cli. `rankshield swipe CKPT --profile rob28`: every attack of a
 // profile over the checkpoint's test split, ERS and ARS (attacks_and_metrics.md §3, §5, §6).
-import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { openDataset } from '../data/index.js';
+import { writeFileAtomicSync } from '../io/atomic.js';
 import { PROFILES } from '../attack/profiles.js';
 import { runSwipe, type SwipeResult } from '../eval/swipe.js';
 import { swipeMarkdown, swipeSvg } from '../eval/report-svg.js';
 import { loadCheckpoint } from '../train/checkpoint.js';
+import { ProgressBar } from '../train/progress.js';
 import { UsageError, type Command } from './command.js';
 import { flagBool, flagNumber, flagString, parseArgs } from './args.js';
 
@@ -38,13 +39,18 @@ The last line of output is the JSON result.`,
     const { model, info } = loadCheckpoint(p.positionals[0]!);
     try {
       const data = await openDataset(info.config.dataset);
+      let bar: ProgressBar | null = null;
       const result = await runSwipe(model, data.test, info.config.metric, {
         profile,
         maxIter,
         seed: flagNumber(p, 'seed'),
         benignRecallAt1: flagNumber(p, 'benign-r1'),
         attackOptions: gtmTarget === undefined ? {} : { gtmTarget },
-        onBatch: json ? undefined : (b) => console.error(`batch ${b.batch}/${b.batches}  ${b.queries} queries  ${b.seconds.toFixed(0)} s`),
+        // Progress (with ETA) goes to stderr, so --json output stays one clean line.
+        onBatch: (b) => {
+          bar ??= new ProgressBar(b.batches, `swipe ${profile}`);
+          bar.tick(1, `${b.queries} queries`);
+        },
       });
       const out = flagString(p, 'out');
       if (out !== undefined) writeReports(out, result);
@@ -58,8 +64,7 @@ The last line of output is the JSON result.`,
 };
 
 function writeReports(dir: string, r: SwipeResult): void {
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(path.join(dir, 'swipe.json'), JSON.stringify(r, null, 2) + '\n');
-  writeFileSync(path.join(dir, 'swipe.md'), swipeMarkdown(r));
-  if (r.ERS !== null) writeFileSync(path.join(dir, 'swipe.svg'), swipeSvg(r));
+  writeFileAtomicSync(path.join(dir, 'swipe.json'), JSON.stringify(r, null, 2) + '\n');
+  writeFileAtomicSync(path.join(dir, 'swipe.md'), swipeMarkdown(r));
+  if (r.ERS !== null) writeFileAtomicSync(path.join(dir, 'swipe.svg'), swipeSvg(r));
 }
