@@ -7,22 +7,12 @@ import json, sys, time
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from c2f2_reference import C2F2
 
 threads, gallery_size, batch, batches, steps = (int(a) for a in sys.argv[1:6])
 torch.set_num_threads(threads)
 torch.manual_seed(0)
 
-class C2F2(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.conv1 = nn.Conv2d(1, 32, 5, padding=2)
-        self.conv2 = nn.Conv2d(32, 64, 5, padding=2)
-        self.fc1 = nn.Linear(3136, 1024)
-        self.fc2 = nn.Linear(1024, 512)
-    def forward(self, x):
-        x = F.max_pool2d(F.relu(self.conv1(x)), 2)
-        x = F.max_pool2d(F.relu(self.conv2(x)), 2)
-        return self.fc2(F.relu(self.fc1(x.flatten(1))))
 
 EPS, ALPHA = 77 / 255, 3 / 255
 model = C2F2().eval()

@@ -7,6 +7,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from c2f2_reference import C2F2
 
 images_file, labels_file, threads, pairs, batches = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 torch.set_num_threads(threads)
@@ -15,17 +16,6 @@ x_all = torch.from_numpy(np.fromfile(images_file, dtype=np.uint8).reshape(-1, 1,
 y_all = torch.from_numpy(np.fromfile(labels_file, dtype=np.uint8).astype(np.int64))
 by_class = {int(c): torch.nonzero(y_all == c).flatten() for c in torch.unique(y_all)}
 
-class C2F2(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.conv1 = nn.Conv2d(1, 32, 5, padding=2)
-        self.conv2 = nn.Conv2d(32, 64, 5, padding=2)
-        self.fc1 = nn.Linear(3136, 1024)
-        self.fc2 = nn.Linear(1024, 512)
-    def forward(self, x):
-        x = F.max_pool2d(F.relu(self.conv1(x)), 2)
-        x = F.max_pool2d(F.relu(self.conv2(x)), 2)
-        return self.fc2(F.relu(self.fc1(x.flatten(1))))
 
 def random_miner(emb, labels):
     # anchors = even positions, positive = partner, negative uniform over other labels
