@@ -1,7 +1,7 @@
 // Data pipeline benchmark: throughput of the 224 training pipeline (decode →
 // RGB → resize 256 → random crop 224 + flip → float32 CHW → batch tensor) on a
 // synthetic image-folder dataset of real JPEGs, with 1 and 2 decode workers.
-// Last line: {"bench":"data","images_per_s":{"workers_1":…,"workers_2":…}}.
+// Last line: {"bench":"data","images_per_s":{"workers_1":…,"workers_2":…},"training_step_images_per_s":…}.
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,7 +12,9 @@ import { DecodePool } from '../src/data/decode-pool.js';
 import { FileImageDataset } from '../src/data/file-dataset.js';
 import { spc2Loader } from '../src/data/loader.js';
 import { Rng } from '../src/data/random.js';
-import { dispose } from '../src/tensor/index.js';
+import { dispose, rand, tidy } from '../src/tensor/index.js';
+import { ResNet } from '../src/models/resnet.js';
+import { Adam } from '../src/optim/index.js';
 
 interface DataBenchArgs {
   images: number;
@@ -90,6 +92,30 @@ async function measure(ds: FileImageDataset, workers: number): Promise<number> {
   }
 }
 
+function trainingConsumption(): number {
+  const model = new ResNet(18);
+  const opt = new Adam(model.parameters(), { lr: 1e-5, weightDecay: 4e-4 });
+  const x = rand([112, 3, 224, 224]);
+  const step = (): void => {
+    tidy(() => {
+      opt.zeroGrad();
+      model.train().forward(x).pow(2).mean().backward();
+    });
+    opt.step();
+  };
+  try {
+    step(); // warm-up
+    const t0 = performance.now();
+    step();
+    step();
+    return (2 * 112) / ((performance.now() - t0) / 1000);
+  } finally {
+    x.dispose();
+    opt.dispose();
+    model.dispose();
+  }
+}
+
 export async function runDataBench(argv: string[]): Promise<number> {
   const a = parseArgs(argv);
   const dir = await mkdtemp(path.join(os.tmpdir(), 'rankshield-data-bench-'));
@@ -104,7 +130,12 @@ export async function runDataBench(argv: string[]): Promise<number> {
       perS[`workers_${workers}`] = Math.round(ips * 10) / 10;
       console.log(`  ${workers} worker${workers === 1 ? ' ' : 's'}: ${ips.toFixed(1)} images/s`);
     }
-    console.log(JSON.stringify({ bench: 'data', images_per_s: perS }));
+    // What training consumes: one ResNet-18 step (forward + backward + Adam) on a 112-image batch.
+    const consume = trainingConsumption();
+    console.log(`  ResNet-18 training step consumes ${consume.toFixed(1)} images/s (batch 112, undefended; adversarial training consumes ~η+2 times fewer)`);
+    const best = Math.max(...Object.values(perS));
+    console.log(`  → the loader ${best >= consume ? 'keeps ahead of' : 'cannot keep up with'} training (${(best / consume).toFixed(1)}× its rate)`);
+    console.log(JSON.stringify({ bench: 'data', images_per_s: perS, training_step_images_per_s: Math.round(consume * 10) / 10 }));
     return 0;
   } finally {
     await rm(dir, { recursive: true, force: true });
