@@ -7,6 +7,7 @@ const BENCHES: Record<string, [string, () => Promise<BenchRunner>]> = {
   engine: ['c2f2 forward / train step / input gradient vs PyTorch, plus per-op overhead', async () => (await import('../../bench/engine.js')).runEngineBench],
   train: ['c2f2 SPC-2 triplet training on Fashion-MNIST (ms per batch, epoch estimate)', async () => (await import('../../bench/train.js')).runTrainBench],
   swipe: ['batched rob28 attack queries/s vs an equivalent PyTorch implementation', async () => (await import('../../bench/swipe.js')).runSwipeBench],
+  defense: ['HM[S,g_LGA] η=8 adversarial training vs PyTorch, and the exact skip-satisfied speed-up (--eta N)', async () => (await import('../../bench/defense.js')).runDefenseBench],
   data: ['224×224 input pipeline images/s with 1 and 2 decode workers', async () => (await import('../../bench/data.js')).runDataBench],
 };
 
