@@ -45,6 +45,9 @@ test('training writes complete checkpoints and resuming equals an uninterrupted 
   await train({ config: { ...quick, epochs: 1 }, outDir: b });
   const resumed = await train({ config: { ...quick, epochs: 2 }, outDir: b, resume: true });
   assert.equal(resumed.epochs.length, 1);
+  // the report of the resumed run still covers both epochs (read back from log.jsonl)
+  const report = JSON.parse(readFileSync(path.join(b, 'report.json'), 'utf8')) as { epochs: { epoch: number }[] };
+  assert.deepEqual(report.epochs.map((e) => e.epoch), [0, 1]);
   const wa = loadCheckpoint(a);
   const wb = loadCheckpoint(b);
   for (const [k, t] of wa.model.stateDict()) {

@@ -2,24 +2,34 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomicSync } from '../io/atomic.js';
-import type { TrainResult } from './trainer.js';
+import type { EpochRecord, TrainResult } from './trainer.js';
 import { trainingCurvesSvg, type StepRecord } from './plot.js';
 import { describeDefense } from '../defense/registry.js';
 
-/** The per-step records of a run's JSONL log (a resumed run's log holds every step once). */
-function readStepLog(file: string): StepRecord[] {
+/**
+ * Records of one event kind from a run's JSONL log, one per key (the last
+ * wins): an epoch interrupted and redone after --resume appears once.
+ */
+function readLog<T>(file: string, event: 'step' | 'epoch', key: (r: T) => number): T[] {
   if (!existsSync(file)) return [];
-  return readFileSync(file, 'utf8')
-    .split('\n')
-    .filter((l) => l.includes('"event":"step"'))
-    .map((l) => JSON.parse(l) as StepRecord);
+  const byKey = new Map<number, T>();
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    if (!line.includes(`"event":"${event}"`)) continue;
+    const r = JSON.parse(line) as T;
+    byKey.set(key(r), r);
+  }
+  return [...byKey.entries()].sort((a, b) => a[0] - b[0]).map(([, r]) => r);
 }
 
 const pct = (x: number | undefined): string => (x === undefined ? '–' : (100 * x).toFixed(1));
 
-export function writeReport(dir: string, r: TrainResult): void {
+export function writeReport(dir: string, result: TrainResult): void {
+  const logFile = path.join(dir, 'log.jsonl');
+  // Epochs come from the log so a resumed run reports all of them, not only those of the last process.
+  const logged = readLog<EpochRecord>(logFile, 'epoch', (e) => e.epoch);
+  const r: TrainResult = { ...result, epochs: logged.length > 0 ? logged : result.epochs };
   writeFileAtomicSync(path.join(dir, 'report.json'), JSON.stringify(r, null, 2) + '\n');
-  const steps = readStepLog(path.join(dir, 'log.jsonl'));
+  const steps = readLog<StepRecord>(logFile, 'step', (s) => s.step);
   if (steps.length > 0) writeFileAtomicSync(path.join(dir, 'training.svg'), trainingCurvesSvg(steps, `${r.config.dataset} · ${describeDefense(r.config.defense)} · per-step accounting`));
   const c = r.config;
   const lines = [
