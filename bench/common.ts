@@ -1,6 +1,7 @@
 // Shared helpers of the side-by-side benchmarks.
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import os from 'node:os';
 import { UsageError } from '../src/cli/command.js';
 
@@ -75,4 +76,14 @@ export function medianOfRounds(rounds: readonly Record<string, number>[]): Recor
     out[k] = v[Math.floor(v.length / 2)]!;
   }
   return out;
+}
+
+/** Fashion-MNIST's training split as raw uint8 files for the PyTorch scripts (bench/fashion_reference.py). */
+export function exportFashionTrain(train: { pixels: Uint8Array; labels: Int32Array }, tag: string): { dir: string; imagesFile: string; labelsFile: string } {
+  const dir = mkdtempSync(path.join(os.tmpdir(), `rankshield-bench-${tag}-`));
+  const imagesFile = path.join(dir, 'images.u8');
+  const labelsFile = path.join(dir, 'labels.u8');
+  writeFileSync(imagesFile, train.pixels);
+  writeFileSync(labelsFile, Uint8Array.from(train.labels));
+  return { dir, imagesFile, labelsFile };
 }

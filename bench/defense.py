@@ -5,17 +5,14 @@
 # stop, triplet loss on the adversarial triplets. Same data as bench/defense.ts
 # (raw uint8 files it exports). Prints one JSON line with the seconds.
 import json, sys, time
-import numpy as np
 import torch
 import torch.nn.functional as F
 from c2f2_reference import C2F2
+from fashion_reference import Spc2Batches
 
 images_file, labels_file, threads, pairs, batches, eta = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
 torch.set_num_threads(threads)
 torch.manual_seed(0)
-x_all = torch.from_numpy(np.fromfile(images_file, dtype=np.uint8).reshape(-1, 1, 28, 28))
-y_all = torch.from_numpy(np.fromfile(labels_file, dtype=np.uint8).astype(np.int64))
-by_class = {int(c): torch.nonzero(y_all == c).flatten() for c in torch.unique(y_all)}
 EPS, ALPHA, GAMMA = 77 / 255, 3 / 255, 0.2
 
 
@@ -59,15 +56,11 @@ def hardness(za, zp, zn):
 
 model = C2F2()
 opt = torch.optim.Adam(model.parameters(), lr=1e-3, weight_decay=1e-7)
-order = torch.randperm(len(y_all))
+data = Spc2Batches(images_file, labels_file)
 prev_loss = 2.0
 t0 = time.perf_counter()
 for b in range(batches):
-    idx = order[b * pairs:(b + 1) * pairs]
-    partner = torch.stack([by_class[int(y_all[i])][torch.randint(len(by_class[int(y_all[i])]), (1,))][0] for i in idx])
-    both = torch.stack([idx, partner], 1).flatten()
-    images = x_all[both].float().div(255)
-    labels = y_all[both]
+    images, labels = data.batch(b, pairs)
     model.eval()
     with torch.no_grad():
         e = F.normalize(model(images), dim=1)

@@ -2,9 +2,8 @@
 // Fashion-MNIST (η = 8 by default) — rankshield's trainer vs the same loop in
 // PyTorch, alternating over rounds — plus rankshield with HM's own stopping
 // rule (skip the PGD work of triplets already at their destination hardness).
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import os from 'node:os';
 import path from 'node:path';
 import { manualSeed, setNumThreads } from '../src/tensor/index.js';
 import { openDataset, type InMemoryDataset } from '../src/data/index.js';
@@ -13,7 +12,7 @@ import { buildDefense, type DefenseConfig } from '../src/defense/registry.js';
 import { createModel } from '../src/train/checkpoint.js';
 import { defaultConfig } from '../src/train/config.js';
 import { trainEpoch } from '../src/train/trainer.js';
-import { medianOfRounds, parseBenchArgs, pythonTorch } from './common.js';
+import { exportFashionTrain, medianOfRounds, parseBenchArgs, pythonTorch } from './common.js';
 
 export async function runDefenseBench(argv: string[]): Promise<number> {
   // --iters = timed batches per round; --warmup doubles as η here would be confusing, so η is --eta.
@@ -24,11 +23,7 @@ export async function runDefenseBench(argv: string[]): Promise<number> {
   const args = parseBenchArgs(rest, { batch: 128, warmup: 0, iters: 10, rounds: 2 });
   setNumThreads(args.threads);
   const train = (await openDataset('fashion')).train as InMemoryDataset;
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'rankshield-bench-defense-'));
-  const imagesFile = path.join(dir, 'images.u8');
-  const labelsFile = path.join(dir, 'labels.u8');
-  writeFileSync(imagesFile, train.pixels);
-  writeFileSync(labelsFile, Uint8Array.from(train.labels));
+  const { dir, imagesFile, labelsFile } = exportFashionTrain(train, 'defense');
   const script = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'defense.py');
   const hm = (skipSatisfied: boolean): DefenseConfig => ({ kind: 'hm', source: 'softhard', destination: 'lga', gradualBase: 'semihard', steps: eta, skipSatisfied });
   const time = async (defense: DefenseConfig, round: number): Promise<number> => {

@@ -2,7 +2,6 @@
 # Run by bench/engine.ts with /usr/bin/python3 (Debian python3-torch); prints one JSON line.
 import json, sys, time
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 from c2f2_reference import C2F2
 

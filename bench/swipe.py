@@ -5,7 +5,6 @@
 # PGD update. Run by bench/swipe.ts with /usr/bin/python3; prints one JSON line.
 import json, sys, time
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 from c2f2_reference import C2F2
 

@@ -1,9 +1,8 @@
 // `rankshield bench train`: SPC-2 triplet training of c2f2 on Fashion-MNIST
 // (batch 128 pairs, random miner, metric N) — rankshield's trainer epoch vs the
 // same loop in PyTorch, alternating over rounds; reports seconds per batch.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import os from 'node:os';
 import path from 'node:path';
 import { manualSeed, setNumThreads } from '../src/tensor/index.js';
 import { openDataset, type InMemoryDataset } from '../src/data/index.js';
@@ -12,7 +11,7 @@ import { buildDefense } from '../src/defense/registry.js';
 import { createModel } from '../src/train/checkpoint.js';
 import { defaultConfig } from '../src/train/config.js';
 import { trainEpoch } from '../src/train/trainer.js';
-import { medianOfRounds, parseBenchArgs, pythonTorch } from './common.js';
+import { exportFashionTrain, medianOfRounds, parseBenchArgs, pythonTorch } from './common.js';
 
 export async function runTrainBench(argv: string[]): Promise<number> {
   // --iters = timed batches per round (a full epoch is 469 batches).
@@ -20,11 +19,7 @@ export async function runTrainBench(argv: string[]): Promise<number> {
   setNumThreads(args.threads);
   const data = await openDataset('fashion');
   const train = data.train as InMemoryDataset;
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'rankshield-bench-train-'));
-  const imagesFile = path.join(dir, 'images.u8');
-  const labelsFile = path.join(dir, 'labels.u8');
-  writeFileSync(imagesFile, train.pixels);
-  writeFileSync(labelsFile, Uint8Array.from(train.labels));
+  const { dir, imagesFile, labelsFile } = exportFashionTrain(train, 'train');
   const script = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'train.py');
   const config = { ...defaultConfig('fashion'), batchPairs: args.batch, maxBatches: args.iters };
   const ours: Record<string, number>[] = [];
