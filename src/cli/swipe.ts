@@ -39,7 +39,9 @@ The last line of output is the JSON result.`,
     const { model, info } = loadCheckpoint(p.positionals[0]!);
     try {
       const data = await openDataset(info.config.dataset);
-      let bar: ProgressBar | null = null;
+      const batchSize = data.test.height > 64 ? 112 : 128;
+      const totalBatches = Math.min(Math.ceil(data.test.length / batchSize), maxIter ?? Infinity);
+      const bar = new ProgressBar(totalBatches, `swipe ${profile}`);
       const result = await runSwipe(model, data.test, info.config.metric, {
         profile,
         maxIter,
@@ -47,10 +49,7 @@ The last line of output is the JSON result.`,
         benignRecallAt1: flagNumber(p, 'benign-r1'),
         attackOptions: gtmTarget === undefined ? {} : { gtmTarget },
         // Progress (with ETA) goes to stderr, so --json output stays one clean line.
-        onBatch: (b) => {
-          bar ??= new ProgressBar(b.batches, `swipe ${profile}`);
-          bar.tick(1, `${b.queries} queries`);
-        },
+        onBatch: (b) => bar.tick(1, `${b.queries} queries`),
       });
       const out = flagString(p, 'out');
       if (out !== undefined) writeReports(out, result);
