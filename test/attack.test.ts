@@ -5,7 +5,7 @@
 // seeded untrained c2f2 over 256 Fashion-MNIST test images; no tensor leak.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { dispose, liveTensors, manualSeed, noGrad, rand, randn, stack, tensor, tidy, type Tensor } from '../src/tensor/index.js';
+import { dispose, gradOf, liveTensors, manualSeed, noGrad, rand, randn, stack, tensor, tidy, type Tensor } from '../src/tensor/index.js';
 import { loadSmallDataset, InMemoryImageDataset } from '../src/data/index.js';
 import { C2F2 } from '../src/models/c2f2.js';
 import { embedForMetric, l2normalize, METRICS, type MetricName } from '../src/metric/distance.js';
@@ -27,9 +27,12 @@ import {
   pgd,
   PROFILES,
   queryAttackObjective,
-  runnableProfile,
+  semanticsPreservingQueryAttack,
+  spqaXi,
+  spqaXiRate,
   targetedMismatchObjective,
   type AttackKind,
+  type AttackOptions,
   type BatchContext,
   type Gallery,
   type Profile,
@@ -221,6 +224,65 @@ test('CA− queries and QA− candidates come from the top-1% neighbour list (se
   }
 });
 
+test('SPQA: G = the clean top-5 (SPQA+) or the best-ranked top-1% entries not chosen (SPQA−); ξ = min(exp(k·J_sp), 1e9)', () => {
+  const { ctx, free } = embeddingContext(1000, 16, 23);
+  try {
+    assert.equal(ctx.topCount, 10);
+    tidy(() => {
+      const ranking = ctx.ranking.toArray();
+      const row = (i: number, from: number, length: number) => ranking.slice(1000 * i + from, 1000 * i + from + length);
+      manualSeed(6);
+      const plus = createAttack('SPQA+').select(ctx);
+      assert.deepEqual(plus.groundTruth!.toArray(), Array.from({ length: 16 }, (_, i) => row(i, 1, 5)).flat(), 'SPQA+ keeps neighbour-list positions 0…4');
+      manualSeed(6);
+      assert.deepEqual(plus.candidates!.toArray(), createAttack('QA+').select(ctx).candidates!.toArray(), 'candidates drawn as QA+');
+      const minus = createAttack('SPQA-', { candidatesPerQuery: 3 }).select(ctx);
+      const c = minus.candidates!.toArray();
+      const g = minus.groundTruth!.toArray();
+      for (let i = 0; i < 16; i++) {
+        const top = row(i, 1, 10);
+        const mine = c.slice(3 * i, 3 * i + 3);
+        assert.ok(mine.every((j) => top.includes(j)), 'SPQA- candidates come from the top-1% list');
+        assert.deepEqual(g.slice(5 * i, 5 * i + 5), top.filter((j) => !mine.includes(j)).slice(0, 5), 'G = the 5 best-ranked entries left');
+      }
+      assert.throws(() => createAttack('SPQA-', { candidatesPerQuery: 6 }).select(ctx), /M = 6 candidates plus 5 ground-truth neighbours exceed the top-1% list \(10 entries\)/);
+    });
+  } finally {
+    free();
+  }
+  assert.equal(spqaXi(4e4, 0), 1);
+  assert.ok(Math.abs(spqaXi(4e4, 1e-4) - Math.exp(4)) < 1e-9);
+  assert.equal(spqaXi(4e4, 1e-3), 1e9, 'capped');
+  assert.equal(spqaXi(7e4, 1), 1e7, 'exp overflow → 1e7');
+  assert.deepEqual(['mnist', 'fashion', 'cub', 'cars', 'sop'].map(spqaXiRate), [2e4, 4e4, 4e4, 7e4, 7e4]);
+  assert.throws(() => semanticsPreservingQueryAttack('+', { xiRate: 0 }), /xiRate \(k\) must be a positive number/);
+});
+
+test('SPQA objective = J_QA(C) + ξ·J_QA(G, +) with ξ from the current J_sp, not differentiated', () => {
+  const { ctx, free } = embeddingContext(1000, 8, 24);
+  try {
+    tidy(() => {
+      const attack = semanticsPreservingQueryAttack('-', { xiRate: 4e4 });
+      manualSeed(1);
+      const sel = attack.select(ctx);
+      manualSeed(2);
+      const q = l2normalize(ctx.clean.add(randn([8, 8]).mul(0.3))).detach().requiresGrad_();
+      const j = attack.objective(q, sel, ctx, 0);
+      const X = ctx.gallery.embeddings;
+      const sp = queryAttackObjective(q, X, sel.groundTruth!, 'N', '+');
+      const xi = spqaXi(4e4, sp.item());
+      assert.ok(xi > 1, `the perturbation lets G slip (ξ = ${xi})`);
+      const expected = queryAttackObjective(q, X, sel.candidates!, 'N', '-').add(sp.mul(xi));
+      assert.ok(Math.abs(j.item() - expected.item()) <= 1e-6 * Math.abs(expected.item()));
+      const gj = gradOf(j, q);
+      const ge = gradOf(expected, q);
+      assert.ok(gj.sub(ge).abs().max().item() <= 1e-6 * ge.abs().max().item(), 'ξ is a constant of the step');
+    });
+  } finally {
+    free();
+  }
+});
+
 test('selections are deterministic under manualSeed and QA+/CA+/TMA draw over the whole gallery', () => {
   const { ctx, free } = embeddingContext(300, 32, 22);
   try {
@@ -276,7 +338,9 @@ test('attack names, options and profiles are validated', () => {
   assert.ok(Math.abs(getProfile('rob224').runs[0]!.budget.epsilon - 0.03137) < 1e-5);
   assert.equal(getProfile('rob224').batchSize, 112);
   assert.equal(PROFILES.qccurve28!.runs.filter((r) => r.attack === 'CA+').length, 12);
-  assert.throws(() => runnableProfile(getProfile('pami28')), /SPQA\+ .* not implemented/);
+  // Every run of every profile (SPQA± included) builds an attack.
+  for (const profile of Object.values(PROFILES)) for (const r of profile.runs) assert.equal(createAttack(r.attack, r.options).kind, r.attack);
+  assert.equal(PROFILES.pami28!.runs.filter((r) => r.attack === 'SPQA-').length, 8);
   assert.throws(() => getProfile('nope'), /unknown profile 'nope'/);
 });
 
@@ -333,8 +397,8 @@ function tinyModel(metric: MetricName = 'N'): TinySetup {
 const BUDGET = { epsilon: 77 / 255, alpha: 3 / 255, steps: 6 };
 
 /** The attack's reported numbers on the clean batch and after the attack, with the same seeded selection. */
-function cleanVersusAttacked(s: TinySetup, kind: AttackKind, seed = 7): { clean: Record<string, number>; attacked: Record<string, number> } {
-  const attack = createAttack(kind);
+function cleanVersusAttacked(s: TinySetup, kind: AttackKind, seed = 7, options: AttackOptions = {}): { clean: Record<string, number>; attacked: Record<string, number> } {
+  const attack = createAttack(kind, options);
   manualSeed(seed);
   const clean = noGrad(() =>
     tidy(() => {
@@ -370,6 +434,21 @@ test('each attack moves its number the way it should on a seeded c2f2 (256 Fashi
     assert.ok(ltm.attacked.LTM! < ltm.clean.LTM!, `LTM lowers R@1: ${JSON.stringify(ltm)}`);
     const gtm = cleanVersusAttacked(s, 'GTM', 3);
     assert.ok(gtm.attacked.GTM! <= gtm.clean.GTM!, `GTM does not raise R@1: ${JSON.stringify(gtm)}`);
+  } finally {
+    s.free();
+  }
+});
+
+test('SPQA+ pulls the candidate up while the ground-truth top-5 stays near the top (seeded c2f2)', () => {
+  const s = tinyModel('N');
+  try {
+    // ξ trades the attack against keeping G: J_sp is normalised by N, so a 256-item gallery needs a
+    // smaller k than Fashion's 10 000 items for the same balance.
+    const [loose, balanced, strict] = [1e2, 4e3, 4e4].map((k) => cleanVersusAttacked(s, 'SPQA+', 7, { spqaXiRate: k }));
+    assert.ok(balanced!.attacked['SPQA+']! < balanced!.clean['SPQA+']! - 10, `SPQA+ pulls the candidate up: ${JSON.stringify(balanced)}`);
+    const gt = (r: typeof loose) => r!.attacked['SPQA+:GTprank']!;
+    assert.ok(gt(strict) < gt(balanced) && gt(balanced) < gt(loose), `a larger k keeps G nearer the top: ${gt(loose)} > ${gt(balanced)} > ${gt(strict)}`);
+    assert.ok(strict!.attacked['SPQA+']! > balanced!.attacked['SPQA+']!, 'at the price of the attack');
   } finally {
     s.free();
   }

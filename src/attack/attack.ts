@@ -10,10 +10,17 @@ import type { EmbeddingModel } from '../models/model.js';
 import { pgd, validateBudget } from './pgd.js';
 import { embedImages, type BatchContext } from './context.js';
 
-/** The nine ranking attacks of the rob28 / rob224 profiles (ES yields two numbers). */
-export type AttackKind = 'CA+' | 'CA-' | 'QA+' | 'QA-' | 'TMA' | 'ES' | 'LTM' | 'GTM' | 'GTT';
+/**
+ * Every ranking attack: the nine of the rob28 / rob224 (ERS) profiles — ES
+ * yields two numbers — and SPQA± of the curve profiles.
+ */
+export type AttackKind = 'CA+' | 'CA-' | 'QA+' | 'QA-' | 'TMA' | 'ES' | 'LTM' | 'GTM' | 'GTT' | 'SPQA+' | 'SPQA-';
 
-export const ATTACK_KINDS: readonly AttackKind[] = ['CA+', 'CA-', 'QA+', 'QA-', 'TMA', 'ES', 'LTM', 'GTM', 'GTT'];
+/** In a fixed order: a kind's index seeds its selections, so new kinds are appended. */
+export const ATTACK_KINDS: readonly AttackKind[] = ['CA+', 'CA-', 'QA+', 'QA-', 'TMA', 'ES', 'LTM', 'GTM', 'GTT', 'SPQA+', 'SPQA-'];
+
+/** The nine runs of an ERS profile. */
+export const ERS_ATTACK_KINDS: readonly AttackKind[] = ATTACK_KINDS.slice(0, 9);
 
 export interface PgdBudget {
   /** L∞ radius in pixel space, in [0, 1]. */

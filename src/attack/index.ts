@@ -12,6 +12,7 @@ export * from './embedding-shift.js';
 export * from './learning-to-misrank.js';
 export * from './greedy-top-misrank.js';
 export * from './greedy-top-translocation.js';
+export * from './semantics-preserving-query.js';
 export * from './registry.js';
 export * from './profiles.js';
 export * from './gallery-distance.js';

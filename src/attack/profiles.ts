@@ -1,15 +1,11 @@
 // Layer: attack. RobRank's swipe profiles (attacks_and_metrics.md §3.1) as data:
 // which attacks run with which PGD budget. rob28 / rob224 are the ERS profiles;
-// the others are listed for completeness (SPQA runs are not implemented yet,
-// `runnableProfile` says so by name).
-import type { AttackKind, PgdBudget } from './attack.js';
+// the others drive the ECCV'20 / PAMI curves (CA± and SPQA± at several W, M, ε).
+import { ERS_ATTACK_KINDS, type AttackKind, type PgdBudget } from './attack.js';
 import type { AttackOptions } from './registry.js';
 
-/** An attack name as the profiles list it (SPQA± belong to the curve profiles only). */
-export type ProfileAttack = AttackKind | 'SPQA+' | 'SPQA-';
-
 export interface ProfileRun {
-  attack: ProfileAttack;
+  attack: AttackKind;
   budget: PgdBudget;
   /** W for CA, M for QA/SPQA; absent = 1. */
   options?: AttackOptions;
@@ -31,8 +27,7 @@ const ALPHA_1 = 1 / 255; // 0.003922
 
 /** The nine ERS runs (ten numbers: ES gives ES:D and ES:R), one budget for all. */
 function ersRuns(budget: PgdBudget): ProfileRun[] {
-  const kinds: AttackKind[] = ['CA+', 'CA-', 'QA+', 'QA-', 'TMA', 'ES', 'LTM', 'GTM', 'GTT'];
-  return kinds.map((attack) => ({ attack, budget }));
+  return ERS_ATTACK_KINDS.map((attack) => ({ attack, budget }));
 }
 
 /** CA± and SPQA± with W, M ∈ sizes over every (ε, α) pair of a curve profile. */
@@ -119,12 +114,4 @@ export function getProfile(name: string): Profile {
   const p = PROFILES[name];
   if (p === undefined) throw new Error(`unknown profile '${name}' (known: ${Object.keys(PROFILES).join(', ')})`);
   return p;
-}
-
-/** The profile's runs as implemented attacks; throws naming the first run that is not implemented. */
-export function runnableProfile(profile: Profile): (ProfileRun & { attack: AttackKind })[] {
-  return profile.runs.map((r) => {
-    if (r.attack === 'SPQA+' || r.attack === 'SPQA-') throw new Error(`profile ${profile.name}: ${r.attack} (semantics-preserving QA) is not implemented`);
-    return r as ProfileRun & { attack: AttackKind };
-  });
 }

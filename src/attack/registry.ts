@@ -1,4 +1,4 @@
-// Layer: attack. Builds any of the nine ranking attacks by name, with the
+// Layer: attack. Builds any ranking attack by name, with the
 // reference behaviour unless an option says otherwise.
 import type { AttackKind, RankingAttack } from './attack.js';
 import { ATTACK_KINDS } from './attack.js';
@@ -9,6 +9,7 @@ import { embeddingShiftAttack, type EsDistanceAt } from './embedding-shift.js';
 import { learningToMisrankAttack } from './learning-to-misrank.js';
 import { greedyTopMisrankAttack, type GtmTarget } from './greedy-top-misrank.js';
 import { greedyTopTranslocationAttack } from './greedy-top-translocation.js';
+import { semanticsPreservingQueryAttack } from './semantics-preserving-query.js';
 
 /** Every option of every attack; each defaults to the reference behaviour. */
 export interface AttackOptions {
@@ -16,7 +17,7 @@ export interface AttackOptions {
   queriesPerCandidate?: number;
   /** CA+: where queries are drawn from (default 'global'). */
   caSampling?: CandidateQuerySampling;
-  /** QA±: M, candidates per query (default 1). */
+  /** QA± and SPQA±: M, candidates per query (default 1). */
   candidatesPerQuery?: number;
   /** ES: which embedding ES:D measures (default 'last-iteration-start'). */
   esDistanceAt?: EsDistanceAt;
@@ -24,6 +25,8 @@ export interface AttackOptions {
   ltmExcludeSelf?: boolean;
   /** GTM: the index bug of the reference (default) or the intended target. */
   gtmTarget?: GtmTarget;
+  /** SPQA±: k of ξ = exp(k·J_sp) (default 4e4; a swipe picks the dataset's value, see spqaXiRate). */
+  spqaXiRate?: number;
 }
 
 export function parseAttackKind(s: string): AttackKind {
@@ -54,5 +57,8 @@ export function createAttack(kind: AttackKind, o: AttackOptions = {}): RankingAt
       return greedyTopMisrankAttack({ target: o.gtmTarget });
     case 'GTT':
       return greedyTopTranslocationAttack();
+    case 'SPQA+':
+    case 'SPQA-':
+      return semanticsPreservingQueryAttack(kind === 'SPQA+' ? '+' : '-', { candidatesPerQuery: o.candidatesPerQuery, xiRate: o.spqaXiRate });
   }
 }

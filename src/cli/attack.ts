@@ -19,13 +19,15 @@ function attackKindFlag(name: string): AttackKind {
 
 export const attackCommand: Command = {
   name: 'attack',
-  summary: 'one ranking attack (CA±, QA±, TMA, ES, LTM, GTM, GTT) on a checkpoint',
+  summary: 'one ranking attack (CA±, QA±, SPQA±, TMA, ES, LTM, GTM, GTT) on a checkpoint',
   usage: `usage: rankshield attack CKPT --attack NAME [--epsilon E] [--alpha A] [--steps N]
                         [--size W|M] [--max-iter N] [--seed S] [--gtm-target reference-bug|intended]
-                        [--ltm-exclude-self] [--es-distance-at last-iteration-start|final] [--json]
+                        [--ltm-exclude-self] [--es-distance-at last-iteration-start|final]
+                        [--xi-rate K] [--json]
 
 NAME is one of ${ATTACK_KINDS.join(', ')}. The budget defaults to the rob28 profile for 28×28
-inputs (ε 77/255, α 3/255, η 32) and rob224 otherwise (ε 8/255). --size sets W (CA) or M (QA).
+inputs (ε 77/255, α 3/255, η 32) and rob224 otherwise (ε 8/255). --size sets W (CA) or M (QA, SPQA);
+--xi-rate sets SPQA's k in ξ = exp(k·J_sp) (default: the dataset's value, e.g. 4e4 for Fashion).
 The last line of output is the JSON result.`,
   async run(argv) {
     const p = parseArgs(argv, {
@@ -39,6 +41,7 @@ The last line of output is the JSON result.`,
       'gtm-target': 'string',
       'ltm-exclude-self': 'boolean',
       'es-distance-at': 'string',
+      'xi-rate': 'number',
       json: 'boolean',
     });
     if (p.positionals.length !== 1) throw new UsageError('expected exactly one checkpoint path');
@@ -56,6 +59,8 @@ The last line of output is the JSON result.`,
     const esDistanceAt = flagString(p, 'es-distance-at');
     if (esDistanceAt !== undefined && esDistanceAt !== 'last-iteration-start' && esDistanceAt !== 'final') throw new UsageError(`--es-distance-at must be last-iteration-start or final`);
     const size = flagNumber(p, 'size');
+    const xiRate = flagNumber(p, 'xi-rate');
+    if (xiRate !== undefined && !(xiRate > 0)) throw new UsageError(`--xi-rate must be > 0, got ${xiRate}`);
     const { model, info } = loadCheckpoint(p.positionals[0]!);
     try {
       const data = await openDataset(info.config.dataset);
@@ -75,6 +80,7 @@ The last line of output is the JSON result.`,
           ...(gtmTarget === undefined ? {} : { gtmTarget }),
           ...(esDistanceAt === undefined ? {} : { esDistanceAt }),
           ...(flagBool(p, 'ltm-exclude-self') ? { ltmExcludeSelf: true } : {}),
+          ...(xiRate === undefined ? {} : { spqaXiRate: xiRate }),
         },
       });
       if (!flagBool(p, 'json')) for (const [k, v] of Object.entries(result.attacks)) console.log(`${k.padEnd(18)} ${v.toFixed(k === 'TMA' || k === 'ES:D' ? 3 : 1)}`);

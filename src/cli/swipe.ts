@@ -20,7 +20,8 @@ export const swipeCommand: Command = {
 Attacks every test image (queries in loader order, batches of 128 for 28×28, 112 for 224×224)
 with the nine attacks of the profile (CA+, CA−, QA+, QA−, TMA, ES, LTM, GTM, GTT), the whole
 test split as the clean gallery. Numbers are per-batch means averaged over batches, as RobRank.
-  --profile     ${Object.keys(PROFILES).join(', ')} (default rob28; only rob28/rob224 run fully)
+  --profile     ${Object.keys(PROFILES).join(', ')} (default rob28; rob28/rob224 give ERS and ARS,
+                the others the CA±/SPQA± curves at several ε, W, M)
   --max-iter    attack only the first N query batches
   --benign-r1   benign R@1 (%) for ARS (default: measured on the attacked batches)
   --out         also write swipe.json, swipe.md and swipe.svg there

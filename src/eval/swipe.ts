@@ -22,7 +22,7 @@ import {
   disposeBatchContext,
   getProfile,
   makeGallery,
-  runnableProfile,
+  spqaXiRate,
   type AttackKind,
   type AttackOptions,
   type BatchContext,
@@ -118,12 +118,12 @@ function ersColumns(attacks: Record<string, number>): AttackResults | null {
 
 export async function runSwipe(model: EmbeddingModel, ds: DmlDataset, metric: MetricName, o: SwipeOptions = {}): Promise<SwipeResult> {
   const profile = typeof o.profile === 'object' ? o.profile : getProfile(o.profile ?? 'rob28');
-  const runs = runnableProfile(profile);
+  const runs = profile.runs;
   const seed = o.seed ?? 0;
   if (o.maxIter !== undefined && (!Number.isInteger(o.maxIter) || o.maxIter < 1)) throw new Error(`swipe: maxIter must be a positive integer, got ${o.maxIter}`);
   const totalBatches = Math.ceil(ds.length / profile.batchSize);
   const batches = Math.min(totalBatches, o.maxIter ?? totalBatches);
-  const attacks = runs.map((r) => createAttack(r.attack, { ...r.options, ...o.attackOptions }));
+  const attacks = runs.map((r) => createAttack(r.attack, { spqaXiRate: spqaXiRate(ds.name), ...r.options, ...o.attackOptions }));
   const columns = columnNames(runs, attacks.map((a) => a.reports));
   const sums = new Map<string, number>();
   let recallSum = 0;

@@ -1,0 +1,103 @@
+// Layer: attack. SPQA± — Semantics-Preserving Query Attack (ECCV'20,
+// attacks_and_metrics.md §4.3): QA± on M chosen candidates while M_GT = 5
+// "ground-truth" neighbours G must stay at the top of the query's ranking, so
+// the attacked query still looks like what it is. Curve profiles only (pami*,
+// eccv*, qccurve28); not an ERS column.
+//
+// The keep-G-on-top term is weighted by ξ = min(exp(k·J_sp), 1e9), recomputed
+// every PGD iteration from the current value of that term and not
+// differentiated: while G holds (J_sp ≈ 0) ξ ≈ 1 and the QA term dominates; the
+// moment G starts to slip, ξ explodes and the step turns to repairing G.
+import { rand, randint, tidy, type Tensor } from '../tensor/index.js';
+import { queryAttackObjective, type RankDirection } from './objectives.js';
+import { queryPrank } from './measures.js';
+import { batchMean, type RankingAttack } from './attack.js';
+
+/** M_GT, the ground-truth neighbours kept on top. */
+export const SPQA_GROUND_TRUTH = 5;
+
+/** ξ's ceiling, and its value when exp overflows to a non-finite number. */
+const XI_MAX = 1e9;
+const XI_NON_FINITE = 1e7;
+
+/**
+ * k of ξ = exp(k·J_sp) per dataset, as the reference tunes it (MNIST 2e4,
+ * Fashion and CUB 4e4, Cars and SOP 7e4). Other datasets get Fashion's value.
+ */
+export function spqaXiRate(dataset: string): number {
+  switch (dataset) {
+    case 'mnist':
+      return 2e4;
+    case 'cars':
+    case 'sop':
+      return 7e4;
+    default:
+      return 4e4;
+  }
+}
+
+/** ξ from the current J_sp (attacks_and_metrics.md §4.3). */
+export function spqaXi(rate: number, semanticsTerm: number): number {
+  const xi = Math.exp(rate * semanticsTerm);
+  return Number.isFinite(xi) ? Math.min(xi, XI_MAX) : XI_NON_FINITE;
+}
+
+export interface SemanticsPreservingQueryOptions {
+  /** M, candidates per query (default 1). */
+  candidatesPerQuery?: number;
+  /** k of ξ = exp(k·J_sp); default spqaXiRate('fashion') = 4e4. */
+  xiRate?: number;
+}
+
+type SpqaSelection = {
+  /** [B, M] gallery indices of the candidates. */
+  candidates: Tensor;
+  /** [B, 5] gallery indices of the ground-truth neighbours. */
+  groundTruth: Tensor;
+};
+
+export function semanticsPreservingQueryAttack(direction: RankDirection, options: SemanticsPreservingQueryOptions = {}): RankingAttack<SpqaSelection> {
+  const m = options.candidatesPerQuery ?? 1;
+  const rate = options.xiRate ?? spqaXiRate('fashion');
+  if (!Number.isInteger(m) || m < 1) throw new Error(`SPQA${direction}: candidatesPerQuery (M) must be a positive integer, got ${m}`);
+  if (!Number.isFinite(rate) || rate <= 0) throw new Error(`SPQA${direction}: xiRate (k) must be a positive number, got ${rate}`);
+  const kind = direction === '+' ? 'SPQA+' : 'SPQA-';
+  return {
+    kind,
+    reports: [kind, `${kind}:GTprank`],
+    select(ctx) {
+      const n = ctx.gallery.embeddings.shape[0]!;
+      const b = ctx.clean.shape[0]!;
+      if (direction === '+') {
+        if (n < SPQA_GROUND_TRUTH + 1) throw new Error(`SPQA+: the gallery (${n} items) is too small for ${SPQA_GROUND_TRUTH} ground-truth neighbours`);
+        // Uniform candidates as QA+; G = the clean top-5 after the assumed self.
+        return { candidates: randint(0, n, [b, m]), groundTruth: ctx.ranking.narrow(1, 1, SPQA_GROUND_TRUTH).clone() };
+      }
+      if (m + SPQA_GROUND_TRUTH > ctx.topCount) {
+        throw new Error(`SPQA-: M = ${m} candidates plus ${SPQA_GROUND_TRUTH} ground-truth neighbours exceed the top-1% list (${ctx.topCount} entries)`);
+      }
+      return tidy(() => {
+        // As QA−: a uniform permutation of the top-T list, the first M are the candidates;
+        // G = the best-ranked 5 of the entries left over (sorting positions = sorting by clean rank).
+        const positions = rand([b, ctx.topCount]).argsort(1).add(1);
+        const candidates = ctx.ranking.gather(1, positions.narrow(1, 0, m));
+        const rest = positions.narrow(1, m, ctx.topCount - m).sort(1)[0].narrow(1, 0, SPQA_GROUND_TRUTH);
+        return { candidates, groundTruth: ctx.ranking.gather(1, rest) };
+      });
+    },
+    objective(adversarial, s, ctx) {
+      return tidy(() => {
+        const attack = queryAttackObjective(adversarial, ctx.gallery.embeddings, s.candidates, ctx.gallery.metric, direction);
+        const semantics = queryAttackObjective(adversarial, ctx.gallery.embeddings, s.groundTruth, ctx.gallery.metric, '+');
+        return attack.add(semantics.mul(spqaXi(rate, semantics.item())));
+      });
+    },
+    measure(adv, s, ctx) {
+      const { embeddings, metric } = ctx.gallery;
+      return {
+        [kind]: batchMean(queryPrank(adv.final, embeddings, s.candidates, metric), true),
+        [`${kind}:GTprank`]: batchMean(queryPrank(adv.final, embeddings, s.groundTruth, metric), true),
+      };
+    },
+  };
+}
