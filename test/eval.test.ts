@@ -12,6 +12,7 @@ import {
   adjustedRobustnessScore, arsFromTerms, arsTerms, empiricalRobustnessScore, ersFromTerms, ersTerms, type AttackResults,
 } from '../src/eval/robustness.js';
 import { formatFixed, formatScore } from '../src/eval/format.js';
+import { catrideLambdaFromEntanglement, entanglement } from '../src/eval/entanglement.js';
 
 const near = (actual: number, expected: number, tol: number, what: string): void => {
   assert.ok(Math.abs(actual - expected) <= tol, `${what}: ${actual} vs expected ${expected} (±${tol})`);
@@ -414,4 +415,25 @@ test('evaluation code frees every tensor it creates', () => {
   assert.throws(() => kmeans(points, 0));
   assert.equal(liveTensors(), before);
   for (const t of [x, y, points, labels, lonely, duplicates]) t.dispose();
+});
+
+test('entanglement = mean non-zero intra-class / mean inter-class distance; λ interpolates the published points', () => {
+  tidy(() => {
+    // 1-D, metric E: classes {0, 1} and {3, 4, 4}. Intra: every non-zero same-class distance is 1
+    // (the duplicate 4's zero distance stays out); inter: 3, 4, 4, 2, 3, 3 → 19/6.
+    const x = tensor([0, 1, 3, 4, 4], [5, 1]);
+    const y = tensor([0, 0, 1, 1, 1], [5], 'int64');
+    const e = entanglement(x, y, 'E', 2); // batch 2: the sums cross batch boundaries
+    assert.ok(Math.abs(e.intraClass - 1) < 1e-9, `intra ${e.intraClass}`);
+    assert.ok(Math.abs(e.interClass - 19 / 6) < 1e-9, `inter ${e.interClass}`);
+    assert.ok(Math.abs(e.ratio - 6 / 19) < 1e-9);
+    assert.throws(() => entanglement(x, tensor([0, 0, 0, 0, 0], [5], 'int64'), 'E'), /at least two classes/);
+  });
+  // SOP 0.66 → 2, CUB/Cars 0.79 → 9.75, linear between, clamped outside.
+  assert.equal(catrideLambdaFromEntanglement(0.2), 2);
+  assert.equal(catrideLambdaFromEntanglement(0.95), 9.75);
+  const lo = 0.438 / 0.664;
+  const hi = (0.226 / 0.287 + 0.256 / 0.325) / 2;
+  assert.ok(Math.abs(catrideLambdaFromEntanglement((lo + hi) / 2) - 5.875) < 1e-9);
+  assert.throws(() => catrideLambdaFromEntanglement(Number.NaN), /finite number/);
 });
