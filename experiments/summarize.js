@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// Collects runs/defenses-*/<name>.{train,time,swipe}.json into one Markdown table.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+// Collects RUN_DIR/<name>.{train,time,swipe}.json (written by
+// experiments/fashion-defenses.sh) into RUN_DIR/summary.md and summary.json.
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 const dir = process.argv[2];
@@ -9,13 +10,51 @@ if (!dir) {
   process.exit(2);
 }
 const read = (f) => (existsSync(f) ? JSON.parse(readFileSync(f, 'utf8')) : null);
-const rows = ['none', 'est', 'act', 'hm-ics', 'catride'].map((name) => {
-  const t = read(path.join(dir, `${name}.train.json`));
-  const s = read(path.join(dir, `${name}.swipe.json`));
+const settings = read(path.join(dir, 'settings.json')) ?? {};
+const entanglement = read(path.join(dir, 'none.entanglement.json'));
+const NAMES = { none: 'N/A', est: 'EST', act: 'ACT[R]', 'hm-ics': 'HM[S,g_LGA]&ICS', catride: 'CA-TRIDE' };
+const ATTACKS = ['CA+', 'CA-', 'QA+', 'QA-', 'TMA', 'ES:D', 'ES:R', 'LTM', 'GTM', 'GTT'];
+
+const pct = (v) => (v === undefined || v === null ? '–' : (100 * v).toFixed(1));
+const num = (v, digits) => (v === undefined || v === null ? '–' : v.toFixed(digits));
+// Extra CA-TRIDE runs of a λ sweep: catride-l<λ>.
+const sweep = readdirSync(dir)
+  .map((f) => /^catride-l([\d.]+)\.train\.json$/.exec(f))
+  .filter((m) => m !== null)
+  .map((m) => [`catride-l${m[1]}`, `CA-TRIDE λ=${m[1]}`]);
+const rows = [];
+for (const [name, label] of [...Object.entries(NAMES), ...sweep]) {
+  const train = read(path.join(dir, `${name}.train.json`));
+  const swipe = read(path.join(dir, `${name}.swipe.json`));
   const time = read(path.join(dir, `${name}.time.json`));
-  const pct = (v) => (v === undefined || v === null ? '–' : (100 * v).toFixed(1));
-  return `| ${name} | ${pct(t?.['R@1'])} | ${pct(t?.mAP)} | ${pct(t?.NMI)} | ${s?.ERS ?? '–'} | ${s?.ARS ?? '–'} | ${time ? Math.round(time.train_seconds / 60) : '–'} |`;
-});
-const table = ['| defense | R@1 | mAP | NMI | ERS | ARS | train min |', '| --- | --- | --- | --- | --- | --- | --- |', ...rows].join('\n');
-writeFileSync(path.join(dir, 'summary.md'), table + '\n');
-console.log(table);
+  rows.push({ name, label, train, swipe, time });
+}
+
+const head = ['defense', 'R@1', 'mAP', 'NMI', ...ATTACKS, 'ERS', 'ARS', 'train min', 'swipe min'];
+const lines = [`| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`];
+for (const r of rows) {
+  const a = r.swipe?.attacks ?? {};
+  const cells = [
+    r.label,
+    pct(r.train?.['R@1']),
+    pct(r.train?.mAP),
+    pct(r.train?.NMI),
+    ...ATTACKS.map((k) => num(a[k], k === 'TMA' || k === 'ES:D' ? 3 : 1)),
+    num(r.swipe?.ERS, 1),
+    num(r.swipe?.ARS, 1),
+    r.time ? (r.time.train_seconds / 60).toFixed(1) : '–',
+    r.time ? (r.time.swipe_seconds / 60).toFixed(1) : '–',
+  ];
+  lines.push(`| ${cells.join(' | ')} |`);
+}
+const queries = rows.find((r) => r.swipe)?.swipe?.queries;
+const notes = [
+  `Settings: η = ${settings.eta ?? '?'} training PGD steps (CA-TRIDE min(η, 16)); ` +
+    (settings.maxBatches ? `8 epochs of ${settings.maxBatches} batches of 128 SPC-2 pairs` : '8 full epochs') +
+    `; rob28 swipe over ${queries ?? '?'} queries (ε 77/255, α 3/255, η 32); ${settings.jobs ?? 1} job(s) × ${settings.threads ?? '?'} thread(s).`,
+];
+if (entanglement) notes.push(`CA-TRIDE (row without λ) uses λ = ${num(entanglement.catrideLambda, 2)} from the N/A model's entanglement ${num(entanglement.entanglement?.ratio, 3)} (methods.md §8.1).`);
+const md = [...lines, '', ...notes].join('\n') + '\n';
+writeFileSync(path.join(dir, 'summary.md'), md);
+writeFileSync(path.join(dir, 'summary.json'), JSON.stringify({ settings, entanglement, rows }, null, 2) + '\n');
+console.log(md);
