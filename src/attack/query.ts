@@ -5,6 +5,7 @@ import { rand, randint, tidy, type Tensor } from '../tensor/index.js';
 import { queryAttackObjective, type RankDirection } from './objectives.js';
 import { queryPrank } from './measures.js';
 import { batchMean, type RankingAttack } from './attack.js';
+import type { BatchContext } from './context.js';
 
 export interface QueryAttackOptions {
   /** M, candidates per query (rob28/rob224: 1). */
@@ -15,6 +16,15 @@ type QuerySelection = {
   /** [B, M] gallery indices of the candidates. */
   candidates: Tensor;
 };
+
+/**
+ * [B, T] ranking positions 1…T (the top-1% neighbour list; position 0 = the
+ * assumed self is left out) in a uniform random order per query: sorting
+ * i.i.d. uniform keys gives every query its own permutation in one op.
+ */
+export function permutedTopPositions(ctx: BatchContext): Tensor {
+  return tidy(() => rand([ctx.clean.shape[0]!, ctx.topCount]).argsort(1).add(1));
+}
 
 export function queryAttack(direction: RankDirection, options: QueryAttackOptions = {}): RankingAttack<QuerySelection> {
   const m = options.candidatesPerQuery ?? 1;
@@ -28,13 +38,8 @@ export function queryAttack(direction: RankDirection, options: QueryAttackOption
       const b = ctx.clean.shape[0]!;
       if (direction === '+') return { candidates: randint(0, n, [b, m]) }; // uniform, with replacement
       if (m > ctx.topCount) throw new Error(`QA-: M = ${m} candidates but the top-1% list has only ${ctx.topCount} entries`);
-      // A random permutation of the top-T neighbour list (position 0 = self removed), first M taken:
-      // sorting i.i.d. uniform keys gives every query its own uniform permutation in one op.
-      const candidates = tidy(() => {
-        const positions = rand([b, ctx.topCount]).argsort(1).narrow(1, 0, m).add(1);
-        return ctx.ranking.gather(1, positions);
-      });
-      return { candidates };
+      // A random permutation of the top-T neighbour list, first M taken.
+      return { candidates: tidy(() => ctx.ranking.gather(1, permutedTopPositions(ctx).narrow(1, 0, m))) };
     },
     objective(adversarial, s, ctx) {
       return queryAttackObjective(adversarial, ctx.gallery.embeddings, s.candidates, ctx.gallery.metric, direction);

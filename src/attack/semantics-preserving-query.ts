@@ -8,9 +8,10 @@
 // every PGD iteration from the current value of that term and not
 // differentiated: while G holds (J_sp ≈ 0) ξ ≈ 1 and the QA term dominates; the
 // moment G starts to slip, ξ explodes and the step turns to repairing G.
-import { rand, randint, tidy, type Tensor } from '../tensor/index.js';
+import { randint, tidy, type Tensor } from '../tensor/index.js';
 import { queryAttackObjective, type RankDirection } from './objectives.js';
 import { queryPrank } from './measures.js';
+import { permutedTopPositions } from './query.js';
 import { batchMean, type RankingAttack } from './attack.js';
 
 /** M_GT, the ground-truth neighbours kept on top. */
@@ -79,7 +80,7 @@ export function semanticsPreservingQueryAttack(direction: RankDirection, options
       return tidy(() => {
         // As QA−: a uniform permutation of the top-T list, the first M are the candidates;
         // G = the best-ranked 5 of the entries left over (sorting positions = sorting by clean rank).
-        const positions = rand([b, ctx.topCount]).argsort(1).add(1);
+        const positions = permutedTopPositions(ctx);
         const candidates = ctx.ranking.gather(1, positions.narrow(1, 0, m));
         const rest = positions.narrow(1, m, ctx.topCount - m).sort(1)[0].narrow(1, 0, SPQA_GROUND_TRUTH);
         return { candidates, groundTruth: ctx.ranking.gather(1, rest) };
