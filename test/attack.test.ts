@@ -536,6 +536,27 @@ test('swipe: all ten numbers, ERS/ARS, deterministic, reproduced column by colum
   model.dispose();
 });
 
+test('swipe of a curve profile: one column per (attack, budget), SPQA± with GTprank, no ERS', async () => {
+  manualSeed(0);
+  const model = new C2F2();
+  const curve = getProfile('qccurve28');
+  // Two ε of the ε-curve, one PGD step; SPQA− needs 6 top-1% entries, more than a 256-image gallery has.
+  const small: Profile = {
+    ...curve,
+    name: 'qccurve28-quick',
+    runs: curve.runs.filter((r) => r.budget.epsilon > 0 && r.budget.epsilon < 0.06 && r.attack !== 'SPQA-').map((r) => ({ ...r, budget: { ...r.budget, steps: 1 } })),
+  };
+  assert.deepEqual([...new Set(small.runs.map((r) => r.attack))], ['CA+', 'CA-', 'SPQA+']);
+  const r = await runSwipe(model, images256, 'N', { profile: small, maxIter: 1 });
+  const columns = Object.keys(r.attacks);
+  assert.equal(columns.length, 2 * 4, 'CA+, CA−, SPQA+ and SPQA+:GTprank at two ε');
+  assert.ok(columns.includes('SPQA+:GTprank ε=0.02745 α=0.01176 η=1 W/M=1'), columns.join(' | '));
+  assert.equal(r.ERS, null);
+  const minus: Profile = { ...small, runs: [{ attack: 'SPQA-', budget: small.runs[0]!.budget }] };
+  await assert.rejects(runSwipe(model, images256, 'N', { profile: minus, maxIter: 1 }), /SPQA-: M = 1 candidates plus 5 ground-truth neighbours exceed the top-1% list \(2 entries\)/);
+  model.dispose();
+});
+
 test('attack and swipe commands reject bad flags as usage errors before loading anything', async () => {
   await assert.rejects(attackCommand.run(['ckpt', '--attack', 'FOA']), (e: unknown) => e instanceof UsageError && /unknown attack 'FOA'/.test(e.message));
   await assert.rejects(attackCommand.run(['ckpt']), (e: unknown) => e instanceof UsageError && /--attack is required/.test(e.message));
