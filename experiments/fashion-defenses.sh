@@ -36,8 +36,10 @@ mkdir -p "$OUT"
 echo "{\"eta\":$ETA,\"maxBatches\":$MAX_BATCHES,\"swipeMaxIter\":$SWIPE_MAX_ITER,\"jobs\":$JOBS,\"threads\":$THREADS}" > "$OUT/settings.json"
 
 # One defense: train (resumable), then the swipe; wall times beside the results.
+# A defense whose results are complete is skipped, so a rerun (e.g. with LAMBDAS) adds only what is new.
 run() {
   local name=$1 threads=$2; shift 2
+  if [ -s "$OUT/$name.time.json" ]; then echo "done before: $name"; return; fi
   local t0=$SECONDS
   node bin/rankshield.js train "$@" --max-batches "$MAX_BATCHES" --eval-every 8 --threads "$threads" \
     --out "$OUT/$name" --resume --quiet --json | tail -1 > "$OUT/$name.train.json"
