@@ -9,7 +9,11 @@ if (!dir) {
   console.error('usage: node experiments/summarize.js RUN_DIR');
   process.exit(2);
 }
-const read = (f) => (existsSync(f) ? JSON.parse(readFileSync(f, 'utf8')) : null);
+// A run still in progress has empty result files: its cells stay '–'.
+const read = (f) => {
+  const text = existsSync(f) ? readFileSync(f, 'utf8').trim() : '';
+  return text === '' ? null : JSON.parse(text);
+};
 const settings = read(path.join(dir, 'settings.json')) ?? {};
 const entanglement = read(path.join(dir, 'none.entanglement.json'));
 const NAMES = { none: 'N/A', est: 'EST', act: 'ACT[R]', 'hm-ics': 'HM[S,g_LGA]&ICS', catride: 'CA-TRIDE' };
