@@ -1,64 +1,92 @@
 #!/usr/bin/env node
 // Collects RUN_DIR/<name>.{train,time,swipe}.json (written by
-// experiments/fashion-defenses.sh) into RUN_DIR/summary.md and summary.json.
+// experiments/fashion-defenses.sh) into RUN_DIR/summary.{md,json,svg}; with
+// several RUN_DIRs and --svg FILE, also one R@1-vs-ERS plot of all runs, a
+// series per run (e.g. per training η), each defense joined across them.
+//
+//   node experiments/summarize.js RUN_DIR... [--svg FILE]
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { tradeoffSvg } from '../dist/src/eval/report-svg.js';
 
-const dir = process.argv[2];
-if (!dir) {
-  console.error('usage: node experiments/summarize.js RUN_DIR');
+const args = process.argv.slice(2);
+const svgAt = args.indexOf('--svg');
+const combinedSvg = svgAt >= 0 ? args.splice(svgAt, 2)[1] : undefined;
+if (args.length === 0 || (svgAt >= 0 && !combinedSvg)) {
+  console.error('usage: node experiments/summarize.js RUN_DIR... [--svg FILE]');
   process.exit(2);
 }
-// A run still in progress has empty result files: its cells stay '–'.
-const read = (f) => {
-  const text = existsSync(f) ? readFileSync(f, 'utf8').trim() : '';
-  return text === '' ? null : JSON.parse(text);
-};
-const settings = read(path.join(dir, 'settings.json')) ?? {};
-const entanglement = read(path.join(dir, 'none.entanglement.json'));
-const NAMES = { none: 'N/A', est: 'EST', act: 'ACT[R]', 'hm-ics': 'HM[S,g_LGA]&ICS', catride: 'CA-TRIDE' };
-const ATTACKS = ['CA+', 'CA-', 'QA+', 'QA-', 'TMA', 'ES:D', 'ES:R', 'LTM', 'GTM', 'GTT'];
-
-const pct = (v) => (v === undefined || v === null ? '–' : (100 * v).toFixed(1));
-const num = (v, digits) => (v === undefined || v === null ? '–' : v.toFixed(digits));
-// Extra CA-TRIDE runs of a λ sweep: catride-l<λ>.
-const sweep = readdirSync(dir)
-  .map((f) => /^catride-l([\d.]+)\.train\.json$/.exec(f))
-  .filter((m) => m !== null)
-  .map((m) => [`catride-l${m[1]}`, `CA-TRIDE λ=${m[1]}`]);
-const rows = [];
-for (const [name, label] of [...Object.entries(NAMES), ...sweep]) {
-  const train = read(path.join(dir, `${name}.train.json`));
-  const swipe = read(path.join(dir, `${name}.swipe.json`));
-  const time = read(path.join(dir, `${name}.time.json`));
-  rows.push({ name, label, train, swipe, time });
+for (const dir of args) {
+  if (!existsSync(path.join(dir, 'settings.json'))) {
+    console.error(`summarize: ${dir} is not a run of experiments/fashion-defenses.sh (no settings.json)`);
+    process.exit(2);
+  }
+}
+const series = args.map(summarize);
+if (combinedSvg) {
+  writeFileSync(combinedSvg, tradeoffSvg(series.filter((s) => s.points.length > 0), 'Fashion-MNIST c2f2: benign R@1 vs ERS per defense'));
+  console.log(`wrote ${combinedSvg}`);
 }
 
-const head = ['defense', 'R@1', 'mAP', 'NMI', ...ATTACKS, 'ERS', 'ARS', 'train min', 'swipe min'];
-const lines = [`| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`];
-for (const r of rows) {
-  const a = r.swipe?.attacks ?? {};
-  const cells = [
-    r.label,
-    pct(r.train?.['R@1']),
-    pct(r.train?.mAP),
-    pct(r.train?.NMI),
-    ...ATTACKS.map((k) => num(a[k], k === 'TMA' || k === 'ES:D' ? 3 : 1)),
-    num(r.swipe?.ERS, 1),
-    num(r.swipe?.ARS, 1),
-    r.time ? (r.time.train_seconds / 60).toFixed(1) : '–',
-    r.time ? (r.time.swipe_seconds / 60).toFixed(1) : '–',
+/** Writes one run's summary files and returns its trade-off series. */
+function summarize(dir) {
+  // A run still in progress has empty result files: its cells stay '–'.
+  const read = (f) => {
+    const text = existsSync(f) ? readFileSync(f, 'utf8').trim() : '';
+    return text === '' ? null : JSON.parse(text);
+  };
+  const settings = read(path.join(dir, 'settings.json')) ?? {};
+  const entanglement = read(path.join(dir, 'none.entanglement.json'));
+  const NAMES = { none: 'N/A', est: 'EST', act: 'ACT[R]', 'hm-ics': 'HM[S,g_LGA]&ICS', catride: 'CA-TRIDE' };
+  const ATTACKS = ['CA+', 'CA-', 'QA+', 'QA-', 'TMA', 'ES:D', 'ES:R', 'LTM', 'GTM', 'GTT'];
+
+  const pct = (v) => (v === undefined || v === null ? '–' : (100 * v).toFixed(1));
+  const num = (v, digits) => (v === undefined || v === null ? '–' : v.toFixed(digits));
+  // Extra CA-TRIDE runs of a λ sweep: catride-l<λ>.
+  const sweep = readdirSync(dir)
+    .map((f) => /^catride-l([\d.]+)\.train\.json$/.exec(f))
+    .filter((m) => m !== null)
+    .map((m) => [`catride-l${m[1]}`, `CA-TRIDE λ=${m[1]}`]);
+  const rows = [];
+  for (const [name, label] of [...Object.entries(NAMES), ...sweep]) {
+    const train = read(path.join(dir, `${name}.train.json`));
+    const swipe = read(path.join(dir, `${name}.swipe.json`));
+    const time = read(path.join(dir, `${name}.time.json`));
+    rows.push({ name, label, train, swipe, time });
+  }
+
+  const head = ['defense', 'R@1', 'mAP', 'NMI', ...ATTACKS, 'ERS', 'ARS', 'train min', 'swipe min'];
+  const lines = [`| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`];
+  for (const r of rows) {
+    const a = r.swipe?.attacks ?? {};
+    const cells = [
+      r.label,
+      pct(r.train?.['R@1']),
+      pct(r.train?.mAP),
+      pct(r.train?.NMI),
+      ...ATTACKS.map((k) => num(a[k], k === 'TMA' || k === 'ES:D' ? 3 : 1)),
+      num(r.swipe?.ERS, 1),
+      num(r.swipe?.ARS, 1),
+      r.time ? (r.time.train_seconds / 60).toFixed(1) : '–',
+      r.time ? (r.time.swipe_seconds / 60).toFixed(1) : '–',
+    ];
+    lines.push(`| ${cells.join(' | ')} |`);
+  }
+  const queries = rows.find((r) => r.swipe)?.swipe?.queries;
+  const notes = [
+    `Settings: η = ${settings.eta ?? '?'} training PGD steps (CA-TRIDE min(η, 16)); ` +
+      (settings.maxBatches ? `8 epochs of ${settings.maxBatches} batches of 128 SPC-2 pairs` : '8 full epochs') +
+      `; rob28 swipe over ${queries ?? '?'} queries (ε 77/255, α 3/255, η 32); ${settings.jobs ?? 1} job(s) × ${settings.threads ?? '?'} thread(s).`,
   ];
-  lines.push(`| ${cells.join(' | ')} |`);
+  if (entanglement) notes.push(`CA-TRIDE (row without λ) uses λ = ${num(entanglement.catrideLambda, 2)} from the N/A model's entanglement ${num(entanglement.entanglement?.ratio, 3)} (methods.md §8.1).`);
+  const md = [...lines, '', ...notes].join('\n') + '\n';
+  writeFileSync(path.join(dir, 'summary.md'), md);
+  writeFileSync(path.join(dir, 'summary.json'), JSON.stringify({ settings, entanglement, rows }, null, 2) + '\n');
+  const points = rows
+    .filter((r) => r.train && typeof r.swipe?.ERS === 'number')
+    .map((r) => ({ label: r.label, recallAt1: 100 * r.train['R@1'], ers: r.swipe.ERS }));
+  const name = `η = ${settings.eta ?? '?'}${settings.maxBatches ? `, ${settings.maxBatches} batches/epoch` : ''}`;
+  if (points.length > 0) writeFileSync(path.join(dir, 'summary.svg'), tradeoffSvg([{ name, points }], `Fashion-MNIST c2f2, ${name}: benign R@1 vs ERS`));
+  console.log(md);
+  return { name, points };
 }
-const queries = rows.find((r) => r.swipe)?.swipe?.queries;
-const notes = [
-  `Settings: η = ${settings.eta ?? '?'} training PGD steps (CA-TRIDE min(η, 16)); ` +
-    (settings.maxBatches ? `8 epochs of ${settings.maxBatches} batches of 128 SPC-2 pairs` : '8 full epochs') +
-    `; rob28 swipe over ${queries ?? '?'} queries (ε 77/255, α 3/255, η 32); ${settings.jobs ?? 1} job(s) × ${settings.threads ?? '?'} thread(s).`,
-];
-if (entanglement) notes.push(`CA-TRIDE (row without λ) uses λ = ${num(entanglement.catrideLambda, 2)} from the N/A model's entanglement ${num(entanglement.entanglement?.ratio, 3)} (methods.md §8.1).`);
-const md = [...lines, '', ...notes].join('\n') + '\n';
-writeFileSync(path.join(dir, 'summary.md'), md);
-writeFileSync(path.join(dir, 'summary.json'), JSON.stringify({ settings, entanglement, rows }, null, 2) + '\n');
-console.log(md);
