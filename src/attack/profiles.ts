@@ -31,7 +31,7 @@ function ersRuns(budget: PgdBudget): ProfileRun[] {
 }
 
 /** CA± and SPQA± with W, M ∈ sizes over every (ε, α) pair of a curve profile. */
-function curveRuns(budgets: PgdBudget[], sizes: number[], withSpqa: boolean): ProfileRun[] {
+function curveRuns(budgets: readonly PgdBudget[], sizes: readonly number[], withSpqa: boolean): ProfileRun[] {
   const runs: ProfileRun[] = [];
   for (const budget of budgets) {
     for (const size of sizes) {
@@ -44,50 +44,28 @@ function curveRuns(budgets: PgdBudget[], sizes: number[], withSpqa: boolean): Pr
 
 const SIZES = [1, 2, 5, 10];
 
+/** A curve profile: every budget × every size, CA± and SPQA± alike. */
+function curveProfile(name: string, usedFor: string, batchSize: number, budgets: readonly PgdBudget[], sizes: readonly number[] = SIZES): Profile {
+  return { name, usedFor, batchSize, runs: curveRuns(budgets, sizes, true) };
+}
+
 export const PROFILES: Readonly<Record<string, Profile>> = {
   rob28: { name: 'rob28', usedFor: 'ERS on MNIST / Fashion-MNIST', batchSize: 128, runs: ersRuns({ epsilon: EPS_77, alpha: ALPHA_3, steps: 32 }) },
   rob224: { name: 'rob224', usedFor: "ERS on CUB / Cars / SOP; CA-TRIDE's ARS", batchSize: 112, runs: ersRuns({ epsilon: EPS_8, alpha: ALPHA_3, steps: 32 }) },
-  pami28: {
-    name: 'pami28',
-    usedFor: 'curves (SPQA±, CA± with M, W ∈ {1, 2, 5, 10})',
-    batchSize: 128,
-    runs: curveRuns(
-      [
-        { epsilon: EPS_8, alpha: ALPHA_1, steps: 32 },
-        { epsilon: EPS_77, alpha: ALPHA_3, steps: 32 },
-      ],
-      SIZES,
-      true,
-    ),
-  },
-  pami224: {
-    name: 'pami224',
-    usedFor: 'curves (SPQA±, CA± with M, W ∈ {1, 2, 5, 10})',
-    batchSize: 112,
-    runs: curveRuns(
-      [
-        { epsilon: EPS_2, alpha: ALPHA_1, steps: 32 },
-        { epsilon: EPS_8, alpha: ALPHA_3, steps: 32 },
-      ],
-      SIZES,
-      true,
-    ),
-  },
-  eccv28: {
-    name: 'eccv28',
-    usedFor: "ECCV'20 tables",
-    batchSize: 128,
-    runs: curveRuns(
-      [
-        { epsilon: 0.01, alpha: ALPHA_1, steps: 10 },
-        { epsilon: 0.03, alpha: ALPHA_1, steps: 15 },
-        { epsilon: 0.1, alpha: 0.01, steps: 20 },
-        { epsilon: 0.3, alpha: 0.01, steps: 30 },
-      ],
-      SIZES,
-      true,
-    ),
-  },
+  pami28: curveProfile('pami28', 'curves (SPQA±, CA± with M, W ∈ {1, 2, 5, 10})', 128, [
+    { epsilon: EPS_8, alpha: ALPHA_1, steps: 32 },
+    { epsilon: EPS_77, alpha: ALPHA_3, steps: 32 },
+  ]),
+  pami224: curveProfile('pami224', 'curves (SPQA±, CA± with M, W ∈ {1, 2, 5, 10})', 112, [
+    { epsilon: EPS_2, alpha: ALPHA_1, steps: 32 },
+    { epsilon: EPS_8, alpha: ALPHA_3, steps: 32 },
+  ]),
+  eccv28: curveProfile('eccv28', "ECCV'20 tables", 128, [
+    { epsilon: 0.01, alpha: ALPHA_1, steps: 10 },
+    { epsilon: 0.03, alpha: ALPHA_1, steps: 15 },
+    { epsilon: 0.1, alpha: 0.01, steps: 20 },
+    { epsilon: 0.3, alpha: 0.01, steps: 30 },
+  ]),
   eccv224: {
     name: 'eccv224',
     usedFor: "ECCV'20 tables",
@@ -98,16 +76,13 @@ export const PROFILES: Readonly<Record<string, Profile>> = {
       ...curveRuns([{ epsilon: 0.01, alpha: ALPHA_1, steps: 10 }, { epsilon: 0.03, alpha: ALPHA_1, steps: 15 }, { epsilon: 0.06, alpha: 0.006, steps: 20 }], SIZES, true).filter((r) => r.attack.startsWith('SPQA')),
     ],
   },
-  qccurve28: {
-    name: 'qccurve28',
-    usedFor: 'ε-curves (CA±, SPQA±, W = M = 1)',
-    batchSize: 128,
-    runs: curveRuns(
-      Array.from({ length: 12 }, (_, i) => ({ epsilon: (7 * i) / 255, alpha: ALPHA_3, steps: 32 })),
-      [1],
-      true,
-    ),
-  },
+  qccurve28: curveProfile(
+    'qccurve28',
+    'ε-curves (CA±, SPQA±, W = M = 1)',
+    128,
+    Array.from({ length: 12 }, (_, i) => ({ epsilon: (7 * i) / 255, alpha: ALPHA_3, steps: 32 })),
+    [1],
+  ),
 };
 
 export function getProfile(name: string): Profile {
