@@ -11,6 +11,8 @@
 #   JOBS=N           defenses trained side by side, each on its share of the cores (default 1)
 #   LAMBDAS="5 10"   extra CA-TRIDE runs at these λ beside the rule's (methods.md §8.1's small sweep)
 #   OUT=DIR          default runs/defenses-eta<ETA>[-b<MAX_BATCHES>][-q<SWIPE_MAX_ITER>]
+#   NONE_FROM=DIR    reuse the N/A checkpoint of another run with the same MAX_BATCHES (η does not
+#                    touch N/A training, and training is seeded, so it is the same model); its swipe reruns
 #
 # CA-TRIDE's λ follows the project rule of methods.md §8.1: the entanglement
 # of the N/A model of this run, interpolated through the published points.
@@ -19,7 +21,8 @@
 # costs about (η + 2)× that, i.e. ~1 h per epoch at η = 32, and a full rob28
 # swipe ~1 h per model. The README's tables come from the reduced runs
 #   ETA=4 MAX_BATCHES=80 SWIPE_MAX_ITER=4 JOBS=2 experiments/fashion-defenses.sh
-#   ETA=8 MAX_BATCHES=80 SWIPE_MAX_ITER=4 JOBS=2 experiments/fashion-defenses.sh
+#   ETA=8 MAX_BATCHES=80 SWIPE_MAX_ITER=4 JOBS=2 NONE_FROM=runs/defenses-eta4-b80-q4 experiments/fashion-defenses.sh
+#   ETA=16 MAX_BATCHES=80 SWIPE_MAX_ITER=4 JOBS=2 NONE_FROM=runs/defenses-eta4-b80-q4 experiments/fashion-defenses.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -53,6 +56,11 @@ run() {
 }
 
 # N/A first, on every core: CA-TRIDE's λ is read from its embedding space.
+if [ -n "${NONE_FROM:-}" ] && [ ! -e "$OUT/none" ]; then
+  cp -r "$NONE_FROM/none" "$OUT/none"
+  rm -rf "$OUT/none/swipe-rob28"
+  echo "{\"from\":\"$NONE_FROM\"}" > "$OUT/none.reused.json"
+fi
 run none "$CORES" fashion:rc2f2:ptripletN
 RANKSHIELD_THREADS=$CORES node bin/rankshield.js eval "$OUT/none" --entanglement --json | tail -1 > "$OUT/none.entanglement.json"
 LAMBDA=$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).catrideLambda)' "$OUT/none.entanglement.json")

@@ -52,7 +52,9 @@ function summarize(dir) {
     const train = read(path.join(dir, `${name}.train.json`));
     const swipe = read(path.join(dir, `${name}.swipe.json`));
     const time = read(path.join(dir, `${name}.time.json`));
-    rows.push({ name, label, train, swipe, time });
+    // NONE_FROM: the checkpoint was trained by another run; its training time is that run's.
+    const reusedFrom = read(path.join(dir, `${name}.reused.json`))?.from;
+    rows.push({ name, label, train, swipe, time, reusedFrom });
   }
 
   const head = ['defense', 'R@1', 'mAP', 'NMI', ...ATTACKS, 'ERS', 'ARS', 'train min', 'swipe min'];
@@ -67,7 +69,7 @@ function summarize(dir) {
       ...ATTACKS.map((k) => num(a[k], k === 'TMA' || k === 'ES:D' ? 3 : 1)),
       num(r.swipe?.ERS, 1),
       num(r.swipe?.ARS, 1),
-      r.time ? (r.time.train_seconds / 60).toFixed(1) : '–',
+      r.reusedFrom ? 'reused' : r.time ? (r.time.train_seconds / 60).toFixed(1) : '–',
       r.time ? (r.time.swipe_seconds / 60).toFixed(1) : '–',
     ];
     lines.push(`| ${cells.join(' | ')} |`);
@@ -78,6 +80,7 @@ function summarize(dir) {
       (settings.maxBatches ? `8 epochs of ${settings.maxBatches} batches of 128 SPC-2 pairs` : '8 full epochs') +
       `; rob28 swipe over ${queries ?? '?'} queries (ε 77/255, α 3/255, η 32); ${settings.jobs ?? 1} job(s) × ${settings.threads ?? '?'} thread(s).`,
   ];
+  for (const r of rows.filter((row) => row.reusedFrom)) notes.push(`${r.label}: checkpoint reused from ${r.reusedFrom} (NONE_FROM; same seed, η does not apply); its swipe was rerun here.`);
   if (entanglement) notes.push(`CA-TRIDE (row without λ) uses λ = ${num(entanglement.catrideLambda, 2)} from the N/A model's entanglement ${num(entanglement.entanglement?.ratio, 3)} (methods.md §8.1).`);
   const md = [...lines, '', ...notes].join('\n') + '\n';
   writeFileSync(path.join(dir, 'summary.md'), md);

@@ -439,18 +439,20 @@ test('entanglement = mean non-zero intra-class / mean inter-class distance; λ i
   assert.throws(() => catrideLambdaFromEntanglement(Number.NaN), /finite number/);
 });
 
-test('trade-off plot: R@1 right, ERS up, labels escaped, a defense joined across runs', () => {
-  const eta4 = { name: 'η = 4', points: [{ label: 'N/A', recallAt1: 83.5, ers: 7.1 }, { label: 'HM[S,g_LGA]&ICS', recallAt1: 87.4, ers: 12.7 }] };
-  const eta8 = { name: 'η = 8', points: [{ label: 'HM[S,g_LGA]&ICS', recallAt1: 86.0, ers: 20.0 }] };
+test('trade-off plot: R@1 right, ERS up, labels escaped, a defense joined across runs, a shared model labelled once', () => {
+  const na = { label: 'N/A', recallAt1: 83.5, ers: 7.1 };
+  const eta4 = { name: 'η = 4', points: [na, { label: 'HM[S,g_LGA]&ICS', recallAt1: 87.4, ers: 12.7 }] };
+  const eta8 = { name: 'η = 8', points: [{ label: 'HM[S,g_LGA]&ICS', recallAt1: 86.0, ers: 20.0 }, na] };
   const svg = tradeoffSvg([eta4, eta8], 'Fashion-MNIST c2f2');
   assert.match(svg, /^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
   assert.ok(svg.includes('HM[S,g_LGA]&amp;ICS') && !svg.includes('g_LGA]&ICS'), 'labels are XML-escaped');
   const circles = [...svg.matchAll(/<circle cx="([\d.]+)" cy="([\d.]+)" r="4" fill="[^"]+"><title>[^<]*?· ([^:]+):/g)].map((m) => ({ x: Number(m[1]), y: Number(m[2]), label: m[3] }));
-  assert.equal(circles.length, 3);
-  const [na, hm4, hm8] = circles;
-  assert.ok(hm4!.x > na!.x && hm4!.y < na!.y, 'higher R@1 is further right, higher ERS is higher up');
+  assert.equal(circles.length, 4);
+  const [na4, hm4, hm8] = circles;
+  assert.ok(hm4!.x > na4!.x && hm4!.y < na4!.y, 'higher R@1 is further right, higher ERS is higher up');
   assert.ok(hm8!.y < hm4!.y && hm8!.x < hm4!.x);
-  assert.equal((svg.match(/stroke-dasharray/g) ?? []).length, 1, 'only HM appears in both runs');
+  assert.equal((svg.match(/stroke-dasharray/g) ?? []).length, 1, 'only HM moved between the runs');
+  assert.equal((svg.match(/>N\/A<\/text>/g) ?? []).length, 1, 'the shared N/A point carries one label');
   assert.throws(() => tradeoffSvg([{ name: 'x', points: [{ label: 'bad', recallAt1: Number.NaN, ers: 1 }] }], 't'), /bad has a non-finite R@1 or ERS/);
   assert.throws(() => tradeoffSvg([], 't'), /no points/);
 });

@@ -125,15 +125,20 @@ export function tradeoffSvg(series: TradeoffSeries[], title: string): string {
   }
   parts.push(`<text x="${((left + width - right) / 2).toFixed(1)}" y="${height - 8}" text-anchor="middle">benign R@1 (%)</text>`);
   parts.push(`<text transform="translate(14 ${((top + height - bottom) / 2).toFixed(1)}) rotate(-90)" text-anchor="middle">ERS</text>`);
+  // A model shared by several series (e.g. N/A across training η) is one point: label it once.
+  const labelled = new Set<string>();
   series.forEach((s, i) => {
     const colour = SERIES_COLOURS[i % SERIES_COLOURS.length]!;
     const previous = series[i - 1];
     for (const p of s.points) {
       const before = previous?.points.find((q) => q.label === p.label);
-      if (before) {
+      if (before && (before.recallAt1 !== p.recallAt1 || before.ers !== p.ers)) {
         parts.push(`<line x1="${x(before.recallAt1).toFixed(1)}" y1="${y(before.ers).toFixed(1)}" x2="${x(p.recallAt1).toFixed(1)}" y2="${y(p.ers).toFixed(1)}" stroke="#999" stroke-dasharray="3 3"/>`);
       }
       parts.push(`<circle cx="${x(p.recallAt1).toFixed(1)}" cy="${y(p.ers).toFixed(1)}" r="4" fill="${colour}"><title>${escapeXml(`${s.name} · ${p.label}: R@1 ${p.recallAt1.toFixed(1)}, ERS ${p.ers.toFixed(1)}`)}</title></circle>`);
+      const at = `${p.label}@${x(p.recallAt1).toFixed(1)},${y(p.ers).toFixed(1)}`;
+      if (labelled.has(at)) continue;
+      labelled.add(at);
       parts.push(`<text x="${(x(p.recallAt1) + 6).toFixed(1)}" y="${(y(p.ers) - 5).toFixed(1)}" font-size="10">${escapeXml(p.label)}</text>`);
     }
     parts.push(`<circle cx="${width - right + 16}" cy="${top + 8 + i * 18}" r="4" fill="${colour}"/>`);
