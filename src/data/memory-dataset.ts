@@ -7,17 +7,8 @@ import { countClasses, type InMemoryDataset, type Split } from './dataset.js';
 /** v/255 in float32 for every byte value (identical to float32 division: double rounding is exact here). */
 const UNIT_SCALE = Float32Array.from({ length: 256 }, (_, v) => v / 255);
 
-export interface InMemoryImageDatasetInit {
-  readonly name: string;
-  readonly split: Split;
-  readonly source: string;
-  readonly channels: number;
-  readonly height: number;
-  readonly width: number;
-  /** length·C·H·W bytes. */
-  readonly pixels: Uint8Array;
-  readonly labels: Int32Array;
-}
+/** What a loader supplies; `length` and `classes` follow from the labels. */
+export type InMemoryImageDatasetInit = Pick<InMemoryImageDataset, 'name' | 'split' | 'source' | 'channels' | 'height' | 'width' | 'pixels' | 'labels'>;
 
 export class InMemoryImageDataset implements InMemoryDataset {
   readonly kind = 'memory' as const;
@@ -27,6 +18,7 @@ export class InMemoryImageDataset implements InMemoryDataset {
   readonly channels: number;
   readonly height: number;
   readonly width: number;
+  /** length·C·H·W bytes. */
   readonly pixels: Uint8Array;
   readonly labels: Int32Array;
   readonly length: number;
