@@ -1,0 +1,73 @@
+// Architecture: design.md's layer map, checked on the sources. A file may
+// import its own layer and the layers below it, never one above; only
+// src/tensor/ touches the native addon. Reads text only (no libtorch).
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import test from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+/** Height of each src/ folder, as in the README's Architecture table; equal heights are one layer. */
+const HEIGHT: Record<string, number> = {
+  tensor: 0,
+  nn: 1,
+  optim: 1,
+  io: 2, // checkpoint files: tensors in, tensors out (the README's table puts it here)
+  models: 3,
+  data: 3,
+  metric: 4,
+  attack: 5,
+  defense: 6,
+  train: 7,
+  eval: 7,
+  cli: 8,
+};
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) return sourceFiles(p);
+    return e.name.endsWith('.ts') ? [p] : [];
+  });
+}
+
+/** Relative import specifiers of a file (static `from '…'` and dynamic `import('…')`). */
+function relativeImports(text: string): string[] {
+  return [...text.matchAll(/(?:from\s+|import\()\s*'(\.{1,2}\/[^']+)'/g)].map((m) => m[1]!);
+}
+
+const files = sourceFiles(path.join(ROOT, 'src')).map((file) => ({
+  file,
+  layer: path.relative(path.join(ROOT, 'src'), file).split(path.sep)[0]!,
+  text: readFileSync(file, 'utf8'),
+}));
+
+test('every src/ folder has a place in the layer map', () => {
+  assert.ok(files.length > 50, `found only ${files.length} sources under src/`);
+  const unknown = [...new Set(files.map((f) => f.layer))].filter((l) => !(l in HEIGHT));
+  assert.deepEqual(unknown, [], 'folders missing from the layer map');
+});
+
+test('no file imports a layer above its own', () => {
+  const upward: string[] = [];
+  for (const { file, layer, text } of files) {
+    for (const spec of relativeImports(text)) {
+      const target = path.relative(path.join(ROOT, 'src'), path.resolve(path.dirname(file), spec)).split(path.sep);
+      if (target[0] === '..') {
+        // Outside src/: only the CLI reaches bench/ (lazily, for `rankshield bench`).
+        if (!(layer === 'cli' && target[1] === 'bench')) upward.push(`${path.relative(ROOT, file)} → ${spec}`);
+        continue;
+      }
+      if (HEIGHT[target[0]!]! > HEIGHT[layer]!) upward.push(`${path.relative(ROOT, file)} (${layer}) → ${spec} (${target[0]})`);
+    }
+  }
+  assert.deepEqual(upward, []);
+});
+
+test('only src/tensor/ loads the native addon', () => {
+  const loaders = files.filter((f) => /rankshield_native|'native',\s*'build'|native\/build/.test(f.text)).map((f) => f.layer);
+  assert.ok(loaders.length > 0, 'the addon loader was not found; update this test with the loading idiom');
+  assert.deepEqual([...new Set(loaders)], ['tensor']);
+});
