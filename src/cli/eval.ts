@@ -9,7 +9,7 @@ import { flagBool, parseArgs } from './args.js';
 export const evalCommand: Command = {
   name: 'eval',
   summary: 'benign retrieval metrics (R@1, R@2, mAP, mAP@R, NMI) of a checkpoint',
-  usage: `usage: rankshield eval CKPT [--json]
+  usage: `usage: rankshield eval CKPT [--entanglement] [--json]
 
 CKPT is a run directory (or its checkpoint.json / model.safetensors). The whole test split is
 both query set and gallery (attacks_and_metrics.md §1). --json prints
