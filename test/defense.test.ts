@@ -112,16 +112,18 @@ test('the LGA destination follows the previous step loss: H_D = −0.2·min(max(
 test('skipping triplets already at their destination changes nothing (exact shortcut)', () => {
   manualSeed(3);
   const model = new C2F2();
-  const run = (skip: boolean): number[] =>
+  const run = (skip: boolean): { adv: number[]; work: number } =>
     tidy(() => {
       manualSeed(11);
       let adv: number[] = [];
       const hm = buildDefense({ kind: 'hm', source: 'softhard', destination: 'semihard', steps: 6, skipSatisfied: skip }, 28);
-      hm.step(context(model, batch(), { inspect: (_r, _c, a) => void (adv = a.toArray()) }));
-      return adv;
+      const out = hm.step(context(model, batch(), { inspect: (_r, _c, a) => void (adv = a.toArray()) }));
+      return { adv, work: out.stats.pgdWorkFraction! };
     });
-  const reference = run(false);
-  const fast = run(true);
+  const { adv: reference, work: fullWork } = run(false);
+  const { adv: fast, work: skippedWork } = run(true);
+  assert.equal(fullWork, 1, 'the reference pushes every triplet through every PGD pass');
+  assert.ok(skippedWork > 0 && skippedWork < 1, `skipSatisfied did ${skippedWork} of the PGD work`);
   assert.equal(fast.length, reference.length);
   const maxDiff = Math.max(...fast.map((v, i) => Math.abs(v - reference[i]!)));
   assert.ok(maxDiff < 1e-6, `adversarial batches differ by ${maxDiff}`);

@@ -40,6 +40,8 @@ export interface DefenseStats {
   sourceHardness: number;
   /** Mean hardness of the triplets the loss was computed on. */
   trainedHardness: number;
+  /** Share of the full-batch PGD work done, in triplet passes (HM only: < 1 where skipSatisfied drops triplets). */
+  pgdWorkFraction?: number;
   /** Mean destination hardness H_D (HM only). */
   destinationHardness?: number;
   /** Weighted collapseness C (CA-TRIDE only). */

@@ -71,6 +71,9 @@ export function hardnessManipulation(o: HardnessManipulationOptions): Defense {
 
         let iterations = 0;
         let adversarial = X;
+        // Triplets pushed through the model per PGD pass, summed; b per pass unless skipSatisfied shrinks it.
+        let tripletPasses = 0;
+        let objectivePasses = 0;
         if (!samePair) {
           let active: Tensor | null = null; // triplet ids still below H_D (skipSatisfied only)
           let previousJ = -1;
@@ -82,6 +85,8 @@ export function hardnessManipulation(o: HardnessManipulationOptions): Defense {
               const pick = (part: number): Tensor => (ids === null ? xAdv.narrow(0, part * b, b) : rows(xAdv, ids.add(part * b)));
               const z = embedGrad(ctx.model, cat([pick(0), pick(1), pick(2)], 0), 'N');
               const m = ids === null ? b : ids.shape[0]!;
+              tripletPasses += m;
+              objectivePasses += 1;
               const [za, zp, zn] = [z.narrow(0, 0, m), z.narrow(0, m, m), z.narrow(0, 2 * m, m)];
               const gap = rowDistance(za, zp, 'N').sub(rowDistance(za, zn, 'N')).sub(ids === null ? hDest : rows(hDest, ids));
               if (o.skipSatisfied) {
@@ -126,6 +131,8 @@ export function hardnessManipulation(o: HardnessManipulationOptions): Defense {
             forwardPasses: 1 + iterations + 1 + (ics > 0 ? 1 : 0),
             backwardPasses: iterations + 1,
             pgdIterations: iterations,
+            // Share of the full-batch PGD work done: 1 for the reference, less where skipSatisfied drops triplets.
+            pgdWorkFraction: objectivePasses > 0 ? tripletPasses / (objectivePasses * b) : 0,
             perturbedFraction: samePair ? 0 : noGrad(() => hSource.lt(hDest).float().mean().item()),
             sourceHardness: hSource.mean().item(),
             trainedHardness: trained.mean().item(),

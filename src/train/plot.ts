@@ -14,6 +14,7 @@ const PANELS: [string, string][] = [
   ['trainedHardness', 'trained-on hardness H'],
   ['destinationHardness', 'destination hardness H_D'],
   ['pgdIterations', 'PGD iterations'],
+  ['pgdWorkFraction', 'share of PGD triplet work done'],
   ['collapseness', 'collapseness C'],
 ];
 
