@@ -131,7 +131,6 @@ export function hardnessManipulation(o: HardnessManipulationOptions): Defense {
             forwardPasses: 1 + iterations + 1 + (ics > 0 ? 1 : 0),
             backwardPasses: iterations + 1,
             pgdIterations: iterations,
-            // Share of the full-batch PGD work done: 1 for the reference, less where skipSatisfied drops triplets.
             pgdWorkFraction: objectivePasses > 0 ? tripletPasses / (objectivePasses * b) : 0,
             perturbedFraction: samePair ? 0 : noGrad(() => hSource.lt(hDest).float().mean().item()),
             sourceHardness: hSource.mean().item(),
