@@ -11,7 +11,7 @@ import { Adam } from '../src/optim/index.js';
 import { buildDefense, type DefenseConfig } from '../src/defense/registry.js';
 import { createModel } from '../src/train/checkpoint.js';
 import { defaultConfig } from '../src/train/config.js';
-import { trainEpoch } from '../src/train/trainer.js';
+import { meanStats, trainEpoch } from '../src/train/trainer.js';
 import { exportFashionTrain, medianOfRounds, parseBenchArgs, pythonTorch } from './common.js';
 
 export async function runDefenseBench(argv: string[]): Promise<number> {
@@ -34,7 +34,7 @@ export async function runDefenseBench(argv: string[]): Promise<number> {
     const opt = new Adam(model.parameters(), { lr: config.lr, weightDecay: config.weightDecay });
     try {
       const rec = await trainEpoch({ model, opt, defense: buildDefense(defense, 28), train, config, epoch: round });
-      return { ms: (1000 * rec.seconds) / rec.steps, work: rec.defense.pgdWorkFraction ?? 1 };
+      return { ms: (1000 * rec.seconds) / rec.steps, work: meanStats(rec).pgdWorkFraction ?? 1 };
     } finally {
       opt.dispose();
       model.dispose();

@@ -45,8 +45,10 @@ run() {
   local name=$1 threads=$2; shift 2
   if [ -s "$OUT/$name.time.json" ]; then echo "done before: $name"; return; fi
   local t0=$SECONDS
+  local again=--overwrite  # a directory without a checkpoint holds nothing worth keeping
+  [ -e "$OUT/$name/checkpoint.json" ] && again=--resume
   node bin/rankshield.js train "$@" --max-batches "$MAX_BATCHES" --eval-every 8 --threads "$threads" \
-    --out "$OUT/$name" --resume --quiet --json | tail -1 > "$OUT/$name.train.json"
+    --out "$OUT/$name" "$again" --quiet --json | tail -1 > "$OUT/$name.train.json"
   local t1=$SECONDS
   local swipe=(--profile rob28 --json --out "$OUT/$name/swipe-rob28")
   [ "$SWIPE_MAX_ITER" != 0 ] && swipe+=(--max-iter "$SWIPE_MAX_ITER")

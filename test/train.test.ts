@@ -35,7 +35,7 @@ test('training writes complete checkpoints and resuming equals an uninterrupted 
   const full = await train({ config: { ...quick, epochs: 2 }, outDir: a });
   assert.equal(full.epochs.length, 2);
   assert.ok(full.epochs[1]!.loss < full.epochs[0]!.loss + 0.05, 'loss should not blow up');
-  for (const f of ['model.safetensors', 'optimizer.safetensors', 'checkpoint.json', 'log.jsonl', 'report.json', 'report.md']) {
+  for (const f of ['model.safetensors', 'checkpoint.json', 'checkpoints', 'log.jsonl', 'report.json', 'report.md']) {
     assert.ok(existsSync(path.join(a, f)), `${f} missing`);
   }
   assert.deepEqual(readdirSync(a).filter((f) => f.includes('.tmp')), []);

@@ -12,6 +12,7 @@
 
 #include <napi.h>
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Context.h>
 #include <ATen/Parallel.h>
 #include <ATen/core/Tensor.h>
@@ -502,6 +503,38 @@ Napi::Value ManualSeed(const Napi::CallbackInfo& info) {
   });
 }
 
+// The default CPU generator's whole state as bytes, so a checkpoint taken in the
+// middle of an epoch resumes with exactly the random stream the uninterrupted
+// run would have drawn (mining, PGD random starts).
+Napi::Value RngState(const Napi::CallbackInfo& info) {
+  return guarded(info, [&](Napi::Env env) -> Napi::Value {
+    auto gen = at::detail::getDefaultCPUGenerator();
+    at::Tensor state;
+    {
+      std::lock_guard<std::mutex> lock(gen.mutex());
+      state = gen.get_state();
+    }
+    auto out = Napi::Uint8Array::New(env, static_cast<size_t>(state.numel()));
+    if (state.numel() > 0) std::memcpy(out.Data(), state.data_ptr(), static_cast<size_t>(state.numel()));
+    return out;
+  });
+}
+
+Napi::Value SetRngState(const Napi::CallbackInfo& info) {
+  return guarded(info, [&](Napi::Env env) -> Napi::Value {
+    if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+      throw std::invalid_argument("setRngState: expected a Uint8Array");
+    }
+    auto bytes = info[0].As<Napi::Uint8Array>();
+    at::Tensor state = at::empty({static_cast<int64_t>(bytes.ElementLength())}, at::kByte);
+    if (bytes.ElementLength() > 0) std::memcpy(state.data_ptr(), bytes.Data(), bytes.ElementLength());
+    auto gen = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    gen.set_state(state);  // libtorch checks the size and throws on a wrong one
+    return env.Undefined();
+  });
+}
+
 Napi::Value CudaAvailable(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), at::hasCUDA());
 }
@@ -645,6 +678,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads));
   exports.Set("getNumThreads", Napi::Function::New(env, GetNumThreads));
   exports.Set("manualSeed", Napi::Function::New(env, ManualSeed));
+  exports.Set("rngState", Napi::Function::New(env, RngState));
+  exports.Set("setRngState", Napi::Function::New(env, SetRngState));
   exports.Set("cudaAvailable", Napi::Function::New(env, CudaAvailable));
   exports.Set("version", Napi::Function::New(env, Version));
   return exports;

@@ -1,5 +1,6 @@
 // Layer: cli. `rankshield demo`: the default job — RobRank's Fashion-MNIST
 // baseline `fashion:rc2f2:ptripletN` trained and evaluated end to end.
+import { hasCheckpoint } from '../train/checkpoint.js';
 import type { Command } from './command.js';
 
 export const demoCommand: Command = {
@@ -9,10 +10,13 @@ export const demoCommand: Command = {
 
 Runs \`rankshield train fashion:rc2f2:ptripletN --out runs/demo\` (8 code epochs, ~15–25 min on
 2 cores) and prints R@1 / R@2 / mAP / mAP@R / NMI on the 10,000-image test split.
-Any \`rankshield train\` option may be added, e.g. --epochs 1 for a quick look, --resume to continue.`,
+Any \`rankshield train\` option may be added, e.g. --epochs 1 for a quick look. Run again, it
+continues runs/demo from its newest checkpoint (--overwrite starts over).`,
   async run(argv) {
     const { trainCommand } = await import('./train.js');
     const hasOut = argv.some((a) => a === '--out' || a.startsWith('--out='));
-    return trainCommand.run(['fashion:rc2f2:ptripletN', ...(hasOut ? [] : ['--out', 'runs/demo']), ...argv]);
+    // The default job is resumable by just running it again.
+    const again = !hasOut && hasCheckpoint('runs/demo') && !argv.includes('--overwrite') && !argv.includes('--resume');
+    return trainCommand.run(['fashion:rc2f2:ptripletN', ...(hasOut ? [] : ['--out', 'runs/demo']), ...(again ? ['--resume'] : []), ...argv]);
   },
 };

@@ -2,7 +2,7 @@
 // profile over the checkpoint's test split, ERS and ARS (attacks_and_metrics.md §3, §5, §6).
 import path from 'node:path';
 import { openDataset } from '../data/index.js';
-import { writeFileAtomicSync } from '../io/atomic.js';
+import { ensureWritableDir, writeFileAtomicSync } from '../io/atomic.js';
 import { PROFILES } from '../attack/profiles.js';
 import { runSwipe, type SwipeResult } from '../eval/swipe.js';
 import { swipeMarkdown, swipeSvg } from '../eval/report-svg.js';
@@ -37,6 +37,11 @@ The last line of output is the JSON result.`,
     const gtmTarget = flagString(p, 'gtm-target');
     if (gtmTarget !== undefined && gtmTarget !== 'reference-bug' && gtmTarget !== 'intended') throw new UsageError(`--gtm-target must be reference-bug or intended, got '${gtmTarget}'`);
     const json = flagBool(p, 'json');
+    const benignR1 = flagNumber(p, 'benign-r1');
+    if (benignR1 !== undefined && !(benignR1 >= 0 && benignR1 <= 100)) throw new UsageError(`--benign-r1 is a percentage in [0, 100], got ${benignR1}`);
+    // Every check before the work: a swipe can take an hour, its results must have somewhere to go.
+    const out = flagString(p, 'out');
+    if (out !== undefined) ensureWritableDir(out);
     const { model, info } = loadCheckpoint(p.positionals[0]!);
     try {
       const data = await openDataset(info.config.dataset);
@@ -47,15 +52,15 @@ The last line of output is the JSON result.`,
         profile,
         maxIter,
         seed: flagNumber(p, 'seed'),
-        benignRecallAt1: flagNumber(p, 'benign-r1'),
+        benignRecallAt1: benignR1,
         attackOptions: gtmTarget === undefined ? {} : { gtmTarget },
         // Progress (with ETA) goes to stderr, so --json output stays one clean line.
         onBatch: (b) => bar.tick(1, `${b.queries} queries`),
       });
-      const out = flagString(p, 'out');
-      if (out !== undefined) writeReports(out, result);
+      // The result is printed before the reports are written: a failing disk cannot take it away.
       if (!json) console.log(swipeMarkdown(result));
       console.log(JSON.stringify(result));
+      if (out !== undefined) writeReports(out, result);
       return 0;
     } finally {
       model.dispose();

@@ -4,7 +4,7 @@ import { setNumThreads } from '../tensor/index.js';
 import { parseMetric } from '../metric/distance.js';
 import { DEFENSE_KINDS, SAMPLERS, type DefenseConfig, type SamplerName } from '../defense/registry.js';
 import { defaultConfig, defaultLossMargin, parseShorthand, validateConfig, type ExperimentConfig, type MinerName } from '../train/config.js';
-import { train } from '../train/trainer.js';
+import { DEFAULT_CHECKPOINT_SECONDS, train, TrainingInterrupted } from '../train/trainer.js';
 import { UsageError, type Command } from './command.js';
 import { flagBool, flagNumber, flagString, parseArgs } from './args.js';
 
@@ -12,7 +12,8 @@ const MINERS: readonly MinerName[] = ['random', 'semihard', 'softhard', 'distanc
 
 const FLAGS = {
   dataset: 'string', metric: 'string', miner: 'string', margin: 'number', epochs: 'int', batch: 'int', lr: 'number',
-  'weight-decay': 'number', seed: 'int', threads: 'int', out: 'string', resume: 'boolean', 'max-batches': 'int',
+  'weight-decay': 'number', seed: 'int', threads: 'int', out: 'string', resume: 'boolean', overwrite: 'boolean', 'max-batches': 'int',
+  'checkpoint-every': 'int', 'checkpoint-minutes': 'number',
   'eval-every': 'int', json: 'boolean', quiet: 'boolean', model: 'string', pretrained: 'string',
   defense: 'string', source: 'string', destination: 'string', ics: 'number', 'pgd-steps': 'int', epsilon: 'number', alpha: 'number',
   lambda: 'number', 'skip-satisfied': 'boolean',
@@ -39,7 +40,10 @@ options (defaults: methods.md §3 for the dataset):
   --seed N              the same seed reproduces the run         (0)
   --threads N           libtorch intra-op threads                (all cores)
   --out DIR             run directory                            (runs/<dataset>-<model>-<miner><metric>-s<seed>)
-  --resume              continue from the checkpoint in --out
+  --resume              continue from the newest complete checkpoint in --out (also inside an epoch)
+  --overwrite           replace the run already in --out (without it, an existing run is refused)
+  --checkpoint-every N  also checkpoint every N optimizer steps inside an epoch
+  --checkpoint-minutes M  checkpoint inside an epoch at least every M minutes; 0 = off   (${DEFAULT_CHECKPOINT_SECONDS / 60})
   --eval-every N        evaluate every N epochs (always after the last)
   --max-batches N       stop each epoch after N batches (quick runs)
   --json                print the final metrics as one JSON line
@@ -56,8 +60,12 @@ rres18p:pgtripletN = CA-TRIDE):
   --epsilon X, --alpha X   L∞ budget and step (77/255 and 3/255 for 28×28; 8/255 and 1/255 for 224×224)
   --quiet               no progress bars
 
-Each epoch writes model.safetensors (PyTorch state-dict names), optimizer.safetensors and
-checkpoint.json atomically, and appends to log.jsonl; the end writes report.json and report.md.`,
+Checkpoints (model and optimizer as safetensors, PyTorch state-dict names) are committed as one unit
+under checkpoints/ with their sizes and SHA-256 in checkpoint.json: at the end of every epoch before
+its evaluation, by --checkpoint-every/--checkpoint-minutes, and on Ctrl-C / SIGTERM (the current step
+finishes, a checkpoint is written, exit 130 / 143; a second Ctrl-C exits at once). model.safetensors in
+--out is the newest model. A run directory is locked while training. log.jsonl gets a line per step and
+epoch; the end writes report.json, report.md and training.svg.`,
   async run(argv) {
     const p = parseArgs(argv, FLAGS);
     if (p.positionals.length > 1) throw new UsageError(`unexpected arguments: ${p.positionals.slice(1).join(' ')}`);
@@ -65,7 +73,28 @@ checkpoint.json atomically, and appends to log.jsonl; the end writes report.json
     const threads = flagNumber(p, 'threads');
     if (threads !== undefined) setNumThreads(threads);
     const out = flagString(p, 'out') ?? path.join('runs', `${config.dataset}-${config.model}-${config.loss}-${config.miner}${config.metric}-s${config.seed}`);
-    const result = await train({ config, outDir: out, resume: flagBool(p, 'resume'), progress: !flagBool(p, 'quiet') });
+    const resume = flagBool(p, 'resume');
+    const overwrite = flagBool(p, 'overwrite');
+    if (resume && overwrite) throw new UsageError('--resume and --overwrite exclude each other');
+    const everySteps = flagNumber(p, 'checkpoint-every');
+    if (everySteps !== undefined && everySteps < 1) throw new UsageError(`--checkpoint-every must be >= 1, got ${everySteps}`);
+    const minutes = flagNumber(p, 'checkpoint-minutes');
+    if (minutes !== undefined && minutes < 0) throw new UsageError(`--checkpoint-minutes must be >= 0, got ${minutes}`);
+    const stop = stopOnSignals();
+    let result;
+    try {
+      result = await train({
+        config, outDir: out, resume, overwrite, progress: !flagBool(p, 'quiet'), signal: stop.signal,
+        checkpointEvery: { steps: everySteps ?? 0, seconds: minutes === undefined ? DEFAULT_CHECKPOINT_SECONDS : minutes * 60 },
+        onNotice: (m) => process.stderr.write(`rankshield train: ${m}\n`),
+      });
+    } catch (e) {
+      if (!(e instanceof TrainingInterrupted)) throw e;
+      process.stderr.write(`rankshield train: ${e.message}\n  resume with: rankshield train ${[...argv.filter((a) => a !== '--overwrite' && a !== '--resume'), '--resume', ...(flagString(p, 'out') === undefined ? ['--out', out] : [])].join(' ')}\n`);
+      return e.reason === 'SIGTERM' ? 143 : 130;
+    } finally {
+      stop.dispose();
+    }
     const f = result.final;
     if (flagBool(p, 'json')) {
       console.log(JSON.stringify({ 'R@1': f['R@1'], 'R@2': f['R@2'], mAP: f.mAP, 'mAP@R': f['mAP@R'], NMI: f.NMI, seconds: result.seconds, out }));
@@ -75,6 +104,31 @@ checkpoint.json atomically, and appends to log.jsonl; the end writes report.json
     return 0;
   },
 };
+
+/**
+ * SIGINT/SIGTERM abort the training cleanly (finish the step, checkpoint, exit
+ * 130/143); a second signal exits at once, keeping the last checkpoint.
+ */
+function stopOnSignals(): { signal: AbortSignal; dispose: () => void } {
+  const controller = new AbortController();
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (controller.signal.aborted) {
+      process.stderr.write(`\nrankshield train: ${sig} again — exiting now; the last committed checkpoint is kept\n`);
+      process.exit(sig === 'SIGTERM' ? 143 : 130);
+    }
+    process.stderr.write(`\nrankshield train: ${sig} — finishing the current step, then writing a checkpoint (again to exit at once)\n`);
+    controller.abort(sig);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
+}
 
 function buildConfig(shorthand: string | undefined, p: ReturnType<typeof parseArgs>): ExperimentConfig {
   let c: ExperimentConfig;

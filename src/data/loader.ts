@@ -52,6 +52,11 @@ export interface Spc2LoaderOptions extends LoaderOptions {
   readonly batchPairs?: number;
   /** Random crop + flip for file-backed images (default true); false uses the test center crop. */
   readonly augment?: boolean;
+  /**
+   * Skip the epoch's first batches (a run resumed mid-epoch). The plans and
+   * crops are drawn for the whole epoch first, so batch k is the same batch k.
+   */
+  readonly startBatch?: number;
 }
 
 export interface TestLoaderOptions extends LoaderOptions {
@@ -208,7 +213,9 @@ export function spc2Loader(dataset: DmlDataset, opts: Spc2LoaderOptions): BatchL
   const epoch = opts.epoch ?? 0;
   const plans = spc2EpochPlan(dataset.labels, opts.batchPairs ?? defaultBatchSizes(dataset.height).trainPairs, opts.seed, epoch);
   const crops = dataset.kind === 'files' ? cropsFor(plans, opts.augment ?? true, opts.seed, epoch) : null;
-  return new BatchLoader(dataset, plans, crops, opts);
+  const start = opts.startBatch ?? 0;
+  if (!Number.isInteger(start) || start < 0 || start > plans.length) throw new Error(`startBatch must be in [0, ${plans.length}], got ${start}`);
+  return new BatchLoader(dataset, plans.slice(start), crops?.slice(start) ?? null, opts);
 }
 
 /** Test-order batches: unshuffled single images, test transform. */

@@ -1,5 +1,6 @@
 // Layer: defense. Defense settings as plain data (for configs, checkpoints and
 // the CLI) and the one function that turns them into a Defense.
+import { z } from 'zod';
 import { minerByName, type Miner } from '../metric/miners.js';
 import type { Defense } from './defense.js';
 import { defaultBudget, type PgdBudget } from './common.js';
@@ -40,6 +41,37 @@ export type DefenseConfig =
 export const DEFENSE_KINDS = ['none', 'est', 'act', 'hm', 'catride'] as const;
 
 const GRADUAL: readonly string[] = ['lga', 'gB', 'g2', 'gsqrt'];
+
+/**
+ * The shape of a DefenseConfig read from untrusted JSON (a checkpoint.json, a
+ * config file): every field typed and ranged, unknown fields refused, so a
+ * hand-edited sidecar cannot train or evaluate something other than it says.
+ */
+const samplerSchema = z.enum(SAMPLERS as [SamplerName, ...SamplerName[]]);
+const pgdSchema = {
+  steps: z.number().int().min(1).max(10_000).optional(),
+  epsilon: z.number().gt(0).max(1).optional(),
+  alpha: z.number().gt(0).max(1).optional(),
+};
+export const defenseConfigSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('none') }).strict(),
+  z.object({ kind: z.literal('est'), ...pgdSchema }).strict(),
+  z.object({ kind: z.literal('act'), ...pgdSchema }).strict(),
+  z
+    .object({
+      kind: z.literal('hm'),
+      source: samplerSchema,
+      destination: z.union([samplerSchema, z.enum(['lga', 'gB', 'g2', 'gsqrt']), z.number().min(-2).max(2)]),
+      gradualBase: samplerSchema.optional(),
+      ics: z.number().min(0).finite().optional(),
+      skipSatisfied: z.boolean().optional(),
+      ...pgdSchema,
+    })
+    .strict(),
+  z
+    .object({ kind: z.literal('catride'), lambda: z.number().min(0).finite().optional(), weighting: z.enum(['softmax', 'softmin']).optional(), ...pgdSchema })
+    .strict(),
+]);
 
 export function describeDefense(d: DefenseConfig): string {
   switch (d.kind) {

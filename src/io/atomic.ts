@@ -21,6 +21,21 @@ function tempNameFor(file: string): string {
   return `${file}.${process.pid}.${++counter}.tmp`;
 }
 
+/**
+ * Makes `dir` (with parents) and proves a file can be created in it, so a long
+ * computation whose results go there fails at its start, not at its end.
+ */
+export function ensureWritableDir(dir: string): void {
+  const probe = path.join(dir, `.rankshield-write-test.${process.pid}`);
+  try {
+    mkdirSync(dir, { recursive: true });
+    closeSync(openSync(probe, 'w'));
+    rmSync(probe, { force: true });
+  } catch (e) {
+    throw new Error(`cannot write to ${dir}: ${(e as Error).message}`);
+  }
+}
+
 export function writeFileAtomicSync(file: string, data: AtomicContent): void {
   const tmp = tempNameFor(file);
   let fd: number | null = null;

@@ -142,6 +142,14 @@ export function manualSeed(seed: number): void {
   if (!Number.isInteger(seed) || seed < 0) throw new Error(`seed must be a non-negative integer, got ${seed}`);
   native.manualSeed(seed);
 }
+/** The default generator's state (opaque bytes), for exact mid-epoch resumption. */
+export function rngState(): Uint8Array {
+  return native.rngState();
+}
+/** Restores a state from `rngState()`; a state of the wrong size is an error. */
+export function setRngState(state: Uint8Array): void {
+  native.setRngState(state);
+}
 export function cudaAvailable(): boolean {
   return native.cudaAvailable();
 }

@@ -37,6 +37,8 @@ export interface NativeBridge {
   setNumThreads(n: number): void;
   getNumThreads(): number;
   manualSeed(seed: number): void;
+  rngState(): Uint8Array;
+  setRngState(state: Uint8Array): void;
   cudaAvailable(): boolean;
   version(): string;
   /** Frees the blocks held by the caching CPU allocator; returns the bytes released. */

@@ -1,11 +1,22 @@
-// Layer: train. Checkpoints: the model's state dict as safetensors (PyTorch
-// names, so `torch` + `safetensors.torch.load_file` reads it), the optimizer
-// state as a second safetensors file, and a JSON sidecar with the experiment
-// config, epoch and metrics. Every file is written atomically and the sidecar
-// last, so a crash mid-save leaves the previous complete checkpoint in place.
-import { existsSync, readFileSync, statSync } from 'node:fs';
+// Layer: train. Checkpoints that cannot tear.
+//
+// A checkpoint is committed as one unit. Its files (the model's state dict as
+// safetensors, with PyTorch names; the optimizer state; a manifest) are written
+// into a fresh directory `checkpoints/.tmp-…`, fsynced, and renamed to
+// `checkpoints/<seq>`; only then is the run's `checkpoint.json` replaced (one
+// atomic rename), and it records each file's size and SHA-256 and its own
+// digest. Whatever instant a crash or a full disk hits, `checkpoint.json`
+// names a complete commit; a file altered afterwards fails its hash and is
+// named; `--resume` then falls back to the newest commit that still verifies.
+// The last KEEP_COMMITS commits are kept for that. `model.safetensors` in the
+// run directory is a hard link to the newest model, for PyTorch users.
+import { createHash } from 'node:crypto';
+import {
+  closeSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, realpathSync, renameSync, rmSync, statSync,
+} from 'node:fs';
 import path from 'node:path';
-import { loadSafetensors, saveSafetensors } from '../io/safetensors.js';
+import { z } from 'zod';
+import { decodeSafetensors, encodeSafetensors } from '../io/safetensors.js';
 import { writeFileAtomicSync } from '../io/atomic.js';
 import { dispose, type Tensor } from '../tensor/index.js';
 import type { Optimizer } from '../optim/index.js';
@@ -13,42 +24,182 @@ import type { EmbeddingModel } from '../models/model.js';
 import { C2F2 } from '../models/c2f2.js';
 import { ResNet } from '../models/resnet.js';
 import { loadImagenetWeights } from '../models/pretrained.js';
-import { validateConfig, type ExperimentConfig } from './config.js';
+import { describeSchemaErrors, parseConfig, type ExperimentConfig } from './config.js';
 
 export const SIDECAR = 'checkpoint.json';
+export const COMMITS_DIR = 'checkpoints';
+/** The newest commit plus this many − 1 older ones stay on disk as fallbacks. */
+export const KEEP_COMMITS = 2;
 const MODEL_FILE = 'model.safetensors';
 const OPTIM_FILE = 'optimizer.safetensors';
+const FORMAT = 'rankshield-checkpoint/2';
+const LEGACY_FORMAT = 'rankshield-checkpoint/1';
 
-export interface CheckpointInfo {
-  format: 'rankshield-checkpoint/1';
-  config: ExperimentConfig;
-  /** Last completed epoch (0-based). */
+/** Where training continues: the next optimizer step to run is step `step` of epoch `epoch`. */
+export interface TrainingPosition {
   epoch: number;
+  step: number;
+}
+
+/** Running sums of an epoch that is not finished (or finished but not yet evaluated). */
+export interface EpochProgress {
+  epoch: number;
+  steps: number;
+  lossSum: number;
+  seconds: number;
+  statSums: Record<string, number>;
+  statCount: number;
+}
+
+export interface FileRecord {
+  /** Relative to the directory holding the JSON that names it. */
+  path: string;
+  bytes: number;
+  sha256: string;
+}
+
+/** What `checkpoint.json` holds (format 2). */
+export interface CheckpointInfo {
+  format: typeof FORMAT;
+  config: ExperimentConfig;
+  /** Last fully trained epoch (0-based); −1 before the first epoch ends. */
+  epoch: number;
+  position: TrainingPosition;
+  /** The epoch `epochProgress.epoch` is trained and its evaluation is still due. */
+  pendingEval: boolean;
   optimizerStep: number;
   metrics: Record<string, number>;
   /** Scalar state a defense carries across steps (HM's previous loss), so resuming is exact. */
-  defenseState?: Record<string, number>;
-  model: string;
-  optimizer: string;
+  defenseState: Record<string, number>;
+  /** libtorch's generator state (base64) at `position`, when it is inside an epoch. */
+  rngState: string | null;
+  epochProgress: EpochProgress | null;
+  /** Length of log.jsonl when the checkpoint was committed; later lines describe lost work. */
+  logBytes: number;
+  files: { model: FileRecord; optimizer: FileRecord };
   savedAt: string;
+  /** SHA-256 of this JSON without the digest field. */
+  digest: string;
 }
 
-export function saveCheckpoint(dir: string, model: EmbeddingModel, opt: Optimizer, info: Omit<CheckpointInfo, 'format' | 'model' | 'optimizer' | 'savedAt' | 'optimizerStep'>): void {
-  saveSafetensors(path.join(dir, MODEL_FILE), model.stateDict(), { format: 'pt', model: model.kind });
-  const o = opt.stateDict();
-  saveSafetensors(path.join(dir, OPTIM_FILE), o.tensors, { step: String(o.step) });
-  const sidecar: CheckpointInfo = {
-    format: 'rankshield-checkpoint/1',
-    ...info,
-    optimizerStep: o.step,
-    model: MODEL_FILE,
-    optimizer: OPTIM_FILE,
-    savedAt: new Date().toISOString(),
+/** What a run directory's state is saved as; the caller knows the rest. */
+export type CheckpointState = Omit<CheckpointInfo, 'format' | 'files' | 'savedAt' | 'digest' | 'optimizerStep'>;
+
+/** A checkpoint read back: its info, the directory its files are relative to, and whether hashes were checked. */
+export interface VerifiedCheckpoint {
+  info: CheckpointInfo;
+  /** Directory the file paths in `info.files` are relative to. */
+  base: string;
+  /** False only for format-1 checkpoints, which carry no hashes. */
+  verified: boolean;
+}
+
+/** A checkpoint that is torn, altered or malformed; the message names the file and the problem. */
+export class CheckpointError extends Error {
+  override name = 'CheckpointError';
+}
+
+// ------------------------------------------------------------------ schema
+
+const int = (min: number): z.ZodNumber => z.number().int().min(min);
+const fileRecordSchema = z.object({ path: z.string().min(1), bytes: int(0), sha256: z.string().regex(/^[0-9a-f]{64}$/) }).strict();
+const numberRecord = z.record(z.string(), z.number());
+const checkpointSchema = z
+  .object({
+    format: z.literal(FORMAT),
+    config: z.unknown(),
+    epoch: int(-1),
+    position: z.object({ epoch: int(0), step: int(0) }).strict(),
+    pendingEval: z.boolean(),
+    optimizerStep: int(0),
+    metrics: numberRecord,
+    defenseState: numberRecord,
+    rngState: z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/).nullable(),
+    epochProgress: z
+      .object({ epoch: int(0), steps: int(0), lossSum: z.number(), seconds: z.number().min(0), statSums: numberRecord, statCount: int(0) })
+      .strict()
+      .nullable(),
+    logBytes: int(0),
+    files: z.object({ model: fileRecordSchema, optimizer: fileRecordSchema }).strict(),
+    savedAt: z.string(),
+    digest: z.string().regex(/^[0-9a-f]{64}$/),
+  })
+  .strict();
+const legacySchema = z
+  .object({
+    format: z.literal(LEGACY_FORMAT),
+    config: z.unknown(),
+    epoch: int(0),
+    optimizerStep: int(0),
+    metrics: numberRecord,
+    defenseState: numberRecord.optional(),
+    model: z.string().min(1),
+    optimizer: z.string().min(1),
+    savedAt: z.string(),
+  })
+  .strict();
+
+const sha256 = (bytes: Uint8Array | string): string => createHash('sha256').update(bytes).digest('hex');
+
+/** The digest of an info: SHA-256 of its JSON without the digest field (key order as written). */
+function digestOf(info: Omit<CheckpointInfo, 'digest'> & { digest?: string }): string {
+  const { digest: _omit, ...rest } = info;
+  return sha256(JSON.stringify(rest));
+}
+
+/** `rel` resolved inside `base`; a path that leaves it (`../`, absolute, a symlink out) is an error. */
+export function confinedPath(base: string, rel: string, what: string): string {
+  const p = path.resolve(base, rel);
+  const root = path.resolve(base);
+  const inside = (q: string, r: string): boolean => q.startsWith(r + path.sep);
+  if (path.isAbsolute(rel) || !inside(p, root)) throw new CheckpointError(`${what}: file '${rel}' is outside the checkpoint directory`);
+  if (existsSync(p) && !inside(realpathSync(p), realpathSync(root))) throw new CheckpointError(`${what}: file '${rel}' links outside the checkpoint directory`);
+  return p;
+}
+
+/** Parses and checks one checkpoint JSON (format 2 or 1) found at `file`. */
+function parseInfo(file: string, text: string): { info: CheckpointInfo; verified: boolean } {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new CheckpointError(`${file}: not valid JSON (${(e as Error).message}) — the checkpoint is torn or was edited`);
+  }
+  const format = (raw as { format?: unknown } | null)?.format;
+  if (format === LEGACY_FORMAT) return { info: fromLegacy(file, raw), verified: false };
+  if (format !== FORMAT) throw new CheckpointError(`${file}: unknown checkpoint format '${String(format)}'`);
+  const r = checkpointSchema.safeParse(raw);
+  if (!r.success) throw new CheckpointError(`${file}: ${describeSchemaErrors('', r.error)}`);
+  const info = { ...r.data, config: parseConfigIn(file, r.data.config) } as CheckpointInfo;
+  if (digestOf(raw as CheckpointInfo) !== info.digest) throw new CheckpointError(`${file}: digest mismatch — the file was altered after it was written`);
+  if (info.position.epoch > info.config.epochs) throw new CheckpointError(`${file}: position epoch ${info.position.epoch} is beyond the run's ${info.config.epochs} epochs`);
+  return { info, verified: true };
+}
+
+function parseConfigIn(file: string, raw: unknown): ExperimentConfig {
+  try {
+    return parseConfig(raw, 'config');
+  } catch (e) {
+    throw new CheckpointError(`${file}: ${(e as Error).message}`);
+  }
+}
+
+/** Format 1 (wave 1): files named without hashes; epoch = last completed epoch. */
+function fromLegacy(file: string, raw: unknown): CheckpointInfo {
+  const r = legacySchema.safeParse(raw);
+  if (!r.success) throw new CheckpointError(`${file}: ${describeSchemaErrors('', r.error)}`);
+  const l = r.data;
+  const unhashed = (p: string): FileRecord => ({ path: p, bytes: -1, sha256: '' });
+  return {
+    format: FORMAT, config: parseConfigIn(file, l.config), epoch: l.epoch, position: { epoch: l.epoch + 1, step: 0 }, pendingEval: false,
+    optimizerStep: l.optimizerStep, metrics: l.metrics, defenseState: l.defenseState ?? {}, rngState: null, epochProgress: null,
+    logBytes: Number.MAX_SAFE_INTEGER, files: { model: unhashed(l.model), optimizer: unhashed(l.optimizer) }, savedAt: l.savedAt, digest: '',
   };
-  writeFileAtomicSync(path.join(dir, SIDECAR), JSON.stringify(sidecar, null, 2) + '\n');
 }
 
-/** Accepts a run directory, its checkpoint.json, or its model.safetensors. */
+// ------------------------------------------------------------------ reading
+
+/** Accepts a run directory, its checkpoint.json, its model.safetensors, or one commit directory. */
 export function resolveCheckpointDir(p: string): string {
   if (!existsSync(p)) throw new Error(`checkpoint '${p}' does not exist`);
   const dir = statSync(p).isDirectory() ? p : path.dirname(p);
@@ -56,19 +207,182 @@ export function resolveCheckpointDir(p: string): string {
   return dir;
 }
 
+/** Reads `dir/checkpoint.json` and checks every file it names (size and SHA-256). */
+export function readCheckpoint(dir: string): VerifiedCheckpoint {
+  const file = path.join(dir, SIDECAR);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new CheckpointError(`${file}: cannot read (${(e as Error).message})`);
+  }
+  const { info, verified } = parseInfo(file, text);
+  for (const [what, rec] of Object.entries(info.files)) {
+    const p = confinedPath(dir, rec.path, file);
+    if (!existsSync(p)) throw new CheckpointError(`${file}: its ${what} file ${rec.path} is missing — the checkpoint is torn`);
+    if (!verified) continue;
+    const size = statSync(p).size;
+    if (size !== rec.bytes) throw new CheckpointError(`${p}: ${size} bytes, the checkpoint recorded ${rec.bytes} — the file is torn or was replaced`);
+    if (sha256File(p) !== rec.sha256) throw new CheckpointError(`${p}: SHA-256 differs from the one recorded in ${file} — the file is corrupt or was altered`);
+  }
+  return { info, base: dir, verified };
+}
+
+/** Reads the checkpoint's info only (config, epoch, metrics); the files are not hashed. */
 export function readCheckpointInfo(dir: string): CheckpointInfo {
   const file = path.join(dir, SIDECAR);
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new Error(`${file}: not valid JSON (${(e as Error).message})`);
-  }
-  const info = raw as CheckpointInfo;
-  if (info.format !== 'rankshield-checkpoint/1') throw new Error(`${file}: unknown checkpoint format '${String(info.format)}'`);
-  validateConfig(info.config);
-  return info;
+  return parseInfo(file, readFileSync(file, 'utf8')).info;
 }
+
+/** Commit directories of a run, newest first (temporaries excluded). */
+function commitDirs(runDir: string): string[] {
+  const root = path.join(runDir, COMMITS_DIR);
+  if (!existsSync(root)) return [];
+  return readdirSync(root)
+    .filter((n) => /^\d{6,}$/.test(n))
+    .sort((a, b) => Number(b) - Number(a))
+    .map((n) => path.join(root, n));
+}
+
+/**
+ * The newest checkpoint of a run that verifies: its checkpoint.json if intact,
+ * else the newest commit directory whose manifest and files check out. `problem`
+ * says what was wrong with the newer one when it fell back. Throws when none is usable.
+ */
+export function latestGoodCheckpoint(runDir: string): VerifiedCheckpoint & { problem?: string } {
+  const problems: string[] = [];
+  try {
+    return readCheckpoint(runDir);
+  } catch (e) {
+    if (!(e instanceof CheckpointError)) throw e;
+    problems.push(e.message);
+  }
+  for (const dir of commitDirs(runDir)) {
+    try {
+      return { ...readCheckpoint(dir), problem: problems[0] };
+    } catch (e) {
+      if (!(e instanceof CheckpointError)) throw e;
+      problems.push(e.message);
+    }
+  }
+  throw new CheckpointError(`no complete checkpoint in ${runDir}:\n  ${problems.join('\n  ')}`);
+}
+
+export function hasCheckpoint(runDir: string): boolean {
+  return existsSync(path.join(runDir, SIDECAR)) || commitDirs(runDir).length > 0;
+}
+
+function sha256File(file: string): string {
+  const h = createHash('sha256');
+  const fd = openSync(file, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(1 << 20);
+    for (let n; (n = readSync(fd, buf, 0, buf.length, null)) > 0; ) h.update(buf.subarray(0, n));
+  } finally {
+    closeSync(fd);
+  }
+  return h.digest('hex');
+}
+
+function readTensors(ck: VerifiedCheckpoint, which: 'model' | 'optimizer'): Map<string, Tensor> {
+  const p = confinedPath(ck.base, ck.info.files[which].path, path.join(ck.base, SIDECAR));
+  return decodeSafetensors(readFileSync(p), p).tensors;
+}
+
+// ------------------------------------------------------------------ writing
+
+/** Points of the commit protocol, in order (tests inject failures at each). */
+export const COMMIT_STAGES = ['model', 'optimizer', 'manifest', 'commit-rename', 'sidecar', 'link', 'prune'] as const;
+export type CommitStage = (typeof COMMIT_STAGES)[number];
+
+export interface SaveOptions {
+  /** Called as each stage completes; a throw there behaves like a failure at that point (tests). */
+  onStage?: (stage: CommitStage) => void;
+}
+
+/** Commits a checkpoint of the run in `runDir` and returns what checkpoint.json now says. */
+export function saveCheckpoint(runDir: string, model: EmbeddingModel, opt: Optimizer, state: CheckpointState, o: SaveOptions = {}): CheckpointInfo {
+  const stage = (s: CommitStage): void => o.onStage?.(s);
+  const root = path.join(runDir, COMMITS_DIR);
+  mkdirSync(root, { recursive: true });
+  const seq = String((commitDirs(runDir).map((d) => Number(path.basename(d)))[0] ?? 0) + 1).padStart(6, '0');
+  const tmp = path.join(root, `.tmp-${seq}-${process.pid}`);
+  const final = path.join(root, seq);
+  rmSync(tmp, { recursive: true, force: true });
+  try {
+    mkdirSync(tmp);
+    const modelBytes = encodeSafetensors(model.stateDict(), { format: 'pt', model: model.kind });
+    writeFileAtomicSync(path.join(tmp, MODEL_FILE), modelBytes);
+    stage('model');
+    const o2 = opt.stateDict();
+    const optBytes = encodeSafetensors(o2.tensors, { step: String(o2.step) });
+    writeFileAtomicSync(path.join(tmp, OPTIM_FILE), optBytes);
+    stage('optimizer');
+    const record = (p: string, bytes: Uint8Array): FileRecord => ({ path: p, bytes: bytes.length, sha256: sha256(bytes) });
+    const body = { format: FORMAT, ...state, optimizerStep: o2.step, savedAt: new Date().toISOString() } as const;
+    const manifest = withDigest({ ...body, files: { model: record(MODEL_FILE, modelBytes), optimizer: record(OPTIM_FILE, optBytes) } });
+    writeFileAtomicSync(path.join(tmp, SIDECAR), JSON.stringify(manifest, null, 2) + '\n');
+    fsyncDir(tmp);
+    stage('manifest');
+    renameSync(tmp, final);
+    fsyncDir(root);
+    stage('commit-rename');
+    const rel = (f: string): string => path.posix.join(COMMITS_DIR, seq, f);
+    const sidecar = withDigest({ ...body, files: { model: record(rel(MODEL_FILE), modelBytes), optimizer: record(rel(OPTIM_FILE), optBytes) } });
+    writeFileAtomicSync(path.join(runDir, SIDECAR), JSON.stringify(sidecar, null, 2) + '\n');
+    fsyncDir(runDir);
+    stage('sidecar');
+    linkLatestModel(runDir, path.join(final, MODEL_FILE));
+    stage('link');
+    pruneCommits(runDir);
+    stage('prune');
+    return sidecar;
+  } catch (e) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw new Error(`cannot commit the checkpoint in ${runDir}: ${(e as Error).message} (the previous checkpoint is intact)`);
+  }
+}
+
+function withDigest(info: Omit<CheckpointInfo, 'digest'>): CheckpointInfo {
+  return { ...info, digest: digestOf(info) };
+}
+
+function fsyncDir(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** `runDir/model.safetensors` → the newest model (hard link, replaced atomically; a copy where links are refused). */
+function linkLatestModel(runDir: string, target: string): void {
+  const tmp = path.join(runDir, `.${MODEL_FILE}.${process.pid}.link`);
+  rmSync(tmp, { force: true });
+  try {
+    linkSync(target, tmp);
+    renameSync(tmp, path.join(runDir, MODEL_FILE));
+  } catch {
+    rmSync(tmp, { force: true });
+    writeFileAtomicSync(path.join(runDir, MODEL_FILE), readFileSync(target));
+  }
+}
+
+/** Removes commits older than the newest KEEP_COMMITS, and temporaries left by a crashed process. */
+function pruneCommits(runDir: string): void {
+  for (const d of commitDirs(runDir).slice(KEEP_COMMITS)) rmSync(d, { recursive: true, force: true });
+  removeStaleTemporaries(runDir);
+}
+
+/** Temporaries of a commit that never finished (the run directory is locked, so none is in use). */
+export function removeStaleTemporaries(runDir: string): void {
+  const root = path.join(runDir, COMMITS_DIR);
+  if (!existsSync(root)) return;
+  for (const n of readdirSync(root)) if (n.startsWith('.tmp-') && !n.endsWith(`-${process.pid}`)) rmSync(path.join(root, n), { recursive: true, force: true });
+}
+
+// ------------------------------------------------------------------ models
 
 /** A fresh model for the config (ImageNet weights loaded when `pretrained` is set). */
 export function createModel(config: ExperimentConfig): EmbeddingModel {
@@ -93,23 +407,23 @@ export function createModel(config: ExperimentConfig): EmbeddingModel {
   }
 }
 
-/** Rebuilds the model of a checkpoint with its weights. */
+/** Rebuilds the model of a checkpoint (run directory, commit directory or file in one) with its verified weights. */
 export function loadCheckpoint(p: string): { model: EmbeddingModel; info: CheckpointInfo; dir: string } {
   const dir = resolveCheckpointDir(p);
-  const info = readCheckpointInfo(dir);
-  const model = createModel(info.config);
+  const ck = readCheckpoint(dir);
+  const model = createModel(ck.info.config);
   try {
-    loadModelWeights(dir, info, model);
+    loadModelWeights(ck, model);
   } catch (e) {
     model.dispose();
     throw e;
   }
-  return { model, info, dir };
+  return { model, info: ck.info, dir };
 }
 
 /** Copies the checkpoint's weights into an existing model of the same kind. */
-export function loadModelWeights(dir: string, info: CheckpointInfo, model: EmbeddingModel): void {
-  const { tensors } = loadSafetensors(path.join(dir, info.model));
+export function loadModelWeights(ck: VerifiedCheckpoint, model: EmbeddingModel): void {
+  const tensors = readTensors(ck, 'model');
   try {
     model.loadStateDict(tensors);
   } finally {
@@ -118,10 +432,10 @@ export function loadModelWeights(dir: string, info: CheckpointInfo, model: Embed
 }
 
 /** Restores the optimizer state saved beside the model. */
-export function loadOptimizerState(dir: string, info: CheckpointInfo, opt: Optimizer): void {
-  const { tensors } = loadSafetensors(path.join(dir, info.optimizer));
+export function loadOptimizerState(ck: VerifiedCheckpoint, opt: Optimizer): void {
+  const tensors = readTensors(ck, 'optimizer');
   try {
-    opt.loadStateDict({ step: info.optimizerStep, tensors: tensors as Map<string, Tensor> });
+    opt.loadStateDict({ step: ck.info.optimizerStep, tensors });
   } finally {
     dispose([...tensors.values()]);
   }

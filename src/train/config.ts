@@ -1,11 +1,12 @@
 // Layer: train. An experiment as a typed object, its per-dataset defaults
 // (methods.md §3) and RobRank's `dataset:model:loss` shorthand.
-import { parseMetric, defaultMargin, type MetricName } from '../metric/distance.js';
+import { z } from 'zod';
+import { parseMetric, defaultMargin, METRICS, type MetricName } from '../metric/distance.js';
 import { CONTRASTIVE_MARGIN } from '../metric/contrastive.js';
 
 export type ModelKind = 'c2f2' | 'resnet18' | 'resnet50';
-import type { MinerName } from '../metric/miners.js';
-import { defenseFromModelSuffix, type DefenseConfig } from '../defense/registry.js';
+import { MINER_NAMES, type MinerName } from '../metric/miners.js';
+import { defenseConfigSchema, defenseFromModelSuffix, type DefenseConfig } from '../defense/registry.js';
 export type { MinerName };
 /** The training loss on mined triplets. */
 export type LossKind = 'triplet' | 'contrastive';
@@ -123,6 +124,41 @@ export function parseShorthand(s: string): ExperimentConfig {
 
 export function defaultLossMargin(loss: LossKind, metric: MetricName): number {
   return loss === 'contrastive' ? CONTRASTIVE_MARGIN : defaultMargin(metric);
+}
+
+const MODEL_KINDS: readonly ModelKind[] = ['c2f2', 'resnet18', 'resnet50'];
+
+/** Field types of an ExperimentConfig read from JSON; validateConfig then checks ranges and combinations. */
+const experimentConfigSchema = z
+  .object({
+    dataset: z.string().min(1),
+    model: z.enum(MODEL_KINDS as [ModelKind, ...ModelKind[]]),
+    metric: z.enum(METRICS as [MetricName, ...MetricName[]]),
+    loss: z.enum(['triplet', 'contrastive']),
+    miner: z.enum(MINER_NAMES as [MinerName, ...MinerName[]]),
+    margin: z.number(),
+    epochs: z.number(),
+    batchPairs: z.number(),
+    lr: z.number(),
+    weightDecay: z.number(),
+    seed: z.number(),
+    evalEvery: z.number(),
+    maxBatches: z.number(),
+    defense: defenseConfigSchema,
+    pretrained: z.string().optional(),
+  })
+  .strict();
+
+/** One line per problem, each naming the field (`config.defense.steps: …`). */
+export function describeSchemaErrors(prefix: string, error: z.ZodError): string {
+  return error.issues.map((i) => `${[prefix, ...i.path.map(String)].filter((s) => s !== '').join('.')}: ${i.message}`).join('; ');
+}
+
+/** An ExperimentConfig from untrusted JSON: types by the schema, then validateConfig's ranges. */
+export function parseConfig(raw: unknown, where = 'config'): ExperimentConfig {
+  const r = experimentConfigSchema.safeParse(raw);
+  if (!r.success) throw new Error(describeSchemaErrors(where, r.error));
+  return validateConfig(r.data as ExperimentConfig);
 }
 
 /** Checks ranges; returns the config for chaining. */

@@ -15,7 +15,14 @@ function readLog<T>(file: string, event: 'step' | 'epoch', key: (r: T) => number
   const byKey = new Map<number, T>();
   for (const line of readFileSync(file, 'utf8').split('\n')) {
     if (!line.includes(`"event":"${event}"`)) continue;
-    const r = JSON.parse(line) as T;
+    // A line that does not parse (a torn write repaired by hand, a disk error) is
+    // left out rather than failing the report at the very end of a run.
+    let r: T;
+    try {
+      r = JSON.parse(line) as T;
+    } catch {
+      continue;
+    }
     byKey.set(key(r), r);
   }
   return [...byKey.entries()].sort((a, b) => a[0] - b[0]).map(([, r]) => r);
