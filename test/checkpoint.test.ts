@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { manualSeed } from '../src/tensor/index.js';
+import { manualSeed, Tensor } from '../src/tensor/index.js';
 import { Adam } from '../src/optim/index.js';
 import { defaultConfig } from '../src/train/config.js';
 import {
@@ -147,4 +147,15 @@ test('a run directory has one owner: existing runs are not clobbered, stale lock
   const r = RunDirectory.open(reopened, 'resume');
   r.close();
   assert.equal(readFileSync(path.join(reopened, 'log.jsonl'), 'utf8'), '{"a":1}\n{"b":2}\n', 'the torn last line is cut');
+});
+
+test('a same-size dtype lie (float32 bytes labelled int32) does not load into a model', () => {
+  const { model, dispose } = modelAndOpt(1);
+  const sd = new Map(model.stateDict());
+  const [name, w] = [...sd].find(([, t]) => t.dtype === 'float32')!;
+  const lie = Tensor.fromTypedArray(new Int32Array(w.shape.reduce((a, b) => a * b, 1)), w.shape);
+  sd.set(name, lie);
+  assert.throws(() => model.loadStateDict(sd), new RegExp(`${name.replace(/\./g, '\\.')}: expected float32 got int32`));
+  lie.dispose();
+  dispose();
 });

@@ -17,7 +17,10 @@ const cli = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 
 const tmp = (): string => mkdtempSync(path.join(os.tmpdir(), 'rankshield-kill-'));
 const EVERY = 3;
 const EPOCHS = 2;
-const STEPS = 12;
+const KILLS = Number(process.env.RANKSHIELD_KILLS ?? 4);
+// A process makes ~2 steps of committed progress between kills on average: size the run so the kills
+// spread over both epochs and the final evaluation.
+const STEPS = Math.max(12, KILLS);
 const trainArgs = (out: string): string[] => [
   'train', '--dataset', 'fashion', '--epochs', String(EPOCHS), '--batch', '32', '--max-batches', String(STEPS), '--eval-every', '100',
   '--checkpoint-every', String(EVERY), '--quiet', '--json', '--out', out,
@@ -38,6 +41,11 @@ function start(args: string[]): { child: ChildProcess; exit: Promise<Exit> } {
 const stepLines = (out: string): number => {
   const f = path.join(out, 'log.jsonl');
   return existsSync(f) ? readFileSync(f, 'utf8').split('\n').filter((l) => l.includes('"event":"step"')).length : 0;
+};
+/** Whether process `pid` has logged its start (fresh or resumed): its signal handlers are in place. */
+const startedBy = (out: string, pid: number): boolean => {
+  const f = path.join(out, 'log.jsonl');
+  return existsSync(f) && readFileSync(f, 'utf8').split('\n').some((l) => /"event":"(start|resume)"/.test(l) && l.includes(`"pid":${pid}`));
 };
 /** Whether the committed checkpoint says the final evaluation is running (the sidecar only: polled often). */
 const pendingEval = (out: string): boolean => {
@@ -76,8 +84,8 @@ function rng(seed: number): () => number {
 
 const committedModel = (out: string): string => latestGoodCheckpoint(out).info.files.model.sha256;
 
-test('kill -9 at random points, then resume: no torn checkpoint, at most one interval lost, final weights identical', async () => {
-  const kills = Number(process.env.RANKSHIELD_KILLS ?? 4);
+test('kill -9 at random points, then resume: no torn checkpoint, at most one interval lost, final weights identical', async (t) => {
+  const kills = KILLS;
   const reference = tmp();
   const ref = await start(trainArgs(reference)).exit;
   assert.equal(ref.code, 0, ref.stderr);
@@ -85,13 +93,21 @@ test('kill -9 at random points, then resume: no torn checkpoint, at most one int
   const out = tmp();
   const total = EPOCHS * STEPS;
   const random = rng(20261130);
-  // Kill points: a number of logged steps in [1, total], or "during the final evaluation" (total + 1).
-  const points = Array.from({ length: kills }, () => 1 + Math.floor(random() * (total + 1))).sort((a, b) => a - b);
   let sigintDone = false;
-  for (const [i, point] of points.entries()) {
+  const outcomes: string[] = [];
+  // `kills` SIGKILLs, plus one SIGINT half-way.
+  for (let i = 0; i <= kills; i++) {
     const useSigint = !sigintDone && i === Math.floor(kills / 2);
+    // Each process is killed after a seeded random number of its own steps in
+    // [1, 2·EVERY + 1] (so kills land before, inside and after commits), or
+    // during the final evaluation if it gets there first.
+    const ownSteps = 1 + Math.floor(random() * (2 * EVERY + 1));
     const run = start([...trainArgs(out), ...restartFlags(out)]);
-    const reached = await until(() => (point > total ? pendingEval(out) : stepLines(out) >= point), run.exit);
+    let base = -1;
+    const reached = await until(() => {
+      if (base < 0 && startedBy(out, run.child.pid!)) base = stepLines(out);
+      return base >= 0 && (stepLines(out) >= base + ownSteps || pendingEval(out));
+    }, run.exit);
     if (!reached) {
       // It finished (or died) before the point: only a clean finish is acceptable.
       const e = await run.exit;
@@ -99,24 +115,31 @@ test('kill -9 at random points, then resume: no torn checkpoint, at most one int
       break;
     }
     const logged = stepLines(out);
+    const inEval = pendingEval(out);
     run.child.kill(useSigint ? 'SIGINT' : 'SIGKILL');
     const e = await run.exit;
     if (!existsSync(path.join(out, 'checkpoint.json'))) {
       assert.ok(logged <= EVERY && !useSigint, `attempt ${i}: no checkpoint after ${logged} steps`);
+      outcomes.push(`${logged}:before-first-checkpoint`);
       continue;
     }
     const ck = latestGoodCheckpoint(out);
+    outcomes.push(`${inEval ? 'eval' : logged}:${useSigint ? 'SIGINT' : 'SIGKILL'}:lost${Math.max(0, logged - ck.info.optimizerStep)}`);
     assert.equal(ck.problem, undefined, `attempt ${i}: checkpoint.json must verify after a kill (${ck.problem})`);
     if (useSigint) {
       sigintDone = true;
-      assert.equal(e.code, 130, `SIGINT exit: ${e.stderr}`);
-      assert.match(e.stderr, /resume with: rankshield train .*--resume/);
+      // during the final evaluation there is nothing left to interrupt: it finishes (exit 0)
+      assert.equal(e.code, inEval ? 0 : 130, `SIGINT exit: ${e.stderr}`);
+      if (!inEval) assert.match(e.stderr, /resume with: rankshield train .*--resume/);
       assert.ok(ck.info.optimizerStep >= logged, 'SIGINT loses no finished step');
-    } else if (point <= total) {
+      if (inEval) break;
+    } else {
       assert.equal(e.signal, 'SIGKILL');
       assert.ok(logged - ck.info.optimizerStep <= EVERY, `attempt ${i}: lost ${logged - ck.info.optimizerStep} steps, more than one interval (${EVERY})`);
+      if (inEval) break; // a kill during the final evaluation: the restart only evaluates
     }
   }
+  t.diagnostic(`kills (logged steps:signal:steps lost): ${outcomes.join(' ')}`);
   const last = await start([...trainArgs(out), ...restartFlags(out)]).exit;
   assert.equal(last.code, 0, last.stderr);
   assert.equal(committedModel(out), committedModel(reference), 'final weights differ from the uninterrupted run');
@@ -144,7 +167,10 @@ test('swipe checks its options and output place before any work', async () => {
   const bad = await start(['swipe', '/nonexistent', '--benign-r1', '150']).exit;
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /--benign-r1 is a percentage in \[0, 100\], got 150/);
+  // (a place mkdir cannot create; Node's own recursive mkdir would spin forever on it)
   const unwritable = await start(['swipe', '/nonexistent', '--out', '/proc/rankshield-swipe']).exit;
   assert.equal(unwritable.code, 1);
   assert.match(unwritable.stderr, /cannot write to \/proc\/rankshield-swipe/);
+  const underFile = await start(['swipe', '/nonexistent', '--out', `${cli}/reports`]).exit;
+  assert.match(underFile.stderr, /cannot write to .*ENOTDIR/);
 });

@@ -2,8 +2,8 @@
 // (same directory, so the rename never crosses filesystems), fsync it, then
 // rename over the target. A crash leaves either the old file or the new one,
 // never a half-written file; the temporary is removed on failure.
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 
 /** What can be written: text (UTF-8), one byte array, or several written back to back. */
@@ -22,13 +22,33 @@ function tempNameFor(file: string): string {
 }
 
 /**
+ * `mkdir -p`, one level at a time: Node's `mkdirSync(…, { recursive: true })`
+ * spins forever on some paths it cannot create (measured: `/proc/x` on Node 20),
+ * where a plain mkdir fails at once with a clear code.
+ */
+export function makeDirs(dir: string): void {
+  const missing: string[] = [];
+  for (let d = path.resolve(dir); !existsSync(d); d = path.dirname(d)) {
+    missing.push(d);
+    if (path.dirname(d) === d) break;
+  }
+  for (const d of missing.reverse()) {
+    try {
+      mkdirSync(d);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+  }
+}
+
+/**
  * Makes `dir` (with parents) and proves a file can be created in it, so a long
  * computation whose results go there fails at its start, not at its end.
  */
 export function ensureWritableDir(dir: string): void {
   const probe = path.join(dir, `.rankshield-write-test.${process.pid}`);
   try {
-    mkdirSync(dir, { recursive: true });
+    makeDirs(dir);
     closeSync(openSync(probe, 'w'));
     rmSync(probe, { force: true });
   } catch (e) {
@@ -40,7 +60,7 @@ export function writeFileAtomicSync(file: string, data: AtomicContent): void {
   const tmp = tempNameFor(file);
   let fd: number | null = null;
   try {
-    mkdirSync(path.dirname(file), { recursive: true });
+    makeDirs(path.dirname(file));
     fd = openSync(tmp, 'w');
     for (const bytes of chunksOf(data)) {
       let off = 0;
@@ -60,7 +80,7 @@ export function writeFileAtomicSync(file: string, data: AtomicContent): void {
 export async function writeFileAtomic(file: string, data: AtomicContent): Promise<void> {
   const tmp = tempNameFor(file);
   try {
-    await mkdir(path.dirname(file), { recursive: true });
+    makeDirs(path.dirname(file));
     const fh = await open(tmp, 'w');
     try {
       for (const bytes of chunksOf(data)) await fh.write(bytes);

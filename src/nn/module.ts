@@ -1,7 +1,7 @@
 // Layer: nn. Module: a tree of named parameters, buffers and sub-modules with
 // PyTorch's naming ("features.0.weight"), train/eval switching and state dicts,
 // so a checkpoint written here loads with torch's `load_state_dict` and back.
-import { keep, noGrad, type Tensor } from '../tensor/index.js';
+import { isFloating, keep, noGrad, type Tensor } from '../tensor/index.js';
 
 export type StateDict = Map<string, Tensor>;
 
@@ -145,8 +145,11 @@ export abstract class Module {
       const src = sd.get(k);
       if (src === undefined) continue;
       if (src.shape.join(',') !== t.shape.join(',')) mismatched.push(`${k}: expected [${t.shape}] got [${src.shape}]`);
+      // Floating ↔ integer would be converted silently by copy_: a file whose
+      // dtype was changed (float32 bytes labelled int32) must not load as numbers.
+      else if (isFloating(src.dtype) !== isFloating(t.dtype)) mismatched.push(`${k}: expected ${t.dtype} got ${src.dtype}`);
     }
-    if (mismatched.length) throw new Error(`loadStateDict(${this.constructor.name}): shape mismatch: ${mismatched.join('; ')}`);
+    if (mismatched.length) throw new Error(`loadStateDict(${this.constructor.name}): shape or dtype mismatch: ${mismatched.join('; ')}`);
     noGrad(() => {
       for (const [k, t] of own) {
         const src = sd.get(k);

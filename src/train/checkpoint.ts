@@ -17,7 +17,7 @@ import {
 import path from 'node:path';
 import { z } from 'zod';
 import { decodeSafetensors, encodeSafetensors } from '../io/safetensors.js';
-import { writeFileAtomicSync } from '../io/atomic.js';
+import { makeDirs, writeFileAtomicSync } from '../io/atomic.js';
 import { dispose, type Tensor } from '../tensor/index.js';
 import type { Optimizer } from '../optim/index.js';
 import type { EmbeddingModel } from '../models/model.js';
@@ -304,7 +304,7 @@ export interface SaveOptions {
 export function saveCheckpoint(runDir: string, model: EmbeddingModel, opt: Optimizer, state: CheckpointState, o: SaveOptions = {}): CheckpointInfo {
   const stage = (s: CommitStage): void => o.onStage?.(s);
   const root = path.join(runDir, COMMITS_DIR);
-  mkdirSync(root, { recursive: true });
+  makeDirs(root);
   const seq = String((commitDirs(runDir).map((d) => Number(path.basename(d)))[0] ?? 0) + 1).padStart(6, '0');
   const tmp = path.join(root, `.tmp-${seq}-${process.pid}`);
   const final = path.join(root, seq);

@@ -8,9 +8,10 @@
 // - log.jsonl is append-only; a torn last line (a crash mid-append) is cut on
 //   open, and on resume the lines written after the checkpoint (work that was
 //   lost) are cut too, so the log describes exactly the training that counts.
-import { appendFileSync, closeSync, existsSync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statSync, writeSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, ftruncateSync, openSync, readFileSync, readSync, rmSync, statSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { makeDirs } from '../io/atomic.js';
 import { COMMITS_DIR, hasCheckpoint, removeStaleTemporaries, SIDECAR } from './checkpoint.js';
 
 export const LOCK_FILE = '.lock';
@@ -38,7 +39,11 @@ export class RunDirectory {
 
   /** Takes the directory for a training run in `mode`; throws (naming why) when that would clobber or race another run. */
   static open(dir: string, mode: RunMode): RunDirectory {
-    mkdirSync(dir, { recursive: true });
+    try {
+      makeDirs(dir);
+    } catch (e) {
+      throw new Error(`cannot create the run directory ${dir}: ${(e as Error).message}`);
+    }
     acquireLock(dir);
     const run = new RunDirectory(dir);
     try {

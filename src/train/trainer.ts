@@ -119,8 +119,10 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         defense.loadState?.(from.info.defenseState);
         state = stateOf(from.info);
         run.truncateLog(from.info.logBytes);
-        run.log({ event: 'resume', ...state.position });
+        run.log({ event: 'resume', ...state.position, pid: process.pid });
         opts.onNotice?.(`resuming ${run.dir} at epoch ${state.position.epoch + 1}, step ${state.position.step}`);
+      } else {
+        run.log({ event: 'start', pid: process.pid, config });
       }
       return await new TrainingRun(config, run, model, opt, defense, data.test, opts).run(data.train, state);
     } finally {
@@ -180,11 +182,16 @@ class TrainingRun {
       });
       const evalDue = epoch === config.epochs - 1 || (epoch + 1) % config.evalEvery === 0;
       state = await this.#finishEpoch(progress, evalDue);
-      this.#stopIfAsked(state.position);
+      if (epoch < config.epochs - 1) this.#stopIfAsked(state.position);
     }
     const final = this.#final ?? (await evaluateBenign(this.model, this.test, config.metric));
     const result: TrainResult = { config, epochs: this.#records, final, seconds: (Date.now() - this.#started) / 1000, outDir: this.dir.dir };
-    writeReport(this.dir.dir, result);
+    try {
+      writeReport(this.dir.dir, result);
+    } catch (e) {
+      // The training is committed; a report that cannot be written must not throw it away.
+      this.opts.onNotice?.(`could not write the report (${(e as Error).message}); the checkpoint and log.jsonl are complete`);
+    }
     return result;
   }
 
