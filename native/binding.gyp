@@ -5,14 +5,13 @@
       "sources": ["src/bridge.cc"],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
-        "/usr/include",
-        "/usr/include/torch/csrc/api/include"
+        "<!@(node libtorch.js include_dirs)"
       ],
-      "defines": ["NAPI_CPP_EXCEPTIONS", "NAPI_VERSION=8", "_GLIBCXX_USE_CXX11_ABI=1"],
+      "defines": ["NAPI_CPP_EXCEPTIONS", "NAPI_VERSION=8", "<!@(node libtorch.js defines)"],
       "cflags!": ["-fno-exceptions", "-fno-rtti"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++14", "-std=gnu++17"],
       "cflags_cc": ["-std=c++17", "-fexceptions", "-frtti", "-O2", "-Wno-unused-parameter"],
-      "libraries": ["-ltorch_cpu", "-lc10"]
+      "libraries": ["<!@(node libtorch.js libraries)"]
     }
   ]
 }

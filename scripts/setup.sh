@@ -7,7 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-want=(libtorch-dev libopenblas0-pthread)
+# libgloo-dev: the headers of c10d's Gloo backend (the library itself is inside libtorch).
+want=(libtorch-dev libopenblas0-pthread libgloo-dev)
 [[ "${1:-}" == "--bench" ]] && want+=(python3-torch)
 
 missing=()
@@ -30,14 +31,20 @@ fi
 
 # The addon: rebuild when missing or older than its sources. --nodedir=/usr uses
 # Debian's Node headers (node-gyp would otherwise try to download them).
+# The libtorch it builds against is RANKSHIELD_LIBTORCH's (see native/libtorch.js); a different
+# choice than the last build's also triggers a rebuild.
 addon=native/build/Release/rankshield_native.node
-if [[ ! -f $addon || native/src/bridge.cc -nt $addon || native/binding.gyp -nt $addon ]]; then
-  echo "setup: building the native addon (about 15 s)"
-  npx --no-install node-gyp rebuild --nodedir=/usr --directory native >native-build.log 2>&1 || {
+stamp=native/build/libtorch.json
+want_torch=$(cd native && node libtorch.js json)
+if [[ ! -f $addon || native/src/bridge.cc -nt $addon || native/binding.gyp -nt $addon || native/libtorch.js -nt $addon \
+      || "$(cat "$stamp" 2>/dev/null)" != "$want_torch" ]]; then
+  echo "setup: building the native addon (about 20 s)"
+  npx --no-install node-gyp rebuild --nodedir="${RANKSHIELD_NODEDIR:-/usr}" --directory native >native-build.log 2>&1 || {
     tail -40 native-build.log
     echo "setup: native build failed (full log: native-build.log)" >&2
     exit 1
   }
+  echo "$want_torch" >"$stamp"
 fi
 
 npx --no-install tsc -p tsconfig.json

@@ -23,6 +23,10 @@
 #include <c10/core/GradMode.h>
 #include <torch/csrc/autograd/autograd.h>
 #include <torch/version.h>
+#ifdef RANKSHIELD_C10D_GLOO
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#endif
 
 #include <cmath>
 #include <sstream>
@@ -535,6 +539,117 @@ Napi::Value SetRngState(const Napi::CallbackInfo& info) {
   });
 }
 
+// ---------------------------------------------------------------- process groups (c10d)
+//
+// libtorch's own collectives (ProcessGroupGloo over a TCPStore rendezvous, the
+// way torch.distributed sets them up), behind one entry: pgCreate makes a
+// group, pgRun runs a named collective on a list of tensors in place and waits
+// for it, pgDestroy ends it. A peer that dies closes its connections, so the
+// others' next collective fails with Gloo's error instead of hanging; the
+// group's timeout bounds everything else.
+#ifdef RANKSHIELD_C10D_GLOO
+struct Group {
+  c10::intrusive_ptr<c10d::Store> store;
+  c10::intrusive_ptr<c10d::ProcessGroupGloo> pg;
+  std::chrono::milliseconds timeout;
+};
+std::unordered_map<int32_t, Group> g_groups;
+int32_t g_next_group = 1;
+
+Group& groupOf(const Napi::Value& v) {
+  auto it = g_groups.find(static_cast<int32_t>(toInt(v, "process group")));
+  if (it == g_groups.end()) throw std::invalid_argument("invalid or destroyed process group");
+  return it->second;
+}
+
+// pgCreate(masterAddr, masterPort, rank, worldSize, timeoutMs, deviceKind, deviceValue) -> id
+// deviceKind: "interface" (GLOO_SOCKET_IFNAME), "hostname" (an address to bind) or "default".
+Napi::Value PgCreate(const Napi::CallbackInfo& info) {
+  return guarded(info, [&](Napi::Env env) -> Napi::Value {
+    std::string addr = info[0].As<Napi::String>().Utf8Value();
+    int64_t port = toInt(info[1], "port");
+    int64_t rank = toInt(info[2], "rank");
+    int64_t world = toInt(info[3], "world size");
+    std::chrono::milliseconds timeout(toInt(info[4], "timeout"));
+    std::string kind = info[5].As<Napi::String>().Utf8Value();
+    std::string value = info[6].As<Napi::String>().Utf8Value();
+    if (port < 1 || port > 65535) throw std::invalid_argument("port must be in [1, 65535]");
+    if (world < 1 || rank < 0 || rank >= world) throw std::invalid_argument("rank must be in [0, world size)");
+    c10d::TCPStoreOptions so;
+    so.port = static_cast<std::uint16_t>(port);
+    so.isServer = rank == 0;
+    so.numWorkers = static_cast<std::size_t>(world);
+    so.waitWorkers = true;
+    so.timeout = timeout;
+    auto store = c10::make_intrusive<c10d::TCPStore>(addr, so);
+    auto options = c10d::ProcessGroupGloo::Options::create(timeout);
+    if (kind == "interface") {
+      options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(value));
+    } else if (kind == "hostname") {
+      options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(value));
+    } else {
+      options->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
+    }
+    options->threads = 2;
+    auto pg = c10::make_intrusive<c10d::ProcessGroupGloo>(store, static_cast<int>(rank), static_cast<int>(world), options);
+    int32_t id = g_next_group++;
+    g_groups.emplace(id, Group{store, pg, timeout});
+    return Napi::Number::New(env, id);
+  });
+}
+
+// pgRun(id, collective, [tensor handles], root) — "allreduce-sum", "broadcast" (from root), "barrier".
+Napi::Value PgRun(const Napi::CallbackInfo& info) {
+  return guarded(info, [&](Napi::Env env) -> Napi::Value {
+    Group& g = groupOf(info[0]);
+    std::string what = info[1].As<Napi::String>().Utf8Value();
+    std::vector<at::Tensor> tensors;
+    if (info.Length() > 2 && info[2].IsArray()) {
+      auto a = info[2].As<Napi::Array>();
+      for (uint32_t i = 0; i < a.Length(); ++i) tensors.push_back(fetch(handleOf(a.Get(i), what)));
+    }
+    c10::intrusive_ptr<c10d::Work> work;
+    if (what == "allreduce-sum") {
+      c10d::AllreduceOptions o;
+      o.reduceOp = c10d::ReduceOp::SUM;
+      o.timeout = g.timeout;
+      work = g.pg->allreduce(tensors, o);
+    } else if (what == "broadcast") {
+      c10d::BroadcastOptions o;
+      o.rootRank = static_cast<int64_t>(toInt(info[3], "root"));
+      o.timeout = g.timeout;
+      work = g.pg->broadcast(tensors, o);
+    } else if (what == "barrier") {
+      c10d::BarrierOptions o;
+      o.timeout = g.timeout;
+      work = g.pg->barrier(o);
+    } else {
+      throw std::invalid_argument("unknown collective '" + what + "' (allreduce-sum, broadcast, barrier)");
+    }
+    work->wait(g.timeout);
+    return env.Undefined();
+  });
+}
+
+Napi::Value PgDestroy(const Napi::CallbackInfo& info) {
+  return guarded(info, [&](Napi::Env env) -> Napi::Value {
+    g_groups.erase(static_cast<int32_t>(toInt(info[0], "process group")));
+    return env.Undefined();
+  });
+}
+#endif
+
+// Which optional parts this build has ("gloo" for c10d process groups, "cuda").
+Napi::Value Features(const Napi::CallbackInfo& info) {
+  auto out = Napi::Array::New(info.Env());
+  uint32_t n = 0;
+#ifdef RANKSHIELD_C10D_GLOO
+  out.Set(n++, Napi::String::New(info.Env(), "gloo"));
+#endif
+  (void)n;
+  return out;
+}
+
 Napi::Value CudaAvailable(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), at::hasCUDA());
 }
@@ -680,6 +795,12 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("manualSeed", Napi::Function::New(env, ManualSeed));
   exports.Set("rngState", Napi::Function::New(env, RngState));
   exports.Set("setRngState", Napi::Function::New(env, SetRngState));
+#ifdef RANKSHIELD_C10D_GLOO
+  exports.Set("pgCreate", Napi::Function::New(env, PgCreate));
+  exports.Set("pgRun", Napi::Function::New(env, PgRun));
+  exports.Set("pgDestroy", Napi::Function::New(env, PgDestroy));
+#endif
+  exports.Set("features", Napi::Function::New(env, Features));
   exports.Set("cudaAvailable", Napi::Function::New(env, CudaAvailable));
   exports.Set("version", Napi::Function::New(env, Version));
   return exports;

@@ -39,6 +39,12 @@ export interface NativeBridge {
   manualSeed(seed: number): void;
   rngState(): Uint8Array;
   setRngState(state: Uint8Array): void;
+  /** Optional parts of this build: 'gloo' (c10d process groups). */
+  features(): string[];
+  /** c10d (present when features() has 'gloo'): a TCPStore rendezvous + ProcessGroupGloo. */
+  pgCreate?(masterAddr: string, masterPort: number, rank: number, worldSize: number, timeoutMs: number, deviceKind: string, deviceValue: string): number;
+  pgRun?(group: number, collective: 'allreduce-sum' | 'broadcast' | 'barrier', tensors: number[], root?: number): void;
+  pgDestroy?(group: number): void;
   cudaAvailable(): boolean;
   version(): string;
   /** Frees the blocks held by the caching CPU allocator; returns the bytes released. */
