@@ -1,34 +1,40 @@
 // Layer: cli. `rankshield swipe CKPT --profile rob28`: every attack of a
-// profile over the checkpoint's test split, ERS and ARS (attacks_and_metrics.md §3, §5, §6).
+// profile over the checkpoint's test split, ERS and ARS (docs/attacks-and-metrics.md §3, §5, §6).
 import path from 'node:path';
 import { openDataset } from '../data/index.js';
 import { ensureWritableDir, writeFileAtomicSync } from '../io/atomic.js';
 import { PROFILES } from '../attack/profiles.js';
 import { runSwipe, type SwipeResult } from '../eval/swipe.js';
 import { swipeMarkdown, swipeSvg } from '../eval/report-svg.js';
+import { readBenignMetrics, robrankBenignKeys } from '../eval/benign.js';
 import { loadCheckpoint } from '../train/checkpoint.js';
-import { ProgressBar } from '../train/progress.js';
 import { UsageError, type Command } from './command.js';
-import { flagBool, flagNumber, flagString, parseArgs } from './args.js';
+import { launchRanks, processGroupFromEnv, withoutNproc } from './launch.js';
+import { flagBool, flagNumber, flagString, parseArgs, showProgress } from './args.js';
 
 export const swipeCommand: Command = {
   name: 'swipe',
   summary: 'run every ranking attack of a profile (rob28, rob224) and print ERS / ARS',
   usage: `usage: rankshield swipe CKPT [--profile rob28] [--max-iter N] [--seed S] [--benign-r1 PCT]
-                       [--gtm-target reference-bug|intended] [--out DIR] [--json]
+                       [--gtm-target reference-bug|intended] [--out DIR] [--json] [--quiet]
 
 Attacks every test image (queries in loader order, batches of 128 for 28×28, 112 for 224×224)
 with the nine attacks of the profile (CA+, CA−, QA+, QA−, TMA, ES, LTM, GTM, GTT), the whole
 test split as the clean gallery. Numbers are per-batch means averaged over batches, as RobRank.
+Units, directions and the ERS/ARS formulas: docs/attacks-and-metrics.md.
   --profile     ${Object.keys(PROFILES).join(', ')} (default rob28; rob28/rob224 give ERS and ARS,
                 the others the CA±/SPQA± curves at several ε, W, M)
   --max-iter    attack only the first N query batches
   --benign-r1   benign R@1 (%) for ARS (default: measured on the attacked batches)
   --out         also write swipe.json, swipe.md and swipe.svg there
-  --json        print only the JSON result
-The last line of output is the JSON result.`,
+  --json        print only the JSON result (no progress bars)
+  --quiet       no progress bars (they go to stderr: gallery embedding, then each attack of each batch)
+  --nproc N     N local processes share the query batches (the result equals one process's);
+                ranks started by a scheduler use RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT instead
+The last line of output is the JSON result; its "benign" holds the checkpoint's benign metrics and
+"robrank" the same numbers under RobRank's names (there "mAP@R" is R = 10, our "mAP@10").`,
   async run(argv) {
-    const p = parseArgs(argv, { profile: 'string', 'max-iter': 'int', seed: 'int', 'benign-r1': 'number', 'gtm-target': 'string', out: 'string', json: 'boolean' });
+    const p = parseArgs(argv, { profile: 'string', 'max-iter': 'int', seed: 'int', 'benign-r1': 'number', 'gtm-target': 'string', out: 'string', json: 'boolean', quiet: 'boolean', nproc: 'int' });
     if (p.positionals.length !== 1) throw new UsageError('expected exactly one checkpoint path');
     const profile = flagString(p, 'profile') ?? 'rob28';
     if (PROFILES[profile] === undefined) throw new UsageError(`unknown profile '${profile}' (known: ${Object.keys(PROFILES).join(', ')})`);
@@ -41,22 +47,27 @@ The last line of output is the JSON result.`,
     if (benignR1 !== undefined && !(benignR1 >= 0 && benignR1 <= 100)) throw new UsageError(`--benign-r1 is a percentage in [0, 100], got ${benignR1}`);
     // Every check before the work: a swipe can take an hour, its results must have somewhere to go.
     const out = flagString(p, 'out');
-    if (out !== undefined) ensureWritableDir(out);
+    const nproc = flagNumber(p, 'nproc');
+    if (nproc !== undefined && nproc < 1) throw new UsageError(`--nproc must be >= 1, got ${nproc}`);
+    const group = nproc !== undefined && nproc > 1 ? null : processGroupFromEnv();
+    if (out !== undefined && (group === null || group.rank === 0)) ensureWritableDir(out);
+    if (group === null) return launchRanks(nproc!, 'swipe', withoutNproc(argv));
     const { model, info } = loadCheckpoint(p.positionals[0]!);
     try {
       const data = await openDataset(info.config.dataset);
-      const batchSize = data.test.height > 64 ? 112 : 128;
-      const totalBatches = Math.min(Math.ceil(data.test.length / batchSize), maxIter ?? Infinity);
-      const bar = new ProgressBar(totalBatches, `swipe ${profile}`);
-      const result = await runSwipe(model, data.test, info.config.metric, {
+      const swiped = await runSwipe(model, data.test, info.config.metric, {
         profile,
         maxIter,
         seed: flagNumber(p, 'seed'),
         benignRecallAt1: benignR1,
         attackOptions: gtmTarget === undefined ? {} : { gtmTarget },
-        // Progress (with ETA) goes to stderr, so --json output stays one clean line.
-        onBatch: (b) => bar.tick(1, `${b.queries} queries`),
+        progress: showProgress(p) && group.rank === 0,
+        group,
       });
+      if (group.rank !== 0) return 0; // every rank holds the result; rank 0 reports it
+      // A checkpoint taken before any evaluation has no benign metrics to carry along.
+      const benign = readBenignMetrics(info.metrics);
+      const result = Object.keys(benign).length === 0 ? swiped : { ...swiped, benign, robrank: robrankBenignKeys(benign) };
       // The result is printed before the reports are written: a failing disk cannot take it away.
       if (!json) console.log(swipeMarkdown(result));
       console.log(JSON.stringify(result));
@@ -64,6 +75,7 @@ The last line of output is the JSON result.`,
       return 0;
     } finally {
       model.dispose();
+      group.destroy();
     }
   },
 };

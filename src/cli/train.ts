@@ -5,15 +5,17 @@ import { parseMetric } from '../metric/distance.js';
 import { DEFENSE_KINDS, SAMPLERS, type DefenseConfig, type SamplerName } from '../defense/registry.js';
 import { defaultConfig, defaultLossMargin, parseShorthand, validateConfig, type ExperimentConfig, type MinerName } from '../train/config.js';
 import { DEFAULT_CHECKPOINT_SECONDS, train, TrainingInterrupted } from '../train/trainer.js';
+import { benignJson, formatBenign, readBenignMetrics } from '../eval/benign.js';
 import { UsageError, type Command } from './command.js';
-import { flagBool, flagNumber, flagString, parseArgs } from './args.js';
+import { DISTRIBUTED_USAGE, launchRanks, processGroupFromEnv, withoutNproc } from './launch.js';
+import { flagBool, flagNumber, flagString, parseArgs, showProgress } from './args.js';
 
 const MINERS: readonly MinerName[] = ['random', 'semihard', 'softhard', 'distance', 'hardest', 'gradual-semihard'];
 
 const FLAGS = {
   dataset: 'string', metric: 'string', miner: 'string', margin: 'number', epochs: 'int', batch: 'int', lr: 'number',
   'weight-decay': 'number', seed: 'int', threads: 'int', out: 'string', resume: 'boolean', overwrite: 'boolean', 'max-batches': 'int',
-  'checkpoint-every': 'int', 'checkpoint-minutes': 'number',
+  'checkpoint-every': 'int', 'checkpoint-minutes': 'number', nproc: 'int', shards: 'int',
   'eval-every': 'int', json: 'boolean', quiet: 'boolean', model: 'string', pretrained: 'string',
   defense: 'string', source: 'string', destination: 'string', ics: 'number', 'pgd-steps': 'int', epsilon: 'number', alpha: 'number',
   lambda: 'number', 'skip-satisfied': 'boolean',
@@ -27,7 +29,7 @@ export const trainCommand: Command = {
 SHORTHAND is RobRank's dataset:model:loss, e.g. fashion:rc2f2:ptripletN
 (losses ptriplet/pmtriplet/pstriplet/pdtriplet/phtriplet, pcontrast/pdcontrast; metric N, E or C).
 
-options (defaults: methods.md §3 for the dataset):
+options (defaults: docs/methods.md §3 for the dataset):
   --dataset NAME        mnist | fashion | cub | cars | sop | folder:PATH   (fashion)
   --model NAME          c2f2 | resnet18 | resnet50   (c2f2 for 28×28, resnet18 for 224×224)
   --pretrained FILE     ImageNet weights for ResNets (torchvision state dict as .safetensors)
@@ -48,7 +50,7 @@ options (defaults: methods.md §3 for the dataset):
   --max-batches N       stop each epoch after N batches (quick runs)
   --json                print the final metrics as one JSON line
 
-adversarial training (methods.md §4–8; shorthands rc2f2d = EST, rc2f2p = ACT, rres18ghmetsmi = HM[S,g_LGA]&ICS,
+adversarial training (docs/methods.md §4–8; shorthands rc2f2d = EST, rc2f2p = ACT, rres18ghmetsmi = HM[S,g_LGA]&ICS,
 rres18p:pgtripletN = CA-TRIDE):
   --defense KIND        none | est | act | hm | catride          (none)
   --source S            HM source sampler: random | semihard | softhard | distance | hardest
@@ -60,6 +62,10 @@ rres18p:pgtripletN = CA-TRIDE):
   --epsilon X, --alpha X   L∞ budget and step (77/255 and 3/255 for 28×28; 8/255 and 1/255 for 224×224)
   --quiet               no progress bars
 
+${DISTRIBUTED_USAGE}
+  --shards S            cut each global batch into S shards (default: the number of ranks); any number of
+                        ranks dividing S gives the same weights, and a run resumes under any such number
+
 Checkpoints (model and optimizer as safetensors, PyTorch state-dict names) are committed as one unit
 under checkpoints/ with their sizes and SHA-256 in checkpoint.json: at the end of every epoch before
 its evaluation, by --checkpoint-every/--checkpoint-minutes, and on Ctrl-C / SIGTERM (the current step
@@ -70,6 +76,14 @@ epoch; the end writes report.json, report.md and training.svg.`,
     const p = parseArgs(argv, FLAGS);
     if (p.positionals.length > 1) throw new UsageError(`unexpected arguments: ${p.positionals.slice(1).join(' ')}`);
     const config = buildConfig(p.positionals[0], p);
+    const nproc = flagNumber(p, 'nproc');
+    if (nproc !== undefined && nproc < 1) throw new UsageError(`--nproc must be >= 1, got ${nproc}`);
+    if (nproc !== undefined && nproc > 1) {
+      if (config.shards !== undefined && config.shards % nproc !== 0) throw new UsageError(`--nproc ${nproc} must divide --shards ${config.shards}`);
+      return launchRanks(nproc, 'train', withoutNproc(argv));
+    }
+    const group = processGroupFromEnv();
+    const lead = group.rank === 0;
     const threads = flagNumber(p, 'threads');
     if (threads !== undefined) setNumThreads(threads);
     const out = flagString(p, 'out') ?? path.join('runs', `${config.dataset}-${config.model}-${config.loss}-${config.miner}${config.metric}-s${config.seed}`);
@@ -84,22 +98,24 @@ epoch; the end writes report.json, report.md and training.svg.`,
     let result;
     try {
       result = await train({
-        config, outDir: out, resume, overwrite, progress: !flagBool(p, 'quiet'), signal: stop.signal,
+        config, outDir: out, resume, overwrite, progress: showProgress(p) && lead, signal: stop.signal, group,
         checkpointEvery: { steps: everySteps ?? 0, seconds: minutes === undefined ? DEFAULT_CHECKPOINT_SECONDS : minutes * 60 },
         onNotice: (m) => process.stderr.write(`rankshield train: ${m}\n`),
       });
     } catch (e) {
       if (!(e instanceof TrainingInterrupted)) throw e;
-      process.stderr.write(`rankshield train: ${e.message}\n  resume with: rankshield train ${[...argv.filter((a) => a !== '--overwrite' && a !== '--resume'), '--resume', ...(flagString(p, 'out') === undefined ? ['--out', out] : [])].join(' ')}\n`);
+      if (lead) process.stderr.write(`rankshield train: ${e.message}\n  resume with: rankshield train ${[...argv.filter((a) => a !== '--overwrite' && a !== '--resume'), '--resume', ...(flagString(p, 'out') === undefined ? ['--out', out] : [])].join(' ')}\n`);
       return e.reason === 'SIGTERM' ? 143 : 130;
     } finally {
       stop.dispose();
+      group.destroy();
     }
+    if (!lead) return 0;
     const f = result.final;
     if (flagBool(p, 'json')) {
-      console.log(JSON.stringify({ 'R@1': f['R@1'], 'R@2': f['R@2'], mAP: f.mAP, 'mAP@R': f['mAP@R'], NMI: f.NMI, seconds: result.seconds, out }));
+      console.log(JSON.stringify({ ...benignJson(readBenignMetrics(f)), seconds: result.seconds, out }));
     } else {
-      console.log(`done in ${result.seconds.toFixed(0)} s: R@1 ${(100 * f['R@1']).toFixed(1)}  R@2 ${(100 * f['R@2']).toFixed(1)}  mAP ${(100 * f.mAP).toFixed(1)}  mAP@R ${(100 * f['mAP@R']).toFixed(1)}  NMI ${(100 * f.NMI).toFixed(1)}  → ${out}`);
+      console.log(`done in ${result.seconds.toFixed(0)} s: ${formatBenign(readBenignMetrics(f))}  → ${out}`);
     }
     return 0;
   },
@@ -164,6 +180,8 @@ function buildConfig(shorthand: string | undefined, p: ReturnType<typeof parseAr
   c.seed = flagNumber(p, 'seed') ?? c.seed;
   c.evalEvery = flagNumber(p, 'eval-every') ?? c.evalEvery;
   c.maxBatches = flagNumber(p, 'max-batches') ?? c.maxBatches;
+  const shards = flagNumber(p, 'shards');
+  if (shards !== undefined) c.shards = shards;
   try {
     return validateConfig(c);
   } catch (e) {

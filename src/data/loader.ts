@@ -62,6 +62,8 @@ export interface Spc2LoaderOptions extends LoaderOptions {
 export interface TestLoaderOptions extends LoaderOptions {
   /** Images per batch (default 128 for 28×28, 112 for 224×224). */
   readonly batchSize?: number;
+  /** Only the batches with these indices (a rank's share of a split); batch k is the same k either way. */
+  readonly onlyBatches?: (batch: number) => boolean;
 }
 
 export function defaultWorkers(): number {
@@ -220,7 +222,8 @@ export function spc2Loader(dataset: DmlDataset, opts: Spc2LoaderOptions): BatchL
 
 /** Test-order batches: unshuffled single images, test transform. */
 export function testLoader(dataset: DmlDataset, opts: TestLoaderOptions = {}): BatchLoader {
-  const plans = testOrderPlan(dataset.length, opts.batchSize ?? defaultBatchSizes(dataset.height).test);
+  const only = opts.onlyBatches;
+  const plans = testOrderPlan(dataset.length, opts.batchSize ?? defaultBatchSizes(dataset.height).test).filter((_, b) => only === undefined || only(b));
   const crops = dataset.kind === 'files' ? cropsFor(plans, false, 0, 0) : null;
   return new BatchLoader(dataset, plans, crops, opts);
 }

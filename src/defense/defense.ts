@@ -48,6 +48,12 @@ export interface DefenseStats {
   collapseness?: number;
 }
 
+/** Every DefenseStats key once, for code that moves stats as plain numbers (data-parallel training). */
+export const DEFENSE_STAT_KEYS = Object.keys({
+  forwardPasses: true, backwardPasses: true, pgdIterations: true, perturbedFraction: true, sourceHardness: true,
+  trainedHardness: true, pgdWorkFraction: true, destinationHardness: true, collapseness: true,
+} satisfies Record<keyof DefenseStats, true>) as (keyof DefenseStats)[];
+
 export interface DefenseStep {
   /** Scalar loss with its autograd graph (model in train mode). */
   loss: Tensor;

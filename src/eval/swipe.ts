@@ -1,4 +1,4 @@
-// Layer: eval. The robustness swipe (RobRank `cmdline.Swipe`, attacks_and_metrics.md
+// Layer: eval. The robustness swipe (RobRank `cmdline.Swipe`, docs/attacks-and-metrics.md
 // §1, §3, §5, §6): every attack of a profile over the test split, the gallery
 // = the whole split embedded once (clean, eval mode, metric space), queries in
 // loader order in batches (128 for 28×28, 112 for 224×224). Each batch's
@@ -10,7 +10,7 @@
 // generator from (seed, attack kind, batch), so a number does not depend on
 // which other attacks ran or in what order — `rankshield attack` reproduces a
 // swipe column, and runs of one kind at several budgets share their selections.
-import { dispose, manualSeed, noGrad, tidy, Tensor } from '../tensor/index.js';
+import { dispose, manualSeed, noGrad, SINGLE_PROCESS, tidy, Tensor, type ProcessGroup } from '../tensor/index.js';
 import { embedForMetric, type MetricName } from '../metric/distance.js';
 import type { EmbeddingModel } from '../models/model.js';
 import { mixSeed, testLoader, type DmlDataset } from '../data/index.js';
@@ -31,6 +31,8 @@ import {
   type Profile,
 } from '../attack/index.js';
 import { embedDataset } from './embed.js';
+import type { BenignMetrics } from './benign.js';
+import { progressBar } from '../train/progress.js';
 import { ATTACK_NAMES, adjustedRobustnessScore, empiricalRobustnessScore, type AttackResults } from './robustness.js';
 
 export interface SwipeOptions {
@@ -46,6 +48,14 @@ export interface SwipeOptions {
   attackOptions?: AttackOptions;
   /** Called after each batch (progress). */
   onBatch?: (progress: SwipeProgress) => void;
+  /** Progress bars with ETA on stderr: the gallery embedding, then one tick per attack per batch (default off). */
+  progress?: boolean;
+  /**
+   * Share the queries over a process group: rank r attacks batches b ≡ r (mod W);
+   * every batch is seeded by its index, and the per-batch numbers are summed in
+   * batch order on every rank, so the result equals the one-process swipe's.
+   */
+  group?: ProcessGroup;
 }
 
 export interface SwipeProgress {
@@ -63,6 +73,8 @@ export interface SwipeResult {
   /** Queries attacked (each by every attack of the profile). */
   queries: number;
   batches: number;
+  /** The distinct PGD budgets of the profile's runs (one for rob28 / rob224). */
+  budgets: PgdBudget[];
   /** Reported numbers keyed by table column (CA+ … GTT, plus extras like GTT:ID-Retain@1). */
   attacks: Record<string, number>;
   /** Benign R@1 (%) on the attacked batches, drop-first convention, or the one given. */
@@ -76,11 +88,13 @@ export interface SwipeResult {
   seconds: number;
   /** Of which embedding the gallery. */
   gallerySeconds: number;
+  /** The model's benign metrics on the whole test split, when the caller adds them (the CLI: the checkpoint's). */
+  benign?: Partial<BenignMetrics>;
 }
 
 /** Embeds the whole split once, clean, in metric space, with its labels. Caller disposes both tensors. */
-export async function embedGallery(model: EmbeddingModel, ds: DmlDataset, metric: MetricName, batchSize: number): Promise<Gallery> {
-  const raw = await embedDataset(model, ds, batchSize);
+export async function embedGallery(model: EmbeddingModel, ds: DmlDataset, metric: MetricName, batchSize: number, progress = false, group?: ProcessGroup): Promise<Gallery> {
+  const raw = await embedDataset(model, ds, { batchSize, progress, group });
   const embeddings = tidy(() => embedForMetric(raw, metric));
   raw.dispose();
   const labels = tidy(() => Tensor.fromTypedArray(ds.labels, [ds.length]).long());
@@ -125,45 +139,68 @@ export async function runSwipe(model: EmbeddingModel, ds: DmlDataset, metric: Me
   const batches = Math.min(totalBatches, o.maxIter ?? totalBatches);
   const attacks = runs.map((r) => createAttack(r.attack, { spqaXiRate: spqaXiRate(ds.name), ...r.options, ...o.attackOptions }));
   const columns = columnNames(runs, attacks.map((a) => a.reports));
+  const group = o.group ?? SINGLE_PROCESS;
+  const mine = (b: number): boolean => b < batches && b % group.worldSize === group.rank;
+  // One row per batch: benign R@1, then every column's value (0 in rows other ranks fill).
+  const flat = columns.flat();
+  const rows = new Float64Array(batches * (1 + flat.length));
   const sums = new Map<string, number>();
-  let recallSum = 0;
   let queries = 0;
   let done = 0;
 
   const started = performance.now();
   const wasTraining = model.training;
-  const gallery = await embedGallery(model, ds, metric, profile.batchSize);
+  const gallery = await embedGallery(model, ds, metric, profile.batchSize, o.progress, group);
   const gallerySeconds = (performance.now() - started) / 1000;
+  const myBatches = Array.from({ length: batches }, (_, b) => b).filter(mine);
+  const bar = progressBar(o.progress, myBatches.length * runs.length, `swipe ${profile.name}`);
   try {
     model.eval();
-    for await (const batch of testLoader(ds, { batchSize: profile.batchSize })) {
-      if (done === batches) {
-        dispose([batch.images, batch.labels]);
-        break;
-      }
+    let k = 0;
+    for await (const batch of testLoader(ds, { batchSize: profile.batchSize, onlyBatches: mine })) {
+      const b = myBatches[k++]!;
+      const row = b * (1 + flat.length);
       const ctx = buildBatchContext(model, gallery, batch.images, batch.labels);
       try {
-        recallSum += benignRecallAt1(ctx);
+        rows[row] = benignRecallAt1(ctx);
+        let c = 1;
         runs.forEach((run, r) => {
-          manualSeed(mixSeed(seed, ATTACK_KINDS.indexOf(run.attack), done) >>> 0);
+          manualSeed(mixSeed(seed, ATTACK_KINDS.indexOf(run.attack), b) >>> 0);
           const { values } = attackBatch(model, attacks[r]!, ctx, run.budget);
-          attacks[r]!.reports.forEach((report, k) => {
-            const col = columns[r]![k]!;
-            sums.set(col, (sums.get(col) ?? 0) + values[report]!);
-          });
+          for (const report of attacks[r]!.reports) rows[row + c++] = values[report]!;
+          bar?.tick(1, `batch ${b + 1}/${batches} ${run.attack}`);
         });
       } finally {
         disposeBatchContext(ctx);
         dispose([batch.images, batch.labels]);
       }
+      // This rank's running means (the whole swipe's numbers are summed below).
+      flat.forEach((col, i) => sums.set(col, (sums.get(col) ?? 0) + rows[row + 1 + i]!));
       queries += batch.indices.length;
       done++;
-      o.onBatch?.({ batch: done, batches, queries, seconds: (performance.now() - started) / 1000, attacks: means(sums, done) });
+      o.onBatch?.({ batch: done, batches: myBatches.length, queries, seconds: (performance.now() - started) / 1000, attacks: means(sums, done) });
     }
   } finally {
+    bar?.close();
     dispose([gallery.embeddings, gallery.labels]);
     model.train(wasTraining);
   }
+  if (group.worldSize > 1) {
+    const t = Tensor.fromTypedArray(rows, [rows.length], 'float64');
+    group.allreduceSum([t]);
+    rows.set(t.toArray());
+    t.dispose();
+  }
+  // Sums in batch order: the same additions whatever the number of ranks.
+  sums.clear();
+  let recallSum = 0;
+  for (let b = 0; b < batches; b++) {
+    const row = b * (1 + flat.length);
+    recallSum += rows[row]!;
+    flat.forEach((col, i) => sums.set(col, (sums.get(col) ?? 0) + rows[row + 1 + i]!));
+  }
+  done = batches;
+  queries = Math.min(ds.length, batches * profile.batchSize);
 
   const attacksOut = means(sums, done);
   const benign = o.benignRecallAt1 ?? (100 * recallSum) / done;
@@ -181,6 +218,7 @@ export async function runSwipe(model: EmbeddingModel, ds: DmlDataset, metric: Me
     metric,
     queries,
     batches: done,
+    budgets: distinctBudgets(runs.map((r) => r.budget)),
     attacks: attacksOut,
     benignRecallAt1: benign,
     ERS: ers,
@@ -189,6 +227,12 @@ export async function runSwipe(model: EmbeddingModel, ds: DmlDataset, metric: Me
     seconds: (performance.now() - started) / 1000,
     gallerySeconds,
   };
+}
+
+function distinctBudgets(all: readonly PgdBudget[]): PgdBudget[] {
+  const seen = new Map<string, PgdBudget>();
+  for (const b of all) seen.set(`${b.epsilon}/${b.alpha}/${b.steps}`, { epsilon: b.epsilon, alpha: b.alpha, steps: b.steps });
+  return [...seen.values()];
 }
 
 function means(sums: Map<string, number>, batches: number): Record<string, number> {

@@ -34,6 +34,12 @@ export interface ExperimentConfig {
   defense: DefenseConfig;
   /** ImageNet weights for ResNets: a torchvision .pth or a safetensors file (nothing is downloaded). */
   pretrained?: string;
+  /**
+   * Data parallelism: each global batch is cut into this many shards whose
+   * losses are weighted by size (train/data-parallel.ts); any number of
+   * processes dividing it gives the same numbers. Absent = 1 (the whole batch).
+   */
+  shards?: number;
 }
 
 const SMALL = new Set(['mnist', 'fashion', 'fashion-mnist']);
@@ -146,6 +152,7 @@ const experimentConfigSchema = z
     maxBatches: z.number(),
     defense: defenseConfigSchema,
     pretrained: z.string().optional(),
+    shards: z.number().optional(),
   })
   .strict();
 
@@ -174,6 +181,9 @@ export function validateConfig(c: ExperimentConfig): ExperimentConfig {
   if (!(c.weightDecay >= 0)) throw new Error(`weight decay must be >= 0, got ${c.weightDecay}`);
   if (!(c.margin >= 0 && Number.isFinite(c.margin))) throw new Error(`margin must be >= 0, got ${c.margin}`);
   if (!Number.isInteger(c.seed) || c.seed < 0) throw new Error(`seed must be a non-negative integer, got ${c.seed}`);
+  if (c.shards !== undefined && (!Number.isInteger(c.shards) || c.shards < 1 || c.shards > c.batchPairs)) {
+    throw new Error(`shards must be an integer in [1, batch size ${c.batchPairs}], got ${c.shards}`);
+  }
   const small = SMALL.has(c.dataset);
   if (small !== (c.model === 'c2f2')) {
     throw new Error(`model ${c.model} does not fit dataset ${c.dataset} (c2f2 is for 28×28 MNIST/Fashion, ResNets for 224×224 images)`);

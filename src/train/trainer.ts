@@ -14,22 +14,23 @@
 // the CLI): the current step finishes, a checkpoint is written, and
 // TrainingInterrupted says where to resume.
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { dispose, manualSeed, rngState, setRngState, tidy } from '../tensor/index.js';
+import { dispose, manualSeed, rngState, setRngState, SINGLE_PROCESS, tidy, type ProcessGroup } from '../tensor/index.js';
 import { Adam } from '../optim/index.js';
-import { openDataset, spc2Loader, type DmlDataset } from '../data/index.js';
+import { openDataset, spc2Loader, type Batch, type DmlDataset } from '../data/index.js';
 import { minerByName } from '../metric/miners.js';
 import { buildDefense } from '../defense/registry.js';
-import type { Defense, DefenseStats } from '../defense/defense.js';
+import { DEFENSE_STAT_KEYS, type Defense, type DefenseStats } from '../defense/defense.js';
 import { evaluateBenign, type BenignMetrics } from '../eval/benign.js';
 import type { EmbeddingModel } from '../models/model.js';
 import {
-  createModel, latestGoodCheckpoint, loadModelWeights, loadOptimizerState, saveCheckpoint,
+  createModel, latestGoodCheckpoint, loadModelWeights, loadOptimizerState, readCheckpoint, saveCheckpoint,
   type CheckpointInfo, type CheckpointState, type EpochProgress, type TrainingPosition, type VerifiedCheckpoint,
 } from './checkpoint.js';
 import { validateConfig, type ExperimentConfig } from './config.js';
 import { ProgressBar } from './progress.js';
 import { writeReport } from './report.js';
 import { RunDirectory } from './run-dir.js';
+import { allreduceGradients, allreduceNumbers, broadcastJson, pairRange, shardSeed, shardsOfRank } from './data-parallel.js';
 
 /** Without --checkpoint-every, a checkpoint at least this often (a kill loses minutes, not an epoch). */
 export const DEFAULT_CHECKPOINT_SECONDS = 300;
@@ -56,6 +57,8 @@ export interface TrainOptions {
   signal?: AbortSignal;
   /** Things a user should know that are not errors (a fallback to an older checkpoint, where training resumes). */
   onNotice?: (message: string) => void;
+  /** Data-parallel training: this process's group (default: this process alone). Rank 0 writes the run directory. */
+  group?: ProcessGroup;
 }
 
 export interface EpochRecord {
@@ -64,6 +67,8 @@ export interface EpochRecord {
   seconds: number;
   steps: number;
   metrics?: BenignMetrics;
+  /** Seconds the evaluation after this epoch took (absent when the epoch was not evaluated). */
+  evalSeconds?: number;
   /** Per-step defense accounting, averaged over the epoch (forward/backward passes, hardness, …). */
   defense: Record<string, number>;
 }
@@ -100,12 +105,15 @@ interface RunState {
 const FRESH: RunState = { epoch: -1, position: { epoch: 0, step: 0 }, pendingEval: false, metrics: {}, rngState: null, epochProgress: null };
 
 export async function train(opts: TrainOptions): Promise<TrainResult> {
-  const config = validateConfig({ ...opts.config });
+  const group = opts.group ?? SINGLE_PROCESS;
+  const lead = group.rank === 0;
   if (opts.resume && opts.overwrite) throw new Error('--resume and --overwrite exclude each other');
-  const run = RunDirectory.open(opts.outDir, opts.resume ? 'resume' : opts.overwrite ? 'overwrite' : 'new');
+  // Only rank 0 owns the run directory; the others learn from it what to resume.
+  const run = lead ? RunDirectory.open(opts.outDir, opts.resume ? 'resume' : opts.overwrite ? 'overwrite' : 'new') : null;
   try {
     // Everything that can be refused is refused before the data is loaded.
-    const from = opts.resume ? checkpointToResume(run.dir, config, opts.onNotice) : null;
+    const from = resumePoint(run, opts, group);
+    const config = agreedConfig(opts.config, from, group);
     const data = await openDataset(config.dataset);
     manualSeed(config.seed);
     const model = createModel(config);
@@ -118,31 +126,52 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         loadOptimizerState(from, opt);
         defense.loadState?.(from.info.defenseState);
         state = stateOf(from.info);
-        run.truncateLog(from.info.logBytes);
-        run.log({ event: 'resume', ...state.position, pid: process.pid });
-        opts.onNotice?.(`resuming ${run.dir} at epoch ${state.position.epoch + 1}, step ${state.position.step}`);
+        run?.truncateLog(from.info.logBytes);
+        run?.log({ event: 'resume', ...state.position, pid: process.pid, worldSize: group.worldSize });
+        if (lead) opts.onNotice?.(`resuming ${opts.outDir} at epoch ${state.position.epoch + 1}, step ${state.position.step}`);
       } else {
-        run.log({ event: 'start', pid: process.pid, config });
+        run?.log({ event: 'start', pid: process.pid, worldSize: group.worldSize, config });
       }
-      return await new TrainingRun(config, run, model, opt, defense, data.test, opts).run(data.train, state);
+      return await new TrainingRun(config, run, model, opt, defense, data.test, opts, group).run(data.train, state);
     } finally {
       opt.dispose();
       model.dispose();
     }
   } finally {
-    run.close();
+    run?.close();
   }
 }
 
-/** The newest complete checkpoint, checked to belong to this config (only the epoch count may grow). */
-function checkpointToResume(dir: string, config: ExperimentConfig, notice?: (m: string) => void): VerifiedCheckpoint {
-  const ck = latestGoodCheckpoint(dir);
-  if (ck.problem !== undefined) notice?.(`${ck.problem}\n  → falling back to the previous complete checkpoint ${ck.base}`);
-  if (JSON.stringify({ ...ck.info.config, epochs: 0 }) !== JSON.stringify({ ...config, epochs: 0 })) {
-    throw new Error(`--resume: the checkpoint in ${dir} was trained with a different config; use another --out`);
+/** The checkpoint to resume (rank 0 picks it; every rank reads and verifies the same commit). */
+function resumePoint(run: RunDirectory | null, opts: TrainOptions, group: ProcessGroup): VerifiedCheckpoint | null {
+  if (!opts.resume) return null;
+  const picked = run === null ? undefined : latestGoodCheckpoint(run.dir);
+  if (picked?.problem !== undefined) opts.onNotice?.(`${picked.problem}\n  → falling back to the previous complete checkpoint ${picked.base}`);
+  const base = broadcastJson(picked?.base, group);
+  return picked ?? readCheckpoint(base);
+}
+
+/**
+ * The config every rank trains: the caller's, with `shards` taken from the
+ * checkpoint on resume (or the world size on a fresh run) when not given; on
+ * resume only the epoch count may differ from the checkpoint's. Ranks check
+ * that they were all started with the same config.
+ */
+function agreedConfig(given: ExperimentConfig, from: VerifiedCheckpoint | null, group: ProcessGroup): ExperimentConfig {
+  const shards = given.shards ?? (from !== null ? from.info.config.shards : group.worldSize > 1 ? group.worldSize : undefined);
+  const config = validateConfig({ ...given, ...(shards !== undefined ? { shards } : {}) });
+  if (from !== null && JSON.stringify({ ...from.info.config, epochs: 0 }) !== JSON.stringify({ ...config, epochs: 0 })) {
+    throw new Error(`--resume: the checkpoint in ${from.base} was trained with a different config; use another --out`);
   }
-  if (ck.info.position.epoch > config.epochs) throw new Error(`--resume: the checkpoint is at epoch ${ck.info.position.epoch}, beyond --epochs ${config.epochs}`);
-  return ck;
+  if (from !== null && from.info.position.epoch > config.epochs) {
+    throw new Error(`--resume: the checkpoint is at epoch ${from.info.position.epoch}, beyond --epochs ${config.epochs}`);
+  }
+  shardsOfRank(group.rank, group.worldSize, config.shards ?? 1);
+  const lead = broadcastJson(group.rank === 0 ? config : undefined, group);
+  if (JSON.stringify(lead) !== JSON.stringify(config)) {
+    throw new Error(`rank ${group.rank} was started with a different config than rank 0 (start every rank with the same arguments)`);
+  }
+  return config;
 }
 
 function stateOf(info: CheckpointInfo): RunState {
@@ -158,12 +187,14 @@ class TrainingRun {
 
   constructor(
     readonly config: ExperimentConfig,
-    readonly dir: RunDirectory,
+    /** The run directory; null on ranks other than 0, which write nothing. */
+    readonly dir: RunDirectory | null,
     readonly model: EmbeddingModel,
     readonly opt: Adam,
     readonly defense: Defense,
     readonly test: DmlDataset,
     readonly opts: TrainOptions,
+    readonly group: ProcessGroup,
   ) {}
 
   async run(trainSet: DmlDataset, state: RunState): Promise<TrainResult> {
@@ -174,25 +205,33 @@ class TrainingRun {
     for (let epoch = state.position.epoch; epoch < config.epochs; epoch++) {
       const resumeInside = epoch === state.position.epoch && state.position.step > 0 && state.epochProgress !== null;
       const progress = await trainEpoch({
-        model: this.model, opt: this.opt, defense: this.defense, train: trainSet, config, epoch, progress: this.opts.progress ?? false,
+        model: this.model, opt: this.opt, defense: this.defense, train: trainSet, config, epoch, group: this.group,
+        progress: (this.opts.progress ?? false) && this.group.rank === 0,
         firstStep: this.opt.stepCount - (resumeInside ? state.position.step : 0),
         resumeFrom: resumeInside ? { progress: state.epochProgress!, rngState: state.rngState } : undefined,
-        onStep: (s) => this.dir.log({ event: 'step', ...s }),
-        afterStep: (p, isLast) => this.#afterStep(p, isLast, state),
+        onStep: (s) => this.dir?.log({ event: 'step', ...s }),
+        decide: () => ({ stop: this.opts.signal?.aborted === true, checkpoint: this.#checkpointDue() }),
+        afterStep: (p, isLast, agreed) => this.#afterStep(p, isLast, agreed, state),
       });
       const evalDue = epoch === config.epochs - 1 || (epoch + 1) % config.evalEvery === 0;
       state = await this.#finishEpoch(progress, evalDue);
-      if (epoch < config.epochs - 1) this.#stopIfAsked(state.position);
+      if (epoch < config.epochs - 1 && this.#agreedStop()) this.#interrupt(state.position);
     }
-    const final = this.#final ?? (await evaluateBenign(this.model, this.test, config.metric));
-    const result: TrainResult = { config, epochs: this.#records, final, seconds: (Date.now() - this.#started) / 1000, outDir: this.dir.dir };
-    try {
-      writeReport(this.dir.dir, result);
-    } catch (e) {
-      // The training is committed; a report that cannot be written must not throw it away.
-      this.opts.onNotice?.(`could not write the report (${(e as Error).message}); the checkpoint and log.jsonl are complete`);
+    const final = this.#final ?? (await this.#evaluate());
+    const result: TrainResult = { config, epochs: this.#records, final, seconds: (Date.now() - this.#started) / 1000, outDir: this.opts.outDir };
+    if (this.dir !== null) {
+      try {
+        writeReport(this.dir.dir, result);
+      } catch (e) {
+        // The training is committed; a report that cannot be written must not throw it away.
+        this.opts.onNotice?.(`could not write the report (${(e as Error).message}); the checkpoint and log.jsonl are complete`);
+      }
     }
     return result;
+  }
+
+  #evaluate(): Promise<BenignMetrics> {
+    return evaluateBenign(this.model, this.test, this.config.metric, { group: this.group, progress: (this.opts.progress ?? false) && this.group.rank === 0 });
   }
 
   /** Commits the trained epoch (before evaluating it, so a kill during evaluation loses no training), evaluates, logs. */
@@ -201,49 +240,66 @@ class TrainingRun {
     const rec: EpochRecord = { epoch: p.epoch, loss: p.lossSum / Math.max(1, p.steps), seconds: p.seconds, steps: p.steps, defense: meanStats(p) };
     if (evaluate) {
       this.#commit(done);
-      rec.metrics = await evaluateBenign(this.model, this.test, this.config.metric);
+      const evalStarted = Date.now();
+      rec.metrics = await this.#evaluate();
+      rec.evalSeconds = (Date.now() - evalStarted) / 1000;
       this.#final = rec.metrics;
     }
     this.#records.push(rec);
-    this.dir.log({ event: 'epoch', ...rec });
+    this.dir?.log({ event: 'epoch', ...rec });
     const after: RunState = { ...done, pendingEval: false, epochProgress: null, metrics: { ...(this.#final ?? {}) } };
     this.#commit(after);
-    if (this.opts.progress) {
+    if (this.opts.progress && this.dir !== null) {
       const m = rec.metrics ? `  R@1 ${(100 * rec.metrics['R@1']).toFixed(1)}  mAP ${(100 * rec.metrics.mAP).toFixed(1)}` : '';
       process.stderr.write(`epoch ${p.epoch + 1}/${this.config.epochs}: loss ${rec.loss.toFixed(4)}  ${rec.seconds.toFixed(0)} s${m}\n`);
     }
     return after;
   }
 
-  /** Between steps: a checkpoint when one is due or training must stop; then let signals in. */
-  async #afterStep(p: EpochProgress, isLastOfEpoch: boolean, before: RunState): Promise<void> {
-    const aborted = this.opts.signal?.aborted === true;
+  /** Rank 0's view: a checkpoint is due by steps or by time since the last one. */
+  #checkpointDue(): boolean {
     const every = this.opts.checkpointEvery ?? {};
     const seconds = every.seconds ?? DEFAULT_CHECKPOINT_SECONDS;
-    const due =
-      ((every.steps ?? 0) > 0 && this.opt.stepCount - this.#lastCheckpoint.step >= every.steps!) ||
-      (seconds > 0 && Date.now() - this.#lastCheckpoint.time >= seconds * 1000);
+    return (
+      ((every.steps ?? 0) > 0 && this.opt.stepCount + 1 - this.#lastCheckpoint.step >= every.steps!) ||
+      (seconds > 0 && Date.now() - this.#lastCheckpoint.time >= seconds * 1000)
+    );
+  }
+
+  /** Between steps: a checkpoint when the ranks agreed one is due or training must stop; then let signals in. */
+  async #afterStep(p: EpochProgress, isLastOfEpoch: boolean, agreed: StepAgreement, before: RunState): Promise<void> {
     // The epoch's own checkpoint follows its last step at once, unless training stops here.
-    if (aborted || (due && !isLastOfEpoch)) {
+    if (agreed.stop || (agreed.checkpoint && !isLastOfEpoch)) {
       const position = { epoch: p.epoch, step: p.steps };
-      if (aborted) this.dir.log({ event: 'interrupted', ...position, reason: String(this.opts.signal!.reason) });
+      if (agreed.stop) this.dir?.log({ event: 'interrupted', ...position, reason: this.#stopReason() });
       this.#commit({ ...before, epoch: p.epoch - 1, position, pendingEval: false, metrics: { ...(this.#final ?? {}) }, rngState: Buffer.from(rngState()).toString('base64'), epochProgress: p });
-      this.#stopIfAsked(position);
+      if (agreed.stop) this.#interrupt(position);
     }
     // Signals (SIGINT/SIGTERM) are delivered between event-loop turns; the step loop is otherwise synchronous.
     await nextTurn();
   }
 
-  /** After a committed checkpoint at `position`: stop there if the signal has aborted. */
-  #stopIfAsked(position: TrainingPosition): void {
-    const signal = this.opts.signal;
-    if (signal?.aborted !== true) return;
-    throw new TrainingInterrupted(String(signal.reason), position, this.dir.dir);
+  /** Whether any rank was asked to stop (an agreement, so that all ranks stop at the same point). */
+  #agreedStop(): boolean {
+    const mine = this.opts.signal?.aborted === true ? 1 : 0;
+    return allreduceNumbers(new Float64Array([mine]), this.group)[0]! > 0;
   }
 
+  #stopReason(): string {
+    const signal = this.opts.signal;
+    return signal?.aborted === true ? String(signal.reason) : 'another rank was stopped';
+  }
+
+  #interrupt(position: TrainingPosition): never {
+    throw new TrainingInterrupted(this.#stopReason(), position, this.opts.outDir);
+  }
+
+  /** Rank 0 writes the checkpoint (every rank holds the same weights); the others only keep the clock. */
   #commit(s: RunState): void {
-    const state: CheckpointState = { config: this.config, ...s, defenseState: this.defense.state?.() ?? {}, logBytes: this.dir.logBytes() };
-    saveCheckpoint(this.dir.dir, this.model, this.opt, state);
+    if (this.dir !== null) {
+      const state: CheckpointState = { config: this.config, ...s, defenseState: this.defense.state?.() ?? {}, logBytes: this.dir.logBytes() };
+      saveCheckpoint(this.dir.dir, this.model, this.opt, state);
+    }
     this.#lastCheckpoint = { time: Date.now(), step: this.opt.stepCount };
   }
 }
@@ -263,18 +319,24 @@ export interface EpochOptions {
   resumeFrom?: { progress: EpochProgress; rngState: string | null };
   /** Called after every optimizer step with its loss and defense accounting. */
   onStep?: (step: { epoch: number; step: number; loss: number } & DefenseStats) => void;
-  /** Awaited after every step with the epoch's running sums (checkpoints, interruption). */
-  afterStep?: (progress: EpochProgress, isLastOfEpoch: boolean) => Promise<void>;
+  /** The process group of a data-parallel run (default: this process alone). */
+  group?: ProcessGroup;
+  /** Asked before each step's agreement: should training stop / checkpoint after it (this rank's view)? */
+  decide?: () => StepAgreement;
+  /** Awaited after every step with the epoch's running sums and what the ranks agreed (checkpoints, interruption). */
+  afterStep?: (progress: EpochProgress, isLastOfEpoch: boolean, agreed: StepAgreement) => Promise<void>;
 }
 
 export async function trainEpoch(o: EpochOptions): Promise<EpochProgress> {
-  const { model, opt, defense, train, config, epoch } = o;
+  const { opt, train, config, epoch } = o;
   const firstStep = o.firstStep ?? 0;
+  const group = o.group ?? SINGLE_PROCESS;
+  const shards = config.shards ?? 1;
+  const mine = shardsOfRank(group.rank, group.worldSize, shards);
   const p: EpochProgress = o.resumeFrom ? structuredClone(o.resumeFrom.progress) : { epoch, steps: 0, lossSum: 0, seconds: 0, statSums: {}, statCount: 0 };
   if (p.epoch !== epoch) throw new Error(`resume: the saved progress is of epoch ${p.epoch + 1}, not ${epoch + 1}`);
   manualSeed(epochSeed(config.seed, epoch));
   if (o.resumeFrom?.rngState) setRngState(new Uint8Array(Buffer.from(o.resumeFrom.rngState, 'base64')));
-  const miner = minerByName(config.miner);
   const full = spc2Loader(train, { seed: config.seed, epoch, batchPairs: config.batchPairs }).batches;
   const total = config.maxBatches > 0 ? Math.min(config.maxBatches, full) : full;
   if (p.steps > total) throw new Error(`resume: the checkpoint is at step ${p.steps} of epoch ${epoch + 1}, which has ${total} steps`);
@@ -285,17 +347,15 @@ export async function trainEpoch(o: EpochOptions): Promise<EpochProgress> {
   try {
     for await (const batch of loader) {
       if (p.steps >= total) break; // resumed after the epoch's last step: nothing left to train
-      const { loss, stepStats } = tidy(() => {
-        const s = defense.step({
-          model, images: batch.images, labels: batch.labels, metric: config.metric, margin: config.margin, miner,
-          epoch, maxEpochs: config.epochs, step: firstStep + p.steps,
-        });
-        opt.zeroGrad();
-        s.loss.backward();
-        return { loss: s.loss.item(), stepStats: s.stats };
-      });
+      const local = o.decide?.() ?? { stop: false, checkpoint: false };
+      let step: StepOutcome;
+      try {
+        step = shards === 1 ? singleStep(o, batch, firstStep + p.steps, local) : shardedStep(o, batch, firstStep + p.steps, { shards, mine, group }, local);
+      } finally {
+        dispose([batch.images, batch.labels]);
+      }
       opt.step();
-      dispose([batch.images, batch.labels]);
+      const { loss, stats: stepStats } = step;
       if (!Number.isFinite(loss)) throw new Error(`epoch ${epoch + 1}, step ${p.steps + 1}: the loss became ${loss}`);
       o.onStep?.({ epoch, step: firstStep + p.steps, loss, ...stepStats });
       addStep(p, loss, stepStats);
@@ -303,7 +363,7 @@ export async function trainEpoch(o: EpochOptions): Promise<EpochProgress> {
       p.seconds += (now - since) / 1000;
       since = now;
       bar?.tick(1, `loss ${(p.lossSum / p.steps).toFixed(4)}`);
-      await o.afterStep?.(p, p.steps >= total);
+      await o.afterStep?.(p, p.steps >= total, step.agreed);
       since = Date.now();
       if (p.steps >= total) break;
     }
@@ -311,6 +371,79 @@ export async function trainEpoch(o: EpochOptions): Promise<EpochProgress> {
     await loader.close();
   }
   return p;
+}
+
+/** What the ranks agree on after each step: stop (any rank was asked to) and checkpoint (rank 0's clock). */
+export interface StepAgreement {
+  stop: boolean;
+  checkpoint: boolean;
+}
+
+interface StepOutcome {
+  loss: number;
+  stats: DefenseStats;
+  agreed: StepAgreement;
+}
+
+/** One process, the whole batch: the trainer's original step, numbers unchanged. */
+function singleStep(o: EpochOptions, batch: Batch, step: number, local: StepAgreement): StepOutcome {
+  const { model, opt, defense, config, epoch } = o;
+  return tidy(() => {
+    const s = defense.step({
+      model, images: batch.images, labels: batch.labels, metric: config.metric, margin: config.margin, miner: minerByName(config.miner),
+      epoch, maxEpochs: config.epochs, step,
+    });
+    opt.zeroGrad();
+    s.loss.backward();
+    return { loss: s.loss.item(), stats: s.stats, agreed: local };
+  });
+}
+
+/**
+ * This rank's shards of the batch (see data-parallel.ts), then the sums over
+ * ranks: gradients, and one vector holding each shard's weighted loss, stats and
+ * defense state plus the two agreement flags.
+ */
+function shardedStep(o: EpochOptions, batch: Batch, step: number, d: { shards: number; mine: number[]; group: ProcessGroup }, local: StepAgreement): StepOutcome {
+  const { model, opt, defense, config, epoch } = o;
+  const pairs = batch.labels.shape[0]! / 2;
+  const before = defense.state?.() ?? {};
+  const stateKeys = Object.keys(before);
+  const width = 1 + DEFENSE_STAT_KEYS.length + stateKeys.length;
+  const values = new Float64Array(d.shards * width + 2);
+  opt.zeroGrad();
+  for (const s of d.mine) {
+    const [from, to] = pairRange(pairs, d.shards, s);
+    if (to === from) continue; // a shard with no pairs weighs nothing
+    const weight = (to - from) / pairs;
+    manualSeed(shardSeed(config.seed, epoch, step, s));
+    defense.loadState?.(before);
+    const r = tidy(() => {
+      const st = defense.step({
+        model, images: batch.images.narrow(0, 2 * from, 2 * (to - from)), labels: batch.labels.narrow(0, 2 * from, 2 * (to - from)),
+        metric: config.metric, margin: config.margin, miner: minerByName(config.miner), epoch, maxEpochs: config.epochs, step,
+      });
+      st.loss.mul(weight).backward();
+      return { loss: st.loss.item(), stats: st.stats };
+    });
+    const after = defense.state?.() ?? {};
+    const row = [r.loss, ...DEFENSE_STAT_KEYS.map((k) => r.stats[k] ?? Number.NaN), ...stateKeys.map((k) => after[k] ?? Number.NaN)];
+    row.forEach((v, k) => (values[s * width + k] = weight * v));
+  }
+  values[d.shards * width] = local.stop ? 1 : 0;
+  values[d.shards * width + 1] = d.group.rank === 0 && local.checkpoint ? 1 : 0;
+  allreduceGradients(model.parameters(), d.group);
+  const sum = allreduceNumbers(values, d.group);
+  const column = (k: number): number => {
+    let t = 0;
+    for (let s = 0; s < d.shards; s++) t += sum[s * width + k]!; // shard order: the same sum on every world size
+    return t;
+  };
+  const stats = Object.fromEntries(
+    DEFENSE_STAT_KEYS.map((key, k) => [key, column(1 + k)]).filter(([, v]) => !Number.isNaN(v)),
+  ) as unknown as DefenseStats;
+  defense.loadState?.(Object.fromEntries(stateKeys.map((key, k) => [key, column(1 + DEFENSE_STAT_KEYS.length + k)])));
+  return { loss: column(0), stats, agreed: { stop: sum[d.shards * width]! > 0, checkpoint: sum[d.shards * width + 1]! > 0 } };
 }
 
 function addStep(p: EpochProgress, loss: number, s: DefenseStats): void {
