@@ -2,8 +2,12 @@
 // big-endian header (two zero bytes, type code, number of dims, one uint32 per
 // dim) followed by the data. Only unsigned-byte IDX files exist for these
 // datasets, so only type 0x08 is accepted. Every error names the file.
+// Hostile input: gunzip output and dimension counts are bounded (IDX_LIMITS),
+// and the dims must describe exactly the bytes present (no allocation: the
+// data is a view).
 import { readFile } from 'node:fs/promises';
 import { gunzipSync } from 'node:zlib';
+import { IDX_LIMITS, resolveLimits, type IdxLimits } from '../io/limits.js';
 
 const UBYTE = 0x08;
 
@@ -18,22 +22,36 @@ function isGzip(bytes: Uint8Array): boolean {
   return bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
 }
 
-/** Decompresses when the bytes start with the gzip magic (whatever the file name says). */
-function maybeGunzip(bytes: Uint8Array, file: string): Uint8Array {
+/** Decompresses when the bytes start with the gzip magic (whatever the file name says), at most `maxBytes`. */
+function maybeGunzip(bytes: Uint8Array, file: string, maxBytes: number): Uint8Array {
   if (!isGzip(bytes)) return bytes;
   try {
-    return gunzipSync(bytes);
+    return gunzipSync(bytes, { maxOutputLength: maxBytes });
   } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+      throw new Error(`${file}: gzip data inflates past ${maxBytes} bytes (limit idx.maxInflatedBytes)`);
+    }
     throw new Error(`${file}: corrupt gzip data (${e instanceof Error ? e.message : String(e)})`);
   }
 }
 
-/** Parses IDX bytes (already decompressed or gzip). `expectedDims` is 1 for labels, 3 for images. */
-export function parseIdx(raw: Uint8Array, file: string, expectedDims: number): IdxArray {
-  const bytes = maybeGunzip(raw, file);
+/**
+ * Parses IDX bytes (already decompressed or gzip). `expectedDims` is 1 for labels, 3 for images.
+ * `limits` overrides IDX_LIMITS for this call.
+ */
+export function parseIdx(raw: Uint8Array, file: string, expectedDims: number, limits?: Partial<IdxLimits>): IdxArray {
+  const limit = resolveLimits(IDX_LIMITS, limits, 'idx');
+  if (!Number.isInteger(expectedDims) || expectedDims < 1 || expectedDims > limit.maxDims) {
+    throw new Error(`${file}: cannot read IDX arrays of ${expectedDims} dimensions (1 to ${limit.maxDims}, limit idx.maxDims)`);
+  }
+  const bytes = maybeGunzip(raw, file, limit.maxInflatedBytes);
   if (bytes.length < 4) throw new Error(`${file}: not an IDX file (only ${bytes.length} bytes)`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const magic = view.getUint32(0, false);
+  const declaredDims = magic & 0xff;
+  if (magic >>> 8 === UBYTE && declaredDims > limit.maxDims) {
+    throw new Error(`${file}: IDX header declares ${declaredDims} dimensions, more than ${limit.maxDims} (limit idx.maxDims)`);
+  }
   const expectedMagic = (UBYTE << 8) | expectedDims;
   if (magic !== expectedMagic) {
     throw new Error(
@@ -73,10 +91,10 @@ export interface IdxImages {
 }
 
 /** Reads an images file (magic 2051) and a labels file (magic 2049) and checks that they agree. */
-export async function readIdxPair(imagesFile: string, labelsFile: string): Promise<IdxImages> {
+export async function readIdxPair(imagesFile: string, labelsFile: string, limits?: Partial<IdxLimits>): Promise<IdxImages> {
   const [imgRaw, lblRaw] = await Promise.all([readBytes(imagesFile), readBytes(labelsFile)]);
-  const images = parseIdx(imgRaw, imagesFile, 3);
-  const labels = parseIdx(lblRaw, labelsFile, 1);
+  const images = parseIdx(imgRaw, imagesFile, 3, limits);
+  const labels = parseIdx(lblRaw, labelsFile, 1, limits);
   const [count, rows, cols] = images.dims as [number, number, number];
   if (labels.dims[0] !== count) {
     throw new Error(`${labelsFile}: has ${labels.dims[0]} labels but ${imagesFile} has ${count} images`);

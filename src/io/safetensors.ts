@@ -3,9 +3,16 @@
 // then one byte buffer holding every tensor row-major, little-endian, at the
 // given [begin, end) offsets. Used for checkpoints because it is simple, safe
 // (no code in the file) and readable by PyTorch users through `safetensors`.
+//
+// Reading is strict, as the format's spec asks: the header is at most
+// SAFETENSORS_LIMITS.maxHeaderBytes of valid UTF-8 JSON starting with '{',
+// with no duplicate keys; every tensor has a known dtype, a shape of
+// non-negative integers and exactly shape × itemsize bytes; the tensors tile
+// the data buffer with no gap or overlap; __metadata__ maps strings to strings.
 import { readFileSync } from 'node:fs';
 import { dispose, dtypeSize, type DType, type Tensor } from '../tensor/index.js';
 import { writeFileAtomicSync } from './atomic.js';
+import { decodeUtf8Strict, resolveLimits, SAFETENSORS_LIMITS, type SafetensorsLimits } from './limits.js';
 import { tensorFromBytes, tensorToBytes } from './tensor-bytes.js';
 
 const TO_FILE: Record<DType, string> = {
@@ -59,42 +66,109 @@ interface Entry {
   end: number;
 }
 
-function parseHeader(bytes: Uint8Array, source: string): { entries: Map<string, Entry>; metadata: Record<string, string>; dataStart: number } {
-  const fail = (why: string): never => {
-    throw new Error(`${source}: invalid safetensors file: ${why}`);
-  };
+/** JSON for an error message, cut short: header values can be megabytes long. */
+function brief(v: unknown): string {
+  const text = JSON.stringify(v) ?? String(v);
+  return text.length > 80 ? `${text.slice(0, 80)}…` : text;
+}
+
+/** Reads the JSON header: size, UTF-8, syntax, a '{' first, no duplicate keys. Returns the parsed object. */
+function readHeaderJson(bytes: Uint8Array, limits: SafetensorsLimits, fail: (why: string) => never): { header: Record<string, unknown>; dataStart: number } {
   if (bytes.length < 8) fail(`only ${bytes.length} bytes, shorter than the 8-byte header length`);
   const n = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getBigUint64(0, true);
+  if (n > BigInt(limits.maxHeaderBytes)) fail(`header length ${n} is more than ${limits.maxHeaderBytes} bytes (limit safetensors.maxHeaderBytes)`);
   if (n > BigInt(bytes.length - 8)) fail(`header length ${n} runs past the end of the file (${bytes.length} bytes)`);
   const dataStart = 8 + Number(n);
+  let text = '';
+  try {
+    text = decodeUtf8Strict(bytes.subarray(8, dataStart), 'header');
+  } catch (e) {
+    fail((e as Error).message);
+  }
   let header: unknown;
   try {
-    header = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset + 8, Number(n)).toString('utf8'));
+    header = JSON.parse(text);
   } catch (e) {
     fail(`header is not valid JSON (${(e as Error).message})`);
   }
   if (header === null || typeof header !== 'object' || Array.isArray(header)) fail('header is not a JSON object');
+  if (!text.startsWith('{')) fail("header does not start with '{'");
+  const duplicate = firstDuplicateKey(text);
+  if (duplicate !== undefined) fail(`header has the key ${brief(duplicate)} twice`);
+  return { header: header as Record<string, unknown>, dataStart };
+}
+
+/**
+ * The first key that appears twice in one object of `text` (valid JSON), which JSON.parse would
+ * silently resolve to the last value. One linear scan, keeping the keys of each open object.
+ */
+function firstDuplicateKey(text: string): string | undefined {
+  const open: Set<string>[] = [];
+  let i = 0;
+  while (i < text.length) {
+    const c = text[i]!;
+    if (c === '"') {
+      const end = stringEnd(text, i);
+      const after = skipSpace(text, end);
+      if (text[after] === ':') {
+        const key = JSON.parse(text.slice(i, end)) as string;
+        const keys = open[open.length - 1]!;
+        if (keys.has(key)) return key;
+        keys.add(key);
+      }
+      i = end;
+    } else {
+      if (c === '{') open.push(new Set());
+      else if (c === '}') open.pop();
+      i++;
+    }
+  }
+  return undefined;
+}
+
+/** Index just past the string literal opening at `start` (the text is valid JSON). */
+function stringEnd(text: string, start: number): number {
+  let i = start + 1;
+  while (text[i] !== '"') i += text[i] === '\\' ? 2 : 1;
+  return i + 1;
+}
+
+function skipSpace(text: string, from: number): number {
+  let i = from;
+  while (i < text.length && (text[i] === ' ' || text[i] === '\n' || text[i] === '\r' || text[i] === '\t')) i++;
+  return i;
+}
+
+function parseHeader(bytes: Uint8Array, source: string, limits: SafetensorsLimits): { entries: Map<string, Entry>; metadata: Record<string, string>; dataStart: number } {
+  const fail = (why: string): never => {
+    throw new Error(`${source}: invalid safetensors file: ${why}`);
+  };
+  const { header, dataStart } = readHeaderJson(bytes, limits, fail);
   const dataLength = bytes.length - dataStart;
   const metadata: Record<string, string> = {};
   const out = new Map<string, Entry>();
-  for (const [name, raw] of Object.entries(header as Record<string, unknown>)) {
+  for (const [name, raw] of Object.entries(header)) {
     if (name === '__metadata__') {
       if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) fail('__metadata__ is not an object');
       for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
         if (typeof v !== 'string') fail(`metadata value '${k}' is not a string`);
-        metadata[k] = v as string;
+        // defineProperty: a key named '__proto__' is data, not the object's prototype.
+        Object.defineProperty(metadata, k, { value: v, enumerable: true, writable: true, configurable: true });
       }
       continue;
     }
     if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) fail(`entry '${name}' is not an object`);
     const e = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     const dtype = typeof e.dtype === 'string' ? FROM_FILE.get(e.dtype) : undefined;
-    if (dtype === undefined) fail(`tensor '${name}' has unknown dtype ${JSON.stringify(e.dtype)}`);
+    if (dtype === undefined) fail(`tensor '${name}' has unknown dtype ${brief(e.dtype)}`);
     const shape = e.shape;
-    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) fail(`tensor '${name}' has a bad shape ${JSON.stringify(shape)}`);
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) fail(`tensor '${name}' has a bad shape ${brief(shape)}`);
+    if ((shape as number[]).length > limits.maxTensorDims) {
+      fail(`tensor '${name}' has ${(shape as number[]).length} dimensions, more than ${limits.maxTensorDims} (limit safetensors.maxTensorDims)`);
+    }
     const offs = e.data_offsets;
     if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((o) => Number.isSafeInteger(o) && o >= 0)) {
-      fail(`tensor '${name}' has bad data_offsets ${JSON.stringify(offs)}`);
+      fail(`tensor '${name}' has bad data_offsets ${brief(offs)}`);
     }
     const [begin, end] = offs as [number, number];
     if (begin > end || end > dataLength) fail(`tensor '${name}' data_offsets [${begin}, ${end}] fall outside the ${dataLength}-byte data buffer`);
@@ -117,8 +191,9 @@ function parseHeader(bytes: Uint8Array, source: string): { entries: Map<string, 
   return { entries: out, metadata, dataStart };
 }
 
-export function decodeSafetensors(bytes: Uint8Array, source = '<buffer>'): SafetensorsContent {
-  const { entries: list, metadata, dataStart } = parseHeader(bytes, source);
+/** `limits` overrides SAFETENSORS_LIMITS for this call. */
+export function decodeSafetensors(bytes: Uint8Array, source = '<buffer>', limits?: Partial<SafetensorsLimits>): SafetensorsContent {
+  const { entries: list, metadata, dataStart } = parseHeader(bytes, source, resolveLimits(SAFETENSORS_LIMITS, limits, 'safetensors'));
   const tensors = new Map<string, Tensor>();
   try {
     for (const [name, e] of list) {
@@ -141,12 +216,12 @@ export function saveSafetensors(file: string, tensors: Named, metadata: Record<s
   writeFileAtomicSync(file, encodeSafetensors(tensors, metadata));
 }
 
-export function loadSafetensors(file: string): SafetensorsContent {
+export function loadSafetensors(file: string, limits?: Partial<SafetensorsLimits>): SafetensorsContent {
   let bytes: Uint8Array;
   try {
     bytes = readFileSync(file);
   } catch (e) {
     throw new Error(`cannot read ${file}: ${(e as Error).message}`);
   }
-  return decodeSafetensors(bytes, file);
+  return decodeSafetensors(bytes, file, limits);
 }

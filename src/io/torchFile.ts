@@ -5,11 +5,21 @@
 // Safety: the pickle may name only the globals Loader.global knows (OrderedDict,
 // the tensor/parameter rebuild functions, storage types); anything else
 // (os.system, builtins.eval, ...) is refused, so a file cannot run code.
+// Hostile input: the zip and the pickle VM bound their own work (limits.ts);
+// here every tensor view is checked against its storage and TORCH_FILE_LIMITS
+// before anything is allocated, and the unpickled DAG is walked once per object.
 import { readFileSync } from 'node:fs';
 import { call1, dtypeSize, type DType, Tensor, tidy } from '../tensor/index.js';
+import { PICKLE_LIMITS, resolveLimits, TORCH_FILE_LIMITS, type PickleLimits, type TorchFileLimits, type ZipLimits } from './limits.js';
 import { unpickle, type PickleCallable, type PickleHooks } from './pickle.js';
 import { tensorFromBytes } from './tensor-bytes.js';
 import { ZipArchive } from './zip.js';
+
+/** Per-call overrides of TORCH_FILE_LIMITS, and of the zip and pickle limits the file goes through. */
+export interface TorchFileOptions extends Partial<TorchFileLimits> {
+  readonly zip?: Partial<ZipLimits>;
+  readonly pickle?: Partial<PickleLimits>;
+}
 
 /** What a torch file holds, in plain TypeScript terms (tuples become arrays, dicts Maps). */
 export type TorchValue = Tensor | number | string | boolean | null | TorchValue[] | Map<string | number, TorchValue>;
@@ -38,7 +48,11 @@ class Loader implements PickleHooks {
   readonly storages = new Map<string, Storage>();
   readonly made: Tensor[] = [];
 
-  constructor(readonly zip: ZipArchive, readonly prefix: string) {}
+  constructor(
+    readonly zip: ZipArchive,
+    readonly prefix: string,
+    readonly limits: TorchFileLimits,
+  ) {}
 
   global(module: string, name: string): PickleCallable {
     const qualifiedName = `${module}.${name}`;
@@ -77,10 +91,14 @@ class Loader implements PickleHooks {
       return cached;
     }
     const entry = `${this.prefix}data/${key}`;
-    if (!this.zip.has(entry)) throw new Error(`storage ${key} is missing (no ${entry} in the archive)`);
-    const bytes = this.zip.read(entry);
+    const declared = this.zip.entries.get(entry);
+    if (declared === undefined) throw new Error(`storage ${key} is missing (no ${entry} in the archive)`);
+    // Checked on the directory's size first, so a wrong storage is refused before it is inflated.
     const need = numel * dtypeSize(type.dtype);
-    if (bytes.length !== need) throw new Error(`storage ${key} has ${bytes.length} bytes, expected ${numel} × ${type.dtype} = ${need}`);
+    const mismatch = (found: number): Error => new Error(`storage ${key} has ${found} bytes, expected ${numel} × ${type.dtype} = ${need}`);
+    if (declared.size !== need) throw mismatch(declared.size);
+    const bytes = this.zip.read(entry);
+    if (bytes.length !== need) throw mismatch(bytes.length);
     const storage = new Storage(key, tensorFromBytes(bytes, [numel], type.dtype));
     this.storages.set(key, storage);
     return storage;
@@ -91,20 +109,34 @@ class Loader implements PickleHooks {
     if (args.length < 6 || args.length > 7) throw new Error(`_rebuild_tensor_v2 takes 6 or 7 arguments, got ${args.length}`);
     const [storage, offset, size, stride] = args;
     if (!(storage instanceof Storage)) throw new Error('_rebuild_tensor_v2: first argument is not a storage');
-    if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0) throw new Error(`_rebuild_tensor_v2: bad storage offset ${describe(offset)}`);
-    const dims = intList(size, 'size');
-    const steps = intList(stride, 'stride');
-    if (dims.length !== steps.length) throw new Error(`_rebuild_tensor_v2: size ${describe(size)} and stride ${describe(stride)} differ in length`);
-    const numel = storage.tensor.numel;
-    // Largest element index the view touches; as_strided must stay inside the storage.
-    if (!dims.includes(0)) {
-      const last = offset + dims.reduce((acc, d, i) => acc + (d - 1) * steps[i]!, 0);
-      if (last >= numel) throw new Error(`tensor view (offset ${offset}, size [${dims}], stride [${steps}]) reaches past storage ${storage.key} of ${numel} elements`);
-    }
+    if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0) throw new Error(`_rebuild_tensor_v2: bad storage offset ${describe(offset)} (storage ${storage.key})`);
+    const dims = intList(size, 'size', storage.key);
+    const steps = intList(stride, 'stride', storage.key);
+    if (dims.length !== steps.length) throw new Error(`_rebuild_tensor_v2: size ${describe(size)} and stride ${describe(stride)} differ in length (storage ${storage.key})`);
+    this.checkView(storage, offset, dims, steps);
     // clone(): the result owns its memory, so it neither aliases tensors sharing the storage nor keeps a big storage alive.
     const t = tidy(() => call1('aten::as_strided', [storage.tensor, dims, steps, offset]).contiguous().clone());
     this.made.push(t);
     return t;
+  }
+
+  /** Throws unless the view is small enough to materialise and stays inside its storage. */
+  checkView(storage: Storage, offset: number, dims: readonly number[], steps: readonly number[]): void {
+    const view = `tensor view (offset ${offset}, size [${dims}], stride [${steps}]) of storage ${storage.key}`;
+    const { maxTensorDims, maxTensorElements } = this.limits;
+    if (dims.length > maxTensorDims) throw new Error(`${view} has more than ${maxTensorDims} dimensions (limit torch.maxTensorDims)`);
+    // Stride 0 lets a 1-element storage name any size, and rebuilding materialises it: bound the count.
+    const elements = dims.reduce((acc, d) => acc * d, 1);
+    if (elements > maxTensorElements) throw new Error(`${view} has ${elements} elements, more than ${maxTensorElements} (limit torch.maxTensorElements)`);
+    const numel = storage.tensor.numel;
+    if (elements === 0) {
+      // Touches nothing, but an offset past the end is still not a place in this storage.
+      if (offset > numel) throw new Error(`${view} starts past the end of its ${numel} elements`);
+      return;
+    }
+    // Largest element index the view touches; as_strided must stay inside the storage.
+    const last = offset + dims.reduce((acc, d, i) => acc + (d - 1) * steps[i]!, 0);
+    if (last >= numel) throw new Error(`${view} reaches element ${last}, past the storage's ${numel} elements`);
   }
 
   build(obj: unknown, state: unknown): unknown {
@@ -115,53 +147,87 @@ class Loader implements PickleHooks {
   }
 }
 
-function intList(v: unknown, what: string): number[] {
+function intList(v: unknown, what: string, key: string): number[] {
   if (!Array.isArray(v) || !v.every((x) => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0)) {
-    throw new Error(`_rebuild_tensor_v2: bad ${what} ${describe(v)}`);
+    throw new Error(`_rebuild_tensor_v2: bad ${what} ${describe(v)} (storage ${key})`);
   }
   return v as number[];
 }
 
-function describe(v: unknown): string {
+/** How much of a value error messages show: values may be huge, or DAGs of exponential tree size. */
+const DESCRIBE_ITEMS = 8;
+const DESCRIBE_DEPTH = 3;
+const DESCRIBE_CHARS = 80;
+
+function describe(v: unknown, depth = 0): string {
   if (v instanceof Tensor) return `tensor [${v.shape}]`;
   if (v instanceof Map) return 'dict';
   if (v instanceof Storage) return `storage ${v.key}`;
   if (v instanceof StorageType) return `${v.dtype} storage type`;
   if (v instanceof Uint8Array) return `bytes(${v.length})`;
-  if (Array.isArray(v)) return `(${v.map(describe).join(', ')})`;
+  if (Array.isArray(v)) {
+    if (depth >= DESCRIBE_DEPTH) return '(…)';
+    const shown = v.slice(0, DESCRIBE_ITEMS).map((x) => describe(x, depth + 1));
+    if (v.length > DESCRIBE_ITEMS) shown.push(`… ${v.length - DESCRIBE_ITEMS} more`);
+    return `(${shown.join(', ')})`;
+  }
   if (typeof v === 'bigint') return v.toString();
   if (typeof v === 'object' && v !== null && 'qualifiedName' in v) return String((v as PickleCallable).qualifiedName);
-  return JSON.stringify(v) ?? String(v);
+  const text = JSON.stringify(v) ?? String(v);
+  return text.length > DESCRIBE_CHARS ? `${text.slice(0, DESCRIBE_CHARS)}…` : text;
 }
 
-/** Turns the unpickled object into a TorchValue; anything without a TorchValue form is an error. */
-function toTorchValue(v: unknown, open: Set<object>): TorchValue {
-  if (v === null || typeof v === 'boolean' || typeof v === 'number' || typeof v === 'string' || v instanceof Tensor) return v;
-  // Ints past 2^53 (seeds, hashes) keep their nearest double, as JSON would.
-  if (typeof v === 'bigint') return Number(v);
-  if (Array.isArray(v) || v instanceof Map) {
-    if (open.has(v)) throw new Error('the pickled object contains itself (a cycle)');
-    open.add(v);
-    try {
-      if (Array.isArray(v)) return v.map((x) => toTorchValue(x, open));
-      const out = new Map<string | number, TorchValue>();
-      for (const [k, x] of v) {
-        if (typeof k !== 'string' && typeof k !== 'number' && typeof k !== 'bigint') throw new Error(`dict key ${describe(k)} is not a string or number`);
-        out.set(typeof k === 'bigint' ? Number(k) : k, toTorchValue(x, open));
-      }
-      return out;
-    } finally {
-      open.delete(v);
-    }
+/**
+ * Turns the unpickled object into a TorchValue, converting each pickle object once: an object
+ * reached twice (DUP, memo GET) gives the same TorchValue object, so a DAG of exponential tree
+ * size costs time linear in its objects. Cycles and nesting past `maxDepth` are errors.
+ */
+class TorchValueBuilder {
+  readonly #converted = new Map<object, TorchValue>();
+  readonly #open = new Set<object>();
+
+  constructor(readonly maxDepth: number) {}
+
+  convert(v: unknown, depth = 0): TorchValue {
+    if (v === null || typeof v === 'boolean' || typeof v === 'number' || typeof v === 'string' || v instanceof Tensor) return v;
+    // Ints past 2^53 (seeds, hashes) keep their nearest double, as JSON would.
+    if (typeof v === 'bigint') return Number(v);
+    if (!Array.isArray(v) && !(v instanceof Map)) throw new Error(`value ${describe(v)} has no TorchValue form`);
+    const done = this.#converted.get(v);
+    if (done !== undefined) return done;
+    if (this.#open.has(v)) throw new Error('the pickled object contains itself (a cycle)');
+    if (depth >= this.maxDepth) throw new Error(`pickle: nesting deeper than ${this.maxDepth} (limit pickle.maxDepth)`);
+    this.#open.add(v);
+    const out = Array.isArray(v) ? this.#list(v, depth) : this.#dict(v, depth);
+    this.#open.delete(v);
+    this.#converted.set(v, out);
+    return out;
   }
-  throw new Error(`value ${describe(v)} has no TorchValue form`);
+
+  #list(v: readonly unknown[], depth: number): TorchValue[] {
+    return v.map((x) => this.convert(x, depth + 1));
+  }
+
+  #dict(v: ReadonlyMap<unknown, unknown>, depth: number): Map<string | number, TorchValue> {
+    const out = new Map<string | number, TorchValue>();
+    for (const [k, x] of v) {
+      if (typeof k !== 'string' && typeof k !== 'number' && typeof k !== 'bigint') throw new Error(`dict key ${describe(k)} is not a string or number`);
+      out.set(typeof k === 'bigint' ? Number(k) : k, this.convert(x, depth + 1));
+    }
+    return out;
+  }
 }
 
-/** Every tensor inside a value (each once, even when referenced twice). */
-export function tensorsIn(value: TorchValue, out = new Set<Tensor>()): Set<Tensor> {
-  if (value instanceof Tensor) out.add(value);
-  else if (Array.isArray(value)) for (const x of value) tensorsIn(x, out);
-  else if (value instanceof Map) for (const x of value.values()) tensorsIn(x, out);
+/** Every tensor inside a value (each once, even when referenced twice; each shared container visited once). */
+export function tensorsIn(value: TorchValue, out = new Set<Tensor>(), seen = new Set<object>()): Set<Tensor> {
+  if (value instanceof Tensor) {
+    out.add(value);
+    return out;
+  }
+  if (!Array.isArray(value) && !(value instanceof Map)) return out;
+  if (seen.has(value)) return out;
+  seen.add(value);
+  for (const x of value instanceof Map ? value.values() : value) tensorsIn(x, out, seen);
   return out;
 }
 
@@ -179,18 +245,21 @@ function archivePrefix(zip: ZipArchive, source: string): string {
   return pkls[0]!.slice(0, -'data.pkl'.length);
 }
 
-export function decodeTorchFile(bytes: Uint8Array, source = '<buffer>'): TorchValue {
-  const zip = new ZipArchive(bytes, source);
+export function decodeTorchFile(bytes: Uint8Array, source = '<buffer>', options: TorchFileOptions = {}): TorchValue {
+  const { zip: zipLimits, pickle: pickleLimits, ...tensorLimits } = options;
+  const limits = resolveLimits(TORCH_FILE_LIMITS, tensorLimits, 'torch');
+  const maxDepth = resolveLimits(PICKLE_LIMITS, pickleLimits, 'pickle').maxDepth;
+  const zip = new ZipArchive(bytes, source, zipLimits);
   const prefix = archivePrefix(zip, source);
   // Newer torch.save records the writer's byte order; storages are read as little-endian.
   const order = zip.has(`${prefix}byteorder`) ? Buffer.from(zip.read(`${prefix}byteorder`)).toString('latin1').trim() : 'little';
   if (order !== 'little') throw new Error(`${source}: storages are ${order}-endian; only little-endian files are supported`);
-  const loader = new Loader(zip, prefix);
+  const loader = new Loader(zip, prefix, limits);
   let value: TorchValue | undefined;
   try {
-    const raw = unpickle(zip.read(`${prefix}data.pkl`), loader, `${source}: ${prefix}data.pkl`);
+    const raw = unpickle(zip.read(`${prefix}data.pkl`), loader, `${source}: ${prefix}data.pkl`, pickleLimits);
     try {
-      value = toTorchValue(raw, new Set());
+      value = new TorchValueBuilder(maxDepth).convert(raw);
     } catch (e) {
       throw new Error(`${source}: ${(e as Error).message}`);
     }
@@ -203,14 +272,14 @@ export function decodeTorchFile(bytes: Uint8Array, source = '<buffer>'): TorchVa
   }
 }
 
-export function loadTorchFile(file: string): TorchValue {
+export function loadTorchFile(file: string, options: TorchFileOptions = {}): TorchValue {
   let bytes: Uint8Array;
   try {
     bytes = readFileSync(file);
   } catch (e) {
     throw new Error(`cannot read ${file}: ${(e as Error).message}`);
   }
-  return decodeTorchFile(bytes, file);
+  return decodeTorchFile(bytes, file, options);
 }
 
 function isTensorDict(v: TorchValue | undefined): v is Map<string | number, TorchValue> {

@@ -3,7 +3,13 @@
 // checked. Every offset read from the file is bounds-checked, so a truncated or
 // corrupt archive gives an Error naming the source, never a crash or a
 // silent short read. Whole file in memory.
+//
+// Zip bombs: every declared size is checked against ZIP_LIMITS when the
+// directory is read (before anything is inflated), and inflation stops at the
+// declared size (zlib's maxOutputLength), so a header that lies cannot make
+// it allocate more. Names must be valid UTF-8.
 import { inflateRawSync } from 'node:zlib';
+import { decodeUtf8Strict, resolveLimits, ZIP_LIMITS, type ZipLimits } from './limits.js';
 
 export interface ZipEntry {
   readonly name: string;
@@ -43,13 +49,17 @@ export class ZipArchive {
   readonly #bytes: Uint8Array;
   readonly #view: DataView;
   readonly #entries = new Map<string, ZipEntry>();
+  readonly #limits: ZipLimits;
   readonly source: string;
 
-  constructor(bytes: Uint8Array, source = '<buffer>') {
+  /** `limits` overrides ZIP_LIMITS for this archive. */
+  constructor(bytes: Uint8Array, source = '<buffer>', limits?: Partial<ZipLimits>) {
     this.#bytes = bytes;
     this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     this.source = source;
+    this.#limits = resolveLimits(ZIP_LIMITS, limits, 'zip');
     this.#readCentralDirectory();
+    this.#checkDeclaredSizes();
   }
 
   /** Entries by name, in central-directory order. */
@@ -80,17 +90,41 @@ export class ZipArchive {
     if (e.method === 0) {
       out = raw;
     } else if (e.method === 8) {
-      try {
-        out = inflateRawSync(raw);
-      } catch (err) {
-        this.#fail(`cannot inflate '${name}': ${(err as Error).message}`);
-      }
+      out = this.#inflate(e, raw);
     } else {
       this.#fail(`entry '${name}' uses unsupported compression method ${e.method}`);
     }
     if (out.length !== e.size) this.#fail(`entry '${name}' is ${out.length} bytes, the directory says ${e.size}`);
     if (crc32(out) !== e.crc32) this.#fail(`entry '${name}' fails its CRC-32 check (corrupt)`);
     return out;
+  }
+
+  /** Inflates at most the declared size (already within the limits): more output is an error, not an allocation. */
+  #inflate(e: ZipEntry, raw: Uint8Array): Uint8Array {
+    try {
+      // maxOutputLength must be ≥ 1; a 0-byte entry that inflates to 1 byte fails the length check below.
+      return inflateRawSync(raw, { maxOutputLength: Math.max(1, e.size) });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+        this.#fail(`entry '${e.name}' inflates to more than the ${e.size} bytes its directory entry declares (limit: the declared size)`);
+      }
+      this.#fail(`cannot inflate '${e.name}': ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+
+  /** Refuses sizes beyond ZIP_LIMITS before any entry is read, so a bomb costs nothing. */
+  #checkDeclaredSizes(): void {
+    const { maxEntryBytes, maxInflatedBytes } = this.#limits;
+    let inflated = 0;
+    for (const e of this.#entries.values()) {
+      if (e.size > maxEntryBytes) this.#fail(`entry '${e.name}' declares ${e.size} bytes, more than ${maxEntryBytes} (limit zip.maxEntryBytes)`);
+      // STORED bytes are the file's own: only a size that disagrees with them needs catching (at read).
+      if (e.method !== 8) continue;
+      inflated += e.size;
+      if (inflated > maxInflatedBytes) {
+        this.#fail(`entry '${e.name}' brings the declared inflated size to ${inflated} bytes, more than ${maxInflatedBytes} (limit zip.maxInflatedBytes)`);
+      }
+    }
   }
 
   #fail(why: string): never {
@@ -115,6 +149,15 @@ export class ZipArchive {
     const v = this.#view.getBigUint64(at, true);
     if (v > BigInt(Number.MAX_SAFE_INTEGER)) this.#fail(`${what} ${v} is too large`);
     return Number(v);
+  }
+
+  /** Entry names are UTF-8 (what torch and Python write); anything else is a corrupt or foreign archive. */
+  #name(at: number, length: number, index: number): string {
+    try {
+      return decodeUtf8Strict(this.#bytes.subarray(at, at + length), `the name of central directory entry ${index}`);
+    } catch (e) {
+      return this.#fail((e as Error).message);
+    }
   }
 
   /** The end-of-central-directory record sits in the last 22 + comment bytes. */
@@ -144,6 +187,7 @@ export class ZipArchive {
       cdOffset = this.#u64(at + 48, 'zip64 directory offset');
     }
     this.#need(cdOffset, cdSize, 'central directory');
+    if (count > this.#limits.maxEntries) this.#fail(`${count} entries, more than ${this.#limits.maxEntries} (limit zip.maxEntries)`);
     let at = cdOffset;
     for (let i = 0; i < count; i++) {
       this.#need(at, 46, `central directory entry ${i}`);
@@ -158,7 +202,7 @@ export class ZipArchive {
       const commentLen = this.#u16(at + 32);
       let localHeaderOffset = this.#u32(at + 42);
       this.#need(at + 46, nameLen + extraLen + commentLen, `central directory entry ${i}`);
-      const name = Buffer.from(this.#bytes.buffer, this.#bytes.byteOffset + at + 46, nameLen).toString('utf8');
+      const name = this.#name(at + 46, nameLen, i);
       if (flags & 1) this.#fail(`entry '${name}' is encrypted`);
       // Zip64 extended information: 64-bit values for whichever 32-bit fields are all ones, in this order.
       let x = at + 46 + nameLen;
