@@ -15,6 +15,11 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Context.h>
 #include <ATen/Parallel.h>
+#include <ATen/Version.h>
+#include <ATen/detail/CUDAHooksInterface.h>
+#ifdef RANKSHIELD_CUDA
+#include <ATen/cuda/CUDAContext.h>
+#endif
 #include <ATen/core/Tensor.h>
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <ATen/core/ivalue.h>
@@ -646,7 +651,43 @@ Napi::Value Features(const Napi::CallbackInfo& info) {
 #ifdef RANKSHIELD_C10D_GLOO
   out.Set(n++, Napi::String::New(info.Env(), "gloo"));
 #endif
+#ifdef RANKSHIELD_CUDA
+  out.Set(n++, Napi::String::New(info.Env(), "cuda"));
+#endif
   (void)n;
+  return out;
+}
+
+// setData(target, source): `target` takes `source`'s data (any device), keeping
+// its identity — what `param.data = param.data.to(device)` does in PyTorch, so a
+// module's parameters move without their owners (layers, optimizers) noticing.
+Napi::Value SetData(const Napi::CallbackInfo& info) {
+  return guarded(info, [&](Napi::Env env) -> Napi::Value {
+    const at::Tensor& target = fetch(handleOf(info[0], "setData"));
+    target.set_data(fetch(handleOf(info[1], "setData")));
+    return env.Undefined();
+  });
+}
+
+// The CUDA devices libtorch sees (0 on a CPU-only build) and their names.
+Napi::Value CudaDevices(const Napi::CallbackInfo& info) {
+  auto out = Napi::Array::New(info.Env());
+  int n = at::detail::getCUDAHooks().getNumGPUs();
+  for (int i = 0; i < n; ++i) {
+#ifdef RANKSHIELD_CUDA
+    out.Set(static_cast<uint32_t>(i), Napi::String::New(info.Env(), at::cuda::getDeviceProperties(i)->name));
+#else
+    out.Set(static_cast<uint32_t>(i), Napi::String::New(info.Env(), "cuda:" + std::to_string(i)));
+#endif
+  }
+  return out;
+}
+
+// libtorch's own description of its build (compiler, BLAS, CPU capability, CUDA) and threading.
+Napi::Value BuildInfo(const Napi::CallbackInfo& info) {
+  auto out = Napi::Object::New(info.Env());
+  out.Set("config", Napi::String::New(info.Env(), at::show_config()));
+  out.Set("parallel", Napi::String::New(info.Env(), at::get_parallel_info()));
   return out;
 }
 
@@ -801,6 +842,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("pgDestroy", Napi::Function::New(env, PgDestroy));
 #endif
   exports.Set("features", Napi::Function::New(env, Features));
+  exports.Set("setData", Napi::Function::New(env, SetData));
+  exports.Set("cudaDevices", Napi::Function::New(env, CudaDevices));
+  exports.Set("buildInfo", Napi::Function::New(env, BuildInfo));
   exports.Set("cudaAvailable", Napi::Function::New(env, CudaAvailable));
   exports.Set("version", Napi::Function::New(env, Version));
   return exports;

@@ -22,6 +22,7 @@ export const ATTACK_KINDS: readonly AttackKind[] = ['CA+', 'CA-', 'QA+', 'QA-', 
 /** The nine runs of an ERS profile. */
 export const ERS_ATTACK_KINDS: readonly AttackKind[] = ATTACK_KINDS.slice(0, 9);
 
+/** An L∞ PGD budget: radius ε and step α in pixel units, η iterations. */
 export interface PgdBudget {
   /** L∞ radius in pixel space, in [0, 1]. */
   epsilon: number;
@@ -42,6 +43,10 @@ export interface AdversarialEmbeddings {
 /** Selected indices/embeddings of one batch: a plain object of tensors the runner frees. */
 export type Selection = Record<string, Tensor>;
 
+/**
+ * A ranking attack: selection on clean embeddings, an objective PGD minimises, and the numbers it reports.
+ * Build one with `createAttack` or a factory (`candidateAttack`, `queryAttack`, …); run it with `attackBatch`.
+ */
 export interface RankingAttack<S extends Selection = Selection> {
   readonly kind: AttackKind;
   /** The table columns it reports, e.g. ['ES:D', 'ES:R']. */
@@ -54,6 +59,7 @@ export interface RankingAttack<S extends Selection = Selection> {
   measure(adversarial: AdversarialEmbeddings, selection: S, ctx: BatchContext): Record<string, number>;
 }
 
+/** What `attackBatch` returns for one batch. */
 export interface AttackBatchResult {
   /** Reported numbers of this batch, keyed by table column. */
   values: Record<string, number>;

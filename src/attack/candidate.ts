@@ -15,6 +15,7 @@ import { galleryDistance } from './gallery-distance.js';
  */
 export type CandidateQuerySampling = 'global' | 'local';
 
+/** Options of CA±. */
 export interface CandidateAttackOptions {
   /** W, queries per candidate (rob28/rob224: 1). */
   queriesPerCandidate?: number;
@@ -32,11 +33,15 @@ type CandidateSelection = {
 function fromNeighbourList(ctx: BatchContext, from: number, to: number, w: number): Tensor {
   return tidy(() => {
     const b = ctx.ranking.shape[0]!;
-    const positions = randint(from + 1, to + 1, [b, w]); // +1: the list starts after the assumed self
+    const positions = randint(from + 1, to + 1, [b, w], { device: ctx.ranking.device }); // +1: the list starts after the assumed self
     return ctx.ranking.gather(1, positions);
   });
 }
 
+/**
+ * CA± (candidate attack): perturb each image as a candidate so that it rises (+) or sinks (−) in W chosen queries' rankings.
+ * Reports the candidate's rank percentile (%) as column `CA+` or `CA-`.
+ */
 export function candidateAttack(direction: RankDirection, options: CandidateAttackOptions = {}): RankingAttack<CandidateSelection> {
   const w = options.queriesPerCandidate ?? 1;
   const sampling = options.sampling ?? 'global';
@@ -58,7 +63,7 @@ export function candidateAttack(direction: RankDirection, options: CandidateAtta
         if (to <= ctx.topCount) throw new Error(`CA+ local sampling: the gallery (${n} items) is too small for positions [1%, 5%)`);
         index = fromNeighbourList(ctx, ctx.topCount, to, w);
       } else {
-        index = randint(0, n, [b, w]);
+        index = randint(0, n, [b, w], { device: ctx.clean.device });
       }
       const queries = ctx.gallery.embeddings.index([index]); // [B, W, D]
       const d = queries.shape[2]!;

@@ -14,10 +14,15 @@ import { batchMean, type RankingAttack } from './attack.js';
  */
 export type EsDistanceAt = 'last-iteration-start' | 'final';
 
+/** Options of ES. */
 export interface EmbeddingShiftOptions {
   distanceAt?: EsDistanceAt;
 }
 
+/**
+ * ES (embedding shift): move each query's embedding as far as possible from its clean position.
+ * Reports `ES:D` (distance moved) and `ES:R` (Recall@1 of the shifted queries, %).
+ */
 export function embeddingShiftAttack(options: EmbeddingShiftOptions = {}): RankingAttack<Record<string, never>> {
   const distanceAt = options.distanceAt ?? 'last-iteration-start';
   if (distanceAt !== 'last-iteration-start' && distanceAt !== 'final') throw new Error(`ES: distanceAt must be 'last-iteration-start' or 'final', got '${String(distanceAt)}'`);

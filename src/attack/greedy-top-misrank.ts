@@ -16,6 +16,7 @@ import { selfMaskedDistances, type BatchContext } from './context.js';
  */
 export type GtmTarget = 'reference-bug' | 'intended';
 
+/** Options of GTM. */
 export interface GreedyTopMisrankOptions {
   target?: GtmTarget;
 }
@@ -34,7 +35,7 @@ export function greedyTopMisrankTargets(ctx: BatchContext, target: GtmTarget): T
     const ranking = masked.argsort(1); // stable
     const n = masked.shape[1]!;
     const b = masked.shape[0]!;
-    const rank = ranking.scatter(1, ranking, arange(n).unsqueeze(0).expand(b, n)); // rank[i, ranking[i, r]] = r
+    const rank = ranking.scatter(1, ranking, arange(n, undefined, 1, { device: masked.device }).unsqueeze(0).expand(b, n)); // rank[i, ranking[i, r]] = r
     const topLabel = ctx.gallery.labels.indexSelect(0, ranking.select(1, 0)); // ℓ*
     const matching = ctx.gallery.labels.unsqueeze(0).eq(topLabel.unsqueeze(1)); // [B, N], not in U
     const best = rank.maskedFill(matching, n).argmin(1, true); // U[k*]: [B, 1]
@@ -44,6 +45,9 @@ export function greedyTopMisrankTargets(ctx: BatchContext, target: GtmTarget): T
   });
 }
 
+/**
+ * GTM (greedy top-1 misranking): pull each query onto its nearest item of another class; reports Recall@1 after the attack (%).
+ */
 export function greedyTopMisrankAttack(options: GreedyTopMisrankOptions = {}): RankingAttack<GtmSelection> {
   const target = options.target ?? 'reference-bug';
   if (target !== 'reference-bug' && target !== 'intended') throw new Error(`GTM: target must be 'reference-bug' or 'intended', got '${String(target)}'`);

@@ -17,6 +17,9 @@ type GttSelection = {
   topOne: Tensor;
 };
 
+/**
+ * GTT (greedy top-1 translocation): push each query's clean top-1 out of its top 4; reports retain@4 (%) and `GTT:ID-Retain@1`.
+ */
 export function greedyTopTranslocationAttack(): RankingAttack<GttSelection> {
   return {
     kind: 'GTT',

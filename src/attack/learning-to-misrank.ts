@@ -5,6 +5,7 @@ import { learningToMisrankObjective } from './objectives.js';
 import { recallAt1SelfMasked } from './measures.js';
 import { batchMean, type RankingAttack } from './attack.js';
 
+/** Options of LTM. */
 export interface LearningToMisrankOptions {
   /**
    * Exclude the clean self s_i from the same-class minimum. The reference does
@@ -13,6 +14,9 @@ export interface LearningToMisrankOptions {
   excludeSelf?: boolean;
 }
 
+/**
+ * LTM (learning to misrank): put every other-class item in front of every same-class item; reports Recall@1 after the attack (%).
+ */
 export function learningToMisrankAttack(options: LearningToMisrankOptions = {}): RankingAttack<Record<string, never>> {
   const excludeSelf = options.excludeSelf ?? false;
   return {

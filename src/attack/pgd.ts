@@ -9,6 +9,7 @@
 // mode it wants (eval for attacks and defenses); only the input gets gradients.
 import { gradOf, noGrad, rand, tidy, type Tensor } from '../tensor/index.js';
 
+/** Input of `pgd`: the clean images, the objective to minimise and the budget. */
 export interface PgdOptions {
   /** Clean images [N, …] in [0,1]; not modified. */
   images: Tensor;
@@ -27,6 +28,7 @@ export interface PgdOptions {
   onIteration?: (iteration: number, value: number) => void;
 }
 
+/** Output of `pgd`. */
 export interface PgdResult {
   /** Adversarial images (a new tensor, no autograd history). */
   adversarial: Tensor;
@@ -36,6 +38,7 @@ export interface PgdResult {
   values: number[];
 }
 
+/** Throws unless ε ∈ [0, 1], α > 0 and η is a positive integer. */
 export function validateBudget(epsilon: number, alpha: number, steps: number): void {
   if (!Number.isFinite(epsilon) || epsilon < 0 || epsilon > 1) throw new Error(`PGD: epsilon must be in [0, 1] (pixel scale), got ${epsilon}`);
   if (!Number.isFinite(alpha) || alpha <= 0) throw new Error(`PGD: alpha must be > 0, got ${alpha}`);
@@ -51,6 +54,10 @@ export function validateImages(images: Tensor): void {
   if (lo! < 0 || hi! > 1) throw new Error(`PGD: images must be in [0, 1], got values in [${lo}, ${hi}]`);
 }
 
+/**
+ * Projected gradient descent in the L∞ ball around `images` (see the module comment); the one core of every attack and defense.
+ * The caller owns `adversarial` in the result.
+ */
 export function pgd(o: PgdOptions): PgdResult {
   validateBudget(o.epsilon, o.alpha, o.steps);
   validateImages(o.images);
@@ -59,7 +66,7 @@ export function pgd(o: PgdOptions): PgdResult {
   const lower = noGrad(() => tidy(() => x0.sub(o.epsilon).clampMin(0)));
   const upper = noGrad(() => tidy(() => x0.add(o.epsilon).clampMax(1)));
   let x = noGrad(() =>
-    o.randomStart ? tidy(() => x0.add(rand(x0.shape).mul(2 * o.epsilon).sub(o.epsilon)).clampTensor(lower, upper)) : x0.clone(),
+    o.randomStart ? tidy(() => x0.add(rand(x0.shape, { device: x0.device }).mul(2 * o.epsilon).sub(o.epsilon)).clampTensor(lower, upper)) : x0.clone(),
   );
   const values: number[] = [];
   try {

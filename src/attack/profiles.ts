@@ -4,6 +4,7 @@
 import { ERS_ATTACK_KINDS, type AttackKind, type PgdBudget } from './attack.js';
 import type { AttackOptions } from './registry.js';
 
+/** One attack of a profile with its budget and options. */
 export interface ProfileRun {
   attack: AttackKind;
   budget: PgdBudget;
@@ -11,6 +12,7 @@ export interface ProfileRun {
   options?: AttackOptions;
 }
 
+/** A swipe profile: the attacks `runSwipe` runs on every query batch. */
 export interface Profile {
   name: string;
   usedFor: string;
@@ -49,6 +51,7 @@ function curveProfile(name: string, usedFor: string, batchSize: number, budgets:
   return { name, usedFor, batchSize, runs: curveRuns(budgets, sizes, true) };
 }
 
+/** RobRank's swipe profiles by name: rob28 / rob224 (ERS, ARS) and the curve profiles (docs/attacks-and-metrics.md §3). */
 export const PROFILES: Readonly<Record<string, Profile>> = {
   rob28: { name: 'rob28', usedFor: 'ERS on MNIST / Fashion-MNIST', batchSize: 128, runs: ersRuns({ epsilon: EPS_77, alpha: ALPHA_3, steps: 32 }) },
   rob224: { name: 'rob224', usedFor: "ERS on CUB / Cars / SOP; CA-TRIDE's ARS", batchSize: 112, runs: ersRuns({ epsilon: EPS_8, alpha: ALPHA_3, steps: 32 }) },
@@ -85,6 +88,7 @@ export const PROFILES: Readonly<Record<string, Profile>> = {
   ),
 };
 
+/** A profile by name; throws with the known names otherwise. */
 export function getProfile(name: string): Profile {
   const p = PROFILES[name];
   if (p === undefined) throw new Error(`unknown profile '${name}' (known: ${Object.keys(PROFILES).join(', ')})`);

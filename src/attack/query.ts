@@ -7,6 +7,7 @@ import { queryPrank } from './measures.js';
 import { batchMean, type RankingAttack } from './attack.js';
 import type { BatchContext } from './context.js';
 
+/** Options of QA±. */
 export interface QueryAttackOptions {
   /** M, candidates per query (rob28/rob224: 1). */
   candidatesPerQuery?: number;
@@ -23,9 +24,13 @@ type QuerySelection = {
  * i.i.d. uniform keys gives every query its own permutation in one op.
  */
 export function permutedTopPositions(ctx: BatchContext): Tensor {
-  return tidy(() => rand([ctx.clean.shape[0]!, ctx.topCount]).argsort(1).add(1));
+  return tidy(() => rand([ctx.clean.shape[0]!, ctx.topCount], { device: ctx.clean.device }).argsort(1).add(1));
 }
 
+/**
+ * QA± (query attack): perturb each query so that M chosen candidates rise (+) or sink (−) in its ranking.
+ * Reports the candidates' rank percentile (%) as column `QA+` or `QA-`.
+ */
 export function queryAttack(direction: RankDirection, options: QueryAttackOptions = {}): RankingAttack<QuerySelection> {
   const m = options.candidatesPerQuery ?? 1;
   if (!Number.isInteger(m) || m < 1) throw new Error(`QA${direction}: candidatesPerQuery (M) must be a positive integer, got ${m}`);
@@ -36,7 +41,7 @@ export function queryAttack(direction: RankDirection, options: QueryAttackOption
     select(ctx) {
       const n = ctx.gallery.embeddings.shape[0]!;
       const b = ctx.clean.shape[0]!;
-      if (direction === '+') return { candidates: randint(0, n, [b, m]) }; // uniform, with replacement
+      if (direction === '+') return { candidates: randint(0, n, [b, m], { device: ctx.clean.device }) }; // uniform, with replacement
       if (m > ctx.topCount) throw new Error(`QA-: M = ${m} candidates but the top-1% list has only ${ctx.topCount} entries`);
       // A random permutation of the top-T neighbour list, first M taken.
       return { candidates: tidy(() => ctx.ranking.gather(1, permutedTopPositions(ctx).narrow(1, 0, m))) };

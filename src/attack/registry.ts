@@ -29,6 +29,7 @@ export interface AttackOptions {
   spqaXiRate?: number;
 }
 
+/** An attack kind from a user's spelling (case-insensitive, `−` for `-`, `ES:D`/`ES:R` for ES); throws on unknown names. */
 export function parseAttackKind(s: string): AttackKind {
   const k = s.toUpperCase().replace('−', '-');
   const normalised = k === 'ES:D' || k === 'ES:R' ? 'ES' : k;
@@ -37,6 +38,7 @@ export function parseAttackKind(s: string): AttackKind {
   return found;
 }
 
+/** Any ranking attack by kind, with the reference behaviour unless an option says otherwise. */
 export function createAttack(kind: AttackKind, o: AttackOptions = {}): RankingAttack {
   switch (kind) {
     case 'CA+':

@@ -43,6 +43,7 @@ export function spqaXi(rate: number, semanticsTerm: number): number {
   return Number.isFinite(xi) ? Math.min(xi, XI_MAX) : XI_NON_FINITE;
 }
 
+/** Options of SPQA±. */
 export interface SemanticsPreservingQueryOptions {
   /** M, candidates per query (default 1). */
   candidatesPerQuery?: number;
@@ -57,6 +58,10 @@ type SpqaSelection = {
   groundTruth: Tensor;
 };
 
+/**
+ * SPQA± (semantics-preserving query attack): QA± while the query's clean top-5 must stay on top.
+ * Reports `SPQA±` and `SPQA±:GTprank` (rank percentile of the kept neighbours).
+ */
 export function semanticsPreservingQueryAttack(direction: RankDirection, options: SemanticsPreservingQueryOptions = {}): RankingAttack<SpqaSelection> {
   const m = options.candidatesPerQuery ?? 1;
   const rate = options.xiRate ?? spqaXiRate('fashion');
@@ -72,7 +77,7 @@ export function semanticsPreservingQueryAttack(direction: RankDirection, options
       if (direction === '+') {
         if (n < SPQA_GROUND_TRUTH + 1) throw new Error(`SPQA+: the gallery (${n} items) is too small for ${SPQA_GROUND_TRUTH} ground-truth neighbours`);
         // Uniform candidates as QA+; G = the clean top-5 after the assumed self.
-        return { candidates: randint(0, n, [b, m]), groundTruth: ctx.ranking.narrow(1, 1, SPQA_GROUND_TRUTH).clone() };
+        return { candidates: randint(0, n, [b, m], { device: ctx.clean.device }), groundTruth: ctx.ranking.narrow(1, 1, SPQA_GROUND_TRUTH).clone() };
       }
       if (m + SPQA_GROUND_TRUTH > ctx.topCount) {
         throw new Error(`SPQA-: M = ${m} candidates plus ${SPQA_GROUND_TRUTH} ground-truth neighbours exceed the top-1% list (${ctx.topCount} entries)`);

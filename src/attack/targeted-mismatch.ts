@@ -11,13 +11,14 @@ type TargetSelection = {
   targets: Tensor;
 };
 
+/** TMA (targeted mismatch): pull each query's embedding towards a random gallery item; reports the cosine similarity reached. */
 export function targetedMismatchAttack(): RankingAttack<TargetSelection> {
   return {
     kind: 'TMA',
     reports: ['TMA'],
     select(ctx) {
       const n = ctx.gallery.embeddings.shape[0]!;
-      const index = randint(0, n, [ctx.clean.shape[0]!]);
+      const index = randint(0, n, [ctx.clean.shape[0]!], { device: ctx.clean.device });
       return { targets: ctx.gallery.embeddings.indexSelect(0, index) };
     },
     objective(adversarial, s) {

@@ -1,5 +1,6 @@
 // Layer: cli. A small typed flag parser: `--name value`, `--name=value`, boolean
 // `--flag`, positionals; unknown flags and bad numbers are UsageErrors.
+import { CPU, parseDevice, type Device } from '../tensor/index.js';
 import { UsageError } from './command.js';
 
 export type FlagKind = 'string' | 'number' | 'int' | 'boolean';
@@ -53,4 +54,23 @@ export function flagNumber(p: ParsedArgs, name: string): number | undefined {
 
 export function flagBool(p: ParsedArgs, name: string): boolean {
   return p.flags.get(name) === true;
+}
+
+/** Progress bars (stderr) unless --quiet or --json: a script reading the JSON wants a quiet terminal. */
+export function showProgress(p: ParsedArgs): boolean {
+  return !flagBool(p, 'quiet') && !flagBool(p, 'json');
+}
+
+/** The usage line of --device, shared by every command that has it. */
+export const DEVICE_USAGE = '  --device D            cpu | cuda | cuda:N: where the model and the math run   (cpu)';
+
+/** --device parsed and checked against this machine (a usage error names what is missing). */
+export function deviceFlag(p: ParsedArgs): Device {
+  const raw = flagString(p, 'device');
+  if (raw === undefined) return CPU;
+  try {
+    return parseDevice(raw);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
 }

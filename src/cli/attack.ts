@@ -6,7 +6,7 @@ import { ATTACK_KINDS, parseAttackKind, PROFILES, type AttackKind, type Profile 
 import { runSwipe } from '../eval/swipe.js';
 import { loadCheckpoint } from '../train/checkpoint.js';
 import { UsageError, type Command } from './command.js';
-import { flagBool, flagNumber, flagString, parseArgs } from './args.js';
+import { DEVICE_USAGE, deviceFlag, flagBool, flagNumber, flagString, parseArgs } from './args.js';
 
 /** The --attack value as an attack kind; a bad name is a usage error. */
 function attackKindFlag(name: string): AttackKind {
@@ -28,6 +28,7 @@ export const attackCommand: Command = {
 NAME is one of ${ATTACK_KINDS.join(', ')}. The budget defaults to the rob28 profile for 28×28
 inputs (ε 77/255, α 3/255, η 32) and rob224 otherwise (ε 8/255). --size sets W (CA) or M (QA, SPQA);
 --xi-rate sets SPQA's k in ξ = exp(k·J_sp) (default: the dataset's value, e.g. 4e4 for Fashion).
+${DEVICE_USAGE}
 The last line of output is the JSON result.`,
   async run(argv) {
     const p = parseArgs(argv, {
@@ -43,6 +44,7 @@ The last line of output is the JSON result.`,
       'es-distance-at': 'string',
       'xi-rate': 'number',
       json: 'boolean',
+      device: 'string',
     });
     if (p.positionals.length !== 1) throw new UsageError('expected exactly one checkpoint path');
     const name = flagString(p, 'attack');
@@ -61,7 +63,9 @@ The last line of output is the JSON result.`,
     const size = flagNumber(p, 'size');
     const xiRate = flagNumber(p, 'xi-rate');
     if (xiRate !== undefined && !(xiRate > 0)) throw new UsageError(`--xi-rate must be > 0, got ${xiRate}`);
+    const device = deviceFlag(p);
     const { model, info } = loadCheckpoint(p.positionals[0]!);
+    model.to(device);
     try {
       const data = await openDataset(info.config.dataset);
       const base = PROFILES[data.test.height <= 32 ? 'rob28' : 'rob224']!;

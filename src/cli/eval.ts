@@ -1,36 +1,42 @@
 // Layer: cli. `rankshield eval CKPT`: benign retrieval metrics of a checkpoint on its test split.
 import { openDataset } from '../data/index.js';
-import { evaluateBenign } from '../eval/benign.js';
+import { BENIGN_COLUMNS, benignJson, evaluateBenign, formatBenign } from '../eval/benign.js';
 import { catrideLambdaFromEntanglement } from '../eval/entanglement.js';
 import { loadCheckpoint } from '../train/checkpoint.js';
 import { UsageError, type Command } from './command.js';
-import { flagBool, parseArgs } from './args.js';
+import { DEVICE_USAGE, deviceFlag, flagBool, parseArgs, showProgress } from './args.js';
 
 export const evalCommand: Command = {
   name: 'eval',
-  summary: 'benign retrieval metrics (R@1, R@2, mAP, mAP@R, NMI) of a checkpoint',
-  usage: `usage: rankshield eval CKPT [--entanglement] [--json]
+  summary: `benign retrieval metrics (${BENIGN_COLUMNS.join(', ')}) of a checkpoint`,
+  usage: `usage: rankshield eval CKPT [--entanglement] [--json] [--quiet]
 
 CKPT is a run directory (or its checkpoint.json / model.safetensors). The whole test split is
-both query set and gallery (attacks_and_metrics.md §1). --json prints
-{"R@1":…,"R@2":…,"mAP":…,"mAP@R":…,"NMI":…} as fractions.
+both query set and gallery, each query's own copy left out of its ranking (docs/attacks-and-metrics.md §1–2).
+Columns: ${BENIGN_COLUMNS.join(', ')} (×100), and r@M (mean rank of the first relevant item).
+mAP@10 is RobRank's "mAP@R" with R fixed to 10; mAP@R is the standard one (R = the query's number
+of relevant items, as pytorch-metric-learning). --json prints {${BENIGN_COLUMNS.map((k) => `"${k}":…`).join(',')}} as fractions.
 
 --entanglement also measures mean intra-class / mean inter-class test distance and the CA-TRIDE
-attention factor λ it implies (methods.md §8.1: linear through SOP 0.66 → 2 and CUB/Cars
-0.79 → 9.75, clamped), for datasets without a published λ (MNIST, Fashion-MNIST).`,
+attention factor λ it implies (docs/methods.md §8.3: linear through SOP 0.66 → 2 and CUB/Cars
+0.79 → 9.75, clamped), for datasets without a published λ (MNIST, Fashion-MNIST).
+Progress bars (embedding, ranking, k-means) go to stderr; --quiet or --json turn them off.
+${DEVICE_USAGE}`,
   async run(argv) {
-    const p = parseArgs(argv, { json: 'boolean', entanglement: 'boolean' });
+    const p = parseArgs(argv, { json: 'boolean', entanglement: 'boolean', quiet: 'boolean', device: 'string' });
     if (p.positionals.length !== 1) throw new UsageError('expected exactly one checkpoint path');
+    const device = deviceFlag(p);
     const { model, info } = loadCheckpoint(p.positionals[0]!);
+    model.to(device);
     try {
       const data = await openDataset(info.config.dataset);
-      const { entanglement, ...m } = await evaluateBenign(model, data.test, info.config.metric, { entanglement: flagBool(p, 'entanglement') });
+      const { entanglement, ...m } = await evaluateBenign(model, data.test, info.config.metric, { entanglement: flagBool(p, 'entanglement'), progress: showProgress(p) });
       const extra = entanglement === undefined ? {} : { entanglement, catrideLambda: catrideLambdaFromEntanglement(entanglement.ratio) };
       if (flagBool(p, 'json')) {
-        console.log(JSON.stringify({ 'R@1': m['R@1'], 'R@2': m['R@2'], mAP: m.mAP, 'mAP@R': m['mAP@R'], NMI: m.NMI, ...extra }));
+        console.log(JSON.stringify({ ...benignJson(m), ...extra }));
       } else {
-        console.log(`${info.config.dataset} test split, metric ${info.config.metric}, epoch ${info.epoch + 1}:`);
-        for (const [k, v] of Object.entries(m)) console.log(`  ${k.padEnd(6)} ${k === 'r@M' ? v.toFixed(2) : (100 * v).toFixed(1)}`);
+        console.log(`${info.config.dataset} test split, metric ${info.config.metric}, epoch ${info.epoch + 1} (×100):`);
+        console.log(`  ${formatBenign(m)}  r@M ${m['r@M'].toFixed(2)}`);
         if (entanglement !== undefined) {
           const e = entanglement;
           console.log(`  entanglement ${e.ratio.toFixed(3)} (intra-class ${e.intraClass.toFixed(3)} / inter-class ${e.interClass.toFixed(3)}) → CA-TRIDE λ ${extra.catrideLambda!.toFixed(2)}`);

@@ -10,7 +10,7 @@ import { readBenignMetrics, robrankBenignKeys } from '../eval/benign.js';
 import { loadCheckpoint } from '../train/checkpoint.js';
 import { UsageError, type Command } from './command.js';
 import { launchRanks, processGroupFromEnv, withoutNproc } from './launch.js';
-import { flagBool, flagNumber, flagString, parseArgs, showProgress } from './args.js';
+import { DEVICE_USAGE, deviceFlag, flagBool, flagNumber, flagString, parseArgs, showProgress } from './args.js';
 
 export const swipeCommand: Command = {
   name: 'swipe',
@@ -31,10 +31,11 @@ Units, directions and the ERS/ARS formulas: docs/attacks-and-metrics.md.
   --quiet       no progress bars (they go to stderr: gallery embedding, then each attack of each batch)
   --nproc N     N local processes share the query batches (the result equals one process's);
                 ranks started by a scheduler use RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT instead
+${DEVICE_USAGE}
 The last line of output is the JSON result; its "benign" holds the checkpoint's benign metrics and
 "robrank" the same numbers under RobRank's names (there "mAP@R" is R = 10, our "mAP@10").`,
   async run(argv) {
-    const p = parseArgs(argv, { profile: 'string', 'max-iter': 'int', seed: 'int', 'benign-r1': 'number', 'gtm-target': 'string', out: 'string', json: 'boolean', quiet: 'boolean', nproc: 'int' });
+    const p = parseArgs(argv, { profile: 'string', 'max-iter': 'int', seed: 'int', 'benign-r1': 'number', 'gtm-target': 'string', out: 'string', json: 'boolean', quiet: 'boolean', nproc: 'int', device: 'string' });
     if (p.positionals.length !== 1) throw new UsageError('expected exactly one checkpoint path');
     const profile = flagString(p, 'profile') ?? 'rob28';
     if (PROFILES[profile] === undefined) throw new UsageError(`unknown profile '${profile}' (known: ${Object.keys(PROFILES).join(', ')})`);
@@ -51,8 +52,10 @@ The last line of output is the JSON result; its "benign" holds the checkpoint's 
     if (nproc !== undefined && nproc < 1) throw new UsageError(`--nproc must be >= 1, got ${nproc}`);
     const group = nproc !== undefined && nproc > 1 ? null : processGroupFromEnv();
     if (out !== undefined && (group === null || group.rank === 0)) ensureWritableDir(out);
+    const device = deviceFlag(p);
     if (group === null) return launchRanks(nproc!, 'swipe', withoutNproc(argv));
     const { model, info } = loadCheckpoint(p.positionals[0]!);
+    model.to(device);
     try {
       const data = await openDataset(info.config.dataset);
       const swiped = await runSwipe(model, data.test, info.config.metric, {

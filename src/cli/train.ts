@@ -8,14 +8,14 @@ import { DEFAULT_CHECKPOINT_SECONDS, train, TrainingInterrupted } from '../train
 import { benignJson, formatBenign, readBenignMetrics } from '../eval/benign.js';
 import { UsageError, type Command } from './command.js';
 import { DISTRIBUTED_USAGE, launchRanks, processGroupFromEnv, withoutNproc } from './launch.js';
-import { flagBool, flagNumber, flagString, parseArgs, showProgress } from './args.js';
+import { DEVICE_USAGE, deviceFlag, flagBool, flagNumber, flagString, parseArgs, showProgress } from './args.js';
 
 const MINERS: readonly MinerName[] = ['random', 'semihard', 'softhard', 'distance', 'hardest', 'gradual-semihard'];
 
 const FLAGS = {
   dataset: 'string', metric: 'string', miner: 'string', margin: 'number', epochs: 'int', batch: 'int', lr: 'number',
   'weight-decay': 'number', seed: 'int', threads: 'int', out: 'string', resume: 'boolean', overwrite: 'boolean', 'max-batches': 'int',
-  'checkpoint-every': 'int', 'checkpoint-minutes': 'number', nproc: 'int', shards: 'int',
+  'checkpoint-every': 'int', 'checkpoint-minutes': 'number', nproc: 'int', shards: 'int', device: 'string',
   'eval-every': 'int', json: 'boolean', quiet: 'boolean', model: 'string', pretrained: 'string',
   defense: 'string', source: 'string', destination: 'string', ics: 'number', 'pgd-steps': 'int', epsilon: 'number', alpha: 'number',
   lambda: 'number', 'skip-satisfied': 'boolean',
@@ -61,6 +61,7 @@ rres18p:pgtripletN = CA-TRIDE):
   --pgd-steps N         PGD steps η (32; CA-TRIDE 16)
   --epsilon X, --alpha X   L∞ budget and step (77/255 and 3/255 for 28×28; 8/255 and 1/255 for 224×224)
   --quiet               no progress bars
+${DEVICE_USAGE}
 
 ${DISTRIBUTED_USAGE}
   --shards S            cut each global batch into S shards (default: the number of ranks); any number of
@@ -76,6 +77,7 @@ epoch; the end writes report.json, report.md and training.svg.`,
     const p = parseArgs(argv, FLAGS);
     if (p.positionals.length > 1) throw new UsageError(`unexpected arguments: ${p.positionals.slice(1).join(' ')}`);
     const config = buildConfig(p.positionals[0], p);
+    const device = deviceFlag(p);
     const nproc = flagNumber(p, 'nproc');
     if (nproc !== undefined && nproc < 1) throw new UsageError(`--nproc must be >= 1, got ${nproc}`);
     if (nproc !== undefined && nproc > 1) {
@@ -98,7 +100,7 @@ epoch; the end writes report.json, report.md and training.svg.`,
     let result;
     try {
       result = await train({
-        config, outDir: out, resume, overwrite, progress: showProgress(p) && lead, signal: stop.signal, group,
+        config, outDir: out, resume, overwrite, progress: showProgress(p) && lead, signal: stop.signal, group, device,
         checkpointEvery: { steps: everySteps ?? 0, seconds: minutes === undefined ? DEFAULT_CHECKPOINT_SECONDS : minutes * 60 },
         onNotice: (m) => process.stderr.write(`rankshield train: ${m}\n`),
       });

@@ -8,6 +8,7 @@ import { tripletLoss } from '../metric/triplet.js';
 import type { Defense, DefenseContext, DefenseStep } from './defense.js';
 import { checkBudget, embedEval, embedGrad, embedTrain, meanHardness, mine, rows, runPgd, type PgdBudget } from './common.js';
 
+/** Options of ACT: the PGD budget and the miner-margin quirk. */
 export interface ActOptions extends PgdBudget {
   /**
    * RobRank passes margin 1.0 to the miner for metrics E and N (0.2 for C);
@@ -16,6 +17,9 @@ export interface ActOptions extends PgdBudget {
   referenceMinerMargin?: boolean;
 }
 
+/**
+ * ACT (anti-collapse triplet): perturb positives and negatives towards each other, train on the benign anchor against them (docs/methods.md §6).
+ */
 export function antiCollapseTriplet(o: ActOptions): Defense {
   checkBudget(o, 'ACT');
   const referenceMargin = o.referenceMinerMargin ?? true;

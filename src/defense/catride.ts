@@ -16,6 +16,7 @@ import { checkBudget, embedEval, embedGrad, embedTrain, hardness, mine, rows, ru
 /** Code: soft-max weights exp(λ(d − max d)); slides: soft-min exp(−λ(d − min d)). */
 export type CollapseWeighting = 'softmax' | 'softmin';
 
+/** Options of CA-TRIDE: the PGD budget, λ and the weighting form. */
 export interface CatrideOptions extends PgdBudget {
   /** Attention factor λ of the weights (CUB 10, Cars 9.5, SOP 2; see methods.md §8.1 for other datasets). */
   lambda?: number;
@@ -40,6 +41,7 @@ function meanOfLowerHalf(v: Tensor): Tensor {
   return tidy(() => v.topk(k, 0, false)[0].mean());
 }
 
+/** CA-TRIDE: alternate candidate (CAP) and anchor (ANP) perturbation steps with collapse-aware weights (docs/methods.md §8). */
 export function collapseAwareTripletDecoupling(o: CatrideOptions): Defense {
   checkBudget(o, 'CA-TRIDE');
   const lambda = o.lambda ?? 10;

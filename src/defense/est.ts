@@ -9,6 +9,7 @@ import { tripletLoss } from '../metric/triplet.js';
 import type { Defense, DefenseContext, DefenseStep } from './defense.js';
 import { checkBudget, embedEval, embedGrad, embedTrain, meanHardness, mine, rows, runPgd, type PgdBudget } from './common.js';
 
+/** EST (embedding-shifted triplet): train on images whose embeddings PGD moved as far as it could (docs/methods.md §5). */
 export function embeddingShiftedTriplet(budget: PgdBudget): Defense {
   checkBudget(budget, 'EST');
   return {
@@ -18,7 +19,7 @@ export function embeddingShiftedTriplet(budget: PgdBudget): Defense {
         const clean = embedEval(ctx.model, ctx.images, ctx.metric);
         // At x' = x the shift distance has no usable gradient; the reference
         // aims the first iteration at e0 + 1e-7·u with u ∈ {−1, 0, 1}^D.
-        const nudged = clean.add(randint(-1, 2, clean.shape).to(clean.dtype).mul(1e-7));
+        const nudged = clean.add(randint(-1, 2, clean.shape, { device: clean.device }).to(clean.dtype).mul(1e-7));
         const { adversarial, iterations } = runPgd(
           ctx.model,
           ctx.images,

@@ -20,8 +20,10 @@ import { checkBudget, embedEval, embedGrad, embedTrain, hardness, mine, rows, ru
 /** Pseudo-hardness functions of the previous loss (RD §3.2). */
 export type GradualDestination = 'lga' | 'gB' | 'g2' | 'gsqrt';
 
+/** Where HM pushes the hardness: another miner's triplets, a gradual function of the loss (g_LGA, …) or a constant. */
 export type Destination = { kind: 'miner'; miner: Miner; name: string } | { kind: 'gradual'; fn: GradualDestination; miner: Miner; name: string } | { kind: 'constant'; value: number };
 
+/** Options of HM: source miner, destination, ICS weight, PGD budget. */
 export interface HardnessManipulationOptions extends PgdBudget {
   source: Miner;
   sourceName: string;
@@ -40,6 +42,9 @@ export interface HardnessManipulationOptions extends PgdBudget {
 const INITIAL_PREVIOUS_LOSS = 2.0;
 const HM_MARGIN = 0.2;
 
+/**
+ * HM[source, destination] (hardness manipulation, with optional ICS): raise each source triplet's hardness up to the destination's (docs/methods.md §7).
+ */
 export function hardnessManipulation(o: HardnessManipulationOptions): Defense {
   checkBudget(o, 'HM');
   const ics = o.ics ?? 0;
@@ -144,20 +149,20 @@ export function hardnessManipulation(o: HardnessManipulationOptions): Defense {
 
   /** H_D per triplet [B]; the destination miner is always run (it consumes randomness, as in the reference). */
   function destinationHardness(ctx: DefenseContext, e: Tensor, b: number): Tensor {
-    if (d.kind === 'constant') return full([b], d.value);
+    if (d.kind === 'constant') return full([b], d.value, { device: e.device });
     const t = mine({ ...ctx, miner: d.miner }, e, HM_MARGIN);
     const benign = hardness(rows(e, t.anchors), rows(e, t.positives), rows(e, t.negatives), 'N');
     if (d.kind === 'miner') return benign;
     const lbar = Math.min(Math.max(previousLoss, 0), u) / u;
     switch (d.fn) {
       case 'lga':
-        return full([b], -HM_MARGIN * lbar);
+        return full([b], -HM_MARGIN * lbar, { device: e.device });
       case 'gB':
         return benign.add(xi * (1 - lbar));
       case 'g2':
-        return full([b], -HM_MARGIN * lbar * lbar);
+        return full([b], -HM_MARGIN * lbar * lbar, { device: e.device });
       case 'gsqrt':
-        return full([b], -HM_MARGIN * Math.sqrt(lbar));
+        return full([b], -HM_MARGIN * Math.sqrt(lbar), { device: e.device });
     }
   }
 }

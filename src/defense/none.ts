@@ -6,8 +6,10 @@ import { contrastiveLoss } from '../metric/contrastive.js';
 import type { Defense, DefenseContext, DefenseStep } from './defense.js';
 import { embedTrain, meanHardness, mine, rows } from './common.js';
 
+/** The undefended loss on mined triplets. */
 export type PairLoss = 'triplet' | 'contrastive';
 
+/** Regular (undefended) training: mine on the batch, triplet or contrastive loss. */
 export function noDefense(loss: PairLoss = 'triplet'): Defense {
   const lossFn = loss === 'contrastive' ? contrastiveLoss : tripletLoss;
   return {

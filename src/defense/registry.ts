@@ -12,6 +12,7 @@ import { collapseAwareTripletDecoupling, type CollapseWeighting } from './catrid
 
 /** Sampler names as HM's letters (R, M, S, D, H) read them. */
 export type SamplerName = 'random' | 'semihard' | 'softhard' | 'distance' | 'hardest';
+/** Every sampler an HM source or destination may name. */
 export const SAMPLERS: readonly SamplerName[] = ['random', 'semihard', 'softhard', 'distance', 'hardest'];
 
 interface PgdOverrides {
@@ -22,6 +23,7 @@ interface PgdOverrides {
   alpha?: number;
 }
 
+/** A defense as plain data (JSON in checkpoints); `buildDefense` turns it into a `Defense`. */
 export type DefenseConfig =
   | { kind: 'none' }
   | ({ kind: 'est' } & PgdOverrides)
@@ -38,6 +40,7 @@ export type DefenseConfig =
     } & PgdOverrides)
   | ({ kind: 'catride'; lambda?: number; weighting?: CollapseWeighting } & PgdOverrides);
 
+/** The `kind`s of DefenseConfig. */
 export const DEFENSE_KINDS = ['none', 'est', 'act', 'hm', 'catride'] as const;
 
 const GRADUAL: readonly string[] = ['lga', 'gB', 'g2', 'gsqrt'];
@@ -53,6 +56,7 @@ const pgdSchema = {
   epsilon: z.number().gt(0).max(1).optional(),
   alpha: z.number().gt(0).max(1).optional(),
 };
+/** Schema that validates a DefenseConfig read from JSON. */
 export const defenseConfigSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('none') }).strict(),
   z.object({ kind: z.literal('est'), ...pgdSchema }).strict(),
@@ -73,6 +77,7 @@ export const defenseConfigSchema = z.discriminatedUnion('kind', [
     .strict(),
 ]);
 
+/** The papers' short name of a defense: N/A, EST, ACT, HM[S,g_LGA]&ICS, CA-TRIDE. */
 export function describeDefense(d: DefenseConfig): string {
   switch (d.kind) {
     case 'none':

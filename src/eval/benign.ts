@@ -1,7 +1,7 @@
 // Layer: eval. Benign retrieval quality of a model on a test split, the way
 // RobRank reports it (docs/attacks-and-metrics.md §1–2): the whole split is both
 // query set and gallery, embeddings in metric space, per-batch means averaged.
-import { dispose, tidy, Tensor, type ProcessGroup } from '../tensor/index.js';
+import { dispose, onDevice, tidy, Tensor, type ProcessGroup } from '../tensor/index.js';
 import { embedForMetric, type MetricName } from '../metric/distance.js';
 import type { EmbeddingModel } from '../models/model.js';
 import type { DmlDataset } from '../data/index.js';
@@ -70,6 +70,7 @@ export function formatBenign(m: Partial<BenignMetrics>, separator = '  '): strin
   return BENIGN_COLUMNS.map((k) => `${k} ${m[k] === undefined ? '–' : (100 * m[k]).toFixed(1)}`).join(separator);
 }
 
+/** Options of `evaluateBenign`. */
 export interface BenignOptions {
   batchSize?: number;
   /** Also measure the class entanglement of the test embeddings (CA-TRIDE's λ rule). */
@@ -88,7 +89,7 @@ export async function evaluateBenign(model: EmbeddingModel, ds: DmlDataset, metr
   const batchSize = o.batchSize ?? (ds.height > 64 ? 112 : 128);
   const raw = await embedDataset(model, ds, { batchSize, progress: o.progress, group: o.group });
   const emb = tidy(() => embedForMetric(raw, metric));
-  const labels = tidy(() => Tensor.fromTypedArray(ds.labels, [ds.length]).long());
+  const labels = tidy(() => onDevice(Tensor.fromTypedArray(ds.labels, [ds.length]).long(), model.device));
   try {
     const r = retrievalMetrics(emb, emb, labels, labels, metric, { batchSize, recallAt: [1, 2], withMapAtR: true, progress: o.progress }).batchMean;
     const { nmi } = embeddingNmi(emb, labels, { progress: o.progress });

@@ -1,9 +1,10 @@
 // Layer: eval. Embeds a whole split with the model in eval mode, without autograd.
-import { cat, noGrad, SINGLE_PROCESS, tidy, zeros, type ProcessGroup, type Tensor } from '../tensor/index.js';
+import { cat, noGrad, onDevice, SINGLE_PROCESS, tidy, zeros, type ProcessGroup, type Tensor } from '../tensor/index.js';
 import type { EmbeddingModel } from '../models/model.js';
 import { testLoader, type DmlDataset } from '../data/index.js';
 import { progressBar } from '../train/progress.js';
 
+/** Options of `embedDataset`. */
 export interface EmbedOptions {
   /** Images per forward pass (default 128). */
   batchSize?: number;
@@ -32,14 +33,14 @@ export async function embedDataset(model: EmbeddingModel, ds: DmlDataset, o: Emb
   const bar = progressBar(o.progress, Math.ceil((batches - group.rank) / group.worldSize), `embedding ${ds.length} ${ds.name} images`);
   try {
     for await (const batch of testLoader(ds, { batchSize, onlyBatches: mine })) {
-      parts.push(noGrad(() => model.forward(batch.images)));
+      parts.push(noGrad(() => tidy(() => model.forward(onDevice(batch.images, model.device)))));
       batch.images.dispose();
       batch.labels.dispose();
       bar?.tick();
     }
     if (group.worldSize === 1) return tidy(() => cat(parts, 0));
     const dim = parts[0]?.shape[1] ?? noGrad(() => tidy(() => model.forward(zeros([1, ds.channels, ds.height, ds.width])).shape[1]!));
-    const all = zeros([ds.length, dim]);
+    const all = zeros([ds.length, dim], { device: model.device });
     noGrad(() => parts.forEach((part, k) => tidy(() => all.narrow(0, (k * group.worldSize + group.rank) * batchSize, part.shape[0]!).copy_(part))));
     group.allreduceSum([all]);
     return all;

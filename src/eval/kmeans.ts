@@ -1,5 +1,5 @@
 // Layer: eval. Lloyd k-means on tensor ops, for the NMI metric
-// (attacks_and_metrics.md §2). Modelled on the faiss settings the reference uses:
+// (docs/attacks-and-metrics.md §2). Modelled on the faiss settings the reference uses:
 // 25 Lloyd iterations, one run, centroids trained on a random subsample of at
 // most 256·k points, then every point assigned to its nearest centroid.
 //
@@ -10,8 +10,9 @@
 // the generator as it stands. The results match faiss in distribution, not bit
 // for bit (different RNG) — NMI is the one metric the spec calls not exactly
 // reproducible.
-import { call1, cat, manualSeed, multinomial, onesLike, randint, randperm, tensor, tidy, zeros, type Tensor } from '../tensor/index.js';
+import { call1, cat, manualSeed, multinomial, onDevice, onesLike, randint, randperm, tensor, tidy, zeros, type Device, type Tensor } from '../tensor/index.js';
 import { assertEmbeddingMatrix, assertFinite } from '../metric/check.js';
+import { progressBar } from '../train/progress.js';
 
 /**
  * 'random': k distinct training points drawn uniformly (faiss' initialisation);
@@ -20,6 +21,7 @@ import { assertEmbeddingMatrix, assertFinite } from '../metric/check.js';
  */
 export type KMeansInit = 'random' | 'kmeans++';
 
+/** Options of `kmeans` (defaults: faiss' settings). */
 export interface KMeansOptions {
   /** Lloyd iterations (assignment + update); default 25. Stops early once assignments stop changing. */
   iterations?: number;
@@ -29,8 +31,11 @@ export interface KMeansOptions {
   seed?: number | null;
   /** Train on at most this many points per centroid (faiss: 256); null trains on all points. */
   maxPointsPerCentroid?: number | null;
+  /** A progress bar with ETA on stderr, one tick per Lloyd iteration (default off; SOP's k = 11 316 takes minutes). */
+  progress?: boolean;
 }
 
+/** What `kmeans` returns. */
 export interface KMeansResult {
   /** [k, D] centroids, same dtype as the points; the caller owns (disposes) it. */
   centroids: Tensor;
@@ -70,7 +75,7 @@ function nearestCentroid(points: Tensor, centroids: Tensor): [Tensor, Tensor] {
 }
 
 function randomInit(points: Tensor, k: number): Tensor {
-  return tidy(() => points.indexSelect(0, randperm(points.shape[0]!).narrow(0, 0, k)));
+  return tidy(() => points.indexSelect(0, onDevice(randperm(points.shape[0]!).narrow(0, 0, k), points.device as Device)));
 }
 
 function kmeansPlusPlusInit(points: Tensor, k: number): Tensor {
@@ -92,7 +97,7 @@ function kmeansPlusPlusInit(points: Tensor, k: number): Tensor {
   } finally {
     closestSq.dispose();
   }
-  return tidy(() => points.indexSelect(0, tensor(chosen, [k], 'int64')));
+  return tidy(() => points.indexSelect(0, onDevice(tensor(chosen, [k], 'int64'), points.device as Device)));
 }
 
 /**
@@ -104,7 +109,7 @@ function kmeansPlusPlusInit(points: Tensor, k: number): Tensor {
 function updateCentroids(points: Tensor, centroids: Tensor, distanceSq: Tensor, assignment: Tensor): [Tensor, number] {
   return tidy(() => {
     const [k, dim] = centroids.shape as [number, number];
-    const sums = call1('aten::index_add', [zeros([k, dim], { dtype: points.dtype }), 0, assignment, points, 1]);
+    const sums = call1('aten::index_add', [zeros([k, dim], { dtype: points.dtype, device: points.device }), 0, assignment, points, 1]);
     const counts = call1('aten::bincount', [assignment, null, k]);
     let updated = sums.div(counts.clampMin(1).unsqueeze(1).to(points.dtype));
     const empty = counts.eq(0).nonzero().squeeze(1);
@@ -135,15 +140,17 @@ export function kmeans(points: Tensor, k: number, options: KMeansOptions = {}): 
     init: options.init ?? 'random',
     seed: options.seed === undefined ? 123 : options.seed,
     maxPointsPerCentroid: options.maxPointsPerCentroid === undefined ? 256 : options.maxPointsPerCentroid,
+    progress: options.progress ?? false,
   };
   validate(points, k, o);
   if (o.seed !== null) manualSeed(o.seed);
   const n = points.shape[0]!;
   const trainingCount = o.maxPointsPerCentroid === null ? n : Math.min(n, k * o.maxPointsPerCentroid);
 
-  const training = tidy(() => (trainingCount < n ? points.indexSelect(0, randperm(n).narrow(0, 0, trainingCount)) : points.clone()));
+  const training = tidy(() => (trainingCount < n ? points.indexSelect(0, onDevice(randperm(n).narrow(0, 0, trainingCount), points.device as Device)) : points.clone()));
   let centroids: Tensor | null = null;
   let previous: Tensor | null = null;
+  const bar = progressBar(o.progress, o.iterations, `k-means (k = ${k}) on ${trainingCount} points`);
   try {
     centroids = o.init === 'random' ? randomInit(training, k) : kmeansPlusPlusInit(training, k);
     let reseeded = 0;
@@ -171,6 +178,7 @@ export function kmeans(points: Tensor, k: number, options: KMeansOptions = {}): 
       }
       reseeded += emptied;
       iterations++;
+      bar?.tick();
     }
     const [distanceSq, assignment] = nearestCentroid(points, centroids);
     const inertia = tidy(() => distanceSq.double().sum().item());
@@ -181,6 +189,7 @@ export function kmeans(points: Tensor, k: number, options: KMeansOptions = {}): 
     centroids = null; // ownership passes to the caller
     return result;
   } finally {
+    bar?.close();
     training.dispose();
     previous?.dispose();
     centroids?.dispose();

@@ -1,6 +1,7 @@
 // Layer: eval. Benign retrieval metrics exactly as RobRank computes them
-// (attacks_and_metrics.md §1–2): r@M, Recall@K, mAP, mAP@R with R fixed to 10,
-// and optionally the standard mAP@R with each query's own R.
+// (docs/attacks-and-metrics.md §1–2): r@M, Recall@K, mAP, mAP@10 (RobRank's
+// "mAP@R" with R fixed to 10), and optionally the standard mAP@R with each
+// query's own R (pytorch-metric-learning's definition).
 //
 // Protocol, per query: distances to the whole gallery, sorted ascending; the
 // FIRST element is dropped because it is assumed to be the query itself (the
@@ -14,6 +15,7 @@
 import { arange, call1, stack, tidy, type Tensor } from '../tensor/index.js';
 import { assertEmbeddingMatrix, assertFinite } from '../metric/check.js';
 import { pairwiseDistance, type MetricName } from '../metric/distance.js';
+import { progressBar } from '../train/progress.js';
 
 /**
  * How the query's own gallery copy is removed from its ranking:
@@ -25,6 +27,7 @@ import { pairwiseDistance, type MetricName } from '../metric/distance.js';
  */
 export type ExcludeSelfBy = 'first' | 'index';
 
+/** Options of `retrievalMetrics`. */
 export interface RetrievalOptions {
   /** The K of Recall@K; default [1, 2]. Each K must be in [1, N-1]. */
   recallAt?: readonly number[];
@@ -39,8 +42,11 @@ export interface RetrievalOptions {
   queryGalleryIndex?: Tensor;
   /** Also compute the standard mAP@R (R = the query's number of relevant items). */
   withMapAtR?: boolean;
+  /** A progress bar with ETA on stderr, one tick per query batch (default off). */
+  progress?: boolean;
 }
 
+/** Retrieval metrics as fractions (meanRank is a position). */
 export interface RetrievalMetrics {
   /** r@M: mean 0-based position in L of the first relevant item. */
   meanRank: number;
@@ -48,12 +54,16 @@ export interface RetrievalMetrics {
   recallAt: Record<number, number>;
   /** Full-list mean average precision. */
   mAP: number;
-  /** The reference's "mAP@R": R fixed to 10, (1/10) Σ_{k≤10} rel_k·precision@k. */
+  /** mAP@10, RobRank's "mAP@R" with R fixed to 10: (1/10) Σ_{k≤10} rel_k·precision@k. */
   mAPAt10: number;
-  /** Standard mAP@R (Musgrave et al.), R = number of relevant items; only when asked for. */
+  /**
+   * Standard mAP@R (Musgrave et al., pytorch-metric-learning), R = the query's
+   * number of relevant items: (1/R) Σ_{k≤R} rel_k·precision@k; only when asked for.
+   */
   mAPAtR?: number;
 }
 
+/** Both aggregations of `retrievalMetrics`. */
 export interface RetrievalReport {
   /** The reference's number: per-batch means, then the unweighted mean over batches. */
   batchMean: RetrievalMetrics;
@@ -153,7 +163,7 @@ function batchSums(
       );
     }
 
-    const positions = arange(1, listLength + 1, 1, { dtype: 'float64' }); // 1-based k
+    const positions = arange(1, listLength + 1, 1, { dtype: 'float64', device: relevant.device }); // 1-based k
     const precisionAtRelevant = relevant.mul(relevantSoFar.div(positions)); // rel_k · precision@k
     // 0-based rank of the first relevant item = number of leading non-relevant items.
     const firstRelevant = relevantSoFar.eq(0).sum(1).double();
@@ -227,29 +237,35 @@ export function retrievalMetrics(
   const sumOfBatchMeans = new Array<number>(columns).fill(0);
   const sumOverQueries = new Array<number>(columns).fill(0);
   let batches = 0;
-  for (let start = 0; start < queryCount; start += batchSize) {
-    const size = Math.min(batchSize, queryCount - start);
-    const sums = tidy(() => {
-      const selfIndex =
-        excludeSelfBy === 'first'
-          ? null
-          : (options.queryGalleryIndex?.narrow(0, start, size) ?? arange(start, start + size));
-      return batchSums(
-        queries.narrow(0, start, size),
-        queryLabels.narrow(0, start, size),
-        gallery,
-        galleryLabels,
-        metric,
-        selfIndex,
-        layout,
-        start,
-      );
-    });
-    sums.forEach((s, c) => {
-      sumOfBatchMeans[c]! += s / size;
-      sumOverQueries[c]! += s;
-    });
-    batches++;
+  const bar = progressBar(options.progress, Math.ceil(queryCount / batchSize), `ranking ${queryCount} queries`);
+  try {
+    for (let start = 0; start < queryCount; start += batchSize) {
+      const size = Math.min(batchSize, queryCount - start);
+      const sums = tidy(() => {
+        const selfIndex =
+          excludeSelfBy === 'first'
+            ? null
+            : (options.queryGalleryIndex?.narrow(0, start, size) ?? arange(start, start + size, 1, { device: queries.device }));
+        return batchSums(
+          queries.narrow(0, start, size),
+          queryLabels.narrow(0, start, size),
+          gallery,
+          galleryLabels,
+          metric,
+          selfIndex,
+          layout,
+          start,
+        );
+      });
+      sums.forEach((s, c) => {
+        sumOfBatchMeans[c]! += s / size;
+        sumOverQueries[c]! += s;
+      });
+      batches++;
+      bar?.tick();
+    }
+  } finally {
+    bar?.close();
   }
   return {
     batchMean: toMetrics(sumOfBatchMeans.map((s) => s / batches), layout),

@@ -10,7 +10,7 @@
 // generator from (seed, attack kind, batch), so a number does not depend on
 // which other attacks ran or in what order — `rankshield attack` reproduces a
 // swipe column, and runs of one kind at several budgets share their selections.
-import { dispose, manualSeed, noGrad, SINGLE_PROCESS, tidy, Tensor, type ProcessGroup } from '../tensor/index.js';
+import { dispose, manualSeed, noGrad, onDevice, SINGLE_PROCESS, tidy, Tensor, type ProcessGroup } from '../tensor/index.js';
 import { embedForMetric, type MetricName } from '../metric/distance.js';
 import type { EmbeddingModel } from '../models/model.js';
 import { mixSeed, testLoader, type DmlDataset } from '../data/index.js';
@@ -35,6 +35,7 @@ import type { BenignMetrics } from './benign.js';
 import { progressBar } from '../train/progress.js';
 import { ATTACK_NAMES, adjustedRobustnessScore, empiricalRobustnessScore, type AttackResults } from './robustness.js';
 
+/** Options of `runSwipe`. */
 export interface SwipeOptions {
   /** A profile name of attack/profiles.ts (default 'rob28') or a profile object. */
   profile?: string | Profile;
@@ -58,6 +59,7 @@ export interface SwipeOptions {
   group?: ProcessGroup;
 }
 
+/** What `onBatch` receives after each query batch. */
 export interface SwipeProgress {
   batch: number;
   batches: number;
@@ -67,6 +69,7 @@ export interface SwipeProgress {
   attacks: Record<string, number>;
 }
 
+/** The outcome of a swipe (also the JSON the CLI prints and writes). */
 export interface SwipeResult {
   profile: string;
   metric: MetricName;
@@ -97,7 +100,7 @@ export async function embedGallery(model: EmbeddingModel, ds: DmlDataset, metric
   const raw = await embedDataset(model, ds, { batchSize, progress, group });
   const embeddings = tidy(() => embedForMetric(raw, metric));
   raw.dispose();
-  const labels = tidy(() => Tensor.fromTypedArray(ds.labels, [ds.length]).long());
+  const labels = tidy(() => onDevice(Tensor.fromTypedArray(ds.labels, [ds.length]).long(), model.device));
   return makeGallery(embeddings, labels, metric);
 }
 
@@ -130,6 +133,7 @@ function ersColumns(attacks: Record<string, number>): AttackResults | null {
   return table as AttackResults; // every column checked above
 }
 
+/** Every attack of a profile over the split's queries against its clean gallery, then ERS and ARS (see the module comment). */
 export async function runSwipe(model: EmbeddingModel, ds: DmlDataset, metric: MetricName, o: SwipeOptions = {}): Promise<SwipeResult> {
   const profile = typeof o.profile === 'object' ? o.profile : getProfile(o.profile ?? 'rob28');
   const runs = profile.runs;
@@ -160,7 +164,12 @@ export async function runSwipe(model: EmbeddingModel, ds: DmlDataset, metric: Me
     for await (const batch of testLoader(ds, { batchSize: profile.batchSize, onlyBatches: mine })) {
       const b = myBatches[k++]!;
       const row = b * (1 + flat.length);
-      const ctx = buildBatchContext(model, gallery, batch.images, batch.labels);
+      // Images are decoded on the CPU and uploaded per batch (a no-op on the CPU).
+      const images = onDevice(batch.images, model.device);
+      const labels = onDevice(batch.labels, model.device);
+      if (images !== batch.images) batch.images.dispose();
+      if (labels !== batch.labels) batch.labels.dispose();
+      const ctx = buildBatchContext(model, gallery, images, labels);
       try {
         rows[row] = benignRecallAt1(ctx);
         let c = 1;
@@ -172,7 +181,7 @@ export async function runSwipe(model: EmbeddingModel, ds: DmlDataset, metric: Me
         });
       } finally {
         disposeBatchContext(ctx);
-        dispose([batch.images, batch.labels]);
+        dispose([images, labels]);
       }
       // This rank's running means (the whole swipe's numbers are summed below).
       flat.forEach((col, i) => sums.set(col, (sums.get(col) ?? 0) + rows[row + 1 + i]!));

@@ -19,6 +19,7 @@ import { tripletLossDistance } from './triplet.js';
 /** RobRank's contrastive margin: 1.0 for N, E and C. */
 export const CONTRASTIVE_MARGIN = 1.0;
 
+/** Options of `contrastiveLoss`. */
 export interface ContrastiveLossOptions {
   metric: MetricName;
   /** Defaults to CONTRASTIVE_MARGIN. */
@@ -28,13 +29,14 @@ export interface ContrastiveLossOptions {
 /** ATen's Reduction::Mean. */
 const REDUCTION_MEAN = 1;
 
+/** Contrastive loss over mined triplets (positive pairs pulled together, negatives pushed beyond the margin). */
 export function contrastiveLoss(a: Tensor, p: Tensor, n: Tensor, opts: ContrastiveLossOptions): Tensor {
   assertTripletInputs(a, p, n);
   const margin = opts.margin ?? CONTRASTIVE_MARGIN;
   assertMargin(margin);
   return tidy(() => {
     if (opts.metric === 'C') {
-      const target = ones([a.shape[0]!], { dtype: a.dtype });
+      const target = ones([a.shape[0]!], { dtype: a.dtype, device: a.device });
       const pull = call1('aten::cosine_embedding_loss', [a, p, target, margin, REDUCTION_MEAN]);
       const push = call1('aten::cosine_embedding_loss', [a, n, target.neg(), margin, REDUCTION_MEAN]);
       return pull.add(push);

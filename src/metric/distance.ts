@@ -4,10 +4,13 @@
 //   C: cosine distance 1 - cos between normalised embeddings (range [0, 2])
 import { call1, Tensor, tidy } from '../tensor/index.js';
 
+/** N = normalised Euclidean, E = Euclidean, C = cosine distance (docs/methods.md §1). */
 export type MetricName = 'N' | 'E' | 'C';
 
+/** Every metric name. */
 export const METRICS: readonly MetricName[] = ['N', 'E', 'C'];
 
+/** A metric from 'N', 'E' or 'C'; throws otherwise. */
 export function parseMetric(s: string): MetricName {
   const m = s.toUpperCase();
   if (m === 'N' || m === 'E' || m === 'C') return m;

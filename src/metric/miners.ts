@@ -19,8 +19,10 @@ export { softhardMiner, softhardSelection } from './miners/softhard.js';
 export { distanceWeightedMiner, distanceWeightedNegatives, distanceWeightedProbabilities } from './miners/distance-weighted.js';
 export { hardestMiner, hardestNegatives } from './miners/hardest.js';
 
+/** The miners by name (`pmtriplet` = semihard, `pstriplet` = softhard, …). */
 export type MinerName = 'random' | 'semihard' | 'softhard' | 'distance' | 'hardest' | 'gradual-semihard';
 
+/** Every miner name. */
 export const MINER_NAMES: readonly MinerName[] = ['random', 'semihard', 'softhard', 'distance', 'hardest', 'gradual-semihard'];
 
 const MINERS: Readonly<Record<MinerName, Miner>> = {
@@ -57,6 +59,7 @@ export function parseMinerName(name: string): MinerName {
   );
 }
 
+/** A miner by name or RobRank letter/code id; throws with the known names otherwise. */
 export function minerByName(name: string): Miner {
   return MINERS[parseMinerName(name)];
 }

@@ -20,6 +20,7 @@ export const TRIPLET_PAIRWISE_EPS = 1e-6;
 /** eps of PyTorch's cosine_similarity. */
 export const COSINE_SIMILARITY_EPS = 1e-8;
 
+/** Options of the triplet loss. */
 export interface TripletLossOptions {
   metric: MetricName;
   /** γ; defaults to the metric's table value (0.2 for N/C, 1.0 for E). ICS passes 0. */
@@ -61,6 +62,7 @@ export function tripletHardness(a: Tensor, p: Tensor, n: Tensor, metric: MetricN
   return tidy(() => rowDistance(a, p, metric).sub(rowDistance(a, n, metric)));
 }
 
+/** Options of CA-TRIDE's extra separation term. */
 export interface CatrideTermOptions {
   metric: MetricName;
   /** Factor in front of the hinge (code: 1/2). */

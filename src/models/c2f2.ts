@@ -6,6 +6,7 @@ import { Conv2d, Linear, Module } from '../nn/index.js';
 import * as F from '../nn/functional.js';
 import type { EmbeddingModel } from './model.js';
 
+/** RobRank's 28×28 embedding network: two 5×5 conv + max-pool blocks, then 3136→1024→512 (docs/methods.md §3). */
 export class C2F2 extends Module implements EmbeddingModel {
   readonly kind = 'c2f2';
   readonly embeddingDim: number;

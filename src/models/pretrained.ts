@@ -8,11 +8,13 @@ import { loadSafetensors } from '../io/safetensors.js';
 import { loadTorchFile, stateDictOf } from '../io/torchFile.js';
 import type { ResNet } from './resnet.js';
 
+/** Tensors of a torchvision `.pth` (torch.save zip) or `.safetensors` file, by state-dict name. */
 export function readStateDictFile(file: string): Map<string, Tensor> {
   if (file.endsWith('.safetensors')) return loadSafetensors(file).tensors;
   return stateDictOf(loadTorchFile(file), file);
 }
 
+/** Loads torchvision ImageNet weights into a ResNet's backbone; the embedding head keeps its fresh initialisation. */
 export function loadImagenetWeights(model: ResNet, file: string): void {
   const all = readStateDictFile(file);
   try {

@@ -3,7 +3,7 @@
 // fc), so torchvision ImageNet weights load by name; the classifier `fc` is
 // replaced by a fresh Linear(512|2048 → embeddingDim). ImageNet mean/std
 // normalisation runs inside forward, so inputs (and attack budgets) stay in [0,1] pixels.
-import { keep, tensor, type Tensor } from '../tensor/index.js';
+import { keep, tensor, type Device, type Tensor } from '../tensor/index.js';
 import { BatchNorm2d, Conv2d, Linear, Module, Sequential } from '../nn/index.js';
 import * as F from '../nn/functional.js';
 import type { EmbeddingModel } from './model.js';
@@ -89,6 +89,7 @@ function addShortcutRelu(h: Tensor, x: Tensor, downsample: Sequential | null): T
 
 type BlockKind = typeof BasicBlock | typeof Bottleneck;
 
+/** The two torchvision depths. */
 export type ResNetDepth = 18 | 50;
 
 const LAYOUT: Record<ResNetDepth, [BlockKind, number[]]> = {
@@ -96,6 +97,7 @@ const LAYOUT: Record<ResNetDepth, [BlockKind, number[]]> = {
   50: [Bottleneck, [3, 4, 6, 3]],
 };
 
+/** Options of ResNet. */
 export interface ResNetOptions {
   embeddingDim?: number;
   /**
@@ -106,6 +108,9 @@ export interface ResNetOptions {
   frozenBatchNorm?: boolean;
 }
 
+/**
+ * torchvision's ResNet-18/50 with a 512-d embedding head, ImageNet normalisation inside and (by default) frozen BatchNorm (docs/methods.md §3).
+ */
 export class ResNet extends Module implements EmbeddingModel {
   readonly kind: string;
   readonly embeddingDim: number;
@@ -114,8 +119,8 @@ export class ResNet extends Module implements EmbeddingModel {
   readonly bn1: BatchNorm2d;
   readonly layers: Sequential[];
   readonly fc: Linear;
-  readonly #mean: Tensor;
-  readonly #std: Tensor;
+  #mean: Tensor;
+  #std: Tensor;
 
   constructor(readonly depth: ResNetDepth, o: ResNetOptions = {}) {
     super();
@@ -156,6 +161,17 @@ export class ResNet extends Module implements EmbeddingModel {
     h = swap(h, F.adaptiveAvgPool2d(h, 1));
     h = swap(h, h.flatten(1));
     return swap(h, this.fc.call(h));
+  }
+
+  protected override moveExtra(device: Device): void {
+    for (const key of ['mean', 'std'] as const) {
+      const t = key === 'mean' ? this.#mean : this.#std;
+      if (t.device === device) continue;
+      const moved = keep(t.to(device));
+      t.dispose();
+      if (key === 'mean') this.#mean = moved;
+      else this.#std = moved;
+    }
   }
 
   override dispose(): void {

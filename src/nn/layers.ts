@@ -18,6 +18,7 @@ function uniformInit(shape: number[], fanIn: number): Tensor {
   return noGrad(() => empty(shape).uniform_(-bound, bound));
 }
 
+/** Fully connected layer with PyTorch's initialisation and parameter names (weight, bias). */
 export class Linear extends Module {
   readonly weight: Tensor;
   readonly bias: Tensor | null;
@@ -31,6 +32,7 @@ export class Linear extends Module {
   }
 }
 
+/** Options of Conv2d. */
 export interface Conv2dOptions {
   stride?: number;
   padding?: number;
@@ -39,6 +41,7 @@ export interface Conv2dOptions {
   bias?: boolean;
 }
 
+/** 2-D convolution layer with PyTorch's initialisation and parameter names. */
 export class Conv2d extends Module {
   readonly weight: Tensor;
   readonly bias: Tensor | null;
@@ -61,6 +64,7 @@ export class Conv2d extends Module {
   }
 }
 
+/** Batch normalisation with running statistics, as PyTorch's (weight, bias, running_mean, running_var, num_batches_tracked). */
 export class BatchNorm2d extends Module {
   readonly weight: Tensor;
   readonly bias: Tensor;
@@ -89,12 +93,14 @@ export class BatchNorm2d extends Module {
   }
 }
 
+/** Layer form of relu. */
 export class ReLU extends Module {
   forward(x: Tensor): Tensor {
     return F.relu(x);
   }
 }
 
+/** Layer form of maxPool2d. */
 export class MaxPool2d extends Module {
   constructor(readonly kernelSize: number, readonly stride: number = kernelSize, readonly padding = 0) {
     super();
@@ -104,6 +110,7 @@ export class MaxPool2d extends Module {
   }
 }
 
+/** Layer form of avgPool2d. */
 export class AvgPool2d extends Module {
   constructor(readonly kernelSize: number, readonly stride: number = kernelSize) {
     super();
@@ -113,6 +120,7 @@ export class AvgPool2d extends Module {
   }
 }
 
+/** Layer form of adaptiveAvgPool2d. */
 export class AdaptiveAvgPool2d extends Module {
   constructor(readonly outputSize: number | [number, number]) {
     super();
@@ -122,6 +130,7 @@ export class AdaptiveAvgPool2d extends Module {
   }
 }
 
+/** Flattens every dimension after the first. */
 export class Flatten extends Module {
   constructor(readonly startDim = 1, readonly endDim = -1) {
     super();
@@ -131,6 +140,7 @@ export class Flatten extends Module {
   }
 }
 
+/** Returns its input. */
 export class Identity extends Module {
   forward(x: Tensor): Tensor {
     return alias(x);

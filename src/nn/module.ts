@@ -1,15 +1,18 @@
 // Layer: nn. Module: a tree of named parameters, buffers and sub-modules with
 // PyTorch's naming ("features.0.weight"), train/eval switching and state dicts,
 // so a checkpoint written here loads with torch's `load_state_dict` and back.
-import { isFloating, keep, noGrad, type Tensor } from '../tensor/index.js';
+import { isFloating, keep, noGrad, type Device, type Tensor } from '../tensor/index.js';
 
+/** Tensors by PyTorch state-dict name (`conv1.weight`, `layer1.0.bn1.running_mean`, …). */
 export type StateDict = Map<string, Tensor>;
 
+/** Options of `Module.loadStateDict`. */
 export interface LoadStateDictOptions {
   /** Fail on missing or unexpected keys (PyTorch's default). */
   strict?: boolean;
 }
 
+/** Base of every layer and model: parameters, buffers and children with PyTorch's state-dict names, train/eval mode, dispose. */
 export abstract class Module {
   #training = true;
   readonly #params = new Map<string, Tensor>();
@@ -98,6 +101,33 @@ export abstract class Module {
   get training(): boolean {
     return this.#training;
   }
+
+  /**
+   * Moves every parameter and buffer to `device` in place (their identities are
+   * kept, so layers and optimizers holding them follow); `moveExtra` lets a
+   * module move tensors it keeps outside the state dict (ResNet's input normalisation).
+   */
+  to(device: Device): this {
+    noGrad(() => {
+      for (const [, t] of [...this.namedParameters(), ...this.namedBuffers()]) {
+        if (t.device === device) continue;
+        const moved = t.to(device);
+        t.setData_(moved);
+        moved.dispose();
+      }
+    });
+    for (const [, m] of this.namedModules()) m.moveExtra(device);
+    return this;
+  }
+
+  /** The device of the module's first parameter ('cpu' for a module without parameters). */
+  get device(): Device {
+    const first = this.parameters()[0];
+    return first === undefined ? 'cpu' : (first.device as Device);
+  }
+
+  /** Tensors a module keeps beside its state dict follow `to(device)` here. */
+  protected moveExtra(_device: Device): void {}
 
   train(on = true): this {
     for (const [, m] of this.namedModules()) m.#training = on;

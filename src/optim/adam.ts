@@ -4,6 +4,7 @@
 import { tidy, zerosLike, type Tensor } from '../tensor/index.js';
 import { Optimizer } from './optimizer.js';
 
+/** Adam's hyper-parameters (PyTorch defaults; weight decay added to the gradient). */
 export interface AdamOptions {
   lr?: number;
   betas?: [number, number];
@@ -11,6 +12,7 @@ export interface AdamOptions {
   weightDecay?: number;
 }
 
+/** Adam with PyTorch's update rule and state-dict layout. */
 export class Adam extends Optimizer {
   readonly lr: number;
   readonly beta1: number;

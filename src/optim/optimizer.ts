@@ -2,6 +2,7 @@
 // reads their `.grad`, and per-parameter state that checkpoints can save.
 import { keep, noGrad, type Tensor } from '../tensor/index.js';
 
+/** Base of the optimizers: the parameters, zeroGrad, step and a state dict for checkpoints. */
 export abstract class Optimizer {
   /** Per-parameter state tensors by name ("exp_avg", …), index-aligned with params. */
   protected readonly state: Map<string, Tensor>[];
@@ -63,7 +64,8 @@ export abstract class Optimizer {
       }
       const name = key.slice(dot + 1);
       this.state[i]!.get(name)?.dispose();
-      this.state[i]!.set(name, keep(t.clone()));
+      // the state lives where its parameter lives (checkpoints are read on the CPU)
+      this.state[i]!.set(name, keep(t.device === param.device ? t.clone() : t.to(param.device)));
     }
   }
 

@@ -3,6 +3,7 @@
 import { tidy, type Tensor } from '../tensor/index.js';
 import { Optimizer } from './optimizer.js';
 
+/** SGD's hyper-parameters (momentum, dampening, Nesterov, weight decay as PyTorch). */
 export interface SgdOptions {
   lr: number;
   momentum?: number;
@@ -11,6 +12,7 @@ export interface SgdOptions {
   nesterov?: boolean;
 }
 
+/** Stochastic gradient descent with PyTorch's update rule. */
 export class SGD extends Optimizer {
   readonly lr: number;
   readonly momentum: number;

@@ -5,3 +5,4 @@ export * from './autograd.js';
 export { tidy, keep, dispose, noGrad, enableGrad, liveTensors, type Disposable } from './scope.js';
 export { type DType, type AnyTypedArray, dtypeSize, isFloating, dtypeOfArray } from './dtype.js';
 export * from './distributed.js';
+export * from './device.js';

@@ -45,6 +45,12 @@ export interface NativeBridge {
   pgCreate?(masterAddr: string, masterPort: number, rank: number, worldSize: number, timeoutMs: number, deviceKind: string, deviceValue: string): number;
   pgRun?(group: number, collective: 'allreduce-sum' | 'broadcast' | 'barrier', tensors: number[], root?: number): void;
   pgDestroy?(group: number): void;
+  /** `target` takes `source`'s data (possibly on another device), keeping its identity. */
+  setData(target: number, source: number): void;
+  /** Names of the CUDA devices libtorch sees (empty on CPU-only builds). */
+  cudaDevices(): string[];
+  /** libtorch's build description (`at::show_config`) and threading (`at::get_parallel_info`). */
+  buildInfo(): { config: string; parallel: string };
   cudaAvailable(): boolean;
   version(): string;
   /** Frees the blocks held by the caching CPU allocator; returns the bytes released. */

@@ -210,6 +210,11 @@ export class Tensor implements Disposable {
 
   // ---------------------------------------------------------------- conversion
 
+  /** This tensor takes `source`'s data (any device, any size), keeping its identity (PyTorch's `t.data = source`). */
+  setData_(source: Tensor): this {
+    native.setData(this.handle, source.handle);
+    return this;
+  }
   to(target: DType | string): Tensor {
     if (isDType(target)) return call1('aten::to.dtype', [this, dtypeCode(target), false, false, null]);
     return call1('aten::to.device', [this, target, this.dtypeCodeNow(), false, false, null]);

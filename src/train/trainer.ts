@@ -14,7 +14,7 @@
 // the CLI): the current step finishes, a checkpoint is written, and
 // TrainingInterrupted says where to resume.
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { dispose, manualSeed, rngState, setRngState, SINGLE_PROCESS, tidy, type ProcessGroup } from '../tensor/index.js';
+import { CPU, dispose, manualSeed, onDevice, rngState, setRngState, SINGLE_PROCESS, tidy, type Device, type ProcessGroup } from '../tensor/index.js';
 import { Adam } from '../optim/index.js';
 import { openDataset, spc2Loader, type Batch, type DmlDataset } from '../data/index.js';
 import { minerByName } from '../metric/miners.js';
@@ -35,6 +35,7 @@ import { allreduceGradients, allreduceNumbers, broadcastJson, pairRange, shardSe
 /** Without --checkpoint-every, a checkpoint at least this often (a kill loses minutes, not an epoch). */
 export const DEFAULT_CHECKPOINT_SECONDS = 300;
 
+/** How often a checkpoint is committed inside an epoch. */
 export interface CheckpointEvery {
   /** Optimizer steps between checkpoints inside an epoch (0 = only by time). */
   steps?: number;
@@ -42,6 +43,7 @@ export interface CheckpointEvery {
   seconds?: number;
 }
 
+/** Input of `train`. */
 export interface TrainOptions {
   config: ExperimentConfig;
   /** Run directory: checkpoints, log.jsonl, report.json, report.md. */
@@ -59,8 +61,11 @@ export interface TrainOptions {
   onNotice?: (message: string) => void;
   /** Data-parallel training: this process's group (default: this process alone). Rank 0 writes the run directory. */
   group?: ProcessGroup;
+  /** Where the model, optimizer state and PGD run (default 'cpu'); checkpoints stay device-independent. */
+  device?: Device;
 }
 
+/** One finished epoch as log.jsonl and report.json record it. */
 export interface EpochRecord {
   epoch: number;
   loss: number;
@@ -73,6 +78,7 @@ export interface EpochRecord {
   defense: Record<string, number>;
 }
 
+/** What `train` returns (and report.json holds). */
 export interface TrainResult {
   config: ExperimentConfig;
   epochs: EpochRecord[];
@@ -104,6 +110,11 @@ interface RunState {
 
 const FRESH: RunState = { epoch: -1, position: { epoch: 0, step: 0 }, pendingEval: false, metrics: {}, rngState: null, epochProgress: null };
 
+/**
+ * Trains `config` into `outDir` (checkpoints, log.jsonl, report.json/.md, training.svg) and returns the
+ * final benign metrics. `resume` continues exactly from the newest committed checkpoint; after a clean
+ * stop on `signal` it throws TrainingInterrupted, which says where to resume.
+ */
 export async function train(opts: TrainOptions): Promise<TrainResult> {
   const group = opts.group ?? SINGLE_PROCESS;
   const lead = group.rank === 0;
@@ -116,7 +127,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     const config = agreedConfig(opts.config, from, group);
     const data = await openDataset(config.dataset);
     manualSeed(config.seed);
-    const model = createModel(config);
+    // Parameters move before the optimizer sees them; its state is then made on the same device.
+    const model = createModel(config).to(opts.device ?? CPU);
     const opt = new Adam(model.parameters(), { lr: config.lr, weightDecay: config.weightDecay });
     try {
       const defense = buildDefense(config.defense, data.train.height, config.loss);
@@ -327,6 +339,7 @@ export interface EpochOptions {
   afterStep?: (progress: EpochProgress, isLastOfEpoch: boolean, agreed: StepAgreement) => Promise<void>;
 }
 
+/** One epoch of SPC-2 batches through the defense's training step and the optimizer; returns the epoch's running sums. */
 export async function trainEpoch(o: EpochOptions): Promise<EpochProgress> {
   const { opt, train, config, epoch } = o;
   const firstStep = o.firstStep ?? 0;
@@ -348,11 +361,13 @@ export async function trainEpoch(o: EpochOptions): Promise<EpochProgress> {
     for await (const batch of loader) {
       if (p.steps >= total) break; // resumed after the epoch's last step: nothing left to train
       const local = o.decide?.() ?? { stop: false, checkpoint: false };
+      // Decoded on the CPU, uploaded once per batch (the same tensors on the CPU).
+      const onModel: Batch = { ...batch, images: onDevice(batch.images, o.model.device), labels: onDevice(batch.labels, o.model.device) };
       let step: StepOutcome;
       try {
-        step = shards === 1 ? singleStep(o, batch, firstStep + p.steps, local) : shardedStep(o, batch, firstStep + p.steps, { shards, mine, group }, local);
+        step = shards === 1 ? singleStep(o, onModel, firstStep + p.steps, local) : shardedStep(o, onModel, firstStep + p.steps, { shards, mine, group }, local);
       } finally {
-        dispose([batch.images, batch.labels]);
+        dispose([...new Set([batch.images, batch.labels, onModel.images, onModel.labels])]);
       }
       opt.step();
       const { loss, stats: stepStats } = step;

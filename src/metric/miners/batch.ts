@@ -24,6 +24,7 @@ export interface TrainingProgress {
   maxEpochs: number;
 }
 
+/** What a miner needs beyond embeddings and labels. */
 export interface MinerOptions {
   metric: MetricName;
   /**

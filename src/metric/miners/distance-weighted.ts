@@ -54,5 +54,6 @@ export function distanceWeightedNegatives(batch: MiningBatch): Tensor {
   return tidy(() => multinomial(distanceWeightedProbabilities(batch), 1, true).view(batch.pairs));
 }
 
+/** Distance-weighted sampling of negatives (Wu et al.), positive = the pair partner. */
 export const distanceWeightedMiner: Miner = (embeddings, labels, opts) =>
   mineWith(embeddings, labels, opts.metric, (batch) => ({ negatives: distanceWeightedNegatives(batch) }));

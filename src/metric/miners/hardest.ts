@@ -27,5 +27,6 @@ export function hardestNegatives(batch: MiningBatch): Tensor {
   });
 }
 
+/** The closest negative of each anchor, positive = the pair partner. */
 export const hardestMiner: Miner = (embeddings, labels, opts) =>
   mineWith(embeddings, labels, opts.metric, (batch) => ({ negatives: hardestNegatives(batch) }));

@@ -26,6 +26,7 @@ export function semihardNegatives(batch: MiningBatch, margin: number): Tensor {
   });
 }
 
+/** A random semihard negative (farther than the positive, within the margin), positive = the pair partner. */
 export const semihardMiner: Miner = (embeddings, labels, opts) =>
   mineWith(embeddings, labels, opts.metric, (batch) => ({ negatives: semihardNegatives(batch, opts.margin) }));
 

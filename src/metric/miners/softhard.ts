@@ -35,4 +35,5 @@ export function softhardSelection(batch: MiningBatch): Selection {
   });
 }
 
+/** Random negatives closer than the farthest positive and positives farther than the closest negative. */
 export const softhardMiner: Miner = (embeddings, labels, opts) => mineWith(embeddings, labels, opts.metric, softhardSelection);
