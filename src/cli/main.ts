@@ -12,6 +12,7 @@ const COMMANDS: Record<string, [string, Loader]> = {
   attack: ['one ranking attack (CA±, QA±, SPQA±, TMA, ES, LTM, GTM, GTT) on a checkpoint', async () => (await import('./attack.js')).attackCommand],
   swipe: ['every ranking attack of a profile (rob28, rob224), ERS and ARS', async () => (await import('./swipe.js')).swipeCommand],
   data: ['dataset statistics, fingerprints and checks (mnist, fashion, cub, cars, sop, folder:PATH)', async () => (await import('./data.js')).dataCommand],
+  info: ['libtorch version and path, CUDA devices, BLAS, threads, distributed support', async () => (await import('./info.js')).infoCommand],
   bench: ['side-by-side benchmarks against PyTorch (engine, data, …)', async () => (await import('./bench.js')).benchCommand],
 };
 

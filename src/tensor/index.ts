@@ -6,3 +6,4 @@ export { tidy, keep, dispose, noGrad, enableGrad, liveTensors, type Disposable }
 export { type DType, type AnyTypedArray, dtypeSize, isFloating, dtypeOfArray } from './dtype.js';
 export * from './distributed.js';
 export * from './device.js';
+export * from './engine-info.js';

@@ -69,8 +69,13 @@ function packageRoot(): string {
   }
 }
 
+/** Where the compiled addon lives. */
+export function addonPath(): string {
+  return path.join(packageRoot(), 'native', 'build', 'Release', 'rankshield_native.node');
+}
+
 function load(): NativeBridge {
-  const addon = path.join(packageRoot(), 'native', 'build', 'Release', 'rankshield_native.node');
+  const addon = addonPath();
   if (!existsSync(addon)) {
     throw new Error(`rankshield: native addon not built (${addon} is missing); run \`npm run setup\``);
   }
