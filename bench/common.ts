@@ -18,14 +18,17 @@ export interface BenchArgs {
   warmup: number;
   iters: number;
   rounds: number;
+  /** Data-parallel ranks (bench train: rankshield's c10d ranks against PyTorch DDP). */
+  nproc: number;
   json: boolean;
 }
 
-/** Parses the flags every bench shares: --threads N --batch N --warmup N --iters N --rounds N --json. */
+/** Parses the flags every bench shares: --threads N --batch N --warmup N --iters N --rounds N --nproc N --json. */
 export function parseBenchArgs(argv: string[], defaults: { batch: number; warmup: number; iters: number; rounds: number }): BenchArgs {
   const out: BenchArgs = {
     threads: Number(process.env.RANKSHIELD_THREADS) || os.availableParallelism(),
     ...defaults,
+    nproc: 1,
     json: false,
   };
   for (let i = 0; i < argv.length; i++) {
@@ -34,8 +37,8 @@ export function parseBenchArgs(argv: string[], defaults: { batch: number; warmup
       out.json = true;
       continue;
     }
-    const key = a.replace(/^--/, '') as 'threads' | 'batch' | 'warmup' | 'iters' | 'rounds';
-    if (!['threads', 'batch', 'warmup', 'iters', 'rounds'].includes(key)) throw new UsageError(`unknown bench option '${a}'`);
+    const key = a.replace(/^--/, '') as 'threads' | 'batch' | 'warmup' | 'iters' | 'rounds' | 'nproc';
+    if (!['threads', 'batch', 'warmup', 'iters', 'rounds', 'nproc'].includes(key)) throw new UsageError(`unknown bench option '${a}'`);
     const v = Number(argv[++i]);
     if (!Number.isInteger(v) || v < 1) throw new UsageError(`${a} needs a positive integer`);
     out[key] = v;

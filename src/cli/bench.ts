@@ -5,7 +5,7 @@ type BenchRunner = (argv: string[]) => Promise<number>;
 
 const BENCHES: Record<string, [string, () => Promise<BenchRunner>]> = {
   engine: ['c2f2 forward / train step / input gradient vs PyTorch, plus per-op overhead', async () => (await import('../../bench/engine.js')).runEngineBench],
-  train: ['c2f2 SPC-2 triplet training on Fashion-MNIST (ms per batch, epoch estimate)', async () => (await import('../../bench/train.js')).runTrainBench],
+  train: ['c2f2 SPC-2 triplet training on Fashion-MNIST (ms per batch, epoch estimate); --nproc N: c10d ranks vs PyTorch DDP', async () => (await import('../../bench/train.js')).runTrainBench],
   swipe: ['batched rob28 attack queries/s vs an equivalent PyTorch implementation', async () => (await import('../../bench/swipe.js')).runSwipeBench],
   defense: ['HM[S,g_LGA] η=8 adversarial training vs PyTorch, and the exact skip-satisfied speed-up (--eta N)', async () => (await import('../../bench/defense.js')).runDefenseBench],
   data: ['224×224 input pipeline images/s with 1 and 2 decode workers', async () => (await import('../../bench/data.js')).runDataBench],
@@ -20,7 +20,8 @@ export const benchCommand: Command = {
       '',
       'Runs the same work in rankshield and in PyTorch (/usr/bin/python3, Debian python3-torch),',
       'one after the other in one command, and prints medians and the ratio rankshield/PyTorch.',
-      'The last line of output is one JSON object.',
+      'The last line of output is one JSON object. Benchmarks run from a clone of the repository',
+      '(the npm package does not ship them).',
       '',
       'benches:',
       ...Object.entries(BENCHES).map(([n, [s]]) => `  ${n.padEnd(8)} ${s}`),
@@ -30,6 +31,14 @@ export const benchCommand: Command = {
     const [name, ...rest] = argv;
     const entry = name === undefined ? undefined : BENCHES[name];
     if (entry === undefined) throw new UsageError(`unknown bench '${name ?? ''}' (known: ${Object.keys(BENCHES).join(', ')})`);
-    return (await entry[1]())(rest);
+    let runner: BenchRunner;
+    try {
+      runner = await entry[1]();
+    } catch (e) {
+      // The npm package ships the library and the CLI, not the benchmarks.
+      if ((e as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') throw new Error('the benchmarks run from a clone of the repository (bench/ is not in the npm package), with python3-torch installed');
+      throw e;
+    }
+    return runner(rest);
   },
 };
