@@ -1,5 +1,5 @@
 # Fashion-MNIST training images exported by the TypeScript bench (raw uint8
-# files) and SPC-2 pair batches over them (methods.md §1.3), for the PyTorch
+# files) and SPC-2 pair batches over them (docs/methods.md §2), for the PyTorch
 # reference scripts of `bench train` and `bench defense`.
 import numpy as np
 import torch
@@ -22,3 +22,13 @@ class Spc2Batches:
     def _same_class(self, label):
         members = self.by_class[label]
         return members[torch.randint(len(members), (1,))][0]
+
+
+def random_miner(emb, labels):
+    """RobRank's random triplets on an SPC-2 batch: anchors at even positions, the positive is the
+    pair partner, the negative uniform over the batch's images of other labels."""
+    with torch.no_grad():
+        a = torch.arange(0, emb.shape[0], 2)
+        neg_mask = labels[a].unsqueeze(1) != labels.unsqueeze(0)
+        scores = torch.rand(neg_mask.shape).masked_fill(~neg_mask, -1.0)
+        return a, a + 1, scores.argmax(1)

@@ -6,20 +6,12 @@ import json, sys, time
 import torch
 import torch.nn.functional as F
 from c2f2_reference import C2F2
-from fashion_reference import Spc2Batches
+from fashion_reference import Spc2Batches, random_miner
 
 images_file, labels_file, threads, pairs, batches = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 torch.set_num_threads(threads)
 torch.manual_seed(0)
 
-
-def random_miner(emb, labels):
-    # anchors = even positions, positive = partner, negative uniform over other labels
-    with torch.no_grad():
-        a = torch.arange(0, emb.shape[0], 2)
-        neg_mask = labels[a].unsqueeze(1) != labels.unsqueeze(0)
-        scores = torch.rand(neg_mask.shape).masked_fill(~neg_mask, -1.0)
-        return a, a + 1, scores.argmax(1)
 
 model = C2F2()
 opt = torch.optim.Adam(model.parameters(), lr=1e-3, weight_decay=1e-7)

@@ -3,10 +3,9 @@
 // same loop in PyTorch, alternating over rounds; reports seconds per batch.
 import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import { manualSeed, setNumThreads } from '../src/tensor/index.js';
+import { freeLoopbackPort, manualSeed, setNumThreads } from '../src/tensor/index.js';
 import { openDataset, type InMemoryDataset } from '../src/data/index.js';
 import { Adam } from '../src/optim/index.js';
 import { buildDefense } from '../src/defense/registry.js';
@@ -34,7 +33,7 @@ export async function runTrainBench(argv: string[]): Promise<number> {
       for (let r = 0; r < args.rounds; r++) {
         const mine = await rankshieldRanks(rank, args.nproc, [args.threads, args.batch, args.iters]);
         ours.push({ ms_per_batch: (1000 * mine.seconds!) / mine.batches! });
-        const py = pythonTorch(ddp, [imagesFile, labelsFile, args.threads, args.batch, args.iters, args.nproc, await freePort()]);
+        const py = pythonTorch(ddp, [imagesFile, labelsFile, args.threads, args.batch, args.iters, args.nproc, await freeLoopbackPort()]);
         theirs.push({ ms_per_batch: (1000 * py.seconds!) / py.batches! });
       }
     }
@@ -76,21 +75,9 @@ export async function runTrainBench(argv: string[]): Promise<number> {
   return 0;
 }
 
-/** A free loopback port for a rendezvous. */
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 /** Runs bench/train-rank as `n` ranks on loopback; rank 0's JSON line. */
 async function rankshieldRanks(script: string, n: number, args: number[]): Promise<Record<string, number>> {
-  const port = await freePort();
+  const port = await freeLoopbackPort();
   const runs = Array.from({ length: n }, (_, rank) =>
     new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
       const child = spawn(process.execPath, [script, ...args.map(String)], {

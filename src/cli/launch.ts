@@ -7,8 +7,7 @@
 // rank is started by the scheduler with those variables instead (no --nproc),
 // exactly as torchrun's ranks are.
 import { spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
-import { initProcessGroup, rendezvousFromEnv, SINGLE_PROCESS, type ProcessGroup } from '../tensor/index.js';
+import { freeLoopbackPort, initProcessGroup, rendezvousFromEnv, SINGLE_PROCESS, type ProcessGroup } from '../tensor/index.js';
 import { UsageError } from './command.js';
 
 /** Seconds the other ranks get to stop on their own after one failed, before they are killed. */
@@ -19,18 +18,6 @@ export const DISTRIBUTED_USAGE = `distributed (data parallel, c10d Gloo):
   --nproc N             run N local processes (ranks) of this command
   ranks started by a scheduler instead: RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT
   (torchrun's variables; GLOO_SOCKET_IFNAME picks the network interface)`;
-
-/** A free TCP port on loopback for the rendezvous. */
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** `argv` without its `--nproc N` / `--nproc=N` (what each rank runs). */
 export function withoutNproc(argv: readonly string[]): string[] {
@@ -45,7 +32,7 @@ export function withoutNproc(argv: readonly string[]): string[] {
 /** Runs `argv` (which must not contain --nproc) as N local ranks; resolves to the exit code to use. */
 export async function launchRanks(nproc: number, command: string, argv: readonly string[]): Promise<number> {
   if (rendezvousFromEnv() !== null) throw new UsageError('--nproc inside a rank (RANK/WORLD_SIZE are already set): give one or the other');
-  const port = await freePort();
+  const port = await freeLoopbackPort();
   const children: ChildProcess[] = [];
   const codes: (number | null)[] = new Array(nproc).fill(null);
   let firstFailure = -1;

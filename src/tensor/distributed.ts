@@ -3,6 +3,7 @@
 // RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT in the environment.
 // Collectives work in place on tensors and block until done; a peer that died
 // makes them throw (Gloo sees its connections close), never hang.
+import net from 'node:net';
 import { native } from './native.js';
 import { Tensor } from './tensor.js';
 
@@ -103,4 +104,16 @@ export function initProcessGroup(r: RendezvousEnv, timeoutS = DEFAULT_DISTRIBUTE
       alive = false;
     },
   };
+}
+
+/** A TCP port free on loopback right now, for a local rendezvous (MASTER_PORT). */
+export async function freeLoopbackPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
 }
