@@ -1,4 +1,4 @@
-# The c2f2 network (methods.md §2.1) in PyTorch, shared by the benchmark
+# The c2f2 network (docs/methods.md §3) in PyTorch, shared by the benchmark
 # scripts; parameter names match rankshield's checkpoints (conv1, conv2, fc1, fc2).
 import torch.nn as nn
 import torch.nn.functional as F

@@ -1,5 +1,5 @@
 # The PyTorch side of `rankshield bench defense`: HM[S, g_LGA] adversarial
-# training of c2f2 on Fashion-MNIST (methods.md §7): softhard source triplets,
+# training of c2f2 on Fashion-MNIST (docs/methods.md §7): softhard source triplets,
 # a semihard destination draw (consumes randomness like the reference), the
 # g_LGA destination from the previous loss, PGD with the |J_t − J_{t−1}| < 1e-7
 # stop, triplet loss on the adversarial triplets. Same data as bench/defense.ts

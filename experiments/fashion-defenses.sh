@@ -9,12 +9,12 @@
 #   MAX_BATCHES=N    stop each of the 8 epochs after N batches (default 0 = full epochs of 469 batches)
 #   SWIPE_MAX_ITER=N attack only the first N query batches of 128 (default 0 = all 10,000 queries)
 #   JOBS=N           defenses trained side by side, each on its share of the cores (default 1)
-#   LAMBDAS="5 10"   extra CA-TRIDE runs at these λ beside the rule's (methods.md §8.1's small sweep)
+#   LAMBDAS="5 10"   extra CA-TRIDE runs at these λ beside the rule's (docs/methods.md §8.3's small sweep)
 #   OUT=DIR          default runs/defenses-eta<ETA>[-b<MAX_BATCHES>][-q<SWIPE_MAX_ITER>]
 #   NONE_FROM=DIR    reuse the N/A checkpoint of another run with the same MAX_BATCHES (η does not
 #                    touch N/A training, and training is seeded, so it is the same model); its swipe reruns
 #
-# CA-TRIDE's λ follows the project rule of methods.md §8.1: the entanglement
+# CA-TRIDE's λ follows the project rule of docs/methods.md §8.3: the entanglement
 # of the N/A model of this run, interpolated through the published points.
 #
 # Cost on 2 CPU cores: an undefended epoch takes ~150 s; an adversarial epoch

@@ -81,7 +81,7 @@ function summarize(dir) {
       `; rob28 swipe over ${queries ?? '?'} queries (ε 77/255, α 3/255, η 32); ${settings.jobs ?? 1} job(s) × ${settings.threads ?? '?'} thread(s).`,
   ];
   for (const r of rows.filter((row) => row.reusedFrom)) notes.push(`${r.label}: checkpoint reused from ${r.reusedFrom} (NONE_FROM; same seed, η does not apply); its swipe was rerun here.`);
-  if (entanglement) notes.push(`CA-TRIDE (row without λ) uses λ = ${num(entanglement.catrideLambda, 2)} from the N/A model's entanglement ${num(entanglement.entanglement?.ratio, 3)} (methods.md §8.1).`);
+  if (entanglement) notes.push(`CA-TRIDE (row without λ) uses λ = ${num(entanglement.catrideLambda, 2)} from the N/A model's entanglement ${num(entanglement.entanglement?.ratio, 3)} (docs/methods.md §8.3).`);
   const md = [...lines, '', ...notes].join('\n') + '\n';
   writeFileSync(path.join(dir, 'summary.md'), md);
   writeFileSync(path.join(dir, 'summary.json'), JSON.stringify({ settings, entanglement, rows }, null, 2) + '\n');

@@ -1,4 +1,4 @@
-// Ranking attacks (attacks_and_metrics.md §3–4): the PGD core; float64
+// Ranking attacks (docs/attacks-and-metrics.md §3–4): the PGD core; float64
 // finite-difference checks of every embedding-level objective on tiny
 // galleries; selection rules (CA−/QA− from the top-1% list, GTM's reference
 // index bug vs the intended target); hand-checkable effects of each attack on a
@@ -530,9 +530,13 @@ test('swipe: all ten numbers, ERS/ARS, deterministic, reproduced column by colum
   assert.equal(both.batches, 2);
   const md = swipeMarkdown(r1);
   assert.match(md, /\*\*ERS\*\* \d+\.\d/);
+  assert.match(md, /\| CA- \| \d+\.\d \| % \| lower is more robust \|/, 'units and directions per column');
+  assert.match(md, /\| TMA \| -?\d\.\d{3} \| cosine \| lower is more robust \|/);
   const svg = swipeSvg(r1);
   assert.match(svg, /^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
-  assert.equal((svg.match(/<rect /g) ?? []).length, 10);
+  assert.equal((svg.match(/<\/rect>/g) ?? []).length, 10, 'one bar per ERS column');
+  assert.match(svg, /128 queries \(1 batch\), PGD L∞ ε = 77\/255, α = 3\/255, η = 2/, 'the scope and budget are on the image');
+  assert.match(svg, /ERS score of each attack, 0–100, higher is more robust/);
   model.dispose();
 });
 

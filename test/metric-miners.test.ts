@@ -1,4 +1,4 @@
-// Metric layer, miners (methods.md §1.4, §8.2): each rule on hand-built SPC-2
+// Metric layer, miners (docs/methods.md §2, §8.2): each rule on hand-built SPC-2
 // batches where the choice is forced, the fallbacks, the reference's NaN
 // behaviour, distance-weighted probabilities against a JS computation and
 // empirical frequencies, the registry, determinism, input errors and leaks.

@@ -70,7 +70,7 @@ test('CLI: train --json and eval --json print the metrics; bad options are usage
     console.log = orig;
   }
   const m = JSON.parse(logs[logs.length - 1]!) as Record<string, number>;
-  assert.deepEqual(Object.keys(m), ['R@1', 'R@2', 'mAP', 'mAP@R', 'NMI']);
+  assert.deepEqual(Object.keys(m), ['R@1', 'R@2', 'mAP', 'mAP@10', 'mAP@R', 'NMI']);
   for (const v of Object.values(m)) assert.ok(v >= 0 && v <= 1);
   const sidecar = JSON.parse(readFileSync(path.join(out, 'checkpoint.json'), 'utf8')) as { config: { dataset: string } };
   assert.equal(sidecar.config.dataset, 'fashion');

@@ -7,7 +7,9 @@
 //   * ONE generic operator call: an op is looked up once in the dispatcher by
 //     name + overload, JS arguments are converted to IValues by the op's
 //     schema, and the op is called boxed (autograd included);
-//   * autograd entry points, typed-array transfer, threads, seeding.
+//   * autograd entry points, typed-array transfer, threads, seeding;
+//   * ONE generic entry for TorchScript modules (load, call a method,
+//     parameters/buffers as tensor handles, train/eval, save).
 // Every libtorch exception becomes a JS Error carrying libtorch's message.
 
 #include <napi.h>
@@ -27,6 +29,8 @@
 #include <c10/core/CPUAllocator.h>
 #include <c10/core/GradMode.h>
 #include <torch/csrc/autograd/autograd.h>
+#include <torch/csrc/jit/api/module.h>
+#include <torch/csrc/jit/serialization/import.h>
 #include <torch/version.h>
 #ifdef RANKSHIELD_C10D_GLOO
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
@@ -644,6 +648,113 @@ Napi::Value PgDestroy(const Napi::CallbackInfo& info) {
 }
 #endif
 
+// ---------------------------------------------------------------- TorchScript modules
+//
+// A user's model saved by torch.jit.save, behind one entry:
+//   scripted("load", bytes) -> id            torch::jit::load of an archive in memory, onto the CPU
+//   scripted("call", id, method, args[])     runs a method; args converted by its schema;
+//                                            it must return a tensor or a tuple of tensors
+//   scripted("parameters" | "buffers", id)   [[name, handle], ...]: the module's own tensors
+//                                            (aliases, so in-place updates reach the module)
+//   scripted("train", id, on) / ("training", id)
+//   scripted("save", id) -> bytes            torch::jit::save of the module as it is now
+//   scripted("free", id)
+// Nothing here knows a particular architecture.
+std::unordered_map<int32_t, torch::jit::Module> g_modules;
+int32_t g_next_module = 1;
+
+torch::jit::Module& moduleOf(const Napi::Value& v) {
+  auto it = g_modules.find(static_cast<int32_t>(toInt(v, "scripted module")));
+  if (it == g_modules.end()) throw std::invalid_argument("invalid or freed scripted module");
+  return it->second;
+}
+
+Napi::Value Scripted(const Napi::CallbackInfo& info) {
+  return guarded(info, [&](Napi::Env env) -> Napi::Value {
+    if (!info[0].IsString()) throw std::invalid_argument("scripted: expected an action name");
+    std::string action = info[0].As<Napi::String>().Utf8Value();
+    auto str = [&](size_t i, const char* what) {
+      if (!info[i].IsString()) throw std::invalid_argument(std::string("scripted ") + action + ": expected " + what);
+      return info[i].As<Napi::String>().Utf8Value();
+    };
+    if (action == "load") {
+      // From bytes the caller has already checked (no second read of a file that may have changed).
+      if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+        throw std::invalid_argument("scripted load: expected the archive as a Uint8Array");
+      }
+      auto bytes = info[1].As<Napi::Uint8Array>();
+      std::istringstream in(std::string(reinterpret_cast<const char*>(bytes.Data()), bytes.ElementLength()));
+      torch::jit::Module m = torch::jit::load(in, c10::Device(c10::kCPU));
+      int32_t id = g_next_module++;
+      g_modules.emplace(id, std::move(m));
+      return Napi::Number::New(env, id);
+    }
+    torch::jit::Module& m = moduleOf(info[1]);
+    if (action == "call") {
+      torch::jit::Method method = m.get_method(str(2, "a method name"));
+      const auto& params = method.function().getSchema().arguments();  // params[0] is self
+      auto args = info[3].IsArray() ? info[3].As<Napi::Array>() : Napi::Array::New(env);
+      if (args.Length() + 1 > params.size()) {
+        throw std::invalid_argument(method.name() + ": takes " + std::to_string(params.size() - 1) + " arguments, got " + std::to_string(args.Length()));
+      }
+      std::vector<c10::IValue> inputs;
+      for (size_t i = 1; i < params.size(); ++i) {
+        const c10::Argument& p = params[i];
+        Napi::Value v = i - 1 < args.Length() ? args.Get(static_cast<uint32_t>(i - 1)) : env.Undefined();
+        if (v.IsUndefined() && p.default_value().has_value()) {
+          inputs.push_back(*p.default_value());
+          continue;
+        }
+        if (v.IsUndefined()) throw std::invalid_argument(method.name() + ": missing argument '" + p.name() + "'");
+        inputs.push_back(toIValue(v, p.type(), p.real_type(), p.N(), method.name() + " argument '" + p.name() + "'"));
+      }
+      c10::IValue out = method(std::move(inputs));
+      // Only tensors come back (numbers would read as tensor handles on the JS side).
+      bool tensors = out.isTensor() || out.isTensorList();
+      if (out.isTuple()) {
+        tensors = true;
+        for (const auto& e : out.toTupleRef().elements()) tensors = tensors && e.isTensor();
+      }
+      if (!tensors) throw std::invalid_argument(method.name() + " returned " + out.tagKind() + ", not a tensor (or a tuple of tensors)");
+      return fromIValue(env, std::move(out));
+    }
+    if (action == "parameters" || action == "buffers") {
+      auto out = Napi::Array::New(env);
+      uint32_t i = 0;
+      auto add = [&](const std::string& name, const at::Tensor& t) {
+        auto pair = Napi::Array::New(env, 2);
+        pair.Set(0u, Napi::String::New(env, name));
+        pair.Set(1u, Napi::Number::New(env, store(t)));
+        out.Set(i++, pair);
+      };
+      if (action == "parameters") {
+        for (const auto& p : m.named_parameters(true)) add(p.name, p.value);
+      } else {
+        for (const auto& b : m.named_buffers(true)) add(b.name, b.value);
+      }
+      return out;
+    }
+    if (action == "train") {
+      m.train(info[2].ToBoolean().Value());
+      return env.Undefined();
+    }
+    if (action == "training") return Napi::Boolean::New(env, m.is_training());
+    if (action == "save") {  // the archive's bytes; the caller writes them (atomically)
+      std::ostringstream out;
+      m.save(out);
+      std::string bytes = out.str();
+      auto arr = Napi::Uint8Array::New(env, bytes.size());
+      if (!bytes.empty()) std::memcpy(arr.Data(), bytes.data(), bytes.size());
+      return arr;
+    }
+    if (action == "free") {
+      g_modules.erase(static_cast<int32_t>(toInt(info[1], "scripted module")));
+      return env.Undefined();
+    }
+    throw std::invalid_argument("scripted: unknown action '" + action + "' (load, call, parameters, buffers, train, training, save, free)");
+  });
+}
+
 // Which optional parts this build has ("gloo" for c10d process groups, "cuda").
 Napi::Value Features(const Napi::CallbackInfo& info) {
   auto out = Napi::Array::New(info.Env());
@@ -841,6 +952,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("pgRun", Napi::Function::New(env, PgRun));
   exports.Set("pgDestroy", Napi::Function::New(env, PgDestroy));
 #endif
+  exports.Set("scripted", Napi::Function::New(env, Scripted));
   exports.Set("features", Napi::Function::New(env, Features));
   exports.Set("setData", Napi::Function::New(env, SetData));
   exports.Set("cudaDevices", Napi::Function::New(env, CudaDevices));

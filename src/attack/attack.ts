@@ -1,4 +1,4 @@
-// Layer: attack. The one shape every ranking attack has (attacks_and_metrics.md §4):
+// Layer: attack. The one shape every ranking attack has (docs/attacks-and-metrics.md §4):
 //   selection rule  — on the batch's CLEAN embeddings, once per batch;
 //   objective       — of the adversarial embeddings, minimised by the PGD core;
 //   reported number — measured on the embeddings after the attack.
@@ -8,7 +8,8 @@
 import { dispose, keep, noGrad, tidy, type Tensor } from '../tensor/index.js';
 import type { EmbeddingModel } from '../models/model.js';
 import { pgd, validateBudget } from './pgd.js';
-import { embedImages, type BatchContext } from './context.js';
+import { embedImages, SELF_MASK_DISTANCE, type BatchContext } from './context.js';
+import { galleryDistance } from './gallery-distance.js';
 
 /**
  * Every ranking attack: the nine of the rob28 / rob224 (ERS) profiles — ES
@@ -65,13 +66,32 @@ export interface AttackBatchResult {
   values: Record<string, number>;
   /** Objective value at each PGD iteration. */
   objective: number[];
+  /** With `keep.examples`: the adversarial inputs and each attacked image's neighbours before and after. */
+  examples?: AttackExamples;
+}
+
+/** What an attack did to each image of a batch (opt-in: `attackBatch(…, { examples: k })`). */
+export interface AttackExamples {
+  /** [B, C, H, W] adversarial images in [0, 1]; the caller owns (disposes) it. */
+  adversarial: Tensor;
+  /** Per attacked image: the gallery indices of its k nearest neighbours, clean and adversarial (itself excluded). */
+  topBefore: number[][];
+  topAfter: number[][];
+  /** Per attacked image: the distances of those neighbours (the metric of the gallery). */
+  distancesBefore: number[][];
+  distancesAfter: number[][];
+}
+
+export interface AttackBatchOptions {
+  /** Also return the adversarial images and the top-k neighbour lists before and after (k = this). */
+  examples?: number;
 }
 
 /**
  * Runs one attack on one batch: select, PGD on the batch images, measure.
  * Frees everything it creates; the context stays the caller's.
  */
-export function attackBatch<S extends Selection>(model: EmbeddingModel, attack: RankingAttack<S>, ctx: BatchContext, budget: PgdBudget): AttackBatchResult {
+export function attackBatch<S extends Selection>(model: EmbeddingModel, attack: RankingAttack<S>, ctx: BatchContext, budget: PgdBudget, o: AttackBatchOptions = {}): AttackBatchResult {
   validateBudget(budget.epsilon, budget.alpha, budget.steps);
   model.eval();
   const metric = ctx.gallery.metric;
@@ -94,11 +114,35 @@ export function attackBatch<S extends Selection>(model: EmbeddingModel, attack: 
     adversarialImages = run.adversarial;
     final = noGrad(() => embedImages(model, run.adversarial, metric));
     const values = noGrad(() => tidy(() => attack.measure({ final: final!, lastIterationStart: lastIterationStart! }, selection, ctx)));
-    return { values, objective: run.values };
+    if (o.examples === undefined) return { values, objective: run.values };
+    const examples = { adversarial: keep(run.adversarial), ...neighbourLists(ctx, final, o.examples) };
+    adversarialImages = undefined; // now the caller's
+    return { values, objective: run.values, examples };
   } finally {
     dispose([selection, lastIterationStart, adversarialImages, final]);
   }
 }
+
+/** Top-k gallery neighbours of each image, clean and adversarial, each image's clean self left out. */
+function neighbourLists(ctx: BatchContext, adversarial: Tensor, k: number): Omit<AttackExamples, 'adversarial'> {
+  if (!Number.isInteger(k) || k < 1) throw new Error(`examples: k must be a positive integer, got ${k}`);
+  return noGrad(() =>
+    tidy(() => {
+      const n = ctx.gallery.embeddings.shape[0]!;
+      const kk = Math.min(k, n - 1);
+      const lists = (distances: Tensor): [number[][], number[][]] => {
+        const masked = distances.scatter(1, ctx.selfIndex.unsqueeze(1), SELF_MASK_DISTANCE);
+        const [d, i] = masked.topk(kk, 1, false, true);
+        return [rows(i.toArray(), kk), rows(d.toArray(), kk)];
+      };
+      const [topBefore, distancesBefore] = lists(ctx.cleanDistances);
+      const [topAfter, distancesAfter] = lists(galleryDistance(adversarial, ctx.gallery.embeddings, ctx.gallery.metric));
+      return { topBefore, topAfter, distancesBefore, distancesAfter };
+    }),
+  );
+}
+
+const rows = (flat: number[], width: number): number[][] => Array.from({ length: flat.length / width }, (_, r) => flat.slice(r * width, (r + 1) * width));
 
 /** Mean of a [B] tensor as a number, ×100 when the table reports a percentage. */
 export function batchMean(perImage: Tensor, percent: boolean): number {

@@ -1,4 +1,4 @@
-// Layer: attack. CA± — Candidate Attack (attacks_and_metrics.md §4.1): the
+// Layer: attack. CA± — Candidate Attack (docs/attacks-and-metrics.md §4.1): the
 // perturbed image is a CANDIDATE, moved up (CA+) or down (CA−) the rankings
 // of W queries. Reported: 100·prank (%), robust = high CA+ (benign ≈ 50), low CA−.
 import { randint, tidy, type Tensor } from '../tensor/index.js';

@@ -1,4 +1,4 @@
-// Layer: attack. What every ranking attack sees (attacks_and_metrics.md §1, §4):
+// Layer: attack. What every ranking attack sees (docs/attacks-and-metrics.md §1, §4):
 // the clean gallery, embedded once, and one batch of images to perturb with
 // everything the selection rules need, computed once on CLEAN embeddings and
 // shared by all attacks that run on the batch.

@@ -1,4 +1,4 @@
-// Layer: attack. ES — Embedding Shift (attacks_and_metrics.md §4.5): move each
+// Layer: attack. ES — Embedding Shift (docs/attacks-and-metrics.md §4.5): move each
 // query's embedding as far as possible from its clean embedding. Two numbers:
 //   ES:D — mean distance moved (lower = more robust);
 //   ES:R — Recall@1 (%) of the shifted queries, clean self masked.

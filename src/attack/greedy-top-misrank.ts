@@ -1,4 +1,4 @@
-// Layer: attack. GTM — Greedy Top-1 Misranking (RobRank; attacks_and_metrics.md
+// Layer: attack. GTM — Greedy Top-1 Misranking (RobRank; docs/attacks-and-metrics.md
 // §4.7): pull each query onto the best-ranked gallery item whose label differs
 // from its clean top-1's. Reported: Recall@1 (%) after the attack, clean self
 // masked, true query labels (higher = more robust).

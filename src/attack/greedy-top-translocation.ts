@@ -1,5 +1,5 @@
 // Layer: attack. GTT — Greedy Top-1 Translocation (RobRank, simplified QAIR;
-// attacks_and_metrics.md §4.8): push each query's clean top-1 out of its
+// docs/attacks-and-metrics.md §4.8): push each query's clean top-1 out of its
 // top ranks (QA− with that single candidate). Reported: retain@4 (%) — the
 // clean top-1 still among the 4 nearest (higher = more robust); also
 // GTT:ID-Retain@1, the clean top-1 still first.

@@ -1,4 +1,4 @@
-// Layer: attack. LTM — Learning-To-Misrank (Feng et al.; attacks_and_metrics.md
+// Layer: attack. LTM — Learning-To-Misrank (Feng et al.; docs/attacks-and-metrics.md
 // §4.6): push every different-class gallery item in front of every same-class
 // one. Reported: Recall@1 (%) after the attack, clean self masked (higher = more robust).
 import { learningToMisrankObjective } from './objectives.js';

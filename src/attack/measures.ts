@@ -1,4 +1,4 @@
-// Layer: attack. The numbers the attacks report (attacks_and_metrics.md §4),
+// Layer: attack. The numbers the attacks report (docs/attacks-and-metrics.md §4),
 // per image of the batch ([B] tensors, fractions), from adversarial embeddings.
 // Callers average over the batch and scale to % where the tables do.
 import { tidy, type Tensor } from '../tensor/index.js';

@@ -1,6 +1,6 @@
 // Layer: attack. The attack objectives as functions of EMBEDDINGS (metric
 // space), batched over the B perturbed images: each is a scalar to MINIMISE
-// (attacks_and_metrics.md §4). Written without the model so they can be checked
+// (docs/attacks-and-metrics.md §4). Written without the model so they can be checked
 // by finite differences on tiny galleries; the attacks wrap them.
 //
 // Shapes: adversarial embeddings [B, D]; gallery X [N, D]; index tensors int64.

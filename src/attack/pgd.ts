@@ -1,5 +1,5 @@
 // Layer: attack. The ONE projected-gradient core (L∞) shared by every attack
-// and every defense (methods.md §4, attacks_and_metrics.md §3). Objectives are
+// and every defense (docs/methods.md §4, docs/attacks-and-metrics.md §3). Objectives are
 // written to be MINIMISED; each iteration takes a signed gradient step on the
 // input and projects back onto the ε-ball around the clean images and onto [0,1]:
 //
@@ -45,7 +45,7 @@ export function validateBudget(epsilon: number, alpha: number, steps: number): v
   if (!Number.isInteger(steps) || steps < 1) throw new Error(`PGD: steps must be a positive integer, got ${steps}`);
 }
 
-/** Clean images must be finite and in [0, 1]: the ε-ball is in pixel space (design.md, Conventions). */
+/** Clean images must be finite and in [0, 1]: the ε-ball is in pixel space (normalisation is inside the models, docs/methods.md §3). */
 export function validateImages(images: Tensor): void {
   if (images.ndim < 2 || images.shape[0] === 0) throw new Error(`PGD: images must be a non-empty batch [N, …], got shape [${images.shape.join(', ')}]`);
   if (images.dtype !== 'float32' && images.dtype !== 'float64') throw new Error(`PGD: images must be float32 or float64, got ${images.dtype}`);

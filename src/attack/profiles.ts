@@ -1,4 +1,4 @@
-// Layer: attack. RobRank's swipe profiles (attacks_and_metrics.md §3.1) as data:
+// Layer: attack. RobRank's swipe profiles (docs/attacks-and-metrics.md §3) as data:
 // which attacks run with which PGD budget. rob28 / rob224 are the ERS profiles;
 // the others drive the ECCV'20 / PAMI curves (CA± and SPQA± at several W, M, ε).
 import { ERS_ATTACK_KINDS, type AttackKind, type PgdBudget } from './attack.js';

@@ -1,4 +1,4 @@
-// Layer: attack. QA± — Query Attack (attacks_and_metrics.md §4.2): the
+// Layer: attack. QA± — Query Attack (docs/attacks-and-metrics.md §4.2): the
 // perturbed image is a QUERY; M chosen candidates are moved up (QA+) or down
 // (QA−) its ranking. Reported: 100·prank (%), robust = high QA+ (≈ 50), low QA−.
 import { rand, randint, tidy, type Tensor } from '../tensor/index.js';

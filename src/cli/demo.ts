@@ -1,6 +1,7 @@
 // Layer: cli. `rankshield demo`: the default job — RobRank's Fashion-MNIST
 // baseline `fashion:rc2f2:ptripletN` trained and evaluated end to end.
 import { hasCheckpoint } from '../train/checkpoint.js';
+import { BENIGN_COLUMNS } from '../eval/benign.js';
 import type { Command } from './command.js';
 
 export const demoCommand: Command = {
@@ -9,7 +10,7 @@ export const demoCommand: Command = {
   usage: `usage: rankshield demo [train options]
 
 Runs \`rankshield train fashion:rc2f2:ptripletN --out runs/demo\` (8 code epochs, ~15–25 min on
-2 cores) and prints R@1 / R@2 / mAP / mAP@R / NMI on the 10,000-image test split.
+2 cores) and prints ${BENIGN_COLUMNS.join(' / ')} on the 10,000-image test split.
 Any \`rankshield train\` option may be added, e.g. --epochs 1 for a quick look. Run again, it
 continues runs/demo from its newest checkpoint (--overwrite starts over).`,
   async run(argv) {

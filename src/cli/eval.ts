@@ -1,15 +1,15 @@
 // Layer: cli. `rankshield eval CKPT`: benign retrieval metrics of a checkpoint on its test split.
-import { openDataset } from '../data/index.js';
 import { BENIGN_COLUMNS, benignJson, evaluateBenign, formatBenign } from '../eval/benign.js';
 import { catrideLambdaFromEntanglement } from '../eval/entanglement.js';
-import { loadCheckpoint } from '../train/checkpoint.js';
-import { UsageError, type Command } from './command.js';
+import { MODEL_SOURCE_FLAGS, MODEL_SOURCE_USAGE, openModelSource } from './model-source.js';
+import type { Command } from './command.js';
 import { DEVICE_USAGE, deviceFlag, flagBool, parseArgs, showProgress } from './args.js';
 
 export const evalCommand: Command = {
   name: 'eval',
   summary: `benign retrieval metrics (${BENIGN_COLUMNS.join(', ')}) of a checkpoint`,
   usage: `usage: rankshield eval CKPT [--entanglement] [--json] [--quiet]
+       rankshield eval --model-file FILE --dataset NAME [--metric N|E|C] [...]
 
 CKPT is a run directory (or its checkpoint.json / model.safetensors). The whole test split is
 both query set and gallery, each query's own copy left out of its ranking (docs/attacks-and-metrics.md §1–2).
@@ -21,21 +21,20 @@ of relevant items, as pytorch-metric-learning). --json prints {${BENIGN_COLUMNS.
 attention factor λ it implies (docs/methods.md §8.3: linear through SOP 0.66 → 2 and CUB/Cars
 0.79 → 9.75, clamped), for datasets without a published λ (MNIST, Fashion-MNIST).
 Progress bars (embedding, ranking, k-means) go to stderr; --quiet or --json turn them off.
-${DEVICE_USAGE}`,
+${DEVICE_USAGE}
+${MODEL_SOURCE_USAGE}`,
   async run(argv) {
-    const p = parseArgs(argv, { json: 'boolean', entanglement: 'boolean', quiet: 'boolean', device: 'string' });
-    if (p.positionals.length !== 1) throw new UsageError('expected exactly one checkpoint path');
+    const p = parseArgs(argv, { json: 'boolean', entanglement: 'boolean', quiet: 'boolean', device: 'string', ...MODEL_SOURCE_FLAGS });
     const device = deviceFlag(p);
-    const { model, info } = loadCheckpoint(p.positionals[0]!);
+    const { model, data, metric, info } = await openModelSource(p);
     model.to(device);
     try {
-      const data = await openDataset(info.config.dataset);
-      const { entanglement, ...m } = await evaluateBenign(model, data.test, info.config.metric, { entanglement: flagBool(p, 'entanglement'), progress: showProgress(p) });
+      const { entanglement, ...m } = await evaluateBenign(model, data.test, metric, { entanglement: flagBool(p, 'entanglement'), progress: showProgress(p) });
       const extra = entanglement === undefined ? {} : { entanglement, catrideLambda: catrideLambdaFromEntanglement(entanglement.ratio) };
       if (flagBool(p, 'json')) {
         console.log(JSON.stringify({ ...benignJson(m), ...extra }));
       } else {
-        console.log(`${info.config.dataset} test split, metric ${info.config.metric}, epoch ${info.epoch + 1} (×100):`);
+        console.log(`${data.test.name} test split, metric ${metric}, ${info === null ? model.kind : `epoch ${info.epoch + 1}`} (×100):`);
         console.log(`  ${formatBenign(m)}  r@M ${m['r@M'].toFixed(2)}`);
         if (entanglement !== undefined) {
           const e = entanglement;

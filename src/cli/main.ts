@@ -11,12 +11,14 @@ const COMMANDS: Record<string, [string, Loader]> = {
   eval: ['benign retrieval metrics of a checkpoint', async () => (await import('./eval.js')).evalCommand],
   attack: ['one ranking attack (CA±, QA±, SPQA±, TMA, ES, LTM, GTM, GTT) on a checkpoint', async () => (await import('./attack.js')).attackCommand],
   swipe: ['every ranking attack of a profile (rob28, rob224), ERS and ARS', async () => (await import('./swipe.js')).swipeCommand],
+  import: ['turn a RobRank (PyTorch Lightning) checkpoint into a rankshield run directory', async () => (await import('./import.js')).importCommand],
   data: ['dataset statistics, fingerprints and checks (mnist, fashion, cub, cars, sop, folder:PATH)', async () => (await import('./data.js')).dataCommand],
   info: ['libtorch version and path, CUDA devices, BLAS, threads, distributed support', async () => (await import('./info.js')).infoCommand],
   bench: ['side-by-side benchmarks against PyTorch (engine, data, …)', async () => (await import('./bench.js')).benchCommand],
 };
 
-function help(): string {
+/** `rankshield --help`: the command list. */
+export function help(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((n) => n.length));
   return [
     'rankshield — train, attack and measure the adversarial robustness of deep metric learning models',
@@ -26,6 +28,11 @@ function help(): string {
     'commands:',
     ...Object.entries(COMMANDS).map(([n, [s]]) => `  ${n.padEnd(width)}  ${s}`),
   ].join('\n');
+}
+
+/** Every command's name and full `--help` text, in the order of `rankshield --help` (docs/cli.md is made from them). */
+export async function commandUsages(): Promise<{ name: string; usage: string }[]> {
+  return Promise.all(Object.entries(COMMANDS).map(async ([name, [, load]]) => ({ name, usage: (await load()).usage })));
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -1,13 +1,12 @@
 // Layer: cli. `rankshield swipe CKPT --profile rob28`: every attack of a
 // profile over the checkpoint's test split, ERS and ARS (docs/attacks-and-metrics.md §3, §5, §6).
 import path from 'node:path';
-import { openDataset } from '../data/index.js';
 import { ensureWritableDir, writeFileAtomicSync } from '../io/atomic.js';
 import { PROFILES } from '../attack/profiles.js';
 import { runSwipe, type SwipeResult } from '../eval/swipe.js';
 import { swipeMarkdown, swipeSvg } from '../eval/report-svg.js';
 import { readBenignMetrics, robrankBenignKeys } from '../eval/benign.js';
-import { loadCheckpoint } from '../train/checkpoint.js';
+import { MODEL_SOURCE_FLAGS, MODEL_SOURCE_USAGE, openModelSource } from './model-source.js';
 import { UsageError, type Command } from './command.js';
 import { launchRanks, processGroupFromEnv, withoutNproc } from './launch.js';
 import { DEVICE_USAGE, deviceFlag, flagBool, flagNumber, flagString, parseArgs, showProgress } from './args.js';
@@ -17,6 +16,7 @@ export const swipeCommand: Command = {
   summary: 'run every ranking attack of a profile (rob28, rob224) and print ERS / ARS',
   usage: `usage: rankshield swipe CKPT [--profile rob28] [--max-iter N] [--seed S] [--benign-r1 PCT]
                        [--gtm-target reference-bug|intended] [--out DIR] [--json] [--quiet]
+       rankshield swipe --model-file FILE --dataset NAME [--metric N|E|C] [...]
 
 Attacks every test image (queries in loader order, batches of 128 for 28×28, 112 for 224×224)
 with the nine attacks of the profile (CA+, CA−, QA+, QA−, TMA, ES, LTM, GTM, GTT), the whole
@@ -32,11 +32,11 @@ Units, directions and the ERS/ARS formulas: docs/attacks-and-metrics.md.
   --nproc N     N local processes share the query batches (the result equals one process's);
                 ranks started by a scheduler use RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT instead
 ${DEVICE_USAGE}
+${MODEL_SOURCE_USAGE}
 The last line of output is the JSON result; its "benign" holds the checkpoint's benign metrics and
 "robrank" the same numbers under RobRank's names (there "mAP@R" is R = 10, our "mAP@10").`,
   async run(argv) {
-    const p = parseArgs(argv, { profile: 'string', 'max-iter': 'int', seed: 'int', 'benign-r1': 'number', 'gtm-target': 'string', out: 'string', json: 'boolean', quiet: 'boolean', nproc: 'int', device: 'string' });
-    if (p.positionals.length !== 1) throw new UsageError('expected exactly one checkpoint path');
+    const p = parseArgs(argv, { profile: 'string', 'max-iter': 'int', seed: 'int', 'benign-r1': 'number', 'gtm-target': 'string', out: 'string', json: 'boolean', quiet: 'boolean', nproc: 'int', device: 'string', ...MODEL_SOURCE_FLAGS });
     const profile = flagString(p, 'profile') ?? 'rob28';
     if (PROFILES[profile] === undefined) throw new UsageError(`unknown profile '${profile}' (known: ${Object.keys(PROFILES).join(', ')})`);
     const maxIter = flagNumber(p, 'max-iter');
@@ -54,11 +54,10 @@ The last line of output is the JSON result; its "benign" holds the checkpoint's 
     if (out !== undefined && (group === null || group.rank === 0)) ensureWritableDir(out);
     const device = deviceFlag(p);
     if (group === null) return launchRanks(nproc!, 'swipe', withoutNproc(argv));
-    const { model, info } = loadCheckpoint(p.positionals[0]!);
+    const { model, data, metric, info } = await openModelSource(p);
     model.to(device);
     try {
-      const data = await openDataset(info.config.dataset);
-      const swiped = await runSwipe(model, data.test, info.config.metric, {
+      const swiped = await runSwipe(model, data.test, metric, {
         profile,
         maxIter,
         seed: flagNumber(p, 'seed'),
@@ -69,7 +68,7 @@ The last line of output is the JSON result; its "benign" holds the checkpoint's 
       });
       if (group.rank !== 0) return 0; // every rank holds the result; rank 0 reports it
       // A checkpoint taken before any evaluation has no benign metrics to carry along.
-      const benign = readBenignMetrics(info.metrics);
+      const benign = info === null ? {} : readBenignMetrics(info.metrics);
       const result = Object.keys(benign).length === 0 ? swiped : { ...swiped, benign, robrank: robrankBenignKeys(benign) };
       // The result is printed before the reports are written: a failing disk cannot take it away.
       if (!json) console.log(swipeMarkdown(result));

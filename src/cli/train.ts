@@ -6,6 +6,8 @@ import { DEFENSE_KINDS, SAMPLERS, type DefenseConfig, type SamplerName } from '.
 import { defaultConfig, defaultLossMargin, parseShorthand, validateConfig, type ExperimentConfig, type MinerName } from '../train/config.js';
 import { DEFAULT_CHECKPOINT_SECONDS, train, TrainingInterrupted } from '../train/trainer.js';
 import { benignJson, formatBenign, readBenignMetrics } from '../eval/benign.js';
+import { loadCheckpoint } from '../train/checkpoint.js';
+import { ScriptedModel } from '../models/scripted.js';
 import { UsageError, type Command } from './command.js';
 import { DISTRIBUTED_USAGE, launchRanks, processGroupFromEnv, withoutNproc } from './launch.js';
 import { DEVICE_USAGE, deviceFlag, flagBool, flagNumber, flagString, parseArgs, showProgress } from './args.js';
@@ -16,7 +18,7 @@ const FLAGS = {
   dataset: 'string', metric: 'string', miner: 'string', margin: 'number', epochs: 'int', batch: 'int', lr: 'number',
   'weight-decay': 'number', seed: 'int', threads: 'int', out: 'string', resume: 'boolean', overwrite: 'boolean', 'max-batches': 'int',
   'checkpoint-every': 'int', 'checkpoint-minutes': 'number', nproc: 'int', shards: 'int', device: 'string',
-  'eval-every': 'int', json: 'boolean', quiet: 'boolean', model: 'string', pretrained: 'string',
+  'eval-every': 'int', json: 'boolean', quiet: 'boolean', model: 'string', pretrained: 'string', 'model-file': 'string',
   defense: 'string', source: 'string', destination: 'string', ics: 'number', 'pgd-steps': 'int', epsilon: 'number', alpha: 'number',
   lambda: 'number', 'skip-satisfied': 'boolean',
 } as const;
@@ -33,6 +35,8 @@ options (defaults: docs/methods.md §3 for the dataset):
   --dataset NAME        mnist | fashion | cub | cars | sop | folder:PATH   (fashion)
   --model NAME          c2f2 | resnet18 | resnet50   (c2f2 for 28×28, resnet18 for 224×224)
   --pretrained FILE     ImageNet weights for ResNets (torchvision state dict as .safetensors)
+  --model-file FILE     fine-tune a TorchScript model (torch.jit.save; N×C×H×W in [0,1] → N×D) instead;
+                        the run also gets model.pt, the tuned module for torch.jit.load
   --metric N|E|C        distance: normalised Euclidean, Euclidean, cosine   (N)
   --miner NAME          ${MINERS.join(' | ')}   (random)
   --margin X            triplet margin (0.2 for N/C, 1.0 for E)
@@ -48,7 +52,7 @@ options (defaults: docs/methods.md §3 for the dataset):
   --checkpoint-minutes M  checkpoint inside an epoch at least every M minutes; 0 = off   (${DEFAULT_CHECKPOINT_SECONDS / 60})
   --eval-every N        evaluate every N epochs (always after the last)
   --max-batches N       stop each epoch after N batches (quick runs)
-  --json                print the final metrics as one JSON line
+  --json                print the final metrics as one JSON line (and no progress bars)
 
 adversarial training (docs/methods.md §4–8; shorthands rc2f2d = EST, rc2f2p = ACT, rres18ghmetsmi = HM[S,g_LGA]&ICS,
 rres18p:pgtripletN = CA-TRIDE):
@@ -60,7 +64,7 @@ rres18p:pgtripletN = CA-TRIDE):
   --lambda L            CA-TRIDE attention factor (default 10)
   --pgd-steps N         PGD steps η (32; CA-TRIDE 16)
   --epsilon X, --alpha X   L∞ budget and step (77/255 and 3/255 for 28×28; 8/255 and 1/255 for 224×224)
-  --quiet               no progress bars
+  --quiet               no progress bars (they go to stderr: training, then each evaluation)
 ${DEVICE_USAGE}
 
 ${DISTRIBUTED_USAGE}
@@ -113,6 +117,7 @@ epoch; the end writes report.json, report.md and training.svg.`,
       group.destroy();
     }
     if (!lead) return 0;
+    if (config.model === 'torchscript') writeTunedTorchScript(out);
     const f = result.final;
     if (flagBool(p, 'json')) {
       console.log(JSON.stringify({ ...benignJson(readBenignMetrics(f)), seconds: result.seconds, out }));
@@ -165,6 +170,12 @@ function buildConfig(shorthand: string | undefined, p: ReturnType<typeof parseAr
   if (model !== undefined) {
     if (!['c2f2', 'resnet18', 'resnet50'].includes(model)) throw new UsageError(`unknown model '${model}' (known: c2f2, resnet18, resnet50)`);
     c.model = model as ExperimentConfig['model'];
+  }
+  const modelFile = flagString(p, 'model-file');
+  if (modelFile !== undefined) {
+    if (model !== undefined || flagString(p, 'pretrained') !== undefined) throw new UsageError('--model-file replaces --model and --pretrained');
+    c.model = 'torchscript';
+    c.modelFile = path.resolve(modelFile);
   }
   const pretrained = flagString(p, 'pretrained');
   if (pretrained !== undefined) c.pretrained = pretrained;
@@ -228,5 +239,15 @@ function defenseFromFlags(p: ReturnType<typeof parseArgs>, current: DefenseConfi
         ...pgd,
       };
     }
+  }
+}
+
+/** `out/model.pt`: the fine-tuned TorchScript module (the newest checkpoint's weights), for torch.jit.load. */
+function writeTunedTorchScript(out: string): void {
+  const { model } = loadCheckpoint(out);
+  try {
+    if (model instanceof ScriptedModel) model.saveTorchScript(path.join(out, 'model.pt'));
+  } finally {
+    model.dispose();
   }
 }

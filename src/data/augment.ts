@@ -1,4 +1,4 @@
-// Layer: data. Geometry of the 224 pipeline (datasets.md §3) and its random
+// Layer: data. Geometry of the 224 pipeline (docs/datasets.md §3) and its random
 // choices. Pure JS so that decode workers can import it without libtorch.
 import type { Rng } from './random.js';
 

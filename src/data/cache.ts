@@ -168,6 +168,7 @@ export async function readCache(file: string, dataset: string, source: string): 
   return d;
 }
 
+/** Where and whether the parsed-dataset cache is used. */
 export interface CacheOptions {
   /** false: neither read nor write the cache. Default true. */
   readonly useCache?: boolean;

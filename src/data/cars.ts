@@ -1,5 +1,5 @@
 // Layer: data. Cars-196 (the car_ims + cars_annos.mat release) with RobRank's
-// zero-shot split (datasets.md §2.3): classes 1–98 train, 99–196 test, labels
+// zero-shot split (docs/datasets.md §2.3): classes 1–98 train, 99–196 test, labels
 // kept 1-based, bounding boxes and the `test` flag ignored, order = sorted
 // relative path.
 //
@@ -11,6 +11,7 @@ import type { DatasetSplits } from './dataset.js';
 import { compareStrings, FileImageDataset, parseIntField, pathExists, readLines, resolveRoot } from './file-dataset.js';
 import { readMatFile, type MatValue } from './matlab.js';
 
+/** Directory name of Cars-196 under the default roots. */
 export const CARS_DIR = 'cars';
 const TRAIN_CLASSES = 98;
 const ALL_CLASSES = 196;
@@ -66,6 +67,9 @@ export async function carsAnnotationFile(root: string): Promise<string> {
   throw new Error(`${root}: neither cars_annos.csv nor cars_annos.mat found (Cars-196 root)`);
 }
 
+/**
+ * Cars-196 with the zero-shot split (classes 1–98 train, 99–196 test; docs/datasets.md §2.3) from `root` or the default roots.
+ */
 export async function loadCars(opts: { root?: string } = {}): Promise<DatasetSplits<FileImageDataset>> {
   const root = await resolveRoot('cars', CARS_DIR, opts.root);
   const file = await carsAnnotationFile(root);

@@ -1,10 +1,11 @@
-// Layer: data. CUB-200-2011 with RobRank's zero-shot split (datasets.md §2.2):
+// Layer: data. CUB-200-2011 with RobRank's zero-shot split (docs/datasets.md §2.2):
 // classes 1–100 train, 101–200 test (train_test_split.txt must exist but is
 // ignored); label = class − 1; order = image_id.
 import path from 'node:path';
 import type { DatasetSplits } from './dataset.js';
 import { FileImageDataset, parseIntField, pathExists, readLines, resolveRoot } from './file-dataset.js';
 
+/** Directory name of CUB-200-2011 under the default roots. */
 export const CUB_DIR = 'CUB_200_2011';
 /** Classes 1..TRAIN_CLASSES are train. */
 const TRAIN_CLASSES = 100;
@@ -22,6 +23,9 @@ async function readIdTable(file: string): Promise<Map<number, { value: string; l
   return table;
 }
 
+/**
+ * CUB-200-2011 with the zero-shot split (classes 1–100 train, 101–200 test; docs/datasets.md §2.2) from `root` or the default roots.
+ */
 export async function loadCub(opts: { root?: string } = {}): Promise<DatasetSplits<FileImageDataset>> {
   const root = await resolveRoot('cub', CUB_DIR, opts.root);
   const imagesFile = path.join(root, 'images.txt');

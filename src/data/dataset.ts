@@ -3,8 +3,10 @@
 // Fashion-MNIST) and file-backed image sets decoded on demand (CUB, Cars, SOP,
 // image folders).
 
+/** The two splits of every dataset. */
 export type Split = 'train' | 'test';
 
+/** Both split names, train first. */
 export const SPLITS: readonly Split[] = ['train', 'test'];
 
 /** What every dataset split exposes, whatever its storage. */
@@ -16,7 +18,7 @@ export interface DatasetBase {
   readonly length: number;
   /** Number of distinct label values in this split. */
   readonly classes: number;
-  /** Label of each image, in split order (the dataset's own convention, see datasets.md §1). */
+  /** Label of each image, in split order (the dataset's own convention, see docs/datasets.md §1). */
   readonly labels: Int32Array;
   /** Shape of one image as the model sees it (C, H, W). */
   readonly channels: number;
@@ -33,7 +35,7 @@ export interface InMemoryDataset extends DatasetBase {
   readonly pixels: Uint8Array;
 }
 
-/** Images on disk, decoded and transformed (datasets.md §3) when loaded. */
+/** Images on disk, decoded and transformed (docs/datasets.md §3) when loaded. */
 export interface FileDataset extends DatasetBase {
   readonly kind: 'files';
   /** Dataset root directory. */
@@ -42,6 +44,9 @@ export interface FileDataset extends DatasetBase {
   readonly files: readonly string[];
 }
 
+/**
+ * One split of a dataset: images held in memory (MNIST, Fashion-MNIST) or image files decoded on demand (CUB, Cars, SOP, folders).
+ */
 export type DmlDataset = InMemoryDataset | FileDataset;
 
 /** Both splits of one dataset. */

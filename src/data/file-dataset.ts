@@ -1,5 +1,5 @@
 // Layer: data. File-backed image datasets (CUB, Cars, SOP, image folders): a
-// list of image paths with labels, in the split order of datasets.md §2. The
+// list of image paths with labels, in the split order of docs/datasets.md §2. The
 // pixels are produced later by the 224 pipeline (image-transform.ts).
 import { access, readFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -8,6 +8,7 @@ import { countClasses, type FileDataset, type Split } from './dataset.js';
 import { CROP_SIZE } from './augment.js';
 import { listingSha256 } from './fingerprint.js';
 
+/** What a file-backed split is built from. */
 export interface FileImageDatasetInit {
   readonly name: string;
   readonly split: Split;
@@ -18,6 +19,7 @@ export interface FileImageDatasetInit {
   readonly source?: string;
 }
 
+/** A split of image files with labels, decoded through the 224 pipeline when loaded (docs/datasets.md §3). */
 export class FileImageDataset implements FileDataset {
   readonly kind = 'files' as const;
   readonly name: string;
@@ -63,7 +65,7 @@ export async function pathExists(p: string): Promise<boolean> {
   }
 }
 
-/** Default roots of datasets.md §1 (first existing wins). */
+/** Default roots of docs/datasets.md §1 (first existing wins). */
 export function defaultRoots(dirName: string): string[] {
   return [path.join('/dev/shm', dirName), path.join(os.homedir(), '.torch', dirName)];
 }

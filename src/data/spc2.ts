@@ -1,5 +1,5 @@
-// Layer: data. Batch index plans: the SPC-2 pair sampler (methods.md §1.3,
-// datasets.md §4) and the unshuffled test order. Plans are plain index arrays,
+// Layer: data. Batch index plans: the SPC-2 pair sampler (docs/methods.md §2,
+// docs/datasets.md §4) and the unshuffled test order. Plans are plain index arrays,
 // a pure function of (labels, batch size, seed, epoch), shared by in-memory and
 // file-backed datasets.
 import { indicesByLabel } from './dataset.js';
@@ -59,7 +59,7 @@ export function testOrderPlan(length: number, batchSize: number): BatchPlan[] {
   return plans;
 }
 
-/** RobRank's batch sizes (datasets.md §4): pairs for training, images for testing. */
+/** RobRank's batch sizes (docs/datasets.md §4): pairs for training, images for testing. */
 export function defaultBatchSizes(imageSide: number): { trainPairs: number; test: number } {
   return imageSide <= 28 ? { trainPairs: 128, test: 128 } : { trainPairs: 56, test: 112 };
 }

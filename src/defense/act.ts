@@ -1,4 +1,4 @@
-// Layer: defense. ACT — anti-collapse triplet (methods.md §6): triplets are
+// Layer: defense. ACT — anti-collapse triplet (docs/methods.md §6): triplets are
 // mined on clean embeddings; only the positive and the negative are perturbed,
 // towards each other (minimising d(p̃, ñ), i.e. collapsing the triplet), and the
 // model learns to separate them again from a benign anchor.
@@ -12,7 +12,7 @@ import { checkBudget, embedEval, embedGrad, embedTrain, meanHardness, mine, rows
 export interface ActOptions extends PgdBudget {
   /**
    * RobRank passes margin 1.0 to the miner for metrics E and N (0.2 for C);
-   * it only matters for the semihard miner (methods.md §1.4). true reproduces it.
+   * it only matters for the semihard miner (docs/methods.md §2). true reproduces it.
    */
   referenceMinerMargin?: boolean;
 }

@@ -1,4 +1,4 @@
-// Layer: defense. CA-TRIDE — collapse-aware triplet decoupling (methods.md §8,
+// Layer: defense. CA-TRIDE — collapse-aware triplet decoupling (docs/methods.md §8,
 // following the released code where it and the slides differ):
 //   - training steps alternate CAP (perturb candidates P, N; anchor benign) and
 //     ANP (perturb the anchor only), starting with CAP;
@@ -18,7 +18,7 @@ export type CollapseWeighting = 'softmax' | 'softmin';
 
 /** Options of CA-TRIDE: the PGD budget, λ and the weighting form. */
 export interface CatrideOptions extends PgdBudget {
-  /** Attention factor λ of the weights (CUB 10, Cars 9.5, SOP 2; see methods.md §8.1 for other datasets). */
+  /** Attention factor λ of the weights (CUB 10, Cars 9.5, SOP 2; see docs/methods.md §8.3 for other datasets). */
   lambda?: number;
   weighting?: CollapseWeighting;
   /** Early exit threshold of the inner objective (checked before each update). */

@@ -24,7 +24,7 @@ export function embedTrain(model: EmbeddingModel, x: Tensor, metric: MetricName)
   return tidy(() => embedForMetric(model.forward(x), metric));
 }
 
-/** Mines with the context's miner; `minerMargin` reproduces the callers' margin quirk (methods.md §1.4). */
+/** Mines with the context's miner; `minerMargin` reproduces the callers' margin quirk (docs/methods.md §2). */
 export function mine(ctx: DefenseContext, embeddings: Tensor, minerMargin = ctx.margin): Triplets {
   return noGrad(() =>
     ctx.miner(embeddings.detach(), ctx.labels, {
@@ -64,7 +64,7 @@ export function checkBudget(b: PgdBudget, who: string): PgdBudget {
   return b;
 }
 
-/** methods.md §3: training ε and α per input size. */
+/** docs/methods.md §3: training ε and α per input size. */
 export function defaultBudget(imageSide: number, steps = 32): PgdBudget {
   return imageSide <= 32 ? { epsilon: 77 / 255, alpha: 3 / 255, steps } : { epsilon: 8 / 255, alpha: 1 / 255, steps };
 }

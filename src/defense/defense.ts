@@ -7,6 +7,7 @@ import type { EmbeddingModel } from '../models/model.js';
 import type { MetricName } from '../metric/distance.js';
 import type { Miner } from '../metric/miners.js';
 
+/** What a defense's training step receives: the model, the SPC-2 batch, the loss settings and where training stands. */
 export interface DefenseContext {
   model: EmbeddingModel;
   /** SPC-2 batch [2B, C, H, W] in [0,1], interleaved x0, x0', x1, x1', … */
@@ -54,12 +55,14 @@ export const DEFENSE_STAT_KEYS = Object.keys({
   trainedHardness: true, pgdWorkFraction: true, destinationHardness: true, collapseness: true,
 } satisfies Record<keyof DefenseStats, true>) as (keyof DefenseStats)[];
 
+/** What a training step returns: the loss to minimise and its accounting. */
 export interface DefenseStep {
   /** Scalar loss with its autograd graph (model in train mode). */
   loss: Tensor;
   stats: DefenseStats;
 }
 
+/** A training-step strategy (none, EST, ACT, HM, CA-TRIDE): builds adversarial inputs as it needs and returns the loss. Build one with `buildDefense`. */
 export interface Defense {
   /** Short name for logs and reports, e.g. "HM[S,g_LGA]+ICS". */
   readonly name: string;

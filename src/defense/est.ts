@@ -1,4 +1,4 @@
-// Layer: defense. EST — embedding-shifted triplet (methods.md §5): every image
+// Layer: defense. EST — embedding-shifted triplet (docs/methods.md §5): every image
 // of the batch is replaced by the point of its ε-ball whose embedding moved
 // farthest from the clean one; triplets are then mined on the adversarial
 // embeddings with the loss's own miner and all three members are adversarial.

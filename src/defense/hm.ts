@@ -1,4 +1,4 @@
-// Layer: defense. Hardness manipulation HM[source, destination] (methods.md §7):
+// Layer: defense. Hardness manipulation HM[source, destination] (docs/methods.md §7):
 // source triplets are perturbed (all three members, independent copies) until
 // their hardness H = d(a,p) − d(a,n) reaches a destination hardness H_D, by PGD
 // on J = (1/B) Σ min(0, H̃ − H_D)². Destinations: another miner's benign

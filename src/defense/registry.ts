@@ -18,7 +18,7 @@ export const SAMPLERS: readonly SamplerName[] = ['random', 'semihard', 'softhard
 interface PgdOverrides {
   /** PGD steps η (default 32; CA-TRIDE 16). */
   steps?: number;
-  /** L∞ budget and step in pixel units (default: methods.md §3 for the image size). */
+  /** L∞ budget and step in pixel units (default: docs/methods.md §3 for the image size). */
   epsilon?: number;
   alpha?: number;
 }
@@ -139,7 +139,7 @@ function sampler(name: SamplerName): Miner {
 const LETTERS: Record<string, SamplerName> = { r: 'random', m: 'semihard', s: 'softhard', d: 'distance', h: 'hardest' };
 
 /**
- * RobRank / robdml model-name suffixes after the backbone (methods.md §10):
+ * RobRank / robdml model-name suffixes after the backbone (docs/methods.md §9):
  * '' none, 'd' EST, 'df' EST η=1, 'p' ACT, 'pf' ACT η=1, '[g]hmet<src><dst>[i]' HM.
  * Returns null for a suffix that is not a defense name.
  */

@@ -1,5 +1,5 @@
 // Layer: eval. Class entanglement of an embedding space and the CA-TRIDE
-// attention factor λ it implies (methods.md §8.1).
+// attention factor λ it implies (docs/methods.md §8.3).
 //
 // CA-TRIDE publishes λ only for CUB (10.0), Cars (9.5) and SOP (2.0) and ties
 // it to "entanglement" = mean intra-class distance / mean inter-class distance
@@ -11,6 +11,7 @@ import { noGrad, tidy, type Tensor } from '../tensor/index.js';
 import type { MetricName } from '../metric/distance.js';
 import { galleryDistance } from '../attack/gallery-distance.js';
 
+/** Mean intra- and inter-class test distances and their ratio. */
 export interface Entanglement {
   /** Mean non-zero distance from a test item to the items of its own class. */
   intraClass: number;

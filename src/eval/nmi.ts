@@ -1,7 +1,7 @@
 // Layer: eval. Normalised mutual information between class labels and cluster
 // ids, with scikit-learn's default arithmetic-mean normalisation
 // NMI = I(Y;C) / ((H(Y) + H(C)) / 2), natural logarithms (the base cancels),
-// and the NMI metric of attacks_and_metrics.md §2 (k-means with k = number of
+// and the NMI metric of docs/attacks-and-metrics.md §2 (k-means with k = number of
 // classes on the metric-space embeddings, then NMI).
 import { tidy, type Tensor } from '../tensor/index.js';
 import { kmeans, type KMeansOptions } from './kmeans.js';
@@ -67,6 +67,7 @@ export function normalizedMutualInformation(labels: ArrayLike<number>, clusters:
   return mutualInformation / normaliser;
 }
 
+/** What `embeddingNmi` returns. */
 export interface EmbeddingNmi {
   nmi: number;
   /** k = number of distinct labels. */

@@ -1,27 +1,61 @@
-// Layer: eval. A swipe result as Markdown and as hand-written SVG bar charts
-// (no dependencies): one bar per attack, on the ERS-normalised 0–100 scale
-// (higher = more robust), so attacks with different units share one axis.
-import { ATTACK_NAMES, ersTerms, type AttackName } from './robustness.js';
+// Layer: eval. A swipe result as Markdown and as a hand-written SVG bar chart
+// (no dependencies). The chart plots the ERS scores (0–100, higher = more
+// robust) so that attacks with different units share one axis, and it says so
+// on the image, with each raw value and its unit under its bar.
+import { ATTACK_NAMES, ERS_RULES, ersTerms, type AttackName } from './robustness.js';
+import { attackColumn, formatAttackValue, robustPhrase } from './columns.js';
+import { formatBenign } from './benign.js';
 import { formatScore } from './format.js';
+import type { PgdBudget } from '../attack/index.js';
 import type { SwipeResult } from './swipe.js';
 
-/** How each column is printed in the tables: percentages and TMA/ES:D with their precision. */
-function formatColumn(name: string, v: number): string {
-  return name === 'TMA' || name === 'ES:D' ? v.toFixed(3) : v.toFixed(1);
+/** A budget fraction as k/255 when it is one (the papers' way), else to 3 significant digits. */
+function over255(x: number): string {
+  const k = Math.round(x * 255);
+  return Math.abs(x * 255 - k) < 1e-6 ? `${k}/255` : x.toPrecision(3);
 }
 
+/** ε, α and η of a budget the way the papers write them. */
+export function formatBudget(b: PgdBudget): string {
+  return `ε = ${over255(b.epsilon)}, α = ${over255(b.alpha)}, η = ${b.steps}`;
+}
+
+/** "256 queries (2 batches), PGD L∞ ε = 77/255, α = 3/255, η = 32". */
+function scope(r: SwipeResult): string {
+  const budgets = r.budgets.map(formatBudget);
+  const budget = budgets.length === 1 ? `PGD L∞ ${budgets[0]}` : `PGD L∞ at ${budgets.length} budgets`;
+  return `${r.queries.toLocaleString('en-US')} queries (${r.batches} batch${r.batches === 1 ? '' : 'es'}), ${budget}`;
+}
+
+/** The ERS score of each attack, or null when the swipe lacks one of the ten columns. */
+function scores(r: SwipeResult): Record<AttackName, number> | null {
+  if (!ATTACK_NAMES.every((n) => r.attacks[n] !== undefined)) return null;
+  return ersTerms(Object.fromEntries(ATTACK_NAMES.map((n) => [n, r.attacks[n]!])) as Record<AttackName, number>);
+}
+
+/** A swipe result as Markdown: scope and budget, one row per column with unit, direction and ERS score, then ERS and ARS. */
 export function swipeMarkdown(r: SwipeResult): string {
-  const names = Object.keys(r.attacks);
+  const terms = scores(r);
+  const rows = Object.entries(r.attacks).map(([name, v]) => {
+    const c = attackColumn(name);
+    const score = terms !== null && name in terms ? `${terms[name as AttackName].toFixed(1)} (${ERS_RULES[name as AttackName]})` : '–';
+    return `| ${name} | ${formatAttackValue(name, v)} | ${c.unit} | ${robustPhrase(c)} | ${score} | ${c.what} |`;
+  });
   const lines = [
     `# Robustness swipe — profile ${r.profile}, metric ${r.metric}`,
     '',
-    `${r.queries} queries in ${r.batches} batches, ${r.seconds.toFixed(1)} s. Benign R@1 ${r.benignRecallAt1.toFixed(1)}%.`,
+    `${scope(r)}; every attack of the profile ran on every query. ${r.seconds.toFixed(1)} s in all, ${r.gallerySeconds.toFixed(1)} s of it embedding the gallery.`,
     '',
-    `| ${names.join(' | ')} |`,
-    `| ${names.map(() => '---').join(' | ')} |`,
-    `| ${names.map((n) => formatColumn(n, r.attacks[n]!)).join(' | ')} |`,
+    `Benign R@1 of the attacked queries: ${r.benignRecallAt1.toFixed(1)} %.` +
+      (r.benign === undefined ? '' : ` Checkpoint's benign metrics on the whole test split (×100): ${formatBenign(r.benign, ', ')}.`),
     '',
-    `**ERS** ${r.ERS === null ? 'n/a' : formatScore(r.ERS)} · **ARS** ${r.ARS === null ? 'n/a' : formatScore(r.ARS)}${r.lowBenignRecall ? ' (benign R@1 < 5%: ARS unreliable)' : ''}`,
+    '| column | value | unit | direction | ERS score (rule, x = value) | what it measures |',
+    '| --- | --- | --- | --- | --- | --- |',
+    ...rows,
+    '',
+    `**ERS** ${r.ERS === null ? 'n/a' : formatScore(r.ERS)} — mean of the ten ERS scores, 0–100, higher is more robust.`,
+    `**ARS** ${r.ARS === null ? 'n/a' : formatScore(r.ARS)} — CA-TRIDE's score: eight columns (no TMA, ES:D), CA−/QA− scaled by 100/99, ES:R/LTM/GTM divided by benign R@1; higher is more robust.` +
+      (r.lowBenignRecall ? ' Benign R@1 < 5 %: ARS is unreliable.' : ''),
     '',
   ];
   return lines.join('\n');
@@ -31,39 +65,62 @@ function escapeXml(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
-/** Bar chart of the ten ERS-normalised scores (bars may exceed 100 or go below 0: no clipping, §5). */
+/** Column labels as the papers print them (U+2212 minus). */
+const display = (name: string): string => name.replace(/-$/, '−');
+
+/**
+ * Bar chart of the ten ERS scores with the raw value and unit of each under its
+ * bar; title, query count, budget, axis title and the scoring rule are on the image.
+ * Scores are not clipped (a bar may pass 100 or go below 0, docs/attacks-and-metrics.md §5).
+ */
 export function swipeSvg(r: SwipeResult): string {
-  const present = ATTACK_NAMES.filter((n) => r.attacks[n] !== undefined);
-  if (present.length !== ATTACK_NAMES.length) throw new Error('swipeSvg: the chart needs all ten ERS columns');
-  const terms = ersTerms(Object.fromEntries(ATTACK_NAMES.map((n) => [n, r.attacks[n]!])) as Record<AttackName, number>);
-  const width = 640;
-  const height = 320;
-  const left = 48;
-  const bottom = 40;
-  const top = 36;
+  const terms = scores(r);
+  if (terms === null) throw new Error('swipeSvg: the chart needs all ten ERS columns');
+  const width = 760;
+  const height = 456;
+  const [left, right, top, bottom] = [64, 16, 64, 116];
   const plotH = height - top - bottom;
   const maxV = Math.max(100, ...ATTACK_NAMES.map((n) => terms[n]));
   const minV = Math.min(0, ...ATTACK_NAMES.map((n) => terms[n]));
   const y = (v: number): number => top + ((maxV - v) / (maxV - minV)) * plotH;
-  const slot = (width - left - 16) / ATTACK_NAMES.length;
+  const slot = (width - left - right) / ATTACK_NAMES.length;
+  const cx = (i: number): number => left + (i + 0.5) * slot;
+  const text = (x: number, yy: number, s: string, attrs = ''): string => `<text x="${x.toFixed(1)}" y="${yy.toFixed(1)}"${attrs}>${escapeXml(s)}</text>`;
+  const ers = r.ERS === null ? 'n/a' : formatScore(r.ERS);
+  const ars = r.ARS === null ? 'n/a' : formatScore(r.ARS);
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="11">`,
-    `<title>${escapeXml(`ERS-normalised scores, profile ${r.profile}`)}</title>`,
-    `<text x="${left}" y="20" font-size="13">${escapeXml(`${r.profile} · ERS ${r.ERS === null ? 'n/a' : formatScore(r.ERS)} · ARS ${r.ARS === null ? 'n/a' : formatScore(r.ARS)}`)}</text>`,
+    `<title>${escapeXml(`ERS score per attack, profile ${r.profile}`)}</title>`,
+    `<rect width="100%" height="100%" fill="white"/>`,
+    text(left, 22, `Robustness swipe ${r.profile} (metric ${r.metric}): ERS ${ers}, ARS ${ars}`, ' font-size="14" font-weight="bold"'),
+    text(left, 40, scope(r)),
+    text(left, 56, 'Bars: ERS score of each attack, 0–100, higher is more robust (100 = unharmed). Under each bar: the raw result.', ' fill="#444"'),
   ];
-  for (const tick of [0, 25, 50, 75, 100]) {
-    parts.push(`<line x1="${left}" x2="${width - 16}" y1="${y(tick).toFixed(1)}" y2="${y(tick).toFixed(1)}" stroke="#ddd"/>`);
-    parts.push(`<text x="${left - 6}" y="${(y(tick) + 4).toFixed(1)}" text-anchor="end">${tick}</text>`);
+  for (let tick = Math.ceil(minV / 25) * 25; tick <= maxV; tick += 25) {
+    parts.push(`<line x1="${left}" x2="${width - right}" y1="${y(tick).toFixed(1)}" y2="${y(tick).toFixed(1)}" stroke="${tick === 100 ? '#999' : '#ddd'}"${tick === 100 ? ' stroke-dasharray="4 3"' : ''}/>`);
+    parts.push(text(left - 6, y(tick) + 4, String(tick), ' text-anchor="end"'));
   }
+  parts.push(`<line x1="${left}" x2="${width - right}" y1="${y(0).toFixed(1)}" y2="${y(0).toFixed(1)}" stroke="#333"/>`);
+  parts.push(text(16, top + plotH / 2, 'ERS score (0–100)', ` text-anchor="middle" transform="rotate(-90 16 ${(top + plotH / 2).toFixed(1)})"`));
+  const row = (k: number): number => height - bottom + 16 + 15 * k;
+  parts.push(text(left - 6, row(1), 'raw', ' text-anchor="end" fill="#444"'));
+  parts.push(text(left - 6, row(2), 'unit', ' text-anchor="end" fill="#444"'));
   ATTACK_NAMES.forEach((name, i) => {
     const v = terms[name];
-    const x = left + i * slot + slot * 0.15;
     const y0 = y(Math.max(0, v));
     const h = Math.abs(y(v) - y(0));
-    parts.push(`<rect x="${x.toFixed(1)}" y="${y0.toFixed(1)}" width="${(slot * 0.7).toFixed(1)}" height="${h.toFixed(1)}" fill="#4a7ab5"><title>${escapeXml(`${name}: raw ${formatColumn(name, r.attacks[name]!)}, normalised ${v.toFixed(1)}`)}</title></rect>`);
-    parts.push(`<text x="${(x + slot * 0.35).toFixed(1)}" y="${height - bottom + 16}" text-anchor="middle">${escapeXml(name)}</text>`);
-    parts.push(`<text x="${(x + slot * 0.35).toFixed(1)}" y="${(y0 - 3).toFixed(1)}" text-anchor="middle" font-size="10">${v.toFixed(1)}</text>`);
+    const raw = formatAttackValue(name, r.attacks[name]!);
+    const unit = attackColumn(name).unit;
+    parts.push(`<rect x="${(cx(i) - slot * 0.35).toFixed(1)}" y="${y0.toFixed(1)}" width="${(slot * 0.7).toFixed(1)}" height="${h.toFixed(1)}" fill="#4a7ab5"><title>${escapeXml(`${display(name)}: raw ${raw} ${unit}, score ${v.toFixed(1)} = ${ERS_RULES[name]}`)}</title></rect>`);
+    parts.push(text(cx(i), y0 - 3, v.toFixed(1), ' text-anchor="middle" font-size="10"'));
+    parts.push(text(cx(i), row(0), display(name), ' text-anchor="middle" font-weight="bold"'));
+    parts.push(text(cx(i), row(1), raw, ' text-anchor="middle"'));
+    parts.push(text(cx(i), row(2), unit, ' text-anchor="middle" fill="#444" font-size="10"'));
   });
+  const rules = ATTACK_NAMES.map((n) => `${display(n)} → ${ERS_RULES[n]}`);
+  parts.push(text(left, height - 44, `Score from raw x: ${rules.slice(0, 5).join('; ')};`, ' fill="#444" font-size="10"'));
+  parts.push(text(left, height - 28, `${rules.slice(5).join('; ')}.`, ' fill="#444" font-size="10"'));
+  parts.push(text(left, height - 12, 'ERS = mean of the ten scores. ARS drops TMA and ES:D and divides ES:R, LTM, GTM by benign R@1 (docs/attacks-and-metrics.md §5–6).', ' fill="#444" font-size="10"'));
   parts.push('</svg>');
   return parts.join('\n') + '\n';
 }

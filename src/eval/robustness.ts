@@ -1,5 +1,5 @@
 // Layer: eval. Robustness scores from the ten attack results of the rob28 /
-// rob224 profiles (attacks_and_metrics.md §5, §6):
+// rob224 profiles (docs/attacks-and-metrics.md §5, §6):
 //   ERS: RobRank's Empirical Robustness Score, mean of ten normalised scores.
 //   ARS: CA-TRIDE's score, reconstructed from its published numbers (§6.2):
 //        mean of eight scores, TMA and ES:D dropped, CA-/QA- rescaled by 100/99,
@@ -35,6 +35,7 @@ export interface AttackResults {
   GTT: number;
 }
 
+/** One of the ten ERS columns. */
 export type AttackName = keyof AttackResults;
 
 /** The eight attacks ARS uses (TMA and ES:D are dropped). */
@@ -42,9 +43,12 @@ export type ArsAttackName = Exclude<AttackName, 'TMA' | 'ES:D'>;
 
 /** Normalised per-attack scores: higher = more robust, 100 = ideal (not clipped). */
 export type ErsTerms = Record<AttackName, number>;
+/** The eight ARS-normalised scores. */
 export type ArsTerms = Record<ArsAttackName, number>;
 
+/** The ten ERS columns in table order. */
 export const ATTACK_NAMES: readonly AttackName[] = ['CA+', 'CA-', 'QA+', 'QA-', 'TMA', 'ES:D', 'ES:R', 'LTM', 'GTM', 'GTT'];
+/** The eight ARS columns in table order. */
 export const ARS_ATTACK_NAMES: readonly ArsAttackName[] = ['CA+', 'CA-', 'QA+', 'QA-', 'ES:R', 'LTM', 'GTM', 'GTT'];
 
 /** Below this benign R@1 (%) the ARS ratios 100·x/R1 blow up; §6.3 asks to flag it. */
@@ -75,7 +79,21 @@ export function validateAttackResults(r: Partial<Record<AttackName, unknown>>, n
   }
 }
 
-/** The ten ERS-normalised scores (attacks_and_metrics.md §5 table). */
+/** How `ersTerms` turns each raw value x into its score, as printed on reports (keep in step with ersTerms). */
+export const ERS_RULES: Readonly<Record<AttackName, string>> = {
+  'CA+': '2·x',
+  'CA-': '100 − x',
+  'QA+': '2·x',
+  'QA-': '100 − x',
+  TMA: '100·(1 − x)',
+  'ES:D': '50·(2 − x)',
+  'ES:R': 'x',
+  LTM: 'x',
+  GTM: 'x',
+  GTT: 'x',
+};
+
+/** The ten ERS-normalised scores (docs/attacks-and-metrics.md §5). */
 export function ersTerms(r: AttackResults): ErsTerms {
   validateAttackResults(r);
   return {
@@ -105,6 +123,7 @@ export function ersFromTerms(terms: ErsTerms): number {
   return meanOf(terms, ATTACK_NAMES);
 }
 
+/** ERS of raw attack results (as tabulated), unclipped, 0–100 scale. */
 export function empiricalRobustnessScore(r: AttackResults): number {
   return meanOf(ersTerms(r), ATTACK_NAMES);
 }
@@ -151,6 +170,7 @@ export function arsFromTerms(terms: ArsTerms): number {
   return meanOf(terms, ARS_ATTACK_NAMES);
 }
 
+/** ARS with its terms. */
 export interface AdjustedRobustness {
   /** ARS on the 0–100 scale, unclipped. */
   score: number;

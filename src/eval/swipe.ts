@@ -24,11 +24,13 @@ import {
   makeGallery,
   spqaXiRate,
   type AttackKind,
+  type AttackExamples,
   type AttackOptions,
   type BatchContext,
   type Gallery,
   type PgdBudget,
   type Profile,
+  type ProfileRun,
 } from '../attack/index.js';
 import { embedDataset } from './embed.js';
 import type { BenignMetrics } from './benign.js';
@@ -134,6 +136,50 @@ function ersColumns(attacks: Record<string, number>): AttackResults | null {
 }
 
 /** Every attack of a profile over the split's queries against its clean gallery, then ERS and ARS (see the module comment). */
+/** The attack a profile run describes, with the dataset's SPQA rate and the caller's options. */
+function attackOfRun(run: ProfileRun, ds: DmlDataset, options: AttackOptions = {}): ReturnType<typeof createAttack> {
+  return createAttack(run.attack, { spqaXiRate: spqaXiRate(ds.name), ...run.options, ...options });
+}
+
+/** The generator seed of one attack run on one query batch: a swipe's numbers do not depend on what else ran. */
+function batchSeed(seed: number, run: ProfileRun, batch: number): number {
+  return mixSeed(seed, ATTACK_KINDS.indexOf(run.attack), batch) >>> 0;
+}
+
+/**
+ * One run of a profile on query batch `batch`, exactly as the swipe attacks it
+ * (same seed), keeping the adversarial images and the top-k neighbour lists
+ * before and after. The caller owns `examples.adversarial` and `clean`.
+ */
+export async function attackExamples(
+  model: EmbeddingModel, ds: DmlDataset, metric: MetricName,
+  o: { run: ProfileRun; batchSize: number; batch?: number; seed?: number; attackOptions?: AttackOptions; topK?: number },
+): Promise<{ values: Record<string, number>; examples: AttackExamples; clean: Tensor; indices: Int32Array }> {
+  const batch = o.batch ?? 0;
+  const gallery = await embedGallery(model, ds, metric, o.batchSize);
+  const wasTraining = model.training;
+  try {
+    for await (const b of testLoader(ds, { batchSize: o.batchSize, onlyBatches: (k) => k === batch })) {
+      const images = onDevice(b.images, model.device);
+      const labels = onDevice(b.labels, model.device);
+      const ctx = buildBatchContext(model, gallery, images, labels);
+      try {
+        manualSeed(batchSeed(o.seed ?? 0, o.run, batch));
+        const r = attackBatch(model, attackOfRun(o.run, ds, o.attackOptions), ctx, o.run.budget, { examples: o.topK ?? 10 });
+        return { values: r.values, examples: r.examples!, clean: images === b.images ? images : (b.images.dispose(), images), indices: b.indices };
+      } finally {
+        disposeBatchContext(ctx);
+        if (labels !== b.labels) b.labels.dispose();
+        labels.dispose();
+      }
+    }
+    throw new Error(`attackExamples: the split has no query batch ${batch}`);
+  } finally {
+    dispose([gallery.embeddings, gallery.labels]);
+    model.train(wasTraining);
+  }
+}
+
 export async function runSwipe(model: EmbeddingModel, ds: DmlDataset, metric: MetricName, o: SwipeOptions = {}): Promise<SwipeResult> {
   const profile = typeof o.profile === 'object' ? o.profile : getProfile(o.profile ?? 'rob28');
   const runs = profile.runs;
@@ -141,7 +187,7 @@ export async function runSwipe(model: EmbeddingModel, ds: DmlDataset, metric: Me
   if (o.maxIter !== undefined && (!Number.isInteger(o.maxIter) || o.maxIter < 1)) throw new Error(`swipe: maxIter must be a positive integer, got ${o.maxIter}`);
   const totalBatches = Math.ceil(ds.length / profile.batchSize);
   const batches = Math.min(totalBatches, o.maxIter ?? totalBatches);
-  const attacks = runs.map((r) => createAttack(r.attack, { spqaXiRate: spqaXiRate(ds.name), ...r.options, ...o.attackOptions }));
+  const attacks = runs.map((r) => attackOfRun(r, ds, o.attackOptions));
   const columns = columnNames(runs, attacks.map((a) => a.reports));
   const group = o.group ?? SINGLE_PROCESS;
   const mine = (b: number): boolean => b < batches && b % group.worldSize === group.rank;
@@ -174,7 +220,7 @@ export async function runSwipe(model: EmbeddingModel, ds: DmlDataset, metric: Me
         rows[row] = benignRecallAt1(ctx);
         let c = 1;
         runs.forEach((run, r) => {
-          manualSeed(mixSeed(seed, ATTACK_KINDS.indexOf(run.attack), b) >>> 0);
+          manualSeed(batchSeed(seed, run, b));
           const { values } = attackBatch(model, attacks[r]!, ctx, run.budget);
           for (const report of attacks[r]!.reports) rows[row + c++] = values[report]!;
           bar?.tick(1, `batch ${b + 1}/${batches} ${run.attack}`);

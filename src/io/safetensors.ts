@@ -20,6 +20,7 @@ const TO_FILE: Record<DType, string> = {
 };
 const FROM_FILE = new Map<string, DType>(Object.entries(TO_FILE).map(([k, v]) => [v, k as DType]));
 
+/** A decoded safetensors file: tensors by name and the string metadata. */
 export interface SafetensorsContent {
   tensors: Map<string, Tensor>;
   metadata: Record<string, string>;
@@ -31,6 +32,7 @@ function entries(t: Named): [string, Tensor][] {
   return t instanceof Map ? [...t] : Object.entries(t as Record<string, Tensor>);
 }
 
+/** Tensors by name (plus string metadata) in the safetensors format, as bytes. */
 export function encodeSafetensors(tensors: Named, metadata: Record<string, string> = {}): Uint8Array {
   const list = entries(tensors).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   // A null-prototype object so a tensor named like an Object.prototype member ('__proto__') is an ordinary key.
@@ -216,6 +218,7 @@ export function saveSafetensors(file: string, tensors: Named, metadata: Record<s
   writeFileAtomicSync(file, encodeSafetensors(tensors, metadata));
 }
 
+/** Reads a safetensors file; the caller owns (disposes) the tensors. `limits` overrides SAFETENSORS_LIMITS. */
 export function loadSafetensors(file: string, limits?: Partial<SafetensorsLimits>): SafetensorsContent {
   let bytes: Uint8Array;
   try {

@@ -29,6 +29,15 @@ const STORAGE_DTYPES: Record<string, DType> = {
   LongStorage: 'int64', IntStorage: 'int32', ShortStorage: 'int16', CharStorage: 'int8', ByteStorage: 'uint8', BoolStorage: 'bool',
 };
 
+/** dict subclasses that hold only data: read as dicts. */
+const DATA_DICT_CLASSES = new Set(['pytorch_lightning.utilities.parsing.AttributeDict', 'lightning_fabric.utilities.data.AttributeDict', 'lightning.fabric.utilities.data.AttributeDict']);
+
+/**
+ * The first bytes of a legacy (non-zip) torch.save file: protocol-2 pickle of the magic number
+ * 0x1950a86a20f9469cfc6c (PyTorch < 1.6, or _use_new_zipfile_serialization=False).
+ */
+const LEGACY_MAGIC = [0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19];
+
 /** `torch.FloatStorage` etc. as a pickle value: only says which dtype a storage holds (never called). */
 class StorageType implements PickleCallable {
   constructor(readonly qualifiedName: string, readonly dtype: DType) {}
@@ -57,7 +66,9 @@ class Loader implements PickleHooks {
   global(module: string, name: string): PickleCallable {
     const qualifiedName = `${module}.${name}`;
     const fn = (call: (args: readonly unknown[]) => unknown): PickleCallable => ({ qualifiedName, call });
-    if (qualifiedName === 'collections.OrderedDict') {
+    // Data-only dict classes (PyTorch Lightning keeps hyper-parameters in an AttributeDict): built empty,
+    // filled by SETITEMS; nothing of the class runs.
+    if (qualifiedName === 'collections.OrderedDict' || DATA_DICT_CLASSES.has(qualifiedName)) {
       return fn((args) => {
         if (args.length !== 0) throw new Error('OrderedDict(...) with arguments is not supported');
         return new Map<unknown, unknown>();
@@ -245,10 +256,19 @@ function archivePrefix(zip: ZipArchive, source: string): string {
   return pkls[0]!.slice(0, -'data.pkl'.length);
 }
 
+/**
+ * A `torch.save` zip archive's object (bytes): tensors, numbers, strings, lists and dicts; only tensor-rebuilding pickle globals are accepted.
+ */
 export function decodeTorchFile(bytes: Uint8Array, source = '<buffer>', options: TorchFileOptions = {}): TorchValue {
   const { zip: zipLimits, pickle: pickleLimits, ...tensorLimits } = options;
   const limits = resolveLimits(TORCH_FILE_LIMITS, tensorLimits, 'torch');
   const maxDepth = resolveLimits(PICKLE_LIMITS, pickleLimits, 'pickle').maxDepth;
+  if (bytes.length >= LEGACY_MAGIC.length && LEGACY_MAGIC.every((b, i) => bytes[i] === b)) {
+    throw new Error(
+      `${source}: legacy (non-zip) torch.save format, which is not read here — re-save it in PyTorch ≥ 1.6: ` +
+        'torch.save(torch.load(OLD), NEW)',
+    );
+  }
   const zip = new ZipArchive(bytes, source, zipLimits);
   const prefix = archivePrefix(zip, source);
   // Newer torch.save records the writer's byte order; storages are read as little-endian.
@@ -272,6 +292,7 @@ export function decodeTorchFile(bytes: Uint8Array, source = '<buffer>', options:
   }
 }
 
+/** Reads a `torch.save` file (see decodeTorchFile); `stateDictOf` turns a state dict into a Map. */
 export function loadTorchFile(file: string, options: TorchFileOptions = {}): TorchValue {
   let bytes: Uint8Array;
   try {

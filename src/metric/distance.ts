@@ -1,4 +1,4 @@
-// Layer: metric. The three DML metrics (methods.md §1.1).
+// Layer: metric. The three DML metrics (docs/methods.md §1).
 //   N: Euclidean distance between L2-normalised embeddings (range [0, 2])
 //   E: Euclidean distance between raw embeddings
 //   C: cosine distance 1 - cos between normalised embeddings (range [0, 2])

@@ -2,7 +2,7 @@
 //
 // Names: ours ('random', 'semihard', 'softhard', 'distance', 'hardest',
 // 'gradual-semihard'), RobRank's one-letter codes of HM model names
-// (r, m, s, d, h; methods.md §10) and the reference code ids (spc2-random,
+// (r, m, s, d, h; docs/methods.md §9) and the reference code ids (spc2-random,
 // spc2-semihard, spc2-softhard, spc2-distance, spc2-hard, spc2-ghard), so
 // configs can move over unchanged.
 import type { Miner } from './miners/batch.js';

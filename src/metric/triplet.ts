@@ -1,4 +1,4 @@
-// Layer: metric. The triplet loss (methods.md §1.2), triplet hardness, and the
+// Layer: metric. The triplet loss (docs/methods.md §1), triplet hardness, and the
 // CA-TRIDE extra term (§8.2).
 //
 // All inputs are embeddings already in metric space (normalised for N and C,
@@ -78,7 +78,7 @@ function lowerHalfMean(d: Tensor): Tensor {
 }
 
 /**
- * The extra term CA-TRIDE's training loss adds to L_T (methods.md §8.2, the
+ * The extra term CA-TRIDE's training loss adds to L_T (docs/methods.md §8.1, the
  * code's only candidate for the slides' L_TR):
  *   weight · max(0, low(d(a,p)) - low(d(a,n)) + margin),  low(v) = mean of the ⌊B/2⌋ smallest entries,
  * with the triplet loss's distances (the reference adds it inside the

@@ -1,4 +1,4 @@
-// Layer: models. c2f2 (methods.md §2.1): the 28×28 embedding network of RobRank.
+// Layer: models. c2f2 (docs/methods.md §3): the 28×28 embedding network of RobRank.
 // conv5×5(1→32)+ReLU → maxpool2 → conv5×5(32→64)+ReLU → maxpool2 → fc(3136→1024)+ReLU → fc(1024→512).
 // No BatchNorm and no dropout, so train/eval mode does not change its output.
 import type { Tensor } from '../tensor/index.js';

@@ -2,7 +2,7 @@
 // downloaded): a torchvision state dict saved by torch.save (.pth/.pt) or the
 // same tensors as safetensors. Every backbone tensor must be present with its
 // torchvision name and shape; the classifier `fc.*` is skipped because the
-// embedding head replaces it (methods.md §2.2).
+// embedding head replaces it (docs/methods.md §3).
 import { dispose, type Tensor } from '../tensor/index.js';
 import { loadSafetensors } from '../io/safetensors.js';
 import { loadTorchFile, stateDictOf } from '../io/torchFile.js';

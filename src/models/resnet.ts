@@ -1,4 +1,4 @@
-// Layer: models. ResNet-18 / ResNet-50 embedding networks (methods.md §2.2):
+// Layer: models. ResNet-18 / ResNet-50 embedding networks (docs/methods.md §3):
 // torchvision's architecture and parameter names (conv1, bn1, layer1.0.conv1, …,
 // fc), so torchvision ImageNet weights load by name; the classifier `fc` is
 // replaced by a fresh Linear(512|2048 → embeddingDim). ImageNet mean/std
@@ -103,7 +103,7 @@ export interface ResNetOptions {
   /**
    * RobRank's `freeze_bn`: every BatchNorm uses the (ImageNet) running
    * statistics in training too, with trainable affine parameters. On for all
-   * models except EST's (methods.md §2.2).
+   * models except EST's (docs/methods.md §3).
    */
   frozenBatchNorm?: boolean;
 }

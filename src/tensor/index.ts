@@ -7,3 +7,4 @@ export { type DType, type AnyTypedArray, dtypeSize, isFloating, dtypeOfArray } f
 export * from './distributed.js';
 export * from './device.js';
 export * from './engine-info.js';
+export { ScriptModule } from './script-module.js';

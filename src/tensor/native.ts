@@ -39,6 +39,18 @@ export interface NativeBridge {
   manualSeed(seed: number): void;
   rngState(): Uint8Array;
   setRngState(state: Uint8Array): void;
+  /**
+   * TorchScript modules through one entry: 'load' (archive bytes → id), 'call' (id, method, args → result),
+   * 'parameters' | 'buffers' (id → [name, handle][], aliases of the module's own tensors),
+   * 'train' (id, on), 'training' (id), 'save' (id → archive bytes), 'free' (id).
+   */
+  scripted(action: 'load', archive: Uint8Array): number;
+  scripted(action: 'call', id: number, method: string, args: NativeArg[]): NativeResult;
+  scripted(action: 'parameters' | 'buffers', id: number): [string, number][];
+  scripted(action: 'train', id: number, on: boolean): void;
+  scripted(action: 'training', id: number): boolean;
+  scripted(action: 'save', id: number): Uint8Array;
+  scripted(action: 'free', id: number): void;
   /** Optional parts of this build: 'gloo' (c10d process groups). */
   features(): string[];
   /** c10d (present when features() has 'gloo'): a TCPStore rendezvous + ProcessGroupGloo. */

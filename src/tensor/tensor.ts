@@ -91,6 +91,7 @@ const finalizer = new FinalizationRegistry<number>((h) => {
 export type Shape = readonly number[];
 export type ScalarOrTensor = Tensor | number;
 
+/** A libtorch tensor held by handle. Free it with `dispose()` or inside `tidy`; every op returns a new Tensor. */
 export class Tensor implements Disposable {
   #h: number;
   #shape: number[] | undefined;

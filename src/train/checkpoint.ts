@@ -24,6 +24,7 @@ import type { EmbeddingModel } from '../models/model.js';
 import { C2F2 } from '../models/c2f2.js';
 import { ResNet } from '../models/resnet.js';
 import { loadImagenetWeights } from '../models/pretrained.js';
+import { ScriptedModel } from '../models/scripted.js';
 import { describeSchemaErrors, parseConfig, type ExperimentConfig } from './config.js';
 
 export const SIDECAR = 'checkpoint.json';
@@ -268,6 +269,7 @@ export function latestGoodCheckpoint(runDir: string): VerifiedCheckpoint & { pro
   throw new CheckpointError(`no complete checkpoint in ${runDir}:\n  ${problems.join('\n  ')}`);
 }
 
+/** Whether a run directory holds a committed checkpoint. */
 export function hasCheckpoint(runDir: string): boolean {
   return existsSync(path.join(runDir, SIDECAR)) || commitDirs(runDir).length > 0;
 }
@@ -295,6 +297,7 @@ function readTensors(ck: VerifiedCheckpoint, which: 'model' | 'optimizer'): Map<
 export const COMMIT_STAGES = ['model', 'optimizer', 'manifest', 'commit-rename', 'sidecar', 'link', 'prune'] as const;
 export type CommitStage = (typeof COMMIT_STAGES)[number];
 
+/** Options of `saveCheckpoint` (fault injection for tests). */
 export interface SaveOptions {
   /** Called as each stage completes; a throw there behaves like a failure at that point (tests). */
   onStage?: (stage: CommitStage) => void;
@@ -390,9 +393,12 @@ export function createModel(config: ExperimentConfig): EmbeddingModel {
     case 'c2f2':
       if (config.pretrained) throw new Error('--pretrained applies to ResNet models only');
       return new C2F2();
+    case 'torchscript':
+      // Its input shape is the dataset's: 28×28 grey for MNIST/Fashion, 224×224 RGB otherwise (docs/datasets.md).
+      return ScriptedModel.load(config.modelFile!, ['mnist', 'fashion'].includes(config.dataset) ? [1, 28, 28] : [3, 224, 224]);
     case 'resnet18':
     case 'resnet50': {
-      // EST models train BatchNorm normally; every other model keeps it frozen (methods.md §2.2).
+      // EST models train BatchNorm normally; every other model keeps it frozen (docs/methods.md §3).
       const m = new ResNet(config.model === 'resnet18' ? 18 : 50, { frozenBatchNorm: config.defense.kind !== 'est' });
       if (config.pretrained) {
         try {

@@ -1,16 +1,18 @@
 // Layer: train. An experiment as a typed object, its per-dataset defaults
-// (methods.md §3) and RobRank's `dataset:model:loss` shorthand.
+// (docs/methods.md §3) and RobRank's `dataset:model:loss` shorthand.
 import { z } from 'zod';
 import { parseMetric, defaultMargin, METRICS, type MetricName } from '../metric/distance.js';
 import { CONTRASTIVE_MARGIN } from '../metric/contrastive.js';
 
-export type ModelKind = 'c2f2' | 'resnet18' | 'resnet50';
+/** The embedding networks: c2f2 for 28×28 inputs, ResNet-18/50 for 224×224; a user's TorchScript module (`modelFile`) for either. */
+export type ModelKind = 'c2f2' | 'resnet18' | 'resnet50' | 'torchscript';
 import { MINER_NAMES, type MinerName } from '../metric/miners.js';
 import { defenseConfigSchema, defenseFromModelSuffix, type DefenseConfig } from '../defense/registry.js';
 export type { MinerName };
 /** The training loss on mined triplets. */
 export type LossKind = 'triplet' | 'contrastive';
 
+/** One experiment as plain data (stored in every checkpoint): dataset, model, loss, miner, defense, optimizer, epochs. */
 export interface ExperimentConfig {
   /** Dataset name as `openDataset` accepts it (fashion, mnist, …). */
   dataset: string;
@@ -20,7 +22,7 @@ export interface ExperimentConfig {
   miner: MinerName;
   /** Loss margin: triplet γ 0.2 for N/C and 1.0 for E; contrastive 1.0 for all (RobRank's tables). */
   margin: number;
-  /** Code epochs over SPC-2 pairs (RobRank halves the paper's epochs, methods.md §1.3). */
+  /** Code epochs over SPC-2 pairs (RobRank halves the paper's epochs, docs/methods.md §2). */
   epochs: number;
   batchPairs: number;
   lr: number;
@@ -34,6 +36,8 @@ export interface ExperimentConfig {
   defense: DefenseConfig;
   /** ImageNet weights for ResNets: a torchvision .pth or a safetensors file (nothing is downloaded). */
   pretrained?: string;
+  /** model 'torchscript': the TorchScript file (absolute path) whose parameters are trained; the checkpoint holds the weights. */
+  modelFile?: string;
   /**
    * Data parallelism: each global batch is cut into this many shards whose
    * losses are weighted by size (train/data-parallel.ts); any number of
@@ -46,7 +50,7 @@ const SMALL = new Set(['mnist', 'fashion', 'fashion-mnist']);
 
 const LARGE = new Set(['cub', 'cars', 'sop']);
 
-/** methods.md §3: the 28×28 column for MNIST/Fashion, the 224×224 column (ResNet-18) otherwise. */
+/** docs/methods.md §3: the 28×28 column for MNIST/Fashion, the 224×224 column (ResNet-18) otherwise. */
 export function defaultConfig(dataset: string): ExperimentConfig {
   if (!SMALL.has(dataset)) {
     if (!LARGE.has(dataset) && !dataset.startsWith('folder:')) {
@@ -61,7 +65,7 @@ export function defaultConfig(dataset: string): ExperimentConfig {
       margin: defaultMargin('N'),
       epochs: 75,
       batchPairs: 56,
-      // RD's text says 1e-3; the code that produced the published numbers uses 1e-5 (methods.md §9).
+      // RD's text says 1e-3; the code that produced the published numbers uses 1e-5 (docs/methods.md §3).
       lr: 1e-5,
       weightDecay: 4e-4,
       seed: 0,
@@ -103,7 +107,7 @@ const LOSSES: Record<string, [LossKind, MinerName]> = {
 
 /**
  * RobRank's `dataset:model:loss` (e.g. `fashion:rc2f2p:ptripletN`): the model
- * name is a backbone plus a defense suffix (methods.md §10), the loss names the
+ * name is a backbone plus a defense suffix (docs/methods.md §9), the loss names the
  * miner and the metric; `rres18p:pgtripletN` is CA-TRIDE.
  */
 export function parseShorthand(s: string): ExperimentConfig {
@@ -123,16 +127,17 @@ export function parseShorthand(s: string): ExperimentConfig {
   }
   const metric = parseMetric(m[2]!);
   const [lossKind, miner] = known;
-  // CA-TRIDE's released configuration is the ACT model class with the gradual semihard loss (methods.md §8.2).
+  // CA-TRIDE's released configuration is the ACT model class with the gradual semihard loss (docs/methods.md §8.1).
   if (miner === 'gradual-semihard' && defense.kind === 'act') defense = { kind: 'catride' };
   return validateConfig({ ...defaultConfig(dataset), model: modelKind, metric, loss: lossKind, miner, margin: defaultLossMargin(lossKind, metric), defense });
 }
 
+/** The loss margin RobRank uses for a loss and metric (triplet 0.2 for N/C, 1.0 for E; contrastive 1.0). */
 export function defaultLossMargin(loss: LossKind, metric: MetricName): number {
   return loss === 'contrastive' ? CONTRASTIVE_MARGIN : defaultMargin(metric);
 }
 
-const MODEL_KINDS: readonly ModelKind[] = ['c2f2', 'resnet18', 'resnet50'];
+const MODEL_KINDS: readonly ModelKind[] = ['c2f2', 'resnet18', 'resnet50', 'torchscript'];
 
 /** Field types of an ExperimentConfig read from JSON; validateConfig then checks ranges and combinations. */
 const experimentConfigSchema = z
@@ -152,6 +157,7 @@ const experimentConfigSchema = z
     maxBatches: z.number(),
     defense: defenseConfigSchema,
     pretrained: z.string().optional(),
+    modelFile: z.string().min(1).optional(),
     shards: z.number().optional(),
   })
   .strict();
@@ -184,8 +190,9 @@ export function validateConfig(c: ExperimentConfig): ExperimentConfig {
   if (c.shards !== undefined && (!Number.isInteger(c.shards) || c.shards < 1 || c.shards > c.batchPairs)) {
     throw new Error(`shards must be an integer in [1, batch size ${c.batchPairs}], got ${c.shards}`);
   }
+  if ((c.model === 'torchscript') !== (c.modelFile !== undefined)) throw new Error(`model torchscript and modelFile go together (model ${c.model}, modelFile ${c.modelFile ?? 'none'})`);
   const small = SMALL.has(c.dataset);
-  if (small !== (c.model === 'c2f2')) {
+  if (c.model !== 'torchscript' && small !== (c.model === 'c2f2')) {
     throw new Error(`model ${c.model} does not fit dataset ${c.dataset} (c2f2 is for 28×28 MNIST/Fashion, ResNets for 224×224 images)`);
   }
   return c;

@@ -85,6 +85,9 @@ export interface TrainResult {
   final: BenignMetrics;
   seconds: number;
   outDir: string;
+  /** Where the model trained ('cpu', 'cuda:0') and how many data-parallel processes shared the work. */
+  device?: Device;
+  processes?: number;
 }
 
 /** Training stopped on request after committing a checkpoint; `position` is where it resumes. */
@@ -230,7 +233,9 @@ class TrainingRun {
       if (epoch < config.epochs - 1 && this.#agreedStop()) this.#interrupt(state.position);
     }
     const final = this.#final ?? (await this.#evaluate());
-    const result: TrainResult = { config, epochs: this.#records, final, seconds: (Date.now() - this.#started) / 1000, outDir: this.opts.outDir };
+    const result: TrainResult = {
+      config, epochs: this.#records, final, seconds: (Date.now() - this.#started) / 1000, outDir: this.opts.outDir, device: this.model.device, processes: this.group.worldSize,
+    };
     if (this.dir !== null) {
       try {
         writeReport(this.dir.dir, result);

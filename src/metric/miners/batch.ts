@@ -1,4 +1,4 @@
-// Layer: metric. What every SPC-2 miner shares (methods.md §1.3–1.4): the
+// Layer: metric. What every SPC-2 miner shares (docs/methods.md §2): the
 // Miner type, the anchor-row distance matrix computed exactly as the reference
 // miners compute it, the label masks, and uniform random choice over masked
 // candidates done for all anchors at once.
@@ -29,7 +29,7 @@ export interface MinerOptions {
   metric: MetricName;
   /**
    * Margin m of the semihard rule. Which value reaches the miner depends on the
-   * caller (methods.md §1.4 quirk: ACT passes 1.0 for N); other miners ignore it.
+   * caller (docs/methods.md §2 quirk: ACT passes 1.0 for N); other miners ignore it.
    */
   margin: number;
   /** Required by the gradual semihard miner only. */

@@ -1,6 +1,6 @@
 // Layer: metric. Distance-weighted miner (Wu et al. 2017, RobRank
 // `spc2-distance`, losses `pdtriplet*`). The negative of anchor 2k is drawn
-// from q over all 2B items (methods.md §1.4), D = embedding dimension:
+// from q over all 2B items (docs/methods.md §2), D = embedding dimension:
 //
 //   logq_j = (2 - D)·ln d_aj - ((D - 3)/2)·ln(1 - d_aj²/4)    (inverse of the
 //            density of distances between uniform points on the unit sphere)

@@ -31,7 +31,7 @@ export const semihardMiner: Miner = (embeddings, labels, opts) =>
   mineWith(embeddings, labels, opts.metric, (batch) => ({ negatives: semihardNegatives(batch, opts.margin) }));
 
 /**
- * CA-TRIDE's semihard margin schedule m_e = 0.2·(1 - e/(2E))² (methods.md §8.2):
+ * CA-TRIDE's semihard margin schedule m_e = 0.2·(1 - e/(2E))² (docs/methods.md §8.1):
  * 0.2 at epoch 0, about 0.05 at the last epoch, so negatives get gradually harder.
  */
 export function gradualSemihardMargin(progress: TrainingProgress): number {

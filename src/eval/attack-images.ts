@@ -1,0 +1,73 @@
+// Layer: eval. Pictures of what an attack did: for each attacked image, the
+// clean image, the perturbation amplified to be visible (its scale in the file
+// name: pixel = 0.5 + scale · δ) and the adversarial image, as PNGs, plus
+// rankings.json with each image's top-k neighbours (gallery index, label,
+// distance) before and after the attack.
+import path from 'node:path';
+import sharp from 'sharp';
+import { makeDirs, writeFileAtomic } from '../io/atomic.js';
+import type { AttackExamples } from '../attack/index.js';
+import { noGrad, tidy, type Tensor } from '../tensor/index.js';
+
+export interface AttackImagesInput {
+  /** Which attack and budget, for rankings.json. */
+  attack: string;
+  budget: { epsilon: number; alpha: number; steps: number };
+  /** [B, C, H, W] clean images in [0, 1] and what the attack returned for them. */
+  clean: Tensor;
+  examples: AttackExamples;
+  /** Dataset index of each attacked image, and the labels of the whole gallery (for the neighbour lists). */
+  indices: Int32Array;
+  labels: Int32Array;
+  /** Save at most this many images (default all of the batch). */
+  limit?: number;
+}
+
+/** Writes the PNGs and rankings.json into `dir`; returns the files written. */
+export async function saveAttackImages(dir: string, o: AttackImagesInput): Promise<string[]> {
+  makeDirs(dir);
+  const [b, c, h, w] = o.clean.shape as [number, number, number, number];
+  const count = Math.min(b, o.limit ?? b);
+  const delta = noGrad(() => tidy(() => o.examples.adversarial.sub(o.clean)));
+  const written: string[] = [];
+  try {
+    const clean = Float32Array.from(o.clean.toArray());
+    const adv = Float32Array.from(o.examples.adversarial.toArray());
+    const d = Float32Array.from(delta.toArray());
+    const size = c * h * w;
+    const png = async (name: string, values: Float32Array, offset: number, map: (v: number) => number): Promise<void> => {
+      const pixels = Buffer.alloc(size);
+      // NCHW planes → interleaved HWC bytes
+      for (let ch = 0; ch < c; ch++) for (let p = 0; p < h * w; p++) pixels[p * c + ch] = Math.round(255 * Math.min(1, Math.max(0, map(values[offset + ch * h * w + p]!))));
+      const file = path.join(dir, name);
+      await sharp(pixels, { raw: { width: w, height: h, channels: c as 1 | 3 } }).png().toFile(file);
+      written.push(file);
+    };
+    const rankings = [];
+    for (let i = 0; i < count; i++) {
+      const id = o.indices[i]!;
+      let maxAbs = 0;
+      for (let k = 0; k < size; k++) maxAbs = Math.max(maxAbs, Math.abs(d[i * size + k]!));
+      // Amplify so the largest change reaches mid-grey ± 0.5; a zero perturbation stays flat grey.
+      const scale = maxAbs > 0 ? 0.5 / maxAbs : 1;
+      await png(`${id}-query.png`, clean, i * size, (v) => v);
+      await png(`${id}-perturbation-x${scale.toFixed(1)}.png`, d, i * size, (v) => 0.5 + scale * v);
+      await png(`${id}-adversarial.png`, adv, i * size, (v) => v);
+      const list = (ids: number[], dist: number[]): { index: number; label: number; distance: number }[] =>
+        ids.map((g, k) => ({ index: g, label: o.labels[g]!, distance: dist[k]! }));
+      rankings.push({
+        index: id,
+        label: o.labels[id],
+        maxPerturbation: maxAbs,
+        before: list(o.examples.topBefore[i]!, o.examples.distancesBefore[i]!),
+        after: list(o.examples.topAfter[i]!, o.examples.distancesAfter[i]!),
+      });
+    }
+    const json = path.join(dir, 'rankings.json');
+    await writeFileAtomic(json, JSON.stringify({ attack: o.attack, budget: o.budget, images: rankings }, null, 2) + '\n');
+    written.push(json);
+    return written;
+  } finally {
+    delta.dispose();
+  }
+}

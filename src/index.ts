@@ -1,0 +1,96 @@
+/**
+ * rankshield — train, attack and measure the adversarial robustness of deep
+ * metric learning (image retrieval) models, with libtorch as the tensor engine.
+ *
+ * Everything a program needs is exported from this one module:
+ *
+ * - tensors and memory: {@link Tensor}, {@link tidy}, {@link dispose}, {@link noGrad};
+ * - building blocks: {@link Module}, layers, {@link Adam}, {@link SGD};
+ * - models: {@link C2F2}, {@link ResNet} (all {@link EmbeddingModel}s);
+ * - data: {@link openDataset}, {@link testLoader}, {@link spc2Loader};
+ * - distances, losses and miners: {@link pairwiseDistance}, {@link tripletLoss}, {@link minerByName};
+ * - attacks: the PGD core {@link pgd}, {@link createAttack}, {@link attackBatch}, {@link PROFILES};
+ * - defenses: {@link buildDefense} and the five training-step strategies;
+ * - training: {@link train}, {@link defaultConfig}, {@link parseShorthand};
+ * - checkpoints: {@link loadCheckpoint}, {@link saveCheckpoint}, safetensors and torch.save readers;
+ * - evaluation: {@link evaluateBenign}, {@link retrievalMetrics}, {@link runSwipe},
+ *   {@link empiricalRobustnessScore}, {@link adjustedRobustnessScore}.
+ *
+ * Images are NCHW float32 in [0, 1] (normalisation is inside the models, so
+ * attack budgets are in pixel space). Tensors are freed explicitly: wrap work
+ * in {@link tidy} or call `dispose()`.
+ *
+ * The guide with worked examples is docs/api.md in the package; the methods,
+ * attacks, metrics and datasets are described in docs/.
+ *
+ * @packageDocumentation
+ */
+
+// ------------------------------------------------------------ tensors and memory
+export * from './tensor/index.js';
+
+// ------------------------------------------------------------ nn and optimizers
+export * from './nn/index.js';
+export * from './optim/index.js';
+
+// ------------------------------------------------------------ models
+export type { EmbeddingModel } from './models/model.js';
+export { C2F2 } from './models/c2f2.js';
+export { ResNet, type ResNetDepth, type ResNetOptions } from './models/resnet.js';
+export { loadImagenetWeights, readStateDictFile } from './models/pretrained.js';
+export * from './models/scripted.js';
+export * from './models/robrank.js';
+
+// ------------------------------------------------------------ datasets and loaders
+export * from './data/index.js';
+
+// ------------------------------------------------------------ distances, losses, miners
+export * from './metric/index.js';
+
+// ------------------------------------------------------------ attacks and the PGD core
+export * from './attack/index.js';
+// Both layers name a type Selection: an attack's is the public one, a miner's is renamed.
+export type { Selection } from './attack/index.js';
+export type { Selection as MinerSelection } from './metric/index.js';
+
+// ------------------------------------------------------------ defenses
+export type { Defense, DefenseContext, DefenseStats, DefenseStep } from './defense/defense.js';
+export { buildDefense, describeDefense, DEFENSE_KINDS, SAMPLERS, type DefenseConfig, type SamplerName } from './defense/registry.js';
+export { noDefense, type PairLoss } from './defense/none.js';
+export { embeddingShiftedTriplet } from './defense/est.js';
+export { antiCollapseTriplet, type ActOptions } from './defense/act.js';
+export { hardnessManipulation, type Destination, type GradualDestination, type HardnessManipulationOptions } from './defense/hm.js';
+export { collapseAwareTripletDecoupling, weightedDistance, type CatrideOptions, type CollapseWeighting } from './defense/catride.js';
+export { defaultBudget } from './defense/common.js';
+
+// ------------------------------------------------------------ training
+export { train, trainEpoch, TrainingInterrupted, DEFAULT_CHECKPOINT_SECONDS, type CheckpointEvery, type EpochOptions, type EpochRecord, type TrainOptions, type TrainResult } from './train/trainer.js';
+export { defaultConfig, defaultLossMargin, parseConfig, parseShorthand, validateConfig, type ExperimentConfig, type LossKind, type ModelKind } from './train/config.js';
+export { writeReport } from './train/report.js';
+export { trainingCurvesSvg, type EvaluatedEpoch, type StepRecord, type TrainingChart } from './train/plot.js';
+export { ProgressBar } from './train/progress.js';
+
+// ------------------------------------------------------------ checkpoints and tensor files
+export {
+  CheckpointError, createModel, hasCheckpoint, latestGoodCheckpoint, loadCheckpoint, loadModelWeights, loadOptimizerState, readCheckpoint,
+  readCheckpointInfo, resolveCheckpointDir, saveCheckpoint,
+  type CheckpointInfo, type CheckpointState, type EpochProgress, type SaveOptions, type TrainingPosition, type VerifiedCheckpoint,
+} from './train/checkpoint.js';
+export { decodeSafetensors, encodeSafetensors, loadSafetensors, saveSafetensors, type SafetensorsContent } from './io/safetensors.js';
+export { decodeTorchFile, disposeTorchValue, loadTorchFile, stateDictOf, type TorchFileOptions, type TorchValue } from './io/torchFile.js';
+
+// ------------------------------------------------------------ evaluation
+export { BENIGN_COLUMNS, benignJson, evaluateBenign, formatBenign, readBenignMetrics, robrankBenignKeys, type BenignMetrics, type BenignOptions } from './eval/benign.js';
+export { embedDataset, type EmbedOptions } from './eval/embed.js';
+export { MAP_FIXED_R, retrievalMetrics, type ExcludeSelfBy, type RetrievalMetrics, type RetrievalOptions, type RetrievalReport } from './eval/retrieval.js';
+export { kmeans, type KMeansInit, type KMeansOptions, type KMeansResult } from './eval/kmeans.js';
+export { embeddingNmi, normalizedMutualInformation, type EmbeddingNmi } from './eval/nmi.js';
+export { catrideLambdaFromEntanglement, entanglement, type Entanglement } from './eval/entanglement.js';
+export * from './eval/robustness.js';
+export { formatFixed } from './eval/format.js';
+
+// ------------------------------------------------------------ the robustness swipe and its reports
+export { attackExamples, benignRecallAt1, embedGallery, runSwipe, type SwipeOptions, type SwipeProgress, type SwipeResult } from './eval/swipe.js';
+export { saveAttackImages, type AttackImagesInput } from './eval/attack-images.js';
+export { formatBudget, swipeMarkdown, swipeSvg, tradeoffSvg, type TradeoffPoint, type TradeoffSeries } from './eval/report-svg.js';
+export { attackColumn, formatAttackValue, type AttackColumn, type RobustDirection } from './eval/columns.js';
