@@ -18,9 +18,9 @@ const tmp = (): string => mkdtempSync(path.join(os.tmpdir(), 'rankshield-kill-')
 const EVERY = 3;
 const EPOCHS = 2;
 const KILLS = Number(process.env.RANKSHIELD_KILLS ?? 4);
-// A process makes ~2 steps of committed progress between kills on average: size the run so the kills
-// spread over both epochs and the final evaluation.
-const STEPS = Math.max(12, KILLS);
+// A process makes ~2 steps of committed progress between kills on average: size the run so that
+// every kill lands in training (both epochs); one more kill then lands in the final evaluation.
+const STEPS = Math.max(12, 2 * KILLS);
 const trainArgs = (out: string): string[] => [
   'train', '--dataset', 'fashion', '--epochs', String(EPOCHS), '--batch', '32', '--max-batches', String(STEPS), '--eval-every', '100',
   '--checkpoint-every', String(EVERY), '--quiet', '--json', '--out', out,
@@ -138,6 +138,17 @@ test('kill -9 at random points, then resume: no torn checkpoint, at most one int
       assert.ok(logged - ck.info.optimizerStep <= EVERY, `attempt ${i}: lost ${logged - ck.info.optimizerStep} steps, more than one interval (${EVERY})`);
       if (inEval) break; // a kill during the final evaluation: the restart only evaluates
     }
+  }
+  if (!outcomes.some((o) => o.startsWith('eval'))) {
+    // One more kill, during the final evaluation (its epoch is committed before it starts).
+    const run = start([...trainArgs(out), ...restartFlags(out)]);
+    assert.ok(await until(() => pendingEval(out), run.exit), 'the run should reach its final evaluation');
+    run.child.kill('SIGKILL');
+    await run.exit;
+    const ck = latestGoodCheckpoint(out);
+    assert.equal(ck.problem, undefined);
+    assert.equal(ck.info.optimizerStep, total, 'the trained epoch is committed before its evaluation');
+    outcomes.push('eval:SIGKILL:lost0');
   }
   t.diagnostic(`kills (logged steps:signal:steps lost): ${outcomes.join(' ')}`);
   const last = await start([...trainArgs(out), ...restartFlags(out)]).exit;

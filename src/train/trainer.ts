@@ -355,16 +355,19 @@ export async function trainEpoch(o: EpochOptions): Promise<EpochProgress> {
   if (p.epoch !== epoch) throw new Error(`resume: the saved progress is of epoch ${p.epoch + 1}, not ${epoch + 1}`);
   manualSeed(epochSeed(config.seed, epoch));
   if (o.resumeFrom?.rngState) setRngState(new Uint8Array(Buffer.from(o.resumeFrom.rngState, 'base64')));
-  const full = spc2Loader(train, { seed: config.seed, epoch, batchPairs: config.batchPairs }).batches;
-  const total = config.maxBatches > 0 ? Math.min(config.maxBatches, full) : full;
-  if (p.steps > total) throw new Error(`resume: the checkpoint is at step ${p.steps} of epoch ${epoch + 1}, which has ${total} steps`);
+  if (config.maxBatches > 0 && p.steps > config.maxBatches) throw new Error(`resume: the checkpoint is at step ${p.steps} of epoch ${epoch + 1}, which has ${config.maxBatches} steps`);
   const loader = spc2Loader(train, { seed: config.seed, epoch, batchPairs: config.batchPairs, startBatch: p.steps });
+  const full = p.steps + loader.batches; // the loader holds the batches after startBatch
+  const total = config.maxBatches > 0 ? Math.min(config.maxBatches, full) : full;
   const bar = o.progress ? new ProgressBar(total, `epoch ${epoch + 1}/${config.epochs}`) : null;
   bar?.tick(p.steps);
   let since = Date.now();
   try {
     for await (const batch of loader) {
-      if (p.steps >= total) break; // resumed after the epoch's last step: nothing left to train
+      if (p.steps >= total) {
+        dispose([batch.images, batch.labels]); // resumed after the epoch's last step: nothing left to train
+        break;
+      }
       const local = o.decide?.() ?? { stop: false, checkpoint: false };
       // Decoded on the CPU, uploaded once per batch (the same tensors on the CPU).
       const onModel: Batch = { ...batch, images: onDevice(batch.images, o.model.device), labels: onDevice(batch.labels, o.model.device) };
