@@ -32,3 +32,15 @@ def random_miner(emb, labels):
         neg_mask = labels[a].unsqueeze(1) != labels.unsqueeze(0)
         scores = torch.rand(neg_mask.shape).masked_fill(~neg_mask, -1.0)
         return a, a + 1, scores.argmax(1)
+
+
+def triplet_step(model, opt, images, labels, margin=0.2):
+    """One step of RobRank's undefended training: embed (metric N), random triplets, triplet loss, Adam.
+    Returns the loss."""
+    emb = torch.nn.functional.normalize(model(images), dim=1)
+    a, p, n = random_miner(emb, labels)
+    loss = torch.nn.functional.triplet_margin_loss(emb[a], emb[p], emb[n], margin=margin)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    return loss

@@ -3,9 +3,8 @@
 # Adam 1e-3), then writes its state dict (torch.save) and a torch.jit.trace of it.
 import json, sys
 import torch
-import torch.nn.functional as F
 from c2f2_reference import C2F2
-from fashion_reference import Spc2Batches, random_miner
+from fashion_reference import Spc2Batches, triplet_step
 
 images_file, labels_file, batches, out_pth, out_pt = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
 torch.manual_seed(0)
@@ -14,12 +13,7 @@ opt = torch.optim.Adam(model.parameters(), lr=1e-3, weight_decay=1e-7)
 data = Spc2Batches(images_file, labels_file)
 for b in range(batches):
     images, labels = data.batch(b, 128)
-    emb = F.normalize(model(images), dim=1)
-    a, p, n = random_miner(emb, labels)
-    loss = F.triplet_margin_loss(emb[a], emb[p], emb[n], margin=0.2)
-    opt.zero_grad()
-    loss.backward()
-    opt.step()
+    loss = triplet_step(model, opt, images, labels)
 model.eval()
 torch.save(model.state_dict(), out_pth)
 torch.jit.trace(model, torch.rand(2, 1, 28, 28)).save(out_pt)

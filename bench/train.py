@@ -4,9 +4,8 @@
 # Prints one JSON line: seconds for the timed batches.
 import json, sys, time
 import torch
-import torch.nn.functional as F
 from c2f2_reference import C2F2
-from fashion_reference import Spc2Batches, random_miner
+from fashion_reference import Spc2Batches, triplet_step
 
 images_file, labels_file, threads, pairs, batches = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 torch.set_num_threads(threads)
@@ -19,10 +18,5 @@ data = Spc2Batches(images_file, labels_file)
 t0 = time.perf_counter()
 for b in range(batches):
     images, labels = data.batch(b, pairs)
-    emb = F.normalize(model(images), dim=1)
-    a, p, n = random_miner(emb, labels)
-    loss = F.triplet_margin_loss(emb[a], emb[p], emb[n], margin=0.2)
-    opt.zero_grad()
-    loss.backward()
-    opt.step()
+    triplet_step(model, opt, images, labels)
 print(json.dumps({"seconds": time.perf_counter() - t0, "batches": batches}))

@@ -3,13 +3,12 @@
 # Adam 1e-3 / 1e-7), data parallel with DistributedDataParallel over Gloo on
 # loopback: N processes, each the contiguous 1/N of every global batch's pairs,
 # gradients averaged by DDP. Rank 0 prints one JSON line: seconds for the timed batches.
-import json, os, sys, time
+import json, sys, time
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
-import torch.nn.functional as F
 from c2f2_reference import C2F2
-from fashion_reference import Spc2Batches, random_miner
+from fashion_reference import Spc2Batches, triplet_step
 
 images_file, labels_file, threads, pairs, batches, nproc, port = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), sys.argv[7]
 
@@ -28,12 +27,7 @@ def worker(rank):
     for b in range(batches):
         images, labels = data.batch(b, pairs)
         images, labels = images[2 * lo:2 * hi], labels[2 * lo:2 * hi]
-        emb = F.normalize(model(images), dim=1)
-        a, p, n = random_miner(emb, labels)
-        loss = F.triplet_margin_loss(emb[a], emb[p], emb[n], margin=0.2)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+        loss = triplet_step(model, opt, images, labels)
     dist.barrier()
     if rank == 0:
         print(json.dumps({"seconds": time.perf_counter() - t0, "batches": batches}), flush=True)
