@@ -35,6 +35,7 @@ import {
 import { embedDataset } from './embed.js';
 import type { BenignMetrics } from './benign.js';
 import { progressBar } from '../train/progress.js';
+import { allreduceNumbers } from '../train/data-parallel.js';
 import { ATTACK_NAMES, adjustedRobustnessScore, empiricalRobustnessScore, type AttackResults } from './robustness.js';
 
 /** Options of `runSwipe`. */
@@ -240,12 +241,7 @@ export async function runSwipe(model: EmbeddingModel, ds: DmlDataset, metric: Me
     dispose([gallery.embeddings, gallery.labels]);
     model.train(wasTraining);
   }
-  if (group.worldSize > 1) {
-    const t = Tensor.fromTypedArray(rows, [rows.length], 'float64');
-    group.allreduceSum([t]);
-    rows.set(t.toArray());
-    t.dispose();
-  }
+  rows.set(allreduceNumbers(rows, group));
   // Sums in batch order: the same additions whatever the number of ranks.
   sums.clear();
   let recallSum = 0;

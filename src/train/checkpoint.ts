@@ -208,8 +208,12 @@ export function resolveCheckpointDir(p: string): string {
   return dir;
 }
 
-/** Reads `dir/checkpoint.json` and checks every file it names (size and SHA-256). */
-export function readCheckpoint(dir: string): VerifiedCheckpoint {
+/**
+ * Reads `dir/checkpoint.json`, checks that every file it names is there, and
+ * hashes those in `hash` (size and SHA-256; default all). Files read later
+ * through this checkpoint are verified again from the bytes read.
+ */
+export function readCheckpoint(dir: string, hash: readonly ('model' | 'optimizer')[] = ['model', 'optimizer']): VerifiedCheckpoint {
   const file = path.join(dir, SIDECAR);
   let text: string;
   try {
@@ -218,15 +222,18 @@ export function readCheckpoint(dir: string): VerifiedCheckpoint {
     throw new CheckpointError(`${file}: cannot read (${(e as Error).message})`);
   }
   const { info, verified } = parseInfo(file, text);
-  for (const [what, rec] of Object.entries(info.files)) {
+  for (const [what, rec] of Object.entries(info.files) as ['model' | 'optimizer', FileRecord][]) {
     const p = confinedPath(dir, rec.path, file);
     if (!existsSync(p)) throw new CheckpointError(`${file}: its ${what} file ${rec.path} is missing — the checkpoint is torn`);
-    if (!verified) continue;
-    const size = statSync(p).size;
-    if (size !== rec.bytes) throw new CheckpointError(`${p}: ${size} bytes, the checkpoint recorded ${rec.bytes} — the file is torn or was replaced`);
-    if (sha256File(p) !== rec.sha256) throw new CheckpointError(`${p}: SHA-256 differs from the one recorded in ${file} — the file is corrupt or was altered`);
+    if (verified && hash.includes(what)) checkRecord(p, rec, file, statSync(p).size, () => sha256File(p));
   }
   return { info, base: dir, verified };
+}
+
+/** A file against its record: size first (cheap), then SHA-256; each mismatch named. */
+function checkRecord(p: string, rec: FileRecord, sidecar: string, size: number, digest: () => string): void {
+  if (size !== rec.bytes) throw new CheckpointError(`${p}: ${size} bytes, the checkpoint recorded ${rec.bytes} — the file is torn or was replaced`);
+  if (digest() !== rec.sha256) throw new CheckpointError(`${p}: SHA-256 differs from the one recorded in ${sidecar} — the file is corrupt or was altered`);
 }
 
 /** Reads the checkpoint's info only (config, epoch, metrics); the files are not hashed. */
@@ -286,9 +293,14 @@ function sha256File(file: string): string {
   return h.digest('hex');
 }
 
+/** One read of a checkpoint file, verified from the bytes read (so what is decoded is what was checked). */
 function readTensors(ck: VerifiedCheckpoint, which: 'model' | 'optimizer'): Map<string, Tensor> {
-  const p = confinedPath(ck.base, ck.info.files[which].path, path.join(ck.base, SIDECAR));
-  return decodeSafetensors(readFileSync(p), p).tensors;
+  const rec = ck.info.files[which];
+  const sidecar = path.join(ck.base, SIDECAR);
+  const p = confinedPath(ck.base, rec.path, sidecar);
+  const bytes = readFileSync(p);
+  if (ck.verified) checkRecord(p, rec, sidecar, bytes.length, () => sha256(bytes));
+  return decodeSafetensors(bytes, p).tensors;
 }
 
 // ------------------------------------------------------------------ writing
@@ -416,7 +428,7 @@ export function createModel(config: ExperimentConfig): EmbeddingModel {
 /** Rebuilds the model of a checkpoint (run directory, commit directory or file in one) with its verified weights. */
 export function loadCheckpoint(p: string): { model: EmbeddingModel; info: CheckpointInfo; dir: string } {
   const dir = resolveCheckpointDir(p);
-  const ck = readCheckpoint(dir);
+  const ck = readCheckpoint(dir, []); // the weights are verified as they are read; the optimizer is not needed
   const model = createModel(ck.info.config);
   try {
     loadModelWeights(ck, model);
