@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import os from 'node:os';
-import { UsageError } from '../src/cli/command.js';
+import { flagBool, flagNumber, parseOptions, type OptionTable } from '../src/util/options.js';
 
 export interface BenchCase {
   name: string;
@@ -23,27 +23,38 @@ export interface BenchArgs {
   json: boolean;
 }
 
-/** Parses the flags every bench shares: --threads N --batch N --warmup N --iters N --rounds N --nproc N --json. */
-export function parseBenchArgs(argv: string[], defaults: { batch: number; warmup: number; iters: number; rounds: number }): BenchArgs {
-  const out: BenchArgs = {
-    threads: Number(process.env.RANKSHIELD_THREADS) || os.availableParallelism(),
-    ...defaults,
-    nproc: 1,
-    json: false,
+/** The libtorch threads a bench uses unless --threads says: RANKSHIELD_THREADS, else every core. */
+export function defaultThreads(): number {
+  return Number(process.env.RANKSHIELD_THREADS) || os.availableParallelism();
+}
+
+const positive = (help: string): OptionTable[string] => ({ kind: 'int', value: 'N', min: 1, help });
+
+/** The flags every timing bench shares. */
+export const BENCH_OPTIONS = {
+  threads: positive('libtorch intra-op threads (both sides)'),
+  batch: positive('batch size'),
+  warmup: { kind: 'int', value: 'N', min: 0, help: 'untimed iterations first' },
+  iters: positive('timed iterations per round'),
+  rounds: positive('rounds (the median round is reported)'),
+  nproc: positive('data-parallel ranks (bench train: c10d ranks against PyTorch DDP)'),
+  json: { kind: 'boolean', help: 'print only the JSON line' },
+} as const satisfies OptionTable;
+
+/** Parses the shared bench flags (Node's util.parseArgs underneath) over a bench's defaults; `extra` adds a bench's own flags. */
+export function parseBenchArgs(argv: string[], defaults: { batch: number; warmup: number; iters: number; rounds: number }, extra: OptionTable = {}): BenchArgs & { extra: Map<string, string | number | boolean> } {
+  const p = parseOptions(argv, { ...BENCH_OPTIONS, ...extra });
+  const n = (name: keyof typeof defaults): number => flagNumber(p, name) ?? defaults[name];
+  return {
+    threads: flagNumber(p, 'threads') ?? defaultThreads(),
+    batch: n('batch'),
+    warmup: n('warmup'),
+    iters: n('iters'),
+    rounds: n('rounds'),
+    nproc: flagNumber(p, 'nproc') ?? 1,
+    json: flagBool(p, 'json'),
+    extra: p.flags,
   };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === '--json') {
-      out.json = true;
-      continue;
-    }
-    const key = a.replace(/^--/, '') as 'threads' | 'batch' | 'warmup' | 'iters' | 'rounds' | 'nproc';
-    if (!['threads', 'batch', 'warmup', 'iters', 'rounds', 'nproc'].includes(key)) throw new UsageError(`unknown bench option '${a}'`);
-    const v = Number(argv[++i]);
-    if (!Number.isInteger(v) || v < 1) throw new UsageError(`${a} needs a positive integer`);
-    out[key] = v;
-  }
-  return out;
 }
 
 export function medianMs(fn: () => void, warmup: number, iters: number): number {

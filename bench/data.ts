@@ -6,7 +6,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { UsageError } from '../src/cli/command.js';
+import { flagBool, flagNumber, parseOptions } from '../src/util/options.js';
 import { CENTER_CROP } from '../src/data/augment.js';
 import { DecodePool } from '../src/data/decode-pool.js';
 import { FileImageDataset } from '../src/data/file-dataset.js';
@@ -25,20 +25,9 @@ interface DataBenchArgs {
 }
 
 function parseArgs(argv: string[]): DataBenchArgs {
-  const a: DataBenchArgs = { images: 300, classes: 10, width: 500, height: 375, json: false };
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i]!;
-    if (flag === '--json') {
-      a.json = true;
-      continue;
-    }
-    const key = flag.replace(/^--/, '') as 'images' | 'classes' | 'width' | 'height';
-    if (!['images', 'classes', 'width', 'height'].includes(key)) throw new UsageError(`unknown data bench option '${flag}' (--images N --classes N --width N --height N --json)`);
-    const v = Number(argv[++i]);
-    if (!Number.isInteger(v) || v < 1) throw new UsageError(`${flag} needs a positive integer`);
-    a[key] = v;
-  }
-  return a;
+  const n = (help: string) => ({ kind: 'int', value: 'N', min: 1, help }) as const;
+  const p = parseOptions(argv, { images: n('images to write and decode'), classes: n('classes'), width: n('image width'), height: n('image height'), json: { kind: 'boolean', help: 'print only the JSON line' } });
+  return { images: flagNumber(p, 'images') ?? 300, classes: flagNumber(p, 'classes') ?? 10, width: flagNumber(p, 'width') ?? 500, height: flagNumber(p, 'height') ?? 375, json: flagBool(p, 'json') };
 }
 
 /** A photo-like test image: smooth colour gradients plus noise, so JPEG decoding does real work. */

@@ -16,11 +16,8 @@ import { exportFashionTrain, medianOfRounds, parseBenchArgs, pythonTorch } from 
 
 export async function runDefenseBench(argv: string[]): Promise<number> {
   // --iters = timed batches per round (469 = one epoch); η has its own flag, --eta.
-  const etaAt = argv.indexOf('--eta');
-  const eta = etaAt >= 0 ? Number(argv[etaAt + 1]) : 8;
-  if (!Number.isInteger(eta) || eta < 1) throw new Error(`--eta must be a positive integer, got ${argv[etaAt + 1]}`);
-  const rest = etaAt >= 0 ? [...argv.slice(0, etaAt), ...argv.slice(etaAt + 2)] : argv;
-  const args = parseBenchArgs(rest, { batch: 128, warmup: 0, iters: 10, rounds: 2 });
+  const args = parseBenchArgs(argv, { batch: 128, warmup: 0, iters: 10, rounds: 2 }, { eta: { kind: 'int', value: 'N', min: 1, help: 'PGD steps η' } });
+  const eta = (args.extra.get('eta') as number | undefined) ?? 8;
   setNumThreads(args.threads);
   const train = (await openDataset('fashion')).train as InMemoryDataset;
   const { dir, imagesFile, labelsFile } = exportFashionTrain(train, 'defense');

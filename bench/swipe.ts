@@ -11,7 +11,9 @@ import { C2F2 } from '../src/models/c2f2.js';
 import { InMemoryImageDataset, Rng } from '../src/data/index.js';
 import { getProfile, type Profile } from '../src/attack/index.js';
 import { runSwipe } from '../src/eval/swipe.js';
-import { UsageError } from '../src/cli/command.js';
+import { UsageError } from '../src/util/usage-error.js';
+import { flagNumber, parseOptions } from '../src/util/options.js';
+import { defaultThreads } from './common.js';
 import { pythonTorch } from './common.js';
 import os from 'node:os';
 
@@ -23,16 +25,14 @@ interface SwipeBenchArgs {
 }
 
 function parse(argv: string[]): SwipeBenchArgs {
-  const out: SwipeBenchArgs = { threads: Number(process.env.RANKSHIELD_THREADS) || os.availableParallelism(), gallery: 10000, batches: 1, steps: 32 };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === '--json') continue; // the last line is JSON anyway
-    const key = a.replace(/^--/, '');
-    if (key !== 'threads' && key !== 'gallery' && key !== 'batches' && key !== 'steps') throw new UsageError(`unknown bench option '${a}' (--threads, --gallery, --batches, --steps)`);
-    const v = Number(argv[++i]);
-    if (!Number.isInteger(v) || v < 1) throw new UsageError(`${a} needs a positive integer`);
-    out[key] = v;
-  }
+  const p = parseOptions(argv, {
+    threads: { kind: 'int', value: 'N', min: 1, help: 'libtorch intra-op threads' },
+    gallery: { kind: 'int', value: 'N', min: 1, help: 'gallery images' },
+    batches: { kind: 'int', value: 'N', min: 1, help: 'query batches of 128' },
+    steps: { kind: 'int', value: 'N', min: 1, help: 'PGD steps' },
+    json: { kind: 'boolean', help: 'the last line is JSON anyway' },
+  });
+  const out: SwipeBenchArgs = { threads: flagNumber(p, 'threads') ?? defaultThreads(), gallery: flagNumber(p, 'gallery') ?? 10000, batches: flagNumber(p, 'batches') ?? 1, steps: flagNumber(p, 'steps') ?? 32 };
   if (out.batches * 128 > out.gallery) throw new UsageError('--batches × 128 must not exceed --gallery');
   return out;
 }

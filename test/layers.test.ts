@@ -11,6 +11,7 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 
 /** Height of each src/ folder (and of src/index.ts), as in the README's Architecture table; equal heights are one layer. */
 const HEIGHT: Record<string, number> = {
+  util: 0, // the command-line option parser and UsageError: plain TypeScript, no libtorch
   tensor: 0,
   nn: 1,
   optim: 1,
@@ -22,6 +23,7 @@ const HEIGHT: Record<string, number> = {
   defense: 6,
   train: 7,
   eval: 7,
+  bench: 7.5, // bench/ (outside src/): the side-by-side benchmarks; `rankshield bench` loads them
   cli: 8,
   'index.ts': 9, // src/index.ts, the package's public API: the top, it may import every layer
 };
@@ -45,6 +47,18 @@ const files = sourceFiles(path.join(ROOT, 'src')).map((file) => ({
   text: readFileSync(file, 'utf8'),
 }));
 
+/** bench/'s TypeScript, as one more layer (below the CLI that runs it). */
+const benchFiles = readdirSync(path.join(ROOT, 'bench'))
+  .filter((n) => n.endsWith('.ts'))
+  .map((n) => ({ file: path.join(ROOT, 'bench', n), layer: 'bench', text: readFileSync(path.join(ROOT, 'bench', n), 'utf8') }));
+
+/** The layer of an import target: a src/ folder, or 'bench'. */
+function targetLayer(from: string, spec: string): string | null {
+  const rel = path.relative(ROOT, path.resolve(path.dirname(from), spec)).split(path.sep);
+  if (rel[0] === 'src') return rel.length === 2 ? 'index.ts' : rel[1]!;
+  return rel[0] === 'bench' ? 'bench' : null;
+}
+
 test('every src/ folder has a place in the layer map', () => {
   assert.ok(files.length > 50, `found only ${files.length} sources under src/`);
   const unknown = [...new Set(files.map((f) => f.layer))].filter((l) => !(l in HEIGHT));
@@ -53,18 +67,36 @@ test('every src/ folder has a place in the layer map', () => {
 
 test('no file imports a layer above its own', () => {
   const upward: string[] = [];
-  for (const { file, layer, text } of files) {
+  for (const { file, layer, text } of [...files, ...benchFiles]) {
     for (const spec of relativeImports(text)) {
-      const target = path.relative(path.join(ROOT, 'src'), path.resolve(path.dirname(file), spec)).split(path.sep);
-      if (target[0] === '..') {
-        // Outside src/: only the CLI reaches bench/ (lazily, for `rankshield bench`).
-        if (!(layer === 'cli' && target[1] === 'bench')) upward.push(`${path.relative(ROOT, file)} → ${spec}`);
+      const target = targetLayer(file, spec);
+      if (target === null) {
+        upward.push(`${path.relative(ROOT, file)} → ${spec} (outside src/ and bench/)`);
         continue;
       }
-      if (HEIGHT[target[0]!]! > HEIGHT[layer]!) upward.push(`${path.relative(ROOT, file)} (${layer}) → ${spec} (${target[0]})`);
+      if (HEIGHT[target]! > HEIGHT[layer]!) upward.push(`${path.relative(ROOT, file)} (${layer}) → ${spec} (${target})`);
     }
   }
   assert.deepEqual(upward, []);
+});
+
+test('no import circle among the sources', () => {
+  const all = [...files, ...benchFiles];
+  const edges = new Map(all.map((f) => [f.file, relativeImports(f.text).map((spec) => path.resolve(path.dirname(f.file), spec).replace(/\.js$/, '.ts'))]));
+  const state = new Map<string, 'open' | 'done'>();
+  const circles: string[] = [];
+  const visit = (file: string, trail: string[]): void => {
+    if (state.get(file) === 'done') return;
+    if (state.get(file) === 'open') {
+      circles.push([...trail.slice(trail.indexOf(file)), file].map((f) => path.relative(ROOT, f)).join(' → '));
+      return;
+    }
+    state.set(file, 'open');
+    for (const next of edges.get(file) ?? []) visit(next, [...trail, file]);
+    state.set(file, 'done');
+  };
+  for (const f of all) visit(f.file, []);
+  assert.deepEqual(circles, []);
 });
 
 test('only src/tensor/ loads the native addon', () => {

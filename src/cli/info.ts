@@ -1,19 +1,23 @@
 // Layer: cli. `rankshield info`: the engine this installation computes with.
 import { engineInfo } from '../tensor/index.js';
-import { flagBool, parseArgs } from './args.js';
+import { flagBool, parseOptions, usageText } from './args.js';
+
+const OPTIONS = { json: { kind: 'boolean', help: 'print one JSON object' } } as const;
 import { UsageError, type Command } from './command.js';
 
 export const infoCommand: Command = {
   name: 'info',
   summary: 'libtorch version and path, CUDA devices, BLAS, threads, distributed support',
-  usage: `usage: rankshield info [--json]
-
-Prints what this installation computes with: the libtorch the native addon was built against
+  usage: usageText(
+    ['rankshield info [--json]'],
+    `Prints what this installation computes with: the libtorch the native addon was built against
 (choose another with RANKSHIELD_LIBTORCH=DIR or =python and npm run setup), whether it has CUDA
 and which devices it sees, the BLAS, the CPU capability libtorch uses, the intra-op threads, and
-whether c10d Gloo (data-parallel --nproc) is available. --json prints one JSON object.`,
+whether c10d Gloo (data-parallel --nproc) is available.`,
+    [{ options: OPTIONS }],
+  ),
   async run(argv) {
-    const p = parseArgs(argv, { json: 'boolean' });
+    const p = parseOptions(argv, OPTIONS);
     if (p.positionals.length > 0) throw new UsageError(`unexpected arguments: ${p.positionals.join(' ')}`);
     const i = engineInfo();
     if (flagBool(p, 'json')) {

@@ -13,12 +13,6 @@ import { UsageError } from './command.js';
 /** Seconds the other ranks get to stop on their own after one failed, before they are killed. */
 export const RANK_GRACE_S = 20;
 
-/** The usage text of the distributed options, shared by every command that has them. */
-export const DISTRIBUTED_USAGE = `distributed (data parallel, c10d Gloo):
-  --nproc N             run N local processes (ranks) of this command
-  ranks started by a scheduler instead: RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT
-  (torchrun's variables; GLOO_SOCKET_IFNAME picks the network interface)`;
-
 /** `argv` without its `--nproc N` / `--nproc=N` (what each rank runs). */
 export function withoutNproc(argv: readonly string[]): string[] {
   const out: string[] = [];

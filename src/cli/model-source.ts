@@ -2,23 +2,27 @@
 // checkpoint (CKPT, which names its dataset and metric) or a user's TorchScript
 // file (--model-file, with --dataset and --metric; the input shape comes from
 // the dataset, and --input-shape must agree with it).
-import { openDataset, type OpenedDataset } from '../data/index.js';
-import { parseMetric, type MetricName } from '../metric/distance.js';
+import { DATASET_NAMES, openDataset, type OpenedDataset } from '../data/index.js';
+import { METRICS, parseMetric, type MetricName } from '../metric/distance.js';
 import type { EmbeddingModel } from '../models/model.js';
 import { ScriptedModel } from '../models/scripted.js';
 import { loadCheckpoint, type CheckpointInfo } from '../train/checkpoint.js';
-import { flagString, type FlagKind, type ParsedArgs } from './args.js';
+import { flagString, ROOT_OPTION, type OptionSection, type ParsedArgs } from './args.js';
 import { UsageError } from './command.js';
 
-/** The flags of a model source, for each command's parseArgs spec. */
-export const MODEL_SOURCE_FLAGS = { 'model-file': 'string', dataset: 'string', metric: 'string', 'input-shape': 'string' } as const satisfies Record<string, FlagKind>;
+/** Where eval, swipe and attack find the model and its data: --root for a checkpoint's dataset, or a TorchScript file. */
+export const MODEL_SOURCE_SECTION: OptionSection = {
+  title: 'instead of CKPT, a TorchScript model (torch.jit.save of a trace or script; N×C×H×W in [0, 1] → N×D)',
+  options: {
+    'model-file': { kind: 'string', value: 'FILE', help: 'the model; normalisation, if any, inside it' },
+    dataset: { kind: 'string', value: 'NAME', help: `its test split (required with --model-file): ${DATASET_NAMES}` },
+    metric: { kind: 'string', value: METRICS.join('|'), choices: METRICS, help: 'distance on its embeddings', default: 'N' },
+    'input-shape': { kind: 'string', value: 'C,H,W', help: "checked against the dataset's image shape (e.g. 3,224,224)" },
+  },
+};
 
-/** Their usage lines. */
-export const MODEL_SOURCE_USAGE = `instead of CKPT, a TorchScript model (torch.jit.save of a trace or script; N×C×H×W in [0, 1] → N×D):
-  --model-file FILE     the model; normalisation, if any, inside it
-  --dataset NAME        its test split (required with --model-file)
-  --metric N|E|C        distance on its embeddings                (N)
-  --input-shape C,H,W   checked against the dataset's image shape (e.g. 3,224,224)`;
+/** --root, shared by both sources: the dataset's folder (a checkpoint's recorded root otherwise). */
+export const DATA_ROOT_SECTION: OptionSection = { title: 'data', options: ROOT_OPTION };
 
 /** A model ready to evaluate, its dataset, its metric, and the checkpoint's info when it came from one. */
 export interface ModelSource {
@@ -43,8 +47,9 @@ export async function openModelSource(p: ParsedArgs): Promise<ModelSource> {
     if (p.positionals.length !== 1) throw new UsageError('expected exactly one checkpoint path (or --model-file FILE --dataset NAME)');
     for (const f of ['dataset', 'metric', 'input-shape']) if (p.flags.has(f)) throw new UsageError(`--${f} goes with --model-file (a checkpoint names its own)`);
     const { model, info } = loadCheckpoint(p.positionals[0]!);
+    const root = flagString(p, 'root') ?? info.config.root;
     try {
-      return { model, data: await openDataset(info.config.dataset), metric: info.config.metric, info };
+      return { model, data: await openDataset(info.config.dataset, root === undefined ? {} : { root }), metric: info.config.metric, info };
     } catch (e) {
       model.dispose();
       throw e;
@@ -59,7 +64,14 @@ export async function openModelSource(p: ParsedArgs): Promise<ModelSource> {
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
-  const data = await openDataset(dataset);
+  const root = flagString(p, 'root');
+  let data: OpenedDataset;
+  try {
+    data = await openDataset(dataset, root === undefined ? {} : { root });
+  } catch (e) {
+    // A misspelt name is the user's; a missing folder names itself.
+    throw /unknown dataset/.test((e as Error).message) ? new UsageError((e as Error).message) : e;
+  }
   const shape: [number, number, number] = [data.test.channels, data.test.height, data.test.width];
   const given = flagString(p, 'input-shape');
   if (given !== undefined && parseInputShape(given).join(',') !== shape.join(',')) {

@@ -2,54 +2,61 @@
 // profile over the checkpoint's test split, ERS and ARS (docs/attacks-and-metrics.md §3, §5, §6).
 import path from 'node:path';
 import { ensureWritableDir, writeFileAtomicSync } from '../io/atomic.js';
-import { PROFILES } from '../attack/profiles.js';
+import { defaultProfileName, PROFILES } from '../attack/profiles.js';
 import { runSwipe, type SwipeResult } from '../eval/swipe.js';
 import { swipeMarkdown, swipeSvg } from '../eval/report-svg.js';
 import { readBenignMetrics, robrankBenignKeys } from '../eval/benign.js';
-import { MODEL_SOURCE_FLAGS, MODEL_SOURCE_USAGE, openModelSource } from './model-source.js';
+import { DATA_ROOT_SECTION, MODEL_SOURCE_SECTION, openModelSource } from './model-source.js';
 import { UsageError, type Command } from './command.js';
 import { launchRanks, processGroupFromEnv, withoutNproc } from './launch.js';
-import { DEVICE_USAGE, deviceFlag, flagBool, flagNumber, flagString, parseArgs, showProgress } from './args.js';
+import {
+  applyThreads, DEVICE_OPTION, deviceFlag, flagBool, flagNumber, flagString, mergeSections, NPROC_OPTION, OUTPUT_OPTIONS, parseOptions, showProgress, THREADS_OPTION, usageText,
+  type OptionSection,
+} from './args.js';
+
+const SECTIONS: readonly OptionSection[] = [
+  {
+    options: {
+      profile: { kind: 'string', value: 'NAME', choices: Object.keys(PROFILES), help: `${Object.values(PROFILES).map((p) => `${p.name}: ${p.usedFor}`).join('\n')}\n(default: rob28 for 28×28 datasets, rob224 for 224×224)` },
+      'max-iter': { kind: 'int', value: 'N', min: 1, help: 'attack only the first N query batches' },
+      seed: { kind: 'int', value: 'S', min: 0, help: 'seed of the attacks\' random choices (candidates, queries)', default: '0' },
+      'benign-r1': { kind: 'number', value: 'PCT', min: 0, max: 100, help: 'benign R@1 (%) for ARS (default: measured on the attacked batches)' },
+      'gtm-target': { kind: 'string', choices: ['reference-bug', 'intended'], help: "GTM's target: the reference code's index bug or the intended one", default: 'reference-bug' },
+      out: { kind: 'string', value: 'DIR', help: 'also write swipe.json, swipe.md and swipe.svg there' },
+      ...OUTPUT_OPTIONS,
+      ...THREADS_OPTION,
+      ...DEVICE_OPTION,
+      ...NPROC_OPTION,
+    },
+  },
+  DATA_ROOT_SECTION,
+  MODEL_SOURCE_SECTION,
+];
 
 export const swipeCommand: Command = {
   name: 'swipe',
   summary: 'run every ranking attack of a profile (rob28, rob224) and print ERS / ARS',
-  usage: `usage: rankshield swipe CKPT [--profile rob28] [--max-iter N] [--seed S] [--benign-r1 PCT]
-                       [--gtm-target reference-bug|intended] [--out DIR] [--json] [--quiet]
-       rankshield swipe --model-file FILE --dataset NAME [--metric N|E|C] [...]
-
-Attacks every test image (queries in loader order, batches of 128 for 28×28, 112 for 224×224)
+  usage: usageText(
+    ['rankshield swipe CKPT [options]', 'rankshield swipe --model-file FILE --dataset NAME [options]'],
+    `Attacks every test image (queries in loader order, batches of 128 for 28×28, 112 for 224×224)
 with the nine attacks of the profile (CA+, CA−, QA+, QA−, TMA, ES, LTM, GTM, GTT), the whole
 test split as the clean gallery. Numbers are per-batch means averaged over batches, as RobRank.
-Units, directions and the ERS/ARS formulas: docs/attacks-and-metrics.md.
-  --profile     ${Object.keys(PROFILES).join(', ')} (default rob28; rob28/rob224 give ERS and ARS,
-                the others the CA±/SPQA± curves at several ε, W, M)
-  --max-iter    attack only the first N query batches
-  --benign-r1   benign R@1 (%) for ARS (default: measured on the attacked batches)
-  --out         also write swipe.json, swipe.md and swipe.svg there
-  --json        print only the JSON result (no progress bars)
-  --quiet       no progress bars (they go to stderr: gallery embedding, then each attack of each batch)
-  --nproc N     N local processes share the query batches (the result equals one process's);
-                ranks started by a scheduler use RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT instead
-${DEVICE_USAGE}
-${MODEL_SOURCE_USAGE}
-The last line of output is the JSON result; its "benign" holds the checkpoint's benign metrics and
+With --nproc the ranks share the query batches (the result equals one process's).
+Units, directions and the ERS/ARS formulas: docs/attacks-and-metrics.md.`,
+    SECTIONS,
+    `The last line of output is the JSON result; its "benign" holds the checkpoint's benign metrics and
 "robrank" the same numbers under RobRank's names (there "mAP@R" is R = 10, our "mAP@10").`,
+  ),
   async run(argv) {
-    const p = parseArgs(argv, { profile: 'string', 'max-iter': 'int', seed: 'int', 'benign-r1': 'number', 'gtm-target': 'string', out: 'string', json: 'boolean', quiet: 'boolean', nproc: 'int', device: 'string', ...MODEL_SOURCE_FLAGS });
-    const profile = flagString(p, 'profile') ?? 'rob28';
-    if (PROFILES[profile] === undefined) throw new UsageError(`unknown profile '${profile}' (known: ${Object.keys(PROFILES).join(', ')})`);
+    const p = parseOptions(argv, mergeSections(SECTIONS));
     const maxIter = flagNumber(p, 'max-iter');
-    if (maxIter !== undefined && maxIter < 1) throw new UsageError('--max-iter must be >= 1');
-    const gtmTarget = flagString(p, 'gtm-target');
-    if (gtmTarget !== undefined && gtmTarget !== 'reference-bug' && gtmTarget !== 'intended') throw new UsageError(`--gtm-target must be reference-bug or intended, got '${gtmTarget}'`);
+    const gtmTarget = flagString(p, 'gtm-target') as 'reference-bug' | 'intended' | undefined;
     const json = flagBool(p, 'json');
     const benignR1 = flagNumber(p, 'benign-r1');
-    if (benignR1 !== undefined && !(benignR1 >= 0 && benignR1 <= 100)) throw new UsageError(`--benign-r1 is a percentage in [0, 100], got ${benignR1}`);
+    applyThreads(p);
     // Every check before the work: a swipe can take an hour, its results must have somewhere to go.
     const out = flagString(p, 'out');
     const nproc = flagNumber(p, 'nproc');
-    if (nproc !== undefined && nproc < 1) throw new UsageError(`--nproc must be >= 1, got ${nproc}`);
     const group = nproc !== undefined && nproc > 1 ? null : processGroupFromEnv();
     if (out !== undefined && (group === null || group.rank === 0)) ensureWritableDir(out);
     const device = deviceFlag(p);
@@ -58,7 +65,7 @@ The last line of output is the JSON result; its "benign" holds the checkpoint's 
     model.to(device);
     try {
       const swiped = await runSwipe(model, data.test, metric, {
-        profile,
+        profile: flagString(p, 'profile') ?? defaultProfileName(data.test.height),
         maxIter,
         seed: flagNumber(p, 'seed'),
         benignRecallAt1: benignR1,

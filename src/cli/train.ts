@@ -1,105 +1,119 @@
-// Layer: cli. `rankshield train`: train a DML model (explicit flags or RobRank shorthand).
+// Layer: cli. `rankshield train`: train a DML model (explicit flags, RobRank
+// shorthand or a config file). The experiment flags come from the catalogues
+// (datasets, models, metrics, losses, miners, defenses and their options).
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { setNumThreads } from '../tensor/index.js';
-import { parseMetric } from '../metric/distance.js';
-import { DEFENSE_KINDS, SAMPLERS, type DefenseConfig, type SamplerName } from '../defense/registry.js';
-import { defaultConfig, defaultLossMargin, parseShorthand, validateConfig, type ExperimentConfig, type MinerName } from '../train/config.js';
+import { DATASET_NAMES } from '../data/registry.js';
+import { METRICS, parseMetric } from '../metric/distance.js';
+import { LOSS_NAMES } from '../metric/losses.js';
+import { MINER_NAMES, parseMinerName } from '../metric/miners.js';
+import { MODELS } from '../models/catalogue.js';
+import { DEFENSES, DEFENSE_KINDS, type DefenseConfig, type DefenseOption } from '../defense/registry.js';
+import { defaultConfig, defaultLossMargin, parseConfig, parseShorthand, resolveConfig, type ExperimentConfig } from '../train/config.js';
 import { DEFAULT_CHECKPOINT_SECONDS, train, TrainingInterrupted } from '../train/trainer.js';
-import { benignJson, formatBenign, readBenignMetrics } from '../eval/benign.js';
+import { benignJson, evaluateBenign, formatBenign, readBenignMetrics } from '../eval/benign.js';
+import { catrideLambdaFromEntanglement } from '../eval/entanglement.js';
 import { loadCheckpoint } from '../train/checkpoint.js';
+import { openDataset } from '../data/registry.js';
 import { ScriptedModel } from '../models/scripted.js';
 import { UsageError, type Command } from './command.js';
-import { DISTRIBUTED_USAGE, launchRanks, processGroupFromEnv, withoutNproc } from './launch.js';
-import { DEVICE_USAGE, deviceFlag, flagBool, flagNumber, flagString, parseArgs, showProgress } from './args.js';
+import { launchRanks, processGroupFromEnv, withoutNproc } from './launch.js';
+import {
+  applyThreads, DEVICE_OPTION, deviceFlag, flagBool, flagNumber, flagString, mergeSections, NPROC_OPTION, OUTPUT_OPTIONS, parseOptions, ROOT_OPTION,
+  showProgress, THREADS_OPTION, usageText, type OptionSection, type OptionSpec, type OptionTable, type ParsedArgs,
+} from './args.js';
 
-const MINERS: readonly MinerName[] = ['random', 'semihard', 'softhard', 'distance', 'hardest', 'gradual-semihard'];
+const DEFAULTS = defaultConfig('fashion');
 
-const FLAGS = {
-  dataset: 'string', metric: 'string', miner: 'string', margin: 'number', epochs: 'int', batch: 'int', lr: 'number',
-  'weight-decay': 'number', seed: 'int', threads: 'int', out: 'string', resume: 'boolean', overwrite: 'boolean', 'max-batches': 'int',
-  'checkpoint-every': 'int', 'checkpoint-minutes': 'number', nproc: 'int', shards: 'int', device: 'string',
-  'eval-every': 'int', json: 'boolean', quiet: 'boolean', model: 'string', pretrained: 'string', 'model-file': 'string',
-  defense: 'string', source: 'string', destination: 'string', ics: 'number', 'pgd-steps': 'int', epsilon: 'number', alpha: 'number',
-  lambda: 'number', 'skip-satisfied': 'boolean',
-} as const;
+const EXPERIMENT: OptionTable = {
+  config: { kind: 'string', value: 'FILE', help: 'start from an experiment config (JSON: an ExperimentConfig, or the checkpoint.json\nof an earlier run, which reruns it); flags below override its fields' },
+  dataset: { kind: 'string', value: 'NAME', help: DATASET_NAMES, default: DEFAULTS.dataset },
+  ...ROOT_OPTION,
+  model: { kind: 'string', value: 'NAME', choices: MODELS.filter((m) => m.name !== 'torchscript').map((m) => m.name), help: MODELS.filter((m) => m.name !== 'torchscript').map((m) => `${m.name}: ${m.summary}`).join('\n') + '\n(default: the first one for the dataset\'s image size)' },
+  pretrained: { kind: 'string', value: 'FILE', help: 'ImageNet weights for ResNets (torchvision state dict, .pth or .safetensors); read once:\nthe run\'s checkpoints hold every weight afterwards' },
+  'model-file': { kind: 'string', value: 'FILE', help: 'fine-tune a TorchScript model (torch.jit.save; N×C×H×W in [0,1] → N×D) instead; the run\nkeeps a copy, and also gets model.pt, the tuned module for torch.jit.load' },
+  metric: { kind: 'string', value: METRICS.join('|'), choices: METRICS, help: 'distance: normalised Euclidean, Euclidean, cosine', default: DEFAULTS.metric },
+  loss: { kind: 'string', choices: LOSS_NAMES, help: 'training loss on the mined pairs', default: DEFAULTS.loss },
+  miner: { kind: 'string', value: 'NAME', help: `${MINER_NAMES.join(' | ')} (or a RobRank letter / code id)`, default: DEFAULTS.miner },
+  margin: { kind: 'number', value: 'X', min: 0, help: 'loss margin (triplet 0.2 for N/C, 1.0 for E; contrastive 1.0)' },
+  epochs: { kind: 'int', value: 'N', min: 1, help: 'code epochs over SPC-2 pairs (75 for 224×224)', default: String(DEFAULTS.epochs) },
+  batch: { kind: 'int', value: 'N', min: 1, help: 'pairs per batch (56 for 224×224)', default: String(DEFAULTS.batchPairs) },
+  lr: { kind: 'number', value: 'X', above: 0, help: 'Adam learning rate (1e-5 for 224×224)', default: String(DEFAULTS.lr) },
+  'weight-decay': { kind: 'number', value: 'X', min: 0, help: 'Adam weight decay (4e-4 for 224×224)', default: String(DEFAULTS.weightDecay) },
+  seed: { kind: 'int', value: 'N', min: 0, help: 'the same seed reproduces the run', default: String(DEFAULTS.seed) },
+  'eval-every': { kind: 'int', value: 'N', min: 1, help: 'evaluate every N epochs (always after the last)   (1; 5 for 224×224)' },
+  'max-batches': { kind: 'int', value: 'N', min: 0, help: 'stop each epoch after N batches (quick runs); 0 = whole epoch' },
+};
+
+/** Every defense option once (the PGD budget is shared by several defenses), as CLI options. */
+const DEFENSE_OPTIONS: readonly DefenseOption[] = [...new Map(DEFENSE_KINDS.flatMap((k) => DEFENSES[k].options).map((o) => [o.flag, o])).values()];
+
+const ADVERSARIAL: OptionTable = {
+  defense: { kind: 'string', value: 'KIND', choices: DEFENSE_KINDS, help: DEFENSE_KINDS.map((k) => `${k}: ${DEFENSES[k].summary}`).join('\n'), default: 'none' },
+  ...Object.fromEntries(DEFENSE_OPTIONS.map((o): [string, OptionSpec] => [o.flag, o])),
+  'lambda-from': { kind: 'string', value: 'RUN', help: "CA-TRIDE: λ from the entanglement of an undefended run's test embeddings\n(linear through the published SOP and CUB/Cars points)" },
+};
+
+const RUN: OptionTable = {
+  out: { kind: 'string', value: 'DIR', help: 'run directory   (runs/<dataset>-<model>-<loss>-<miner><metric>-s<seed>)' },
+  resume: { kind: 'boolean', help: 'continue from the newest complete checkpoint in --out (also inside an epoch)' },
+  overwrite: { kind: 'boolean', help: 'replace the run already in --out (without it, an existing run is refused)' },
+  'checkpoint-every': { kind: 'int', value: 'N', min: 1, help: 'also checkpoint every N optimizer steps inside an epoch' },
+  'checkpoint-minutes': { kind: 'number', value: 'M', min: 0, help: 'checkpoint inside an epoch at least every M minutes; 0 = off', default: String(DEFAULT_CHECKPOINT_SECONDS / 60) },
+  ...OUTPUT_OPTIONS,
+  ...THREADS_OPTION,
+  ...DEVICE_OPTION,
+};
+
+const DISTRIBUTED: OptionTable = {
+  ...NPROC_OPTION,
+  shards: { kind: 'int', value: 'S', min: 1, help: 'cut each global batch into S shards (default: the number of ranks); any number of\nranks dividing S gives the same weights, and a run resumes under any such number' },
+};
+
+const SECTIONS: readonly OptionSection[] = [
+  { title: 'experiment (defaults: the dataset\'s image-size column, docs/methods.md §3)', options: EXPERIMENT },
+  { title: 'adversarial training (docs/methods.md §4–8)', options: ADVERSARIAL },
+  { title: 'run', options: RUN },
+  { title: 'distributed (data parallel, c10d Gloo)', options: DISTRIBUTED },
+];
+const OPTIONS = mergeSections(SECTIONS);
 
 export const trainCommand: Command = {
   name: 'train',
   summary: 'train a deep metric learning model',
-  usage: `usage: rankshield train [SHORTHAND] [options]
-
-SHORTHAND is RobRank's dataset:model:loss, e.g. fashion:rc2f2:ptripletN
-(losses ptriplet/pmtriplet/pstriplet/pdtriplet/phtriplet, pcontrast/pdcontrast; metric N, E or C).
-
-options (defaults: docs/methods.md §3 for the dataset):
-  --dataset NAME        mnist | fashion | cub | cars | sop | folder:PATH   (fashion)
-  --model NAME          c2f2 | resnet18 | resnet50   (c2f2 for 28×28, resnet18 for 224×224)
-  --pretrained FILE     ImageNet weights for ResNets (torchvision state dict as .safetensors)
-  --model-file FILE     fine-tune a TorchScript model (torch.jit.save; N×C×H×W in [0,1] → N×D) instead;
-                        the run also gets model.pt, the tuned module for torch.jit.load
-  --metric N|E|C        distance: normalised Euclidean, Euclidean, cosine   (N)
-  --miner NAME          ${MINERS.join(' | ')}   (random)
-  --margin X            triplet margin (0.2 for N/C, 1.0 for E)
-  --epochs N            code epochs over SPC-2 pairs             (8)
-  --batch N             pairs per batch                          (128)
-  --lr X, --weight-decay X                                       (1e-3, 1e-7)
-  --seed N              the same seed reproduces the run         (0)
-  --threads N           libtorch intra-op threads                (all cores)
-  --out DIR             run directory                            (runs/<dataset>-<model>-<miner><metric>-s<seed>)
-  --resume              continue from the newest complete checkpoint in --out (also inside an epoch)
-  --overwrite           replace the run already in --out (without it, an existing run is refused)
-  --checkpoint-every N  also checkpoint every N optimizer steps inside an epoch
-  --checkpoint-minutes M  checkpoint inside an epoch at least every M minutes; 0 = off   (${DEFAULT_CHECKPOINT_SECONDS / 60})
-  --eval-every N        evaluate every N epochs (always after the last)
-  --max-batches N       stop each epoch after N batches (quick runs)
-  --json                print the final metrics as one JSON line (and no progress bars)
-
-adversarial training (docs/methods.md §4–8; shorthands rc2f2d = EST, rc2f2p = ACT, rres18ghmetsmi = HM[S,g_LGA]&ICS,
-rres18p:pgtripletN = CA-TRIDE):
-  --defense KIND        none | est | act | hm | catride          (none)
-  --source S            HM source sampler: random | semihard | softhard | distance | hardest
-  --destination D       HM destination: a sampler, lga | gB | g2 | gsqrt (gradual), or a constant hardness in [-2, 2]
-  --ics L               HM intra-class structure loss weight λ (paper 0.5; SOP 0.05)
-  --skip-satisfied      HM: skip PGD work for triplets already at their destination (exact, faster)
-  --lambda L            CA-TRIDE attention factor (default 10)
-  --pgd-steps N         PGD steps η (32; CA-TRIDE 16)
-  --epsilon X, --alpha X   L∞ budget and step (77/255 and 3/255 for 28×28; 8/255 and 1/255 for 224×224)
-  --quiet               no progress bars (they go to stderr: training, then each evaluation)
-${DEVICE_USAGE}
-
-${DISTRIBUTED_USAGE}
-  --shards S            cut each global batch into S shards (default: the number of ranks); any number of
-                        ranks dividing S gives the same weights, and a run resumes under any such number
-
-Checkpoints (model and optimizer as safetensors, PyTorch state-dict names) are committed as one unit
+  usage: usageText(
+    ['rankshield train [SHORTHAND] [options]', 'rankshield train --config FILE [options]'],
+    `SHORTHAND is RobRank's dataset:model:loss, e.g. fashion:rc2f2:ptripletN: backbones ${MODELS.flatMap((m) => (m.robrankCode ? [m.robrankCode] : [])).join(', ')} with a
+defense suffix ('' none, d EST, p ACT, [g]hmet<src><dst>[i] HM; rres18p:pgtripletN is CA-TRIDE), losses
+p<miner code>triplet / p<miner code>contrast with the metric letter (ptripletN, pmtripletE, pdcontrastN).
+The experiment is resolved before any data is loaded (budget, λ, paths) and saved whole in checkpoint.json.`,
+    SECTIONS,
+    `Checkpoints (model and optimizer as safetensors, PyTorch state-dict names) are committed as one unit
 under checkpoints/ with their sizes and SHA-256 in checkpoint.json: at the end of every epoch before
 its evaluation, by --checkpoint-every/--checkpoint-minutes, and on Ctrl-C / SIGTERM (the current step
 finishes, a checkpoint is written, exit 130 / 143; a second Ctrl-C exits at once). model.safetensors in
 --out is the newest model. A run directory is locked while training. log.jsonl gets a line per step and
 epoch; the end writes report.json, report.md and training.svg.`,
+  ),
   async run(argv) {
-    const p = parseArgs(argv, FLAGS);
+    const p = parseOptions(argv, OPTIONS);
     if (p.positionals.length > 1) throw new UsageError(`unexpected arguments: ${p.positionals.slice(1).join(' ')}`);
-    const config = buildConfig(p.positionals[0], p);
+    const config = await buildConfig(p.positionals[0], p);
     const device = deviceFlag(p);
     const nproc = flagNumber(p, 'nproc');
-    if (nproc !== undefined && nproc < 1) throw new UsageError(`--nproc must be >= 1, got ${nproc}`);
     if (nproc !== undefined && nproc > 1) {
       if (config.shards !== undefined && config.shards % nproc !== 0) throw new UsageError(`--nproc ${nproc} must divide --shards ${config.shards}`);
       return launchRanks(nproc, 'train', withoutNproc(argv));
     }
     const group = processGroupFromEnv();
     const lead = group.rank === 0;
-    const threads = flagNumber(p, 'threads');
-    if (threads !== undefined) setNumThreads(threads);
-    const out = flagString(p, 'out') ?? path.join('runs', `${config.dataset}-${config.model}-${config.loss}-${config.miner}${config.metric}-s${config.seed}`);
+    applyThreads(p);
+    const out = flagString(p, 'out') ?? path.join('runs', `${config.dataset.replace(/[:/]+/g, '_')}-${config.model}-${config.loss}-${config.miner}${config.metric}-s${config.seed}`);
     const resume = flagBool(p, 'resume');
     const overwrite = flagBool(p, 'overwrite');
     if (resume && overwrite) throw new UsageError('--resume and --overwrite exclude each other');
     const everySteps = flagNumber(p, 'checkpoint-every');
-    if (everySteps !== undefined && everySteps < 1) throw new UsageError(`--checkpoint-every must be >= 1, got ${everySteps}`);
     const minutes = flagNumber(p, 'checkpoint-minutes');
-    if (minutes !== undefined && minutes < 0) throw new UsageError(`--checkpoint-minutes must be >= 0, got ${minutes}`);
     const stop = stopOnSignals();
     let result;
     try {
@@ -153,38 +167,45 @@ function stopOnSignals(): { signal: AbortSignal; dispose: () => void } {
   };
 }
 
-function buildConfig(shorthand: string | undefined, p: ReturnType<typeof parseArgs>): ExperimentConfig {
+/** The experiment of a command line: a base (config file, shorthand or the dataset's defaults), then each flag given. */
+async function buildConfig(shorthand: string | undefined, p: ParsedArgs): Promise<ExperimentConfig> {
+  const file = flagString(p, 'config');
+  if ([file, shorthand, flagString(p, 'dataset')].filter((x) => x !== undefined).length > 1) {
+    throw new UsageError('give the experiment one way: --config FILE, a SHORTHAND or --dataset');
+  }
   let c: ExperimentConfig;
   try {
-    c = shorthand ? parseShorthand(shorthand) : defaultConfig(flagString(p, 'dataset') ?? 'fashion');
-    if (shorthand && flagString(p, 'dataset')) throw new Error('give the dataset either in the shorthand or with --dataset');
+    c = file !== undefined ? readConfigFile(file) : shorthand !== undefined ? parseShorthand(shorthand) : defaultConfig(flagString(p, 'dataset') ?? DEFAULTS.dataset);
     const metric = flagString(p, 'metric');
-    if (metric !== undefined) {
-      c.metric = parseMetric(metric);
+    const loss = flagString(p, 'loss') as ExperimentConfig['loss'] | undefined;
+    if (metric !== undefined || loss !== undefined) {
+      c.metric = metric === undefined ? c.metric : parseMetric(metric);
+      c.loss = loss ?? c.loss;
       c.margin = defaultLossMargin(c.loss, c.metric);
     }
+    const miner = flagString(p, 'miner');
+    if (miner !== undefined) c.miner = parseMinerName(miner);
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
+  const root = flagString(p, 'root');
+  if (root !== undefined) c.root = root;
   const model = flagString(p, 'model');
-  if (model !== undefined) {
-    if (!['c2f2', 'resnet18', 'resnet50'].includes(model)) throw new UsageError(`unknown model '${model}' (known: c2f2, resnet18, resnet50)`);
-    c.model = model as ExperimentConfig['model'];
-  }
+  if (model !== undefined) c.model = model as ExperimentConfig['model'];
   const modelFile = flagString(p, 'model-file');
   if (modelFile !== undefined) {
     if (model !== undefined || flagString(p, 'pretrained') !== undefined) throw new UsageError('--model-file replaces --model and --pretrained');
     c.model = 'torchscript';
-    c.modelFile = path.resolve(modelFile);
+    c.modelFile = modelFile;
   }
   const pretrained = flagString(p, 'pretrained');
   if (pretrained !== undefined) c.pretrained = pretrained;
-  const miner = flagString(p, 'miner');
-  if (miner !== undefined) {
-    if (!(MINERS as readonly string[]).includes(miner)) throw new UsageError(`unknown miner '${miner}' (known: ${MINERS.join(', ')})`);
-    c.miner = miner as MinerName;
-  }
   c.defense = defenseFromFlags(p, c.defense);
+  const lambdaFrom = flagString(p, 'lambda-from');
+  if (lambdaFrom !== undefined) {
+    if (c.defense.kind !== 'catride' || flagNumber(p, 'lambda') !== undefined) throw new UsageError('--lambda-from goes with --defense catride and without --lambda');
+    c.defense = { ...c.defense, lambda: await lambdaFromRun(lambdaFrom, p) };
+  }
   c.margin = flagNumber(p, 'margin') ?? c.margin;
   c.epochs = flagNumber(p, 'epochs') ?? c.epochs;
   c.batchPairs = flagNumber(p, 'batch') ?? c.batchPairs;
@@ -196,49 +217,55 @@ function buildConfig(shorthand: string | undefined, p: ReturnType<typeof parseAr
   const shards = flagNumber(p, 'shards');
   if (shards !== undefined) c.shards = shards;
   try {
-    return validateConfig(c);
+    return resolveConfig(c);
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
 }
 
-function defenseFromFlags(p: ReturnType<typeof parseArgs>, current: DefenseConfig): DefenseConfig {
-  const kind = flagString(p, 'defense') ?? current.kind;
-  if (!(DEFENSE_KINDS as readonly string[]).includes(kind)) throw new UsageError(`unknown defense '${kind}' (known: ${DEFENSE_KINDS.join(', ')})`);
-  const pgd = {
-    ...(flagNumber(p, 'pgd-steps') !== undefined ? { steps: flagNumber(p, 'pgd-steps') } : {}),
-    ...(flagNumber(p, 'epsilon') !== undefined ? { epsilon: flagNumber(p, 'epsilon') } : {}),
-    ...(flagNumber(p, 'alpha') !== undefined ? { alpha: flagNumber(p, 'alpha') } : {}),
-  };
-  const base = kind === current.kind ? current : ({ kind } as DefenseConfig);
-  switch (base.kind) {
-    case 'none':
-      if (Object.keys(pgd).length > 0) throw new UsageError('PGD options need an adversarial --defense');
-      return base;
-    case 'est':
-    case 'act':
-      return { ...base, ...pgd };
-    case 'catride':
-      return { ...base, ...pgd, ...(flagNumber(p, 'lambda') !== undefined ? { lambda: flagNumber(p, 'lambda') } : {}) };
-    case 'hm': {
-      const source = (flagString(p, 'source') ?? (base.kind === 'hm' && 'source' in base ? base.source : undefined)) as SamplerName | undefined;
-      const dstRaw = flagString(p, 'destination');
-      const destination = dstRaw === undefined ? ('destination' in base ? base.destination : undefined) : Number.isFinite(Number(dstRaw)) ? Number(dstRaw) : dstRaw;
-      if (source === undefined || destination === undefined) throw new UsageError('--defense hm needs --source and --destination');
-      if (!SAMPLERS.includes(source)) throw new UsageError(`unknown HM source '${source}' (known: ${SAMPLERS.join(', ')})`);
-      if (typeof destination === 'string' && !SAMPLERS.includes(destination as SamplerName) && !['lga', 'gB', 'g2', 'gsqrt'].includes(destination)) {
-        throw new UsageError(`unknown HM destination '${destination}' (a sampler, lga, gB, g2, gsqrt or a number)`);
-      }
-      return {
-        ...(base as DefenseConfig & { kind: 'hm' }),
-        kind: 'hm',
-        source,
-        destination: destination as SamplerName,
-        ics: flagNumber(p, 'ics') ?? ('ics' in base ? base.ics : 0),
-        ...(flagBool(p, 'skip-satisfied') ? { skipSatisfied: true } : {}),
-        ...pgd,
-      };
+/** An ExperimentConfig from a JSON file: the config itself, or a checkpoint.json holding one under "config". */
+function readConfigFile(file: string): ExperimentConfig {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new Error(`--config ${file}: ${(e as Error).message}`);
+  }
+  const inner = typeof raw === 'object' && raw !== null && 'format' in raw && 'config' in raw ? (raw as { config: unknown }).config : raw;
+  return parseConfig(inner, `--config ${file}`);
+}
+
+/** The defense of the flags: --defense picks the kind (default: the base's), each option flag sets its field. */
+function defenseFromFlags(p: ParsedArgs, current: DefenseConfig): DefenseConfig {
+  const kind = (flagString(p, 'defense') ?? current.kind) as DefenseConfig['kind'];
+  const entry = DEFENSES[kind];
+  const base: Record<string, unknown> = kind === current.kind ? { ...current } : { kind };
+  for (const o of DEFENSE_OPTIONS) {
+    if (!p.flags.has(o.flag)) continue;
+    if (!entry.options.some((e) => e.flag === o.flag)) {
+      const owners = DEFENSE_KINDS.filter((k) => DEFENSES[k].options.some((e) => e.flag === o.flag));
+      throw new UsageError(`--${o.flag} belongs to --defense ${owners.join(' or ')}, not ${kind}`);
     }
+    const raw = p.flags.get(o.flag)!;
+    base[o.field] = o.parse ? o.parse(raw) : raw;
+  }
+  const r = DEFENSES[kind].schema.safeParse(base);
+  if (!r.success) throw new UsageError(r.error.issues.map((i) => `${i.path.length ? `--defense ${kind}: ${i.path.join('.')}` : `--defense ${kind}`}: ${i.message}`).join('; '));
+  return r.data as DefenseConfig;
+}
+
+/** CA-TRIDE's λ from an undefended run's entanglement (mean same-class over mean other-class test distance). */
+async function lambdaFromRun(run: string, p: ParsedArgs): Promise<number> {
+  const { model, info } = loadCheckpoint(run);
+  try {
+    if (info.config.defense.kind !== 'none') throw new UsageError(`--lambda-from ${run}: that run is defended (${info.config.defense.kind}); λ is read from an undefended model`);
+    const data = await openDataset(info.config.dataset, info.config.root === undefined ? {} : { root: info.config.root });
+    const { entanglement } = await evaluateBenign(model, data.test, info.config.metric, { entanglement: true, progress: showProgress(p) });
+    const lambda = catrideLambdaFromEntanglement(entanglement!.ratio);
+    process.stderr.write(`rankshield train: entanglement of ${run} is ${entanglement!.ratio.toFixed(3)} → CA-TRIDE λ ${lambda.toFixed(2)}\n`);
+    return lambda;
+  } finally {
+    model.dispose();
   }
 }
 

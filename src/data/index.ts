@@ -18,4 +18,4 @@ export { decodeResized, cropFlipToChw, loadTransformed, IMAGE_FLOATS } from './i
 export { DecodePool } from './decode-pool.js';
 export { spc2EpochPlan, testOrderPlan, defaultBatchSizes, type BatchPlan } from './spc2.js';
 export { BatchLoader, spc2Loader, testLoader, defaultWorkers, type Batch, type SkippedFile, type LoaderOptions, type Spc2LoaderOptions, type TestLoaderOptions } from './loader.js';
-export { openDataset, parseDatasetName, datasetStats, DATASET_NAMES, type DatasetRef, type OpenedDataset, type OpenDatasetOptions, type DatasetStats } from './registry.js';
+export { openDataset, parseDatasetName, canonicalDatasetName, datasetStats, DATASETS, DATASET_NAMES, type DatasetEntry, type PaperDefaults, type DatasetRef, type OpenedDataset, type OpenDatasetOptions, type DatasetStats } from './registry.js';

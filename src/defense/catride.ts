@@ -16,11 +16,16 @@ import { checkBudget, embedEval, embedGrad, embedTrain, hardness, mine, rows, ru
 /** Code: soft-max weights exp(λ(d − max d)); slides: soft-min exp(−λ(d − min d)). */
 export type CollapseWeighting = 'softmax' | 'softmin';
 
+/** Which perturbation steps run: the paper's alternation (CAP on even steps, ANP on odd), or one of them only (the CA-CAP / CA-ANP ablations). */
+export type CatrideMode = 'alternate' | 'anp' | 'cap';
+
 /** Options of CA-TRIDE: the PGD budget, λ and the weighting form. */
 export interface CatrideOptions extends PgdBudget {
   /** Attention factor λ of the weights (CUB 10, Cars 9.5, SOP 2; see docs/methods.md §8.3 for other datasets). */
   lambda?: number;
   weighting?: CollapseWeighting;
+  /** Default 'alternate' (CA-TRIDE); 'anp' and 'cap' are the ablations with one branch. */
+  mode?: CatrideMode;
   /** Early exit threshold of the inner objective (checked before each update). */
   stopBelow?: number;
 }
@@ -46,20 +51,21 @@ export function collapseAwareTripletDecoupling(o: CatrideOptions): Defense {
   checkBudget(o, 'CA-TRIDE');
   const lambda = o.lambda ?? 10;
   const weighting = o.weighting ?? 'softmax';
+  const mode = o.mode ?? 'alternate';
   const stopBelow = o.stopBelow ?? 1e-5;
   if (!(lambda > 0)) throw new Error(`CA-TRIDE: lambda must be > 0, got ${lambda}`);
   const collapseness = (a: Tensor, p: Tensor, n: Tensor, metric: DefenseContext['metric']): Tensor =>
     weightedDistance(rowDistance(a, p, metric), lambda, weighting).sub(weightedDistance(rowDistance(a, n, metric), lambda, weighting));
 
   return {
-    name: `CA-TRIDE(λ=${lambda})`,
+    name: `${mode === 'alternate' ? 'CA-TRIDE' : `CA-${mode.toUpperCase()}`}(λ=${lambda})`,
     step(ctx: DefenseContext): DefenseStep {
       return tidy(() => {
         const e = embedEval(ctx.model, ctx.images, ctx.metric);
         const t = mine(ctx, e);
         const b = t.anchors.shape[0]!;
         const [ea, ep, en] = [rows(e, t.anchors), rows(e, t.positives), rows(e, t.negatives)];
-        const cap = ctx.step % 2 === 0;
+        const cap = mode === 'cap' || (mode === 'alternate' && ctx.step % 2 === 0);
         const scale = ctx.maxEpochs > 0 ? ctx.epoch / ctx.maxEpochs : 0;
         const [xa, xp, xn] = [rows(ctx.images, t.anchors), rows(ctx.images, t.positives), rows(ctx.images, t.negatives)];
         let iterations = 0;

@@ -1,29 +1,46 @@
-// Layer: defense. Defense settings as plain data (for configs, checkpoints and
-// the CLI) and the one function that turns them into a Defense.
+// Layer: defense. The defense catalogue: each training-step strategy's
+// settings as plain data (configs, checkpoints), its options (the CLI makes its
+// flags from them), its schema, how its defaults resolve for a dataset, and the
+// one function that turns the settings into a Defense.
 import { z } from 'zod';
-import { minerByName, type Miner } from '../metric/miners.js';
+import { HM_SAMPLERS, minerByName, minerEntry, type MinerName, type Miner } from '../metric/miners.js';
+import type { MetricName } from '../metric/distance.js';
 import type { Defense } from './defense.js';
 import { defaultBudget, type PgdBudget } from './common.js';
 import { noDefense, type PairLoss } from './none.js';
 import { embeddingShiftedTriplet } from './est.js';
 import { antiCollapseTriplet } from './act.js';
 import { hardnessManipulation, type Destination, type GradualDestination } from './hm.js';
-import { collapseAwareTripletDecoupling, type CollapseWeighting } from './catride.js';
+import { collapseAwareTripletDecoupling, type CatrideMode, type CollapseWeighting } from './catride.js';
 
 /** Sampler names as HM's letters (R, M, S, D, H) read them. */
-export type SamplerName = 'random' | 'semihard' | 'softhard' | 'distance' | 'hardest';
-/** Every sampler an HM source or destination may name. */
-export const SAMPLERS: readonly SamplerName[] = ['random', 'semihard', 'softhard', 'distance', 'hardest'];
+export type SamplerName = Exclude<MinerName, 'gradual-semihard'>;
+/** Every sampler an HM source or destination may name (the miners with an HM letter). */
+export const SAMPLERS = HM_SAMPLERS as readonly SamplerName[];
+
+/** HM's gradual adversaries (destinations that are functions of the loss). */
+export const GRADUAL_DESTINATIONS: readonly GradualDestination[] = ['lga', 'gB', 'g2', 'gsqrt'];
+
+/** The CA-TRIDE branches and weightings a config may name. */
+export const CATRIDE_MODES: readonly CatrideMode[] = ['alternate', 'anp', 'cap'];
+export const CATRIDE_WEIGHTINGS: readonly CollapseWeighting[] = ['softmax', 'softmin'];
+
+/** PGD iterations of the inner maximisation: 32 (RobRank, HM); the released CA-TRIDE code runs 16. */
+const DEFAULT_STEPS = 32;
+const CATRIDE_STEPS = 16;
+
+/** The weight of HM's ICS term when the shorthand's `i` asks for it and the dataset publishes none (docs/methods.md §7). */
+export const ICS_WEIGHT = 0.5;
 
 interface PgdOverrides {
   /** PGD steps η (default 32; CA-TRIDE 16). */
   steps?: number;
-  /** L∞ budget and step in pixel units (default: docs/methods.md §3 for the image size). */
+  /** L∞ budget and step in pixel units (default: the image size's, docs/methods.md §3). */
   epsilon?: number;
   alpha?: number;
 }
 
-/** A defense as plain data (JSON in checkpoints); `buildDefense` turns it into a `Defense`. */
+/** A defense as plain data (JSON in checkpoints); `resolveDefense` fills its defaults, `buildDefense` makes the `Defense`. */
 export type DefenseConfig =
   | { kind: 'none' }
   | ({ kind: 'est' } & PgdOverrides)
@@ -38,97 +55,78 @@ export type DefenseConfig =
       ics?: number;
       skipSatisfied?: boolean;
     } & PgdOverrides)
-  | ({ kind: 'catride'; lambda?: number; weighting?: CollapseWeighting } & PgdOverrides);
+  | ({ kind: 'catride'; lambda?: number; weighting?: CollapseWeighting; mode?: CatrideMode } & PgdOverrides);
 
-/** The `kind`s of DefenseConfig. */
-export const DEFENSE_KINDS = ['none', 'est', 'act', 'hm', 'catride'] as const;
-
-const GRADUAL: readonly string[] = ['lga', 'gB', 'g2', 'gsqrt'];
+export type DefenseKind = DefenseConfig['kind'];
 
 /**
- * The shape of a DefenseConfig read from untrusted JSON (a checkpoint.json, a
- * config file): every field typed and ranged, unknown fields refused, so a
- * hand-edited sidecar cannot train or evaluate something other than it says.
+ * One option of a defense as the CLI shows it (`--flag VALUE`): the config
+ * field it sets, its type and help. Structurally a CLI option spec.
  */
-const samplerSchema = z.enum(SAMPLERS as [SamplerName, ...SamplerName[]]);
+export interface DefenseOption {
+  readonly flag: string;
+  readonly field: string;
+  readonly kind: 'string' | 'number' | 'int' | 'boolean';
+  readonly value?: string;
+  readonly help: string;
+  readonly choices?: readonly string[];
+  readonly min?: number;
+  readonly above?: number;
+  readonly max?: number;
+  /** Turns the flag's value into the field's (HM's destination: a name or a number). */
+  readonly parse?: (raw: string | number | boolean) => string | number | boolean;
+}
+
+/** What resolving a defense's defaults needs to know about the experiment. */
+export interface DefenseResolution {
+  /** Image side of the dataset (28 or 224): the budget's column. */
+  readonly imageSide: number;
+  /** The dataset's published values (CA-TRIDE λ, ICS weight). */
+  readonly paper: { readonly catrideLambda?: number; readonly icsWeight?: number };
+  readonly metric: MetricName;
+  /** Dataset name, for messages. */
+  readonly dataset: string;
+}
+
+/** One defense of the catalogue. */
+export interface DefenseEntry<C extends DefenseConfig = DefenseConfig> {
+  readonly kind: C['kind'];
+  readonly summary: string;
+  /** Metrics the defense's objectives are defined for; absent = all. */
+  readonly metrics?: readonly MetricName[];
+  readonly options: readonly DefenseOption[];
+  /** The shape of its JSON (types, ranges, no unknown fields). */
+  readonly schema: z.ZodObject;
+  /** The papers' short name: N/A, EST, ACT, HM[S,g_LGA]&ICS, CA-TRIDE. */
+  readonly paperName: (c: C) => string;
+  /** Every default filled in (the config a checkpoint records). */
+  readonly resolve: (c: C, r: DefenseResolution) => C;
+  /** The training-step strategy of a resolved config. */
+  readonly build: (c: C, loss: PairLoss) => Defense;
+}
+
+const PGD_OPTIONS: readonly DefenseOption[] = [
+  { flag: 'pgd-steps', field: 'steps', kind: 'int', value: 'N', min: 1, max: 10_000, help: `PGD steps η (${DEFAULT_STEPS}; CA-TRIDE ${CATRIDE_STEPS})` },
+  { flag: 'epsilon', field: 'epsilon', kind: 'number', value: 'X', above: 0, max: 1, help: 'L∞ budget in pixel units (77/255 for 28×28, 8/255 for 224×224)' },
+  { flag: 'alpha', field: 'alpha', kind: 'number', value: 'X', above: 0, max: 1, help: 'PGD step in pixel units (3/255 for 28×28, 1/255 for 224×224)' },
+];
+
 const pgdSchema = {
   steps: z.number().int().min(1).max(10_000).optional(),
   epsilon: z.number().gt(0).max(1).optional(),
   alpha: z.number().gt(0).max(1).optional(),
 };
-/** Schema that validates a DefenseConfig read from JSON. */
-export const defenseConfigSchema = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('none') }).strict(),
-  z.object({ kind: z.literal('est'), ...pgdSchema }).strict(),
-  z.object({ kind: z.literal('act'), ...pgdSchema }).strict(),
-  z
-    .object({
-      kind: z.literal('hm'),
-      source: samplerSchema,
-      destination: z.union([samplerSchema, z.enum(['lga', 'gB', 'g2', 'gsqrt']), z.number().min(-2).max(2)]),
-      gradualBase: samplerSchema.optional(),
-      ics: z.number().min(0).finite().optional(),
-      skipSatisfied: z.boolean().optional(),
-      ...pgdSchema,
-    })
-    .strict(),
-  z
-    .object({ kind: z.literal('catride'), lambda: z.number().min(0).finite().optional(), weighting: z.enum(['softmax', 'softmin']).optional(), ...pgdSchema })
-    .strict(),
-]);
+const samplerSchema = z.enum(SAMPLERS as [SamplerName, ...SamplerName[]]);
 
-/** The papers' short name of a defense: N/A, EST, ACT, HM[S,g_LGA]&ICS, CA-TRIDE. */
-export function describeDefense(d: DefenseConfig): string {
-  switch (d.kind) {
-    case 'none':
-      return 'N/A';
-    case 'est':
-      return 'EST';
-    case 'act':
-      return 'ACT';
-    case 'hm': {
-      const dst = typeof d.destination === 'number' ? String(d.destination) : GRADUAL.includes(d.destination) ? `g_${d.destination === 'lga' ? 'LGA' : d.destination}` : letter(d.destination as SamplerName);
-      return `HM[${letter(d.source)},${dst}]${d.ics ? '&ICS' : ''}`;
-    }
-    case 'catride':
-      return 'CA-TRIDE';
-  }
+/** The budget with the image size's defaults filled in. */
+function resolveBudget(o: PgdOverrides, imageSide: number, steps: number): Required<PgdOverrides> {
+  const b = defaultBudget(imageSide, o.steps ?? steps);
+  return { epsilon: o.epsilon ?? b.epsilon, alpha: o.alpha ?? b.alpha, steps: b.steps };
 }
 
-function letter(s: SamplerName): string {
-  return { random: 'R', semihard: 'M', softhard: 'S', distance: 'D', hardest: 'H' }[s];
-}
-
-/** Builds the training-step strategy; `loss` is the undefended loss kind. */
-export function buildDefense(d: DefenseConfig, imageSide: number, loss: PairLoss = 'triplet'): Defense {
-  const budget = (o: PgdOverrides, steps = 32): PgdBudget => {
-    const b = defaultBudget(imageSide, o.steps ?? steps);
-    return { epsilon: o.epsilon ?? b.epsilon, alpha: o.alpha ?? b.alpha, steps: b.steps };
-  };
-  if (d.kind !== 'none' && loss !== 'triplet') throw new Error(`defense ${d.kind} trains a triplet loss; --loss contrastive works without a defense only`);
-  switch (d.kind) {
-    case 'none':
-      return noDefense(loss);
-    case 'est':
-      return embeddingShiftedTriplet(budget(d));
-    case 'act':
-      return antiCollapseTriplet(budget(d));
-    case 'hm': {
-      const source = sampler(d.source);
-      let destination: Destination;
-      if (typeof d.destination === 'number') {
-        destination = { kind: 'constant', value: d.destination };
-      } else if (GRADUAL.includes(d.destination)) {
-        destination = { kind: 'gradual', fn: d.destination as GradualDestination, miner: sampler(d.gradualBase ?? 'semihard'), name: d.destination };
-      } else {
-        destination = { kind: 'miner', miner: sampler(d.destination as SamplerName), name: d.destination };
-      }
-      return hardnessManipulation({ ...budget(d), source, sourceName: d.source, destination, ics: d.ics, skipSatisfied: d.skipSatisfied });
-    }
-    case 'catride':
-      // The released CA-TRIDE code runs exactly 16 PGD iterations whatever η says.
-      return collapseAwareTripletDecoupling({ ...budget(d, 16), lambda: d.lambda, weighting: d.weighting });
-  }
+function budgetOf(o: PgdOverrides): PgdBudget {
+  if (o.epsilon === undefined || o.alpha === undefined || o.steps === undefined) throw new Error('internal: a defense was built from an unresolved config (call resolveDefense first)');
+  return { epsilon: o.epsilon, alpha: o.alpha, steps: o.steps };
 }
 
 function sampler(name: SamplerName): Miner {
@@ -136,28 +134,198 @@ function sampler(name: SamplerName): Miner {
   return minerByName(name);
 }
 
-const LETTERS: Record<string, SamplerName> = { r: 'random', m: 'semihard', s: 'softhard', d: 'distance', h: 'hardest' };
+function letter(s: SamplerName): string {
+  return minerEntry(s).hmLetter!.toUpperCase();
+}
+
+type Of<K extends DefenseKind> = Extract<DefenseConfig, { kind: K }>;
+
+const none: DefenseEntry<Of<'none'>> = {
+  kind: 'none',
+  summary: 'regular training (no adversarial examples)',
+  options: [],
+  schema: z.object({ kind: z.literal('none') }).strict(),
+  paperName: () => 'N/A',
+  resolve: (c) => c,
+  build: (_c, loss) => noDefense(loss),
+};
+
+const est: DefenseEntry<Of<'est'>> = {
+  kind: 'est',
+  summary: 'embedding-shifted triplet: train on adversarial anchors (RobRank EST, shorthand suffix d)',
+  options: PGD_OPTIONS,
+  schema: z.object({ kind: z.literal('est'), ...pgdSchema }).strict(),
+  paperName: () => 'EST',
+  resolve: (c, r) => ({ ...c, ...resolveBudget(c, r.imageSide, DEFAULT_STEPS) }),
+  build: (c) => embeddingShiftedTriplet(budgetOf(c)),
+};
+
+const act: DefenseEntry<Of<'act'>> = {
+  kind: 'act',
+  summary: 'anti-collapse triplet: collapse positives and negatives, then train (RobRank ACT, suffix p)',
+  options: PGD_OPTIONS,
+  schema: z.object({ kind: z.literal('act'), ...pgdSchema }).strict(),
+  paperName: () => 'ACT',
+  resolve: (c, r) => ({ ...c, ...resolveBudget(c, r.imageSide, DEFAULT_STEPS) }),
+  build: (c) => antiCollapseTriplet(budgetOf(c)),
+};
+
+const hm: DefenseEntry<Of<'hm'>> = {
+  kind: 'hm',
+  summary: 'hardness manipulation HM[source, destination], optional gradual adversary and ICS (suffix [g]hmet<src><dst>[i])',
+  // HM's hardness bounds ([-2, 2]) and its reference runs are those of normalised Euclidean distances.
+  metrics: ['N'],
+  options: [
+    { flag: 'source', field: 'source', kind: 'string', value: 'S', choices: SAMPLERS, help: 'HM source sampler' },
+    {
+      flag: 'destination',
+      field: 'destination',
+      kind: 'string',
+      value: 'D',
+      help: `HM destination: a sampler, ${GRADUAL_DESTINATIONS.join(' | ')} (gradual), or a constant hardness in [-2, 2]`,
+      parse: (raw) => (typeof raw === 'string' && raw.trim() !== '' && Number.isFinite(Number(raw)) ? Number(raw) : raw),
+    },
+    { flag: 'gradual-base', field: 'gradualBase', kind: 'string', value: 'S', choices: SAMPLERS, help: 'HM with a gradual destination: the sampler drawing its triplets   (semihard)' },
+    { flag: 'ics', field: 'ics', kind: 'number', value: 'L', min: 0, help: `HM intra-class structure loss weight λ (paper ${ICS_WEIGHT}; SOP 0.05)   (0: off)` },
+    { flag: 'skip-satisfied', field: 'skipSatisfied', kind: 'boolean', help: 'HM: skip PGD work for triplets already at their destination (exact, faster)' },
+    ...PGD_OPTIONS,
+  ],
+  schema: z
+    .object({
+      kind: z.literal('hm'),
+      source: samplerSchema,
+      destination: z.union([samplerSchema, z.enum(GRADUAL_DESTINATIONS as [GradualDestination, ...GradualDestination[]]), z.number().min(-2).max(2)]),
+      gradualBase: samplerSchema.optional(),
+      ics: z.number().min(0).finite().optional(),
+      skipSatisfied: z.boolean().optional(),
+      ...pgdSchema,
+    })
+    .strict(),
+  paperName: (d) => {
+    const dst = typeof d.destination === 'number' ? String(d.destination) : isGradual(d.destination) ? `g_${d.destination === 'lga' ? 'LGA' : d.destination}` : letter(d.destination);
+    return `HM[${letter(d.source)},${dst}]${d.ics ? '&ICS' : ''}`;
+  },
+  resolve: (c, r) => ({
+    ...c,
+    ...(typeof c.destination === 'string' && isGradual(c.destination) ? { gradualBase: c.gradualBase ?? 'semihard' } : {}),
+    ics: c.ics ?? 0,
+    skipSatisfied: c.skipSatisfied ?? false,
+    ...resolveBudget(c, r.imageSide, DEFAULT_STEPS),
+  }),
+  build: (d) => {
+    let destination: Destination;
+    if (typeof d.destination === 'number') {
+      destination = { kind: 'constant', value: d.destination };
+    } else if (isGradual(d.destination)) {
+      destination = { kind: 'gradual', fn: d.destination, miner: sampler(d.gradualBase ?? 'semihard'), name: d.destination };
+    } else {
+      destination = { kind: 'miner', miner: sampler(d.destination), name: d.destination };
+    }
+    return hardnessManipulation({ ...budgetOf(d), source: sampler(d.source), sourceName: d.source, destination, ics: d.ics, skipSatisfied: d.skipSatisfied });
+  },
+};
+
+const catride: DefenseEntry<Of<'catride'>> = {
+  kind: 'catride',
+  summary: 'CA-TRIDE: collapse-aware anchor (ANP) and candidate (CAP) perturbations (shorthand rres18p:pgtripletN)',
+  // Its separation term is defined for N and E only.
+  metrics: ['N', 'E'],
+  options: [
+    { flag: 'lambda', field: 'lambda', kind: 'number', value: 'L', above: 0, help: 'CA-TRIDE attention factor λ (CUB 10, Cars 9.5, SOP 2; other datasets: give it,\nor --lambda-from an undefended run)' },
+    { flag: 'catride-mode', field: 'mode', kind: 'string', choices: CATRIDE_MODES, help: 'CA-TRIDE branches: both alternating, or the CA-ANP / CA-CAP ablation   (alternate)' },
+    { flag: 'catride-weighting', field: 'weighting', kind: 'string', choices: CATRIDE_WEIGHTINGS, help: "collapse-aware weights: the code's soft-max or the slides' soft-min   (softmax)" },
+    ...PGD_OPTIONS,
+  ],
+  schema: z
+    .object({
+      kind: z.literal('catride'),
+      lambda: z.number().gt(0).finite().optional(),
+      weighting: z.enum(CATRIDE_WEIGHTINGS as [CollapseWeighting, ...CollapseWeighting[]]).optional(),
+      mode: z.enum(CATRIDE_MODES as [CatrideMode, ...CatrideMode[]]).optional(),
+      ...pgdSchema,
+    })
+    .strict(),
+  paperName: (d) => (d.mode === undefined || d.mode === 'alternate' ? 'CA-TRIDE' : `CA-${d.mode.toUpperCase()}`),
+  resolve: (c, r) => {
+    const lambda = c.lambda ?? r.paper.catrideLambda;
+    if (lambda === undefined) {
+      throw new Error(
+        `CA-TRIDE on ${r.dataset} needs λ: it is published for cub (10), cars (9.5) and sop (2) only; give --lambda L, or --lambda-from RUN to take it from an undefended run's entanglement (eval --entanglement shows it)`,
+      );
+    }
+    return { ...c, lambda, weighting: c.weighting ?? 'softmax', mode: c.mode ?? 'alternate', ...resolveBudget(c, r.imageSide, CATRIDE_STEPS) };
+  },
+  build: (c) => collapseAwareTripletDecoupling({ ...budgetOf(c), lambda: c.lambda, weighting: c.weighting, mode: c.mode }),
+};
+
+/** Every defense by kind, in the order the help texts list them. */
+export const DEFENSES: { readonly [K in DefenseKind]: DefenseEntry<Of<K>> } = { none, est, act, hm, catride };
+
+/** The `kind`s of DefenseConfig. */
+export const DEFENSE_KINDS = Object.keys(DEFENSES) as DefenseKind[];
+
+function isGradual(s: string): s is GradualDestination {
+  return (GRADUAL_DESTINATIONS as readonly string[]).includes(s);
+}
+
+function entryOf<C extends DefenseConfig>(c: C): DefenseEntry<C> {
+  const e = DEFENSES[c.kind] as DefenseEntry<DefenseConfig> | undefined;
+  if (e === undefined) throw new Error(`unknown defense '${String(c.kind)}' (known: ${DEFENSE_KINDS.join(', ')})`);
+  return e as unknown as DefenseEntry<C>;
+}
+
+/** Schema that validates a DefenseConfig read from JSON: every field typed and ranged, unknown fields refused. */
+export const defenseConfigSchema = z.discriminatedUnion('kind', [none.schema, est.schema, act.schema, hm.schema, catride.schema]);
+
+/** The papers' short name of a defense: N/A, EST, ACT, HM[S,g_LGA]&ICS, CA-TRIDE. */
+export function describeDefense(d: DefenseConfig): string {
+  return entryOf(d).paperName(d);
+}
+
+/** The config with every default filled in for the experiment; a metric the defense is not defined for is an error here. */
+export function resolveDefense<C extends DefenseConfig>(d: C, r: DefenseResolution): C {
+  const e = entryOf(d);
+  if (e.metrics !== undefined && !e.metrics.includes(r.metric)) {
+    throw new Error(`defense ${e.paperName(d)} is defined for metric ${e.metrics.join(' or ')} only, not ${r.metric}`);
+  }
+  return e.resolve(d, r);
+}
+
+/**
+ * Builds the training-step strategy; `loss` is the undefended loss kind. An
+ * unresolved config gets the image size's defaults (`paper` supplies published
+ * per-dataset values; CA-TRIDE falls back to its code's λ = 10 here, the CLI asks).
+ */
+export function buildDefense(d: DefenseConfig, imageSide: number, loss: PairLoss = 'triplet', paper: DefenseResolution['paper'] = {}): Defense {
+  if (d.kind !== 'none' && loss !== 'triplet') throw new Error(`defense ${d.kind} trains a triplet loss; --loss contrastive works without a defense only`);
+  const e = entryOf(d);
+  const resolved = e.resolve(d.kind === 'catride' && d.lambda === undefined && paper.catrideLambda === undefined ? { ...d, lambda: 10 } : d, { imageSide, paper, metric: 'N', dataset: '' });
+  return e.build(resolved, loss);
+}
 
 /**
  * RobRank / robdml model-name suffixes after the backbone (docs/methods.md §9):
- * '' none, 'd' EST, 'df' EST η=1, 'p' ACT, 'pf' ACT η=1, '[g]hmet<src><dst>[i]' HM.
+ * '' none, 'd' EST, 'df' EST η=1, 'p' ACT, 'pf' ACT η=1, '[g]hmet<src><dst>[i]' HM
+ * (`i`: ICS with the dataset's published weight, `icsWeight`).
  * Returns null for a suffix that is not a defense name.
  */
-export function defenseFromModelSuffix(suffix: string): DefenseConfig | null {
+export function defenseFromModelSuffix(suffix: string, icsWeight = ICS_WEIGHT): DefenseConfig | null {
   if (suffix === '') return { kind: 'none' };
   if (suffix === 'd') return { kind: 'est' };
   if (suffix === 'df') return { kind: 'est', steps: 1 };
   if (suffix === 'p') return { kind: 'act' };
   if (suffix === 'pf') return { kind: 'act', steps: 1 };
-  const m = /^(g?)hmet([rmsdh])([rmsdh])(i?)$/.exec(suffix);
+  const letters = SAMPLERS.map((s) => minerEntry(s).hmLetter!).join('');
+  const m = new RegExp(`^(g?)hmet([${letters}])([${letters}])(i?)$`).exec(suffix);
   if (m) {
     const [, gradual, src, dst, ics] = m as unknown as [string, string, string, string, string];
+    const byLetter = (l: string): SamplerName => SAMPLERS.find((s) => minerEntry(s).hmLetter === l)!;
     return {
       kind: 'hm',
-      source: LETTERS[src]!,
-      destination: gradual ? 'lga' : LETTERS[dst]!,
-      ...(gradual ? { gradualBase: LETTERS[dst]! } : {}),
-      ics: ics ? 0.5 : 0,
+      source: byLetter(src),
+      destination: gradual ? 'lga' : byLetter(dst),
+      ...(gradual ? { gradualBase: byLetter(dst) } : {}),
+      ics: ics ? icsWeight : 0,
     };
   }
   if (/^(rh|hm(kl|l2))/.test(suffix) || /^g?hm(kl|l2)/.test(suffix)) {

@@ -5,3 +5,4 @@ export * from './distance.js';
 export * from './triplet.js';
 export * from './contrastive.js';
 export * from './miners.js';
+export * from './losses.js';

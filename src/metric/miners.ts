@@ -22,44 +22,51 @@ export { hardestMiner, hardestNegatives } from './miners/hardest.js';
 /** The miners by name (`pmtriplet` = semihard, `pstriplet` = softhard, …). */
 export type MinerName = 'random' | 'semihard' | 'softhard' | 'distance' | 'hardest' | 'gradual-semihard';
 
+/** One miner of the catalogue: its names in our code, in RobRank's loss names and HM model names, and the miner. */
+export interface MinerEntry {
+  readonly name: MinerName;
+  readonly summary: string;
+  /** The letters between `p` and the loss in RobRank's loss names: `p` + code + `triplet` (`pmtriplet` = semihard). */
+  readonly lossCode: string;
+  /** The lower-case letter of HM model names (`hmetsm`: source softhard, destination semihard); HM samplers only. */
+  readonly hmLetter?: string;
+  /** The reference code's id (spc2-semihard …). */
+  readonly codeId: string;
+  readonly miner: Miner;
+}
+
+/** Every miner. The one list: names, RobRank letters, HM samplers and help texts derive from it. */
+export const MINERS: readonly MinerEntry[] = [
+  { name: 'random', summary: 'a random negative of another class', lossCode: '', hmLetter: 'r', codeId: 'spc2-random', miner: randomMiner },
+  { name: 'semihard', summary: 'the closest negative farther than the positive (FaceNet)', lossCode: 'm', hmLetter: 'm', codeId: 'spc2-semihard', miner: semihardMiner },
+  { name: 'softhard', summary: 'a harder-than-positive negative, else the hardest (RobRank)', lossCode: 's', hmLetter: 's', codeId: 'spc2-softhard', miner: softhardMiner },
+  { name: 'distance', summary: 'distance-weighted sampling (Wu et al.)', lossCode: 'd', hmLetter: 'd', codeId: 'spc2-distance', miner: distanceWeightedMiner },
+  { name: 'hardest', summary: 'the closest negative', lossCode: 'h', hmLetter: 'h', codeId: 'spc2-hard', miner: hardestMiner },
+  { name: 'gradual-semihard', summary: "semihard with a margin growing over the epochs (CA-TRIDE's miner)", lossCode: 'g', codeId: 'spc2-ghard', miner: gradualSemihardMiner },
+];
+
 /** Every miner name. */
-export const MINER_NAMES: readonly MinerName[] = ['random', 'semihard', 'softhard', 'distance', 'hardest', 'gradual-semihard'];
+export const MINER_NAMES: readonly MinerName[] = MINERS.map((m) => m.name);
 
-const MINERS: Readonly<Record<MinerName, Miner>> = {
-  random: randomMiner,
-  semihard: semihardMiner,
-  softhard: softhardMiner,
-  distance: distanceWeightedMiner,
-  hardest: hardestMiner,
-  'gradual-semihard': gradualSemihardMiner,
-};
+/** The miners HM may name as source or destination (those with a letter), in catalogue order. */
+export const HM_SAMPLERS: readonly MinerName[] = MINERS.filter((m) => m.hmLetter !== undefined).map((m) => m.name);
 
-const ALIASES: Readonly<Record<string, MinerName>> = {
-  r: 'random',
-  m: 'semihard',
-  s: 'softhard',
-  d: 'distance',
-  h: 'hardest',
-  'spc2-random': 'random',
-  'spc2-semihard': 'semihard',
-  'spc2-softhard': 'softhard',
-  'spc2-distance': 'distance',
-  'spc2-hard': 'hardest',
-  'spc2-ghard': 'gradual-semihard',
-};
-
-/** Our name for any accepted miner name; throws on an unknown one. */
+/** Our name for any accepted miner name (ours, a RobRank letter, a code id); throws on an unknown one. */
 export function parseMinerName(name: string): MinerName {
-  if ((MINER_NAMES as readonly string[]).includes(name)) return name as MinerName;
   // Letter codes are case-sensitive in RobRank's grammar; code ids are lower case.
-  const alias = ALIASES[name];
-  if (alias !== undefined) return alias;
+  const m = MINERS.find((e) => e.name === name || e.hmLetter === name || e.codeId === name);
+  if (m !== undefined) return m.name;
   throw new Error(
-    `unknown miner '${name}' (expected one of ${MINER_NAMES.join(', ')}, a RobRank letter r/m/s/d/h, or a code id like spc2-semihard)`,
+    `unknown miner '${name}' (expected one of ${MINER_NAMES.join(', ')}, a RobRank letter ${HM_SAMPLERS.map((n) => minerEntry(n).hmLetter).join('/')}, or a code id like spc2-semihard)`,
   );
+}
+
+/** The catalogue entry of a miner name. */
+export function minerEntry(name: MinerName): MinerEntry {
+  return MINERS.find((e) => e.name === name)!;
 }
 
 /** A miner by name or RobRank letter/code id; throws with the known names otherwise. */
 export function minerByName(name: string): Miner {
-  return MINERS[parseMinerName(name)];
+  return minerEntry(parseMinerName(name)).miner;
 }

@@ -21,11 +21,8 @@ import { makeDirs, writeFileAtomicSync } from '../io/atomic.js';
 import { dispose, type Tensor } from '../tensor/index.js';
 import type { Optimizer } from '../optim/index.js';
 import type { EmbeddingModel } from '../models/model.js';
-import { C2F2 } from '../models/c2f2.js';
-import { ResNet } from '../models/resnet.js';
-import { loadImagenetWeights } from '../models/pretrained.js';
-import { ScriptedModel } from '../models/scripted.js';
-import { describeSchemaErrors, parseConfig, type ExperimentConfig } from './config.js';
+import { modelEntry } from '../models/catalogue.js';
+import { datasetOf, describeSchemaErrors, parseConfig, type ExperimentConfig } from './config.js';
 
 export const SIDECAR = 'checkpoint.json';
 export const COMMITS_DIR = 'checkpoints';
@@ -399,37 +396,49 @@ export function removeStaleTemporaries(runDir: string): void {
 
 // ------------------------------------------------------------------ models
 
-/** A fresh model for the config (ImageNet weights loaded when `pretrained` is set). */
-export function createModel(config: ExperimentConfig): EmbeddingModel {
-  switch (config.model) {
-    case 'c2f2':
-      if (config.pretrained) throw new Error('--pretrained applies to ResNet models only');
-      return new C2F2();
-    case 'torchscript':
-      // Its input shape is the dataset's: 28×28 grey for MNIST/Fashion, 224×224 RGB otherwise (docs/datasets.md).
-      return ScriptedModel.load(config.modelFile!, ['mnist', 'fashion'].includes(config.dataset) ? [1, 28, 28] : [3, 224, 224]);
-    case 'resnet18':
-    case 'resnet50': {
-      // EST models train BatchNorm normally; every other model keeps it frozen (docs/methods.md §3).
-      const m = new ResNet(config.model === 'resnet18' ? 18 : 50, { frozenBatchNorm: config.defense.kind !== 'est' });
-      if (config.pretrained) {
-        try {
-          loadImagenetWeights(m, config.pretrained);
-        } catch (e) {
-          m.dispose();
-          throw e;
-        }
-      }
-      return m;
-    }
+/**
+ * A fresh model for the config. `weights: 'initial'` loads the ImageNet
+ * weights of `pretrained` (a new run); 'checkpoint' leaves them out because a
+ * checkpoint's weights replace them, so a run never reads that file again.
+ */
+export function createModel(config: ExperimentConfig, weights: 'initial' | 'checkpoint' = 'initial'): EmbeddingModel {
+  const side = datasetOf(config).imageSide;
+  return modelEntry(config.model).create({
+    // The dataset's input shape: 28×28 grey for MNIST/Fashion, 224×224 RGB otherwise (docs/datasets.md).
+    inputShape: side === 28 ? [1, 28, 28] : [3, side, side],
+    // EST models train BatchNorm normally; every other model keeps it frozen (docs/methods.md §3).
+    frozenBatchNorm: config.defense.kind !== 'est',
+    ...(weights === 'initial' && config.pretrained !== undefined ? { pretrained: config.pretrained } : {}),
+    ...(config.modelFile !== undefined ? { modelFile: config.modelFile } : {}),
+  });
+}
+
+/** The copy of a TorchScript run's module file kept in its run directory. */
+export const MODULE_COPY = 'torchscript-module.pt';
+
+/** Keeps a copy of a TorchScript run's module in the run directory: the run never needs the user's file again. */
+export function keepModuleFile(config: ExperimentConfig, runDir: string): void {
+  if (config.modelFile === undefined) return;
+  const copy = path.join(runDir, MODULE_COPY);
+  writeFileAtomicSync(copy, readFileSync(config.modelFile));
+}
+
+/** A checkpoint's config as the run directory can rebuild it: its own copy of the module file when it has one. */
+export function runConfig(config: ExperimentConfig, checkpointDir: string): ExperimentConfig {
+  if (config.modelFile === undefined) return config;
+  // A commit directory sits two levels below the run directory (run/checkpoints/NNNNNN).
+  for (const dir of [checkpointDir, path.dirname(path.dirname(checkpointDir))]) {
+    const copy = path.join(dir, MODULE_COPY);
+    if (existsSync(copy)) return { ...config, modelFile: copy };
   }
+  return config;
 }
 
 /** Rebuilds the model of a checkpoint (run directory, commit directory or file in one) with its verified weights. */
 export function loadCheckpoint(p: string): { model: EmbeddingModel; info: CheckpointInfo; dir: string } {
   const dir = resolveCheckpointDir(p);
   const ck = readCheckpoint(dir, []); // the weights are verified as they are read; the optimizer is not needed
-  const model = createModel(ck.info.config);
+  const model = createModel(runConfig(ck.info.config, ck.base), 'checkpoint');
   try {
     loadModelWeights(ck, model);
   } catch (e) {

@@ -1,21 +1,21 @@
 // Layer: train. An experiment as a typed object, its per-dataset defaults
 // (docs/methods.md §3) and RobRank's `dataset:model:loss` shorthand.
+import path from 'node:path';
 import { z } from 'zod';
-import { parseMetric, defaultMargin, METRICS, type MetricName } from '../metric/distance.js';
-import { CONTRASTIVE_MARGIN } from '../metric/contrastive.js';
-
-/** The embedding networks: c2f2 for 28×28 inputs, ResNet-18/50 for 224×224; a user's TorchScript module (`modelFile`) for either. */
-export type ModelKind = 'c2f2' | 'resnet18' | 'resnet50' | 'torchscript';
-import { MINER_NAMES, type MinerName } from '../metric/miners.js';
-import { defenseConfigSchema, defenseFromModelSuffix, type DefenseConfig } from '../defense/registry.js';
-export type { MinerName };
-/** The training loss on mined triplets. */
-export type LossKind = 'triplet' | 'contrastive';
+import { parseMetric, METRICS, type MetricName } from '../metric/distance.js';
+import { LOSSES, LOSS_NAMES, lossEntry, type LossKind } from '../metric/losses.js';
+import { MINERS, MINER_NAMES, type MinerName } from '../metric/miners.js';
+import { defaultModelFor, MODELS, MODEL_NAMES, modelEntry, type ModelKind } from '../models/catalogue.js';
+import { canonicalDatasetName, parseDatasetName, type DatasetEntry } from '../data/registry.js';
+import { defenseConfigSchema, defenseFromModelSuffix, ICS_WEIGHT, resolveDefense, type DefenseConfig } from '../defense/registry.js';
+export type { MinerName, ModelKind, LossKind };
 
 /** One experiment as plain data (stored in every checkpoint): dataset, model, loss, miner, defense, optimizer, epochs. */
 export interface ExperimentConfig {
-  /** Dataset name as `openDataset` accepts it (fashion, mnist, …). */
+  /** Dataset name as `openDataset` accepts it (fashion, mnist, …); resolved configs hold the canonical name. */
   dataset: string;
+  /** The dataset's folder (cub, cars, sop; IDX files for mnist/fashion); absent = the default places. */
+  root?: string;
   model: ModelKind;
   metric: MetricName;
   loss: LossKind;
@@ -46,106 +46,86 @@ export interface ExperimentConfig {
   shards?: number;
 }
 
-const SMALL = new Set(['mnist', 'fashion', 'fashion-mnist']);
+/** Training hyper-parameters by image side (docs/methods.md §3): the 28×28 column (c2f2) and the 224×224 column (ResNet-18). */
+const TRAINING_DEFAULTS: Readonly<Record<number, Pick<ExperimentConfig, 'epochs' | 'batchPairs' | 'lr' | 'weightDecay' | 'evalEvery'>>> = {
+  28: { epochs: 8, batchPairs: 128, lr: 1e-3, weightDecay: 1e-7, evalEvery: 1 },
+  // RD's text says 1e-3; the code that produced the published numbers uses 1e-5 (docs/methods.md §3).
+  224: { epochs: 75, batchPairs: 56, lr: 1e-5, weightDecay: 4e-4, evalEvery: 5 },
+};
 
-const LARGE = new Set(['cub', 'cars', 'sop']);
-
-/** docs/methods.md §3: the 28×28 column for MNIST/Fashion, the 224×224 column (ResNet-18) otherwise. */
+/** The default experiment for a dataset: its image size's column, regular training with a random miner, metric N. */
 export function defaultConfig(dataset: string): ExperimentConfig {
-  if (!SMALL.has(dataset)) {
-    if (!LARGE.has(dataset) && !dataset.startsWith('folder:')) {
-      throw new Error(`unknown dataset '${dataset}' (known: mnist, fashion, cub, cars, sop, folder:PATH)`);
-    }
-    return {
-      dataset,
-      model: 'resnet18',
-      metric: 'N',
-      loss: 'triplet',
-      miner: 'random',
-      margin: defaultMargin('N'),
-      epochs: 75,
-      batchPairs: 56,
-      // RD's text says 1e-3; the code that produced the published numbers uses 1e-5 (docs/methods.md §3).
-      lr: 1e-5,
-      weightDecay: 4e-4,
-      seed: 0,
-      evalEvery: 5,
-      maxBatches: 0,
-      defense: { kind: 'none' },
-    };
-  }
+  const entry = parseDatasetName(dataset).entry;
+  const loss = LOSSES[0]!;
+  const metric: MetricName = 'N';
   return {
-    dataset: dataset === 'fashion-mnist' ? 'fashion' : dataset,
-    model: 'c2f2',
-    metric: 'N',
-    loss: 'triplet',
-    miner: 'random',
-    margin: defaultMargin('N'),
-    epochs: 8,
-    batchPairs: 128,
-    lr: 1e-3,
-    weightDecay: 1e-7,
+    dataset: canonicalDatasetName(dataset),
+    model: defaultModelFor(entry.imageSide),
+    metric,
+    loss: loss.name,
+    miner: MINER_NAMES[0]!,
+    margin: loss.defaultMargin(metric),
+    ...TRAINING_DEFAULTS[entry.imageSide]!,
     seed: 0,
-    evalEvery: 1,
     maxBatches: 0,
     defense: { kind: 'none' },
   };
 }
 
-const BACKBONES: [string, ModelKind][] = [['rc2f2', 'c2f2'], ['rres18', 'resnet18'], ['rres50', 'resnet50']];
-
-const LOSSES: Record<string, [LossKind, MinerName]> = {
-  ptriplet: ['triplet', 'random'],
-  pmtriplet: ['triplet', 'semihard'],
-  pstriplet: ['triplet', 'softhard'],
-  pdtriplet: ['triplet', 'distance'],
-  phtriplet: ['triplet', 'hardest'],
-  pgtriplet: ['triplet', 'gradual-semihard'],
-  pcontrast: ['contrastive', 'random'],
-  pdcontrast: ['contrastive', 'distance'],
-};
-
 /**
  * RobRank's `dataset:model:loss` (e.g. `fashion:rc2f2p:ptripletN`): the model
- * name is a backbone plus a defense suffix (docs/methods.md §9), the loss names the
- * miner and the metric; `rres18p:pgtripletN` is CA-TRIDE.
+ * name is a backbone plus a defense suffix (docs/methods.md §9), the loss is
+ * `p` + a miner's code + a loss word + the metric (`pmtripletN`, `pdcontrastE`);
+ * `rres18p:pgtripletN` is CA-TRIDE. Backbones, codes and words come from the catalogues.
  */
 export function parseShorthand(s: string): ExperimentConfig {
   const parts = s.split(':');
   if (parts.length !== 3) throw new Error(`expected dataset:model:loss (e.g. fashion:rc2f2:ptripletN), got '${s}'`);
   const [dataset, model, loss] = parts as [string, string, string];
-  const backbone = BACKBONES.find(([prefix]) => model.startsWith(prefix));
-  let defense = backbone ? defenseFromModelSuffix(model.slice(backbone[0].length)) : null;
+  const base = defaultConfig(dataset);
+  const paper = parseDatasetName(dataset).entry.paper;
+  const backbone = MODELS.find((m) => m.robrankCode !== undefined && model.startsWith(m.robrankCode));
+  let defense = backbone ? defenseFromModelSuffix(model.slice(backbone.robrankCode!.length), paper.icsWeight ?? ICS_WEIGHT) : null;
   if (backbone === undefined || defense === null) {
-    throw new Error(`model '${model}' is not supported (backbones rc2f2, rres18, rres50; suffixes '', d, df, p, pf, [g]hmet<src><dst>[i])`);
+    const codes = MODELS.flatMap((m) => (m.robrankCode === undefined ? [] : [m.robrankCode]));
+    throw new Error(`model '${model}' is not supported (backbones ${codes.join(', ')}; suffixes '', d, df, p, pf, [g]hmet<src><dst>[i])`);
   }
-  const modelKind = backbone[1];
-  const m = /^(p[a-z]+)([NEC])$/.exec(loss);
-  const known = m ? LOSSES[m[1]!] : undefined;
-  if (!m || known === undefined) {
-    throw new Error(`loss '${loss}' is not supported (supported: ${Object.keys(LOSSES).map((l) => `${l}{N,E,C}`).join(', ')})`);
+  const parsed = parseLossName(loss);
+  if (parsed === null) {
+    const known = LOSSES.flatMap((l) => MINERS.map((m) => `p${m.lossCode}${l.robrankWord}`));
+    throw new Error(`loss '${loss}' is not supported (supported: ${known.map((l) => `${l}{${METRICS.join(',')}}`).join(', ')})`);
   }
-  const metric = parseMetric(m[2]!);
-  const [lossKind, miner] = known;
+  const { lossKind, miner, metric } = parsed;
   // CA-TRIDE's released configuration is the ACT model class with the gradual semihard loss (docs/methods.md §8.1).
   if (miner === 'gradual-semihard' && defense.kind === 'act') defense = { kind: 'catride' };
-  return validateConfig({ ...defaultConfig(dataset), model: modelKind, metric, loss: lossKind, miner, margin: defaultLossMargin(lossKind, metric), defense });
+  return validateConfig({ ...base, model: backbone.name, metric, loss: lossKind, miner, margin: defaultLossMargin(lossKind, metric), defense });
+}
+
+/** `p` + miner code + loss word + metric letter → its parts; null when it is not such a name. */
+function parseLossName(s: string): { lossKind: LossKind; miner: MinerName; metric: MetricName } | null {
+  const m = /^p([a-z]*)([NEC])$/.exec(s);
+  if (m === null) return null;
+  for (const l of LOSSES) {
+    for (const miner of MINERS) {
+      if (m[1] === `${miner.lossCode}${l.robrankWord}`) return { lossKind: l.name, miner: miner.name, metric: parseMetric(m[2]!) };
+    }
+  }
+  return null;
 }
 
 /** The loss margin RobRank uses for a loss and metric (triplet 0.2 for N/C, 1.0 for E; contrastive 1.0). */
 export function defaultLossMargin(loss: LossKind, metric: MetricName): number {
-  return loss === 'contrastive' ? CONTRASTIVE_MARGIN : defaultMargin(metric);
+  return lossEntry(loss).defaultMargin(metric);
 }
-
-const MODEL_KINDS: readonly ModelKind[] = ['c2f2', 'resnet18', 'resnet50', 'torchscript'];
 
 /** Field types of an ExperimentConfig read from JSON; validateConfig then checks ranges and combinations. */
 const experimentConfigSchema = z
   .object({
     dataset: z.string().min(1),
-    model: z.enum(MODEL_KINDS as [ModelKind, ...ModelKind[]]),
+    root: z.string().min(1).optional(),
+    model: z.enum(MODEL_NAMES as [ModelKind, ...ModelKind[]]),
     metric: z.enum(METRICS as [MetricName, ...MetricName[]]),
-    loss: z.enum(['triplet', 'contrastive']),
+    loss: z.enum(LOSS_NAMES as [LossKind, ...LossKind[]]),
     miner: z.enum(MINER_NAMES as [MinerName, ...MinerName[]]),
     margin: z.number(),
     epochs: z.number(),
@@ -191,9 +171,38 @@ export function validateConfig(c: ExperimentConfig): ExperimentConfig {
     throw new Error(`shards must be an integer in [1, batch size ${c.batchPairs}], got ${c.shards}`);
   }
   if ((c.model === 'torchscript') !== (c.modelFile !== undefined)) throw new Error(`model torchscript and modelFile go together (model ${c.model}, modelFile ${c.modelFile ?? 'none'})`);
-  const small = SMALL.has(c.dataset);
-  if (c.model !== 'torchscript' && small !== (c.model === 'c2f2')) {
-    throw new Error(`model ${c.model} does not fit dataset ${c.dataset} (c2f2 is for 28×28 MNIST/Fashion, ResNets for 224×224 images)`);
+  const dataset = parseDatasetName(c.dataset).entry;
+  const model = modelEntry(c.model);
+  if (model.imageSide !== undefined && model.imageSide !== dataset.imageSide) {
+    const fits = MODELS.filter((m) => m.imageSide === dataset.imageSide).map((m) => m.name);
+    throw new Error(`model ${c.model} does not fit dataset ${c.dataset} (its images are ${dataset.imageSide}×${dataset.imageSide}; models for them: ${fits.join(', ')})`);
   }
+  if (c.pretrained !== undefined && !model.takesPretrained) throw new Error(`--pretrained applies to ${MODELS.filter((m) => m.takesPretrained).map((m) => m.name).join(' and ')} only, not ${c.model}`);
   return c;
+}
+
+/** The catalogue entry of a config's dataset. */
+export function datasetOf(c: ExperimentConfig): DatasetEntry {
+  return parseDatasetName(c.dataset).entry;
+}
+
+/**
+ * The config with everything decided up front, as a checkpoint records it: the
+ * canonical dataset name, absolute paths, and the defense with its budget and
+ * the dataset's published values filled in. Incompatible combinations (a
+ * model for other image sizes, a defense not defined for the metric, CA-TRIDE
+ * without λ) are errors here, before any data is loaded.
+ */
+export function resolveConfig(c: ExperimentConfig): ExperimentConfig {
+  validateConfig(c);
+  const entry = datasetOf(c);
+  const resolved: ExperimentConfig = {
+    ...c,
+    dataset: canonicalDatasetName(c.dataset),
+    ...(c.root !== undefined ? { root: path.resolve(c.root) } : {}),
+    ...(c.pretrained !== undefined ? { pretrained: path.resolve(c.pretrained) } : {}),
+    ...(c.modelFile !== undefined ? { modelFile: path.resolve(c.modelFile) } : {}),
+    defense: resolveDefense(c.defense, { imageSide: entry.imageSide, paper: entry.paper, metric: c.metric, dataset: entry.name }),
+  };
+  return validateConfig(resolved);
 }

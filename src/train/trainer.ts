@@ -23,12 +23,13 @@ import { DEFENSE_STAT_KEYS, type Defense, type DefenseStats } from '../defense/d
 import { evaluateBenign, type BenignMetrics } from '../eval/benign.js';
 import type { EmbeddingModel } from '../models/model.js';
 import {
-  createModel, latestGoodCheckpoint, loadModelWeights, loadOptimizerState, readCheckpoint, saveCheckpoint,
+  createModel, keepModuleFile, latestGoodCheckpoint, runConfig, loadModelWeights, loadOptimizerState, readCheckpoint, saveCheckpoint,
   type CheckpointInfo, type CheckpointState, type EpochProgress, type TrainingPosition, type VerifiedCheckpoint,
 } from './checkpoint.js';
-import { validateConfig, type ExperimentConfig } from './config.js';
+import { datasetOf, resolveConfig, type ExperimentConfig } from './config.js';
 import { ProgressBar } from './progress.js';
 import { writeReport } from './report.js';
+import type { EpochRecord, TrainResult } from './records.js';
 import { RunDirectory } from './run-dir.js';
 import { allreduceGradients, allreduceNumbers, broadcastJson, pairRange, shardSeed, shardsOfRank } from './data-parallel.js';
 
@@ -65,30 +66,7 @@ export interface TrainOptions {
   device?: Device;
 }
 
-/** One finished epoch as log.jsonl and report.json record it. */
-export interface EpochRecord {
-  epoch: number;
-  loss: number;
-  seconds: number;
-  steps: number;
-  metrics?: BenignMetrics;
-  /** Seconds the evaluation after this epoch took (absent when the epoch was not evaluated). */
-  evalSeconds?: number;
-  /** Per-step defense accounting, averaged over the epoch (forward/backward passes, hardness, …). */
-  defense: Record<string, number>;
-}
-
-/** What `train` returns (and report.json holds). */
-export interface TrainResult {
-  config: ExperimentConfig;
-  epochs: EpochRecord[];
-  final: BenignMetrics;
-  seconds: number;
-  outDir: string;
-  /** Where the model trained ('cpu', 'cuda:0') and how many data-parallel processes shared the work. */
-  device?: Device;
-  processes?: number;
-}
+export type { EpochRecord, TrainResult } from './records.js';
 
 /** Training stopped on request after committing a checkpoint; `position` is where it resumes. */
 export class TrainingInterrupted extends Error {
@@ -128,13 +106,16 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     // Everything that can be refused is refused before the data is loaded.
     const from = resumePoint(run, opts, group);
     const config = agreedConfig(opts.config, from, group);
-    const data = await openDataset(config.dataset);
+    const data = await openDataset(config.dataset, config.root === undefined ? {} : { root: config.root });
     manualSeed(config.seed);
     // Parameters move before the optimizer sees them; its state is then made on the same device.
-    const model = createModel(config).to(opts.device ?? CPU);
+    // A resumed run takes its weights from the checkpoint: the --pretrained file is not read again.
+    const model = createModel(from === null ? config : runConfig(config, from.base), from === null ? 'initial' : 'checkpoint').to(opts.device ?? CPU);
+    if (from === null && run !== null) keepModuleFile(config, run.dir);
     const opt = new Adam(model.parameters(), { lr: config.lr, weightDecay: config.weightDecay });
     try {
-      const defense = buildDefense(config.defense, data.train.height, config.loss);
+      const dataset = datasetOf(config);
+      const defense = buildDefense(config.defense, dataset.imageSide, config.loss, dataset.paper);
       let state = FRESH;
       if (from !== null) {
         loadModelWeights(from, model);
@@ -174,8 +155,10 @@ function resumePoint(run: RunDirectory | null, opts: TrainOptions, group: Proces
  */
 function agreedConfig(given: ExperimentConfig, from: VerifiedCheckpoint | null, group: ProcessGroup): ExperimentConfig {
   const shards = given.shards ?? (from !== null ? from.info.config.shards : group.worldSize > 1 ? group.worldSize : undefined);
-  const config = validateConfig({ ...given, ...(shards !== undefined ? { shards } : {}) });
-  if (from !== null && JSON.stringify({ ...from.info.config, epochs: 0 }) !== JSON.stringify({ ...config, epochs: 0 })) {
+  const config = resolveConfig({ ...given, ...(shards !== undefined ? { shards } : {}) });
+  // Paths may differ (a moved --pretrained or --root); what is trained may not.
+  const comparable = (c: ExperimentConfig): string => JSON.stringify({ ...resolveConfig(c), epochs: 0, root: undefined, pretrained: undefined, modelFile: undefined });
+  if (from !== null && comparable(from.info.config) !== comparable(config)) {
     throw new Error(`--resume: the checkpoint in ${from.base} was trained with a different config; use another --out`);
   }
   if (from !== null && from.info.position.epoch > config.epochs) {

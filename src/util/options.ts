@@ -1,0 +1,142 @@
+// Layer: util. Every command's options are one table: the parser (Node's
+// util.parseArgs) and the usage text are both made from it, so `--help` lists
+// exactly what a command accepts. Values are typed and range-checked here, and
+// every mistake is a UsageError naming the option.
+import { parseArgs as nodeParseArgs } from 'node:util';
+import { UsageError } from './usage-error.js';
+
+export type OptionKind = 'string' | 'number' | 'int' | 'boolean';
+
+/** One option of a command: how it parses and how `--help` shows it. */
+export interface OptionSpec {
+  readonly kind: OptionKind;
+  /** What the value is called in the usage text (FILE, N, X …); default from the kind. */
+  readonly value?: string;
+  /** The help text; '\n' starts an indented continuation line. */
+  readonly help: string;
+  /** The default as the usage text shows it (the code that applies it is elsewhere, stated once there). */
+  readonly default?: string;
+  /** The accepted values of a string option (checked here). */
+  readonly choices?: readonly string[];
+  /** Inclusive lower bound of a number option; `above` is the exclusive one. */
+  readonly min?: number;
+  readonly above?: number;
+  readonly max?: number;
+}
+
+export type OptionTable = Readonly<Record<string, OptionSpec>>;
+
+/** A titled block of options in a usage text. */
+export interface OptionSection {
+  readonly title?: string;
+  readonly options: OptionTable;
+}
+
+export interface ParsedArgs {
+  flags: Map<string, string | number | boolean>;
+  positionals: string[];
+}
+
+/** The options of all sections as one table (a name given twice is a programming error). */
+export function mergeSections(sections: readonly OptionSection[]): OptionTable {
+  const all: Record<string, OptionSpec> = {};
+  for (const s of sections) {
+    for (const [name, spec] of Object.entries(s.options)) {
+      if (name in all) throw new Error(`option --${name} is declared twice`);
+      all[name] = spec;
+    }
+  }
+  return all;
+}
+
+/**
+ * Parses argv (after the command name) with util.parseArgs. `--` ends the
+ * options; a value may start with '-' (`--destination -0.5`). Unknown options,
+ * missing or extra values, bad numbers, out-of-range values and an option given
+ * twice are UsageErrors.
+ */
+export function parseOptions(argv: readonly string[], table: OptionTable): ParsedArgs {
+  const options = Object.fromEntries(Object.entries(table).map(([name, spec]) => [name, { type: spec.kind === 'boolean' ? ('boolean' as const) : ('string' as const) }]));
+  // strict: false so that messages are ours and values may begin with a dash; every check strict mode makes is below.
+  const { tokens } = nodeParseArgs({ args: [...argv], options, strict: false, allowPositionals: true, tokens: true });
+  const flags = new Map<string, string | number | boolean>();
+  const positionals: string[] = [];
+  for (const t of tokens) {
+    if (t.kind === 'positional') {
+      positionals.push(t.value);
+      continue;
+    }
+    if (t.kind === 'option-terminator') continue;
+    const spec = table[t.name];
+    if (spec === undefined || !t.rawName.startsWith('--')) throw new UsageError(`unknown option '${t.rawName}'`);
+    if (flags.has(t.name)) throw new UsageError(`${t.rawName} is given twice`);
+    if (spec.kind === 'boolean') {
+      if (t.value !== undefined) throw new UsageError(`${t.rawName} takes no value`);
+      flags.set(t.name, true);
+      continue;
+    }
+    if (t.value === undefined) throw new UsageError(`${t.rawName} needs a value`);
+    flags.set(t.name, parseValue(t.rawName, t.value, spec));
+  }
+  return { flags, positionals };
+}
+
+function parseValue(flag: string, raw: string, spec: OptionSpec): string | number {
+  if (spec.kind === 'string') {
+    if (raw === '') throw new UsageError(`${flag} needs a value, got an empty string`);
+    if (spec.choices !== undefined && !spec.choices.includes(raw)) throw new UsageError(`${flag} must be one of ${spec.choices.join(', ')}, got '${raw}'`);
+    return raw;
+  }
+  const v = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(v)) throw new UsageError(`${flag} needs a number, got '${raw}'`);
+  if (spec.kind === 'int' && !Number.isInteger(v)) throw new UsageError(`${flag} needs an integer, got '${raw}'`);
+  if (spec.min !== undefined && v < spec.min) throw new UsageError(`${flag} must be >= ${spec.min}, got ${raw}`);
+  if (spec.above !== undefined && !(v > spec.above)) throw new UsageError(`${flag} must be > ${spec.above}, got ${raw}`);
+  if (spec.max !== undefined && v > spec.max) throw new UsageError(`${flag} must be <= ${spec.max}, got ${raw}`);
+  return v;
+}
+
+const VALUE_NAMES: Record<OptionKind, string> = { string: 'S', number: 'X', int: 'N', boolean: '' };
+const HELP_COLUMN = 26;
+
+/** The usage lines of a table: `  --name VALUE   help   (default)`, continuation lines indented to the help column. */
+export function optionLines(table: OptionTable): string {
+  return Object.entries(table)
+    .map(([name, spec]) => {
+      const value = spec.kind === 'boolean' ? '' : ` ${spec.value ?? (spec.choices ? spec.choices.join('|') : VALUE_NAMES[spec.kind])}`;
+      const head = `  --${name}${value}`;
+      const [first = '', ...rest] = spec.help.split('\n');
+      const firstLine = head.length + 2 > HELP_COLUMN ? `${head}\n${' '.repeat(HELP_COLUMN)}${first}` : `${head.padEnd(HELP_COLUMN)}${first}`;
+      const withDefault = (line: string): string => (spec.default === undefined ? line : `${line}   (${spec.default})`);
+      const lines = [firstLine, ...rest.map((l) => `${' '.repeat(HELP_COLUMN)}${l}`)];
+      lines[lines.length - 1] = withDefault(lines[lines.length - 1]!);
+      return lines.join('\n');
+    })
+    .join('\n');
+}
+
+/** A whole usage text: synopsis lines, a description, then each section's options. */
+export function usageText(synopsis: readonly string[], description: string, sections: readonly OptionSection[], footer = ''): string {
+  const head = synopsis.map((s, i) => `${i === 0 ? 'usage:' : '      '} ${s}`).join('\n');
+  const body = sections.map((s) => (s.title === undefined ? optionLines(s.options) : `${s.title}:\n${optionLines(s.options)}`)).join('\n\n');
+  return [head, description, body, footer].filter((s) => s !== '').join('\n\n');
+}
+
+export function flagString(p: ParsedArgs, name: string): string | undefined {
+  const v = p.flags.get(name);
+  return typeof v === 'string' ? v : undefined;
+}
+
+export function flagNumber(p: ParsedArgs, name: string): number | undefined {
+  const v = p.flags.get(name);
+  return typeof v === 'number' ? v : undefined;
+}
+
+export function flagBool(p: ParsedArgs, name: string): boolean {
+  return p.flags.get(name) === true;
+}
+
+/** A number option that is always there, with its default stated once by the caller. */
+export function flagNumberOr(p: ParsedArgs, name: string, fallback: number): number {
+  return flagNumber(p, name) ?? fallback;
+}
