@@ -177,7 +177,7 @@ test('two trainings on one directory: the second is refused while the first hold
 test('swipe checks its options and output place before any work', async () => {
   const bad = await start(['swipe', '/nonexistent', '--benign-r1', '150']).exit;
   assert.equal(bad.code, 2);
-  assert.match(bad.stderr, /--benign-r1 is a percentage in \[0, 100\], got 150/);
+  assert.match(bad.stderr, /--benign-r1 must be in \[0, 100\], got 150/);
   // (a place mkdir cannot create; Node's own recursive mkdir would spin forever on it)
   const unwritable = await start(['swipe', '/nonexistent', '--out', '/proc/rankshield-swipe']).exit;
   assert.equal(unwritable.code, 1);

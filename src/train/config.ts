@@ -181,6 +181,13 @@ export function validateConfig(c: ExperimentConfig): ExperimentConfig {
   return c;
 }
 
+/** JSON with object keys sorted at every level: equal configs give equal strings whatever order their fields were set in. */
+export function canonicalJson(v: unknown): string {
+  return JSON.stringify(v, (_k, x: unknown) =>
+    x !== null && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : x,
+  );
+}
+
 /** The catalogue entry of a config's dataset. */
 export function datasetOf(c: ExperimentConfig): DatasetEntry {
   return parseDatasetName(c.dataset).entry;

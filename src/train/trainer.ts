@@ -26,7 +26,7 @@ import {
   createModel, keepModuleFile, latestGoodCheckpoint, runConfig, loadModelWeights, loadOptimizerState, readCheckpoint, saveCheckpoint,
   type CheckpointInfo, type CheckpointState, type EpochProgress, type TrainingPosition, type VerifiedCheckpoint,
 } from './checkpoint.js';
-import { datasetOf, resolveConfig, type ExperimentConfig } from './config.js';
+import { canonicalJson, datasetOf, resolveConfig, type ExperimentConfig } from './config.js';
 import { ProgressBar } from './progress.js';
 import { writeReport } from './report.js';
 import type { EpochRecord, TrainResult } from './records.js';
@@ -157,7 +157,7 @@ function agreedConfig(given: ExperimentConfig, from: VerifiedCheckpoint | null, 
   const shards = given.shards ?? (from !== null ? from.info.config.shards : group.worldSize > 1 ? group.worldSize : undefined);
   const config = resolveConfig({ ...given, ...(shards !== undefined ? { shards } : {}) });
   // Paths may differ (a moved --pretrained or --root); what is trained may not.
-  const comparable = (c: ExperimentConfig): string => JSON.stringify({ ...resolveConfig(c), epochs: 0, root: undefined, pretrained: undefined, modelFile: undefined });
+  const comparable = (c: ExperimentConfig): string => canonicalJson({ ...resolveConfig(c), epochs: 0, root: undefined, pretrained: undefined, modelFile: undefined });
   if (from !== null && comparable(from.info.config) !== comparable(config)) {
     throw new Error(`--resume: the checkpoint in ${from.base} was trained with a different config; use another --out`);
   }

@@ -90,6 +90,7 @@ function parseValue(flag: string, raw: string, spec: OptionSpec): string | numbe
   const v = Number(raw);
   if (raw.trim() === '' || !Number.isFinite(v)) throw new UsageError(`${flag} needs a number, got '${raw}'`);
   if (spec.kind === 'int' && !Number.isInteger(v)) throw new UsageError(`${flag} needs an integer, got '${raw}'`);
+  if (spec.min !== undefined && spec.max !== undefined && !(v >= spec.min && v <= spec.max)) throw new UsageError(`${flag} must be in [${spec.min}, ${spec.max}], got ${raw}`);
   if (spec.min !== undefined && v < spec.min) throw new UsageError(`${flag} must be >= ${spec.min}, got ${raw}`);
   if (spec.above !== undefined && !(v > spec.above)) throw new UsageError(`${flag} must be > ${spec.above}, got ${raw}`);
   if (spec.max !== undefined && v > spec.max) throw new UsageError(`${flag} must be <= ${spec.max}, got ${raw}`);
