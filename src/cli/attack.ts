@@ -57,8 +57,9 @@ otherwise (ε 8/255). Units and directions of the reported numbers: docs/attacks
 Progress bars go to stderr; --quiet or --json turn them off. The last line of output is the JSON result.`,
     SECTIONS,
   ),
+  options: mergeSections(SECTIONS),
   async run(argv) {
-    const p = parseOptions(argv, mergeSections(SECTIONS));
+    const p = parseOptions(argv, this.options!);
     const name = flagString(p, 'attack');
     if (name === undefined) throw new UsageError(`--attack is required (one of ${ATTACKS.map((a) => a.kind).join(', ')})`);
     let kind: string;

@@ -35,8 +35,9 @@ attention factor λ it implies (docs/methods.md §8.3: linear through SOP 0.66 �
 Progress bars (embedding, ranking, k-means) go to stderr; --quiet or --json turn them off.`,
     SECTIONS,
   ),
+  options: mergeSections(SECTIONS),
   async run(argv) {
-    const p = parseOptions(argv, mergeSections(SECTIONS));
+    const p = parseOptions(argv, this.options!);
     const device = deviceFlag(p);
     applyThreads(p);
     const { model, data, metric, info } = await openModelSource(p);

@@ -47,6 +47,7 @@ its tensors are backbone.* (c2f2: an nn.Sequential; rres18/rres50: torchvision's
     `The reader accepts only tensor-rebuilding globals and data-only dicts; any other global is an error
 naming it. Legacy (non-zip) torch.save files are refused with an error that says so.`,
   ),
+  options: SECTIONS[0]!.options,
   async run(argv) {
     const p = parseOptions(argv, SECTIONS[0]!.options);
     const [kind, file, ...rest] = p.positionals;

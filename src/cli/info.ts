@@ -16,6 +16,7 @@ and which devices it sees, the BLAS, the CPU capability libtorch uses, the intra
 whether c10d Gloo (data-parallel --nproc) is available.`,
     [{ options: OPTIONS }],
   ),
+  options: OPTIONS,
   async run(argv) {
     const p = parseOptions(argv, OPTIONS);
     if (p.positionals.length > 0) throw new UsageError(`unexpected arguments: ${p.positionals.join(' ')}`);

@@ -1,5 +1,7 @@
 // Layer: cli. `rankshield <command> [options]`: dispatches to the command
 // modules, loaded lazily so `--help` does not start libtorch.
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { UsageError, type Command } from './command.js';
 
 type Loader = () => Promise<Command>;
@@ -31,8 +33,19 @@ export function help(): string {
 }
 
 /** Every command's name and full `--help` text, in the order of `rankshield --help` (docs/cli.md is made from them). */
-export async function commandUsages(): Promise<{ name: string; usage: string }[]> {
-  return Promise.all(Object.entries(COMMANDS).map(async ([name, [, load]]) => ({ name, usage: (await load()).usage })));
+export async function commandUsages(): Promise<{ name: string; usage: string; options?: Command['options'] }[]> {
+  return Promise.all(
+    Object.entries(COMMANDS).map(async ([name, [, load]]) => {
+      const c = await load();
+      return { name, usage: c.usage, ...(c.options !== undefined ? { options: c.options } : {}) };
+    }),
+  );
+}
+
+/** The version in package.json (stated there once). */
+function packageVersion(): string {
+  const file = fileURLToPath(new URL('../../../package.json', import.meta.url));
+  return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -42,7 +55,7 @@ export async function main(argv: string[]): Promise<number> {
     return name === undefined ? 2 : 0;
   }
   if (name === '--version') {
-    console.log('rankshield 0.1.0');
+    console.log(`rankshield ${packageVersion()}`);
     return 0;
   }
   const entry = COMMANDS[name];

@@ -47,8 +47,9 @@ Units, directions and the ERS/ARS formulas: docs/attacks-and-metrics.md.`,
     `The last line of output is the JSON result; its "benign" holds the checkpoint's benign metrics and
 "robrank" the same numbers under RobRank's names (there "mAP@R" is R = 10, our "mAP@10").`,
   ),
+  options: mergeSections(SECTIONS),
   async run(argv) {
-    const p = parseOptions(argv, mergeSections(SECTIONS));
+    const p = parseOptions(argv, this.options!);
     const maxIter = flagNumber(p, 'max-iter');
     const gtmTarget = flagString(p, 'gtm-target') as 'reference-bug' | 'intended' | undefined;
     const json = flagBool(p, 'json');

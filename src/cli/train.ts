@@ -95,6 +95,7 @@ finishes, a checkpoint is written, exit 130 / 143; a second Ctrl-C exits at once
 --out is the newest model. A run directory is locked while training. log.jsonl gets a line per step and
 epoch; the end writes report.json, report.md and training.svg.`,
   ),
+  options: OPTIONS,
   async run(argv) {
     const p = parseOptions(argv, OPTIONS);
     if (p.positionals.length > 1) throw new UsageError(`unexpected arguments: ${p.positionals.slice(1).join(' ')}`);
