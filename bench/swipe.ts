@@ -11,6 +11,7 @@ import { C2F2 } from '../src/models/c2f2.js';
 import { InMemoryImageDataset, Rng } from '../src/data/index.js';
 import { getProfile, type Profile } from '../src/attack/index.js';
 import { runSwipe } from '../src/eval/swipe.js';
+import { metricByName } from '../src/metric/metric.js';
 import { UsageError } from '../src/cli/command.js';
 import { pythonTorch } from './common.js';
 import os from 'node:os';
@@ -52,7 +53,7 @@ export async function runSwipeBench(argv: string[]): Promise<number> {
   const model = new C2F2();
   const rob28 = getProfile('rob28');
   const profile: Profile = { ...rob28, runs: rob28.runs.map((r) => ({ ...r, budget: { ...r.budget, steps: args.steps } })) };
-  const ours = await runSwipe(model, syntheticGallery(args.gallery), 'N', { profile, maxIter: args.batches });
+  const ours = await runSwipe(model, syntheticGallery(args.gallery), metricByName('N'), { profile, maxIter: args.batches });
   model.dispose();
   const oursSeconds = ours.seconds - ours.gallerySeconds;
   const script = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'swipe.py');

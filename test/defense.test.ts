@@ -14,6 +14,7 @@ import { weightedDistance } from '../src/defense/catride.js';
 import { pgd } from '../src/attack/pgd.js';
 import { parseShorthand } from '../src/train/config.js';
 import { checkGradient } from './helpers/gradcheck.js';
+import { metricByName } from '../src/metric/metric.js';
 
 let train: InMemoryImageDataset;
 before(async () => {
@@ -28,7 +29,7 @@ function batch(): { images: Tensor; labels: Tensor } {
 }
 
 function context(model: C2F2, b: { images: Tensor; labels: Tensor }, over: Partial<DefenseContext> = {}): DefenseContext {
-  return { model, images: b.images, labels: b.labels, metric: 'N', margin: 0.2, miner: minerByName('random'), epoch: 1, maxEpochs: 2, step: 0, ...over };
+  return { model, images: b.images, labels: b.labels, metric: metricByName('N'), margin: 0.2, miner: minerByName('random'), epoch: 1, maxEpochs: 2, step: 0, ...over };
 }
 
 const EPS = 77 / 255;

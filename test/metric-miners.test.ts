@@ -26,7 +26,11 @@ import {
   type MinerOptions,
   type MiningBatch,
   type Triplets,
+  metricByName,
+  METRICS,
 } from '../src/metric/index.js';
+
+const [mN, mE] = (['N', 'E'] as const).map(metricByName);
 
 /** 1-D points (metric E gives exact distances |x_i - x_j| for small integers and halves). */
 const points = (xs: number[]): Tensor => tensor(xs.map((x) => [x]));
@@ -61,7 +65,7 @@ function chiSquare(counts: number[], probs: number[]): number {
 // Upper 0.1% points of chi-square (df 1..7): the tests are seeded, so this only guards against a wrong law.
 const CHI2_999 = [0, 10.83, 13.82, 16.27, 18.47, 20.52, 22.46, 24.32];
 
-const E = (margin = 1.0): MinerOptions => ({ metric: 'E', margin });
+const E = (margin = 1.0): MinerOptions => ({ metric: mE, margin });
 
 test('every miner returns int64 [B] triplets with anchors at the even positions', () => {
   manualSeed(1);
@@ -69,7 +73,7 @@ test('every miner returns int64 [B] triplets with anchors at the even positions'
     const emb = randn([12, 8]);
     const labels = labelsOf([0, 0, 1, 1, 2, 2, 0, 0, 3, 3, 1, 1]);
     for (const name of MINER_NAMES) {
-      for (const metric of ['N', 'E', 'C'] as const) {
+      for (const metric of METRICS) {
         const t = minerByName(name)(emb, labels, { metric, margin: 0.2, progress: { epoch: 3, maxEpochs: 8 } });
         for (const k of ['anchors', 'positives', 'negatives'] as const) {
           assert.deepEqual(t[k].shape, [6], `${name} ${k}`);
@@ -81,7 +85,7 @@ test('every miner returns int64 [B] triplets with anchors at the even positions'
         t.anchors.toArray().forEach((a, i) => {
           assert.equal(y[t.positives.toArray()[i]!], y[a], `${name}: positive shares the anchor's label`);
           // every anchor has negatives here, and distance-weighted only leaves Neg on the degenerate paths
-          if (name !== 'distance' || metric !== 'E') assert.notEqual(y[t.negatives.toArray()[i]!], y[a], `${name}/${metric}: negative label`);
+          if (name !== 'distance' || metric.name !== 'E') assert.notEqual(y[t.negatives.toArray()[i]!], y[a], `${name}/${metric}: negative label`);
         });
       }
     }
@@ -93,19 +97,19 @@ test('the miners\' distance matrix is the reference sqrt(|x|²+|y|²-2x·y): exa
   tidy(() => {
     const emb = randn([6, 5]).mul(3);
     const x = emb.toArray();
-    for (const metric of ['N', 'E', 'C'] as const) {
+    for (const metric of METRICS) {
       const d = minerDistanceRows(emb, metric);
       assert.deepEqual(d.shape, [3, 6]);
       const rows = d.toArray();
       for (let k = 0; k < 3; k++) {
-        if (metric !== 'C') assert.equal(rows[k * 6 + 2 * k], 0, `${metric}: d(anchor, itself) is exactly 0`);
+        if (metric.name !== 'C') assert.equal(rows[k * 6 + 2 * k], 0, `${metric}: d(anchor, itself) is exactly 0`);
         for (let j = 0; j < 6; j++) {
           const u = x.slice(2 * k * 5, 2 * k * 5 + 5);
           const v = x.slice(j * 5, j * 5 + 5);
-          const nu = metric === 'E' ? 1 : Math.hypot(...u);
-          const nv = metric === 'E' ? 1 : Math.hypot(...v);
+          const nu = metric.name === 'E' ? 1 : Math.hypot(...u);
+          const nv = metric.name === 'E' ? 1 : Math.hypot(...v);
           const expected =
-            metric === 'C'
+            metric.name === 'C'
               ? 1 - u.reduce((s, ui, i) => s + (ui / nu) * (v[i]! / nv), 0)
               : Math.hypot(...u.map((ui, i) => ui / nu - v[i]! / nv));
           assert.ok(Math.abs(rows[k * 6 + j]! - expected) < 1e-3 * Math.max(1, expected), `${metric} d(${2 * k},${j})`);
@@ -280,7 +284,7 @@ test('distance-weighted: q matches the formula with D = embedding dim; Pos has p
     const D = 4;
     const emb = randn([8, D]);
     const labels = labelsOf([0, 0, 1, 1, 2, 2, 0, 0]);
-    const batch = spc2MiningBatch(emb, labels, 'N');
+    const batch = spc2MiningBatch(emb, labels, mN);
     const q = distanceWeightedProbabilities(batch).toArray();
     const d = batch.distances.toArray();
     const y = labels.toArray();
@@ -303,13 +307,13 @@ test('distance-weighted: empirical frequencies follow q (chi-square), positives 
   const emb = randn([8, D]);
   const labels = labelsOf([0, 0, 1, 1, 2, 2, 0, 0]);
   const q = tidy(() => {
-    const b = spc2MiningBatch(emb, labels, 'N');
+    const b = spc2MiningBatch(emb, labels, mN);
     return distanceWeightedProbabilities(b).toArray();
   });
   const draws = 1500;
   const counts = Array.from({ length: 4 }, () => new Array<number>(8).fill(0));
   for (let i = 0; i < draws; i++) {
-    mine(distanceWeightedMiner, emb, labels, { metric: 'N', margin: 0.2 }).n.forEach((j, k) => (counts[k]![j]! += 1));
+    mine(distanceWeightedMiner, emb, labels, { metric: mN, margin: 0.2 }).n.forEach((j, k) => (counts[k]![j]! += 1));
   }
   for (let k = 0; k < 4; k++) {
     const probs = q.slice(8 * k, 8 * k + 8);
@@ -356,7 +360,7 @@ test('gradual semihard: m_e = 0.2·(1 - e/(2E))², and the miner uses it instead
   // d_ap = 2; item 2 at 2.1 is semihard for m = 0.2 (2 - 2.1 + 0.2 > 0) but not for m = 0.05
   const emb = points([0, 2, 2.1, 10, 11, 12]);
   const labels = labelsOf([0, 0, 1, 1, 2, 2]);
-  const early = { metric: 'E' as const, margin: 99, progress: { epoch: 0, maxEpochs: 10 } };
+  const early = { metric: mE, margin: 99, progress: { epoch: 0, maxEpochs: 10 } };
   for (let i = 0; i < 30; i++) assert.equal(mine(gradualSemihardMiner, emb, labels, early).n[0], 2, 'epoch 0, margin 0.2');
   const late = { ...early, progress: { epoch: 10, maxEpochs: 10 } };
   const seen = new Set(Array.from({ length: 80 }, () => mine(gradualSemihardMiner, emb, labels, late).n[0]));
@@ -387,7 +391,7 @@ test('the same seed gives the same triplets; another seed gives others', () => {
     const labels = tensor(Array.from({ length: 40 }, (_, i) => Math.floor(i / 2) % 7), undefined, 'int64');
     manualSeed(seed);
     const out = ['random', 'semihard', 'softhard', 'distance'].map((name) => {
-      const t = mine(minerByName(name), emb, labels, { metric: 'N', margin: 0.2 });
+      const t = mine(minerByName(name), emb, labels, { metric: mN, margin: 0.2 });
       return [...t.p, ...t.n];
     });
     dispose([emb, labels]);
@@ -406,7 +410,7 @@ test('bad batches are Errors that name the problem', () => {
     assert.throws(() => softhardMiner(emb, tensor([0, 0, 1, 1, 2, 2]), E()), /labels must be an integer tensor, got float32/);
     assert.throws(() => hardestMiner(tensor([[0, 1, NaN], [0, 0, 0]]), labelsOf([0, 0]), E()), /embeddings contains NaN or infinite values/);
     assert.throws(() => distanceWeightedMiner(randn([6]), labels, E()), /2-D \[batch, dim\]/);
-    assert.throws(() => semihardMiner(emb, labels, { metric: 'N', margin: Infinity }), /semihard margin must be a finite number/);
+    assert.throws(() => semihardMiner(emb, labels, { metric: mN, margin: Infinity }), /semihard margin must be a finite number/);
   });
 });
 
@@ -416,15 +420,15 @@ test('miners free every intermediate tensor', () => {
   const labels = labelsOf([0, 0, 1, 1, 2, 2, 0, 0, 3, 3, 4, 4, 1, 1, 5, 5]);
   const before = liveTensors();
   for (const name of MINER_NAMES) {
-    for (const metric of ['N', 'E', 'C'] as const) {
+    for (const metric of METRICS) {
       const t = minerByName(name)(emb, labels, { metric, margin: 0.2, progress: { epoch: 1, maxEpochs: 4 } });
       dispose(t);
     }
   }
-  const batch = spc2MiningBatch(emb, labels, 'N');
+  const batch = spc2MiningBatch(emb, labels, mN);
   distanceWeightedProbabilities(batch).dispose();
   dispose(batch);
-  assert.throws(() => gradualSemihardMiner(emb, labels, { metric: 'N', margin: 0.2 }));
+  assert.throws(() => gradualSemihardMiner(emb, labels, { metric: mN, margin: 0.2 }));
   assert.equal(liveTensors(), before);
   dispose([emb, labels]);
 });

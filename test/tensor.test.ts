@@ -7,7 +7,7 @@ import {
   stack, tensor, tidy, keep, where, zeros, Tensor, getNumThreads, setNumThreads, backward,
 } from '../src/tensor/index.js';
 import * as F from '../src/nn/functional.js';
-import { l2normalize, pairwiseDistance } from '../src/metric/distance.js';
+import { l2normalize, metricByName } from '../src/metric/metric.js';
 import { checkGradient } from './helpers/gradcheck.js';
 
 const close = (a: number[], b: number[], tol = 1e-5): void => {
@@ -96,7 +96,7 @@ test('matmul, softmax, cdist, normalize and nn functionals give known values', (
     assert.deepEqual(a.matmul(a).toArray(), [7, 10, 15, 22]);
     close(tensor([0, Math.log(3)]).softmax(0).toArray(), [0.25, 0.75]);
     close(tensor([0, Math.log(3)]).logSoftmax(0).toArray(), [Math.log(0.25), Math.log(0.75)]);
-    close(pairwiseDistance(tensor([[0, 0], [3, 4]]), tensor([[0, 0], [6, 8]]), 'E').toArray(), [0, 10, 5, 5]);
+    close(metricByName('E').pairwise(tensor([[0, 0], [3, 4]]), tensor([[0, 0], [6, 8]])).toArray(), [0, 10, 5, 5]);
     close(l2normalize(tensor([[3, 4], [0, 0]])).toArray(), [0.6, 0.8, 0, 0]);
     // conv with an all-ones 3x3 kernel and padding 1 on an all-ones image: 4 / 6 / 9 neighbours
     const y = F.conv2d(ones([1, 1, 3, 3]), ones([1, 1, 3, 3]), null, 1, 1);
@@ -129,7 +129,7 @@ test('autograd: gradients match finite differences (float64)', () => {
     const nW = randn([4, 6], d);
     checkGradient((x) => l2normalize(x).mul(nW).sum(), randn([4, 6], d));
     const g = randn([3, 6], d);
-    checkGradient((x) => pairwiseDistance(x, g, 'E').sum(), randn([4, 6], d));
+    checkGradient((x) => metricByName('E').pairwise(x, g).sum(), randn([4, 6], d));
     const sW = randn([2, 5], d);
     checkGradient((x) => x.softmax(1).mul(sW).sum(), randn([2, 5], d));
     checkGradient((x) => x.matmul(x.t()).logsumexp(1).sum(), randn([3, 4], d));

@@ -17,6 +17,7 @@ import { ResNet } from '../src/models/resnet.js';
 import { loadCheckpoint, readCheckpoint } from '../src/train/checkpoint.js';
 import { importRobrank, robrankConfig } from '../src/cli/import.js';
 import { trainCommand } from '../src/cli/train.js';
+import { metricByName } from '../src/metric/metric.js';
 
 const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../test/fixtures');
 const fixture = (name: string): string => path.join(FIXTURES, name);
@@ -210,8 +211,8 @@ test('a swipe of the TorchScript c2f2 equals the swipe of the same weights in ou
     const budget = { epsilon: 77 / 255, alpha: 3 / 255, steps: 2 };
     const profile = { name: 'rob28-tiny', usedFor: 'tests', batchSize: 32, runs: ERS_ATTACK_KINDS.map((attack) => ({ attack, budget })) };
     const strip = (r: Awaited<ReturnType<typeof runSwipe>>): object => ({ ...r, seconds: 0, gallerySeconds: 0 });
-    const a = strip(await runSwipe(native, slice, 'N', { profile, maxIter: 2, seed: 3 }));
-    const b = strip(await runSwipe(scripted, slice, 'N', { profile, maxIter: 2, seed: 3 }));
+    const a = strip(await runSwipe(native, slice, metricByName('N'), { profile, maxIter: 2, seed: 3 }));
+    const b = strip(await runSwipe(scripted, slice, metricByName('N'), { profile, maxIter: 2, seed: 3 }));
     assert.deepEqual(b, a);
   } finally {
     native.dispose();

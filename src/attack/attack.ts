@@ -9,7 +9,6 @@ import { dispose, keep, noGrad, tidy, type Tensor } from '../tensor/index.js';
 import type { EmbeddingModel } from '../models/model.js';
 import { pgd, validateBudget } from './pgd.js';
 import { embedImages, SELF_MASK_DISTANCE, type BatchContext } from './context.js';
-import { galleryDistance } from './gallery-distance.js';
 
 /**
  * Every ranking attack: the nine of the rob28 / rob224 (ERS) profiles — ES
@@ -136,7 +135,7 @@ function neighbourLists(ctx: BatchContext, adversarial: Tensor, k: number): Omit
         return [rows(i.toArray(), kk), rows(d.toArray(), kk)];
       };
       const [topBefore, distancesBefore] = lists(ctx.cleanDistances);
-      const [topAfter, distancesAfter] = lists(galleryDistance(adversarial, ctx.gallery.embeddings, ctx.gallery.metric));
+      const [topAfter, distancesAfter] = lists(ctx.gallery.metric.gallery(adversarial, ctx.gallery.embeddings));
       return { topBefore, topAfter, distancesBefore, distancesAfter };
     }),
   );

@@ -15,4 +15,3 @@ export * from './greedy-top-translocation.js';
 export * from './semantics-preserving-query.js';
 export * from './registry.js';
 export * from './profiles.js';
-export * from './gallery-distance.js';

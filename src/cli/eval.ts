@@ -34,7 +34,7 @@ ${MODEL_SOURCE_USAGE}`,
       if (flagBool(p, 'json')) {
         console.log(JSON.stringify({ ...benignJson(m), ...extra }));
       } else {
-        console.log(`${data.test.name} test split, metric ${metric}, ${info === null ? model.kind : `epoch ${info.epoch + 1}`} (×100):`);
+        console.log(`${data.test.name} test split, metric ${metric.name}, ${info === null ? model.kind : `epoch ${info.epoch + 1}`} (×100):`);
         console.log(`  ${formatBenign(m)}  r@M ${m['r@M'].toFixed(2)}`);
         if (entanglement !== undefined) {
           const e = entanglement;

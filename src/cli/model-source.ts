@@ -3,7 +3,7 @@
 // file (--model-file, with --dataset and --metric; the input shape comes from
 // the dataset, and --input-shape must agree with it).
 import { openDataset, type OpenedDataset } from '../data/index.js';
-import { parseMetric, type MetricName } from '../metric/distance.js';
+import { metricByName, type Metric } from '../metric/metric.js';
 import type { EmbeddingModel } from '../models/model.js';
 import { ScriptedModel } from '../models/scripted.js';
 import { loadCheckpoint, type CheckpointInfo } from '../train/checkpoint.js';
@@ -24,7 +24,7 @@ export const MODEL_SOURCE_USAGE = `instead of CKPT, a TorchScript model (torch.j
 export interface ModelSource {
   model: EmbeddingModel;
   data: OpenedDataset;
-  metric: MetricName;
+  metric: Metric;
   /** null for --model-file. */
   info: CheckpointInfo | null;
 }
@@ -44,7 +44,7 @@ export async function openModelSource(p: ParsedArgs): Promise<ModelSource> {
     for (const f of ['dataset', 'metric', 'input-shape']) if (p.flags.has(f)) throw new UsageError(`--${f} goes with --model-file (a checkpoint names its own)`);
     const { model, info } = loadCheckpoint(p.positionals[0]!);
     try {
-      return { model, data: await openDataset(info.config.dataset), metric: info.config.metric, info };
+      return { model, data: await openDataset(info.config.dataset), metric: metricByName(info.config.metric), info };
     } catch (e) {
       model.dispose();
       throw e;
@@ -53,9 +53,9 @@ export async function openModelSource(p: ParsedArgs): Promise<ModelSource> {
   if (p.positionals.length !== 0) throw new UsageError('give either a checkpoint or --model-file, not both');
   const dataset = flagString(p, 'dataset');
   if (dataset === undefined) throw new UsageError('--model-file needs --dataset NAME (its test split is the query set and gallery)');
-  let metric: MetricName;
+  let metric: Metric;
   try {
-    metric = parseMetric(flagString(p, 'metric') ?? 'N');
+    metric = metricByName(flagString(p, 'metric') ?? 'N');
   } catch (e) {
     throw new UsageError((e as Error).message);
   }

@@ -1,7 +1,7 @@
 // Layer: cli. `rankshield train`: train a DML model (explicit flags or RobRank shorthand).
 import path from 'node:path';
 import { setNumThreads } from '../tensor/index.js';
-import { parseMetric } from '../metric/distance.js';
+import { parseMetric } from '../metric/metric.js';
 import { DEFENSE_KINDS, SAMPLERS, type DefenseConfig, type SamplerName } from '../defense/registry.js';
 import { defaultConfig, defaultLossMargin, parseShorthand, validateConfig, type ExperimentConfig, type MinerName } from '../train/config.js';
 import { DEFAULT_CHECKPOINT_SECONDS, train, TrainingInterrupted } from '../train/trainer.js';

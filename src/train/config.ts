@@ -1,7 +1,7 @@
 // Layer: train. An experiment as a typed object, its per-dataset defaults
 // (docs/methods.md §3) and RobRank's `dataset:model:loss` shorthand.
 import { z } from 'zod';
-import { parseMetric, defaultMargin, METRICS, type MetricName } from '../metric/distance.js';
+import { parseMetric, metricByName, METRIC_NAMES, type MetricName } from '../metric/metric.js';
 import { CONTRASTIVE_MARGIN } from '../metric/contrastive.js';
 
 /** The embedding networks: c2f2 for 28×28 inputs, ResNet-18/50 for 224×224; a user's TorchScript module (`modelFile`) for either. */
@@ -62,7 +62,7 @@ export function defaultConfig(dataset: string): ExperimentConfig {
       metric: 'N',
       loss: 'triplet',
       miner: 'random',
-      margin: defaultMargin('N'),
+      margin: metricByName('N').defaultMargin,
       epochs: 75,
       batchPairs: 56,
       // RD's text says 1e-3; the code that produced the published numbers uses 1e-5 (docs/methods.md §3).
@@ -80,7 +80,7 @@ export function defaultConfig(dataset: string): ExperimentConfig {
     metric: 'N',
     loss: 'triplet',
     miner: 'random',
-    margin: defaultMargin('N'),
+    margin: metricByName('N').defaultMargin,
     epochs: 8,
     batchPairs: 128,
     lr: 1e-3,
@@ -134,7 +134,7 @@ export function parseShorthand(s: string): ExperimentConfig {
 
 /** The loss margin RobRank uses for a loss and metric (triplet 0.2 for N/C, 1.0 for E; contrastive 1.0). */
 export function defaultLossMargin(loss: LossKind, metric: MetricName): number {
-  return loss === 'contrastive' ? CONTRASTIVE_MARGIN : defaultMargin(metric);
+  return loss === 'contrastive' ? CONTRASTIVE_MARGIN : metricByName(metric).defaultMargin;
 }
 
 const MODEL_KINDS: readonly ModelKind[] = ['c2f2', 'resnet18', 'resnet50', 'torchscript'];
@@ -144,7 +144,7 @@ const experimentConfigSchema = z
   .object({
     dataset: z.string().min(1),
     model: z.enum(MODEL_KINDS as [ModelKind, ...ModelKind[]]),
-    metric: z.enum(METRICS as [MetricName, ...MetricName[]]),
+    metric: z.enum(METRIC_NAMES as [MetricName, ...MetricName[]]),
     loss: z.enum(['triplet', 'contrastive']),
     miner: z.enum(MINER_NAMES as [MinerName, ...MinerName[]]),
     margin: z.number(),
