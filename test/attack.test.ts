@@ -12,6 +12,7 @@ import { l2normalize, metricByName, METRICS, type Metric } from '../src/metric/m
 import {
   attackBatch,
   buildBatchContext,
+  checkBudget,
   candidateAttackObjective,
   contextFromEmbeddings,
   createAttack,
@@ -35,6 +36,7 @@ import {
   type AttackOptions,
   type BatchContext,
   type Gallery,
+  type PgdBudget,
   type Profile,
 } from '../src/attack/index.js';
 import { runSwipe } from '../src/eval/swipe.js';
@@ -85,13 +87,33 @@ test('PGD reports every iteration to its hooks and stops early on request', () =
   });
 });
 
+test('one budget validator: ε ∈ [0, 1], α ∈ (0, 1], η a positive integer, NaN refused, the field named', () => {
+  const ok = { epsilon: 0, alpha: 1, steps: 1 };
+  assert.equal(checkBudget(ok), ok, 'the edges are accepted and the budget returned');
+  const cases: [Partial<PgdBudget>, RegExp][] = [
+    [{ epsilon: NaN }, /^Error: who: epsilon must be in \[0, 1\] \(pixel scale\), got NaN$/],
+    [{ epsilon: -1e-9 }, /who: epsilon must be in \[0, 1\]/],
+    [{ epsilon: 1.0001 }, /who: epsilon must be in \[0, 1\]/],
+    [{ alpha: NaN }, /^Error: who: alpha must be in \(0, 1\], got NaN$/],
+    [{ alpha: 0 }, /who: alpha must be in \(0, 1\]/],
+    [{ alpha: 1.5 }, /who: alpha must be in \(0, 1\]/],
+    [{ alpha: Infinity }, /who: alpha must be in \(0, 1\]/],
+    [{ steps: NaN }, /^Error: who: steps must be a positive integer, got NaN$/],
+    [{ steps: 0 }, /who: steps must be a positive integer/],
+    [{ steps: 1.5 }, /who: steps must be a positive integer/],
+  ];
+  for (const [bad, message] of cases) assert.throws(() => checkBudget({ ...ok, ...bad }, 'who'), (e: unknown) => message.test(String(e)), JSON.stringify(bad));
+  // The PGD core, the attacks and the defenses all use it (defense: test/defense.test.ts).
+  assert.throws(() => pgd({ images: tensor([[0.5]]), objective: (xa) => xa.sum(), epsilon: 0.1, alpha: 2, steps: 1 }), /PGD: alpha must be in \(0, 1\]/);
+});
+
 test('PGD rejects bad budgets and bad images with errors naming the problem', () => {
   tidy(() => {
     const x = rand([2, 1, 4, 4]);
     const f = (xa: Tensor): Tensor => xa.sum();
     assert.throws(() => pgd({ images: x, objective: f, epsilon: 1.5, alpha: 0.01, steps: 1 }), /epsilon must be in \[0, 1\]/);
     assert.throws(() => pgd({ images: x, objective: f, epsilon: -0.1, alpha: 0.01, steps: 1 }), /epsilon/);
-    assert.throws(() => pgd({ images: x, objective: f, epsilon: 0.1, alpha: 0, steps: 1 }), /alpha must be > 0/);
+    assert.throws(() => pgd({ images: x, objective: f, epsilon: 0.1, alpha: 0, steps: 1 }), /alpha must be in \(0, 1\]/);
     assert.throws(() => pgd({ images: x, objective: f, epsilon: 0.1, alpha: 0.01, steps: 0 }), /steps must be a positive integer/);
     assert.throws(() => pgd({ images: x, objective: f, epsilon: 0.1, alpha: 0.01, steps: 2.5 }), /steps must be a positive integer/);
     assert.throws(() => pgd({ images: x.mul(2), objective: f, epsilon: 0.1, alpha: 0.01, steps: 1 }), /images must be in \[0, 1\]/);
@@ -479,7 +501,7 @@ test('attacks reject images of the wrong shape, NaN images, and bad budgets', ()
       assert.throws(() => buildBatchContext(s.model, s.gallery, rand([4, 3, 28, 28]), tensor([0, 0, 0, 0], [4], 'int64')), /images must have shape \[B, 1, 28, 28\]/);
       assert.throws(() => buildBatchContext(s.model, s.gallery, rand([2, 1, 28, 28]).div(0).mul(0), tensor([0, 0], [2], 'int64')), /NaN/);
       assert.throws(() => attackBatch(s.model, createAttack('TMA'), s.ctx, { epsilon: 2, alpha: 0.01, steps: 2 }), /epsilon must be in \[0, 1\]/);
-      assert.throws(() => attackBatch(s.model, createAttack('TMA'), s.ctx, { epsilon: 0.1, alpha: -1, steps: 2 }), /alpha must be > 0/);
+      assert.throws(() => attackBatch(s.model, createAttack('TMA'), s.ctx, { epsilon: 0.1, alpha: -1, steps: 2 }), /TMA: alpha must be in \(0, 1\]/);
     });
   } finally {
     s.free();

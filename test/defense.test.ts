@@ -186,6 +186,9 @@ test('RobRank / robdml / CA-TRIDE shorthands map to the defenses', () => {
   assert.deepEqual([ct.defense.kind, ct.miner], ['catride', 'gradual-semihard']);
   assert.throws(() => defenseFromModelSuffix('rhmetsm'), /not supported/);
   assert.equal(defenseFromModelSuffix('xyz'), null);
-  assert.throws(() => buildDefense({ kind: 'act', epsilon: 2 }, 28), /epsilon must be in \[0, 1\]/);
+  assert.throws(() => buildDefense({ kind: 'act', epsilon: 2 }, 28), /ACT: epsilon must be in \[0, 1\]/);
+  // The same validator as the attacks': α above 1 and a NaN ε are refused, naming the field.
+  assert.throws(() => buildDefense({ kind: 'est', alpha: 1.5 }, 28), /EST: alpha must be in \(0, 1\]/);
+  assert.throws(() => buildDefense({ kind: 'catride', epsilon: NaN }, 28), /CA-TRIDE: epsilon must be in \[0, 1\]/);
   assert.throws(() => buildDefense({ kind: 'hm', source: 'random', destination: 3 }, 28), /constant destination hardness must be in \[-2, 2\]/);
 });

@@ -1,7 +1,8 @@
 // Layer: attack. RobRank's swipe profiles (docs/attacks-and-metrics.md §3) as data:
 // which attacks run with which PGD budget. rob28 / rob224 are the ERS profiles;
 // the others drive the ECCV'20 / PAMI curves (CA± and SPQA± at several W, M, ε).
-import { ERS_ATTACK_KINDS, type AttackKind, type PgdBudget } from './attack.js';
+import { ERS_ATTACK_KINDS, type AttackKind } from './attack.js';
+import { checkBudget, type PgdBudget } from './budget.js';
 import type { AttackOptions } from './registry.js';
 
 /** One attack of a profile with its budget and options. */
@@ -87,6 +88,9 @@ export const PROFILES: Readonly<Record<string, Profile>> = {
     [1],
   ),
 };
+
+// Every budget of every profile passes the one PGD validator when the module loads.
+for (const p of Object.values(PROFILES)) for (const r of p.runs) checkBudget(r.budget, `profile ${p.name}, ${r.attack}`);
 
 /** A profile by name; throws with the known names otherwise. */
 export function getProfile(name: string): Profile {

@@ -5,7 +5,8 @@
 import { cat, tidy } from '../tensor/index.js';
 import { tripletLoss } from '../metric/triplet.js';
 import type { Defense, DefenseContext, DefenseStep } from './defense.js';
-import { checkBudget, embedEval, embedGrad, embedTrain, meanHardness, mine, rows, runPgd, type PgdBudget } from './common.js';
+import { embedEval, embedGrad, embedTrain, meanHardness, mine, rows, runPgd } from './common.js';
+import { checkBudget, type PgdBudget } from '../attack/budget.js';
 
 /** Options of ACT: the PGD budget and the miner-margin quirk. */
 export interface ActOptions extends PgdBudget {

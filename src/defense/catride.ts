@@ -10,7 +10,8 @@
 import { cat, noGrad, tidy, type Tensor } from '../tensor/index.js';
 import { catrideSeparationTerm, tripletLoss } from '../metric/triplet.js';
 import type { Defense, DefenseContext, DefenseStep } from './defense.js';
-import { checkBudget, embedEval, embedGrad, embedTrain, hardness, mine, rows, runPgd, type PgdBudget } from './common.js';
+import { embedEval, embedGrad, embedTrain, hardness, mine, rows, runPgd } from './common.js';
+import { checkBudget, type PgdBudget } from '../attack/budget.js';
 
 /** Code: soft-max weights exp(λ(d − max d)); slides: soft-min exp(−λ(d − min d)). */
 export type CollapseWeighting = 'softmax' | 'softmin';

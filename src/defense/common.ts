@@ -6,6 +6,7 @@ import type { Triplets } from '../metric/miners.js';
 import type { EmbeddingModel } from '../models/model.js';
 import type { DefenseContext } from './defense.js';
 import { pgd as pgdCore } from '../attack/pgd.js';
+import type { PgdBudget } from '../attack/budget.js';
 
 /** φ̂(x) in eval mode, no autograd (inputs to mining and to PGD targets). */
 export function embedEval(model: EmbeddingModel, x: Tensor, metric: Metric): Tensor {
@@ -48,20 +49,6 @@ export function meanHardness(a: Tensor, p: Tensor, n: Tensor, metric: Metric): n
 /** Selects rows of x by an index tensor. */
 export function rows(x: Tensor, index: Tensor): Tensor {
   return x.indexSelect(0, index);
-}
-
-/** Validates a training ε/α/η triple once, when the defense is built. */
-export interface PgdBudget {
-  epsilon: number;
-  alpha: number;
-  steps: number;
-}
-
-export function checkBudget(b: PgdBudget, who: string): PgdBudget {
-  if (!(b.epsilon >= 0 && b.epsilon <= 1)) throw new Error(`${who}: epsilon must be in [0, 1], got ${b.epsilon}`);
-  if (!(b.alpha > 0 && b.alpha <= 1)) throw new Error(`${who}: alpha must be in (0, 1], got ${b.alpha}`);
-  if (!Number.isInteger(b.steps) || b.steps < 1) throw new Error(`${who}: PGD steps must be a positive integer, got ${b.steps}`);
-  return b;
 }
 
 /** docs/methods.md §3: training ε and α per input size. */

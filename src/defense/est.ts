@@ -6,7 +6,8 @@
 import { randint, tidy } from '../tensor/index.js';
 import { tripletLoss } from '../metric/triplet.js';
 import type { Defense, DefenseContext, DefenseStep } from './defense.js';
-import { checkBudget, embedEval, embedGrad, embedTrain, meanHardness, mine, rows, runPgd, type PgdBudget } from './common.js';
+import { embedEval, embedGrad, embedTrain, meanHardness, mine, rows, runPgd } from './common.js';
+import { checkBudget, type PgdBudget } from '../attack/budget.js';
 
 /** EST (embedding-shifted triplet): train on images whose embeddings PGD moved as far as it could (docs/methods.md §5). */
 export function embeddingShiftedTriplet(budget: PgdBudget): Defense {

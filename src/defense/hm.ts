@@ -15,7 +15,8 @@ import { requireMetric } from '../metric/metric.js';
 import { tripletLoss } from '../metric/triplet.js';
 import type { Miner } from '../metric/miners.js';
 import type { Defense, DefenseContext, DefenseStep } from './defense.js';
-import { checkBudget, embedEval, embedGrad, embedTrain, hardness, mine, rows, runPgd, type PgdBudget } from './common.js';
+import { embedEval, embedGrad, embedTrain, hardness, mine, rows, runPgd } from './common.js';
+import { checkBudget, type PgdBudget } from '../attack/budget.js';
 
 /** Pseudo-hardness functions of the previous loss (RD §3.2). */
 export type GradualDestination = 'lga' | 'gB' | 'g2' | 'gsqrt';

@@ -3,7 +3,8 @@
 import { z } from 'zod';
 import { minerByName, type Miner } from '../metric/miners.js';
 import type { Defense } from './defense.js';
-import { defaultBudget, type PgdBudget } from './common.js';
+import { defaultBudget } from './common.js';
+import type { PgdBudget } from '../attack/budget.js';
 import { noDefense, type PairLoss } from './none.js';
 import { embeddingShiftedTriplet } from './est.js';
 import { antiCollapseTriplet } from './act.js';
