@@ -7,6 +7,7 @@ import type { EmbeddingModel } from '../models/model.js';
 import type { DefenseContext } from './defense.js';
 import { pgd as pgdCore } from '../attack/pgd.js';
 import type { PgdBudget } from '../attack/budget.js';
+import { imageScale, type ImageScale } from '../data/image-size.js';
 
 /** φ̂(x) in eval mode, no autograd (inputs to mining and to PGD targets). */
 export function embedEval(model: EmbeddingModel, x: Tensor, metric: Metric): Tensor {
@@ -51,9 +52,15 @@ export function rows(x: Tensor, index: Tensor): Tensor {
   return x.indexSelect(0, index);
 }
 
-/** docs/methods.md §3: training ε and α per input size. */
+/** docs/methods.md §3: the training ε and α of each input regime. */
+export const TRAINING_BUDGET: Readonly<Record<ImageScale, Readonly<Omit<PgdBudget, 'steps'>>>> = {
+  small: { epsilon: 77 / 255, alpha: 3 / 255 },
+  large: { epsilon: 8 / 255, alpha: 1 / 255 },
+};
+
+/** The training budget for images with this side, with η = `steps`. */
 export function defaultBudget(imageSide: number, steps = 32): PgdBudget {
-  return imageSide <= 32 ? { epsilon: 77 / 255, alpha: 3 / 255, steps } : { epsilon: 8 / 255, alpha: 1 / 255, steps };
+  return { ...TRAINING_BUDGET[imageScale(imageSide)], steps };
 }
 
 export interface PgdRun {

@@ -4,7 +4,7 @@
 import { dispose, onDevice, tidy, Tensor, type ProcessGroup } from '../tensor/index.js';
 import type { Metric } from '../metric/metric.js';
 import type { EmbeddingModel } from '../models/model.js';
-import type { DmlDataset } from '../data/index.js';
+import { defaultBatchSizes, type DmlDataset } from '../data/index.js';
 import { embedDataset } from './embed.js';
 import { retrievalMetrics } from './retrieval.js';
 import { embeddingNmi } from './nmi.js';
@@ -86,7 +86,7 @@ export interface BenignOptions {
  * query set and gallery (each query's own copy is dropped from its ranking).
  */
 export async function evaluateBenign(model: EmbeddingModel, ds: DmlDataset, metric: Metric, o: BenignOptions = {}): Promise<BenignMetrics & { entanglement?: Entanglement }> {
-  const batchSize = o.batchSize ?? (ds.height > 64 ? 112 : 128);
+  const batchSize = o.batchSize ?? defaultBatchSizes(ds.height).test;
   const raw = await embedDataset(model, ds, { batchSize, progress: o.progress, group: o.group });
   const emb = tidy(() => metric.embed(raw));
   const labels = tidy(() => onDevice(Tensor.fromTypedArray(ds.labels, [ds.length]).long(), model.device));
