@@ -45,6 +45,7 @@ import { attackCommand } from '../src/cli/attack.js';
 import { swipeCommand } from '../src/cli/swipe.js';
 import { UsageError } from '../src/cli/command.js';
 import { checkGradient } from './helpers/gradcheck.js';
+import { near } from './helpers/assert.js';
 
 const [mN, mE, mC] = (['N', 'E', 'C'] as const).map(metricByName);
 
@@ -71,7 +72,7 @@ test('PGD stays in the ε-ball and in [0,1]; η = 1 is FGSM with step ε; sign(0
     const mask = tensor([1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], [1, 1, 4, 4]);
     const x1 = tensor(new Array(16).fill(0.5), [1, 1, 4, 4]);
     const partial = pgd({ images: x1, objective: (xa) => xa.mul(mask).sum(), epsilon: 0.2, alpha: 0.05, steps: 2 }).adversarial.toArray();
-    assert.ok(Math.abs(partial[0]! - 0.4) < 1e-6);
+    near(partial[0]!, 0.4, 1e-6);
     assert.deepEqual(partial.slice(1), new Array(15).fill(0.5));
   });
 });
@@ -83,7 +84,7 @@ test('PGD reports every iteration to its hooks and stops early on request', () =
     const r = pgd({ images: x, objective: (xa) => xa.sum(), epsilon: 0.3, alpha: 0.01, steps: 10, onIteration: (it) => seen.push(it), after: (it) => it === 3 });
     assert.equal(r.iterations, 4);
     assert.deepEqual(seen, [0, 1, 2, 3]);
-    assert.ok(Math.abs(r.values[1]! - (8 * 0.49)) < 1e-5, 'values are the objective before each update');
+    near(r.values[1]!, 8 * 0.49, 1e-5, 'values are the objective before each update');
   });
 });
 
@@ -190,17 +191,17 @@ test('objective values on a hand-checkable 1-D gallery', () => {
     const X = tensor([[0], [1], [2], [3]], [4, 1], 'float64');
     const q = tensor([[0.4]], [1, 1], 'float64');
     // QA+: (1/4) Σ_j relu(d(q, X3) − d(X_j, q)) = (2.2 + 2.0 + 1.0 + 0) / 4
-    assert.ok(Math.abs(queryAttackObjective(q, X, tensor([[3]], [1, 1], 'int64'), mE, '+').item() - 5.2 / 4) < 1e-12);
+    near(queryAttackObjective(q, X, tensor([[3]], [1, 1], 'int64'), mE, '+').item(), 5.2 / 4, 1e-12);
     // QA−: (1/4) Σ_j relu(d(X_j, q) − d(q, X3)) = 0 (X3 is the farthest)
     assert.equal(queryAttackObjective(q, X, tensor([[3]], [1, 1], 'int64'), mE, '-').item(), 0);
     // LTM with labels [0, 0, 1, 1], query label 0: relu(max_diff 2.6 − min_same 0.4) = 2.2
     const Y = tensor([0, 0, 1, 1], [4], 'int64');
-    assert.ok(Math.abs(learningToMisrankObjective(q, X, Y, tensor([0], [1], 'int64'), mE).item() - 2.2) < 1e-12);
+    near(learningToMisrankObjective(q, X, Y, tensor([0], [1], 'int64'), mE).item(), 2.2, 1e-12);
     // ...excluding the self (index 0): min_same = d(q, X1) = 0.6 → 2.0
-    assert.ok(Math.abs(learningToMisrankObjective(q, X, Y, tensor([0], [1], 'int64'), mE, tensor([0], [1], 'int64')).item() - 2.0) < 1e-12);
+    near(learningToMisrankObjective(q, X, Y, tensor([0], [1], 'int64'), mE, tensor([0], [1], 'int64')).item(), 2.0, 1e-12);
     // ES: −d(q, e0) summed; at iteration 0 the target is e0 + 1e-7.
-    assert.ok(Math.abs(embeddingShiftObjective(q, tensor([[0]], [1, 1], 'float64'), mE, 1).item() + 0.4) < 1e-12);
-    assert.ok(Math.abs(embeddingShiftObjective(q, tensor([[0]], [1, 1], 'float64'), mE, 0).item() + (0.4 - 1e-7)) < 1e-12);
+    near(embeddingShiftObjective(q, tensor([[0]], [1, 1], 'float64'), mE, 1).item(), -0.4, 1e-12);
+    near(embeddingShiftObjective(q, tensor([[0]], [1, 1], 'float64'), mE, 0).item(), -(0.4 - 1e-7), 1e-12);
   });
 });
 
@@ -275,7 +276,7 @@ test('SPQA: G = the clean top-5 (SPQA+) or the best-ranked top-1% entries not ch
     free();
   }
   assert.equal(spqaXi(4e4, 0), 1);
-  assert.ok(Math.abs(spqaXi(4e4, 1e-4) - Math.exp(4)) < 1e-9);
+  near(spqaXi(4e4, 1e-4), Math.exp(4), 1e-9);
   assert.equal(spqaXi(4e4, 1e-3), 1e9, 'capped');
   assert.equal(spqaXi(7e4, 1), 1e7, 'exp overflow → 1e7');
   assert.deepEqual(['mnist', 'fashion', 'cub', 'cars', 'sop'].map(spqaXiRate), [2e4, 4e4, 4e4, 7e4, 7e4]);
@@ -297,7 +298,7 @@ test('SPQA objective = J_QA(C) + ξ·J_QA(G, +) with ξ from the current J_sp, n
       const xi = spqaXi(4e4, sp.item());
       assert.ok(xi > 1, `the perturbation lets G slip (ξ = ${xi})`);
       const expected = queryAttackObjective(q, X, sel.candidates!, mN, '-').add(sp.mul(xi));
-      assert.ok(Math.abs(j.item() - expected.item()) <= 1e-6 * Math.abs(expected.item()));
+      near(j.item(), expected.item(), 1e-6 * Math.abs(expected.item()), 'SPQA objective');
       const gj = gradOf(j, q);
       const ge = gradOf(expected, q);
       assert.ok(gj.sub(ge).abs().max().item() <= 1e-6 * ge.abs().max().item(), 'ξ is a constant of the step');
@@ -359,7 +360,7 @@ test('attack names, options and profiles are validated', () => {
   assert.equal(rob28.batchSize, 128);
   assert.deepEqual(rob28.runs.map((r) => r.attack), ['CA+', 'CA-', 'QA+', 'QA-', 'TMA', 'ES', 'LTM', 'GTM', 'GTT']);
   for (const r of rob28.runs) assert.deepEqual(r.budget, { epsilon: 77 / 255, alpha: 3 / 255, steps: 32 });
-  assert.ok(Math.abs(getProfile('rob224').runs[0]!.budget.epsilon - 0.03137) < 1e-5);
+  near(getProfile('rob224').runs[0]!.budget.epsilon, 0.03137, 1e-5);
   assert.equal(getProfile('rob224').batchSize, 112);
   assert.equal(PROFILES.qccurve28!.runs.filter((r) => r.attack === 'CA+').length, 12);
   // Every run of every profile (SPQA± included) builds an attack.

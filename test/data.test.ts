@@ -21,6 +21,7 @@ import { imageScale, SMALL_IMAGE_MAX_SIDE } from '../src/data/image-size.js';
 import { defaultBudget } from '../src/defense/common.js';
 import { ersProfile } from '../src/attack/profiles.js';
 import { dispose, liveTensors } from '../src/tensor/index.js';
+import { near } from './helpers/assert.js';
 
 // Fingerprints computed independently (Python hashlib over the same bytes) when
 // this convention was implemented; they pin the exact §6 split and order.
@@ -272,7 +273,7 @@ describe('Rng (xoshiro128**)', () => {
     const r = new Rng(7);
     const counts = new Array<number>(6).fill(0);
     for (let i = 0; i < 60000; i++) counts[r.nextInt(6)]!++;
-    for (const c of counts) assert.ok(Math.abs(c - 10000) < 400, `counts ${counts.join(',')}`);
+    for (const c of counts) near(c, 10000, 400, `counts ${counts.join(',')}`);
     const p = r.permutation(1000);
     assert.deepEqual([...p].sort((x, y) => x - y), Array.from({ length: 1000 }, (_, i) => i));
     assert.throws(() => r.nextInt(0), /bound/);

@@ -14,12 +14,10 @@ import {
 import { formatFixed, formatScore } from '../src/eval/format.js';
 import { catrideLambdaFromEntanglement, entanglement } from '../src/eval/entanglement.js';
 import { tradeoffSvg } from '../src/eval/report-svg.js';
+import { near } from './helpers/assert.js';
 
 const [mN, mE, mC] = (['N', 'E', 'C'] as const).map(metricByName);
 
-const near = (actual: number, expected: number, tol: number, what: string): void => {
-  assert.ok(Math.abs(actual - expected) <= tol, `${what}: ${actual} vs expected ${expected} (±${tol})`);
-};
 
 function assertMetrics(actual: RetrievalMetrics, expected: RetrievalMetrics, what: string): void {
   near(actual.meanRank, expected.meanRank, 1e-12, `${what} r@M`);
@@ -427,9 +425,9 @@ test('entanglement = mean non-zero intra-class / mean inter-class distance; λ i
     const x = tensor([0, 1, 3, 4, 4], [5, 1]);
     const y = tensor([0, 0, 1, 1, 1], [5], 'int64');
     const e = entanglement(x, y, mE, 2); // batch 2: the sums cross batch boundaries
-    assert.ok(Math.abs(e.intraClass - 1) < 1e-9, `intra ${e.intraClass}`);
-    assert.ok(Math.abs(e.interClass - 19 / 6) < 1e-9, `inter ${e.interClass}`);
-    assert.ok(Math.abs(e.ratio - 6 / 19) < 1e-9);
+    near(e.intraClass, 1, 1e-9, 'intra-class');
+    near(e.interClass, 19 / 6, 1e-9, 'inter-class');
+    near(e.ratio, 6 / 19, 1e-9, 'ratio');
     assert.throws(() => entanglement(x, tensor([0, 0, 0, 0, 0], [5], 'int64'), mE), /at least two classes/);
   });
   // SOP 0.66 → 2, CUB/Cars 0.79 → 9.75, linear between, clamped outside.
@@ -437,7 +435,7 @@ test('entanglement = mean non-zero intra-class / mean inter-class distance; λ i
   assert.equal(catrideLambdaFromEntanglement(0.95), 9.75);
   const lo = 0.438 / 0.664;
   const hi = (0.226 / 0.287 + 0.256 / 0.325) / 2;
-  assert.ok(Math.abs(catrideLambdaFromEntanglement((lo + hi) / 2) - 5.875) < 1e-9);
+  near(catrideLambdaFromEntanglement((lo + hi) / 2), 5.875, 1e-9);
   assert.throws(() => catrideLambdaFromEntanglement(Number.NaN), /finite number/);
 });
 

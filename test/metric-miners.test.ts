@@ -29,6 +29,7 @@ import {
   metricByName,
   METRICS,
 } from '../src/metric/index.js';
+import { near, nearRelative } from './helpers/assert.js';
 
 const [mN, mE] = (['N', 'E'] as const).map(metricByName);
 
@@ -112,7 +113,7 @@ test('the miners\' distance matrix is the reference sqrt(|x|²+|y|²-2x·y): exa
             metric.name === 'C'
               ? 1 - u.reduce((s, ui, i) => s + (ui / nu) * (v[i]! / nv), 0)
               : Math.hypot(...u.map((ui, i) => ui / nu - v[i]! / nv));
-          assert.ok(Math.abs(rows[k * 6 + j]! - expected) < 1e-3 * Math.max(1, expected), `${metric} d(${2 * k},${j})`);
+          nearRelative(rows[k * 6 + j]!, expected, 1e-3, `${metric} d(${2 * k},${j})`);
         }
       }
     }
@@ -293,7 +294,7 @@ test('distance-weighted: q matches the formula with D = embedding dim; Pos has p
       const pos = y.map((yj) => yj === y[2 * k]);
       const expected = referenceQ(row, pos, D);
       for (let j = 0; j < 8; j++) {
-        assert.ok(Math.abs(q[8 * k + j]! - expected[j]!) < 1e-5, `anchor ${2 * k}, item ${j}: ${q[8 * k + j]} vs ${expected[j]}`);
+        near(q[8 * k + j]!, expected[j]!, 1e-5, `anchor ${2 * k}, item ${j}`);
         if (pos[j]) assert.equal(q[8 * k + j], 0, 'positives (the anchor, its partner, same-label items) are zeroed');
       }
       assert.ok(expected.filter((v) => v > 0.02).length >= 3, 'the case is not degenerate');
@@ -330,30 +331,30 @@ test('distance-weighted degenerate rows: NaN or d > 2 or d = 0 outside Pos -> un
     const uniform = new Array(6).fill(1 / 6);
     // metric E: distances beyond 2 make ln(1 - d²/4) NaN
     const far = distanceWeightedProbabilities(batchOf([[0, 1, 3, 0.5, 1, 1.2]], labels)).toArray();
-    far.forEach((v, j) => assert.ok(Math.abs(v - uniform[j]) < 1e-6, `d > 2: q ${far}`));
+    far.forEach((v, j) => near(v, uniform[j], 1e-6, `d > 2: q ${far}`));
     // a negative at distance 0: logq = +inf is the max, inf - inf = NaN
     const dup = distanceWeightedProbabilities(batchOf([[0, 1, 0, 0.5, 1, 1.2]], labels)).toArray();
-    dup.forEach((v, j) => assert.ok(Math.abs(v - uniform[j]) < 1e-6, `d = 0: q ${dup}`));
+    dup.forEach((v, j) => near(v, uniform[j], 1e-6, `d = 0: q ${dup}`));
     // a NaN distance from the sqrt formula
     const nan = distanceWeightedProbabilities(batchOf([[0, 1, NaN, 0.5, 1, 1.2]], labels)).toArray();
-    nan.forEach((v, j) => assert.ok(Math.abs(v - uniform[j]) < 1e-6, `NaN: q ${nan}`));
+    nan.forEach((v, j) => near(v, uniform[j], 1e-6, `NaN: q ${nan}`));
     // healthy row for contrast: positives 0, 1 get nothing
     const ok = distanceWeightedProbabilities(batchOf([[0, 1, 0.9, 0.5, 1, 1.2]], labels)).toArray();
     assert.deepEqual(ok.slice(0, 2), [0, 0]);
-    assert.ok(Math.abs(ok.reduce((s, v) => s + v, 0) - 1) < 1e-6);
+    near(ok.reduce((s, v) => s + v, 0), 1, 1e-6);
     // with a realistic D = 512, logq is smallest at d = √2 and steep: the mass goes to the item farthest from √2
     const row = [0, 1, 1.5, 1.6, 1.7, 1.8];
     const big = distanceWeightedProbabilities(batchOf([row], labels, 512)).toArray();
     const ref = referenceQ(row, [true, true, false, false, false, false], 512);
-    big.forEach((v, j) => assert.ok(Math.abs(v - ref[j]!) < 1e-6, `D = 512: q ${big} vs ${ref}`));
+    big.forEach((v, j) => near(v, ref[j]!, 1e-6, `D = 512: q ${big} vs ${ref}`));
     assert.ok(big[5]! > 0.999);
   });
 });
 
 test('gradual semihard: m_e = 0.2·(1 - e/(2E))², and the miner uses it instead of opts.margin', () => {
   assert.equal(gradualSemihardMargin({ epoch: 0, maxEpochs: 75 }), 0.2);
-  assert.ok(Math.abs(gradualSemihardMargin({ epoch: 75, maxEpochs: 75 }) - 0.05) < 1e-15);
-  assert.ok(Math.abs(gradualSemihardMargin({ epoch: 30, maxEpochs: 60 }) - 0.2 * 0.75 ** 2) < 1e-15);
+  near(gradualSemihardMargin({ epoch: 75, maxEpochs: 75 }), 0.05, 1e-15);
+  near(gradualSemihardMargin({ epoch: 30, maxEpochs: 60 }), 0.2 * 0.75 ** 2, 1e-15);
   assert.throws(() => gradualSemihardMargin({ epoch: 2, maxEpochs: 0 }), /maxEpochs must be a positive integer/);
   assert.throws(() => gradualSemihardMargin({ epoch: -1, maxEpochs: 5 }), /epoch must be an integer in \[0, 5\]/);
   manualSeed(15);

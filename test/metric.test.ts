@@ -16,6 +16,7 @@ import {
   tripletLossPerTriplet,
 } from '../src/metric/index.js';
 import { checkGradient } from './helpers/gradcheck.js';
+import { near } from './helpers/assert.js';
 
 const f64 = (rows: number[][]): Tensor => tensor(rows, undefined, 'float64');
 const [mN, mE, mC] = (['N', 'E', 'C'] as const).map(metricByName);
@@ -31,8 +32,6 @@ function jsCosineDistance(u: number[], v: number[]): number {
   return 1 - dot / Math.max(nu * nv, 1e-8);
 }
 
-const near = (actual: number, expected: number, tol: number, what = ''): void =>
-  assert.ok(Math.abs(actual - expected) <= tol, `${what} ${actual} vs ${expected} (tol ${tol})`);
 
 // Two 2-D triplets (rows): one with an active hinge, one inactive for E with γ = 1.
 const A = [[0, 0], [1, 1]];
