@@ -14,6 +14,7 @@ import { runSwipe } from '../src/eval/swipe.js';
 import { UsageError } from '../src/util/usage-error.js';
 import { flagNumber, parseOptions } from '../src/util/options.js';
 import { defaultThreads } from './common.js';
+import { metricByName } from '../src/metric/metric.js';
 import { pythonTorch } from './common.js';
 import os from 'node:os';
 
@@ -52,7 +53,7 @@ export async function runSwipeBench(argv: string[]): Promise<number> {
   const model = new C2F2();
   const rob28 = getProfile('rob28');
   const profile: Profile = { ...rob28, runs: rob28.runs.map((r) => ({ ...r, budget: { ...r.budget, steps: args.steps } })) };
-  const ours = await runSwipe(model, syntheticGallery(args.gallery), 'N', { profile, maxIter: args.batches });
+  const ours = await runSwipe(model, syntheticGallery(args.gallery), metricByName('N'), { profile, maxIter: args.batches });
   model.dispose();
   const oursSeconds = ours.seconds - ours.gallerySeconds;
   const script = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'swipe.py');

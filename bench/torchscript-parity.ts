@@ -16,6 +16,7 @@ import { readStateDictFile } from '../src/models/pretrained.js';
 import { evaluateBenign } from '../src/eval/benign.js';
 import { runSwipe } from '../src/eval/swipe.js';
 import { dispose } from '../src/tensor/index.js';
+import { metricByName } from '../src/metric/metric.js';
 import { exportFashionTrain, pythonTorch } from './common.js';
 
 const { values } = parseArgs({ options: { batches: { type: 'string', default: '200' }, 'max-iter': { type: 'string', default: '1' } } });
@@ -34,8 +35,8 @@ try {
   const scripted = ScriptedModel.load(pt, [1, 28, 28]);
   const result: Record<string, Record<string, number>> = {};
   for (const [name, model] of [['native', native], ['scripted', scripted]] as const) {
-    const benign = await evaluateBenign(model, data.test, 'N');
-    const swipe = await runSwipe(model, data.test, 'N', { profile: 'rob28', maxIter: Number(values['max-iter']) });
+    const benign = await evaluateBenign(model, data.test, metricByName('N'));
+    const swipe = await runSwipe(model, data.test, metricByName('N'), { profile: 'rob28', maxIter: Number(values['max-iter']) });
     result[name] = { 'R@1': benign['R@1'], mAP: benign.mAP, 'mAP@R': benign['mAP@R'], ...swipe.attacks, ERS: swipe.ERS ?? NaN };
   }
   const keys = Object.keys(result.native!);

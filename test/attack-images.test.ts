@@ -12,14 +12,15 @@ import { C2F2 } from '../src/models/c2f2.js';
 import { manualSeed } from '../src/tensor/index.js';
 import { attackExamples, runSwipe } from '../src/eval/swipe.js';
 import { saveAttackImages } from '../src/eval/attack-images.js';
+import { metricByName } from '../src/metric/metric.js';
 
 test('attackExamples keeps the swipe batch’s adversarial images and rankings; saveAttackImages writes them', async () => {
   manualSeed(0);
   const model = new C2F2();
   const { test: split } = await openDataset('fashion');
   const run = { attack: 'QA+' as const, budget: { epsilon: 0.1, alpha: 0.05, steps: 2 } };
-  const swipe = await runSwipe(model, split, 'N', { profile: { name: 'qa', usedFor: 'test', batchSize: 16, runs: [run] }, maxIter: 1, seed: 3 });
-  const ex = await attackExamples(model, split, 'N', { run, batchSize: 16, seed: 3, topK: 5 });
+  const swipe = await runSwipe(model, split, metricByName('N'), { profile: { name: 'qa', usedFor: 'test', batchSize: 16, runs: [run] }, maxIter: 1, seed: 3 });
+  const ex = await attackExamples(model, split, metricByName('N'), { run, batchSize: 16, seed: 3, topK: 5 });
   try {
     assert.deepEqual(ex.values, swipe.attacks, 'the kept batch is the swipe’s batch 0, same seed');
     const delta = ex.examples.adversarial.sub(ex.clean);

@@ -8,10 +8,11 @@ import assert from 'node:assert/strict';
 import { dispose, gradOf, liveTensors, manualSeed, noGrad, rand, randn, stack, tensor, tidy, type Tensor } from '../src/tensor/index.js';
 import { loadSmallDataset, InMemoryImageDataset } from '../src/data/index.js';
 import { C2F2 } from '../src/models/c2f2.js';
-import { embedForMetric, l2normalize, METRICS, type MetricName } from '../src/metric/distance.js';
+import { l2normalize, metricByName, METRICS, type Metric } from '../src/metric/metric.js';
 import {
   attackBatch,
   buildBatchContext,
+  checkBudget,
   candidateAttackObjective,
   contextFromEmbeddings,
   createAttack,
@@ -35,6 +36,7 @@ import {
   type AttackOptions,
   type BatchContext,
   type Gallery,
+  type PgdBudget,
   type Profile,
 } from '../src/attack/index.js';
 import { runSwipe } from '../src/eval/swipe.js';
@@ -43,6 +45,9 @@ import { attackCommand } from '../src/cli/attack.js';
 import { swipeCommand } from '../src/cli/swipe.js';
 import { UsageError } from '../src/cli/command.js';
 import { checkGradient } from './helpers/gradcheck.js';
+import { near } from './helpers/assert.js';
+
+const [mN, mE, mC] = (['N', 'E', 'C'] as const).map(metricByName);
 
 // ------------------------------------------------------------------ PGD core
 
@@ -67,7 +72,7 @@ test('PGD stays in the ε-ball and in [0,1]; η = 1 is FGSM with step ε; sign(0
     const mask = tensor([1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], [1, 1, 4, 4]);
     const x1 = tensor(new Array(16).fill(0.5), [1, 1, 4, 4]);
     const partial = pgd({ images: x1, objective: (xa) => xa.mul(mask).sum(), epsilon: 0.2, alpha: 0.05, steps: 2 }).adversarial.toArray();
-    assert.ok(Math.abs(partial[0]! - 0.4) < 1e-6);
+    near(partial[0]!, 0.4, 1e-6);
     assert.deepEqual(partial.slice(1), new Array(15).fill(0.5));
   });
 });
@@ -79,8 +84,28 @@ test('PGD reports every iteration to its hooks and stops early on request', () =
     const r = pgd({ images: x, objective: (xa) => xa.sum(), epsilon: 0.3, alpha: 0.01, steps: 10, onIteration: (it) => seen.push(it), after: (it) => it === 3 });
     assert.equal(r.iterations, 4);
     assert.deepEqual(seen, [0, 1, 2, 3]);
-    assert.ok(Math.abs(r.values[1]! - (8 * 0.49)) < 1e-5, 'values are the objective before each update');
+    near(r.values[1]!, 8 * 0.49, 1e-5, 'values are the objective before each update');
   });
+});
+
+test('one budget validator: ε ∈ [0, 1], α ∈ (0, 1], η a positive integer, NaN refused, the field named', () => {
+  const ok = { epsilon: 0, alpha: 1, steps: 1 };
+  assert.equal(checkBudget(ok), ok, 'the edges are accepted and the budget returned');
+  const cases: [Partial<PgdBudget>, RegExp][] = [
+    [{ epsilon: NaN }, /^Error: who: epsilon must be in \[0, 1\] \(pixel scale\), got NaN$/],
+    [{ epsilon: -1e-9 }, /who: epsilon must be in \[0, 1\]/],
+    [{ epsilon: 1.0001 }, /who: epsilon must be in \[0, 1\]/],
+    [{ alpha: NaN }, /^Error: who: alpha must be in \(0, 1\], got NaN$/],
+    [{ alpha: 0 }, /who: alpha must be in \(0, 1\]/],
+    [{ alpha: 1.5 }, /who: alpha must be in \(0, 1\]/],
+    [{ alpha: Infinity }, /who: alpha must be in \(0, 1\]/],
+    [{ steps: NaN }, /^Error: who: steps must be a positive integer, got NaN$/],
+    [{ steps: 0 }, /who: steps must be a positive integer/],
+    [{ steps: 1.5 }, /who: steps must be a positive integer/],
+  ];
+  for (const [bad, message] of cases) assert.throws(() => checkBudget({ ...ok, ...bad }, 'who'), (e: unknown) => message.test(String(e)), JSON.stringify(bad));
+  // The PGD core, the attacks and the defenses all use it (defense: test/defense.test.ts).
+  assert.throws(() => pgd({ images: tensor([[0.5]]), objective: (xa) => xa.sum(), epsilon: 0.1, alpha: 2, steps: 1 }), /PGD: alpha must be in \(0, 1\]/);
 });
 
 test('PGD rejects bad budgets and bad images with errors naming the problem', () => {
@@ -89,7 +114,7 @@ test('PGD rejects bad budgets and bad images with errors naming the problem', ()
     const f = (xa: Tensor): Tensor => xa.sum();
     assert.throws(() => pgd({ images: x, objective: f, epsilon: 1.5, alpha: 0.01, steps: 1 }), /epsilon must be in \[0, 1\]/);
     assert.throws(() => pgd({ images: x, objective: f, epsilon: -0.1, alpha: 0.01, steps: 1 }), /epsilon/);
-    assert.throws(() => pgd({ images: x, objective: f, epsilon: 0.1, alpha: 0, steps: 1 }), /alpha must be > 0/);
+    assert.throws(() => pgd({ images: x, objective: f, epsilon: 0.1, alpha: 0, steps: 1 }), /alpha must be in \(0, 1\]/);
     assert.throws(() => pgd({ images: x, objective: f, epsilon: 0.1, alpha: 0.01, steps: 0 }), /steps must be a positive integer/);
     assert.throws(() => pgd({ images: x, objective: f, epsilon: 0.1, alpha: 0.01, steps: 2.5 }), /steps must be a positive integer/);
     assert.throws(() => pgd({ images: x.mul(2), objective: f, epsilon: 0.1, alpha: 0.01, steps: 1 }), /images must be in \[0, 1\]/);
@@ -101,9 +126,9 @@ test('PGD rejects bad budgets and bad images with errors naming the problem', ()
 // ------------------------------------------------------------------ objectives, float64 finite differences
 
 /** A tiny gallery of N items in D dims, with labels i mod 3 (float64, metric space). */
-function tinyGallery(metric: MetricName, n = 9, d = 5): { X: Tensor; Y: Tensor } {
+function tinyGallery(metric: Metric, n = 9, d = 5): { X: Tensor; Y: Tensor } {
   const raw = randn([n, d], { dtype: 'float64' });
-  const X = metric === 'E' ? raw : l2normalize(raw);
+  const X = metric.embed(raw);
   const Y = tensor(Array.from({ length: n }, (_, i) => i % 3), [n], 'int64');
   return { X, Y };
 }
@@ -119,7 +144,7 @@ test('CA± objectives match finite differences w.r.t. the candidate embedding (N
       const queryToGallery = noGrad(() =>
         tidy(() => {
           const flat = queries.reshape(6, 5);
-          if (metric === 'C') return flat.matmul(X.t()).rsub(1).view(3, 2, 9);
+          if (metric.name === 'C') return flat.matmul(X.t()).rsub(1).view(3, 2, 9);
           return stack(Array.from({ length: 6 }, (_, i) => flat.narrow(0, i, 1).sub(X).norm(2, -1))).view(3, 2, 9);
         }),
       );
@@ -166,17 +191,17 @@ test('objective values on a hand-checkable 1-D gallery', () => {
     const X = tensor([[0], [1], [2], [3]], [4, 1], 'float64');
     const q = tensor([[0.4]], [1, 1], 'float64');
     // QA+: (1/4) Σ_j relu(d(q, X3) − d(X_j, q)) = (2.2 + 2.0 + 1.0 + 0) / 4
-    assert.ok(Math.abs(queryAttackObjective(q, X, tensor([[3]], [1, 1], 'int64'), 'E', '+').item() - 5.2 / 4) < 1e-12);
+    near(queryAttackObjective(q, X, tensor([[3]], [1, 1], 'int64'), mE, '+').item(), 5.2 / 4, 1e-12);
     // QA−: (1/4) Σ_j relu(d(X_j, q) − d(q, X3)) = 0 (X3 is the farthest)
-    assert.equal(queryAttackObjective(q, X, tensor([[3]], [1, 1], 'int64'), 'E', '-').item(), 0);
+    assert.equal(queryAttackObjective(q, X, tensor([[3]], [1, 1], 'int64'), mE, '-').item(), 0);
     // LTM with labels [0, 0, 1, 1], query label 0: relu(max_diff 2.6 − min_same 0.4) = 2.2
     const Y = tensor([0, 0, 1, 1], [4], 'int64');
-    assert.ok(Math.abs(learningToMisrankObjective(q, X, Y, tensor([0], [1], 'int64'), 'E').item() - 2.2) < 1e-12);
+    near(learningToMisrankObjective(q, X, Y, tensor([0], [1], 'int64'), mE).item(), 2.2, 1e-12);
     // ...excluding the self (index 0): min_same = d(q, X1) = 0.6 → 2.0
-    assert.ok(Math.abs(learningToMisrankObjective(q, X, Y, tensor([0], [1], 'int64'), 'E', tensor([0], [1], 'int64')).item() - 2.0) < 1e-12);
+    near(learningToMisrankObjective(q, X, Y, tensor([0], [1], 'int64'), mE, tensor([0], [1], 'int64')).item(), 2.0, 1e-12);
     // ES: −d(q, e0) summed; at iteration 0 the target is e0 + 1e-7.
-    assert.ok(Math.abs(embeddingShiftObjective(q, tensor([[0]], [1, 1], 'float64'), 'E', 1).item() + 0.4) < 1e-12);
-    assert.ok(Math.abs(embeddingShiftObjective(q, tensor([[0]], [1, 1], 'float64'), 'E', 0).item() + (0.4 - 1e-7)) < 1e-12);
+    near(embeddingShiftObjective(q, tensor([[0]], [1, 1], 'float64'), mE, 1).item(), -0.4, 1e-12);
+    near(embeddingShiftObjective(q, tensor([[0]], [1, 1], 'float64'), mE, 0).item(), -(0.4 - 1e-7), 1e-12);
   });
 });
 
@@ -190,7 +215,7 @@ function embeddingContext(n: number, b: number, seed: number): { ctx: BatchConte
     const Y = tensor(Array.from({ length: n }, (_, i) => i % 5), [n], 'int64');
     return { X, Y, images: rand([b, 1, 2, 2]), labels: Y.narrow(0, 0, b).clone(), clean: X.narrow(0, 0, b).clone() };
   });
-  const gallery = makeGallery(X, Y, 'N');
+  const gallery = makeGallery(X, Y, mN);
   const ctx = contextFromEmbeddings(gallery, images, labels, clean);
   return { ctx, free: () => { disposeBatchContext(ctx); dispose([X, Y, images, labels]); } };
 }
@@ -251,7 +276,7 @@ test('SPQA: G = the clean top-5 (SPQA+) or the best-ranked top-1% entries not ch
     free();
   }
   assert.equal(spqaXi(4e4, 0), 1);
-  assert.ok(Math.abs(spqaXi(4e4, 1e-4) - Math.exp(4)) < 1e-9);
+  near(spqaXi(4e4, 1e-4), Math.exp(4), 1e-9);
   assert.equal(spqaXi(4e4, 1e-3), 1e9, 'capped');
   assert.equal(spqaXi(7e4, 1), 1e7, 'exp overflow → 1e7');
   assert.deepEqual(['mnist', 'fashion', 'cub', 'cars', 'sop'].map(spqaXiRate), [2e4, 4e4, 4e4, 7e4, 7e4]);
@@ -269,11 +294,11 @@ test('SPQA objective = J_QA(C) + ξ·J_QA(G, +) with ξ from the current J_sp, n
       const q = l2normalize(ctx.clean.add(randn([8, 8]).mul(0.3))).detach().requiresGrad_();
       const j = attack.objective(q, sel, ctx, 0);
       const X = ctx.gallery.embeddings;
-      const sp = queryAttackObjective(q, X, sel.groundTruth!, 'N', '+');
+      const sp = queryAttackObjective(q, X, sel.groundTruth!, mN, '+');
       const xi = spqaXi(4e4, sp.item());
       assert.ok(xi > 1, `the perturbation lets G slip (ξ = ${xi})`);
-      const expected = queryAttackObjective(q, X, sel.candidates!, 'N', '-').add(sp.mul(xi));
-      assert.ok(Math.abs(j.item() - expected.item()) <= 1e-6 * Math.abs(expected.item()));
+      const expected = queryAttackObjective(q, X, sel.candidates!, mN, '-').add(sp.mul(xi));
+      near(j.item(), expected.item(), 1e-6 * Math.abs(expected.item()), 'SPQA objective');
       const gj = gradOf(j, q);
       const ge = gradOf(expected, q);
       assert.ok(gj.sub(ge).abs().max().item() <= 1e-6 * ge.abs().max().item(), 'ξ is a constant of the step');
@@ -312,7 +337,7 @@ test('GTM: the reference uses the position inside U as a gallery index; "intende
     //   label:  0    1    1    2    0    2
     const X = tensor([[0], [0.1], [0.2], [5], [0.3], [9]], [6, 1]);
     const Y = tensor([0, 1, 1, 2, 0, 2], [6], 'int64');
-    const gallery = makeGallery(X, Y, 'E');
+    const gallery = makeGallery(X, Y, mE);
     const ctx = contextFromEmbeddings(gallery, rand([1, 1, 1, 1]), tensor([0], [1], 'int64'), tensor([[0]], [1, 1]));
     // Query = item 0 (self, masked). Ranking of the rest: 1 (0.1), 2, 4, 3, 5 → top-1 = item 1, ℓ* = 1.
     // U = {0, 3, 4, 5} (label ≠ 1), best-ranked: item 4 (0.3) — self 0 is masked to 1e38 — at k* = 2 inside U.
@@ -335,7 +360,7 @@ test('attack names, options and profiles are validated', () => {
   assert.equal(rob28.batchSize, 128);
   assert.deepEqual(rob28.runs.map((r) => r.attack), ['CA+', 'CA-', 'QA+', 'QA-', 'TMA', 'ES', 'LTM', 'GTM', 'GTT']);
   for (const r of rob28.runs) assert.deepEqual(r.budget, { epsilon: 77 / 255, alpha: 3 / 255, steps: 32 });
-  assert.ok(Math.abs(getProfile('rob224').runs[0]!.budget.epsilon - 0.03137) < 1e-5);
+  near(getProfile('rob224').runs[0]!.budget.epsilon, 0.03137, 1e-5);
   assert.equal(getProfile('rob224').batchSize, 112);
   assert.equal(PROFILES.qccurve28!.runs.filter((r) => r.attack === 'CA+').length, 12);
   // Every run of every profile (SPQA± included) builds an attack.
@@ -371,12 +396,12 @@ interface TinySetup {
 }
 
 /** Seeded untrained c2f2; gallery = the 256 images; batch = the first 64. */
-function tinyModel(metric: MetricName = 'N'): TinySetup {
+function tinyModel(metric: Metric = mN): TinySetup {
   manualSeed(0);
   const model = new C2F2();
   model.eval();
   const all = Array.from({ length: 256 }, (_, i) => i);
-  const emb = noGrad(() => tidy(() => embedForMetric(model.forward(images256.batch(all)), metric)));
+  const emb = noGrad(() => tidy(() => metric.embed(model.forward(images256.batch(all)))));
   const labels = images256.labelBatch(all);
   const gallery = makeGallery(emb, labels, metric);
   const images = images256.batch(all.slice(0, 64));
@@ -412,7 +437,7 @@ function cleanVersusAttacked(s: TinySetup, kind: AttackKind, seed = 7, options: 
 }
 
 test('each attack moves its number the way it should on a seeded c2f2 (256 Fashion test images)', () => {
-  const s = tinyModel('N');
+  const s = tinyModel(mN);
   try {
     const qaUp = cleanVersusAttacked(s, 'QA+');
     assert.ok(qaUp.attacked['QA+']! < qaUp.clean['QA+']! - 5, `QA+ pulls the candidate up: ${JSON.stringify(qaUp)}`);
@@ -440,7 +465,7 @@ test('each attack moves its number the way it should on a seeded c2f2 (256 Fashi
 });
 
 test('SPQA+ pulls the candidate up while the ground-truth top-5 stays near the top (seeded c2f2)', () => {
-  const s = tinyModel('N');
+  const s = tinyModel(mN);
   try {
     // ξ trades the attack against keeping G: J_sp is normalised by N, so a 256-item gallery needs a
     // smaller k than Fashion's 10 000 items for the same balance.
@@ -455,7 +480,7 @@ test('SPQA+ pulls the candidate up while the ground-truth top-5 stays near the t
 });
 
 test('ES:D is measured before the final update (reference) unless asked otherwise; η = 1 gives ES:D = 0', () => {
-  const s = tinyModel('N');
+  const s = tinyModel(mN);
   try {
     manualSeed(1);
     const fgsm = attackBatch(s.model, createAttack('ES'), s.ctx, { epsilon: 0.1, alpha: 0.01, steps: 1 }).values;
@@ -471,13 +496,13 @@ test('ES:D is measured before the final update (reference) unless asked otherwis
 });
 
 test('attacks reject images of the wrong shape, NaN images, and bad budgets', () => {
-  const s = tinyModel('N');
+  const s = tinyModel(mN);
   try {
     tidy(() => {
       assert.throws(() => buildBatchContext(s.model, s.gallery, rand([4, 3, 28, 28]), tensor([0, 0, 0, 0], [4], 'int64')), /images must have shape \[B, 1, 28, 28\]/);
       assert.throws(() => buildBatchContext(s.model, s.gallery, rand([2, 1, 28, 28]).div(0).mul(0), tensor([0, 0], [2], 'int64')), /NaN/);
       assert.throws(() => attackBatch(s.model, createAttack('TMA'), s.ctx, { epsilon: 2, alpha: 0.01, steps: 2 }), /epsilon must be in \[0, 1\]/);
-      assert.throws(() => attackBatch(s.model, createAttack('TMA'), s.ctx, { epsilon: 0.1, alpha: -1, steps: 2 }), /alpha must be > 0/);
+      assert.throws(() => attackBatch(s.model, createAttack('TMA'), s.ctx, { epsilon: 0.1, alpha: -1, steps: 2 }), /TMA: alpha must be in \(0, 1\]/);
     });
   } finally {
     s.free();
@@ -485,7 +510,7 @@ test('attacks reject images of the wrong shape, NaN images, and bad budgets', ()
 });
 
 test('no tensor leak over attack batches of every kind', () => {
-  const s = tinyModel('C');
+  const s = tinyModel(mC);
   try {
     const budget = { epsilon: 0.1, alpha: 0.02, steps: 2 };
     attackBatch(s.model, createAttack('LTM'), s.ctx, budget); // warm-up
@@ -510,7 +535,7 @@ test('swipe: all ten numbers, ERS/ARS, deterministic, reproduced column by colum
   const model = new C2F2();
   const quick: Profile = { ...getProfile('rob28'), name: 'rob28-quick', runs: getProfile('rob28').runs.map((r) => ({ ...r, budget: { ...r.budget, steps: 2 } })) };
   const before = liveTensors();
-  const r1 = await runSwipe(model, images256, 'N', { profile: quick, maxIter: 1, seed: 5 });
+  const r1 = await runSwipe(model, images256, mN, { profile: quick, maxIter: 1, seed: 5 });
   assert.equal(liveTensors(), before, 'swipe leaked tensors');
   assert.equal(r1.batches, 1);
   assert.equal(r1.queries, 128);
@@ -518,15 +543,15 @@ test('swipe: all ten numbers, ERS/ARS, deterministic, reproduced column by colum
   assert.ok(r1.ERS !== null && Number.isFinite(r1.ERS));
   assert.ok(r1.ARS !== null && Number.isFinite(r1.ARS));
   assert.ok(r1.benignRecallAt1 > 0 && r1.benignRecallAt1 <= 100);
-  const r2 = await runSwipe(model, images256, 'N', { profile: quick, maxIter: 1, seed: 5 });
+  const r2 = await runSwipe(model, images256, mN, { profile: quick, maxIter: 1, seed: 5 });
   assert.deepEqual(r2.attacks, r1.attacks, 'same seed, same numbers');
   // One attack alone reproduces its swipe column (seeded per attack kind and batch).
   const gtmOnly: Profile = { ...quick, name: 'gtm', runs: quick.runs.filter((r) => r.attack === 'GTM') };
-  const alone = await runSwipe(model, images256, 'N', { profile: gtmOnly, maxIter: 1, seed: 5 });
+  const alone = await runSwipe(model, images256, mN, { profile: gtmOnly, maxIter: 1, seed: 5 });
   assert.equal(alone.attacks.GTM, r1.attacks.GTM);
   assert.equal(alone.ERS, null);
   // Two batches: the unweighted mean over batches (256 = 2 × 128 here).
-  const both = await runSwipe(model, images256, 'N', { profile: gtmOnly, seed: 5 });
+  const both = await runSwipe(model, images256, mN, { profile: gtmOnly, seed: 5 });
   assert.equal(both.batches, 2);
   const md = swipeMarkdown(r1);
   assert.match(md, /\*\*ERS\*\* \d+\.\d/);
@@ -551,13 +576,13 @@ test('swipe of a curve profile: one column per (attack, budget), SPQA± with GTp
     runs: curve.runs.filter((r) => r.budget.epsilon > 0 && r.budget.epsilon < 0.06 && r.attack !== 'SPQA-').map((r) => ({ ...r, budget: { ...r.budget, steps: 1 } })),
   };
   assert.deepEqual([...new Set(small.runs.map((r) => r.attack))], ['CA+', 'CA-', 'SPQA+']);
-  const r = await runSwipe(model, images256, 'N', { profile: small, maxIter: 1 });
+  const r = await runSwipe(model, images256, mN, { profile: small, maxIter: 1 });
   const columns = Object.keys(r.attacks);
   assert.equal(columns.length, 2 * 4, 'CA+, CA−, SPQA+ and SPQA+:GTprank at two ε');
   assert.ok(columns.includes('SPQA+:GTprank ε=0.02745 α=0.01176 η=1 W/M=1'), columns.join(' | '));
   assert.equal(r.ERS, null);
   const minus: Profile = { ...small, runs: [{ attack: 'SPQA-', budget: small.runs[0]!.budget }] };
-  await assert.rejects(runSwipe(model, images256, 'N', { profile: minus, maxIter: 1 }), /SPQA-: M = 1 candidates plus 5 ground-truth neighbours exceed the top-1% list \(2 entries\)/);
+  await assert.rejects(runSwipe(model, images256, mN, { profile: minus, maxIter: 1 }), /SPQA-: M = 1 candidates plus 5 ground-truth neighbours exceed the top-1% list \(2 entries\)/);
   model.dispose();
 });
 

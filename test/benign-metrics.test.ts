@@ -7,10 +7,11 @@ import assert from 'node:assert/strict';
 import { tensor, tidy } from '../src/tensor/index.js';
 import { retrievalMetrics } from '../src/eval/retrieval.js';
 import { BENIGN_COLUMNS, benignJson, formatBenign, readBenignMetrics, robrankBenignKeys, type BenignMetrics } from '../src/eval/benign.js';
+import { metricByName } from '../src/metric/metric.js';
+import { near } from './helpers/assert.js';
 
-const near = (actual: number, expected: number, what: string): void => {
-  assert.ok(Math.abs(actual - expected) <= 1e-12, `${what}: ${actual} vs expected ${expected}`);
-};
+/** Hand-computed values agree to float64 round-off. */
+const EXACT = 1e-12;
 
 // Seven points on a line (metric E), classes A = 0, B = 1, C = 2, no distance ties:
 //   p0 0 A   p1 1 A   p2 2.5 B   p3 4.5 A   p4 8.5 B   p5 11 C   p6 13 C
@@ -31,9 +32,9 @@ test('standard mAP@R (R = the query\'s number of relevant items) matches the han
   tidy(() => {
     const x = tensor(X.map((v) => [v, 0]));
     const y = tensor(LABELS, [LABELS.length], 'int64');
-    const r = retrievalMetrics(x, x, y, y, 'E', { withMapAtR: true }).queryMean;
-    near(r.mAPAtR!, 3.25 / 7, 'mAP@R');
-    near(r.mAPAt10, (2 * (5 / 3) + 2 * 0.25 + 1 + 1 + 1) / 70, 'mAP@10');
+    const r = retrievalMetrics(x, x, y, y, metricByName('E'), { withMapAtR: true }).queryMean;
+    near(r.mAPAtR!, 3.25 / 7, EXACT, 'mAP@R');
+    near(r.mAPAt10, (2 * (5 / 3) + 2 * 0.25 + 1 + 1 + 1) / 70, EXACT, 'mAP@10');
     assert.ok(r.mAPAtR! > 4 * r.mAPAt10, 'the two definitions are far apart on a 7-item gallery: they must not be confused');
   });
 });

@@ -16,8 +16,12 @@ import { InMemoryImageDataset } from '../src/data/memory-dataset.js';
 import { mixSeed, Rng } from '../src/data/random.js';
 import { datasetStats, openDataset, parseDatasetName } from '../src/data/registry.js';
 import { loadSmallDataset, type SmallDatasetResult } from '../src/data/small-datasets.js';
-import { spc2EpochPlan, testOrderPlan } from '../src/data/spc2.js';
+import { defaultBatchSizes, spc2EpochPlan, testOrderPlan } from '../src/data/spc2.js';
+import { imageScale, SMALL_IMAGE_MAX_SIDE } from '../src/data/image-size.js';
+import { defaultBudget } from '../src/defense/common.js';
+import { ersProfile } from '../src/attack/profiles.js';
 import { dispose, liveTensors } from '../src/tensor/index.js';
+import { near } from './helpers/assert.js';
 
 // Fingerprints computed independently (Python hashlib over the same bytes) when
 // this convention was implemented; they pin the exact §6 split and order.
@@ -273,7 +277,7 @@ describe('Rng (xoshiro128**)', () => {
     const r = new Rng(7);
     const counts = new Array<number>(6).fill(0);
     for (let i = 0; i < 60000; i++) counts[r.nextInt(6)]!++;
-    for (const c of counts) assert.ok(Math.abs(c - 10000) < 400, `counts ${counts.join(',')}`);
+    for (const c of counts) near(c, 10000, 400, `counts ${counts.join(',')}`);
     const p = r.permutation(1000);
     assert.deepEqual([...p].sort((x, y) => x - y), Array.from({ length: 1000 }, (_, i) => i));
     assert.throws(() => r.nextInt(0), /bound/);
@@ -282,6 +286,22 @@ describe('Rng (xoshiro128**)', () => {
 });
 
 // ---------------------------------------------------------------- SPC-2
+
+test('one threshold decides 28×28 vs 224×224; batch sizes, training budget and ERS profile follow it', () => {
+  assert.equal(SMALL_IMAGE_MAX_SIDE, 28);
+  assert.deepEqual([1, 28, 29, 32, 64, 224].map(imageScale), ['small', 'small', 'large', 'large', 'large', 'large']);
+  assert.throws(() => imageScale(0), /image side must be a positive integer, got 0/);
+  assert.throws(() => imageScale(NaN), /image side must be a positive integer/);
+  assert.deepEqual(defaultBatchSizes(28), { trainPairs: 128, test: 128 });
+  assert.deepEqual(defaultBatchSizes(224), { trainPairs: 56, test: 112 });
+  assert.deepEqual(defaultBudget(28), { epsilon: 77 / 255, alpha: 3 / 255, steps: 32 });
+  assert.deepEqual(defaultBudget(224, 16), { epsilon: 8 / 255, alpha: 1 / 255, steps: 16 });
+  assert.equal(ersProfile(28).name, 'rob28');
+  assert.equal(ersProfile(224).name, 'rob224');
+  // A profile's query batch is its regime's test batch.
+  assert.equal(ersProfile(28).batchSize, defaultBatchSizes(28).test);
+  assert.equal(ersProfile(224).batchSize, defaultBatchSizes(224).test);
+});
 
 describe('SPC-2 sampler (docs/methods.md §2)', () => {
   // 23 images: classes 0..3 with 6, 6, 10 and 1 members (the singleton must pair with itself).

@@ -14,6 +14,8 @@ import { weightedDistance } from '../src/defense/catride.js';
 import { pgd } from '../src/attack/pgd.js';
 import { parseShorthand } from '../src/train/config.js';
 import { checkGradient } from './helpers/gradcheck.js';
+import { metricByName } from '../src/metric/metric.js';
+import { maxAbsDiff, near } from './helpers/assert.js';
 
 let train: InMemoryImageDataset;
 before(async () => {
@@ -28,7 +30,7 @@ function batch(): { images: Tensor; labels: Tensor } {
 }
 
 function context(model: C2F2, b: { images: Tensor; labels: Tensor }, over: Partial<DefenseContext> = {}): DefenseContext {
-  return { model, images: b.images, labels: b.labels, metric: 'N', margin: 0.2, miner: minerByName('random'), epoch: 1, maxEpochs: 2, step: 0, ...over };
+  return { model, images: b.images, labels: b.labels, metric: metricByName('N'), margin: 0.2, miner: minerByName('random'), epoch: 1, maxEpochs: 2, step: 0, ...over };
 }
 
 const EPS = 77 / 255;
@@ -86,7 +88,7 @@ test('HM with source = destination is regular training (no PGD, same loss)', () 
     const same = buildDefense({ kind: 'hm', source: 'random', destination: 'random', steps: 8 }, 28).step(context(model, b));
     assert.equal(same.stats.pgdIterations, 0);
     assert.equal(same.stats.perturbedFraction, 0);
-    assert.ok(Math.abs(plain.loss.item() - same.loss.item()) < 1e-6, `${plain.loss.item()} vs ${same.loss.item()}`);
+    near(same.loss.item(), plain.loss.item(), 1e-6, 'HM[R,R] loss vs regular training');
   });
   model.dispose();
 });
@@ -99,11 +101,11 @@ test('the LGA destination follows the previous step loss: H_D = −0.2·min(max(
     const b = batch();
     const first = hm.step(context(model, b));
     // the reference starts from a previous loss of 2.0, i.e. ℓ̄ = 1
-    assert.ok(Math.abs(first.stats.destinationHardness! + 0.2) < 1e-6);
+    near(first.stats.destinationHardness!, -0.2, 1e-6, 'H_D of the first step');
     const l = first.loss.item();
     const second = hm.step(context(model, b, { step: 1 }));
     const expected = -0.2 * (Math.min(Math.max(l, 0), 0.2) / 0.2);
-    assert.ok(Math.abs(second.stats.destinationHardness! - expected) < 1e-6, `${second.stats.destinationHardness} vs ${expected}`);
+    near(second.stats.destinationHardness!, expected, 1e-6, 'H_D of the second step');
     assert.deepEqual(hm.state!(), { previousLoss: second.loss.item() });
   });
   model.dispose();
@@ -124,8 +126,7 @@ test('skipping triplets already at their destination changes nothing (exact shor
   const { adv: fast, work: skippedWork } = run(true);
   assert.equal(fullWork, 1, 'the reference pushes every triplet through every PGD pass');
   assert.ok(skippedWork > 0 && skippedWork < 1, `skipSatisfied did ${skippedWork} of the PGD work`);
-  assert.equal(fast.length, reference.length);
-  const maxDiff = Math.max(...fast.map((v, i) => Math.abs(v - reference[i]!)));
+  const maxDiff = maxAbsDiff(fast, reference);
   assert.ok(maxDiff < 1e-6, `adversarial batches differ by ${maxDiff}`);
   model.dispose();
 });
@@ -170,8 +171,8 @@ test('collapseness weights: gradient by finite differences, soft-max vs soft-min
     for (const w of ['softmax', 'softmin'] as const) checkGradient((x) => weightedDistance(x, 10, w), d);
     const v = tensor([0.1, 0.5, 0.9], [3], 'float64');
     // λ → large: soft-max → max, soft-min → min
-    assert.ok(Math.abs(weightedDistance(v, 200, 'softmax').item() - 0.9) < 1e-6);
-    assert.ok(Math.abs(weightedDistance(v, 200, 'softmin').item() - 0.1) < 1e-6);
+    near(weightedDistance(v, 200, 'softmax').item(), 0.9, 1e-6);
+    near(weightedDistance(v, 200, 'softmin').item(), 0.1, 1e-6);
   });
 });
 
@@ -185,6 +186,9 @@ test('RobRank / robdml / CA-TRIDE shorthands map to the defenses', () => {
   assert.deepEqual([ct.defense.kind, ct.miner], ['catride', 'gradual-semihard']);
   assert.throws(() => defenseFromModelSuffix('rhmetsm'), /not supported/);
   assert.equal(defenseFromModelSuffix('xyz'), null);
-  assert.throws(() => buildDefense({ kind: 'act', epsilon: 2 }, 28), /epsilon must be in \[0, 1\]/);
+  assert.throws(() => buildDefense({ kind: 'act', epsilon: 2 }, 28), /ACT: epsilon must be in \[0, 1\]/);
+  // The same validator as the attacks': α above 1 and a NaN ε are refused, naming the field.
+  assert.throws(() => buildDefense({ kind: 'est', alpha: 1.5 }, 28), /EST: alpha must be in \(0, 1\]/);
+  assert.throws(() => buildDefense({ kind: 'catride', epsilon: NaN }, 28), /CA-TRIDE: epsilon must be in \[0, 1\]/);
   assert.throws(() => buildDefense({ kind: 'hm', source: 'random', destination: 3 }, 28), /constant destination hardness must be in \[-2, 2\]/);
 });

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cat, liveTensors, manualSeed, randn, randint, tensor, tidy, type Tensor } from '../src/tensor/index.js';
-import { l2normalize } from '../src/metric/distance.js';
+import { l2normalize, metricByName } from '../src/metric/metric.js';
 import { retrievalMetrics, type RetrievalMetrics } from '../src/eval/retrieval.js';
 import { kmeans } from '../src/eval/kmeans.js';
 import { embeddingNmi, normalizedMutualInformation } from '../src/eval/nmi.js';
@@ -14,10 +14,10 @@ import {
 import { formatFixed, formatScore } from '../src/eval/format.js';
 import { catrideLambdaFromEntanglement, entanglement } from '../src/eval/entanglement.js';
 import { tradeoffSvg } from '../src/eval/report-svg.js';
+import { near } from './helpers/assert.js';
 
-const near = (actual: number, expected: number, tol: number, what: string): void => {
-  assert.ok(Math.abs(actual - expected) <= tol, `${what}: ${actual} vs expected ${expected} (±${tol})`);
-};
+const [mN, mE, mC] = (['N', 'E', 'C'] as const).map(metricByName);
+
 
 function assertMetrics(actual: RetrievalMetrics, expected: RetrievalMetrics, what: string): void {
   near(actual.meanRank, expected.meanRank, 1e-12, `${what} r@M`);
@@ -65,7 +65,7 @@ function linePoints(): [Tensor, Tensor] {
 test('retrieval metrics of five 2-D points match the hand computation', () => {
   tidy(() => {
     const [x, y] = linePoints();
-    const report = retrievalMetrics(x, x, y, y, 'E', { recallAt: [1, 2, 3], withMapAtR: true });
+    const report = retrievalMetrics(x, x, y, y, mE, { recallAt: [1, 2, 3], withMapAtR: true });
     assert.equal(report.queries, 5);
     assert.equal(report.batches, 1);
     // One batch: the batch mean is the query mean.
@@ -83,7 +83,7 @@ test('batch aggregation: unweighted mean over batches over-weights the short las
     //   AP:    0.75, (1/3+1)/2 = 2/3, 5/12                -> (0.75+2/3+5/12)/3 = 11/18
     //   AP@10: 0.15, (1/30+1/10)/2 = 1/15, 1/12           -> (0.15+1/15+1/12)/3 = 0.1
     //   AP@R:  0.5, 0.5, 0                                -> 1/3
-    const report = retrievalMetrics(x, x, y, y, 'E', { batchSize: 2, withMapAtR: true });
+    const report = retrievalMetrics(x, x, y, y, mE, { batchSize: 2, withMapAtR: true });
     assert.equal(report.batches, 3);
     assertMetrics(report.batchMean, { meanRank: 1, recallAt: { 1: 0.5, 2: 0.5 }, mAP: 11 / 18, mAPAt10: 0.1, mAPAtR: 1 / 3 }, 'batch');
     assertMetrics(report.queryMean, { ...LINE_PER_QUERY, recallAt: { 1: 0.6, 2: 0.6 } }, 'per-query');
@@ -100,13 +100,13 @@ test("drop-first quirk: an exact duplicate that sorts first is dropped instead o
     // 'first': the stable sort puts g0 (distance 0, lower index) first and drops it; the query's
     // own copy g1 (A) stays at position 0 -> r = 0, R@1 = 1: the self-match is counted.
     // List: g1 A, p1 A, p2 B, p3 B, p4 A -> AP = (1/1 + 2/2 + 3/5)/3 = 13/15.
-    const first = retrievalMetrics(query, gallery, queryLabel, galleryLabels, 'E');
+    const first = retrievalMetrics(query, gallery, queryLabel, galleryLabels, mE);
     assert.equal(first.queryMean.meanRank, 0);
     assert.equal(first.queryMean.recallAt[1], 1);
     near(first.queryMean.mAP, 13 / 15, 1e-12, "'first' AP");
     // 'index' with the query at gallery index 1: list g0 B, p1 A, p2 B, p3 B, p4 A ->
     // r = 1, R@1 = 0, R@2 = 1, AP = (1/2 + 2/5)/2 = 0.45.
-    const byIndex = retrievalMetrics(query, gallery, queryLabel, galleryLabels, 'E', {
+    const byIndex = retrievalMetrics(query, gallery, queryLabel, galleryLabels, mE, {
       excludeSelfBy: 'index',
       queryGalleryIndex: tensor([1], [1], 'int64'),
     });
@@ -120,8 +120,8 @@ test("drop-first quirk: an exact duplicate that sorts first is dropped instead o
 test("'index' without explicit indices equals 'first' when every query is first in its own ranking", () => {
   tidy(() => {
     const [x, y] = linePoints();
-    const first = retrievalMetrics(x, x, y, y, 'E', { withMapAtR: true });
-    const byIndex = retrievalMetrics(x, x, y, y, 'E', { withMapAtR: true, excludeSelfBy: 'index' });
+    const first = retrievalMetrics(x, x, y, y, mE, { withMapAtR: true });
+    const byIndex = retrievalMetrics(x, x, y, y, mE, { withMapAtR: true, excludeSelfBy: 'index' });
     assertMetrics(byIndex.queryMean, first.queryMean, "'index'");
   });
 });
@@ -137,7 +137,7 @@ test('mAP@R with R fixed to 10 reproduces the reference unit test (RobRank test_
     for (const [relevant, expected] of cases) {
       const labels = new Array<number>(101).fill(0);
       for (const j of relevant) labels[j] = 1;
-      const r = retrievalMetrics(query, gallery, tensor([1], [1], 'int64'), tensor(labels, [101], 'int64'), 'E');
+      const r = retrievalMetrics(query, gallery, tensor([1], [1], 'int64'), tensor(labels, [101], 'int64'), mE);
       near(r.queryMean.mAPAt10, expected, 1e-12, `relevant {${relevant.join(',')}}`);
     }
   });
@@ -149,8 +149,8 @@ test('metric C and metric N rank identically on normalised embeddings', () => {
     // N² = 2 − 2cos = 2·C on unit vectors: same order, hence identical metrics.
     const z = l2normalize(randn([60, 8], { dtype: 'float64' }));
     const labels = randint(0, 4, [60]);
-    const n = retrievalMetrics(z, z, labels, labels, 'N', { batchSize: 16, withMapAtR: true, recallAt: [1, 2, 4] });
-    const c = retrievalMetrics(z, z, labels, labels, 'C', { batchSize: 16, withMapAtR: true, recallAt: [1, 2, 4] });
+    const n = retrievalMetrics(z, z, labels, labels, mN, { batchSize: 16, withMapAtR: true, recallAt: [1, 2, 4] });
+    const c = retrievalMetrics(z, z, labels, labels, mC, { batchSize: 16, withMapAtR: true, recallAt: [1, 2, 4] });
     assertMetrics(c.batchMean, n.batchMean, 'C vs N batch');
     assertMetrics(c.queryMean, n.queryMean, 'C vs N per-query');
     assert.ok(n.queryMean.mAP > 0 && n.queryMean.mAP < 1);
@@ -160,22 +160,22 @@ test('metric C and metric N rank identically on normalised embeddings', () => {
 test('retrieval metrics reject bad input with errors naming the problem', () => {
   tidy(() => {
     const [x, y] = linePoints();
-    assert.throws(() => retrievalMetrics(x, x, y.narrow(0, 0, 4), y, 'E'), /query labels must have shape \[5\]/);
-    assert.throws(() => retrievalMetrics(x, x, y, y.narrow(0, 0, 4), 'E'), /gallery labels must have shape \[5\]/);
-    assert.throws(() => retrievalMetrics(x, tensor([[0, 0, 0]]), y, y.narrow(0, 0, 1), 'E'), /2-d but gallery embeddings are 3-d/);
-    assert.throws(() => retrievalMetrics(x, x, y, y, 'E', { recallAt: [5] }), /Recall@5 asks for more items than the 4/);
-    assert.throws(() => retrievalMetrics(x, x, y, y, 'E', { recallAt: [0] }), /integer K >= 1/);
-    assert.throws(() => retrievalMetrics(x, x, y.float(), y.float(), 'E'), /query labels must be an integer tensor/);
+    assert.throws(() => retrievalMetrics(x, x, y.narrow(0, 0, 4), y, mE), /query labels must have shape \[5\]/);
+    assert.throws(() => retrievalMetrics(x, x, y, y.narrow(0, 0, 4), mE), /gallery labels must have shape \[5\]/);
+    assert.throws(() => retrievalMetrics(x, tensor([[0, 0, 0]]), y, y.narrow(0, 0, 1), mE), /2-d but gallery embeddings are 3-d/);
+    assert.throws(() => retrievalMetrics(x, x, y, y, mE, { recallAt: [5] }), /Recall@5 asks for more items than the 4/);
+    assert.throws(() => retrievalMetrics(x, x, y, y, mE, { recallAt: [0] }), /integer K >= 1/);
+    assert.throws(() => retrievalMetrics(x, x, y.float(), y.float(), mE), /query labels must be an integer tensor/);
     const withNaN = cat([x.narrow(0, 0, 4), tensor([[NaN, 0]])]);
-    assert.throws(() => retrievalMetrics(withNaN, withNaN, y, y, 'E'), /query embeddings contains NaN/);
+    assert.throws(() => retrievalMetrics(withNaN, withNaN, y, y, mE), /query embeddings contains NaN/);
     // Relabelling p2 as class 2 leaves q2 (and q3) without any other item of their class.
     const lonely = tensor([0, 0, 2, 1, 0], [5], 'int64');
-    assert.throws(() => retrievalMetrics(x, x, lonely, lonely, 'E', { batchSize: 2 }), /query 2 has no item of its label/);
+    assert.throws(() => retrievalMetrics(x, x, lonely, lonely, mE, { batchSize: 2 }), /query 2 has no item of its label/);
     assert.throws(
-      () => retrievalMetrics(x, x, y, y, 'E', { excludeSelfBy: 'index', queryGalleryIndex: tensor([0, 1, 2, 3, 5], [5], 'int64') }),
+      () => retrievalMetrics(x, x, y, y, mE, { excludeSelfBy: 'index', queryGalleryIndex: tensor([0, 1, 2, 3, 5], [5], 'int64') }),
       /queryGalleryIndex values must lie in \[0, 5\)/,
     );
-    assert.throws(() => retrievalMetrics(x, x, y, y, 'E', { batchSize: 0 }), /batchSize must be a positive integer/);
+    assert.throws(() => retrievalMetrics(x, x, y, y, mE, { batchSize: 0 }), /batchSize must be a positive integer/);
   });
 });
 
@@ -406,9 +406,9 @@ test('evaluation code frees every tensor it creates', () => {
   const lonely = tensor([0, 0, 2, 1, 0], [5], 'int64');
   const duplicates = tensor([[0, 0], [0, 0], [0, 0], [10, 0]]);
   const before = liveTensors();
-  retrievalMetrics(x, x, y, y, 'E', { batchSize: 2, withMapAtR: true, recallAt: [1, 3] });
-  retrievalMetrics(x, x, y, y, 'N', { excludeSelfBy: 'index' });
-  assert.throws(() => retrievalMetrics(x, x, lonely, lonely, 'E', { batchSize: 2 }), /no item of its label/);
+  retrievalMetrics(x, x, y, y, mE, { batchSize: 2, withMapAtR: true, recallAt: [1, 3] });
+  retrievalMetrics(x, x, y, y, mN, { excludeSelfBy: 'index' });
+  assert.throws(() => retrievalMetrics(x, x, lonely, lonely, mE, { batchSize: 2 }), /no item of its label/);
   embeddingNmi(points, labels, { init: 'kmeans++', seed: 1 });
   const r = kmeans(points, 3, { seed: 2, maxPointsPerCentroid: 4 });
   r.centroids.dispose();
@@ -424,18 +424,18 @@ test('entanglement = mean non-zero intra-class / mean inter-class distance; λ i
     // (the duplicate 4's zero distance stays out); inter: 3, 4, 4, 2, 3, 3 → 19/6.
     const x = tensor([0, 1, 3, 4, 4], [5, 1]);
     const y = tensor([0, 0, 1, 1, 1], [5], 'int64');
-    const e = entanglement(x, y, 'E', 2); // batch 2: the sums cross batch boundaries
-    assert.ok(Math.abs(e.intraClass - 1) < 1e-9, `intra ${e.intraClass}`);
-    assert.ok(Math.abs(e.interClass - 19 / 6) < 1e-9, `inter ${e.interClass}`);
-    assert.ok(Math.abs(e.ratio - 6 / 19) < 1e-9);
-    assert.throws(() => entanglement(x, tensor([0, 0, 0, 0, 0], [5], 'int64'), 'E'), /at least two classes/);
+    const e = entanglement(x, y, mE, 2); // batch 2: the sums cross batch boundaries
+    near(e.intraClass, 1, 1e-9, 'intra-class');
+    near(e.interClass, 19 / 6, 1e-9, 'inter-class');
+    near(e.ratio, 6 / 19, 1e-9, 'ratio');
+    assert.throws(() => entanglement(x, tensor([0, 0, 0, 0, 0], [5], 'int64'), mE), /at least two classes/);
   });
   // SOP 0.66 → 2, CUB/Cars 0.79 → 9.75, linear between, clamped outside.
   assert.equal(catrideLambdaFromEntanglement(0.2), 2);
   assert.equal(catrideLambdaFromEntanglement(0.95), 9.75);
   const lo = 0.438 / 0.664;
   const hi = (0.226 / 0.287 + 0.256 / 0.325) / 2;
-  assert.ok(Math.abs(catrideLambdaFromEntanglement((lo + hi) / 2) - 5.875) < 1e-9);
+  near(catrideLambdaFromEntanglement((lo + hi) / 2), 5.875, 1e-9);
   assert.throws(() => catrideLambdaFromEntanglement(Number.NaN), /finite number/);
 });
 

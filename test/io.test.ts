@@ -13,6 +13,7 @@ import { decodeSafetensors, encodeSafetensors, loadSafetensors, saveSafetensors 
 import { decodeTorchFile, disposeTorchValue, loadTorchFile, stateDictOf, type TorchValue } from '../src/io/torchFile.js';
 import { crc32, ZipArchive } from '../src/io/zip.js';
 import { dispose, liveTensors, Tensor, tensor, tidy, zeros, type DType } from '../src/tensor/index.js';
+import { nearRelative } from './helpers/assert.js';
 
 // Tests run from dist/test; fixtures stay in the source tree.
 const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../test/fixtures');
@@ -196,9 +197,6 @@ interface Expected {
 }
 const EXPECTED = JSON.parse(readFileSync(fixture('tiny_state_dict.json'), 'utf8')) as Record<string, Expected>;
 
-function close(actual: number, expected: number, what: string): void {
-  assert.ok(Math.abs(actual - expected) <= 1e-5 * Math.max(1, Math.abs(expected)), `${what}: ${actual} vs ${expected}`);
-}
 
 function checkStateDict(sd: Map<string | number, TorchValue>, source: string): void {
   assert.deepEqual([...sd.keys()].sort(), Object.keys(EXPECTED).sort(), source);
@@ -208,8 +206,8 @@ function checkStateDict(sd: Map<string | number, TorchValue>, source: string): v
     assert.deepEqual(t.shape, want.shape, `${key} shape`);
     assert.equal(t.dtype, want.dtype, `${key} dtype`);
     const values = t.toArray();
-    close(values.reduce((a, b) => a + b, 0), want.sum, `${key} sum`);
-    want.first.forEach((v, i) => close(values[i]!, v, `${key}[${i}]`));
+    nearRelative(values.reduce((a, b) => a + b, 0), want.sum, 1e-5, `${key} sum`);
+    want.first.forEach((v, i) => nearRelative(values[i]!, v, 1e-5, `${key}[${i}]`));
   }
 }
 

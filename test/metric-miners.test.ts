@@ -26,7 +26,12 @@ import {
   type MinerOptions,
   type MiningBatch,
   type Triplets,
+  metricByName,
+  METRICS,
 } from '../src/metric/index.js';
+import { near, nearRelative } from './helpers/assert.js';
+
+const [mN, mE] = (['N', 'E'] as const).map(metricByName);
 
 /** 1-D points (metric E gives exact distances |x_i - x_j| for small integers and halves). */
 const points = (xs: number[]): Tensor => tensor(xs.map((x) => [x]));
@@ -61,7 +66,7 @@ function chiSquare(counts: number[], probs: number[]): number {
 // Upper 0.1% points of chi-square (df 1..7): the tests are seeded, so this only guards against a wrong law.
 const CHI2_999 = [0, 10.83, 13.82, 16.27, 18.47, 20.52, 22.46, 24.32];
 
-const E = (margin = 1.0): MinerOptions => ({ metric: 'E', margin });
+const E = (margin = 1.0): MinerOptions => ({ metric: mE, margin });
 
 test('every miner returns int64 [B] triplets with anchors at the even positions', () => {
   manualSeed(1);
@@ -69,7 +74,7 @@ test('every miner returns int64 [B] triplets with anchors at the even positions'
     const emb = randn([12, 8]);
     const labels = labelsOf([0, 0, 1, 1, 2, 2, 0, 0, 3, 3, 1, 1]);
     for (const name of MINER_NAMES) {
-      for (const metric of ['N', 'E', 'C'] as const) {
+      for (const metric of METRICS) {
         const t = minerByName(name)(emb, labels, { metric, margin: 0.2, progress: { epoch: 3, maxEpochs: 8 } });
         for (const k of ['anchors', 'positives', 'negatives'] as const) {
           assert.deepEqual(t[k].shape, [6], `${name} ${k}`);
@@ -81,7 +86,7 @@ test('every miner returns int64 [B] triplets with anchors at the even positions'
         t.anchors.toArray().forEach((a, i) => {
           assert.equal(y[t.positives.toArray()[i]!], y[a], `${name}: positive shares the anchor's label`);
           // every anchor has negatives here, and distance-weighted only leaves Neg on the degenerate paths
-          if (name !== 'distance' || metric !== 'E') assert.notEqual(y[t.negatives.toArray()[i]!], y[a], `${name}/${metric}: negative label`);
+          if (name !== 'distance' || metric.name !== 'E') assert.notEqual(y[t.negatives.toArray()[i]!], y[a], `${name}/${metric}: negative label`);
         });
       }
     }
@@ -93,22 +98,22 @@ test('the miners\' distance matrix is the reference sqrt(|x|²+|y|²-2x·y): exa
   tidy(() => {
     const emb = randn([6, 5]).mul(3);
     const x = emb.toArray();
-    for (const metric of ['N', 'E', 'C'] as const) {
+    for (const metric of METRICS) {
       const d = minerDistanceRows(emb, metric);
       assert.deepEqual(d.shape, [3, 6]);
       const rows = d.toArray();
       for (let k = 0; k < 3; k++) {
-        if (metric !== 'C') assert.equal(rows[k * 6 + 2 * k], 0, `${metric}: d(anchor, itself) is exactly 0`);
+        if (metric.name !== 'C') assert.equal(rows[k * 6 + 2 * k], 0, `${metric}: d(anchor, itself) is exactly 0`);
         for (let j = 0; j < 6; j++) {
           const u = x.slice(2 * k * 5, 2 * k * 5 + 5);
           const v = x.slice(j * 5, j * 5 + 5);
-          const nu = metric === 'E' ? 1 : Math.hypot(...u);
-          const nv = metric === 'E' ? 1 : Math.hypot(...v);
+          const nu = metric.name === 'E' ? 1 : Math.hypot(...u);
+          const nv = metric.name === 'E' ? 1 : Math.hypot(...v);
           const expected =
-            metric === 'C'
+            metric.name === 'C'
               ? 1 - u.reduce((s, ui, i) => s + (ui / nu) * (v[i]! / nv), 0)
               : Math.hypot(...u.map((ui, i) => ui / nu - v[i]! / nv));
-          assert.ok(Math.abs(rows[k * 6 + j]! - expected) < 1e-3 * Math.max(1, expected), `${metric} d(${2 * k},${j})`);
+          nearRelative(rows[k * 6 + j]!, expected, 1e-3, `${metric} d(${2 * k},${j})`);
         }
       }
     }
@@ -280,7 +285,7 @@ test('distance-weighted: q matches the formula with D = embedding dim; Pos has p
     const D = 4;
     const emb = randn([8, D]);
     const labels = labelsOf([0, 0, 1, 1, 2, 2, 0, 0]);
-    const batch = spc2MiningBatch(emb, labels, 'N');
+    const batch = spc2MiningBatch(emb, labels, mN);
     const q = distanceWeightedProbabilities(batch).toArray();
     const d = batch.distances.toArray();
     const y = labels.toArray();
@@ -289,7 +294,7 @@ test('distance-weighted: q matches the formula with D = embedding dim; Pos has p
       const pos = y.map((yj) => yj === y[2 * k]);
       const expected = referenceQ(row, pos, D);
       for (let j = 0; j < 8; j++) {
-        assert.ok(Math.abs(q[8 * k + j]! - expected[j]!) < 1e-5, `anchor ${2 * k}, item ${j}: ${q[8 * k + j]} vs ${expected[j]}`);
+        near(q[8 * k + j]!, expected[j]!, 1e-5, `anchor ${2 * k}, item ${j}`);
         if (pos[j]) assert.equal(q[8 * k + j], 0, 'positives (the anchor, its partner, same-label items) are zeroed');
       }
       assert.ok(expected.filter((v) => v > 0.02).length >= 3, 'the case is not degenerate');
@@ -303,13 +308,13 @@ test('distance-weighted: empirical frequencies follow q (chi-square), positives 
   const emb = randn([8, D]);
   const labels = labelsOf([0, 0, 1, 1, 2, 2, 0, 0]);
   const q = tidy(() => {
-    const b = spc2MiningBatch(emb, labels, 'N');
+    const b = spc2MiningBatch(emb, labels, mN);
     return distanceWeightedProbabilities(b).toArray();
   });
   const draws = 1500;
   const counts = Array.from({ length: 4 }, () => new Array<number>(8).fill(0));
   for (let i = 0; i < draws; i++) {
-    mine(distanceWeightedMiner, emb, labels, { metric: 'N', margin: 0.2 }).n.forEach((j, k) => (counts[k]![j]! += 1));
+    mine(distanceWeightedMiner, emb, labels, { metric: mN, margin: 0.2 }).n.forEach((j, k) => (counts[k]![j]! += 1));
   }
   for (let k = 0; k < 4; k++) {
     const probs = q.slice(8 * k, 8 * k + 8);
@@ -326,37 +331,37 @@ test('distance-weighted degenerate rows: NaN or d > 2 or d = 0 outside Pos -> un
     const uniform = new Array(6).fill(1 / 6);
     // metric E: distances beyond 2 make ln(1 - d²/4) NaN
     const far = distanceWeightedProbabilities(batchOf([[0, 1, 3, 0.5, 1, 1.2]], labels)).toArray();
-    far.forEach((v, j) => assert.ok(Math.abs(v - uniform[j]) < 1e-6, `d > 2: q ${far}`));
+    far.forEach((v, j) => near(v, uniform[j], 1e-6, `d > 2: q ${far}`));
     // a negative at distance 0: logq = +inf is the max, inf - inf = NaN
     const dup = distanceWeightedProbabilities(batchOf([[0, 1, 0, 0.5, 1, 1.2]], labels)).toArray();
-    dup.forEach((v, j) => assert.ok(Math.abs(v - uniform[j]) < 1e-6, `d = 0: q ${dup}`));
+    dup.forEach((v, j) => near(v, uniform[j], 1e-6, `d = 0: q ${dup}`));
     // a NaN distance from the sqrt formula
     const nan = distanceWeightedProbabilities(batchOf([[0, 1, NaN, 0.5, 1, 1.2]], labels)).toArray();
-    nan.forEach((v, j) => assert.ok(Math.abs(v - uniform[j]) < 1e-6, `NaN: q ${nan}`));
+    nan.forEach((v, j) => near(v, uniform[j], 1e-6, `NaN: q ${nan}`));
     // healthy row for contrast: positives 0, 1 get nothing
     const ok = distanceWeightedProbabilities(batchOf([[0, 1, 0.9, 0.5, 1, 1.2]], labels)).toArray();
     assert.deepEqual(ok.slice(0, 2), [0, 0]);
-    assert.ok(Math.abs(ok.reduce((s, v) => s + v, 0) - 1) < 1e-6);
+    near(ok.reduce((s, v) => s + v, 0), 1, 1e-6);
     // with a realistic D = 512, logq is smallest at d = √2 and steep: the mass goes to the item farthest from √2
     const row = [0, 1, 1.5, 1.6, 1.7, 1.8];
     const big = distanceWeightedProbabilities(batchOf([row], labels, 512)).toArray();
     const ref = referenceQ(row, [true, true, false, false, false, false], 512);
-    big.forEach((v, j) => assert.ok(Math.abs(v - ref[j]!) < 1e-6, `D = 512: q ${big} vs ${ref}`));
+    big.forEach((v, j) => near(v, ref[j]!, 1e-6, `D = 512: q ${big} vs ${ref}`));
     assert.ok(big[5]! > 0.999);
   });
 });
 
 test('gradual semihard: m_e = 0.2·(1 - e/(2E))², and the miner uses it instead of opts.margin', () => {
   assert.equal(gradualSemihardMargin({ epoch: 0, maxEpochs: 75 }), 0.2);
-  assert.ok(Math.abs(gradualSemihardMargin({ epoch: 75, maxEpochs: 75 }) - 0.05) < 1e-15);
-  assert.ok(Math.abs(gradualSemihardMargin({ epoch: 30, maxEpochs: 60 }) - 0.2 * 0.75 ** 2) < 1e-15);
+  near(gradualSemihardMargin({ epoch: 75, maxEpochs: 75 }), 0.05, 1e-15);
+  near(gradualSemihardMargin({ epoch: 30, maxEpochs: 60 }), 0.2 * 0.75 ** 2, 1e-15);
   assert.throws(() => gradualSemihardMargin({ epoch: 2, maxEpochs: 0 }), /maxEpochs must be a positive integer/);
   assert.throws(() => gradualSemihardMargin({ epoch: -1, maxEpochs: 5 }), /epoch must be an integer in \[0, 5\]/);
   manualSeed(15);
   // d_ap = 2; item 2 at 2.1 is semihard for m = 0.2 (2 - 2.1 + 0.2 > 0) but not for m = 0.05
   const emb = points([0, 2, 2.1, 10, 11, 12]);
   const labels = labelsOf([0, 0, 1, 1, 2, 2]);
-  const early = { metric: 'E' as const, margin: 99, progress: { epoch: 0, maxEpochs: 10 } };
+  const early = { metric: mE, margin: 99, progress: { epoch: 0, maxEpochs: 10 } };
   for (let i = 0; i < 30; i++) assert.equal(mine(gradualSemihardMiner, emb, labels, early).n[0], 2, 'epoch 0, margin 0.2');
   const late = { ...early, progress: { epoch: 10, maxEpochs: 10 } };
   const seen = new Set(Array.from({ length: 80 }, () => mine(gradualSemihardMiner, emb, labels, late).n[0]));
@@ -387,7 +392,7 @@ test('the same seed gives the same triplets; another seed gives others', () => {
     const labels = tensor(Array.from({ length: 40 }, (_, i) => Math.floor(i / 2) % 7), undefined, 'int64');
     manualSeed(seed);
     const out = ['random', 'semihard', 'softhard', 'distance'].map((name) => {
-      const t = mine(minerByName(name), emb, labels, { metric: 'N', margin: 0.2 });
+      const t = mine(minerByName(name), emb, labels, { metric: mN, margin: 0.2 });
       return [...t.p, ...t.n];
     });
     dispose([emb, labels]);
@@ -406,7 +411,7 @@ test('bad batches are Errors that name the problem', () => {
     assert.throws(() => softhardMiner(emb, tensor([0, 0, 1, 1, 2, 2]), E()), /labels must be an integer tensor, got float32/);
     assert.throws(() => hardestMiner(tensor([[0, 1, NaN], [0, 0, 0]]), labelsOf([0, 0]), E()), /embeddings contains NaN or infinite values/);
     assert.throws(() => distanceWeightedMiner(randn([6]), labels, E()), /2-D \[batch, dim\]/);
-    assert.throws(() => semihardMiner(emb, labels, { metric: 'N', margin: Infinity }), /semihard margin must be a finite number/);
+    assert.throws(() => semihardMiner(emb, labels, { metric: mN, margin: Infinity }), /semihard margin must be a finite number/);
   });
 });
 
@@ -416,15 +421,15 @@ test('miners free every intermediate tensor', () => {
   const labels = labelsOf([0, 0, 1, 1, 2, 2, 0, 0, 3, 3, 4, 4, 1, 1, 5, 5]);
   const before = liveTensors();
   for (const name of MINER_NAMES) {
-    for (const metric of ['N', 'E', 'C'] as const) {
+    for (const metric of METRICS) {
       const t = minerByName(name)(emb, labels, { metric, margin: 0.2, progress: { epoch: 1, maxEpochs: 4 } });
       dispose(t);
     }
   }
-  const batch = spc2MiningBatch(emb, labels, 'N');
+  const batch = spc2MiningBatch(emb, labels, mN);
   distanceWeightedProbabilities(batch).dispose();
   dispose(batch);
-  assert.throws(() => gradualSemihardMiner(emb, labels, { metric: 'N', margin: 0.2 }));
+  assert.throws(() => gradualSemihardMiner(emb, labels, { metric: mN, margin: 0.2 }));
   assert.equal(liveTensors(), before);
   dispose([emb, labels]);
 });

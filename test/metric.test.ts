@@ -10,14 +10,16 @@ import {
   contrastiveLoss,
   l2normalize,
   tripletHardness,
+  metricByName,
+  METRICS,
   tripletLoss,
-  tripletLossDistance,
   tripletLossPerTriplet,
-  type MetricName,
 } from '../src/metric/index.js';
 import { checkGradient } from './helpers/gradcheck.js';
+import { near } from './helpers/assert.js';
 
 const f64 = (rows: number[][]): Tensor => tensor(rows, undefined, 'float64');
+const [mN, mE, mC] = (['N', 'E', 'C'] as const).map(metricByName);
 
 /** PyTorch's pairwise_distance in JS: ||u - v + eps||_2. */
 function jsEpsDistance(u: number[], v: number[], eps = 1e-6): number {
@@ -30,8 +32,6 @@ function jsCosineDistance(u: number[], v: number[]): number {
   return 1 - dot / Math.max(nu * nv, 1e-8);
 }
 
-const near = (actual: number, expected: number, tol: number, what = ''): void =>
-  assert.ok(Math.abs(actual - expected) <= tol, `${what} ${actual} vs ${expected} (tol ${tol})`);
 
 // Two 2-D triplets (rows): one with an active hinge, one inactive for E with γ = 1.
 const A = [[0, 0], [1, 1]];
@@ -44,16 +44,16 @@ test('triplet loss, E: mean of max(0, ||a-p+eps|| - ||a-n+eps|| + γ), eps added
     // hand check of the JS reference itself: triplet 0 ≈ 3 - 2.5 + 1, triplet 1 inactive (1 - 5 + 1 < 0)
     near(per[0]!, 1.5, 1e-5);
     assert.equal(per[1], 0);
-    const loss = tripletLoss(f64(A), f64(P), f64(N), { metric: 'E', margin: 1.0 }).item();
+    const loss = tripletLoss(f64(A), f64(P), f64(N), { metric: mE, margin: 1.0 }).item();
     near(loss, (per[0]! + per[1]!) / 2, 1e-12, 'E loss');
     assert.deepEqual(
-      tripletLossPerTriplet(f64(A), f64(P), f64(N), { metric: 'E', margin: 1.0 }).toArray().map((v) => +v.toFixed(12)),
+      tripletLossPerTriplet(f64(A), f64(P), f64(N), { metric: mE, margin: 1.0 }).toArray().map((v) => +v.toFixed(12)),
       per.map((v) => +v.toFixed(12)),
     );
     // the eps is inside the difference: d(u, u) = sqrt(D)·1e-6, not 0 and not 1e-6
-    near(tripletLossDistance(f64([[0.3, -2]]), f64([[0.3, -2]]), 'E').item(), Math.SQRT2 * 1e-6, 1e-18, 'd(u,u)');
+    near(mE.lossRows(f64([[0.3, -2]]), f64([[0.3, -2]])).item(), Math.SQRT2 * 1e-6, 1e-18, 'd(u,u)');
     // ... and it is signed with the difference: d((0,0),(3,0)) = sqrt((−3+1e-6)² + 1e-12) < 3
-    const d = tripletLossDistance(f64([[0, 0]]), f64([[3, 0]]), 'E').item();
+    const d = mE.lossRows(f64([[0, 0]]), f64([[3, 0]])).item();
     near(d, Math.sqrt((-3 + 1e-6) ** 2 + 1e-12), 1e-15, 'd(a,p)');
     assert.ok(d < 3);
   });
@@ -65,7 +65,7 @@ test('triplet loss, N: the same formula on normalised embeddings, default margin
     const [av, pv, nv] = [a!, p!, n!].map((t) => t.toArray());
     const expected = Math.max(0, jsEpsDistance(av!, pv!) - jsEpsDistance(av!, nv!) + 0.2);
     assert.ok(expected > 0, 'this triplet is active under N');
-    near(tripletLoss(a!, p!, n!, { metric: 'N' }).item(), expected, 1e-12, 'N loss');
+    near(tripletLoss(a!, p!, n!, { metric: mN }).item(), expected, 1e-12, 'N loss');
   });
 });
 
@@ -75,10 +75,10 @@ test('triplet loss, C: 1 - cosine similarity, scale invariant, margin 0.2', () =
     const a = f64([[1, 0], [2, 0]]);
     const p = f64([[0.6, 0.8], [3, 4]]);
     const n = f64([[0, 1], [0.8, 0.6]]);
-    near(tripletLoss(a, p, n, { metric: 'C' }).item(), (0 + 0.4) / 2, 1e-12, 'C loss');
+    near(tripletLoss(a, p, n, { metric: mC }).item(), (0 + 0.4) / 2, 1e-12, 'C loss');
     near(jsCosineDistance([2, 0], [3, 4]), 0.4, 1e-15);
     // the cosine_similarity eps guards a zero vector: d = 1 - 0 instead of NaN
-    near(tripletLossDistance(f64([[0, 0]]), f64([[1, 0]]), 'C').item(), 1, 0, 'zero vector');
+    near(mC.lossRows(f64([[0, 0]]), f64([[1, 0]])).item(), 1, 0, 'zero vector');
   });
 });
 
@@ -87,13 +87,14 @@ test('the default margin is the metric table (N, C: 0.2; E: 1.0) and an explicit
     // n = a, p far: the hinge is active, so loss - (d_ap - d_an) = γ exactly
     const a = f64([[1, 0]]);
     const p = f64([[0, 1]]);
-    for (const [metric, gamma] of [['N', 0.2], ['C', 0.2], ['E', 1.0]] as [MetricName, number][]) {
-      const base = tripletLossDistance(a, p, metric).sub(tripletLossDistance(a, a, metric)).item();
+    for (const [metric, gamma] of [[mN, 0.2], [mC, 0.2], [mE, 1.0]] as const) {
+      assert.equal(metric.defaultMargin, gamma, `${metric.name}: the table's margin`);
+      const base = metric.lossRows(a, p).sub(metric.lossRows(a, a)).item();
       near(tripletLoss(a, p, a, { metric }).item() - base, gamma, 1e-12, `default ${metric}`);
       near(tripletLoss(a, p, a, { metric, margin: 1.7 }).item() - base, 1.7, 1e-12, `override ${metric}`);
     }
     // margin 0 (ICS): max(0, H); here H < 0
-    assert.equal(tripletLoss(a, a, p, { metric: 'N', margin: 0 }).item(), 0);
+    assert.equal(tripletLoss(a, a, p, { metric: mN, margin: 0 }).item(), 0);
   });
 });
 
@@ -106,15 +107,15 @@ test('triplet loss gradient matches central finite differences (float64)', () =>
   // large margins keep every hinge active, so the loss is smooth at the sampled point
   checkGradient((v) => {
     const [a, p, n] = split(v);
-    return tripletLoss(a!, p!, n!, { metric: 'E', margin: 10 });
+    return tripletLoss(a!, p!, n!, { metric: mE, margin: 10 });
   }, x, { maxChecks: 60 });
   checkGradient((v) => {
     const [a, p, n] = split(l2normalize(v));
-    return tripletLoss(a!, p!, n!, { metric: 'N', margin: 3 });
+    return tripletLoss(a!, p!, n!, { metric: mN, margin: 3 });
   }, x, { maxChecks: 60 });
   checkGradient((v) => {
     const [a, p, n] = split(v);
-    return tripletLoss(a!, p!, n!, { metric: 'C', margin: 3 });
+    return tripletLoss(a!, p!, n!, { metric: mC, margin: 3 });
   }, x, { maxChecks: 60 });
   x.dispose();
 });
@@ -124,7 +125,7 @@ test('the gradient at a = p stays finite thanks to the eps (a plain norm would g
     const a = f64([[0.5, 0.5]]).requiresGrad_();
     const p = f64([[0.5, 0.5]]);
     const n = f64([[1, 0]]);
-    const loss = tripletLoss(a, p, n, { metric: 'E' });
+    const loss = tripletLoss(a, p, n, { metric: mE });
     loss.backward();
     const g = a.grad!.toArray();
     assert.ok(g.every(Number.isFinite), `gradient ${g}`);
@@ -134,19 +135,19 @@ test('the gradient at a = p stays finite thanks to the eps (a plain norm would g
 test('hardness H = d(a,p) - d(a,n) uses the plain distances', () => {
   tidy(() => {
     // E: 3 - 2.5 = 0.5 exactly (no eps), and 1 - 5 = -4
-    assert.deepEqual(tripletHardness(f64(A), f64(P), f64(N), 'E').toArray(), [0.5, 1 - 5]);
+    assert.deepEqual(tripletHardness(f64(A), f64(P), f64(N), mE).toArray(), [0.5, 1 - 5]);
     // C: 0.4 - 1 and 0.4 - 0.2 (inputs normalised: C assumes metric space)
     const a = l2normalize(f64([[1, 0], [1, 0]]));
     const p = l2normalize(f64([[0.6, 0.8], [0.6, 0.8]]));
     const n = l2normalize(f64([[0, 1], [0.8, 0.6]]));
-    const h = tripletHardness(a, p, n, 'C').toArray();
+    const h = tripletHardness(a, p, n, mC).toArray();
     near(h[0]!, -0.6, 1e-15);
     near(h[1]!, 0.2, 1e-15);
     // N: H ∈ [-2, 2]; the antipodal extreme reaches -2
-    const hn = tripletHardness(f64([[1, 0]]), f64([[1, 0]]), f64([[-1, 0]]), 'N').item();
+    const hn = tripletHardness(f64([[1, 0]]), f64([[1, 0]]), f64([[-1, 0]]), mN).item();
     assert.equal(hn, -2);
     // L_T = max(0, H + γ) up to the eps of the loss distance
-    const lt = tripletLoss(f64(A), f64(P), f64(N), { metric: 'E', margin: 1 }).item();
+    const lt = tripletLoss(f64(A), f64(P), f64(N), { metric: mE, margin: 1 }).item();
     near(lt, (Math.max(0, 0.5 + 1) + Math.max(0, -4 + 1)) / 2, 1e-5);
   });
 });
@@ -160,12 +161,12 @@ test('contrastive loss, N/E: mean d(a,p) + mean over violating pairs of (m - d(a
     const dap = [jsEpsDistance([0, 0], [3, 0]), jsEpsDistance([1, 1], [1, 2])];
     const dan = [jsEpsDistance([0, 0], [0, 2.5]), jsEpsDistance([1, 1], [1, 1.5])];
     const expected = (dap[0]! + dap[1]!) / 2 + (1 - dan[1]!); // the mean over V = {1} only, not over both
-    near(contrastiveLoss(a, p, n, { metric: 'E' }).item(), expected, 1e-12, 'E contrastive');
+    near(contrastiveLoss(a, p, n, { metric: mE }).item(), expected, 1e-12, 'E contrastive');
     // no violating pair: only the pull term, and no NaN from an empty mean
     const far = f64([[0, 9], [9, 9]]);
-    near(contrastiveLoss(a, p, far, { metric: 'E' }).item(), (dap[0]! + dap[1]!) / 2, 1e-12, 'no violation');
+    near(contrastiveLoss(a, p, far, { metric: mE }).item(), (dap[0]! + dap[1]!) / 2, 1e-12, 'no violation');
     // explicit margin 3: both violate (3 - 2.5 and 3 - 0.5)
-    near(contrastiveLoss(a, p, n, { metric: 'E', margin: 3 }).item(), (dap[0]! + dap[1]!) / 2 + (3 - dan[0]! + 3 - dan[1]!) / 2, 1e-12);
+    near(contrastiveLoss(a, p, n, { metric: mE, margin: 3 }).item(), (dap[0]! + dap[1]!) / 2 + (3 - dan[0]! + 3 - dan[1]!) / 2, 1e-12);
   });
 });
 
@@ -175,16 +176,16 @@ test('contrastive loss, C: cosine_embedding_loss form; with the default m = 1 th
     const p = f64([[0.6, 0.8], [1, 0]]);
     const n = f64([[0.8, 0.6], [0, 1]]);
     // pull: mean(1 - 0.6, 1 - 1) = 0.2; push with m = 1: max(0, cos - 1) = 0
-    near(contrastiveLoss(a, p, n, { metric: 'C' }).item(), 0.2, 1e-12, 'C, m = 1');
+    near(contrastiveLoss(a, p, n, { metric: mC }).item(), 0.2, 1e-12, 'C, m = 1');
     // m = 0.5: push = mean(max(0, 0.8 - 0.5), max(0, 0 - 0.5)) = 0.15
-    near(contrastiveLoss(a, p, n, { metric: 'C', margin: 0.5 }).item(), 0.2 + 0.15, 1e-12, 'C, m = 0.5');
+    near(contrastiveLoss(a, p, n, { metric: mC, margin: 0.5 }).item(), 0.2 + 0.15, 1e-12, 'C, m = 0.5');
   });
 });
 
 test('contrastive loss gradient matches finite differences (float64)', () => {
   manualSeed(12);
   const x = randn([12, 3], { dtype: 'float64' });
-  for (const metric of ['E', 'C'] as MetricName[]) {
+  for (const metric of [mE, mC]) {
     checkGradient((v) => contrastiveLoss(v.narrow(0, 0, 4), v.narrow(0, 4, 4), v.narrow(0, 8, 4), { metric, margin: 2 }), x);
   }
   x.dispose();
@@ -203,24 +204,24 @@ test('CA-TRIDE term: ½·max(0, low(d_ap) - low(d_an) + 0.04) with low = mean of
     };
     const expected = 0.5 * Math.max(0, low(d([1, 2, 3, 0.5, 4])) - low(d([0.7, 0.9, 5, 6, 0.8])) + 0.04);
     near(expected, 0.5 * (0.75 - 0.75 + 0.04), 1e-6); // sanity of the hand value
-    near(catrideSeparationTerm(a, p, n, { metric: 'E' }).item(), expected, 1e-12, 'term');
+    near(catrideSeparationTerm(a, p, n, { metric: mE }).item(), expected, 1e-12, 'term');
     // separated halves: the hinge is off
-    assert.equal(catrideSeparationTerm(a, p, f64([[9], [9], [9], [9], [9]]), { metric: 'N' }).item(), 0);
-    assert.throws(() => catrideSeparationTerm(a, p, n, { metric: 'C' }), /metrics N and E only/);
-    assert.throws(() => catrideSeparationTerm(f64([[0]]), f64([[1]]), f64([[2]]), { metric: 'N' }), /at least 2 triplets/);
+    assert.equal(catrideSeparationTerm(a, p, f64([[9], [9], [9], [9], [9]]), { metric: mN }).item(), 0);
+    assert.throws(() => catrideSeparationTerm(a, p, n, { metric: mC }), /metrics N and E only/);
+    assert.throws(() => catrideSeparationTerm(f64([[0]]), f64([[1]]), f64([[2]]), { metric: mN }), /at least 2 triplets/);
   });
 });
 
 test('bad input is an Error that names the problem', () => {
   tidy(() => {
     const a = f64([[0, 0], [1, 1]]);
-    assert.throws(() => tripletLoss(a, f64([[1, 1]]), a, { metric: 'N' }), /positive embeddings have shape \[1, 2\], anchors have \[2, 2\]/);
-    assert.throws(() => tripletLoss(a, a, f64([[1, 1, 1], [0, 0, 0]]), { metric: 'N' }), /negative embeddings have shape/);
-    assert.throws(() => tripletLoss(tensor([1, 2], undefined, 'float64'), a, a, { metric: 'E' }), /2-D \[batch, dim\]/);
-    assert.throws(() => tripletLoss(f64([[0, NaN], [1, 1]]), a, a, { metric: 'E' }), /anchor embeddings contains NaN or infinite values/);
-    assert.throws(() => tripletHardness(a, a, f64([[0, Infinity], [1, 1]]), 'E'), /negative embeddings contains NaN or infinite/);
-    assert.throws(() => tripletLoss(a, a, a, { metric: 'E', margin: NaN }), /margin must be a finite number/);
-    assert.throws(() => contrastiveLoss(a, a, tensor([[0, 0], [1, 1]], undefined, 'int64'), { metric: 'E' }), /negative embeddings are int64/);
+    assert.throws(() => tripletLoss(a, f64([[1, 1]]), a, { metric: mN }), /positive embeddings have shape \[1, 2\], anchors have \[2, 2\]/);
+    assert.throws(() => tripletLoss(a, a, f64([[1, 1, 1], [0, 0, 0]]), { metric: mN }), /negative embeddings have shape/);
+    assert.throws(() => tripletLoss(tensor([1, 2], undefined, 'float64'), a, a, { metric: mE }), /2-D \[batch, dim\]/);
+    assert.throws(() => tripletLoss(f64([[0, NaN], [1, 1]]), a, a, { metric: mE }), /anchor embeddings contains NaN or infinite values/);
+    assert.throws(() => tripletHardness(a, a, f64([[0, Infinity], [1, 1]]), mE), /negative embeddings contains NaN or infinite/);
+    assert.throws(() => tripletLoss(a, a, a, { metric: mE, margin: NaN }), /margin must be a finite number/);
+    assert.throws(() => contrastiveLoss(a, a, tensor([[0, 0], [1, 1]], undefined, 'int64'), { metric: mE }), /negative embeddings are int64/);
   });
 });
 
@@ -230,7 +231,7 @@ test('losses free every intermediate tensor', () => {
   const p = randn([6, 8]);
   const n = randn([6, 8]);
   const before = liveTensors();
-  for (const metric of ['N', 'E', 'C'] as MetricName[]) {
+  for (const metric of METRICS) {
     for (const t of [
       tripletLoss(a, p, n, { metric }),
       tripletLossPerTriplet(a, p, n, { metric }),
@@ -243,9 +244,9 @@ test('losses free every intermediate tensor', () => {
       t.dispose();
     }
   }
-  catrideSeparationTerm(a, p, n, { metric: 'N' }).dispose();
+  catrideSeparationTerm(a, p, n, { metric: mN }).dispose();
   const short = randn([5, 8]);
-  assert.throws(() => tripletLoss(a, p, short, { metric: 'N' }));
+  assert.throws(() => tripletLoss(a, p, short, { metric: mN }));
   short.dispose();
   assert.equal(liveTensors(), before);
   for (const t of [a, p, n]) t.dispose();

@@ -6,9 +6,8 @@ import { liveTensors, manualSeed, noGrad, rand, tensor, tidy, type Tensor } from
 import { BatchNorm2d, Conv2d, Flatten, Linear, ReLU, Sequential } from '../src/nn/index.js';
 import { Adam, SGD, type Optimizer } from '../src/optim/index.js';
 import { C2F2 } from '../src/models/c2f2.js';
+import { allNear, near } from './helpers/assert.js';
 
-const close = (a: number[], b: number[], tol: number): void =>
-  a.forEach((v, i) => assert.ok(Math.abs(v - b[i]!) <= tol, `index ${i}: ${v} vs ${b[i]}`));
 
 test('c2f2 has PyTorch parameter names, shapes and size, and embeds to 512-d', () => {
   manualSeed(0);
@@ -38,7 +37,7 @@ test('default init is U(±1/sqrt(fan_in)) for Conv2d and Linear', () => {
       assert.ok(w.abs().max().item() <= bound + 1e-7);
       // the std of U(-b, b) is b/sqrt(3)
       const sd = Math.sqrt(w.var().item());
-      assert.ok(Math.abs(sd - bound / Math.sqrt(3)) < 0.2 * bound, `std ${sd} vs ${bound / Math.sqrt(3)}`);
+      near(sd, bound / Math.sqrt(3), 0.2 * bound, 'std of the initial weights');
     }
   });
   conv.dispose();
@@ -81,8 +80,8 @@ test('Sequential names children 0, 1, … and BatchNorm2d matches PyTorch statis
     const x = tensor(Array.from({ length: 16 }, (_, i) => i), [2, 2, 2, 2]);
     bn.train().forward(x);
     // values printed by PyTorch 1.13 for the same input (BatchNorm2d(2), one training step)
-    close(bn.runningMean.toArray(), [0.550000011920929, 0.949999988079071], 1e-6);
-    close(bn.runningVar.toArray(), [2.8714284896850586, 2.8714284896850586], 1e-5);
+    allNear(bn.runningMean.toArray(), [0.550000011920929, 0.949999988079071], 1e-6);
+    allNear(bn.runningVar.toArray(), [2.8714284896850586, 2.8714284896850586], 1e-5);
     assert.equal(bn.numBatchesTracked.item(), 1);
     const frozen = bn.runningMean.toArray();
     bn.frozen = true;
@@ -91,7 +90,7 @@ test('Sequential names children 0, 1, … and BatchNorm2d matches PyTorch statis
     assert.equal(bn.numBatchesTracked.item(), 1);
     const y = bn.eval().forward(x);
     const expected = (x.select(1, 0).toArray()[0]! - frozen[0]!) / Math.sqrt(bn.runningVar.toArray()[0]! + 1e-5);
-    close([y.toArray()[0]!], [expected], 1e-5);
+    allNear([y.toArray()[0]!], [expected], 1e-5);
   });
   bn.dispose();
 });
@@ -114,9 +113,9 @@ function trajectory(make: (ps: Tensor[]) => Optimizer): number[] {
 
 test('Adam and SGD follow PyTorch trajectories exactly', () => {
   const before = liveTensors();
-  close(trajectory((ps) => new Adam(ps, { lr: 0.1, betas: [0.9, 0.99], eps: 1e-8, weightDecay: 0.01 })), [0.507542232739, -1.502754720863, 2.501648074341], 1e-10);
-  close(trajectory((ps) => new SGD(ps, { lr: 0.05, momentum: 0.9, dampening: 0.1, weightDecay: 0.01 })), [0.019318495587, 1.07108844157, -2.312282379633], 1e-10);
-  close(trajectory((ps) => new SGD(ps, { lr: 0.05, momentum: 0.9, nesterov: true })), [-0.1045816839, 0.8314351616, -1.0435567191], 1e-9);
+  allNear(trajectory((ps) => new Adam(ps, { lr: 0.1, betas: [0.9, 0.99], eps: 1e-8, weightDecay: 0.01 })), [0.507542232739, -1.502754720863, 2.501648074341], 1e-10);
+  allNear(trajectory((ps) => new SGD(ps, { lr: 0.05, momentum: 0.9, dampening: 0.1, weightDecay: 0.01 })), [0.019318495587, 1.07108844157, -2.312282379633], 1e-10);
+  allNear(trajectory((ps) => new SGD(ps, { lr: 0.05, momentum: 0.9, nesterov: true })), [-0.1045816839, 0.8314351616, -1.0435567191], 1e-9);
   assert.equal(liveTensors(), before);
   assert.throws(() => tidy(() => new Adam([tensor([1])], { lr: -1 })), /learning rate must be > 0/);
   assert.throws(() => new SGD([], { lr: 1 }), /empty parameter list/);

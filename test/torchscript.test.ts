@@ -17,6 +17,8 @@ import { ResNet } from '../src/models/resnet.js';
 import { loadCheckpoint, readCheckpoint } from '../src/train/checkpoint.js';
 import { importRobrank, robrankConfig } from '../src/cli/import.js';
 import { trainCommand } from '../src/cli/train.js';
+import { metricByName } from '../src/metric/metric.js';
+import { maxAbsDiff, near } from './helpers/assert.js';
 
 const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../test/fixtures');
 const fixture = (name: string): string => path.join(FIXTURES, name);
@@ -34,12 +36,6 @@ interface TinyReference {
 }
 const tiny = JSON.parse(readFileSync(fixture('tiny_embed.json'), 'utf8')) as TinyReference;
 
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return m;
-}
 
 test('a scripted model embeds as PyTorch does, under its own parameter and buffer names', () => {
   const model = ScriptedModel.load(fixture('tiny_embed.pt'), [1, 28, 28]);
@@ -78,7 +74,7 @@ test('a parameter update through our handles changes what the scripted module co
     const bias = model.stateDict().get('fc.bias')!;
     noGrad(() => bias.add_(1));
     const afterUpdate = noGrad(() => tidy(() => model.forward(x).toArray()));
-    for (let i = 0; i < before.length; i++) assert.ok(Math.abs(afterUpdate[i]! - before[i]! - 1) < 1e-5);
+    for (let i = 0; i < before.length; i++) near(afterUpdate[i]! - before[i]!, 1, 1e-5, `embedding[${i}] shift after fc.bias += 1`);
     // train()/eval() reach the module: in training mode its BatchNorm uses batch statistics.
     model.train();
     const trained = noGrad(() => tidy(() => model.forward(x).toArray()));
@@ -210,8 +206,8 @@ test('a swipe of the TorchScript c2f2 equals the swipe of the same weights in ou
     const budget = { epsilon: 77 / 255, alpha: 3 / 255, steps: 2 };
     const profile = { name: 'rob28-tiny', usedFor: 'tests', batchSize: 32, runs: ERS_ATTACK_KINDS.map((attack) => ({ attack, budget })) };
     const strip = (r: Awaited<ReturnType<typeof runSwipe>>): object => ({ ...r, seconds: 0, gallerySeconds: 0 });
-    const a = strip(await runSwipe(native, slice, 'N', { profile, maxIter: 2, seed: 3 }));
-    const b = strip(await runSwipe(scripted, slice, 'N', { profile, maxIter: 2, seed: 3 }));
+    const a = strip(await runSwipe(native, slice, metricByName('N'), { profile, maxIter: 2, seed: 3 }));
+    const b = strip(await runSwipe(scripted, slice, metricByName('N'), { profile, maxIter: 2, seed: 3 }));
     assert.deepEqual(b, a);
   } finally {
     native.dispose();

@@ -7,19 +7,10 @@
 // embeddings plus those seen at the start of the last iteration (ES:D's quirk).
 import { dispose, keep, noGrad, tidy, type Tensor } from '../tensor/index.js';
 import type { EmbeddingModel } from '../models/model.js';
-import { pgd, validateBudget } from './pgd.js';
+import { pgd } from './pgd.js';
+import { checkBudget, type PgdBudget } from './budget.js';
 import { embedImages, SELF_MASK_DISTANCE, type BatchContext } from './context.js';
-import { galleryDistance } from './gallery-distance.js';
 
-/** An L∞ PGD budget: radius ε and step α in pixel units, η iterations. */
-export interface PgdBudget {
-  /** L∞ radius in pixel space, in [0, 1]. */
-  epsilon: number;
-  /** Step size (> 0); ignored when steps = 1 (FGSM steps ε). */
-  alpha: number;
-  /** η, the number of PGD iterations (≥ 1). */
-  steps: number;
-}
 
 /** Embeddings of the adversarial batch handed to `measure`. */
 export interface AdversarialEmbeddings {
@@ -81,7 +72,7 @@ export interface AttackBatchOptions {
  * Frees everything it creates; the context stays the caller's.
  */
 export function attackBatch<S extends Selection>(model: EmbeddingModel, attack: RankingAttack<S>, ctx: BatchContext, budget: PgdBudget, o: AttackBatchOptions = {}): AttackBatchResult {
-  validateBudget(budget.epsilon, budget.alpha, budget.steps);
+  checkBudget(budget, attack.kind);
   model.eval();
   const metric = ctx.gallery.metric;
   const selection = noGrad(() => tidy(() => attack.select(ctx)));
@@ -125,7 +116,7 @@ function neighbourLists(ctx: BatchContext, adversarial: Tensor, k: number): Omit
         return [rows(i.toArray(), kk), rows(d.toArray(), kk)];
       };
       const [topBefore, distancesBefore] = lists(ctx.cleanDistances);
-      const [topAfter, distancesAfter] = lists(galleryDistance(adversarial, ctx.gallery.embeddings, ctx.gallery.metric));
+      const [topAfter, distancesAfter] = lists(ctx.gallery.metric.gallery(adversarial, ctx.gallery.embeddings));
       return { topBefore, topAfter, distancesBefore, distancesAfter };
     }),
   );

@@ -6,7 +6,6 @@ import { candidateAttackObjective, type RankDirection } from './objectives.js';
 import { candidatePrank } from './measures.js';
 import { batchMean, type RankingAttack } from './attack.js';
 import type { BatchContext } from './context.js';
-import { galleryDistance } from './gallery-distance.js';
 
 /**
  * Where CA+ draws its queries: 'global' = uniformly from the whole gallery
@@ -67,7 +66,7 @@ export function candidateAttack(direction: RankDirection, options: CandidateAtta
       }
       const queries = ctx.gallery.embeddings.index([index]); // [B, W, D]
       const d = queries.shape[2]!;
-      const queryToGallery = galleryDistance(queries.reshape(b * w, d), ctx.gallery.embeddings, ctx.gallery.metric).view(b, w, n);
+      const queryToGallery = ctx.gallery.metric.gallery(queries.reshape(b * w, d), ctx.gallery.embeddings).view(b, w, n);
       return { queries, queryToGallery };
     },
     objective(adversarial, s, ctx) {

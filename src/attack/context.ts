@@ -4,17 +4,16 @@
 // shared by all attacks that run on the batch.
 import { dispose, noGrad, tidy, type Tensor } from '../tensor/index.js';
 import { validateImages } from './pgd.js';
-import { embedForMetric, type MetricName } from '../metric/distance.js';
-import { galleryDistance } from './gallery-distance.js';
+import type { Metric } from '../metric/metric.js';
 import type { EmbeddingModel } from '../models/model.js';
 
 /** The retrieval gallery = candidate set: the whole test split, clean and fixed. */
 export interface Gallery {
-  /** [N, D] embeddings in metric space (normalised for N/C). */
+  /** [N, D] embeddings in metric space (`metric.embed`). */
   readonly embeddings: Tensor;
   /** [N] int64 labels. */
   readonly labels: Tensor;
-  readonly metric: MetricName;
+  readonly metric: Metric;
 }
 
 /** One batch of B images under attack, with its clean-side selection inputs. */
@@ -45,8 +44,8 @@ export function topOnePercent(galleryLength: number): number {
 }
 
 /** The model's embedding in metric space, with autograd if enabled (eval mode is the caller's job). */
-export function embedImages(model: EmbeddingModel, images: Tensor, metric: MetricName): Tensor {
-  return tidy(() => embedForMetric(model.forward(images), metric));
+export function embedImages(model: EmbeddingModel, images: Tensor, metric: Metric): Tensor {
+  return tidy(() => metric.embed(model.forward(images)));
 }
 
 /** Checks a batch against the model: [B, C, H, W] of the model's input shape, finite, in [0, 1]. */
@@ -60,7 +59,7 @@ export function assertImageBatch(model: EmbeddingModel, images: Tensor): void {
 }
 
 /** Builds a gallery from metric-space embeddings and labels (copies nothing; the caller keeps ownership). */
-export function makeGallery(embeddings: Tensor, labels: Tensor, metric: MetricName): Gallery {
+export function makeGallery(embeddings: Tensor, labels: Tensor, metric: Metric): Gallery {
   if (embeddings.ndim !== 2) throw new Error(`gallery embeddings must be [N, D], got [${embeddings.shape.join(', ')}]`);
   if (labels.ndim !== 1 || labels.shape[0] !== embeddings.shape[0]) {
     throw new Error(`gallery labels must be [${embeddings.shape[0]}], got [${labels.shape.join(', ')}]`);
@@ -83,7 +82,7 @@ export function contextFromEmbeddings(gallery: Gallery, images: Tensor, labels: 
   if (images.shape[0] !== clean.shape[0]) throw new Error(`${images.shape[0]} images but ${clean.shape[0]} clean embeddings`);
   const derived = noGrad(() =>
     tidy(() => {
-      const cleanDistances = galleryDistance(clean, gallery.embeddings, gallery.metric);
+      const cleanDistances = gallery.metric.gallery(clean, gallery.embeddings);
       const ranking = cleanDistances.argsort(1);
       const selfIndex = cleanDistances.argmin(1);
       return { cleanDistances, ranking, selfIndex };

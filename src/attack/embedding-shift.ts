@@ -2,7 +2,6 @@
 // query's embedding as far as possible from its clean embedding. Two numbers:
 //   ES:D — mean distance moved (lower = more robust);
 //   ES:R — Recall@1 (%) of the shifted queries, clean self masked.
-import { rowDistance } from '../metric/distance.js';
 import { embeddingShiftObjective } from './objectives.js';
 import { recallAt1SelfMasked } from './measures.js';
 import { batchMean, type RankingAttack } from './attack.js';
@@ -39,7 +38,7 @@ export function embeddingShiftAttack(options: EmbeddingShiftOptions = {}): Ranki
       const g = ctx.gallery;
       const shifted = distanceAt === 'final' ? adv.final : adv.lastIterationStart;
       return {
-        'ES:D': batchMean(rowDistance(shifted, ctx.clean, g.metric), false),
+        'ES:D': batchMean(g.metric.rows(shifted, ctx.clean), false),
         'ES:R': batchMean(recallAt1SelfMasked(adv.final, g.embeddings, g.labels, ctx.labels, ctx.selfIndex, g.metric), true),
       };
     },

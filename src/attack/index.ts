@@ -1,6 +1,7 @@
-// Layer: attack. Public surface: the PGD core, the nine ranking attacks, their
+// Layer: attack. Public surface: the PGD budget and core, the nine ranking attacks, their
 // embedding-level objectives and measures, and the swipe profiles.
-export { pgd, validateBudget, validateImages, type PgdOptions, type PgdResult } from './pgd.js';
+export * from './budget.js';
+export { pgd, validateImages, type PgdOptions, type PgdResult } from './pgd.js';
 export * from './context.js';
 export * from './objectives.js';
 export * from './measures.js';
@@ -15,4 +16,3 @@ export * from './greedy-top-translocation.js';
 export * from './semantics-preserving-query.js';
 export * from './registry.js';
 export * from './profiles.js';
-export * from './gallery-distance.js';

@@ -5,8 +5,7 @@
 //
 // Shapes: adversarial embeddings [B, D]; gallery X [N, D]; index tensors int64.
 import { tidy, type Tensor } from '../tensor/index.js';
-import { l2normalize, rowDistance, type MetricName } from '../metric/distance.js';
-import { galleryDistance } from './gallery-distance.js';
+import { l2normalize, type Metric } from '../metric/metric.js';
 
 /** '+' pulls the candidate up the ranking, '−' pushes it down. */
 export type RankDirection = '+' | '-';
@@ -18,11 +17,11 @@ export type RankDirection = '+' | '-';
  *   CA+: J = mean_B (1/(W·N)) Σ_w Σ_j relu(d(c̃, Q_w) − d(X_j, Q_w))
  *   CA−: J = mean_B (1/(W·N)) Σ_w Σ_j relu(d(X_j, Q_w) − d(c̃, Q_w))
  */
-export function candidateAttackObjective(candidates: Tensor, queries: Tensor, queryToGallery: Tensor, metric: MetricName, direction: RankDirection): Tensor {
+export function candidateAttackObjective(candidates: Tensor, queries: Tensor, queryToGallery: Tensor, metric: Metric, direction: RankDirection): Tensor {
   return tidy(() => {
     const [b, w, d] = queries.shape as [number, number, number];
     const c = candidates.unsqueeze(1).expand(b, w, d).reshape(b * w, d);
-    const toCandidate = rowDistance(c, queries.reshape(b * w, d), metric).view(b, w, 1);
+    const toCandidate = metric.rows(c, queries.reshape(b * w, d)).view(b, w, 1);
     const gap = direction === '+' ? toCandidate.sub(queryToGallery) : queryToGallery.sub(toCandidate);
     return gap.relu().mean();
   });
@@ -35,9 +34,9 @@ export function candidateAttackObjective(candidates: Tensor, queries: Tensor, qu
  *   QA+: J = mean_B (1/(M·N)) Σ_m Σ_j relu(d(q̃, C_m) − d(X_j, q̃))
  *   QA−: J = mean_B (1/(M·N)) Σ_m Σ_j relu(d(X_j, q̃) − d(q̃, C_m))
  */
-export function queryAttackObjective(queries: Tensor, gallery: Tensor, candidates: Tensor, metric: MetricName, direction: RankDirection): Tensor {
+export function queryAttackObjective(queries: Tensor, gallery: Tensor, candidates: Tensor, metric: Metric, direction: RankDirection): Tensor {
   return tidy(() => {
-    const toGallery = galleryDistance(queries, gallery, metric); // [B, N]
+    const toGallery = metric.gallery(queries, gallery); // [B, N]
     const toCandidates = toGallery.gather(1, candidates).unsqueeze(2); // [B, M, 1]
     const all = toGallery.unsqueeze(1); // [B, 1, N]
     const gap = direction === '+' ? toCandidates.sub(all) : all.sub(toCandidates);
@@ -66,10 +65,10 @@ export const ES_FIRST_TARGET_SHIFT = 1e-7;
  * ES (§4.5): J = −Σ_i d(q̃_i, e0_i) — a SUM over the batch as in the reference
  * (sign steps make the scale irrelevant to the attack).
  */
-export function embeddingShiftObjective(queries: Tensor, clean: Tensor, metric: MetricName, iteration: number): Tensor {
+export function embeddingShiftObjective(queries: Tensor, clean: Tensor, metric: Metric, iteration: number): Tensor {
   return tidy(() => {
     const target = iteration === 0 ? clean.add(ES_FIRST_TARGET_SHIFT) : clean;
-    return rowDistance(queries, target, metric).sum().neg();
+    return metric.rows(queries, target).sum().neg();
   });
 }
 
@@ -83,11 +82,11 @@ export function learningToMisrankObjective(
   gallery: Tensor,
   galleryLabels: Tensor,
   queryLabels: Tensor,
-  metric: MetricName,
+  metric: Metric,
   selfIndex?: Tensor,
 ): Tensor {
   return tidy(() => {
-    const toGallery = galleryDistance(queries, gallery, metric); // [B, N]
+    const toGallery = metric.gallery(queries, gallery); // [B, N]
     const sameClass = galleryLabels.unsqueeze(0).eq(queryLabels.unsqueeze(1)); // [B, N]
     const sameCandidates = selfIndex === undefined ? sameClass : sameClass.scatter(1, selfIndex.unsqueeze(1), 0);
     // Masked entries get a finite sentinel (not ±inf), so they carry zero gradient and no NaN.
@@ -100,11 +99,11 @@ export function learningToMisrankObjective(
 const MASK_SENTINEL = 1e30;
 
 /** GTM (§4.7): J = mean_i d(q̃_i, X_{t_i}), `targets` [B, D] = X_t. */
-export function greedyTopMisrankObjective(queries: Tensor, targets: Tensor, metric: MetricName): Tensor {
-  return tidy(() => rowDistance(queries, targets, metric).mean());
+export function greedyTopMisrankObjective(queries: Tensor, targets: Tensor, metric: Metric): Tensor {
+  return tidy(() => metric.rows(queries, targets).mean());
 }
 
 /** GTT (§4.8): QA− with the single candidate m_i (the clean top-1, self excluded), `topOne` [B]. */
-export function greedyTopTranslocationObjective(queries: Tensor, gallery: Tensor, topOne: Tensor, metric: MetricName): Tensor {
+export function greedyTopTranslocationObjective(queries: Tensor, gallery: Tensor, topOne: Tensor, metric: Metric): Tensor {
   return tidy(() => queryAttackObjective(queries, gallery, topOne.unsqueeze(1), metric, '-'));
 }

@@ -8,16 +8,14 @@
 // With one step (η = 1) the step is ε (FGSM). The caller puts the model in the
 // mode it wants (eval for attacks and defenses); only the input gets gradients.
 import { gradOf, noGrad, rand, tidy, type Tensor } from '../tensor/index.js';
+import { checkBudget, type PgdBudget } from './budget.js';
 
-/** Input of `pgd`: the clean images, the objective to minimise and the budget. */
-export interface PgdOptions {
+/** Input of `pgd`: the clean images, the objective to minimise and the budget (ε, α, η). */
+export interface PgdOptions extends PgdBudget {
   /** Clean images [N, …] in [0,1]; not modified. */
   images: Tensor;
   /** Scalar objective to minimise, given the current adversarial images and the iteration index. */
   objective: (xAdv: Tensor, iteration: number) => Tensor;
-  epsilon: number;
-  alpha: number;
-  steps: number;
   /** Start from a uniform point of the ε-ball (RobRank's opt-in; off by default). */
   randomStart?: boolean;
   /** Ends PGD before the update of an iteration, given its objective value. */
@@ -38,13 +36,6 @@ export interface PgdResult {
   values: number[];
 }
 
-/** Throws unless ε ∈ [0, 1], α > 0 and η is a positive integer. */
-export function validateBudget(epsilon: number, alpha: number, steps: number): void {
-  if (!Number.isFinite(epsilon) || epsilon < 0 || epsilon > 1) throw new Error(`PGD: epsilon must be in [0, 1] (pixel scale), got ${epsilon}`);
-  if (!Number.isFinite(alpha) || alpha <= 0) throw new Error(`PGD: alpha must be > 0, got ${alpha}`);
-  if (!Number.isInteger(steps) || steps < 1) throw new Error(`PGD: steps must be a positive integer, got ${steps}`);
-}
-
 /** Clean images must be finite and in [0, 1]: the ε-ball is in pixel space (normalisation is inside the models, docs/methods.md §3). */
 export function validateImages(images: Tensor): void {
   if (images.ndim < 2 || images.shape[0] === 0) throw new Error(`PGD: images must be a non-empty batch [N, …], got shape [${images.shape.join(', ')}]`);
@@ -59,7 +50,7 @@ export function validateImages(images: Tensor): void {
  * The caller owns `adversarial` in the result.
  */
 export function pgd(o: PgdOptions): PgdResult {
-  validateBudget(o.epsilon, o.alpha, o.steps);
+  checkBudget(o);
   validateImages(o.images);
   const x0 = o.images;
   const stepSize = o.steps === 1 ? o.epsilon : o.alpha;

@@ -1,7 +1,9 @@
 // Layer: attack. RobRank's swipe profiles (docs/attacks-and-metrics.md §3) as data:
 // which attacks run with which PGD budget. rob28 / rob224 are the ERS profiles;
 // the others drive the ECCV'20 / PAMI curves (CA± and SPQA± at several W, M, ε).
-import type { PgdBudget } from './attack.js';
+import { checkBudget, type PgdBudget } from './budget.js';
+import { BATCH_SIZES } from '../data/spc2.js';
+import { imageScale, type ImageScale } from '../data/image-size.js';
 import { ERS_ATTACK_KINDS, type AttackKind, type AttackOptions } from './registry.js';
 
 /** One attack of a profile with its budget and options. */
@@ -16,7 +18,7 @@ export interface ProfileRun {
 export interface Profile {
   name: string;
   usedFor: string;
-  /** Queries per batch (128 for 28×28 inputs, 112 for 224×224). */
+  /** Queries per batch: the test batch of the input regime (128 for 28×28 inputs, 112 for 224×224). */
   batchSize: number;
   runs: ProfileRun[];
 }
@@ -46,6 +48,10 @@ function curveRuns(budgets: readonly PgdBudget[], sizes: readonly number[], with
 
 const SIZES = [1, 2, 5, 10];
 
+/** Queries per batch of the 28×28 and the 224×224 profiles. */
+const BATCH_28 = BATCH_SIZES.small.test;
+const BATCH_224 = BATCH_SIZES.large.test;
+
 /** A curve profile: every budget × every size, CA± and SPQA± alike. */
 function curveProfile(name: string, usedFor: string, batchSize: number, budgets: readonly PgdBudget[], sizes: readonly number[] = SIZES): Profile {
   return { name, usedFor, batchSize, runs: curveRuns(budgets, sizes, true) };
@@ -53,17 +59,17 @@ function curveProfile(name: string, usedFor: string, batchSize: number, budgets:
 
 /** RobRank's swipe profiles by name: rob28 / rob224 (ERS, ARS) and the curve profiles (docs/attacks-and-metrics.md §3). */
 export const PROFILES: Readonly<Record<string, Profile>> = {
-  rob28: { name: 'rob28', usedFor: 'ERS on MNIST / Fashion-MNIST', batchSize: 128, runs: ersRuns({ epsilon: EPS_77, alpha: ALPHA_3, steps: 32 }) },
-  rob224: { name: 'rob224', usedFor: "ERS on CUB / Cars / SOP; CA-TRIDE's ARS", batchSize: 112, runs: ersRuns({ epsilon: EPS_8, alpha: ALPHA_3, steps: 32 }) },
-  pami28: curveProfile('pami28', 'curves (SPQA±, CA± with M, W ∈ {1, 2, 5, 10})', 128, [
+  rob28: { name: 'rob28', usedFor: 'ERS on MNIST / Fashion-MNIST', batchSize: BATCH_28, runs: ersRuns({ epsilon: EPS_77, alpha: ALPHA_3, steps: 32 }) },
+  rob224: { name: 'rob224', usedFor: "ERS on CUB / Cars / SOP; CA-TRIDE's ARS", batchSize: BATCH_224, runs: ersRuns({ epsilon: EPS_8, alpha: ALPHA_3, steps: 32 }) },
+  pami28: curveProfile('pami28', 'curves (SPQA±, CA± with M, W ∈ {1, 2, 5, 10})', BATCH_28, [
     { epsilon: EPS_8, alpha: ALPHA_1, steps: 32 },
     { epsilon: EPS_77, alpha: ALPHA_3, steps: 32 },
   ]),
-  pami224: curveProfile('pami224', 'curves (SPQA±, CA± with M, W ∈ {1, 2, 5, 10})', 112, [
+  pami224: curveProfile('pami224', 'curves (SPQA±, CA± with M, W ∈ {1, 2, 5, 10})', BATCH_224, [
     { epsilon: EPS_2, alpha: ALPHA_1, steps: 32 },
     { epsilon: EPS_8, alpha: ALPHA_3, steps: 32 },
   ]),
-  eccv28: curveProfile('eccv28', "ECCV'20 tables", 128, [
+  eccv28: curveProfile('eccv28', "ECCV'20 tables", BATCH_28, [
     { epsilon: 0.01, alpha: ALPHA_1, steps: 10 },
     { epsilon: 0.03, alpha: ALPHA_1, steps: 15 },
     { epsilon: 0.1, alpha: 0.01, steps: 20 },
@@ -72,7 +78,7 @@ export const PROFILES: Readonly<Record<string, Profile>> = {
   eccv224: {
     name: 'eccv224',
     usedFor: "ECCV'20 tables",
-    batchSize: 112,
+    batchSize: BATCH_224,
     // CA and SPQA use different budgets at ε = 0.01 (η 24 vs 10).
     runs: [
       ...curveRuns([{ epsilon: 0.01, alpha: ALPHA_1, steps: 24 }, { epsilon: 0.03, alpha: ALPHA_1, steps: 15 }, { epsilon: 0.06, alpha: 0.006, steps: 20 }], SIZES, false),
@@ -82,15 +88,21 @@ export const PROFILES: Readonly<Record<string, Profile>> = {
   qccurve28: curveProfile(
     'qccurve28',
     'ε-curves (CA±, SPQA±, W = M = 1)',
-    128,
+    BATCH_28,
     Array.from({ length: 12 }, (_, i) => ({ epsilon: (7 * i) / 255, alpha: ALPHA_3, steps: 32 })),
     [1],
   ),
 };
 
-/** The ERS profile for a dataset's image side: rob28 for 28×28 inputs, rob224 for the 224×224 photo datasets. */
-export function defaultProfileName(imageSide: number): 'rob28' | 'rob224' {
-  return imageSide <= 28 ? 'rob28' : 'rob224';
+// Every budget of every profile passes the one PGD validator when the module loads.
+for (const p of Object.values(PROFILES)) for (const r of p.runs) checkBudget(r.budget, `profile ${p.name}, ${r.attack}`);
+
+/** The ERS profile of each input regime. */
+const ERS_PROFILES: Readonly<Record<ImageScale, string>> = { small: 'rob28', large: 'rob224' };
+
+/** The ERS profile for images with this side: rob28 for 28×28 inputs, rob224 otherwise (data/image-size.ts). */
+export function ersProfile(imageSide: number): Profile {
+  return getProfile(ERS_PROFILES[imageScale(imageSide)]);
 }
 
 /** A profile by name; throws with the known names otherwise. */

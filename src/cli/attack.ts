@@ -1,7 +1,7 @@
 // Layer: cli. `rankshield attack CKPT --attack CA+`: one ranking attack with a
 // chosen PGD budget over the checkpoint's test split (the same runner, seeding
 // and aggregation as a swipe column).
-import { ATTACKS, attackEntry, defaultProfileName, PROFILES, type AttackOptions, type Profile } from '../attack/index.js';
+import { ATTACKS, attackEntry, ersProfile, type AttackOptions, type Profile } from '../attack/index.js';
 import { attackExamples, runSwipe } from '../eval/swipe.js';
 import { saveAttackImages } from '../eval/attack-images.js';
 import { ensureWritableDir } from '../io/atomic.js';
@@ -83,7 +83,7 @@ Progress bars go to stderr; --quiet or --json turn them off. The last line of ou
     const { model, data, metric } = await openModelSource(p);
     model.to(device);
     try {
-      const base = PROFILES[defaultProfileName(data.test.height)]!;
+      const base = ersProfile(data.test.height);
       const budget = { ...base.runs[0]!.budget, ...(epsilon === undefined ? {} : { epsilon }), ...(alpha === undefined ? {} : { alpha }), ...(steps === undefined ? {} : { steps }) };
       const profile: Profile = {
         name: `${kind} ε=${budget.epsilon.toFixed(5)} α=${budget.alpha.toFixed(5)} η=${budget.steps}`,

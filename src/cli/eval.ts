@@ -48,7 +48,7 @@ Progress bars (embedding, ranking, k-means) go to stderr; --quiet or --json turn
       if (flagBool(p, 'json')) {
         console.log(JSON.stringify({ ...benignJson(m), ...extra }));
       } else {
-        console.log(`${data.test.name} test split, metric ${metric}, ${info === null ? model.kind : `epoch ${info.epoch + 1}`} (×100):`);
+        console.log(`${data.test.name} test split, metric ${metric.name}, ${info === null ? model.kind : `epoch ${info.epoch + 1}`} (×100):`);
         console.log(`  ${formatBenign(m)}  r@M ${m['r@M'].toFixed(2)}`);
         if (entanglement !== undefined) {
           const e = entanglement;

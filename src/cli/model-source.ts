@@ -3,7 +3,7 @@
 // file (--model-file, with --dataset and --metric; the input shape comes from
 // the dataset, and --input-shape must agree with it).
 import { DATASET_NAMES, openDataset, type OpenedDataset } from '../data/index.js';
-import { METRICS, parseMetric, type MetricName } from '../metric/distance.js';
+import { METRIC_NAMES, metricByName, type Metric } from '../metric/metric.js';
 import type { EmbeddingModel } from '../models/model.js';
 import { ScriptedModel } from '../models/scripted.js';
 import { loadCheckpoint, type CheckpointInfo } from '../train/checkpoint.js';
@@ -16,7 +16,7 @@ export const MODEL_SOURCE_SECTION: OptionSection = {
   options: {
     'model-file': { kind: 'string', value: 'FILE', help: 'the model; normalisation, if any, inside it' },
     dataset: { kind: 'string', value: 'NAME', help: `its test split (required with --model-file): ${DATASET_NAMES}` },
-    metric: { kind: 'string', value: METRICS.join('|'), choices: METRICS, help: 'distance on its embeddings', default: 'N' },
+    metric: { kind: 'string', value: METRIC_NAMES.join('|'), choices: METRIC_NAMES, help: 'distance on its embeddings', default: 'N' },
     'input-shape': { kind: 'string', value: 'C,H,W', help: "checked against the dataset's image shape (e.g. 3,224,224)" },
   },
 };
@@ -28,7 +28,7 @@ export const DATA_ROOT_SECTION: OptionSection = { title: 'data', options: ROOT_O
 export interface ModelSource {
   model: EmbeddingModel;
   data: OpenedDataset;
-  metric: MetricName;
+  metric: Metric;
   /** null for --model-file. */
   info: CheckpointInfo | null;
 }
@@ -49,7 +49,7 @@ export async function openModelSource(p: ParsedArgs): Promise<ModelSource> {
     const { model, info } = loadCheckpoint(p.positionals[0]!);
     const root = flagString(p, 'root') ?? info.config.root;
     try {
-      return { model, data: await openDataset(info.config.dataset, root === undefined ? {} : { root }), metric: info.config.metric, info };
+      return { model, data: await openDataset(info.config.dataset, root === undefined ? {} : { root }), metric: metricByName(info.config.metric), info };
     } catch (e) {
       model.dispose();
       throw e;
@@ -58,9 +58,9 @@ export async function openModelSource(p: ParsedArgs): Promise<ModelSource> {
   if (p.positionals.length !== 0) throw new UsageError('give either a checkpoint or --model-file, not both');
   const dataset = flagString(p, 'dataset');
   if (dataset === undefined) throw new UsageError('--model-file needs --dataset NAME (its test split is the query set and gallery)');
-  let metric: MetricName;
+  let metric: Metric;
   try {
-    metric = parseMetric(flagString(p, 'metric') ?? 'N');
+    metric = metricByName(flagString(p, 'metric') ?? 'N');
   } catch (e) {
     throw new UsageError((e as Error).message);
   }

@@ -2,7 +2,7 @@
 // profile over the checkpoint's test split, ERS and ARS (docs/attacks-and-metrics.md §3, §5, §6).
 import path from 'node:path';
 import { ensureWritableDir, writeFileAtomicSync } from '../io/atomic.js';
-import { defaultProfileName, PROFILES } from '../attack/profiles.js';
+import { ersProfile, PROFILES } from '../attack/profiles.js';
 import { runSwipe, type SwipeResult } from '../eval/swipe.js';
 import { swipeMarkdown, swipeSvg } from '../eval/report-svg.js';
 import { readBenignMetrics, robrankBenignKeys } from '../eval/benign.js';
@@ -66,7 +66,7 @@ Units, directions and the ERS/ARS formulas: docs/attacks-and-metrics.md.`,
     model.to(device);
     try {
       const swiped = await runSwipe(model, data.test, metric, {
-        profile: flagString(p, 'profile') ?? defaultProfileName(data.test.height),
+        profile: flagString(p, 'profile') ?? ersProfile(data.test.height).name,
         maxIter,
         seed: flagNumber(p, 'seed'),
         benignRecallAt1: benignR1,

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { DATASET_NAMES } from '../data/registry.js';
-import { METRICS, parseMetric } from '../metric/distance.js';
+import { METRIC_NAMES, metricByName, parseMetric } from '../metric/metric.js';
 import { LOSS_NAMES } from '../metric/losses.js';
 import { MINER_NAMES, parseMinerName } from '../metric/miners.js';
 import { MODELS } from '../models/catalogue.js';
@@ -32,7 +32,7 @@ const EXPERIMENT: OptionTable = {
   model: { kind: 'string', value: 'NAME', choices: MODELS.filter((m) => m.name !== 'torchscript').map((m) => m.name), help: MODELS.filter((m) => m.name !== 'torchscript').map((m) => `${m.name}: ${m.summary}`).join('\n') + '\n(default: the first one for the dataset\'s image size)' },
   pretrained: { kind: 'string', value: 'FILE', help: 'ImageNet weights for ResNets (torchvision state dict, .pth or .safetensors); read once:\nthe run\'s checkpoints hold every weight afterwards' },
   'model-file': { kind: 'string', value: 'FILE', help: 'fine-tune a TorchScript model (torch.jit.save; N×C×H×W in [0,1] → N×D) instead; the run\nkeeps a copy, and also gets model.pt, the tuned module for torch.jit.load' },
-  metric: { kind: 'string', value: METRICS.join('|'), choices: METRICS, help: 'distance: normalised Euclidean, Euclidean, cosine', default: DEFAULTS.metric },
+  metric: { kind: 'string', value: METRIC_NAMES.join('|'), choices: METRIC_NAMES, help: 'distance: normalised Euclidean, Euclidean, cosine', default: DEFAULTS.metric },
   loss: { kind: 'string', choices: LOSS_NAMES, help: 'training loss on the mined pairs', default: DEFAULTS.loss },
   miner: { kind: 'string', value: 'NAME', help: `${MINER_NAMES.join(' | ')} (or a RobRank letter / code id)`, default: DEFAULTS.miner },
   margin: { kind: 'number', value: 'X', min: 0, help: 'loss margin (triplet 0.2 for N/C, 1.0 for E; contrastive 1.0)' },
@@ -261,7 +261,7 @@ async function lambdaFromRun(run: string, p: ParsedArgs): Promise<number> {
   try {
     if (info.config.defense.kind !== 'none') throw new UsageError(`--lambda-from ${run}: that run is defended (${info.config.defense.kind}); λ is read from an undefended model`);
     const data = await openDataset(info.config.dataset, info.config.root === undefined ? {} : { root: info.config.root });
-    const { entanglement } = await evaluateBenign(model, data.test, info.config.metric, { entanglement: true, progress: showProgress(p) });
+    const { entanglement } = await evaluateBenign(model, data.test, metricByName(info.config.metric), { entanglement: true, progress: showProgress(p) });
     const lambda = catrideLambdaFromEntanglement(entanglement!.ratio);
     process.stderr.write(`rankshield train: entanglement of ${run} is ${entanglement!.ratio.toFixed(3)} → CA-TRIDE λ ${lambda.toFixed(2)}\n`);
     return lambda;

@@ -16,6 +16,7 @@ export { loadImageFolder, IMAGE_EXTENSIONS } from './image-folder.js';
 export { CROP_SIZE, RESIZE_SIZE, CENTER_CROP, randomCropFlip, type CropFlip } from './augment.js';
 export { decodeResized, cropFlipToChw, loadTransformed, IMAGE_FLOATS } from './image-transform.js';
 export { DecodePool } from './decode-pool.js';
-export { spc2EpochPlan, testOrderPlan, defaultBatchSizes, type BatchPlan } from './spc2.js';
+export { spc2EpochPlan, testOrderPlan, defaultBatchSizes, BATCH_SIZES, type BatchPlan } from './spc2.js';
+export { imageScale, SMALL_IMAGE_MAX_SIDE, type ImageScale } from './image-size.js';
 export { BatchLoader, spc2Loader, testLoader, defaultWorkers, type Batch, type SkippedFile, type LoaderOptions, type Spc2LoaderOptions, type TestLoaderOptions } from './loader.js';
 export { openDataset, parseDatasetName, canonicalDatasetName, datasetStats, DATASETS, DATASET_NAMES, type DatasetEntry, type PaperDefaults, type DatasetRef, type OpenedDataset, type OpenDatasetOptions, type DatasetStats } from './registry.js';

@@ -4,6 +4,7 @@
 // file-backed datasets.
 import { indicesByLabel } from './dataset.js';
 import { mixSeed, Rng } from './random.js';
+import { imageScale, type ImageScale } from './image-size.js';
 
 /** One batch to load: dataset indices in batch order, grouped in pairs (SPC-2) or singles. */
 export interface BatchPlan {
@@ -59,7 +60,13 @@ export function testOrderPlan(length: number, batchSize: number): BatchPlan[] {
   return plans;
 }
 
-/** RobRank's batch sizes (docs/datasets.md §4): pairs for training, images for testing. */
+/** RobRank's batch sizes per input regime (docs/datasets.md §4): pairs for training, images (queries) for testing. */
+export const BATCH_SIZES: Readonly<Record<ImageScale, { readonly trainPairs: number; readonly test: number }>> = {
+  small: { trainPairs: 128, test: 128 },
+  large: { trainPairs: 56, test: 112 },
+};
+
+/** RobRank's batch sizes for images with this side. */
 export function defaultBatchSizes(imageSide: number): { trainPairs: number; test: number } {
-  return imageSide <= 28 ? { trainPairs: 128, test: 128 } : { trainPairs: 56, test: 112 };
+  return { ...BATCH_SIZES[imageScale(imageSide)] };
 }

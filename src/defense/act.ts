@@ -3,16 +3,17 @@
 // towards each other (minimising d(p̃, ñ), i.e. collapsing the triplet), and the
 // model learns to separate them again from a benign anchor.
 import { cat, tidy } from '../tensor/index.js';
-import { rowDistance } from '../metric/distance.js';
 import { tripletLoss } from '../metric/triplet.js';
 import type { Defense, DefenseContext, DefenseStep } from './defense.js';
-import { checkBudget, embedEval, embedGrad, embedTrain, meanHardness, mine, rows, runPgd, type PgdBudget } from './common.js';
+import { embedEval, embedGrad, embedTrain, meanHardness, mine, rows, runPgd } from './common.js';
+import { checkBudget, type PgdBudget } from '../attack/budget.js';
 
 /** Options of ACT: the PGD budget and the miner-margin quirk. */
 export interface ActOptions extends PgdBudget {
   /**
-   * RobRank passes margin 1.0 to the miner for metrics E and N (0.2 for C);
-   * it only matters for the semihard miner (docs/methods.md §2). true reproduces it.
+   * RobRank passes its margin_euclidean 1.0 to the miner for metrics E and N
+   * (`Metric.referenceMinerMargin`; C gets the loss margin); it only matters for
+   * the semihard miner (docs/methods.md §2). true reproduces it.
    */
   referenceMinerMargin?: boolean;
 }
@@ -28,7 +29,7 @@ export function antiCollapseTriplet(o: ActOptions): Defense {
     step(ctx: DefenseContext): DefenseStep {
       return tidy(() => {
         const clean = embedEval(ctx.model, ctx.images, ctx.metric);
-        const minerMargin = referenceMargin && ctx.metric !== 'C' ? 1.0 : ctx.margin;
+        const minerMargin = (referenceMargin ? ctx.metric.referenceMinerMargin : undefined) ?? ctx.margin;
         const t = mine(ctx, clean, minerMargin);
         const source = meanHardness(rows(clean, t.anchors), rows(clean, t.positives), rows(clean, t.negatives), ctx.metric);
         const b = t.anchors.shape[0]!;
@@ -38,7 +39,7 @@ export function antiCollapseTriplet(o: ActOptions): Defense {
           candidates,
           (xAdv) => {
             const e = embedGrad(ctx.model, xAdv, ctx.metric);
-            return rowDistance(e.narrow(0, 0, b), e.narrow(0, b, b), ctx.metric).mean();
+            return ctx.metric.rows(e.narrow(0, 0, b), e.narrow(0, b, b)).mean();
           },
           o,
         );

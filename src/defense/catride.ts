@@ -8,10 +8,10 @@
 //   - a fixed 16 PGD iterations, stopping early once the objective < 1e-5;
 //   - the loss adds the separation term ½·max(0, low(d(a,p)) − low(d(a,n)) + 0.04) on every step.
 import { cat, noGrad, tidy, type Tensor } from '../tensor/index.js';
-import { rowDistance } from '../metric/distance.js';
 import { catrideSeparationTerm, tripletLoss } from '../metric/triplet.js';
 import type { Defense, DefenseContext, DefenseStep } from './defense.js';
-import { checkBudget, embedEval, embedGrad, embedTrain, hardness, mine, rows, runPgd, type PgdBudget } from './common.js';
+import { embedEval, embedGrad, embedTrain, hardness, mine, rows, runPgd } from './common.js';
+import { checkBudget, type PgdBudget } from '../attack/budget.js';
 
 /** Code: soft-max weights exp(λ(d − max d)); slides: soft-min exp(−λ(d − min d)). */
 export type CollapseWeighting = 'softmax' | 'softmin';
@@ -55,7 +55,7 @@ export function collapseAwareTripletDecoupling(o: CatrideOptions): Defense {
   const stopBelow = o.stopBelow ?? 1e-5;
   if (!(lambda > 0)) throw new Error(`CA-TRIDE: lambda must be > 0, got ${lambda}`);
   const collapseness = (a: Tensor, p: Tensor, n: Tensor, metric: DefenseContext['metric']): Tensor =>
-    weightedDistance(rowDistance(a, p, metric), lambda, weighting).sub(weightedDistance(rowDistance(a, n, metric), lambda, weighting));
+    weightedDistance(metric.rows(a, p), lambda, weighting).sub(weightedDistance(metric.rows(a, n), lambda, weighting));
 
   return {
     name: `${mode === 'alternate' ? 'CA-TRIDE' : `CA-${mode.toUpperCase()}`}(λ=${lambda})`,
@@ -94,11 +94,11 @@ export function collapseAwareTripletDecoupling(o: CatrideOptions): Defense {
               xa,
               (x) => {
                 const za = embedGrad(ctx.model, x, ctx.metric);
-                const dap = rowDistance(za, ep, ctx.metric);
-                const dan = rowDistance(za, en, ctx.metric);
+                const dap = ctx.metric.rows(za, ep);
+                const dan = ctx.metric.rows(za, en);
                 const c = weightedDistance(dap, lambda, weighting).sub(weightedDistance(dan, lambda, weighting));
                 const gammaC = Math.exp(-Math.max(0, -noGrad(() => c.item())));
-                const shift = rowDistance(za, ea, ctx.metric).mean();
+                const shift = ctx.metric.rows(za, ea).mean();
                 // Move the anchor off its clean position until the shift passes the closer half of its negatives, without collapsing.
                 return c.clampMin(0).add(meanOfLowerHalf(dan).sub(shift).clampMin(0).mul(gammaC));
               },

@@ -1,27 +1,29 @@
 // Layer: defense. Pieces every defense shares: eval-mode embeddings without
 // gradient, mining, hardness statistics, and the call into the PGD core.
 import { noGrad, tidy, type Tensor } from '../tensor/index.js';
-import { embedForMetric, rowDistance, type MetricName } from '../metric/distance.js';
+import type { Metric } from '../metric/metric.js';
 import type { Triplets } from '../metric/miners.js';
 import type { EmbeddingModel } from '../models/model.js';
 import type { DefenseContext } from './defense.js';
 import { pgd as pgdCore } from '../attack/pgd.js';
+import type { PgdBudget } from '../attack/budget.js';
+import { imageScale, type ImageScale } from '../data/image-size.js';
 
 /** φ̂(x) in eval mode, no autograd (inputs to mining and to PGD targets). */
-export function embedEval(model: EmbeddingModel, x: Tensor, metric: MetricName): Tensor {
+export function embedEval(model: EmbeddingModel, x: Tensor, metric: Metric): Tensor {
   model.eval();
-  return noGrad(() => tidy(() => embedForMetric(model.forward(x), metric)));
+  return noGrad(() => tidy(() => metric.embed(model.forward(x))));
 }
 
 /** φ̂(x) with autograd in the model's current mode (PGD objectives run in eval mode). */
-export function embedGrad(model: EmbeddingModel, x: Tensor, metric: MetricName): Tensor {
-  return tidy(() => embedForMetric(model.forward(x), metric));
+export function embedGrad(model: EmbeddingModel, x: Tensor, metric: Metric): Tensor {
+  return tidy(() => metric.embed(model.forward(x)));
 }
 
 /** φ̂(x) in train mode, with autograd (what the loss is computed on). */
-export function embedTrain(model: EmbeddingModel, x: Tensor, metric: MetricName): Tensor {
+export function embedTrain(model: EmbeddingModel, x: Tensor, metric: Metric): Tensor {
   model.train();
-  return tidy(() => embedForMetric(model.forward(x), metric));
+  return tidy(() => metric.embed(model.forward(x)));
 }
 
 /** Mines with the context's miner; `minerMargin` reproduces the callers' margin quirk (docs/methods.md §2). */
@@ -36,12 +38,12 @@ export function mine(ctx: DefenseContext, embeddings: Tensor, minerMargin = ctx.
 }
 
 /** Per-triplet hardness H = d(a,p) − d(a,n) of metric-space embeddings [B]. */
-export function hardness(a: Tensor, p: Tensor, n: Tensor, metric: MetricName): Tensor {
-  return tidy(() => rowDistance(a, p, metric).sub(rowDistance(a, n, metric)));
+export function hardness(a: Tensor, p: Tensor, n: Tensor, metric: Metric): Tensor {
+  return tidy(() => metric.rows(a, p).sub(metric.rows(a, n)));
 }
 
 /** Mean hardness as a number (for the step statistics). */
-export function meanHardness(a: Tensor, p: Tensor, n: Tensor, metric: MetricName): number {
+export function meanHardness(a: Tensor, p: Tensor, n: Tensor, metric: Metric): number {
   return noGrad(() => tidy(() => hardness(a.detach(), p.detach(), n.detach(), metric).mean().item()));
 }
 
@@ -50,23 +52,15 @@ export function rows(x: Tensor, index: Tensor): Tensor {
   return x.indexSelect(0, index);
 }
 
-/** Validates a training ε/α/η triple once, when the defense is built. */
-export interface PgdBudget {
-  epsilon: number;
-  alpha: number;
-  steps: number;
-}
+/** docs/methods.md §3: the training ε and α of each input regime. */
+export const TRAINING_BUDGET: Readonly<Record<ImageScale, Readonly<Omit<PgdBudget, 'steps'>>>> = {
+  small: { epsilon: 77 / 255, alpha: 3 / 255 },
+  large: { epsilon: 8 / 255, alpha: 1 / 255 },
+};
 
-export function checkBudget(b: PgdBudget, who: string): PgdBudget {
-  if (!(b.epsilon >= 0 && b.epsilon <= 1)) throw new Error(`${who}: epsilon must be in [0, 1], got ${b.epsilon}`);
-  if (!(b.alpha > 0 && b.alpha <= 1)) throw new Error(`${who}: alpha must be in (0, 1], got ${b.alpha}`);
-  if (!Number.isInteger(b.steps) || b.steps < 1) throw new Error(`${who}: PGD steps must be a positive integer, got ${b.steps}`);
-  return b;
-}
-
-/** docs/methods.md §3: training ε and α per input size. */
+/** The training budget for images with this side, with η = `steps`. */
 export function defaultBudget(imageSide: number, steps = 32): PgdBudget {
-  return imageSide <= 32 ? { epsilon: 77 / 255, alpha: 3 / 255, steps } : { epsilon: 8 / 255, alpha: 1 / 255, steps };
+  return { ...TRAINING_BUDGET[imageScale(imageSide)], steps };
 }
 
 export interface PgdRun {

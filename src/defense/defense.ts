@@ -4,7 +4,7 @@
 // backward pass and the optimizer step, whatever the defense.
 import type { Tensor } from '../tensor/index.js';
 import type { EmbeddingModel } from '../models/model.js';
-import type { MetricName } from '../metric/distance.js';
+import type { Metric } from '../metric/metric.js';
 import type { Miner } from '../metric/miners.js';
 
 /** What a defense's training step receives: the model, the SPC-2 batch, the loss settings and where training stands. */
@@ -14,7 +14,7 @@ export interface DefenseContext {
   images: Tensor;
   /** [2B] int64 labels. */
   labels: Tensor;
-  metric: MetricName;
+  metric: Metric;
   /** Triplet margin γ of the training loss. */
   margin: number;
   /** The loss's own miner (random for ptripletN, …). */

@@ -4,10 +4,10 @@
 // embeddings with the loss's own miner and all three members are adversarial.
 // BatchNorm is not frozen for EST models (the model's own setting applies).
 import { randint, tidy } from '../tensor/index.js';
-import { rowDistance } from '../metric/distance.js';
 import { tripletLoss } from '../metric/triplet.js';
 import type { Defense, DefenseContext, DefenseStep } from './defense.js';
-import { checkBudget, embedEval, embedGrad, embedTrain, meanHardness, mine, rows, runPgd, type PgdBudget } from './common.js';
+import { embedEval, embedGrad, embedTrain, meanHardness, mine, rows, runPgd } from './common.js';
+import { checkBudget, type PgdBudget } from '../attack/budget.js';
 
 /** EST (embedding-shifted triplet): train on images whose embeddings PGD moved as far as it could (docs/methods.md §5). */
 export function embeddingShiftedTriplet(budget: PgdBudget): Defense {
@@ -23,7 +23,7 @@ export function embeddingShiftedTriplet(budget: PgdBudget): Defense {
         const { adversarial, iterations } = runPgd(
           ctx.model,
           ctx.images,
-          (xAdv, it) => rowDistance(embedGrad(ctx.model, xAdv, ctx.metric), it === 0 ? nudged : clean, ctx.metric).sum().neg(),
+          (xAdv, it) => ctx.metric.rows(embedGrad(ctx.model, xAdv, ctx.metric), it === 0 ? nudged : clean).sum().neg(),
           budget,
         );
         ctx.inspect?.('all', ctx.images, adversarial);

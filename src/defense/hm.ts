@@ -11,11 +11,12 @@
 // triplets from later PGD forward/backward passes therefore gives exactly the
 // same adversarial batch for less work.
 import { cat, full, keep, noGrad, tidy, type Tensor } from '../tensor/index.js';
-import { rowDistance } from '../metric/distance.js';
+import { requireMetric } from '../metric/metric.js';
 import { tripletLoss } from '../metric/triplet.js';
 import type { Miner } from '../metric/miners.js';
 import type { Defense, DefenseContext, DefenseStep } from './defense.js';
-import { checkBudget, embedEval, embedGrad, embedTrain, hardness, mine, rows, runPgd, type PgdBudget } from './common.js';
+import { embedEval, embedGrad, embedTrain, hardness, mine, rows, runPgd } from './common.js';
+import { checkBudget, type PgdBudget } from '../attack/budget.js';
 
 /** Pseudo-hardness functions of the previous loss (RD §3.2). */
 export type GradualDestination = 'lga' | 'gB' | 'g2' | 'gsqrt';
@@ -65,12 +66,12 @@ export function hardnessManipulation(o: HardnessManipulationOptions): Defense {
       if (typeof s.previousLoss === 'number') previousLoss = s.previousLoss;
     },
     step(ctx: DefenseContext): DefenseStep {
-      if (ctx.metric !== 'N') throw new Error(`HM is defined for metric N only (got ${ctx.metric}), as in the reference`);
+      requireMetric(ctx.metric, ['N'], 'HM');
       return tidy(() => {
-        const e = embedEval(ctx.model, ctx.images, 'N');
+        const e = embedEval(ctx.model, ctx.images, ctx.metric);
         const src = mine({ ...ctx, miner: o.source }, e, HM_MARGIN);
         const b = src.anchors.shape[0]!;
-        const hSource = hardness(rows(e, src.anchors), rows(e, src.positives), rows(e, src.negatives), 'N');
+        const hSource = hardness(rows(e, src.anchors), rows(e, src.positives), rows(e, src.negatives), ctx.metric);
         const hDest = destinationHardness(ctx, e, b);
         const X = cat([rows(ctx.images, src.anchors), rows(ctx.images, src.positives), rows(ctx.images, src.negatives)], 0);
 
@@ -88,12 +89,12 @@ export function hardnessManipulation(o: HardnessManipulationOptions): Defense {
             (xAdv) => {
               const ids = active;
               const pick = (part: number): Tensor => (ids === null ? xAdv.narrow(0, part * b, b) : rows(xAdv, ids.add(part * b)));
-              const z = embedGrad(ctx.model, cat([pick(0), pick(1), pick(2)], 0), 'N');
+              const z = embedGrad(ctx.model, cat([pick(0), pick(1), pick(2)], 0), ctx.metric);
               const m = ids === null ? b : ids.shape[0]!;
               tripletPasses += m;
               objectivePasses += 1;
               const [za, zp, zn] = [z.narrow(0, 0, m), z.narrow(0, m, m), z.narrow(0, 2 * m, m)];
-              const gap = rowDistance(za, zp, 'N').sub(rowDistance(za, zn, 'N')).sub(ids === null ? hDest : rows(hDest, ids));
+              const gap = ctx.metric.rows(za, zp).sub(ctx.metric.rows(za, zn)).sub(ids === null ? hDest : rows(hDest, ids));
               if (o.skipSatisfied) {
                 const still = noGrad(() => gap.lt(0).nonzero().flatten());
                 const next = ids === null ? still : rows(ids, still);
@@ -118,18 +119,18 @@ export function hardnessManipulation(o: HardnessManipulationOptions): Defense {
           ctx.inspect?.('triplets', X, adversarial);
         }
 
-        const z = embedTrain(ctx.model, adversarial, 'N');
+        const z = embedTrain(ctx.model, adversarial, ctx.metric);
         const [za, zp, zn] = [z.narrow(0, 0, b), z.narrow(0, b, b), z.narrow(0, 2 * b, b)];
-        const lossAdv = tripletLoss(za, zp, zn, { margin: HM_MARGIN, metric: 'N' });
+        const lossAdv = tripletLoss(za, zp, zn, { margin: HM_MARGIN, metric: ctx.metric });
         if (d.kind === 'gradual') previousLoss = lossAdv.item();
         let loss = lossAdv;
         if (ics > 0) {
           // ICS: the adversarial anchor must stay closer to its benign self than the benign positive is.
-          const a0 = embedTrain(ctx.model, rows(ctx.images, src.anchors), 'N');
-          const p0 = embedTrain(ctx.model, rows(ctx.images, src.positives), 'N');
-          loss = lossAdv.add(tripletLoss(a0, za, p0, { margin: 0, metric: 'N' }).mul(ics));
+          const a0 = embedTrain(ctx.model, rows(ctx.images, src.anchors), ctx.metric);
+          const p0 = embedTrain(ctx.model, rows(ctx.images, src.positives), ctx.metric);
+          loss = lossAdv.add(tripletLoss(a0, za, p0, { margin: 0, metric: ctx.metric }).mul(ics));
         }
-        const trained = noGrad(() => hardness(za.detach(), zp.detach(), zn.detach(), 'N'));
+        const trained = noGrad(() => hardness(za.detach(), zp.detach(), zn.detach(), ctx.metric));
         return {
           loss,
           stats: {
@@ -151,7 +152,7 @@ export function hardnessManipulation(o: HardnessManipulationOptions): Defense {
   function destinationHardness(ctx: DefenseContext, e: Tensor, b: number): Tensor {
     if (d.kind === 'constant') return full([b], d.value, { device: e.device });
     const t = mine({ ...ctx, miner: d.miner }, e, HM_MARGIN);
-    const benign = hardness(rows(e, t.anchors), rows(e, t.positives), rows(e, t.negatives), 'N');
+    const benign = hardness(rows(e, t.anchors), rows(e, t.positives), rows(e, t.negatives), ctx.metric);
     if (d.kind === 'miner') return benign;
     const lbar = Math.min(Math.max(previousLoss, 0), u) / u;
     switch (d.fn) {

@@ -4,9 +4,10 @@
 // one function that turns the settings into a Defense.
 import { z } from 'zod';
 import { HM_SAMPLERS, minerByName, minerEntry, type MinerName, type Miner } from '../metric/miners.js';
-import type { MetricName } from '../metric/distance.js';
+import type { MetricName } from '../metric/metric.js';
 import type { Defense } from './defense.js';
-import { defaultBudget, type PgdBudget } from './common.js';
+import { defaultBudget } from './common.js';
+import type { PgdBudget } from '../attack/budget.js';
 import { noDefense, type PairLoss } from './none.js';
 import { embeddingShiftedTriplet } from './est.js';
 import { antiCollapseTriplet } from './act.js';

@@ -2,9 +2,9 @@
 // RobRank reports it (docs/attacks-and-metrics.md §1–2): the whole split is both
 // query set and gallery, embeddings in metric space, per-batch means averaged.
 import { dispose, onDevice, tidy, Tensor, type ProcessGroup } from '../tensor/index.js';
-import { embedForMetric, type MetricName } from '../metric/distance.js';
+import type { Metric } from '../metric/metric.js';
 import type { EmbeddingModel } from '../models/model.js';
-import type { DmlDataset } from '../data/index.js';
+import { defaultBatchSizes, type DmlDataset } from '../data/index.js';
 import { embedDataset } from './embed.js';
 import { retrievalMetrics } from './retrieval.js';
 import { embeddingNmi } from './nmi.js';
@@ -85,10 +85,10 @@ export interface BenignOptions {
  * R@1, R@2, mAP, mAP@10, mAP@R, NMI and r@M of `model` on `ds`, which is both
  * query set and gallery (each query's own copy is dropped from its ranking).
  */
-export async function evaluateBenign(model: EmbeddingModel, ds: DmlDataset, metric: MetricName, o: BenignOptions = {}): Promise<BenignMetrics & { entanglement?: Entanglement }> {
-  const batchSize = o.batchSize ?? (ds.height > 64 ? 112 : 128);
+export async function evaluateBenign(model: EmbeddingModel, ds: DmlDataset, metric: Metric, o: BenignOptions = {}): Promise<BenignMetrics & { entanglement?: Entanglement }> {
+  const batchSize = o.batchSize ?? defaultBatchSizes(ds.height).test;
   const raw = await embedDataset(model, ds, { batchSize, progress: o.progress, group: o.group });
-  const emb = tidy(() => embedForMetric(raw, metric));
+  const emb = tidy(() => metric.embed(raw));
   const labels = tidy(() => onDevice(Tensor.fromTypedArray(ds.labels, [ds.length]).long(), model.device));
   try {
     const r = retrievalMetrics(emb, emb, labels, labels, metric, { batchSize, recallAt: [1, 2], withMapAtR: true, progress: o.progress }).batchMean;

@@ -8,8 +8,7 @@
 // measure the entanglement of the undefended model and interpolate λ linearly
 // through the published points, clamped outside them.
 import { noGrad, tidy, type Tensor } from '../tensor/index.js';
-import type { MetricName } from '../metric/distance.js';
-import { galleryDistance } from '../attack/gallery-distance.js';
+import type { Metric } from '../metric/metric.js';
 
 /** Mean intra- and inter-class test distances and their ratio. */
 export interface Entanglement {
@@ -27,7 +26,7 @@ export interface Entanglement {
  * intra-class mean, as the reference's metric code collects only non-zero
  * distances (which drops each item's distance to itself).
  */
-export function entanglement(embeddings: Tensor, labels: Tensor, metric: MetricName, batchSize = 500): Entanglement {
+export function entanglement(embeddings: Tensor, labels: Tensor, metric: Metric, batchSize = 500): Entanglement {
   const n = embeddings.shape[0]!;
   if (n < 2 || labels.shape[0] !== n) throw new Error(`entanglement: need [N, D] embeddings and [N] labels with N ≥ 2, got [${embeddings.shape.join(', ')}] and [${labels.shape.join(', ')}]`);
   let intraSum = 0;
@@ -38,7 +37,7 @@ export function entanglement(embeddings: Tensor, labels: Tensor, metric: MetricN
     for (let start = 0; start < n; start += batchSize) {
       const len = Math.min(batchSize, n - start);
       tidy(() => {
-        const d = galleryDistance(embeddings.narrow(0, start, len), embeddings, metric).double(); // [b, N]
+        const d = metric.gallery(embeddings.narrow(0, start, len), embeddings).double(); // [b, N]
         const same = labels.narrow(0, start, len).unsqueeze(1).eq(labels.unsqueeze(0));
         const intra = same.logicalAnd(d.gt(0));
         const other = same.logicalNot();

@@ -12,9 +12,9 @@
 // the reported number is the UNWEIGHTED mean over batches, so a smaller last
 // batch weighs as much as a full one. The exact mean over queries is returned
 // next to it.
-import { arange, call1, stack, tidy, type Tensor } from '../tensor/index.js';
+import { arange, stack, tidy, type Tensor } from '../tensor/index.js';
 import { assertEmbeddingMatrix, assertFinite } from '../metric/check.js';
-import { pairwiseDistance, type MetricName } from '../metric/distance.js';
+import type { Metric } from '../metric/metric.js';
 import { progressBar } from '../train/progress.js';
 
 /**
@@ -110,19 +110,6 @@ function validateQueryGalleryIndex(index: Tensor | undefined, queries: number, g
   }
 }
 
-/**
- * Query-to-gallery distances for ranking. C is shared with the losses
- * (pairwiseDistance). For N/E, torch.cdist's default compute mode is used, as in
- * the reference: it switches to the matrix-product form for more than 25 rows,
- * which is ~20× faster than the exact-difference mode pairwiseDistance keeps for
- * stable gradients. No gradient flows here, and the two differ only by round-off
- * (near-ties may swap, exactly as they may in the reference).
- */
-function rankingDistance(queries: Tensor, gallery: Tensor, metric: MetricName): Tensor {
-  if (metric === 'C') return pairwiseDistance(queries, gallery, metric);
-  return call1('aten::cdist', [queries, gallery, 2, null]);
-}
-
 /** Column order of the per-batch sums computed by `batchSums`. */
 interface StatLayout {
   recallAt: number[];
@@ -139,13 +126,14 @@ function batchSums(
   queryLabels: Tensor,
   gallery: Tensor,
   galleryLabels: Tensor,
-  metric: MetricName,
+  metric: Metric,
   selfIndex: Tensor | null,
   layout: StatLayout,
   firstQuery: number,
 ): number[] {
   return tidy(() => {
-    let distances = rankingDistance(queries, gallery, metric);
+    // The reference's ranking numerics (Metric.gallery), as the attacks rank.
+    let distances = metric.gallery(queries, gallery);
     // Forcing the own copy to -inf makes it sort first, so dropping position 0 drops exactly it.
     if (selfIndex !== null) distances = distances.scatter(1, selfIndex.long().unsqueeze(1), -Infinity);
     const [, order] = distances.sort(1); // stable: exact ties keep gallery order
@@ -193,7 +181,7 @@ function toMetrics(values: readonly number[], layout: StatLayout): RetrievalMetr
 
 /**
  * Benign retrieval metrics of `queries` [Q, D] against `gallery` [N, D], both
- * already in metric space (embedForMetric), with integer labels [Q] and [N].
+ * already in metric space (`metric.embed`), with integer labels [Q] and [N].
  * Every value is a fraction in [0, 1] except meanRank (a position); callers
  * multiply by 100 for tables. Throws on shape/label mismatches, non-finite
  * embeddings, K > N-1, and queries without any relevant gallery item.
@@ -203,7 +191,7 @@ export function retrievalMetrics(
   gallery: Tensor,
   queryLabels: Tensor,
   galleryLabels: Tensor,
-  metric: MetricName,
+  metric: Metric,
   options: RetrievalOptions = {},
 ): RetrievalReport {
   assertEmbeddingMatrix(queries, 'query embeddings');

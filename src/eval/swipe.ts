@@ -11,7 +11,7 @@
 // which other attacks ran or in what order — `rankshield attack` reproduces a
 // swipe column, and runs of one kind at several budgets share their selections.
 import { dispose, manualSeed, noGrad, onDevice, SINGLE_PROCESS, tidy, Tensor, type ProcessGroup } from '../tensor/index.js';
-import { embedForMetric, type MetricName } from '../metric/distance.js';
+import type { Metric, MetricName } from '../metric/metric.js';
 import type { EmbeddingModel } from '../models/model.js';
 import { mixSeed, testLoader, type DmlDataset } from '../data/index.js';
 import {
@@ -75,6 +75,7 @@ export interface SwipeProgress {
 /** The outcome of a swipe (also the JSON the CLI prints and writes). */
 export interface SwipeResult {
   profile: string;
+  /** The metric's name (`Metric.name`). */
   metric: MetricName;
   /** Queries attacked (each by every attack of the profile). */
   queries: number;
@@ -99,9 +100,9 @@ export interface SwipeResult {
 }
 
 /** Embeds the whole split once, clean, in metric space, with its labels. Caller disposes both tensors. */
-export async function embedGallery(model: EmbeddingModel, ds: DmlDataset, metric: MetricName, batchSize: number, progress = false, group?: ProcessGroup): Promise<Gallery> {
+export async function embedGallery(model: EmbeddingModel, ds: DmlDataset, metric: Metric, batchSize: number, progress = false, group?: ProcessGroup): Promise<Gallery> {
   const raw = await embedDataset(model, ds, { batchSize, progress, group });
-  const embeddings = tidy(() => embedForMetric(raw, metric));
+  const embeddings = tidy(() => metric.embed(raw));
   raw.dispose();
   const labels = tidy(() => onDevice(Tensor.fromTypedArray(ds.labels, [ds.length]).long(), model.device));
   return makeGallery(embeddings, labels, metric);
@@ -153,7 +154,7 @@ function batchSeed(seed: number, run: ProfileRun, batch: number): number {
  * before and after. The caller owns `examples.adversarial` and `clean`.
  */
 export async function attackExamples(
-  model: EmbeddingModel, ds: DmlDataset, metric: MetricName,
+  model: EmbeddingModel, ds: DmlDataset, metric: Metric,
   o: { run: ProfileRun; batchSize: number; batch?: number; seed?: number; attackOptions?: AttackOptions; topK?: number },
 ): Promise<{ values: Record<string, number>; examples: AttackExamples; clean: Tensor; indices: Int32Array }> {
   const batch = o.batch ?? 0;
@@ -181,7 +182,7 @@ export async function attackExamples(
   }
 }
 
-export async function runSwipe(model: EmbeddingModel, ds: DmlDataset, metric: MetricName, o: SwipeOptions = {}): Promise<SwipeResult> {
+export async function runSwipe(model: EmbeddingModel, ds: DmlDataset, metric: Metric, o: SwipeOptions = {}): Promise<SwipeResult> {
   const profile = typeof o.profile === 'object' ? o.profile : getProfile(o.profile ?? 'rob28');
   const runs = profile.runs;
   const seed = o.seed ?? 0;
@@ -266,7 +267,7 @@ export async function runSwipe(model: EmbeddingModel, ds: DmlDataset, metric: Me
   }
   return {
     profile: profile.name,
-    metric,
+    metric: metric.name,
     queries,
     batches: done,
     budgets: distinctBudgets(runs.map((r) => r.budget)),

@@ -1,7 +1,7 @@
 // Layer: metric. The training losses on mined pairs as one catalogue: names in
 // our configs and in RobRank's loss names, and each loss's default margin.
 import { CONTRASTIVE_MARGIN } from './contrastive.js';
-import { defaultMargin, type MetricName } from './distance.js';
+import { metricByName, type MetricName } from './metric.js';
 
 /** The training loss on mined triplets. */
 export type LossKind = 'triplet' | 'contrastive';
@@ -17,7 +17,7 @@ export interface LossEntry {
 
 /** Every loss. The one list the config schema, the CLI and the shorthand parser derive from. */
 export const LOSSES: readonly LossEntry[] = [
-  { name: 'triplet', robrankWord: 'triplet', summary: 'triplet loss max(0, d(a,p) − d(a,n) + γ)', defaultMargin: (metric) => defaultMargin(metric) },
+  { name: 'triplet', robrankWord: 'triplet', summary: 'triplet loss max(0, d(a,p) − d(a,n) + γ)', defaultMargin: (metric) => metricByName(metric).defaultMargin },
   { name: 'contrastive', robrankWord: 'contrast', summary: 'contrastive loss on the SPC-2 pairs', defaultMargin: () => CONTRASTIVE_MARGIN },
 ];
 

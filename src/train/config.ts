@@ -2,7 +2,7 @@
 // (docs/methods.md §3) and RobRank's `dataset:model:loss` shorthand.
 import path from 'node:path';
 import { z } from 'zod';
-import { parseMetric, METRICS, type MetricName } from '../metric/distance.js';
+import { parseMetric, METRIC_NAMES, type MetricName } from '../metric/metric.js';
 import { LOSSES, LOSS_NAMES, lossEntry, type LossKind } from '../metric/losses.js';
 import { MINERS, MINER_NAMES, type MinerName } from '../metric/miners.js';
 import { defaultModelFor, MODELS, MODEL_NAMES, modelEntry, type ModelKind } from '../models/catalogue.js';
@@ -93,7 +93,7 @@ export function parseShorthand(s: string): ExperimentConfig {
   const parsed = parseLossName(loss);
   if (parsed === null) {
     const known = LOSSES.flatMap((l) => MINERS.map((m) => `p${m.lossCode}${l.robrankWord}`));
-    throw new Error(`loss '${loss}' is not supported (supported: ${known.map((l) => `${l}{${METRICS.join(',')}}`).join(', ')})`);
+    throw new Error(`loss '${loss}' is not supported (supported: ${known.map((l) => `${l}{${METRIC_NAMES.join(',')}}`).join(', ')})`);
   }
   const { lossKind, miner, metric } = parsed;
   // CA-TRIDE's released configuration is the ACT model class with the gradual semihard loss (docs/methods.md §8.1).
@@ -124,7 +124,7 @@ const experimentConfigSchema = z
     dataset: z.string().min(1),
     root: z.string().min(1).optional(),
     model: z.enum(MODEL_NAMES as [ModelKind, ...ModelKind[]]),
-    metric: z.enum(METRICS as [MetricName, ...MetricName[]]),
+    metric: z.enum(METRIC_NAMES as [MetricName, ...MetricName[]]),
     loss: z.enum(LOSS_NAMES as [LossKind, ...LossKind[]]),
     miner: z.enum(MINER_NAMES as [MinerName, ...MinerName[]]),
     margin: z.number(),

@@ -18,6 +18,7 @@ import { CPU, dispose, manualSeed, onDevice, rngState, setRngState, SINGLE_PROCE
 import { Adam } from '../optim/index.js';
 import { openDataset, spc2Loader, type Batch, type DmlDataset } from '../data/index.js';
 import { minerByName } from '../metric/miners.js';
+import { metricByName } from '../metric/metric.js';
 import { buildDefense } from '../defense/registry.js';
 import { DEFENSE_STAT_KEYS, type Defense, type DefenseStats } from '../defense/defense.js';
 import { evaluateBenign, type BenignMetrics } from '../eval/benign.js';
@@ -231,7 +232,7 @@ class TrainingRun {
   }
 
   #evaluate(): Promise<BenignMetrics> {
-    return evaluateBenign(this.model, this.test, this.config.metric, { group: this.group, progress: (this.opts.progress ?? false) && this.group.rank === 0 });
+    return evaluateBenign(this.model, this.test, metricByName(this.config.metric), { group: this.group, progress: (this.opts.progress ?? false) && this.group.rank === 0 });
   }
 
   /** Commits the trained epoch (before evaluating it, so a kill during evaluation loses no training), evaluates, logs. */
@@ -396,7 +397,7 @@ function singleStep(o: EpochOptions, batch: Batch, step: number, local: StepAgre
   const { model, opt, defense, config, epoch } = o;
   return tidy(() => {
     const s = defense.step({
-      model, images: batch.images, labels: batch.labels, metric: config.metric, margin: config.margin, miner: minerByName(config.miner),
+      model, images: batch.images, labels: batch.labels, metric: metricByName(config.metric), margin: config.margin, miner: minerByName(config.miner),
       epoch, maxEpochs: config.epochs, step,
     });
     opt.zeroGrad();
@@ -427,7 +428,7 @@ function shardedStep(o: EpochOptions, batch: Batch, step: number, d: { shards: n
     const r = tidy(() => {
       const st = defense.step({
         model, images: batch.images.narrow(0, 2 * from, 2 * (to - from)), labels: batch.labels.narrow(0, 2 * from, 2 * (to - from)),
-        metric: config.metric, margin: config.margin, miner: minerByName(config.miner), epoch, maxEpochs: config.epochs, step,
+        metric: metricByName(config.metric), margin: config.margin, miner: minerByName(config.miner), epoch, maxEpochs: config.epochs, step,
       });
       st.loss.mul(weight).backward();
       return { loss: st.loss.item(), stats: st.stats };

@@ -6,6 +6,7 @@ import { openDataset } from '../../src/data/index.js';
 import { runSwipe } from '../../src/eval/swipe.js';
 import { initProcessGroup, rendezvousFromEnv, SINGLE_PROCESS } from '../../src/tensor/index.js';
 import { loadCheckpoint } from '../../src/train/checkpoint.js';
+import { metricByName } from '../../src/metric/metric.js';
 
 const r = rendezvousFromEnv();
 const group = r === null ? SINGLE_PROCESS : initProcessGroup(r, 60);
@@ -13,7 +14,7 @@ const { model, info } = loadCheckpoint(process.argv[2]!);
 const data = await openDataset(info.config.dataset);
 const budget = { epsilon: 77 / 255, alpha: 3 / 255, steps: 3 };
 const profile = { name: 'rob28-small', usedFor: 'tests', batchSize: 24, runs: ERS_ATTACK_KINDS.map((attack) => ({ attack, budget })) };
-const result = await runSwipe(model, data.test, info.config.metric, { profile, maxIter: 4, group });
+const result = await runSwipe(model, data.test, metricByName(info.config.metric), { profile, maxIter: 4, group });
 if (group.rank === 0) console.log(JSON.stringify({ ...result, seconds: 0, gallerySeconds: 0 }));
 group.destroy();
 model.dispose();

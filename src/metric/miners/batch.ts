@@ -5,8 +5,8 @@
 //
 // SPC-2 layout: 2B items x_0, x_0', x_1, x_1', ...; anchors are the even
 // positions 2k, the default positive of anchor 2k is 2k+1.
-import { arange, call1, noGrad, rand, tidy, where, type Tensor } from '../../tensor/index.js';
-import { l2normalize, type MetricName } from '../distance.js';
+import { arange, noGrad, rand, tidy, where, type Tensor } from '../../tensor/index.js';
+import type { Metric } from '../metric.js';
 import { assertSpc2Batch } from '../check.js';
 
 /** Index triplets into the batch: int64 [B] each. The caller owns (disposes) them. */
@@ -26,7 +26,7 @@ export interface TrainingProgress {
 
 /** What a miner needs beyond embeddings and labels. */
 export interface MinerOptions {
-  metric: MetricName;
+  metric: Metric;
   /**
    * Margin m of the semihard rule. Which value reaches the miner depends on the
    * caller (docs/methods.md §2 quirk: ACT passes 1.0 for N); other miners ignore it.
@@ -75,30 +75,23 @@ export function sameLabelRows(labels: Tensor): Tensor {
 
 /**
  * Anchor rows of the miners' distance matrix, computed like the reference
- * (RobRank `__miner_pdist`) rather than with the exact distance.ts routine:
- *   N, E: sqrt(|x_i|^2 + |x_j|^2 - 2 x_i·x_j) with the squared norms taken from
- *         the diagonal of the same x·xᵀ product (so the diagonal is exactly 0);
- *         round-off can make the radicand slightly negative off the diagonal
- *         (near-duplicates), giving NaN. The selection rules handle NaN.
- *   C:    1 - x_i·x_j (may be slightly negative on the diagonal).
- * Embeddings are normalised for N and C, raw for E.
+ * (RobRank `__miner_pdist`, see `Metric.fromGram`) rather than with the exact
+ * `metric.pairwise`: the embeddings are taken into metric space, their Gram
+ * matrix x·xᵀ gives every distance. For N/E round-off can make a distance NaN
+ * (near-duplicates); the selection rules handle NaN.
  */
-export function minerDistanceRows(embeddings: Tensor, metric: MetricName): Tensor {
+export function minerDistanceRows(embeddings: Tensor, metric: Metric): Tensor {
   return noGrad(() =>
     tidy(() => {
-      const x = metric === 'E' ? embeddings.detach() : l2normalize(embeddings.detach());
-      const prod = x.mm(x.t());
+      const x = metric.embed(embeddings.detach());
       const rows = anchorIndices(x.shape[0]! / 2, x.device);
-      if (metric === 'C') return prod.indexSelect(0, rows).rsub(1);
-      const sq = call1('aten::diagonal', [prod, 0, 0, 1]);
-      const full = sq.unsqueeze(1).add(sq.unsqueeze(0)).sub(prod.mul(2)).sqrt();
-      return full.indexSelect(0, rows);
+      return metric.fromGram(x.mm(x.t())).indexSelect(0, rows);
     }),
   );
 }
 
 /** Validates an SPC-2 batch and builds its MiningBatch; the caller disposes it (dispose(batch)). */
-export function spc2MiningBatch(embeddings: Tensor, labels: Tensor, metric: MetricName): MiningBatch {
+export function spc2MiningBatch(embeddings: Tensor, labels: Tensor, metric: Metric): MiningBatch {
   const pairs = assertSpc2Batch(embeddings, labels);
   return noGrad(() => ({
     pairs,
@@ -164,7 +157,7 @@ export interface Selection {
 }
 
 /** Runs a selection rule on a freshly built MiningBatch, freeing everything but the triplets. */
-export function mineWith(embeddings: Tensor, labels: Tensor, metric: MetricName, rule: (batch: MiningBatch) => Selection): Triplets {
+export function mineWith(embeddings: Tensor, labels: Tensor, metric: Metric, rule: (batch: MiningBatch) => Selection): Triplets {
   return noGrad(() =>
     tidy(() => {
       const batch = spc2MiningBatch(embeddings, labels, metric);
