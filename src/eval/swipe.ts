@@ -52,6 +52,8 @@ export interface SwipeOptions {
   attackOptions?: AttackOptions;
   /** Called after each batch (progress). */
   onBatch?: (progress: SwipeProgress) => void;
+  /** Keep what the attacks did to query batch 0 (images, neighbour lists) for pictures of it; default none. */
+  examples?: SwipeExamplesOption;
   /** Progress bars with ETA on stderr: the gallery embedding, then one tick per attack per batch (default off). */
   progress?: boolean;
   /**
@@ -60,6 +62,25 @@ export interface SwipeOptions {
    * batch order on every rank, so the result equals the one-process swipe's.
    */
   group?: ProcessGroup;
+}
+
+/** SwipeOptions.examples: `keep` sees each run's result on query batch 0 as the swipe computes it (no second attack). */
+export interface SwipeExamplesOption {
+  /** Neighbours listed per query before and after. */
+  topK: number;
+  /** Called once per profile run; the tensors are freed when it returns (clone what you keep). */
+  keep: (example: SwipeExample) => void;
+}
+
+/** One profile run on query batch 0. */
+export interface SwipeExample {
+  run: ProfileRun;
+  /** That batch's numbers. */
+  values: Record<string, number>;
+  examples: AttackExamples;
+  /** [B, C, H, W] clean query images and their dataset indices. */
+  clean: Tensor;
+  indices: Int32Array;
 }
 
 /** What `onBatch` receives after each query batch. */
@@ -222,7 +243,15 @@ export async function runSwipe(model: EmbeddingModel, ds: DmlDataset, metric: Me
         let c = 1;
         runs.forEach((run, r) => {
           manualSeed(batchSeed(seed, run, b));
-          const { values } = attackBatch(model, attacks[r]!, ctx, run.budget);
+          const keep = b === 0 ? o.examples : undefined;
+          const { values, examples } = attackBatch(model, attacks[r]!, ctx, run.budget, keep === undefined ? {} : { examples: keep.topK });
+          if (keep !== undefined) {
+            try {
+              keep.keep({ run, values, examples: examples!, clean: images, indices: batch.indices });
+            } finally {
+              examples!.adversarial.dispose();
+            }
+          }
           for (const report of attacks[r]!.reports) rows[row + c++] = values[report]!;
           bar?.tick(1, `batch ${b + 1}/${batches} ${run.attack}`);
         });
