@@ -3,10 +3,10 @@
 // name: pixel = 0.5 + scale · δ) and the adversarial image, as PNGs, plus
 // rankings.json with each image's top-k neighbours (gallery index, label,
 // distance) before and after the attack. The PNG encoding of one CHW image is
-// shared with the swipe page (report-html.ts) and the explorer's server.
+// shared with the swipe page (report-html.ts) and the service's images.
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import sharp from 'sharp';
+import sharp, { type Sharp } from 'sharp';
 import { makeDirs, writeFileAtomic } from '../io/atomic.js';
 import type { AttackExamples } from '../attack/index.js';
 import { noGrad, tidy, type Tensor } from '../tensor/index.js';
@@ -15,21 +15,25 @@ import { noGrad, tidy, type Tensor } from '../tensor/index.js';
 export type ImageShape = readonly [number, number, number];
 
 /**
- * One CHW image of `values` (starting at `offset`) as PNG bytes; `map` turns
- * each value into a pixel in [0, 1] (clipped). 1 channel → grey, 3 → RGB.
+ * One image of an NCHW float array as a PNG (sharp pipeline, not yet encoded): the C planes at
+ * `offset`, each value mapped by `map` then clipped to [0, 1] and scaled to bytes. 1 channel → grey, 3 → RGB.
  */
-export async function chwToPng(values: ArrayLike<number>, offset: number, [c, h, w]: ImageShape, map: (v: number) => number = (v) => v): Promise<Buffer> {
-  if (c !== 1 && c !== 3) throw new Error(`chwToPng: images have 1 or 3 channels, got ${c}`);
-  if (offset < 0 || offset + c * h * w > values.length) throw new Error(`chwToPng: a ${c}×${h}×${w} image at ${offset} overruns ${values.length} values`);
+export function chwPng(values: Float32Array, offset: number, shape: ImageShape, map: (v: number) => number = (v) => v): Sharp {
+  const [c, h, w] = shape;
+  if (c !== 1 && c !== 3) throw new Error(`chwPng: images have 1 or 3 channels, got ${c}`);
+  if (offset < 0 || offset + c * h * w > values.length) throw new Error(`chwPng: a ${c}×${h}×${w} image at ${offset} overruns ${values.length} values`);
   const pixels = Buffer.alloc(c * h * w);
   // NCHW planes → interleaved HWC bytes
   for (let ch = 0; ch < c; ch++) for (let p = 0; p < h * w; p++) pixels[p * c + ch] = Math.round(255 * Math.min(1, Math.max(0, map(values[offset + ch * h * w + p]!))));
   // b-w keeps a grey image one channel (sharp would write RGB).
-  return sharp(pixels, { raw: { width: w, height: h, channels: c } }).toColourspace(c === 1 ? 'b-w' : 'srgb').png().toBuffer();
+  return sharp(pixels, { raw: { width: w, height: h, channels: c } }).toColourspace(c === 1 ? 'b-w' : 'srgb').png();
 }
 
-/** The factor that makes the largest |δ| of a perturbation reach mid-grey ± 0.5 (1 for a zero perturbation, which stays flat grey). */
-export function amplification(maxAbs: number): number {
+/**
+ * The factor that makes a perturbation visible: pixel = 0.5 + scale · δ brings the
+ * largest |δ| to mid-grey ± 0.5; a zero perturbation stays flat grey (scale 1).
+ */
+export function perturbationScale(maxAbs: number): number {
   return maxAbs > 0 ? 0.5 / maxAbs : 1;
 }
 
@@ -82,7 +86,7 @@ export async function saveAttackImages(dir: string, o: AttackImagesInput): Promi
     const png = async (name: string, values: Float32Array, offset: number, map?: (v: number) => number): Promise<string> => {
       const file = path.join(dir, name);
       // Plain writes: hundreds of small pictures, each cheap to make again (rankings.json is written atomically).
-      await writeFile(file, await chwToPng(values, offset, [c, h, w], map));
+      await writeFile(file, await chwPng(values, offset, [c, h, w], map).toBuffer());
       written.push(file);
       return name;
     };
@@ -91,7 +95,7 @@ export async function saveAttackImages(dir: string, o: AttackImagesInput): Promi
       const id = o.indices[i]!;
       let maxAbs = 0;
       for (let k = 0; k < size; k++) maxAbs = Math.max(maxAbs, Math.abs(d[i * size + k]!));
-      const scale = amplification(maxAbs);
+      const scale = perturbationScale(maxAbs);
       const files = {
         query: await png(`${id}-query.png`, clean, i * size),
         perturbation: await png(`${id}-perturbation-x${scale.toFixed(1)}.png`, d, i * size, (v) => 0.5 + scale * v),

@@ -12,7 +12,7 @@ import { dispose, noGrad, tidy, type Tensor } from '../tensor/index.js';
 import { imageAt, type DmlDataset } from '../data/index.js';
 import type { AttackExamples, AttackKind, PgdBudget, ProfileRun } from '../attack/index.js';
 import { writeFileAtomic, makeDirs } from '../io/atomic.js';
-import { chwToPng, saveAttackImages, type AttackImageRecord, type ImageShape, type Neighbour } from './attack-images.js';
+import { chwPng, saveAttackImages, type AttackImageRecord, type ImageShape, type Neighbour } from './attack-images.js';
 import { ARS_MEANING, ERS_MEANING, LOW_RECALL_WARNING, escapeXml as esc, formatBudget, swipeRows, swipeScope, swipeSvg } from './report-svg.js';
 import { attackColumn, formatAttackValue } from './columns.js';
 import { formatBenign } from './benign.js';
@@ -264,7 +264,7 @@ export async function writeSwipePage(dir: string, result: SwipeResult, o: SwipeP
     // Each neighbour once, whatever the number of lists it appears in.
     const ids = new Set(examples.flatMap((e) => e.images.flatMap((i) => [...i.before, ...i.after].map((n) => n.index))));
     makeDirs(path.join(dir, GALLERY_DIR));
-    for (const id of ids) await writeFile(path.join(dir, GALLERY_DIR, `${id}.png`), await chwToPng(await imageAt(o.ds, id), 0, shape));
+    for (const id of ids) await writeFile(path.join(dir, GALLERY_DIR, `${id}.png`), await chwPng(await imageAt(o.ds, id), 0, shape).toBuffer());
   }
   const file = path.join(dir, 'index.html');
   await writeFileAtomic(file, swipeHtml({ result, source: o.source, imageShape: shape, examples, galleryDir: GALLERY_DIR }));
