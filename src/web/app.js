@@ -7,11 +7,17 @@
 
 /** @typedef {{ rank: number, id: number, label: number, distance: number }} Hit */
 /** @typedef {{ epsilon: number, alpha: number, steps: number }} Budget */
-/** @typedef {{ kind: string, target: string, summary: string, measure: string, defaults: Budget }} AttackInfo */
+/**
+ * What perturbs what: `chooses` says which gallery ids `candidates` names (CA±: the queries whose
+ * rankings the perturbed candidate climbs; QA±, SPQA±: the query's candidates; others: none).
+ * @typedef {{ kind: string, target: string, chooses?: 'queries' | 'candidates' | null, summary: string,
+ *   measure: string, unit?: string, robust?: string, defaults: Budget }} AttackInfo
+ */
 /** @typedef {{ name: string, summary: string }} ProfileInfo */
 /**
  * @typedef {{ checkpoint: string, dataset: string, metric: string, imageShape: number[], gallerySize: number,
- *   classes: number[], benign: Record<string, number> | null, attacks: AttackInfo[], profiles: ProfileInfo[] }} ModelInfo
+ *   classes: number[], benign: Record<string, number> | null, attacks: AttackInfo[], profiles: ProfileInfo[],
+ *   defaultProfile?: string }} ModelInfo
  */
 /** @typedef {{ total: number, offset: number, items: { id: number, label: number }[] }} GalleryPage */
 /** @typedef {{ query: { id?: number, label?: number }, results: Hit[], seconds: number }} SearchResult */
@@ -36,8 +42,14 @@
 const TOKEN_KEY = 'rankshield.token';
 const PAGE_SIZE = 60;
 const TOP_K = 10;
-/** Attacks that take candidates (CA±, QA±, SPQA±); the others pick their own targets. */
-const TAKES_CANDIDATES = /^(CA|QA|SPQA)[+-]$/;
+/** Attacks that take gallery ids (CA±, QA±, SPQA±), for a server that does not say (`chooses`). */
+const TAKES_IDS = /^(CA|QA|SPQA)[+-]$/;
+
+/** Which gallery ids an attack's `candidates` names, or null when it takes none. @param {AttackInfo} a */
+function choosesOf(a) {
+  if (a.chooses !== undefined) return a.chooses;
+  return TAKES_IDS.test(a.kind) ? (a.kind.startsWith('CA') ? 'queries' : 'candidates') : null;
+}
 
 // ------------------------------------------------------------------ DOM helpers
 
@@ -435,13 +447,18 @@ function currentAttack() {
 function onAttackChange() {
   const a = currentAttack();
   if (!a) return;
-  box('attack-summary').replaceChildren(make('span', '', a.summary), make('span', 'muted', ` Measure: ${a.measure}.`));
+  const robust = a.robust === 'higher' || a.robust === 'lower' ? `, ${a.robust} is more robust` : '';
+  box('attack-summary').replaceChildren(
+    make('span', '', `${a.summary.charAt(0).toUpperCase()}${a.summary.slice(1)}.`),
+    make('span', 'muted', ` Reports ${a.measure}${a.unit ? ` (${a.unit}${robust})` : ''}.`),
+  );
   byId('epsilon', HTMLInputElement).value = String(to255(a.defaults.epsilon));
   byId('alpha', HTMLInputElement).value = String(to255(a.defaults.alpha));
   byId('steps', HTMLInputElement).value = String(a.defaults.steps);
-  const takes = TAKES_CANDIDATES.test(a.kind);
-  box('candidates-field').hidden = !takes;
-  if (!takes) setPicking(false);
+  const chooses = choosesOf(a);
+  box('candidates-field').hidden = chooses === null;
+  box('candidates-title').textContent = chooses === 'queries' ? 'Queries (W) whose rankings the candidate climbs' : 'Candidates (M)';
+  if (chooses === null) setPicking(false);
 }
 
 /** @param {boolean} on */
@@ -506,8 +523,8 @@ async function runAttack(ev) {
   if (!(eps > 0 && eps <= 255)) return attackError('ε must be in (0, 255] (units of 1/255)');
   if (!(alpha > 0)) return attackError('α must be > 0');
   if (!(Number.isInteger(steps) && steps >= 1 && steps <= 200)) return attackError('steps must be an integer from 1 to 200');
-  const picked = TAKES_CANDIDATES.test(a.kind) && state.picking;
-  if (picked && state.candidates.length === 0) return attackError('pick at least one candidate in the gallery, or choose automatic');
+  const picked = choosesOf(a) !== null && state.picking;
+  if (picked && state.candidates.length === 0) return attackError('pick at least one image in the gallery, or choose automatic');
   attackError(null);
   const button = byId('run-attack', HTMLButtonElement);
   button.classList.add('busy');
@@ -551,6 +568,10 @@ function renderAttack(r) {
   renderHits(box('topk-after'), r.topkAfter, state.queryLabel, { other: r.topkBefore, side: 'after' });
   const block = box('candidates-block');
   block.hidden = r.candidates.length === 0;
+  const info = state.model?.attacks.find((x) => x.kind === r.attack);
+  box('candidates-heading').textContent = info && choosesOf(info) === 'queries'
+    ? 'Queries: where the perturbed candidate ranks in each'
+    : 'Candidates: their rank in the query’s ranking';
   box('candidates').replaceChildren(
     ...r.candidates.map((c) => {
       const tr = make('tr');
@@ -788,7 +809,7 @@ async function main() {
     const select = byId('attack-select', HTMLSelectElement);
     select.replaceChildren(
       ...m.attacks.map((a) => {
-        const o = make('option', '', `${a.kind} — ${a.target === 'candidate' ? 'perturbs candidates' : 'perturbs the query'}`);
+        const o = make('option', '', `${a.kind} — perturbs the ${a.target === 'candidate' ? 'candidate' : 'query'}`);
         o.value = a.kind;
         return o;
       }),
@@ -805,7 +826,7 @@ async function main() {
       }),
     );
     // The profile made for this image size is the default (rob28 for small images, rob224 above).
-    const preferred = (m.imageShape[1] ?? 0) <= 32 ? 'rob28' : 'rob224';
+    const preferred = m.defaultProfile ?? ((m.imageShape[1] ?? 0) <= 32 ? 'rob28' : 'rob224');
     if (m.profiles.some((p) => p.name === preferred)) profiles.value = preferred;
     renderFilters();
     await loadGallery();
