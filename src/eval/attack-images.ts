@@ -4,7 +4,7 @@
 // rankings.json with each image's top-k neighbours (gallery index, label,
 // distance) before and after the attack.
 import path from 'node:path';
-import sharp from 'sharp';
+import sharp, { type Sharp } from 'sharp';
 import { makeDirs, writeFileAtomic } from '../io/atomic.js';
 import type { AttackExamples } from '../attack/index.js';
 import { noGrad, tidy, type Tensor } from '../tensor/index.js';
@@ -23,6 +23,29 @@ export interface AttackImagesInput {
   limit?: number;
 }
 
+/**
+ * One image of an NCHW float array as a PNG (sharp pipeline, not yet encoded): the C planes at
+ * `offset`, each value mapped by `map` then clipped to [0, 1] and scaled to bytes.
+ */
+export function chwPng(values: Float32Array, offset: number, shape: readonly [number, number, number], map: (v: number) => number = (v) => v): Sharp {
+  const [c, h, w] = shape;
+  if (c !== 1 && c !== 3) throw new Error(`chwPng: images have 1 or 3 channels, got ${c}`);
+  const pixels = Buffer.alloc(c * h * w);
+  // NCHW planes → interleaved HWC bytes
+  for (let ch = 0; ch < c; ch++) for (let p = 0; p < h * w; p++) pixels[p * c + ch] = Math.round(255 * Math.min(1, Math.max(0, map(values[offset + ch * h * w + p]!))));
+  const image = sharp(pixels, { raw: { width: w, height: h, channels: c } });
+  // One grey channel stays one (sharp would write a grey image as RGB).
+  return (c === 1 ? image.toColourspace('b-w') : image).png();
+}
+
+/**
+ * The factor that makes a perturbation visible: pixel = 0.5 + scale · δ brings the
+ * largest |δ| to mid-grey ± 0.5; a zero perturbation stays flat grey (scale 1).
+ */
+export function perturbationScale(maxAbs: number): number {
+  return maxAbs > 0 ? 0.5 / maxAbs : 1;
+}
+
 /** Writes the PNGs and rankings.json into `dir`; returns the files written. */
 export async function saveAttackImages(dir: string, o: AttackImagesInput): Promise<string[]> {
   makeDirs(dir);
@@ -36,11 +59,8 @@ export async function saveAttackImages(dir: string, o: AttackImagesInput): Promi
     const d = Float32Array.from(delta.toArray());
     const size = c * h * w;
     const png = async (name: string, values: Float32Array, offset: number, map: (v: number) => number): Promise<void> => {
-      const pixels = Buffer.alloc(size);
-      // NCHW planes → interleaved HWC bytes
-      for (let ch = 0; ch < c; ch++) for (let p = 0; p < h * w; p++) pixels[p * c + ch] = Math.round(255 * Math.min(1, Math.max(0, map(values[offset + ch * h * w + p]!))));
       const file = path.join(dir, name);
-      await sharp(pixels, { raw: { width: w, height: h, channels: c as 1 | 3 } }).png().toFile(file);
+      await chwPng(values, offset, [c, h, w], map).toFile(file);
       written.push(file);
     };
     const rankings = [];
@@ -48,8 +68,7 @@ export async function saveAttackImages(dir: string, o: AttackImagesInput): Promi
       const id = o.indices[i]!;
       let maxAbs = 0;
       for (let k = 0; k < size; k++) maxAbs = Math.max(maxAbs, Math.abs(d[i * size + k]!));
-      // Amplify so the largest change reaches mid-grey ± 0.5; a zero perturbation stays flat grey.
-      const scale = maxAbs > 0 ? 0.5 / maxAbs : 1;
+      const scale = perturbationScale(maxAbs);
       await png(`${id}-query.png`, clean, i * size, (v) => v);
       await png(`${id}-perturbation-x${scale.toFixed(1)}.png`, d, i * size, (v) => 0.5 + scale * v);
       await png(`${id}-adversarial.png`, adv, i * size, (v) => v);
