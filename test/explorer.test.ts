@@ -37,17 +37,24 @@ async function launch(): Promise<Browser> {
 
 const $ = (id: string): string => `[data-testid="${id}"]`;
 
+/** Runs `js` (an expression) in the page; in-page code is text here, as the tests compile without DOM types. */
+async function inPage<T>(page: Page, js: string): Promise<T> {
+  return (await page.evaluate(js)) as T;
+}
+
 /** Waits until every <img> under `selector` has loaded a real picture, and returns their natural widths. */
 async function loadedWidths(page: Page, selector: string): Promise<number[]> {
-  await page.waitForFunction(
-    (sel) => {
-      const imgs = [...document.querySelectorAll<HTMLImageElement>(`${sel} img`)];
-      return imgs.length > 0 && imgs.every((i) => i.complete && i.naturalWidth > 0);
-    },
-    selector,
-    { timeout: 15_000 },
-  );
-  return page.$$eval(`${selector} img`, (imgs) => (imgs as HTMLImageElement[]).map((i) => i.naturalWidth));
+  const imgs = `[...document.querySelectorAll(${JSON.stringify(`${selector} img`)})]`;
+  await page.waitForFunction(`${imgs}.length > 0 && ${imgs}.every((i) => i.complete && i.naturalWidth > 0)`, undefined, { timeout: 15_000 });
+  return inPage<number[]>(page, `${imgs}.map((i) => i.naturalWidth)`);
+}
+
+/** A data attribute of every element matching `selector`, as numbers. */
+async function numbers(page: Page, selector: string, attribute: string): Promise<number[]> {
+  const all = page.locator(selector);
+  const out: number[] = [];
+  for (let i = 0; i < (await all.count()); i++) out.push(Number(await all.nth(i).getAttribute(attribute)));
+  return out;
 }
 
 test('app.js type-checks (// @ts-check, JSDoc types)', () => {
@@ -72,7 +79,7 @@ test('explorer: search a gallery image, run QA+, see the runs — in Chromium ag
     await page.goto(server.url);
 
     // Header: the run's name (not a path) and its benign R@1.
-    await page.waitForFunction((sel) => document.querySelector(sel)?.textContent === 'tiny-fashion', $('model-name'));
+    await page.waitForFunction(`document.querySelector('${$('model-name')}')?.textContent === 'tiny-fashion'`);
     assert.match((await page.textContent($('benign-r1'))) ?? '', /^benign R@1 \d+\.\d %$/);
 
     // Gallery → search: ten neighbours with real images, ranked 1..10.
@@ -82,9 +89,8 @@ test('explorer: search a gallery image, run QA+, see the runs — in Chromium ag
     const queryId = Number(await cells.nth(5).getAttribute('data-id'));
     await cells.nth(5).click();
     await page.locator(`${$('topk')} ${$('topk-item')}`).nth(9).waitFor();
-    const ranks = await page.$$eval(`${$('topk')} ${$('topk-item')}`, (items) => items.map((i) => Number((i as HTMLElement).dataset.rank)));
-    assert.deepEqual(ranks, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
-    const ids = await page.$$eval(`${$('topk')} ${$('topk-item')}`, (items) => items.map((i) => Number((i as HTMLElement).dataset.id)));
+    assert.deepEqual(await numbers(page, `${$('topk')} ${$('topk-item')}`, 'data-rank'), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    const ids = await numbers(page, `${$('topk')} ${$('topk-item')}`, 'data-id');
     assert.ok(!ids.includes(queryId), 'the query is not its own neighbour');
     for (const w of await loadedWidths(page, $('topk'))) assert.equal(w, 28);
     assert.equal((await loadedWidths(page, $('query')))[0], 28);
@@ -92,24 +98,21 @@ test('explorer: search a gallery image, run QA+, see the runs — in Chromium ag
     // QA+ with a few steps: the button is busy while it runs, then the result shows.
     await page.selectOption($('attack-select'), 'QA+');
     await page.fill($('steps'), '4');
-    await page.evaluate((sel) => {
-      const button = document.querySelector(sel) as HTMLButtonElement;
-      const w = window as unknown as { sawBusy: boolean };
-      w.sawBusy = false;
+    // Watch the button from inside the page: the attack may be quicker than a poll from here.
+    await inPage(page, `(() => {
+      const button = document.querySelector('${$('run-attack')}');
+      window.sawBusy = false;
       new MutationObserver(() => {
-        if (button.disabled && !(button.querySelector('.spinner') as HTMLElement).hidden) w.sawBusy = true;
+        if (button.disabled && !button.querySelector('.spinner').hidden) window.sawBusy = true;
       }).observe(button, { attributes: true, subtree: true });
-    }, $('run-attack'));
+    })()`);
     await page.click($('run-attack'));
     await page.locator($('result')).waitFor({ timeout: 30_000 });
-    assert.equal(await page.evaluate(() => (window as unknown as { sawBusy: boolean }).sawBusy), true, 'disabled with a spinner while running');
+    assert.equal(await inPage(page, 'window.sawBusy'), true, 'disabled with a spinner while running');
     assert.equal(await page.isDisabled($('run-attack')), false, 'enabled again afterwards');
     assert.equal(await page.isHidden($('attack-error')), true, (await page.textContent($('attack-error'))) ?? '');
     for (const img of ['result-query', 'result-perturbation', 'result-adversarial']) {
-      const w = await page.waitForFunction((sel) => {
-        const i = document.querySelector(sel) as HTMLImageElement;
-        return i.complete && i.naturalWidth > 0 && i.naturalWidth;
-      }, $(img));
+      const w = await page.waitForFunction(`(() => { const i = document.querySelector('${$(img)}'); return i.complete && i.naturalWidth; })()`);
       assert.equal(await w.jsonValue(), 28, `${img} is a 28×28 picture`);
     }
     assert.match((await page.textContent($('perturbation-scale'))) ?? '', /^×\d+(\.\d)?$/);
@@ -117,12 +120,13 @@ test('explorer: search a gallery image, run QA+, see the runs — in Chromium ag
     assert.match(measure, /QA\+.*-?\d+(\.\d+)? → -?\d+(\.\d+)?/, `measure shown: ${measure}`);
     await page.locator(`${$('topk-after')} ${$('topk-item')}`).nth(9).waitFor();
     // The candidate QA+ pulls towards the query: its rank number after is smaller (better) than before.
-    const rows = await page.$$eval($('candidate-row'), (trs) => trs.map((t) => ({ before: Number((t as HTMLElement).dataset.rankBefore), after: Number((t as HTMLElement).dataset.rankAfter) })));
-    assert.equal(rows.length, 1, 'QA+ has one candidate (M = 1)');
-    assert.ok(rows[0]!.after < rows[0]!.before, `candidate rank ${rows[0]!.before} → ${rows[0]!.after}: QA+ moves it up`);
+    const before = await numbers(page, $('candidate-row'), 'data-rank-before');
+    const after = await numbers(page, $('candidate-row'), 'data-rank-after');
+    assert.equal(before.length, 1, 'QA+ has one candidate (M = 1)');
+    assert.ok(after[0]! < before[0]!, `candidate rank ${before[0]} → ${after[0]}: QA+ moves it up`);
 
     mkdirSync(OUTPUT, { recursive: true });
-    await page.evaluate(() => window.scrollTo(0, 0));
+    await inPage(page, 'window.scrollTo(0, 0)');
     await page.screenshot({ path: path.join(OUTPUT, 'explore.png'), fullPage: true });
 
     // Runs: the served run with its training plot.

@@ -23,6 +23,8 @@ const HEIGHT: Record<string, number> = {
   train: 7,
   eval: 7,
   cli: 8,
+  serve: 8, // the HTTP service, beside the CLI (which starts it)
+  web: 8, // the explorer page's static files (served by serve/, no TypeScript)
   'index.ts': 9, // src/index.ts, the package's public API: the top, it may import every layer
 };
 

@@ -88,6 +88,11 @@ export const PROFILES: Readonly<Record<string, Profile>> = {
   ),
 };
 
+/** The ERS profile for an image size: rob28 up to 32×32 inputs (MNIST, Fashion), rob224 above (its budget is ε = 8/255). */
+export function profileForImageSize(height: number): Profile {
+  return PROFILES[height <= 32 ? 'rob28' : 'rob224']!;
+}
+
 /** A profile by name; throws with the known names otherwise. */
 export function getProfile(name: string): Profile {
   const p = PROFILES[name];

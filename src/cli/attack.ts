@@ -1,7 +1,7 @@
 // Layer: cli. `rankshield attack CKPT --attack CA+`: one ranking attack with a
 // chosen PGD budget over the checkpoint's test split (the same runner, seeding
 // and aggregation as a swipe column).
-import { ATTACK_KINDS, parseAttackKind, PROFILES, type AttackKind, type AttackOptions, type Profile } from '../attack/index.js';
+import { ATTACK_KINDS, parseAttackKind, profileForImageSize, type AttackKind, type AttackOptions, type Profile } from '../attack/index.js';
 import { attackExamples, runSwipe } from '../eval/swipe.js';
 import { saveAttackImages } from '../eval/attack-images.js';
 import { ensureWritableDir } from '../io/atomic.js';
@@ -81,7 +81,7 @@ stderr; --quiet or --json turn them off. The last line of output is the JSON res
     const { model, data, metric } = await openModelSource(p);
     model.to(device);
     try {
-      const base = PROFILES[data.test.height <= 32 ? 'rob28' : 'rob224']!;
+      const base = profileForImageSize(data.test.height);
       const budget = { ...base.runs[0]!.budget, ...(epsilon === undefined ? {} : { epsilon }), ...(alpha === undefined ? {} : { alpha }), ...(steps === undefined ? {} : { steps }) };
       const profile: Profile = {
         name: `${kind} ε=${budget.epsilon.toFixed(5)} α=${budget.alpha.toFixed(5)} η=${budget.steps}`,

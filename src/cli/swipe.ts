@@ -3,10 +3,9 @@
 import path from 'node:path';
 import { ensureWritableDir, writeFileAtomicSync } from '../io/atomic.js';
 import { PROFILES } from '../attack/profiles.js';
-import { runSwipe, type SwipeResult } from '../eval/swipe.js';
-import { swipeMarkdown, swipeSvg } from '../eval/report-svg.js';
+import { runSwipe, withStoredBenign, type SwipeResult } from '../eval/swipe.js';
+import { swipeMarkdown, swipeReports } from '../eval/report-svg.js';
 import { SwipeExampleKeeper, writeSwipePage, type SwipePageSource } from '../eval/report-html.js';
-import { readBenignMetrics, robrankBenignKeys } from '../eval/benign.js';
 import type { CheckpointInfo } from '../train/checkpoint.js';
 import { MODEL_SOURCE_FLAGS, MODEL_SOURCE_USAGE, openModelSource } from './model-source.js';
 import { UsageError, type Command } from './command.js';
@@ -79,9 +78,7 @@ The last line of output is the JSON result; its "benign" holds the checkpoint's 
         examples: keeper?.option,
       });
       if (group.rank !== 0) return 0; // every rank holds the result; rank 0 reports it
-      // A checkpoint taken before any evaluation has no benign metrics to carry along.
-      const benign = info === null ? {} : readBenignMetrics(info.metrics);
-      const result = Object.keys(benign).length === 0 ? swiped : { ...swiped, benign, robrank: robrankBenignKeys(benign) };
+      const result = withStoredBenign(swiped, info === null ? null : info.metrics);
       // The result is printed before the reports are written: a failing disk cannot take it away.
       if (!json) console.log(swipeMarkdown(result));
       console.log(JSON.stringify(result));
@@ -105,9 +102,10 @@ The last line of output is the JSON result; its "benign" holds the checkpoint's 
 };
 
 function writeReports(dir: string, r: SwipeResult): void {
-  writeFileAtomicSync(path.join(dir, 'swipe.json'), JSON.stringify(r, null, 2) + '\n');
-  writeFileAtomicSync(path.join(dir, 'swipe.md'), swipeMarkdown(r));
-  if (r.ERS !== null) writeFileAtomicSync(path.join(dir, 'swipe.svg'), swipeSvg(r));
+  const { json, markdown, svg } = swipeReports(r);
+  writeFileAtomicSync(path.join(dir, 'swipe.json'), json);
+  writeFileAtomicSync(path.join(dir, 'swipe.md'), markdown);
+  if (svg !== null) writeFileAtomicSync(path.join(dir, 'swipe.svg'), svg);
 }
 
 /** The page's words for where the model came from: the checkpoint's config, or the TorchScript file. */

@@ -81,6 +81,11 @@ export function swipeMarkdown(r: SwipeResult): string {
   return lines.join('\n');
 }
 
+/** The three report files of a swipe (what `swipe --out` writes, what the service serves); no chart without the ten ERS columns. */
+export function swipeReports(r: SwipeResult): { json: string; markdown: string; svg: string | null } {
+  return { json: JSON.stringify(r, null, 2) + '\n', markdown: swipeMarkdown(r), svg: r.ERS === null ? null : swipeSvg(r) };
+}
+
 /** Text made safe inside XML/HTML elements and double-quoted attributes. */
 export function escapeXml(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
