@@ -64,11 +64,16 @@ test('app.js type-checks (// @ts-check, JSDoc types)', () => {
 
 test('explorer: search a gallery image, run QA+, see the runs — in Chromium against the real service', async () => {
   const work = mkdtempSync(path.join(os.tmpdir(), 'rankshield-explorer-'));
-  const run = await trainTinyRun(path.join(work, 'runs'));
+  const t0 = performance.now();
+  const lap = (what: string): void => console.log(`${what}: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  const GALLERY = 400;
+  const { dir: run } = await trainTinyRun(path.join(work, 'runs'), { gallery: GALLERY });
+  lap('trained');
   let server: RunningServer | undefined;
   let browser: Browser | undefined;
   try {
-    server = await startServer({ checkpoint: run, host: '127.0.0.1', port: 0, token: null, concurrency: 1, maxQueued: 4, device: 'cpu', maxGallery: 400, progress: false });
+    server = await startServer({ checkpoint: run, host: '127.0.0.1', port: 0, token: null, concurrency: 1, maxQueued: 4, device: 'cpu', maxGallery: GALLERY, progress: false });
+    lap('serving');
     browser = await launch();
     const page = await browser.newPage({ viewport: { width: 1440, height: 1000 } });
     const problems: string[] = [];
@@ -83,6 +88,7 @@ test('explorer: search a gallery image, run QA+, see the runs — in Chromium ag
     assert.match((await page.textContent($('benign-r1'))) ?? '', /^benign R@1 \d+\.\d %$/);
 
     // Gallery → search: ten neighbours with real images, ranked 1..10.
+    lap('page loaded');
     const cells = page.locator($('gallery-item'));
     await cells.first().waitFor();
     assert.equal(await cells.count(), 60, 'one page of the gallery');
@@ -91,11 +97,12 @@ test('explorer: search a gallery image, run QA+, see the runs — in Chromium ag
     await page.locator(`${$('topk')} ${$('topk-item')}`).nth(9).waitFor();
     assert.deepEqual(await numbers(page, `${$('topk')} ${$('topk-item')}`, 'data-rank'), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     const ids = await numbers(page, `${$('topk')} ${$('topk-item')}`, 'data-id');
-    assert.ok(!ids.includes(queryId), 'the query is not its own neighbour');
+    assert.equal(new Set(ids).size, 10, `ten distinct gallery images for query #${queryId}`);
     for (const w of await loadedWidths(page, $('topk'))) assert.equal(w, 28);
     assert.equal((await loadedWidths(page, $('query')))[0], 28);
 
     // QA+ with a few steps: the button is busy while it runs, then the result shows.
+    lap('searched');
     await page.selectOption($('attack-select'), 'QA+');
     await page.fill($('steps'), '4');
     // Watch the button from inside the page: the attack may be quicker than a poll from here.
@@ -125,9 +132,34 @@ test('explorer: search a gallery image, run QA+, see the runs — in Chromium ag
     assert.equal(before.length, 1, 'QA+ has one candidate (M = 1)');
     assert.ok(after[0]! < before[0]!, `candidate rank ${before[0]} → ${after[0]}: QA+ moves it up`);
 
+    lap('attacked');
     mkdirSync(OUTPUT, { recursive: true });
     await inPage(page, 'window.scrollTo(0, 0)');
     await page.screenshot({ path: path.join(OUTPUT, 'explore.png'), fullPage: true });
+
+    // Swipe: a small one to the end (progress streamed, ERS, table, chart), then one cancelled.
+    await page.click($('tab-swipe'));
+    assert.equal(await page.inputValue($('swipe-profile')), 'rob28', 'the profile for 28×28 images is the default');
+    await page.fill($('swipe-max'), '8');
+    await page.click($('swipe-start'));
+    await page.locator($('swipe-result')).waitFor({ timeout: 60_000 });
+    lap('swiped');
+    assert.equal(await inPage(page, `document.querySelector('${$('swipe-progress')}').style.width`), '100%');
+    assert.match((await page.textContent($('swipe-ers'))) ?? '', /^-?\d+\.\d$/);
+    assert.match((await page.textContent($('swipe-ars'))) ?? '', /^(-?\d+\.\d|n\/a)$/);
+    assert.equal(await page.textContent($('swipe-queries')), '8');
+    const columns = await page.locator(`${$('swipe-table')} tbody th`).allTextContents();
+    for (const c of ['CA+', 'CA-', 'QA+', 'QA-', 'TMA', 'ES:D', 'ES:R', 'LTM', 'GTM', 'GTT']) assert.ok(columns.includes(c), `the table has ${c}`);
+    for (const w of await loadedWidths(page, $('swipe-result'))) assert.ok(w > 100, 'the chart is drawn');
+    await page.screenshot({ path: path.join(OUTPUT, 'swipe.png'), fullPage: true });
+    await page.fill($('swipe-max'), '24');
+    await page.click($('swipe-start'));
+    await page.waitForFunction(`document.querySelector('${$('swipe-progress')}').style.width !== '0.0%' && document.querySelector('${$('swipe-progress')}').style.width !== ''`);
+    await page.click($('swipe-cancel'));
+    await page.locator($('swipe-error')).waitFor();
+    assert.equal(await page.textContent($('swipe-error')), 'swipe cancelled');
+    assert.equal(await page.isEnabled($('swipe-start')), true, 'a new swipe can start');
+    lap('cancelled');
 
     // Runs: the served run with its training plot.
     await page.click($('tab-runs'));

@@ -239,10 +239,10 @@ const state = {
  * One neighbour: thumbnail, rank, label, distance; `same` marks the query's
  * label, `change` a rank change (↑ up, ↓ down, new).
  * @param {Hit} hit
- * @param {{ same?: boolean, change?: { kind: 'up' | 'down' | 'new' | 'out', text: string } }} [o]
+ * @param {{ same?: boolean, self?: boolean, change?: { kind: 'up' | 'down' | 'new' | 'out', text: string } }} [o]
  */
 function hitItem(hit, o = {}) {
-  const li = make('li', `hit${o.same ? ' same' : ''}`);
+  const li = make('li', `hit${o.same ? ' same' : ''}${o.self ? ' self' : ''}`);
   li.dataset.testid = 'topk-item';
   li.dataset.id = String(hit.id);
   li.dataset.rank = String(hit.rank);
@@ -252,7 +252,8 @@ function hitItem(hit, o = {}) {
   showImage(img, galleryUrl(hit.id));
   li.append(img, make('span', 'rank', String(hit.rank)));
   if (o.change) li.append(make('span', `change ${o.change.kind}`, o.change.text));
-  li.append(make('span', 'label-badge', String(hit.label)), make('span', 'meta', hit.distance.toFixed(3)));
+  // The gallery image searched for is its own nearest neighbour (distance 0): say so.
+  li.append(make('span', 'label-badge', String(hit.label)), make('span', 'meta', o.self ? 'the query' : hit.distance.toFixed(3)));
   return li;
 }
 
@@ -277,7 +278,8 @@ function renderHits(list, hits, queryLabel, compare) {
           else if (there.rank < h.rank) change = { kind: 'down', text: `↓${h.rank - there.rank}` };
         } else if (!there) change = { kind: 'out', text: 'out' };
       }
-      return hitItem(h, { same: queryLabel !== undefined && h.label === queryLabel, change });
+      const self = state.query !== null && 'id' in state.query && state.query.id === h.id;
+      return hitItem(h, { same: queryLabel !== undefined && h.label === queryLabel, self, change });
     }),
   );
 }
