@@ -2,8 +2,9 @@
 // tiny checkpoint trained here, served on a free loopback port with a small
 // gallery. The page loads the model, a gallery click lists real neighbour
 // images with their ranks, a QA+ attack shows its three images, the measure and
-// the candidate pulled up the ranking; the Runs tab shows the run's plot; the
-// page logs no console errors. A screenshot of the Explore tab is saved in
+// the candidate pulled up the ranking; a swipe streams its progress to the end
+// and another is cancelled; the Runs tab shows the run's plot; the page logs no
+// console errors; behind a token, the page asks for it once. A screenshot of the Explore tab is saved in
 // dist/test-output/explorer/. app.js type-checks with its JSDoc types.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -19,6 +20,7 @@ import { trainTinyRun } from './helpers/tiny-run.js';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const OUTPUT = path.join(ROOT, 'dist', 'test-output', 'explorer');
 const CHROMIUM = '/usr/bin/chromium';
+const TOKEN = 'explorer-test-token-0123456789';
 
 /** Debian's Chromium, headless; a clear message when it is missing (the test fails, it does not skip). */
 async function launch(): Promise<Browser> {
@@ -70,6 +72,7 @@ test('explorer: search a gallery image, run QA+, see the runs — in Chromium ag
   const { dir: run } = await trainTinyRun(path.join(work, 'runs'), { gallery: GALLERY });
   lap('trained');
   let server: RunningServer | undefined;
+  let guarded: RunningServer | undefined;
   let browser: Browser | undefined;
   try {
     server = await startServer({ checkpoint: run, host: '127.0.0.1', port: 0, token: null, concurrency: 1, maxQueued: 4, device: 'cpu', maxGallery: GALLERY, progress: false });
@@ -102,6 +105,14 @@ test('explorer: search a gallery image, run QA+, see the runs — in Chromium ag
     assert.equal((await loadedWidths(page, $('query')))[0], 28);
 
     // QA+ with a few steps: the button is busy while it runs, then the result shows.
+    // An uploaded picture as the query: the page sends it, the neighbours come back.
+    const png = Buffer.from(await (await fetch(`${server.url}/api/images/gallery/7.png`)).arrayBuffer());
+    await page.setInputFiles($('upload-input'), { name: 'shoe.png', mimeType: 'image/png', buffer: png });
+    await page.waitForFunction(`document.querySelector('${$('query-caption')}').textContent === 'upload shoe.png'`);
+    await page.waitForFunction(`document.querySelectorAll('${$('topk')} ${$('topk-item')}').length === 10`);
+    assert.equal(await page.getAttribute(`${$('topk')} ${$('topk-item')}:first-child`, 'data-id'), '7', 'gallery image 7, uploaded, finds itself first');
+    await cells.nth(5).click();
+    await page.waitForFunction(`document.querySelector('${$('query-caption')}').textContent.startsWith('gallery #${queryId}')`);
     lap('searched');
     await page.selectOption($('attack-select'), 'QA+');
     await page.fill($('steps'), '4');
@@ -134,20 +145,22 @@ test('explorer: search a gallery image, run QA+, see the runs — in Chromium ag
 
     lap('attacked');
     mkdirSync(OUTPUT, { recursive: true });
-    await inPage(page, 'window.scrollTo(0, 0)');
+    // Back to the top (the result scrolled into view smoothly) so that the sticky header sits at the top of the picture.
+    await page.waitForFunction('(window.scrollTo({ top: 0, behavior: "instant" }), window.scrollY === 0)');
+    await page.waitForTimeout(200);
     await page.screenshot({ path: path.join(OUTPUT, 'explore.png'), fullPage: true });
 
     // Swipe: a small one to the end (progress streamed, ERS, table, chart), then one cancelled.
     await page.click($('tab-swipe'));
     assert.equal(await page.inputValue($('swipe-profile')), 'rob28', 'the profile for 28×28 images is the default');
-    await page.fill($('swipe-max'), '8');
+    await page.fill($('swipe-max'), '4');
     await page.click($('swipe-start'));
     await page.locator($('swipe-result')).waitFor({ timeout: 60_000 });
     lap('swiped');
     assert.equal(await inPage(page, `document.querySelector('${$('swipe-progress')}').style.width`), '100%');
     assert.match((await page.textContent($('swipe-ers'))) ?? '', /^-?\d+\.\d$/);
     assert.match((await page.textContent($('swipe-ars'))) ?? '', /^(-?\d+\.\d|n\/a)$/);
-    assert.equal(await page.textContent($('swipe-queries')), '8');
+    assert.equal(await page.textContent($('swipe-queries')), '4');
     const columns = await page.locator(`${$('swipe-table')} tbody th`).allTextContents();
     for (const c of ['CA+', 'CA-', 'QA+', 'QA-', 'TMA', 'ES:D', 'ES:R', 'LTM', 'GTM', 'GTT']) assert.ok(columns.includes(c), `the table has ${c}`);
     for (const w of await loadedWidths(page, $('swipe-result'))) assert.ok(w > 100, 'the chart is drawn');
@@ -170,8 +183,24 @@ test('explorer: search a gallery image, run QA+, see the runs — in Chromium ag
     await page.screenshot({ path: path.join(OUTPUT, 'runs.png') });
 
     assert.deepEqual(problems, [], 'no console errors');
+
+    // With a token: the page asks once, then sends it (images too) and remembers it for the tab.
+    guarded = await startServer({ checkpoint: run, host: '127.0.0.1', port: 0, token: TOKEN, concurrency: 1, maxQueued: 4, device: 'cpu', maxGallery: GALLERY, progress: false });
+    const locked = await browser.newPage();
+    await locked.goto(guarded.url);
+    await locked.locator($('token-dialog')).waitFor();
+    await locked.fill($('token-input'), TOKEN);
+    await locked.click($('token-save'));
+    await locked.locator($('gallery-item')).first().waitFor();
+    assert.equal(await locked.textContent($('model-name')), 'tiny-fashion');
+    for (const w of (await loadedWidths(locked, $('gallery'))).slice(0, 5)) assert.equal(w, 28);
+    await locked.reload();
+    await locked.locator($('gallery-item')).first().waitFor();
+    assert.equal(await locked.isVisible($('token-dialog')), false, 'asked once per tab');
+    lap('token');
   } finally {
     await browser?.close();
     await server?.close();
+    await guarded?.close();
   }
 });

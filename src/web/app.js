@@ -432,7 +432,7 @@ async function selectQuery(query, label, preview, name) {
       box('query-caption').textContent = 'id' in query ? `gallery #${query.id} · label ${r.query.label}` : `upload ${name ?? ''}`;
     }
     renderHits(list, r.results, state.queryLabel);
-    box('search-time').textContent = `${(r.seconds * 1000).toFixed(0)} ms`;
+    box('search-time').textContent = r.seconds < 0.0005 ? 'searched in < 1 ms' : `searched in ${(r.seconds * 1000).toFixed(0)} ms`;
   } catch (e) {
     list.replaceChildren(make('li', 'error-text', `Search failed: ${messageOf(e)}`));
   }
