@@ -654,7 +654,7 @@ async function followJob(jobId) {
   while (reader) {
     const { value, done } = await reader.read();
     if (done) break;
-    buffer += decoder.decode(value, { stream: true }).replace(/\r\n?/g, '\n');
+    buffer = (buffer + decoder.decode(value, { stream: true })).replace(/\r\n/g, '\n');
     let cut;
     while ((cut = buffer.indexOf('\n\n')) >= 0) {
       const block = buffer.slice(0, cut);
