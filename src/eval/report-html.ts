@@ -103,7 +103,7 @@ export function swipeHtml(p: SwipePage): string {
 function examplesHtml(p: SwipePage): string {
   const first = p.examples[0]!;
   const intro = `<p class="sub">The first ${first.images.length} queries of query batch 1 as the swipe attacked them. `
-    + 'Perturbation: δ amplified by the factor shown around mid-grey. Top-k: the gallery neighbours before and after the attack; '
+    + 'Perturbation: δ amplified by the factor shown around mid-grey. Top-k: the gallery neighbours before and after the attack, each with its rank, label and distance; '
     + 'a green frame marks the query\'s own label, ↑/↓ how many places a neighbour moved, “new” one that was not in the top-k before, “out” one that left it.</p>';
   const nav = `<nav class="jump">${p.examples.map((e) => `<a href="#attack-${encodeURIComponent(e.attack)}">${esc(e.attack)}</a>`).join('')}</nav>`;
   return `<section class="card"><h2>What the attacks did</h2>${intro}${nav}${p.examples.map((e) => attackSection(p, e)).join('\n')}</section>`;
