@@ -90,7 +90,8 @@ export * from './eval/robustness.js';
 export { formatFixed } from './eval/format.js';
 
 // ------------------------------------------------------------ the robustness swipe and its reports
-export { attackExamples, benignRecallAt1, embedGallery, runSwipe, type SwipeOptions, type SwipeProgress, type SwipeResult } from './eval/swipe.js';
-export { saveAttackImages, type AttackImagesInput } from './eval/attack-images.js';
+export { attackExamples, benignRecallAt1, embedGallery, runSwipe, type SwipeExample, type SwipeExamplesOption, type SwipeOptions, type SwipeProgress, type SwipeResult } from './eval/swipe.js';
+export { saveAttackImages, chwPng, perturbationScale, type AttackImagesInput, type AttackImageRecord, type Neighbour } from './eval/attack-images.js';
+export { SwipeExampleKeeper, swipeHtml, writeSwipePage, type SwipePage, type SwipePageOptions, type SwipePageSource } from './eval/report-html.js';
 export { formatBudget, swipeMarkdown, swipeSvg, tradeoffSvg, type TradeoffPoint, type TradeoffSeries } from './eval/report-svg.js';
 export { attackColumn, formatAttackValue, type AttackColumn, type RobustDirection } from './eval/columns.js';

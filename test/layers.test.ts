@@ -25,6 +25,8 @@ const HEIGHT: Record<string, number> = {
   eval: 7,
   bench: 7.5, // bench/ (outside src/): the side-by-side benchmarks; `rankshield bench` loads them
   cli: 8,
+  serve: 8, // the HTTP service, beside the CLI (which starts it)
+  web: 8, // the explorer page's static files (served by serve/, no TypeScript)
   'index.ts': 9, // src/index.ts, the package's public API: the top, it may import every layer
 };
 

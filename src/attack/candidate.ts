@@ -22,11 +22,23 @@ export interface CandidateAttackOptions {
 }
 
 type CandidateSelection = {
+  /** [B, W] gallery indices of the queries. */
+  queryIndex: Tensor;
   /** [B, W, D] query embeddings. */
   queries: Tensor;
   /** [B, W, N] their clean distances to the gallery. */
   queryToGallery: Tensor;
 };
+
+/** CA±'s selection from the gallery indices [B, W] of the queries (the caller's tensor is taken over). */
+export function candidateSelection(ctx: BatchContext, queryIndex: Tensor): CandidateSelection {
+  const [b, w] = queryIndex.shape as [number, number];
+  const n = ctx.gallery.embeddings.shape[0]!;
+  const queries = ctx.gallery.embeddings.index([queryIndex]); // [B, W, D]
+  const d = queries.shape[2]!;
+  const queryToGallery = ctx.gallery.metric.gallery(queries.reshape(b * w, d), ctx.gallery.embeddings).view(b, w, n);
+  return { queryIndex, queries, queryToGallery };
+}
 
 /** [B, W] gallery indices drawn with replacement from neighbour-list positions [from, to) (position 0 = self removed). */
 function fromNeighbourList(ctx: BatchContext, from: number, to: number, w: number): Tensor {
@@ -64,10 +76,7 @@ export function candidateAttack(direction: RankDirection, options: CandidateAtta
       } else {
         index = randint(0, n, [b, w], { device: ctx.clean.device });
       }
-      const queries = ctx.gallery.embeddings.index([index]); // [B, W, D]
-      const d = queries.shape[2]!;
-      const queryToGallery = ctx.gallery.metric.gallery(queries.reshape(b * w, d), ctx.gallery.embeddings).view(b, w, n);
-      return { queries, queryToGallery };
+      return candidateSelection(ctx, index);
     },
     objective(adversarial, s, ctx) {
       return candidateAttackObjective(adversarial, s.queries, s.queryToGallery, ctx.gallery.metric, direction);

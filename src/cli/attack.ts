@@ -117,7 +117,7 @@ Progress bars go to stderr; --quiet or --json turn them off. The last line of ou
         // The first query batch again, attacked exactly as above (same seed), keeping its images.
         const ex = await attackExamples(model, data.test, metric, { run: profile.runs[0]!, batchSize: profile.batchSize, seed: flagNumber(p, 'seed'), attackOptions });
         try {
-          const files = await saveAttackImages(saveImages, { attack: kind, budget, clean: ex.clean, examples: ex.examples, indices: ex.indices, labels: data.test.labels, limit: saveCount });
+          const { files } = await saveAttackImages(saveImages, { attack: kind, budget, clean: ex.clean, examples: ex.examples, indices: ex.indices, labels: data.test.labels, limit: saveCount });
           process.stderr.write(`rankshield attack: ${files.length} files in ${saveImages} (query, amplified perturbation, adversarial query; rankings.json)\n`);
         } finally {
           ex.clean.dispose();

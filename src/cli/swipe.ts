@@ -3,9 +3,10 @@
 import path from 'node:path';
 import { ensureWritableDir, writeFileAtomicSync } from '../io/atomic.js';
 import { ersProfile, PROFILES } from '../attack/profiles.js';
-import { runSwipe, type SwipeResult } from '../eval/swipe.js';
-import { swipeMarkdown, swipeSvg } from '../eval/report-svg.js';
-import { readBenignMetrics, robrankBenignKeys } from '../eval/benign.js';
+import { runSwipe, withStoredBenign, type SwipeResult } from '../eval/swipe.js';
+import { swipeMarkdown, swipeReports } from '../eval/report-svg.js';
+import { SwipeExampleKeeper, writeSwipePage, type SwipePageSource } from '../eval/report-html.js';
+import type { CheckpointInfo } from '../train/checkpoint.js';
 import { DATA_ROOT_SECTION, MODEL_SOURCE_SECTION, openModelSource } from './model-source.js';
 import { UsageError, type Command } from './command.js';
 import { launchRanks, processGroupFromEnv, withoutNproc } from './launch.js';
@@ -22,7 +23,8 @@ const SECTIONS: readonly OptionSection[] = [
       seed: { kind: 'int', value: 'S', min: 0, help: 'seed of the attacks\' random choices (candidates, queries)', default: '0' },
       'benign-r1': { kind: 'number', value: 'PCT', min: 0, max: 100, help: 'benign R@1 (%) for ARS (default: measured on the attacked batches)' },
       'gtm-target': { kind: 'string', choices: ['reference-bug', 'intended'], help: "GTM's target: the reference code's index bug or the intended one", default: 'reference-bug' },
-      out: { kind: 'string', value: 'DIR', help: 'also write swipe.json, swipe.md and swipe.svg there' },
+      out: { kind: 'string', value: 'DIR', help: 'also write swipe.json, swipe.md, swipe.svg and index.html there: a page (open it\noffline) with the numbers, the chart and, under examples/, pictures of what each\nattack did to the first N queries of batch 1' },
+      examples: { kind: 'int', value: 'N', min: 0, help: 'queries pictured per attack on the page (0 = numbers only)', default: '3' },
       ...OUTPUT_OPTIONS,
       ...THREADS_OPTION,
       ...DEVICE_OPTION,
@@ -57,6 +59,8 @@ Units, directions and the ERS/ARS formulas: docs/attacks-and-metrics.md.`,
     applyThreads(p);
     // Every check before the work: a swipe can take an hour, its results must have somewhere to go.
     const out = flagString(p, 'out');
+    const examples = flagNumber(p, 'examples');
+    if (examples !== undefined && out === undefined) throw new UsageError('--examples goes with --out (the page it pictures is written there)');
     const nproc = flagNumber(p, 'nproc');
     const group = nproc !== undefined && nproc > 1 ? null : processGroupFromEnv();
     if (out !== undefined && (group === null || group.rank === 0)) ensureWritableDir(out);
@@ -64,6 +68,8 @@ Units, directions and the ERS/ARS formulas: docs/attacks-and-metrics.md.`,
     if (group === null) return launchRanks(nproc!, 'swipe', withoutNproc(argv));
     const { model, data, metric, info } = await openModelSource(p);
     model.to(device);
+    // Only the rank that writes the reports keeps pictures (batch 0 is its batch).
+    const keeper = out !== undefined && group.rank === 0 && examples !== 0 ? new SwipeExampleKeeper(examples) : undefined;
     try {
       const swiped = await runSwipe(model, data.test, metric, {
         profile: flagString(p, 'profile') ?? ersProfile(data.test.height).name,
@@ -73,17 +79,26 @@ Units, directions and the ERS/ARS formulas: docs/attacks-and-metrics.md.`,
         attackOptions: gtmTarget === undefined ? {} : { gtmTarget },
         progress: showProgress(p) && group.rank === 0,
         group,
+        examples: keeper?.option,
       });
       if (group.rank !== 0) return 0; // every rank holds the result; rank 0 reports it
-      // A checkpoint taken before any evaluation has no benign metrics to carry along.
-      const benign = info === null ? {} : readBenignMetrics(info.metrics);
-      const result = Object.keys(benign).length === 0 ? swiped : { ...swiped, benign, robrank: robrankBenignKeys(benign) };
+      const result = withStoredBenign(swiped, info === null ? null : info.metrics);
       // The result is printed before the reports are written: a failing disk cannot take it away.
       if (!json) console.log(swipeMarkdown(result));
       console.log(JSON.stringify(result));
-      if (out !== undefined) writeReports(out, result);
+      if (out === undefined) return 0;
+      writeReports(out, result);
+      // The page comes last: a failure there costs the page only.
+      try {
+        const page = await writeSwipePage(out, result, { ds: data.test, keeper, source: pageSource(p.positionals[0], flagString(p, 'model-file'), info, data.test.name) });
+        if (!json) process.stderr.write(`rankshield swipe: wrote ${page}\n`);
+      } catch (e) {
+        process.stderr.write(`rankshield swipe: the results are in ${out}, but index.html could not be written: ${(e as Error).message}\n`);
+        return 1;
+      }
       return 0;
     } finally {
+      keeper?.dispose();
       model.dispose();
       group.destroy();
     }
@@ -91,7 +106,24 @@ Units, directions and the ERS/ARS formulas: docs/attacks-and-metrics.md.`,
 };
 
 function writeReports(dir: string, r: SwipeResult): void {
-  writeFileAtomicSync(path.join(dir, 'swipe.json'), JSON.stringify(r, null, 2) + '\n');
-  writeFileAtomicSync(path.join(dir, 'swipe.md'), swipeMarkdown(r));
-  if (r.ERS !== null) writeFileAtomicSync(path.join(dir, 'swipe.svg'), swipeSvg(r));
+  const { json, markdown, svg } = swipeReports(r);
+  writeFileAtomicSync(path.join(dir, 'swipe.json'), json);
+  writeFileAtomicSync(path.join(dir, 'swipe.md'), markdown);
+  if (svg !== null) writeFileAtomicSync(path.join(dir, 'swipe.svg'), svg);
+}
+
+/** The page's words for where the model came from: the checkpoint's config, or the TorchScript file. */
+function pageSource(ckpt: string | undefined, modelFile: string | undefined, info: CheckpointInfo | null, dataset: string): SwipePageSource {
+  if (info === null) return { model: `TorchScript ${path.basename(modelFile ?? '?')}`, dataset };
+  const c = info.config;
+  // A run directory, a file inside one or one of its checkpoints/<seq> commits: the run's name, not the path.
+  let dir = ckpt === undefined ? undefined : path.resolve(ckpt);
+  if (dir !== undefined && path.extname(dir) !== '') dir = path.dirname(dir);
+  if (dir !== undefined && path.basename(path.dirname(dir)) === 'checkpoints') dir = path.dirname(path.dirname(dir));
+  const run = dir === undefined ? undefined : path.basename(dir);
+  return {
+    model: `${c.model}, ${c.loss} loss (${c.miner} miner), defense ${c.defense.kind}, trained ${info.epoch + 1} epoch(s)`,
+    dataset,
+    ...(run === undefined ? {} : { checkpoint: run }),
+  };
 }

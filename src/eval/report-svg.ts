@@ -21,7 +21,7 @@ export function formatBudget(b: PgdBudget): string {
 }
 
 /** "256 queries (2 batches), PGD L∞ ε = 77/255, α = 3/255, η = 32". */
-function scope(r: SwipeResult): string {
+export function swipeScope(r: SwipeResult): string {
   const budgets = r.budgets.map(formatBudget);
   const budget = budgets.length === 1 ? `PGD L∞ ${budgets[0]}` : `PGD L∞ at ${budgets.length} budgets`;
   return `${r.queries.toLocaleString('en-US')} queries (${r.batches} batch${r.batches === 1 ? '' : 'es'}), ${budget}`;
@@ -33,18 +33,39 @@ function scores(r: SwipeResult): Record<AttackName, number> | null {
   return ersTerms(Object.fromEntries(ATTACK_NAMES.map((n) => [n, r.attacks[n]!])) as Record<AttackName, number>);
 }
 
-/** A swipe result as Markdown: scope and budget, one row per column with unit, direction and ERS score, then ERS and ARS. */
-export function swipeMarkdown(r: SwipeResult): string {
+/** One row of a swipe's results table, as text. */
+export interface SwipeRow {
+  column: string;
+  value: string;
+  unit: string;
+  direction: string;
+  /** "87.5 (100 − x)", or '–' when the column has no ERS score. */
+  score: string;
+  what: string;
+}
+
+/** The results table of a swipe (swipe.md and the swipe page): one row per column with unit, direction and ERS score. */
+export function swipeRows(r: SwipeResult): SwipeRow[] {
   const terms = scores(r);
-  const rows = Object.entries(r.attacks).map(([name, v]) => {
+  return Object.entries(r.attacks).map(([name, v]) => {
     const c = attackColumn(name);
     const score = terms !== null && name in terms ? `${terms[name as AttackName].toFixed(1)} (${ERS_RULES[name as AttackName]})` : '–';
-    return `| ${name} | ${formatAttackValue(name, v)} | ${c.unit} | ${robustPhrase(c)} | ${score} | ${c.what} |`;
+    return { column: name, value: formatAttackValue(name, v), unit: c.unit, direction: robustPhrase(c), score, what: c.what };
   });
+}
+
+/** The sentences under the table that say what ERS and ARS are. */
+export const ERS_MEANING = 'mean of the ten ERS scores, 0–100, higher is more robust.';
+export const ARS_MEANING = "CA-TRIDE's score: eight columns (no TMA, ES:D), CA−/QA− scaled by 100/99, ES:R/LTM/GTM divided by benign R@1; higher is more robust.";
+export const LOW_RECALL_WARNING = 'Benign R@1 < 5 %: ARS is unreliable.';
+
+/** A swipe result as Markdown: scope and budget, one row per column with unit, direction and ERS score, then ERS and ARS. */
+export function swipeMarkdown(r: SwipeResult): string {
+  const rows = swipeRows(r).map((x) => `| ${x.column} | ${x.value} | ${x.unit} | ${x.direction} | ${x.score} | ${x.what} |`);
   const lines = [
     `# Robustness swipe — profile ${r.profile}, metric ${r.metric}`,
     '',
-    `${scope(r)}; every attack of the profile ran on every query. ${r.seconds.toFixed(1)} s in all, ${r.gallerySeconds.toFixed(1)} s of it embedding the gallery.`,
+    `${swipeScope(r)}; every attack of the profile ran on every query. ${r.seconds.toFixed(1)} s in all, ${r.gallerySeconds.toFixed(1)} s of it embedding the gallery.`,
     '',
     `Benign R@1 of the attacked queries: ${r.benignRecallAt1.toFixed(1)} %.` +
       (r.benign === undefined ? '' : ` Checkpoint's benign metrics on the whole test split (×100): ${formatBenign(r.benign, ', ')}.`),
@@ -53,16 +74,21 @@ export function swipeMarkdown(r: SwipeResult): string {
     '| --- | --- | --- | --- | --- | --- |',
     ...rows,
     '',
-    `**ERS** ${r.ERS === null ? 'n/a' : formatScore(r.ERS)} — mean of the ten ERS scores, 0–100, higher is more robust.`,
-    `**ARS** ${r.ARS === null ? 'n/a' : formatScore(r.ARS)} — CA-TRIDE's score: eight columns (no TMA, ES:D), CA−/QA− scaled by 100/99, ES:R/LTM/GTM divided by benign R@1; higher is more robust.` +
-      (r.lowBenignRecall ? ' Benign R@1 < 5 %: ARS is unreliable.' : ''),
+    `**ERS** ${r.ERS === null ? 'n/a' : formatScore(r.ERS)} — ${ERS_MEANING}`,
+    `**ARS** ${r.ARS === null ? 'n/a' : formatScore(r.ARS)} — ${ARS_MEANING}` + (r.lowBenignRecall ? ` ${LOW_RECALL_WARNING}` : ''),
     '',
   ];
   return lines.join('\n');
 }
 
-function escapeXml(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+/** The three report files of a swipe (what `swipe --out` writes, what the service serves); no chart without the ten ERS columns. */
+export function swipeReports(r: SwipeResult): { json: string; markdown: string; svg: string | null } {
+  return { json: JSON.stringify(r, null, 2) + '\n', markdown: swipeMarkdown(r), svg: r.ERS === null ? null : swipeSvg(r) };
+}
+
+/** Text made safe inside XML/HTML elements and double-quoted attributes. */
+export function escapeXml(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
 }
 
 /** Column labels as the papers print them (U+2212 minus). */
@@ -93,7 +119,7 @@ export function swipeSvg(r: SwipeResult): string {
     `<title>${escapeXml(`ERS score per attack, profile ${r.profile}`)}</title>`,
     `<rect width="100%" height="100%" fill="white"/>`,
     text(left, 22, `Robustness swipe ${r.profile} (metric ${r.metric}): ERS ${ers}, ARS ${ars}`, ' font-size="14" font-weight="bold"'),
-    text(left, 40, scope(r)),
+    text(left, 40, swipeScope(r)),
     text(left, 56, 'Bars: ERS score of each attack, 0–100, higher is more robust (100 = unharmed). Under each bar: the raw result.', ' fill="#444"'),
   ];
   for (let tick = Math.ceil(minV / 25) * 25; tick <= maxV; tick += 25) {

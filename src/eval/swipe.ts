@@ -33,7 +33,7 @@ import {
   type ProfileRun,
 } from '../attack/index.js';
 import { embedDataset } from './embed.js';
-import type { BenignMetrics } from './benign.js';
+import { readBenignMetrics, robrankBenignKeys, type BenignMetrics } from './benign.js';
 import { progressBar } from '../train/progress.js';
 import { allreduceNumbers } from '../train/data-parallel.js';
 import { ATTACK_NAMES, adjustedRobustnessScore, empiricalRobustnessScore, type AttackResults } from './robustness.js';
@@ -52,6 +52,16 @@ export interface SwipeOptions {
   attackOptions?: AttackOptions;
   /** Called after each batch (progress). */
   onBatch?: (progress: SwipeProgress) => void;
+  /** Called before each attack run of each batch (finer progress than onBatch). */
+  onAttack?: (progress: SwipeAttackProgress) => void;
+  /**
+   * Stops the swipe before its next attack run (it throws the signal's reason).
+   * With a signal the swipe yields to the event loop before each run, so an
+   * abort sent by a message or a timer can arrive; without one it never yields.
+   */
+  signal?: AbortSignal;
+  /** Keep what the attacks did to query batch 0 (images, neighbour lists) for pictures of it; default none. */
+  examples?: SwipeExamplesOption;
   /** Progress bars with ETA on stderr: the gallery embedding, then one tick per attack per batch (default off). */
   progress?: boolean;
   /**
@@ -62,6 +72,25 @@ export interface SwipeOptions {
   group?: ProcessGroup;
 }
 
+/** SwipeOptions.examples: `keep` sees each run's result on query batch 0 as the swipe computes it (no second attack). */
+export interface SwipeExamplesOption {
+  /** Neighbours listed per query before and after. */
+  topK: number;
+  /** Called once per profile run; the tensors are freed when it returns (clone what you keep). */
+  keep: (example: SwipeExample) => void;
+}
+
+/** One profile run on query batch 0. */
+export interface SwipeExample {
+  run: ProfileRun;
+  /** That batch's numbers. */
+  values: Record<string, number>;
+  examples: AttackExamples;
+  /** [B, C, H, W] clean query images and their dataset indices. */
+  clean: Tensor;
+  indices: Int32Array;
+}
+
 /** What `onBatch` receives after each query batch. */
 export interface SwipeProgress {
   batch: number;
@@ -70,6 +99,17 @@ export interface SwipeProgress {
   seconds: number;
   /** Running unweighted means over the batches so far. */
   attacks: Record<string, number>;
+}
+
+/** What `onAttack` receives before each attack run: `done` runs of `total` (= batches × runs) are finished. */
+export interface SwipeAttackProgress {
+  attack: AttackKind;
+  /** 1-based index of the query batch being attacked, of `batches`. */
+  batch: number;
+  batches: number;
+  done: number;
+  total: number;
+  seconds: number;
 }
 
 /** The outcome of a swipe (also the JSON the CLI prints and writes). */
@@ -137,15 +177,14 @@ function ersColumns(attacks: Record<string, number>): AttackResults | null {
   return table as AttackResults; // every column checked above
 }
 
-/** Every attack of a profile over the split's queries against its clean gallery, then ERS and ARS (see the module comment). */
 /** The attack a profile run describes, with the dataset's SPQA rate and the caller's options. */
-function attackOfRun(run: ProfileRun, ds: DmlDataset, options: AttackOptions = {}): ReturnType<typeof createAttack> {
+export function attackOfRun(run: ProfileRun, ds: DmlDataset, options: AttackOptions = {}): ReturnType<typeof createAttack> {
   return createAttack(run.attack, { spqaXiRate: spqaXiRate(ds.name), ...run.options, ...options });
 }
 
-/** The generator seed of one attack run on one query batch: a swipe's numbers do not depend on what else ran. */
-function batchSeed(seed: number, run: ProfileRun, batch: number): number {
-  return mixSeed(seed, ATTACK_KINDS.indexOf(run.attack), batch) >>> 0;
+/** The generator seed of one attack kind on one query batch: a swipe's numbers do not depend on what else ran. */
+export function attackSeed(seed: number, kind: AttackKind, batch: number): number {
+  return mixSeed(seed, ATTACK_KINDS.indexOf(kind), batch) >>> 0;
 }
 
 /**
@@ -166,7 +205,7 @@ export async function attackExamples(
       const labels = onDevice(b.labels, model.device);
       const ctx = buildBatchContext(model, gallery, images, labels);
       try {
-        manualSeed(batchSeed(o.seed ?? 0, o.run, batch));
+        manualSeed(attackSeed(o.seed ?? 0, o.run.attack, batch));
         const r = attackBatch(model, attackOfRun(o.run, ds, o.attackOptions), ctx, o.run.budget, { examples: o.topK ?? 10 });
         return { values: r.values, examples: r.examples!, clean: images === b.images ? images : (b.images.dispose(), images), indices: b.indices };
       } finally {
@@ -182,6 +221,7 @@ export async function attackExamples(
   }
 }
 
+/** Every attack of a profile over the split's queries against its clean gallery, then ERS and ARS (see the module comment). */
 export async function runSwipe(model: EmbeddingModel, ds: DmlDataset, metric: Metric, o: SwipeOptions = {}): Promise<SwipeResult> {
   const profile = typeof o.profile === 'object' ? o.profile : getProfile(o.profile ?? 'rob28');
   const runs = profile.runs;
@@ -221,12 +261,25 @@ export async function runSwipe(model: EmbeddingModel, ds: DmlDataset, metric: Me
       try {
         rows[row] = benignRecallAt1(ctx);
         let c = 1;
-        runs.forEach((run, r) => {
-          manualSeed(batchSeed(seed, run, b));
-          const { values } = attackBatch(model, attacks[r]!, ctx, run.budget);
+        for (const [r, run] of runs.entries()) {
+          if (o.signal !== undefined) {
+            await new Promise((resolve) => setImmediate(resolve));
+            o.signal.throwIfAborted();
+          }
+          o.onAttack?.({ attack: run.attack, batch: done + 1, batches: myBatches.length, done: done * runs.length + r, total: myBatches.length * runs.length, seconds: (performance.now() - started) / 1000 });
+          manualSeed(attackSeed(seed, run.attack, b));
+          const keep = b === 0 ? o.examples : undefined;
+          const { values, examples } = attackBatch(model, attacks[r]!, ctx, run.budget, keep === undefined ? {} : { examples: keep.topK });
+          if (keep !== undefined) {
+            try {
+              keep.keep({ run, values, examples: examples!, clean: images, indices: batch.indices });
+            } finally {
+              examples!.adversarial.dispose();
+            }
+          }
           for (const report of attacks[r]!.reports) rows[row + c++] = values[report]!;
           bar?.tick(1, `batch ${b + 1}/${batches} ${run.attack}`);
-        });
+        }
       } finally {
         disposeBatchContext(ctx);
         dispose([images, labels]);
@@ -279,6 +332,16 @@ export async function runSwipe(model: EmbeddingModel, ds: DmlDataset, metric: Me
     seconds: (performance.now() - started) / 1000,
     gallerySeconds,
   };
+}
+
+/**
+ * A swipe result with the benign metrics a checkpoint stored (and the same
+ * numbers under RobRank's names), as `swipe --json` prints it; unchanged when
+ * there are none (a --model-file, or a checkpoint taken before any evaluation).
+ */
+export function withStoredBenign(r: SwipeResult, stored: Readonly<Record<string, number>> | null): SwipeResult & { robrank?: Record<string, number> } {
+  const benign = stored === null ? {} : readBenignMetrics(stored);
+  return Object.keys(benign).length === 0 ? r : { ...r, benign, robrank: robrankBenignKeys(benign) };
 }
 
 function distinctBudgets(all: readonly PgdBudget[]): PgdBudget[] {

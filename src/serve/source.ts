@@ -1,0 +1,47 @@
+// Layer: serve. What the service serves: the dataset's test split (the
+// retrieval gallery, optionally cut to its first N images), its images as the
+// model sees them, and the model itself. The server process opens the data;
+// each worker process opens both.
+import { CENTER_CROP, FileImageDataset, gatherUnitFloat32, InMemoryImageDataset, loadTransformed, openDataset, type DmlDataset } from '../data/index.js';
+import type { EmbeddingModel } from '../models/model.js';
+import { ScriptedModel } from '../models/scripted.js';
+import { loadCheckpoint } from '../train/checkpoint.js';
+import { parseDevice } from '../tensor/index.js';
+import type { WorkerSpec } from './protocol.js';
+
+/** The first `n` images of a split (the same images, labels and order); the split itself when it is not longer. */
+export function firstImages(ds: DmlDataset, n: number): DmlDataset {
+  if (!Number.isInteger(n) || n < 2) throw new Error(`the gallery needs at least 2 images, got a limit of ${n}`);
+  if (n >= ds.length) return ds;
+  const labels = ds.labels.slice(0, n);
+  const source = `${ds.source} (first ${n} images)`;
+  if (ds.kind === 'memory') {
+    const size = ds.channels * ds.height * ds.width;
+    return new InMemoryImageDataset({ name: ds.name, split: ds.split, source, channels: ds.channels, height: ds.height, width: ds.width, pixels: ds.pixels.subarray(0, n * size), labels });
+  }
+  if (!(ds instanceof FileImageDataset)) throw new Error(`${ds.name}: cannot cut a file-backed split that is not a FileImageDataset`);
+  return new FileImageDataset({ name: ds.name, split: ds.split, root: ds.root, relativePaths: ds.relativePaths.slice(0, n), labels, source });
+}
+
+/** The served gallery: the test split of `spec.dataset`, cut to `spec.maxGallery` images. */
+export async function openGallery(spec: Pick<WorkerSpec, 'dataset' | 'root' | 'maxGallery'>): Promise<DmlDataset> {
+  const data = await openDataset(spec.dataset, spec.root === undefined ? {} : { root: spec.root });
+  return spec.maxGallery === undefined ? data.test : firstImages(data.test, spec.maxGallery);
+}
+
+/** Gallery image `id` as the model sees it: float32 CHW in [0, 1] (file-backed images through the test transform). */
+export async function galleryImage(ds: DmlDataset, id: number): Promise<Float32Array> {
+  if (ds.kind === 'memory') return gatherUnitFloat32(ds, [id]);
+  return loadTransformed(ds.files[id]!, CENTER_CROP);
+}
+
+/** The model of a spec, on its device: a checkpoint's (weights verified as read) or a TorchScript file. */
+export function openModel(spec: WorkerSpec, shape: [number, number, number]): EmbeddingModel {
+  const model = spec.checkpoint !== undefined ? loadCheckpoint(spec.checkpoint).model : ScriptedModel.load(spec.modelFile!, shape);
+  const [c, h, w] = model.inputShape;
+  if (c !== shape[0] || h !== shape[1] || w !== shape[2]) {
+    model.dispose();
+    throw new Error(`the model takes ${c}×${h}×${w} images but ${spec.dataset}'s are ${shape.join('×')}`);
+  }
+  return model.to(parseDevice(spec.device));
+}
