@@ -6,7 +6,10 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { dispose, gradOf, liveTensors, manualSeed, noGrad, rand, randn, stack, tensor, tidy, type Tensor } from '../src/tensor/index.js';
-import { loadSmallDataset, InMemoryImageDataset } from '../src/data/index.js';
+import { loadSmallDataset, InMemoryImageDataset, spc2Loader } from '../src/data/index.js';
+import { Adam } from '../src/optim/index.js';
+import { minerByName } from '../src/metric/miners.js';
+import { noDefense } from '../src/defense/none.js';
 import { C2F2 } from '../src/models/c2f2.js';
 import { l2normalize, metricByName, METRICS, type Metric } from '../src/metric/metric.js';
 import {
@@ -17,6 +20,7 @@ import {
   contextFromEmbeddings,
   createAttack,
   disposeBatchContext,
+  embedImages,
   embeddingShiftObjective,
   getProfile,
   greedyTopMisrankObjective,
@@ -28,6 +32,7 @@ import {
   pgd,
   PROFILES,
   queryAttackObjective,
+  selfMaskedRanking,
   semanticsPreservingQueryAttack,
   spqaXi,
   spqaXiRate,
@@ -461,6 +466,81 @@ test('each attack moves its number the way it should on a seeded c2f2 (256 Fashi
     assert.ok(gtm.attacked.GTM! <= gtm.clean.GTM!, `GTM does not raise R@1: ${JSON.stringify(gtm)}`);
   } finally {
     s.free();
+  }
+});
+
+/** A c2f2 after a few steps of regular (undefended) triplet training on Fashion-MNIST: SPC-2, random miner, metric N. */
+async function briefTrainedC2F2(steps: number): Promise<{ model: C2F2; losses: number[] }> {
+  const { train } = await loadSmallDataset('fashion');
+  manualSeed(0);
+  const model = new C2F2();
+  const opt = new Adam(model.parameters(), { lr: 1e-3, weightDecay: 1e-7 });
+  const regular = noDefense();
+  const losses: number[] = [];
+  for await (const b of spc2Loader(train, { seed: 0, batchPairs: 32 })) {
+    const step = losses.length;
+    losses.push(
+      tidy(() => {
+        const s = regular.step({ model, images: b.images, labels: b.labels, metric: mN, margin: 0.2, miner: minerByName('random'), epoch: 0, maxEpochs: 1, step });
+        opt.zeroGrad();
+        s.loss.backward();
+        return s.loss.item();
+      }),
+    );
+    opt.step();
+    dispose([b.images, b.labels]);
+    if (losses.length === steps) break;
+  }
+  opt.dispose();
+  return { model, losses };
+}
+
+test('GTM on an undefended trained c2f2: strictly lower R@1 than the clean rank, each query pulled towards its target', async () => {
+  const { model, losses } = await briefTrainedC2F2(8);
+  const mean = (v: readonly number[]): number => v.reduce((s, x) => s + x, 0) / v.length;
+  assert.ok(mean(losses.slice(-4)) < losses[0]!, `regular training lowered the loss: ${losses.map((l) => l.toFixed(3))}`);
+  model.eval();
+  const all = Array.from({ length: 256 }, (_, i) => i);
+  const emb = noGrad(() => tidy(() => mN.embed(model.forward(images256.batch(all)))));
+  const labels = images256.labelBatch(all);
+  const gallery = makeGallery(emb, labels, mN);
+  const images = images256.batch(all.slice(0, 64));
+  const queryLabels = images256.labelBatch(all.slice(0, 64));
+  const ctx = buildBatchContext(model, gallery, images, queryLabels);
+  try {
+    for (const target of ['reference-bug', 'intended'] as const) {
+      const attack = createAttack('GTM', { gtmTarget: target });
+      manualSeed(3);
+      const clean = noGrad(() => tidy(() => attack.measure({ final: ctx.clean, lastIterationStart: ctx.clean }, attack.select(ctx), ctx))).GTM!;
+      manualSeed(3);
+      const run = attackBatch(model, attack, ctx, BUDGET, { examples: 1 });
+      try {
+        // R@1 (%), clean self masked: a trained model ranks most queries right, and the attack takes a real share of that away.
+        assert.ok(clean > 50, `${target}: the trained model's clean R@1 is ${clean}`);
+        assert.ok(run.values.GTM! < clean - 10, `${target}: GTM R@1 ${run.values.GTM} is not well below the clean ${clean}`);
+        // PGD makes progress on d(q̃, target) at every step.
+        run.objective.slice(1).forEach((v, i) => assert.ok(v < run.objective[i]!, `${target}: objective rose at step ${i + 1}: ${run.objective}`));
+        // Rank of each query's target (items strictly closer, clean self masked), before and after: it improves on average.
+        const targetRank = (queries: Tensor): number[] =>
+          noGrad(() =>
+            tidy(() => {
+              const t = greedyTopMisrankTargets(ctx, target).unsqueeze(1);
+              const d = selfMaskedRanking(queries, gallery.embeddings, ctx.selfIndex, mN);
+              return d.lt(d.gather(1, t)).sum(1).toArray();
+            }),
+          );
+        const before = targetRank(ctx.clean);
+        const after = tidy(() => targetRank(noGrad(() => embedImages(model, run.examples!.adversarial, mN))));
+        assert.ok(mean(after) < mean(before), `${target}: mean target rank ${mean(after)} after vs ${mean(before)} before`);
+        assert.ok(after.filter((r, i) => r < before[i]!).length > after.filter((r, i) => r > before[i]!).length, `${target}: more targets rise than fall`);
+      } finally {
+        run.examples!.adversarial.dispose();
+      }
+    }
+  } finally {
+    disposeBatchContext(ctx);
+    dispose([emb, labels, images, queryLabels]);
+    model.dispose();
   }
 });
 

@@ -1,13 +1,19 @@
 // Defenses on real Fashion-MNIST batches with c2f2: adversarial examples stay
 // in the ε-ball and [0,1]; HM[R,R] equals regular training; LGA follows the
 // previous loss; the exact HM shortcut changes nothing; CA-TRIDE alternates and
-// warms up; the PGD core itself; the collapseness objective's gradient.
+// warms up; the PGD core itself; the collapseness objective's gradient. EST's
+// and ACT's objectives, adversarial batches and losses against hand-computed
+// values on a two-pixel "model" whose embedding is its image.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { liveTensors, manualSeed, noGrad, randn, tensor, tidy, type Tensor } from '../src/tensor/index.js';
 import { loadSmallDataset, type InMemoryImageDataset } from '../src/data/index.js';
 import { C2F2 } from '../src/models/c2f2.js';
 import { minerByName } from '../src/metric/miners.js';
+import { Module } from '../src/nn/index.js';
+import type { EmbeddingModel } from '../src/models/model.js';
+import { estObjective } from '../src/defense/est.js';
+import { actObjective } from '../src/defense/act.js';
 import type { DefenseContext, Defense } from '../src/defense/defense.js';
 import { buildDefense, defenseFromModelSuffix, type DefenseConfig } from '../src/defense/registry.js';
 import { weightedDistance } from '../src/defense/catride.js';
@@ -15,7 +21,8 @@ import { pgd } from '../src/attack/pgd.js';
 import { parseShorthand } from '../src/train/config.js';
 import { checkGradient } from './helpers/gradcheck.js';
 import { metricByName } from '../src/metric/metric.js';
-import { maxAbsDiff, near } from './helpers/assert.js';
+import { allNear, maxAbsDiff, near } from './helpers/assert.js';
+import { jsDistance, jsEpsDistance } from './helpers/distances.js';
 
 let train: InMemoryImageDataset;
 before(async () => {
@@ -29,7 +36,7 @@ function batch(): { images: Tensor; labels: Tensor } {
   return { images: train.batch(idx), labels: train.labelBatch(idx) };
 }
 
-function context(model: C2F2, b: { images: Tensor; labels: Tensor }, over: Partial<DefenseContext> = {}): DefenseContext {
+function context(model: EmbeddingModel, b: { images: Tensor; labels: Tensor }, over: Partial<DefenseContext> = {}): DefenseContext {
   return { model, images: b.images, labels: b.labels, metric: metricByName('N'), margin: 0.2, miner: minerByName('random'), epoch: 1, maxEpochs: 2, step: 0, ...over };
 }
 
@@ -191,4 +198,105 @@ test('RobRank / robdml / CA-TRIDE shorthands map to the defenses', () => {
   assert.throws(() => buildDefense({ kind: 'est', alpha: 1.5 }, 28), /EST: alpha must be in \(0, 1\]/);
   assert.throws(() => buildDefense({ kind: 'catride', epsilon: NaN }, 28), /CA-TRIDE: epsilon must be in \[0, 1\]/);
   assert.throws(() => buildDefense({ kind: 'hm', source: 'random', destination: 3 }, 28), /constant destination hardness must be in \[-2, 2\]/);
+});
+
+// ------------------------------------------------------------------ EST and ACT by hand
+
+/** A parameter-free "model" whose embedding is its two pixels: every distance in embedding space is one between images, by hand. */
+class PixelModel extends Module implements EmbeddingModel {
+  readonly kind = 'pixels';
+  readonly embeddingDim = 2;
+  readonly inputShape: [number, number, number] = [1, 1, 2];
+  forward(x: Tensor): Tensor {
+    return x.flatten(1);
+  }
+}
+
+/** Two SPC-2 pairs of 1×1×2 images: x0 = (.5, .5), x0' = (.6, .5) of class 0; x1 = (.5, .7), x1' = (.5, .9) of class 1. */
+const PIXELS = [[0.5, 0.5], [0.6, 0.5], [0.5, 0.7], [0.5, 0.9]];
+const pixelBatch = (): { images: Tensor; labels: Tensor } => ({ images: tensor(PIXELS.flat(), [4, 1, 1, 2]), labels: tensor([0, 0, 1, 1], [4], 'int64') });
+
+/** Hand triplet loss with the loss's eps distance: mean_i max(0, d(a_i, p_i) − d(a_i, n_i) + γ). */
+const handTripletLoss = (a: number[][], p: number[][], n: number[][], margin: number): number =>
+  a.reduce((sum, ai, i) => sum + Math.max(0, jsEpsDistance(ai, p[i]!) - jsEpsDistance(ai, n[i]!) + margin), 0) / a.length;
+
+/** The rows of a flat [4 × 2] array. */
+const pairsOf = (flat: number[]): number[][] => [0, 1, 2, 3].map((i) => flat.slice(2 * i, 2 * i + 2));
+
+test('EST and ACT objectives on hand embeddings: −Σ d(x̃, t) and mean d(p̃, ñ)', () => {
+  tidy(() => {
+    const E = metricByName('E');
+    const f64 = (rows: number[][]): Tensor => tensor(rows, undefined, 'float64');
+    // distances 5 = |(3, 4)| and 1 = |(0, 1)|
+    assert.equal(estObjective(f64([[3, 4], [1, 1]]), f64([[0, 0], [1, 2]]), E).item(), -(5 + 1), 'EST: a sum, negated (PGD minimises it)');
+    assert.equal(actObjective(f64([[0, 0], [1, 1]]), f64([[3, 4], [1, 2]]), E).item(), (5 + 1) / 2, 'ACT: a mean, not negated');
+    // In metric space (the caller embeds): N on unit vectors (1, 0) and (0, 1) is √2 apart.
+    near(actObjective(f64([[1, 0]]), f64([[0, 1]]), metricByName('N')).item(), Math.SQRT2, 1e-15, 'ACT under N');
+  });
+});
+
+test('ACT by hand: FGSM moves p and n towards each other by ε; the loss is the benign anchor against them', () => {
+  const model = new PixelModel();
+  tidy(() => {
+    const eps = 0.05;
+    let adversarial: number[] = [];
+    const out = buildDefense({ kind: 'act', steps: 1, epsilon: eps }, 28).step({
+      ...context(model, pixelBatch()),
+      metric: metricByName('E'),
+      margin: 0.2,
+      miner: minerByName('hardest'),
+      inspect: (role, _clean, adv) => {
+        assert.equal(role, 'candidates');
+        adversarial = adv.toArray();
+      },
+    });
+    // Hardest negatives on clean pixels: anchor x0 → x1 (0.2 < 0.4), anchor x1 → x0 (0.2 < |(−.1, .2)| ≈ 0.224).
+    const [x0, x0p, x1, x1p] = PIXELS as [number[], number[], number[], number[]];
+    // Candidates [p0, p1, n0, n1] = [x0', x1', x1, x0]; one signed step of ε along −∇ d(p, n): p and n approach each other
+    // in every coordinate where they differ.
+    const p = [[x0p[0]! - eps, x0p[1]! + eps], [x1p[0]!, x1p[1]! - eps]];
+    const n = [[x1[0]! + eps, x1[1]! - eps], [x0[0]!, x0[1]! + eps]];
+    allNear(adversarial, [...p.flat(), ...n.flat()], 1e-6, 'ACT candidates');
+    allNear(adversarial, [0.55, 0.55, 0.5, 0.85, 0.55, 0.65, 0.5, 0.55], 1e-6, 'ACT candidates, in numbers');
+    // Benign anchors x0, x1 against the collapsed candidates: (0.0707 − 0.1581 + 0.2 + 0.15 − 0.15 + 0.2) / 2.
+    const expected = handTripletLoss([x0, x1], p, n, 0.2);
+    near(expected, (Math.hypot(0.05, 0.05) - Math.hypot(0.05, 0.15) + 0.2 + 0.2) / 2, 1e-5, 'the hand value itself');
+    near(out.loss.item(), expected, 1e-6, 'ACT loss');
+    // Hardness: clean triplets (0.1 − 0.2, 0.2 − 0.2); trained ones (0.0707 − 0.1581, 0.15 − 0.15).
+    near(out.stats.sourceHardness, (-0.1 + 0) / 2, 1e-6, 'source hardness');
+    near(out.stats.trainedHardness, (jsDistance(x0, p[0]!) - jsDistance(x0, n[0]!) + 0) / 2, 1e-6, 'trained hardness');
+    assert.deepEqual([out.stats.pgdIterations, out.stats.forwardPasses, out.stats.backwardPasses], [1, 4, 2]);
+  });
+  model.dispose();
+});
+
+test('EST by hand: PGD pushes every image 2α away from itself in two steps; the loss is on mined adversarial triplets', () => {
+  const model = new PixelModel();
+  tidy(() => {
+    const alpha = 0.03;
+    let adversarial: number[] = [];
+    manualSeed(5); // the first iteration aims at e0 + 1e-7·u, u ∈ {−1, 0, 1}² drawn here
+    const out = buildDefense({ kind: 'est', steps: 2, epsilon: 0.1, alpha }, 28).step({
+      ...context(model, pixelBatch()),
+      metric: metricByName('E'),
+      margin: 0.2,
+      miner: minerByName('hardest'),
+      inspect: (role, _clean, adv) => {
+        assert.equal(role, 'all');
+        adversarial = adv.toArray();
+      },
+    });
+    // Step 0 moves x by −α·sign(u) (away from the nudged target), step 1 by another −α·sign(u) (away from x):
+    // each coordinate ends 0 or ±2α from where it started, never back at ±0 after moving.
+    const shift = adversarial.map((v, i) => v - PIXELS.flat()[i]!);
+    for (const [i, d] of shift.entries()) assert.ok(Math.abs(d) < 1e-6 || Math.abs(Math.abs(d) - 2 * alpha) < 1e-6, `coordinate ${i} moved by ${d}, not 0 or ±2α`);
+    assert.ok(shift.filter((d) => Math.abs(d) > 1e-6).length >= 4, `most coordinates move away: ${shift.map((d) => d.toFixed(3))}`);
+    // Mining and loss on the adversarial embeddings (= images): anchors 0, 2, positives 1, 3, the hardest other-class negative.
+    const z = pairsOf(adversarial);
+    const negative = (anchor: number): number => [0, 1, 2, 3].filter((j) => (j < 2) !== (anchor < 2)).reduce((best, j) => (jsDistance(z[anchor]!, z[j]!) < jsDistance(z[anchor]!, z[best]!) ? j : best));
+    const expected = handTripletLoss([z[0]!, z[2]!], [z[1]!, z[3]!], [z[negative(0)]!, z[negative(2)]!], 0.2);
+    near(out.loss.item(), expected, 1e-6, 'EST loss');
+    assert.deepEqual([out.stats.pgdIterations, out.stats.forwardPasses, out.stats.backwardPasses], [2, 4, 3]);
+  });
+  model.dispose();
 });

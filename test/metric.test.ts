@@ -9,29 +9,77 @@ import {
   catrideSeparationTerm,
   contrastiveLoss,
   l2normalize,
-  tripletHardness,
   metricByName,
   METRICS,
+  parseMetric,
+  requireMetric,
+  tripletHardness,
   tripletLoss,
   tripletLossPerTriplet,
 } from '../src/metric/index.js';
 import { checkGradient } from './helpers/gradcheck.js';
-import { near } from './helpers/assert.js';
+import { allNear, near } from './helpers/assert.js';
+import { jsCosineDistance, jsEpsDistance } from './helpers/distances.js';
 
 const f64 = (rows: number[][]): Tensor => tensor(rows, undefined, 'float64');
 const [mN, mE, mC] = (['N', 'E', 'C'] as const).map(metricByName);
 
-/** PyTorch's pairwise_distance in JS: ||u - v + eps||_2. */
-function jsEpsDistance(u: number[], v: number[], eps = 1e-6): number {
-  return Math.sqrt(u.reduce((s, ui, i) => s + (ui - v[i]! + eps) ** 2, 0));
-}
-function jsCosineDistance(u: number[], v: number[]): number {
-  const dot = u.reduce((s, ui, i) => s + ui * v[i]!, 0);
-  const nu = Math.hypot(...u);
-  const nv = Math.hypot(...v);
-  return 1 - dot / Math.max(nu * nv, 1e-8);
-}
+test('the METRICS catalogue: N, E, C once each, with their names, codes, margins, and JSON as the name', () => {
+  assert.deepEqual(METRICS.map((m) => m.name), ['N', 'E', 'C']);
+  assert.deepEqual(METRICS.map((m) => m.code), ['N', 'E', 'C'], 'the letter ending a RobRank loss name');
+  assert.deepEqual(METRICS.map((m) => m.defaultMargin), [0.2, 1.0, 0.2]);
+  assert.deepEqual(METRICS.map((m) => m.referenceMinerMargin), [1.0, 1.0, undefined], "RobRank's ACT miner margin");
+  for (const m of METRICS) {
+    assert.ok(m.summary.length > 10, `${m.name} has a summary`);
+    assert.equal(`${m}`, m.name);
+    assert.equal(JSON.stringify({ metric: m }), `{"metric":"${m.name}"}`, 'configs and JSON keep the name');
+    assert.ok(Object.isFrozen(m), `${m.name} is immutable`);
+  }
+});
 
+test('metricByName: case-insensitive, the same instances; an unknown name is refused with the names listed', () => {
+  for (const m of METRICS) {
+    assert.equal(metricByName(m.name), m);
+    assert.equal(metricByName(m.name.toLowerCase()), m);
+  }
+  assert.equal(parseMetric('c'), 'C');
+  for (const bad of ['Z', '', 'NE', ' N', 'cosine']) {
+    assert.throws(() => metricByName(bad), (e: unknown) => e instanceof Error && e.message === `unknown metric '${bad}' (expected one of N, E, C)`, JSON.stringify(bad));
+  }
+  assert.throws(() => requireMetric(mC, ['N', 'E'], 'X'), /^Error: X is defined for metrics N and E only \(got C\), as in the reference$/);
+  assert.doesNotThrow(() => requireMetric(mE, ['N', 'E'], 'X'));
+});
+
+test('each metric\'s pairwise, gallery, rows, lossRows and fromGram agree with each other and with a hand-computed 2×2 case', () => {
+  tidy(() => {
+    // Raw rows a = (3, 4), (0, 2) and b = (0, 5), (1, 0); normalised: â = (0.6, 0.8), (0, 1), b̂ = (0, 1), (1, 0).
+    const a = f64([[3, 4], [0, 2]]);
+    const b = f64([[0, 5], [1, 0]]);
+    const hand: Record<string, number[]> = {
+      // ||a_i − b_j||: (3, −1), (2, 4); (0, −3), (−1, 2)
+      E: [Math.sqrt(10), Math.sqrt(20), 3, Math.sqrt(5)],
+      // ||â_i − b̂_j||: (0.6, −0.2), (−0.4, 0.8); (0, 0), (−1, 1)
+      N: [Math.sqrt(0.4), Math.sqrt(0.8), 0, Math.SQRT2],
+      // 1 − â_i·b̂_j: 1 − 0.8, 1 − 0.6; 1 − 1, 1 − 0
+      C: [0.2, 0.4, 0, 1],
+    };
+    for (const m of METRICS) {
+      const [x, y] = [m.embed(a), m.embed(b)];
+      const want = hand[m.name]!;
+      allNear(m.pairwise(x, y).toArray(), want, 1e-12, `${m.name} pairwise`);
+      allNear(m.gallery(x, y).toArray(), want, 1e-12, `${m.name} gallery`);
+      allNear(m.rows(x, y).toArray(), [want[0]!, want[3]!], 1e-12, `${m.name} rows = the diagonal of pairwise`);
+      allNear(m.lossRows(x, y).toArray(), [want[0]!, want[3]!], 1e-5, `${m.name} lossRows = rows up to the eps`);
+      allNear(m.fromGram(x.mm(x.t())).toArray(), m.pairwise(x, x).toArray(), 1e-12, `${m.name} fromGram = pairwise(x, x)`);
+    }
+    // N and C on unit vectors: ||û − v̂||² = 2(1 − û·v̂).
+    allNear(hand.N!.map((d) => d * d), hand.C!.map((d) => 2 * d), 1e-12, 'N² = 2C');
+    // E keeps the raw embedding (a copy); N and C normalise.
+    allNear(mE.embed(a).toArray(), [3, 4, 0, 2], 0, 'E embed');
+    allNear(mN.embed(a).toArray(), [0.6, 0.8, 0, 1], 1e-15, 'N embed');
+    allNear(mC.embed(a).toArray(), [0.6, 0.8, 0, 1], 1e-15, 'C embed');
+  });
+});
 
 // Two 2-D triplets (rows): one with an active hinge, one inactive for E with γ = 1.
 const A = [[0, 0], [1, 1]];

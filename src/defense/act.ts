@@ -2,7 +2,8 @@
 // mined on clean embeddings; only the positive and the negative are perturbed,
 // towards each other (minimising d(p̃, ñ), i.e. collapsing the triplet), and the
 // model learns to separate them again from a benign anchor.
-import { cat, tidy } from '../tensor/index.js';
+import { cat, tidy, type Tensor } from '../tensor/index.js';
+import type { Metric } from '../metric/metric.js';
 import { tripletLoss } from '../metric/triplet.js';
 import type { Defense, DefenseContext, DefenseStep } from './defense.js';
 import { embedEval, embedGrad, embedTrain, meanHardness, mine, rows, runPgd } from './common.js';
@@ -16,6 +17,15 @@ export interface ActOptions extends PgdBudget {
    * the semihard miner (docs/methods.md §2). true reproduces it.
    */
   referenceMinerMargin?: boolean;
+}
+
+/**
+ * ACT's inner objective, to minimise: J = (1/B) Σ_i d(p̃_i, ñ_i) over the
+ * metric-space embeddings of the perturbed positives and negatives [B, D] —
+ * PGD collapses each pair towards each other.
+ */
+export function actObjective(positives: Tensor, negatives: Tensor, metric: Metric): Tensor {
+  return tidy(() => metric.rows(positives, negatives).mean());
 }
 
 /**
@@ -39,7 +49,7 @@ export function antiCollapseTriplet(o: ActOptions): Defense {
           candidates,
           (xAdv) => {
             const e = embedGrad(ctx.model, xAdv, ctx.metric);
-            return ctx.metric.rows(e.narrow(0, 0, b), e.narrow(0, b, b)).mean();
+            return actObjective(e.narrow(0, 0, b), e.narrow(0, b, b), ctx.metric);
           },
           o,
         );

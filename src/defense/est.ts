@@ -3,11 +3,22 @@
 // farthest from the clean one; triplets are then mined on the adversarial
 // embeddings with the loss's own miner and all three members are adversarial.
 // BatchNorm is not frozen for EST models (the model's own setting applies).
-import { randint, tidy } from '../tensor/index.js';
+import { randint, tidy, type Tensor } from '../tensor/index.js';
+import type { Metric } from '../metric/metric.js';
 import { tripletLoss } from '../metric/triplet.js';
 import type { Defense, DefenseContext, DefenseStep } from './defense.js';
 import { embedEval, embedGrad, embedTrain, meanHardness, mine, rows, runPgd } from './common.js';
 import { checkBudget, type PgdBudget } from '../attack/budget.js';
+
+/**
+ * EST's inner objective, to minimise: J = −Σ_i d(φ(x̃_i), t_i), the embeddings
+ * of the perturbed images [B, D] against their targets t (the clean
+ * embeddings, nudged at the first iteration) — PGD pushes every embedding as
+ * far from its clean one as the budget allows. A sum, as the reference.
+ */
+export function estObjective(adversarial: Tensor, targets: Tensor, metric: Metric): Tensor {
+  return tidy(() => metric.rows(adversarial, targets).sum().neg());
+}
 
 /** EST (embedding-shifted triplet): train on images whose embeddings PGD moved as far as it could (docs/methods.md §5). */
 export function embeddingShiftedTriplet(budget: PgdBudget): Defense {
@@ -23,7 +34,7 @@ export function embeddingShiftedTriplet(budget: PgdBudget): Defense {
         const { adversarial, iterations } = runPgd(
           ctx.model,
           ctx.images,
-          (xAdv, it) => ctx.metric.rows(embedGrad(ctx.model, xAdv, ctx.metric), it === 0 ? nudged : clean).sum().neg(),
+          (xAdv, it) => estObjective(embedGrad(ctx.model, xAdv, ctx.metric), it === 0 ? nudged : clean, ctx.metric),
           budget,
         );
         ctx.inspect?.('all', ctx.images, adversarial);
