@@ -21,6 +21,9 @@ import { DEFENSES, DEFENSE_KINDS, resolveDefense } from '../src/defense/registry
 import { MINERS } from '../src/metric/miners.js';
 import { defaultConfig, parseShorthand, resolveConfig } from '../src/train/config.js';
 import { attackColumn } from '../src/eval/columns.js';
+import { manualSeed } from '../src/tensor/index.js';
+import { ResNet } from '../src/models/resnet.js';
+import { saveSafetensors } from '../src/io/safetensors.js';
 
 const cli = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'rankshield.js');
 
@@ -192,8 +195,22 @@ describe('the photo datasets from --root: train, eval and attack end to end (Res
       const root = path.join(tmp, `${name}-data`);
       await write(root);
       const out = path.join(tmp, `${name}-run`);
-      const t = await run(['train', '--dataset', name, '--root', root, '--epochs', '1', '--batch', '2', '--max-batches', '1', '--eval-every', '9', '--out', out, '--json']);
+      // CUB also starts from "ImageNet" weights (a torchvision-named state dict), read once: the run is self-contained.
+      const pretrained = path.join(tmp, 'resnet18-imagenet.safetensors');
+      if (name === 'cub') {
+        manualSeed(3);
+        const source = new ResNet(18);
+        saveSafetensors(pretrained, source.stateDict());
+        source.dispose();
+      }
+      const trainArgs = ['train', '--dataset', name, '--root', root, '--batch', '2', '--max-batches', '1', '--eval-every', '9', '--out', out, '--json', ...(name === 'cub' ? ['--pretrained', pretrained] : [])];
+      const t = await run([...trainArgs, '--epochs', '1']);
       assert.equal(t.code, 0, t.stderr);
+      if (name === 'cub') {
+        await rm(pretrained);
+        const resumed = await run([...trainArgs, '--epochs', '2', '--resume']);
+        assert.equal(resumed.code, 0, `resume without the --pretrained file: ${resumed.stderr}`);
+      }
       const config = (JSON.parse(await readFile(path.join(out, 'checkpoint.json'), 'utf8')) as { config: { root: string; model: string } }).config;
       assert.equal(config.root, root);
       assert.equal(config.model, 'resnet18');

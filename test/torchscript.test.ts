@@ -2,7 +2,7 @@
 // Fixtures come from test/fixtures/make_model_fixtures.py (PyTorch 1.13); the
 // tests only read them (CI has no PyTorch).
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -217,8 +217,12 @@ test('a swipe of the TorchScript c2f2 equals the swipe of the same weights in ou
 
 test('train --model-file fine-tunes the scripted module; its model.pt loads in libtorch with the same embeddings', async () => {
   const out = path.join(tmp, 'tuned');
-  const code = await trainCommand.run(['--dataset', 'fashion', '--model-file', fixture('tiny_embed.pt'), '--epochs', '1', '--max-batches', '2', '--batch', '32', '--out', out, '--quiet', '--json']);
+  // The user's file is read once: the run keeps its own copy, so deleting the original breaks nothing.
+  const given = path.join(tmp, 'to-delete.pt');
+  copyFileSync(fixture('tiny_embed.pt'), given);
+  const code = await trainCommand.run(['--dataset', 'fashion', '--model-file', given, '--epochs', '1', '--max-batches', '2', '--batch', '32', '--out', out, '--quiet', '--json']);
   assert.equal(code, 0);
+  rmSync(given);
   const { model: tuned, info } = loadCheckpoint(out);
   assert.equal(info.config.model, 'torchscript');
   assert.deepEqual([...tuned.stateDict().keys()], [...tiny.parameters, ...tiny.buffers]);

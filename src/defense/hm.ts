@@ -19,7 +19,9 @@ import { embedEval, embedGrad, embedTrain, hardness, mine, rows, runPgd } from '
 import { checkBudget, type PgdBudget } from '../attack/budget.js';
 
 /** Pseudo-hardness functions of the previous loss (RD §3.2). */
-export type GradualDestination = 'lga' | 'gB' | 'g2' | 'gsqrt';
+/** HM's gradual adversaries (destinations that are functions of the loss). */
+export const GRADUAL_DESTINATIONS = ['lga', 'gB', 'g2', 'gsqrt'] as const;
+export type GradualDestination = (typeof GRADUAL_DESTINATIONS)[number];
 
 /** Where HM pushes the hardness: another miner's triplets, a gradual function of the loss (g_LGA, …) or a constant. */
 export type Destination = { kind: 'miner'; miner: Miner; name: string } | { kind: 'gradual'; fn: GradualDestination; miner: Miner; name: string } | { kind: 'constant'; value: number };

@@ -11,20 +11,17 @@ import type { PgdBudget } from '../attack/budget.js';
 import { noDefense, type PairLoss } from './none.js';
 import { embeddingShiftedTriplet } from './est.js';
 import { antiCollapseTriplet } from './act.js';
-import { hardnessManipulation, type Destination, type GradualDestination } from './hm.js';
-import { collapseAwareTripletDecoupling, type CatrideMode, type CollapseWeighting } from './catride.js';
+import { GRADUAL_DESTINATIONS, hardnessManipulation, type Destination, type GradualDestination } from './hm.js';
+import { CATRIDE_MODES, CATRIDE_WEIGHTINGS, collapseAwareTripletDecoupling, type CatrideMode, type CollapseWeighting } from './catride.js';
+
+export { CATRIDE_MODES, CATRIDE_WEIGHTINGS, GRADUAL_DESTINATIONS };
 
 /** Sampler names as HM's letters (R, M, S, D, H) read them. */
 export type SamplerName = Exclude<MinerName, 'gradual-semihard'>;
 /** Every sampler an HM source or destination may name (the miners with an HM letter). */
 export const SAMPLERS = HM_SAMPLERS as readonly SamplerName[];
 
-/** HM's gradual adversaries (destinations that are functions of the loss). */
-export const GRADUAL_DESTINATIONS: readonly GradualDestination[] = ['lga', 'gB', 'g2', 'gsqrt'];
 
-/** The CA-TRIDE branches and weightings a config may name. */
-export const CATRIDE_MODES: readonly CatrideMode[] = ['alternate', 'anp', 'cap'];
-export const CATRIDE_WEIGHTINGS: readonly CollapseWeighting[] = ['softmax', 'softmin'];
 
 /** PGD iterations of the inner maximisation: 32 (RobRank, HM); the released CA-TRIDE code runs 16. */
 const DEFAULT_STEPS = 32;
@@ -49,7 +46,7 @@ export type DefenseConfig =
   | ({
       kind: 'hm';
       source: SamplerName;
-      /** A sampler, a gradual adversary ('lga', 'gB', 'g2', 'gsqrt') or a constant hardness. */
+      /** A sampler, a gradual adversary (GRADUAL_DESTINATIONS) or a constant hardness. */
       destination: SamplerName | GradualDestination | number;
       /** With a gradual destination: the sampler whose triplets are drawn as in the reference (default semihard). */
       gradualBase?: SamplerName;
@@ -108,13 +105,13 @@ export interface DefenseEntry<C extends DefenseConfig = DefenseConfig> {
 
 const PGD_OPTIONS: readonly DefenseOption[] = [
   { flag: 'pgd-steps', field: 'steps', kind: 'int', value: 'N', min: 1, max: 10_000, help: `PGD steps η (${DEFAULT_STEPS}; CA-TRIDE ${CATRIDE_STEPS})` },
-  { flag: 'epsilon', field: 'epsilon', kind: 'number', value: 'X', above: 0, max: 1, help: 'L∞ budget in pixel units (77/255 for 28×28, 8/255 for 224×224)' },
+  { flag: 'epsilon', field: 'epsilon', kind: 'number', value: 'X', min: 0, max: 1, help: 'L∞ budget in pixel units (77/255 for 28×28, 8/255 for 224×224)' },
   { flag: 'alpha', field: 'alpha', kind: 'number', value: 'X', above: 0, max: 1, help: 'PGD step in pixel units (3/255 for 28×28, 1/255 for 224×224)' },
 ];
 
 const pgdSchema = {
   steps: z.number().int().min(1).max(10_000).optional(),
-  epsilon: z.number().gt(0).max(1).optional(),
+  epsilon: z.number().min(0).max(1).optional(),
   alpha: z.number().gt(0).max(1).optional(),
 };
 const samplerSchema = z.enum(SAMPLERS as [SamplerName, ...SamplerName[]]);
@@ -195,7 +192,7 @@ const hm: DefenseEntry<Of<'hm'>> = {
     .object({
       kind: z.literal('hm'),
       source: samplerSchema,
-      destination: z.union([samplerSchema, z.enum(GRADUAL_DESTINATIONS as [GradualDestination, ...GradualDestination[]]), z.number().min(-2).max(2)]),
+      destination: z.union([samplerSchema, z.enum(GRADUAL_DESTINATIONS), z.number().min(-2).max(2)]),
       gradualBase: samplerSchema.optional(),
       ics: z.number().min(0).finite().optional(),
       skipSatisfied: z.boolean().optional(),
@@ -241,8 +238,8 @@ const catride: DefenseEntry<Of<'catride'>> = {
     .object({
       kind: z.literal('catride'),
       lambda: z.number().gt(0).finite().optional(),
-      weighting: z.enum(CATRIDE_WEIGHTINGS as [CollapseWeighting, ...CollapseWeighting[]]).optional(),
-      mode: z.enum(CATRIDE_MODES as [CatrideMode, ...CatrideMode[]]).optional(),
+      weighting: z.enum(CATRIDE_WEIGHTINGS).optional(),
+      mode: z.enum(CATRIDE_MODES).optional(),
       ...pgdSchema,
     })
     .strict(),

@@ -402,10 +402,10 @@ export function removeStaleTemporaries(runDir: string): void {
  * checkpoint's weights replace them, so a run never reads that file again.
  */
 export function createModel(config: ExperimentConfig, weights: 'initial' | 'checkpoint' = 'initial'): EmbeddingModel {
-  const side = datasetOf(config).imageSide;
+  const { imageSide, channels } = datasetOf(config);
   return modelEntry(config.model).create({
     // The dataset's input shape: 28×28 grey for MNIST/Fashion, 224×224 RGB otherwise (docs/datasets.md).
-    inputShape: side === 28 ? [1, 28, 28] : [3, side, side],
+    inputShape: [channels, imageSide, imageSide],
     // EST models train BatchNorm normally; every other model keeps it frozen (docs/methods.md §3).
     frozenBatchNorm: config.defense.kind !== 'est',
     ...(weights === 'initial' && config.pretrained !== undefined ? { pretrained: config.pretrained } : {}),
