@@ -1,12 +1,12 @@
 // Layer: cli. `rankshield serve CKPT`: the HTTP service and explorer page
 // (src/serve/, docs/service.md). Flags are parsed with node's util.parseArgs
 // (strict: an unknown flag is an error); every check that can refuse a start
-// runs before the model and the data are loaded.
+// runs before the model and the data are loaded, the host and token checks
+// before libtorch is (the modules that load it are imported after them).
 import { parseArgs } from 'node:util';
-import { parseMetric, type MetricName } from '../metric/distance.js';
-import { parseDevice } from '../tensor/index.js';
+import type { MetricName } from '../metric/distance.js';
 import { LIMITS, SERVE_DEFAULTS } from '../serve/limits.js';
-import { startServer, type ServeOptions } from '../serve/server.js';
+import type { ServeOptions } from '../serve/server.js';
 import { UsageError, type Command } from './command.js';
 
 const OPTIONS = {
@@ -85,20 +85,21 @@ instead of CKPT, a TorchScript model (torch.jit.save; N×C×H×W in [0, 1] → N
       if (positionals.length !== 0) throw new UsageError('give either a checkpoint or --model-file, not both');
       if (values.dataset === undefined) throw new UsageError('--model-file needs --dataset NAME (its test split is the gallery)');
     }
-    let metric: MetricName | undefined;
-    try {
-      metric = values.metric === undefined ? undefined : parseMetric(values.metric);
-    } catch (e) {
-      throw new UsageError((e as Error).message);
-    }
     const host = values.host ?? SERVE_DEFAULTS.host;
     const token = values.token ?? process.env.RANKSHIELD_TOKEN ?? null;
     if (token !== null && token.length < LIMITS.minTokenLength) throw new UsageError(`the token must have at least ${LIMITS.minTokenLength} characters (e.g. openssl rand -hex 16)`);
     if (!isLoopback(host) && token === null) {
       throw new UsageError(`refusing to listen on ${host} without a token: anyone who can reach it could run attacks; give --token T (or RANKSHIELD_TOKEN), or keep the default host ${SERVE_DEFAULTS.host}`);
     }
+    const port = intFlag('port', values.port, 0, 65535) ?? SERVE_DEFAULTS.port;
+    const concurrency = intFlag('concurrency', values.concurrency, 1, 64) ?? SERVE_DEFAULTS.concurrency;
+    const maxQueued = intFlag('max-queued', values['max-queued'], 0, 100_000) ?? SERVE_DEFAULTS.maxQueued;
+    const maxGallery = intFlag('max-gallery', values['max-gallery'], 2, 2 ** 31 - 1);
+    const [{ parseMetric }, { parseDevice }, { startServer }] = await Promise.all([import('../metric/distance.js'), import('../tensor/index.js'), import('../serve/server.js')]);
     const device = values.device ?? 'cpu';
+    let metric: MetricName | undefined;
     try {
+      metric = values.metric === undefined ? undefined : parseMetric(values.metric);
       parseDevice(device);
     } catch (e) {
       throw new UsageError((e as Error).message);
@@ -110,12 +111,12 @@ instead of CKPT, a TorchScript model (torch.jit.save; N×C×H×W in [0, 1] → N
       metric,
       root: values.root,
       host,
-      port: intFlag('port', values.port, 0, 65535) ?? SERVE_DEFAULTS.port,
+      port,
       token,
       runs: values.runs,
-      concurrency: intFlag('concurrency', values.concurrency, 1, 64) ?? SERVE_DEFAULTS.concurrency,
-      maxQueued: intFlag('max-queued', values['max-queued'], 0, 100_000) ?? SERVE_DEFAULTS.maxQueued,
-      maxGallery: intFlag('max-gallery', values['max-gallery'], 2, 2 ** 31 - 1),
+      concurrency,
+      maxQueued,
+      maxGallery,
       device,
       progress: values.quiet !== true,
     };

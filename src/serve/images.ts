@@ -46,7 +46,8 @@ export async function decodeUpload(field: string, value: string, shape: Shape): 
   const options = { limitInputPixels: LIMITS.imagePixels, failOn: 'error' as const };
   let decoded: { data: Buffer; info: OutputInfo };
   try {
-    const meta = await sharp(bytes, options).metadata();
+    // The header alone: the size is known before a pixel is decoded.
+    const meta = await sharp(bytes).metadata();
     const pixels = (meta.width ?? 0) * (meta.height ?? 0);
     if (pixels > LIMITS.imagePixels) throw badRequest(`${field}: the image is ${meta.width}×${meta.height} = ${pixels} pixels, more than the limit of ${LIMITS.imagePixels}`);
     const grey = sharp(bytes, options).removeAlpha();
