@@ -68,7 +68,7 @@ export async function attackOne(s: Served, job: AttackJob): Promise<AttackOutcom
     model.eval();
     const clean = 'id' in job.query ? galleryRow(gallery.embeddings, job.query.id) : noGrad(() => embedImages(model, images, metric));
     const label = 'id' in job.query ? ds.labels[job.query.id]! : ds.labels[neighboursOf(clean, gallery.embeddings, metric, 1).ids[0]!]!;
-    const labels = own(idTensor([label], model.device).view(1));
+    const labels = own(tidy(() => idTensor([label], model.device).view(1)));
     ctx = contextFromEmbeddings(gallery, images, labels, clean);
     let chosen: number[] = [];
     let before: Record<string, number> = {};
