@@ -1,6 +1,6 @@
 // `rankshield serve` over real loopback HTTP: a real server process (bin/rankshield.js)
-// with its real worker process, on a c2f2 trained here for a few steps and the first
-// 1000 Fashion-MNIST test images. Searches, all eleven attacks, a swipe followed by
+// with its real worker process, on a c2f2 trained here for a few steps (test/helpers/tiny-run.ts)
+// and the first 1000 Fashion-MNIST test images. Searches, all eleven attacks, a swipe followed by
 // server-sent events (equal to the library's swipe of the same queries), cancellation,
 // a full queue, a killed worker, the bearer token, and many kinds of bad request — each
 // refused with its status and a message naming the problem, the server serving on and
@@ -8,23 +8,18 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { manualSeed } from '../src/tensor/index.js';
-import { Adam } from '../src/optim/index.js';
 import { openDataset, type DmlDataset } from '../src/data/index.js';
-import { defaultConfig } from '../src/train/config.js';
-import { createModel, saveCheckpoint } from '../src/train/checkpoint.js';
-import { trainEpoch } from '../src/train/trainer.js';
-import { buildDefense } from '../src/defense/registry.js';
-import { BENIGN_COLUMNS, evaluateBenign } from '../src/eval/benign.js';
+import { loadCheckpoint } from '../src/train/checkpoint.js';
 import { runSwipe, withStoredBenign } from '../src/eval/swipe.js';
 import { getProfile, ATTACK_KINDS } from '../src/attack/index.js';
 import type { EmbeddingModel } from '../src/models/model.js';
 import { firstImages } from '../src/serve/source.js';
 import { ROOT } from './helpers/consumer.js';
+import { trainTinyRun } from './helpers/tiny-run.js';
 
 const GALLERY = 1000;
 const TOKEN = 'test-token-0123456789abcdef';
@@ -37,22 +32,6 @@ let gallery: DmlDataset;
 let model: EmbeddingModel;
 let metrics: Record<string, number>;
 let server: { url: string; proc: ChildProcess; output: string[] };
-
-/** A c2f2 trained for 20 SPC-2 steps (batches of 32 pairs), its benign metrics on the served gallery, saved as a run. */
-async function tinyRun(dir: string): Promise<void> {
-  const config = { ...defaultConfig('fashion'), batchPairs: 32, maxBatches: 20, epochs: 1 };
-  const data = await openDataset('fashion');
-  gallery = firstImages(data.test, GALLERY);
-  manualSeed(0);
-  model = createModel(config);
-  const opt = new Adam(model.parameters(), { lr: config.lr });
-  await trainEpoch({ model, opt, defense: buildDefense(config.defense, 28), train: data.train, config, epoch: 0 });
-  const benign = await evaluateBenign(model, gallery, config.metric);
-  metrics = Object.fromEntries(BENIGN_COLUMNS.map((k) => [k, benign[k]]));
-  saveCheckpoint(dir, model, opt, { config, epoch: 0, position: { epoch: 1, step: 0 }, pendingEval: false, metrics, defenseState: {}, rngState: null, epochProgress: null, logBytes: 0 });
-  opt.dispose();
-  writeFileSync(path.join(dir, 'training.svg'), '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"></svg>\n');
-}
 
 /** `rankshield serve …` as a child process; resolves with its URL once it listens. */
 function serve(args: string[], dir: string): Promise<{ url: string; proc: ChildProcess; output: string[] }> {
@@ -148,7 +127,10 @@ function snapshot(dir: string): string[] {
 before(async () => {
   runs = tmp('runs');
   cwd = tmp('cwd');
-  await tinyRun(path.join(runs, RUN));
+  const run = await trainTinyRun(runs, { name: RUN, gallery: GALLERY, steps: 20 });
+  metrics = run.metrics;
+  gallery = firstImages((await openDataset('fashion')).test, GALLERY);
+  model = loadCheckpoint(run.dir).model;
   server = await serve([path.join(runs, RUN), '--port', '0', '--max-gallery', String(GALLERY), '--concurrency', '1', '--max-queued', '1', '--token', TOKEN, '--quiet'], cwd);
 });
 
