@@ -7,6 +7,7 @@ export { pixelsAndLabelsSha256, listingSha256 } from './fingerprint.js';
 export { readFashionJson, fashionJsonFiles, type Uint8Split } from './fashion-json.js';
 export { loadSmallDataset, findIdxFiles, mnistPackageFiles, type SmallDatasetName, type SmallDatasetOptions, type SmallDatasetResult, type IdxFiles } from './small-datasets.js';
 export { InMemoryImageDataset, gatherUnitFloat32, labelsTensor } from './memory-dataset.js';
+export { imageAt } from './image-at.js';
 export { FileImageDataset, defaultRoots } from './file-dataset.js';
 export { loadCub } from './cub.js';
 export { loadCars, readCarsCsv, readCarsMat, type CarAnnotation } from './cars.js';

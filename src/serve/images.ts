@@ -7,11 +7,10 @@
 // [0, 1]. PNGs out (gallery images, attack results) are made by
 // eval/attack-images.ts, as `rankshield attack --save-images` makes them.
 import sharp, { type OutputInfo } from 'sharp';
-import type { DmlDataset } from '../data/index.js';
+import { imageAt, type DmlDataset } from '../data/index.js';
 import { chwPng, perturbationScale } from '../eval/attack-images.js';
 import { badRequest, HttpError } from './errors.js';
 import { LIMITS } from './limits.js';
-import { galleryImage } from './source.js';
 
 type Shape = readonly [number, number, number];
 
@@ -77,7 +76,7 @@ export async function decodeUpload(field: string, value: string, shape: Shape): 
 
 /** Gallery image `id` as a PNG, at the size the model sees it. */
 export async function galleryPng(ds: DmlDataset, id: number): Promise<Buffer> {
-  return chwPng(await galleryImage(ds, id), 0, [ds.channels, ds.height, ds.width]).toBuffer();
+  return chwPng(await imageAt(ds, id), 0, [ds.channels, ds.height, ds.width]).toBuffer();
 }
 
 /** The three pictures of an attack result and the amplification of the perturbation (pixel = 0.5 + scale · δ). */
