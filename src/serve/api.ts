@@ -79,7 +79,7 @@ export function registerApi(app: FastifyInstance, ctx: ServeContext): void {
   }));
 
   app.get('/api/gallery', async (req) => {
-    const q = parse(galleryQuery, req.query);
+    const q = parse(galleryQuery, req.query, 'query string');
     const offset = q.offset ?? 0;
     const limit = q.limit ?? LIMITS.defaultPageSize;
     let ids: ArrayLike<number> | null = null;

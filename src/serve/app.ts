@@ -8,6 +8,7 @@
 //   - the explorer page: static files of <package>/src/web (or a placeholder).
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import type { IncomingMessage } from 'node:http';
 import path from 'node:path';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
 import fastifyStatic from '@fastify/static';
@@ -62,6 +63,34 @@ function describe(e: FastifyError | HttpError | Error, req: FastifyRequest): { s
   return { statusCode: 500, error: `internal error: ${e.message}` };
 }
 
+/**
+ * Reads and drops the rest of a body refused for its size (at most LIMITS.drainBytes, for at
+ * most DRAIN_MS) before the answer goes out: a server that closes a connection with unread
+ * bytes resets it, and the client then sees a broken connection instead of the 413.
+ */
+function drain(raw: IncomingMessage): Promise<void> {
+  if (raw.complete || raw.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    let seen = 0;
+    const done = (): void => {
+      clearTimeout(timer);
+      raw.off('data', onData);
+      resolve();
+    };
+    const onData = (chunk: Buffer): void => {
+      seen += chunk.length;
+      if (seen > LIMITS.drainBytes) done();
+    };
+    const timer = setTimeout(done, DRAIN_MS);
+    raw.on('data', onData);
+    raw.once('end', done);
+    raw.once('close', done);
+    raw.resume();
+  });
+}
+
+const DRAIN_MS = 5000;
+
 /** The fastify instance with every route; `webRoot` is the explorer page's folder. */
 export async function buildApp(ctx: ServeContext, webRoot: string): Promise<FastifyInstance> {
   const app = Fastify({ bodyLimit: LIMITS.bodyBytes, logger: false, routerOptions: { maxParamLength: 200 }, return503OnClosing: true });
@@ -82,10 +111,11 @@ export async function buildApp(ctx: ServeContext, webRoot: string): Promise<Fast
     if (isApi(req) && !reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
     return payload;
   });
-  app.setErrorHandler((e: FastifyError | Error, req, reply) => {
+  app.setErrorHandler(async (e: FastifyError | Error, req, reply) => {
     const { statusCode, error } = describe(e, req);
     if (statusCode >= 500) process.stderr.write(`rankshield serve: ${req.method} ${req.url.slice(0, 200)}: ${e.stack ?? e.message}\n`);
-    void reply.code(statusCode).type('application/json').send({ error, statusCode });
+    if (statusCode === 413) await drain(req.raw);
+    return reply.code(statusCode).type('application/json').send({ error, statusCode });
   });
   app.setNotFoundHandler((req, reply) => {
     void reply.code(404).send({ error: `no route ${req.method} ${req.url.split('?')[0]!.slice(0, 200)}`, statusCode: 404 });

@@ -15,11 +15,10 @@ import {
   type AttackKind, type BatchContext, type Gallery, type RankingAttack, type Selection,
 } from '../attack/index.js';
 import { attackOfRun, attackSeed } from '../eval/swipe.js';
-import type { DmlDataset } from '../data/index.js';
+import { imageAt, type DmlDataset } from '../data/index.js';
 import type { EmbeddingModel } from '../models/model.js';
 import { choosesFor } from './attacks.js';
 import { distancesFrom, galleryRow, neighboursOf, rankOf } from './neighbours.js';
-import { galleryImage } from './source.js';
 import type { AttackJob, AttackOutcome } from './protocol.js';
 
 /** What a worker holds for attacks: the model, the clean gallery and the split it was embedded from. */
@@ -54,7 +53,7 @@ export async function attackOne(s: Served, job: AttackJob): Promise<AttackOutcom
   const { model, gallery, ds } = s;
   const metric = gallery.metric;
   const [c, h, w] = model.inputShape;
-  const pixels = 'id' in job.query ? await galleryImage(ds, job.query.id) : job.query.pixels;
+  const pixels = 'id' in job.query ? await imageAt(ds, job.query.id) : job.query.pixels;
   const chooses = choosesFor(job.attack);
   const size = job.candidates?.length ?? 1;
   const options = chooses === 'queries' ? { queriesPerCandidate: size } : chooses === 'candidates' ? { candidatesPerQuery: size } : {};
@@ -68,7 +67,7 @@ export async function attackOne(s: Served, job: AttackJob): Promise<AttackOutcom
     model.eval();
     const clean = 'id' in job.query ? galleryRow(gallery.embeddings, job.query.id) : noGrad(() => embedImages(model, images, metric));
     const label = 'id' in job.query ? ds.labels[job.query.id]! : ds.labels[neighboursOf(clean, gallery.embeddings, metric, 1).ids[0]!]!;
-    const labels = own(idTensor([label], model.device).view(1));
+    const labels = own(tidy(() => idTensor([label], model.device).view(1)));
     ctx = contextFromEmbeddings(gallery, images, labels, clean);
     let chosen: number[] = [];
     let before: Record<string, number> = {};

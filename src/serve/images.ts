@@ -1,16 +1,16 @@
 // Layer: serve. Images in and out of the service. Uploads (base64 PNG or JPEG,
 // optionally as a data: URL) are checked — encoding, signature, pixel count
 // read from the header before any pixel is decoded — then decoded by sharp
-// (libvips, off the event loop) to the model's channels (grey, or sRGB with a
-// grey image repeated) and resized to its H×W; the result is float32 CHW in
+// (libvips, off the event loop), turned upright by their EXIF orientation,
+// converted to the model's channels (grey, or sRGB with a grey image repeated)
+// and resized to its H×W; the result is float32 CHW in
 // [0, 1]. PNGs out (gallery images, attack results) are made by
 // eval/attack-images.ts, as `rankshield attack --save-images` makes them.
 import sharp, { type OutputInfo } from 'sharp';
-import type { DmlDataset } from '../data/index.js';
+import { imageAt, type DmlDataset } from '../data/index.js';
 import { chwPng, perturbationScale } from '../eval/attack-images.js';
 import { badRequest, HttpError } from './errors.js';
 import { LIMITS } from './limits.js';
-import { galleryImage } from './source.js';
 
 type Shape = readonly [number, number, number];
 
@@ -46,11 +46,13 @@ export async function decodeUpload(field: string, value: string, shape: Shape): 
   const options = { limitInputPixels: LIMITS.imagePixels, failOn: 'error' as const };
   let decoded: { data: Buffer; info: OutputInfo };
   try {
-    const meta = await sharp(bytes, options).metadata();
+    // The header alone: the size is known before a pixel is decoded.
+    const meta = await sharp(bytes).metadata();
     const pixels = (meta.width ?? 0) * (meta.height ?? 0);
     if (pixels > LIMITS.imagePixels) throw badRequest(`${field}: the image is ${meta.width}×${meta.height} = ${pixels} pixels, more than the limit of ${LIMITS.imagePixels}`);
-    const grey = sharp(bytes, options).removeAlpha();
-    decoded = await (c === 1 ? grey.grayscale() : grey.toColourspace('srgb')).raw().toBuffer({ resolveWithObject: true });
+    // Turned upright as its EXIF orientation says (phone photos), alpha dropped.
+    const upright = sharp(bytes, options).rotate().removeAlpha();
+    decoded = await (c === 1 ? upright.grayscale() : upright.toColourspace('srgb')).raw().toBuffer({ resolveWithObject: true });
   } catch (e) {
     if (e instanceof HttpError) throw e;
     throw badRequest(`${field}: cannot decode the image (${e instanceof Error ? e.message : String(e)})`);
@@ -74,7 +76,7 @@ export async function decodeUpload(field: string, value: string, shape: Shape): 
 
 /** Gallery image `id` as a PNG, at the size the model sees it. */
 export async function galleryPng(ds: DmlDataset, id: number): Promise<Buffer> {
-  return chwPng(await galleryImage(ds, id), 0, [ds.channels, ds.height, ds.width]).toBuffer();
+  return chwPng(await imageAt(ds, id), 0, [ds.channels, ds.height, ds.width]).toBuffer();
 }
 
 /** The three pictures of an attack result and the amplification of the perturbation (pixel = 0.5 + scale · δ). */

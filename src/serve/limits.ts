@@ -15,6 +15,8 @@ export const SERVE_DEFAULTS = {
 export const LIMITS = {
   /** Request bodies (JSON; an uploaded image travels base64-encoded inside). */
   bodyBytes: 4 * 1024 * 1024,
+  /** Of a body refused for its size, bytes read and dropped before answering (so the client reads the 413). */
+  drainBytes: 16 * 1024 * 1024,
   /** Decoded size of an uploaded image (width × height), checked before decoding its pixels. */
   imagePixels: 4096 * 4096,
   /** Neighbours a search or an attack returns (k). */

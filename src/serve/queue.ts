@@ -91,9 +91,9 @@ export class JobQueue {
     this.#waiting.length = 0;
   }
 
-  /** Queues a job, or refuses it (429) when `maxQueued` jobs are waiting already. */
+  /** Queues a job, or refuses it (429) when no worker is free and `maxQueued` jobs are waiting already. */
   submit(request: JobRequest, listed: boolean): Job {
-    if (this.#waiting.length >= this.maxQueued) {
+    if (this.#pool.idle() === undefined && this.#waiting.length >= this.maxQueued) {
       throw new HttpError(429, `queue full: ${this.#pool.busy} job(s) running and ${this.#waiting.length} waiting (at most ${this.maxQueued}); try again later`);
     }
     const job = new Job(request, listed);

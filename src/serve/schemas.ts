@@ -7,11 +7,11 @@ import { PROFILES } from '../attack/index.js';
 import { badRequest } from './errors.js';
 import { LIMITS, MAX_SEED } from './limits.js';
 
-/** One line per problem, each naming its field (`query.id: …`, `body: unknown field 'x'`). */
-export function describeIssues(error: z.ZodError): string {
+/** One line per problem, each naming its field (`query.id: …`, `body: unknown field 'x'`); `root` names the whole input. */
+export function describeIssues(error: z.ZodError, root = 'body'): string {
   return error.issues
     .map((i) => {
-      const where = i.path.length === 0 ? 'body' : i.path.map(String).join('.');
+      const where = i.path.length === 0 ? root : i.path.map(String).join('.');
       if (i.code === 'unrecognized_keys') return `${where}: unknown field${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => `'${k}'`).join(', ')}`;
       const got = 'input' in i && i.input !== undefined && typeof i.input !== 'object' ? ` (got ${JSON.stringify(i.input) ?? String(i.input)})` : '';
       return `${where}: ${i.message}${got}`;
@@ -19,10 +19,10 @@ export function describeIssues(error: z.ZodError): string {
     .join('; ');
 }
 
-/** `raw` checked against `schema`, or a 400 naming what is wrong. */
-export function parse<T extends z.ZodType>(schema: T, raw: unknown): z.output<T> {
+/** `raw` checked against `schema`, or a 400 naming what is wrong (`root`: 'body' or 'query string'). */
+export function parse<T extends z.ZodType>(schema: T, raw: unknown, root = 'body'): z.output<T> {
   const r = schema.safeParse(raw, { reportInput: true });
-  if (!r.success) throw badRequest(describeIssues(r.error));
+  if (!r.success) throw badRequest(describeIssues(r.error, root));
   return r.data;
 }
 

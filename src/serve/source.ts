@@ -1,8 +1,7 @@
 // Layer: serve. What the service serves: the dataset's test split (the
-// retrieval gallery, optionally cut to its first N images), its images as the
-// model sees them, and the model itself. The server process opens the data;
-// each worker process opens both.
-import { CENTER_CROP, FileImageDataset, gatherUnitFloat32, InMemoryImageDataset, loadTransformed, openDataset, type DmlDataset } from '../data/index.js';
+// retrieval gallery, optionally cut to its first N images) and the model. The
+// server process opens the data; each worker process opens both.
+import { FileImageDataset, InMemoryImageDataset, openDataset, type DmlDataset } from '../data/index.js';
 import type { EmbeddingModel } from '../models/model.js';
 import { ScriptedModel } from '../models/scripted.js';
 import { loadCheckpoint } from '../train/checkpoint.js';
@@ -27,12 +26,6 @@ export function firstImages(ds: DmlDataset, n: number): DmlDataset {
 export async function openGallery(spec: Pick<WorkerSpec, 'dataset' | 'root' | 'maxGallery'>): Promise<DmlDataset> {
   const data = await openDataset(spec.dataset, spec.root === undefined ? {} : { root: spec.root });
   return spec.maxGallery === undefined ? data.test : firstImages(data.test, spec.maxGallery);
-}
-
-/** Gallery image `id` as the model sees it: float32 CHW in [0, 1] (file-backed images through the test transform). */
-export async function galleryImage(ds: DmlDataset, id: number): Promise<Float32Array> {
-  if (ds.kind === 'memory') return gatherUnitFloat32(ds, [id]);
-  return loadTransformed(ds.files[id]!, CENTER_CROP);
 }
 
 /** The model of a spec, on its device: a checkpoint's (weights verified as read) or a TorchScript file. */
