@@ -148,7 +148,7 @@ test('a server that would be reachable from elsewhere needs a token; bad flags a
   assert.equal(short.code, 2, short.output);
   assert.match(short.output, /at least 16 characters/);
   assert.equal(unknown.code, 2, unknown.output);
-  assert.match(unknown.output, /Unknown option '--bogus'/);
+  assert.match(unknown.output, /unknown option '--bogus'/);
 });
 
 test('health, model, gallery pages and images', async () => {
