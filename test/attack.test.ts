@@ -671,7 +671,7 @@ test('attack and swipe commands reject bad flags as usage errors before loading 
   await assert.rejects(attackCommand.run(['ckpt']), (e: unknown) => e instanceof UsageError && /--attack is required/.test(e.message));
   await assert.rejects(attackCommand.run(['ckpt', '--attack', 'QA+', '--epsilon', '2']), (e: unknown) => e instanceof UsageError && /epsilon must be in \[0, 1\]/.test(e.message));
   await assert.rejects(attackCommand.run(['ckpt', '--attack', 'QA+', '--alpha', '0']), (e: unknown) => e instanceof UsageError && /alpha must be > 0/.test(e.message));
-  await assert.rejects(swipeCommand.run(['ckpt', '--profile', 'rob1']), (e: unknown) => e instanceof UsageError && /unknown profile 'rob1'/.test(e.message));
+  await assert.rejects(swipeCommand.run(['ckpt', '--profile', 'rob1']), (e: unknown) => e instanceof UsageError && /--profile must be one of rob28, rob224, .*got 'rob1'/.test(e.message));
   await assert.rejects(swipeCommand.run(['ckpt', '--max-iter', '0']), (e: unknown) => e instanceof UsageError && /--max-iter must be >= 1/.test(e.message));
   await assert.rejects(swipeCommand.run([]), (e: unknown) => e instanceof UsageError);
 });
