@@ -22,6 +22,7 @@ interface ServeBenchArgs {
   k: number;
   checkpoint?: string;
   gallery?: number;
+  attacks: number;
   json: boolean;
 }
 
@@ -34,6 +35,7 @@ function parse(argv: string[]): ServeBenchArgs {
     k: { kind: 'int', value: 'K', min: 1, help: 'neighbours per search' },
     checkpoint: { kind: 'string', value: 'DIR', help: 'serve this run (default: train a tiny c2f2 one)' },
     gallery: { kind: 'int', value: 'N', min: 2, help: 'serve only the first N test images' },
+    attacks: { kind: 'int', value: 'N', min: 0, help: 'after the load: time N single-query attacks of each kind at the profile budget (0 = none)' },
     json: { kind: 'boolean', help: 'print only the JSON line' },
   });
   const checkpoint = flagString(p, 'checkpoint');
@@ -45,6 +47,7 @@ function parse(argv: string[]): ServeBenchArgs {
     k: flagNumber(p, 'k') ?? 10,
     ...(checkpoint !== undefined ? { checkpoint } : {}),
     ...(gallery !== undefined ? { gallery } : {}),
+    attacks: flagNumber(p, 'attacks') ?? 1,
     json: flagBool(p, 'json'),
   };
 }
@@ -89,6 +92,24 @@ function request(agent: http.Agent, url: URL, method: string, body?: string): Pr
 
 const percentile = (sorted: readonly number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 
+/** Median ms of `n` single-query attacks of every kind the server offers, at its default budget (sequential: one at a time). */
+async function timeAttacks(agent: http.Agent, base: URL, gallerySize: number, n: number): Promise<Record<string, number>> {
+  if (n === 0) return {};
+  const { attacks } = JSON.parse((await request(agent, new URL('/api/model', base), 'GET')).body) as { attacks: { kind: string }[] };
+  const out: Record<string, number> = {};
+  for (const { kind } of attacks) {
+    const times: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const t0 = performance.now();
+      const r = await request(agent, new URL('/api/attack', base), 'POST', JSON.stringify({ query: { id: (i * 7919) % gallerySize }, attack: kind }));
+      if (r.status !== 200) throw new Error(`attack ${kind}: HTTP ${r.status}: ${r.body.slice(0, 200)}`);
+      times.push(performance.now() - t0);
+    }
+    out[kind] = percentile(times.sort((a, b) => a - b), 50);
+  }
+  return out;
+}
+
 export async function runServeBench(argv: string[]): Promise<number> {
   const args = parse(argv);
   const checkpoint = args.checkpoint ?? tinyCheckpoint();
@@ -124,6 +145,7 @@ export async function runServeBench(argv: string[]): Promise<number> {
     process.stderr.write(`bench serve: ${args.clients} clients, ${args.warmup} s warm-up + ${args.seconds} s of searches by id (k = ${args.k}) on a ${model.gallerySize}-image ${model.dataset} gallery\n`);
     await Promise.all(Array.from({ length: args.clients }, (_, c) => client(c)));
     const sorted = latencies.sort((a, b) => a - b);
+    const attackMs = await timeAttacks(agent, base, model.gallerySize, args.attacks);
     const result = {
       bench: 'serve',
       clients: args.clients,
@@ -138,10 +160,13 @@ export async function runServeBench(argv: string[]): Promise<number> {
       p99_ms: percentile(sorted, 99),
       max_ms: sorted.at(-1) ?? NaN,
       errors,
+      // Median wall time of POST /api/attack per kind (one query, the server's default budget: the dataset's ERS profile), idle server.
+      attack_ms: attackMs,
     };
     if (!args.json) {
       console.log(`searches/s  ${result.throughput_rps.toFixed(0)}   (${result.requests} in ${args.seconds} s, ${errors} errors${firstError === '' ? '' : `; first: ${firstError}`})`);
       console.log(`latency ms  p50 ${result.p50_ms.toFixed(1)}  p95 ${result.p95_ms.toFixed(1)}  p99 ${result.p99_ms.toFixed(1)}  max ${result.max_ms.toFixed(1)}`);
+      for (const [kind, ms] of Object.entries(attackMs)) console.log(`attack ${kind.padEnd(6)} ${(ms / 1000).toFixed(2)} s`);
     }
     console.log(JSON.stringify(result));
     return errors === 0 ? 0 : 1;
