@@ -51,6 +51,12 @@ export interface AttackEntry {
   readonly summary: string;
   /** What the PGD perturbs: the query, or candidates of other queries' rankings. */
   readonly perturbs: 'query' | 'candidate';
+  /**
+   * Which gallery items a caller may choose for it (the service's `candidates`):
+   * CA± the W queries whose rankings the perturbed candidate climbs or sinks in,
+   * QA± and SPQA± the query's M candidates; the others choose nothing.
+   */
+  readonly chooses: 'queries' | 'candidates' | null;
   /** Part of the ERS/ARS profiles (rob28, rob224). */
   readonly ers: boolean;
   /** Its report columns (the first is its main number). */
@@ -64,7 +70,8 @@ const PERCENTILE = { unit: '%', digits: 1 } as const;
 export const ATTACKS: readonly AttackEntry[] = [
   {
     kind: 'CA+',
-    summary: 'candidate attack: perturb a candidate so it rises in the rankings of chosen queries',
+    summary: 'perturbs the image as a candidate so that it rises in the rankings of W gallery queries (drawn uniformly)',
+    chooses: 'queries',
     perturbs: 'candidate',
     ers: true,
     columns: { 'CA+': { ...PERCENTILE, what: 'rank percentile of the candidate pulled up (benign ≈ 50)', robust: 'higher' } },
@@ -72,7 +79,8 @@ export const ATTACKS: readonly AttackEntry[] = [
   },
   {
     kind: 'CA-',
-    summary: 'candidate attack: perturb a top candidate so it sinks in the rankings of chosen queries',
+    summary: 'perturbs the image as a candidate so that it sinks in the rankings of W queries drawn from its top-1% neighbours',
+    chooses: 'queries',
     perturbs: 'candidate',
     ers: true,
     columns: { 'CA-': { ...PERCENTILE, what: 'rank percentile of the candidate pushed down', robust: 'lower' } },
@@ -80,7 +88,8 @@ export const ATTACKS: readonly AttackEntry[] = [
   },
   {
     kind: 'QA+',
-    summary: 'query attack: perturb the query so a chosen candidate rises in its ranking',
+    summary: 'perturbs the query so that M gallery candidates (drawn uniformly) rise in its ranking',
+    chooses: 'candidates',
     perturbs: 'query',
     ers: true,
     columns: { 'QA+': { ...PERCENTILE, what: 'rank percentile of the chosen candidate, query perturbed to pull it up (benign ≈ 50)', robust: 'higher' } },
@@ -88,7 +97,8 @@ export const ATTACKS: readonly AttackEntry[] = [
   },
   {
     kind: 'QA-',
-    summary: 'query attack: perturb the query so one of its top candidates sinks',
+    summary: 'perturbs the query so that M candidates drawn from its top-1% neighbours sink in its ranking',
+    chooses: 'candidates',
     perturbs: 'query',
     ers: true,
     columns: { 'QA-': { ...PERCENTILE, what: 'rank percentile of a top-1% candidate, query perturbed to push it down', robust: 'lower' } },
@@ -96,7 +106,8 @@ export const ATTACKS: readonly AttackEntry[] = [
   },
   {
     kind: 'TMA',
-    summary: "targeted mismatch: perturb the query so its embedding matches a random other image's",
+    summary: "pulls the query's embedding towards a random gallery item's (cosine similarity)",
+    chooses: null,
     perturbs: 'query',
     ers: true,
     columns: { TMA: { unit: 'cosine', what: 'cosine similarity of the perturbed query to a random target', robust: 'lower', digits: 3 } },
@@ -105,7 +116,8 @@ export const ATTACKS: readonly AttackEntry[] = [
   {
     kind: 'ES',
     aliases: ['ES:D', 'ES:R'],
-    summary: 'embedding shift: move the query embedding as far as possible from where it was',
+    summary: "moves the query's embedding as far as possible from its clean position",
+    chooses: null,
     perturbs: 'query',
     ers: true,
     columns: {
@@ -116,7 +128,8 @@ export const ATTACKS: readonly AttackEntry[] = [
   },
   {
     kind: 'LTM',
-    summary: 'learning to misrank: perturb the query so every same-class item falls behind the others',
+    summary: 'puts every gallery item of another class in front of every item of the query’s class',
+    chooses: null,
     perturbs: 'query',
     ers: true,
     columns: { LTM: { unit: '% R@1', what: 'Recall@1 after learning-to-misrank', robust: 'higher', digits: 1 } },
@@ -124,7 +137,8 @@ export const ATTACKS: readonly AttackEntry[] = [
   },
   {
     kind: 'GTM',
-    summary: 'greedy top-1 misranking: push the current top-1 neighbour away',
+    summary: 'pulls the query onto its best-ranked gallery item of another class than its clean top-1',
+    chooses: null,
     perturbs: 'query',
     ers: true,
     columns: { GTM: { unit: '% R@1', what: 'Recall@1 after greedy top-1 misranking', robust: 'higher', digits: 1 } },
@@ -132,7 +146,8 @@ export const ATTACKS: readonly AttackEntry[] = [
   },
   {
     kind: 'GTT',
-    summary: 'greedy top-1 translocation: knock the clean top-1 out of the top ranks',
+    summary: "pushes the query's clean top-1 out of its 4 nearest items",
+    chooses: null,
     perturbs: 'query',
     ers: true,
     columns: {
@@ -143,7 +158,8 @@ export const ATTACKS: readonly AttackEntry[] = [
   },
   {
     kind: 'SPQA+',
-    summary: 'semantics-preserving QA+: raise a candidate while the top-5 neighbours stay on top',
+    summary: 'QA+ while the query’s clean top-5 neighbours must stay on top',
+    chooses: 'candidates',
     perturbs: 'query',
     ers: false,
     columns: {
@@ -154,7 +170,8 @@ export const ATTACKS: readonly AttackEntry[] = [
   },
   {
     kind: 'SPQA-',
-    summary: 'semantics-preserving QA−: sink a candidate while the top-5 neighbours stay on top',
+    summary: 'QA− while five of the query’s top-1% neighbours must stay on top',
+    chooses: 'candidates',
     perturbs: 'query',
     ers: false,
     columns: {
