@@ -18,6 +18,9 @@ import { checkBudget, type PgdBudget } from '../attack/budget.js';
 export const CATRIDE_WEIGHTINGS = ['softmax', 'softmin'] as const;
 export type CollapseWeighting = (typeof CATRIDE_WEIGHTINGS)[number];
 
+/** λ when none is given: the released code's default (CUB's published value). */
+export const CATRIDE_CODE_LAMBDA = 10;
+
 /** Which perturbation steps run: the paper's alternation (CAP on even steps, ANP on odd), or one of them only (the CA-CAP / CA-ANP ablations). */
 export const CATRIDE_MODES = ['alternate', 'anp', 'cap'] as const;
 export type CatrideMode = (typeof CATRIDE_MODES)[number];
@@ -52,7 +55,7 @@ function meanOfLowerHalf(v: Tensor): Tensor {
 /** CA-TRIDE: alternate candidate (CAP) and anchor (ANP) perturbation steps with collapse-aware weights (docs/methods.md §8). */
 export function collapseAwareTripletDecoupling(o: CatrideOptions): Defense {
   checkBudget(o, 'CA-TRIDE');
-  const lambda = o.lambda ?? 10;
+  const lambda = o.lambda ?? CATRIDE_CODE_LAMBDA;
   const weighting = o.weighting ?? 'softmax';
   const mode = o.mode ?? 'alternate';
   const stopBelow = o.stopBelow ?? 1e-5;

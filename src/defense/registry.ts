@@ -12,7 +12,7 @@ import { noDefense, type PairLoss } from './none.js';
 import { embeddingShiftedTriplet } from './est.js';
 import { antiCollapseTriplet } from './act.js';
 import { GRADUAL_DESTINATIONS, hardnessManipulation, type Destination, type GradualDestination } from './hm.js';
-import { CATRIDE_MODES, CATRIDE_WEIGHTINGS, collapseAwareTripletDecoupling, type CatrideMode, type CollapseWeighting } from './catride.js';
+import { CATRIDE_CODE_LAMBDA, CATRIDE_MODES, CATRIDE_WEIGHTINGS, collapseAwareTripletDecoupling, type CatrideMode, type CollapseWeighting } from './catride.js';
 
 export { CATRIDE_MODES, CATRIDE_WEIGHTINGS, GRADUAL_DESTINATIONS };
 
@@ -292,12 +292,12 @@ export function resolveDefense<C extends DefenseConfig>(d: C, r: DefenseResoluti
 /**
  * Builds the training-step strategy; `loss` is the undefended loss kind. An
  * unresolved config gets the image size's defaults (`paper` supplies published
- * per-dataset values; CA-TRIDE falls back to its code's λ = 10 here, the CLI asks).
+ * per-dataset values; CA-TRIDE falls back to its code's λ here, while resolveConfig asks for one).
  */
 export function buildDefense(d: DefenseConfig, imageSide: number, loss: PairLoss = 'triplet', paper: DefenseResolution['paper'] = {}): Defense {
   if (d.kind !== 'none' && loss !== 'triplet') throw new Error(`defense ${d.kind} trains a triplet loss; --loss contrastive works without a defense only`);
   const e = entryOf(d);
-  const resolved = e.resolve(d.kind === 'catride' && d.lambda === undefined && paper.catrideLambda === undefined ? { ...d, lambda: 10 } : d, { imageSide, paper, metric: 'N', dataset: '' });
+  const resolved = e.resolve(d.kind === 'catride' && d.lambda === undefined && paper.catrideLambda === undefined ? { ...d, lambda: CATRIDE_CODE_LAMBDA } : d, { imageSide, paper, metric: 'N', dataset: '' });
   return e.build(resolved, loss);
 }
 
