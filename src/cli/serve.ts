@@ -8,7 +8,7 @@ import { LIMITS, SERVE_DEFAULTS } from '../serve/limits.js';
 import type { ServeOptions } from '../serve/server.js';
 import { UsageError, type Command } from './command.js';
 import { flagBool, flagNumber, flagString, mergeSections, parseOptions, usageText, type OptionSection } from '../util/options.js';
-import { ROOT_OPTION } from './common-options.js';
+import { ROOT_OPTION, THREADS_OPTION } from './common-options.js';
 
 const SECTIONS: readonly OptionSection[] = [
   {
@@ -22,6 +22,7 @@ const SECTIONS: readonly OptionSection[] = [
       'max-gallery': { kind: 'int', value: 'N', min: 2, help: 'serve only the first N test images (quick trials, tests)' },
       ...ROOT_OPTION,
       device: { kind: 'string', value: 'D', help: 'cpu | cuda | cuda:N: where the workers run the model', default: 'cpu' },
+      threads: { ...THREADS_OPTION.threads, help: 'libtorch intra-op threads of each worker', default: 'the cores shared among the workers; RANKSHIELD_THREADS' },
       quiet: { kind: 'boolean', help: 'no progress bars at start-up' },
     },
   },
@@ -87,6 +88,9 @@ runs until Ctrl-C / SIGTERM.`,
     const concurrency = flagNumber(p, 'concurrency') ?? SERVE_DEFAULTS.concurrency;
     const maxQueued = flagNumber(p, 'max-queued') ?? SERVE_DEFAULTS.maxQueued;
     const maxGallery = flagNumber(p, 'max-gallery');
+    // The workers read it from their environment (src/serve/pool.ts); the server process itself computes nothing.
+    const threads = flagNumber(p, 'threads');
+    if (threads !== undefined) process.env.RANKSHIELD_THREADS = String(threads);
     const [{ parseMetric }, { parseDevice }, { startServer }] = await Promise.all([import('../metric/metric.js'), import('../tensor/index.js'), import('../serve/server.js')]);
     const device = values.device ?? 'cpu';
     let metric: MetricName | undefined;
