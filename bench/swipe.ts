@@ -16,7 +16,6 @@ import { flagNumber, parseOptions } from '../src/util/options.js';
 import { defaultThreads } from './common.js';
 import { metricByName } from '../src/metric/metric.js';
 import { pythonTorch } from './common.js';
-import os from 'node:os';
 
 interface SwipeBenchArgs {
   threads: number;

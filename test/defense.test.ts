@@ -14,7 +14,7 @@ import { Module } from '../src/nn/index.js';
 import type { EmbeddingModel } from '../src/models/model.js';
 import { estObjective } from '../src/defense/est.js';
 import { actObjective } from '../src/defense/act.js';
-import type { DefenseContext, Defense } from '../src/defense/defense.js';
+import type { DefenseContext } from '../src/defense/defense.js';
 import { buildDefense, defenseFromModelSuffix, type DefenseConfig } from '../src/defense/registry.js';
 import { weightedDistance } from '../src/defense/catride.js';
 import { pgd } from '../src/attack/pgd.js';
