@@ -22,7 +22,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { constants as zlibConstants, deflateRawSync, deflateSync, gzipSync } from 'node:zlib';
+import { deflateSync, gzipSync } from 'node:zlib';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const DIST = path.join(ROOT, 'dist', 'src');
@@ -222,44 +222,10 @@ const u32le = (v) => {
   return b;
 };
 
-/** A plain zip (STORED or DEFLATE entries) with correct CRCs, so mutated contents reach the layer above. */
-function zipOf(entries, crc32) {
-  const locals = [];
-  const centrals = [];
-  let offset = 0;
-  for (const { name, data, deflate } of entries) {
-    const nameBytes = Buffer.from(name, 'utf8');
-    const body = deflate ? deflateRawSync(data) : data;
-    const local = Buffer.alloc(30);
-    local.writeUInt32LE(0x04034b50, 0);
-    local.writeUInt16LE(20, 4);
-    local.writeUInt16LE(deflate ? 8 : 0, 8);
-    local.writeUInt32LE(crc32(data), 14);
-    local.writeUInt32LE(body.length, 18);
-    local.writeUInt32LE(data.length, 22);
-    local.writeUInt16LE(nameBytes.length, 26);
-    const central = Buffer.alloc(46);
-    central.writeUInt32LE(0x02014b50, 0);
-    central.writeUInt16LE(20, 4);
-    central.writeUInt16LE(20, 6);
-    central.writeUInt16LE(deflate ? 8 : 0, 10);
-    central.writeUInt32LE(crc32(data), 16);
-    central.writeUInt32LE(body.length, 20);
-    central.writeUInt32LE(data.length, 24);
-    central.writeUInt16LE(nameBytes.length, 28);
-    central.writeUInt32LE(offset, 42);
-    locals.push(local, nameBytes, body);
-    centrals.push(central, nameBytes);
-    offset += 30 + nameBytes.length + body.length;
-  }
-  const directory = Buffer.concat(centrals);
-  const end = Buffer.alloc(22);
-  end.writeUInt32LE(0x06054b50, 0);
-  end.writeUInt16LE(entries.length, 8);
-  end.writeUInt16LE(entries.length, 10);
-  end.writeUInt32LE(directory.length, 12);
-  end.writeUInt32LE(offset, 16);
-  return new Uint8Array(Buffer.concat([...locals, directory, end]));
+/** A plain zip (STORED or DEFLATE entries) with correct CRCs, so mutated contents reach the layer above (the tests' builder). */
+async function zipBuilder() {
+  const { zipOf } = await import(pathToFileURL(path.join(ROOT, 'dist', 'test', 'helpers', 'zip-builder.js')).href);
+  return (entries) => new Uint8Array(zipOf(entries));
 }
 
 /** Pickles that exercise what torch files do not: protocol 0 text, memo DAGs, long ints, bytes, frames. */
@@ -350,7 +316,8 @@ const load = (module) => import(pathToFileURL(path.join(DIST, module)).href);
 
 /** Each target: seeds (valid files), an optional structure-aware mutation, and the run of one input. */
 async function makeTarget(name) {
-  const { ZipArchive, crc32 } = await load('io/zip.js');
+  const { ZipArchive } = await load('io/zip.js');
+  const zipOf = await zipBuilder();
   switch (name) {
     case 'pickle': {
       const { unpickle } = await load('io/pickle.js');
@@ -381,10 +348,10 @@ async function makeTarget(name) {
       return {
         seeds: fixtureFiles(false),
         // Odd but well-formed pickles (DAGs, cycles, protocol 0) inside torch zips reach the value walk.
-        extras: [new Uint8Array(readFileSync(path.join(FIXTURES, 'malicious.pt'))), ...syntheticPickles().map((p) => zipOf([{ name: 'x/data.pkl', data: p }], crc32))],
+        extras: [new Uint8Array(readFileSync(path.join(FIXTURES, 'malicious.pt'))), ...syntheticPickles().map((p) => zipOf([{ name: 'x/data.pkl', data: p }]))],
         tokens: TOKENS.zip,
         // Inner mutation: mutate one entry (mostly data.pkl), then re-zip with valid CRCs so it reaches the pickle and the views.
-        structured: (rng, input, corpus) => repackMutated(rng, input, corpus, ZipArchive, crc32),
+        structured: (rng, input, corpus) => repackMutated(rng, input, corpus, ZipArchive, zipOf),
         run: (input) => decodeTorchFile(input, 'fuzz.pt'),
         dispose: disposeTorchValue,
         liveTensors,
@@ -393,7 +360,7 @@ async function makeTarget(name) {
     case 'zip': {
       const entries = [{ name: 'a/data.pkl', data: Buffer.from('hello zip '.repeat(40)), deflate: true }, { name: 'a/data/0', data: Buffer.alloc(64, 7), deflate: false }, { name: 'a/é', data: Buffer.alloc(0), deflate: true }];
       return {
-        seeds: [...fixtureFiles(), zipOf(entries, crc32)],
+        seeds: [...fixtureFiles(), zipOf(entries)],
         tokens: TOKENS.zip,
         run: (input) => {
           const zip = new ZipArchive(input, 'fuzz.zip');
@@ -463,15 +430,15 @@ function countNodes(root) {
 }
 
 /** Mutates one entry of a torch zip and re-zips it with correct CRCs and sizes (plain mutation when it does not unzip). */
-function repackMutated(rng, input, corpus, ZipArchive, crc32) {
+function repackMutated(rng, input, corpus, ZipArchive, zipOf) {
   try {
-    return repack(rng, new ZipArchive(input), ZipArchive, crc32);
+    return repack(rng, new ZipArchive(input), ZipArchive, zipOf);
   } catch {
     return mutate(rng, input, corpus);
   }
 }
 
-function repack(rng, zip, ZipArchive, crc32) {
+function repack(rng, zip, ZipArchive, zipOf) {
   const names = zip.names;
   const pkl = names.findIndex((n) => n.endsWith('data.pkl'));
   const target = pkl >= 0 && rng.chance(0.8) ? pkl : rng.below(names.length);
@@ -480,7 +447,7 @@ function repack(rng, zip, ZipArchive, crc32) {
     const tokens = i === pkl ? TOKENS.pickle : [];
     return { name, data: i === target ? mutate(rng, data, [data], tokens) : data, deflate: zip.entries.get(name).method === 8 };
   });
-  return zipOf(entries, crc32);
+  return zipOf(entries);
 }
 
 /** Rewrites the JSON header text (numbers, dtypes, keys) and fixes its length prefix. */

@@ -15,7 +15,8 @@ import { decodeUtf8Strict, PICKLE_LIMITS, resolveLimits, ZIP_LIMITS } from '../s
 import { unpickle, type PickleHooks } from '../src/io/pickle.js';
 import { decodeSafetensors } from '../src/io/safetensors.js';
 import { decodeTorchFile, disposeTorchValue, type TorchFileOptions, type TorchValue } from '../src/io/torchFile.js';
-import { crc32, ZipArchive } from '../src/io/zip.js';
+import { ZipArchive } from '../src/io/zip.js';
+import { zipOf, type ZipInput } from './helpers/zip-builder.js';
 import { dispose, liveTensors, Tensor } from '../src/tensor/index.js';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'rankshield-limits-test-'));
@@ -81,57 +82,6 @@ function tensorPickle(view: { numel: number; offset: number; size: readonly numb
   );
 }
 
-interface ZipInput {
-  readonly name: string | Uint8Array;
-  readonly data: Uint8Array;
-  /** DEFLATE instead of STORED. */
-  readonly deflate?: boolean;
-  /** Compressed bytes to store as they are (with deflate), e.g. a hand-made bomb. */
-  readonly compressed?: Uint8Array;
-  /** The uncompressed size the headers declare (a lie when it differs from data.length). */
-  readonly declaredSize?: number;
-}
-
-/** A plain (non-zip64) archive of `entries`. */
-function zipOf(entries: readonly ZipInput[]): Uint8Array {
-  const locals: Buffer[] = [];
-  const centrals: Buffer[] = [];
-  let offset = 0;
-  for (const e of entries) {
-    const name = typeof e.name === 'string' ? Buffer.from(e.name, 'utf8') : Buffer.from(e.name);
-    const body = e.compressed ?? (e.deflate ? deflateRawSync(e.data) : e.data);
-    const fields = { method: e.deflate || e.compressed ? 8 : 0, crc: crc32(e.data), compressed: body.length, size: e.declaredSize ?? e.data.length };
-    const local = Buffer.alloc(30);
-    local.writeUInt32LE(0x04034b50, 0);
-    local.writeUInt16LE(20, 4);
-    local.writeUInt16LE(fields.method, 8);
-    local.writeUInt32LE(fields.crc, 14);
-    local.writeUInt32LE(fields.compressed, 18);
-    local.writeUInt32LE(fields.size, 22);
-    local.writeUInt16LE(name.length, 26);
-    const central = Buffer.alloc(46);
-    central.writeUInt32LE(0x02014b50, 0);
-    central.writeUInt16LE(20, 4);
-    central.writeUInt16LE(20, 6);
-    central.writeUInt16LE(fields.method, 10);
-    central.writeUInt32LE(fields.crc, 16);
-    central.writeUInt32LE(fields.compressed, 20);
-    central.writeUInt32LE(fields.size, 24);
-    central.writeUInt16LE(name.length, 28);
-    central.writeUInt32LE(offset, 42);
-    locals.push(local, name, Buffer.from(body));
-    centrals.push(central, name);
-    offset += local.length + name.length + body.length;
-  }
-  const directory = Buffer.concat(centrals);
-  const end = Buffer.alloc(22);
-  end.writeUInt32LE(0x06054b50, 0);
-  end.writeUInt16LE(entries.length, 8);
-  end.writeUInt16LE(entries.length, 10);
-  end.writeUInt32LE(directory.length, 12);
-  end.writeUInt32LE(offset, 16);
-  return Buffer.concat([...locals, directory, end]);
-}
 
 /** A torch.save-style archive: archive/data.pkl plus one float32 storage per key. */
 function torchZip(pkl: Uint8Array, storages: Record<string, readonly number[]> = {}): Uint8Array {
