@@ -98,7 +98,7 @@ export interface DefenseEntry<C extends DefenseConfig = DefenseConfig> {
   /** The papers' short name: N/A, EST, ACT, HM[S,g_LGA]&ICS, CA-TRIDE. */
   readonly paperName: (c: C) => string;
   /** Every default filled in (the config a checkpoint records). */
-  readonly resolve: (c: C, r: DefenseResolution) => C;
+  readonly resolve: (c: C, r: Omit<DefenseResolution, 'metric'>) => C;
   /** The training-step strategy of a resolved config. */
   readonly build: (c: C, loss: PairLoss) => Defense;
 }
@@ -297,7 +297,7 @@ export function resolveDefense<C extends DefenseConfig>(d: C, r: DefenseResoluti
 export function buildDefense(d: DefenseConfig, imageSide: number, loss: PairLoss = 'triplet', paper: DefenseResolution['paper'] = {}): Defense {
   if (d.kind !== 'none' && loss !== 'triplet') throw new Error(`defense ${d.kind} trains a triplet loss; --loss contrastive works without a defense only`);
   const e = entryOf(d);
-  const resolved = e.resolve(d.kind === 'catride' && d.lambda === undefined && paper.catrideLambda === undefined ? { ...d, lambda: CATRIDE_CODE_LAMBDA } : d, { imageSide, paper, metric: 'N', dataset: '' });
+  const resolved = e.resolve(d.kind === 'catride' && d.lambda === undefined && paper.catrideLambda === undefined ? { ...d, lambda: CATRIDE_CODE_LAMBDA } : d, { imageSide, paper, dataset: 'this dataset' });
   return e.build(resolved, loss);
 }
 
