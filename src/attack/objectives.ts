@@ -64,11 +64,21 @@ export const ES_FIRST_TARGET_SHIFT = 1e-7;
 /**
  * ES (§4.5): J = −Σ_i d(q̃_i, e0_i) — a SUM over the batch as in the reference
  * (sign steps make the scale irrelevant to the attack).
+ *
+ * d is the metric's `lossRows`, the distance the reference's ES loss uses:
+ * PyTorch's pairwise_distance for N/E, which adds eps = 1e-6 to every component
+ * of the difference, and 1 − cosine_similarity for C. The eps is what makes the
+ * first step: at iteration 0 the difference is −1e-7 per component, the eps turns
+ * it into +9e-7, and so the first gradient (and every later one, since each step
+ * moves away from where the first went) points the other way than a plain
+ * ‖q̃ − e0‖ would. A plain norm here made ES ~9 % stronger than RobRank's code on
+ * a defended model (docs/attacks-and-metrics.md §4.5); stronger ES is what
+ * `--restarts` and APGD are for, not an accident of the first step.
  */
 export function embeddingShiftObjective(queries: Tensor, clean: Tensor, metric: Metric, iteration: number): Tensor {
   return tidy(() => {
     const target = iteration === 0 ? clean.add(ES_FIRST_TARGET_SHIFT) : clean;
-    return metric.rows(queries, target).sum().neg();
+    return metric.lossRows(queries, target).sum().neg();
   });
 }
 
