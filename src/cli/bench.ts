@@ -10,6 +10,7 @@ const BENCHES: Record<string, [string, () => Promise<BenchRunner>]> = {
   defense: ['HM[S,g_LGA] η=8 adversarial training vs PyTorch, and the exact skip-satisfied speed-up (--eta N)', async () => (await import('../../bench/defense.js')).runDefenseBench],
   data: ['224×224 input pipeline images/s with 1 and 2 decode workers', async () => (await import('../../bench/data.js')).runDataBench],
   serve: ['searches by id against `rankshield serve` from N keep-alive clients: throughput, p50/p95/p99 latency (no PyTorch side)', async () => (await import('../../bench/serve.js')).runServeBench],
+  robrank: ['parity: rob28 by rankshield and by RobRank\'s own attack code (a checkout: --robrank DIR) on one c2f2 checkpoint, with the sampling noise', async () => (await import('../../bench/robrank-parity.js')).runRobrankParityBench],
   scripted: ['a TorchScript c2f2 (traced by PyTorch) vs the native c2f2: forward, input gradient, train step', async () => (await import('../../bench/scripted.js')).runScriptedBench],
 };
 
