@@ -4,7 +4,7 @@
 import { randint, tidy, type Tensor } from '../tensor/index.js';
 import { candidateAttackObjective, type RankDirection } from './objectives.js';
 import { candidatePrank } from './measures.js';
-import { batchMean, type RankingAttack } from './attack.js';
+import { percentColumn, type RankingAttack } from './attack.js';
 import type { BatchContext } from './context.js';
 
 /**
@@ -82,7 +82,7 @@ export function candidateAttack(direction: RankDirection, options: CandidateAtta
       return candidateAttackObjective(adversarial, s.queries, s.queryToGallery, ctx.gallery.metric, direction);
     },
     measure(adv, s, ctx) {
-      return { [kind]: batchMean(candidatePrank(adv.final, s.queries, s.queryToGallery, ctx.gallery.metric), true) };
+      return { [kind]: percentColumn(candidatePrank(adv.final, s.queries, s.queryToGallery, ctx.gallery.metric)) };
     },
   };
 }

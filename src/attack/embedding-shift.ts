@@ -4,7 +4,7 @@
 //   ES:R — Recall@1 (%) of the shifted queries, clean self masked.
 import { embeddingShiftObjective } from './objectives.js';
 import { recallAt1SelfMasked } from './measures.js';
-import { batchMean, type RankingAttack } from './attack.js';
+import { percentColumn, plainColumn, type RankingAttack } from './attack.js';
 
 /**
  * Which embedding ES:D measures. 'last-iteration-start' (reference): the one
@@ -38,8 +38,8 @@ export function embeddingShiftAttack(options: EmbeddingShiftOptions = {}): Ranki
       const g = ctx.gallery;
       const shifted = distanceAt === 'final' ? adv.final : adv.lastIterationStart;
       return {
-        'ES:D': batchMean(g.metric.rows(shifted, ctx.clean), false),
-        'ES:R': batchMean(recallAt1SelfMasked(adv.final, g.embeddings, g.labels, ctx.labels, ctx.selfIndex, g.metric), true),
+        'ES:D': plainColumn(g.metric.rows(shifted, ctx.clean)),
+        'ES:R': percentColumn(recallAt1SelfMasked(adv.final, g.embeddings, g.labels, ctx.labels, ctx.selfIndex, g.metric)),
       };
     },
   };

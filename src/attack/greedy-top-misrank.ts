@@ -5,7 +5,7 @@
 import { arange, tidy, type Tensor } from '../tensor/index.js';
 import { greedyTopMisrankObjective } from './objectives.js';
 import { recallAt1SelfMasked } from './measures.js';
-import { batchMean, type RankingAttack } from './attack.js';
+import { percentColumn, type RankingAttack } from './attack.js';
 import { selfMaskedDistances, type BatchContext } from './context.js';
 
 /**
@@ -63,7 +63,7 @@ export function greedyTopMisrankAttack(options: GreedyTopMisrankOptions = {}): R
     },
     measure(adv, _s, ctx) {
       const g = ctx.gallery;
-      return { GTM: batchMean(recallAt1SelfMasked(adv.final, g.embeddings, g.labels, ctx.labels, ctx.selfIndex, g.metric), true) };
+      return { GTM: percentColumn(recallAt1SelfMasked(adv.final, g.embeddings, g.labels, ctx.labels, ctx.selfIndex, g.metric)) };
     },
   };
 }

@@ -6,7 +6,7 @@
 import { tidy, type Tensor } from '../tensor/index.js';
 import { greedyTopTranslocationObjective } from './objectives.js';
 import { retainAtK } from './measures.js';
-import { batchMean, type RankingAttack } from './attack.js';
+import { percentColumn, type RankingAttack } from './attack.js';
 import { selfMaskedDistances } from './context.js';
 
 /** GTT counts the clean top-1 as retained while it stays within this many nearest items. */
@@ -33,8 +33,8 @@ export function greedyTopTranslocationAttack(): RankingAttack<GttSelection> {
     measure(adv, s, ctx) {
       const g = ctx.gallery;
       return {
-        GTT: batchMean(retainAtK(adv.final, g.embeddings, ctx.selfIndex, s.topOne, GTT_RETAIN_K, g.metric), true),
-        'GTT:ID-Retain@1': batchMean(retainAtK(adv.final, g.embeddings, ctx.selfIndex, s.topOne, 1, g.metric), true),
+        GTT: percentColumn(retainAtK(adv.final, g.embeddings, ctx.selfIndex, s.topOne, GTT_RETAIN_K, g.metric)),
+        'GTT:ID-Retain@1': percentColumn(retainAtK(adv.final, g.embeddings, ctx.selfIndex, s.topOne, 1, g.metric)),
       };
     },
   };

@@ -3,7 +3,7 @@
 // one. Reported: Recall@1 (%) after the attack, clean self masked (higher = more robust).
 import { learningToMisrankObjective } from './objectives.js';
 import { recallAt1SelfMasked } from './measures.js';
-import { batchMean, type RankingAttack } from './attack.js';
+import { percentColumn, type RankingAttack } from './attack.js';
 
 /** Options of LTM. */
 export interface LearningToMisrankOptions {
@@ -31,7 +31,7 @@ export function learningToMisrankAttack(options: LearningToMisrankOptions = {}):
     },
     measure(adv, _s, ctx) {
       const g = ctx.gallery;
-      return { LTM: batchMean(recallAt1SelfMasked(adv.final, g.embeddings, g.labels, ctx.labels, ctx.selfIndex, g.metric), true) };
+      return { LTM: percentColumn(recallAt1SelfMasked(adv.final, g.embeddings, g.labels, ctx.labels, ctx.selfIndex, g.metric)) };
     },
   };
 }

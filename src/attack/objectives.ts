@@ -3,9 +3,24 @@
 // (docs/attacks-and-metrics.md §4). Written without the model so they can be checked
 // by finite differences on tiny galleries; the attacks wrap them.
 //
+// Each returns an `Objective`: the scalar the reference differentiates (its own
+// reduction, mean or sum, computed exactly as before so that PGD's numbers do not
+// move) and the same terms per attacked image, which the per-image optimisers
+// (APGD's step-size schedule, the query-only searches, restarts) need. The images'
+// terms are independent (the model is in eval mode), so ∇value has the sign of
+// ∇perQuery_i on image i's pixels.
+//
 // Shapes: adversarial embeddings [B, D]; gallery X [N, D]; index tensors int64.
 import { tidy, type Tensor } from '../tensor/index.js';
 import { l2normalize, type Metric } from '../metric/metric.js';
+
+/** An attack objective on a batch: the scalar to minimise and each image's own term. */
+export interface Objective {
+  /** The scalar PGD differentiates (the reference's reduction over the batch). */
+  value: Tensor;
+  /** [B] each attacked image's term, lower = better for the attacker (value is their mean or sum). */
+  perQuery: Tensor;
+}
 
 /** '+' pulls the candidate up the ranking, '−' pushes it down. */
 export type RankDirection = '+' | '-';
@@ -17,13 +32,13 @@ export type RankDirection = '+' | '-';
  *   CA+: J = mean_B (1/(W·N)) Σ_w Σ_j relu(d(c̃, Q_w) − d(X_j, Q_w))
  *   CA−: J = mean_B (1/(W·N)) Σ_w Σ_j relu(d(X_j, Q_w) − d(c̃, Q_w))
  */
-export function candidateAttackObjective(candidates: Tensor, queries: Tensor, queryToGallery: Tensor, metric: Metric, direction: RankDirection): Tensor {
+export function candidateAttackObjective(candidates: Tensor, queries: Tensor, queryToGallery: Tensor, metric: Metric, direction: RankDirection): Objective {
   return tidy(() => {
     const [b, w, d] = queries.shape as [number, number, number];
     const c = candidates.unsqueeze(1).expand(b, w, d).reshape(b * w, d);
     const toCandidate = metric.rows(c, queries.reshape(b * w, d)).view(b, w, 1);
     const gap = direction === '+' ? toCandidate.sub(queryToGallery) : queryToGallery.sub(toCandidate);
-    return gap.relu().mean();
+    return hingeMeans(gap);
   });
 }
 
@@ -34,14 +49,21 @@ export function candidateAttackObjective(candidates: Tensor, queries: Tensor, qu
  *   QA+: J = mean_B (1/(M·N)) Σ_m Σ_j relu(d(q̃, C_m) − d(X_j, q̃))
  *   QA−: J = mean_B (1/(M·N)) Σ_m Σ_j relu(d(X_j, q̃) − d(q̃, C_m))
  */
-export function queryAttackObjective(queries: Tensor, gallery: Tensor, candidates: Tensor, metric: Metric, direction: RankDirection): Tensor {
+export function queryAttackObjective(queries: Tensor, gallery: Tensor, candidates: Tensor, metric: Metric, direction: RankDirection): Objective {
   return tidy(() => {
     const toGallery = metric.gallery(queries, gallery); // [B, N]
     const toCandidates = toGallery.gather(1, candidates).unsqueeze(2); // [B, M, 1]
     const all = toGallery.unsqueeze(1); // [B, 1, N]
     const gap = direction === '+' ? toCandidates.sub(all) : all.sub(toCandidates);
-    return gap.relu().mean();
+    return hingeMeans(gap);
   });
+}
+
+/** relu of a [B, …] gap: the mean over everything (the reference's scalar) and over each image's entries. */
+function hingeMeans(gap: Tensor): Objective {
+  const hinge = gap.relu();
+  const rest = Array.from({ length: hinge.ndim - 1 }, (_, i) => i + 1);
+  return { value: hinge.mean(), perQuery: hinge.mean(rest) };
 }
 
 /** Row-wise cosine similarity of raw vectors [B, D] → [B] (TMA uses cosine whatever the metric). */
@@ -50,8 +72,11 @@ export function cosineSimilarity(a: Tensor, b: Tensor): Tensor {
 }
 
 /** TMA (§4.4): J = mean_i (1 − cos(q̃_i, X_{t_i})), `targets` [B, D] = X_t. */
-export function targetedMismatchObjective(queries: Tensor, targets: Tensor): Tensor {
-  return tidy(() => cosineSimilarity(queries, targets).rsub(1).mean());
+export function targetedMismatchObjective(queries: Tensor, targets: Tensor): Objective {
+  return tidy(() => {
+    const terms = cosineSimilarity(queries, targets).rsub(1);
+    return { value: terms.mean(), perQuery: terms };
+  });
 }
 
 /**
@@ -75,10 +100,11 @@ export const ES_FIRST_TARGET_SHIFT = 1e-7;
  * a defended model (docs/attacks-and-metrics.md §4.5); stronger ES is what
  * `--restarts` and APGD are for, not an accident of the first step.
  */
-export function embeddingShiftObjective(queries: Tensor, clean: Tensor, metric: Metric, iteration: number): Tensor {
+export function embeddingShiftObjective(queries: Tensor, clean: Tensor, metric: Metric, iteration: number): Objective {
   return tidy(() => {
     const target = iteration === 0 ? clean.add(ES_FIRST_TARGET_SHIFT) : clean;
-    return metric.lossRows(queries, target).sum().neg();
+    const terms = metric.lossRows(queries, target).neg();
+    return { value: terms.sum(), perQuery: terms };
   });
 }
 
@@ -94,7 +120,7 @@ export function learningToMisrankObjective(
   queryLabels: Tensor,
   metric: Metric,
   selfIndex?: Tensor,
-): Tensor {
+): Objective {
   return tidy(() => {
     const toGallery = metric.gallery(queries, gallery); // [B, N]
     const sameClass = galleryLabels.unsqueeze(0).eq(queryLabels.unsqueeze(1)); // [B, N]
@@ -102,18 +128,22 @@ export function learningToMisrankObjective(
     // Masked entries get a finite sentinel (not ±inf), so they carry zero gradient and no NaN.
     const farthestDifferent = toGallery.maskedFill(sameClass, -MASK_SENTINEL).amax(1);
     const nearestSame = toGallery.maskedFill(sameCandidates.logicalNot(), MASK_SENTINEL).amin(1);
-    return farthestDifferent.sub(nearestSame).relu().sum();
+    const terms = farthestDifferent.sub(nearestSame).relu();
+    return { value: terms.sum(), perQuery: terms };
   });
 }
 
 const MASK_SENTINEL = 1e30;
 
 /** GTM (§4.7): J = mean_i d(q̃_i, X_{t_i}), `targets` [B, D] = X_t. */
-export function greedyTopMisrankObjective(queries: Tensor, targets: Tensor, metric: Metric): Tensor {
-  return tidy(() => metric.rows(queries, targets).mean());
+export function greedyTopMisrankObjective(queries: Tensor, targets: Tensor, metric: Metric): Objective {
+  return tidy(() => {
+    const terms = metric.rows(queries, targets);
+    return { value: terms.mean(), perQuery: terms };
+  });
 }
 
 /** GTT (§4.8): QA− with the single candidate m_i (the clean top-1, self excluded), `topOne` [B]. */
-export function greedyTopTranslocationObjective(queries: Tensor, gallery: Tensor, topOne: Tensor, metric: Metric): Tensor {
+export function greedyTopTranslocationObjective(queries: Tensor, gallery: Tensor, topOne: Tensor, metric: Metric): Objective {
   return tidy(() => queryAttackObjective(queries, gallery, topOne.unsqueeze(1), metric, '-'));
 }

@@ -4,7 +4,7 @@
 import { rand, randint, tidy, type Tensor } from '../tensor/index.js';
 import { queryAttackObjective, type RankDirection } from './objectives.js';
 import { queryPrank } from './measures.js';
-import { batchMean, type RankingAttack } from './attack.js';
+import { percentColumn, type RankingAttack } from './attack.js';
 import type { BatchContext } from './context.js';
 
 /** Options of QA±. */
@@ -50,7 +50,7 @@ export function queryAttack(direction: RankDirection, options: QueryAttackOption
       return queryAttackObjective(adversarial, ctx.gallery.embeddings, s.candidates, ctx.gallery.metric, direction);
     },
     measure(adv, s, ctx) {
-      return { [kind]: batchMean(queryPrank(adv.final, ctx.gallery.embeddings, s.candidates, ctx.gallery.metric), true) };
+      return { [kind]: percentColumn(queryPrank(adv.final, ctx.gallery.embeddings, s.candidates, ctx.gallery.metric)) };
     },
   };
 }

@@ -12,7 +12,7 @@ import { randint, tidy, type Tensor } from '../tensor/index.js';
 import { queryAttackObjective, type RankDirection } from './objectives.js';
 import { queryPrank } from './measures.js';
 import { permutedTopPositions } from './query.js';
-import { batchMean, type RankingAttack } from './attack.js';
+import { percentColumn, type RankingAttack } from './attack.js';
 
 /** M_GT, the ground-truth neighbours kept on top. */
 export const SPQA_GROUND_TRUTH = 5;
@@ -95,14 +95,16 @@ export function semanticsPreservingQueryAttack(direction: RankDirection, options
       return tidy(() => {
         const attack = queryAttackObjective(adversarial, ctx.gallery.embeddings, s.candidates, ctx.gallery.metric, direction);
         const semantics = queryAttackObjective(adversarial, ctx.gallery.embeddings, s.groundTruth, ctx.gallery.metric, '+');
-        return attack.add(semantics.mul(spqaXi(rate, semantics.item())));
+        // ξ from the batch's J_sp (the reference's), not differentiated; the same ξ weights every image's term.
+        const xi = spqaXi(rate, semantics.value.item());
+        return { value: attack.value.add(semantics.value.mul(xi)), perQuery: attack.perQuery.add(semantics.perQuery.mul(xi)) };
       });
     },
     measure(adv, s, ctx) {
       const { embeddings, metric } = ctx.gallery;
       return {
-        [kind]: batchMean(queryPrank(adv.final, embeddings, s.candidates, metric), true),
-        [`${kind}:GTprank`]: batchMean(queryPrank(adv.final, embeddings, s.groundTruth, metric), true),
+        [kind]: percentColumn(queryPrank(adv.final, embeddings, s.candidates, metric)),
+        [`${kind}:GTprank`]: percentColumn(queryPrank(adv.final, embeddings, s.groundTruth, metric)),
       };
     },
   };

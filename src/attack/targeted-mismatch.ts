@@ -4,7 +4,7 @@
 // (lower = more robust).
 import { randint, type Tensor } from '../tensor/index.js';
 import { cosineSimilarity, targetedMismatchObjective } from './objectives.js';
-import { batchMean, type RankingAttack } from './attack.js';
+import { plainColumn, type RankingAttack } from './attack.js';
 
 type TargetSelection = {
   /** [B, D] target embeddings X_t, t uniform in [0, N). */
@@ -25,7 +25,7 @@ export function targetedMismatchAttack(): RankingAttack<TargetSelection> {
       return targetedMismatchObjective(adversarial, s.targets);
     },
     measure(adv, s) {
-      return { TMA: batchMean(cosineSimilarity(adv.final, s.targets), false) };
+      return { TMA: plainColumn(cosineSimilarity(adv.final, s.targets)) };
     },
   };
 }

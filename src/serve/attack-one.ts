@@ -11,6 +11,7 @@
 // counts as its clean copy where an attack leaves it out (docs/attacks-and-metrics.md §1).
 import { dispose, manualSeed, noGrad, onDevice, tidy, Tensor, type Device } from '../tensor/index.js';
 import {
+  columnMeans,
   assertImageBatch, attackBatch, candidateSelection, contextFromEmbeddings, disposeBatchContext, embedImages, SPQA_GROUND_TRUTH,
   type AttackKind, type BatchContext, type Gallery, type RankingAttack, type Selection,
 } from '../attack/index.js';
@@ -78,7 +79,7 @@ export async function attackOne(s: Served, job: AttackJob): Promise<AttackOutcom
         const sel = job.candidates === undefined ? attack.select(x) : chosenSelection(job.attack, x, job.candidates, model.device);
         const picked = chooses === 'queries' ? sel.queryIndex : chooses === 'candidates' ? sel.candidates : undefined;
         chosen = picked === undefined ? [] : picked.toArray();
-        before = attack.measure({ final: x.clean, lastIterationStart: x.clean }, sel, x);
+        before = columnMeans(attack.measure({ final: x.clean, lastIterationStart: x.clean }, sel, x));
         return sel;
       },
     };
