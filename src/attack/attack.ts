@@ -108,6 +108,8 @@ export interface AttackBatchOptions {
   settings?: Partial<MethodSettings>;
   /** Craft on this surrogate and measure on the attacked model (transfer); default none. */
   surrogate?: Surrogate;
+  /** Where the first run starts (default the clean images, as the reference); restarts always start at random. */
+  start?: 'clean' | 'random';
 }
 
 /**
@@ -144,7 +146,7 @@ export function attackBatch<S extends Selection>(model: EmbeddingModel, attack: 
     let forward = 0;
     let backward = 0;
     for (let run = 0; run <= restarts; run++) {
-      const r = method.run({ images: ctx.images, budget, settings, start: run === 0 ? 'clean' : 'random', objective });
+      const r = method.run({ images: ctx.images, budget, settings, start: run === 0 ? (o.start ?? 'clean') : 'random', objective });
       forward += r.forwards;
       backward += r.backwards;
       if (run === 0) {

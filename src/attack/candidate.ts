@@ -81,6 +81,9 @@ export function candidateAttack(direction: RankDirection, options: CandidateAtta
     objective(adversarial, s, ctx) {
       return candidateAttackObjective(adversarial, s.queries, s.queryToGallery, ctx.gallery.metric, direction);
     },
+    rebase(s, other) {
+      return candidateSelection(other, s.queryIndex.clone());
+    },
     measure(adv, s, ctx) {
       return { [kind]: percentColumn(candidatePrank(adv.final, s.queries, s.queryToGallery, ctx.gallery.metric)) };
     },

@@ -58,6 +58,9 @@ export function greedyTopMisrankAttack(options: GreedyTopMisrankOptions = {}): R
       const targetIndex = greedyTopMisrankTargets(ctx, target);
       return { targetIndex, targets: ctx.gallery.embeddings.indexSelect(0, targetIndex) };
     },
+    rebase(s, other) {
+      return { targetIndex: s.targetIndex.clone(), targets: other.gallery.embeddings.indexSelect(0, s.targetIndex) };
+    },
     objective(adversarial, s, ctx) {
       return greedyTopMisrankObjective(adversarial, s.targets, ctx.gallery.metric);
     },

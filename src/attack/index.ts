@@ -1,4 +1,4 @@
-// Layer: attack. Public surface: the PGD budget and core, the nine ranking attacks, their
+// Layer: attack. Public surface: the PGD budget and core, the search methods (PGD, APGD, Square, NES), the nine ranking attacks, their
 // embedding-level objectives and measures, and the swipe profiles.
 export * from './budget.js';
 export { pgd, validateImages, type PgdOptions, type PgdResult } from './pgd.js';
@@ -16,3 +16,6 @@ export * from './greedy-top-translocation.js';
 export * from './semantics-preserving-query.js';
 export * from './registry.js';
 export * from './profiles.js';
+export * from './methods.js';
+export { apgd, apgdCheckpoints, APGD_MOMENTUM, APGD_RHO, type ApgdOptions, type ApgdResult } from './apgd.js';
+export * from './query-only.js';

@@ -100,7 +100,7 @@ export const METHODS: readonly MethodEntry[] = [
     summary: 'query-only Square random search: one random window per image per query, kept when the objective drops',
     gradients: false,
     honours: ['queries'],
-    cost: (_b, s) => ({ forward: s.queries, backward: 0 }),
+    cost: (_b, s) => ({ forward: s.queries + 1, backward: 0 }),
     run(o) {
       const r = squareSearch({ images: o.images, epsilon: o.budget.epsilon, queries: o.settings.queries, objective: (x, it) => o.objective(x, it).perQuery });
       return { adversarial: r.adversarial, values: [], forwards: r.forwards, backwards: 0, lastIterationIsFinal: false };

@@ -7,7 +7,9 @@ import { cosineSimilarity, targetedMismatchObjective } from './objectives.js';
 import { plainColumn, type RankingAttack } from './attack.js';
 
 type TargetSelection = {
-  /** [B, D] target embeddings X_t, t uniform in [0, N). */
+  /** [B] the targets' gallery indices t, uniform in [0, N). */
+  targetIndex: Tensor;
+  /** [B, D] target embeddings X_t. */
   targets: Tensor;
 };
 
@@ -18,8 +20,11 @@ export function targetedMismatchAttack(): RankingAttack<TargetSelection> {
     reports: ['TMA'],
     select(ctx) {
       const n = ctx.gallery.embeddings.shape[0]!;
-      const index = randint(0, n, [ctx.clean.shape[0]!], { device: ctx.clean.device });
-      return { targets: ctx.gallery.embeddings.indexSelect(0, index) };
+      const targetIndex = randint(0, n, [ctx.clean.shape[0]!], { device: ctx.clean.device });
+      return { targetIndex, targets: ctx.gallery.embeddings.indexSelect(0, targetIndex) };
+    },
+    rebase(s, other) {
+      return { targetIndex: s.targetIndex.clone(), targets: other.gallery.embeddings.indexSelect(0, s.targetIndex) };
     },
     objective(adversarial, s) {
       return targetedMismatchObjective(adversarial, s.targets);

@@ -3,9 +3,18 @@
 import path from 'node:path';
 import { ensureWritableDir, writeFileAtomicSync } from '../io/atomic.js';
 import { ersProfile, PROFILES } from '../attack/profiles.js';
+import { METHOD_DEFAULTS, METHOD_NAMES, METHODS, type MethodName } from '../attack/methods.js';
+import { ROBUST_EVAL_DEFAULTS, runRobustEval, type RobustEvalResult } from '../eval/robust-eval.js';
+import { robustEvalMarkdown } from '../eval/robust-report.js';
+import { openSurrogate, SURROGATE_BATCHES } from './surrogate.js';
 import { runSwipe, withStoredBenign, type SwipeResult } from '../eval/swipe.js';
 import { swipeMarkdown, swipeReports } from '../eval/report-svg.js';
-import { SwipeExampleKeeper, writeSwipePage, type SwipePageSource } from '../eval/report-html.js';
+import { SwipeExampleKeeper, writeRobustPage, writeSwipePage, type SwipePageSource } from '../eval/report-html.js';
+import type { DmlDataset } from '../data/index.js';
+import type { Metric } from '../metric/metric.js';
+import type { EmbeddingModel } from '../models/model.js';
+import type { Device } from '../tensor/index.js';
+import type { ParsedArgs } from '../util/options.js';
 import type { CheckpointInfo } from '../train/checkpoint.js';
 import { DATA_ROOT_SECTION, MODEL_SOURCE_SECTION, openModelSource } from './model-source.js';
 import { UsageError, type Command } from './command.js';
@@ -25,6 +34,20 @@ const SECTIONS: readonly OptionSection[] = [
       'gtm-target': { kind: 'string', choices: ['reference-bug', 'intended'], help: "GTM's target: the reference code's index bug or the intended one", default: 'reference-bug' },
       out: { kind: 'string', value: 'DIR', help: 'also write swipe.json, swipe.md, swipe.svg and index.html there: a page (open it\noffline) with the numbers, the chart and, under examples/, pictures of what each\nattack did to the first N queries of batch 1' },
       examples: { kind: 'int', value: 'N', min: 0, help: 'queries pictured per attack on the page (0 = numbers only)', default: '3' },
+    },
+  },
+  {
+    title: 'search method, transfer and the robust evaluation (docs/attacks-and-metrics.md §8)',
+    options: {
+      method: { kind: 'string', choices: METHOD_NAMES, help: METHODS.map((m) => `${m.name}: ${m.summary}`).join('\n'), default: 'pgd' },
+      restarts: { kind: 'int', value: 'R', min: 0, help: `pgd/apgd: extra runs from uniform points of the ε-ball, each image's best kept\n(robust eval: APGD's runs from random starts, default ${ROBUST_EVAL_DEFAULTS.restarts})`, default: String(METHOD_DEFAULTS.restarts) },
+      queries: { kind: 'int', value: 'Q', min: 1, help: 'square: forward passes per image', default: String(METHOD_DEFAULTS.queries) },
+      samples: { kind: 'int', value: 'S', min: 2, help: 'nes: probes per step (even)', default: String(METHOD_DEFAULTS.samples) },
+      'transfer-from': { kind: 'string', value: 'RUN', help: 'craft the adversarial images on this checkpoint (a surrogate with the same input\nshape) and measure them on CKPT; with --robust-eval: the transfer component\'s surrogate' },
+      'robust-eval': { kind: 'boolean', help: 'per image the worst case of PGD, APGD + restarts, a query-only search and a transfer\nattack; its ERS/ARS; and a gradient-masking verdict (rule and noise: docs/attacks-and-metrics.md §8)' },
+      'query-method': { kind: 'string', choices: METHODS.filter((m) => !m.gradients).map((m) => m.name), help: 'robust eval: the query-only component', default: ROBUST_EVAL_DEFAULTS.queryMethod },
+      'surrogate-batches': { kind: 'int', value: 'N', min: 1, help: 'robust eval without --transfer-from: SPC-2 batches of a fresh undefended surrogate\n(seed 1; kept in DIR/surrogate with --out, reused when there)', default: String(SURROGATE_BATCHES) },
+      'sweep-batches': { kind: 'int', value: 'N', min: 1, help: `robust eval: query batches of the ε sweep (PGD at ε × ${ROBUST_EVAL_DEFAULTS.epsilonFractions.join(', ')})`, default: String(ROBUST_EVAL_DEFAULTS.sweepBatches) },
       ...OUTPUT_OPTIONS,
       ...THREADS_OPTION,
       ...DEVICE_OPTION,
@@ -66,8 +89,25 @@ Units, directions and the ERS/ARS formulas: docs/attacks-and-metrics.md.`,
     if (out !== undefined && (group === null || group.rank === 0)) ensureWritableDir(out);
     const device = deviceFlag(p);
     if (group === null) return launchRanks(nproc!, 'swipe', withoutNproc(argv));
+    const method = flagString(p, 'method') as MethodName | undefined;
+    const settings = { restarts: flagNumber(p, 'restarts'), queries: flagNumber(p, 'queries'), samples: flagNumber(p, 'samples') };
+    const robust = flagBool(p, 'robust-eval');
+    if (robust && (nproc ?? 1) > 1) throw new UsageError('--robust-eval runs in one process (leave out --nproc)');
+    if (robust && method !== undefined) throw new UsageError('--robust-eval runs every method itself; leave out --method');
+    if (robust && flagString(p, 'profile') !== undefined && !['rob28', 'rob224'].includes(flagString(p, 'profile')!)) throw new UsageError('--robust-eval needs an ERS profile (rob28 or rob224)');
     const { model, data, metric, info } = await openModelSource(p);
     model.to(device);
+    if (robust) {
+      try {
+        return await robustEval(p, model, data.test, metric, info, out, json, { maxIter, benignR1, gtmTarget, settings, device });
+      } finally {
+        model.dispose();
+        group.destroy();
+      }
+    }
+    const transferFrom = flagString(p, 'transfer-from');
+    const surrogate = transferFrom === undefined ? undefined : (await openSurrogate({ from: transferFrom, dataset: data.test.name })).model;
+    surrogate?.to(device);
     // Only the rank that writes the reports keeps pictures (batch 0 is its batch).
     const keeper = out !== undefined && group.rank === 0 && examples !== 0 ? new SwipeExampleKeeper(examples) : undefined;
     try {
@@ -77,6 +117,9 @@ Units, directions and the ERS/ARS formulas: docs/attacks-and-metrics.md.`,
         seed: flagNumber(p, 'seed'),
         benignRecallAt1: benignR1,
         attackOptions: gtmTarget === undefined ? {} : { gtmTarget },
+        method,
+        methodSettings: settings,
+        surrogate,
         progress: showProgress(p) && group.rank === 0,
         group,
         examples: keeper?.option,
@@ -100,10 +143,49 @@ Units, directions and the ERS/ARS formulas: docs/attacks-and-metrics.md.`,
     } finally {
       keeper?.dispose();
       model.dispose();
+      surrogate?.dispose();
       group.destroy();
     }
   },
 };
+
+/** `swipe --robust-eval`: the surrogate (given or trained fresh), the evaluation, its reports. */
+async function robustEval(
+  p: ParsedArgs, model: EmbeddingModel, test: DmlDataset, metric: Metric, info: CheckpointInfo | null, out: string | undefined, json: boolean,
+  o: { maxIter?: number; benignR1?: number; gtmTarget?: 'reference-bug' | 'intended'; settings: { restarts?: number; queries?: number; samples?: number }; device: Device },
+): Promise<number> {
+  const s = await openSurrogate({ from: flagString(p, 'transfer-from'), dataset: test.name, batches: flagNumber(p, 'surrogate-batches'), dir: out === undefined ? undefined : path.join(out, 'surrogate'), quiet: !showProgress(p) });
+  try {
+    s.model.to(o.device);
+    const result = await runRobustEval(model, test, metric, {
+      profile: flagString(p, 'profile') ?? ersProfile(test.height).name,
+      maxIter: o.maxIter,
+      seed: flagNumber(p, 'seed'),
+      benignRecallAt1: o.benignR1,
+      attackOptions: o.gtmTarget === undefined ? {} : { gtmTarget: o.gtmTarget },
+      restarts: o.settings.restarts ?? ROBUST_EVAL_DEFAULTS.restarts,
+      queryMethod: flagString(p, 'query-method') as MethodName | undefined,
+      querySettings: { queries: o.settings.queries, samples: o.settings.samples },
+      surrogate: s.model,
+      surrogateSource: s.source,
+      sweepBatches: flagNumber(p, 'sweep-batches'),
+      progress: showProgress(p),
+    });
+    const full: RobustEvalResult & { benign?: Record<string, number> } = info === null ? result : { ...result, benign: info.metrics };
+    if (!json) console.log(robustEvalMarkdown(full));
+    console.log(JSON.stringify({ robustEval: full }));
+    if (out !== undefined) {
+      writeFileAtomicSync(path.join(out, 'swipe.json'), `${JSON.stringify({ robustEval: full }, null, 2)}\n`);
+      writeFileAtomicSync(path.join(out, 'swipe.md'), robustEvalMarkdown(full));
+      const page = writeRobustPage(out, full, pageSource(p.positionals[0], flagString(p, 'model-file'), info, test.name));
+      if (!json) process.stderr.write(`rankshield swipe: wrote ${page}\n`);
+    }
+    return 0;
+  } finally {
+    s.model.dispose();
+    s.cleanup?.();
+  }
+}
 
 function writeReports(dir: string, r: SwipeResult): void {
   const { json, markdown, svg } = swipeReports(r);

@@ -11,7 +11,9 @@ import { writeFile } from 'node:fs/promises';
 import { dispose, noGrad, tidy, type Tensor } from '../tensor/index.js';
 import { imageAt, type DmlDataset } from '../data/index.js';
 import type { AttackExamples, AttackKind, PgdBudget, ProfileRun } from '../attack/index.js';
-import { writeFileAtomic, makeDirs } from '../io/atomic.js';
+import { writeFileAtomic, writeFileAtomicSync, makeDirs } from '../io/atomic.js';
+import { robustEvalHtml } from './robust-report.js';
+import type { RobustEvalResult } from './robust-eval.js';
 import { chwPng, saveAttackImages, type AttackImageRecord, type ImageShape, type Neighbour } from './attack-images.js';
 import { ARS_MEANING, ERS_MEANING, LOW_RECALL_WARNING, escapeXml as esc, formatBudget, swipeRows, swipeScope, swipeSvg } from './report-svg.js';
 import { attackColumn, formatAttackValue } from './columns.js';
@@ -268,5 +270,32 @@ export async function writeSwipePage(dir: string, result: SwipeResult, o: SwipeP
   }
   const file = path.join(dir, 'index.html');
   await writeFileAtomic(file, swipeHtml({ result, source: o.source, imageShape: shape, examples, galleryDir: GALLERY_DIR }));
+  return file;
+}
+
+/** The robust evaluation's page, `dir/index.html` (tables and verdict; no pictures); returns its path. */
+export function writeRobustPage(dir: string, result: RobustEvalResult, source: SwipePageSource): string {
+  const title = `Robust evaluation — profile ${result.profile}, ${source.dataset}`;
+  const facts: [string, string][] = [
+    ['Model', source.model],
+    ['Dataset', `${source.dataset} (test split as gallery)`],
+    ['Metric', result.metric],
+    ...(source.checkpoint === undefined ? [] : [['Checkpoint', source.checkpoint] as [string, string]]),
+    ['Time', `${result.seconds.toFixed(1)} s`],
+  ];
+  const html = [
+    '<!doctype html>',
+    '<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">',
+    `<title>${esc(title)}</title>`,
+    `<style>${pageCss(true)}.verdict{font-weight:700}.verdict.flagged{color:var(--down)}</style>`,
+    '</head><body><main>',
+    `<header><h1>${esc(title)}</h1><p class="sub">Per attacked image, the worst case over PGD, APGD with restarts, a query-only search and a transfer attack.</p></header>`,
+    `<section class="card"><dl class="facts">${facts.map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(v)}</dd>`).join('')}</dl></section>`,
+    robustEvalHtml(result),
+    '</main></body></html>',
+    '',
+  ].join('\n');
+  const file = path.join(dir, 'index.html');
+  writeFileAtomicSync(file, html);
   return file;
 }

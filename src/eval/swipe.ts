@@ -16,6 +16,7 @@ import type { EmbeddingModel } from '../models/model.js';
 import { mixSeed, testLoader, type DmlDataset } from '../data/index.js';
 import {
   ATTACK_KINDS,
+  methodSettings,
   attackBatch,
   buildBatchContext,
   createAttack,
@@ -28,9 +29,12 @@ import {
   type AttackOptions,
   type BatchContext,
   type Gallery,
+  type MethodName,
+  type MethodSettings,
   type PgdBudget,
   type Profile,
   type ProfileRun,
+  type Surrogate,
 } from '../attack/index.js';
 import { embedDataset } from './embed.js';
 import { readBenignMetrics, robrankBenignKeys, type BenignMetrics } from './benign.js';
@@ -50,6 +54,15 @@ export interface SwipeOptions {
   benignRecallAt1?: number;
   /** Non-reference behaviours (GTM intended target, …); default none. */
   attackOptions?: AttackOptions;
+  /** How each attack searches its ε-ball (default 'pgd', the reference; attack/methods.ts). */
+  method?: MethodName;
+  /** The method's settings (restarts, queries, …). */
+  methodSettings?: Partial<MethodSettings>;
+  /**
+   * Transfer: craft every adversarial image on this model (same input shape; its own gallery
+   * embedding, the attacked model's selections) and measure it on the attacked model.
+   */
+  surrogate?: EmbeddingModel;
   /** Called after each batch (progress). */
   onBatch?: (progress: SwipeProgress) => void;
   /** Called before each attack run of each batch (finer progress than onBatch). */
@@ -122,6 +135,8 @@ export interface SwipeResult {
   batches: number;
   /** The distinct PGD budgets of the profile's runs (one for rob28 / rob224). */
   budgets: PgdBudget[];
+  /** The search method (attack/methods.ts) and, for a transfer swipe, that the images were crafted on a surrogate. */
+  method?: { name: MethodName; settings: MethodSettings; transfer: boolean };
   /** Reported numbers keyed by table column (CA+ … GTT, plus extras like GTT:ID-Retain@1). */
   attacks: Record<string, number>;
   /** Benign R@1 (%) on the attacked batches, drop-first convention, or the one given. */
@@ -167,7 +182,7 @@ function columnNames(runs: readonly { attack: AttackKind; budget: PgdBudget; opt
 }
 
 /** The ten ERS columns when the swipe produced all of them. */
-function ersColumns(attacks: Record<string, number>): AttackResults | null {
+export function ersColumns(attacks: Record<string, number>): AttackResults | null {
   const table: Partial<AttackResults> = {};
   for (const name of ATTACK_NAMES) {
     const v = attacks[name];
@@ -243,7 +258,10 @@ export async function runSwipe(model: EmbeddingModel, ds: DmlDataset, metric: Me
   const started = performance.now();
   const wasTraining = model.training;
   const gallery = await embedGallery(model, ds, metric, profile.batchSize, o.progress, group);
+  if (o.surrogate !== undefined) checkSurrogate(model, o.surrogate);
+  const surrogateGallery = o.surrogate === undefined ? undefined : await embedGallery(o.surrogate, ds, metric, profile.batchSize, o.progress, group);
   const gallerySeconds = (performance.now() - started) / 1000;
+  const settings = methodSettings(o.methodSettings);
   const myBatches = Array.from({ length: batches }, (_, b) => b).filter(mine);
   const bar = progressBar(o.progress, myBatches.length * runs.length, `swipe ${profile.name}`);
   try {
@@ -258,6 +276,7 @@ export async function runSwipe(model: EmbeddingModel, ds: DmlDataset, metric: Me
       if (images !== batch.images) batch.images.dispose();
       if (labels !== batch.labels) batch.labels.dispose();
       const ctx = buildBatchContext(model, gallery, images, labels);
+      const surrogate: Surrogate | undefined = o.surrogate === undefined ? undefined : { model: o.surrogate, ctx: buildBatchContext(o.surrogate, surrogateGallery!, images, labels) };
       try {
         rows[row] = benignRecallAt1(ctx);
         let c = 1;
@@ -269,7 +288,12 @@ export async function runSwipe(model: EmbeddingModel, ds: DmlDataset, metric: Me
           o.onAttack?.({ attack: run.attack, batch: done + 1, batches: myBatches.length, done: done * runs.length + r, total: myBatches.length * runs.length, seconds: (performance.now() - started) / 1000 });
           manualSeed(attackSeed(seed, run.attack, b));
           const keep = b === 0 ? o.examples : undefined;
-          const { values, examples } = attackBatch(model, attacks[r]!, ctx, run.budget, keep === undefined ? {} : { examples: keep.topK });
+          const { values, examples } = attackBatch(model, attacks[r]!, ctx, run.budget, {
+            method: o.method,
+            settings,
+            ...(surrogate === undefined ? {} : { surrogate }),
+            ...(keep === undefined ? {} : { examples: keep.topK }),
+          });
           if (keep !== undefined) {
             try {
               keep.keep({ run, values, examples: examples!, clean: images, indices: batch.indices });
@@ -282,6 +306,7 @@ export async function runSwipe(model: EmbeddingModel, ds: DmlDataset, metric: Me
         }
       } finally {
         disposeBatchContext(ctx);
+        if (surrogate !== undefined) disposeBatchContext(surrogate.ctx);
         dispose([images, labels]);
       }
       // This rank's running means (the whole swipe's numbers are summed below).
@@ -292,7 +317,7 @@ export async function runSwipe(model: EmbeddingModel, ds: DmlDataset, metric: Me
     }
   } finally {
     bar?.close();
-    dispose([gallery.embeddings, gallery.labels]);
+    dispose([gallery.embeddings, gallery.labels, surrogateGallery?.embeddings, surrogateGallery?.labels]);
     model.train(wasTraining);
   }
   rows.set(allreduceNumbers(rows, group));
@@ -324,6 +349,7 @@ export async function runSwipe(model: EmbeddingModel, ds: DmlDataset, metric: Me
     queries,
     batches: done,
     budgets: distinctBudgets(runs.map((r) => r.budget)),
+    ...(o.method === undefined && o.surrogate === undefined ? {} : { method: { name: o.method ?? 'pgd', settings, transfer: o.surrogate !== undefined } }),
     attacks: attacksOut,
     benignRecallAt1: benign,
     ERS: ers,
@@ -342,6 +368,13 @@ export async function runSwipe(model: EmbeddingModel, ds: DmlDataset, metric: Me
 export function withStoredBenign(r: SwipeResult, stored: Readonly<Record<string, number>> | null): SwipeResult & { robrank?: Record<string, number> } {
   const benign = stored === null ? {} : readBenignMetrics(stored);
   return Object.keys(benign).length === 0 ? r : { ...r, benign, robrank: robrankBenignKeys(benign) };
+}
+
+/** A surrogate must take the attacked model's inputs. */
+export function checkSurrogate(model: EmbeddingModel, surrogate: EmbeddingModel): void {
+  if (surrogate.inputShape.join(',') !== model.inputShape.join(',')) {
+    throw new Error(`transfer: the surrogate takes inputs [${surrogate.inputShape.join(', ')}], the attacked model [${model.inputShape.join(', ')}]`);
+  }
 }
 
 function distinctBudgets(all: readonly PgdBudget[]): PgdBudget[] {

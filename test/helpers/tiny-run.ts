@@ -19,12 +19,12 @@ import { writeFileAtomicSync } from '../../src/io/atomic.js';
 import { firstImages } from '../../src/serve/source.js';
 
 /** Trains and saves the tiny run; returns its directory and the benign metrics it stores (fractions). */
-export async function trainTinyRun(parent: string, o: { name?: string; gallery?: number; steps?: number } = {}): Promise<{ dir: string; metrics: Record<string, number> }> {
+export async function trainTinyRun(parent: string, o: { name?: string; gallery?: number; steps?: number; seed?: number } = {}): Promise<{ dir: string; metrics: Record<string, number> }> {
   const dir = path.join(parent, o.name ?? 'tiny-fashion');
   mkdirSync(parent, { recursive: true });
-  const config = { ...defaultConfig('fashion'), batchPairs: 32, maxBatches: o.steps ?? 12, epochs: 1 };
+  const config = { ...defaultConfig('fashion'), batchPairs: 32, maxBatches: o.steps ?? 12, epochs: 1, seed: o.seed ?? 0 };
   const data = await openDataset('fashion');
-  manualSeed(0);
+  manualSeed(config.seed);
   const model = createModel(config);
   const opt = new Adam(model.parameters(), { lr: config.lr });
   try {

@@ -1,0 +1,338 @@
+// Layer: eval. The robust evaluation (`swipe --robust-eval`, docs/attacks-and-metrics.md §8):
+// every ERS attack of the profile, on the same queries and the same selections, by four
+// components — the profile's PGD, APGD with random restarts, a query-only search (no gradient
+// of the model is read) and a transfer attack crafted on an undefended surrogate — then per
+// attacked image the WORST case over the components (by the attack's main column), its table,
+// ERS and ARS, and a gradient-masking verdict:
+//   rule A  a query-only or transferred attack beats the white-box ones (per image, the
+//           stronger of PGD and APGD) on the same images by more than the noise;
+//   rule B  white-box PGD does worse at a larger ε than at a smaller one (an ε sweep).
+// "More than the noise": the mean paired difference over the attacked images exceeds both
+// VERDICT_Z standard errors of that mean and the column's smallest difference worth a flag
+// (VERDICT_FLOORS). Numbers per batch are batch means averaged over batches, as the swipe.
+import { dispose, manualSeed, onDevice, type Tensor } from '../tensor/index.js';
+import type { Metric, MetricName } from '../metric/metric.js';
+import type { EmbeddingModel } from '../models/model.js';
+import { testLoader, type DmlDataset } from '../data/index.js';
+import {
+  attackBatch, attackEntry, buildBatchContext, disposeBatchContext, ersProfile, getProfile, methodEntry, methodSettings,
+  type AttackBatchOptions, type AttackOptions, type MethodName, type MethodSettings, type PgdBudget, type Profile, type Surrogate,
+} from '../attack/index.js';
+import { attackOfRun, attackSeed, benignRecallAt1, checkSurrogate, embedGallery, ersColumns } from './swipe.js';
+import { adjustedRobustnessScore, empiricalRobustnessScore } from './robustness.js';
+import { progressBar } from '../train/progress.js';
+
+/** The components, in the order their tables are printed (ties in the worst case go to the earlier one). */
+export const COMPONENTS = ['pgd', 'apgd', 'query', 'transfer'] as const;
+export type ComponentName = (typeof COMPONENTS)[number];
+/** Which components read the attacked model's gradients. */
+const WHITE_BOX: readonly ComponentName[] = ['pgd', 'apgd'];
+
+/** Standard errors a paired difference must exceed to count (rule A and rule B). */
+export const VERDICT_Z = 2;
+/** The smallest mean difference that counts, by the column's unit: 1 point for percentages, 0.01 for cosines and distances. */
+export function verdictFloor(unit: string): number {
+  return unit.startsWith('%') ? 1 : 0.01;
+}
+
+/** Defaults of the robust evaluation, stated once (the CLI's help is made from them). */
+export const ROBUST_EVAL_DEFAULTS = Object.freeze({
+  restarts: 1,
+  queryMethod: 'square' as MethodName,
+  /** ε fractions of the sweep below the profile's ε (which is the PGD component itself). */
+  epsilonFractions: Object.freeze([0.25, 0.5]) as readonly number[],
+  /** Query batches the ε sweep runs on. */
+  sweepBatches: 1,
+});
+
+export interface RobustEvalOptions {
+  /** An ERS profile (rob28 / rob224); default the one for the images' size. */
+  profile?: string | Profile;
+  maxIter?: number;
+  seed?: number;
+  benignRecallAt1?: number;
+  attackOptions?: AttackOptions;
+  /** APGD's runs, each from a uniform point of the ε-ball (≥ 1; the clean start is the PGD component's). */
+  restarts?: number;
+  /** The query-only component's method ('square' or 'nes') and its settings (queries, samples). */
+  queryMethod?: MethodName;
+  querySettings?: Partial<MethodSettings>;
+  /** The transfer component's surrogate (same input shape); null leaves the component out. */
+  surrogate: EmbeddingModel | null;
+  /** Where the surrogate came from, for the report. */
+  surrogateSource?: string;
+  epsilonFractions?: readonly number[];
+  sweepBatches?: number;
+  progress?: boolean;
+}
+
+/** A table of one component (or of the worst case), with its scores and what it cost. */
+export interface ComponentTable {
+  attacks: Record<string, number>;
+  ERS: number | null;
+  ARS: number | null;
+  /** Passes per attacked image over the nine attacks: on the attacked model, and on the surrogate. */
+  passes: { forward: number; backward: number; surrogateForward: number; surrogateBackward: number };
+  seconds: number;
+}
+
+/** The evidence for one attack's verdict. */
+export interface VerdictEvidence {
+  attack: string;
+  column: string;
+  unit: string;
+  /** Mean over the attacked images of the white-box (per image, the stronger of PGD and APGD) and of each other component. */
+  whiteBox: number;
+  others: Partial<Record<ComponentName, number>>;
+  /** The strongest non-white-box component, its mean paired advantage over white-box (in the column's unit, positive = stronger) and the standard error. */
+  strongest: ComponentName | null;
+  advantage: number;
+  standardError: number;
+  floor: number;
+  flagged: boolean;
+  /** Rule B: main column of PGD at each ε of the sweep (ascending), on the sweep's images. */
+  sweep: { epsilon: number; value: number }[];
+  sweepFlagged: boolean;
+}
+
+export interface RobustEvalResult {
+  profile: string;
+  metric: MetricName;
+  queries: number;
+  batches: number;
+  budget: PgdBudget;
+  settings: {
+    restarts: number;
+    queryMethod: MethodName;
+    querySettings: MethodSettings;
+    surrogate: string | null;
+    epsilonFractions: readonly number[];
+    sweepBatches: number;
+    verdictZ: number;
+  };
+  benignRecallAt1: number;
+  components: Partial<Record<ComponentName, ComponentTable>>;
+  worstCase: ComponentTable & { from: Record<string, Partial<Record<ComponentName, number>>> };
+  verdict: { flagged: boolean; rule: string; reasons: string[]; evidence: VerdictEvidence[] };
+  seconds: number;
+}
+
+/** The verdict's rule in words (printed with every verdict). */
+export const VERDICT_RULE =
+  `flagged when a query-only or transferred attack beats the white-box ones (per image, the stronger of PGD and APGD) ` +
+  `on the same images by more than ${VERDICT_Z} standard errors of the mean paired difference and at least 1 point (%) or 0.01 (cosine, distance), ` +
+  `or when PGD does worse at a larger ε than at a smaller one by as much`;
+
+/** 'higher' robust → harm = −value; 'lower' → harm = value: larger harm = stronger attack. */
+function harmSign(attack: string, column: string): number {
+  const c = attackEntry(attack).columns[column];
+  if (c === undefined) throw new Error(`robust eval: ${attack} has no column ${column}`);
+  return c.robust === 'higher' ? -1 : 1;
+}
+
+/** Mean and standard error of a list. */
+function meanAndError(v: readonly number[]): { mean: number; error: number } {
+  const n = v.length;
+  const mean = v.reduce((s, x) => s + x, 0) / Math.max(1, n);
+  const variance = n > 1 ? v.reduce((s, x) => s + (x - mean) ** 2, 0) / (n - 1) : 0;
+  return { mean, error: Math.sqrt(variance / Math.max(1, n)) };
+}
+
+/** The robust evaluation (see the module comment). */
+export async function runRobustEval(model: EmbeddingModel, ds: DmlDataset, metric: Metric, o: RobustEvalOptions): Promise<RobustEvalResult> {
+  const profile = typeof o.profile === 'object' ? o.profile : o.profile === undefined ? ersProfile(ds.height) : getProfile(o.profile);
+  const runs = profile.runs.filter((r) => attackEntry(r.attack).ers);
+  if (runs.length === 0) throw new Error(`robust eval: profile ${profile.name} has no ERS attack (use rob28 or rob224)`);
+  const budget = runs[0]!.budget;
+  const seed = o.seed ?? 0;
+  const restarts = o.restarts ?? ROBUST_EVAL_DEFAULTS.restarts;
+  if (!Number.isInteger(restarts) || restarts < 1) throw new Error(`robust eval: restarts (APGD runs from random starts) must be a positive integer, got ${restarts}`);
+  const queryMethod = o.queryMethod ?? ROBUST_EVAL_DEFAULTS.queryMethod;
+  if (methodEntry(queryMethod).gradients) throw new Error(`robust eval: the query-only component needs a gradient-free method (square or nes), got '${queryMethod}'`);
+  const querySettings = methodSettings(o.querySettings);
+  const fractions = [...(o.epsilonFractions ?? ROBUST_EVAL_DEFAULTS.epsilonFractions)].sort((a, b) => a - b);
+  for (const f of fractions) if (!(f > 0 && f < 1)) throw new Error(`robust eval: ε fractions must be in (0, 1), got ${f}`);
+  const sweepBatches = o.sweepBatches ?? ROBUST_EVAL_DEFAULTS.sweepBatches;
+  if (o.surrogate !== null) checkSurrogate(model, o.surrogate);
+  const totalBatches = Math.ceil(ds.length / profile.batchSize);
+  const batches = Math.min(totalBatches, o.maxIter ?? totalBatches);
+  const components: ComponentName[] = COMPONENTS.filter((c) => c !== 'transfer' || o.surrogate !== null);
+  const options: Record<ComponentName, AttackBatchOptions> = {
+    pgd: { method: 'pgd' },
+    // The clean start is PGD's; APGD runs from `restarts` uniform points of the ball.
+    apgd: { method: 'apgd', start: 'random', settings: { restarts: restarts - 1 } },
+    query: { method: queryMethod, settings: querySettings },
+    transfer: { method: 'pgd' },
+  };
+
+  const started = performance.now();
+  const wasTraining = model.training;
+  const gallery = await embedGallery(model, ds, metric, profile.batchSize, o.progress);
+  const surrogateGallery = o.surrogate === null ? undefined : await embedGallery(o.surrogate, ds, metric, profile.batchSize, o.progress);
+  const attacks = runs.map((r) => attackOfRun(r, ds, o.attackOptions));
+  // Per component, per column: the sum of batch means; per attack: the per-image main-column values.
+  const sums = Object.fromEntries([...components, 'worst'].map((c) => [c, new Map<string, number>()])) as Record<ComponentName | 'worst', Map<string, number>>;
+  const seconds = Object.fromEntries(components.map((c) => [c, 0])) as Record<ComponentName, number>;
+  const passes = Object.fromEntries(components.map((c) => [c, { forward: 0, backward: 0, surrogateForward: 0, surrogateBackward: 0 }])) as Record<ComponentName, ComponentTable['passes']>;
+  const mainValues = new Map<string, Record<ComponentName, number[]>>();
+  const from = new Map<string, Partial<Record<ComponentName, number>>>();
+  const sweepValues = new Map<string, number[][]>(); // attack → per ε (fractions…, 1) → per image
+  let recallSum = 0;
+  let queries = 0;
+  const bar = progressBar(o.progress, batches * runs.length * (components.length + fractions.length), `robust eval ${profile.name}`);
+  try {
+    model.eval();
+    let b = 0;
+    for await (const batch of testLoader(ds, { batchSize: profile.batchSize, onlyBatches: (k) => k < batches })) {
+      const images = onDevice(batch.images, model.device);
+      const labels = onDevice(batch.labels, model.device);
+      if (images !== batch.images) batch.images.dispose();
+      if (labels !== batch.labels) batch.labels.dispose();
+      const ctx = buildBatchContext(model, gallery, images, labels);
+      const surrogate: Surrogate | undefined = o.surrogate === null ? undefined : { model: o.surrogate, ctx: buildBatchContext(o.surrogate, surrogateGallery!, images, labels) };
+      try {
+        recallSum += benignRecallAt1(ctx);
+        for (const [r, run] of runs.entries()) {
+          const attack = attacks[r]!;
+          const main = attack.reports[0]!;
+          const sign = harmSign(run.attack, main);
+          const perImage: Partial<Record<ComponentName, Record<string, number[]>>> = {};
+          for (const c of components) {
+            const t0 = performance.now();
+            // The same seed for every component: the same selections (candidates, targets) on the same images.
+            manualSeed(attackSeed(seed, run.attack, b));
+            const res = attackBatch(model, attack, ctx, run.budget, { ...options[c], ...(c === 'transfer' ? { surrogate: surrogate! } : {}) });
+            seconds[c] += (performance.now() - t0) / 1000;
+            const p = passes[c];
+            if (res.passes.surrogate) {
+              p.surrogateForward += res.passes.forward;
+              p.surrogateBackward += res.passes.backward;
+            } else {
+              p.forward += res.passes.forward;
+              p.backward += res.passes.backward;
+            }
+            p.forward += 1; // the measuring pass on the attacked model
+            perImage[c] = res.perImage;
+            for (const [column, v] of Object.entries(res.values)) sums[c].set(column, (sums[c].get(column) ?? 0) + v);
+            bar?.tick(1, `batch ${b + 1}/${batches} ${run.attack} ${c}`);
+          }
+          // Per image, the worst component by the main column (ties: the earlier component).
+          const n = perImage.pgd![main]!.length;
+          const pick: ComponentName[] = [];
+          for (let i = 0; i < n; i++) {
+            let worst: ComponentName = components[0]!;
+            for (const c of components) if (sign * perImage[c]![main]![i]! > sign * perImage[worst]![main]![i]!) worst = c;
+            pick.push(worst);
+          }
+          const counts = from.get(run.attack) ?? {};
+          for (const c of pick) counts[c] = (counts[c] ?? 0) + 1;
+          from.set(run.attack, counts);
+          for (const column of attack.reports) {
+            const v = pick.map((c, i) => perImage[c]![column]![i]!);
+            sums.worst.set(column, (sums.worst.get(column) ?? 0) + v.reduce((s, x) => s + x, 0) / n);
+          }
+          const mv = mainValues.get(run.attack) ?? (Object.fromEntries(components.map((c) => [c, []])) as unknown as Record<ComponentName, number[]>);
+          for (const c of components) mv[c].push(...perImage[c]![main]!);
+          mainValues.set(run.attack, mv);
+          // Rule B's sweep: PGD at smaller ε on the first batches (the profile's ε is the PGD component).
+          if (b < sweepBatches) {
+            const sv = sweepValues.get(run.attack) ?? [...fractions, 1].map(() => [] as number[]);
+            for (const [k, f] of fractions.entries()) {
+              manualSeed(attackSeed(seed, run.attack, b));
+              const small = { epsilon: run.budget.epsilon * f, alpha: Math.min(run.budget.alpha, run.budget.epsilon * f), steps: run.budget.steps };
+              const res = attackBatch(model, attack, ctx, small, { method: 'pgd' });
+              sv[k]!.push(...res.perImage[main]!);
+              bar?.tick(1, `batch ${b + 1}/${batches} ${run.attack} ε×${f}`);
+            }
+            sv[fractions.length]!.push(...perImage.pgd![main]!);
+            sweepValues.set(run.attack, sv);
+          }
+        }
+      } finally {
+        disposeBatchContext(ctx);
+        if (surrogate !== undefined) disposeBatchContext(surrogate.ctx);
+        dispose([images, labels]);
+      }
+      queries += batch.indices.length;
+      b++;
+    }
+  } finally {
+    bar?.close();
+    dispose([gallery.embeddings, gallery.labels, surrogateGallery?.embeddings, surrogateGallery?.labels] as (Tensor | undefined)[]);
+    model.train(wasTraining);
+  }
+
+  const benign = o.benignRecallAt1 ?? (100 * recallSum) / batches;
+  const table = (m: Map<string, number>, p: ComponentTable['passes'], s: number): ComponentTable => {
+    const attacksOut = Object.fromEntries([...m].map(([k, v]) => [k, v / batches]));
+    const ers = ersColumns(attacksOut);
+    const ars = ers !== null && benign > 0 ? adjustedRobustnessScore(ers, benign).score : null;
+    return { attacks: attacksOut, ERS: ers === null ? null : empiricalRobustnessScore(ers), ARS: ars, passes: scalePasses(p, batches), seconds: s };
+  };
+  const out: Partial<Record<ComponentName, ComponentTable>> = {};
+  for (const c of components) out[c] = table(sums[c], passes[c], seconds[c]);
+  const total = components.reduce((acc, c) => addPasses(acc, passes[c]), { forward: 0, backward: 0, surrogateForward: 0, surrogateBackward: 0 });
+  const worstCase = { ...table(sums.worst, total, components.reduce((s, c) => s + seconds[c], 0)), from: Object.fromEntries(from) };
+
+  // The verdict, attack by attack.
+  const evidence: VerdictEvidence[] = runs.map((run) => {
+    const main = attackEntry(run.attack).columns;
+    const column = Object.keys(main)[0]!;
+    const unit = main[column]!.unit;
+    const sign = harmSign(run.attack, column);
+    const mv = mainValues.get(run.attack)!;
+    const white = mv.pgd.map((v, i) => (sign * v >= sign * mv.apgd[i]! ? v : mv.apgd[i]!));
+    const mean = (v: readonly number[]): number => v.reduce((s, x) => s + x, 0) / v.length;
+    const others: Partial<Record<ComponentName, number>> = {};
+    let strongest: ComponentName | null = null;
+    let advantage = -Infinity;
+    let standardError = 0;
+    for (const c of components.filter((x) => !WHITE_BOX.includes(x))) {
+      others[c] = mean(mv[c]);
+      const d = meanAndError(mv[c].map((v, i) => sign * (v - white[i]!)));
+      if (d.mean > advantage) {
+        advantage = d.mean;
+        standardError = d.error;
+        strongest = c;
+      }
+    }
+    const floor = verdictFloor(unit);
+    const flagged = strongest !== null && advantage > VERDICT_Z * standardError && advantage >= floor;
+    const sv = sweepValues.get(run.attack) ?? [];
+    const epsilons = [...fractions, 1].map((f) => f * run.budget.epsilon);
+    const sweep = sv.map((v, k) => ({ epsilon: epsilons[k]!, value: mean(v) }));
+    let sweepFlagged = false;
+    for (let k = 0; k + 1 < sv.length; k++) {
+      // Harm at the smaller ε minus harm at the larger one, per image: positive = more budget, less success.
+      const d = meanAndError(sv[k]!.map((v, i) => sign * (v - sv[k + 1]![i]!)));
+      if (d.mean > VERDICT_Z * d.error && d.mean >= floor) sweepFlagged = true;
+    }
+    return { attack: run.attack, column, unit, whiteBox: mean(white), others, strongest, advantage: strongest === null ? 0 : advantage, standardError, floor, flagged, sweep, sweepFlagged };
+  });
+  const reasons: string[] = [];
+  for (const e of evidence) {
+    if (e.flagged) reasons.push(`${e.column}: ${e.strongest} beats white-box by ${e.advantage.toFixed(e.unit.startsWith('%') ? 1 : 3)} ${e.unit} (s.e. ${e.standardError.toFixed(e.unit.startsWith('%') ? 2 : 4)}) on the same images`);
+    if (e.sweepFlagged) reasons.push(`${e.column}: PGD does worse at a larger ε (${e.sweep.map((s) => `ε ${s.epsilon.toFixed(4)}: ${s.value.toFixed(3)}`).join(', ')})`);
+  }
+  return {
+    profile: profile.name,
+    metric: metric.name,
+    queries,
+    batches,
+    budget,
+    settings: { restarts, queryMethod, querySettings, surrogate: o.surrogate === null ? null : (o.surrogateSource ?? 'given'), epsilonFractions: fractions, sweepBatches, verdictZ: VERDICT_Z },
+    benignRecallAt1: benign,
+    components: out,
+    worstCase,
+    verdict: { flagged: reasons.length > 0, rule: VERDICT_RULE, reasons, evidence },
+    seconds: (performance.now() - started) / 1000,
+  };
+}
+
+function scalePasses(p: ComponentTable['passes'], batches: number): ComponentTable['passes'] {
+  return { forward: p.forward / batches, backward: p.backward / batches, surrogateForward: p.surrogateForward / batches, surrogateBackward: p.surrogateBackward / batches };
+}
+
+function addPasses(a: ComponentTable['passes'], b: ComponentTable['passes']): ComponentTable['passes'] {
+  return { forward: a.forward + b.forward, backward: a.backward + b.backward, surrogateForward: a.surrogateForward + b.surrogateForward, surrogateBackward: a.surrogateBackward + b.surrogateBackward };
+}

@@ -1,0 +1,92 @@
+// Layer: eval. The robust evaluation as Markdown (swipe.md, the terminal) and as an HTML
+// section (index.html): one table of every component and the worst case, the scores, what
+// each component cost, and the masking verdict with its evidence.
+import { attackColumn } from './columns.js';
+import { ATTACK_NAMES } from './robustness.js';
+import { formatScore } from './format.js';
+import { escapeXml as esc } from './report-svg.js';
+import { COMPONENTS, type ComponentName, type ComponentTable, type RobustEvalResult } from './robust-eval.js';
+
+/** How each component is named in the tables. */
+export const COMPONENT_TITLES: Readonly<Record<ComponentName, string>> = {
+  pgd: 'PGD (profile)',
+  apgd: 'APGD (random starts)',
+  query: 'query-only',
+  transfer: 'transfer',
+};
+
+interface Grid {
+  head: string[];
+  rows: string[][];
+}
+
+function digits(column: string): number {
+  return attackColumn(column).digits;
+}
+
+/** The numbers of the evaluation as a grid: one row per column, then the scores and the costs. */
+function grid(r: RobustEvalResult): Grid {
+  const parts: [string, ComponentTable][] = [...COMPONENTS.filter((c) => r.components[c] !== undefined).map((c) => [COMPONENT_TITLES[c], r.components[c]!] as [string, ComponentTable]), ['worst case', r.worstCase]];
+  const head = ['column', 'unit', 'robust if', ...parts.map(([t]) => t)];
+  const rows = ATTACK_NAMES.map((column) => {
+    const c = attackColumn(column);
+    return [column, c.unit, c.robust, ...parts.map(([, t]) => (t.attacks[column] === undefined ? '—' : t.attacks[column]!.toFixed(digits(column))))];
+  });
+  rows.push(['**ERS**', '', 'higher', ...parts.map(([, t]) => (t.ERS === null ? 'n/a' : formatScore(t.ERS)))]);
+  rows.push(['**ARS**', '', 'higher', ...parts.map(([, t]) => (t.ARS === null ? 'n/a' : formatScore(t.ARS)))]);
+  rows.push(['passes / image (fwd, bwd)', '', '', ...parts.map(([, t]) => `${t.passes.forward}, ${t.passes.backward}` + (t.passes.surrogateForward > 0 ? ` (+ surrogate ${t.passes.surrogateForward}, ${t.passes.surrogateBackward})` : ''))]);
+  rows.push(['seconds', '', '', ...parts.map(([, t]) => t.seconds.toFixed(1))]);
+  return { head, rows };
+}
+
+function settingsLine(r: RobustEvalResult): string {
+  const s = r.settings;
+  const b = r.budget;
+  return `ε ${b.epsilon.toFixed(5)}, α ${b.alpha.toFixed(5)}, η ${b.steps}; APGD: ${s.restarts} run(s) from uniform random starts; `
+    + `query-only: ${s.queryMethod} (${s.queryMethod === 'square' ? `${s.querySettings.queries} queries` : `${s.querySettings.samples} probes × η`} per image); `
+    + `transfer: ${s.surrogate ?? 'none'}; ε sweep: PGD at ε × ${s.epsilonFractions.join(', ')} on ${s.sweepBatches} batch(es)`;
+}
+
+/** The evaluation as Markdown. */
+export function robustEvalMarkdown(r: RobustEvalResult): string {
+  const g = grid(r);
+  const verdict = r.verdict.flagged ? `**FLAGGED: possible gradient masking.**\n\n${r.verdict.reasons.map((x) => `- ${x}`).join('\n')}` : '**Not flagged**: no query-only or transferred attack beats the white-box ones beyond the noise, and PGD does not weaken as ε grows.';
+  const evidence = r.verdict.evidence.map((e) => {
+    const d = e.unit.startsWith('%') ? 1 : 3;
+    return `| ${e.column} | ${e.whiteBox.toFixed(d)} | ${Object.entries(e.others).map(([c, v]) => `${c} ${v!.toFixed(d)}`).join(', ')} | ${e.strongest ?? '—'} ${e.advantage >= 0 ? '+' : ''}${e.advantage.toFixed(d)} ± ${e.standardError.toFixed(d + 1)} (floor ${e.floor}) | ${e.flagged ? 'yes' : 'no'} | ${e.sweep.map((s) => s.value.toFixed(d)).join(' → ')} | ${e.sweepFlagged ? 'yes' : 'no'} |`;
+  });
+  return [
+    `# Robust evaluation — profile ${r.profile}, metric ${r.metric}`,
+    '',
+    `${r.queries} queries (${r.batches} batch(es)); per image, the worst case over the components by each attack's main column. ${r.seconds.toFixed(1)} s in all.`,
+    `Settings: ${settingsLine(r)}.`,
+    `Benign R@1 of the attacked queries: ${r.benignRecallAt1.toFixed(1)} %.`,
+    '',
+    `| ${g.head.join(' | ')} |`,
+    `| ${g.head.map(() => '---').join(' | ')} |`,
+    ...g.rows.map((row) => `| ${row.join(' | ')} |`),
+    '',
+    '## Gradient-masking verdict',
+    '',
+    verdict,
+    '',
+    `Rule: ${r.verdict.rule}.`,
+    '',
+    '| column | white-box (best of PGD, APGD) | others | strongest other − white-box (± s.e.) | rule A | PGD over the ε sweep | rule B |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
+    ...evidence,
+    '',
+  ].join('\n');
+}
+
+/** The evaluation as an HTML section of index.html. */
+export function robustEvalHtml(r: RobustEvalResult): string {
+  const g = grid(r);
+  const table = `<table><thead><tr>${g.head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>`
+    + g.rows.map((row) => `<tr>${row.map((c, i) => `<td${i >= 3 ? ' class="num"' : ''}>${esc(c.replace(/\*\*/g, ''))}</td>`).join('')}</tr>`).join('') + '</tbody></table>';
+  const verdict = r.verdict.flagged
+    ? `<p class="verdict flagged" data-testid="verdict">Flagged: possible gradient masking.</p><ul>${r.verdict.reasons.map((x) => `<li>${esc(x)}</li>`).join('')}</ul>`
+    : '<p class="verdict" data-testid="verdict">Not flagged: no query-only or transferred attack beats the white-box ones beyond the noise, and PGD does not weaken as ε grows.</p>';
+  return `<section class="card"><h2>Robust evaluation</h2><p class="sub">${esc(`${r.queries} queries; ${settingsLine(r)}.`)}</p>${table}`
+    + `<h3>Gradient-masking verdict</h3>${verdict}<p class="note">${esc(`Rule: ${r.verdict.rule}.`)}</p></section>`;
+}
