@@ -290,6 +290,23 @@ test('every attack kind runs from the API with its own measure; GTM and ES chang
   assert.deepEqual(up.query, { label: gallery.labels[3], labelFrom: 'nearest gallery image' });
 });
 
+test('a robust-eval swipe job: the PGD table on top, the components, worst case and masking verdict under robustEval, in its reports', async () => {
+  const start = await call('/api/swipe', { body: { maxQueries: 4, seed: 1, robustEval: true } });
+  assert.equal(start.status, 202);
+  const seen = await events(start.json.jobId as string);
+  const end = seen.at(-1)!;
+  assert.equal(end.event, 'done', JSON.stringify(end));
+  const result = end.data.result as { attacks: Record<string, number>; robustEval: { components: Record<string, unknown>; worstCase: { attacks: Record<string, number> }; verdict: { flagged: boolean; evidence: unknown[]; rule: string } } };
+  assert.deepEqual(Object.keys(result.robustEval.components), ['pgd', 'apgd', 'query'], 'no transfer component: the service has no surrogate');
+  assert.equal(result.robustEval.verdict.evidence.length, 9);
+  assert.equal(typeof result.robustEval.verdict.flagged, 'boolean');
+  assert.deepEqual(Object.keys(result.robustEval.worstCase.attacks).sort(), Object.keys(result.attacks).sort());
+  assert.match((await call(`/api/jobs/${start.json.jobId as string}/report.md`)).bytes.toString(), /^# Robust evaluation — profile rob28[\s\S]*Gradient-masking verdict/);
+  const bad = await call('/api/swipe', { body: { robustEval: 'yes' } });
+  assert.equal(bad.status, 400);
+  assert.match(bad.bytes.toString(), /robustEval/);
+});
+
 test('a swipe job: progress events, then the result the library gives for the same queries, and its reports', async () => {
   const start = await call('/api/swipe', { body: { maxQueries: 4, seed: 1 } });
   assert.equal(start.status, 202);

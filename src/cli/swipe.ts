@@ -4,7 +4,7 @@ import path from 'node:path';
 import { ensureWritableDir, writeFileAtomicSync } from '../io/atomic.js';
 import { ersProfile, PROFILES } from '../attack/profiles.js';
 import { METHOD_DEFAULTS, METHOD_NAMES, METHODS, type MethodName } from '../attack/methods.js';
-import { ROBUST_EVAL_DEFAULTS, runRobustEval, type RobustEvalResult } from '../eval/robust-eval.js';
+import { asSwipeResult, ROBUST_EVAL_DEFAULTS, runRobustEval } from '../eval/robust-eval.js';
 import { robustEvalMarkdown } from '../eval/robust-report.js';
 import { openSurrogate, SURROGATE_BATCHES } from './surrogate.js';
 import { runSwipe, withStoredBenign, type SwipeResult } from '../eval/swipe.js';
@@ -171,13 +171,13 @@ async function robustEval(
       sweepBatches: flagNumber(p, 'sweep-batches'),
       progress: showProgress(p),
     });
-    const full: RobustEvalResult & { benign?: Record<string, number> } = info === null ? result : { ...result, benign: info.metrics };
-    if (!json) console.log(robustEvalMarkdown(full));
-    console.log(JSON.stringify({ robustEval: full }));
+    const full = withStoredBenign(asSwipeResult(result), info === null ? null : info.metrics);
+    if (!json) console.log(robustEvalMarkdown(result));
+    console.log(JSON.stringify(full));
     if (out !== undefined) {
-      writeFileAtomicSync(path.join(out, 'swipe.json'), `${JSON.stringify({ robustEval: full }, null, 2)}\n`);
-      writeFileAtomicSync(path.join(out, 'swipe.md'), robustEvalMarkdown(full));
-      const page = writeRobustPage(out, full, pageSource(p.positionals[0], flagString(p, 'model-file'), info, test.name));
+      writeFileAtomicSync(path.join(out, 'swipe.json'), `${JSON.stringify(full, null, 2)}\n`);
+      writeFileAtomicSync(path.join(out, 'swipe.md'), robustEvalMarkdown(result));
+      const page = writeRobustPage(out, result, pageSource(p.positionals[0], flagString(p, 'model-file'), info, test.name));
       if (!json) process.stderr.write(`rankshield swipe: wrote ${page}\n`);
     }
     return 0;

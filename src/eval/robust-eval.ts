@@ -18,8 +18,8 @@ import {
   attackBatch, attackEntry, buildBatchContext, disposeBatchContext, ersProfile, getProfile, methodEntry, methodSettings,
   type AttackBatchOptions, type AttackOptions, type MethodName, type MethodSettings, type PgdBudget, type Profile, type Surrogate,
 } from '../attack/index.js';
-import { attackOfRun, attackSeed, benignRecallAt1, checkSurrogate, embedGallery, ersColumns } from './swipe.js';
-import { adjustedRobustnessScore, empiricalRobustnessScore } from './robustness.js';
+import { attackOfRun, attackSeed, benignRecallAt1, checkSurrogate, embedGallery, ersColumns, type SwipeResult } from './swipe.js';
+import { adjustedRobustnessScore, ARS_LOW_RECALL_PERCENT, empiricalRobustnessScore } from './robustness.js';
 import { progressBar } from '../train/progress.js';
 
 /** The components, in the order their tables are printed (ties in the worst case go to the earlier one). */
@@ -64,6 +64,10 @@ export interface RobustEvalOptions {
   epsilonFractions?: readonly number[];
   sweepBatches?: number;
   progress?: boolean;
+  /** Stops before the next attack run (the service's cancellation), as the swipe's. */
+  signal?: AbortSignal;
+  /** Before each attack run: `done` of `total` runs (the service's progress events). */
+  onAttack?: (p: { attack: string; done: number; total: number }) => void;
 }
 
 /** A table of one component (or of the worst case), with its scores and what it cost. */
@@ -193,6 +197,11 @@ export async function runRobustEval(model: EmbeddingModel, ds: DmlDataset, metri
       try {
         recallSum += benignRecallAt1(ctx);
         for (const [r, run] of runs.entries()) {
+          if (o.signal !== undefined) {
+            await new Promise((resolve) => setImmediate(resolve));
+            o.signal.throwIfAborted();
+          }
+          o.onAttack?.({ attack: run.attack, done: b * runs.length + r, total: batches * runs.length });
           const attack = attacks[r]!;
           const main = attack.reports[0]!;
           const sign = harmSign(run.attack, main);
@@ -336,3 +345,24 @@ function scalePasses(p: ComponentTable['passes'], batches: number): ComponentTab
 function addPasses(a: ComponentTable['passes'], b: ComponentTable['passes']): ComponentTable['passes'] {
   return { forward: a.forward + b.forward, backward: a.backward + b.backward, surrogateForward: a.surrogateForward + b.surrogateForward, surrogateBackward: a.surrogateBackward + b.surrogateBackward };
 }
+
+/** A robust evaluation as a swipe result: the PGD component's numbers on top (what a plain swipe reports), everything else under `robustEval`. */
+export function asSwipeResult(r: RobustEvalResult): SwipeResult {
+  const pgd = r.components.pgd!;
+  return {
+    profile: r.profile,
+    metric: r.metric,
+    queries: r.queries,
+    batches: r.batches,
+    budgets: [r.budget],
+    attacks: pgd.attacks,
+    benignRecallAt1: r.benignRecallAt1,
+    ERS: pgd.ERS,
+    ARS: pgd.ARS,
+    lowBenignRecall: r.benignRecallAt1 < ARS_LOW_RECALL_PERCENT,
+    seconds: r.seconds,
+    gallerySeconds: 0,
+    robustEval: r,
+  };
+}
+

@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { ersProfile } from '../attack/index.js';
 import { withStoredBenign, type SwipeResult } from '../eval/swipe.js';
 import { swipeReports } from '../eval/report-svg.js';
+import { robustEvalMarkdown } from '../eval/robust-report.js';
 import { HttpError, notFound } from './errors.js';
 import { LIMITS } from './limits.js';
 import { parse, requestSchemas } from './schemas.js';
@@ -45,7 +46,8 @@ export function registerJobRoutes(app: FastifyInstance, ctx: ServeContext): void
   app.post('/api/swipe', async (req, reply) => {
     // No body at all (curl -X POST) means every default.
     const body = parse(schemas.swipe, req.body ?? {});
-    const job = ctx.queue.submit({ kind: 'swipe', profile: body.profile ?? ersProfile(ctx.shape[1]).name, maxQueries: body.maxQueries, seed: body.seed ?? 0 }, true);
+    if (body.robustEval === true && body.profile !== undefined && !['rob28', 'rob224'].includes(body.profile)) throw new HttpError(400, 'robustEval needs an ERS profile (rob28 or rob224)');
+    const job = ctx.queue.submit({ kind: 'swipe', profile: body.profile ?? ersProfile(ctx.shape[1]).name, maxQueries: body.maxQueries, seed: body.seed ?? 0, ...(body.robustEval === true ? { robustEval: true } : {}) }, true);
     return reply.code(202).send({ jobId: job.id });
   });
 
@@ -90,7 +92,8 @@ export function registerJobRoutes(app: FastifyInstance, ctx: ServeContext): void
     if (!(file in REPORTS)) throw notFound(`a job has no '${file}' (only ${Object.keys(REPORTS).join(', ')}, and /events)`);
     const result = resultOf(ctx, job);
     if (job.state !== 'done' || result === undefined) throw new HttpError(409, `the job is ${job.state}; its reports exist once it is done`);
-    const { json, markdown, svg } = swipeReports(result);
+    const { json, markdown: plain, svg } = swipeReports(result);
+    const markdown = result.robustEval === undefined ? plain : robustEvalMarkdown(result.robustEval);
     if (file === 'report.svg' && svg === null) throw notFound(`profile ${result.profile} lacks the ten ERS columns, so there is no chart (report.md has the numbers)`);
     if (file === 'report.svg') reply.header('content-security-policy', SVG_POLICY);
     return reply.type(REPORTS[file as keyof typeof REPORTS]).send(file === 'report.json' ? json : file === 'report.md' ? markdown : svg);

@@ -61,6 +61,8 @@ export interface SwipeJob {
   profile: string;
   maxQueries?: number;
   seed: number;
+  /** The robust evaluation (PGD, APGD, query-only, ε sweep; no transfer: the service has no surrogate) with its masking verdict. */
+  robustEval?: boolean;
 }
 
 export interface SearchJob {

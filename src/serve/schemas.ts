@@ -52,6 +52,7 @@ export function requestSchemas(n: number) {
       profile: z.enum(Object.keys(PROFILES) as [string, ...string[]]).optional(),
       maxQueries: int(1, n, `an integer in [1, ${n}] (the gallery has ${n} images)`).optional(),
       seed,
+      robustEval: z.boolean({ error: 'must be true or false' }).optional(),
     }),
   };
 }

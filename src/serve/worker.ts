@@ -8,6 +8,7 @@
 import { CPU, noGrad, onDevice, tidy, Tensor } from '../tensor/index.js';
 import { assertImageBatch, embedImages, getProfile, makeGallery, ersProfile, type Gallery } from '../attack/index.js';
 import { embedGallery, runSwipe } from '../eval/swipe.js';
+import { asSwipeResult, runRobustEval } from '../eval/robust-eval.js';
 import { metricByName } from '../metric/metric.js';
 import { LIMITS } from './limits.js';
 import { attackOne, type Served } from './attack-one.js';
@@ -44,6 +45,13 @@ async function swipe(s: Served, job: SwipeJob, signal: AbortSignal, progress: (p
   const small = job.maxQueries !== undefined && job.maxQueries < base.batchSize;
   const profile = small ? { ...base, batchSize: job.maxQueries! } : base;
   const maxIter = job.maxQueries === undefined ? undefined : Math.max(1, Math.floor(job.maxQueries / profile.batchSize));
+  if (job.robustEval === true) {
+    const r = await runRobustEval(s.model, s.ds, s.gallery.metric, {
+      profile, maxIter, seed: job.seed, surrogate: null, signal,
+      onAttack: (p) => progress({ done: p.done, total: p.total, attack: p.attack }),
+    });
+    return asSwipeResult(r);
+  }
   return runSwipe(s.model, s.ds, s.gallery.metric, {
     profile, maxIter, seed: job.seed, signal,
     onAttack: (p) => progress({ done: p.done, total: p.total, attack: p.attack }),
