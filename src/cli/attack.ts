@@ -3,6 +3,7 @@
 // and aggregation as a swipe column).
 import { ATTACKS, attackEntry, ersProfile, type AttackOptions, type Profile } from '../attack/index.js';
 import { attackExamples, runSwipe } from '../eval/swipe.js';
+import { SEARCH_OPTIONS, searchFlags } from './search-options.js';
 import { saveAttackImages } from '../eval/attack-images.js';
 import { ensureWritableDir } from '../io/atomic.js';
 import { attackColumn, formatAttackValue, robustPhrase } from '../eval/columns.js';
@@ -32,6 +33,10 @@ const SECTIONS: readonly OptionSection[] = [
       'es-distance-at': { kind: 'string', choices: ['last-iteration-start', 'final'], help: 'ES: which embedding ES:D measures', default: 'last-iteration-start' },
       'xi-rate': { kind: 'number', value: 'K', above: 0, help: "SPQA's k in ξ = exp(k·J_sp) (default: the dataset's value, e.g. 4e4 for Fashion)" },
     },
+  },
+  {
+    title: 'search method (docs/attacks-and-metrics.md §8)',
+    options: SEARCH_OPTIONS,
   },
   {
     title: 'output',
@@ -97,12 +102,15 @@ Progress bars go to stderr; --quiet or --json turn them off. The last line of ou
         ...(flagBool(p, 'ltm-exclude-self') ? { ltmExcludeSelf: true } : {}),
         ...(xiRate === undefined ? {} : { spqaXiRate: xiRate }),
       };
+      const search = searchFlags(p);
       const result = await runSwipe(model, data.test, metric, {
         profile,
         maxIter: flagNumber(p, 'max-iter'),
         seed: flagNumber(p, 'seed'),
         progress: showProgress(p),
         attackOptions,
+        method: search.method,
+        methodSettings: search.settings,
       });
       if (!flagBool(p, 'json')) {
         for (const [k, v] of Object.entries(result.attacks)) {

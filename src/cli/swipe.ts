@@ -3,7 +3,8 @@
 import path from 'node:path';
 import { ensureWritableDir, writeFileAtomicSync } from '../io/atomic.js';
 import { ersProfile, PROFILES } from '../attack/profiles.js';
-import { METHOD_DEFAULTS, METHOD_NAMES, METHODS, type MethodName } from '../attack/methods.js';
+import { METHODS, type MethodName } from '../attack/methods.js';
+import { SEARCH_OPTIONS, searchFlags } from './search-options.js';
 import { asSwipeResult, ROBUST_EVAL_DEFAULTS, runRobustEval } from '../eval/robust-eval.js';
 import { robustEvalMarkdown } from '../eval/robust-report.js';
 import { openSurrogate, SURROGATE_BATCHES } from './surrogate.js';
@@ -39,10 +40,7 @@ const SECTIONS: readonly OptionSection[] = [
   {
     title: 'search method, transfer and the robust evaluation (docs/attacks-and-metrics.md §8)',
     options: {
-      method: { kind: 'string', choices: METHOD_NAMES, help: METHODS.map((m) => `${m.name}: ${m.summary}`).join('\n'), default: 'pgd' },
-      restarts: { kind: 'int', value: 'R', min: 0, help: `pgd/apgd: extra runs from uniform points of the ε-ball, each image's best kept\n(robust eval: APGD's runs from random starts, default ${ROBUST_EVAL_DEFAULTS.restarts})`, default: String(METHOD_DEFAULTS.restarts) },
-      queries: { kind: 'int', value: 'Q', min: 1, help: 'square: forward passes per image', default: String(METHOD_DEFAULTS.queries) },
-      samples: { kind: 'int', value: 'S', min: 2, help: 'nes: probes per step (even)', default: String(METHOD_DEFAULTS.samples) },
+      ...SEARCH_OPTIONS,
       'transfer-from': { kind: 'string', value: 'RUN', help: 'craft the adversarial images on this checkpoint (a surrogate with the same input\nshape) and measure them on CKPT; with --robust-eval: the transfer component\'s surrogate' },
       'robust-eval': { kind: 'boolean', help: 'per image the worst case of PGD, APGD + restarts, a query-only search and a transfer\nattack; its ERS/ARS; and a gradient-masking verdict (rule and noise: docs/attacks-and-metrics.md §8)' },
       'query-method': { kind: 'string', choices: METHODS.filter((m) => !m.gradients).map((m) => m.name), help: 'robust eval: the query-only component', default: ROBUST_EVAL_DEFAULTS.queryMethod },
@@ -89,8 +87,7 @@ Units, directions and the ERS/ARS formulas: docs/attacks-and-metrics.md.`,
     if (out !== undefined && (group === null || group.rank === 0)) ensureWritableDir(out);
     const device = deviceFlag(p);
     if (group === null) return launchRanks(nproc!, 'swipe', withoutNproc(argv));
-    const method = flagString(p, 'method') as MethodName | undefined;
-    const settings = { restarts: flagNumber(p, 'restarts'), queries: flagNumber(p, 'queries'), samples: flagNumber(p, 'samples') };
+    const { method, settings } = searchFlags(p);
     const robust = flagBool(p, 'robust-eval');
     if (robust && (nproc ?? 1) > 1) throw new UsageError('--robust-eval runs in one process (leave out --nproc)');
     if (robust && method !== undefined) throw new UsageError('--robust-eval runs every method itself; leave out --method');
