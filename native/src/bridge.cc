@@ -828,7 +828,16 @@ class CachingCpuAllocator final : public at::Allocator {
   static constexpr size_t kHeader = 64;  // keeps the data 64-byte aligned
   static constexpr size_t kMaxCached = size_t(4) << 30;
 
-  at::DataPtr allocate(size_t n) const override {
+  // libtorch 1.13 declares `allocate(size_t) const`, 2.x (from 2.3) `allocate(size_t)` and a pure
+  // `copy_data`: both signatures are defined without `override`, so whichever the base declares is
+  // overridden (and the other is a plain member), with no version test.
+  at::DataPtr allocate(size_t n) { return allocateBlock(n); }
+  at::DataPtr allocate(size_t n) const { return allocateBlock(n); }
+  void copy_data(void* dest, const void* src, std::size_t count) const {
+    if (count > 0) std::memcpy(dest, src, count);
+  }
+
+  at::DataPtr allocateBlock(size_t n) const {
     size_t cls = sizeClass(n);
     void* base = nullptr;
     {

@@ -82,14 +82,20 @@ function packageRoot(): string {
 }
 
 /** Where the compiled addon lives. */
+/**
+ * The addon this process loads: native/build's (scripts/setup.sh), or RANKSHIELD_ADDON's, a build
+ * made elsewhere by scripts/build-addon.sh (e.g. against PyTorch 2.x by scripts/torch2-check.sh).
+ */
 export function addonPath(): string {
+  const chosen = process.env.RANKSHIELD_ADDON;
+  if (chosen !== undefined && chosen !== '') return path.resolve(chosen);
   return path.join(packageRoot(), 'native', 'build', 'Release', 'rankshield_native.node');
 }
 
 function load(): NativeBridge {
   const addon = addonPath();
   if (!existsSync(addon)) {
-    throw new Error(`rankshield: native addon not built (${addon} is missing); run \`npm run setup\``);
+    throw new Error(process.env.RANKSHIELD_ADDON ? `rankshield: RANKSHIELD_ADDON names ${addon}, which does not exist (build it with scripts/build-addon.sh)` : `rankshield: native addon not built (${addon} is missing); run \`npm run setup\``);
   }
   const require = createRequire(import.meta.url);
   return require(addon) as NativeBridge;
