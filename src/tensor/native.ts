@@ -37,8 +37,11 @@ export interface NativeBridge {
   setNumThreads(n: number): void;
   getNumThreads(): number;
   manualSeed(seed: number): void;
-  rngState(): Uint8Array;
-  setRngState(state: Uint8Array): void;
+  /** A default generator's state: the CPU's, or a CUDA device's ('cuda:N'). */
+  rngState(device?: string): Uint8Array;
+  setRngState(state: Uint8Array, device?: string): void;
+  /** Waits for the work queued on a CUDA device (a no-op for 'cpu'; an error without a CUDA build). */
+  synchronize(device: string): void;
   /**
    * TorchScript modules through one entry: 'load' (archive bytes → id), 'call' (id, method, args → result),
    * 'parameters' | 'buffers' (id → [name, handle][], aliases of the module's own tensors),
@@ -51,9 +54,9 @@ export interface NativeBridge {
   scripted(action: 'training', id: number): boolean;
   scripted(action: 'save', id: number): Uint8Array;
   scripted(action: 'free', id: number): void;
-  /** Optional parts of this build: 'gloo' (c10d process groups). */
+  /** Optional parts of this build: 'gloo' (c10d process groups), 'cuda', 'nccl' (ProcessGroupNCCL for CUDA tensors). */
   features(): string[];
-  /** c10d (present when features() has 'gloo'): a TCPStore rendezvous + ProcessGroupGloo. */
+  /** c10d (present when features() has 'gloo'): a TCPStore rendezvous + ProcessGroupGloo, and ProcessGroupNCCL for CUDA tensors when 'nccl'. */
   pgCreate?(masterAddr: string, masterPort: number, rank: number, worldSize: number, timeoutMs: number, deviceKind: string, deviceValue: string): number;
   pgRun?(group: number, collective: 'allreduce-sum' | 'broadcast' | 'barrier', tensors: number[], root?: number): void;
   pgDestroy?(group: number): void;
