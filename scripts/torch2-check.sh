@@ -8,7 +8,7 @@
 #   1. installs torch==VERSION from PyPI with pip into a venv of its own,
 #      ${XDG_CACHE_HOME:-~/.cache}/rankshield/torch2-venv-VERSION (the wheel is a CUDA build: it
 #      pulls the nvidia-* packages; CUDA 13's split packages leave cuda_runtime_api.h's crt/
-#      headers to nvidia-cuda-crt, which is added at the runtime's exact version when absent);
+#      headers to nvidia-cuda-crt, which is added at the runtime's CUDA major.minor when absent);
 #   2. builds the addon against it with scripts/build-addon.sh into .../torch2-build-VERSION,
 #      every flag from native/libtorch.js (C++ standard, ABI from torch, CUDA headers, NCCL,
 #      Gloo); the default build in native/build (Debian's 1.13) is not touched;
@@ -94,9 +94,11 @@ for v in "${versions[@]}"; do
   if [[ " $missing " == *" crt/host_defines.h "* ]]; then
     rt=$("$venv/bin/pip" show nvidia-cuda-runtime 2>/dev/null | sed -n 's/^Version: //p')
     if [[ -n $rt ]]; then
-      echo "torch2-check: the wheel's CUDA runtime headers lack crt/ (nvidia-cuda-runtime $rt): adding nvidia-cuda-crt==$rt" >&2
-      "$venv/bin/pip" install -q --progress-bar off "nvidia-cuda-crt==$rt" >&2
-      added="nvidia-cuda-crt==$rt"
+      # The same CUDA major.minor as the runtime (its exact build is not always published).
+      mm=$(echo "$rt" | cut -d. -f1,2)
+      echo "torch2-check: the wheel's CUDA runtime headers lack crt/ (nvidia-cuda-runtime $rt): adding nvidia-cuda-crt==$mm.*" >&2
+      "$venv/bin/pip" install -q --progress-bar off "nvidia-cuda-crt==$mm.*" >&2
+      added="nvidia-cuda-crt==$("$venv/bin/pip" show nvidia-cuda-crt | sed -n 's/^Version: //p')"
     fi
   fi
   pkgs=$("$venv/bin/pip" list --format=json 2>/dev/null | json 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.stringify(Object.fromEntries(JSON.parse(s).filter(p=>/^(torch|nvidia-)/.test(p.name)).map(p=>[p.name,p.version])))))')
