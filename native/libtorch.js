@@ -82,9 +82,10 @@ function describe() {
 
   // CUDA: libtorch_cuda, and the runtime headers its ATen/cuda headers include.
   const torchCuda = lib('torch_cuda');
-  // What ATen/cuda/CUDAContextLight.h includes, and what cuda_runtime_api.h includes in turn
-  // (crt/: CUDA 13's pip packages keep it in nvidia-cuda-crt, not in nvidia-cuda-runtime).
-  const cudaHeaders = ['cuda_runtime_api.h', 'crt/host_defines.h', 'cublas_v2.h', 'cublasLt.h', 'cusparse.h', 'cusolverDn.h'];
+  // What ATen/cuda/CUDAContextLight.h includes, and what those include in turn: CUDA 13's pip
+  // packages keep crt/ in nvidia-cuda-crt and nv/target (cuda_fp16.h's) in nvidia-cuda-cccl, which
+  // not every torch wheel depends on (2.11's does not).
+  const cudaHeaders = ['cuda_runtime_api.h', 'crt/host_defines.h', 'nv/target', 'cublas_v2.h', 'cublasLt.h', 'cusparse.h', 'cusolverDn.h'];
   let cudaIncludes = [];
   let cudaMissing = [];
   if (torchCuda !== undefined) {

@@ -8,7 +8,8 @@
 #   1. installs torch==VERSION from PyPI with pip into a venv of its own,
 #      ${XDG_CACHE_HOME:-~/.cache}/rankshield/torch2-venv-VERSION (the wheel is a CUDA build: it
 #      pulls the nvidia-* packages; CUDA 13's split packages leave cuda_runtime_api.h's crt/
-#      headers to nvidia-cuda-crt, which is added at the runtime's CUDA major.minor when absent);
+#      headers to nvidia-cuda-crt and cuda_fp16.h's nv/target to nvidia-cuda-cccl, which are added
+#      at the runtime's CUDA major.minor when native/libtorch.js reports them missing);
 #   2. builds the addon against it with scripts/build-addon.sh into .../torch2-build-VERSION,
 #      every flag from native/libtorch.js (C++ standard, ABI from torch, CUDA headers, NCCL,
 #      Gloo); the default build in native/build (Debian's 1.13) is not touched;
@@ -91,16 +92,16 @@ for v in "${versions[@]}"; do
   # CUDA headers that the wheel's dependencies lack (libtorch.js names them).
   missing=$(cd native && RANKSHIELD_LIBTORCH=python PYTHON=$venv/bin/python node libtorch.js json | json 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log((JSON.parse(s).cudaMissing??[]).join(" ")))')
   added=""
-  if [[ " $missing " == *" crt/host_defines.h "* ]]; then
-    rt=$("$venv/bin/pip" show nvidia-cuda-runtime 2>/dev/null | sed -n 's/^Version: //p')
-    if [[ -n $rt ]]; then
-      # The same CUDA major.minor as the runtime (its exact build is not always published).
-      mm=$(echo "$rt" | cut -d. -f1,2)
-      echo "torch2-check: the wheel's CUDA runtime headers lack crt/ (nvidia-cuda-runtime $rt): adding nvidia-cuda-crt==$mm.*" >&2
-      "$venv/bin/pip" install -q --progress-bar off "nvidia-cuda-crt==$mm.*" >&2
-      added="nvidia-cuda-crt==$("$venv/bin/pip" show nvidia-cuda-crt | sed -n 's/^Version: //p')"
+  rt=$("$venv/bin/pip" show nvidia-cuda-runtime 2>/dev/null | sed -n 's/^Version: //p')
+  mm=$(echo "$rt" | cut -d. -f1,2)   # the runtime's CUDA major.minor (its exact build is not always published)
+  for need in "crt/host_defines.h nvidia-cuda-crt" "nv/target nvidia-cuda-cccl"; do
+    read -r header package <<<"$need"
+    if [[ " $missing " == *" $header "* && -n $rt ]]; then
+      echo "torch2-check: the wheel's dependencies lack $header (nvidia-cuda-runtime $rt): adding $package==$mm.*" >&2
+      "$venv/bin/pip" install -q --progress-bar off "$package==$mm.*" >&2
+      added+="$package==$("$venv/bin/pip" show "$package" | sed -n 's/^Version: //p') "
     fi
-  fi
+  done
   pkgs=$("$venv/bin/pip" list --format=json 2>/dev/null | json 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.stringify(Object.fromEntries(JSON.parse(s).filter(p=>/^(torch|nvidia-)/.test(p.name)).map(p=>[p.name,p.version])))))')
   record install true $((SECONDS - t0)) "{\"missingCudaHeaders\":\"$missing\",\"added\":\"$added\",\"packages\":$pkgs}"
 
