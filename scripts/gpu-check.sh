@@ -87,7 +87,7 @@ if [[ $mode == --dry-run ]]; then
   check_bundle
   # A copy of what a device call carries: the working tree and the bundle, no node_modules, no dist, no build.
   copy=$(mktemp -d "${TMPDIR:-/tmp}/rankshield-gpu-dry-XXXXXX")
-  git ls-files -co --exclude-standard -z | tar --null -T - -cf - | tar -xf - -C "$copy"
+  git ls-files -co --exclude-standard -z | tar --null --ignore-failed-read -T - -cf - 2>/dev/null | tar -xf - -C "$copy"
   cp -r "$bundle" "$copy/$bundle"
   echo "gpu-check --dry-run: in $copy with python3 = $venv/bin/python3" >&2
   (cd "$copy" && PATH="$venv/bin:$PATH" RANKSHIELD_GPU_CHECK_DEVICE=cpu RANKSHIELD_GPU_CHECK_BUNDLED_NODE=1 OUT="${OUT:-$PWD/gpu-check-out-dry}" bash scripts/gpu-check.sh)
@@ -147,7 +147,9 @@ if ((${#problems[@]} == 0)); then
   mkdir -p "$bundle/cache" && for f in "$bundle"/cache/*.xz; do xz -dkf "$f"; done
   [[ $(command -v node) == "$PWD/$bundle/node/bin/node" || -z ${RANKSHIELD_GPU_CHECK_BUNDLED_NODE:-} ]] || problems+=("the bundle's node is not the one on PATH")
 fi
-detail="\"torch\":\"${tv:-?}\",\"cuda\":\"${tcuda:-?}\",\"gpus\":${tgpus:-0},\"node\":\"$(command -v node || echo none)\",\"problems\":\"${problems[*]:-}\""
+clean() { printf '%s' "$*" | tr -d '"\\' | tr '\n' ' '; }   # JSON-safe without Node (it may not be unpacked yet)
+[[ ${tgpus:-x} =~ ^[0-9]+$ ]] || tgpus=0
+detail="\"torch\":\"$(clean "${tv:-?}")\",\"cuda\":\"$(clean "${tcuda:-?}")\",\"gpus\":$tgpus,\"node\":\"$(command -v node || echo none)\",\"problems\":\"$(clean "${problems[*]:-}")\""
 if ((${#problems[@]})); then
   record preflight false $((SECONDS - t0)) "$detail"
   write_summary 1; cat "$summary"; exit 1
@@ -160,6 +162,7 @@ build() {
   node -e 'const d=require(process.argv[1]); if (!d.cuda) { console.error("libtorch.js found no usable CUDA: missing " + (d.cudaMissing ?? ["libtorch_cuda"]).join(", ")); process.exit(1) } console.log(JSON.stringify(d))' "$OUT/build/libtorch.json"
 }
 step build build
+if [[ ! -f $OUT/build/libtorch.json ]] || ! tail -1 "$steps" | grep -q '"ok":true'; then write_summary 1; cat "$summary"; exit 1; fi
 export RANKSHIELD_ADDON=$OUT/build/Release/rankshield_native.node
 run=(node bin/rankshield.js)
 if ((dry)); then short=(--epochs 1 --max-batches 5); swipe_short=(--max-iter 1); hm_short=(--max-batches 2); bench_engine=(--iters 3 --rounds 1 --warmup 1); bench_swipe=(--batches 1 --steps 2)
@@ -177,7 +180,7 @@ resume_check() {
   node -e 'const c=JSON.parse(require("fs").readFileSync(require("fs").readdirSync(process.argv[1]).sort().map(d=>process.argv[1]+"/"+d+"/checkpoint.json").pop()));
     if (c.position.step === 0) { console.error("the remaining commit is not inside the epoch"); process.exit(1) }
     console.error(`resuming from epoch ${c.position.epoch + 1} step ${c.position.step}, device generator state: ${c.deviceRngState ? c.deviceRngState.device : "none (cpu run)"}`)' "$b/checkpoints"
-  "${run[@]}" train --resume --out "$b" --quiet --json >/dev/null
+  "${run[@]}" train --resume --device "$device" --out "$b" --quiet --json >/dev/null
   local sa sb; sa=$(sha256sum <"$a/model.safetensors" | cut -c1-64); sb=$(sha256sum <"$b/model.safetensors" | cut -c1-64)
   [[ $sa == "$sb" ]] || { echo "resumed weights differ: $sb vs uninterrupted $sa" >&2; return 1; }
   echo "{\"identical\":true,\"sha256\":\"$sa\"}"
