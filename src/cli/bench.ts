@@ -40,7 +40,7 @@ export const benchCommand: Command = {
       runner = await entry[1]();
     } catch (e) {
       // The npm package ships the library and the CLI, not the benchmarks.
-      if ((e as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') throw new Error('the benchmarks run from a clone of the repository (bench/ is not in the npm package), with python3-torch installed');
+      if ((e as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && /Cannot find module '[^']*[/\\]bench[/\\]/.test((e as Error).message)) throw new Error('the benchmarks run from a clone of the repository (bench/ is not in the npm package), with python3-torch installed');
       throw e;
     }
     return runner(rest);
