@@ -3,7 +3,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import os from 'node:os';
-import { flagBool, flagNumber, parseOptions, type OptionTable } from '../src/util/options.js';
+import { flagBool, flagNumber, flagString, parseOptions, type OptionTable } from '../src/util/options.js';
+import { parseDevice, type Device } from '../src/tensor/index.js';
 
 export interface BenchCase {
   name: string;
@@ -20,12 +21,24 @@ export interface BenchArgs {
   rounds: number;
   /** Data-parallel ranks (bench train: rankshield's c10d ranks against PyTorch DDP). */
   nproc: number;
+  /** Where both sides compute (bench engine and swipe; the others run on the CPU). */
+  device: Device;
   json: boolean;
 }
 
 /** The libtorch threads a bench uses unless --threads says: RANKSHIELD_THREADS, else every core. */
 export function defaultThreads(): number {
   return Number(process.env.RANKSHIELD_THREADS) || os.availableParallelism();
+}
+
+/** The Python whose PyTorch the benches compare against: --python, else RANKSHIELD_BENCH_PYTHON, else Debian's. */
+export const DEFAULT_PYTHON = '/usr/bin/python3';
+const PYTHON_OPTION = { kind: 'string', value: 'PATH', help: `the python whose PyTorch runs the other side (RANKSHIELD_BENCH_PYTHON; default ${DEFAULT_PYTHON}, Debian's python3-torch), e.g. a venv's bin/python with pip's torch 2.x` } as const satisfies OptionTable[string];
+let python = process.env.RANKSHIELD_BENCH_PYTHON || DEFAULT_PYTHON;
+
+/** Chooses the bench's Python (from a --python flag); undefined keeps the default. */
+export function useBenchPython(p: string | undefined): void {
+  if (p !== undefined && p !== '') python = p;
 }
 
 const positive = (help: string): OptionTable[string] => ({ kind: 'int', value: 'N', min: 1, help });
@@ -38,12 +51,17 @@ export const BENCH_OPTIONS = {
   iters: positive('timed iterations per round'),
   rounds: positive('rounds (the median round is reported)'),
   nproc: positive('data-parallel ranks (bench train: c10d ranks against PyTorch DDP)'),
+  python: PYTHON_OPTION,
   json: { kind: 'boolean', help: 'print only the JSON line' },
 } as const satisfies OptionTable;
+
+/** --device for the benches that take it (engine, swipe). */
+export const DEVICE_OPTION = { kind: 'string', value: 'D', help: 'cpu | cuda | cuda:N: where both sides compute (PyTorch gets the same device)' } as const satisfies OptionTable[string];
 
 /** Parses the shared bench flags (Node's util.parseArgs underneath) over a bench's defaults; `extra` adds a bench's own flags. */
 export function parseBenchArgs(argv: string[], defaults: { batch: number; warmup: number; iters: number; rounds: number }, extra: OptionTable = {}): BenchArgs & { extra: Map<string, string | number | boolean> } {
   const p = parseOptions(argv, { ...BENCH_OPTIONS, ...extra });
+  useBenchPython(flagString(p, 'python'));
   const n = (name: keyof typeof defaults): number => flagNumber(p, name) ?? defaults[name];
   return {
     threads: flagNumber(p, 'threads') ?? defaultThreads(),
@@ -52,6 +70,7 @@ export function parseBenchArgs(argv: string[], defaults: { batch: number; warmup
     iters: n('iters'),
     rounds: n('rounds'),
     nproc: flagNumber(p, 'nproc') ?? 1,
+    device: parseDevice(flagString(p, 'device') ?? 'cpu'),
     json: flagBool(p, 'json'),
     extra: p.flags,
   };
@@ -69,12 +88,19 @@ export function medianMs(fn: () => void, warmup: number, iters: number): number 
   return ts[Math.floor(ts.length / 2)]!;
 }
 
-const PYTHON = '/usr/bin/python3';
+/** The PyTorch the benches run: its python and `torch.__version__`. */
+export function benchPytorch(): { python: string; version: string } {
+  const r = spawnSync(python, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${python} cannot import torch (${(r.stderr || String(r.error ?? '')).trim().split('\n').pop()})`);
+  return { python, version: r.stdout.trim() };
+}
 
 /** Runs a PyTorch reference script and parses the JSON object on its last stdout line. */
 export function pythonTorch(script: string, args: (string | number)[]): Record<string, number> {
-  if (!existsSync(PYTHON)) throw new Error(`${PYTHON} not found: install Debian's python3-torch (npm run setup -- --bench)`);
-  const r = spawnSync(PYTHON, [script, ...args.map(String)], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  if (python.includes('/') && !existsSync(python)) {
+    throw new Error(python === DEFAULT_PYTHON ? `${python} not found: install Debian's python3-torch (npm run setup -- --bench), or pass --python PATH` : `--python ${python}: no such file`);
+  }
+  const r = spawnSync(python, [script, ...args.map(String)], { encoding: 'utf8', maxBuffer: 64 << 20 });
   if (r.status !== 0) {
     throw new Error(`PyTorch reference ${script} failed (exit ${r.status}): ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
   }

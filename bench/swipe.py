@@ -2,13 +2,18 @@
 # attacks, ε 77/255, α 3/255) batched over the queries of a batch exactly as
 # rankshield runs it: gallery embedded once, clean selections per batch, the
 # same [B, N] objectives, torch.cdist with its default compute mode, the same
-# PGD update. Run by bench/swipe.ts with /usr/bin/python3; prints one JSON line.
+# PGD update. Run by bench/swipe.ts with /usr/bin/python3 (or --python's); prints one JSON line.
+# argv: threads gallery batch batches steps [device]; a CUDA device becomes torch's default device
+# (torch >= 2.0), so every tensor below is made there.
 import json, sys, time
 import torch
 import torch.nn.functional as F
 from c2f2_reference import C2F2
 
 threads, gallery_size, batch, batches, steps = (int(a) for a in sys.argv[1:6])
+device = sys.argv[6] if len(sys.argv) > 6 else "cpu"
+if device != "cpu":
+    torch.set_default_device(device)
 torch.set_num_threads(threads)
 torch.manual_seed(0)
 

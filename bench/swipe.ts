@@ -6,14 +6,14 @@
 // gallery embedding is timed apart from the attacks.
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import { manualSeed, setNumThreads } from '../src/tensor/index.js';
+import { manualSeed, parseDevice, setNumThreads, torchVersion, type Device } from '../src/tensor/index.js';
 import { C2F2 } from '../src/models/c2f2.js';
 import { InMemoryImageDataset, Rng } from '../src/data/index.js';
 import { getProfile, type Profile } from '../src/attack/index.js';
 import { runSwipe } from '../src/eval/swipe.js';
 import { UsageError } from '../src/util/usage-error.js';
-import { flagNumber, parseOptions } from '../src/util/options.js';
-import { defaultThreads } from './common.js';
+import { flagNumber, flagString, parseOptions } from '../src/util/options.js';
+import { benchPytorch, BENCH_OPTIONS, defaultThreads, DEVICE_OPTION, useBenchPython } from './common.js';
 import { metricByName } from '../src/metric/metric.js';
 import { pythonTorch } from './common.js';
 
@@ -22,6 +22,7 @@ interface SwipeBenchArgs {
   gallery: number;
   batches: number;
   steps: number;
+  device: Device;
 }
 
 function parse(argv: string[]): SwipeBenchArgs {
@@ -30,9 +31,15 @@ function parse(argv: string[]): SwipeBenchArgs {
     gallery: { kind: 'int', value: 'N', min: 1, help: 'gallery images' },
     batches: { kind: 'int', value: 'N', min: 1, help: 'query batches of 128' },
     steps: { kind: 'int', value: 'N', min: 1, help: 'PGD steps' },
+    device: DEVICE_OPTION,
+    python: BENCH_OPTIONS.python,
     json: { kind: 'boolean', help: 'the last line is JSON anyway' },
   });
-  const out: SwipeBenchArgs = { threads: flagNumber(p, 'threads') ?? defaultThreads(), gallery: flagNumber(p, 'gallery') ?? 10000, batches: flagNumber(p, 'batches') ?? 1, steps: flagNumber(p, 'steps') ?? 32 };
+  useBenchPython(flagString(p, 'python'));
+  const out: SwipeBenchArgs = {
+    threads: flagNumber(p, 'threads') ?? defaultThreads(), gallery: flagNumber(p, 'gallery') ?? 10000, batches: flagNumber(p, 'batches') ?? 1, steps: flagNumber(p, 'steps') ?? 32,
+    device: parseDevice(flagString(p, 'device') ?? 'cpu'),
+  };
   if (out.batches * 128 > out.gallery) throw new UsageError('--batches × 128 must not exceed --gallery');
   return out;
 }
@@ -48,22 +55,24 @@ function syntheticGallery(n: number): InMemoryImageDataset {
 export async function runSwipeBench(argv: string[]): Promise<number> {
   const args = parse(argv);
   setNumThreads(args.threads);
+  const pytorch = benchPytorch();
   manualSeed(0);
-  const model = new C2F2();
+  const model = new C2F2().to(args.device);
   const rob28 = getProfile('rob28');
   const profile: Profile = { ...rob28, runs: rob28.runs.map((r) => ({ ...r, budget: { ...r.budget, steps: args.steps } })) };
   const ours = await runSwipe(model, syntheticGallery(args.gallery), metricByName('N'), { profile, maxIter: args.batches });
   model.dispose();
   const oursSeconds = ours.seconds - ours.gallerySeconds;
   const script = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'swipe.py');
-  const theirs = pythonTorch(script, [args.threads, args.gallery, 128, args.batches, args.steps]);
+  const theirs = pythonTorch(script, [args.threads, args.gallery, 128, args.batches, args.steps, args.device]);
   const rankshieldQps = ours.queries / oursSeconds;
   const pytorchQps = theirs.qps!;
-  console.log(`rob28 swipe, ${args.batches} batch(es) of 128 queries × 9 attacks × η ${args.steps}, gallery ${args.gallery}, ${args.threads} thread(s)`);
+  console.log(`rob28 swipe, ${args.batches} batch(es) of 128 queries × 9 attacks × η ${args.steps}, gallery ${args.gallery}, ${args.threads} thread(s), ${args.device}`);
+  console.log(`  rankshield on libtorch ${torchVersion()}; PyTorch ${pytorch.version} (${pytorch.python})`);
   console.log(`  rankshield  ${rankshieldQps.toFixed(2)} queries/s  (attacks ${oursSeconds.toFixed(1)} s, gallery ${ours.gallerySeconds.toFixed(1)} s)`);
   console.log(`  PyTorch     ${pytorchQps.toFixed(2)} queries/s  (attacks ${theirs.seconds!.toFixed(1)} s, gallery ${theirs.gallery_s!.toFixed(1)} s)`);
   console.log(`  ratio rankshield/PyTorch throughput ${(rankshieldQps / pytorchQps).toFixed(3)}`);
-  console.log(JSON.stringify({ bench: 'swipe', rankshield_qps: round(rankshieldQps), pytorch_qps: round(pytorchQps), ratio: round(rankshieldQps / pytorchQps) }));
+  console.log(JSON.stringify({ bench: 'swipe', device: args.device, rankshield_libtorch: torchVersion(), pytorch: pytorch.version, python: pytorch.python, threads: args.threads, batches: args.batches, rankshield_qps: round(rankshieldQps), pytorch_qps: round(pytorchQps), ratio: round(rankshieldQps / pytorchQps) }));
   return 0;
 }
 

@@ -9,8 +9,8 @@
       ],
       "defines": ["NAPI_CPP_EXCEPTIONS", "NAPI_VERSION=8", "<!@(node libtorch.js defines)"],
       "cflags!": ["-fno-exceptions", "-fno-rtti"],
-      "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++14", "-std=gnu++17"],
-      "cflags_cc": ["-std=c++17", "-fexceptions", "-frtti", "-O2", "-Wno-unused-parameter"],
+      "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++14", "-std=gnu++17", "-std=gnu++20"],
+      "cflags_cc": ["<!@(node libtorch.js cflags)", "-fexceptions", "-frtti", "-O2", "-Wno-unused-parameter"],
       "libraries": ["<!@(node libtorch.js libraries)"]
     }
   ]

@@ -159,3 +159,19 @@ test('a same-size dtype lie (float32 bytes labelled int32) does not load into a 
   lie.dispose();
   dispose();
 });
+
+test('a CUDA run records its device generator state; a CPU run does not; a bad one is refused by name', () => {
+  const dir = tmp();
+  const a = modelAndOpt(1);
+  saveCheckpoint(dir, a.model, a.opt, stateAt(0));
+  assert.equal('deviceRngState' in readCheckpoint(dir).info, false);
+  const state = Buffer.from([1, 2, 3, 4]).toString('base64');
+  saveCheckpoint(dir, a.model, a.opt, { ...stateAt(1), deviceRngState: { device: 'cuda:0', state } });
+  assert.deepEqual(readCheckpoint(dir).info.deviceRngState, { device: 'cuda:0', state });
+  a.dispose();
+  // A sidecar naming another kind of device is refused, like any malformed field.
+  const file = path.join(dir, SIDECAR);
+  const text = readFileSync(file, 'utf8');
+  writeFileSync(file, text.replace('"device": "cuda:0"', '"device": "tpu:0"'));
+  assert.throws(() => readCheckpoint(dir), /deviceRngState/);
+});

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import {
   arange, call1, callOp, cat, eye, full, gradOf, grad, liveTensors, manualSeed, noGrad, enableGrad, ones, rand, randn, randperm,
   stack, tensor, tidy, keep, where, zeros, Tensor, getNumThreads, setNumThreads, backward,
+  cudaDevices, engineInfo, parseDevice, rngState, setRngState, synchronize,
 } from '../src/tensor/index.js';
 import * as F from '../src/nn/functional.js';
 import { l2normalize, metricByName } from '../src/metric/metric.js';
@@ -248,4 +249,24 @@ test('a process that exits with live tensors exits cleanly (allocator outlives s
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
   assert.equal(r.signal, null, `child died with ${r.signal}`);
   assert.equal(r.status, 0, r.stderr);
+});
+
+test('devices: without a visible GPU, CUDA requests are refused with a message and the process goes on', () => {
+  const built = engineInfo().cuda.built;
+  assert.equal(parseDevice('cpu'), 'cpu');
+  assert.throws(() => parseDevice('gpu'), /unknown device 'gpu'/);
+  if (cudaDevices().length > 0) return; // a GPU machine: nothing to refuse
+  assert.throws(() => parseDevice('cuda'), built ? /built with CUDA .* no CUDA device is visible/ : /libtorch without CUDA/);
+  assert.throws(() => parseDevice('cuda:1'), /--device cuda:1/);
+  // The generator of a CUDA device and a synchronize are refused by libtorch / the addon, not a crash.
+  assert.throws(() => rngState('cuda:0'), Error);
+  assert.throws(() => synchronize('cuda:0'), Error);
+  synchronize('cpu');
+  // The CPU generator's state round-trips whichever way it is named.
+  manualSeed(7);
+  const s = rngState();
+  assert.deepEqual(rngState('cpu'), s);
+  const a = tidy(() => rand([3]).toArray());
+  setRngState(s, 'cpu');
+  assert.deepEqual(tidy(() => rand([3]).toArray()), a);
 });

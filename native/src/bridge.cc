@@ -21,6 +21,8 @@
 #include <ATen/detail/CUDAHooksInterface.h>
 #ifdef RANKSHIELD_CUDA
 #include <ATen/cuda/CUDAContext.h>
+#include <c10/cuda/CUDAFunctions.h>
+#include <c10/cuda/CUDAGuard.h>
 #endif
 #include <ATen/core/Tensor.h>
 #include <ATen/core/dispatch/Dispatcher.h>
@@ -34,7 +36,11 @@
 #include <torch/version.h>
 #ifdef RANKSHIELD_C10D_GLOO
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#endif
+#ifdef RANKSHIELD_C10D_NCCL
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
 
 #include <cmath>
@@ -519,9 +525,20 @@ Napi::Value ManualSeed(const Napi::CallbackInfo& info) {
 // The default CPU generator's whole state as bytes, so a checkpoint taken in the
 // middle of an epoch resumes with exactly the random stream the uninterrupted
 // run would have drawn (mining, PGD random starts).
+// An optional device string picks that device's default generator ("cuda:0": its seed and
+// Philox offset), so a CUDA run resumes with the same stream too; without a CUDA build libtorch
+// refuses a CUDA device with its own message.
+at::Generator generatorOf(const Napi::CallbackInfo& info, size_t i) {
+  if (info.Length() <= i || info[i].IsUndefined() || info[i].IsNull()) return at::detail::getDefaultCPUGenerator();
+  if (!info[i].IsString()) throw std::invalid_argument("generator: expected a device string");
+  c10::Device device(info[i].As<Napi::String>().Utf8Value());
+  if (device.is_cpu()) return at::detail::getDefaultCPUGenerator();
+  return at::globalContext().defaultGenerator(device);
+}
+
 Napi::Value RngState(const Napi::CallbackInfo& info) {
   return guarded(info, [&](Napi::Env env) -> Napi::Value {
-    auto gen = at::detail::getDefaultCPUGenerator();
+    auto gen = generatorOf(info, 0);
     at::Tensor state;
     {
       std::lock_guard<std::mutex> lock(gen.mutex());
@@ -541,7 +558,7 @@ Napi::Value SetRngState(const Napi::CallbackInfo& info) {
     auto bytes = info[0].As<Napi::Uint8Array>();
     at::Tensor state = at::empty({static_cast<int64_t>(bytes.ElementLength())}, at::kByte);
     if (bytes.ElementLength() > 0) std::memcpy(state.data_ptr(), bytes.Data(), bytes.ElementLength());
-    auto gen = at::detail::getDefaultCPUGenerator();
+    auto gen = generatorOf(info, 1);
     std::lock_guard<std::mutex> lock(gen.mutex());
     gen.set_state(state);  // libtorch checks the size and throws on a wrong one
     return env.Undefined();
@@ -550,17 +567,27 @@ Napi::Value SetRngState(const Napi::CallbackInfo& info) {
 
 // ---------------------------------------------------------------- process groups (c10d)
 //
-// libtorch's own collectives (ProcessGroupGloo over a TCPStore rendezvous, the
-// way torch.distributed sets them up), behind one entry: pgCreate makes a
-// group, pgRun runs a named collective on a list of tensors in place and waits
-// for it, pgDestroy ends it. A peer that dies closes its connections, so the
-// others' next collective fails with Gloo's error instead of hanging; the
-// group's timeout bounds everything else.
+// libtorch's own collectives behind one entry, set up the way torch.distributed
+// sets them up: pgCreate joins a TCPStore rendezvous and makes the group, pgRun
+// runs a named collective on a list of tensors in place and waits for it,
+// pgDestroy ends it. The backend follows the tensors, like PyTorch's default
+// "cpu:gloo,cuda:nccl": CPU tensors (and barriers) go through ProcessGroupGloo;
+// CUDA tensors through ProcessGroupNCCL when this libtorch has it (made on the
+// first CUDA collective, over the same store under the prefix "nccl"; every rank
+// runs the same sequence of collectives, so every rank makes it at the same point).
+// A Gloo peer that dies closes its connections, so the others' next collective
+// fails with Gloo's error instead of hanging; the group's timeout bounds everything
+// else (NCCL: its watchdog aborts a collective that outlives the timeout).
 #ifdef RANKSHIELD_C10D_GLOO
 struct Group {
   c10::intrusive_ptr<c10d::Store> store;
   c10::intrusive_ptr<c10d::ProcessGroupGloo> pg;
   std::chrono::milliseconds timeout;
+  int rank;
+  int world;
+#ifdef RANKSHIELD_C10D_NCCL
+  c10::intrusive_ptr<c10d::ProcessGroupNCCL> nccl;
+#endif
 };
 std::unordered_map<int32_t, Group> g_groups;
 int32_t g_next_group = 1;
@@ -602,9 +629,39 @@ Napi::Value PgCreate(const Napi::CallbackInfo& info) {
     options->threads = 2;
     auto pg = c10::make_intrusive<c10d::ProcessGroupGloo>(store, static_cast<int>(rank), static_cast<int>(world), options);
     int32_t id = g_next_group++;
-    g_groups.emplace(id, Group{store, pg, timeout});
+    Group g;
+    g.store = store;
+    g.pg = pg;
+    g.timeout = timeout;
+    g.rank = static_cast<int>(rank);
+    g.world = static_cast<int>(world);
+    g_groups.emplace(id, std::move(g));
     return Napi::Number::New(env, id);
   });
+}
+
+// One collective on one backend (ProcessGroupGloo and ProcessGroupNCCL have the same calls).
+template <typename Backend>
+c10::intrusive_ptr<c10d::Work> collective(Backend& pg, const std::string& what, std::vector<at::Tensor>& tensors,
+                                          const Napi::CallbackInfo& info, std::chrono::milliseconds timeout) {
+  if (what == "allreduce-sum") {
+    c10d::AllreduceOptions o;
+    o.reduceOp = c10d::ReduceOp::SUM;
+    o.timeout = timeout;
+    return pg.allreduce(tensors, o);
+  }
+  if (what == "broadcast") {
+    c10d::BroadcastOptions o;
+    o.rootRank = static_cast<int64_t>(toInt(info[3], "root"));
+    o.timeout = timeout;
+    return pg.broadcast(tensors, o);
+  }
+  if (what == "barrier") {
+    c10d::BarrierOptions o;
+    o.timeout = timeout;
+    return pg.barrier(o);
+  }
+  throw std::invalid_argument("unknown collective '" + what + "' (allreduce-sum, broadcast, barrier)");
 }
 
 // pgRun(id, collective, [tensor handles], root) — "allreduce-sum", "broadcast" (from root), "barrier".
@@ -617,24 +674,24 @@ Napi::Value PgRun(const Napi::CallbackInfo& info) {
       auto a = info[2].As<Napi::Array>();
       for (uint32_t i = 0; i < a.Length(); ++i) tensors.push_back(fetch(handleOf(a.Get(i), what)));
     }
-    c10::intrusive_ptr<c10d::Work> work;
-    if (what == "allreduce-sum") {
-      c10d::AllreduceOptions o;
-      o.reduceOp = c10d::ReduceOp::SUM;
-      o.timeout = g.timeout;
-      work = g.pg->allreduce(tensors, o);
-    } else if (what == "broadcast") {
-      c10d::BroadcastOptions o;
-      o.rootRank = static_cast<int64_t>(toInt(info[3], "root"));
-      o.timeout = g.timeout;
-      work = g.pg->broadcast(tensors, o);
-    } else if (what == "barrier") {
-      c10d::BarrierOptions o;
-      o.timeout = g.timeout;
-      work = g.pg->barrier(o);
-    } else {
-      throw std::invalid_argument("unknown collective '" + what + "' (allreduce-sum, broadcast, barrier)");
+    size_t onCuda = 0;
+    for (const auto& t : tensors) onCuda += t.is_cuda() ? 1 : 0;
+    if (onCuda != 0 && onCuda != tensors.size()) {
+      throw std::invalid_argument(what + ": the tensors of one collective must all be on the CPU or all on CUDA");
     }
+    c10::intrusive_ptr<c10d::Work> work;
+#ifdef RANKSHIELD_C10D_NCCL
+    if (onCuda > 0) {
+      if (!g.nccl) {
+        auto o = c10d::ProcessGroupNCCL::Options::create();
+        o->timeout = g.timeout;
+        auto prefixed = c10::make_intrusive<c10d::PrefixStore>("nccl", g.store);
+        g.nccl = c10::make_intrusive<c10d::ProcessGroupNCCL>(prefixed, g.rank, g.world, o);
+      }
+      work = collective(*g.nccl, what, tensors, info, g.timeout);
+    }
+#endif
+    if (!work) work = collective(*g.pg, what, tensors, info, g.timeout);
     work->wait(g.timeout);
     return env.Undefined();
   });
@@ -755,7 +812,7 @@ Napi::Value Scripted(const Napi::CallbackInfo& info) {
   });
 }
 
-// Which optional parts this build has ("gloo" for c10d process groups, "cuda").
+// Which optional parts this build has ("gloo" for c10d process groups, "cuda", "nccl").
 Napi::Value Features(const Napi::CallbackInfo& info) {
   auto out = Napi::Array::New(info.Env());
   uint32_t n = 0;
@@ -764,6 +821,9 @@ Napi::Value Features(const Napi::CallbackInfo& info) {
 #endif
 #ifdef RANKSHIELD_CUDA
   out.Set(n++, Napi::String::New(info.Env(), "cuda"));
+#endif
+#ifdef RANKSHIELD_C10D_NCCL
+  out.Set(n++, Napi::String::New(info.Env(), "nccl"));
 #endif
   (void)n;
   return out;
@@ -802,6 +862,24 @@ Napi::Value BuildInfo(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// synchronize(device): waits until the work queued on a CUDA device is done (timing, and
+// before reading host memory that a non-blocking copy fills); a no-op for the CPU.
+Napi::Value Synchronize(const Napi::CallbackInfo& info) {
+  return guarded(info, [&](Napi::Env env) -> Napi::Value {
+    if (!info[0].IsString()) throw std::invalid_argument("synchronize: expected a device string");
+    c10::Device device(info[0].As<Napi::String>().Utf8Value());
+    if (device.is_cpu()) return env.Undefined();
+#ifdef RANKSHIELD_CUDA
+    if (!device.is_cuda()) throw std::invalid_argument("synchronize: unsupported device " + device.str());
+    c10::cuda::CUDAGuard guard(device);
+    c10::cuda::device_synchronize();
+    return env.Undefined();
+#else
+    throw std::invalid_argument("synchronize " + device.str() + ": this build of the addon uses a libtorch without CUDA");
+#endif
+  });
+}
+
 Napi::Value CudaAvailable(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), at::hasCUDA());
 }
@@ -828,7 +906,16 @@ class CachingCpuAllocator final : public at::Allocator {
   static constexpr size_t kHeader = 64;  // keeps the data 64-byte aligned
   static constexpr size_t kMaxCached = size_t(4) << 30;
 
-  at::DataPtr allocate(size_t n) const override {
+  // libtorch 1.13 declares `allocate(size_t) const`, 2.x (from 2.3) `allocate(size_t)` and a pure
+  // `copy_data`: both signatures are defined without `override`, so whichever the base declares is
+  // overridden (and the other is a plain member), with no version test.
+  at::DataPtr allocate(size_t n) { return allocateBlock(n); }
+  at::DataPtr allocate(size_t n) const { return allocateBlock(n); }
+  void copy_data(void* dest, const void* src, std::size_t count) const {
+    if (count > 0) std::memcpy(dest, src, count);
+  }
+
+  at::DataPtr allocateBlock(size_t n) const {
     size_t cls = sizeClass(n);
     void* base = nullptr;
     {
@@ -958,6 +1045,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("cudaDevices", Napi::Function::New(env, CudaDevices));
   exports.Set("buildInfo", Napi::Function::New(env, BuildInfo));
   exports.Set("cudaAvailable", Napi::Function::New(env, CudaAvailable));
+  exports.Set("synchronize", Napi::Function::New(env, Synchronize));
   exports.Set("version", Napi::Function::New(env, Version));
   return exports;
 }

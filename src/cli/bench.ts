@@ -21,8 +21,10 @@ export const benchCommand: Command = {
     return [
       'usage: rankshield bench <name> [--threads N] [--json] [bench options]',
       '',
-      'Runs the same work in rankshield and in PyTorch (/usr/bin/python3, Debian python3-torch),',
-      'one after the other in one command, and prints medians and the ratio rankshield/PyTorch.',
+      'Runs the same work in rankshield and in PyTorch (/usr/bin/python3, Debian python3-torch; or',
+      '--python PATH / RANKSHIELD_BENCH_PYTHON, e.g. a venv with pip\'s torch 2.x), one after the other',
+      'in one command, and prints medians and the ratio rankshield/PyTorch. `engine` and `swipe` take',
+      '--device cpu|cuda|cuda:N (both sides on that device; a GPU and a CUDA build of the addon).',
       'The last line of output is one JSON object. Benchmarks run from a clone of the repository',
       '(the npm package does not ship them).',
       '',
@@ -39,7 +41,7 @@ export const benchCommand: Command = {
       runner = await entry[1]();
     } catch (e) {
       // The npm package ships the library and the CLI, not the benchmarks.
-      if ((e as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') throw new Error('the benchmarks run from a clone of the repository (bench/ is not in the npm package), with python3-torch installed');
+      if ((e as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && /Cannot find module '[^']*[/\\]bench[/\\]/.test((e as Error).message)) throw new Error('the benchmarks run from a clone of the repository (bench/ is not in the npm package), with python3-torch installed');
       throw e;
     }
     return runner(rest);

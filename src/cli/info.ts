@@ -30,7 +30,7 @@ whether c10d Gloo (data-parallel --nproc) is available.`,
       [
         `libtorch     ${i.libtorch.version} from ${where}${i.libtorch.cxx11Abi === null ? '' : `, C++11 ABI ${i.libtorch.cxx11Abi ? 'on' : 'off'}`}`,
         `CUDA         ${!i.cuda.built ? 'not in this build' : i.cuda.available ? i.cuda.devices.map((d, k) => `cuda:${k} ${d}`).join(', ') : 'built, but no device visible'}`,
-        `distributed  ${i.distributed.gloo ? 'c10d Gloo (--nproc, torchrun variables)' : 'not in this build (install libgloo-dev, npm run setup)'}`,
+        `distributed  ${i.distributed.gloo ? `c10d Gloo${i.distributed.nccl ? ' (CPU tensors) and NCCL (CUDA tensors)' : ''} (--nproc, torchrun variables)` : 'not in this build (install libgloo-dev, npm run setup)'}`,
         `BLAS         ${i.blas}`,
         `CPU          ${i.cpuCapability}`,
         `threads      ${i.threads}`,

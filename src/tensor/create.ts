@@ -142,13 +142,20 @@ export function manualSeed(seed: number): void {
   if (!Number.isInteger(seed) || seed < 0) throw new Error(`seed must be a non-negative integer, got ${seed}`);
   native.manualSeed(seed);
 }
-/** The default generator's state (opaque bytes), for exact mid-epoch resumption. */
-export function rngState(): Uint8Array {
-  return native.rngState();
+/**
+ * A default generator's state (opaque bytes), for exact mid-epoch resumption: the CPU's, or with
+ * `device` 'cuda:N' that device's (its seed and Philox offset), which random ops on CUDA tensors draw from.
+ */
+export function rngState(device: string = 'cpu'): Uint8Array {
+  return native.rngState(device);
 }
-/** Restores a state from `rngState()`; a state of the wrong size is an error. */
-export function setRngState(state: Uint8Array): void {
-  native.setRngState(state);
+/** Restores a state from `rngState(device)`; a state of the wrong size is an error. */
+export function setRngState(state: Uint8Array, device: string = 'cpu'): void {
+  native.setRngState(state, device);
+}
+/** Waits until the work queued on `device` is done (a no-op for 'cpu'): for timing CUDA work. */
+export function synchronize(device: string): void {
+  native.synchronize(device);
 }
 export function cudaAvailable(): boolean {
   return native.cudaAvailable();

@@ -26,14 +26,31 @@ export function parseDevice(s: string): Device {
   const index = Number(m[2] ?? 0);
   const devices = cudaDevices();
   if (devices.length === 0) {
-    const why = native.features().includes('cuda') ? 'no CUDA device is visible (driver, CUDA_VISIBLE_DEVICES?)' : 'this build of the addon uses a libtorch without CUDA';
-    throw new Error(`--device ${s}: ${why}; build against a CUDA libtorch with RANKSHIELD_LIBTORCH=python (or =DIR) and npm run setup`);
+    if (native.features().includes('cuda')) {
+      throw new Error(`--device ${s}: this addon is built with CUDA (libtorch ${native.version()}), but no CUDA device is visible (no GPU, no driver, or CUDA_VISIBLE_DEVICES hides it)`);
+    }
+    throw new Error(`--device ${s}: this build of the addon uses a libtorch without CUDA; build against a CUDA libtorch with RANKSHIELD_LIBTORCH=python (or =DIR) and npm run setup`);
   }
   if (index >= devices.length) throw new Error(`--device ${s}: only ${devices.length} CUDA device(s) here (cuda:0 … cuda:${devices.length - 1})`);
   return `cuda:${index}`;
 }
 
-/** `t` on `device` (the same tensor when it is there already; otherwise a copy the caller owns). */
+/**
+ * `t` on `device` (the same tensor when it is there already; otherwise a copy the caller owns).
+ * Host → CUDA uploads (a batch of images) go through pinned memory and a non-blocking copy, as a
+ * PyTorch DataLoader with pin_memory=True does: the copy overlaps the host work that follows, and
+ * is ordered before every later op on the device's stream. The staging block may be freed at once:
+ * libtorch's pinned-memory cache does not reuse it until the copy has run.
+ */
 export function onDevice(t: Tensor, device: Device): Tensor {
-  return t.device === device || (device === CPU && t.device === 'cpu') ? t : t.to(device);
+  if (t.device === device || (device === CPU && t.device === 'cpu')) return t;
+  if (t.device === 'cpu' && device !== CPU) {
+    const pinned = t.pinMemory();
+    try {
+      return pinned.to(device, { nonBlocking: true });
+    } finally {
+      pinned.dispose();
+    }
+  }
+  return t.to(device);
 }

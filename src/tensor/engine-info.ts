@@ -1,6 +1,6 @@
 // Layer: tensor. What this process computes with: the libtorch the addon was
 // built against (version, where it came from), CUDA devices, BLAS, threads and
-// the optional parts of the build (c10d Gloo). For `rankshield info` and bug reports.
+// the optional parts of the build (c10d Gloo, NCCL). For `rankshield info` and bug reports.
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { addonPath, native } from './native.js';
@@ -8,7 +8,7 @@ import { addonPath, native } from './native.js';
 export interface EngineInfo {
   libtorch: { version: string; root: string | null; include: string | null; libDir: string | null; cxx11Abi: boolean | null };
   cuda: { built: boolean; available: boolean; devices: string[] };
-  distributed: { gloo: boolean };
+  distributed: { gloo: boolean; nccl: boolean };
   blas: string;
   cpuCapability: string;
   threads: number;
@@ -33,7 +33,7 @@ export function engineInfo(): EngineInfo {
       cxx11Abi: stamp === null ? null : stamp.abi === 1,
     },
     cuda: { built: features.includes('cuda'), available: devices.length > 0, devices },
-    distributed: { gloo: features.includes('gloo') },
+    distributed: { gloo: features.includes('gloo'), nccl: features.includes('nccl') },
     blas: line(/BLAS_INFO=([^,\n]+)/),
     cpuCapability: line(/CPU capability usage: ([^\n]+)/),
     threads: native.getNumThreads(),

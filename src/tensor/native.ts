@@ -37,8 +37,11 @@ export interface NativeBridge {
   setNumThreads(n: number): void;
   getNumThreads(): number;
   manualSeed(seed: number): void;
-  rngState(): Uint8Array;
-  setRngState(state: Uint8Array): void;
+  /** A default generator's state: the CPU's, or a CUDA device's ('cuda:N'). */
+  rngState(device?: string): Uint8Array;
+  setRngState(state: Uint8Array, device?: string): void;
+  /** Waits for the work queued on a CUDA device (a no-op for 'cpu'; an error without a CUDA build). */
+  synchronize(device: string): void;
   /**
    * TorchScript modules through one entry: 'load' (archive bytes → id), 'call' (id, method, args → result),
    * 'parameters' | 'buffers' (id → [name, handle][], aliases of the module's own tensors),
@@ -51,9 +54,9 @@ export interface NativeBridge {
   scripted(action: 'training', id: number): boolean;
   scripted(action: 'save', id: number): Uint8Array;
   scripted(action: 'free', id: number): void;
-  /** Optional parts of this build: 'gloo' (c10d process groups). */
+  /** Optional parts of this build: 'gloo' (c10d process groups), 'cuda', 'nccl' (ProcessGroupNCCL for CUDA tensors). */
   features(): string[];
-  /** c10d (present when features() has 'gloo'): a TCPStore rendezvous + ProcessGroupGloo. */
+  /** c10d (present when features() has 'gloo'): a TCPStore rendezvous + ProcessGroupGloo, and ProcessGroupNCCL for CUDA tensors when 'nccl'. */
   pgCreate?(masterAddr: string, masterPort: number, rank: number, worldSize: number, timeoutMs: number, deviceKind: string, deviceValue: string): number;
   pgRun?(group: number, collective: 'allreduce-sum' | 'broadcast' | 'barrier', tensors: number[], root?: number): void;
   pgDestroy?(group: number): void;
@@ -82,14 +85,20 @@ function packageRoot(): string {
 }
 
 /** Where the compiled addon lives. */
+/**
+ * The addon this process loads: native/build's (scripts/setup.sh), or RANKSHIELD_ADDON's, a build
+ * made elsewhere by scripts/build-addon.sh (e.g. against PyTorch 2.x by scripts/torch2-check.sh).
+ */
 export function addonPath(): string {
+  const chosen = process.env.RANKSHIELD_ADDON;
+  if (chosen !== undefined && chosen !== '') return path.resolve(chosen);
   return path.join(packageRoot(), 'native', 'build', 'Release', 'rankshield_native.node');
 }
 
 function load(): NativeBridge {
   const addon = addonPath();
   if (!existsSync(addon)) {
-    throw new Error(`rankshield: native addon not built (${addon} is missing); run \`npm run setup\``);
+    throw new Error(process.env.RANKSHIELD_ADDON ? `rankshield: RANKSHIELD_ADDON names ${addon}, which does not exist (build it with scripts/build-addon.sh)` : `rankshield: native addon not built (${addon} is missing); run \`npm run setup\``);
   }
   const require = createRequire(import.meta.url);
   return require(addon) as NativeBridge;

@@ -216,9 +216,15 @@ export class Tensor implements Disposable {
     native.setData(this.handle, source.handle);
     return this;
   }
-  to(target: DType | string): Tensor {
-    if (isDType(target)) return call1('aten::to.dtype', [this, dtypeCode(target), false, false, null]);
-    return call1('aten::to.device', [this, target, this.dtypeCodeNow(), false, false, null]);
+  /** A copy as `target` dtype or on `target` device; `nonBlocking` lets a copy from pinned host memory run asynchronously (as in PyTorch). */
+  to(target: DType | string, opts: { nonBlocking?: boolean } = {}): Tensor {
+    const nonBlocking = opts.nonBlocking ?? false;
+    if (isDType(target)) return call1('aten::to.dtype', [this, dtypeCode(target), nonBlocking, false, null]);
+    return call1('aten::to.device', [this, target, this.dtypeCodeNow(), nonBlocking, false, null]);
+  }
+  /** A copy of this CPU tensor in page-locked (pinned) host memory, which a CUDA device can read asynchronously. Needs a CUDA build. */
+  pinMemory(): Tensor {
+    return call1('aten::pin_memory', [this, null]);
   }
   float(): Tensor {
     return this.to('float32');

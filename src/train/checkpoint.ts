@@ -71,6 +71,8 @@ export interface CheckpointInfo {
   defenseState: Record<string, number>;
   /** libtorch's generator state (base64) at `position`, when it is inside an epoch. */
   rngState: string | null;
+  /** A run on CUDA: that device's generator state too (base64; random ops on CUDA tensors draw from it). Absent for CPU runs. */
+  deviceRngState?: DeviceRngState;
   epochProgress: EpochProgress | null;
   /** Length of log.jsonl when the checkpoint was committed; later lines describe lost work. */
   logBytes: number;
@@ -78,6 +80,12 @@ export interface CheckpointInfo {
   savedAt: string;
   /** SHA-256 of this JSON without the digest field. */
   digest: string;
+}
+
+/** One device's default-generator state at a checkpoint. */
+export interface DeviceRngState {
+  device: string;
+  state: string;
 }
 
 /** What a run directory's state is saved as; the caller knows the rest. */
@@ -113,6 +121,7 @@ const checkpointSchema = z
     metrics: numberRecord,
     defenseState: numberRecord,
     rngState: z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/).nullable(),
+    deviceRngState: z.object({ device: z.string().regex(/^cuda:\d+$/), state: z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/) }).strict().optional(),
     epochProgress: z
       .object({ epoch: int(0), steps: int(0), lossSum: z.number(), seconds: z.number().min(0), statSums: numberRecord, statCount: int(0) })
       .strict()

@@ -25,7 +25,7 @@ import { evaluateBenign, type BenignMetrics } from '../eval/benign.js';
 import type { EmbeddingModel } from '../models/model.js';
 import {
   createModel, keepModuleFile, latestGoodCheckpoint, runConfig, loadModelWeights, loadOptimizerState, readCheckpoint, saveCheckpoint,
-  type CheckpointInfo, type CheckpointState, type EpochProgress, type TrainingPosition, type VerifiedCheckpoint,
+  type CheckpointInfo, type CheckpointState, type DeviceRngState, type EpochProgress, type TrainingPosition, type VerifiedCheckpoint,
 } from './checkpoint.js';
 import { canonicalJson, datasetOf, resolveConfig, type ExperimentConfig } from './config.js';
 import { ProgressBar } from './progress.js';
@@ -87,6 +87,8 @@ interface RunState {
   pendingEval: boolean;
   metrics: Record<string, number>;
   rngState: string | null;
+  /** A CUDA run's device generator state at `position` (inside an epoch). */
+  deviceRngState?: DeviceRngState;
   epochProgress: EpochProgress | null;
 }
 
@@ -174,7 +176,10 @@ function agreedConfig(given: ExperimentConfig, from: VerifiedCheckpoint | null, 
 }
 
 function stateOf(info: CheckpointInfo): RunState {
-  return { epoch: info.epoch, position: info.position, pendingEval: info.pendingEval, metrics: info.metrics, rngState: info.rngState, epochProgress: info.epochProgress };
+  return {
+    epoch: info.epoch, position: info.position, pendingEval: info.pendingEval, metrics: info.metrics, rngState: info.rngState, epochProgress: info.epochProgress,
+    ...(info.deviceRngState !== undefined ? { deviceRngState: info.deviceRngState } : {}),
+  };
 }
 
 /** One training process over a run directory: the epoch loop, evaluation and checkpoint policy. */
@@ -207,7 +212,7 @@ class TrainingRun {
         model: this.model, opt: this.opt, defense: this.defense, train: trainSet, config, epoch, group: this.group,
         progress: (this.opts.progress ?? false) && this.group.rank === 0,
         firstStep: this.opt.stepCount - (resumeInside ? state.position.step : 0),
-        resumeFrom: resumeInside ? { progress: state.epochProgress!, rngState: state.rngState } : undefined,
+        resumeFrom: resumeInside ? { progress: state.epochProgress!, rngState: state.rngState, ...(state.deviceRngState !== undefined ? { deviceRngState: state.deviceRngState } : {}) } : undefined,
         onStep: (s) => this.dir?.log({ event: 'step', ...s }),
         decide: () => ({ stop: this.opts.signal?.aborted === true, checkpoint: this.#checkpointDue() }),
         afterStep: (p, isLast, agreed) => this.#afterStep(p, isLast, agreed, state),
@@ -273,7 +278,12 @@ class TrainingRun {
     if (agreed.stop || (agreed.checkpoint && !isLastOfEpoch)) {
       const position = { epoch: p.epoch, step: p.steps };
       if (agreed.stop) this.dir?.log({ event: 'interrupted', ...position, reason: this.#stopReason() });
-      this.#commit({ ...before, epoch: p.epoch - 1, position, pendingEval: false, metrics: { ...(this.#final ?? {}) }, rngState: Buffer.from(rngState()).toString('base64'), epochProgress: p });
+      const device = this.model.device;
+      const { deviceRngState: _previous, ...rest } = before;
+      this.#commit({
+        ...rest, epoch: p.epoch - 1, position, pendingEval: false, metrics: { ...(this.#final ?? {}) }, rngState: Buffer.from(rngState()).toString('base64'), epochProgress: p,
+        ...(device !== CPU ? { deviceRngState: { device, state: Buffer.from(rngState(device)).toString('base64') } } : {}),
+      });
       if (agreed.stop) this.#interrupt(position);
     }
     // Signals (SIGINT/SIGTERM) are delivered between event-loop turns; the step loop is otherwise synchronous.
@@ -317,7 +327,7 @@ export interface EpochOptions {
   /** Global index of the epoch's first step (CA-TRIDE alternates on it). */
   firstStep?: number;
   /** Continue an epoch from a checkpoint taken inside it: its running sums and generator state. */
-  resumeFrom?: { progress: EpochProgress; rngState: string | null };
+  resumeFrom?: { progress: EpochProgress; rngState: string | null; deviceRngState?: DeviceRngState };
   /** Called after every optimizer step with its loss and defense accounting. */
   onStep?: (step: { epoch: number; step: number; loss: number } & DefenseStats) => void;
   /** The process group of a data-parallel run (default: this process alone). */
@@ -339,6 +349,10 @@ export async function trainEpoch(o: EpochOptions): Promise<EpochProgress> {
   if (p.epoch !== epoch) throw new Error(`resume: the saved progress is of epoch ${p.epoch + 1}, not ${epoch + 1}`);
   manualSeed(epochSeed(config.seed, epoch));
   if (o.resumeFrom?.rngState) setRngState(new Uint8Array(Buffer.from(o.resumeFrom.rngState, 'base64')));
+  // A CUDA run's device generator too (the state is per device kind: resuming a CUDA run on the CPU
+  // or the other way round continues correctly but not bit-exactly, as the draws come from another generator).
+  const saved = o.resumeFrom?.deviceRngState;
+  if (saved !== undefined && o.model.device !== CPU) setRngState(new Uint8Array(Buffer.from(saved.state, 'base64')), o.model.device);
   if (config.maxBatches > 0 && p.steps > config.maxBatches) throw new Error(`resume: the checkpoint is at step ${p.steps} of epoch ${epoch + 1}, which has ${config.maxBatches} steps`);
   const loader = spc2Loader(train, { seed: config.seed, epoch, batchPairs: config.batchPairs, startBatch: p.steps });
   const full = p.steps + loader.batches; // the loader holds the batches after startBatch
