@@ -56,7 +56,7 @@ export type { Selection as MinerSelection } from './metric/index.js';
 // ------------------------------------------------------------ defenses
 export type { Defense, DefenseContext, DefenseStats, DefenseStep } from './defense/defense.js';
 export { buildDefense, describeDefense, DEFENSE_KINDS, SAMPLERS, type DefenseConfig, type SamplerName } from './defense/registry.js';
-export { noDefense, type PairLoss } from './defense/none.js';
+export { noDefense } from './defense/none.js';
 export { embeddingShiftedTriplet, estObjective } from './defense/est.js';
 export { actObjective, antiCollapseTriplet, type ActOptions } from './defense/act.js';
 export { hardnessManipulation, type Destination, type GradualDestination, type HardnessManipulationOptions } from './defense/hm.js';

@@ -47,6 +47,14 @@ export function meanHardness(a: Tensor, p: Tensor, n: Tensor, metric: Metric): n
   return noGrad(() => tidy(() => hardness(a.detach(), p.detach(), n.detach(), metric).mean().item()));
 }
 
+/**
+ * The run's loss on triplets in metric space whose rows are those of `t` in the
+ * batch (labels follow the rows: a perturbation does not change them).
+ */
+export function tripletLossOf(ctx: DefenseContext, a: Tensor, p: Tensor, n: Tensor, t: Triplets): Tensor {
+  return ctx.loss.triplets({ a, p, n, anchorLabels: rows(ctx.labels, t.anchors), negativeLabels: rows(ctx.labels, t.negatives) }, ctx.metric);
+}
+
 /** Selects rows of x by an index tensor. */
 export function rows(x: Tensor, index: Tensor): Tensor {
   return x.indexSelect(0, index);

@@ -8,3 +8,4 @@ export * from './triplet.js';
 export * from './contrastive.js';
 export * from './miners.js';
 export * from './losses.js';
+export * from './training-loss.js';
