@@ -17,16 +17,22 @@ export function meanOfPositive(v: Tensor): Tensor {
   return tidy(() => v.sum().div(v.gt(0).sum().clampMin(1).to(v.dtype)));
 }
 
-/** The margin loss of triplets [B, D] for a boundary β (a number or a 0-d tensor with autograd). */
-export function marginLoss(a: Tensor, p: Tensor, n: Tensor, o: { metric: Metric; beta: Tensor | number; margin: number }): Tensor {
+/** The per-triplet hinges [l⁺, l⁻] ([B] each) for a boundary β (a number or a 0-d tensor with autograd). */
+export function marginTerms(a: Tensor, p: Tensor, n: Tensor, o: { metric: Metric; beta: Tensor | number; margin: number }): [Tensor, Tensor] {
   assertTripletInputs(a, p, n);
   assertMargin(o.margin);
+  const beta = o.beta;
+  return [
+    tidy(() => (typeof beta === 'number' ? o.metric.lossRows(a, p).sub(beta - o.margin) : o.metric.lossRows(a, p).sub(beta).add(o.margin)).clampMin(0)),
+    tidy(() => (typeof beta === 'number' ? o.metric.lossRows(a, n).rsub(beta + o.margin) : o.metric.lossRows(a, n).neg().add(beta).add(o.margin)).clampMin(0)),
+  ];
+}
+
+/** The margin loss of triplets [B, D]: the mean of the non-zero l⁺ plus the mean of the non-zero l⁻. */
+export function marginLoss(a: Tensor, p: Tensor, n: Tensor, o: { metric: Metric; beta: Tensor | number; margin: number }): Tensor {
   return tidy(() => {
-    const dap = o.metric.lossRows(a, p);
-    const dan = o.metric.lossRows(a, n);
-    const pos = typeof o.beta === 'number' ? dap.sub(o.beta - o.margin) : dap.sub(o.beta).add(o.margin);
-    const neg = typeof o.beta === 'number' ? dan.rsub(o.beta + o.margin) : dan.neg().add(o.beta).add(o.margin);
-    return meanOfPositive(pos.clampMin(0)).add(meanOfPositive(neg.clampMin(0)));
+    const [pos, neg] = marginTerms(a, p, n, o);
+    return meanOfPositive(pos).add(meanOfPositive(neg));
   });
 }
 

@@ -4,7 +4,7 @@
 // optimises them beside the model. The trainer steps them after every
 // backward pass and the checkpoint records their values (plain SGD has no
 // other state, so a resumed run continues exactly).
-import { keep, noGrad, tensor, type Tensor } from '../tensor/index.js';
+import { keep, noGrad, tensor, tidy, type Tensor } from '../tensor/index.js';
 import { SGD } from '../optim/index.js';
 import type { Metric } from './metric.js';
 import { lossEntry, requireLossMetric, type LossContext, type LossEntry, type TripletBatch } from './losses.js';
@@ -36,7 +36,7 @@ export function buildTrainingLoss(name: string, o: { margin: number; params?: Re
   for (const h of entry.hypers) params[h.name] = o.params?.[h.name] ?? (typeof h.default === 'number' ? h.default : h.default(o.metric.name));
   const learnable = entry.learnable ?? [];
   const learned: Record<string, Tensor> = {};
-  for (const l of learnable) learned[l.name] = keep(tensor([params[l.init]!], undefined, 'float32').view().requiresGrad_());
+  for (const l of learnable) learned[l.name] = tidy(() => keep(tensor([params[l.init]!], undefined, 'float32').view().requiresGrad_()));
   const optims = learnable.map((l) => new SGD([learned[l.name]!], { lr: params[l.lr]! }));
   const ctx = (metric: Metric): LossContext => ({ metric, margin: o.margin, params, learned });
   return {

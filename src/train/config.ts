@@ -96,8 +96,10 @@ export function parseShorthand(s: string): ExperimentConfig {
   }
   const parsed = parseLossName(loss);
   if (parsed === null) {
-    const known = (LOSSES as readonly LossEntry[]).flatMap((l) => l.robrankWords.flatMap((w) => (l.input === 'batch' || l.miner !== undefined ? [`p${w}`] : MINERS.map((m) => `p${m.lossCode}${w}`))));
-    throw new Error(`loss '${loss}' is not supported (supported: ${known.map((l) => `${l}{${METRIC_NAMES.join(',')}}`).join(', ')})`);
+    const known = (LOSSES as readonly LossEntry[]).flatMap((l) =>
+      l.robrankWords.flatMap((w) => (l.input === 'batch' || l.miner !== undefined ? [`p${w}`] : MINERS.map((m) => `p${m.lossCode}${w}`)).map((n) => `${n}{${l.metrics.join(',')}}`)),
+    );
+    throw new Error(`loss '${loss}' is not supported (supported: ${known.join(', ')})`);
   }
   const { lossKind, miner, metric } = parsed;
   const defense = defenseOfShorthand(suffixDefense, miner);
@@ -107,7 +109,7 @@ export function parseShorthand(s: string): ExperimentConfig {
 
 /** `p` + miner code + loss word + metric letter → its parts; null when it is not such a name. */
 function parseLossName(s: string): { lossKind: LossKind; miner: MinerName; metric: MetricName } | null {
-  const m = /^p([a-z]*)([NEC])$/.exec(s);
+  const m = /^p([A-Za-z]*)([NEC])$/.exec(s);
   if (m === null) return null;
   for (const l of LOSSES as readonly LossEntry[]) {
     for (const word of l.robrankWords) {
