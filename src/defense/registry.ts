@@ -9,7 +9,7 @@ import { lossEntry, type LossEntry } from '../metric/losses.js';
 import { buildTrainingLoss } from '../metric/training-loss.js';
 import type { Defense, RunDefense } from './defense.js';
 import { defaultBudget } from './common.js';
-import type { PgdBudget } from '../attack/budget.js';
+import { asPixels, BUDGETS, type PgdBudget } from '../attack/budget.js';
 import { noDefense } from './none.js';
 import { embeddingShiftedTriplet } from './est.js';
 import { antiCollapseTriplet } from './act.js';
@@ -25,8 +25,8 @@ export const SAMPLERS = HM_SAMPLERS as readonly SamplerName[];
 
 
 
-/** PGD iterations of the inner maximisation: 32 (RobRank, HM); the released CA-TRIDE code runs 16. */
-const DEFAULT_STEPS = 32;
+/** PGD iterations of the inner maximisation: BUDGETS' (RobRank, HM); the released CA-TRIDE code runs 16. */
+const DEFAULT_STEPS = BUDGETS.small.training.steps;
 const CATRIDE_STEPS = 16;
 
 /** The weight of HM's ICS term when the shorthand's `i` asks for it and the dataset publishes none (docs/methods.md §7). */
@@ -128,8 +128,8 @@ const tripletsOnly = (what: string) => (loss: LossEntry): string | undefined =>
 
 const PGD_OPTIONS: readonly DefenseOption[] = [
   { flag: 'pgd-steps', field: 'steps', kind: 'int', value: 'N', min: 1, max: 10_000, help: `PGD steps η (${DEFAULT_STEPS}; CA-TRIDE ${CATRIDE_STEPS})` },
-  { flag: 'epsilon', field: 'epsilon', kind: 'number', value: 'X', min: 0, max: 1, help: 'L∞ budget in pixel units (77/255 for 28×28, 8/255 for 224×224)' },
-  { flag: 'alpha', field: 'alpha', kind: 'number', value: 'X', above: 0, max: 1, help: 'PGD step in pixel units (3/255 for 28×28, 1/255 for 224×224)' },
+  { flag: 'epsilon', field: 'epsilon', kind: 'number', value: 'X', min: 0, max: 1, help: `L∞ budget in pixel units (${asPixels(BUDGETS.small.training.epsilon)} for 28×28, ${asPixels(BUDGETS.large.training.epsilon)} for 224×224)` },
+  { flag: 'alpha', field: 'alpha', kind: 'number', value: 'X', above: 0, max: 1, help: `PGD step in pixel units (${asPixels(BUDGETS.small.training.alpha)} for 28×28, ${asPixels(BUDGETS.large.training.alpha)} for 224×224)` },
 ];
 
 const pgdSchema = {
