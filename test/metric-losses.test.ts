@@ -12,7 +12,7 @@ import {
   contrastiveLoss, liftedLoss, LOSSES, LOSS_NAMES, lossEntry, marginLoss, marginTerms, metricByName, multiSimilarityLoss, npairLoss,
   quadrupletLoss, secondNegatives, snrLoss, tripletLoss, buildTrainingLoss, type LossEntry, type Metric,
 } from '../src/metric/index.js';
-import { defaultConfig, parseShorthand, resolveConfig } from '../src/train/config.js';
+import { defaultConfig, parseShorthand, resolveConfig, shorthandOf } from '../src/train/config.js';
 import { checkGradient } from './helpers/gradcheck.js';
 import { near } from './helpers/assert.js';
 
@@ -247,6 +247,10 @@ test('the catalogue: names once, RobRank words parse, each loss has its metrics,
     const c = parseShorthand(s);
     assert.deepEqual([c.loss, c.miner, c.metric], [loss, miner, metric], s);
     assert.equal(c.margin, lossEntry(loss).margin?.(c.metric) ?? 0, `${s}: the entry's margin`);
+    assert.equal(shorthandOf(c), s, 'printed back from the entries');
+  }
+  for (const s of ['fashion:rc2f2d:pmtripletE', 'fashion:rc2f2pf:ptripletN', 'fashion:rc2f2ghmetsmi:ptripletN', 'fashion:rc2f2hmetrd:pdsnrN', 'cub:rres18p:pgtripletN', 'cub:rres18df:pstripletC']) {
+    assert.equal(shorthandOf(parseShorthand(s)), s, `${s}: parsed and printed by the defense entries`);
   }
   assert.throws(() => parseShorthand('fashion:rc2f2:pmsE'), /multi-similarity is defined for metrics N and C only/);
   assert.throws(() => parseShorthand('fashion:rc2f2:pDtripletE'), /spectral-triplet is defined for metric N only/);

@@ -26,6 +26,8 @@ import {
 const DEFAULTS = defaultConfig('fashion');
 /** The 224×224 column of the training defaults, for the help texts. */
 const LARGE = TRAINING_DEFAULTS.large;
+/** A default as the help text shows it: 1e-5 rather than 0.00001. */
+const num = (x: number): string => (x !== 0 && Math.abs(x) < 1e-3 ? x.toExponential().replace('e-', 'e-') : String(x));
 const ALL_LOSSES = LOSSES as readonly LossEntry[];
 /** Each loss hyper-parameter flag once (losses.ts), with the losses that take it. */
 const LOSS_FLAGS = lossFlags();
@@ -44,8 +46,8 @@ const EXPERIMENT: OptionTable = {
   ...Object.fromEntries(LOSS_FLAGS.map((f): [string, OptionSpec] => [f.flag, { kind: 'number', value: 'X', help: f.help, ...(f.min !== undefined ? { min: f.min } : {}), ...(f.above !== undefined ? { above: f.above } : {}), ...(f.max !== undefined ? { max: f.max } : {}) }])),
   epochs: { kind: 'int', value: 'N', min: 1, help: `code epochs over SPC-2 pairs (${LARGE.epochs} for 224×224)`, default: String(DEFAULTS.epochs) },
   batch: { kind: 'int', value: 'N', min: 1, help: `pairs per batch (${LARGE.batchPairs} for 224×224)`, default: String(DEFAULTS.batchPairs) },
-  lr: { kind: 'number', value: 'X', above: 0, help: `Adam learning rate (${LARGE.lr} for 224×224)`, default: String(DEFAULTS.lr) },
-  'weight-decay': { kind: 'number', value: 'X', min: 0, help: `Adam weight decay (${LARGE.weightDecay} for 224×224)`, default: String(DEFAULTS.weightDecay) },
+  lr: { kind: 'number', value: 'X', above: 0, help: `Adam learning rate (${num(LARGE.lr)} for 224×224)`, default: String(DEFAULTS.lr) },
+  'weight-decay': { kind: 'number', value: 'X', min: 0, help: `Adam weight decay (${num(LARGE.weightDecay)} for 224×224)`, default: String(DEFAULTS.weightDecay) },
   seed: { kind: 'int', value: 'N', min: 0, help: 'the same seed reproduces the run', default: String(DEFAULTS.seed) },
   'eval-every': { kind: 'int', value: 'N', min: 1, help: `evaluate every N epochs (always after the last)   (${TRAINING_DEFAULTS.small.evalEvery}; ${LARGE.evalEvery} for 224×224)` },
   'max-batches': { kind: 'int', value: 'N', min: 0, help: 'stop each epoch after N batches (quick runs); 0 = whole epoch' },

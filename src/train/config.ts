@@ -8,7 +8,7 @@ import { MINERS, MINER_NAMES, type MinerName } from '../metric/miners.js';
 import { defaultModelFor, MODELS, MODEL_NAMES, modelEntry, type ModelKind } from '../models/catalogue.js';
 import { canonicalDatasetName, parseDatasetName, type DatasetEntry } from '../data/registry.js';
 import { imageScale, type ImageScale } from '../data/image-size.js';
-import { defenseConfigSchema, defenseFromModelSuffix, defenseOfShorthand, defenseRefusal, DEFENSES, ICS_WEIGHT, resolveDefense, SUFFIX_GRAMMAR, type DefenseConfig } from '../defense/registry.js';
+import { defenseConfigSchema, defenseFromModelSuffix, defenseOfShorthand, modelSuffix, defenseRefusal, DEFENSES, ICS_WEIGHT, resolveDefense, SUFFIX_GRAMMAR, type DefenseConfig } from '../defense/registry.js';
 export type { MinerName, ModelKind, LossKind };
 export { defaultLossMargin };
 
@@ -105,6 +105,21 @@ export function parseShorthand(s: string): ExperimentConfig {
   const defense = defenseOfShorthand(suffixDefense, miner);
   const margin = DEFENSES[defense.kind].defaultMargin ?? defaultLossMargin(lossKind, metric);
   return validateConfig({ ...base, model: backbone.name, metric, loss: lossKind, miner, margin, defense });
+}
+
+/**
+ * The RobRank shorthand of a config (`fashion:rc2f2p:psnrN`), printed from the
+ * model, defense and loss entries; null when RobRank has no name for it (a
+ * model without a backbone code, a defense setting its suffix cannot say).
+ * Budgets and other flags are not part of a shorthand.
+ */
+export function shorthandOf(c: ExperimentConfig): string | null {
+  const code = modelEntry(c.model).robrankCode;
+  const suffix = modelSuffix(c.defense);
+  if (code === undefined || suffix === null) return null;
+  const loss = lossEntry(c.loss);
+  const miner = loss.input === 'batch' || loss.miner !== undefined ? '' : MINERS.find((m) => m.name === c.miner)!.lossCode;
+  return `${c.dataset}:${code}${suffix}:p${miner}${loss.robrankWords[0]!}${c.metric}`;
 }
 
 /** `p` + miner code + loss word + metric letter → its parts; null when it is not such a name. */
