@@ -34,7 +34,7 @@ run() {
   if ! node bin/rankshield.js train "$@" --epochs "$EPOCHS" --max-batches "$MAX_BATCHES" --eval-every "$EPOCHS" --threads "$THREADS" \
       --out "$OUT/$name" --overwrite --quiet --json 2> "$OUT/$name.train.err" | tail -1 > "$OUT/$name.train.json"; then
     if grep -q "refuse\|not defined\|is computed on the whole batch\|has no meaning" "$OUT/$name.train.err"; then
-      tail -1 "$OUT/$name.train.err" > "$OUT/$name.refused.txt"; rm -f "$OUT/$name.train.json"; echo "refused: $name"; return
+      grep -m1 "^rankshield train:" "$OUT/$name.train.err" | sed "s/^rankshield train: //" > "$OUT/$name.refused.txt"; rm -f "$OUT/$name.train.json"; echo "refused: $name"; return
     fi
     cat "$OUT/$name.train.err" >&2; exit 1
   fi

@@ -8,7 +8,8 @@
  * - building blocks: {@link Module}, layers, {@link Adam}, {@link SGD};
  * - models: {@link C2F2}, {@link ResNet} (all {@link EmbeddingModel}s);
  * - data: {@link openDataset}, {@link testLoader}, {@link spc2Loader};
- * - metrics, losses and miners: {@link METRICS} and {@link metricByName}, {@link tripletLoss}, {@link minerByName};
+ * - metrics, losses and miners: {@link METRICS} and {@link metricByName}, the loss catalogue {@link LOSSES}
+ *   ({@link buildTrainingLoss}, {@link tripletLoss}, {@link marginLoss}, …), {@link minerByName};
  * - attacks: the PGD core {@link pgd}, {@link createAttack}, {@link attackBatch}, {@link PROFILES};
  * - defenses: {@link buildDefense} and the five training-step strategies;
  * - training: {@link train}, {@link defaultConfig}, {@link parseShorthand};
