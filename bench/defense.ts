@@ -10,7 +10,7 @@ import { openDataset, type InMemoryDataset } from '../src/data/index.js';
 import { Adam } from '../src/optim/index.js';
 import { buildDefense, type DefenseConfig } from '../src/defense/registry.js';
 import { createModel } from '../src/train/checkpoint.js';
-import { defaultConfig } from '../src/train/config.js';
+import { defaultConfig, resolveConfig } from '../src/train/config.js';
 import { meanStats, trainEpoch } from '../src/train/trainer.js';
 import { exportFashionTrain, medianOfRounds, parseBenchArgs, pythonTorch } from './common.js';
 
@@ -30,7 +30,7 @@ export async function runDefenseBench(argv: string[]): Promise<number> {
     const model = createModel(config);
     const opt = new Adam(model.parameters(), { lr: config.lr, weightDecay: config.weightDecay });
     try {
-      const rec = await trainEpoch({ model, opt, defense: buildDefense(defense, 28), train, config, epoch: round });
+      const rec = await trainEpoch({ model, opt, defense: buildDefense(resolveConfig(config)), train, config, epoch: round });
       return { ms: (1000 * rec.seconds) / rec.steps, work: meanStats(rec).pgdWorkFraction ?? 1 };
     } finally {
       opt.dispose();

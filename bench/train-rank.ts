@@ -21,7 +21,7 @@ const model = createModel(config);
 const opt = new Adam(model.parameters(), { lr: config.lr, weightDecay: config.weightDecay });
 group.barrier();
 const t0 = performance.now();
-const rec = await trainEpoch({ model, opt, defense: buildDefense(config.defense, train.height, config.loss), train, config, epoch: 0, group });
+const rec = await trainEpoch({ model, opt, defense: buildDefense(config), train, config, epoch: 0, group });
 group.barrier();
 if (r.rank === 0) console.log(JSON.stringify({ seconds: (performance.now() - t0) / 1000, batches: rec.steps }));
 group.destroy();

@@ -41,7 +41,7 @@ export async function runTrainBench(argv: string[]): Promise<number> {
       manualSeed(r);
       const model = createModel(config);
       const opt = new Adam(model.parameters(), { lr: config.lr, weightDecay: config.weightDecay });
-      const rec = await trainEpoch({ model, opt, defense: buildDefense(config.defense, train.height, config.loss), train, config, epoch: r });
+      const rec = await trainEpoch({ model, opt, defense: buildDefense(config), train, config, epoch: r });
       opt.dispose();
       model.dispose();
       ours.push({ ms_per_batch: (1000 * rec.seconds) / rec.steps });

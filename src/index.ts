@@ -8,7 +8,8 @@
  * - building blocks: {@link Module}, layers, {@link Adam}, {@link SGD};
  * - models: {@link C2F2}, {@link ResNet} (all {@link EmbeddingModel}s);
  * - data: {@link openDataset}, {@link testLoader}, {@link spc2Loader};
- * - metrics, losses and miners: {@link METRICS} and {@link metricByName}, {@link tripletLoss}, {@link minerByName};
+ * - metrics, losses and miners: {@link METRICS} and {@link metricByName}, the loss catalogue {@link LOSSES}
+ *   ({@link buildTrainingLoss}, {@link tripletLoss}, {@link marginLoss}, …), {@link minerByName};
  * - attacks: the PGD core {@link pgd}, {@link createAttack}, {@link attackBatch}, {@link PROFILES};
  * - defenses: {@link buildDefense} and the five training-step strategies;
  * - training: {@link train}, {@link defaultConfig}, {@link parseShorthand};
@@ -56,7 +57,7 @@ export type { Selection as MinerSelection } from './metric/index.js';
 // ------------------------------------------------------------ defenses
 export type { Defense, DefenseContext, DefenseStats, DefenseStep } from './defense/defense.js';
 export { buildDefense, describeDefense, DEFENSE_KINDS, SAMPLERS, type DefenseConfig, type SamplerName } from './defense/registry.js';
-export { noDefense, type PairLoss } from './defense/none.js';
+export { noDefense } from './defense/none.js';
 export { embeddingShiftedTriplet, estObjective } from './defense/est.js';
 export { actObjective, antiCollapseTriplet, type ActOptions } from './defense/act.js';
 export { hardnessManipulation, type Destination, type GradualDestination, type HardnessManipulationOptions } from './defense/hm.js';

@@ -9,6 +9,7 @@ import { dispose, gradOf, liveTensors, manualSeed, noGrad, rand, randn, stack, t
 import { loadSmallDataset, InMemoryImageDataset, spc2Loader } from '../src/data/index.js';
 import { Adam } from '../src/optim/index.js';
 import { minerByName } from '../src/metric/miners.js';
+import { buildTrainingLoss } from '../src/metric/training-loss.js';
 import { noDefense } from '../src/defense/none.js';
 import { C2F2 } from '../src/models/c2f2.js';
 import { l2normalize, metricByName, METRICS, type Metric } from '../src/metric/metric.js';
@@ -477,12 +478,13 @@ async function briefTrainedC2F2(steps: number): Promise<{ model: C2F2; losses: n
   const model = new C2F2();
   const opt = new Adam(model.parameters(), { lr: 1e-3, weightDecay: 1e-7 });
   const regular = noDefense();
+  const loss = buildTrainingLoss('triplet', { margin: 0.2, metric: mN });
   const losses: number[] = [];
   for await (const b of spc2Loader(train, { seed: 0, batchPairs: 32 })) {
     const step = losses.length;
     losses.push(
       tidy(() => {
-        const s = regular.step({ model, images: b.images, labels: b.labels, metric: mN, margin: 0.2, miner: minerByName('random'), epoch: 0, maxEpochs: 1, step });
+        const s = regular.step({ model, images: b.images, labels: b.labels, metric: mN, margin: 0.2, loss, miner: minerByName('random'), epoch: 0, maxEpochs: 1, step });
         opt.zeroGrad();
         s.loss.backward();
         return s.loss.item();

@@ -15,7 +15,9 @@ import type { EmbeddingModel } from '../src/models/model.js';
 import { estObjective } from '../src/defense/est.js';
 import { actObjective } from '../src/defense/act.js';
 import type { DefenseContext } from '../src/defense/defense.js';
-import { buildDefense, defenseFromModelSuffix, type DefenseConfig } from '../src/defense/registry.js';
+import { buildDefense, defenseFromModelSuffix, DEFENSES, resolveDefense, type DefenseConfig } from '../src/defense/registry.js';
+import { defaultLossMargin } from '../src/metric/losses.js';
+import type { MetricName } from '../src/metric/metric.js';
 import { weightedDistance } from '../src/defense/catride.js';
 import { pgd } from '../src/attack/pgd.js';
 import { parseShorthand } from '../src/train/config.js';
@@ -36,7 +38,13 @@ function batch(): { images: Tensor; labels: Tensor } {
   return { images: train.batch(idx), labels: train.labelBatch(idx) };
 }
 
-function context(model: EmbeddingModel, b: { images: Tensor; labels: Tensor }, over: Partial<DefenseContext> = {}): DefenseContext {
+/** A defense as a run builds it: resolved for 28×28 images (CA-TRIDE with its code's λ 10 unless given), with the run's loss. */
+function build(cfg: DefenseConfig, imageSide = 28, loss = 'triplet', metric: MetricName = 'N') {
+  const defense = resolveDefense(cfg, { imageSide, paper: { catrideLambda: 10 }, metric, dataset: 'test' });
+  return buildDefense({ defense, loss, metric, margin: DEFENSES[cfg.kind].defaultMargin ?? defaultLossMargin(loss, metric) });
+}
+
+function context(model: EmbeddingModel, b: { images: Tensor; labels: Tensor }, over: Partial<DefenseContext> = {}): Omit<DefenseContext, 'loss'> {
   return { model, images: b.images, labels: b.labels, metric: metricByName('N'), margin: 0.2, miner: minerByName('random'), epoch: 1, maxEpochs: 2, step: 0, ...over };
 }
 
@@ -53,7 +61,7 @@ test('every defense keeps its adversarial examples in the ε-ball and in [0,1], 
   ];
   const live = liveTensors();
   for (const cfg of configs) {
-    const defense = buildDefense(cfg, 28);
+    const defense = build(cfg);
     for (const step of [0, 1]) {
       const seen: string[] = [];
       tidy(() => {
@@ -90,9 +98,9 @@ test('HM with source = destination is regular training (no PGD, same loss)', () 
   tidy(() => {
     const b = batch();
     manualSeed(7);
-    const plain = buildDefense({ kind: 'none' }, 28).step(context(model, b));
+    const plain = build({ kind: 'none' }).step(context(model, b));
     manualSeed(7);
-    const same = buildDefense({ kind: 'hm', source: 'random', destination: 'random', steps: 8 }, 28).step(context(model, b));
+    const same = build({ kind: 'hm', source: 'random', destination: 'random', steps: 8 }).step(context(model, b));
     assert.equal(same.stats.pgdIterations, 0);
     assert.equal(same.stats.perturbedFraction, 0);
     near(same.loss.item(), plain.loss.item(), 1e-6, 'HM[R,R] loss vs regular training');
@@ -103,7 +111,7 @@ test('HM with source = destination is regular training (no PGD, same loss)', () 
 test('the LGA destination follows the previous step loss: H_D = −0.2·min(max(ℓ, 0), 0.2)/0.2', () => {
   manualSeed(2);
   const model = new C2F2();
-  const hm = buildDefense({ kind: 'hm', source: 'random', destination: 'lga', gradualBase: 'semihard', steps: 2 }, 28);
+  const hm = build({ kind: 'hm', source: 'random', destination: 'lga', gradualBase: 'semihard', steps: 2 });
   tidy(() => {
     const b = batch();
     const first = hm.step(context(model, b));
@@ -125,7 +133,7 @@ test('skipping triplets already at their destination changes nothing (exact shor
     tidy(() => {
       manualSeed(11);
       let adv: number[] = [];
-      const hm = buildDefense({ kind: 'hm', source: 'softhard', destination: 'semihard', steps: 6, skipSatisfied: skip }, 28);
+      const hm = build({ kind: 'hm', source: 'softhard', destination: 'semihard', steps: 6, skipSatisfied: skip });
       const out = hm.step(context(model, batch(), { inspect: (_r, _c, a) => void (adv = a.toArray()) }));
       return { adv, work: out.stats.pgdWorkFraction! };
     });
@@ -141,7 +149,7 @@ test('skipping triplets already at their destination changes nothing (exact shor
 test('CA-TRIDE: no perturbation in epoch 0 (step α·e/E)', () => {
   const model = new C2F2();
   tidy(() => {
-    const d = buildDefense({ kind: 'catride', steps: 4 }, 28);
+    const d = build({ kind: 'catride', steps: 4 });
     let built = false;
     const out = d.step(context(model, batch(), { epoch: 0, miner: minerByName('gradual-semihard'), inspect: () => void (built = true) }));
     assert.equal(built, false);
@@ -193,11 +201,11 @@ test('RobRank / robdml / CA-TRIDE shorthands map to the defenses', () => {
   assert.deepEqual([ct.defense.kind, ct.miner], ['catride', 'gradual-semihard']);
   assert.throws(() => defenseFromModelSuffix('rhmetsm'), /not supported/);
   assert.equal(defenseFromModelSuffix('xyz'), null);
-  assert.throws(() => buildDefense({ kind: 'act', epsilon: 2 }, 28), /ACT: epsilon must be in \[0, 1\]/);
+  assert.throws(() => build({ kind: 'act', epsilon: 2 }), /ACT: epsilon must be in \[0, 1\]/);
   // The same validator as the attacks': α above 1 and a NaN ε are refused, naming the field.
-  assert.throws(() => buildDefense({ kind: 'est', alpha: 1.5 }, 28), /EST: alpha must be in \(0, 1\]/);
-  assert.throws(() => buildDefense({ kind: 'catride', epsilon: NaN }, 28), /CA-TRIDE: epsilon must be in \[0, 1\]/);
-  assert.throws(() => buildDefense({ kind: 'hm', source: 'random', destination: 3 }, 28), /constant destination hardness must be in \[-2, 2\]/);
+  assert.throws(() => build({ kind: 'est', alpha: 1.5 }), /EST: alpha must be in \(0, 1\]/);
+  assert.throws(() => build({ kind: 'catride', epsilon: NaN }), /CA-TRIDE: epsilon must be in \[0, 1\]/);
+  assert.throws(() => build({ kind: 'hm', source: 'random', destination: 3 }), /constant destination hardness must be in \[-2, 2\]/);
 });
 
 // ------------------------------------------------------------------ EST and ACT by hand
@@ -240,7 +248,7 @@ test('ACT by hand: FGSM moves p and n towards each other by ε; the loss is the 
   tidy(() => {
     const eps = 0.05;
     let adversarial: number[] = [];
-    const out = buildDefense({ kind: 'act', steps: 1, epsilon: eps }, 28).step({
+    const out = build({ kind: 'act', steps: 1, epsilon: eps }).step({
       ...context(model, pixelBatch()),
       metric: metricByName('E'),
       margin: 0.2,
@@ -276,7 +284,7 @@ test('EST by hand: PGD pushes every image 2α away from itself in two steps; the
     const alpha = 0.03;
     let adversarial: number[] = [];
     manualSeed(5); // the first iteration aims at e0 + 1e-7·u, u ∈ {−1, 0, 1}² drawn here
-    const out = buildDefense({ kind: 'est', steps: 2, epsilon: 0.1, alpha }, 28).step({
+    const out = build({ kind: 'est', steps: 2, epsilon: 0.1, alpha }).step({
       ...context(model, pixelBatch()),
       metric: metricByName('E'),
       margin: 0.2,

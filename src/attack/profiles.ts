@@ -1,7 +1,7 @@
 // Layer: attack. RobRank's swipe profiles (docs/attacks-and-metrics.md §3) as data:
 // which attacks run with which PGD budget. rob28 / rob224 are the ERS profiles;
 // the others drive the ECCV'20 / PAMI curves (CA± and SPQA± at several W, M, ε).
-import { checkBudget, type PgdBudget } from './budget.js';
+import { BUDGETS, checkBudget, pixels, type PgdBudget } from './budget.js';
 import { BATCH_SIZES } from '../data/spc2.js';
 import { imageScale, type ImageScale } from '../data/image-size.js';
 import { ERS_ATTACK_KINDS, type AttackKind, type AttackOptions } from './registry.js';
@@ -23,11 +23,11 @@ export interface Profile {
   runs: ProfileRun[];
 }
 
-const EPS_77 = 77 / 255; // 0.30196
-const EPS_8 = 8 / 255; // 0.03137
-const EPS_2 = 2 / 255; // 0.00784
-const ALPHA_3 = 3 / 255; // 0.011764
-const ALPHA_1 = 1 / 255; // 0.003922
+const EPS_77 = BUDGETS.small.attack.epsilon; // 0.30196
+const EPS_8 = BUDGETS.large.attack.epsilon; // 0.03137
+const EPS_2 = pixels(2); // 0.00784
+const ALPHA_3 = BUDGETS.small.attack.alpha; // 0.011764
+const ALPHA_1 = pixels(1); // 0.003922
 
 /** The nine ERS runs (ten numbers: ES gives ES:D and ES:R), one budget for all. */
 function ersRuns(budget: PgdBudget): ProfileRun[] {
@@ -59,8 +59,8 @@ function curveProfile(name: string, usedFor: string, batchSize: number, budgets:
 
 /** RobRank's swipe profiles by name: rob28 / rob224 (ERS, ARS) and the curve profiles (docs/attacks-and-metrics.md §3). */
 export const PROFILES: Readonly<Record<string, Profile>> = {
-  rob28: { name: 'rob28', usedFor: 'ERS on MNIST / Fashion-MNIST', batchSize: BATCH_28, runs: ersRuns({ epsilon: EPS_77, alpha: ALPHA_3, steps: 32 }) },
-  rob224: { name: 'rob224', usedFor: "ERS on CUB / Cars / SOP; CA-TRIDE's ARS", batchSize: BATCH_224, runs: ersRuns({ epsilon: EPS_8, alpha: ALPHA_3, steps: 32 }) },
+  rob28: { name: 'rob28', usedFor: 'ERS on MNIST / Fashion-MNIST', batchSize: BATCH_28, runs: ersRuns(BUDGETS.small.attack) },
+  rob224: { name: 'rob224', usedFor: "ERS on CUB / Cars / SOP; CA-TRIDE's ARS", batchSize: BATCH_224, runs: ersRuns(BUDGETS.large.attack) },
   pami28: curveProfile('pami28', 'curves (SPQA±, CA± with M, W ∈ {1, 2, 5, 10})', BATCH_28, [
     { epsilon: EPS_8, alpha: ALPHA_1, steps: 32 },
     { epsilon: EPS_77, alpha: ALPHA_3, steps: 32 },

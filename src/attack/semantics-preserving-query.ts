@@ -8,6 +8,7 @@
 // every PGD iteration from the current value of that term and not
 // differentiated: while G holds (J_sp ≈ 0) ξ ≈ 1 and the QA term dominates; the
 // moment G starts to slip, ξ explodes and the step turns to repairing G.
+import { DATASETS } from '../data/registry.js';
 import { randint, tidy, type Tensor } from '../tensor/index.js';
 import { queryAttackObjective, type RankDirection } from './objectives.js';
 import { queryPrank } from './measures.js';
@@ -21,20 +22,16 @@ export const SPQA_GROUND_TRUTH = 5;
 const XI_MAX = 1e9;
 const XI_NON_FINITE = 1e7;
 
+/** Fashion's k, for datasets that publish none. */
+const DEFAULT_XI_RATE = 4e4;
+
 /**
- * k of ξ = exp(k·J_sp) per dataset, as the reference tunes it (MNIST 2e4,
- * Fashion and CUB 4e4, Cars and SOP 7e4). Other datasets get Fashion's value.
+ * k of ξ = exp(k·J_sp) for a dataset: its catalogue entry's (`paper.spqaXiRate`,
+ * as the reference tunes it); unknown or unpublished datasets get Fashion's 4e4.
  */
 export function spqaXiRate(dataset: string): number {
-  switch (dataset) {
-    case 'mnist':
-      return 2e4;
-    case 'cars':
-    case 'sop':
-      return 7e4;
-    default:
-      return 4e4;
-  }
+  const entry = DATASETS.find((d) => d.name === dataset || d.aliases.includes(dataset));
+  return entry?.paper.spqaXiRate ?? DEFAULT_XI_RATE;
 }
 
 /** ξ from the current J_sp (docs/attacks-and-metrics.md §4.3). */

@@ -1,6 +1,7 @@
 // Layer: cli. `rankshield attack CKPT --attack CA+`: one ranking attack with a
 // chosen PGD budget over the checkpoint's test split (the same runner, seeding
 // and aggregation as a swipe column).
+import { asPixels, BUDGETS, describeBudget } from '../attack/budget.js';
 import { ATTACKS, attackEntry, ersProfile, type AttackOptions, type Profile } from '../attack/index.js';
 import { attackExamples, runSwipe } from '../eval/swipe.js';
 import { SEARCH_OPTIONS, searchFlags } from './search-options.js';
@@ -14,6 +15,10 @@ import {
   type OptionSection,
 } from './args.js';
 
+/** The ERS attacks' budgets (BUDGETS), which the help texts quote. */
+const ATTACK_28 = BUDGETS.small.attack;
+const ATTACK_224 = BUDGETS.large.attack;
+
 /** Images --save-images writes when --save-count is not given. */
 const SAVE_COUNT = 8;
 
@@ -22,9 +27,9 @@ const SECTIONS: readonly OptionSection[] = [
     title: 'attack',
     options: {
       attack: { kind: 'string', value: 'NAME', help: ATTACKS.map((a) => `${a.kind}: ${a.summary}`).join('\n') },
-      epsilon: { kind: 'number', value: 'E', min: 0, max: 1, help: 'L∞ budget in pixel units   (rob28: 77/255; rob224: 8/255)' },
-      alpha: { kind: 'number', value: 'A', above: 0, max: 1, help: 'PGD step in pixel units   (3/255)' },
-      steps: { kind: 'int', value: 'N', min: 1, help: 'PGD iterations η   (32)' },
+      epsilon: { kind: 'number', value: 'E', min: 0, max: 1, help: `L∞ budget in pixel units   (rob28: ${asPixels(ATTACK_28.epsilon)}; rob224: ${asPixels(ATTACK_224.epsilon)})` },
+      alpha: { kind: 'number', value: 'A', above: 0, max: 1, help: `PGD step in pixel units   (${asPixels(ATTACK_28.alpha)})` },
+      steps: { kind: 'int', value: 'N', min: 1, help: `PGD iterations η   (${ATTACK_28.steps})` },
       size: { kind: 'int', value: 'W|M', min: 1, help: 'W, queries per candidate (CA), or M, candidates per query (QA, SPQA)   (1)' },
       'max-iter': { kind: 'int', value: 'N', min: 1, help: 'attack only the first N query batches' },
       seed: { kind: 'int', value: 'S', min: 0, help: "seed of the attack's random choices", default: '0' },
@@ -57,8 +62,8 @@ export const attackCommand: Command = {
   summary: 'one ranking attack (CA±, QA±, SPQA±, TMA, ES, LTM, GTM, GTT) on a checkpoint',
   usage: usageText(
     ['rankshield attack CKPT --attack NAME [options]', 'rankshield attack --model-file FILE --dataset NAME --attack NAME [options]'],
-    `The budget defaults to the rob28 profile's for 28×28 inputs (ε 77/255, α 3/255, η 32) and rob224's
-otherwise (ε 8/255). Units and directions of the reported numbers: docs/attacks-and-metrics.md §4.
+    `The budget defaults to the rob28 profile's for 28×28 inputs (${describeBudget(ATTACK_28)}) and rob224's
+otherwise (${describeBudget(ATTACK_224)}). Units and directions of the reported numbers: docs/attacks-and-metrics.md §4.
 Progress bars go to stderr; --quiet or --json turn them off. The last line of output is the JSON result.`,
     SECTIONS,
   ),

@@ -5,11 +5,11 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { DATASET_NAMES } from '../data/registry.js';
 import { METRIC_NAMES, metricByName, parseMetric } from '../metric/metric.js';
-import { LOSS_NAMES } from '../metric/losses.js';
+import { LOSSES, LOSS_NAMES, lossEntry, lossFlags, type LossEntry } from '../metric/losses.js';
 import { MINER_NAMES, parseMinerName } from '../metric/miners.js';
 import { MODELS } from '../models/catalogue.js';
-import { DEFENSES, DEFENSE_KINDS, type DefenseConfig, type DefenseOption } from '../defense/registry.js';
-import { defaultConfig, defaultLossMargin, parseConfig, parseShorthand, resolveConfig, type ExperimentConfig } from '../train/config.js';
+import { DEFENSES, DEFENSE_KINDS, SUFFIX_GRAMMAR, type DefenseConfig, type DefenseOption } from '../defense/registry.js';
+import { defaultConfig, defaultLossMargin, parseConfig, parseShorthand, resolveConfig, TRAINING_DEFAULTS, type ExperimentConfig } from '../train/config.js';
 import { DEFAULT_CHECKPOINT_SECONDS, train, TrainingInterrupted } from '../train/trainer.js';
 import { benignJson, evaluateBenign, formatBenign, readBenignMetrics } from '../eval/benign.js';
 import { catrideLambdaFromEntanglement } from '../eval/entanglement.js';
@@ -24,6 +24,13 @@ import {
 } from './args.js';
 
 const DEFAULTS = defaultConfig('fashion');
+/** The 224×224 column of the training defaults, for the help texts. */
+const LARGE = TRAINING_DEFAULTS.large;
+/** A default as the help text shows it: 1e-5 rather than 0.00001. */
+const num = (x: number): string => (x !== 0 && Math.abs(x) < 1e-3 ? x.toExponential().replace('e-', 'e-') : String(x));
+const ALL_LOSSES = LOSSES as readonly LossEntry[];
+/** Each loss hyper-parameter flag once (losses.ts), with the losses that take it. */
+const LOSS_FLAGS = lossFlags();
 
 const EXPERIMENT: OptionTable = {
   config: { kind: 'string', value: 'FILE', help: 'start from an experiment config (JSON: an ExperimentConfig, or the checkpoint.json\nof an earlier run, which reruns it); flags below override its fields' },
@@ -33,15 +40,16 @@ const EXPERIMENT: OptionTable = {
   pretrained: { kind: 'string', value: 'FILE', help: 'ImageNet weights for ResNets (torchvision state dict, .pth or .safetensors); read once:\nthe run\'s checkpoints hold every weight afterwards' },
   'model-file': { kind: 'string', value: 'FILE', help: 'fine-tune a TorchScript model (torch.jit.save; N×C×H×W in [0,1] → N×D) instead; the run\nkeeps a copy, and also gets model.pt, the tuned module for torch.jit.load' },
   metric: { kind: 'string', value: METRIC_NAMES.join('|'), choices: METRIC_NAMES, help: 'distance: normalised Euclidean, Euclidean, cosine', default: DEFAULTS.metric },
-  loss: { kind: 'string', choices: LOSS_NAMES, help: 'training loss on the mined pairs', default: DEFAULTS.loss },
+  loss: { kind: 'string', choices: LOSS_NAMES, help: ALL_LOSSES.map((l) => `${l.name}: ${l.summary} (${l.metrics.join('/')})`).join('\n'), default: DEFAULTS.loss },
   miner: { kind: 'string', value: 'NAME', help: `${MINER_NAMES.join(' | ')} (or a RobRank letter / code id)`, default: DEFAULTS.miner },
-  margin: { kind: 'number', value: 'X', min: 0, help: 'loss margin (triplet 0.2 for N/C, 1.0 for E; contrastive 1.0)' },
-  epochs: { kind: 'int', value: 'N', min: 1, help: 'code epochs over SPC-2 pairs (75 for 224×224)', default: String(DEFAULTS.epochs) },
-  batch: { kind: 'int', value: 'N', min: 1, help: 'pairs per batch (56 for 224×224)', default: String(DEFAULTS.batchPairs) },
-  lr: { kind: 'number', value: 'X', above: 0, help: 'Adam learning rate (1e-5 for 224×224)', default: String(DEFAULTS.lr) },
-  'weight-decay': { kind: 'number', value: 'X', min: 0, help: 'Adam weight decay (4e-4 for 224×224)', default: String(DEFAULTS.weightDecay) },
+  margin: { kind: 'number', value: 'X', min: 0, help: `loss margin (${ALL_LOSSES.filter((l) => l.margin !== undefined).map((l) => `${l.name} ${[...new Set(METRIC_NAMES.filter((m) => l.metrics.includes(m)).map((m) => l.margin!(m)))].join('/')}`).join(', ')};\nCA-TRIDE runs ${DEFENSES.catride.defaultMargin})` },
+  ...Object.fromEntries(LOSS_FLAGS.map((f): [string, OptionSpec] => [f.flag, { kind: 'number', value: 'X', help: f.help, ...(f.min !== undefined ? { min: f.min } : {}), ...(f.above !== undefined ? { above: f.above } : {}), ...(f.max !== undefined ? { max: f.max } : {}) }])),
+  epochs: { kind: 'int', value: 'N', min: 1, help: `code epochs over SPC-2 pairs (${LARGE.epochs} for 224×224)`, default: String(DEFAULTS.epochs) },
+  batch: { kind: 'int', value: 'N', min: 1, help: `pairs per batch (${LARGE.batchPairs} for 224×224)`, default: String(DEFAULTS.batchPairs) },
+  lr: { kind: 'number', value: 'X', above: 0, help: `Adam learning rate (${num(LARGE.lr)} for 224×224)`, default: String(DEFAULTS.lr) },
+  'weight-decay': { kind: 'number', value: 'X', min: 0, help: `Adam weight decay (${num(LARGE.weightDecay)} for 224×224)`, default: String(DEFAULTS.weightDecay) },
   seed: { kind: 'int', value: 'N', min: 0, help: 'the same seed reproduces the run', default: String(DEFAULTS.seed) },
-  'eval-every': { kind: 'int', value: 'N', min: 1, help: 'evaluate every N epochs (always after the last)   (1; 5 for 224×224)' },
+  'eval-every': { kind: 'int', value: 'N', min: 1, help: `evaluate every N epochs (always after the last)   (${TRAINING_DEFAULTS.small.evalEvery}; ${LARGE.evalEvery} for 224×224)` },
   'max-batches': { kind: 'int', value: 'N', min: 0, help: 'stop each epoch after N batches (quick runs); 0 = whole epoch' },
 };
 
@@ -84,8 +92,9 @@ export const trainCommand: Command = {
   usage: usageText(
     ['rankshield train [SHORTHAND] [options]', 'rankshield train --config FILE [options]'],
     `SHORTHAND is RobRank's dataset:model:loss, e.g. fashion:rc2f2:ptripletN: backbones ${MODELS.flatMap((m) => (m.robrankCode ? [m.robrankCode] : [])).join(', ')} with a
-defense suffix ('' none, d EST, p ACT, [g]hmet<src><dst>[i] HM; rres18p:pgtripletN is CA-TRIDE), losses
-p<miner code>triplet / p<miner code>contrast with the metric letter (ptripletN, pmtripletE, pdcontrastN).
+defense suffix (${SUFFIX_GRAMMAR}; rres18p:pgtripletN is CA-TRIDE), losses
+p<miner code><word> with the metric letter (ptripletN, pmtripletE, pdcontrastN, pdmarginN; words
+${ALL_LOSSES.map((l) => l.robrankWords.join('/')).join(', ')}; pms, pglift, pnpair and pDtriplet take no miner code).
 The experiment is resolved before any data is loaded (budget, λ, paths) and saved whole in checkpoint.json.`,
     SECTIONS,
     `Checkpoints (model and optimizer as safetensors, PyTorch state-dict names) are committed as one unit
@@ -181,11 +190,26 @@ async function buildConfig(shorthand: string | undefined, p: ParsedArgs): Promis
     const loss = flagString(p, 'loss') as ExperimentConfig['loss'] | undefined;
     if (metric !== undefined || loss !== undefined) {
       c.metric = metric === undefined ? c.metric : parseMetric(metric);
-      c.loss = loss ?? c.loss;
+      if (loss !== undefined && loss !== c.loss) {
+        c.loss = loss;
+        delete c.lossParams;
+        const e = lossEntry(loss);
+        // A loss that mines for itself, or always with one miner, sets the miner.
+        if (e.input === 'batch' || e.miner !== undefined) c.miner = e.miner ?? 'random';
+      }
       c.margin = defaultLossMargin(c.loss, c.metric);
     }
     const miner = flagString(p, 'miner');
     if (miner !== undefined) c.miner = parseMinerName(miner);
+    const entry = lossEntry(c.loss);
+    for (const f of LOSS_FLAGS) {
+      const v = flagNumber(p, f.flag);
+      if (v === undefined) continue;
+      const h = entry.hypers.find((x) => x.flag === f.flag);
+      if (h === undefined) throw new Error(`--${f.flag} belongs to --loss ${f.losses.join(' or ')}, not ${c.loss}`);
+      c.lossParams = { ...c.lossParams, [h.name]: v };
+    }
+    if (flagNumber(p, 'margin') !== undefined && entry.margin === undefined) throw new Error(`loss ${c.loss} has no margin: --margin does not apply`);
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
@@ -201,7 +225,11 @@ async function buildConfig(shorthand: string | undefined, p: ParsedArgs): Promis
   }
   const pretrained = flagString(p, 'pretrained');
   if (pretrained !== undefined) c.pretrained = pretrained;
+  const defenseBefore = c.defense.kind;
   c.defense = defenseFromFlags(p, c.defense);
+  // A defense that fixes the run's default margin (CA-TRIDE's 0.2) applies it when chosen here; --margin still wins.
+  const fixedMargin = DEFENSES[c.defense.kind].defaultMargin;
+  if (fixedMargin !== undefined && (c.defense.kind !== defenseBefore || flagString(p, 'loss') !== undefined || flagString(p, 'metric') !== undefined)) c.margin = fixedMargin;
   const lambdaFrom = flagString(p, 'lambda-from');
   if (lambdaFrom !== undefined) {
     if (c.defense.kind !== 'catride' || flagNumber(p, 'lambda') !== undefined) throw new UsageError('--lambda-from goes with --defense catride and without --lambda');

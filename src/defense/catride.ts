@@ -36,7 +36,8 @@ export interface CatrideOptions extends PgdBudget {
   stopBelow?: number;
 }
 
-const CATRIDE_MARGIN = 0.2;
+/** The triplet margin of the released CA-TRIDE code, for every metric: a CA-TRIDE run's default `margin`. */
+export const CATRIDE_MARGIN = 0.2;
 
 /** d_ω = Σ w_i d_i / Σ w_i over a batch of distances [B]. */
 export function weightedDistance(d: Tensor, lambda: number, weighting: CollapseWeighting): Tensor {
@@ -119,7 +120,8 @@ export function collapseAwareTripletDecoupling(o: CatrideOptions): Defense {
         const a = embedTrain(ctx.model, advA, ctx.metric);
         const pn = embedTrain(ctx.model, advPN, ctx.metric);
         const [p, n] = [pn.narrow(0, 0, b), pn.narrow(0, b, b)];
-        const loss = tripletLoss(a, p, n, { margin: CATRIDE_MARGIN, metric: ctx.metric }).add(catrideSeparationTerm(a, p, n, { metric: ctx.metric }));
+        // The run's margin: resolveConfig gives a CA-TRIDE run the released code's 0.2 (CATRIDE_MARGIN) unless --margin says otherwise.
+        const loss = tripletLoss(a, p, n, { margin: ctx.margin, metric: ctx.metric }).add(catrideSeparationTerm(a, p, n, { metric: ctx.metric }));
         return {
           loss,
           stats: {

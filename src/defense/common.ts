@@ -6,8 +6,8 @@ import type { Triplets } from '../metric/miners.js';
 import type { EmbeddingModel } from '../models/model.js';
 import type { DefenseContext } from './defense.js';
 import { pgd as pgdCore } from '../attack/pgd.js';
-import type { PgdBudget } from '../attack/budget.js';
-import { imageScale, type ImageScale } from '../data/image-size.js';
+import { BUDGETS, type PgdBudget } from '../attack/budget.js';
+import { imageScale } from '../data/image-size.js';
 
 /** φ̂(x) in eval mode, no autograd (inputs to mining and to PGD targets). */
 export function embedEval(model: EmbeddingModel, x: Tensor, metric: Metric): Tensor {
@@ -47,20 +47,23 @@ export function meanHardness(a: Tensor, p: Tensor, n: Tensor, metric: Metric): n
   return noGrad(() => tidy(() => hardness(a.detach(), p.detach(), n.detach(), metric).mean().item()));
 }
 
+/**
+ * The run's loss on triplets in metric space whose rows are those of `t` in the
+ * batch (labels follow the rows: a perturbation does not change them).
+ */
+export function tripletLossOf(ctx: DefenseContext, a: Tensor, p: Tensor, n: Tensor, t: Triplets): Tensor {
+  return ctx.loss.triplets({ a, p, n, anchorLabels: rows(ctx.labels, t.anchors), negativeLabels: rows(ctx.labels, t.negatives) }, ctx.metric);
+}
+
 /** Selects rows of x by an index tensor. */
 export function rows(x: Tensor, index: Tensor): Tensor {
   return x.indexSelect(0, index);
 }
 
-/** docs/methods.md §3: the training ε and α of each input regime. */
-export const TRAINING_BUDGET: Readonly<Record<ImageScale, Readonly<Omit<PgdBudget, 'steps'>>>> = {
-  small: { epsilon: 77 / 255, alpha: 3 / 255 },
-  large: { epsilon: 8 / 255, alpha: 1 / 255 },
-};
-
-/** The training budget for images with this side, with η = `steps`. */
-export function defaultBudget(imageSide: number, steps = 32): PgdBudget {
-  return { ...TRAINING_BUDGET[imageScale(imageSide)], steps };
+/** The training budget for images with this side (BUDGETS, docs/methods.md §3), with η = `steps` when given. */
+export function defaultBudget(imageSide: number, steps?: number): PgdBudget {
+  const b = BUDGETS[imageScale(imageSide)].training;
+  return { ...b, steps: steps ?? b.steps };
 }
 
 export interface PgdRun {

@@ -6,6 +6,7 @@ import type { Tensor } from '../tensor/index.js';
 import type { EmbeddingModel } from '../models/model.js';
 import type { Metric } from '../metric/metric.js';
 import type { Miner } from '../metric/miners.js';
+import type { TrainingLoss } from '../metric/training-loss.js';
 
 /** What a defense's training step receives: the model, the SPC-2 batch, the loss settings and where training stands. */
 export interface DefenseContext {
@@ -15,8 +16,10 @@ export interface DefenseContext {
   /** [2B] int64 labels. */
   labels: Tensor;
   metric: Metric;
-  /** Triplet margin γ of the training loss. */
+  /** The run's loss margin (`config.margin`; the miners' margin too). */
   margin: number;
+  /** The run's training loss: every defense trains with it (its own objective only drives the perturbation). */
+  loss: TrainingLoss;
   /** The loss's own miner (random for ptripletN, …). */
   miner: Miner;
   /** 0-based epoch, the run's epoch count, and the global step (for schedules and alternations). */
@@ -70,4 +73,18 @@ export interface Defense {
   /** Scalar state carried across steps, for checkpoints (absent when stateless). */
   state?(): Record<string, number>;
   loadState?(s: Record<string, number>): void;
+}
+
+/**
+ * A defense bound to a run's loss (what `buildDefense` returns for a resolved
+ * config): its steps get the loss, its state includes the loss's learnable
+ * scalars, and the trainer steps those after each backward pass.
+ */
+export interface RunDefense {
+  readonly name: string;
+  readonly loss: TrainingLoss;
+  step(ctx: Omit<DefenseContext, 'loss'>): DefenseStep;
+  state(): Record<string, number>;
+  loadState(s: Record<string, number>): void;
+  dispose(): void;
 }

@@ -5,9 +5,8 @@
 // BatchNorm is not frozen for EST models (the model's own setting applies).
 import { randint, tidy, type Tensor } from '../tensor/index.js';
 import type { Metric } from '../metric/metric.js';
-import { tripletLoss } from '../metric/triplet.js';
 import type { Defense, DefenseContext, DefenseStep } from './defense.js';
-import { embedEval, embedGrad, embedTrain, meanHardness, mine, rows, runPgd } from './common.js';
+import { embedEval, embedGrad, embedTrain, meanHardness, mine, rows, runPgd, tripletLossOf } from './common.js';
 import { checkBudget, type PgdBudget } from '../attack/budget.js';
 
 /**
@@ -44,7 +43,8 @@ export function embeddingShiftedTriplet(budget: PgdBudget): Defense {
         const t = mine(ctx, z);
         const [a, p, n] = [rows(z, t.anchors), rows(z, t.positives), rows(z, t.negatives)];
         return {
-          loss: tripletLoss(a, p, n, { margin: ctx.margin, metric: ctx.metric }),
+          // A loss on the whole batch trains on every adversarial embedding; one on triplets on those its miner picks.
+          loss: ctx.loss.entry.input === 'batch' ? ctx.loss.batch(z, ctx.labels, ctx.metric) : tripletLossOf(ctx, a, p, n, t),
           stats: {
             forwardPasses: 2 + iterations,
             backwardPasses: 1 + iterations,

@@ -15,7 +15,7 @@ import { requireMetric } from '../metric/metric.js';
 import { tripletLoss } from '../metric/triplet.js';
 import type { Miner } from '../metric/miners.js';
 import type { Defense, DefenseContext, DefenseStep } from './defense.js';
-import { embedEval, embedGrad, embedTrain, hardness, mine, rows, runPgd } from './common.js';
+import { embedEval, embedGrad, embedTrain, hardness, mine, rows, runPgd, tripletLossOf } from './common.js';
 import { checkBudget, type PgdBudget } from '../attack/budget.js';
 
 /** Pseudo-hardness functions of the previous loss (RD §3.2). */
@@ -123,7 +123,8 @@ export function hardnessManipulation(o: HardnessManipulationOptions): Defense {
 
         const z = embedTrain(ctx.model, adversarial, ctx.metric);
         const [za, zp, zn] = [z.narrow(0, 0, b), z.narrow(0, b, b), z.narrow(0, 2 * b, b)];
-        const lossAdv = tripletLoss(za, zp, zn, { margin: HM_MARGIN, metric: ctx.metric });
+        // The run's loss on the manipulated triplets (with the triplet loss and N's margin 0.2, the reference's).
+        const lossAdv = tripletLossOf(ctx, za, zp, zn, src);
         if (d.kind === 'gradual') previousLoss = lossAdv.item();
         let loss = lossAdv;
         if (ics > 0) {

@@ -1,17 +1,12 @@
 // Layer: defense. Regular (undefended) DML training: embed the batch in train
-// mode, mine on the detached embeddings, triplet loss on the mined triplets.
+// mode, and the run's loss — on the triplets its miner picks from the detached
+// embeddings, or on the whole batch for a loss that mines for itself.
 import { tidy } from '../tensor/index.js';
-import { tripletLoss } from '../metric/triplet.js';
-import { contrastiveLoss } from '../metric/contrastive.js';
 import type { Defense, DefenseContext, DefenseStep } from './defense.js';
-import { embedTrain, meanHardness, mine, rows } from './common.js';
+import { embedTrain, meanHardness, mine, rows, tripletLossOf } from './common.js';
 
-/** The undefended loss on mined triplets. */
-export type PairLoss = 'triplet' | 'contrastive';
-
-/** Regular (undefended) training: mine on the batch, triplet or contrastive loss. */
-export function noDefense(loss: PairLoss = 'triplet'): Defense {
-  const lossFn = loss === 'contrastive' ? contrastiveLoss : tripletLoss;
+/** Regular (undefended) training with the run's loss. */
+export function noDefense(): Defense {
   return {
     name: 'N/A',
     step(ctx: DefenseContext): DefenseStep {
@@ -21,7 +16,7 @@ export function noDefense(loss: PairLoss = 'triplet'): Defense {
         const [a, p, n] = [rows(emb, t.anchors), rows(emb, t.positives), rows(emb, t.negatives)];
         const h = meanHardness(a, p, n, ctx.metric);
         return {
-          loss: lossFn(a, p, n, { margin: ctx.margin, metric: ctx.metric }),
+          loss: ctx.loss.entry.input === 'batch' ? ctx.loss.batch(emb, ctx.labels, ctx.metric) : tripletLossOf(ctx, a, p, n, t),
           stats: { forwardPasses: 1, backwardPasses: 1, pgdIterations: 0, perturbedFraction: 0, sourceHardness: h, trainedHardness: h },
         };
       });

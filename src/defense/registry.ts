@@ -4,15 +4,17 @@
 // one function that turns the settings into a Defense.
 import { z } from 'zod';
 import { HM_SAMPLERS, minerByName, minerEntry, type MinerName, type Miner } from '../metric/miners.js';
-import type { MetricName } from '../metric/metric.js';
-import type { Defense } from './defense.js';
+import { metricByName, type MetricName } from '../metric/metric.js';
+import { lossEntry, type LossEntry } from '../metric/losses.js';
+import { buildTrainingLoss } from '../metric/training-loss.js';
+import type { Defense, RunDefense } from './defense.js';
 import { defaultBudget } from './common.js';
-import type { PgdBudget } from '../attack/budget.js';
-import { noDefense, type PairLoss } from './none.js';
+import { asPixels, BUDGETS, type PgdBudget } from '../attack/budget.js';
+import { noDefense } from './none.js';
 import { embeddingShiftedTriplet } from './est.js';
 import { antiCollapseTriplet } from './act.js';
 import { GRADUAL_DESTINATIONS, hardnessManipulation, type Destination, type GradualDestination } from './hm.js';
-import { CATRIDE_CODE_LAMBDA, CATRIDE_MODES, CATRIDE_WEIGHTINGS, collapseAwareTripletDecoupling, type CatrideMode, type CollapseWeighting } from './catride.js';
+import { CATRIDE_MARGIN, CATRIDE_MODES, CATRIDE_WEIGHTINGS, collapseAwareTripletDecoupling, type CatrideMode, type CollapseWeighting } from './catride.js';
 
 export { CATRIDE_MODES, CATRIDE_WEIGHTINGS, GRADUAL_DESTINATIONS };
 
@@ -23,8 +25,8 @@ export const SAMPLERS = HM_SAMPLERS as readonly SamplerName[];
 
 
 
-/** PGD iterations of the inner maximisation: 32 (RobRank, HM); the released CA-TRIDE code runs 16. */
-const DEFAULT_STEPS = 32;
+/** PGD iterations of the inner maximisation: BUDGETS' (RobRank, HM); the released CA-TRIDE code runs 16. */
+const DEFAULT_STEPS = BUDGETS.small.training.steps;
 const CATRIDE_STEPS = 16;
 
 /** The weight of HM's ICS term when the shorthand's `i` asks for it and the dataset publishes none (docs/methods.md §7). */
@@ -99,14 +101,35 @@ export interface DefenseEntry<C extends DefenseConfig = DefenseConfig> {
   readonly paperName: (c: C) => string;
   /** Every default filled in (the config a checkpoint records). */
   readonly resolve: (c: C, r: Omit<DefenseResolution, 'metric'>) => C;
-  /** The training-step strategy of a resolved config. */
-  readonly build: (c: C, loss: PairLoss) => Defense;
+  /** The training-step strategy of a resolved config (it trains with the run's loss, `DefenseContext.loss`). */
+  readonly build: (c: C) => Defense;
+  /** Why the defense refuses a loss (with this config), or undefined when it accepts it. */
+  readonly refusesLoss: (loss: LossEntry, c: C) => string | undefined;
+  /** Whether models trained with it train BatchNorm (EST, as the reference); the others keep it frozen (docs/methods.md §3). */
+  readonly trainsBatchNorm: boolean;
+  /** The loss margin a run with this defense gets unless `--margin` says otherwise; absent = the loss's. */
+  readonly defaultMargin?: number;
+  /** RobRank's model-name suffix after the backbone (docs/methods.md §9). */
+  readonly suffix: {
+    /** How help texts show it (`p`, `[g]hmet<src><dst>[i]`). */
+    readonly grammar: string;
+    /** The config of a suffix, or null when it is not this defense's. */
+    readonly parse: (suffix: string, icsWeight: number) => C | null;
+    /** The suffix of a config, or null when RobRank has no name for it. */
+    readonly format: (c: C) => string | null;
+    /** The shorthand's loss can turn another defense's suffix into this one (CA-TRIDE: ACT's `p` with the gradual semihard miner). */
+    readonly claims?: (parsed: DefenseConfig, miner: MinerName) => boolean;
+  };
 }
+
+/** The refusal of a defense whose training loss must be computed on (perturbed) triplets. */
+const tripletsOnly = (what: string) => (loss: LossEntry): string | undefined =>
+  loss.input === 'triplets' ? undefined : `${what}; loss ${loss.name} is computed on the whole batch (it mines its own pairs), so there is no triplet to perturb`;
 
 const PGD_OPTIONS: readonly DefenseOption[] = [
   { flag: 'pgd-steps', field: 'steps', kind: 'int', value: 'N', min: 1, max: 10_000, help: `PGD steps η (${DEFAULT_STEPS}; CA-TRIDE ${CATRIDE_STEPS})` },
-  { flag: 'epsilon', field: 'epsilon', kind: 'number', value: 'X', min: 0, max: 1, help: 'L∞ budget in pixel units (77/255 for 28×28, 8/255 for 224×224)' },
-  { flag: 'alpha', field: 'alpha', kind: 'number', value: 'X', above: 0, max: 1, help: 'PGD step in pixel units (3/255 for 28×28, 1/255 for 224×224)' },
+  { flag: 'epsilon', field: 'epsilon', kind: 'number', value: 'X', min: 0, max: 1, help: `L∞ budget in pixel units (${asPixels(BUDGETS.small.training.epsilon)} for 28×28, ${asPixels(BUDGETS.large.training.epsilon)} for 224×224)` },
+  { flag: 'alpha', field: 'alpha', kind: 'number', value: 'X', above: 0, max: 1, help: `PGD step in pixel units (${asPixels(BUDGETS.small.training.alpha)} for 28×28, ${asPixels(BUDGETS.large.training.alpha)} for 224×224)` },
 ];
 
 const pgdSchema = {
@@ -145,8 +168,20 @@ const none: DefenseEntry<Of<'none'>> = {
   schema: z.object({ kind: z.literal('none') }).strict(),
   paperName: () => 'N/A',
   resolve: (c) => c,
-  build: (_c, loss) => noDefense(loss),
+  build: () => noDefense(),
+  refusesLoss: () => undefined,
+  trainsBatchNorm: false,
+  suffix: { grammar: "''", parse: (s) => (s === '' ? { kind: 'none' } : null), format: () => '' },
 };
+
+/** `d`/`p` and `df`/`pf` (η = 1, the fast variants) of EST and ACT. */
+function etaSuffix<K extends 'est' | 'act'>(kind: K, letter: string): DefenseEntry<Of<K>>['suffix'] {
+  return {
+    grammar: `${letter}, ${letter}f`,
+    parse: (s) => (s === letter ? ({ kind } as Of<K>) : s === `${letter}f` ? ({ kind, steps: 1 } as Of<K>) : null),
+    format: (c: PgdOverrides) => (c.steps === 1 ? `${letter}f` : c.steps === undefined || c.steps === DEFAULT_STEPS ? letter : null),
+  };
+}
 
 const est: DefenseEntry<Of<'est'>> = {
   kind: 'est',
@@ -156,6 +191,10 @@ const est: DefenseEntry<Of<'est'>> = {
   paperName: () => 'EST',
   resolve: (c, r) => ({ ...c, ...resolveBudget(c, r.imageSide, DEFAULT_STEPS) }),
   build: (c) => embeddingShiftedTriplet(budgetOf(c)),
+  // Every image is perturbed, so a loss on triplets or on the whole batch trains on the adversarial batch.
+  refusesLoss: () => undefined,
+  trainsBatchNorm: true,
+  suffix: etaSuffix('est', 'd'),
 };
 
 const act: DefenseEntry<Of<'act'>> = {
@@ -166,6 +205,9 @@ const act: DefenseEntry<Of<'act'>> = {
   paperName: () => 'ACT',
   resolve: (c, r) => ({ ...c, ...resolveBudget(c, r.imageSide, DEFAULT_STEPS) }),
   build: (c) => antiCollapseTriplet(budgetOf(c)),
+  refusesLoss: tripletsOnly('ACT perturbs the positive and negative of each mined triplet'),
+  trainsBatchNorm: false,
+  suffix: etaSuffix('act', 'p'),
 };
 
 const hm: DefenseEntry<Of<'hm'>> = {
@@ -221,6 +263,30 @@ const hm: DefenseEntry<Of<'hm'>> = {
     }
     return hardnessManipulation({ ...budgetOf(d), source: sampler(d.source), sourceName: d.source, destination, ics: d.ics, skipSatisfied: d.skipSatisfied });
   },
+  refusesLoss: (loss, c) =>
+    tripletsOnly('HM manipulates the hardness of mined triplets')(loss) ??
+    (typeof c.destination === 'string' && isGradual(c.destination) && loss.name !== 'triplet'
+      ? `HM's gradual destination ${c.destination} is a function of the previous step's triplet loss normalised by the triplet margin; with loss ${loss.name} it has no meaning`
+      : undefined),
+  trainsBatchNorm: false,
+  suffix: {
+    grammar: '[g]hmet<src><dst>[i]',
+    parse: (suffix, icsWeight) => {
+      const letters = SAMPLERS.map((s) => minerEntry(s).hmLetter!).join('');
+      const m = new RegExp(`^(g?)hmet([${letters}])([${letters}])(i?)$`).exec(suffix);
+      if (m === null) return null;
+      const [, gradual, src, dst, ics] = m as unknown as [string, string, string, string, string];
+      const byLetter = (l: string): SamplerName => SAMPLERS.find((s) => minerEntry(s).hmLetter === l)!;
+      return { kind: 'hm', source: byLetter(src), destination: gradual ? 'lga' : byLetter(dst), ...(gradual ? { gradualBase: byLetter(dst) } : {}), ics: ics ? icsWeight : 0 };
+    },
+    format: (c) => {
+      const l = (s: SamplerName): string => minerEntry(s).hmLetter!;
+      const tail = c.ics ? 'i' : '';
+      if (typeof c.destination === 'number') return null;
+      if (typeof c.destination === 'string' && isGradual(c.destination)) return c.destination === 'lga' ? `ghmet${l(c.source)}${l(c.gradualBase ?? 'semihard')}${tail}` : null;
+      return `hmet${l(c.source)}${l(c.destination)}${tail}`;
+    },
+  },
 };
 
 const catride: DefenseEntry<Of<'catride'>> = {
@@ -254,6 +320,17 @@ const catride: DefenseEntry<Of<'catride'>> = {
     return { ...c, lambda, weighting: c.weighting ?? 'softmax', mode: c.mode ?? 'alternate', ...resolveBudget(c, r.imageSide, CATRIDE_STEPS) };
   },
   build: (c) => collapseAwareTripletDecoupling({ ...budgetOf(c), lambda: c.lambda, weighting: c.weighting, mode: c.mode }),
+  // The separation term is added inside the triplet loss (the released code's triplet kernel).
+  refusesLoss: (loss) => (loss.name === 'triplet' ? undefined : `CA-TRIDE adds its separation term inside the triplet loss; it is not defined for loss ${loss.name}`),
+  trainsBatchNorm: false,
+  defaultMargin: CATRIDE_MARGIN,
+  suffix: {
+    grammar: 'p with a pg… loss',
+    parse: () => null,
+    format: (c) => (c.mode === undefined || c.mode === 'alternate' ? 'p' : null),
+    // CA-TRIDE's released configuration is the ACT model class with the gradual semihard loss (docs/methods.md §8.1).
+    claims: (parsed, miner) => parsed.kind === 'act' && miner === 'gradual-semihard',
+  },
 };
 
 /** Every defense by kind, in the order the help texts list them. */
@@ -289,45 +366,71 @@ export function resolveDefense<C extends DefenseConfig>(d: C, r: DefenseResoluti
   return e.resolve(d, r);
 }
 
-/**
- * Builds the training-step strategy; `loss` is the undefended loss kind. An
- * unresolved config gets the image size's defaults (`paper` supplies published
- * per-dataset values; CA-TRIDE falls back to its code's λ here, while resolveConfig asks for one).
- */
-export function buildDefense(d: DefenseConfig, imageSide: number, loss: PairLoss = 'triplet', paper: DefenseResolution['paper'] = {}): Defense {
-  if (d.kind !== 'none' && loss !== 'triplet') throw new Error(`defense ${d.kind} trains a triplet loss; --loss contrastive works without a defense only`);
+/** What building a run's defense reads from its resolved experiment config (an ExperimentConfig is one). */
+export interface ResolvedRun {
+  readonly defense: DefenseConfig;
+  readonly loss: string;
+  readonly metric: MetricName;
+  readonly margin: number;
+  readonly lossParams?: Readonly<Record<string, number>>;
+}
+
+/** Why a defense refuses a run's loss or metric, or undefined when it accepts both. */
+export function defenseRefusal(d: DefenseConfig, loss: string, metric: MetricName): string | undefined {
   const e = entryOf(d);
-  const resolved = e.resolve(d.kind === 'catride' && d.lambda === undefined && paper.catrideLambda === undefined ? { ...d, lambda: CATRIDE_CODE_LAMBDA } : d, { imageSide, paper, dataset: 'this dataset' });
-  return e.build(resolved, loss);
+  if (e.metrics !== undefined && !e.metrics.includes(metric)) return `defense ${e.paperName(d)} is defined for metric ${e.metrics.join(' or ')} only, not ${metric}`;
+  return e.refusesLoss(lossEntry(loss), d);
 }
 
 /**
- * RobRank / robdml model-name suffixes after the backbone (docs/methods.md §9):
- * '' none, 'd' EST, 'df' EST η=1, 'p' ACT, 'pf' ACT η=1, '[g]hmet<src><dst>[i]' HM
- * (`i`: ICS with the dataset's published weight, `icsWeight`).
- * Returns null for a suffix that is not a defense name.
+ * The training-step strategy of a resolved config, bound to the run's loss
+ * (its learnable scalars included). A config whose defense was not resolved
+ * (resolveConfig, resolveDefense) is an error.
+ */
+export function buildDefense(c: ResolvedRun): RunDefense {
+  const refusal = defenseRefusal(c.defense, c.loss, c.metric);
+  if (refusal !== undefined) throw new Error(refusal);
+  const defense = entryOf(c.defense).build(c.defense);
+  const loss = buildTrainingLoss(c.loss, { margin: c.margin, metric: metricByName(c.metric), ...(c.lossParams !== undefined ? { params: c.lossParams } : {}) });
+  return {
+    name: defense.name,
+    loss,
+    step: (ctx) => defense.step({ ...ctx, loss }),
+    state: () => ({ ...(defense.state?.() ?? {}), ...loss.state() }),
+    loadState: (s) => {
+      defense.loadState?.(s);
+      loss.loadState(s);
+    },
+    dispose: () => loss.dispose(),
+  };
+}
+
+/** Every defense's suffix grammar, for help texts and messages. */
+export const SUFFIX_GRAMMAR = DEFENSE_KINDS.map((k) => DEFENSES[k].suffix.grammar).join(', ');
+
+/**
+ * RobRank / robdml model-name suffixes after the backbone (docs/methods.md §9),
+ * parsed by each defense entry (`i` in HM's: ICS with the dataset's published
+ * weight, `icsWeight`). Returns null for a suffix that is not a defense name.
  */
 export function defenseFromModelSuffix(suffix: string, icsWeight = ICS_WEIGHT): DefenseConfig | null {
-  if (suffix === '') return { kind: 'none' };
-  if (suffix === 'd') return { kind: 'est' };
-  if (suffix === 'df') return { kind: 'est', steps: 1 };
-  if (suffix === 'p') return { kind: 'act' };
-  if (suffix === 'pf') return { kind: 'act', steps: 1 };
-  const letters = SAMPLERS.map((s) => minerEntry(s).hmLetter!).join('');
-  const m = new RegExp(`^(g?)hmet([${letters}])([${letters}])(i?)$`).exec(suffix);
-  if (m) {
-    const [, gradual, src, dst, ics] = m as unknown as [string, string, string, string, string];
-    const byLetter = (l: string): SamplerName => SAMPLERS.find((s) => minerEntry(s).hmLetter === l)!;
-    return {
-      kind: 'hm',
-      source: byLetter(src),
-      destination: gradual ? 'lga' : byLetter(dst),
-      ...(gradual ? { gradualBase: byLetter(dst) } : {}),
-      ics: ics ? icsWeight : 0,
-    };
+  for (const k of DEFENSE_KINDS) {
+    const d = (DEFENSES[k] as DefenseEntry<DefenseConfig>).suffix.parse(suffix, icsWeight);
+    if (d !== null) return d;
   }
   if (/^(rh|hm(kl|l2))/.test(suffix) || /^g?hm(kl|l2)/.test(suffix)) {
     throw new Error(`model suffix '${suffix}': the fixed-anchor (rh) and KL/L2 HM variants are not supported (the authors report they do not work)`);
   }
   return null;
+}
+
+/** The defense the shorthand means: the suffix's, unless another entry claims it for this miner (CA-TRIDE). */
+export function defenseOfShorthand(parsed: DefenseConfig, miner: MinerName): DefenseConfig {
+  const claimer = DEFENSE_KINDS.find((k) => DEFENSES[k].suffix.claims?.(parsed, miner) === true);
+  return claimer === undefined ? parsed : { kind: claimer } as DefenseConfig;
+}
+
+/** RobRank's model suffix of a defense config, or null when it has none. */
+export function modelSuffix(d: DefenseConfig): string | null {
+  return entryOf(d).suffix.format(d);
 }

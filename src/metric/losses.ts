@@ -1,31 +1,60 @@
-// Layer: metric. The training losses on mined pairs as one catalogue: names in
-// our configs and in RobRank's loss names, and each loss's default margin.
-import { CONTRASTIVE_MARGIN } from './contrastive.js';
-import { metricByName, type MetricName } from './metric.js';
+// Layer: metric. The training losses as one catalogue. Each loss lives in its
+// own file and exports its entry (loss.ts says what an entry holds); the config
+// schema, the `train` flags and help texts, RobRank's shorthand parser and the
+// defenses' accept rules derive from this list. Adding a loss: its file, one line here.
+import type { MetricName } from './metric.js';
+import { hyperDefault, type LossEntry } from './loss.js';
+import { tripletEntry } from './triplet.js';
+import { contrastiveEntry } from './contrastive.js';
+import { marginEntry } from './margin.js';
+import { multiSimilarityEntry } from './multi-similarity.js';
+import { liftedEntry } from './lifted.js';
+import { npairEntry } from './npair.js';
+import { snrEntry } from './snr.js';
+import { quadrupletEntry } from './quadruplet.js';
+import { spectralTripletEntry } from './spectral-triplet.js';
 
-/** The training loss on mined triplets. */
-export type LossKind = 'triplet' | 'contrastive';
+export * from './loss.js';
 
-export interface LossEntry {
-  readonly name: LossKind;
-  /** The word in RobRank's loss names: `p` + miner code + word + metric (`pdcontrastN`). */
-  readonly robrankWord: string;
-  readonly summary: string;
-  /** The margin RobRank uses with a metric. */
-  readonly defaultMargin: (metric: MetricName) => number;
-}
+/** Every loss, the default (triplet) first. */
+export const LOSSES = [tripletEntry, contrastiveEntry, marginEntry, multiSimilarityEntry, liftedEntry, npairEntry, snrEntry, quadrupletEntry, spectralTripletEntry] as const satisfies readonly LossEntry[];
 
-/** Every loss. The one list the config schema, the CLI and the shorthand parser derive from. */
-export const LOSSES: readonly LossEntry[] = [
-  { name: 'triplet', robrankWord: 'triplet', summary: 'triplet loss max(0, d(a,p) − d(a,n) + γ)', defaultMargin: (metric) => metricByName(metric).defaultMargin },
-  { name: 'contrastive', robrankWord: 'contrast', summary: 'contrastive loss on the SPC-2 pairs', defaultMargin: () => CONTRASTIVE_MARGIN },
-];
+/** A loss's name, as configs and `--loss` spell it. */
+export type LossKind = (typeof LOSSES)[number]['name'];
 
 export const LOSS_NAMES: readonly LossKind[] = LOSSES.map((l) => l.name);
 
 /** A loss entry by name; throws listing the known names. */
 export function lossEntry(name: string): LossEntry {
-  const l = LOSSES.find((e) => e.name === name);
+  const l = (LOSSES as readonly LossEntry[]).find((e) => e.name === name);
   if (l === undefined) throw new Error(`unknown loss '${name}' (known: ${LOSS_NAMES.join(', ')})`);
   return l;
+}
+
+/** The loss margin RobRank uses for a loss and metric; 0 for a loss without a margin. */
+export function defaultLossMargin(loss: string, metric: MetricName): number {
+  return lossEntry(loss).margin?.(metric) ?? 0;
+}
+
+/** Every hyper-parameter of a loss at its default for a metric (what a resolved config records). */
+export function defaultLossParams(loss: string, metric: MetricName): Record<string, number> {
+  return Object.fromEntries(lossEntry(loss).hypers.map((h) => [h.name, hyperDefault(h, metric)]));
+}
+
+/** Throws unless the loss is defined for the metric. */
+export function requireLossMetric(loss: LossEntry, metric: MetricName): void {
+  if (!loss.metrics.includes(metric)) throw new Error(`loss ${loss.name} is defined for metric${loss.metrics.length > 1 ? 's' : ''} ${loss.metrics.join(' and ')} only, not ${metric} (as in the reference)`);
+}
+
+/** Each distinct hyper-parameter flag once, with the losses that take it (the `train` options). */
+export function lossFlags(): { flag: string; help: string; min?: number; above?: number; max?: number; losses: string[] }[] {
+  const byFlag = new Map<string, { flag: string; help: string; min?: number; above?: number; max?: number; losses: string[] }>();
+  for (const l of LOSSES as readonly LossEntry[]) {
+    for (const h of l.hypers) {
+      const seen = byFlag.get(h.flag);
+      if (seen !== undefined) seen.losses.push(l.name);
+      else byFlag.set(h.flag, { flag: h.flag, help: `${h.help}   (${typeof h.default === 'number' ? h.default : 'per metric'})`, ...(h.min !== undefined ? { min: h.min } : {}), ...(h.above !== undefined ? { above: h.above } : {}), ...(h.max !== undefined ? { max: h.max } : {}), losses: [l.name] });
+    }
+  }
+  return [...byFlag.values()];
 }

@@ -6,10 +6,10 @@
 // Each instance carries everything that depends on the metric: how an
 // embedding enters metric space, its distances (exact, with the reference's
 // gallery numerics, row-wise, inside the losses, from a Gram matrix for the
-// miners), its contrastive-loss form and its default margin. Code below the
+// miners), and its default margin. Code below the
 // CLI passes `Metric` objects; configs, checkpoints and JSON keep the name
 // (`metricByName` turns one into the other; an instance serialises to its name).
-import { call1, ones, tidy, type Tensor } from '../tensor/index.js';
+import { call1, tidy, type Tensor } from '../tensor/index.js';
 
 /** N = normalised Euclidean, E = Euclidean, C = cosine distance (docs/methods.md §1). */
 export type MetricName = 'N' | 'E' | 'C';
@@ -68,8 +68,6 @@ export interface Metric {
    * round-off may make the radicand slightly negative off it, giving NaN), C 1 − x_i·x_j.
    */
   fromGram(gram: Tensor): Tensor;
-  /** The pair contrastive loss on mined triplets (see contrastive.ts for the formulas and checks). */
-  contrastive(a: Tensor, p: Tensor, n: Tensor, margin: number): Tensor;
   /** The name, so that a metric in a message or a JSON document reads as in a config. */
   toString(): string;
   toJSON(): string;
@@ -79,9 +77,6 @@ export interface Metric {
 export function l2normalize(x: Tensor, eps = 1e-12): Tensor {
   return tidy(() => x.div(x.norm(2, -1, true).clampMin(eps)));
 }
-
-/** ATen's Reduction::Mean. */
-const REDUCTION_MEAN = 1;
 
 /** What N and E share: Euclidean distances. */
 const euclidean = {
@@ -96,16 +91,6 @@ const euclidean = {
       const sq = call1('aten::diagonal', [gram, 0, 0, 1]);
       return sq.unsqueeze(1).add(sq.unsqueeze(0)).sub(gram.mul(2)).sqrt();
     }),
-  /** mean_i d(a_i, p_i) + mean over the violating pairs V of (m − d(a_i, n_i)); 0 when V = ∅. */
-  contrastive: (a: Tensor, p: Tensor, n: Tensor, margin: number): Tensor =>
-    tidy(() => {
-      const pull = euclidean.lossRows(a, p).mean();
-      const hinge = euclidean.lossRows(a, n).rsub(margin).clampMin(0);
-      // Mean over violating pairs only: sum / count, with the count floored at 1
-      // so that an empty V gives exactly 0 (and a zero gradient) instead of NaN.
-      const violating = hinge.gt(0).sum().clampMin(1).to(hinge.dtype);
-      return pull.add(hinge.sum().div(violating));
-    }),
 };
 
 /** C's distances: 1 − cosine of normalised vectors. */
@@ -115,14 +100,6 @@ const cosine = {
   rows: (a: Tensor, b: Tensor): Tensor => tidy(() => a.mul(b).sum(-1).rsub(1)),
   lossRows: (u: Tensor, v: Tensor): Tensor => tidy(() => call1('aten::cosine_similarity', [u, v, -1, COSINE_SIMILARITY_EPS]).rsub(1)),
   fromGram: (gram: Tensor): Tensor => tidy(() => gram.rsub(1)),
-  /** PyTorch's cosine_embedding_loss with targets +1 (a, p) then −1 (a, n), each a mean. */
-  contrastive: (a: Tensor, p: Tensor, n: Tensor, margin: number): Tensor =>
-    tidy(() => {
-      const target = ones([a.shape[0]!], { dtype: a.dtype, device: a.device });
-      const pull = call1('aten::cosine_embedding_loss', [a, p, target, margin, REDUCTION_MEAN]);
-      const push = call1('aten::cosine_embedding_loss', [a, n, target.neg(), margin, REDUCTION_MEAN]);
-      return pull.add(push);
-    }),
 };
 
 const normalised = (z: Tensor): Tensor => l2normalize(z);

@@ -7,7 +7,8 @@
 // C), which matters for parity; hardness and every other consumer use the plain
 // distances (`metric.rows`).
 import { tidy, type Tensor } from '../tensor/index.js';
-import { requireMetric, type Metric } from './metric.js';
+import { METRIC_NAMES, metricByName, requireMetric, type Metric } from './metric.js';
+import type { TripletLossEntry } from './loss.js';
 import { assertMargin, assertTripletInputs } from './check.js';
 
 /** Options of the triplet loss. */
@@ -81,3 +82,14 @@ export function catrideSeparationTerm(a: Tensor, p: Tensor, n: Tensor, opts: Cat
     return lowAp.sub(lowAn).add(margin).clampMin(0).mul(weight);
   });
 }
+
+export const tripletEntry: TripletLossEntry = {
+  name: 'triplet',
+  robrankWords: ['triplet'],
+  summary: 'triplet loss max(0, d(a,p) − d(a,n) + γ)',
+  metrics: METRIC_NAMES,
+  input: 'triplets',
+  margin: (metric) => metricByName(metric).defaultMargin,
+  hypers: [],
+  fn: (t, ctx) => tripletLoss(t.a, t.p, t.n, { metric: ctx.metric, margin: ctx.margin }),
+};

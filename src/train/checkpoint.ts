@@ -22,6 +22,7 @@ import { dispose, type Tensor } from '../tensor/index.js';
 import type { Optimizer } from '../optim/index.js';
 import type { EmbeddingModel } from '../models/model.js';
 import { modelEntry } from '../models/catalogue.js';
+import { DEFENSES } from '../defense/registry.js';
 import { datasetOf, describeSchemaErrors, parseConfig, type ExperimentConfig } from './config.js';
 
 export const SIDECAR = 'checkpoint.json';
@@ -415,8 +416,8 @@ export function createModel(config: ExperimentConfig, weights: 'initial' | 'chec
   return modelEntry(config.model).create({
     // The dataset's input shape: 28×28 grey for MNIST/Fashion, 224×224 RGB otherwise (docs/datasets.md).
     inputShape: [channels, imageSide, imageSide],
-    // EST models train BatchNorm normally; every other model keeps it frozen (docs/methods.md §3).
-    frozenBatchNorm: config.defense.kind !== 'est',
+    // The defense entry says whether its models train BatchNorm (EST) or keep it frozen (docs/methods.md §3).
+    frozenBatchNorm: !DEFENSES[config.defense.kind].trainsBatchNorm,
     ...(weights === 'initial' && config.pretrained !== undefined ? { pretrained: config.pretrained } : {}),
     ...(config.modelFile !== undefined ? { modelFile: config.modelFile } : {}),
   });

@@ -3,13 +3,14 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { parseMetric, METRIC_NAMES, type MetricName } from '../metric/metric.js';
-import { LOSSES, LOSS_NAMES, lossEntry, type LossKind } from '../metric/losses.js';
+import { defaultLossMargin, defaultLossParams, LOSSES, LOSS_NAMES, lossEntry, requireLossMetric, type LossEntry, type LossKind } from '../metric/losses.js';
 import { MINERS, MINER_NAMES, type MinerName } from '../metric/miners.js';
 import { defaultModelFor, MODELS, MODEL_NAMES, modelEntry, type ModelKind } from '../models/catalogue.js';
 import { canonicalDatasetName, parseDatasetName, type DatasetEntry } from '../data/registry.js';
 import { imageScale, type ImageScale } from '../data/image-size.js';
-import { defenseConfigSchema, defenseFromModelSuffix, ICS_WEIGHT, resolveDefense, type DefenseConfig } from '../defense/registry.js';
+import { defenseConfigSchema, defenseFromModelSuffix, defenseOfShorthand, modelSuffix, defenseRefusal, DEFENSES, ICS_WEIGHT, resolveDefense, SUFFIX_GRAMMAR, type DefenseConfig } from '../defense/registry.js';
 export type { MinerName, ModelKind, LossKind };
+export { defaultLossMargin };
 
 /** One experiment as plain data (stored in every checkpoint): dataset, model, loss, miner, defense, optimizer, epochs. */
 export interface ExperimentConfig {
@@ -21,8 +22,10 @@ export interface ExperimentConfig {
   metric: MetricName;
   loss: LossKind;
   miner: MinerName;
-  /** Loss margin: triplet γ 0.2 for N/C and 1.0 for E; contrastive 1.0 for all (RobRank's tables). */
+  /** Loss margin: the loss entry's default for the metric (triplet γ 0.2 for N/C and 1.0 for E, contrastive 1.0, …); 0 for a loss without one. */
   margin: number;
+  /** The loss's other hyper-parameters by name (losses.ts); a resolved config holds every one. */
+  lossParams?: Record<string, number>;
   /** Code epochs over SPC-2 pairs (RobRank halves the paper's epochs, docs/methods.md §2). */
   epochs: number;
   batchPairs: number;
@@ -48,7 +51,7 @@ export interface ExperimentConfig {
 }
 
 /** Training hyper-parameters by image size (docs/methods.md §3): the 28×28 column (c2f2) and the 224×224 column (ResNet-18). */
-const TRAINING_DEFAULTS: Readonly<Record<ImageScale, Pick<ExperimentConfig, 'epochs' | 'batchPairs' | 'lr' | 'weightDecay' | 'evalEvery'>>> = {
+export const TRAINING_DEFAULTS: Readonly<Record<ImageScale, Pick<ExperimentConfig, 'epochs' | 'batchPairs' | 'lr' | 'weightDecay' | 'evalEvery'>>> = {
   small: { epochs: 8, batchPairs: 128, lr: 1e-3, weightDecay: 1e-7, evalEvery: 1 },
   // RD's text says 1e-3; the code that produced the published numbers uses 1e-5 (docs/methods.md §3).
   large: { epochs: 75, batchPairs: 56, lr: 1e-5, weightDecay: 4e-4, evalEvery: 5 },
@@ -65,7 +68,7 @@ export function defaultConfig(dataset: string): ExperimentConfig {
     metric,
     loss: loss.name,
     miner: MINER_NAMES[0]!,
-    margin: loss.defaultMargin(metric),
+    margin: defaultLossMargin(loss.name, metric),
     ...TRAINING_DEFAULTS[imageScale(entry.imageSide)],
     seed: 0,
     maxBatches: 0,
@@ -86,37 +89,56 @@ export function parseShorthand(s: string): ExperimentConfig {
   const base = defaultConfig(dataset);
   const paper = parseDatasetName(dataset).entry.paper;
   const backbone = MODELS.find((m) => m.robrankCode !== undefined && model.startsWith(m.robrankCode));
-  let defense = backbone ? defenseFromModelSuffix(model.slice(backbone.robrankCode!.length), paper.icsWeight ?? ICS_WEIGHT) : null;
-  if (backbone === undefined || defense === null) {
+  const suffixDefense = backbone ? defenseFromModelSuffix(model.slice(backbone.robrankCode!.length), paper.icsWeight ?? ICS_WEIGHT) : null;
+  if (backbone === undefined || suffixDefense === null) {
     const codes = MODELS.flatMap((m) => (m.robrankCode === undefined ? [] : [m.robrankCode]));
-    throw new Error(`model '${model}' is not supported (backbones ${codes.join(', ')}; suffixes '', d, df, p, pf, [g]hmet<src><dst>[i])`);
+    throw new Error(`model '${model}' is not supported (backbones ${codes.join(', ')}; suffixes ${SUFFIX_GRAMMAR})`);
   }
   const parsed = parseLossName(loss);
   if (parsed === null) {
-    const known = LOSSES.flatMap((l) => MINERS.map((m) => `p${m.lossCode}${l.robrankWord}`));
-    throw new Error(`loss '${loss}' is not supported (supported: ${known.map((l) => `${l}{${METRIC_NAMES.join(',')}}`).join(', ')})`);
+    const known = (LOSSES as readonly LossEntry[]).flatMap((l) =>
+      l.robrankWords.flatMap((w) => (l.input === 'batch' || l.miner !== undefined ? [`p${w}`] : MINERS.map((m) => `p${m.lossCode}${w}`)).map((n) => `${n}{${l.metrics.join(',')}}`)),
+    );
+    throw new Error(`loss '${loss}' is not supported (supported: ${known.join(', ')})`);
   }
   const { lossKind, miner, metric } = parsed;
-  // CA-TRIDE's released configuration is the ACT model class with the gradual semihard loss (docs/methods.md §8.1).
-  if (miner === 'gradual-semihard' && defense.kind === 'act') defense = { kind: 'catride' };
-  return validateConfig({ ...base, model: backbone.name, metric, loss: lossKind, miner, margin: defaultLossMargin(lossKind, metric), defense });
+  const defense = defenseOfShorthand(suffixDefense, miner);
+  const margin = DEFENSES[defense.kind].defaultMargin ?? defaultLossMargin(lossKind, metric);
+  return validateConfig({ ...base, model: backbone.name, metric, loss: lossKind, miner, margin, defense });
+}
+
+/**
+ * The RobRank shorthand of a config (`fashion:rc2f2p:psnrN`), printed from the
+ * model, defense and loss entries; null when RobRank has no name for it (a
+ * model without a backbone code, a defense setting its suffix cannot say).
+ * Budgets and other flags are not part of a shorthand.
+ */
+export function shorthandOf(c: ExperimentConfig): string | null {
+  const code = modelEntry(c.model).robrankCode;
+  const suffix = modelSuffix(c.defense);
+  if (code === undefined || suffix === null) return null;
+  const loss = lossEntry(c.loss);
+  const miner = loss.input === 'batch' || loss.miner !== undefined ? '' : MINERS.find((m) => m.name === c.miner)!.lossCode;
+  return `${c.dataset}:${code}${suffix}:p${miner}${loss.robrankWords[0]!}${c.metric}`;
 }
 
 /** `p` + miner code + loss word + metric letter → its parts; null when it is not such a name. */
 function parseLossName(s: string): { lossKind: LossKind; miner: MinerName; metric: MetricName } | null {
-  const m = /^p([a-z]*)([NEC])$/.exec(s);
+  const m = /^p([A-Za-z]*)([NEC])$/.exec(s);
   if (m === null) return null;
-  for (const l of LOSSES) {
-    for (const miner of MINERS) {
-      if (m[1] === `${miner.lossCode}${l.robrankWord}`) return { lossKind: l.name, miner: miner.name, metric: parseMetric(m[2]!) };
+  for (const l of LOSSES as readonly LossEntry[]) {
+    for (const word of l.robrankWords) {
+      // A loss that mines for itself, or always with one miner, has no miner code (pmsN, pDtripletN).
+      if (l.input === 'batch' || l.miner !== undefined) {
+        if (m[1] === word) return { lossKind: l.name as LossKind, miner: l.miner ?? MINER_NAMES[0]!, metric: parseMetric(m[2]!) };
+        continue;
+      }
+      for (const miner of MINERS) {
+        if (m[1] === `${miner.lossCode}${word}`) return { lossKind: l.name as LossKind, miner: miner.name, metric: parseMetric(m[2]!) };
+      }
     }
   }
   return null;
-}
-
-/** The loss margin RobRank uses for a loss and metric (triplet 0.2 for N/C, 1.0 for E; contrastive 1.0). */
-export function defaultLossMargin(loss: LossKind, metric: MetricName): number {
-  return lossEntry(loss).defaultMargin(metric);
 }
 
 /** Field types of an ExperimentConfig read from JSON; validateConfig then checks ranges and combinations. */
@@ -129,6 +151,7 @@ const experimentConfigSchema = z
     loss: z.enum(LOSS_NAMES as [LossKind, ...LossKind[]]),
     miner: z.enum(MINER_NAMES as [MinerName, ...MinerName[]]),
     margin: z.number(),
+    lossParams: z.record(z.string(), z.number()).optional(),
     epochs: z.number(),
     batchPairs: z.number(),
     lr: z.number(),
@@ -171,6 +194,7 @@ export function validateConfig(c: ExperimentConfig): ExperimentConfig {
   if (c.shards !== undefined && (!Number.isInteger(c.shards) || c.shards < 1 || c.shards > c.batchPairs)) {
     throw new Error(`shards must be an integer in [1, batch size ${c.batchPairs}], got ${c.shards}`);
   }
+  checkLoss(c);
   if ((c.model === 'torchscript') !== (c.modelFile !== undefined)) throw new Error(`model torchscript and modelFile go together (model ${c.model}, modelFile ${c.modelFile ?? 'none'})`);
   const dataset = parseDatasetName(c.dataset).entry;
   const model = modelEntry(c.model);
@@ -180,6 +204,22 @@ export function validateConfig(c: ExperimentConfig): ExperimentConfig {
   }
   if (c.pretrained !== undefined && !model.takesPretrained) throw new Error(`--pretrained applies to ${MODELS.filter((m) => m.takesPretrained).map((m) => m.name).join(' and ')} only, not ${c.model}`);
   return c;
+}
+
+/** The loss's rules: its metrics, its miner, its margin and hyper-parameters (names and ranges), its learnable scalars. */
+function checkLoss(c: ExperimentConfig): void {
+  const loss = lossEntry(c.loss);
+  requireLossMetric(loss, c.metric);
+  if (loss.input === 'batch' && c.miner !== MINER_NAMES[0]) throw new Error(`loss ${loss.name} mines its own pairs from the whole batch; a miner (${c.miner}) does not apply`);
+  if (loss.miner !== undefined && c.miner !== loss.miner) throw new Error(`loss ${loss.name} always mines with the ${loss.miner} miner, not ${c.miner}`);
+  if (loss.margin === undefined && c.margin !== 0) throw new Error(`loss ${loss.name} has no margin (got margin ${c.margin})`);
+  for (const [name, v] of Object.entries(c.lossParams ?? {})) {
+    const h = loss.hypers.find((x) => x.name === name);
+    if (h === undefined) throw new Error(`lossParams.${name}: loss ${loss.name} has no such hyper-parameter (it has ${loss.hypers.map((x) => x.name).join(', ') || 'none'})`);
+    const ok = Number.isFinite(v) && (h.min === undefined || v >= h.min) && (h.above === undefined || v > h.above) && (h.max === undefined || v <= h.max);
+    if (!ok) throw new Error(`lossParams.${name} (--${h.flag}) is out of range: ${v}`);
+  }
+  if ((loss.learnable?.length ?? 0) > 0 && (c.shards ?? 1) > 1) throw new Error(`loss ${loss.name} learns ${loss.learnable!.map((l) => l.name).join(', ')} beside the model; data-parallel shards do not reduce its gradient yet`);
 }
 
 /** JSON with object keys sorted at every level: equal configs give equal strings whatever order their fields were set in. */
@@ -210,7 +250,10 @@ export function resolveConfig(c: ExperimentConfig): ExperimentConfig {
     ...(c.root !== undefined ? { root: path.resolve(c.root) } : {}),
     ...(c.pretrained !== undefined ? { pretrained: path.resolve(c.pretrained) } : {}),
     ...(c.modelFile !== undefined ? { modelFile: path.resolve(c.modelFile) } : {}),
+    lossParams: { ...defaultLossParams(c.loss, c.metric), ...c.lossParams },
     defense: resolveDefense(c.defense, { imageSide: entry.imageSide, paper: entry.paper, metric: c.metric, dataset: entry.name }),
   };
+  const refusal = defenseRefusal(resolved.defense, resolved.loss, resolved.metric);
+  if (refusal !== undefined) throw new Error(refusal);
   return validateConfig(resolved);
 }

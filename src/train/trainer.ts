@@ -20,14 +20,14 @@ import { openDataset, spc2Loader, type Batch, type DmlDataset } from '../data/in
 import { minerByName } from '../metric/miners.js';
 import { metricByName } from '../metric/metric.js';
 import { buildDefense } from '../defense/registry.js';
-import { DEFENSE_STAT_KEYS, type Defense, type DefenseStats } from '../defense/defense.js';
+import { DEFENSE_STAT_KEYS, type DefenseStats, type RunDefense } from '../defense/defense.js';
 import { evaluateBenign, type BenignMetrics } from '../eval/benign.js';
 import type { EmbeddingModel } from '../models/model.js';
 import {
   createModel, keepModuleFile, latestGoodCheckpoint, runConfig, loadModelWeights, loadOptimizerState, readCheckpoint, saveCheckpoint,
   type CheckpointInfo, type CheckpointState, type DeviceRngState, type EpochProgress, type TrainingPosition, type VerifiedCheckpoint,
 } from './checkpoint.js';
-import { canonicalJson, datasetOf, resolveConfig, type ExperimentConfig } from './config.js';
+import { canonicalJson, resolveConfig, type ExperimentConfig } from './config.js';
 import { ProgressBar } from './progress.js';
 import { writeReport } from './report.js';
 import type { EpochRecord, TrainResult } from './records.js';
@@ -116,14 +116,14 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     const model = createModel(from === null ? config : runConfig(config, from.base), from === null ? 'initial' : 'checkpoint').to(opts.device ?? CPU);
     if (from === null && run !== null) keepModuleFile(config, run.dir);
     const opt = new Adam(model.parameters(), { lr: config.lr, weightDecay: config.weightDecay });
+    let defense: RunDefense | undefined;
     try {
-      const dataset = datasetOf(config);
-      const defense = buildDefense(config.defense, dataset.imageSide, config.loss, dataset.paper);
+      defense = buildDefense(config);
       let state = FRESH;
       if (from !== null) {
         loadModelWeights(from, model);
         loadOptimizerState(from, opt);
-        defense.loadState?.(from.info.defenseState);
+        defense.loadState(from.info.defenseState);
         state = stateOf(from.info);
         run?.truncateLog(from.info.logBytes);
         run?.log({ event: 'resume', ...state.position, pid: process.pid, worldSize: group.worldSize });
@@ -133,6 +133,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       }
       return await new TrainingRun(config, run, model, opt, defense, data.test, opts, group).run(data.train, state);
     } finally {
+      defense?.dispose();
       opt.dispose();
       model.dispose();
     }
@@ -195,7 +196,7 @@ class TrainingRun {
     readonly dir: RunDirectory | null,
     readonly model: EmbeddingModel,
     readonly opt: Adam,
-    readonly defense: Defense,
+    readonly defense: RunDefense,
     readonly test: DmlDataset,
     readonly opts: TrainOptions,
     readonly group: ProcessGroup,
@@ -308,7 +309,7 @@ class TrainingRun {
   /** Rank 0 writes the checkpoint (every rank holds the same weights); the others only keep the clock. */
   #commit(s: RunState): void {
     if (this.dir !== null) {
-      const state: CheckpointState = { config: this.config, ...s, defenseState: this.defense.state?.() ?? {}, logBytes: this.dir.logBytes() };
+      const state: CheckpointState = { config: this.config, ...s, defenseState: this.defense.state(), logBytes: this.dir.logBytes() };
       saveCheckpoint(this.dir.dir, this.model, this.opt, state);
     }
     this.#lastCheckpoint = { time: Date.now(), step: this.opt.stepCount };
@@ -319,7 +320,7 @@ class TrainingRun {
 export interface EpochOptions {
   model: EmbeddingModel;
   opt: Adam;
-  defense: Defense;
+  defense: RunDefense;
   train: DmlDataset;
   config: ExperimentConfig;
   epoch: number;
@@ -376,6 +377,7 @@ export async function trainEpoch(o: EpochOptions): Promise<EpochProgress> {
         dispose([...new Set([batch.images, batch.labels, onModel.images, onModel.labels])]);
       }
       opt.step();
+      o.defense.loss.step(); // the loss's learnable scalars (margin loss β), with their own learning rate
       const { loss, stats: stepStats } = step;
       if (!Number.isFinite(loss)) throw new Error(`epoch ${epoch + 1}, step ${p.steps + 1}: the loss became ${loss}`);
       o.onStep?.({ epoch, step: firstStep + p.steps, loss, ...stepStats });
@@ -415,6 +417,7 @@ function singleStep(o: EpochOptions, batch: Batch, step: number, local: StepAgre
       epoch, maxEpochs: config.epochs, step,
     });
     opt.zeroGrad();
+    defense.loss.zeroGrad();
     s.loss.backward();
     return { loss: s.loss.item(), stats: s.stats, agreed: local };
   });
@@ -428,17 +431,18 @@ function singleStep(o: EpochOptions, batch: Batch, step: number, local: StepAgre
 function shardedStep(o: EpochOptions, batch: Batch, step: number, d: { shards: number; mine: number[]; group: ProcessGroup }, local: StepAgreement): StepOutcome {
   const { model, opt, defense, config, epoch } = o;
   const pairs = batch.labels.shape[0]! / 2;
-  const before = defense.state?.() ?? {};
+  const before = defense.state();
   const stateKeys = Object.keys(before);
   const width = 1 + DEFENSE_STAT_KEYS.length + stateKeys.length;
   const values = new Float64Array(d.shards * width + 2);
   opt.zeroGrad();
+  defense.loss.zeroGrad();
   for (const s of d.mine) {
     const [from, to] = pairRange(pairs, d.shards, s);
     if (to === from) continue; // a shard with no pairs weighs nothing
     const weight = (to - from) / pairs;
     manualSeed(shardSeed(config.seed, epoch, step, s));
-    defense.loadState?.(before);
+    defense.loadState(before);
     const r = tidy(() => {
       const st = defense.step({
         model, images: batch.images.narrow(0, 2 * from, 2 * (to - from)), labels: batch.labels.narrow(0, 2 * from, 2 * (to - from)),
@@ -447,7 +451,7 @@ function shardedStep(o: EpochOptions, batch: Batch, step: number, d: { shards: n
       st.loss.mul(weight).backward();
       return { loss: st.loss.item(), stats: st.stats };
     });
-    const after = defense.state?.() ?? {};
+    const after = defense.state();
     const row = [r.loss, ...DEFENSE_STAT_KEYS.map((k) => r.stats[k] ?? Number.NaN), ...stateKeys.map((k) => after[k] ?? Number.NaN)];
     row.forEach((v, k) => (values[s * width + k] = weight * v));
   }
@@ -463,7 +467,7 @@ function shardedStep(o: EpochOptions, batch: Batch, step: number, d: { shards: n
   const stats = Object.fromEntries(
     DEFENSE_STAT_KEYS.map((key, k) => [key, column(1 + k)]).filter(([, v]) => !Number.isNaN(v)),
   ) as unknown as DefenseStats;
-  defense.loadState?.(Object.fromEntries(stateKeys.map((key, k) => [key, column(1 + DEFENSE_STAT_KEYS.length + k)])));
+  defense.loadState(Object.fromEntries(stateKeys.map((key, k) => [key, column(1 + DEFENSE_STAT_KEYS.length + k)])));
   return { loss: column(0), stats, agreed: { stop: sum[d.shards * width]! > 0, checkpoint: sum[d.shards * width + 1]! > 0 } };
 }
 

@@ -31,7 +31,7 @@ export async function trainTinyRun(parent: string, o: { name?: string; gallery?:
     const steps: StepRecord[] = [];
     let lossSum = 0;
     await trainEpoch({
-      model, opt, defense: buildDefense(config.defense, 28), train: data.train, config, epoch: 0,
+      model, opt, defense: buildDefense(config), train: data.train, config, epoch: 0,
       afterStep: async (p) => {
         steps.push({ step: p.steps - 1, epoch: 0, loss: p.lossSum - lossSum });
         lossSum = p.lossSum;

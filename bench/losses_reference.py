@@ -1,0 +1,136 @@
+#!/usr/bin/env python3
+"""Reference values of rankshield's losses from pytorch-metric-learning (PML).
+
+Writes test/fixtures/losses-pml.json: for each loss and metric, float64
+embeddings z [8, 6] (raw, before the metric's normalisation), SPC-2 labels,
+fixed triplets, and PML's value and gradient d value / d z, where PML's
+reduction may differ from ours (see "reduction" in each case; the TS test,
+test/metric-losses.test.ts, recomputes the same reduction from rankshield's
+terms). The TS test needs no Python; rerun this to refresh the fixture or to
+compare side by side:
+
+  python3 -m venv ~/.cache/rankshield/pml-venv
+  ~/.cache/rankshield/pml-venv/bin/pip install torch pytorch-metric-learning
+  ~/.cache/rankshield/pml-venv/bin/python bench/losses_reference.py [--check]
+
+--check prints PML's numbers next to the stored ones instead of writing.
+"""
+import json
+import platform
+import sys
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+import pytorch_metric_learning
+from pytorch_metric_learning import losses, miners, distances, reducers
+
+torch.manual_seed(7)
+torch.set_default_dtype(torch.float64)
+Z = torch.randn(8, 6)
+LABELS = torch.tensor([0, 0, 1, 1, 2, 2, 1, 1])
+A = torch.tensor([0, 1, 2, 3, 4, 5, 6, 7])
+P = torch.tensor([1, 0, 3, 2, 5, 4, 7, 6])
+N = torch.tensor([2, 4, 0, 5, 0, 2, 0, 4])
+
+
+def embed(z, metric):
+    return F.normalize(z, dim=-1) if metric in ('N', 'C') else z
+
+
+def lp(metric):
+    return distances.LpDistance(normalize_embeddings=(metric == 'N'), p=2, power=1)
+
+
+def case_triplet(z, metric):
+    loss = losses.TripletMarginLoss(margin=0.2 if metric == 'N' else 1.0, distance=lp(metric), reducer=reducers.MeanReducer())
+    return loss(z, LABELS, (A, P, N)), 'mean over the triplets'
+
+
+def case_spectral(z, metric):
+    # the switched batch: triplets (a, a, p); margin 1.5 so that some violate it
+    loss = losses.TripletMarginLoss(margin=1.5, distance=lp(metric), reducer=reducers.MeanReducer())
+    return loss(z, LABELS, (A, A, P)), 'mean over the switched triplets (a, a, p)'
+
+
+def case_contrastive(z, metric):
+    loss = losses.ContrastiveLoss(pos_margin=0, neg_margin=1.0, distance=lp(metric), reducer=reducers.DoNothingReducer())
+    out = loss(z, LABELS, (A, P, A, N))
+    pos, neg = out['pos_loss']['losses'], out['neg_loss']['losses']
+    return pos.mean() + neg.sum() / (neg > 0).sum().clamp(min=1), 'mean of the positive terms + mean of the non-zero negative terms'
+
+
+def case_margin(z, metric):
+    loss = losses.MarginLoss(margin=0.2, nu=0, beta=0.6, triplets_per_anchor='all', learn_beta=False, distance=lp(metric))
+    return loss(z, LABELS, (A, P, N)), "PML's own: sum of pos+neg terms / number of non-zero terms"
+
+
+def case_ms(z, metric):
+    miner = miners.MultiSimilarityMiner(epsilon=0.1)
+    loss = losses.MultiSimilarityLoss(alpha=2, beta=40, base=0.5)
+    return loss(z, LABELS, miner(z, LABELS)), 'mean over all anchors (PML default)'
+
+
+def case_lifted(z, metric):
+    m = 0.2 if metric in ('N', 'C') else 1.0
+    if metric == 'C':
+        loss = losses.GeneralizedLiftedStructureLoss(neg_margin=1 - m, pos_margin=1, distance=distances.CosineSimilarity(), reducer=reducers.DoNothingReducer())
+    else:
+        loss = losses.GeneralizedLiftedStructureLoss(neg_margin=m, pos_margin=0, distance=lp(metric), reducer=reducers.DoNothingReducer())
+    per_anchor = loss(z, LABELS)['loss']['losses']
+    x = embed(z, metric)
+    return per_anchor[0::2].mean() + 5e-3 * x.norm(dim=-1).mean(), 'mean over the even anchors + 5e-3 * mean norm (added here)'
+
+
+def case_snr(z, metric):
+    d = distances.SNRDistance(normalize_embeddings=(metric in ('N', 'C')))
+    loss = losses.TripletMarginLoss(margin=0.2, distance=d, reducer=reducers.DoNothingReducer())
+    h = loss(z, LABELS, (A, P, N))['loss']['losses']
+    x = embed(z, metric)
+    reg = x[A].sum(dim=1).abs().mean()
+    return h.sum() / (h > 0).sum().clamp(min=1) + 0.005 * reg, 'sum / count of non-zero hinges + 0.005 * mean |sum a| (added here)'
+
+
+CASES = [
+    ('triplet', 'N', case_triplet), ('triplet', 'E', case_triplet),
+    ('spectral-triplet', 'N', case_spectral),
+    ('contrastive', 'N', case_contrastive), ('contrastive', 'E', case_contrastive),
+    ('margin', 'N', case_margin), ('margin', 'E', case_margin),
+    ('multi-similarity', 'N', case_ms),
+    ('lifted', 'N', case_lifted), ('lifted', 'E', case_lifted), ('lifted', 'C', case_lifted),
+    ('snr', 'N', case_snr), ('snr', 'E', case_snr),
+]
+
+
+def run():
+    out = []
+    for name, metric, fn in CASES:
+        z = Z.clone().requires_grad_()
+        value, reduction = fn(z, metric)
+        value.backward()
+        out.append({'loss': name, 'metric': metric, 'reduction': reduction, 'value': value.item(), 'grad': z.grad.tolist()})
+    return out
+
+
+def main():
+    path = Path(__file__).resolve().parent.parent / 'test' / 'fixtures' / 'losses-pml.json'
+    cases = run()
+    if '--check' in sys.argv:
+        stored = {(c['loss'], c['metric']): c for c in json.loads(path.read_text())['cases']}
+        for c in cases:
+            s = stored[(c['loss'], c['metric'])]
+            g = max(abs(a - b) for ra, rb in zip(c['grad'], s['grad']) for a, b in zip(ra, rb))
+            print(f"{c['loss']:>17} {c['metric']}  PML {c['value']:.12f}  stored {s['value']:.12f}  max |grad diff| {g:.2e}")
+        return
+    doc = {
+        'about': 'pytorch-metric-learning reference values for test/metric-losses.test.ts; made by bench/losses_reference.py',
+        'versions': {'python': platform.python_version(), 'torch': torch.__version__, 'pytorch_metric_learning': pytorch_metric_learning.__version__},
+        'z': Z.tolist(), 'labels': LABELS.tolist(), 'triplets': {'anchors': A.tolist(), 'positives': P.tolist(), 'negatives': N.tolist()},
+        'cases': cases,
+    }
+    path.write_text(json.dumps(doc, indent=1) + '\n')
+    print(f'wrote {path} ({len(cases)} cases)')
+
+
+if __name__ == '__main__':
+    main()

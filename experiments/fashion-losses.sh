@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Fashion-MNIST / c2f2 (issue 23): N/A, ACT and HM[S,g_LGA]&ICS, each trained with
+# the triplet, contrastive, margin and multi-similarity losses (metric N), then
+# benign metrics and a rob28 swipe (ERS) per model; losses.md collects the table.
+#
+#   experiments/fashion-losses.sh
+#
+#   ETA=N            training PGD steps η (default 4, the README's reduced defense table)
+#   EPOCHS=N         code epochs (default 8)
+#   MAX_BATCHES=N    stop each epoch after N batches (default 80, as the README's table)
+#   SWIPE_MAX_ITER=N attack only the first N query batches of 128 (default 4)
+#   OUT=DIR          default runs/losses-eta<ETA>-e<EPOCHS>-b<MAX_BATCHES>-q<SWIPE_MAX_ITER>
+#
+# Refused cells are recorded, not run: ACT and HM perturb mined triplets and refuse
+# multi-similarity (a loss on the whole batch), and HM's gradual destination (g_LGA)
+# is a function of the triplet loss, so HM[S,g_LGA] refuses every other loss; the
+# refusal message comes from the defense entry (rankshield train says it).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+ETA=${ETA:-4}
+EPOCHS=${EPOCHS:-8}
+MAX_BATCHES=${MAX_BATCHES:-80}
+SWIPE_MAX_ITER=${SWIPE_MAX_ITER:-4}
+THREADS=${RANKSHIELD_THREADS:-$(nproc)}
+OUT=${OUT:-runs/losses-eta$ETA-e$EPOCHS-b$MAX_BATCHES-q$SWIPE_MAX_ITER}
+mkdir -p "$OUT"
+echo "{\"eta\":$ETA,\"epochs\":$EPOCHS,\"maxBatches\":$MAX_BATCHES,\"swipeMaxIter\":$SWIPE_MAX_ITER,\"threads\":$THREADS}" > "$OUT/settings.json"
+
+# One cell: train, then the swipe; a refused combination writes the reason instead.
+run() {
+  local name=$1; shift
+  if [ -s "$OUT/$name.swipe.json" ] || [ -s "$OUT/$name.refused.txt" ]; then echo "done before: $name"; return; fi
+  if ! node bin/rankshield.js train "$@" --epochs "$EPOCHS" --max-batches "$MAX_BATCHES" --eval-every "$EPOCHS" --threads "$THREADS" \
+      --out "$OUT/$name" --overwrite --quiet --json 2> "$OUT/$name.train.err" | tail -1 > "$OUT/$name.train.json"; then
+    if grep -q "refuse\|not defined\|is computed on the whole batch\|has no meaning" "$OUT/$name.train.err"; then
+      grep -m1 "^rankshield train:" "$OUT/$name.train.err" | sed "s/^rankshield train: //" > "$OUT/$name.refused.txt"; rm -f "$OUT/$name.train.json"; echo "refused: $name"; return
+    fi
+    cat "$OUT/$name.train.err" >&2; exit 1
+  fi
+  local swipe=(--profile rob28 --json --out "$OUT/$name/swipe-rob28")
+  [ "$SWIPE_MAX_ITER" != 0 ] && swipe+=(--max-iter "$SWIPE_MAX_ITER")
+  RANKSHIELD_THREADS=$THREADS node bin/rankshield.js swipe "$OUT/$name" "${swipe[@]}" 2>/dev/null | tail -1 > "$OUT/$name.swipe.json"
+  echo "done: $name"
+}
+
+LOSSES=${LOSSES:-"triplet contrastive margin multi-similarity"}
+DEFENSES=${DEFENSES:-"none act hm"}
+for defense in $DEFENSES; do
+  for loss in $LOSSES; do
+    case $defense in
+      none) run "$defense-$loss" --dataset fashion --loss "$loss" ;;
+      act) run "$defense-$loss" --dataset fashion --loss "$loss" --defense act --pgd-steps "$ETA" ;;
+      hm) run "$defense-$loss" --dataset fashion --loss "$loss" --defense hm --source softhard --destination lga --gradual-base semihard --ics 0.5 --skip-satisfied --pgd-steps "$ETA" ;;
+    esac
+  done
+done
+
+# The table: benign R@1 / mAP (%) and rob28 ERS per cell.
+node -e '
+const fs = require("fs"), path = require("path");
+const [dir, losses, defenses] = [process.argv[1], process.argv[2].split(" "), process.argv[3].split(" ")];
+const names = { none: "N/A", act: "ACT", hm: "HM[S,g_LGA]&ICS" };
+const read = (f) => { try { return JSON.parse(fs.readFileSync(path.join(dir, f), "utf8")); } catch { return undefined; } };
+const cell = (d, l) => {
+  if (fs.existsSync(path.join(dir, `${d}-${l}.refused.txt`))) return "refused";
+  const t = read(`${d}-${l}.train.json`), s = read(`${d}-${l}.swipe.json`);
+  if (t === undefined) return "not run";
+  const r = (100 * t["R@1"]).toFixed(1), m = (100 * t.mAP).toFixed(1);
+  return `${r} / ${m} / ${s && typeof s.ERS === "number" ? s.ERS.toFixed(1) : "–"}`;
+};
+const rows = [`| defense | ${losses.join(" | ")} |`, `| --- | ${losses.map(() => "---").join(" | ")} |`, ...defenses.map((d) => `| ${names[d]} | ${losses.map((l) => cell(d, l)).join(" | ")} |`)];
+const refusals = defenses.flatMap((d) => losses.flatMap((l) => { const f = path.join(dir, `${d}-${l}.refused.txt`); return fs.existsSync(f) ? [`- ${names[d]} × ${l}: ${fs.readFileSync(f, "utf8").trim()}`] : []; }));
+const out = ["Cells: benign R@1 / mAP (%) / rob28 ERS. Settings: " + fs.readFileSync(path.join(dir, "settings.json"), "utf8").trim(), "", ...rows, "", ...refusals, ""].join("\n");
+fs.writeFileSync(path.join(dir, "losses.md"), out);
+process.stdout.write(out);
+' "$OUT" "$LOSSES" "$DEFENSES"

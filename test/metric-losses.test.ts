@@ -1,0 +1,284 @@
+// Metric layer, the loss catalogue: every loss against pytorch-metric-learning
+// (PML) on the same embeddings, labels and triplets (values and gradients baked
+// into test/fixtures/losses-pml.json by bench/losses_reference.py; no Python
+// here), against plain-JS implementations of the formulas and hand-computed
+// cases, by finite differences, the margin loss's learnable β, and the
+// catalogue's rules (shorthand words, metrics, miners, margins, defenses' refusals).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { gradOf, liveTensors, manualSeed, randn, tensor, tidy, type Tensor } from '../src/tensor/index.js';
+import {
+  contrastiveLoss, liftedLoss, LOSSES, LOSS_NAMES, lossEntry, marginLoss, marginTerms, metricByName, multiSimilarityLoss, npairLoss,
+  quadrupletLoss, secondNegatives, snrLoss, tripletLoss, buildTrainingLoss, type LossEntry, type Metric,
+} from '../src/metric/index.js';
+import { defaultConfig, parseShorthand, resolveConfig, shorthandOf } from '../src/train/config.js';
+import { checkGradient } from './helpers/gradcheck.js';
+import { near } from './helpers/assert.js';
+
+const f64 = (rows: number[][]): Tensor => tensor(rows, undefined, 'float64');
+const i64 = (v: number[]): Tensor => tensor(v, undefined, 'int64');
+const [mN, mE, mC] = (['N', 'E', 'C'] as const).map(metricByName);
+
+interface Fixture {
+  versions: Record<string, string>;
+  z: number[][];
+  labels: number[];
+  triplets: { anchors: number[]; positives: number[]; negatives: number[] };
+  cases: { loss: string; metric: 'N' | 'E' | 'C'; reduction: string; value: number; grad: number[][] }[];
+}
+const FIX = JSON.parse(readFileSync(new URL('../../test/fixtures/losses-pml.json', import.meta.url), 'utf8')) as Fixture;
+
+/**
+ * Our side of each PML case, as a function of the raw embeddings z (metric.embed
+ * first), reduced as the case's `reduction` says. Tolerance: the losses on
+ * `metric.lossRows` (triplet, spectral, contrastive, margin) use PyTorch's
+ * pairwise_distance, which adds eps 1e-6 to every component (PML's LpDistance
+ * does not), so 2e-5 absolute; the others compute the same distances, 1e-9.
+ */
+const OURS: Record<string, { tol: number; f: (x: Tensor, labels: Tensor, t: { a: Tensor; p: Tensor; n: Tensor }, metric: Metric) => Tensor }> = {
+  triplet: { tol: 2e-5, f: (_x, _l, t, metric) => tripletLoss(t.a, t.p, t.n, { metric }) },
+  'spectral-triplet': { tol: 2e-5, f: (_x, _l, t, metric) => tripletLoss(t.a, t.a, t.p, { metric, margin: 1.5 }) },
+  contrastive: { tol: 2e-5, f: (_x, _l, t, metric) => contrastiveLoss(t.a, t.p, t.n, { metric }) },
+  margin: {
+    tol: 2e-5,
+    // PML's reduction of the same per-triplet hinges: Σ (l⁺ + l⁻) / #(non-zero terms).
+    f: (_x, _l, t, metric) =>
+      tidy(() => {
+        const [pos, neg] = marginTerms(t.a, t.p, t.n, { metric, beta: 0.6, margin: 0.2 });
+        return pos.sum().add(neg.sum()).div(pos.gt(0).sum().add(neg.gt(0).sum()).to('float64'));
+      }),
+  },
+  'multi-similarity': { tol: 1e-9, f: (x, l) => multiSimilarityLoss(x, l, { alpha: 2, beta: 40, lambda: 0.5, epsilon: 0.1 }) },
+  lifted: { tol: 1e-9, f: (x, l, _t, metric) => liftedLoss(x, l, { metric, margin: metric.defaultMargin, l2Weight: 5e-3 }) },
+  snr: { tol: 1e-9, f: (_x, _l, t) => snrLoss(t.a, t.p, t.n, { margin: 0.2, regLambda: 0.005 }) },
+};
+
+test(`every loss PML has equals PML's value and gradient on the same batch (PML ${FIX.versions.pytorch_metric_learning}, torch ${FIX.versions.torch})`, (t) => {
+  const labels = i64(FIX.labels);
+  const idx = { a: i64(FIX.triplets.anchors), p: i64(FIX.triplets.positives), n: i64(FIX.triplets.negatives) };
+  for (const c of FIX.cases) {
+    const ours = OURS[c.loss];
+    assert.ok(ours !== undefined, `a TS side for ${c.loss}`);
+    const metric = metricByName(c.metric);
+    tidy(() => {
+      const z = f64(FIX.z).requiresGrad_();
+      const x = metric.embed(z);
+      const value = ours.f(x, labels, { a: x.indexSelect(0, idx.a), p: x.indexSelect(0, idx.p), n: x.indexSelect(0, idx.n) }, metric);
+      const grad = gradOf(value, z).toArray();
+      const dv = Math.abs(value.item() - c.value);
+      const dg = Math.max(...c.grad.flat().map((g, i) => Math.abs(g - grad[i]!)));
+      t.diagnostic(`${c.loss} ${c.metric}: value ${value.item().toFixed(9)} vs PML ${c.value.toFixed(9)} (|Δ| ${dv.toExponential(1)}), max |Δ grad| ${dg.toExponential(1)}, tolerance ${ours.tol}`);
+      assert.ok(dv < ours.tol, `${c.loss} ${c.metric}: value ${value.item()} vs PML ${c.value}`);
+      assert.ok(dg < ours.tol, `${c.loss} ${c.metric}: gradient differs from PML's by ${dg}`);
+      assert.ok(c.grad.flat().some((g) => Math.abs(g) > 1e-3), `${c.loss} ${c.metric}: the case has a gradient to compare`);
+    });
+  }
+  for (const name of ['triplet', 'contrastive', 'margin', 'multi-similarity', 'lifted', 'snr', 'spectral-triplet']) assert.ok(FIX.cases.some((c) => c.loss === name), `fixture has ${name}`);
+  labels.dispose();
+  Object.values(idx).forEach((v) => v.dispose());
+});
+
+/** Plain JS, the formulas only. */
+const sub = (u: number[], v: number[]): number[] => u.map((x, i) => x - v[i]!);
+const dot = (u: number[], v: number[]): number => u.reduce((s, x, i) => s + x * v[i]!, 0);
+const norm = (u: number[]): number => Math.sqrt(dot(u, u));
+const unit = (u: number[]): number[] => u.map((x) => x / norm(u));
+const variance = (u: number[]): number => {
+  const m = u.reduce((s, x) => s + x, 0) / u.length;
+  return u.reduce((s, x) => s + (x - m) ** 2, 0) / (u.length - 1);
+};
+const lse = (v: number[]): number => {
+  const m = Math.max(...v);
+  return m + Math.log(v.reduce((s, x) => s + Math.exp(x - m), 0));
+};
+const mean = (v: number[]): number => v.reduce((s, x) => s + x, 0) / v.length;
+const meanPositive = (v: number[]): number => v.reduce((s, x) => s + x, 0) / Math.max(1, v.filter((x) => x > 0).length);
+
+test('the margin loss: a hand-computed case, β as a tensor or a number, and the mean of non-zero terms per side', () => {
+  tidy(() => {
+    // E; d(a,p) = 1, 0.3; d(a,n) = 2, 0.5; β 0.6, m 0.2: l⁺ = [0.6, 0] → 0.6, l⁻ = [0, 0.3] → 0.3.
+    const a = f64([[0, 0], [0, 0]]);
+    const p = f64([[1, 0], [0, 0.3]]);
+    const n = f64([[2, 0], [0.5, 0]]);
+    near(marginLoss(a, p, n, { metric: mE, beta: 0.6, margin: 0.2 }).item(), 0.9, 1e-5, 'hand case');
+    near(marginLoss(a, p, n, { metric: mE, beta: tensor([0.6], undefined, 'float64').view(), margin: 0.2 }).item(), 0.9, 1e-5, 'β as a tensor');
+    // Swapping p and n: l⁺ = [1.6, 0.1] → 0.85, l⁻ = [0, 0.5] → 0.5.
+    near(marginLoss(a, n, p, { metric: mE, beta: 0.6, margin: 0.2 }).item(), 1.35, 1e-5, 'swapped');
+    near(marginLoss(a, a, f64([[5, 0], [5, 0]]), { metric: mE, beta: 0.6, margin: 0.2 }).item(), 0, 1e-12, 'nothing violates: 0, not NaN');
+  });
+});
+
+test('SNR, quadruplet, lifted, n-pair and multi-similarity equal plain-JS implementations of their formulas', () => {
+  manualSeed(3);
+  tidy(() => {
+    const z = randn([8, 5], { dtype: 'float64' });
+    const labelsJs = [0, 0, 1, 1, 2, 2, 1, 1];
+    const labels = i64(labelsJs);
+    for (const metric of [mN, mE, mC]) {
+      const x = metric.embed(z);
+      const X = x.toArray();
+      const rowsJs = Array.from({ length: 8 }, (_, i) => Array.from({ length: 5 }, (_, k) => X[i * 5 + k]!));
+      const d = (u: number[], v: number[]): number => (metric.name === 'C' ? 1 - dot(u, v) : norm(sub(u, v)));
+      // lifted
+      const m = metric.defaultMargin;
+      const lifted = mean([0, 2, 4, 6].map((k) => {
+        const pos = rowsJs.flatMap((r, j) => (j !== k && labelsJs[j] === labelsJs[k] ? [d(rowsJs[k]!, r)] : []));
+        const neg = rowsJs.flatMap((r, j) => (labelsJs[j] !== labelsJs[k] ? [m - d(rowsJs[k]!, r)] : []));
+        return Math.max(0, lse(pos) + lse(neg));
+      })) + 5e-3 * mean(rowsJs.map(norm));
+      near(liftedLoss(x, labels, { metric, margin: m, l2Weight: 5e-3 }).item(), lifted, 1e-10, `lifted ${metric.name}`);
+      // n-pair
+      const npair = mean([0, 2, 4, 6].map((k) => {
+        const a = unit(rowsJs[k]!);
+        const sp = dot(a, rowsJs[k + 1]!);
+        return Math.log(1 + rowsJs.reduce((s, r, j) => s + (labelsJs[j] !== labelsJs[k] ? Math.exp(dot(a, r) - sp) : 0), 0));
+      })) + 5e-3 * mean(rowsJs.map(norm));
+      near(npairLoss(x, labels, { l2Weight: 5e-3 }).item(), npair, 1e-10, `n-pair ${metric.name}`);
+      // SNR and quadruplet on triplets (k, k^1, a fixed other-class row)
+      const A = [0, 1, 2, 3, 4, 5, 6, 7], P = [1, 0, 3, 2, 5, 4, 7, 6], Nn = [2, 4, 0, 5, 0, 2, 0, 4];
+      const ta = x.indexSelect(0, i64(A)), tp = x.indexSelect(0, i64(P)), tn = x.indexSelect(0, i64(Nn));
+      const snrD = (u: number[], v: number[]): number => variance(sub(u, v)) / variance(u);
+      const hinge = A.map((_, i) => Math.max(0, snrD(rowsJs[A[i]!]!, rowsJs[P[i]!]!) - snrD(rowsJs[A[i]!]!, rowsJs[Nn[i]!]!) + 0.2));
+      const snr = meanPositive(hinge) + 0.005 * mean(A.map((i) => Math.abs(rowsJs[i]!.reduce((s, v) => s + v, 0))));
+      near(snrLoss(ta, tp, tn, { margin: 0.2, regLambda: 0.005 }).item(), snr, 1e-10, `SNR ${metric.name}`);
+      const second = [1, 2, 3, 0, 5, 6, 7, 4];
+      const m2 = metric.name === 'E' ? 0.5 : 0.1;
+      const quad = mean(A.map((_, i) => Math.max(0, d(rowsJs[A[i]!]!, rowsJs[P[i]!]!) - d(rowsJs[A[i]!]!, rowsJs[Nn[i]!]!) + m))) +
+        mean(A.map((_, i) => Math.max(0, d(rowsJs[A[i]!]!, rowsJs[P[i]!]!) - d(rowsJs[Nn[i]!]!, rowsJs[Nn[second[i]!]!]!) + m2)));
+      // the loss's distances carry PyTorch's eps (1e-6 per component)
+      near(quadrupletLoss(ta, tp, tn, i64(second), { metric, margin: m, margin2: m2 }).item(), quad, 2e-5, `quadruplet ${metric.name}`);
+      if (metric.name !== 'E') {
+        // multi-similarity, with its miner
+        const ms = mean(rowsJs.map((r, i) => {
+          const sp = rowsJs.flatMap((q, j) => (j !== i && labelsJs[j] === labelsJs[i] ? [dot(r, q)] : []));
+          const sn = rowsJs.flatMap((q, j) => (labelsJs[j] !== labelsJs[i] ? [dot(r, q)] : []));
+          const keptP = sp.filter((s) => s - 0.1 < Math.max(...sn));
+          const keptN = sn.filter((s) => s + 0.1 > Math.min(...sp));
+          return Math.log(1 + keptP.reduce((s, v) => s + Math.exp(-2 * (v - 0.5)), 0)) / 2 + Math.log(1 + keptN.reduce((s, v) => s + Math.exp(40 * (v - 0.5)), 0)) / 40;
+        }));
+        near(multiSimilarityLoss(x, labels, { alpha: 2, beta: 40, lambda: 0.5, epsilon: 0.1 }).item(), ms, 1e-10, `multi-similarity ${metric.name}`);
+      }
+    }
+  });
+});
+
+test('every loss: its gradient matches finite differences (float64), for each metric it is defined for', () => {
+  manualSeed(5);
+  const labels = i64([0, 0, 1, 1, 2, 2, 1, 1]);
+  const idx = { a: i64([0, 1, 2, 3, 4, 5, 6, 7]), p: i64([1, 0, 3, 2, 5, 4, 7, 6]), n: i64([2, 4, 0, 5, 0, 2, 0, 4]) };
+  const z = randn([8, 5], { dtype: 'float64' });
+  for (const entry of LOSSES as readonly LossEntry[]) {
+    for (const name of entry.metrics) {
+      const metric = metricByName(name);
+      // spectral: both branches (p_switch 0: the plain batch; 1: the switched one)
+      for (const pSwitch of entry.name === 'spectral-triplet' ? [0, 1] : [undefined]) {
+        const loss = buildTrainingLoss(entry.name, { margin: entry.name === 'spectral-triplet' ? 1.5 : (entry.margin?.(name) ?? 0), metric, ...(pSwitch !== undefined ? { params: { pSwitch } } : {}) });
+        const f = (v: Tensor): Tensor =>
+          tidy(() => {
+            const x = metric.embed(v);
+            if (entry.input === 'batch') return loss.batch(x, labels, metric);
+            manualSeed(11); // the quadruplet's second negatives: the same draw at every evaluation
+            return loss.triplets({ a: x.indexSelect(0, idx.a), p: x.indexSelect(0, idx.p), n: x.indexSelect(0, idx.n), anchorLabels: labels.indexSelect(0, idx.a), negativeLabels: labels.indexSelect(0, idx.n) }, metric);
+          });
+        checkGradient(f, z, { tol: 1e-5 });
+        loss.dispose();
+      }
+    }
+  }
+  [labels, z, ...Object.values(idx)].forEach((v) => v.dispose());
+});
+
+test("the margin loss's β: a learnable scalar with its own SGD step at lr_beta, in the run's state", () => {
+  const live = liveTensors();
+  const loss = buildTrainingLoss('margin', { margin: 0.2, metric: mE });
+  assert.deepEqual(loss.state(), { 'loss.beta': Math.fround(0.6) });
+  tidy(() => {
+    const a = tensor([[0, 0], [0, 0]]);
+    const t = { a, p: tensor([[1, 0], [0, 0.3]]), n: tensor([[2, 0], [0.5, 0]]), anchorLabels: i64([0, 1]), negativeLabels: i64([2, 3]) };
+    loss.zeroGrad();
+    loss.triplets(t, mE).backward();
+  });
+  // d/dβ = −1 (one l⁺ term, mean) + 1 (one l⁻ term) = 0 here; use a case with l⁺ only:
+  tidy(() => {
+    const t = { a: tensor([[0, 0]]), p: tensor([[1, 0]]), n: tensor([[5, 0]]), anchorLabels: i64([0]), negativeLabels: i64([1]) };
+    loss.zeroGrad();
+    loss.triplets(t, mE).backward();
+  });
+  loss.step();
+  near(loss.state()['loss.beta']!, 0.6 + 5e-4, 1e-7, 'β − lr · (−1)');
+  loss.loadState({ 'loss.beta': 0.75 });
+  near(loss.state()['loss.beta']!, 0.75, 1e-7, 'restored from a checkpoint');
+  loss.dispose();
+  assert.equal(liveTensors(), live, 'no tensor leaked');
+});
+
+test('the quadruplet second negatives: another triplet, of another class than the first negative', () => {
+  manualSeed(0);
+  for (let r = 0; r < 5; r++) {
+    const s = secondNegatives(i64([0, 0, 1, 2, 2])).toArray();
+    s.forEach((j, i) => assert.notEqual([0, 0, 1, 2, 2][j]!, [0, 0, 1, 2, 2][i]!, `row ${i}: ${j}`));
+  }
+  const same = secondNegatives(i64([3, 3, 3])).toArray();
+  same.forEach((j, i) => assert.notEqual(j, i, 'a single class falls back to any other triplet'));
+  assert.throws(() => secondNegatives(i64([1])), /at least 2 triplets/);
+});
+
+test('the catalogue: names once, RobRank words parse, each loss has its metrics, miner and margin rules', () => {
+  assert.equal(new Set(LOSS_NAMES).size, LOSS_NAMES.length);
+  assert.equal(LOSS_NAMES[0], 'triplet', 'the default first');
+  for (const l of LOSSES as readonly LossEntry[]) {
+    assert.ok(l.summary.length > 10 && l.metrics.length > 0 && l.robrankWords.length > 0, l.name);
+    assert.equal(new Set(l.hypers.map((h) => h.flag)).size, l.hypers.length, `${l.name}: flags once`);
+    for (const s of l.learnable ?? []) assert.ok(l.hypers.some((h) => h.name === s.init) && l.hypers.some((h) => h.name === s.lr), `${l.name}.${s.name} init and lr are hyper-parameters`);
+  }
+  const cases: [string, string, string, string][] = [
+    ['fashion:rc2f2:pdmarginN', 'margin', 'distance', 'N'],
+    ['fashion:rc2f2:pmarginC', 'margin', 'random', 'C'],
+    ['fashion:rc2f2:pmsN', 'multi-similarity', 'random', 'N'],
+    ['fashion:rc2f2:pgliftE', 'lifted', 'random', 'E'],
+    ['fashion:rc2f2:pnpairC', 'npair', 'random', 'C'],
+    ['fashion:rc2f2p:psnrN', 'snr', 'random', 'N'],
+    ['fashion:rc2f2:pdquadN', 'quadruplet', 'distance', 'N'],
+    ['fashion:rc2f2:pDtripletN', 'spectral-triplet', 'distance', 'N'],
+    ['fashion:rc2f2p:pcontrastN', 'contrastive', 'random', 'N'],
+  ];
+  for (const [s, loss, miner, metric] of cases) {
+    const c = parseShorthand(s);
+    assert.deepEqual([c.loss, c.miner, c.metric], [loss, miner, metric], s);
+    assert.equal(c.margin, lossEntry(loss).margin?.(c.metric) ?? 0, `${s}: the entry's margin`);
+    assert.equal(shorthandOf(c), s, 'printed back from the entries');
+  }
+  for (const s of ['fashion:rc2f2d:pmtripletE', 'fashion:rc2f2pf:ptripletN', 'fashion:rc2f2ghmetsmi:ptripletN', 'fashion:rc2f2hmetrd:pdsnrN', 'cub:rres18p:pgtripletN', 'cub:rres18df:pstripletC']) {
+    assert.equal(shorthandOf(parseShorthand(s)), s, `${s}: parsed and printed by the defense entries`);
+  }
+  assert.throws(() => parseShorthand('fashion:rc2f2:pmsE'), /multi-similarity is defined for metrics N and C only/);
+  assert.throws(() => parseShorthand('fashion:rc2f2:pDtripletE'), /spectral-triplet is defined for metric N only/);
+  assert.throws(() => parseShorthand('fashion:rc2f2:pmmsN'), /not supported/);
+  const base = defaultConfig('fashion');
+  assert.throws(() => resolveConfig({ ...base, loss: 'multi-similarity', miner: 'semihard', margin: 0 }), /mines its own pairs/);
+  assert.throws(() => resolveConfig({ ...base, loss: 'spectral-triplet', miner: 'random' }), /always mines with the distance miner/);
+  assert.throws(() => resolveConfig({ ...base, loss: 'npair', margin: 0.2 }), /npair has no margin/);
+  assert.throws(() => resolveConfig({ ...base, loss: 'margin', lossParams: { gamma: 1 } }), /lossParams.gamma: loss margin has no such hyper-parameter/);
+  assert.throws(() => resolveConfig({ ...base, loss: 'margin', lossParams: { lrBeta: 0 } }), /lossParams.lrBeta \(--lr-beta\) is out of range/);
+  assert.deepEqual(resolveConfig({ ...base, loss: 'margin', margin: 0.2 }).lossParams, { beta: 0.6, lrBeta: 5e-4 }, 'a resolved config holds every hyper-parameter');
+});
+
+test("defenses with any loss: each entry's refusal, with its reason", () => {
+  const base = { ...defaultConfig('fashion') };
+  const withLoss = (loss: string, defense: Parameters<typeof resolveConfig>[0]['defense'], metric: 'N' | 'E' | 'C' = 'N') =>
+    resolveConfig({ ...base, loss: loss as typeof base.loss, metric, miner: lossEntry(loss).input === 'batch' ? 'random' : (lossEntry(loss).miner ?? 'random'), margin: lossEntry(loss).margin?.(metric) ?? 0, defense });
+  for (const loss of ['triplet', 'contrastive', 'margin', 'snr', 'quadruplet', 'spectral-triplet']) {
+    assert.equal(withLoss(loss, { kind: 'act' }).loss, loss, `ACT trains ${loss}`);
+    assert.equal(withLoss(loss, { kind: 'hm', source: 'softhard', destination: 'semihard' }).loss, loss, `HM trains ${loss}`);
+  }
+  for (const loss of ['multi-similarity', 'lifted', 'npair']) {
+    assert.equal(withLoss(loss, { kind: 'est' }).loss, loss, `EST trains ${loss} on the adversarial batch`);
+    assert.throws(() => withLoss(loss, { kind: 'act' }), /ACT perturbs the positive and negative of each mined triplet; loss .* is computed on the whole batch/);
+    assert.throws(() => withLoss(loss, { kind: 'hm', source: 'random', destination: 'semihard' }), /HM manipulates the hardness of mined triplets/);
+  }
+  assert.throws(() => withLoss('margin', { kind: 'hm', source: 'random', destination: 'lga', gradualBase: 'semihard' }), /gradual destination lga is a function of the previous step's triplet loss/);
+  assert.throws(() => withLoss('snr', { kind: 'catride', lambda: 10 }), /CA-TRIDE adds its separation term inside the triplet loss/);
+  assert.equal(parseShorthand('cub:rres18p:pgtripletN').margin, 0.2, "CA-TRIDE's margin");
+  assert.equal(parseShorthand('cub:rres18p:pgtripletE').margin, 0.2, "CA-TRIDE's margin for E too (the released code's)");
+});
