@@ -346,8 +346,11 @@ function addPasses(a: ComponentTable['passes'], b: ComponentTable['passes']): Co
   return { forward: a.forward + b.forward, backward: a.backward + b.backward, surrogateForward: a.surrogateForward + b.surrogateForward, surrogateBackward: a.surrogateBackward + b.surrogateBackward };
 }
 
+/** A swipe result that came from a robust evaluation: the fields of a swipe are its PGD component's. */
+export type RobustSwipeResult = SwipeResult & { robustEval: RobustEvalResult };
+
 /** A robust evaluation as a swipe result: the PGD component's numbers on top (what a plain swipe reports), everything else under `robustEval`. */
-export function asSwipeResult(r: RobustEvalResult): SwipeResult {
+export function asSwipeResult(r: RobustEvalResult): RobustSwipeResult {
   const pgd = r.components.pgd!;
   return {
     profile: r.profile,

@@ -37,7 +37,6 @@ import {
   type Surrogate,
 } from '../attack/index.js';
 import { embedDataset } from './embed.js';
-import type { RobustEvalResult } from './robust-eval.js';
 import { readBenignMetrics, robrankBenignKeys, type BenignMetrics } from './benign.js';
 import { progressBar } from '../train/progress.js';
 import { allreduceNumbers } from '../train/data-parallel.js';
@@ -153,8 +152,6 @@ export interface SwipeResult {
   gallerySeconds: number;
   /** The model's benign metrics on the whole test split, when the caller adds them (the CLI: the checkpoint's). */
   benign?: Partial<BenignMetrics>;
-  /** For a robust evaluation (eval/robust-eval.ts): everything it measured; the fields above are then its PGD component's. */
-  robustEval?: RobustEvalResult;
 }
 
 /** Embeds the whole split once, clean, in metric space, with its labels. Caller disposes both tensors. */

@@ -8,6 +8,7 @@ import { ersProfile } from '../attack/index.js';
 import { withStoredBenign, type SwipeResult } from '../eval/swipe.js';
 import { swipeReports } from '../eval/report-svg.js';
 import { robustEvalMarkdown } from '../eval/robust-report.js';
+import type { RobustSwipeResult } from '../eval/robust-eval.js';
 import { HttpError, notFound } from './errors.js';
 import { LIMITS } from './limits.js';
 import { parse, requestSchemas } from './schemas.js';
@@ -93,7 +94,8 @@ export function registerJobRoutes(app: FastifyInstance, ctx: ServeContext): void
     const result = resultOf(ctx, job);
     if (job.state !== 'done' || result === undefined) throw new HttpError(409, `the job is ${job.state}; its reports exist once it is done`);
     const { json, markdown: plain, svg } = swipeReports(result);
-    const markdown = result.robustEval === undefined ? plain : robustEvalMarkdown(result.robustEval);
+    const robust = (result as Partial<RobustSwipeResult>).robustEval;
+    const markdown = robust === undefined ? plain : robustEvalMarkdown(robust);
     if (file === 'report.svg' && svg === null) throw notFound(`profile ${result.profile} lacks the ten ERS columns, so there is no chart (report.md has the numbers)`);
     if (file === 'report.svg') reply.header('content-security-policy', SVG_POLICY);
     return reply.type(REPORTS[file as keyof typeof REPORTS]).send(file === 'report.json' ? json : file === 'report.md' ? markdown : svg);
