@@ -12,7 +12,7 @@
 // to score the last point, and never needs α.
 import { dispose, gradOf, noGrad, rand, tensor, tidy, where, type Tensor } from '../tensor/index.js';
 import { checkBudget } from './budget.js';
-import { validateImages } from './pgd.js';
+import { perImageMask, validateImages } from './pgd.js';
 import type { Objective } from './objectives.js';
 
 /** Fraction of steps since the last checkpoint that must improve an image's objective, or its step halves. */
@@ -66,7 +66,7 @@ export function apgd(o: ApgdOptions): ApgdResult {
   const upper = noGrad(() => tidy(() => x0.add(o.epsilon).clampMax(1)));
   const project = (x: Tensor): Tensor => x.clampTensor(lower, upper);
   const column = (v: ArrayLike<number>): Tensor => tensor(Array.from(v), perImage, x0.dtype).to(x0.device);
-  const mask = (flags: readonly boolean[]): Tensor => tidy(() => tensor(flags.map(Number), perImage).to(x0.device).gt(0.5));
+  const mask = (flags: readonly boolean[]): Tensor => perImageMask(flags, x0);
 
   const eta = new Float64Array(b).fill(2 * o.epsilon);
   const bestValue = new Float64Array(b).fill(Infinity);

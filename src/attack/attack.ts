@@ -5,7 +5,8 @@
 // `attackBatch` is the one runner: it embeds inside PGD (model in eval mode,
 // gradients w.r.t. the input only), and hands the attack the final adversarial
 // embeddings plus those seen at the start of the last iteration (ES:D's quirk).
-import { dispose, keep, noGrad, tidy, where, tensor, type Tensor } from '../tensor/index.js';
+import { dispose, keep, noGrad, tidy, where, type Tensor } from '../tensor/index.js';
+import { perImageMask } from './pgd.js';
 import type { EmbeddingModel } from '../models/model.js';
 import { checkBudget, type PgdBudget } from './budget.js';
 import { embedImages, SELF_MASK_DISTANCE, type BatchContext } from './context.js';
@@ -168,7 +169,7 @@ export function attackBatch<S extends Selection>(model: EmbeddingModel, attack: 
       const better = Array.from(score, (v, i) => v < best![i]!);
       for (let i = 0; i < score.length; i++) if (better[i]) best![i] = score[i]!;
       const merged = noGrad(() =>
-        tidy(() => where(tensor(better.map(Number), [score.length, ...ctx.images.shape.slice(1).map(() => 1)]).to(ctx.images.device).gt(0.5), r.adversarial, adversarialImages!)),
+        tidy(() => where(perImageMask(better, ctx.images), r.adversarial, adversarialImages!)),
       );
       dispose([r.adversarial, adversarialImages]);
       adversarialImages = merged;

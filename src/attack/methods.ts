@@ -76,12 +76,9 @@ export const METHODS: readonly MethodEntry[] = [
     honours: ['restarts'],
     cost: (b) => ({ forward: b.steps, backward: b.steps }),
     run(o) {
-      if (o.start === 'random') {
-        const r = pgd({ images: o.images, ...o.budget, randomStart: true, objective: (x, it) => o.objective(x, it).value });
-        return { adversarial: r.adversarial, values: r.values, forwards: r.iterations, backwards: r.iterations, lastIterationIsFinal: false };
-      }
-      const r = pgd({ images: o.images, ...o.budget, objective: (x, it) => o.objective(x, it).value });
-      return { adversarial: r.adversarial, values: r.values, forwards: r.iterations, backwards: r.iterations, lastIterationIsFinal: true };
+      const r = pgd({ images: o.images, ...o.budget, randomStart: o.start === 'random', objective: (x, it) => o.objective(x, it).value });
+      // The last iteration's embedding describes the result only for a run from the clean images (ES:D's quirk).
+      return { adversarial: r.adversarial, values: r.values, forwards: r.iterations, backwards: r.iterations, lastIterationIsFinal: o.start === 'clean' };
     },
   },
   {

@@ -7,7 +7,7 @@
 //
 // With one step (η = 1) the step is ε (FGSM). The caller puts the model in the
 // mode it wants (eval for attacks and defenses); only the input gets gradients.
-import { gradOf, noGrad, rand, tidy, type Tensor } from '../tensor/index.js';
+import { gradOf, noGrad, rand, tensor, tidy, type Tensor } from '../tensor/index.js';
 import { checkBudget, type PgdBudget } from './budget.js';
 
 /** Input of `pgd`: the clean images, the objective to minimise and the budget (ε, α, η). */
@@ -43,6 +43,11 @@ export function validateImages(images: Tensor): void {
   const [lo, hi] = noGrad(() => tidy(() => [images.min().item(), images.max().item()]));
   if (Number.isNaN(lo!) || Number.isNaN(hi!)) throw new Error('PGD: images contain NaN');
   if (lo! < 0 || hi! > 1) throw new Error(`PGD: images must be in [0, 1], got values in [${lo}, ${hi}]`);
+}
+
+/** A boolean mask [B, 1, …, 1] (broadcasting over an image batch like `like`) from one flag per image. */
+export function perImageMask(flags: readonly boolean[], like: Tensor): Tensor {
+  return tidy(() => tensor(flags.map(Number), [flags.length, ...like.shape.slice(1).map(() => 1)]).to(like.device).gt(0.5));
 }
 
 /**

@@ -17,7 +17,7 @@
 //   Cost: samples × η forward passes per image (+1 to score the result).
 import { dispose, noGrad, randint, randn, tensor, tidy, where, type Tensor } from '../tensor/index.js';
 import { checkBudget, type PgdBudget } from './budget.js';
-import { validateImages } from './pgd.js';
+import { perImageMask, validateImages } from './pgd.js';
 
 /** A per-image objective of the adversarial images, lower = better for the attacker ([B]). */
 export type PerImageObjective = (xAdv: Tensor, iteration: number) => Tensor;
@@ -58,7 +58,7 @@ export function squareSearch(o: { images: Tensor; epsilon: number; queries: numb
     const striped = tidy(() => o.objective(stripes, 0).toArray());
     const useStripes = striped.map((v, k) => v < clean[k]!);
     let best = Float64Array.from(striped, (v, k) => (useStripes[k] ? v : clean[k]!));
-    let x = tidy(() => where(tensor(useStripes.map(Number), [b, 1, 1, 1]).to(x0.device).gt(0.5), stripes, x0));
+    let x = tidy(() => where(perImageMask(useStripes, x0), stripes, x0));
     stripes.dispose();
     try {
       for (let i = 1; i < o.queries; i++) {
@@ -77,7 +77,7 @@ export function squareSearch(o: { images: Tensor; epsilon: number; queries: numb
           const values = value.toArray();
           const keep = values.map((v, k) => v < best[k]!);
           for (let k = 0; k < b; k++) if (keep[k]) best[k] = values[k]!;
-          const accepted = tensor(keep.map(Number), [b, 1, 1, 1]).to(x0.device).gt(0.5);
+          const accepted = perImageMask(keep, x0);
           return where(accepted, proposal, x);
         });
         x.dispose();

@@ -10,15 +10,15 @@
 // "More than the noise": the mean paired difference over the attacked images exceeds both
 // VERDICT_Z standard errors of that mean and the column's smallest difference worth a flag
 // (VERDICT_FLOORS). Numbers per batch are batch means averaged over batches, as the swipe.
-import { dispose, manualSeed, onDevice, type Tensor } from '../tensor/index.js';
+import { dispose, manualSeed, type Tensor } from '../tensor/index.js';
 import type { Metric, MetricName } from '../metric/metric.js';
 import type { EmbeddingModel } from '../models/model.js';
 import { testLoader, type DmlDataset } from '../data/index.js';
 import {
-  attackBatch, attackEntry, buildBatchContext, disposeBatchContext, ersProfile, getProfile, methodEntry, methodSettings,
-  type AttackBatchOptions, type AttackOptions, type MethodName, type MethodSettings, type PgdBudget, type Profile, type Surrogate,
+  attackBatch, attackEntry, disposeBatchContext, ersProfile, getProfile, methodEntry, methodSettings,
+  type AttackBatchOptions, type AttackOptions, type MethodName, type MethodSettings, type PgdBudget, type Profile,
 } from '../attack/index.js';
-import { attackOfRun, attackSeed, benignRecallAt1, checkSurrogate, embedGallery, ersColumns, type SwipeResult } from './swipe.js';
+import { attackOfRun, attackSeed, batchContexts, benignRecallAt1, checkSurrogate, embedGallery, ersColumns, type SwipeResult } from './swipe.js';
 import { adjustedRobustnessScore, ARS_LOW_RECALL_PERCENT, empiricalRobustnessScore } from './robustness.js';
 import { progressBar } from '../train/progress.js';
 
@@ -188,12 +188,7 @@ export async function runRobustEval(model: EmbeddingModel, ds: DmlDataset, metri
     model.eval();
     let b = 0;
     for await (const batch of testLoader(ds, { batchSize: profile.batchSize, onlyBatches: (k) => k < batches })) {
-      const images = onDevice(batch.images, model.device);
-      const labels = onDevice(batch.labels, model.device);
-      if (images !== batch.images) batch.images.dispose();
-      if (labels !== batch.labels) batch.labels.dispose();
-      const ctx = buildBatchContext(model, gallery, images, labels);
-      const surrogate: Surrogate | undefined = o.surrogate === null ? undefined : { model: o.surrogate, ctx: buildBatchContext(o.surrogate, surrogateGallery!, images, labels) };
+      const { images, labels, ctx, surrogate } = batchContexts(model, gallery, batch, o.surrogate === null ? undefined : { model: o.surrogate, gallery: surrogateGallery! });
       try {
         recallSum += benignRecallAt1(ctx);
         for (const [r, run] of runs.entries()) {

@@ -270,13 +270,7 @@ export async function runSwipe(model: EmbeddingModel, ds: DmlDataset, metric: Me
     for await (const batch of testLoader(ds, { batchSize: profile.batchSize, onlyBatches: mine })) {
       const b = myBatches[k++]!;
       const row = b * (1 + flat.length);
-      // Images are decoded on the CPU and uploaded per batch (a no-op on the CPU).
-      const images = onDevice(batch.images, model.device);
-      const labels = onDevice(batch.labels, model.device);
-      if (images !== batch.images) batch.images.dispose();
-      if (labels !== batch.labels) batch.labels.dispose();
-      const ctx = buildBatchContext(model, gallery, images, labels);
-      const surrogate: Surrogate | undefined = o.surrogate === undefined ? undefined : { model: o.surrogate, ctx: buildBatchContext(o.surrogate, surrogateGallery!, images, labels) };
+      const { images, labels, ctx, surrogate } = batchContexts(model, gallery, batch, o.surrogate === undefined ? undefined : { model: o.surrogate, gallery: surrogateGallery! });
       try {
         rows[row] = benignRecallAt1(ctx);
         let c = 1;
@@ -368,6 +362,22 @@ export async function runSwipe(model: EmbeddingModel, ds: DmlDataset, metric: Me
 export function withStoredBenign(r: SwipeResult, stored: Readonly<Record<string, number>> | null): SwipeResult & { robrank?: Record<string, number> } {
   const benign = stored === null ? {} : readBenignMetrics(stored);
   return Object.keys(benign).length === 0 ? r : { ...r, benign, robrank: robrankBenignKeys(benign) };
+}
+
+/**
+ * A query batch on the model's device (decoded on the CPU, uploaded per batch: a no-op on the CPU)
+ * with its context, and the surrogate's context of the same images for a transfer attack.
+ * The caller disposes the images, labels and contexts.
+ */
+export function batchContexts(
+  model: EmbeddingModel, gallery: Gallery, batch: { images: Tensor; labels: Tensor }, surrogate?: { model: EmbeddingModel; gallery: Gallery },
+): { images: Tensor; labels: Tensor; ctx: BatchContext; surrogate: Surrogate | undefined } {
+  const images = onDevice(batch.images, model.device);
+  const labels = onDevice(batch.labels, model.device);
+  if (images !== batch.images) batch.images.dispose();
+  if (labels !== batch.labels) batch.labels.dispose();
+  const ctx = buildBatchContext(model, gallery, images, labels);
+  return { images, labels, ctx, surrogate: surrogate === undefined ? undefined : { model: surrogate.model, ctx: buildBatchContext(surrogate.model, surrogate.gallery, images, labels) } };
 }
 
 /** A surrogate must take the attacked model's inputs. */
