@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Collects RUN_DIR/<name>.{train,time,swipe}.json (written by
-// experiments/fashion-defenses.sh) into RUN_DIR/summary.{md,json,svg}; with
+// experiments/fashion-defenses.sh) into RUN_DIR/summary.{md,json,svg} — with the worst-case
+// columns when experiments/robust-eval.sh has written RUN_DIR/robust/<name>.{robust,time}.json; with
 // several RUN_DIRs and --svg FILE, also one R@1-vs-ERS plot of all runs, a
 // series per run (e.g. per training η), each defense joined across them.
 //
@@ -54,10 +55,17 @@ function summarize(dir) {
     const time = read(path.join(dir, `${name}.time.json`));
     // NONE_FROM: the checkpoint was trained by another run; its training time is that run's.
     const reusedFrom = read(path.join(dir, `${name}.reused.json`))?.from;
-    rows.push({ name, label, train, swipe, time, reusedFrom });
+    const robust = read(path.join(dir, 'robust', `${name}.robust.json`))?.robustEval ?? null;
+    const robustTime = read(path.join(dir, 'robust', `${name}.time.json`));
+    rows.push({ name, label, train, swipe, time, reusedFrom, robust, robustTime });
   }
 
-  const head = ['defense', 'R@1', 'mAP', 'NMI', ...ATTACKS, 'ERS', 'ARS', 'train min', 'swipe min'];
+  // The robust evaluation may run on fewer queries than the swipe: its PGD numbers are printed
+  // beside its worst case, so that both sides of each arrow are the same images.
+  const robustQueries = rows.find((r) => r.robust)?.robust.queries;
+  const robustHead = robustQueries === undefined ? [] : [`ERS PGD → worst (${robustQueries} q)`, `ARS PGD → worst (${robustQueries} q)`, 'masking verdict', 'robust eval min (× plain)'];
+  const arrow = (r, key) => (r.robust ? `${num(r.robust.components.pgd?.[key], 1)} → **${num(r.robust.worstCase[key], 1)}**` : '–');
+  const head = ['defense', 'R@1', 'mAP', 'NMI', ...ATTACKS, 'ERS', 'ARS', 'train min', 'swipe min', ...robustHead];
   const lines = [`| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`];
   for (const r of rows) {
     const a = r.swipe?.attacks ?? {};
@@ -71,6 +79,12 @@ function summarize(dir) {
       num(r.swipe?.ARS, 1),
       r.reusedFrom ? 'reused' : r.time ? (r.time.train_seconds / 60).toFixed(1) : '–',
       r.time ? (r.time.swipe_seconds / 60).toFixed(1) : '–',
+      ...(robustQueries === undefined ? [] : [
+        arrow(r, 'ERS'),
+        arrow(r, 'ARS'),
+        r.robust ? (r.robust.verdict.flagged ? `flagged: ${r.robust.verdict.reasons.join('; ')}` : 'not flagged') : '–',
+        r.robustTime ? `${(r.robustTime.robust_seconds / 60).toFixed(1)} (${(r.robustTime.robust_seconds / r.robustTime.plain_seconds).toFixed(1)}×)` : '–',
+      ]),
     ];
     lines.push(`| ${cells.join(' | ')} |`);
   }
@@ -80,6 +94,10 @@ function summarize(dir) {
       (settings.maxBatches ? `8 epochs of ${settings.maxBatches} batches of 128 SPC-2 pairs` : '8 full epochs') +
       `; rob28 swipe over ${queries ?? '?'} queries (ε 77/255, α 3/255, η 32); ${settings.jobs ?? 1} job(s) × ${settings.threads ?? '?'} thread(s).`,
   ];
+  if (robustQueries !== undefined) {
+    const s0 = rows.find((r) => r.robust).robust.settings;
+    notes.push(`Worst case (experiments/robust-eval.sh, OUT=${path.join(dir, 'robust')}): per query the worst of the profile's PGD, APGD from ${s0.restarts} random start(s), ${s0.queryMethod} (${s0.querySettings.queries} queries per image, no gradient) and PGD transferred from ${s0.surrogate}, on the first ${robustQueries} queries; "× plain" is the robust evaluation's wall time over a plain swipe of the same queries, same threads.`);
+  }
   for (const r of rows.filter((row) => row.reusedFrom)) notes.push(`${r.label}: checkpoint reused from ${r.reusedFrom} (NONE_FROM; same seed, η does not apply); its swipe was rerun here.`);
   if (entanglement) notes.push(`CA-TRIDE (row without λ) uses λ = ${num(entanglement.catrideLambda, 2)} from the N/A model's entanglement ${num(entanglement.entanglement?.ratio, 3)} (docs/methods.md §8.3).`);
   const md = [...lines, '', ...notes].join('\n') + '\n';

@@ -27,7 +27,7 @@ import { trainTinyRun } from './helpers/tiny-run.js';
 const mN = metricByName('N');
 /** rob28's ε with fewer, larger steps (a test's budget): the attacks still saturate on an undefended c2f2. */
 const profile: Profile = { ...getProfile('rob28'), batchSize: 64, runs: getProfile('rob28').runs.map((r) => ({ ...r, budget: { epsilon: 77 / 255, alpha: 12 / 255, steps: 8 } })) };
-const QUICK = { maxIter: 1, restarts: 1, querySettings: { queries: 40 }, sweepBatches: 1 } as const;
+const QUICK = { maxIter: 1, restarts: 1, querySettings: { queries: 40 }, sweepQueries: 16 } as const;
 
 /** The same network behind x ↦ round(255·x)/255: outputs unchanged on 8-bit images, input gradient exactly zero. */
 class QuantisedInput extends Module implements EmbeddingModel {

@@ -45,7 +45,7 @@ const SECTIONS: readonly OptionSection[] = [
       'robust-eval': { kind: 'boolean', help: 'per image the worst case of PGD, APGD + restarts, a query-only search and a transfer\nattack; its ERS/ARS; and a gradient-masking verdict (rule and noise: docs/attacks-and-metrics.md §8)' },
       'query-method': { kind: 'string', choices: METHODS.filter((m) => !m.gradients).map((m) => m.name), help: 'robust eval: the query-only component', default: ROBUST_EVAL_DEFAULTS.queryMethod },
       'surrogate-batches': { kind: 'int', value: 'N', min: 1, help: 'robust eval without --transfer-from: SPC-2 batches of a fresh undefended surrogate\n(seed 1; kept in DIR/surrogate with --out, reused when there)', default: String(SURROGATE_BATCHES) },
-      'sweep-batches': { kind: 'int', value: 'N', min: 1, help: `robust eval: query batches of the ε sweep (PGD at ε × ${ROBUST_EVAL_DEFAULTS.epsilonFractions.join(', ')})`, default: String(ROBUST_EVAL_DEFAULTS.sweepBatches) },
+      'sweep-queries': { kind: 'int', value: 'N', min: 2, help: `robust eval: queries of the ε sweep, the first of the first batch (PGD at ε × ${[...ROBUST_EVAL_DEFAULTS.epsilonFractions, 1].join(', ')})`, default: String(ROBUST_EVAL_DEFAULTS.sweepQueries) },
       ...OUTPUT_OPTIONS,
       ...THREADS_OPTION,
       ...DEVICE_OPTION,
@@ -165,7 +165,7 @@ async function robustEval(
       querySettings: { queries: o.settings.queries, samples: o.settings.samples },
       surrogate: s.model,
       surrogateSource: s.source,
-      sweepBatches: flagNumber(p, 'sweep-batches'),
+      sweepQueries: flagNumber(p, 'sweep-queries'),
       progress: showProgress(p),
     });
     const full = withStoredBenign(asSwipeResult(result), info === null ? null : info.metrics);

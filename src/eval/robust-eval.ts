@@ -15,8 +15,8 @@ import type { Metric, MetricName } from '../metric/metric.js';
 import type { EmbeddingModel } from '../models/model.js';
 import { testLoader, type DmlDataset } from '../data/index.js';
 import {
-  attackBatch, attackEntry, disposeBatchContext, ersProfile, getProfile, methodEntry, methodSettings,
-  type AttackBatchOptions, type AttackOptions, type MethodName, type MethodSettings, type PgdBudget, type Profile,
+  attackBatch, attackEntry, buildBatchContext, disposeBatchContext, ersProfile, getProfile, methodEntry, methodSettings,
+  type AttackBatchOptions, type AttackOptions, type BatchContext, type Gallery, type MethodName, type MethodSettings, type PgdBudget, type Profile,
 } from '../attack/index.js';
 import { attackOfRun, attackSeed, batchContexts, benignRecallAt1, checkSurrogate, embedGallery, ersColumns, type SwipeResult } from './swipe.js';
 import { adjustedRobustnessScore, ARS_LOW_RECALL_PERCENT, empiricalRobustnessScore } from './robustness.js';
@@ -41,8 +41,11 @@ export const ROBUST_EVAL_DEFAULTS = Object.freeze({
   queryMethod: 'square' as MethodName,
   /** ε fractions of the sweep below the profile's ε (which is the PGD component itself). */
   epsilonFractions: Object.freeze([0.25, 0.5]) as readonly number[],
-  /** Query batches the ε sweep runs on. */
-  sweepBatches: 1,
+  /**
+   * Queries the ε sweep runs on (the first of the first batch). Rule B is a trend check, so a
+   * quarter batch is enough, and it keeps the sweep at 3 × 32 / 128 = 0.75 of one batch's PGD run.
+   */
+  sweepQueries: 32,
 });
 
 export interface RobustEvalOptions {
@@ -62,7 +65,7 @@ export interface RobustEvalOptions {
   /** Where the surrogate came from, for the report. */
   surrogateSource?: string;
   epsilonFractions?: readonly number[];
-  sweepBatches?: number;
+  sweepQueries?: number;
   progress?: boolean;
   /** Stops before the next attack run (the service's cancellation), as the swipe's. */
   signal?: AbortSignal;
@@ -111,7 +114,7 @@ export interface RobustEvalResult {
     querySettings: MethodSettings;
     surrogate: string | null;
     epsilonFractions: readonly number[];
-    sweepBatches: number;
+    sweepQueries: number;
     verdictZ: number;
   };
   benignRecallAt1: number;
@@ -126,6 +129,18 @@ export const VERDICT_RULE =
   `flagged when a query-only or transferred attack beats the white-box ones (per image, the stronger of PGD and APGD) ` +
   `on the same images by more than ${VERDICT_Z} standard errors of the mean paired difference and at least 1 point (%) or 0.01 (cosine, distance), ` +
   `or when PGD does worse at a larger ε than at a smaller one by as much`;
+
+/** The ε sweep's images: the first `queries` of the batch (all of it if smaller), with their own context. */
+function sweepContext(model: EmbeddingModel, gallery: Gallery, images: Tensor, labels: Tensor, queries: number): { images: Tensor; labels: Tensor; ctx: BatchContext } {
+  const n = Math.min(queries, images.shape[0]!);
+  const sub = { images: images.narrow(0, 0, n).contiguous(), labels: labels.narrow(0, 0, n).contiguous() };
+  try {
+    return { ...sub, ctx: buildBatchContext(model, gallery, sub.images, sub.labels) };
+  } catch (e) {
+    dispose([sub.images, sub.labels]);
+    throw e;
+  }
+}
 
 /** 'higher' robust → harm = −value; 'lower' → harm = value: larger harm = stronger attack. */
 function harmSign(attack: string, column: string): number {
@@ -156,7 +171,8 @@ export async function runRobustEval(model: EmbeddingModel, ds: DmlDataset, metri
   const querySettings = methodSettings(o.querySettings);
   const fractions = [...(o.epsilonFractions ?? ROBUST_EVAL_DEFAULTS.epsilonFractions)].sort((a, b) => a - b);
   for (const f of fractions) if (!(f > 0 && f < 1)) throw new Error(`robust eval: ε fractions must be in (0, 1), got ${f}`);
-  const sweepBatches = o.sweepBatches ?? ROBUST_EVAL_DEFAULTS.sweepBatches;
+  const sweepQueries = o.sweepQueries ?? ROBUST_EVAL_DEFAULTS.sweepQueries;
+  if (!Number.isInteger(sweepQueries) || sweepQueries < 2) throw new Error(`robust eval: the ε sweep needs at least 2 queries (a standard error), got ${sweepQueries}`);
   if (o.surrogate !== null) checkSurrogate(model, o.surrogate);
   const totalBatches = Math.ceil(ds.length / profile.batchSize);
   const batches = Math.min(totalBatches, o.maxIter ?? totalBatches);
@@ -183,12 +199,13 @@ export async function runRobustEval(model: EmbeddingModel, ds: DmlDataset, metri
   const sweepValues = new Map<string, number[][]>(); // attack → per ε (fractions…, 1) → per image
   let recallSum = 0;
   let queries = 0;
-  const bar = progressBar(o.progress, batches * runs.length * (components.length + fractions.length), `robust eval ${profile.name}`);
+  const bar = progressBar(o.progress, runs.length * (batches * components.length + fractions.length + 1), `robust eval ${profile.name}`);
   try {
     model.eval();
     let b = 0;
     for await (const batch of testLoader(ds, { batchSize: profile.batchSize, onlyBatches: (k) => k < batches })) {
       const { images, labels, ctx, surrogate } = batchContexts(model, gallery, batch, o.surrogate === null ? undefined : { model: o.surrogate, gallery: surrogateGallery! });
+      const sweep = b === 0 ? sweepContext(model, gallery, images, labels, sweepQueries) : undefined;
       try {
         recallSum += benignRecallAt1(ctx);
         for (const [r, run] of runs.entries()) {
@@ -238,23 +255,26 @@ export async function runRobustEval(model: EmbeddingModel, ds: DmlDataset, metri
           const mv = mainValues.get(run.attack) ?? (Object.fromEntries(components.map((c) => [c, []])) as unknown as Record<ComponentName, number[]>);
           for (const c of components) mv[c].push(...perImage[c]![main]!);
           mainValues.set(run.attack, mv);
-          // Rule B's sweep: PGD at smaller ε on the first batches (the profile's ε is the PGD component).
-          if (b < sweepBatches) {
-            const sv = sweepValues.get(run.attack) ?? [...fractions, 1].map(() => [] as number[]);
-            for (const [k, f] of fractions.entries()) {
+          // Rule B's sweep: PGD at every ε of the sweep, the profile's included, on the first queries
+          // of the first batch with one seed, so the points differ only by ε.
+          if (sweep !== undefined) {
+            const sv = [...fractions, 1].map((f) => {
               manualSeed(attackSeed(seed, run.attack, b));
-              const small = { epsilon: run.budget.epsilon * f, alpha: Math.min(run.budget.alpha, run.budget.epsilon * f), steps: run.budget.steps };
-              const res = attackBatch(model, attack, ctx, small, { method: 'pgd' });
-              sv[k]!.push(...res.perImage[main]!);
+              const at = { epsilon: run.budget.epsilon * f, alpha: Math.min(run.budget.alpha, run.budget.epsilon * f), steps: run.budget.steps };
+              const res = attackBatch(model, attack, sweep.ctx, at, { method: 'pgd' });
               bar?.tick(1, `batch ${b + 1}/${batches} ${run.attack} ε×${f}`);
-            }
-            sv[fractions.length]!.push(...perImage.pgd![main]!);
+              return res.perImage[main]!;
+            });
             sweepValues.set(run.attack, sv);
           }
         }
       } finally {
         disposeBatchContext(ctx);
         if (surrogate !== undefined) disposeBatchContext(surrogate.ctx);
+        if (sweep !== undefined) {
+          disposeBatchContext(sweep.ctx);
+          dispose([sweep.images, sweep.labels]);
+        }
         dispose([images, labels]);
       }
       queries += batch.indices.length;
@@ -324,7 +344,7 @@ export async function runRobustEval(model: EmbeddingModel, ds: DmlDataset, metri
     queries,
     batches,
     budget,
-    settings: { restarts, queryMethod, querySettings, surrogate: o.surrogate === null ? null : (o.surrogateSource ?? 'given'), epsilonFractions: fractions, sweepBatches, verdictZ: VERDICT_Z },
+    settings: { restarts, queryMethod, querySettings, surrogate: o.surrogate === null ? null : (o.surrogateSource ?? 'given'), epsilonFractions: fractions, sweepQueries, verdictZ: VERDICT_Z },
     benignRecallAt1: benign,
     components: out,
     worstCase,

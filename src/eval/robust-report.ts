@@ -44,7 +44,7 @@ function settingsLine(r: RobustEvalResult): string {
   const b = r.budget;
   return `ε ${b.epsilon.toFixed(5)}, α ${b.alpha.toFixed(5)}, η ${b.steps}; APGD: ${s.restarts} run(s) from uniform random starts; `
     + `query-only: ${s.queryMethod} (${s.queryMethod === 'square' ? `${s.querySettings.queries} queries` : `${s.querySettings.samples} probes × η`} per image); `
-    + `transfer: ${s.surrogate ?? 'none'}; ε sweep: PGD at ε × ${s.epsilonFractions.join(', ')} on ${s.sweepBatches} batch(es)`;
+    + `transfer: ${s.surrogate ?? 'none'}; ε sweep: PGD at ε × ${s.epsilonFractions.join(', ')} on the first ${s.sweepQueries} queries`;
 }
 
 /** The evaluation as Markdown. */
