@@ -10,6 +10,9 @@
 #   MAX_BATCHES=N    stop each epoch after N batches (default 80, as the README's table)
 #   SWIPE_MAX_ITER=N attack only the first N query batches of 128 (default 4)
 #   OUT=DIR          default runs/losses-eta<ETA>-e<EPOCHS>-b<MAX_BATCHES>-q<SWIPE_MAX_ITER>
+#   REUSE_FROM=DIR   a run of experiments/fashion-defenses.sh at the same budget: its none, act and
+#                    hm-ics checkpoints are the triplet cells when `train --resume` accepts them
+#                    (the same config, so the same seeded model); their swipes are rerun here
 #
 # Refused cells are recorded, not run: ACT and HM perturb mined triplets and refuse
 # multi-similarity (a loss on the whole batch), and HM's gradual destination (g_LGA)
@@ -31,7 +34,18 @@ echo "{\"eta\":$ETA,\"epochs\":$EPOCHS,\"maxBatches\":$MAX_BATCHES,\"swipeMaxIte
 run() {
   local name=$1; shift
   if [ -s "$OUT/$name.swipe.json" ] || [ -s "$OUT/$name.refused.txt" ]; then echo "done before: $name"; return; fi
-  if ! node bin/rankshield.js train "$@" --epochs "$EPOCHS" --max-batches "$MAX_BATCHES" --eval-every "$EPOCHS" --threads "$THREADS" \
+  local again=--overwrite from=${REUSE[$name]:-}
+  if [ -n "${REUSE_FROM:-}" ] && [ -n "$from" ] && [ -e "$REUSE_FROM/$from/checkpoint.json" ]; then
+    rm -rf "${OUT:?}/$name" && cp -r "$REUSE_FROM/$from" "$OUT/$name" && rm -rf "$OUT/$name/swipe-rob28"
+    again=--resume
+  fi
+  if [ "$again" = --resume ] && ! node bin/rankshield.js train "$@" --epochs "$EPOCHS" --max-batches "$MAX_BATCHES" --eval-every "$EPOCHS" \
+      --threads "$THREADS" --out "$OUT/$name" --resume --quiet --json 2> "$OUT/$name.train.err" | tail -1 > "$OUT/$name.train.json"; then
+    echo "not reused ($REUSE_FROM/$from has another config): $name"; again=--overwrite
+  elif [ "$again" = --resume ]; then
+    echo "{\"from\":\"$REUSE_FROM/$from\"}" > "$OUT/$name.reused.json"
+  fi
+  if [ "$again" = --overwrite ] && ! node bin/rankshield.js train "$@" --epochs "$EPOCHS" --max-batches "$MAX_BATCHES" --eval-every "$EPOCHS" --threads "$THREADS" \
       --out "$OUT/$name" --overwrite --quiet --json 2> "$OUT/$name.train.err" | tail -1 > "$OUT/$name.train.json"; then
     if grep -q "refuse\|not defined\|is computed on the whole batch\|has no meaning" "$OUT/$name.train.err"; then
       grep -m1 "^rankshield train:" "$OUT/$name.train.err" | sed "s/^rankshield train: //" > "$OUT/$name.refused.txt"; rm -f "$OUT/$name.train.json"; echo "refused: $name"; return
@@ -44,6 +58,8 @@ run() {
   echo "done: $name"
 }
 
+# The triplet cells' twins in a fashion-defenses.sh run (REUSE_FROM).
+declare -A REUSE=([none-triplet]=none [act-triplet]=act [hm-triplet]=hm-ics)
 LOSSES=${LOSSES:-"triplet contrastive margin multi-similarity"}
 DEFENSES=${DEFENSES:-"none act hm"}
 for defense in $DEFENSES; do
@@ -71,7 +87,8 @@ const cell = (d, l) => {
 };
 const rows = [`| defense | ${losses.join(" | ")} |`, `| --- | ${losses.map(() => "---").join(" | ")} |`, ...defenses.map((d) => `| ${names[d]} | ${losses.map((l) => cell(d, l)).join(" | ")} |`)];
 const refusals = defenses.flatMap((d) => losses.flatMap((l) => { const f = path.join(dir, `${d}-${l}.refused.txt`); return fs.existsSync(f) ? [`- ${names[d]} × ${l}: ${fs.readFileSync(f, "utf8").trim()}`] : []; }));
-const out = ["Cells: benign R@1 / mAP (%) / rob28 ERS. Settings: " + fs.readFileSync(path.join(dir, "settings.json"), "utf8").trim(), "", ...rows, "", ...refusals, ""].join("\n");
+const reused = defenses.flatMap((d) => losses.flatMap((l) => { const r = read(`${d}-${l}.reused.json`); return r ? [`- ${names[d]} × ${l}: the checkpoint of ${r.from} (the same config; train --resume accepted it), swiped here`] : []; }));
+const out = ["Cells: benign R@1 / mAP (%) / rob28 ERS. Settings: " + fs.readFileSync(path.join(dir, "settings.json"), "utf8").trim(), "", ...rows, "", ...refusals, ...reused, ""].join("\n");
 fs.writeFileSync(path.join(dir, "losses.md"), out);
 process.stdout.write(out);
 ' "$OUT" "$LOSSES" "$DEFENSES"
