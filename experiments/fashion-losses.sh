@@ -35,7 +35,9 @@ run() {
   local name=$1; shift
   if [ -s "$OUT/$name.swipe.json" ] || [ -s "$OUT/$name.refused.txt" ]; then echo "done before: $name"; return; fi
   local again=--overwrite from=${REUSE[$name]:-}
-  if [ -n "${REUSE_FROM:-}" ] && [ -n "$from" ] && [ -e "$REUSE_FROM/$from/checkpoint.json" ]; then
+  # A twin still training (fashion-defenses.sh running beside this) is waited for, not trained twice.
+  while [ -n "${REUSE_FROM:-}" ] && [ -n "$from" ] && [ -d "$REUSE_FROM/$from" ] && [ ! -s "$REUSE_FROM/$from.train.json" ]; do sleep 30; done
+  if [ -n "${REUSE_FROM:-}" ] && [ -n "$from" ] && [ -s "$REUSE_FROM/$from.train.json" ]; then
     rm -rf "${OUT:?}/$name" && cp -r "$REUSE_FROM/$from" "$OUT/$name" && rm -rf "$OUT/$name/swipe-rob28"
     again=--resume
   fi
