@@ -1,5 +1,6 @@
 // Layer: cli. `rankshield swipe CKPT --profile rob28`: every attack of a
 // profile over the checkpoint's test split, ERS and ARS (docs/attacks-and-metrics.md §3, §5, §6).
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { ensureWritableDir, writeFileAtomicSync } from '../io/atomic.js';
 import { ersProfile, PROFILES } from '../attack/profiles.js';
@@ -16,7 +17,13 @@ import type { Metric } from '../metric/metric.js';
 import type { EmbeddingModel } from '../models/model.js';
 import type { Device } from '../tensor/index.js';
 import type { ParsedArgs } from '../util/options.js';
-import type { CheckpointInfo } from '../train/checkpoint.js';
+import { keptEpochs, loadCheckpoint, readCheckpointInfo, SIDECAR, type CheckpointInfo } from '../train/checkpoint.js';
+import { openDataset } from '../data/index.js';
+import { metricByName } from '../metric/metric.js';
+import { formatScore } from '../eval/format.js';
+import {
+  epochFile, epochSwipeCurrent, parseEpochList, readEpochSwipe, refreshReportTrail, storedEpochSwipes, trailMarkdown, trailTable, writeEpochSwipe, writeTrail, type TrailSettings,
+} from '../eval/trail.js';
 import { DATA_ROOT_SECTION, MODEL_SOURCE_SECTION, openModelSource } from './model-source.js';
 import { UsageError, type Command } from './command.js';
 import { launchRanks, processGroupFromEnv, withoutNproc } from './launch.js';
@@ -35,6 +42,12 @@ const SECTIONS: readonly OptionSection[] = [
       'gtm-target': { kind: 'string', choices: ['reference-bug', 'intended'], help: "GTM's target: the reference code's index bug or the intended one", default: 'reference-bug' },
       out: { kind: 'string', value: 'DIR', help: 'also write swipe.json, swipe.md, swipe.svg and index.html there: a page (open it\noffline) with the numbers, the chart and, under examples/, pictures of what each\nattack did to the first N queries of batch 1' },
       examples: { kind: 'int', value: 'N', min: 0, help: 'queries pictured per attack on the page (0 = numbers only)', default: '3' },
+    },
+  },
+  {
+    title: 'robustness over training (a run trained with --keep-every or --trail)',
+    options: {
+      epochs: { kind: 'string', value: 'all|LIST', help: "swipe the run's kept epochs (all, or 1-based epochs such as 2,4,8), each stored as\nRUN/swipe-epochs/<profile>/epoch-N.json: a rerun swipes only the epochs not done with\nthese settings; then the table (trail.json, trail.md) and chart (trail.svg) there" },
     },
   },
   {
@@ -73,6 +86,7 @@ Units, directions and the ERS/ARS formulas: docs/attacks-and-metrics.md.`,
   options: mergeSections(SECTIONS),
   async run(argv) {
     const p = parseOptions(argv, this.options!);
+    if (flagString(p, 'epochs') !== undefined) return swipeEpochs(p);
     const maxIter = flagNumber(p, 'max-iter');
     const gtmTarget = flagString(p, 'gtm-target') as 'reference-bug' | 'intended' | undefined;
     const json = flagBool(p, 'json');
@@ -145,6 +159,98 @@ Units, directions and the ERS/ARS formulas: docs/attacks-and-metrics.md.`,
     }
   },
 };
+
+/** `swipe RUN --epochs LIST`: each kept epoch not yet swiped with these settings, then the table and chart of all of them. */
+async function swipeEpochs(p: ParsedArgs): Promise<number> {
+  for (const f of ['model-file', 'robust-eval', 'out', 'examples', 'nproc']) {
+    if (p.flags.has(f) && !(f === 'nproc' && flagNumber(p, 'nproc') === 1)) throw new UsageError(`--epochs does not go with --${f} (the results are stored beside the run, one process swipes every epoch)`);
+  }
+  if (p.positionals.length !== 1) throw new UsageError('--epochs needs exactly one run directory (trained with --keep-every)');
+  const run = p.positionals[0]!;
+  if (!existsSync(path.join(run, SIDECAR))) throw new UsageError(`--epochs: ${run} is not a run directory (it holds no ${SIDECAR})`);
+  const json = flagBool(p, 'json');
+  const gtmTarget = flagString(p, 'gtm-target') ?? null;
+  applyThreads(p);
+  const device = deviceFlag(p);
+  const { method, settings } = searchFlags(p);
+  const runInfo = readCheckpointInfo(run);
+  const kept = keptEpochs(run, { hash: false });
+  let chosen: number[];
+  try {
+    chosen = parseEpochList(flagString(p, 'epochs')!, kept.map((k) => k.epoch), runInfo.epoch + 1);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const root = flagString(p, 'root') ?? runInfo.config.root;
+  const data = await openDataset(runInfo.config.dataset, root === undefined ? {} : { root });
+  const profile = flagString(p, 'profile') ?? ersProfile(data.test.height).name;
+  const transferFrom = flagString(p, 'transfer-from') ?? null;
+  const trail: TrailSettings = {
+    profile, maxIter: flagNumber(p, 'max-iter') ?? null, seed: flagNumber(p, 'seed') ?? null, benignRecallAt1: flagNumber(p, 'benign-r1') ?? null, gtmTarget,
+    method: method ?? null, methodSettings: Object.fromEntries(Object.entries(settings).filter((e): e is [string, number] => typeof e[1] === 'number')), transferFrom,
+  };
+  const say = (m: string): void => void process.stderr.write(`rankshield swipe: ${m}\n`);
+  const surrogate = transferFrom === null ? undefined : (await openSurrogate({ from: transferFrom, dataset: data.test.name })).model;
+  surrogate?.to(device);
+  const swiped: number[] = [];
+  const reused: number[] = [];
+  const todo = chosen.filter((e) => !epochSwipeCurrent(readEpochSwipe(epochFile(run, profile, e)), kept.find((k) => k.epoch === e)!, trail));
+  const started = Date.now();
+  try {
+    for (const epoch of chosen) {
+      const k = kept.find((x) => x.epoch === epoch)!;
+      if (!todo.includes(epoch)) {
+        reused.push(epoch);
+        if (!json) say(`epoch ${epoch}: swiped earlier with these settings (${path.relative(run, epochFile(run, profile, epoch))}), not redone`);
+        continue;
+      }
+      const done = swiped.length;
+      const eta = done === 0 ? '' : `, ETA ${formatDuration(((Date.now() - started) / done) * (todo.length - done))}`;
+      if (showProgress(p)) say(`epoch ${epoch} (${done + 1}/${todo.length} to swipe${eta})`);
+      // Every kept commit is verified (its files hashed, the model's SHA-256 the run recorded) before it is swiped.
+      const status = keptEpochs(run).find((x) => x.epoch === epoch)!;
+      if (status.problem !== null) throw new Error(`--epochs: kept epoch ${epoch} does not verify: ${status.problem}`);
+      const { model, info } = loadCheckpoint(status.dir);
+      try {
+        model.to(device);
+        const result = await runSwipe(model, data.test, metricByName(info.config.metric), {
+          profile, maxIter: trail.maxIter ?? undefined, seed: trail.seed ?? undefined, benignRecallAt1: trail.benignRecallAt1 ?? undefined,
+          attackOptions: gtmTarget === null ? {} : { gtmTarget: gtmTarget as 'reference-bug' | 'intended' }, method, methodSettings: settings, surrogate,
+          progress: showProgress(p),
+        });
+        writeEpochSwipe(run, status, trail, withStoredBenign(result, info.metrics));
+        swiped.push(epoch);
+        if (showProgress(p)) say(`epoch ${epoch}: ERS ${result.ERS === null ? 'n/a' : formatScore(result.ERS)}, ARS ${result.ARS === null ? 'n/a' : formatScore(result.ARS)} (${result.seconds.toFixed(0)} s)`);
+      } finally {
+        model.dispose();
+      }
+    }
+  } finally {
+    surrogate?.dispose();
+  }
+  // The table holds every stored epoch of this profile swiped with these settings on the checkpoints kept now.
+  const entries = storedEpochSwipes(run, profile).filter((e) => {
+    const k = kept.find((x) => x.epoch === e.epoch);
+    return k !== undefined && epochSwipeCurrent(e, k, trail);
+  });
+  const table = trailTable(entries);
+  const c = runInfo.config;
+  const files = writeTrail(run, table, `Robustness over training: ${path.basename(path.resolve(run))} (${c.dataset} · ${c.model} · defense ${c.defense.kind})`);
+  refreshReportTrail(run);
+  if (!json) {
+    console.log(trailMarkdown(table));
+    say(`wrote ${files.markdown}, ${files.svg}`);
+  }
+  console.log(JSON.stringify({ ...table, swiped, reused, files }));
+  return 0;
+}
+
+/** "1 h 05 min", "3 min 20 s", "42 s". */
+function formatDuration(ms: number): string {
+  const s = Math.round(ms / 1000);
+  if (s >= 3600) return `${Math.floor(s / 3600)} h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')} min`;
+  return s >= 60 ? `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, '0')} s` : `${s} s`;
+}
 
 /** `swipe --robust-eval`: the surrogate (given or trained fresh), the evaluation, its reports. */
 async function robustEval(
