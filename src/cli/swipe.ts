@@ -17,13 +17,9 @@ import type { Metric } from '../metric/metric.js';
 import type { EmbeddingModel } from '../models/model.js';
 import type { Device } from '../tensor/index.js';
 import type { ParsedArgs } from '../util/options.js';
-import { keptEpochs, loadCheckpoint, readCheckpointInfo, SIDECAR, type CheckpointInfo } from '../train/checkpoint.js';
-import { openDataset } from '../data/index.js';
-import { metricByName } from '../metric/metric.js';
-import { formatScore } from '../eval/format.js';
-import {
-  epochFile, epochSwipeCurrent, parseEpochList, readEpochSwipe, refreshReportTrail, storedEpochSwipes, trailMarkdown, trailTable, writeEpochSwipe, writeTrail, type TrailSettings,
-} from '../eval/trail.js';
+import { keptEpochs, readCheckpointInfo, SIDECAR, type CheckpointInfo } from '../train/checkpoint.js';
+import { datasetOf } from '../train/config.js';
+import { parseEpochList, swipeKeptEpochs, trailMarkdown } from '../eval/trail.js';
 import { DATA_ROOT_SECTION, MODEL_SOURCE_SECTION, openModelSource } from './model-source.js';
 import { UsageError, type Command } from './command.js';
 import { launchRanks, processGroupFromEnv, withoutNproc } from './launch.js';
@@ -169,87 +165,35 @@ async function swipeEpochs(p: ParsedArgs): Promise<number> {
   const run = p.positionals[0]!;
   if (!existsSync(path.join(run, SIDECAR))) throw new UsageError(`--epochs: ${run} is not a run directory (it holds no ${SIDECAR})`);
   const json = flagBool(p, 'json');
-  const gtmTarget = flagString(p, 'gtm-target') ?? null;
+  const gtmTarget = flagString(p, 'gtm-target') as 'reference-bug' | 'intended' | undefined;
   applyThreads(p);
   const device = deviceFlag(p);
   const { method, settings } = searchFlags(p);
   const runInfo = readCheckpointInfo(run);
-  const kept = keptEpochs(run, { hash: false });
-  let chosen: number[];
+  let epochs: number[];
   try {
-    chosen = parseEpochList(flagString(p, 'epochs')!, kept.map((k) => k.epoch), runInfo.epoch + 1);
+    epochs = parseEpochList(flagString(p, 'epochs')!, keptEpochs(run, { hash: false }).map((k) => k.epoch), runInfo.epoch + 1);
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
-  const root = flagString(p, 'root') ?? runInfo.config.root;
-  const data = await openDataset(runInfo.config.dataset, root === undefined ? {} : { root });
-  const profile = flagString(p, 'profile') ?? ersProfile(data.test.height).name;
-  const transferFrom = flagString(p, 'transfer-from') ?? null;
-  const trail: TrailSettings = {
-    profile, maxIter: flagNumber(p, 'max-iter') ?? null, seed: flagNumber(p, 'seed') ?? null, benignRecallAt1: flagNumber(p, 'benign-r1') ?? null, gtmTarget,
-    method: method ?? null, methodSettings: Object.fromEntries(Object.entries(settings).filter((e): e is [string, number] => typeof e[1] === 'number')), transferFrom,
-  };
-  const say = (m: string): void => void process.stderr.write(`rankshield swipe: ${m}\n`);
-  const surrogate = transferFrom === null ? undefined : (await openSurrogate({ from: transferFrom, dataset: data.test.name })).model;
+  const transferFrom = flagString(p, 'transfer-from');
+  const surrogate = transferFrom === undefined ? undefined : (await openSurrogate({ from: transferFrom, dataset: datasetOf(runInfo.config).name })).model;
   surrogate?.to(device);
-  const swiped: number[] = [];
-  const reused: number[] = [];
-  const todo = chosen.filter((e) => !epochSwipeCurrent(readEpochSwipe(epochFile(run, profile, e)), kept.find((k) => k.epoch === e)!, trail));
-  const started = Date.now();
+  const say = (m: string): void => void process.stderr.write(`rankshield swipe: ${m}\n`);
   try {
-    for (const epoch of chosen) {
-      const k = kept.find((x) => x.epoch === epoch)!;
-      if (!todo.includes(epoch)) {
-        reused.push(epoch);
-        if (!json) say(`epoch ${epoch}: swiped earlier with these settings (${path.relative(run, epochFile(run, profile, epoch))}), not redone`);
-        continue;
-      }
-      const done = swiped.length;
-      const eta = done === 0 ? '' : `, ETA ${formatDuration(((Date.now() - started) / done) * (todo.length - done))}`;
-      if (showProgress(p)) say(`epoch ${epoch} (${done + 1}/${todo.length} to swipe${eta})`);
-      // Every kept commit is verified (its files hashed, the model's SHA-256 the run recorded) before it is swiped.
-      const status = keptEpochs(run).find((x) => x.epoch === epoch)!;
-      if (status.problem !== null) throw new Error(`--epochs: kept epoch ${epoch} does not verify: ${status.problem}`);
-      const { model, info } = loadCheckpoint(status.dir);
-      try {
-        model.to(device);
-        const result = await runSwipe(model, data.test, metricByName(info.config.metric), {
-          profile, maxIter: trail.maxIter ?? undefined, seed: trail.seed ?? undefined, benignRecallAt1: trail.benignRecallAt1 ?? undefined,
-          attackOptions: gtmTarget === null ? {} : { gtmTarget: gtmTarget as 'reference-bug' | 'intended' }, method, methodSettings: settings, surrogate,
-          progress: showProgress(p),
-        });
-        writeEpochSwipe(run, status, trail, withStoredBenign(result, info.metrics));
-        swiped.push(epoch);
-        if (showProgress(p)) say(`epoch ${epoch}: ERS ${result.ERS === null ? 'n/a' : formatScore(result.ERS)}, ARS ${result.ARS === null ? 'n/a' : formatScore(result.ARS)} (${result.seconds.toFixed(0)} s)`);
-      } finally {
-        model.dispose();
-      }
+    const r = await swipeKeptEpochs(run, epochs, {
+      profile: flagString(p, 'profile'), maxIter: flagNumber(p, 'max-iter'), seed: flagNumber(p, 'seed'), benignRecallAt1: flagNumber(p, 'benign-r1'), gtmTarget,
+      method, methodSettings: settings, surrogate, transferFrom, root: flagString(p, 'root'), device, progress: showProgress(p), onNotice: json ? undefined : say,
+    });
+    if (!json) {
+      console.log(trailMarkdown(r.table));
+      say(`wrote ${r.files.markdown}, ${r.files.svg}`);
     }
+    console.log(JSON.stringify({ ...r.table, swiped: r.swiped, reused: r.reused, files: r.files }));
+    return 0;
   } finally {
     surrogate?.dispose();
   }
-  // The table holds every stored epoch of this profile swiped with these settings on the checkpoints kept now.
-  const entries = storedEpochSwipes(run, profile).filter((e) => {
-    const k = kept.find((x) => x.epoch === e.epoch);
-    return k !== undefined && epochSwipeCurrent(e, k, trail);
-  });
-  const table = trailTable(entries);
-  const c = runInfo.config;
-  const files = writeTrail(run, table, `Robustness over training: ${path.basename(path.resolve(run))} (${c.dataset} · ${c.model} · defense ${c.defense.kind})`);
-  refreshReportTrail(run);
-  if (!json) {
-    console.log(trailMarkdown(table));
-    say(`wrote ${files.markdown}, ${files.svg}`);
-  }
-  console.log(JSON.stringify({ ...table, swiped, reused, files }));
-  return 0;
-}
-
-/** "1 h 05 min", "3 min 20 s", "42 s". */
-function formatDuration(ms: number): string {
-  const s = Math.round(ms / 1000);
-  if (s >= 3600) return `${Math.floor(s / 3600)} h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')} min`;
-  return s >= 60 ? `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, '0')} s` : `${s} s`;
 }
 
 /** `swipe --robust-eval`: the surrogate (given or trained fresh), the evaluation, its reports. */

@@ -12,12 +12,18 @@ import path from 'node:path';
 import { writeFileAtomicSync } from '../io/atomic.js';
 import { epochCurvesSvg } from '../train/plot.js';
 import { SWIPE_EPOCHS_DIR } from '../train/run-dir.js';
-import type { KeptEpochStatus } from '../train/checkpoint.js';
+import { keptEpochs, loadCheckpoint, readCheckpointInfo, type KeptEpochStatus } from '../train/checkpoint.js';
+import { openDataset } from '../data/index.js';
+import { metricByName } from '../metric/metric.js';
+import { ersProfile, type Profile } from '../attack/profiles.js';
+import type { AttackOptions, MethodName, MethodSettings } from '../attack/index.js';
+import type { EmbeddingModel } from '../models/model.js';
+import type { Device } from '../tensor/index.js';
 import { attackColumn, formatAttackValue } from './columns.js';
 import { formatScore } from './format.js';
 import { ATTACK_NAMES } from './robustness.js';
 import { ARS_MEANING, ERS_MEANING, swipeScope } from './report-svg.js';
-import type { SwipeResult } from './swipe.js';
+import { runSwipe, withStoredBenign, type SwipeResult } from './swipe.js';
 
 const EPOCH_FORMAT = 'rankshield-swipe-epoch/1';
 const TRAIL_FORMAT = 'rankshield-trail/1';
@@ -259,4 +265,101 @@ export function refreshReportTrail(runDir: string): string | null {
   const head = (at < 0 ? text : text.slice(0, at)).replace(/\n*$/, '\n\n');
   writeFileAtomicSync(file, head + trailReportSection(runDir).join('\n'));
   return file;
+}
+
+/** Options of `swipeKeptEpochs`: the swipe's (as `runSwipe`), and where the data and model go. */
+export interface EpochSwipeOptions {
+  /** A profile name or object (default: rob28 / rob224 by the dataset's image size). */
+  profile?: string | Profile;
+  maxIter?: number;
+  seed?: number;
+  benignRecallAt1?: number;
+  gtmTarget?: NonNullable<AttackOptions['gtmTarget']>;
+  method?: MethodName;
+  methodSettings?: Partial<MethodSettings>;
+  /** A transfer swipe's surrogate, and the path it came from (part of the settings). */
+  surrogate?: EmbeddingModel;
+  transferFrom?: string;
+  /** The dataset's folder (default: the run's recorded root). */
+  root?: string;
+  device?: Device;
+  /** Progress bars and a line per epoch with the ETA, on stderr. */
+  progress?: boolean;
+  /** An epoch found done (not redone), and each epoch's scores. */
+  onNotice?: (message: string) => void;
+}
+
+/** What `swipeKeptEpochs` did: the table of every stored epoch, which epochs it swiped and which it found done. */
+export interface EpochSwipesDone {
+  table: TrailTable;
+  swiped: number[];
+  reused: number[];
+  files: { json: string; markdown: string; svg: string };
+}
+
+/**
+ * Swipes the kept epochs `epochs` (1-based, from parseEpochList) of the run in
+ * `runDir` and stores each result (RUN/swipe-epochs/<profile>/epoch-N.json); an
+ * epoch already stored with the same settings and checkpoint is not redone.
+ * Each kept commit is verified (every file hashed, the model's SHA-256 equal to
+ * the run's record) before it is swiped. Then the table, chart and report.md section.
+ */
+export async function swipeKeptEpochs(runDir: string, epochs: readonly number[], o: EpochSwipeOptions = {}): Promise<EpochSwipesDone> {
+  const runInfo = readCheckpointInfo(runDir);
+  const kept = keptEpochs(runDir, { hash: false });
+  for (const e of epochs) if (!kept.some((k) => k.epoch === e)) throw new Error(`epoch ${e} was not kept (kept: ${kept.map((k) => k.epoch).join(', ') || 'none'})`);
+  const root = o.root ?? runInfo.config.root;
+  const data = await openDataset(runInfo.config.dataset, root === undefined ? {} : { root });
+  const profile = o.profile ?? ersProfile(data.test.height).name;
+  const profileName = typeof profile === 'string' ? profile : profile.name;
+  const settings: TrailSettings = {
+    profile: profileName, maxIter: o.maxIter ?? null, seed: o.seed ?? null, benignRecallAt1: o.benignRecallAt1 ?? null, gtmTarget: o.gtmTarget ?? null, method: o.method ?? null,
+    methodSettings: Object.fromEntries(Object.entries(o.methodSettings ?? {}).filter((e): e is [string, number] => typeof e[1] === 'number')), transferFrom: o.transferFrom ?? null,
+  };
+  const keptOf = (e: number): KeptEpochStatus => kept.find((k) => k.epoch === e)!;
+  const todo = epochs.filter((e) => !epochSwipeCurrent(readEpochSwipe(epochFile(runDir, profileName, e)), keptOf(e), settings));
+  const swiped: number[] = [];
+  const reused: number[] = [];
+  const started = Date.now();
+  for (const epoch of epochs) {
+    if (!todo.includes(epoch)) {
+      reused.push(epoch);
+      o.onNotice?.(`epoch ${epoch}: swiped earlier with these settings (${path.relative(runDir, epochFile(runDir, profileName, epoch))}), not redone`);
+      continue;
+    }
+    const done = swiped.length;
+    if (o.progress) {
+      const eta = done === 0 ? '' : `, ETA ${formatDuration(((Date.now() - started) / done) * (todo.length - done))}`;
+      process.stderr.write(`rankshield swipe: epoch ${epoch} (${done + 1}/${todo.length} to swipe${eta})\n`);
+    }
+    const status = keptEpochs(runDir).find((x) => x.epoch === epoch);
+    if (status === undefined || status.problem !== null) throw new Error(`kept epoch ${epoch} does not verify: ${status?.problem ?? 'no longer listed'}`);
+    const { model, info } = loadCheckpoint(status.dir);
+    try {
+      if (o.device !== undefined) model.to(o.device);
+      const result = await runSwipe(model, data.test, metricByName(info.config.metric), {
+        profile, maxIter: o.maxIter, seed: o.seed, benignRecallAt1: o.benignRecallAt1, attackOptions: o.gtmTarget === undefined ? {} : { gtmTarget: o.gtmTarget },
+        method: o.method, methodSettings: o.methodSettings, surrogate: o.surrogate, progress: o.progress ?? false,
+      });
+      writeEpochSwipe(runDir, status, settings, withStoredBenign(result, info.metrics));
+      swiped.push(epoch);
+      o.onNotice?.(`epoch ${epoch}: ERS ${result.ERS === null ? 'n/a' : formatScore(result.ERS)}, ARS ${result.ARS === null ? 'n/a' : formatScore(result.ARS)} (${result.seconds.toFixed(0)} s)`);
+    } finally {
+      model.dispose();
+    }
+  }
+  // The table: every stored epoch of this profile swiped with these settings on the checkpoints kept now.
+  const entries = storedEpochSwipes(runDir, profileName).filter((e) => kept.some((k) => k.epoch === e.epoch && epochSwipeCurrent(e, k, settings)));
+  const table = trailTable(entries);
+  const c = runInfo.config;
+  const files = writeTrail(runDir, table, `Robustness over training: ${path.basename(path.resolve(runDir))} (${c.dataset} · ${c.model} · defense ${c.defense.kind})`);
+  refreshReportTrail(runDir);
+  return { table, swiped, reused, files };
+}
+
+/** "1 h 05 min", "3 min 20 s", "42 s". */
+function formatDuration(ms: number): string {
+  const s = Math.round(ms / 1000);
+  if (s >= 3600) return `${Math.floor(s / 3600)} h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')} min`;
+  return s >= 60 ? `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, '0')} s` : `${s} s`;
 }
