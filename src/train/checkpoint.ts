@@ -426,18 +426,23 @@ function keepCommit(runDir: string, commit: string, epoch: number): void {
   const final = path.join(runDir, keptPath(epoch));
   const tmp = path.join(root, `.tmp-${path.basename(final)}-${process.pid}`);
   rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp);
-  for (const f of [MODEL_FILE, OPTIM_FILE, SIDECAR]) {
-    try {
-      linkSync(path.join(commit, f), path.join(tmp, f));
-    } catch {
-      writeFileAtomicSync(path.join(tmp, f), readFileSync(path.join(commit, f)));
+  try {
+    mkdirSync(tmp);
+    for (const f of [MODEL_FILE, OPTIM_FILE, SIDECAR]) {
+      try {
+        linkSync(path.join(commit, f), path.join(tmp, f));
+      } catch {
+        writeFileAtomicSync(path.join(tmp, f), readFileSync(path.join(commit, f)));
+      }
     }
+    fsyncDir(tmp);
+    rmSync(final, { recursive: true, force: true });
+    renameSync(tmp, final);
+    fsyncDir(root);
+  } catch (e) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw e;
   }
-  fsyncDir(tmp);
-  rmSync(final, { recursive: true, force: true });
-  renameSync(tmp, final);
-  fsyncDir(root);
 }
 
 /** A kept epoch as read back: its directory, and what is wrong with it (missing, altered) or null when it verifies. */
