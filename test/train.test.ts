@@ -140,6 +140,7 @@ test('--keep-every keeps exactly epochs N, 2N, … and the last as verified comm
   assert.deepEqual(second.table.rows.map((r) => r.epoch), [2, 4]);
   assert.equal(second.table.rows[0]!.ERS, stored.result.ERS);
   assert.match(readFileSync(second.files.svg, 'utf8'), /Robustness scores per kept epoch/);
+  assert.match(readFileSync(second.files.page, 'utf8'), /<table data-testid="trail">.*<th scope="row">2<\/th>.*<th scope="row">4<\/th>/s);
   assert.match(readFileSync(path.join(full, 'report.md'), 'utf8'), /## Robustness over training — profile rob28-quick\n[\s\S]*\| 4 \| /);
   // Other settings are other numbers: such a stored result is not current (it would be swiped again).
   const e2 = readEpochSwipe(path.join(full, 'swipe-epochs', 'rob28-quick', 'epoch-2.json'));

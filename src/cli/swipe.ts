@@ -43,7 +43,7 @@ const SECTIONS: readonly OptionSection[] = [
   {
     title: 'robustness over training (a run trained with --keep-every or --trail)',
     options: {
-      epochs: { kind: 'string', value: 'all|LIST', help: "swipe the run's kept epochs (all, or 1-based epochs such as 2,4,8), each stored as\nRUN/swipe-epochs/<profile>/epoch-N.json: a rerun swipes only the epochs not done with\nthese settings; then the table (trail.json, trail.md) and chart (trail.svg) there" },
+      epochs: { kind: 'string', value: 'all|LIST', help: "swipe the run's kept epochs (all, or 1-based epochs such as 2,4,8), each stored as\nRUN/swipe-epochs/<profile>/epoch-N.json: a rerun swipes only the epochs not done with\nthese settings; then the table (trail.json, trail.md), the chart (trail.svg) and a page\n(index.html) there, and the table in RUN/report.md" },
     },
   },
   {

@@ -5,8 +5,8 @@
 // result was measured with other settings, or on a checkpoint that has changed
 // since, is swiped again. The table of every stored epoch (epoch, benign R@1
 // and mAP, ERS, ARS, each attack's column) is written beside them as
-// trail.json, trail.md and trail.svg; the run's report.md, and the service's
-// Runs tab, show it.
+// trail.json, trail.md, trail.svg and a page (index.html); the run's
+// report.md, and the service's Runs tab, show it.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomicSync } from '../io/atomic.js';
@@ -24,11 +24,13 @@ import { formatScore } from './format.js';
 import { ATTACK_NAMES } from './robustness.js';
 import { ARS_MEANING, ERS_MEANING, swipeScope } from './report-svg.js';
 import { runSwipe, withStoredBenign, type SwipeResult } from './swipe.js';
+import { pageCss } from './report-html.js';
+import { escapeXml as esc } from './report-svg.js';
 
 const EPOCH_FORMAT = 'rankshield-swipe-epoch/1';
 const TRAIL_FORMAT = 'rankshield-trail/1';
 /** The files of a profile's table, in RUN/swipe-epochs/<profile>/. */
-export const TRAIL_FILES = { json: 'trail.json', markdown: 'trail.md', svg: 'trail.svg' } as const;
+export const TRAIL_FILES = { json: 'trail.json', markdown: 'trail.md', svg: 'trail.svg', page: 'index.html' } as const;
 /** report.md's robustness-over-training section starts at this line (everything after it is rewritten). */
 const REPORT_MARKER = '<!-- robustness over training (rankshield swipe RUN --epochs) -->';
 
@@ -219,13 +221,15 @@ export function storedEpochSwipes(runDir: string, profile: string): EpochSwipe[]
     .sort((a, b) => a.epoch - b.epoch);
 }
 
-/** Writes trail.json, trail.md and trail.svg of a profile; returns their paths. */
-export function writeTrail(runDir: string, t: TrailTable, title: string): { json: string; markdown: string; svg: string } {
+/** Writes trail.json, trail.md, trail.svg and the page index.html of a profile; returns their paths. */
+export function writeTrail(runDir: string, t: TrailTable, title: string): { json: string; markdown: string; svg: string; page: string } {
   const dir = trailDir(runDir, t.profile);
-  const files = { json: path.join(dir, TRAIL_FILES.json), markdown: path.join(dir, TRAIL_FILES.markdown), svg: path.join(dir, TRAIL_FILES.svg) };
+  const files = { json: path.join(dir, TRAIL_FILES.json), markdown: path.join(dir, TRAIL_FILES.markdown), svg: path.join(dir, TRAIL_FILES.svg), page: path.join(dir, TRAIL_FILES.page) };
+  const svg = trailSvg(t, title);
   writeFileAtomicSync(files.json, `${JSON.stringify(t, null, 2)}\n`);
   writeFileAtomicSync(files.markdown, trailMarkdown(t));
-  writeFileAtomicSync(files.svg, trailSvg(t, title));
+  writeFileAtomicSync(files.svg, svg);
+  writeFileAtomicSync(files.page, trailHtml(t, svg, title));
   return files;
 }
 
@@ -252,7 +256,13 @@ export function trailReportSection(runDir: string): string[] {
   return [
     REPORT_MARKER,
     '',
-    ...tables.flatMap((t) => [trailMarkdown(t, '##'), `![robustness over training, ${t.profile}](${path.posix.join(SWIPE_EPOCHS_DIR, t.profile, TRAIL_FILES.svg)})`, '']),
+    ...tables.flatMap((t) => [
+      trailMarkdown(t, '##'),
+      `![robustness over training, ${t.profile}](${path.posix.join(SWIPE_EPOCHS_DIR, t.profile, TRAIL_FILES.svg)})`,
+      '',
+      `The same as a page: [${path.posix.join(SWIPE_EPOCHS_DIR, t.profile, TRAIL_FILES.page)}](${path.posix.join(SWIPE_EPOCHS_DIR, t.profile, TRAIL_FILES.page)}).`,
+      '',
+    ]),
   ];
 }
 
@@ -294,7 +304,7 @@ export interface EpochSwipesDone {
   table: TrailTable;
   swiped: number[];
   reused: number[];
-  files: { json: string; markdown: string; svg: string };
+  files: { json: string; markdown: string; svg: string; page: string };
 }
 
 /**
@@ -362,4 +372,29 @@ function formatDuration(ms: number): string {
   const s = Math.round(ms / 1000);
   if (s >= 3600) return `${Math.floor(s / 3600)} h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')} min`;
   return s >= 60 ? `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, '0')} s` : `${s} s`;
+}
+
+/**
+ * A run's robustness over training as a page (RUN/swipe-epochs/<profile>/index.html, offline):
+ * the table of the kept epochs and its chart (`svg`, trail.svg's text).
+ */
+export function trailHtml(t: TrailTable, svg: string, title: string): string {
+  const num = (x: number | null): string => (x === null ? '–' : x.toFixed(1));
+  const head = ['epoch', 'R@1 (%)', 'mAP (%)', 'ERS', 'ARS', ...t.columns.map((c) => `${c} (${attackColumn(c).unit})`)];
+  const rows = t.rows.map(
+    (r) => `<tr><th scope="row">${r.epoch}</th>${[num(r['R@1']), num(r.mAP), r.ERS === null ? '–' : formatScore(r.ERS), r.ARS === null ? '–' : formatScore(r.ARS), ...t.columns.map((c) => (r.attacks[c] === undefined ? '–' : formatAttackValue(c, r.attacks[c]!)))].map((v) => `<td class="num">${esc(v)}</td>`).join('')}</tr>`,
+  );
+  return [
+    '<!doctype html>',
+    '<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">',
+    `<title>${esc(title)}</title>`,
+    `<style>${pageCss(false)}</style>`,
+    '</head><body><main>',
+    `<header><h1>${esc(title)}</h1><p class="sub">Each kept epoch's checkpoint swiped alike with profile ${esc(t.profile)}: ${esc(t.scope)}.</p></header>`,
+    `<section class="card chart">${svg}</section>`,
+    `<section class="card"><h2>Per epoch</h2><table data-testid="trail"><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${rows.join('')}</tbody></table>`,
+    `<p class="note">R@1 and mAP: benign, on the whole test split, as each kept checkpoint's evaluation measured them. ERS: ${esc(ERS_MEANING)} ARS: ${esc(ARS_MEANING)}</p></section>`,
+    '</main></body></html>',
+    '',
+  ].join('\n');
 }
