@@ -179,7 +179,7 @@ export function trailMarkdown(t: TrailTable, heading = '#'): string {
   return [
     `${heading} Robustness over training — profile ${t.profile}`,
     '',
-    `Each kept epoch's checkpoint swiped alike: ${t.scope}${t.settings.method !== null ? `, method ${t.settings.method}` : ''}${t.settings.transferFrom !== null ? `, crafted on ${t.settings.transferFrom}` : ''}; seed ${t.settings.seed ?? 0}.`,
+    `Each kept epoch's checkpoint swiped alike: ${t.scope}${t.settings.method !== null ? `, method ${t.settings.method}` : ''}${t.settings.transferFrom !== null ? `, crafted on ${t.settings.transferFrom}` : ''}${t.settings.seed !== null ? `, --seed ${t.settings.seed}` : ''}.`,
     '',
     `| ${head.join(' | ')} |`,
     `| ${head.map(() => '---').join(' | ')} |`,
