@@ -68,7 +68,7 @@ const RUN: OptionTable = {
   overwrite: { kind: 'boolean', help: 'replace the run already in --out (without it, an existing run is refused)' },
   'checkpoint-every': { kind: 'int', value: 'N', min: 1, help: 'also checkpoint every N optimizer steps inside an epoch' },
   'checkpoint-minutes': { kind: 'number', value: 'M', min: 0, help: 'checkpoint inside an epoch at least every M minutes; 0 = off', default: String(DEFAULT_CHECKPOINT_SECONDS / 60) },
-  'keep-every': { kind: 'int', value: 'N', min: 1, help: 'keep the checkpoint of epochs N, 2N, … and of the last as epochs/<epoch> (verified\ncommits, listed in checkpoint.json; each is evaluated); `rankshield swipe RUN --epochs all` then measures\nrobustness over training. A resumed run keeps its own N' },
+  'keep-every': { kind: 'int', value: 'N', min: 1, help: 'keep the checkpoint of epochs N, 2N, … and of the last as epochs/<epoch> (verified\ncommits, listed in checkpoint.json; each is evaluated); then `rankshield swipe RUN\n--epochs all` measures robustness over training. A resumed run keeps its own N' },
   trail: { kind: 'boolean', help: "RobRank's name for --keep-every 1: keep every epoch" },
   ...OUTPUT_OPTIONS,
   ...THREADS_OPTION,
