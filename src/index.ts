@@ -74,8 +74,9 @@ export { ProgressBar } from './train/progress.js';
 // ------------------------------------------------------------ checkpoints and tensor files
 export {
   CheckpointError, createModel, hasCheckpoint, latestGoodCheckpoint, loadCheckpoint, loadModelWeights, loadOptimizerState, readCheckpoint,
-  readCheckpointInfo, resolveCheckpointDir, saveCheckpoint,
+  readCheckpointInfo, resolveCheckpointDir, saveCheckpoint, keptEpochs,
   type CheckpointInfo, type CheckpointState, type EpochProgress, type SaveOptions, type TrainingPosition, type VerifiedCheckpoint,
+  type KeepPolicy, type KeptEpoch, type KeptEpochStatus,
 } from './train/checkpoint.js';
 export { decodeSafetensors, encodeSafetensors, loadSafetensors, saveSafetensors, type SafetensorsContent } from './io/safetensors.js';
 export { decodeTorchFile, disposeTorchValue, loadTorchFile, stateDictOf, type TorchFileOptions, type TorchValue } from './io/torchFile.js';
@@ -95,4 +96,9 @@ export { attackExamples, benignRecallAt1, embedGallery, runSwipe, type SwipeExam
 export { saveAttackImages, chwPng, perturbationScale, type AttackImagesInput, type AttackImageRecord, type Neighbour } from './eval/attack-images.js';
 export { SwipeExampleKeeper, swipeHtml, writeSwipePage, type SwipePage, type SwipePageOptions, type SwipePageSource } from './eval/report-html.js';
 export { formatBudget, swipeMarkdown, swipeSvg, tradeoffSvg, type TradeoffPoint, type TradeoffSeries } from './eval/report-svg.js';
+// Robustness over training: the kept epochs of a run (train --keep-every) swiped, stored, tabulated.
+export {
+  parseEpochList, readTrails, swipeKeptEpochs, trailMarkdown, trailSvg, trailTable,
+  type EpochSwipe, type EpochSwipeOptions, type EpochSwipesDone, type TrailRow, type TrailSettings, type TrailTable,
+} from './eval/trail.js';
 export { attackColumn, formatAttackValue, type AttackColumn, type RobustDirection } from './eval/columns.js';

@@ -1,7 +1,8 @@
 // The catalogues drive the CLI: every command accepts the same dataset names,
 // every option a usage text shows is accepted (and only those), configs are
 // resolved and rerun from a file, and the photo datasets train, evaluate and
-// attack from a folder the user names (--root), each layout in a tiny copy.
+// attack from a folder the user names (--root), each layout in a tiny copy;
+// robustness over training (train --trail, swipe RUN --epochs) end to end.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -14,6 +15,8 @@ import sharp from 'sharp';
 import { commandUsages } from '../src/cli/main.js';
 import { trainCommand } from '../src/cli/train.js';
 import { evalCommand } from '../src/cli/eval.js';
+import { swipeCommand } from '../src/cli/swipe.js';
+import { fashionSlice } from './helpers/fashion-slice.js';
 import { UsageError } from '../src/cli/command.js';
 import { DATASETS, parseDatasetName } from '../src/data/registry.js';
 import { ATTACKS, ATTACK_KINDS, ERS_ATTACK_KINDS } from '../src/attack/registry.js';
@@ -144,6 +147,34 @@ test('train --config reruns a run from its checkpoint.json (same weights)', asyn
   const c = await run(['train', '--config', path.join(tmp, 'bad.json'), '--out', path.join(tmp, 'bad')]);
   assert.equal(c.code, 2);
   assert.match(c.stderr, /--config .*bad\.json\.epochs: /);
+});
+
+test('robustness over training through the CLI: train --trail keeps every epoch; swipe RUN --epochs swipes them once, with clear errors', async () => {
+  const root = await fashionSlice(path.join(tmp, 'trail-fashion'), { train: 1000, test: 128 });
+  const out = path.join(tmp, 'trail-run');
+  const t = await run(['train', 'fashion:rc2f2:ptripletN', '--root', root, '--epochs', '2', '--batch', '32', '--max-batches', '2', '--trail', '--out', out, '--quiet', '--json']);
+  assert.equal(t.code, 0, t.stderr);
+  const info = JSON.parse(await readFile(path.join(out, 'checkpoint.json'), 'utf8')) as { keep: { every: number; epochs: { epoch: number; path: string }[] } };
+  assert.deepEqual([info.keep.every, info.keep.epochs.map((e) => e.path)], [1, ['epochs/0001', 'epochs/0002']]);
+  assert.match(await failure(trainCommand.run(['--trail', '--keep-every', '2'])), /^usage: --trail keeps every epoch \(--keep-every 1\); it contradicts --keep-every 2/);
+  // Bad --epochs values are usage errors (exit 2) that name the value, before any swipe.
+  for (const [epochs, message] of [['3', /the run has no epoch 3 \(it trained 2 epoch\(s\); kept: 1, 2\)/], ['two', /'two' is not an epoch number/], ['1,1', /epoch 1 is listed twice/]] as const) {
+    const r = await run(['swipe', out, '--epochs', epochs]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, message);
+  }
+  assert.match(await failure(swipeCommand.run([out, '--epochs', 'all', '--out', tmp])), /^usage: --epochs does not go with --out/);
+  const first = await run(['swipe', out, '--epochs', '2', '--max-iter', '1']);
+  assert.equal(first.code, 0, first.stderr);
+  assert.match(first.stdout, /\| epoch \| R@1 \(%\) \| mAP \(%\) \| ERS \| ARS \| CA\+ \(%\) \|/);
+  assert.match(first.stderr, /wrote .*swipe-epochs\/rob28\/trail\.md, .*trail\.svg/);
+  const a = JSON.parse(first.stdout.trim().split('\n').at(-1)!) as { swiped: number[]; reused: number[]; rows: { epoch: number; ERS: number }[] };
+  assert.deepEqual([a.swiped, a.reused, a.rows.map((r) => r.epoch)], [[2], [], [2]]);
+  const again = await run(['swipe', out, '--epochs', '2', '--max-iter', '1', '--json']);
+  assert.equal(again.code, 0, again.stderr);
+  const b = JSON.parse(again.stdout.trim().split('\n').at(-1)!) as { swiped: number[]; reused: number[]; rows: { epoch: number; ERS: number }[] };
+  assert.deepEqual([b.swiped, b.reused, b.rows[0]!.ERS], [[], [2], a.rows[0]!.ERS], 'the finished epoch is not redone');
+  assert.match(await readFile(path.join(out, 'report.md'), 'utf8'), /## Robustness over training — profile rob28[\s\S]*!\[robustness over training, rob28\]\(swipe-epochs\/rob28\/trail\.svg\)/);
 });
 
 /** A small JPEG whose colour encodes its class (so the tiny datasets are learnable at all). */

@@ -12,7 +12,7 @@ import { manualSeed, Tensor } from '../src/tensor/index.js';
 import { Adam } from '../src/optim/index.js';
 import { defaultConfig } from '../src/train/config.js';
 import {
-  COMMIT_STAGES, createModel, latestGoodCheckpoint, loadCheckpoint, readCheckpoint, saveCheckpoint, SIDECAR, type CheckpointState, type CommitStage,
+  COMMIT_STAGES, createModel, keptEpochs, latestGoodCheckpoint, loadCheckpoint, readCheckpoint, readCheckpointInfo, saveCheckpoint, SIDECAR, type CheckpointState, type CommitStage,
 } from '../src/train/checkpoint.js';
 import { LOCK_FILE, RunDirectory } from '../src/train/run-dir.js';
 
@@ -43,15 +43,20 @@ test('a commit that fails at any stage leaves a complete checkpoint: the old one
     a.dispose();
     const b = modelAndOpt(2);
     const enospc = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    // The commit also keeps its epoch (--keep-every), so that every stage is passed.
     assert.throws(
-      () => saveCheckpoint(dir, b.model, b.opt, stateAt(1), { onStage: (s: CommitStage) => { if (s === failAt) throw enospc; } }),
+      () => saveCheckpoint(dir, b.model, b.opt, { ...stateAt(1), keep: { every: 2, epochs: [] } }, { keepEpoch: 2, onStage: (s: CommitStage) => { if (s === failAt) throw enospc; } }),
       /cannot commit the checkpoint .*ENOSPC.*previous checkpoint is intact/,
     );
     b.dispose();
     const committed = COMMIT_STAGES.indexOf(failAt) >= COMMIT_STAGES.indexOf('sidecar');
     assert.equal(markEpoch(dir), committed ? 1 : 0, `failure at ${failAt}`);
+    assert.deepEqual(readCheckpointInfo(dir).keep?.epochs.map((e) => e.path), committed ? ['epochs/0002'] : undefined, `failure at ${failAt}: the kept epoch is listed once committed`);
+    if (committed) assert.deepEqual(keptEpochs(dir).map((e) => e.problem), [null], `failure at ${failAt}: the kept epoch verifies`);
     assert.equal(latestGoodCheckpoint(dir).problem, undefined, `failure at ${failAt}: checkpoint.json must verify`);
-    assert.deepEqual(readdirSync(path.join(dir, 'checkpoints')).filter((n) => n.startsWith('.tmp')), [], `failure at ${failAt} left a temporary`);
+    for (const sub of ['checkpoints', 'epochs']) {
+      if (existsSync(path.join(dir, sub))) assert.deepEqual(readdirSync(path.join(dir, sub)).filter((n) => n.startsWith('.tmp')), [], `failure at ${failAt} left a temporary in ${sub}/`);
+    }
     // and training continues from it: the next commit goes through
     const c = modelAndOpt(3);
     saveCheckpoint(dir, c.model, c.opt, stateAt(2));

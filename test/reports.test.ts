@@ -17,6 +17,7 @@ import { ProgressBar } from '../src/train/progress.js';
 import type { EpochRecord, TrainResult } from '../src/train/trainer.js';
 import type { BenignMetrics } from '../src/eval/benign.js';
 import { OUTPUT_OPTIONS, parseOptions, showProgress } from '../src/cli/args.js';
+import { parseEpochList, trailMarkdown, trailSvg, trailTable, type EpochSwipe, type TrailSettings } from '../src/eval/trail.js';
 
 const metrics = (r1: number): BenignMetrics => ({ 'R@1': r1, 'R@2': r1 + 0.05, mAP: r1 - 0.1, 'mAP@10': r1 - 0.05, 'mAP@R': r1 - 0.3, NMI: 0.7, 'r@M': 3 });
 
@@ -111,4 +112,36 @@ test('progress bars: silent for jobs under a second, then lines with ETA; off un
   assert.equal(showProgress(parseOptions([], OUTPUT_OPTIONS)), true);
   assert.equal(showProgress(parseOptions(['--quiet'], OUTPUT_OPTIONS)), false);
   assert.equal(showProgress(parseOptions(['--json'], OUTPUT_OPTIONS)), false);
+});
+
+test('robustness over training: --epochs lists are checked by name; the table and chart of stored epochs', () => {
+  const kept = [2, 4, 5];
+  assert.deepEqual(parseEpochList('all', kept, 5), [2, 4, 5]);
+  assert.deepEqual(parseEpochList('4, 2', kept, 5), [2, 4]);
+  assert.throws(() => parseEpochList('2,x', kept, 5), /--epochs '2,x': 'x' is not an epoch number \(give 'all' or 1-based epochs such as 2,4,8\)/);
+  assert.throws(() => parseEpochList('0', kept, 5), /'0' is not an epoch number/);
+  assert.throws(() => parseEpochList('', kept, 5), /'' is not an epoch number/);
+  assert.throws(() => parseEpochList('9', kept, 5), /the run has no epoch 9 \(it trained 5 epoch\(s\); kept: 2, 4, 5\)/);
+  assert.throws(() => parseEpochList('3', kept, 5), /epoch 3 was not kept \(kept: 2, 4, 5\)/);
+  assert.throws(() => parseEpochList('2,2', kept, 5), /epoch 2 is listed twice/);
+  assert.throws(() => parseEpochList('all', [], 5), /the run kept no epochs; train it with --keep-every N \(or --trail\)/);
+  assert.throws(() => parseEpochList('1', [], 5), /epoch 1 was not kept \(kept: none \(train with --keep-every N/);
+
+  const attacks = (x: number): Record<string, number> => ({ 'CA+': 2 + x, 'CA-': 90, 'QA+': 1, 'QA-': 80, TMA: 0.99, 'ES:D': 0.05, 'ES:R': 15, LTM: 6, GTM: 12, GTT: 0 });
+  const settings: TrailSettings = { profile: 'rob28', maxIter: 1, seed: null, benignRecallAt1: null, gtmTarget: null, method: null, methodSettings: {}, transferFrom: null };
+  const entry = (epoch: number, ers: number): EpochSwipe => ({
+    format: 'rankshield-swipe-epoch/1', epoch, checkpoint: { path: `epochs/000${epoch}`, sha256: 'a'.repeat(64) }, settings, savedAt: '',
+    result: {
+      profile: 'rob28', metric: 'N', queries: 128, batches: 1, budgets: [{ epsilon: 77 / 255, alpha: 3 / 255, steps: 32 }], attacks: attacks(epoch), benignRecallAt1: 70,
+      ERS: ers, ARS: ers - 5, lowBenignRecall: false, seconds: 80, gallerySeconds: 1, benign: { 'R@1': 0.6 + 0.05 * epoch, mAP: 0.5 },
+    },
+  });
+  const t = trailTable([entry(4, 20), entry(2, 17)]);
+  assert.deepEqual(t.rows.map((r) => [r.epoch, r['R@1'], r.ERS]), [[2, 70, 17], [4, 80, 20]], 'by epoch, R@1 from the checkpoint (%)');
+  assert.deepEqual(t.columns, ['CA+', 'CA-', 'QA+', 'QA-', 'TMA', 'ES:D', 'ES:R', 'LTM', 'GTM', 'GTT']);
+  const md = trailMarkdown(t);
+  assert.match(md, /\| epoch \| R@1 \(%\) \| mAP \(%\) \| ERS \| ARS \| CA\+ \(%\) \|/);
+  assert.match(md, /\| 2 \| 70\.0 \| 50\.0 \| 17\.0 \| 12\.0 \| 4\.0 \|/);
+  const svg = trailSvg(t, 'a run');
+  for (const text of ['epoch (the kept checkpoint after it)', 'score (0–100, higher = more robust)', '% on the test split', '>ERS<', '>ARS<', '>R@1<', '>mAP<']) assert.ok(svg.includes(text), `the chart has ${text}`);
 });

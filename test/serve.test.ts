@@ -9,7 +9,7 @@ import { test, before, after } from 'node:test';
 import { metricByName } from '../src/metric/metric.js';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, statSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
@@ -21,6 +21,7 @@ import type { EmbeddingModel } from '../src/models/model.js';
 import { firstImages } from '../src/serve/source.js';
 import { ROOT } from './helpers/consumer.js';
 import { trainTinyRun } from './helpers/tiny-run.js';
+import { trailTable, writeTrail, type EpochSwipe } from '../src/eval/trail.js';
 
 const GALLERY = 1000;
 const TOKEN = 'test-token-0123456789abcdef';
@@ -197,6 +198,32 @@ test('health, model, gallery pages and images', async () => {
   assert.equal(svg.status, 200);
   assert.equal(svg.res.headers.get('content-type'), 'image/svg+xml');
   assert.match(svg.res.headers.get('content-security-policy') ?? '', /default-src 'none'/);
+});
+
+test('the Runs listing carries a run\'s robustness over training (swipe RUN --epochs): the table, and its chart by name', async () => {
+  // A second run beside the served one, with the table `swipe --epochs` writes (numbers made up; the listing reads them back).
+  const dir = path.join(runs, 'with-trail');
+  mkdirSync(dir, { recursive: true });
+  copyFileSync(path.join(runs, RUN, 'checkpoint.json'), path.join(dir, 'checkpoint.json'));
+  const entry = (epoch: number, ers: number): EpochSwipe => ({
+    format: 'rankshield-swipe-epoch/1', epoch, checkpoint: { path: `epochs/000${epoch}`, sha256: 'a'.repeat(64) }, savedAt: '',
+    settings: { profile: 'rob28', maxIter: 1, seed: null, benignRecallAt1: null, gtmTarget: null, method: null, methodSettings: {}, transferFrom: null },
+    result: {
+      profile: 'rob28', metric: 'N', queries: 128, batches: 1, budgets: [{ epsilon: 77 / 255, alpha: 3 / 255, steps: 32 }], benignRecallAt1: 70, ERS: ers, ARS: ers - 5,
+      attacks: { 'CA+': 2, 'CA-': 90, 'QA+': 1, 'QA-': 80, TMA: 0.99, 'ES:D': 0.05, 'ES:R': 15, LTM: 6, GTM: 12, GTT: 0 }, lowBenignRecall: false, seconds: 80, gallerySeconds: 1,
+    },
+  });
+  writeTrail(dir, trailTable([entry(2, 17), entry(4, 21)]), 'with-trail');
+  const listed = (await call('/api/runs')).json as { runs: { name: string; trail: { profile: string; columns: string[]; rows: { epoch: number; ERS: number; attacks: Record<string, number> }[]; plot: string }[] }[] };
+  const run = listed.runs.find((r) => r.name === 'with-trail')!;
+  assert.deepEqual(run.trail.map((t) => [t.profile, t.plot, t.rows.map((r) => [r.epoch, r.ERS, r.attacks['CA+']])]), [['rob28', 'trail-rob28.svg', [[2, 17, 2], [4, 21, 2]]]]);
+  assert.equal(run.trail[0]!.columns.length, 10);
+  assert.deepEqual(listed.runs.find((r) => r.name === RUN)!.trail, [], 'a run without one lists none');
+  const svg = await call('/api/runs/with-trail/trail-rob28.svg');
+  assert.equal(svg.status, 200);
+  assert.equal(svg.res.headers.get('content-type'), 'image/svg+xml');
+  assert.match(svg.bytes.toString('utf8'), /Robustness scores per kept epoch/);
+  assert.equal((await call('/api/runs/with-trail/trail-rob224.svg')).status, 404);
 });
 
 test('search by id: the image itself first at distance 0; an uploaded PNG of it finds the same neighbours', async () => {

@@ -1,14 +1,21 @@
 // The trainer end to end on real Fashion-MNIST with a few batches per epoch:
 // the loss falls, checkpoints are complete and load back, a resumed run equals
-// an uninterrupted one, and the CLI prints the metrics JSON.
+// an uninterrupted one, and the CLI prints the metrics JSON; --keep-every keeps
+// epochs through a resume, and their swipes (swipe --epochs) are stored and reused.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, existsSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { train } from '../src/train/trainer.js';
+import { keepsEpoch, train } from '../src/train/trainer.js';
 import { defaultConfig, parseShorthand } from '../src/train/config.js';
-import { loadCheckpoint } from '../src/train/checkpoint.js';
+import { keptEpochs, loadCheckpoint, readCheckpoint } from '../src/train/checkpoint.js';
+import { getProfile, type Profile } from '../src/attack/profiles.js';
+import { epochSwipeCurrent, readEpochSwipe, swipeKeptEpochs } from '../src/eval/trail.js';
+import { runSwipe } from '../src/eval/swipe.js';
+import { openDataset } from '../src/data/index.js';
+import { metricByName } from '../src/metric/metric.js';
+import { fashionSlice } from './helpers/fashion-slice.js';
 import { main } from '../src/cli/main.js';
 
 const tmp = (): string => mkdtempSync(path.join(os.tmpdir(), 'rankshield-train-'));
@@ -78,4 +85,66 @@ test('CLI: train --json and eval --json print the metrics; bad options are usage
   assert.equal(await main(['train', '--bogus']), 2);
   assert.equal(await main(['train', '--lr', '-1']), 2);
   assert.equal(await main(['eval', '/nonexistent/ckpt']), 1);
+});
+
+// ------------------------------------------------------------------ robustness over training (--keep-every, swipe --epochs)
+
+test('--keep-every keeps exactly epochs N, 2N, … and the last as verified commits; resuming keeps the same ones, bit for bit; their swipes are stored and not redone', async () => {
+  assert.deepEqual([0, 1, 2, 3, 4].filter((e) => keepsEpoch(2, e, 5)).map((e) => e + 1), [2, 4, 5], 'every 2nd and the last');
+  assert.deepEqual([0, 1, 2].filter((e) => keepsEpoch(1, e, 3)).map((e) => e + 1), [1, 2, 3], '--trail: every epoch');
+  const root = await fashionSlice(path.join(tmp(), 'fashion'), { train: 1000, test: 128 });
+  const config = { ...quick, root, maxBatches: 2, evalEvery: 100 };
+  const full = tmp();
+  await train({ config: { ...config, epochs: 4 }, outDir: full, keepEvery: 2 });
+  assert.deepEqual(readdirSync(path.join(full, 'epochs')).sort(), ['0002', '0004']);
+  assert.equal(readdirSync(path.join(full, 'checkpoints')).length, 2, 'pruning still keeps only the newest two commits');
+  const kept = keptEpochs(full);
+  assert.deepEqual(kept.map((k) => [k.epoch, k.path, k.problem]), [[2, 'epochs/0002', null], [4, 'epochs/0004', null]]);
+  // Each kept commit holds its own evaluation (kept epochs are always evaluated) and verifies on its own.
+  const info2 = readCheckpoint(path.join(full, 'epochs', '0002')).info;
+  assert.equal(info2.epoch, 1);
+  assert.ok(info2.metrics['R@1']! > 0, 'the kept epoch was evaluated');
+  // Resumed: 2 epochs, then on to 4 — the same kept epochs with the same model SHA-256.
+  const resumed = tmp();
+  await train({ config: { ...config, epochs: 2 }, outDir: resumed, keepEvery: 2 });
+  await assert.rejects(train({ config: { ...config, epochs: 4 }, outDir: resumed, resume: true, keepEvery: 3 }), /started with --keep-every 2, not --keep-every 3/);
+  await train({ config: { ...config, epochs: 4 }, outDir: resumed, resume: true });
+  assert.deepEqual(keptEpochs(resumed).map((k) => [k.epoch, k.sha256, k.problem]), kept.map((k) => [k.epoch, k.sha256, null]));
+  // A flipped byte in a kept model is named.
+  const victim = path.join(resumed, 'epochs', '0002', 'model.safetensors');
+  const bytes = readFileSync(victim);
+  bytes[bytes.length - 1] ^= 0xff;
+  rmSync(victim);
+  writeFileSync(victim, bytes);
+  assert.match(keptEpochs(resumed)[0]!.problem ?? '', /SHA-256 differs/);
+
+  // swipe --epochs (the library under the CLI) with a 2-step profile: each epoch's stored result equals a direct swipe of its checkpoint.
+  const rob28 = getProfile('rob28');
+  const profile: Profile = { ...rob28, name: 'rob28-quick', runs: rob28.runs.map((r) => ({ ...r, budget: { ...r.budget, steps: 2 } })) };
+  const first = await swipeKeptEpochs(full, [2], { profile, maxIter: 1 });
+  assert.deepEqual([first.swiped, first.reused], [[2], []]);
+  const stored = JSON.parse(readFileSync(path.join(full, 'swipe-epochs', 'rob28-quick', 'epoch-2.json'), 'utf8')) as { result: { attacks: Record<string, number>; ERS: number } };
+  const direct = loadCheckpoint(path.join(full, 'epochs', '0002'));
+  try {
+    const data = await openDataset('fashion', { root });
+    const r = await runSwipe(direct.model, data.test, metricByName(direct.info.config.metric), { profile, maxIter: 1 });
+    assert.deepEqual(stored.result.attacks, r.attacks, 'the stored epoch equals swiping that checkpoint directly');
+    assert.equal(stored.result.ERS, r.ERS);
+  } finally {
+    direct.model.dispose();
+  }
+  const mtime = statSync(path.join(full, 'swipe-epochs', 'rob28-quick', 'epoch-2.json')).mtimeMs;
+  const second = await swipeKeptEpochs(full, [2, 4], { profile, maxIter: 1 });
+  assert.deepEqual([second.swiped, second.reused], [[4], [2]], 'a rerun swipes only what is missing');
+  assert.equal(statSync(path.join(full, 'swipe-epochs', 'rob28-quick', 'epoch-2.json')).mtimeMs, mtime, 'epoch 2 was not rewritten');
+  assert.deepEqual(second.table.rows.map((r) => r.epoch), [2, 4]);
+  assert.equal(second.table.rows[0]!.ERS, stored.result.ERS);
+  assert.match(readFileSync(second.files.svg, 'utf8'), /Robustness scores per kept epoch/);
+  assert.match(readFileSync(second.files.page, 'utf8'), /<table data-testid="trail">.*<th scope="row">2<\/th>.*<th scope="row">4<\/th>/s);
+  assert.match(readFileSync(path.join(full, 'report.md'), 'utf8'), /## Robustness over training — profile rob28-quick\n[\s\S]*\| 4 \| /);
+  // Other settings are other numbers: such a stored result is not current (it would be swiped again).
+  const e2 = readEpochSwipe(path.join(full, 'swipe-epochs', 'rob28-quick', 'epoch-2.json'));
+  assert.ok(epochSwipeCurrent(e2, keptEpochs(full)[0]!, e2!.settings));
+  assert.equal(epochSwipeCurrent(e2, keptEpochs(full)[0]!, { ...e2!.settings, seed: 3 }), false);
+  assert.equal(epochSwipeCurrent(e2, { ...keptEpochs(full)[0]!, sha256: '0'.repeat(64) }, e2!.settings), false, 'a retrained epoch is swiped again');
 });

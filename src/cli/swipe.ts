@@ -1,5 +1,6 @@
 // Layer: cli. `rankshield swipe CKPT --profile rob28`: every attack of a
 // profile over the checkpoint's test split, ERS and ARS (docs/attacks-and-metrics.md §3, §5, §6).
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { ensureWritableDir, writeFileAtomicSync } from '../io/atomic.js';
 import { ersProfile, PROFILES } from '../attack/profiles.js';
@@ -16,7 +17,9 @@ import type { Metric } from '../metric/metric.js';
 import type { EmbeddingModel } from '../models/model.js';
 import type { Device } from '../tensor/index.js';
 import type { ParsedArgs } from '../util/options.js';
-import type { CheckpointInfo } from '../train/checkpoint.js';
+import { keptEpochs, readCheckpointInfo, SIDECAR, type CheckpointInfo } from '../train/checkpoint.js';
+import { datasetOf } from '../train/config.js';
+import { parseEpochList, swipeKeptEpochs, trailMarkdown } from '../eval/trail.js';
 import { DATA_ROOT_SECTION, MODEL_SOURCE_SECTION, openModelSource } from './model-source.js';
 import { UsageError, type Command } from './command.js';
 import { launchRanks, processGroupFromEnv, withoutNproc } from './launch.js';
@@ -35,6 +38,12 @@ const SECTIONS: readonly OptionSection[] = [
       'gtm-target': { kind: 'string', choices: ['reference-bug', 'intended'], help: "GTM's target: the reference code's index bug or the intended one", default: 'reference-bug' },
       out: { kind: 'string', value: 'DIR', help: 'also write swipe.json, swipe.md, swipe.svg and index.html there: a page (open it\noffline) with the numbers, the chart and, under examples/, pictures of what each\nattack did to the first N queries of batch 1' },
       examples: { kind: 'int', value: 'N', min: 0, help: 'queries pictured per attack on the page (0 = numbers only)', default: '3' },
+    },
+  },
+  {
+    title: 'robustness over training (a run trained with --keep-every or --trail)',
+    options: {
+      epochs: { kind: 'string', value: 'all|LIST', help: "swipe the run's kept epochs (all, or 1-based epochs such as 2,4,8), each stored as\nRUN/swipe-epochs/<profile>/epoch-N.json: a rerun swipes only the epochs not done with\nthese settings; then the table (trail.json, trail.md), the chart (trail.svg) and a page\n(index.html) there, and the table in RUN/report.md" },
     },
   },
   {
@@ -73,6 +82,7 @@ Units, directions and the ERS/ARS formulas: docs/attacks-and-metrics.md.`,
   options: mergeSections(SECTIONS),
   async run(argv) {
     const p = parseOptions(argv, this.options!);
+    if (flagString(p, 'epochs') !== undefined) return swipeEpochs(p);
     const maxIter = flagNumber(p, 'max-iter');
     const gtmTarget = flagString(p, 'gtm-target') as 'reference-bug' | 'intended' | undefined;
     const json = flagBool(p, 'json');
@@ -145,6 +155,46 @@ Units, directions and the ERS/ARS formulas: docs/attacks-and-metrics.md.`,
     }
   },
 };
+
+/** `swipe RUN --epochs LIST`: each kept epoch not yet swiped with these settings, then the table and chart of all of them. */
+async function swipeEpochs(p: ParsedArgs): Promise<number> {
+  for (const f of ['model-file', 'robust-eval', 'out', 'examples', 'nproc']) {
+    if (p.flags.has(f) && !(f === 'nproc' && flagNumber(p, 'nproc') === 1)) throw new UsageError(`--epochs does not go with --${f} (the results are stored beside the run, one process swipes every epoch)`);
+  }
+  if (p.positionals.length !== 1) throw new UsageError('--epochs needs exactly one run directory (trained with --keep-every)');
+  const run = p.positionals[0]!;
+  if (!existsSync(path.join(run, SIDECAR))) throw new UsageError(`--epochs: ${run} is not a run directory (it holds no ${SIDECAR})`);
+  const json = flagBool(p, 'json');
+  const gtmTarget = flagString(p, 'gtm-target') as 'reference-bug' | 'intended' | undefined;
+  applyThreads(p);
+  const device = deviceFlag(p);
+  const { method, settings } = searchFlags(p);
+  const runInfo = readCheckpointInfo(run);
+  let epochs: number[];
+  try {
+    epochs = parseEpochList(flagString(p, 'epochs')!, keptEpochs(run, { hash: false }).map((k) => k.epoch), runInfo.epoch + 1);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const transferFrom = flagString(p, 'transfer-from');
+  const surrogate = transferFrom === undefined ? undefined : (await openSurrogate({ from: transferFrom, dataset: datasetOf(runInfo.config).name })).model;
+  surrogate?.to(device);
+  const say = (m: string): void => void process.stderr.write(`rankshield swipe: ${m}\n`);
+  try {
+    const r = await swipeKeptEpochs(run, epochs, {
+      profile: flagString(p, 'profile'), maxIter: flagNumber(p, 'max-iter'), seed: flagNumber(p, 'seed'), benignRecallAt1: flagNumber(p, 'benign-r1'), gtmTarget,
+      method, methodSettings: settings, surrogate, transferFrom, root: flagString(p, 'root'), device, progress: showProgress(p), onNotice: json ? undefined : say,
+    });
+    if (!json) {
+      console.log(trailMarkdown(r.table));
+      say(`wrote ${r.files.markdown}, ${r.files.svg}`);
+    }
+    console.log(JSON.stringify({ ...r.table, swiped: r.swiped, reused: r.reused, files: r.files }));
+    return 0;
+  } finally {
+    surrogate?.dispose();
+  }
+}
 
 /** `swipe --robust-eval`: the surrogate (given or trained fresh), the evaluation, its reports. */
 async function robustEval(

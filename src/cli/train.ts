@@ -68,6 +68,8 @@ const RUN: OptionTable = {
   overwrite: { kind: 'boolean', help: 'replace the run already in --out (without it, an existing run is refused)' },
   'checkpoint-every': { kind: 'int', value: 'N', min: 1, help: 'also checkpoint every N optimizer steps inside an epoch' },
   'checkpoint-minutes': { kind: 'number', value: 'M', min: 0, help: 'checkpoint inside an epoch at least every M minutes; 0 = off', default: String(DEFAULT_CHECKPOINT_SECONDS / 60) },
+  'keep-every': { kind: 'int', value: 'N', min: 1, help: 'keep the checkpoint of epochs N, 2N, … and of the last as epochs/<epoch> (verified\ncommits, listed in checkpoint.json; each is evaluated); then `rankshield swipe RUN\n--epochs all` measures robustness over training. A resumed run keeps its own N' },
+  trail: { kind: 'boolean', help: "RobRank's name for --keep-every 1: keep every epoch" },
   ...OUTPUT_OPTIONS,
   ...THREADS_OPTION,
   ...DEVICE_OPTION,
@@ -101,7 +103,8 @@ The experiment is resolved before any data is loaded (budget, λ, paths) and sav
 under checkpoints/ with their sizes and SHA-256 in checkpoint.json: at the end of every epoch before
 its evaluation, by --checkpoint-every/--checkpoint-minutes, and on Ctrl-C / SIGTERM (the current step
 finishes, a checkpoint is written, exit 130 / 143; a second Ctrl-C exits at once). model.safetensors in
---out is the newest model. A run directory is locked while training. log.jsonl gets a line per step and
+--out is the newest model. With --keep-every N, epochs/<epoch> keeps epochs N, 2N, … and the last
+(pruning never removes them). A run directory is locked while training. log.jsonl gets a line per step and
 epoch; the end writes report.json, report.md and training.svg.`,
   ),
   options: OPTIONS,
@@ -122,13 +125,14 @@ epoch; the end writes report.json, report.md and training.svg.`,
     const resume = flagBool(p, 'resume');
     const overwrite = flagBool(p, 'overwrite');
     if (resume && overwrite) throw new UsageError('--resume and --overwrite exclude each other');
+    const keepEvery = keepEveryFlag(p);
     const everySteps = flagNumber(p, 'checkpoint-every');
     const minutes = flagNumber(p, 'checkpoint-minutes');
     const stop = stopOnSignals();
     let result;
     try {
       result = await train({
-        config, outDir: out, resume, overwrite, progress: showProgress(p) && lead, signal: stop.signal, group, device,
+        config, outDir: out, resume, overwrite, progress: showProgress(p) && lead, signal: stop.signal, group, device, ...(keepEvery !== undefined ? { keepEvery } : {}),
         checkpointEvery: { steps: everySteps ?? 0, seconds: minutes === undefined ? DEFAULT_CHECKPOINT_SECONDS : minutes * 60 },
         onNotice: (m) => process.stderr.write(`rankshield train: ${m}\n`),
       });
@@ -151,6 +155,14 @@ epoch; the end writes report.json, report.md and training.svg.`,
     return 0;
   },
 };
+
+/** --keep-every N, or --trail (every epoch); both only when they agree. */
+function keepEveryFlag(p: ParsedArgs): number | undefined {
+  const every = flagNumber(p, 'keep-every');
+  if (!flagBool(p, 'trail')) return every;
+  if (every !== undefined && every !== 1) throw new UsageError(`--trail keeps every epoch (--keep-every 1); it contradicts --keep-every ${every}`);
+  return 1;
+}
 
 /**
  * SIGINT/SIGTERM abort the training cleanly (finish the step, checkpoint, exit

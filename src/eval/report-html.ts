@@ -149,7 +149,8 @@ function topList(which: 'before' | 'after', list: Neighbour[], other: Neighbour[
   return `<div class="toplist"><div class="toplabel">${which}</div><ol>${items.join('')}</ol></div>`;
 }
 
-function pageCss(pixelated: boolean): string {
+/** The stylesheet of the offline pages (`pixelated`: small images drawn without smoothing). */
+export function pageCss(pixelated: boolean): string {
   return `
 :root{--fg:#1d2330;--muted:#5d6778;--line:#e3e7ee;--bg:#f5f7fa;--card:#fff;--accent:#3a6bd1;--up:#1f8a4c;--down:#c2412d;--new:#7a4fc9}
 *{box-sizing:border-box}

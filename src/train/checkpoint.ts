@@ -10,6 +10,10 @@
 // named; `--resume` then falls back to the newest commit that still verifies.
 // The last KEEP_COMMITS commits are kept for that. `model.safetensors` in the
 // run directory is a hard link to the newest model, for PyTorch users.
+// A run trained with --keep-every N also keeps the end-of-epoch commit of
+// every N-th epoch (and of the last) as `epochs/<epoch>` (hard links to the
+// commit's files, so pruning checkpoints/ never touches it), and lists each in
+// checkpoint.json under `keep` with its model's SHA-256.
 import { createHash } from 'node:crypto';
 import {
   closeSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, realpathSync, renameSync, rmSync, statSync,
@@ -27,6 +31,8 @@ import { datasetOf, describeSchemaErrors, parseConfig, type ExperimentConfig } f
 
 export const SIDECAR = 'checkpoint.json';
 export const COMMITS_DIR = 'checkpoints';
+/** Where a run trained with --keep-every keeps its epochs (`epochs/0004` = the commit after epoch 4). */
+export const KEPT_DIR = 'epochs';
 /** The newest commit plus this many − 1 older ones stay on disk as fallbacks. */
 export const KEEP_COMMITS = 2;
 const MODEL_FILE = 'model.safetensors';
@@ -75,12 +81,30 @@ export interface CheckpointInfo {
   /** A run on CUDA: that device's generator state too (base64; random ops on CUDA tensors draw from it). Absent for CPU runs. */
   deviceRngState?: DeviceRngState;
   epochProgress: EpochProgress | null;
+  /** A run trained with --keep-every: the policy and the epochs kept so far (absent otherwise). */
+  keep?: KeepPolicy;
   /** Length of log.jsonl when the checkpoint was committed; later lines describe lost work. */
   logBytes: number;
   files: { model: FileRecord; optimizer: FileRecord };
   savedAt: string;
   /** SHA-256 of this JSON without the digest field. */
   digest: string;
+}
+
+/** An epoch a run keeps (--keep-every): where its commit is, and its model's SHA-256. */
+export interface KeptEpoch {
+  /** 1-based, as the progress lines and reports count epochs. */
+  epoch: number;
+  /** Relative to the run directory: `epochs/0004`. */
+  path: string;
+  /** SHA-256 of that commit's model file (its own checkpoint.json verifies every file besides). */
+  sha256: string;
+}
+
+/** What a run keeps besides its newest commits: every `every`-th epoch (and the last), those kept so far. */
+export interface KeepPolicy {
+  every: number;
+  epochs: KeptEpoch[];
 }
 
 /** One device's default-generator state at a checkpoint. */
@@ -127,6 +151,13 @@ const checkpointSchema = z
       .object({ epoch: int(0), steps: int(0), lossSum: z.number(), seconds: z.number().min(0), statSums: numberRecord, statCount: int(0) })
       .strict()
       .nullable(),
+    keep: z
+      .object({
+        every: int(1),
+        epochs: z.array(z.object({ epoch: int(1), path: z.string().regex(/^epochs\/\d{4,}$/), sha256: z.string().regex(/^[0-9a-f]{64}$/) }).strict()),
+      })
+      .strict()
+      .optional(),
     logBytes: int(0),
     files: z.object({ model: fileRecordSchema, optimizer: fileRecordSchema }).strict(),
     savedAt: z.string(),
@@ -313,13 +344,15 @@ function readTensors(ck: VerifiedCheckpoint, which: 'model' | 'optimizer'): Map<
 // ------------------------------------------------------------------ writing
 
 /** Points of the commit protocol, in order (tests inject failures at each). */
-export const COMMIT_STAGES = ['model', 'optimizer', 'manifest', 'commit-rename', 'sidecar', 'link', 'prune'] as const;
+export const COMMIT_STAGES = ['model', 'optimizer', 'manifest', 'commit-rename', 'keep', 'sidecar', 'link', 'prune'] as const;
 export type CommitStage = (typeof COMMIT_STAGES)[number];
 
 /** Options of `saveCheckpoint` (fault injection for tests). */
 export interface SaveOptions {
   /** Called as each stage completes; a throw there behaves like a failure at that point (tests). */
   onStage?: (stage: CommitStage) => void;
+  /** Keep this commit as epoch `keepEpoch` (1-based) under epochs/ and list it in `state.keep` (which must be set). */
+  keepEpoch?: number;
 }
 
 /** Commits a checkpoint of the run in `runDir` and returns what checkpoint.json now says. */
@@ -341,7 +374,8 @@ export function saveCheckpoint(runDir: string, model: EmbeddingModel, opt: Optim
     writeFileAtomicSync(path.join(tmp, OPTIM_FILE), optBytes);
     stage('optimizer');
     const record = (p: string, bytes: Uint8Array): FileRecord => ({ path: p, bytes: bytes.length, sha256: sha256(bytes) });
-    const body = { format: FORMAT, ...state, optimizerStep: o2.step, savedAt: new Date().toISOString() } as const;
+    const keep = keptPolicy(state.keep, o.keepEpoch, sha256(modelBytes));
+    const body = { format: FORMAT, ...state, ...(keep !== undefined ? { keep } : {}), optimizerStep: o2.step, savedAt: new Date().toISOString() } as const;
     const manifest = withDigest({ ...body, files: { model: record(MODEL_FILE, modelBytes), optimizer: record(OPTIM_FILE, optBytes) } });
     writeFileAtomicSync(path.join(tmp, SIDECAR), JSON.stringify(manifest, null, 2) + '\n');
     fsyncDir(tmp);
@@ -349,6 +383,10 @@ export function saveCheckpoint(runDir: string, model: EmbeddingModel, opt: Optim
     renameSync(tmp, final);
     fsyncDir(root);
     stage('commit-rename');
+    if (o.keepEpoch !== undefined) {
+      keepCommit(runDir, final, o.keepEpoch);
+      stage('keep');
+    }
     const rel = (f: string): string => path.posix.join(COMMITS_DIR, seq, f);
     const sidecar = withDigest({ ...body, files: { model: record(rel(MODEL_FILE), modelBytes), optimizer: record(rel(OPTIM_FILE), optBytes) } });
     writeFileAtomicSync(path.join(runDir, SIDECAR), JSON.stringify(sidecar, null, 2) + '\n');
@@ -363,6 +401,87 @@ export function saveCheckpoint(runDir: string, model: EmbeddingModel, opt: Optim
     rmSync(tmp, { recursive: true, force: true });
     throw new Error(`cannot commit the checkpoint in ${runDir}: ${(e as Error).message} (the previous checkpoint is intact)`);
   }
+}
+
+/** The directory name of a kept epoch (1-based), relative to the run: `epochs/0004`. */
+export const keptPath = (epoch: number): string => path.posix.join(KEPT_DIR, String(epoch).padStart(4, '0'));
+
+/** `policy` with epoch `epoch` added (replacing an entry of the same epoch: a resumed run redoing it). */
+function keptPolicy(policy: KeepPolicy | undefined, epoch: number | undefined, modelSha256: string): KeepPolicy | undefined {
+  if (epoch === undefined) return policy;
+  if (policy === undefined) throw new Error(`keeping epoch ${epoch} needs a keep policy in the state`);
+  const epochs = [...policy.epochs.filter((e) => e.epoch !== epoch), { epoch, path: keptPath(epoch), sha256: modelSha256 }].sort((a, b) => a.epoch - b.epoch);
+  return { every: policy.every, epochs };
+}
+
+/**
+ * Keeps the committed `commit` as epoch `epoch`: its files hard-linked (copied
+ * where links are refused) into a temporary directory, which is then renamed
+ * to epochs/<epoch> in one step. An older copy of the same epoch (a resumed run
+ * redoing it) is replaced.
+ */
+function keepCommit(runDir: string, commit: string, epoch: number): void {
+  const root = path.join(runDir, KEPT_DIR);
+  makeDirs(root);
+  const final = path.join(runDir, keptPath(epoch));
+  const tmp = path.join(root, `.tmp-${path.basename(final)}-${process.pid}`);
+  rmSync(tmp, { recursive: true, force: true });
+  try {
+    mkdirSync(tmp);
+    for (const f of [MODEL_FILE, OPTIM_FILE, SIDECAR]) {
+      try {
+        linkSync(path.join(commit, f), path.join(tmp, f));
+      } catch {
+        writeFileAtomicSync(path.join(tmp, f), readFileSync(path.join(commit, f)));
+      }
+    }
+    fsyncDir(tmp);
+    rmSync(final, { recursive: true, force: true });
+    renameSync(tmp, final);
+    fsyncDir(root);
+  } catch (e) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+/** A kept epoch as read back: its directory, and what is wrong with it (missing, altered) or null when it verifies. */
+export interface KeptEpochStatus extends KeptEpoch {
+  dir: string;
+  problem: string | null;
+}
+
+/**
+ * The epochs a run keeps (its checkpoint.json's `keep`), each verified: its
+ * commit's checkpoint.json and every file hashed, and the model's SHA-256
+ * equal to the one the run recorded. An empty list for a run without --keep-every.
+ */
+export function keptEpochs(runDir: string, o: { hash?: boolean } = {}): KeptEpochStatus[] {
+  const info = readCheckpointInfo(runDir);
+  return (info.keep?.epochs ?? []).map((e) => {
+    const dir = confinedPath(runDir, e.path, path.join(runDir, SIDECAR));
+    let problem: string | null = null;
+    try {
+      const ck = o.hash === false ? { info: readCheckpointInfo(dir) } : readCheckpoint(dir);
+      if (ck.info.files.model.sha256 !== e.sha256) problem = `${dir}: its model's SHA-256 differs from the one ${SIDECAR} recorded for epoch ${e.epoch}`;
+    } catch (err) {
+      problem = existsSync(dir) ? (err as Error).message : `${dir} is missing`;
+    }
+    return { ...e, dir, problem };
+  });
+}
+
+/**
+ * After a resume from a commit directory (the run's checkpoint.json was torn):
+ * the epoch that commit kept is linked again when its copy under epochs/ is
+ * missing or does not verify, so the run keeps the same epochs.
+ */
+export function repairKeptEpoch(runDir: string, ck: VerifiedCheckpoint): void {
+  if (path.resolve(ck.base) === path.resolve(runDir)) return;
+  const own = ck.info.keep?.epochs.find((e) => e.sha256 === ck.info.files.model.sha256);
+  if (own === undefined) return;
+  const status = keptEpochs(runDir).find((e) => e.epoch === own.epoch);
+  if (status === undefined || status.problem !== null) keepCommit(runDir, ck.base, own.epoch);
 }
 
 function withDigest(info: Omit<CheckpointInfo, 'digest'>): CheckpointInfo {
@@ -399,9 +518,10 @@ function pruneCommits(runDir: string): void {
 
 /** Temporaries of a commit that never finished (the run directory is locked, so none is in use). */
 export function removeStaleTemporaries(runDir: string): void {
-  const root = path.join(runDir, COMMITS_DIR);
-  if (!existsSync(root)) return;
-  for (const n of readdirSync(root)) if (n.startsWith('.tmp-') && !n.endsWith(`-${process.pid}`)) rmSync(path.join(root, n), { recursive: true, force: true });
+  for (const root of [path.join(runDir, COMMITS_DIR), path.join(runDir, KEPT_DIR)]) {
+    if (!existsSync(root)) continue;
+    for (const n of readdirSync(root)) if (n.startsWith('.tmp-') && !n.endsWith(`-${process.pid}`)) rmSync(path.join(root, n), { recursive: true, force: true });
+  }
 }
 
 // ------------------------------------------------------------------ models

@@ -7,6 +7,7 @@ import { trainingCurvesSvg, type StepRecord } from './plot.js';
 import { describeDefense } from '../defense/registry.js';
 import { BENIGN_COLUMNS, formatBenign, readBenignMetrics } from '../eval/benign.js';
 import { getNumThreads, torchVersion } from '../tensor/index.js';
+import { trailReportSection } from '../eval/trail.js';
 
 /**
  * Records of one event kind from a run's JSONL log, one per key (the last
@@ -91,6 +92,8 @@ export function writeReport(dir: string, result: TrainResult): void {
     'Definitions: docs/attacks-and-metrics.md §2.',
     '',
     ...(steps.length > 0 ? ['![training curves](training.svg)', ''] : []),
+    // The robustness-over-training tables of `swipe RUN --epochs` (rewritten by each such swipe).
+    ...trailReportSection(dir),
   ];
   writeFileAtomicSync(path.join(dir, 'report.md'), lines.join('\n'));
 }

@@ -12,12 +12,14 @@ import { appendFileSync, closeSync, existsSync, ftruncateSync, openSync, readFil
 import os from 'node:os';
 import path from 'node:path';
 import { makeDirs } from '../io/atomic.js';
-import { COMMITS_DIR, hasCheckpoint, removeStaleTemporaries, SIDECAR } from './checkpoint.js';
+import { COMMITS_DIR, hasCheckpoint, KEPT_DIR, removeStaleTemporaries, SIDECAR } from './checkpoint.js';
 
 export const LOCK_FILE = '.lock';
 export const LOG_FILE = 'log.jsonl';
-/** Everything a training run writes into its directory (what --overwrite removes; nothing else is touched). */
-export const RUN_FILES = [SIDECAR, COMMITS_DIR, 'model.safetensors', 'optimizer.safetensors', LOG_FILE, 'report.json', 'report.md', 'training.svg'] as const;
+/** Where `swipe RUN --epochs` keeps its per-epoch results and its robustness-over-training table (eval/trail.ts). */
+export const SWIPE_EPOCHS_DIR = 'swipe-epochs';
+/** Everything a training run writes into its directory, and the swipes of its kept epochs (what --overwrite removes; nothing else is touched). */
+export const RUN_FILES = [SIDECAR, COMMITS_DIR, KEPT_DIR, SWIPE_EPOCHS_DIR, 'model.safetensors', 'optimizer.safetensors', LOG_FILE, 'report.json', 'report.md', 'training.svg'] as const;
 
 export type RunMode = 'new' | 'resume' | 'overwrite';
 

@@ -13,6 +13,11 @@
 // epoch before its evaluation, and when the `signal` aborts (SIGINT/SIGTERM in
 // the CLI): the current step finishes, a checkpoint is written, and
 // TrainingInterrupted says where to resume.
+//
+// Keeping epochs (--keep-every N): the end-of-epoch commit of epochs N, 2N, …
+// and of the last epoch is kept under epochs/ (checkpoint.ts); those epochs are
+// always evaluated, so each kept commit holds its own benign metrics. The
+// policy is saved in every checkpoint, so a resumed run keeps the same epochs.
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { CPU, dispose, manualSeed, onDevice, rngState, setRngState, SINGLE_PROCESS, tidy, type Device, type ProcessGroup } from '../tensor/index.js';
 import { Adam } from '../optim/index.js';
@@ -24,8 +29,8 @@ import { DEFENSE_STAT_KEYS, type DefenseStats, type RunDefense } from '../defens
 import { evaluateBenign, type BenignMetrics } from '../eval/benign.js';
 import type { EmbeddingModel } from '../models/model.js';
 import {
-  createModel, keepModuleFile, latestGoodCheckpoint, runConfig, loadModelWeights, loadOptimizerState, readCheckpoint, saveCheckpoint,
-  type CheckpointInfo, type CheckpointState, type DeviceRngState, type EpochProgress, type TrainingPosition, type VerifiedCheckpoint,
+  createModel, keepModuleFile, latestGoodCheckpoint, runConfig, loadModelWeights, loadOptimizerState, readCheckpoint, repairKeptEpoch, saveCheckpoint,
+  type CheckpointInfo, type CheckpointState, type DeviceRngState, type EpochProgress, type KeepPolicy, type TrainingPosition, type VerifiedCheckpoint,
 } from './checkpoint.js';
 import { canonicalJson, resolveConfig, type ExperimentConfig } from './config.js';
 import { ProgressBar } from './progress.js';
@@ -65,6 +70,16 @@ export interface TrainOptions {
   group?: ProcessGroup;
   /** Where the model, optimizer state and PGD run (default 'cpu'); checkpoints stay device-independent. */
   device?: Device;
+  /**
+   * Keep every N-th epoch's checkpoint (and the last epoch's) under epochs/ (default none). A resumed
+   * run keeps its own policy: give the same N or leave it out.
+   */
+  keepEvery?: number;
+}
+
+/** Whether a run keeping every `every`-th epoch keeps epoch `epoch` (0-based) of `epochs`: N, 2N, … and the last. */
+export function keepsEpoch(every: number, epoch: number, epochs: number): boolean {
+  return (epoch + 1) % every === 0 || epoch === epochs - 1;
 }
 
 export type { EpochRecord, TrainResult } from './records.js';
@@ -109,6 +124,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     // Everything that can be refused is refused before the data is loaded.
     const from = resumePoint(run, opts, group);
     const config = agreedConfig(opts.config, from, group);
+    const keep = keepPolicy(opts.keepEvery, from);
     const data = await openDataset(config.dataset, config.root === undefined ? {} : { root: config.root });
     manualSeed(config.seed);
     // Parameters move before the optimizer sees them; its state is then made on the same device.
@@ -126,12 +142,13 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         defense.loadState(from.info.defenseState);
         state = stateOf(from.info);
         run?.truncateLog(from.info.logBytes);
+        if (run !== null) repairKeptEpoch(run.dir, from);
         run?.log({ event: 'resume', ...state.position, pid: process.pid, worldSize: group.worldSize });
         if (lead) opts.onNotice?.(`resuming ${opts.outDir} at epoch ${state.position.epoch + 1}, step ${state.position.step}`);
       } else {
         run?.log({ event: 'start', pid: process.pid, worldSize: group.worldSize, config });
       }
-      return await new TrainingRun(config, run, model, opt, defense, data.test, opts, group).run(data.train, state);
+      return await new TrainingRun(config, run, model, opt, defense, data.test, opts, group, keep).run(data.train, state);
     } finally {
       defense?.dispose();
       opt.dispose();
@@ -176,6 +193,17 @@ function agreedConfig(given: ExperimentConfig, from: VerifiedCheckpoint | null, 
   return config;
 }
 
+/** The run's keep policy: a new run's from --keep-every; a resumed run's from its checkpoint (a different --keep-every is refused). */
+function keepPolicy(every: number | undefined, from: VerifiedCheckpoint | null): KeepPolicy | undefined {
+  if (every !== undefined && (!Number.isInteger(every) || every < 1)) throw new Error(`--keep-every must be a positive integer, got ${every}`);
+  if (from === null) return every === undefined ? undefined : { every, epochs: [] };
+  const saved = from.info.keep;
+  if (every !== undefined && saved?.every !== every) {
+    throw new Error(`--resume: the run was started ${saved === undefined ? 'without --keep-every' : `with --keep-every ${saved.every}`}, not --keep-every ${every} (a resumed run keeps the same epochs; leave it out)`);
+  }
+  return saved;
+}
+
 function stateOf(info: CheckpointInfo): RunState {
   return {
     epoch: info.epoch, position: info.position, pendingEval: info.pendingEval, metrics: info.metrics, rngState: info.rngState, epochProgress: info.epochProgress,
@@ -189,6 +217,8 @@ class TrainingRun {
   readonly #records: EpochRecord[] = [];
   #final: BenignMetrics | undefined;
   #lastCheckpoint = { time: Date.now(), step: 0 };
+  /** The keep policy and the epochs kept so far (rank 0's copy; undefined without --keep-every). */
+  #keep: KeepPolicy | undefined;
 
   constructor(
     readonly config: ExperimentConfig,
@@ -200,7 +230,10 @@ class TrainingRun {
     readonly test: DmlDataset,
     readonly opts: TrainOptions,
     readonly group: ProcessGroup,
-  ) {}
+    keep: KeepPolicy | undefined,
+  ) {
+    this.#keep = keep;
+  }
 
   async run(trainSet: DmlDataset, state: RunState): Promise<TrainResult> {
     const { config } = this;
@@ -218,7 +251,9 @@ class TrainingRun {
         decide: () => ({ stop: this.opts.signal?.aborted === true, checkpoint: this.#checkpointDue() }),
         afterStep: (p, isLast, agreed) => this.#afterStep(p, isLast, agreed, state),
       });
-      const evalDue = epoch === config.epochs - 1 || (epoch + 1) % config.evalEvery === 0;
+      // A kept epoch is always evaluated: its commit then holds its own benign metrics.
+      const kept = this.#keep !== undefined && keepsEpoch(this.#keep.every, epoch, config.epochs);
+      const evalDue = epoch === config.epochs - 1 || (epoch + 1) % config.evalEvery === 0 || kept;
       state = await this.#finishEpoch(progress, evalDue);
       if (epoch < config.epochs - 1 && this.#agreedStop()) this.#interrupt(state.position);
     }
@@ -255,7 +290,7 @@ class TrainingRun {
     this.#records.push(rec);
     this.dir?.log({ event: 'epoch', ...rec });
     const after: RunState = { ...done, pendingEval: false, epochProgress: null, metrics: { ...(this.#final ?? {}) } };
-    this.#commit(after);
+    this.#commit(after, this.#keep !== undefined && keepsEpoch(this.#keep.every, p.epoch, this.config.epochs) ? p.epoch + 1 : undefined);
     if (this.opts.progress && this.dir !== null) {
       const m = rec.metrics ? `  R@1 ${(100 * rec.metrics['R@1']).toFixed(1)}  mAP ${(100 * rec.metrics.mAP).toFixed(1)}` : '';
       process.stderr.write(`epoch ${p.epoch + 1}/${this.config.epochs}: loss ${rec.loss.toFixed(4)}  ${rec.seconds.toFixed(0)} s${m}\n`);
@@ -307,10 +342,10 @@ class TrainingRun {
   }
 
   /** Rank 0 writes the checkpoint (every rank holds the same weights); the others only keep the clock. */
-  #commit(s: RunState): void {
+  #commit(s: RunState, keepEpoch?: number): void {
     if (this.dir !== null) {
-      const state: CheckpointState = { config: this.config, ...s, defenseState: this.defense.state(), logBytes: this.dir.logBytes() };
-      saveCheckpoint(this.dir.dir, this.model, this.opt, state);
+      const state: CheckpointState = { config: this.config, ...s, ...(this.#keep !== undefined ? { keep: this.#keep } : {}), defenseState: this.defense.state(), logBytes: this.dir.logBytes() };
+      this.#keep = saveCheckpoint(this.dir.dir, this.model, this.opt, state, keepEpoch === undefined ? {} : { keepEpoch }).keep;
     }
     this.#lastCheckpoint = { time: Date.now(), step: this.opt.stepCount };
   }

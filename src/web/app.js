@@ -34,8 +34,13 @@
  *   ERS: number | null, ARS: number | null, benignRecallAt1: number, seconds: number }} SwipeResult
  */
 /**
+ * @typedef {{ epoch: number, 'R@1': number | null, mAP: number | null, ERS: number | null, ARS: number | null,
+ *   attacks: Record<string, number>, queries: number, seconds: number }} TrailRow
+ */
+/** @typedef {{ profile: string, columns: string[], rows: TrailRow[], scope: string, plot: string }} RunTrail */
+/**
  * @typedef {{ name: string, dataset: string, model: string, defense: string, epochs: number,
- *   benign: Record<string, number> | null, hasTraining: boolean, hasSwipe: boolean }} RunInfo
+ *   benign: Record<string, number> | null, hasTraining: boolean, hasSwipe: boolean, trail?: RunTrail[] }} RunInfo
  */
 /** @typedef {{ id: number } | { image: string }} QueryRef */
 
@@ -756,13 +761,42 @@ async function loadRuns() {
           plots.append(img);
         }
         if (!plots.children.length) plots.append(make('p', 'muted', 'no plots yet'));
-        card.append(head, meta, plots);
+        card.append(head, meta, plots, ...(run.trail ?? []).map((t) => trailSection(run.name, t)));
         return card;
       }),
     );
   } catch (e) {
     list.replaceChildren(make('p', 'error-text', `Runs: ${messageOf(e)}`));
   }
+}
+
+/**
+ * A run's robustness over training (`swipe RUN --epochs`): the table (one row per kept epoch) and its chart.
+ * @param {string} runName @param {RunTrail} t
+ */
+function trailSection(runName, t) {
+  const section = make('section', 'trail');
+  section.dataset.testid = 'run-trail';
+  section.append(make('h3', '', `Robustness over training — ${t.profile}`), make('p', 'muted', t.scope));
+  const table = make('table', 'table compact');
+  const head = make('tr');
+  for (const h of ['epoch', 'R@1 %', 'mAP %', 'ERS', 'ARS', ...t.columns]) head.append(make('th', '', h));
+  const thead = make('thead');
+  thead.append(head);
+  const tbody = make('tbody');
+  const num = (/** @type {number | null | undefined} */ v) => (v === null || v === undefined ? '–' : v.toFixed(1));
+  for (const r of t.rows) {
+    const tr = make('tr');
+    for (const v of [String(r.epoch), num(r['R@1']), num(r.mAP), num(r.ERS), num(r.ARS), ...t.columns.map((c) => num(r.attacks[c]))]) tr.append(make('td', 'num', v));
+    tbody.append(tr);
+  }
+  table.append(thead, tbody);
+  const img = make('img', 'plot');
+  img.alt = `${runName}: robustness over training (${t.profile})`;
+  img.loading = 'lazy';
+  showImage(img, `/api/runs/${encodeURIComponent(runName)}/${encodeURIComponent(t.plot)}`);
+  section.append(table, img);
+  return section;
 }
 
 // ------------------------------------------------------------------ start
