@@ -11,6 +11,7 @@
 #   JOBS=N           defenses trained side by side, each on its share of the cores (default 1)
 #   LAMBDAS="5 10"   extra CA-TRIDE runs at these λ beside the rule's (docs/methods.md §8.3's small sweep)
 #   OUT=DIR          default runs/defenses-eta<ETA>[-b<MAX_BATCHES>][-q<SWIPE_MAX_ITER>]
+#   ONLY="hm-ics catride"  train and swipe only these jobs (N/A always runs first: CA-TRIDE's λ reads it)
 #   NONE_FROM=DIR    reuse the N/A checkpoint of another run with the same MAX_BATCHES (η does not
 #                    touch N/A training, and training is seeded, so it is the same model); its swipe reruns
 #
@@ -79,6 +80,7 @@ for l in ${LAMBDAS:-}; do
 done
 running=0
 for job in "${jobs_list[@]}"; do
+  if [ -n "${ONLY:-}" ] && [[ " $ONLY " != *" ${job%% *} "* ]]; then continue; fi
   # shellcheck disable=SC2086  # the job string is a word list by construction
   run ${job%% *} "$THREADS" ${job#* } &
   running=$((running + 1))
