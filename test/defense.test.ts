@@ -24,7 +24,8 @@ import { parseShorthand } from '../src/train/config.js';
 import { checkGradient } from './helpers/gradcheck.js';
 import { metricByName } from '../src/metric/metric.js';
 import { allNear, maxAbsDiff, near } from './helpers/assert.js';
-import { jsDistance, jsEpsDistance } from './helpers/distances.js';
+import { jsDistance } from './helpers/distances.js';
+import { handTripletLoss, pairsOf, PIXELS, PixelModel, pixelBatch } from './helpers/pixel-model.js';
 
 let train: InMemoryImageDataset;
 before(async () => {
@@ -209,27 +210,6 @@ test('RobRank / robdml / CA-TRIDE shorthands map to the defenses', () => {
 });
 
 // ------------------------------------------------------------------ EST and ACT by hand
-
-/** A parameter-free "model" whose embedding is its two pixels: every distance in embedding space is one between images, by hand. */
-class PixelModel extends Module implements EmbeddingModel {
-  readonly kind = 'pixels';
-  readonly embeddingDim = 2;
-  readonly inputShape: [number, number, number] = [1, 1, 2];
-  forward(x: Tensor): Tensor {
-    return x.flatten(1);
-  }
-}
-
-/** Two SPC-2 pairs of 1×1×2 images: x0 = (.5, .5), x0' = (.6, .5) of class 0; x1 = (.5, .7), x1' = (.5, .9) of class 1. */
-const PIXELS = [[0.5, 0.5], [0.6, 0.5], [0.5, 0.7], [0.5, 0.9]];
-const pixelBatch = (): { images: Tensor; labels: Tensor } => ({ images: tensor(PIXELS.flat(), [4, 1, 1, 2]), labels: tensor([0, 0, 1, 1], [4], 'int64') });
-
-/** Hand triplet loss with the loss's eps distance: mean_i max(0, d(a_i, p_i) − d(a_i, n_i) + γ). */
-const handTripletLoss = (a: number[][], p: number[][], n: number[][], margin: number): number =>
-  a.reduce((sum, ai, i) => sum + Math.max(0, jsEpsDistance(ai, p[i]!) - jsEpsDistance(ai, n[i]!) + margin), 0) / a.length;
-
-/** The rows of a flat [4 × 2] array. */
-const pairsOf = (flat: number[]): number[][] => [0, 1, 2, 3].map((i) => flat.slice(2 * i, 2 * i + 2));
 
 test('EST and ACT objectives on hand embeddings: −Σ d(x̃, t) and mean d(p̃, ñ)', () => {
   tidy(() => {

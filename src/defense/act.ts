@@ -2,7 +2,8 @@
 // mined on clean embeddings; only the positive and the negative are perturbed,
 // towards each other (minimising d(p̃, ñ), i.e. collapsing the triplet), and the
 // model learns to separate them again from a benign anchor.
-import { cat, tidy, type Tensor } from '../tensor/index.js';
+import { cat, noGrad, rand, tidy, type Tensor } from '../tensor/index.js';
+import { noDefense } from './none.js';
 import type { Metric } from '../metric/metric.js';
 import type { Defense, DefenseContext, DefenseStep } from './defense.js';
 import { embedEval, embedGrad, embedTrain, meanHardness, mine, rows, runPgd, tripletLossOf } from './common.js';
@@ -16,6 +17,12 @@ export interface ActOptions extends PgdBudget {
    * the semihard miner (docs/methods.md §2). true reproduces it.
    */
   referenceMinerMargin?: boolean;
+  /**
+   * Probability that a step trains adversarially; the others train as without
+   * defense (RobRank's `px`, "ACT-50 %": 0.5). 1 (the default) draws no coin,
+   * so plain ACT runs keep their random stream.
+   */
+  probability?: number;
 }
 
 /**
@@ -33,9 +40,14 @@ export function actObjective(positives: Tensor, negatives: Tensor, metric: Metri
 export function antiCollapseTriplet(o: ActOptions): Defense {
   checkBudget(o, 'ACT');
   const referenceMargin = o.referenceMinerMargin ?? true;
+  const probability = o.probability ?? 1;
+  if (!(probability > 0 && probability <= 1)) throw new Error(`ACT: the adversarial probability must be in (0, 1], got ${probability}`);
+  const benign = noDefense();
   return {
-    name: 'ACT',
+    name: probability === 1 ? 'ACT' : `ACT-${Math.round(probability * 100)}%`,
     step(ctx: DefenseContext): DefenseStep {
+      // A seeded coin (the global generator, saved in checkpoints), as the reference's np.random.random() > 0.5.
+      if (probability < 1 && noGrad(() => tidy(() => rand([1]).item())) >= probability) return benign.step(ctx);
       return tidy(() => {
         const clean = embedEval(ctx.model, ctx.images, ctx.metric);
         const minerMargin = (referenceMargin ? ctx.metric.referenceMinerMargin : undefined) ?? ctx.margin;

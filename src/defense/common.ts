@@ -55,6 +55,25 @@ export function tripletLossOf(ctx: DefenseContext, a: Tensor, p: Tensor, n: Tens
   return ctx.loss.triplets({ a, p, n, anchorLabels: rows(ctx.labels, t.anchors), negativeLabels: rows(ctx.labels, t.negatives) }, ctx.metric);
 }
 
+/** The run's loss on a batch of metric-space embeddings, and the triplets its miner picks (for the hardness statistics). */
+export interface BatchLoss {
+  loss: Tensor;
+  a: Tensor;
+  p: Tensor;
+  n: Tensor;
+}
+
+/**
+ * The run's loss on a whole batch of embeddings [2B, D]: on the whole batch for
+ * a loss that mines its own pairs, on the triplets its miner picks from the
+ * detached embeddings otherwise.
+ */
+export function batchLoss(ctx: DefenseContext, z: Tensor): BatchLoss {
+  const t = mine(ctx, z);
+  const [a, p, n] = [rows(z, t.anchors), rows(z, t.positives), rows(z, t.negatives)];
+  return { loss: ctx.loss.entry.input === 'batch' ? ctx.loss.batch(z, ctx.labels, ctx.metric) : tripletLossOf(ctx, a, p, n, t), a, p, n };
+}
+
 /** Selects rows of x by an index tensor. */
 export function rows(x: Tensor, index: Tensor): Tensor {
   return x.indexSelect(0, index);

@@ -26,6 +26,8 @@ export interface DefenseContext {
   epoch: number;
   maxEpochs: number;
   step: number;
+  /** 0-based replay of this batch (free adversarial training replays each batch `Defense.replays` times); absent = 0. */
+  replay?: number;
   /** Optional observer of each adversarial batch and its clean source (tests, diagnostics). */
   inspect?: (role: string, clean: Tensor, adversarial: Tensor) => void;
 }
@@ -73,6 +75,18 @@ export interface Defense {
   /** Scalar state carried across steps, for checkpoints (absent when stateless). */
   state?(): Record<string, number>;
   loadState?(s: Record<string, number>): void;
+  /**
+   * Free adversarial training: the trainer runs `step`, the backward pass and
+   * an optimizer step this many times on each batch (absent = 1).
+   */
+  readonly replays?: number;
+  /** Called after each backward pass, before the optimizer step (free AT reads its perturbation's gradient here). */
+  afterBackward?(): void;
+  /** Tensor state carried across steps (free AT's perturbation), saved with the optimizer state in checkpoints. */
+  tensors?(): ReadonlyMap<string, Tensor>;
+  loadTensors?(t: ReadonlyMap<string, Tensor>): void;
+  /** Frees tensor state. */
+  dispose?(): void;
 }
 
 /**
@@ -86,5 +100,10 @@ export interface RunDefense {
   step(ctx: Omit<DefenseContext, 'loss'>): DefenseStep;
   state(): Record<string, number>;
   loadState(s: Record<string, number>): void;
+  /** Optimizer steps per batch (1 unless free adversarial training). */
+  readonly replays: number;
+  afterBackward(): void;
+  tensors(): ReadonlyMap<string, Tensor>;
+  loadTensors(t: ReadonlyMap<string, Tensor>): void;
   dispose(): void;
 }

@@ -6,7 +6,7 @@
 import { randint, tidy, type Tensor } from '../tensor/index.js';
 import type { Metric } from '../metric/metric.js';
 import type { Defense, DefenseContext, DefenseStep } from './defense.js';
-import { embedEval, embedGrad, embedTrain, meanHardness, mine, rows, runPgd, tripletLossOf } from './common.js';
+import { batchLoss, embedEval, embedGrad, embedTrain, meanHardness, mine, rows, runPgd, type PgdRun } from './common.js';
 import { checkBudget, type PgdBudget } from '../attack/budget.js';
 
 /**
@@ -19,6 +19,21 @@ export function estObjective(adversarial: Tensor, targets: Tensor, metric: Metri
   return tidy(() => metric.rows(adversarial, targets).sum().neg());
 }
 
+/**
+ * EST's inner maximisation (RobRank's embShift): the point of each image's
+ * ε-ball whose embedding moved farthest from its clean one, by PGD on
+ * `estObjective`. `clean` are the images' eval-mode embeddings. SES and REST
+ * perturb with it too.
+ */
+export function embeddingShift(ctx: DefenseContext, images: Tensor, clean: Tensor, budget: PgdBudget): PgdRun {
+  return tidy(() => {
+    // At x' = x the shift distance has no usable gradient; the reference
+    // aims the first iteration at e0 + 1e-7·u with u ∈ {−1, 0, 1}^D.
+    const nudged = clean.add(randint(-1, 2, clean.shape, { device: clean.device }).to(clean.dtype).mul(1e-7));
+    return runPgd(ctx.model, images, (xAdv, it) => estObjective(embedGrad(ctx.model, xAdv, ctx.metric), it === 0 ? nudged : clean, ctx.metric), budget);
+  });
+}
+
 /** EST (embedding-shifted triplet): train on images whose embeddings PGD moved as far as it could (docs/methods.md §5). */
 export function embeddingShiftedTriplet(budget: PgdBudget): Defense {
   checkBudget(budget, 'EST');
@@ -27,24 +42,14 @@ export function embeddingShiftedTriplet(budget: PgdBudget): Defense {
     step(ctx: DefenseContext): DefenseStep {
       return tidy(() => {
         const clean = embedEval(ctx.model, ctx.images, ctx.metric);
-        // At x' = x the shift distance has no usable gradient; the reference
-        // aims the first iteration at e0 + 1e-7·u with u ∈ {−1, 0, 1}^D.
-        const nudged = clean.add(randint(-1, 2, clean.shape, { device: clean.device }).to(clean.dtype).mul(1e-7));
-        const { adversarial, iterations } = runPgd(
-          ctx.model,
-          ctx.images,
-          (xAdv, it) => estObjective(embedGrad(ctx.model, xAdv, ctx.metric), it === 0 ? nudged : clean, ctx.metric),
-          budget,
-        );
+        const { adversarial, iterations } = embeddingShift(ctx, ctx.images, clean, budget);
         ctx.inspect?.('all', ctx.images, adversarial);
         const cleanT = mine(ctx, clean);
         const source = meanHardness(rows(clean, cleanT.anchors), rows(clean, cleanT.positives), rows(clean, cleanT.negatives), ctx.metric);
-        const z = embedTrain(ctx.model, adversarial, ctx.metric);
-        const t = mine(ctx, z);
-        const [a, p, n] = [rows(z, t.anchors), rows(z, t.positives), rows(z, t.negatives)];
+        // A loss on the whole batch trains on every adversarial embedding; one on triplets on those its miner picks.
+        const { loss, a, p, n } = batchLoss(ctx, embedTrain(ctx.model, adversarial, ctx.metric));
         return {
-          // A loss on the whole batch trains on every adversarial embedding; one on triplets on those its miner picks.
-          loss: ctx.loss.entry.input === 'batch' ? ctx.loss.batch(z, ctx.labels, ctx.metric) : tripletLossOf(ctx, a, p, n, t),
+          loss,
           stats: {
             forwardPasses: 2 + iterations,
             backwardPasses: 1 + iterations,

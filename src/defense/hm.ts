@@ -13,7 +13,7 @@
 import { cat, full, keep, noGrad, tidy, type Tensor } from '../tensor/index.js';
 import { requireMetric } from '../metric/metric.js';
 import { tripletLoss } from '../metric/triplet.js';
-import type { Miner } from '../metric/miners.js';
+import type { Miner, Triplets } from '../metric/miners.js';
 import type { Defense, DefenseContext, DefenseStep } from './defense.js';
 import { embedEval, embedGrad, embedTrain, hardness, mine, rows, runPgd, tripletLossOf } from './common.js';
 import { checkBudget, type PgdBudget } from '../attack/budget.js';
@@ -42,8 +42,9 @@ export interface HardnessManipulationOptions extends PgdBudget {
 }
 
 /** The reference initialises the previous loss to 2.0, so the first step uses ℓ̄ = 1. */
-const INITIAL_PREVIOUS_LOSS = 2.0;
-const HM_MARGIN = 0.2;
+export const INITIAL_PREVIOUS_LOSS = 2.0;
+/** The triplet margin of HM's reference runs (miners, ℓ̄'s saturation u, g_LGA's scale). */
+export const HM_MARGIN = 0.2;
 
 /**
  * HM[source, destination] (hardness manipulation, with optional ICS): raise each source triplet's hardness up to the destination's (docs/methods.md §7).
@@ -74,7 +75,7 @@ export function hardnessManipulation(o: HardnessManipulationOptions): Defense {
         const src = mine({ ...ctx, miner: o.source }, e, HM_MARGIN);
         const b = src.anchors.shape[0]!;
         const hSource = hardness(rows(e, src.anchors), rows(e, src.positives), rows(e, src.negatives), ctx.metric);
-        const hDest = destinationHardness(ctx, e, b);
+        const hDest = destinationHardness(d, ctx, e, b, { previousLoss, lossSaturation: u, xi });
         const X = cat([rows(ctx.images, src.anchors), rows(ctx.images, src.positives), rows(ctx.images, src.negatives)], 0);
 
         let iterations = 0;
@@ -127,12 +128,7 @@ export function hardnessManipulation(o: HardnessManipulationOptions): Defense {
         const lossAdv = tripletLossOf(ctx, za, zp, zn, src);
         if (d.kind === 'gradual') previousLoss = lossAdv.item();
         let loss = lossAdv;
-        if (ics > 0) {
-          // ICS: the adversarial anchor must stay closer to its benign self than the benign positive is.
-          const a0 = embedTrain(ctx.model, rows(ctx.images, src.anchors), ctx.metric);
-          const p0 = embedTrain(ctx.model, rows(ctx.images, src.positives), ctx.metric);
-          loss = lossAdv.add(tripletLoss(a0, za, p0, { margin: 0, metric: ctx.metric }).mul(ics));
-        }
+        if (ics > 0) loss = lossAdv.add(intraClassStructure(ctx, src, za).mul(ics));
         const trained = noGrad(() => hardness(za.detach(), zp.detach(), zn.detach(), ctx.metric));
         return {
           loss,
@@ -150,23 +146,43 @@ export function hardnessManipulation(o: HardnessManipulationOptions): Defense {
       });
     },
   };
+}
 
-  /** H_D per triplet [B]; the destination miner is always run (it consumes randomness, as in the reference). */
-  function destinationHardness(ctx: DefenseContext, e: Tensor, b: number): Tensor {
-    if (d.kind === 'constant') return full([b], d.value, { device: e.device });
-    const t = mine({ ...ctx, miner: d.miner }, e, HM_MARGIN);
-    const benign = hardness(rows(e, t.anchors), rows(e, t.positives), rows(e, t.negatives), ctx.metric);
-    if (d.kind === 'miner') return benign;
-    const lbar = Math.min(Math.max(previousLoss, 0), u) / u;
-    switch (d.fn) {
-      case 'lga':
-        return full([b], -HM_MARGIN * lbar, { device: e.device });
-      case 'gB':
-        return benign.add(xi * (1 - lbar));
-      case 'g2':
-        return full([b], -HM_MARGIN * lbar * lbar, { device: e.device });
-      case 'gsqrt':
-        return full([b], -HM_MARGIN * Math.sqrt(lbar), { device: e.device });
-    }
+/** Where the gradual destinations stand: the previous step's loss and the constants that normalise it. */
+export interface GradualState {
+  previousLoss: number;
+  /** Saturation u of ℓ̄ (the triplet margin 0.2). */
+  lossSaturation: number;
+  /** ξ of g_B. */
+  xi: number;
+}
+
+/** H_D per triplet [B]; the destination miner is always run (it consumes randomness, as in the reference). */
+export function destinationHardness(d: Destination, ctx: DefenseContext, e: Tensor, b: number, g: GradualState): Tensor {
+  if (d.kind === 'constant') return full([b], d.value, { device: e.device });
+  const t = mine({ ...ctx, miner: d.miner }, e, HM_MARGIN);
+  const benign = hardness(rows(e, t.anchors), rows(e, t.positives), rows(e, t.negatives), ctx.metric);
+  if (d.kind === 'miner') return benign;
+  const lbar = Math.min(Math.max(g.previousLoss, 0), g.lossSaturation) / g.lossSaturation;
+  switch (d.fn) {
+    case 'lga':
+      return full([b], -HM_MARGIN * lbar, { device: e.device });
+    case 'gB':
+      return benign.add(g.xi * (1 - lbar));
+    case 'g2':
+      return full([b], -HM_MARGIN * lbar * lbar, { device: e.device });
+    case 'gsqrt':
+      return full([b], -HM_MARGIN * Math.sqrt(lbar), { device: e.device });
   }
+}
+
+/**
+ * ICS, the intra-class structure term: the adversarial anchors `za` must stay
+ * closer to their benign selves than the benign positives are (a triplet loss with
+ * margin 0 on benign anchor, adversarial anchor, benign positive; two train-mode forwards).
+ */
+export function intraClassStructure(ctx: DefenseContext, src: Triplets, za: Tensor): Tensor {
+  const a0 = embedTrain(ctx.model, rows(ctx.images, src.anchors), ctx.metric);
+  const p0 = embedTrain(ctx.model, rows(ctx.images, src.positives), ctx.metric);
+  return tripletLoss(a0, za, p0, { margin: 0, metric: ctx.metric });
 }

@@ -15,8 +15,12 @@ import { embeddingShiftedTriplet } from './est.js';
 import { antiCollapseTriplet } from './act.js';
 import { GRADUAL_DESTINATIONS, hardnessManipulation, type Destination, type GradualDestination } from './hm.js';
 import { CATRIDE_MARGIN, CATRIDE_MODES, CATRIDE_WEIGHTINGS, collapseAwareTripletDecoupling, type CatrideMode, type CollapseWeighting } from './catride.js';
+import { madryTriplet } from './amd.js';
+import { suppressEmbeddingShift } from './ses.js';
+import { revisedEmbeddingShiftedTriplet } from './rest.js';
+import { FREE_BASES, FREE_REPLAYS, freeAdversarialTraining, type FreeBase } from './free.js';
 
-export { CATRIDE_MODES, CATRIDE_WEIGHTINGS, GRADUAL_DESTINATIONS };
+export { CATRIDE_MODES, CATRIDE_WEIGHTINGS, FREE_BASES, GRADUAL_DESTINATIONS };
 
 /** Sampler names as HM's letters (R, M, S, D, H) read them. */
 export type SamplerName = Exclude<MinerName, 'gradual-semihard'>;
@@ -44,18 +48,35 @@ interface PgdOverrides {
 export type DefenseConfig =
   | { kind: 'none' }
   | ({ kind: 'est' } & PgdOverrides)
-  | ({ kind: 'act' } & PgdOverrides)
   | ({
-      kind: 'hm';
-      source: SamplerName;
-      /** A sampler, a gradual adversary (GRADUAL_DESTINATIONS) or a constant hardness. */
-      destination: SamplerName | GradualDestination | number;
-      /** With a gradual destination: the sampler whose triplets are drawn as in the reference (default semihard). */
-      gradualBase?: SamplerName;
-      ics?: number;
-      skipSatisfied?: boolean;
+      kind: 'act';
+      /** Probability that a step is adversarial (RobRank px: 0.5); absent = 1. */
+      probability?: number;
     } & PgdOverrides)
-  | ({ kind: 'catride'; lambda?: number; weighting?: CollapseWeighting; mode?: CatrideMode } & PgdOverrides);
+  | ({ kind: 'hm'; skipSatisfied?: boolean } & HmTarget & PgdOverrides)
+  | ({ kind: 'catride'; lambda?: number; weighting?: CollapseWeighting; mode?: CatrideMode } & PgdOverrides)
+  | ({ kind: 'amd' } & PgdOverrides)
+  | ({ kind: 'ramd' } & PgdOverrides)
+  | ({ kind: 'ses' } & PgdOverrides)
+  | ({ kind: 'rest' } & PgdOverrides)
+  | ({
+      kind: 'free';
+      /** The defense whose images carry the perturbation (FREE_BASES). */
+      base: FreeBase;
+      /** Replays m of each batch (RobRank 4). */
+      replays?: number;
+    } & Partial<HmTarget> &
+      Omit<PgdOverrides, 'steps'>);
+
+/** HM's source, destination and ICS weight (HM, and free AT on HM). */
+interface HmTarget {
+  source: SamplerName;
+  /** A sampler, a gradual adversary (GRADUAL_DESTINATIONS) or a constant hardness. */
+  destination: SamplerName | GradualDestination | number;
+  /** With a gradual destination: the sampler whose triplets are drawn as in the reference (default semihard). */
+  gradualBase?: SamplerName;
+  ics?: number;
+}
 
 export type DefenseKind = DefenseConfig['kind'];
 
@@ -92,8 +113,8 @@ export interface DefenseResolution {
 export interface DefenseEntry<C extends DefenseConfig = DefenseConfig> {
   readonly kind: C['kind'];
   readonly summary: string;
-  /** Metrics the defense's objectives are defined for; absent = all. */
-  readonly metrics?: readonly MetricName[];
+  /** Metrics the defense's objectives are defined for (with this config); absent = all. */
+  readonly metrics?: readonly MetricName[] | ((c: C) => readonly MetricName[] | undefined);
   readonly options: readonly DefenseOption[];
   /** The shape of its JSON (types, ranges, no unknown fields). */
   readonly schema: z.ZodObject;
@@ -107,6 +128,8 @@ export interface DefenseEntry<C extends DefenseConfig = DefenseConfig> {
   readonly refusesLoss: (loss: LossEntry, c: C) => string | undefined;
   /** Whether models trained with it train BatchNorm (EST, as the reference); the others keep it frozen (docs/methods.md §3). */
   readonly trainsBatchNorm: boolean;
+  /** Why the defense cannot train sharded (data parallel), or absent when it can. */
+  readonly sharding?: string;
   /** The loss margin a run with this defense gets unless `--margin` says otherwise; absent = the loss's. */
   readonly defaultMargin?: number;
   /** RobRank's model-name suffix after the backbone (docs/methods.md §9). */
@@ -197,77 +220,100 @@ const est: DefenseEntry<Of<'est'>> = {
   suffix: etaSuffix('est', 'd'),
 };
 
+/** RobRank's px ("ACT-50 %"): half the steps adversarial. */
+const PX_PROBABILITY = 0.5;
+
+const actSuffix = etaSuffix('act', 'p');
+
 const act: DefenseEntry<Of<'act'>> = {
   kind: 'act',
-  summary: 'anti-collapse triplet: collapse positives and negatives, then train (RobRank ACT, suffix p)',
-  options: PGD_OPTIONS,
-  schema: z.object({ kind: z.literal('act'), ...pgdSchema }).strict(),
-  paperName: () => 'ACT',
+  summary: 'anti-collapse triplet: collapse positives and negatives, then train (RobRank ACT, suffix p; px: half the steps)',
+  options: [
+    { flag: 'adversarial-probability', field: 'probability', kind: 'number', value: 'P', above: 0, max: 1, help: `ACT: probability that a step trains adversarially, the others regular (px: ${PX_PROBABILITY})   (1)` },
+    ...PGD_OPTIONS,
+  ],
+  schema: z.object({ kind: z.literal('act'), probability: z.number().gt(0).max(1).optional(), ...pgdSchema }).strict(),
+  paperName: (c) => (c.probability === undefined || c.probability === 1 ? 'ACT' : `ACT-${Math.round(c.probability * 100)}%`),
   resolve: (c, r) => ({ ...c, ...resolveBudget(c, r.imageSide, DEFAULT_STEPS) }),
-  build: (c) => antiCollapseTriplet(budgetOf(c)),
+  build: (c) => antiCollapseTriplet({ ...budgetOf(c), ...(c.probability !== undefined ? { probability: c.probability } : {}) }),
   refusesLoss: tripletsOnly('ACT perturbs the positive and negative of each mined triplet'),
   trainsBatchNorm: false,
-  suffix: etaSuffix('act', 'p'),
+  suffix: {
+    grammar: `${actSuffix.grammar}, px`,
+    parse: (s, w) => (s === 'px' ? { kind: 'act', probability: PX_PROBABILITY } : actSuffix.parse(s, w)),
+    format: (c) => {
+      if (c.probability === undefined || c.probability === 1) return actSuffix.format(c);
+      return c.probability === PX_PROBABILITY && (c.steps === undefined || c.steps === DEFAULT_STEPS) ? 'px' : null;
+    },
+  },
 };
+
+/** HM's hardness bounds ([-2, 2]) and its reference runs are those of normalised Euclidean distances. */
+const HM_METRICS: readonly MetricName[] = ['N'];
+
+/** HM's target options (HM, and free AT on HM). */
+const HM_TARGET_OPTIONS: readonly DefenseOption[] = [
+  { flag: 'source', field: 'source', kind: 'string', value: 'S', choices: SAMPLERS, help: 'HM source sampler' },
+  {
+    flag: 'destination',
+    field: 'destination',
+    kind: 'string',
+    value: 'D',
+    help: `HM destination: a sampler, ${GRADUAL_DESTINATIONS.join(' | ')} (gradual), or a constant hardness in [-2, 2]`,
+    parse: (raw) => (typeof raw === 'string' && raw.trim() !== '' && Number.isFinite(Number(raw)) ? Number(raw) : raw),
+  },
+  { flag: 'gradual-base', field: 'gradualBase', kind: 'string', value: 'S', choices: SAMPLERS, help: 'HM with a gradual destination: the sampler drawing its triplets   (semihard)' },
+  { flag: 'ics', field: 'ics', kind: 'number', value: 'L', min: 0, help: `HM intra-class structure loss weight λ (paper ${ICS_WEIGHT}; SOP 0.05)   (0: off)` },
+];
+
+const hmTargetSchema = {
+  source: samplerSchema,
+  destination: z.union([samplerSchema, z.enum(GRADUAL_DESTINATIONS), z.number().min(-2).max(2)]),
+  gradualBase: samplerSchema.optional(),
+  ics: z.number().min(0).finite().optional(),
+};
+
+/** HM[S,g_LGA]&ICS: the paper's name of a target. */
+function hmName(d: HmTarget): string {
+  const dst = typeof d.destination === 'number' ? String(d.destination) : isGradual(d.destination) ? `g_${d.destination === 'lga' ? 'LGA' : d.destination}` : letter(d.destination);
+  return `HM[${letter(d.source)},${dst}]${d.ics ? '&ICS' : ''}`;
+}
+
+/** The target's defaults: a gradual destination's base sampler, ICS off. */
+function resolveHmTarget<T extends HmTarget>(c: T): T {
+  return { ...c, ...(typeof c.destination === 'string' && isGradual(c.destination) ? { gradualBase: c.gradualBase ?? 'semihard' } : {}), ics: c.ics ?? 0 };
+}
+
+function hmDestination(d: HmTarget): Destination {
+  if (typeof d.destination === 'number') return { kind: 'constant', value: d.destination };
+  if (isGradual(d.destination)) return { kind: 'gradual', fn: d.destination, miner: sampler(d.gradualBase ?? 'semihard'), name: d.destination };
+  return { kind: 'miner', miner: sampler(d.destination), name: d.destination };
+}
+
+/** Why an HM target refuses a loss (a gradual destination is defined by the triplet loss). */
+function hmRefusesLoss(loss: LossEntry, c: HmTarget): string | undefined {
+  return (
+    tripletsOnly('HM manipulates the hardness of mined triplets')(loss) ??
+    (typeof c.destination === 'string' && isGradual(c.destination) && loss.name !== 'triplet'
+      ? `HM's gradual destination ${c.destination} is a function of the previous step's triplet loss normalised by the triplet margin; with loss ${loss.name} it has no meaning`
+      : undefined)
+  );
+}
 
 const hm: DefenseEntry<Of<'hm'>> = {
   kind: 'hm',
   summary: 'hardness manipulation HM[source, destination], optional gradual adversary and ICS (suffix [g]hmet<src><dst>[i])',
-  // HM's hardness bounds ([-2, 2]) and its reference runs are those of normalised Euclidean distances.
-  metrics: ['N'],
+  metrics: HM_METRICS,
   options: [
-    { flag: 'source', field: 'source', kind: 'string', value: 'S', choices: SAMPLERS, help: 'HM source sampler' },
-    {
-      flag: 'destination',
-      field: 'destination',
-      kind: 'string',
-      value: 'D',
-      help: `HM destination: a sampler, ${GRADUAL_DESTINATIONS.join(' | ')} (gradual), or a constant hardness in [-2, 2]`,
-      parse: (raw) => (typeof raw === 'string' && raw.trim() !== '' && Number.isFinite(Number(raw)) ? Number(raw) : raw),
-    },
-    { flag: 'gradual-base', field: 'gradualBase', kind: 'string', value: 'S', choices: SAMPLERS, help: 'HM with a gradual destination: the sampler drawing its triplets   (semihard)' },
-    { flag: 'ics', field: 'ics', kind: 'number', value: 'L', min: 0, help: `HM intra-class structure loss weight λ (paper ${ICS_WEIGHT}; SOP 0.05)   (0: off)` },
+    ...HM_TARGET_OPTIONS,
     { flag: 'skip-satisfied', field: 'skipSatisfied', kind: 'boolean', help: 'HM: skip PGD work for triplets already at their destination (exact, faster)' },
     ...PGD_OPTIONS,
   ],
-  schema: z
-    .object({
-      kind: z.literal('hm'),
-      source: samplerSchema,
-      destination: z.union([samplerSchema, z.enum(GRADUAL_DESTINATIONS), z.number().min(-2).max(2)]),
-      gradualBase: samplerSchema.optional(),
-      ics: z.number().min(0).finite().optional(),
-      skipSatisfied: z.boolean().optional(),
-      ...pgdSchema,
-    })
-    .strict(),
-  paperName: (d) => {
-    const dst = typeof d.destination === 'number' ? String(d.destination) : isGradual(d.destination) ? `g_${d.destination === 'lga' ? 'LGA' : d.destination}` : letter(d.destination);
-    return `HM[${letter(d.source)},${dst}]${d.ics ? '&ICS' : ''}`;
-  },
-  resolve: (c, r) => ({
-    ...c,
-    ...(typeof c.destination === 'string' && isGradual(c.destination) ? { gradualBase: c.gradualBase ?? 'semihard' } : {}),
-    ics: c.ics ?? 0,
-    skipSatisfied: c.skipSatisfied ?? false,
-    ...resolveBudget(c, r.imageSide, DEFAULT_STEPS),
-  }),
-  build: (d) => {
-    let destination: Destination;
-    if (typeof d.destination === 'number') {
-      destination = { kind: 'constant', value: d.destination };
-    } else if (isGradual(d.destination)) {
-      destination = { kind: 'gradual', fn: d.destination, miner: sampler(d.gradualBase ?? 'semihard'), name: d.destination };
-    } else {
-      destination = { kind: 'miner', miner: sampler(d.destination), name: d.destination };
-    }
-    return hardnessManipulation({ ...budgetOf(d), source: sampler(d.source), sourceName: d.source, destination, ics: d.ics, skipSatisfied: d.skipSatisfied });
-  },
-  refusesLoss: (loss, c) =>
-    tripletsOnly('HM manipulates the hardness of mined triplets')(loss) ??
-    (typeof c.destination === 'string' && isGradual(c.destination) && loss.name !== 'triplet'
-      ? `HM's gradual destination ${c.destination} is a function of the previous step's triplet loss normalised by the triplet margin; with loss ${loss.name} it has no meaning`
-      : undefined),
+  schema: z.object({ kind: z.literal('hm'), ...hmTargetSchema, skipSatisfied: z.boolean().optional(), ...pgdSchema }).strict(),
+  paperName: hmName,
+  resolve: (c, r) => ({ ...resolveHmTarget(c), skipSatisfied: c.skipSatisfied ?? false, ...resolveBudget(c, r.imageSide, DEFAULT_STEPS) }),
+  build: (d) => hardnessManipulation({ ...budgetOf(d), source: sampler(d.source), sourceName: d.source, destination: hmDestination(d), ics: d.ics, skipSatisfied: d.skipSatisfied }),
+  refusesLoss: hmRefusesLoss,
   trainsBatchNorm: false,
   suffix: {
     grammar: '[g]hmet<src><dst>[i]',
@@ -329,12 +375,133 @@ const catride: DefenseEntry<Of<'catride'>> = {
     parse: () => null,
     format: (c) => (c.mode === undefined || c.mode === 'alternate' ? 'p' : null),
     // CA-TRIDE's released configuration is the ACT model class with the gradual semihard loss (docs/methods.md §8.1).
-    claims: (parsed, miner) => parsed.kind === 'act' && miner === 'gradual-semihard',
+    claims: (parsed, miner) => parsed.kind === 'act' && parsed.probability === undefined && miner === 'gradual-semihard',
+  },
+};
+
+/** A defense with the shared PGD budget and a fixed RobRank suffix. */
+function pgdDefense<K extends 'amd' | 'ramd' | 'ses' | 'rest'>(
+  kind: K,
+  e: { summary: string; paperName: string; suffix: string; build: (b: PgdBudget) => Defense; refusesLoss: (loss: LossEntry) => string | undefined },
+): DefenseEntry<Of<K>> {
+  const entry: DefenseEntry<{ kind: 'amd' } & PgdOverrides> = {
+    kind: kind as 'amd',
+    summary: e.summary,
+    options: PGD_OPTIONS,
+    schema: z.object({ kind: z.literal(kind), ...pgdSchema }).strict(),
+    paperName: () => e.paperName,
+    resolve: (c, r) => ({ ...c, ...resolveBudget(c, r.imageSide, DEFAULT_STEPS) }),
+    build: (c) => e.build(budgetOf(c)),
+    refusesLoss: e.refusesLoss,
+    trainsBatchNorm: false,
+    suffix: {
+      grammar: e.suffix,
+      parse: (s) => (s === e.suffix ? { kind: kind as 'amd' } : null),
+      format: (c: PgdOverrides) => (c.steps === undefined || c.steps === DEFAULT_STEPS ? e.suffix : null),
+    },
+  };
+  // The four configs have the same shape ({ kind } & PgdOverrides); TypeScript cannot see that for a generic K.
+  return entry as unknown as DefenseEntry<Of<K>>;
+}
+
+const amd = pgdDefense('amd', {
+  summary: 'Madry-style min-max: PGD makes anchor, positive and negative as hard as it can, then train (RobRank AMD, suffix amd)',
+  paperName: 'AMD',
+  suffix: 'amd',
+  build: (b) => madryTriplet(b, 'apn'),
+  refusesLoss: tripletsOnly('AMD perturbs the members of each mined triplet'),
+});
+
+const ramd = pgdDefense('ramd', {
+  summary: 'revised AMD: benign anchors, PGD perturbs positives and negatives only (suffix ramd)',
+  paperName: 'RAMD',
+  suffix: 'ramd',
+  build: (b) => madryTriplet(b, 'pn'),
+  refusesLoss: tripletsOnly('RAMD perturbs the positive and negative of each mined triplet'),
+});
+
+const ses = pgdDefense('ses', {
+  summary: "suppress embedding shift: the loss on the clean batch plus EST's achieved shift (suffix e)",
+  paperName: 'SES',
+  suffix: 'e',
+  build: (b) => suppressEmbeddingShift(b),
+  // The loss trains on the clean batch, so any loss works; the shift term is its own.
+  refusesLoss: () => undefined,
+});
+
+const rest = pgdDefense('rest', {
+  summary: "revised EST: EST's shift on positives and negatives, benign anchors (suffix r)",
+  paperName: 'REST',
+  suffix: 'r',
+  build: (b) => revisedEmbeddingShiftedTriplet(b),
+  refusesLoss: tripletsOnly('REST perturbs the positive and negative of each mined triplet'),
+});
+
+/** RobRank's free-AT model suffixes (the bases it names). */
+const FREE_SUFFIXES: Partial<Record<FreeBase, string>> = { none: 'fatnone', amd: 'fatamd', amdsemi: 'fatamdsemi' };
+
+const free: DefenseEntry<Of<'free'>> = {
+  kind: 'free',
+  summary: `free adversarial training: ${FREE_REPLAYS} replays per batch, the perturbation ascends the same backward pass; on a base defense (suffix fatnone, fatamd, fatamdsemi)`,
+  // On HM, HM's metric (its hardness bounds are those of normalised Euclidean distances).
+  metrics: (c) => (c.base === 'hm' ? HM_METRICS : undefined),
+  options: [
+    { flag: 'free-base', field: 'base', kind: 'string', value: 'D', choices: FREE_BASES, help: 'free AT: the defense whose images carry the perturbation (hm: HM + free, with --source/--destination)' },
+    { flag: 'replays', field: 'replays', kind: 'int', value: 'M', min: 1, max: 64, help: `free AT: replays of each batch, one optimizer step each (RobRank ${FREE_REPLAYS});\n--epochs E/M trains as many steps as E epochs   (${FREE_REPLAYS})` },
+    ...HM_TARGET_OPTIONS,
+    ...PGD_OPTIONS.filter((o) => o.field !== 'steps'),
+  ],
+  schema: z
+    .object({
+      kind: z.literal('free'),
+      base: z.enum(FREE_BASES),
+      replays: z.number().int().min(1).max(64).optional(),
+      source: hmTargetSchema.source.optional(),
+      destination: hmTargetSchema.destination.optional(),
+      gradualBase: hmTargetSchema.gradualBase,
+      ics: hmTargetSchema.ics,
+      epsilon: pgdSchema.epsilon,
+      alpha: pgdSchema.alpha,
+    })
+    .strict(),
+  paperName: (c) => (c.base === 'hm' && c.source !== undefined && c.destination !== undefined ? `${hmName({ ...c, source: c.source, destination: c.destination })}+free` : `FreeAT[${c.base}]`),
+  resolve: (c, r) => {
+    const { epsilon, alpha } = resolveBudget(c, r.imageSide, 1);
+    const base = { ...c, replays: c.replays ?? FREE_REPLAYS, epsilon, alpha };
+    if (c.base === 'hm') {
+      if (c.source === undefined || c.destination === undefined) throw new Error('free AT on hm needs --source and --destination (HM + free: the HM target it perturbs towards)');
+      return resolveHmTarget({ ...base, source: c.source, destination: c.destination });
+    }
+    const stray = (['source', 'destination', 'gradualBase', 'ics'] as const).filter((k) => c[k] !== undefined);
+    if (stray.length > 0) throw new Error(`free AT on ${c.base}: ${stray.join(', ')} belong to HM (--free-base hm)`);
+    return base;
+  },
+  build: (c) =>
+    freeAdversarialTraining({
+      base: c.base,
+      replays: c.replays ?? FREE_REPLAYS,
+      ...budgetOf({ ...c, steps: 1 }),
+      ...(c.base === 'hm' ? { hm: { source: sampler(c.source!), destination: hmDestination({ ...c, source: c.source!, destination: c.destination! }), ics: c.ics ?? 0 } } : {}),
+    }),
+  refusesLoss: (loss, c) => {
+    if (c.base === 'none' || c.base === 'est') return undefined; // the run's loss on the (perturbed) batch
+    if (c.base === 'hm') return c.source !== undefined && c.destination !== undefined ? hmRefusesLoss(loss, { ...c, source: c.source, destination: c.destination }) : undefined;
+    return tripletsOnly(`free AT on ${c.base} perturbs the members of each mined triplet`)(loss);
+  },
+  trainsBatchNorm: false,
+  sharding: 'free AT replays whole batches with a perturbation carried across them; it does not train sharded (--shards, --nproc)',
+  suffix: {
+    grammar: Object.values(FREE_SUFFIXES).join(', '),
+    parse: (s) => {
+      const base = (Object.keys(FREE_SUFFIXES) as FreeBase[]).find((b) => FREE_SUFFIXES[b] === s);
+      return base === undefined ? null : { kind: 'free', base };
+    },
+    format: (c) => (c.replays === undefined || c.replays === FREE_REPLAYS ? (FREE_SUFFIXES[c.base] ?? null) : null),
   },
 };
 
 /** Every defense by kind, in the order the help texts list them. */
-export const DEFENSES: { readonly [K in DefenseKind]: DefenseEntry<Of<K>> } = { none, est, act, hm, catride };
+export const DEFENSES: { readonly [K in DefenseKind]: DefenseEntry<Of<K>> } = { none, est, act, hm, catride, amd, ramd, ses, rest, free };
 
 /** The `kind`s of DefenseConfig. */
 export const DEFENSE_KINDS = Object.keys(DEFENSES) as DefenseKind[];
@@ -350,20 +517,25 @@ function entryOf<C extends DefenseConfig>(c: C): DefenseEntry<C> {
 }
 
 /** Schema that validates a DefenseConfig read from JSON: every field typed and ranged, unknown fields refused. */
-export const defenseConfigSchema = z.discriminatedUnion('kind', [none.schema, est.schema, act.schema, hm.schema, catride.schema]);
+export const defenseConfigSchema = z.discriminatedUnion('kind', [none.schema, est.schema, act.schema, hm.schema, catride.schema, amd.schema, ramd.schema, ses.schema, rest.schema, free.schema]);
 
 /** The papers' short name of a defense: N/A, EST, ACT, HM[S,g_LGA]&ICS, CA-TRIDE. */
 export function describeDefense(d: DefenseConfig): string {
   return entryOf(d).paperName(d);
 }
 
+/** Why a defense is not defined for a metric, or undefined when it is. */
+function metricRefusal(d: DefenseConfig, metric: MetricName): string | undefined {
+  const e = entryOf(d);
+  const metrics = typeof e.metrics === 'function' ? e.metrics(d) : e.metrics;
+  return metrics === undefined || metrics.includes(metric) ? undefined : `defense ${e.paperName(d)} is defined for metric ${metrics.join(' or ')} only, not ${metric}`;
+}
+
 /** The config with every default filled in for the experiment; a metric the defense is not defined for is an error here. */
 export function resolveDefense<C extends DefenseConfig>(d: C, r: DefenseResolution): C {
-  const e = entryOf(d);
-  if (e.metrics !== undefined && !e.metrics.includes(r.metric)) {
-    throw new Error(`defense ${e.paperName(d)} is defined for metric ${e.metrics.join(' or ')} only, not ${r.metric}`);
-  }
-  return e.resolve(d, r);
+  const refusal = metricRefusal(d, r.metric);
+  if (refusal !== undefined) throw new Error(refusal);
+  return entryOf(d).resolve(d, r);
 }
 
 /** What building a run's defense reads from its resolved experiment config (an ExperimentConfig is one). */
@@ -377,9 +549,7 @@ export interface ResolvedRun {
 
 /** Why a defense refuses a run's loss or metric, or undefined when it accepts both. */
 export function defenseRefusal(d: DefenseConfig, loss: string, metric: MetricName): string | undefined {
-  const e = entryOf(d);
-  if (e.metrics !== undefined && !e.metrics.includes(metric)) return `defense ${e.paperName(d)} is defined for metric ${e.metrics.join(' or ')} only, not ${metric}`;
-  return e.refusesLoss(lossEntry(loss), d);
+  return metricRefusal(d, metric) ?? entryOf(d).refusesLoss(lossEntry(loss), d);
 }
 
 /**
@@ -401,7 +571,14 @@ export function buildDefense(c: ResolvedRun): RunDefense {
       defense.loadState?.(s);
       loss.loadState(s);
     },
-    dispose: () => loss.dispose(),
+    replays: defense.replays ?? 1,
+    afterBackward: () => defense.afterBackward?.(),
+    tensors: () => defense.tensors?.() ?? new Map(),
+    loadTensors: (t) => defense.loadTensors?.(t),
+    dispose: () => {
+      defense.dispose?.();
+      loss.dispose();
+    },
   };
 }
 

@@ -37,6 +37,8 @@ export const KEPT_DIR = 'epochs';
 export const KEEP_COMMITS = 2;
 const MODEL_FILE = 'model.safetensors';
 const OPTIM_FILE = 'optimizer.safetensors';
+/** Names of a defense's tensor state (free AT's perturbation) in the optimizer file: beside the optimizer's `<param>.<name>` keys. */
+const DEFENSE_TENSOR_PREFIX = 'defense:';
 const FORMAT = 'rankshield-checkpoint/2';
 const LEGACY_FORMAT = 'rankshield-checkpoint/1';
 
@@ -347,12 +349,14 @@ function readTensors(ck: VerifiedCheckpoint, which: 'model' | 'optimizer'): Map<
 export const COMMIT_STAGES = ['model', 'optimizer', 'manifest', 'commit-rename', 'keep', 'sidecar', 'link', 'prune'] as const;
 export type CommitStage = (typeof COMMIT_STAGES)[number];
 
-/** Options of `saveCheckpoint` (fault injection for tests). */
+/** Options of `saveCheckpoint`: what else it keeps, and fault injection for tests. */
 export interface SaveOptions {
   /** Called as each stage completes; a throw there behaves like a failure at that point (tests). */
   onStage?: (stage: CommitStage) => void;
   /** Keep this commit as epoch `keepEpoch` (1-based) under epochs/ and list it in `state.keep` (which must be set). */
   keepEpoch?: number;
+  /** The defense's tensor state (free AT's perturbation), stored in the optimizer file. */
+  defenseTensors?: ReadonlyMap<string, Tensor>;
 }
 
 /** Commits a checkpoint of the run in `runDir` and returns what checkpoint.json now says. */
@@ -370,7 +374,9 @@ export function saveCheckpoint(runDir: string, model: EmbeddingModel, opt: Optim
     writeFileAtomicSync(path.join(tmp, MODEL_FILE), modelBytes);
     stage('model');
     const o2 = opt.stateDict();
-    const optBytes = encodeSafetensors(o2.tensors, { step: String(o2.step) });
+    const training = new Map(o2.tensors);
+    for (const [k, t] of o.defenseTensors ?? []) training.set(DEFENSE_TENSOR_PREFIX + k, t);
+    const optBytes = encodeSafetensors(training, { step: String(o2.step) });
     writeFileAtomicSync(path.join(tmp, OPTIM_FILE), optBytes);
     stage('optimizer');
     const record = (p: string, bytes: Uint8Array): FileRecord => ({ path: p, bytes: bytes.length, sha256: sha256(bytes) });
@@ -588,12 +594,22 @@ export function loadModelWeights(ck: VerifiedCheckpoint, model: EmbeddingModel):
   }
 }
 
-/** Restores the optimizer state saved beside the model. */
-export function loadOptimizerState(ck: VerifiedCheckpoint, opt: Optimizer): void {
+/** Restores the optimizer state saved beside the model; returns the defense's tensor state saved with it (the caller owns it). */
+export function loadOptimizerState(ck: VerifiedCheckpoint, opt: Optimizer): Map<string, Tensor> {
   const tensors = readTensors(ck, 'optimizer');
-  try {
-    opt.loadStateDict({ step: ck.info.optimizerStep, tensors });
-  } finally {
-    dispose([...tensors.values()]);
+  const defense = new Map<string, Tensor>();
+  const optimizer = new Map<string, Tensor>();
+  for (const [k, t] of tensors) {
+    if (k.startsWith(DEFENSE_TENSOR_PREFIX)) defense.set(k.slice(DEFENSE_TENSOR_PREFIX.length), t);
+    else optimizer.set(k, t);
   }
+  try {
+    opt.loadStateDict({ step: ck.info.optimizerStep, tensors: optimizer });
+  } catch (e) {
+    dispose([...defense.values()]);
+    throw e;
+  } finally {
+    dispose([...optimizer.values()]);
+  }
+  return defense;
 }

@@ -255,5 +255,7 @@ export function resolveConfig(c: ExperimentConfig): ExperimentConfig {
   };
   const refusal = defenseRefusal(resolved.defense, resolved.loss, resolved.metric);
   if (refusal !== undefined) throw new Error(refusal);
+  const sharding = DEFENSES[resolved.defense.kind].sharding;
+  if (sharding !== undefined && (resolved.shards ?? 1) > 1) throw new Error(sharding);
   return validateConfig(resolved);
 }

@@ -138,7 +138,12 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       let state = FRESH;
       if (from !== null) {
         loadModelWeights(from, model);
-        loadOptimizerState(from, opt);
+        const tensors = loadOptimizerState(from, opt);
+        try {
+          defense.loadTensors(tensors);
+        } finally {
+          dispose([...tensors.values()]);
+        }
         defense.loadState(from.info.defenseState);
         state = stateOf(from.info);
         run?.truncateLog(from.info.logBytes);
@@ -345,7 +350,7 @@ class TrainingRun {
   #commit(s: RunState, keepEpoch?: number): void {
     if (this.dir !== null) {
       const state: CheckpointState = { config: this.config, ...s, ...(this.#keep !== undefined ? { keep: this.#keep } : {}), defenseState: this.defense.state(), logBytes: this.dir.logBytes() };
-      this.#keep = saveCheckpoint(this.dir.dir, this.model, this.opt, state, keepEpoch === undefined ? {} : { keepEpoch }).keep;
+      this.#keep = saveCheckpoint(this.dir.dir, this.model, this.opt, state, { ...(keepEpoch === undefined ? {} : { keepEpoch }), defenseTensors: this.defense.tensors() }).keep;
     }
     this.#lastCheckpoint = { time: Date.now(), step: this.opt.stepCount };
   }
@@ -411,8 +416,6 @@ export async function trainEpoch(o: EpochOptions): Promise<EpochProgress> {
       } finally {
         dispose([...new Set([batch.images, batch.labels, onModel.images, onModel.labels])]);
       }
-      opt.step();
-      o.defense.loss.step(); // the loss's learnable scalars (margin loss β), with their own learning rate
       const { loss, stats: stepStats } = step;
       if (!Number.isFinite(loss)) throw new Error(`epoch ${epoch + 1}, step ${p.steps + 1}: the loss became ${loss}`);
       o.onStep?.({ epoch, step: firstStep + p.steps, loss, ...stepStats });
@@ -443,19 +446,51 @@ interface StepOutcome {
   agreed: StepAgreement;
 }
 
-/** One process, the whole batch: the trainer's original step, numbers unchanged. */
+/** The optimizer step after a backward pass: the model's parameters, then the loss's learnable scalars (margin loss β, their own learning rate). */
+function applyStep(o: EpochOptions): void {
+  o.opt.step();
+  o.defense.loss.step();
+}
+
+/**
+ * One process, the whole batch: the trainer's original step, numbers unchanged.
+ * Free adversarial training replays the batch (`defense.replays` optimizer
+ * steps); the outcome then sums the passes and averages the loss and the rest.
+ */
 function singleStep(o: EpochOptions, batch: Batch, step: number, local: StepAgreement): StepOutcome {
   const { model, opt, defense, config, epoch } = o;
-  return tidy(() => {
-    const s = defense.step({
-      model, images: batch.images, labels: batch.labels, metric: metricByName(config.metric), margin: config.margin, miner: minerByName(config.miner),
-      epoch, maxEpochs: config.epochs, step,
-    });
-    opt.zeroGrad();
-    defense.loss.zeroGrad();
-    s.loss.backward();
-    return { loss: s.loss.item(), stats: s.stats, agreed: local };
-  });
+  const replays: { loss: number; stats: DefenseStats }[] = [];
+  for (let replay = 0; replay < defense.replays; replay++) {
+    replays.push(
+      tidy(() => {
+        const s = defense.step({
+          model, images: batch.images, labels: batch.labels, metric: metricByName(config.metric), margin: config.margin, miner: minerByName(config.miner),
+          epoch, maxEpochs: config.epochs, step, replay,
+        });
+        opt.zeroGrad();
+        defense.loss.zeroGrad();
+        s.loss.backward();
+        defense.afterBackward();
+        return { loss: s.loss.item(), stats: s.stats };
+      }),
+    );
+    applyStep(o);
+  }
+  return { ...replayOutcome(replays), agreed: local };
+}
+
+/** The step outcome of a batch's replays: passes and PGD iterations summed, the loss and the other statistics averaged. */
+function replayOutcome(replays: readonly { loss: number; stats: DefenseStats }[]): { loss: number; stats: DefenseStats } {
+  if (replays.length === 1) return replays[0]!;
+  const summed: readonly (keyof DefenseStats)[] = ['forwardPasses', 'backwardPasses', 'pgdIterations'];
+  const stats: Partial<Record<keyof DefenseStats, number>> = {};
+  for (const key of DEFENSE_STAT_KEYS) {
+    const values = replays.map((r) => r.stats[key]).filter((v): v is number => v !== undefined);
+    if (values.length === 0) continue;
+    const total = values.reduce((a, b) => a + b, 0);
+    stats[key] = summed.includes(key) ? total : total / values.length;
+  }
+  return { loss: replays.reduce((a, r) => a + r.loss, 0) / replays.length, stats: stats as DefenseStats };
 }
 
 /**
@@ -481,7 +516,7 @@ function shardedStep(o: EpochOptions, batch: Batch, step: number, d: { shards: n
     const r = tidy(() => {
       const st = defense.step({
         model, images: batch.images.narrow(0, 2 * from, 2 * (to - from)), labels: batch.labels.narrow(0, 2 * from, 2 * (to - from)),
-        metric: metricByName(config.metric), margin: config.margin, miner: minerByName(config.miner), epoch, maxEpochs: config.epochs, step,
+        metric: metricByName(config.metric), margin: config.margin, miner: minerByName(config.miner), epoch, maxEpochs: config.epochs, step, replay: 0,
       });
       st.loss.mul(weight).backward();
       return { loss: st.loss.item(), stats: st.stats };
@@ -503,6 +538,7 @@ function shardedStep(o: EpochOptions, batch: Batch, step: number, d: { shards: n
     DEFENSE_STAT_KEYS.map((key, k) => [key, column(1 + k)]).filter(([, v]) => !Number.isNaN(v)),
   ) as unknown as DefenseStats;
   defense.loadState(Object.fromEntries(stateKeys.map((key, k) => [key, column(1 + DEFENSE_STAT_KEYS.length + k)])));
+  applyStep(o);
   return { loss: column(0), stats, agreed: { stop: sum[d.shards * width]! > 0, checkpoint: sum[d.shards * width + 1]! > 0 } };
 }
 
