@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Reproduce-and-rank on Fashion-MNIST / c2f2 (issue 6): N/A, EST, ACT[R],
-# HM[S,g_LGA]&ICS and CA-TRIDE, 8 code epochs each, then benign metrics and a
-# rob28 swipe (ERS, ARS) per model; summary.md collects them.
+# Reproduce-and-rank on Fashion-MNIST / c2f2: N/A, EST, ACT[R], HM[S,g_LGA]&ICS,
+# CA-TRIDE, AMD, SES, FreeAT[AMD] and HM + free, 8 code epochs each (free AT: 2
+# epochs × 4 replays), then benign metrics and a rob28 swipe (ERS, ARS) per
+# model; summary.md collects them.
 #
 #   experiments/fashion-defenses.sh [ETA]
 #
@@ -74,6 +75,11 @@ jobs_list=(
   "act fashion:rc2f2p:ptripletN --pgd-steps $ETA"
   "hm-ics fashion:rc2f2ghmetsmi:ptripletN --pgd-steps $ETA --skip-satisfied"
   "catride fashion:rc2f2p:pgtripletN --pgd-steps $((ETA < 16 ? ETA : 16)) --lambda $LAMBDA"
+  "amd fashion:rc2f2amd:ptripletN --pgd-steps $ETA"
+  "ses fashion:rc2f2e:ptripletN --pgd-steps $ETA"
+  # Free AT replays each batch 4 times: 8/4 epochs make as many optimizer steps as the others' 8 (RobRank's rule).
+  "free-amd fashion:rc2f2fatamd:ptripletN --epochs 2"
+  "hm-free fashion:rc2f2:ptripletN --defense free --free-base hm --source softhard --destination lga --gradual-base semihard --ics 0.5 --epochs 2"
 )
 for l in ${LAMBDAS:-}; do
   jobs_list+=("catride-l$l fashion:rc2f2p:pgtripletN --pgd-steps $((ETA < 16 ? ETA : 16)) --lambda $l")

@@ -29,6 +29,18 @@ if (combinedSvg) {
   console.log(`wrote ${combinedSvg}`);
 }
 
+/**
+ * Model passes per training batch from a run's log.jsonl, as "forward + backward (PGD iterations)"
+ * averaged over its steps (free AT's replays included); null without a log.
+ */
+function passesPerBatch(log) {
+  if (!existsSync(log)) return null;
+  const steps = readFileSync(log, 'utf8').split('\n').filter((l) => l.includes('"event":"step"')).map((l) => JSON.parse(l));
+  if (steps.length === 0) return null;
+  const mean = (k) => steps.reduce((s, x) => s + (x[k] ?? 0), 0) / steps.length;
+  return `${mean('forwardPasses').toFixed(1)} + ${mean('backwardPasses').toFixed(1)} (${mean('pgdIterations').toFixed(1)})`;
+}
+
 /** Writes one run's summary files and returns its trade-off series. */
 function summarize(dir) {
   // A run still in progress has empty result files: its cells stay '–'.
@@ -38,7 +50,10 @@ function summarize(dir) {
   };
   const settings = read(path.join(dir, 'settings.json')) ?? {};
   const entanglement = read(path.join(dir, 'none.entanglement.json'));
-  const NAMES = { none: 'N/A', est: 'EST', act: 'ACT[R]', 'hm-ics': 'HM[S,g_LGA]&ICS', catride: 'CA-TRIDE' };
+  const NAMES = {
+    none: 'N/A', est: 'EST', act: 'ACT[R]', 'hm-ics': 'HM[S,g_LGA]&ICS', catride: 'CA-TRIDE',
+    amd: 'AMD', ses: 'SES', 'free-amd': 'FreeAT[AMD]', 'hm-free': 'HM[S,g_LGA]&ICS + free',
+  };
   const ATTACKS = ['CA+', 'CA-', 'QA+', 'QA-', 'TMA', 'ES:D', 'ES:R', 'LTM', 'GTM', 'GTT'];
 
   const pct = (v) => (v === undefined || v === null ? '–' : (100 * v).toFixed(1));
@@ -57,7 +72,7 @@ function summarize(dir) {
     const reusedFrom = read(path.join(dir, `${name}.reused.json`))?.from;
     const robust = read(path.join(dir, 'robust', `${name}.robust.json`))?.robustEval ?? null;
     const robustTime = read(path.join(dir, 'robust', `${name}.time.json`));
-    rows.push({ name, label, train, swipe, time, reusedFrom, robust, robustTime });
+    rows.push({ name, label, train, swipe, time, reusedFrom, robust, robustTime, passes: passesPerBatch(path.join(dir, name, 'log.jsonl')) });
   }
 
   // The robust evaluation may run on fewer queries than the swipe: its PGD numbers are printed
@@ -65,7 +80,7 @@ function summarize(dir) {
   const robustQueries = rows.find((r) => r.robust)?.robust.queries;
   const robustHead = robustQueries === undefined ? [] : [`ERS PGD → worst (${robustQueries} q)`, `ARS PGD → worst (${robustQueries} q)`, 'masking verdict', 'robust eval min (× plain)'];
   const arrow = (r, key) => (r.robust ? `${num(r.robust.components.pgd?.[key], 1)} → **${num(r.robust.worstCase[key], 1)}**` : '–');
-  const head = ['defense', 'R@1', 'mAP', 'NMI', ...ATTACKS, 'ERS', 'ARS', 'train min', 'swipe min', ...robustHead];
+  const head = ['defense', 'R@1', 'mAP', 'NMI', ...ATTACKS, 'ERS', 'ARS', 'train min', 'passes / batch', 'swipe min', ...robustHead];
   const lines = [`| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`];
   for (const r of rows) {
     const a = r.swipe?.attacks ?? {};
@@ -78,6 +93,7 @@ function summarize(dir) {
       num(r.swipe?.ERS, 1),
       num(r.swipe?.ARS, 1),
       r.reusedFrom ? 'reused' : r.time ? (r.time.train_seconds / 60).toFixed(1) : '–',
+      r.passes ?? '–',
       r.time ? (r.time.swipe_seconds / 60).toFixed(1) : '–',
       ...(robustQueries === undefined ? [] : [
         arrow(r, 'ERS'),
@@ -92,7 +108,8 @@ function summarize(dir) {
   const notes = [
     `Settings: η = ${settings.eta ?? '?'} training PGD steps (CA-TRIDE min(η, 16)); ` +
       (settings.maxBatches ? `8 epochs of ${settings.maxBatches} batches of 128 SPC-2 pairs` : '8 full epochs') +
-      `; rob28 swipe over ${queries ?? '?'} queries (ε 77/255, α 3/255, η 32); ${settings.jobs ?? 1} job(s) × ${settings.threads ?? '?'} thread(s).`,
+      `; rob28 swipe over ${queries ?? '?'} queries (ε 77/255, α 3/255, η 32); ${settings.jobs ?? 1} job(s) × ${settings.threads ?? '?'} thread(s). ` +
+      'Free AT rows: 2 epochs × 4 replays of each batch (as many optimizer steps). "passes / batch": model forward + backward passes per training batch (its PGD iterations), from log.jsonl.',
   ];
   if (robustQueries !== undefined) {
     const s0 = rows.find((r) => r.robust).robust.settings;
