@@ -12,7 +12,7 @@ import path from 'node:path';
 import { setNumThreads } from '../src/tensor/index.js';
 import { loadSmallDataset } from '../src/data/index.js';
 import { metricByName } from '../src/metric/metric.js';
-import { ERS_ATTACK_KINDS, ATTACKS } from '../src/attack/index.js';
+import { ERS_ATTACK_KINDS, ATTACKS, isAttackKind, type AttackKind } from '../src/attack/index.js';
 import { runSwipe } from '../src/eval/swipe.js';
 import { loadCheckpoint } from '../src/train/checkpoint.js';
 import { UsageError } from '../src/util/usage-error.js';
@@ -35,8 +35,11 @@ export async function runRobrankParityBench(argv: string[]): Promise<number> {
   const robrank = flagString(p, 'robrank');
   if (run === undefined || robrank === undefined) throw new UsageError('usage: rankshield bench robrank RUN --robrank DIR [--max-iter N] [--attacks CA+,QA+,ES]');
   if (!existsSync(path.join(robrank, 'robrank', 'attacks', 'advrank.py'))) throw new UsageError(`--robrank ${robrank}: no robrank/attacks/advrank.py there (give the root of a RobRank checkout)`);
-  const kinds = (flagString(p, 'attacks') ?? ERS_ATTACK_KINDS.join(',')).split(',').map((k) => k.trim().toUpperCase());
-  for (const k of kinds) if (!ERS_ATTACK_KINDS.includes(k)) throw new UsageError(`--attacks: unknown kind '${k}' (expected some of ${ERS_ATTACK_KINDS.join(', ')})`);
+  const kinds = (flagString(p, 'attacks') ?? ERS_ATTACK_KINDS.join(',')).split(',').map((k): AttackKind => {
+    const kind = k.trim().toUpperCase();
+    if (!isAttackKind(kind) || !ERS_ATTACK_KINDS.includes(kind)) throw new UsageError(`--attacks: unknown kind '${kind}' (expected some of ${ERS_ATTACK_KINDS.join(', ')})`);
+    return kind;
+  });
   const batches = flagNumber(p, 'max-iter') ?? 2;
   const seed = flagNumber(p, 'seed') ?? 0;
   const threads = flagNumber(p, 'threads') ?? defaultThreads();

@@ -19,7 +19,7 @@ import { swipeCommand } from '../src/cli/swipe.js';
 import { fashionSlice } from './helpers/fashion-slice.js';
 import { UsageError } from '../src/cli/command.js';
 import { DATASETS, parseDatasetName } from '../src/data/registry.js';
-import { ATTACKS, ATTACK_KINDS, ERS_ATTACK_KINDS } from '../src/attack/registry.js';
+import { ATTACKS, ATTACK_KINDS, ERS_ATTACK_KINDS, type AttackEntry } from '../src/attack/registry.js';
 import { DEFENSES, DEFENSE_KINDS, resolveDefense } from '../src/defense/registry.js';
 import { MINERS } from '../src/metric/miners.js';
 import { defaultConfig, parseShorthand, resolveConfig } from '../src/train/config.js';
@@ -123,7 +123,7 @@ test('configs resolve with the papers\' per-dataset values', () => {
 test('attacks: one catalogue gives the kinds, the ERS runs and the report columns', () => {
   assert.deepEqual(ATTACK_KINDS, ATTACKS.map((a) => a.kind));
   assert.deepEqual(ERS_ATTACK_KINDS, ['CA+', 'CA-', 'QA+', 'QA-', 'TMA', 'ES', 'LTM', 'GTM', 'GTT']);
-  for (const a of ATTACKS) for (const col of Object.keys(a.columns)) assert.equal(attackColumn(`${col} ε=0.1`).unit, a.columns[col]!.unit);
+  for (const a of ATTACKS as readonly AttackEntry[]) for (const col of Object.keys(a.columns)) assert.equal(attackColumn(`${col} ε=0.1`).unit, a.columns[col]!.unit);
   // Miner codes of RobRank's loss names come from the miner catalogue.
   for (const m of MINERS) assert.equal(parseShorthand(`fashion:rc2f2:p${m.lossCode}tripletN`).miner, m.name);
 });

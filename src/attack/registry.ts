@@ -67,7 +67,7 @@ export interface AttackEntry {
 const PERCENTILE = { unit: '%', digits: 1 } as const;
 
 /** Every ranking attack. The one list: kinds, ERS runs, report columns, CLI help and the service's menu derive from it. */
-export const ATTACKS: readonly AttackEntry[] = [
+export const ATTACKS = [
   {
     kind: 'CA+',
     summary: 'perturbs the image as a candidate so that it rises in the rankings of W gallery queries (drawn uniformly)',
@@ -180,21 +180,26 @@ export const ATTACKS: readonly AttackEntry[] = [
     },
     create: (o) => semanticsPreservingQueryAttack('-', { candidatesPerQuery: o.candidatesPerQuery, xiRate: o.spqaXiRate }),
   },
-];
+] as const satisfies readonly AttackEntry[];
 
-/** An attack's name (one of the catalogue's kinds). */
-export type AttackKind = string;
+/** An attack's name: one of the catalogue's kinds (a union made from ATTACKS, so a typo does not compile). */
+export type AttackKind = (typeof ATTACKS)[number]['kind'];
 
 /** Every attack kind, in catalogue order (a kind's index seeds its selections). */
 export const ATTACK_KINDS: readonly AttackKind[] = ATTACKS.map((a) => a.kind);
+
+/** Whether a string is an attack kind as the catalogue spells it (no aliases; see parseAttackKind). */
+export function isAttackKind(s: string): s is AttackKind {
+  return (ATTACK_KINDS as readonly string[]).includes(s);
+}
 
 /** The runs of an ERS profile (ES gives two columns, so ten numbers). */
 export const ERS_ATTACK_KINDS: readonly AttackKind[] = ATTACKS.filter((a) => a.ers).map((a) => a.kind);
 
 /** The catalogue entry of an attack from a user's spelling (case-insensitive, `−` for `-`, aliases); throws listing the kinds. */
-export function attackEntry(s: string): AttackEntry {
+export function attackEntry(s: string): AttackEntry & { readonly kind: AttackKind } {
   const k = s.toUpperCase().replace('−', '-');
-  const found = ATTACKS.find((a) => a.kind === k || a.aliases?.includes(k) === true);
+  const found = (ATTACKS as readonly (AttackEntry & { readonly kind: AttackKind })[]).find((a) => a.kind === k || a.aliases?.includes(k) === true);
   if (found === undefined) throw new Error(`unknown attack '${s}' (expected one of ${ATTACK_KINDS.join(', ')})`);
   return found;
 }

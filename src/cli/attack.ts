@@ -2,7 +2,7 @@
 // chosen PGD budget over the checkpoint's test split (the same runner, seeding
 // and aggregation as a swipe column).
 import { asPixels, BUDGETS, describeBudget } from '../attack/budget.js';
-import { ATTACKS, attackEntry, ersProfile, type AttackOptions, type Profile } from '../attack/index.js';
+import { ATTACKS, attackEntry, ersProfile, type AttackKind, type AttackOptions, type Profile } from '../attack/index.js';
 import { attackExamples, runSwipe } from '../eval/swipe.js';
 import { SEARCH_OPTIONS, searchFlags } from './search-options.js';
 import { saveAttackImages } from '../eval/attack-images.js';
@@ -72,7 +72,7 @@ Progress bars go to stderr; --quiet or --json turn them off. The last line of ou
     const p = parseOptions(argv, this.options!);
     const name = flagString(p, 'attack');
     if (name === undefined) throw new UsageError(`--attack is required (one of ${ATTACKS.map((a) => a.kind).join(', ')})`);
-    let kind: string;
+    let kind: AttackKind;
     try {
       kind = attackEntry(name).kind;
     } catch (e) {
