@@ -226,6 +226,24 @@ test('shorthands and names: amd, ramd, e, r, px, fatnone, fatamd, fatamdsemi rou
   for (const k of ['amd', 'ramd', 'ses', 'rest', 'free'] as const) assert.equal(DEFENSES[k].trainsBatchNorm, false, `${k}: BatchNorm frozen, as RobRank (only EST trains it)`);
 });
 
+test('uniform noise: every image moves inside its ε-ball, and the loss is regular training on the noisy batch', () => {
+  const model = new PixelModel();
+  tidy(() => {
+    const eps = 0.05;
+    let noisy: number[] = [];
+    manualSeed(1);
+    const out = build({ kind: 'noise', epsilon: eps }).step({ ...context(model), inspect: (_r, _c, x) => (noisy = x.toArray()) });
+    const moved = sub(noisy, PIXELS.flat());
+    assert.ok(moved.every((d) => Math.abs(d) <= eps + 1e-7) && moved.some((d) => Math.abs(d) > 1e-3), `noise in the ε-ball: ${moved}`);
+    const regular = build({ kind: 'none' }).step({ ...context(model), images: tensor(noisy, [4, 1, 1, 2]) });
+    near(out.loss.item(), regular.loss.item(), 1e-7, 'the run\'s loss on the noisy batch');
+    assert.deepEqual([out.stats.pgdIterations, out.stats.forwardPasses, out.stats.backwardPasses], [0, 1, 1]);
+  });
+  const resolved = resolveDefense<Extract<DefenseConfig, { kind: 'noise' }>>({ kind: 'noise' }, { imageSide: 28, paper: {}, metric: 'N', dataset: 'test' });
+  assert.equal(resolved.epsilon, 77 / 255, "the training budget's ε");
+  model.dispose();
+});
+
 // ------------------------------------------------------------------ through the trainer
 
 const tmp = (): string => mkdtempSync(path.join(os.tmpdir(), 'rankshield-baselines-'));

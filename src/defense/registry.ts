@@ -19,6 +19,7 @@ import { madryTriplet } from './amd.js';
 import { suppressEmbeddingShift } from './ses.js';
 import { revisedEmbeddingShiftedTriplet } from './rest.js';
 import { FREE_BASES, FREE_REPLAYS, freeAdversarialTraining, type FreeBase } from './free.js';
+import { uniformNoise } from './noise.js';
 
 export { CATRIDE_MODES, CATRIDE_WEIGHTINGS, FREE_BASES, GRADUAL_DESTINATIONS };
 
@@ -66,7 +67,8 @@ export type DefenseConfig =
       /** Replays m of each batch (RobRank 4). */
       replays?: number;
     } & Partial<HmTarget> &
-      Omit<PgdOverrides, 'steps'>);
+      Omit<PgdOverrides, 'steps'>)
+  | ({ kind: 'noise' } & Pick<PgdOverrides, 'epsilon'>);
 
 /** HM's source, destination and ICS weight (HM, and free AT on HM). */
 interface HmTarget {
@@ -134,7 +136,7 @@ export interface DefenseEntry<C extends DefenseConfig = DefenseConfig> {
   readonly defaultMargin?: number;
   /** RobRank's model-name suffix after the backbone (docs/methods.md §9). */
   readonly suffix: {
-    /** How help texts show it (`p`, `[g]hmet<src><dst>[i]`). */
+    /** How help texts show it (`p`, `[g]hmet<src><dst>[i]`; '' when RobRank has no name for it). */
     readonly grammar: string;
     /** The config of a suffix, or null when it is not this defense's. */
     readonly parse: (suffix: string, icsWeight: number) => C | null;
@@ -500,8 +502,23 @@ const free: DefenseEntry<Of<'free'>> = {
   },
 };
 
+const noise: DefenseEntry<Of<'noise'>> = {
+  kind: 'noise',
+  summary: 'uniform noise from the ε-ball on every image, no search: the baseline that separates search from noise',
+  options: PGD_OPTIONS.filter((o) => o.field === 'epsilon'),
+  schema: z.object({ kind: z.literal('noise'), epsilon: pgdSchema.epsilon }).strict(),
+  paperName: () => 'Noise',
+  resolve: (c, r) => ({ ...c, epsilon: resolveBudget(c, r.imageSide, 1).epsilon }),
+  build: (c) => uniformNoise(budgetOf({ ...c, alpha: 1, steps: 1 }).epsilon),
+  // Every image is perturbed: any loss trains on the noisy batch.
+  refusesLoss: () => undefined,
+  trainsBatchNorm: false,
+  // RobRank has no such model.
+  suffix: { grammar: '', parse: () => null, format: () => null },
+};
+
 /** Every defense by kind, in the order the help texts list them. */
-export const DEFENSES: { readonly [K in DefenseKind]: DefenseEntry<Of<K>> } = { none, est, act, hm, catride, amd, ramd, ses, rest, free };
+export const DEFENSES: { readonly [K in DefenseKind]: DefenseEntry<Of<K>> } = { none, est, act, hm, catride, amd, ramd, ses, rest, free, noise };
 
 /** The `kind`s of DefenseConfig. */
 export const DEFENSE_KINDS = Object.keys(DEFENSES) as DefenseKind[];
@@ -517,7 +534,7 @@ function entryOf<C extends DefenseConfig>(c: C): DefenseEntry<C> {
 }
 
 /** Schema that validates a DefenseConfig read from JSON: every field typed and ranged, unknown fields refused. */
-export const defenseConfigSchema = z.discriminatedUnion('kind', [none.schema, est.schema, act.schema, hm.schema, catride.schema, amd.schema, ramd.schema, ses.schema, rest.schema, free.schema]);
+export const defenseConfigSchema = z.discriminatedUnion('kind', [none.schema, est.schema, act.schema, hm.schema, catride.schema, amd.schema, ramd.schema, ses.schema, rest.schema, free.schema, noise.schema]);
 
 /** The papers' short name of a defense: N/A, EST, ACT, HM[S,g_LGA]&ICS, CA-TRIDE. */
 export function describeDefense(d: DefenseConfig): string {
@@ -583,7 +600,7 @@ export function buildDefense(c: ResolvedRun): RunDefense {
 }
 
 /** Every defense's suffix grammar, for help texts and messages. */
-export const SUFFIX_GRAMMAR = DEFENSE_KINDS.map((k) => DEFENSES[k].suffix.grammar).join(', ');
+export const SUFFIX_GRAMMAR = DEFENSE_KINDS.map((k) => DEFENSES[k].suffix.grammar).filter((g) => g !== '').join(', ');
 
 /**
  * RobRank / robdml model-name suffixes after the backbone (docs/methods.md §9),
