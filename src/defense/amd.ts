@@ -7,7 +7,7 @@
 import { cat, tidy, type Tensor } from '../tensor/index.js';
 import type { Metric } from '../metric/metric.js';
 import type { Defense, DefenseContext, DefenseStep } from './defense.js';
-import { embedEval, embedGrad, embedTrain, meanHardness, mine, rows, runPgd, tripletLossOf } from './common.js';
+import { embedEval, embedGrad, embedTrain, meanHardness, mine, rows, runPgd, tripletBatchStep } from './common.js';
 import { checkBudget, type PgdBudget } from '../attack/budget.js';
 
 /** Which triplet members PGD perturbs: all three (AMD) or the positive and the negative (RAMD). */
@@ -52,18 +52,7 @@ export function madryTriplet(budget: PgdBudget, members: MadryMembers): Defense 
         ctx.inspect?.('triplets', candidates, adversarial);
         // The reference forwards anchors and candidates as one train-mode batch.
         const z = embedTrain(ctx.model, members === 'apn' ? adversarial : cat([benignAnchors, adversarial], 0), ctx.metric);
-        const [a, p, n] = [z.narrow(0, 0, b), z.narrow(0, b, b), z.narrow(0, 2 * b, b)];
-        return {
-          loss: tripletLossOf(ctx, a, p, n, t),
-          stats: {
-            forwardPasses: 1 + iterations + 1,
-            backwardPasses: iterations + 1,
-            pgdIterations: iterations,
-            perturbedFraction: 1,
-            sourceHardness: source,
-            trainedHardness: meanHardness(a, p, n, ctx.metric),
-          },
-        };
+        return tripletBatchStep(ctx, z, t, source, iterations);
       });
     },
   };

@@ -4,7 +4,7 @@ import { noGrad, tidy, type Tensor } from '../tensor/index.js';
 import type { Metric } from '../metric/metric.js';
 import type { Triplets } from '../metric/miners.js';
 import type { EmbeddingModel } from '../models/model.js';
-import type { DefenseContext } from './defense.js';
+import type { DefenseContext, DefenseStep } from './defense.js';
 import { pgd as pgdCore } from '../attack/pgd.js';
 import { BUDGETS, type PgdBudget } from '../attack/budget.js';
 import { imageScale } from '../data/image-size.js';
@@ -72,6 +72,27 @@ export function batchLoss(ctx: DefenseContext, z: Tensor): BatchLoss {
   const t = mine(ctx, z);
   const [a, p, n] = [rows(z, t.anchors), rows(z, t.positives), rows(z, t.negatives)];
   return { loss: ctx.loss.entry.input === 'batch' ? ctx.loss.batch(z, ctx.labels, ctx.metric) : tripletLossOf(ctx, a, p, n, t), a, p, n };
+}
+
+/**
+ * The step of a defense that trains the run's loss on one train-mode batch of
+ * triplets `z` = [a; p; n] (b rows each, the rows of `t`), after `iterations`
+ * PGD iterations: one clean forward, the PGD passes, the training forward.
+ */
+export function tripletBatchStep(ctx: DefenseContext, z: Tensor, t: Triplets, sourceHardness: number, iterations: number): DefenseStep {
+  const b = t.anchors.shape[0]!;
+  const [a, p, n] = [z.narrow(0, 0, b), z.narrow(0, b, b), z.narrow(0, 2 * b, b)];
+  return {
+    loss: tripletLossOf(ctx, a, p, n, t),
+    stats: {
+      forwardPasses: 1 + iterations + 1,
+      backwardPasses: iterations + 1,
+      pgdIterations: iterations,
+      perturbedFraction: 1,
+      sourceHardness,
+      trainedHardness: meanHardness(a, p, n, ctx.metric),
+    },
+  };
 }
 
 /** Selects rows of x by an index tensor. */
