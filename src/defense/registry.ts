@@ -475,7 +475,7 @@ const free: DefenseEntry<Of<'free'>> = {
       return resolveHmTarget({ ...base, source: c.source, destination: c.destination });
     }
     const stray = (['source', 'destination', 'gradualBase', 'ics'] as const).filter((k) => c[k] !== undefined);
-    if (stray.length > 0) throw new Error(`free AT on ${c.base}: ${stray.join(', ')} belong to HM (--free-base hm)`);
+    if (stray.length > 0) throw new Error(`free AT on ${c.base}: ${stray.join(', ')} ${stray.length === 1 ? 'is' : 'are'} HM's (--free-base hm)`);
     return base;
   },
   build: (c) =>
