@@ -255,11 +255,15 @@ test('every new defense resumed mid-epoch gives the same model SHA-256 as an uni
   const defenses: DefenseConfig[] = [
     { kind: 'amd', steps: 2 },
     { kind: 'ramd', steps: 2 },
+    { kind: 'noise' },
     { kind: 'ses', steps: 2 },
     { kind: 'rest', steps: 2 },
     { kind: 'act', steps: 2, probability: 0.5 },
+    { kind: 'free', base: 'none', replays: 2 },
     { kind: 'free', base: 'amd', replays: 3 },
+    { kind: 'free', base: 'amdsemi', replays: 2 },
     { kind: 'free', base: 'est', replays: 2 },
+    { kind: 'free', base: 'act', replays: 2 },
     { kind: 'free', base: 'hm', source: 'softhard', destination: 'lga', ics: 0.5, replays: 2 },
   ];
   for (const defense of defenses) {

@@ -75,7 +75,16 @@ async function call(p: string, o: Call = {}): Promise<{ status: number; json: Re
     body = JSON.stringify(o.body);
     headers['content-type'] ??= 'application/json';
   }
-  const res = await fetch(server.url + p, { method: o.method ?? (body === undefined ? 'GET' : 'POST'), headers, body });
+  const method = o.method ?? (body === undefined ? 'GET' : 'POST');
+  let res: Response;
+  try {
+    res = await fetch(server.url + p, { method, headers, body });
+  } catch (e) {
+    // Under heavy load a pooled keep-alive socket can be one the server is just closing at its idle
+    // timeout ("fetch failed"); a GET is idempotent, so it is retried once on a fresh connection.
+    if (method !== 'GET' || !(e instanceof TypeError)) throw e;
+    res = await fetch(server.url + p, { method, headers, body });
+  }
   const bytes = Buffer.from(await res.arrayBuffer());
   let json: Record<string, unknown> = {};
   if ((res.headers.get('content-type') ?? '').startsWith('application/json')) json = JSON.parse(bytes.toString('utf8')) as Record<string, unknown>;
