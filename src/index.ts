@@ -11,7 +11,7 @@
  * - metrics, losses and miners: {@link METRICS} and {@link metricByName}, the loss catalogue {@link LOSSES}
  *   ({@link buildTrainingLoss}, {@link tripletLoss}, {@link marginLoss}, …), {@link minerByName};
  * - attacks: the PGD core {@link pgd}, {@link createAttack}, {@link attackBatch}, {@link PROFILES};
- * - defenses: {@link buildDefense} and the five training-step strategies;
+ * - defenses: {@link buildDefense} and the training-step strategies (DEFENSE_KINDS);
  * - training: {@link train}, {@link defaultConfig}, {@link parseShorthand};
  * - checkpoints: {@link loadCheckpoint}, {@link saveCheckpoint}, safetensors and torch.save readers;
  * - evaluation: {@link evaluateBenign}, {@link retrievalMetrics}, {@link runSwipe},
@@ -62,6 +62,11 @@ export { embeddingShiftedTriplet, estObjective } from './defense/est.js';
 export { actObjective, antiCollapseTriplet, type ActOptions } from './defense/act.js';
 export { hardnessManipulation, type Destination, type GradualDestination, type HardnessManipulationOptions } from './defense/hm.js';
 export { collapseAwareTripletDecoupling, weightedDistance, type CatrideOptions, type CollapseWeighting } from './defense/catride.js';
+export { madryObjective, madryTriplet, type MadryMembers } from './defense/amd.js';
+export { embeddingShiftPenalty, suppressEmbeddingShift } from './defense/ses.js';
+export { revisedEmbeddingShiftedTriplet } from './defense/rest.js';
+export { FREE_BASES, freeAdversarialTraining, type FreeBase, type FreeOptions } from './defense/free.js';
+export { uniformNoise } from './defense/noise.js';
 export { defaultBudget } from './defense/common.js';
 
 // ------------------------------------------------------------ training
