@@ -1,5 +1,5 @@
 // Layer: defense. Free adversarial training (Shafahi et al. 2019, "Adversarial
-// training for free!"; RobRank's FreeAT) for triplets (docs/methods.md §13).
+// training for free!"; RobRank's FreeAT) for triplets (docs/methods.md §14).
 // Each batch is replayed m times. Every replay is ONE forward and ONE backward
 // pass of the training loss on x + σ: the backward gives the model its gradient
 // (the trainer's optimizer step) and, for free, the gradient of the same loss
@@ -21,7 +21,7 @@ import { cat, full, keep, noGrad, tidy, zeros, type Tensor } from '../tensor/ind
 import type { Miner, Triplets } from '../metric/miners.js';
 import type { Defense, DefenseContext, DefenseStep } from './defense.js';
 import { batchLoss, embedEval, embedTrain, hardness, meanHardness, mine, rows, tripletLossOf } from './common.js';
-import { destinationHardness, HM_MARGIN, INITIAL_PREVIOUS_LOSS, intraClassStructure, type Destination } from './hm.js';
+import { destinationHardness, G_B_XI, HM_MARGIN, INITIAL_PREVIOUS_LOSS, intraClassStructure, type Destination } from './hm.js';
 import { checkBudget } from '../attack/budget.js';
 
 /** The defenses free AT can replay, in the order help texts list them. */
@@ -65,7 +65,7 @@ interface BatchPlan {
   sourceHardness: number;
 }
 
-/** Free adversarial training on `base` (docs/methods.md §13). */
+/** Free adversarial training on `base` (docs/methods.md §14). */
 export function freeAdversarialTraining(o: FreeOptions): Defense {
   checkBudget({ epsilon: o.epsilon, alpha: o.alpha, steps: 1 }, 'free AT');
   if (!Number.isInteger(o.replays) || o.replays < 1) throw new Error(`free AT: replays must be a positive integer, got ${o.replays}`);
@@ -82,15 +82,17 @@ export function freeAdversarialTraining(o: FreeOptions): Defense {
     plan = null;
   };
 
-  /** σ resized to the batch's images: truncated or zero-extended rows, as the reference. */
+  /** σ resized to the batch's images (truncated or zero-extended rows, as the reference) and on their device (a checkpoint's is on the CPU). */
   function fitSigma(images: Tensor): void {
     const k = images.shape[0]!;
-    if (sigma !== null && sigma.shape[0] === k && sigma.shape.slice(1).join() === images.shape.slice(1).join()) return;
+    const sameImage = sigma !== null && sigma.shape.slice(1).join() === images.shape.slice(1).join();
+    if (sameImage && sigma!.shape[0] === k && sigma!.device === images.device) return;
     const next = noGrad(() =>
       tidy(() => {
-        if (sigma === null || sigma.shape.slice(1).join() !== images.shape.slice(1).join()) return zeros(images.shape, { device: images.device });
-        const have = sigma.shape[0]!;
-        return have > k ? sigma.narrow(0, 0, k).clone() : cat([sigma, zeros([k - have, ...images.shape.slice(1)], { device: images.device })], 0);
+        if (!sameImage) return zeros(images.shape, { device: images.device });
+        const s = sigma!.device === images.device ? sigma! : sigma!.to(images.device);
+        const have = s.shape[0]!;
+        return have > k ? s.narrow(0, 0, k).clone() : cat([s, zeros([k - have, ...images.shape.slice(1)], { device: images.device })], 0);
       }),
     );
     sigma?.dispose();
@@ -104,7 +106,7 @@ export function freeAdversarialTraining(o: FreeOptions): Defense {
     const t = mine({ ...ctx, miner }, clean, o.base === 'hm' ? HM_MARGIN : (ctx.metric.referenceMinerMargin ?? ctx.margin));
     const b = t.anchors.shape[0]!;
     const [a, p, n] = [rows(ctx.images, t.anchors), rows(ctx.images, t.positives), rows(ctx.images, t.negatives)];
-    const destination = o.base === 'hm' ? destinationHardness(o.hm!.destination, ctx, clean, b, { previousLoss, lossSaturation: HM_MARGIN, xi: 0.1 }) : null;
+    const destination = o.base === 'hm' ? destinationHardness(o.hm!.destination, ctx, clean, b, { previousLoss, lossSaturation: HM_MARGIN, xi: G_B_XI }) : null;
     return {
       images: o.base === 'act' ? cat([p, n], 0) : cat([a, p, n], 0),
       triplets: t,

@@ -43,6 +43,8 @@ export interface HardnessManipulationOptions extends PgdBudget {
 
 /** The reference initialises the previous loss to 2.0, so the first step uses ℓ̄ = 1. */
 export const INITIAL_PREVIOUS_LOSS = 2.0;
+/** ξ of g_B: the destination's offset above the sampler's hardness at zero loss (the reference's). */
+export const G_B_XI = 0.1;
 /** The triplet margin of HM's reference runs (miners, ℓ̄'s saturation u, g_LGA's scale). */
 export const HM_MARGIN = 0.2;
 
@@ -54,7 +56,7 @@ export function hardnessManipulation(o: HardnessManipulationOptions): Defense {
   const ics = o.ics ?? 0;
   if (!(ics >= 0)) throw new Error(`HM: ICS weight must be >= 0, got ${ics}`);
   const u = o.lossSaturation ?? HM_MARGIN;
-  const xi = o.xi ?? 0.1;
+  const xi = o.xi ?? G_B_XI;
   const d = o.destination;
   if (d.kind === 'constant' && !(d.value >= -2 && d.value <= 2)) throw new Error(`HM: constant destination hardness must be in [-2, 2], got ${d.value}`);
   const dstName = d.kind === 'constant' ? String(d.value) : d.kind === 'gradual' ? `g_${d.fn === 'lga' ? 'LGA' : d.fn}` : d.name;
