@@ -7,12 +7,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { gradOf, liveTensors, manualSeed, randn, tensor, tidy, type Tensor } from '../src/tensor/index.js';
+import { gradOf, liveTensors, manualSeed, noGrad, randn, tensor, tidy, type Tensor } from '../src/tensor/index.js';
 import {
   contrastiveLoss, liftedLoss, LOSSES, LOSS_NAMES, lossEntry, marginLoss, marginTerms, metricByName, multiSimilarityLoss, npairLoss,
   quadrupletLoss, secondNegatives, snrLoss, tripletLoss, buildTrainingLoss, type LossEntry, type Metric,
 } from '../src/metric/index.js';
 import { defaultConfig, parseShorthand, resolveConfig, shorthandOf } from '../src/train/config.js';
+import { circleLoss } from '../src/metric/circle.js';
 import { checkGradient } from './helpers/gradcheck.js';
 import { near } from './helpers/assert.js';
 
@@ -52,6 +53,7 @@ const OURS: Record<string, { tol: number; f: (x: Tensor, labels: Tensor, t: { a:
   'multi-similarity': { tol: 1e-9, f: (x, l) => multiSimilarityLoss(x, l, { alpha: 2, beta: 40, lambda: 0.5, epsilon: 0.1 }) },
   lifted: { tol: 1e-9, f: (x, l, _t, metric) => liftedLoss(x, l, { metric, margin: metric.defaultMargin, l2Weight: 5e-3 }) },
   snr: { tol: 1e-9, f: (_x, _l, t) => snrLoss(t.a, t.p, t.n, { margin: 0.2, regLambda: 0.005 }) },
+  circle: { tol: 1e-9, f: (x, l) => circleLoss(x, l, { relaxation: 0.4, gamma: 80 }) },
 };
 
 test(`every loss PML has equals PML's value and gradient on the same batch (PML ${FIX.versions.pytorch_metric_learning}, torch ${FIX.versions.torch})`, (t) => {
@@ -74,7 +76,7 @@ test(`every loss PML has equals PML's value and gradient on the same batch (PML 
       assert.ok(c.grad.flat().some((g) => Math.abs(g) > 1e-3), `${c.loss} ${c.metric}: the case has a gradient to compare`);
     });
   }
-  for (const name of ['triplet', 'contrastive', 'margin', 'multi-similarity', 'lifted', 'snr', 'spectral-triplet']) assert.ok(FIX.cases.some((c) => c.loss === name), `fixture has ${name}`);
+  for (const name of ['triplet', 'contrastive', 'margin', 'multi-similarity', 'lifted', 'snr', 'spectral-triplet', 'circle']) assert.ok(FIX.cases.some((c) => c.loss === name), `fixture has ${name}`);
   labels.dispose();
   Object.values(idx).forEach((v) => v.dispose());
 });
@@ -106,6 +108,40 @@ test('the margin loss: a hand-computed case, β as a tensor or a number, and the
     // Swapping p and n: l⁺ = [1.6, 0.1] → 0.85, l⁻ = [0, 0.5] → 0.5.
     near(marginLoss(a, n, p, { metric: mE, beta: 0.6, margin: 0.2 }).item(), 1.35, 1e-5, 'swapped');
     near(marginLoss(a, a, f64([[5, 0], [5, 0]]), { metric: mE, beta: 0.6, margin: 0.2 }).item(), 0, 1e-12, 'nothing violates: 0, not NaN');
+  });
+});
+
+test('the circle loss: a hand-computed case, and the plain-JS formula on random batches (N and C)', () => {
+  tidy(() => {
+    // Two classes at right angles: S = 1 within a class, 0 across. m 0.4, γ 1: α_p = 1.4 − 1 = 0.4,
+    // α_n = 0 + 0.4 = 0.4; logits −0.4·(1 − 0.6) = −0.16 (one positive) and 0.4·(0 − 0.4) = −0.16
+    // (two negatives); every anchor: softplus(−0.16 + (−0.16 + ln 2)) = ln(1 + 2e^−0.32) = 0.8970256.
+    const x = f64([[1, 0], [1, 0], [0, 1], [0, 1]]);
+    near(circleLoss(x, i64([0, 0, 1, 1]), { relaxation: 0.4, gamma: 1 }).item(), 0.8970255743673397, 1e-12, 'hand case');
+    // Negatives past their optimum (S_n = −1 ≤ −m): α_n = 0, so each negative's logit is 0 whatever S_n;
+    // the positive's is −80·0.4·0.4 = −12.8: ln(1 + 2e^−12.8).
+    near(circleLoss(f64([[1, 0], [1, 0], [-1, 0], [-1, 0]]), i64([0, 0, 1, 1]), { relaxation: 0.4, gamma: 80 }).item(), Math.log1p(2 * Math.exp(-12.8)), 1e-12, 'negatives past −m');
+  });
+  manualSeed(4);
+  tidy(() => {
+    const z = randn([8, 5], { dtype: 'float64' });
+    const labelsJs = [0, 0, 1, 1, 2, 2, 1, 1];
+    for (const metric of [mN, mC]) {
+      const X = metric.embed(z).toArray();
+      const rows = Array.from({ length: 8 }, (_, i) => Array.from({ length: 5 }, (_, k) => X[i * 5 + k]!));
+      const [m, g] = [0.25, 32];
+      const circle = mean(rows.map((r, i) => {
+        const lp = rows.flatMap((q, j) => (j !== i && labelsJs[j] === labelsJs[i] ? [-g * Math.max(0, 1 + m - dot(r, q)) * (dot(r, q) - 1 + m)] : []));
+        const ln = rows.flatMap((q, j) => (labelsJs[j] !== labelsJs[i] ? [g * Math.max(0, dot(r, q) + m) * (dot(r, q) - m)] : []));
+        return Math.log1p(Math.exp(lse(lp) + lse(ln)));
+      }));
+      near(circleLoss(metric.embed(z), i64(labelsJs), { relaxation: m, gamma: g }).item(), circle, 1e-10, `circle ${metric.name}`);
+      // Its gradient holds the weights α constant (the paper's): finite differences with α fixed at z's.
+      const held = noGrad(() => tidy(() => { const x = metric.embed(z); return x.matmul(x.t()); }));
+      checkGradient((v) => tidy(() => circleLoss(metric.embed(v), i64(labelsJs), { relaxation: m, gamma: g, weightsFrom: held })), z, { tol: 1e-5 });
+      // and that gradient is not the derivative of the value with α live: the weights are held, not differentiated.
+      assert.throws(() => checkGradient((v) => circleLoss(metric.embed(v), i64(labelsJs), { relaxation: m, gamma: g }), z, { tol: 1e-5 }), /gradient mismatch/);
+    }
   });
 });
 
@@ -168,7 +204,8 @@ test('every loss: its gradient matches finite differences (float64), for each me
   const labels = i64([0, 0, 1, 1, 2, 2, 1, 1]);
   const idx = { a: i64([0, 1, 2, 3, 4, 5, 6, 7]), p: i64([1, 0, 3, 2, 5, 4, 7, 6]), n: i64([2, 4, 0, 5, 0, 2, 0, 4]) };
   const z = randn([8, 5], { dtype: 'float64' });
-  for (const entry of LOSSES as readonly LossEntry[]) {
+  // The circle loss's gradient holds its weights constant by design; its own test checks it that way.
+  for (const entry of (LOSSES as readonly LossEntry[]).filter((e) => e.name !== 'circle')) {
     for (const name of entry.metrics) {
       const metric = metricByName(name);
       // spectral: both branches (p_switch 0: the plain batch; 1: the switched one)
@@ -242,6 +279,7 @@ test('the catalogue: names once, RobRank words parse, each loss has its metrics,
     ['fashion:rc2f2:pdquadN', 'quadruplet', 'distance', 'N'],
     ['fashion:rc2f2:pDtripletN', 'spectral-triplet', 'distance', 'N'],
     ['fashion:rc2f2p:pcontrastN', 'contrastive', 'random', 'N'],
+    ['fashion:rc2f2:pcircleC', 'circle', 'random', 'C'],
   ];
   for (const [s, loss, miner, metric] of cases) {
     const c = parseShorthand(s);
@@ -272,7 +310,7 @@ test("defenses with any loss: each entry's refusal, with its reason", () => {
     assert.equal(withLoss(loss, { kind: 'act' }).loss, loss, `ACT trains ${loss}`);
     assert.equal(withLoss(loss, { kind: 'hm', source: 'softhard', destination: 'semihard' }).loss, loss, `HM trains ${loss}`);
   }
-  for (const loss of ['multi-similarity', 'lifted', 'npair']) {
+  for (const loss of ['multi-similarity', 'lifted', 'npair', 'circle']) {
     assert.equal(withLoss(loss, { kind: 'est' }).loss, loss, `EST trains ${loss} on the adversarial batch`);
     assert.throws(() => withLoss(loss, { kind: 'act' }), /ACT perturbs the positive and negative of each mined triplet; loss .* is computed on the whole batch/);
     assert.throws(() => withLoss(loss, { kind: 'hm', source: 'random', destination: 'semihard' }), /HM manipulates the hardness of mined triplets/);

@@ -13,11 +13,12 @@ import { npairEntry } from './npair.js';
 import { snrEntry } from './snr.js';
 import { quadrupletEntry } from './quadruplet.js';
 import { spectralTripletEntry } from './spectral-triplet.js';
+import { circleEntry } from './circle.js';
 
 export * from './loss.js';
 
 /** Every loss, the default (triplet) first. */
-export const LOSSES = [tripletEntry, contrastiveEntry, marginEntry, multiSimilarityEntry, liftedEntry, npairEntry, snrEntry, quadrupletEntry, spectralTripletEntry] as const satisfies readonly LossEntry[];
+export const LOSSES = [tripletEntry, contrastiveEntry, marginEntry, multiSimilarityEntry, liftedEntry, npairEntry, snrEntry, quadrupletEntry, spectralTripletEntry, circleEntry] as const satisfies readonly LossEntry[];
 
 /** A loss's name, as configs and `--loss` spell it. */
 export type LossKind = (typeof LOSSES)[number]['name'];
