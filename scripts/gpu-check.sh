@@ -20,8 +20,8 @@
 # build, a GPU is visible, g++; nothing is built before these pass), build (scripts/build-addon.sh
 # against python3's torch: every flag detected by native/libtorch.js; CUDA and NCCL required),
 # info, train (Fashion c2f2, 8 code epochs), eval on cpu and on the device, a full rob28 swipe,
-# an exact mid-epoch resume on the device (the step-6 commit of an 8-step epoch resumed after the
-# later commit is lost must give the uninterrupted run's weights, CUDA generator state included),
+# an exact mid-epoch resume on the device (a run stopped by SIGINT inside its epoch, resumed, must
+# give the uninterrupted run's weights, CUDA generator state included),
 # one η = 32 HM[S,g_LGA] epoch, bench engine and bench swipe with both sides on the device, and a
 # 2-rank run (NCCL for CUDA tensors; needs 2 GPUs, else recorded as skipped). After every step
 # $OUT/gpu-check.json (OUT defaults to ./gpu-check-out) holds the summary so far; its last version
@@ -104,8 +104,9 @@ if [[ $mode == --dry-run ]]; then
   copy=$(mktemp -d "${TMPDIR:-/tmp}/rankshield-gpu-dry-XXXXXX")
   git ls-files -co --exclude-standard -z | tar --null --ignore-failed-read -T - -cf - 2>/dev/null | tar -xf - -C "$copy"
   cp -r "$bundle" "$copy/$bundle"
-  echo "gpu-check --dry-run: in $copy with python3 = $venv/bin/python3" >&2
-  (cd "$copy" && PATH="$venv/bin:$PATH" RANKSHIELD_GPU_CHECK_DEVICE=cpu RANKSHIELD_GPU_CHECK_BUNDLED_NODE=1 OUT="${OUT:-$PWD/gpu-check-out-dry}" bash scripts/gpu-check.sh)
+  out=${OUT:-$PWD/gpu-check-out-dry}   # in this tree, not in the copy
+  echo "gpu-check --dry-run: in $copy with python3 = $venv/bin/python3; results in $out" >&2
+  (cd "$copy" && PATH="$venv/bin:$PATH" RANKSHIELD_GPU_CHECK_DEVICE=cpu RANKSHIELD_GPU_CHECK_BUNDLED_NODE=1 OUT="$out" bash scripts/gpu-check.sh)
   exit
 fi
 [[ $mode == run ]] || { echo "gpu-check: unknown argument $mode (--bundle, --check-bundle, --dry-run, or none)" >&2; exit 2; }
@@ -185,23 +186,29 @@ step build build
 if [[ ! -f $OUT/build/libtorch.json ]] || ! tail -1 "$steps" | grep -q '"ok":true'; then write_summary 1; cat "$summary"; exit 1; fi
 export RANKSHIELD_ADDON=$OUT/build/Release/rankshield_native.node
 run=(node bin/rankshield.js)
-if ((dry)); then short=(--epochs 1 --max-batches 5); swipe_short=(--max-iter 1); hm_short=(--max-batches 2); bench_engine=(--iters 3 --rounds 1 --warmup 1); bench_swipe=(--batches 1 --steps 2)
-else short=(); swipe_short=(); hm_short=(); bench_engine=(); bench_swipe=(--batches 2); fi
+if ((dry)); then short=(--epochs 1 --max-batches 5); swipe_short=(--max-iter 1); hm_short=(--max-batches 2); bench_engine=(--iters 3 --rounds 1 --warmup 1); bench_swipe=(--batches 1 --steps 2); resume_steps=16
+else short=(); swipe_short=(); hm_short=(); bench_engine=(); bench_swipe=(--batches 2); resume_steps=400; fi
 
-# An exact mid-epoch resume on the device: an 8-step epoch committed every 3 steps; the final commit
-# and checkpoint.json are then lost (as in a crash), --resume falls back to the step-6 commit and must
-# end with the uninterrupted run's weights.
+# An exact mid-epoch resume on the device: run B is stopped with SIGINT once its log shows step 4
+# of the epoch (it finishes the step, commits a checkpoint inside the epoch, exits 130); resumed, it
+# must end with the uninterrupted run A's weights, CUDA generator state included. The epoch is long
+# enough (resume_steps) that the stop lands inside it on a fast GPU too.
 resume_check() {
-  local a=$OUT/resume-a b=$OUT/resume-b
-  local args=(train fashion:rc2f2:ptripletN --device "$device" --epochs 1 --max-batches 8 --checkpoint-every 3 --eval-every 100 --quiet --json --overwrite)
+  local a=$OUT/resume-a b=$OUT/resume-b pid rc
+  local args=(train fashion:rc2f2:ptripletN --device "$device" --epochs 1 --max-batches "$resume_steps" --eval-every 100 --quiet --json)
   # (step runs this inside `if`, where set -e does not apply: every command checks its status)
-  "${run[@]}" "${args[@]}" --out "$a" >/dev/null || return 1
-  "${run[@]}" "${args[@]}" --out "$b" >/dev/null || return 1
-  rm -f "$b/checkpoint.json" && rm -rf "$(ls -d "$b"/checkpoints/[0-9]* | sort | tail -1)" || return 1
-  node -e 'const c=JSON.parse(require("fs").readFileSync(require("fs").readdirSync(process.argv[1]).sort().map(d=>process.argv[1]+"/"+d+"/checkpoint.json").pop()));
-    if (c.position.step === 0) { console.error("the remaining commit is not inside the epoch"); process.exit(1) }
+  "${run[@]}" "${args[@]}" --overwrite --out "$a" >/dev/null || return 1
+  rm -rf "$b"   # no earlier log.jsonl to match
+  "${run[@]}" "${args[@]}" --overwrite --out "$b" >/dev/null &
+  pid=$!
+  until grep -q '"event":"step","epoch":0,"step":4,' "$b/log.jsonl" 2>/dev/null || ! kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+  kill -INT "$pid" 2>/dev/null
+  wait "$pid" && rc=0 || rc=$?
+  [[ $rc == 130 ]] || { echo "the stopped run exited $rc, not 130 (interrupted after its epoch ended?)" >&2; return 1; }
+  node -e 'const fs=require("fs"), c=JSON.parse(fs.readFileSync(fs.readdirSync(process.argv[1]).sort().map(d=>process.argv[1]+"/"+d+"/checkpoint.json").pop()));
+    if (c.position.step === 0) { console.error("the stop commit is not inside the epoch"); process.exit(1) }
     console.error(`resuming from epoch ${c.position.epoch + 1} step ${c.position.step}, device generator state: ${c.deviceRngState ? c.deviceRngState.device : "none (cpu run)"}`)' "$b/checkpoints" || return 1
-  "${run[@]}" train --resume --device "$device" --out "$b" --quiet --json >/dev/null || return 1
+  "${run[@]}" "${args[@]}" --resume --out "$b" >/dev/null || return 1
   local sa sb; sa=$(sha256sum <"$a/model.safetensors" | cut -c1-64) || return 1; sb=$(sha256sum <"$b/model.safetensors" | cut -c1-64) || return 1
   [[ $sa == "$sb" ]] || { echo "resumed weights differ: $sb vs uninterrupted $sa" >&2; return 1; }
   echo "{\"identical\":true,\"sha256\":\"$sa\"}"
