@@ -10,6 +10,8 @@
 #   MAX_BATCHES=N    stop each epoch after N batches (default 80, as the README's table)
 #   SWIPE_MAX_ITER=N attack only the first N query batches of 128 (default 4)
 #   OUT=DIR          default runs/losses-eta<ETA>-e<EPOCHS>-b<MAX_BATCHES>-q<SWIPE_MAX_ITER>
+#   DEFENSES="..."   a subset of "none act hm" (default all); LOSSES="..." likewise: two instances with
+#                    disjoint subsets and the same OUT share the cores; a last plain run writes the table
 #   REUSE_FROM=DIR   a run of experiments/fashion-defenses.sh at the same budget: its none, act and
 #                    hm-ics checkpoints are the triplet cells when `train --resume` accepts them
 #                    (the same config, so the same seeded model); their swipes are rerun here
