@@ -294,7 +294,7 @@ test('the catalogue: names once, RobRank words parse, each loss has its metrics,
   assert.throws(() => parseShorthand('fashion:rc2f2:pDtripletE'), /spectral-triplet is defined for metric N only/);
   assert.throws(() => parseShorthand('fashion:rc2f2:pmmsN'), /not supported/);
   const base = defaultConfig('fashion');
-  assert.throws(() => resolveConfig({ ...base, loss: 'multi-similarity', miner: 'semihard', margin: 0 }), /mines its own pairs/);
+  assert.throws(() => resolveConfig({ ...base, loss: 'multi-similarity', miner: 'semihard', margin: 0 }), /forms its own pairs/);
   assert.throws(() => resolveConfig({ ...base, loss: 'spectral-triplet', miner: 'random' }), /always mines with the distance miner/);
   assert.throws(() => resolveConfig({ ...base, loss: 'npair', margin: 0.2 }), /npair has no margin/);
   assert.throws(() => resolveConfig({ ...base, loss: 'margin', lossParams: { gamma: 1 } }), /lossParams.gamma: loss margin has no such hyper-parameter/);

@@ -149,7 +149,7 @@ export interface DefenseEntry<C extends DefenseConfig = DefenseConfig> {
 
 /** The refusal of a defense whose training loss must be computed on (perturbed) triplets. */
 const tripletsOnly = (what: string) => (loss: LossEntry): string | undefined =>
-  loss.input === 'triplets' ? undefined : `${what}; loss ${loss.name} is computed on the whole batch (it mines its own pairs), so there is no triplet to perturb`;
+  loss.input === 'triplets' ? undefined : `${what}; loss ${loss.name} is computed on the whole batch (it forms its own pairs: all of them, or those its miner keeps), so there is no triplet to perturb`;
 
 const PGD_OPTIONS: readonly DefenseOption[] = [
   { flag: 'pgd-steps', field: 'steps', kind: 'int', value: 'N', min: 1, max: 10_000, help: `PGD steps η (${DEFAULT_STEPS}; CA-TRIDE ${CATRIDE_STEPS})` },

@@ -210,7 +210,7 @@ export function validateConfig(c: ExperimentConfig): ExperimentConfig {
 function checkLoss(c: ExperimentConfig): void {
   const loss = lossEntry(c.loss);
   requireLossMetric(loss, c.metric);
-  if (loss.input === 'batch' && c.miner !== MINER_NAMES[0]) throw new Error(`loss ${loss.name} mines its own pairs from the whole batch; a miner (${c.miner}) does not apply`);
+  if (loss.input === 'batch' && c.miner !== MINER_NAMES[0]) throw new Error(`loss ${loss.name} forms its own pairs from the whole batch; a miner (${c.miner}) does not apply`);
   if (loss.miner !== undefined && c.miner !== loss.miner) throw new Error(`loss ${loss.name} always mines with the ${loss.miner} miner, not ${c.miner}`);
   if (loss.margin === undefined && c.margin !== 0) throw new Error(`loss ${loss.name} has no margin (got margin ${c.margin})`);
   for (const [name, v] of Object.entries(c.lossParams ?? {})) {
