@@ -9,8 +9,9 @@
 // A pair far from its optimum (S_ip well below 1 + m, S_in well above −m) gets a
 // larger weight, so the decision boundary is a circle in (S_n, S_p) rather than a
 // line. m = 0.4, γ = 80: the paper's setting for fine-grained image retrieval.
-import { cat, eye, tidy, zeros, type Tensor } from '../tensor/index.js';
+import { cat, tidy, zeros, type Tensor } from '../tensor/index.js';
 import { assertSpc2Batch } from './check.js';
+import { everyAnchorMasks, maskedLogSumExp } from './lifted.js';
 import type { BatchLossEntry } from './loss.js';
 
 export interface CircleOptions {
@@ -26,11 +27,6 @@ export interface CircleOptions {
   weightsFrom?: Tensor;
 }
 
-/** log Σ_{mask} exp(v) per row; rows without a masked entry give −∞. */
-function maskedLogSumExp(v: Tensor, mask: Tensor): Tensor {
-  return v.maskedFill(mask.logicalNot(), Number.NEGATIVE_INFINITY).logsumexp(1);
-}
-
 /** The circle loss of metric-space (normalised) embeddings [2B, D] with labels [2B]. */
 export function circleLoss(x: Tensor, labels: Tensor, o: CircleOptions): Tensor {
   assertSpc2Batch(x, labels);
@@ -38,9 +34,7 @@ export function circleLoss(x: Tensor, labels: Tensor, o: CircleOptions): Tensor 
   return tidy(() => {
     const n = x.shape[0]!;
     const sim = x.matmul(x.t());
-    const same = labels.view(n, 1).eq(labels.view(1, n));
-    const pos = same.logicalAnd(eye(n, { device: x.device }).to('bool').logicalNot());
-    const neg = same.logicalNot();
+    const { pos, neg } = everyAnchorMasks(labels);
     const s = (o.weightsFrom ?? sim).detach();
     const alphaP = s.neg().add(1 + o.relaxation).relu();
     const alphaN = s.add(o.relaxation).relu();

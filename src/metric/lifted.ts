@@ -6,7 +6,7 @@
 //
 // with the metric's exact distances (`metric.pairwise`), m = 0.2 (N/C) or 1.0 (E)
 // and w = 5e-3 (for N and C the norm term is the constant w).
-import { arange, tidy, type Tensor } from '../tensor/index.js';
+import { arange, eye, tidy, type Tensor } from '../tensor/index.js';
 import { METRIC_NAMES, metricByName, type Metric } from './metric.js';
 import { assertMargin, assertSpc2Batch } from './check.js';
 import type { BatchLossEntry } from './loss.js';
@@ -22,6 +22,15 @@ export function anchorMasks(labels: Tensor): { anchors: Tensor; pos: Tensor; neg
     const neg = same.logicalNot();
     if (!neg.sum(1).gt(0).all().item()) throw new Error('a batch where some anchor has no other class: the loss needs at least two classes per batch');
     return { anchors, pos: same.logicalAnd(self.logicalNot()), neg };
+  });
+}
+
+/** Masks [2B, 2B] of every row as an anchor: its positives (same class, not itself) and its negatives. */
+export function everyAnchorMasks(labels: Tensor): { pos: Tensor; neg: Tensor } {
+  return tidy(() => {
+    const n = labels.shape[0]!;
+    const same = labels.view(n, 1).eq(labels.view(1, n));
+    return { pos: same.logicalAnd(eye(n, { device: labels.device }).to('bool').logicalNot()), neg: same.logicalNot() };
   });
 }
 

@@ -10,8 +10,9 @@
 // paper's miner, as pytorch-metric-learning has it; RobRank's own code runs
 // every other anchor, counts the anchor among its positives and its mining
 // conditions keep every pair — we do not reproduce that.
-import { cat, eye, noGrad, tidy, zeros, type Tensor } from '../tensor/index.js';
+import { cat, noGrad, tidy, zeros, type Tensor } from '../tensor/index.js';
 import { assertSpc2Batch } from './check.js';
+import { everyAnchorMasks } from './lifted.js';
 import type { BatchLossEntry } from './loss.js';
 
 export interface MultiSimilarityOptions {
@@ -34,10 +35,7 @@ function softPlusSum(v: Tensor, mask: Tensor, w: number): Tensor {
 export function multiSimilarityPairs(sim: Tensor, labels: Tensor, epsilon: number): [Tensor, Tensor] {
   return noGrad(() => {
     const s = sim.detach();
-    const n = s.shape[0]!;
-    const same = labels.view(n, 1).eq(labels.view(1, n));
-    const pos = same.logicalAnd(eye(n, { device: s.device }).to('bool').logicalNot());
-    const neg = same.logicalNot();
+    const { pos, neg } = everyAnchorMasks(labels);
     const minPos = s.maskedFill(pos.logicalNot(), Number.POSITIVE_INFINITY).amin(1, true);
     const maxNeg = s.maskedFill(neg.logicalNot(), Number.NEGATIVE_INFINITY).amax(1, true);
     return [pos.logicalAnd(s.sub(epsilon).lt(maxNeg)), neg.logicalAnd(s.add(epsilon).gt(minPos))];
