@@ -1,7 +1,8 @@
 // Layer: cli. `rankshield attack CKPT --attack CA+`: one ranking attack with a
 // chosen PGD budget over the checkpoint's test split (the same runner, seeding
 // and aggregation as a swipe column).
-import { asPixels, BUDGETS, describeBudget } from '../attack/budget.js';
+import { BUDGETS, describeBudget } from '../attack/budget.js';
+import { BUDGET_OPTIONS, budgetOverride } from './budget-options.js';
 import { ATTACKS, attackEntry, ersProfile, type AttackKind, type AttackOptions, type Profile } from '../attack/index.js';
 import { attackExamples, runSwipe } from '../eval/swipe.js';
 import { SEARCH_OPTIONS, searchFlags } from './search-options.js';
@@ -11,7 +12,7 @@ import { attackColumn, formatAttackValue, robustPhrase } from '../eval/columns.j
 import { DATA_ROOT_SECTION, MODEL_SOURCE_SECTION, openModelSource } from './model-source.js';
 import { UsageError, type Command } from './command.js';
 import {
-  applyThreads, DEVICE_OPTION, deviceFlag, flagBool, flagNumber, flagString, mergeSections, OUTPUT_OPTIONS, parseOptions, showProgress, THREADS_OPTION, usageText,
+  applyThreads, DEVICE_OPTION, MAX_BATCHES_OPTION, deviceFlag, flagBool, flagNumber, flagString, mergeSections, OUTPUT_OPTIONS, parseOptions, showProgress, THREADS_OPTION, usageText,
   type OptionSection,
 } from './args.js';
 
@@ -27,11 +28,9 @@ const SECTIONS: readonly OptionSection[] = [
     title: 'attack',
     options: {
       attack: { kind: 'string', value: 'NAME', help: ATTACKS.map((a) => `${a.kind}: ${a.summary}`).join('\n') },
-      epsilon: { kind: 'number', value: 'E', min: 0, max: 1, help: `L∞ budget in pixel units   (rob28: ${asPixels(ATTACK_28.epsilon)}; rob224: ${asPixels(ATTACK_224.epsilon)})` },
-      alpha: { kind: 'number', value: 'A', above: 0, max: 1, help: `PGD step in pixel units   (${asPixels(ATTACK_28.alpha)})` },
-      steps: { kind: 'int', value: 'N', min: 1, help: `PGD iterations η   (${ATTACK_28.steps})` },
+      ...BUDGET_OPTIONS,
       size: { kind: 'int', value: 'W|M', min: 1, help: 'W, queries per candidate (CA), or M, candidates per query (QA, SPQA)   (1)' },
-      'max-iter': { kind: 'int', value: 'N', min: 1, help: 'attack only the first N query batches' },
+      'max-batches': MAX_BATCHES_OPTION,
       seed: { kind: 'int', value: 'S', min: 0, help: "seed of the attack's random choices", default: '0' },
       'gtm-target': { kind: 'string', choices: ['reference-bug', 'intended'], help: "GTM's target: the reference code's index bug or the intended one", default: 'reference-bug' },
       'ltm-exclude-self': { kind: 'boolean', help: "LTM: leave the query's clean self out of the same-class minimum" },
@@ -78,9 +77,6 @@ Progress bars go to stderr; --quiet or --json turn them off. The last line of ou
     } catch (e) {
       throw new UsageError((e as Error).message);
     }
-    const epsilon = flagNumber(p, 'epsilon');
-    const alpha = flagNumber(p, 'alpha');
-    const steps = flagNumber(p, 'steps');
     const gtmTarget = flagString(p, 'gtm-target') as AttackOptions['gtmTarget'];
     const esDistanceAt = flagString(p, 'es-distance-at') as AttackOptions['esDistanceAt'];
     const size = flagNumber(p, 'size');
@@ -94,7 +90,7 @@ Progress bars go to stderr; --quiet or --json turn them off. The last line of ou
     model.to(device);
     try {
       const base = ersProfile(data.test.height);
-      const budget = { ...base.runs[0]!.budget, ...(epsilon === undefined ? {} : { epsilon }), ...(alpha === undefined ? {} : { alpha }), ...(steps === undefined ? {} : { steps }) };
+      const budget = { ...base.runs[0]!.budget, ...budgetOverride(p) };
       const profile: Profile = {
         name: `${kind} ε=${budget.epsilon.toFixed(5)} α=${budget.alpha.toFixed(5)} η=${budget.steps}`,
         usedFor: 'one attack',
@@ -110,7 +106,7 @@ Progress bars go to stderr; --quiet or --json turn them off. The last line of ou
       const search = searchFlags(p);
       const result = await runSwipe(model, data.test, metric, {
         profile,
-        maxIter: flagNumber(p, 'max-iter'),
+        maxIter: flagNumber(p, 'max-batches'),
         seed: flagNumber(p, 'seed'),
         progress: showProgress(p),
         attackOptions,

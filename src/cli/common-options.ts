@@ -1,7 +1,7 @@
 // Layer: cli. The option groups several commands share (output, threads,
 // device, dataset root, local ranks), each declared once with its help text.
 // Plain data: importing them does not start libtorch (serve checks its flags first).
-import type { OptionTable } from '../util/options.js';
+import type { OptionSpec, OptionTable } from '../util/options.js';
 
 /** --json and --quiet: every command that prints results or shows progress has them. */
 export const OUTPUT_OPTIONS = {
@@ -29,3 +29,12 @@ export const NPROC_OPTION = {
   nproc: { kind: 'int', value: 'N', min: 1, help: 'run N local processes (ranks) of this command; ranks started by a scheduler\nuse RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT (torchrun\'s variables;\nGLOO_SOCKET_IFNAME picks the network interface)' },
 } as const satisfies OptionTable;
 
+
+/** --max-batches (RobRank's maxiter, once --max-iter here; that name is still accepted). */
+export const MAX_BATCHES_OPTION = {
+  kind: 'int',
+  value: 'N',
+  min: 1,
+  help: 'attack only the first N query batches (a batch is 128 queries for 28×28 images, 112 for 224×224)',
+  aliases: ['max-iter'],
+} as const satisfies OptionSpec;

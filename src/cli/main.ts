@@ -20,16 +20,28 @@ const COMMANDS: Record<string, [string, Loader]> = {
   bench: ['side-by-side benchmarks against PyTorch (engine, data, …)', async () => (await import('./bench.js')).benchCommand],
 };
 
+/** A few whole command lines for `rankshield --help`: the common tasks, each with what it does. */
+const EXAMPLES: readonly (readonly [string, string])[] = [
+  ['rankshield demo', 'train c2f2 on Fashion-MNIST (RobRank\'s undefended baseline) and print its benign metrics'],
+  ['rankshield train fashion:rc2f2p:ptripletN --out runs/act', 'adversarial training with ACT (RobRank shorthand: the suffix p of rc2f2p)'],
+  ['rankshield swipe runs/act --out runs/act/swipe', 'every attack of the rob28 profile, ERS and ARS, a report page'],
+  ['rankshield swipe runs/act --epsilon 8/255 --steps 10', 'the same attacks at another budget'],
+  ['rankshield attack --model-file model.pt --dataset fashion --attack QA+', 'one attack on your own TorchScript model'],
+];
+
 /** `rankshield --help`: the command list. */
 export function help(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((n) => n.length));
   return [
     'rankshield — train, attack and measure the adversarial robustness of deep metric learning models',
     '',
-    'usage: rankshield <command> [options]      rankshield <command> --help',
+    'usage: rankshield <command> [options]      rankshield help <command>   (or rankshield <command> --help)',
     '',
     'commands:',
     ...Object.entries(COMMANDS).map(([n, [s]]) => `  ${n.padEnd(width)}  ${s}`),
+    '',
+    'examples:',
+    ...EXAMPLES.map(([cmd, what]) => `  ${cmd}\n      ${what}`),
   ].join('\n');
 }
 
@@ -51,6 +63,7 @@ function packageVersion(): string {
 
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
+  if (name === 'help' && rest.length > 0) return main([rest[0]!, '--help']);
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     console.log(help());
     return name === undefined ? 2 : 0;

@@ -3,9 +3,10 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { ensureWritableDir, writeFileAtomicSync } from '../io/atomic.js';
-import { ersProfile, PROFILES } from '../attack/profiles.js';
+import { ersProfile, getProfile, PROFILES, type Profile } from '../attack/profiles.js';
 import { METHODS, type MethodName } from '../attack/methods.js';
 import { SEARCH_OPTIONS, searchFlags } from './search-options.js';
+import { BUDGET_OPTIONS, budgetOverride, withBudget } from './budget-options.js';
 import { asSwipeResult, ROBUST_EVAL_DEFAULTS, runRobustEval } from '../eval/robust-eval.js';
 import { robustEvalMarkdown } from '../eval/robust-report.js';
 import { openSurrogate, SURROGATE_BATCHES } from './surrogate.js';
@@ -24,7 +25,7 @@ import { DATA_ROOT_SECTION, MODEL_SOURCE_SECTION, openModelSource } from './mode
 import { UsageError, type Command } from './command.js';
 import { launchRanks, processGroupFromEnv, withoutNproc } from './launch.js';
 import {
-  applyThreads, DEVICE_OPTION, deviceFlag, flagBool, flagNumber, flagString, mergeSections, NPROC_OPTION, OUTPUT_OPTIONS, parseOptions, showProgress, THREADS_OPTION, usageText,
+  applyThreads, DEVICE_OPTION, MAX_BATCHES_OPTION, deviceFlag, flagBool, flagNumber, flagString, mergeSections, NPROC_OPTION, OUTPUT_OPTIONS, parseOptions, showProgress, THREADS_OPTION, usageText,
   type OptionSection,
 } from './args.js';
 
@@ -32,7 +33,8 @@ const SECTIONS: readonly OptionSection[] = [
   {
     options: {
       profile: { kind: 'string', value: 'NAME', choices: Object.keys(PROFILES), help: `${Object.values(PROFILES).map((p) => `${p.name}: ${p.usedFor}`).join('\n')}\n(default: rob28 for 28×28 datasets, rob224 for 224×224)` },
-      'max-iter': { kind: 'int', value: 'N', min: 1, help: 'attack only the first N query batches' },
+      'max-batches': MAX_BATCHES_OPTION,
+      ...BUDGET_OPTIONS,
       seed: { kind: 'int', value: 'S', min: 0, help: 'seed of the attacks\' random choices (candidates, queries)', default: '0' },
       'benign-r1': { kind: 'number', value: 'PCT', min: 0, max: 100, help: 'benign R@1 (%) for ARS (default: measured on the attacked batches)' },
       'gtm-target': { kind: 'string', choices: ['reference-bug', 'intended'], help: "GTM's target: the reference code's index bug or the intended one", default: 'reference-bug' },
@@ -83,7 +85,7 @@ Units, directions and the ERS/ARS formulas: docs/attacks-and-metrics.md.`,
   async run(argv) {
     const p = parseOptions(argv, this.options!);
     if (flagString(p, 'epochs') !== undefined) return swipeEpochs(p);
-    const maxIter = flagNumber(p, 'max-iter');
+    const maxIter = flagNumber(p, 'max-batches');
     const gtmTarget = flagString(p, 'gtm-target') as 'reference-bug' | 'intended' | undefined;
     const json = flagBool(p, 'json');
     const benignR1 = flagNumber(p, 'benign-r1');
@@ -119,7 +121,7 @@ Units, directions and the ERS/ARS formulas: docs/attacks-and-metrics.md.`,
     const keeper = out !== undefined && group.rank === 0 && examples !== 0 ? new SwipeExampleKeeper(examples) : undefined;
     try {
       const swiped = await runSwipe(model, data.test, metric, {
-        profile: flagString(p, 'profile') ?? ersProfile(data.test.height).name,
+        profile: chosenProfile(p, data.test.height),
         maxIter,
         seed: flagNumber(p, 'seed'),
         benignRecallAt1: benignR1,
@@ -182,7 +184,7 @@ async function swipeEpochs(p: ParsedArgs): Promise<number> {
   const say = (m: string): void => void process.stderr.write(`rankshield swipe: ${m}\n`);
   try {
     const r = await swipeKeptEpochs(run, epochs, {
-      profile: flagString(p, 'profile'), maxIter: flagNumber(p, 'max-iter'), seed: flagNumber(p, 'seed'), benignRecallAt1: flagNumber(p, 'benign-r1'), gtmTarget,
+      profile: flagString(p, 'profile'), maxIter: flagNumber(p, 'max-batches'), seed: flagNumber(p, 'seed'), benignRecallAt1: flagNumber(p, 'benign-r1'), gtmTarget,
       method, methodSettings: settings, surrogate, transferFrom, root: flagString(p, 'root'), device, progress: showProgress(p), onNotice: json ? undefined : say,
     });
     if (!json) {
@@ -205,7 +207,7 @@ async function robustEval(
   try {
     s.model.to(o.device);
     const result = await runRobustEval(model, test, metric, {
-      profile: flagString(p, 'profile') ?? ersProfile(test.height).name,
+      profile: chosenProfile(p, test.height),
       maxIter: o.maxIter,
       seed: flagNumber(p, 'seed'),
       benignRecallAt1: o.benignR1,
@@ -232,6 +234,12 @@ async function robustEval(
     s.model.dispose();
     s.cleanup?.();
   }
+}
+
+/** --profile (or the ERS profile of the images' size) with the budget flags applied to every run. */
+function chosenProfile(p: ParsedArgs, imageSide: number): Profile {
+  const name = flagString(p, 'profile');
+  return withBudget(name === undefined ? ersProfile(imageSide) : getProfile(name), budgetOverride(p));
 }
 
 function writeReports(dir: string, r: SwipeResult): void {

@@ -37,7 +37,7 @@ const EXPERIMENT: OptionTable = {
   dataset: { kind: 'string', value: 'NAME', help: DATASET_NAMES, default: DEFAULTS.dataset },
   ...ROOT_OPTION,
   model: { kind: 'string', value: 'NAME', choices: MODELS.filter((m) => m.name !== 'torchscript').map((m) => m.name), help: MODELS.filter((m) => m.name !== 'torchscript').map((m) => `${m.name}: ${m.summary}`).join('\n') + '\n(default: the first one for the dataset\'s image size)' },
-  pretrained: { kind: 'string', value: 'FILE', help: 'ImageNet weights for ResNets (torchvision state dict, .pth or .safetensors); read once:\nthe run\'s checkpoints hold every weight afterwards' },
+  pretrained: { kind: 'string', value: 'FILE|none', help: 'ImageNet weights for ResNets (torchvision state dict, .pth or .safetensors); read once:\nthe run\'s checkpoints hold every weight afterwards. The papers\' ResNets start from them: without\nthis flag a ResNet starts from random weights with a warning; none says so on purpose' },
   'model-file': { kind: 'string', value: 'FILE', help: 'fine-tune a TorchScript model (torch.jit.save; N×C×H×W in [0,1] → N×D) instead; the run\nkeeps a copy, and also gets model.pt, the tuned module for torch.jit.load' },
   metric: { kind: 'string', value: METRIC_NAMES.join('|'), choices: METRIC_NAMES, help: 'distance: normalised Euclidean, Euclidean, cosine', default: DEFAULTS.metric },
   loss: { kind: 'string', choices: LOSS_NAMES, help: ALL_LOSSES.map((l) => `${l.name}: ${l.summary} (${l.metrics.join('/')})`).join('\n'), default: DEFAULTS.loss },
@@ -112,6 +112,7 @@ epoch; the end writes report.json, report.md and training.svg.`,
     const p = parseOptions(argv, OPTIONS);
     if (p.positionals.length > 1) throw new UsageError(`unexpected arguments: ${p.positionals.slice(1).join(' ')}`);
     const config = await buildConfig(p.positionals[0], p);
+    warnRandomInit(config, p);
     const device = deviceFlag(p);
     const nproc = flagNumber(p, 'nproc');
     if (nproc !== undefined && nproc > 1) {
@@ -155,6 +156,23 @@ epoch; the end writes report.json, report.md and training.svg.`,
     return 0;
   },
 };
+
+/** `--pretrained none`: a ResNet from random weights, chosen knowingly (no warning). */
+const PRETRAINED_NONE = 'none';
+
+/**
+ * A ResNet that takes ImageNet weights but got none: every published photo-dataset number starts
+ * from them, so a run without them is far below the papers' and the user should know before the hours.
+ */
+function warnRandomInit(config: ExperimentConfig, p: ParsedArgs): void {
+  if (flagBool(p, 'resume') || config.pretrained !== undefined || flagString(p, 'pretrained') === PRETRAINED_NONE) return;
+  if (!MODELS.some((m) => m.name === config.model && m.takesPretrained)) return;
+  if ((Number(process.env.RANK ?? 0) || 0) !== 0) return;
+  process.stderr.write(
+    `rankshield train: warning: ${config.model} starts from random weights; the papers' ResNets start from ImageNet weights ` +
+      `(--pretrained FILE, see docs/datasets.md); give --pretrained none to train from scratch on purpose\n`,
+  );
+}
 
 /** --keep-every N, or --trail (every epoch); both only when they agree. */
 function keepEveryFlag(p: ParsedArgs): number | undefined {
@@ -236,7 +254,7 @@ async function buildConfig(shorthand: string | undefined, p: ParsedArgs): Promis
     c.modelFile = modelFile;
   }
   const pretrained = flagString(p, 'pretrained');
-  if (pretrained !== undefined) c.pretrained = pretrained;
+  if (pretrained !== undefined && pretrained !== PRETRAINED_NONE) c.pretrained = pretrained;
   const defenseBefore = c.defense.kind;
   c.defense = defenseFromFlags(p, c.defense);
   // A defense that fixes the run's default margin (CA-TRIDE's 0.2) applies it when chosen here; --margin still wins.

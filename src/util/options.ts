@@ -22,6 +22,8 @@ export interface OptionSpec {
   readonly min?: number;
   readonly above?: number;
   readonly max?: number;
+  /** Older names still accepted for this option (`--max-iter` for `--max-batches`); the usage text names them. */
+  readonly aliases?: readonly string[];
 }
 
 export type OptionTable = Readonly<Record<string, OptionSpec>>;
@@ -56,7 +58,11 @@ export function mergeSections(sections: readonly OptionSection[]): OptionTable {
  * twice are UsageErrors.
  */
 export function parseOptions(argv: readonly string[], table: OptionTable): ParsedArgs {
-  const options = Object.fromEntries(Object.entries(table).map(([name, spec]) => [name, { type: spec.kind === 'boolean' ? ('boolean' as const) : ('string' as const) }]));
+  const canonical = new Map<string, string>();
+  for (const [name, spec] of Object.entries(table)) for (const a of [name, ...(spec.aliases ?? [])]) canonical.set(a, name);
+  const options = Object.fromEntries(
+    [...canonical].map(([flag, name]) => [flag, { type: table[name]!.kind === 'boolean' ? ('boolean' as const) : ('string' as const) }]),
+  );
   // strict: false so that messages are ours and values may begin with a dash; every check strict mode makes is below.
   const { tokens } = nodeParseArgs({ args: [...argv], options, strict: false, allowPositionals: true, tokens: true });
   const flags = new Map<string, string | number | boolean>();
@@ -67,16 +73,17 @@ export function parseOptions(argv: readonly string[], table: OptionTable): Parse
       continue;
     }
     if (t.kind === 'option-terminator') continue;
-    const spec = table[t.name];
-    if (spec === undefined || !t.rawName.startsWith('--')) throw new UsageError(`unknown option '${t.rawName}'`);
-    if (flags.has(t.name)) throw new UsageError(`${t.rawName} is given twice`);
+    const name = canonical.get(t.name);
+    const spec = name === undefined ? undefined : table[name];
+    if (name === undefined || spec === undefined || !t.rawName.startsWith('--')) throw new UsageError(`unknown option '${t.rawName}'`);
+    if (flags.has(name)) throw new UsageError(name === t.name ? `${t.rawName} is given twice` : `${t.rawName} is another name of --${name}, which is already given`);
     if (spec.kind === 'boolean') {
       if (t.value !== undefined) throw new UsageError(`${t.rawName} takes no value`);
-      flags.set(t.name, true);
+      flags.set(name, true);
       continue;
     }
     if (t.value === undefined) throw new UsageError(`${t.rawName} needs a value`);
-    flags.set(t.name, parseValue(t.rawName, t.value, spec));
+    flags.set(name, parseValue(t.rawName, t.value, spec));
   }
   return { flags, positionals };
 }
@@ -87,14 +94,29 @@ function parseValue(flag: string, raw: string, spec: OptionSpec): string | numbe
     if (spec.choices !== undefined && !spec.choices.includes(raw)) throw new UsageError(`${flag} must be one of ${spec.choices.join(', ')}, got '${raw}'`);
     return raw;
   }
-  const v = Number(raw);
-  if (raw.trim() === '' || !Number.isFinite(v)) throw new UsageError(`${flag} needs a number, got '${raw}'`);
+  const v = parseNumber(raw);
+  if (v === undefined) throw new UsageError(`${flag} needs a number (such as 0.5, 1e-3 or 8/255), got '${raw}'`);
   if (spec.kind === 'int' && !Number.isInteger(v)) throw new UsageError(`${flag} needs an integer, got '${raw}'`);
   if (spec.min !== undefined && spec.max !== undefined && !(v >= spec.min && v <= spec.max)) throw new UsageError(`${flag} must be in [${spec.min}, ${spec.max}], got ${raw}`);
   if (spec.min !== undefined && v < spec.min) throw new UsageError(`${flag} must be >= ${spec.min}, got ${raw}`);
   if (spec.above !== undefined && !(v > spec.above)) throw new UsageError(`${flag} must be > ${spec.above}, got ${raw}`);
   if (spec.max !== undefined && v > spec.max) throw new UsageError(`${flag} must be <= ${spec.max}, got ${raw}`);
   return v;
+}
+
+/**
+ * A number as typed: decimal, exponent, or a fraction `A/B`, because pixel budgets are
+ * quoted as k/255 in the papers (`--epsilon 8/255`). Undefined for anything else.
+ */
+export function parseNumber(raw: string): number | undefined {
+  const fraction = /^\s*([^/]+)\/([^/]+)\s*$/.exec(raw);
+  if (fraction !== null) {
+    const [num, den] = [parseNumber(fraction[1]!), parseNumber(fraction[2]!)];
+    if (num === undefined || den === undefined || den === 0) return undefined;
+    return num / den;
+  }
+  const v = Number(raw);
+  return raw.trim() === '' || !Number.isFinite(v) ? undefined : v;
 }
 
 const VALUE_NAMES: Record<OptionKind, string> = { string: 'S', number: 'X', int: 'N', boolean: '' };
@@ -106,9 +128,15 @@ export function optionLines(table: OptionTable): string {
     .map(([name, spec]) => {
       const value = spec.kind === 'boolean' ? '' : ` ${spec.value ?? (spec.choices ? spec.choices.join('|') : VALUE_NAMES[spec.kind])}`;
       const head = `  --${name}${value}`;
-      const [first = '', ...rest] = spec.help.split('\n');
+      // A choice list hidden behind a value name (--source S) is spelled out; aliases are named.
+      const listed = spec.choices !== undefined && spec.value !== undefined && !spec.help.includes(`${spec.choices[0]}:`);
+      const extra = [listed ? `one of: ${spec.choices!.join(', ')}` : '', spec.aliases?.length ? `also accepted as ${spec.aliases.map((a) => `--${a}`).join(', ')}` : '']
+        .filter((e) => e !== '')
+        .join('; ');
+      const [first = '', ...rest] = `${spec.help}${extra === '' ? '' : `\n${extra}`}`.split('\n');
       const firstLine = head.length + 2 > HELP_COLUMN ? `${head}\n${' '.repeat(HELP_COLUMN)}${first}` : `${head.padEnd(HELP_COLUMN)}${first}`;
-      const withDefault = (line: string): string => (spec.default === undefined ? line : `${line}   (${spec.default})`);
+      // "(default: X)", never a bare "(X)" that reads as one more choice.
+      const withDefault = (line: string): string => (spec.default === undefined ? line : `${line}   (default: ${spec.default})`);
       const lines = [firstLine, ...rest.map((l) => `${' '.repeat(HELP_COLUMN)}${l}`)];
       lines[lines.length - 1] = withDefault(lines[lines.length - 1]!);
       return lines.join('\n');
