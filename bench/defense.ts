@@ -9,8 +9,8 @@ import { manualSeed, setNumThreads } from '../src/tensor/index.js';
 import { openDataset, type InMemoryDataset } from '../src/data/index.js';
 import { Adam } from '../src/optim/index.js';
 import { buildDefense, type DefenseConfig } from '../src/defense/registry.js';
-import { createModel } from '../src/train/checkpoint.js';
-import { defaultConfig, resolveConfig } from '../src/train/config.js';
+import { createModel } from '../src/run/model-factory.js';
+import { defaultConfig, resolveConfig } from '../src/run/config.js';
 import { meanStats, trainEpoch } from '../src/train/trainer.js';
 import { exportFashionTrain, medianOfRounds, parseBenchArgs, pythonTorch } from './common.js';
 

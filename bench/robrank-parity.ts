@@ -14,7 +14,7 @@ import { loadSmallDataset } from '../src/data/index.js';
 import { metricByName } from '../src/metric/metric.js';
 import { ERS_ATTACK_KINDS, ATTACKS, isAttackKind, type AttackKind } from '../src/attack/index.js';
 import { runSwipe } from '../src/eval/swipe.js';
-import { loadCheckpoint } from '../src/train/checkpoint.js';
+import { loadCheckpoint } from '../src/run/model-factory.js';
 import { UsageError } from '../src/util/usage-error.js';
 import { flagBool, flagNumber, flagString, parseOptions } from '../src/util/options.js';
 import { defaultThreads, pythonTorch } from './common.js';

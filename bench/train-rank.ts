@@ -5,8 +5,8 @@ import { initProcessGroup, manualSeed, rendezvousFromEnv, setNumThreads } from '
 import { openDataset } from '../src/data/index.js';
 import { Adam } from '../src/optim/index.js';
 import { buildDefense } from '../src/defense/registry.js';
-import { createModel } from '../src/train/checkpoint.js';
-import { defaultConfig } from '../src/train/config.js';
+import { createModel } from '../src/run/model-factory.js';
+import { defaultConfig } from '../src/run/config.js';
 import { trainEpoch } from '../src/train/trainer.js';
 
 const [threads, pairs, batches] = process.argv.slice(2).map(Number) as [number, number, number];

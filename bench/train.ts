@@ -9,8 +9,8 @@ import { freeLoopbackPort, manualSeed, setNumThreads } from '../src/tensor/index
 import { openDataset, type InMemoryDataset } from '../src/data/index.js';
 import { Adam } from '../src/optim/index.js';
 import { buildDefense } from '../src/defense/registry.js';
-import { createModel } from '../src/train/checkpoint.js';
-import { defaultConfig } from '../src/train/config.js';
+import { createModel } from '../src/run/model-factory.js';
+import { defaultConfig } from '../src/run/config.js';
 import { trainEpoch } from '../src/train/trainer.js';
 import { exportFashionTrain, medianOfRounds, parseBenchArgs, pythonTorch } from './common.js';
 

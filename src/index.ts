@@ -71,18 +71,19 @@ export { defaultBudget } from './defense/common.js';
 
 // ------------------------------------------------------------ training
 export { train, trainEpoch, TrainingInterrupted, DEFAULT_CHECKPOINT_SECONDS, type CheckpointEvery, type EpochOptions, type EpochRecord, type TrainOptions, type TrainResult } from './train/trainer.js';
-export { defaultConfig, defaultLossMargin, parseConfig, parseShorthand, validateConfig, type ExperimentConfig, type LossKind, type ModelKind } from './train/config.js';
+export { defaultConfig, defaultLossMargin, parseConfig, parseShorthand, validateConfig, type ExperimentConfig, type LossKind, type ModelKind } from './run/config.js';
 export { writeReport } from './train/report.js';
-export { trainingCurvesSvg, type EvaluatedEpoch, type StepRecord, type TrainingChart } from './train/plot.js';
-export { ProgressBar } from './train/progress.js';
+export { trainingCurvesSvg, type EvaluatedEpoch, type StepRecord, type TrainingChart } from './eval/plot.js';
+export { ProgressBar } from './util/progress.js';
 
 // ------------------------------------------------------------ checkpoints and tensor files
 export {
-  CheckpointError, createModel, hasCheckpoint, latestGoodCheckpoint, loadCheckpoint, loadModelWeights, loadOptimizerState, readCheckpoint,
-  readCheckpointInfo, resolveCheckpointDir, saveCheckpoint, keptEpochs,
-  type CheckpointInfo, type CheckpointState, type EpochProgress, type SaveOptions, type TrainingPosition, type VerifiedCheckpoint,
-  type KeepPolicy, type KeptEpoch, type KeptEpochStatus,
-} from './train/checkpoint.js';
+  CheckpointError, hasCheckpoint, latestGoodCheckpoint, loadModelWeights, loadOptimizerState, readCheckpoint, readCheckpointInfo, resolveCheckpointDir,
+  type CheckpointInfo, type CheckpointState, type EpochProgress, type TrainingPosition, type VerifiedCheckpoint, type KeepPolicy, type KeptEpoch,
+} from './run/checkpoint.js';
+export { createModel, loadCheckpoint } from './run/model-factory.js';
+export { saveCheckpoint, type SaveOptions } from './run/commit.js';
+export { keptEpochs, type KeptEpochStatus } from './run/kept-epochs.js';
 export { decodeSafetensors, encodeSafetensors, loadSafetensors, saveSafetensors, type SafetensorsContent } from './io/safetensors.js';
 export { decodeTorchFile, disposeTorchValue, loadTorchFile, stateDictOf, type TorchFileOptions, type TorchValue } from './io/torchFile.js';
 

@@ -12,7 +12,7 @@ import { spawnSync } from 'node:child_process';
 import { dispose, gradOf, keep, manualSeed, noGrad, tidy, type Tensor } from '../src/tensor/index.js';
 import { InMemoryImageDataset, loadSmallDataset } from '../src/data/index.js';
 import { l2normalize, metricByName } from '../src/metric/metric.js';
-import { loadCheckpoint } from '../src/train/checkpoint.js';
+import { loadCheckpoint } from '../src/run/model-factory.js';
 import { attackBatch, buildBatchContext, createAttack, disposeBatchContext, makeGallery, recallAt1SelfMasked, ES_FIRST_TARGET_SHIFT, type BatchContext } from '../src/attack/index.js';
 import type { EmbeddingModel } from '../src/models/model.js';
 

@@ -22,7 +22,7 @@ import { DATASETS, parseDatasetName } from '../src/data/registry.js';
 import { ATTACKS, ATTACK_KINDS, ERS_ATTACK_KINDS, type AttackEntry } from '../src/attack/registry.js';
 import { DEFENSES, DEFENSE_KINDS, resolveDefense } from '../src/defense/registry.js';
 import { MINERS } from '../src/metric/miners.js';
-import { defaultConfig, parseShorthand, resolveConfig } from '../src/train/config.js';
+import { defaultConfig, parseShorthand, resolveConfig } from '../src/run/config.js';
 import { attackColumn } from '../src/eval/columns.js';
 import { manualSeed } from '../src/tensor/index.js';
 import { ResNet } from '../src/models/resnet.js';

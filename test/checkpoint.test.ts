@@ -10,11 +10,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { manualSeed, Tensor } from '../src/tensor/index.js';
 import { Adam } from '../src/optim/index.js';
-import { defaultConfig } from '../src/train/config.js';
-import {
-  COMMIT_STAGES, createModel, keptEpochs, latestGoodCheckpoint, loadCheckpoint, readCheckpoint, readCheckpointInfo, saveCheckpoint, SIDECAR, type CheckpointState, type CommitStage,
-} from '../src/train/checkpoint.js';
-import { LOCK_FILE, RunDirectory } from '../src/train/run-dir.js';
+import { defaultConfig } from '../src/run/config.js';
+import { COMMIT_STAGES, saveCheckpoint, type CommitStage } from '../src/run/commit.js';
+import { createModel, loadCheckpoint } from '../src/run/model-factory.js';
+import { keptEpochs } from '../src/run/kept-epochs.js';
+import { latestGoodCheckpoint, readCheckpoint, readCheckpointInfo, SIDECAR, type CheckpointState } from '../src/run/checkpoint.js';
+import { LOCK_FILE, RunDirectory } from '../src/run/run-dir.js';
 
 const tmp = (): string => mkdtempSync(path.join(os.tmpdir(), 'rankshield-ckpt-'));
 const config = { ...defaultConfig('fashion'), batchPairs: 32, maxBatches: 4 };

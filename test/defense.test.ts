@@ -20,7 +20,7 @@ import { defaultLossMargin } from '../src/metric/losses.js';
 import type { MetricName } from '../src/metric/metric.js';
 import { weightedDistance } from '../src/defense/catride.js';
 import { pgd } from '../src/attack/pgd.js';
-import { parseShorthand } from '../src/train/config.js';
+import { parseShorthand } from '../src/run/config.js';
 import { checkGradient } from './helpers/gradcheck.js';
 import { metricByName } from '../src/metric/metric.js';
 import { allNear, maxAbsDiff, near } from './helpers/assert.js';

@@ -9,25 +9,29 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
-/** Height of each src/ folder (and of src/index.ts), as in the README's Architecture table; equal heights are one layer. */
+/**
+ * Height of each src/ folder (and of src/index.ts), as in the README's Architecture table: every layer has its own
+ * height, so between two layers imports run one way only (an import of a layer of equal height is an import of itself).
+ */
 const HEIGHT: Record<string, number> = {
-  util: 0, // the command-line option parser and UsageError: plain TypeScript, no libtorch
-  tensor: 0,
-  nn: 1,
-  optim: 1,
-  io: 2, // checkpoint files: tensors in, tensors out (the README's table puts it here)
-  models: 3,
-  data: 3,
-  metric: 4,
-  attack: 5,
-  defense: 6,
-  train: 7,
-  eval: 7,
-  bench: 7.5, // bench/ (outside src/): the side-by-side benchmarks; `rankshield bench` loads them
-  cli: 8,
-  serve: 8, // the HTTP service, beside the CLI (which starts it)
-  web: 8, // the explorer page's static files (served by serve/, no TypeScript)
-  'index.ts': 9, // src/index.ts, the package's public API: the top, it may import every layer
+  util: 0, // the command-line option parser, UsageError, progress bars: plain TypeScript, no libtorch
+  tensor: 1,
+  io: 2, // checkpoint files: tensors in, tensors out
+  nn: 3,
+  optim: 4,
+  models: 5,
+  data: 6,
+  metric: 7, // its training loss takes an optimizer step (optim below)
+  attack: 8,
+  defense: 9,
+  run: 10, // experiment config, checkpoint storage and verification, run directories, the model factory
+  eval: 11,
+  train: 12, // the trainer evaluates after epochs (eval below), never the other way
+  bench: 13, // bench/ (outside src/): the side-by-side benchmarks; `rankshield bench` loads them
+  serve: 14, // the HTTP service (the CLI starts it)
+  web: 15, // the explorer page (it reads the service's types)
+  cli: 16,
+  'index.ts': 17, // src/index.ts, the package's public API: the top, it may import every layer
 };
 
 function sourceFiles(dir: string): string[] {
@@ -43,14 +47,14 @@ function relativeImports(text: string): string[] {
   return [...text.matchAll(/(?:from\s+|import\()\s*'(\.{1,2}\/[^']+)'/g)].map((m) => m[1]!);
 }
 
-const files = sourceFiles(path.join(ROOT, 'src')).map((file) => ({
+const files: SourceFile[] = sourceFiles(path.join(ROOT, 'src')).map((file) => ({
   file,
   layer: path.relative(path.join(ROOT, 'src'), file).split(path.sep)[0]!,
   text: readFileSync(file, 'utf8'),
 }));
 
 /** bench/'s TypeScript, as one more layer (below the CLI that runs it). */
-const benchFiles = readdirSync(path.join(ROOT, 'bench'))
+const benchFiles: SourceFile[] = readdirSync(path.join(ROOT, 'bench'))
   .filter((n) => n.endsWith('.ts'))
   .map((n) => ({ file: path.join(ROOT, 'bench', n), layer: 'bench', text: readFileSync(path.join(ROOT, 'bench', n), 'utf8') }));
 
@@ -67,19 +71,52 @@ test('every src/ folder has a place in the layer map', () => {
   assert.deepEqual(unknown, [], 'folders missing from the layer map');
 });
 
-test('no file imports a layer above its own', () => {
+interface SourceFile {
+  file: string;
+  layer: string;
+  text: string;
+}
+
+/** Every import of a layer above the importing file's own (or outside src/ and bench/), one line each. */
+function upwardImports(sources: readonly SourceFile[], height: Readonly<Record<string, number>>): string[] {
   const upward: string[] = [];
-  for (const { file, layer, text } of [...files, ...benchFiles]) {
+  for (const { file, layer, text } of sources) {
     for (const spec of relativeImports(text)) {
       const target = targetLayer(file, spec);
       if (target === null) {
         upward.push(`${path.relative(ROOT, file)} → ${spec} (outside src/ and bench/)`);
         continue;
       }
-      if (HEIGHT[target]! > HEIGHT[layer]!) upward.push(`${path.relative(ROOT, file)} (${layer}) → ${spec} (${target})`);
+      if (height[target]! > height[layer]!) upward.push(`${path.relative(ROOT, file)} (${layer}) → ${spec} (${target})`);
     }
   }
-  assert.deepEqual(upward, []);
+  return upward;
+}
+
+test('every layer has its own height', () => {
+  const byHeight = new Map<number, string[]>();
+  for (const [layer, h] of Object.entries(HEIGHT)) byHeight.set(h, [...(byHeight.get(h) ?? []), layer]);
+  assert.deepEqual([...byHeight.values()].filter((layers) => layers.length > 1), []);
+});
+
+test('the check reports an upward import and passes a downward one', () => {
+  const at = (rel: string, text: string): SourceFile => ({ file: path.join(ROOT, rel), layer: rel.split('/')[1]!, text });
+  const synthetic = [
+    at('src/eval/x.ts', "import { train } from '../train/trainer.js';"), // eval → train: upward
+    at('src/run/x.ts', "import type { BenignMetrics } from '../eval/benign.js';"), // run → eval: upward
+    at('src/util/x.ts', "const t = await import('../tensor/index.js');"), // util → tensor, dynamic: upward
+    at('src/train/x.ts', "import { evaluateBenign } from '../eval/benign.js';\nimport { SIDECAR } from '../run/checkpoint.js';"), // downward
+    at('src/eval/y.ts', "import { embedDataset } from './embed.js';"), // own layer
+  ];
+  assert.deepEqual(upwardImports(synthetic, HEIGHT), [
+    "src/eval/x.ts (eval) → ../train/trainer.js (train)",
+    "src/run/x.ts (run) → ../eval/benign.js (eval)",
+    "src/util/x.ts (util) → ../tensor/index.js (tensor)",
+  ]);
+});
+
+test('no file imports a layer above its own', () => {
+  assert.deepEqual(upwardImports([...files, ...benchFiles], HEIGHT), []);
 });
 
 test('no import circle among the sources', () => {

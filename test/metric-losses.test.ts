@@ -12,7 +12,7 @@ import {
   contrastiveLoss, liftedLoss, LOSSES, LOSS_NAMES, lossEntry, marginLoss, marginTerms, metricByName, multiSimilarityLoss, npairLoss,
   quadrupletLoss, secondNegatives, snrLoss, tripletLoss, buildTrainingLoss, type LossEntry, type Metric,
 } from '../src/metric/index.js';
-import { defaultConfig, parseShorthand, resolveConfig, shorthandOf } from '../src/train/config.js';
+import { defaultConfig, parseShorthand, resolveConfig, shorthandOf } from '../src/run/config.js';
 import { circleLoss } from '../src/metric/circle.js';
 import { checkGradient } from './helpers/gradcheck.js';
 import { near } from './helpers/assert.js';

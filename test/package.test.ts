@@ -13,8 +13,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { manualSeed } from '../src/tensor/index.js';
 import { Adam } from '../src/optim/index.js';
-import { createModel, saveCheckpoint } from '../src/train/checkpoint.js';
-import { defaultConfig } from '../src/train/config.js';
+import { createModel } from '../src/run/model-factory.js';
+import { saveCheckpoint } from '../src/run/commit.js';
+import { defaultConfig } from '../src/run/config.js';
 import { CONSUMER_TSCONFIG, ROOT, tsBlocks, tsc } from './helpers/consumer.js';
 
 interface PackResult {

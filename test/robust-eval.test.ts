@@ -14,7 +14,7 @@ import { dispose, gradOf, isGradEnabled, manualSeed, noGrad, randn, tidy, type T
 import { Module } from '../src/nn/index.js';
 import { InMemoryImageDataset, loadSmallDataset } from '../src/data/index.js';
 import { metricByName } from '../src/metric/metric.js';
-import { loadCheckpoint } from '../src/train/checkpoint.js';
+import { loadCheckpoint } from '../src/run/model-factory.js';
 import type { EmbeddingModel } from '../src/models/model.js';
 import {
   apgd, attackBatch, attackEntry, buildBatchContext, createAttack, disposeBatchContext, getProfile, makeGallery, nesGradient, squareSearch,

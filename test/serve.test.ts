@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { openDataset, type DmlDataset } from '../src/data/index.js';
-import { loadCheckpoint } from '../src/train/checkpoint.js';
+import { loadCheckpoint } from '../src/run/model-factory.js';
 import { runSwipe, withStoredBenign } from '../src/eval/swipe.js';
 import { getProfile, ATTACK_KINDS } from '../src/attack/index.js';
 import type { EmbeddingModel } from '../src/models/model.js';

@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { latestGoodCheckpoint } from '../src/train/checkpoint.js';
+import { latestGoodCheckpoint } from '../src/run/checkpoint.js';
 
 const cli = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'rankshield.js');
 const tmp = (): string => mkdtempSync(path.join(os.tmpdir(), 'rankshield-kill-'));

@@ -8,8 +8,10 @@ import { mkdtempSync, readdirSync, readFileSync, existsSync, rmSync, statSync, w
 import os from 'node:os';
 import path from 'node:path';
 import { keepsEpoch, train } from '../src/train/trainer.js';
-import { defaultConfig, parseShorthand } from '../src/train/config.js';
-import { keptEpochs, loadCheckpoint, readCheckpoint } from '../src/train/checkpoint.js';
+import { defaultConfig, parseShorthand } from '../src/run/config.js';
+import { keptEpochs } from '../src/run/kept-epochs.js';
+import { loadCheckpoint } from '../src/run/model-factory.js';
+import { readCheckpoint } from '../src/run/checkpoint.js';
 import { getProfile, type Profile } from '../src/attack/profiles.js';
 import { epochSwipeCurrent, readEpochSwipe, swipeKeptEpochs } from '../src/eval/trail.js';
 import { runSwipe } from '../src/eval/swipe.js';

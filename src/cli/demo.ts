@@ -1,6 +1,6 @@
 // Layer: cli. `rankshield demo`: the default job — RobRank's Fashion-MNIST
 // baseline `fashion:rc2f2:ptripletN` trained and evaluated end to end.
-import { hasCheckpoint } from '../train/checkpoint.js';
+import { hasCheckpoint } from '../run/checkpoint.js';
 import { BENIGN_COLUMNS } from '../eval/benign.js';
 import type { Command } from './command.js';
 

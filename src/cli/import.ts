@@ -15,9 +15,11 @@ import { Tensor } from '../tensor/index.js';
 import { Adam } from '../optim/index.js';
 import { disposeTorchValue, loadTorchFile, type TorchValue } from '../io/torchFile.js';
 import { fromRobrankStateDict, robrankBackbone, type RobrankBackbone } from '../models/robrank.js';
-import { createModel, saveCheckpoint, type CheckpointInfo } from '../train/checkpoint.js';
-import { parseShorthand, type ExperimentConfig } from '../train/config.js';
-import { RunDirectory } from '../train/run-dir.js';
+import { createModel } from '../run/model-factory.js';
+import { saveCheckpoint } from '../run/commit.js';
+import { type CheckpointInfo } from '../run/checkpoint.js';
+import { parseShorthand, type ExperimentConfig } from '../run/config.js';
+import { RunDirectory } from '../run/run-dir.js';
 import { UsageError, type Command } from './command.js';
 import { flagBool, flagString, parseOptions, usageText, type OptionSection } from './args.js';
 

@@ -6,7 +6,8 @@ import { DATASET_NAMES, openDataset, type OpenedDataset } from '../data/index.js
 import { METRIC_NAMES, metricByName, type Metric } from '../metric/metric.js';
 import type { EmbeddingModel } from '../models/model.js';
 import { ScriptedModel } from '../models/scripted.js';
-import { loadCheckpoint, type CheckpointInfo } from '../train/checkpoint.js';
+import { loadCheckpoint } from '../run/model-factory.js';
+import { type CheckpointInfo } from '../run/checkpoint.js';
 import { flagString, ROOT_OPTION, type OptionSection, type ParsedArgs } from './args.js';
 import { UsageError } from './command.js';
 

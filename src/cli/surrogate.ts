@@ -7,7 +7,8 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { EmbeddingModel } from '../models/model.js';
-import { hasCheckpoint, loadCheckpoint } from '../train/checkpoint.js';
+import { hasCheckpoint } from '../run/checkpoint.js';
+import { loadCheckpoint } from '../run/model-factory.js';
 import { trainCommand } from './train.js';
 import { UsageError } from './command.js';
 

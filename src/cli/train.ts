@@ -9,11 +9,11 @@ import { LOSSES, LOSS_NAMES, lossEntry, lossFlags, type LossEntry } from '../met
 import { MINER_NAMES, parseMinerName } from '../metric/miners.js';
 import { MODELS } from '../models/catalogue.js';
 import { DEFENSES, DEFENSE_KINDS, SUFFIX_GRAMMAR, type DefenseConfig, type DefenseOption } from '../defense/registry.js';
-import { defaultConfig, defaultLossMargin, parseConfig, parseShorthand, resolveConfig, TRAINING_DEFAULTS, type ExperimentConfig } from '../train/config.js';
+import { defaultConfig, defaultLossMargin, parseConfig, parseShorthand, resolveConfig, TRAINING_DEFAULTS, type ExperimentConfig } from '../run/config.js';
 import { DEFAULT_CHECKPOINT_SECONDS, train, TrainingInterrupted } from '../train/trainer.js';
 import { benignJson, evaluateBenign, formatBenign, readBenignMetrics } from '../eval/benign.js';
 import { catrideLambdaFromEntanglement } from '../eval/entanglement.js';
-import { loadCheckpoint } from '../train/checkpoint.js';
+import { loadCheckpoint } from '../run/model-factory.js';
 import { openDataset } from '../data/registry.js';
 import { ScriptedModel } from '../models/scripted.js';
 import { UsageError, type Command } from './command.js';

@@ -2,7 +2,7 @@
 import { cat, noGrad, onDevice, SINGLE_PROCESS, tidy, zeros, type ProcessGroup, type Tensor } from '../tensor/index.js';
 import type { EmbeddingModel } from '../models/model.js';
 import { testLoader, type DmlDataset } from '../data/index.js';
-import { progressBar } from '../train/progress.js';
+import { progressBar } from '../util/progress.js';
 
 /** Options of `embedDataset`. */
 export interface EmbedOptions {

@@ -12,7 +12,7 @@
 // reproducible.
 import { call1, cat, manualSeed, multinomial, onDevice, onesLike, randint, randperm, tensor, tidy, zeros, type Device, type Tensor } from '../tensor/index.js';
 import { assertEmbeddingMatrix, assertFinite } from '../metric/check.js';
-import { progressBar } from '../train/progress.js';
+import { progressBar } from '../util/progress.js';
 
 /**
  * 'random': k distinct training points drawn uniformly (faiss' initialisation);

@@ -15,7 +15,7 @@
 import { arange, stack, tidy, type Tensor } from '../tensor/index.js';
 import { assertEmbeddingMatrix, assertFinite } from '../metric/check.js';
 import type { Metric } from '../metric/metric.js';
-import { progressBar } from '../train/progress.js';
+import { progressBar } from '../util/progress.js';
 
 /**
  * How the query's own gallery copy is removed from its ranking:

@@ -20,7 +20,7 @@ import {
 } from '../attack/index.js';
 import { attackOfRun, attackSeed, batchContexts, benignRecallAt1, checkSurrogate, embedGallery, ersColumns, type SwipeResult } from './swipe.js';
 import { adjustedRobustnessScore, ARS_LOW_RECALL_PERCENT, empiricalRobustnessScore } from './robustness.js';
-import { progressBar } from '../train/progress.js';
+import { progressBar } from '../util/progress.js';
 
 /** The components, in the order their tables are printed (ties in the worst case go to the earlier one). */
 export const COMPONENTS = ['pgd', 'apgd', 'query', 'transfer'] as const;

@@ -38,8 +38,8 @@ import {
 } from '../attack/index.js';
 import { embedDataset } from './embed.js';
 import { readBenignMetrics, robrankBenignKeys, type BenignMetrics } from './benign.js';
-import { progressBar } from '../train/progress.js';
-import { allreduceNumbers } from '../train/data-parallel.js';
+import { progressBar } from '../util/progress.js';
+import { allreduceNumbers } from '../tensor/index.js';
 import { ATTACK_NAMES, adjustedRobustnessScore, empiricalRobustnessScore, type AttackResults } from './robustness.js';
 
 /** Options of `runSwipe`. */

@@ -10,9 +10,11 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomicSync } from '../io/atomic.js';
-import { epochCurvesSvg } from '../train/plot.js';
-import { SWIPE_EPOCHS_DIR } from '../train/run-dir.js';
-import { keptEpochs, loadCheckpoint, readCheckpointInfo, type KeptEpochStatus } from '../train/checkpoint.js';
+import { epochCurvesSvg } from './plot.js';
+import { SWIPE_EPOCHS_DIR } from '../run/run-dir.js';
+import { keptEpochs, type KeptEpochStatus } from '../run/kept-epochs.js';
+import { loadCheckpoint } from '../run/model-factory.js';
+import { readCheckpointInfo } from '../run/checkpoint.js';
 import { openDataset } from '../data/index.js';
 import { metricByName } from '../metric/metric.js';
 import { ersProfile, type Profile } from '../attack/profiles.js';

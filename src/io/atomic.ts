@@ -56,6 +56,16 @@ export function ensureWritableDir(dir: string): void {
   }
 }
 
+/** fsyncs a directory, so the renames and creations in it reach the disk (a crash cannot undo them). */
+export function fsyncDir(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 export function writeFileAtomicSync(file: string, data: AtomicContent): void {
   const tmp = tempNameFor(file);
   let fd: number | null = null;

@@ -6,7 +6,7 @@
 // go through the same function, so they agree.
 import { noGrad, tidy, Tensor } from '../tensor/index.js';
 import type { Metric } from '../metric/metric.js';
-import { progressBar } from '../train/progress.js';
+import { progressBar } from '../util/progress.js';
 import type { NeighbourTable, Neighbours } from './protocol.js';
 
 /** Query rows per block of the table: bounds the [rows, 2k, D] block of exact differences. */

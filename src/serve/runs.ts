@@ -4,7 +4,7 @@
 // ever opened.
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { readCheckpointInfo, SIDECAR } from '../train/checkpoint.js';
+import { readCheckpointInfo, SIDECAR } from '../run/checkpoint.js';
 import { benignJson, readBenignMetrics } from '../eval/benign.js';
 import { readTrails, TRAIL_FILES, trailDir, type TrailRow } from '../eval/trail.js';
 import { notFound } from './errors.js';

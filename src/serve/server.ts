@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { indicesByLabel } from '../data/index.js';
 import type { MetricName } from '../metric/metric.js';
-import { readCheckpointInfo, resolveCheckpointDir } from '../train/checkpoint.js';
+import { readCheckpointInfo, resolveCheckpointDir } from '../run/checkpoint.js';
 import { buildApp } from './app.js';
 import { LIMITS } from './limits.js';
 import { Lru } from './lru.js';

@@ -4,7 +4,7 @@
 import { FileImageDataset, InMemoryImageDataset, openDataset, type DmlDataset } from '../data/index.js';
 import type { EmbeddingModel } from '../models/model.js';
 import { ScriptedModel } from '../models/scripted.js';
-import { loadCheckpoint } from '../train/checkpoint.js';
+import { loadCheckpoint } from '../run/model-factory.js';
 import { parseDevice } from '../tensor/index.js';
 import type { WorkerSpec } from './protocol.js';
 

@@ -5,6 +5,7 @@ export * from './autograd.js';
 export { tidy, keep, dispose, noGrad, enableGrad, liveTensors, type Disposable } from './scope.js';
 export { type DType, type AnyTypedArray, dtypeSize, isFloating, dtypeOfArray } from './dtype.js';
 export * from './distributed.js';
+export * from './collectives.js';
 export * from './device.js';
 export * from './engine-info.js';
 export { ScriptModule } from './script-module.js';

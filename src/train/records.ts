@@ -2,7 +2,7 @@
 // report reads it (its own module so that the report does not import the trainer).
 import type { BenignMetrics } from '../eval/benign.js';
 import type { Device } from '../tensor/index.js';
-import type { ExperimentConfig } from './config.js';
+import type { ExperimentConfig } from '../run/config.js';
 
 /** One finished epoch as log.jsonl and report.json record it. */
 export interface EpochRecord {

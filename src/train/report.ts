@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomicSync } from '../io/atomic.js';
 import type { EpochRecord, TrainResult } from './records.js';
-import { trainingCurvesSvg, type StepRecord } from './plot.js';
+import { trainingCurvesSvg, type StepRecord } from '../eval/plot.js';
 import { describeDefense } from '../defense/registry.js';
 import { BENIGN_COLUMNS, formatBenign, readBenignMetrics } from '../eval/benign.js';
 import { getNumThreads, torchVersion } from '../tensor/index.js';

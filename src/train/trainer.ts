@@ -15,7 +15,7 @@
 // TrainingInterrupted says where to resume.
 //
 // Keeping epochs (--keep-every N): the end-of-epoch commit of epochs N, 2N, …
-// and of the last epoch is kept under epochs/ (checkpoint.ts); those epochs are
+// and of the last epoch is kept under epochs/ (run/kept-epochs.ts); those epochs are
 // always evaluated, so each kept commit holds its own benign metrics. The
 // policy is saved in every checkpoint, so a resumed run keeps the same epochs.
 import { setImmediate as nextTurn } from 'node:timers/promises';
@@ -28,16 +28,20 @@ import { buildDefense } from '../defense/registry.js';
 import { DEFENSE_STAT_KEYS, type DefenseStats, type RunDefense } from '../defense/defense.js';
 import { evaluateBenign, type BenignMetrics } from '../eval/benign.js';
 import type { EmbeddingModel } from '../models/model.js';
+import { createModel, keepModuleFile, runConfig } from '../run/model-factory.js';
 import {
-  createModel, keepModuleFile, latestGoodCheckpoint, runConfig, loadModelWeights, loadOptimizerState, readCheckpoint, repairKeptEpoch, saveCheckpoint,
+  latestGoodCheckpoint, loadModelWeights, loadOptimizerState, readCheckpoint,
   type CheckpointInfo, type CheckpointState, type DeviceRngState, type EpochProgress, type KeepPolicy, type TrainingPosition, type VerifiedCheckpoint,
-} from './checkpoint.js';
-import { canonicalJson, resolveConfig, type ExperimentConfig } from './config.js';
-import { ProgressBar } from './progress.js';
+} from '../run/checkpoint.js';
+import { repairKeptEpoch } from '../run/kept-epochs.js';
+import { saveCheckpoint } from '../run/commit.js';
+import { canonicalJson, resolveConfig, type ExperimentConfig } from '../run/config.js';
+import { ProgressBar } from '../util/progress.js';
 import { writeReport } from './report.js';
 import type { EpochRecord, TrainResult } from './records.js';
-import { RunDirectory } from './run-dir.js';
-import { allreduceGradients, allreduceNumbers, broadcastJson, pairRange, shardSeed, shardsOfRank } from './data-parallel.js';
+import { RunDirectory } from '../run/run-dir.js';
+import { allreduceGradients, pairRange, shardSeed, shardsOfRank } from './data-parallel.js';
+import { allreduceNumbers, broadcastJson } from '../tensor/index.js';
 
 /** Without --checkpoint-every, a checkpoint at least this often (a kill loses minutes, not an epoch). */
 export const DEFAULT_CHECKPOINT_SECONDS = 300;

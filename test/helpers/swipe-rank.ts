@@ -5,7 +5,7 @@ import { ERS_ATTACK_KINDS } from '../../src/attack/index.js';
 import { openDataset } from '../../src/data/index.js';
 import { runSwipe } from '../../src/eval/swipe.js';
 import { initProcessGroup, rendezvousFromEnv, SINGLE_PROCESS } from '../../src/tensor/index.js';
-import { loadCheckpoint } from '../../src/train/checkpoint.js';
+import { loadCheckpoint } from '../../src/run/model-factory.js';
 import { metricByName } from '../../src/metric/metric.js';
 
 const r = rendezvousFromEnv();

@@ -1,4 +1,6 @@
-// Layer: train. Training curves as a standalone SVG (no dependencies): one
+// Layer: eval (beside the reports, so the trainer's report above and the
+// robustness-over-training trail here draw with one module). Training curves
+// and per-epoch curves as a standalone SVG (no dependencies): one
 // panel per quantity, x = optimizer step with the epoch boundaries marked,
 // every axis titled with its unit. Benign test metrics appear at the end of
 // each evaluated epoch. A series that never changes during the run (PGD

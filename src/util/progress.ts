@@ -1,4 +1,4 @@
-// Layer: train. A progress bar with rate and ETA on stderr. On a terminal it
+// Layer: util. A progress bar with rate and ETA on stderr. On a terminal it
 // redraws one line; otherwise (CI, pipes) it prints a line every ~10 %, so logs
 // stay readable. Nothing is drawn during the first second: a job that finishes
 // sooner leaves no trace, and the first ETA shown rests on a measured rate.

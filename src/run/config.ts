@@ -1,4 +1,4 @@
-// Layer: train. An experiment as a typed object, its per-dataset defaults
+// Layer: run. An experiment as a typed object, its per-dataset defaults
 // (docs/methods.md §3) and RobRank's `dataset:model:loss` shorthand.
 import path from 'node:path';
 import { z } from 'zod';

@@ -1,4 +1,4 @@
-// Layer: train. A run directory is owned by one training process at a time.
+// Layer: run. A run directory is owned by one training process at a time.
 //
 // - A lock file (`.lock`, created with O_EXCL) names the owner; a second
 //   training on the same directory is refused with the owner's pid. A lock left
@@ -12,7 +12,9 @@ import { appendFileSync, closeSync, existsSync, ftruncateSync, openSync, readFil
 import os from 'node:os';
 import path from 'node:path';
 import { makeDirs } from '../io/atomic.js';
-import { COMMITS_DIR, hasCheckpoint, KEPT_DIR, removeStaleTemporaries, SIDECAR } from './checkpoint.js';
+import { COMMITS_DIR, hasCheckpoint, SIDECAR } from './checkpoint.js';
+import { KEPT_DIR } from './kept-epochs.js';
+import { removeStaleTemporaries } from './commit.js';
 
 export const LOCK_FILE = '.lock';
 export const LOG_FILE = 'log.jsonl';

@@ -1,45 +1,32 @@
-// Layer: train. Checkpoints that cannot tear.
+// Layer: run. Checkpoint storage: the format of a committed checkpoint, and
+// reading it back verified.
 //
-// A checkpoint is committed as one unit. Its files (the model's state dict as
-// safetensors, with PyTorch names; the optimizer state; a manifest) are written
-// into a fresh directory `checkpoints/.tmp-…`, fsynced, and renamed to
-// `checkpoints/<seq>`; only then is the run's `checkpoint.json` replaced (one
-// atomic rename), and it records each file's size and SHA-256 and its own
-// digest. Whatever instant a crash or a full disk hits, `checkpoint.json`
-// names a complete commit; a file altered afterwards fails its hash and is
-// named; `--resume` then falls back to the newest commit that still verifies.
-// The last KEEP_COMMITS commits are kept for that. `model.safetensors` in the
-// run directory is a hard link to the newest model, for PyTorch users.
-// A run trained with --keep-every N also keeps the end-of-epoch commit of
-// every N-th epoch (and of the last) as `epochs/<epoch>` (hard links to the
-// commit's files, so pruning checkpoints/ never touches it), and lists each in
-// checkpoint.json under `keep` with its model's SHA-256.
+// A checkpoint is committed as one unit (run/commit.ts writes it): its files
+// (the model's state dict as safetensors, with PyTorch names; the optimizer
+// state; a manifest) sit in `checkpoints/<seq>`, and the run's
+// `checkpoint.json` names the newest commit, recording each file's size and
+// SHA-256 and its own digest. Whatever instant a crash or a full disk hits,
+// `checkpoint.json` names a complete commit; a file altered afterwards fails
+// its hash and is named; `--resume` then falls back to the newest commit that
+// still verifies. A run trained with --keep-every also keeps epochs
+// (run/kept-epochs.ts), listed in checkpoint.json under `keep`.
 import { createHash } from 'node:crypto';
-import {
-  closeSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, realpathSync, renameSync, rmSync, statSync,
-} from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { decodeSafetensors, encodeSafetensors } from '../io/safetensors.js';
-import { makeDirs, writeFileAtomicSync } from '../io/atomic.js';
+import { decodeSafetensors } from '../io/safetensors.js';
 import { dispose, type Tensor } from '../tensor/index.js';
 import type { Optimizer } from '../optim/index.js';
 import type { EmbeddingModel } from '../models/model.js';
-import { modelEntry } from '../models/catalogue.js';
-import { DEFENSES } from '../defense/registry.js';
-import { datasetOf, describeSchemaErrors, parseConfig, type ExperimentConfig } from './config.js';
+import { describeSchemaErrors, parseConfig, type ExperimentConfig } from './config.js';
 
 export const SIDECAR = 'checkpoint.json';
 export const COMMITS_DIR = 'checkpoints';
-/** Where a run trained with --keep-every keeps its epochs (`epochs/0004` = the commit after epoch 4). */
-export const KEPT_DIR = 'epochs';
-/** The newest commit plus this many − 1 older ones stay on disk as fallbacks. */
-export const KEEP_COMMITS = 2;
-const MODEL_FILE = 'model.safetensors';
-const OPTIM_FILE = 'optimizer.safetensors';
+export const MODEL_FILE = 'model.safetensors';
+export const OPTIM_FILE = 'optimizer.safetensors';
 /** Names of a defense's tensor state (free AT's perturbation) in the optimizer file: beside the optimizer's `<param>.<name>` keys. */
-const DEFENSE_TENSOR_PREFIX = 'defense:';
-const FORMAT = 'rankshield-checkpoint/2';
+export const DEFENSE_TENSOR_PREFIX = 'defense:';
+export const FORMAT = 'rankshield-checkpoint/2';
 const LEGACY_FORMAT = 'rankshield-checkpoint/1';
 
 /** Where training continues: the next optimizer step to run is step `step` of epoch `epoch`. */
@@ -180,7 +167,7 @@ const legacySchema = z
   })
   .strict();
 
-const sha256 = (bytes: Uint8Array | string): string => createHash('sha256').update(bytes).digest('hex');
+export const sha256 = (bytes: Uint8Array | string): string => createHash('sha256').update(bytes).digest('hex');
 
 /** The digest of an info: SHA-256 of its JSON without the digest field (key order as written). */
 function digestOf(info: Omit<CheckpointInfo, 'digest'> & { digest?: string }): string {
@@ -283,7 +270,7 @@ export function readCheckpointInfo(dir: string): CheckpointInfo {
 }
 
 /** Commit directories of a run, newest first (temporaries excluded). */
-function commitDirs(runDir: string): string[] {
+export function commitDirs(runDir: string): string[] {
   const root = path.join(runDir, COMMITS_DIR);
   if (!existsSync(root)) return [];
   return readdirSync(root)
@@ -342,246 +329,9 @@ function readTensors(ck: VerifiedCheckpoint, which: 'model' | 'optimizer'): Map<
   if (ck.verified) checkRecord(p, rec, sidecar, bytes.length, () => sha256(bytes));
   return decodeSafetensors(bytes, p).tensors;
 }
-
-// ------------------------------------------------------------------ writing
-
-/** Points of the commit protocol, in order (tests inject failures at each). */
-export const COMMIT_STAGES = ['model', 'optimizer', 'manifest', 'commit-rename', 'keep', 'sidecar', 'link', 'prune'] as const;
-export type CommitStage = (typeof COMMIT_STAGES)[number];
-
-/** Options of `saveCheckpoint`: what else it keeps, and fault injection for tests. */
-export interface SaveOptions {
-  /** Called as each stage completes; a throw there behaves like a failure at that point (tests). */
-  onStage?: (stage: CommitStage) => void;
-  /** Keep this commit as epoch `keepEpoch` (1-based) under epochs/ and list it in `state.keep` (which must be set). */
-  keepEpoch?: number;
-  /** The defense's tensor state (free AT's perturbation), stored in the optimizer file. */
-  defenseTensors?: ReadonlyMap<string, Tensor>;
-}
-
-/** Commits a checkpoint of the run in `runDir` and returns what checkpoint.json now says. */
-export function saveCheckpoint(runDir: string, model: EmbeddingModel, opt: Optimizer, state: CheckpointState, o: SaveOptions = {}): CheckpointInfo {
-  const stage = (s: CommitStage): void => o.onStage?.(s);
-  const root = path.join(runDir, COMMITS_DIR);
-  makeDirs(root);
-  const seq = String((commitDirs(runDir).map((d) => Number(path.basename(d)))[0] ?? 0) + 1).padStart(6, '0');
-  const tmp = path.join(root, `.tmp-${seq}-${process.pid}`);
-  const final = path.join(root, seq);
-  rmSync(tmp, { recursive: true, force: true });
-  try {
-    mkdirSync(tmp);
-    const modelBytes = encodeSafetensors(model.stateDict(), { format: 'pt', model: model.kind });
-    writeFileAtomicSync(path.join(tmp, MODEL_FILE), modelBytes);
-    stage('model');
-    const o2 = opt.stateDict();
-    const training = new Map(o2.tensors);
-    for (const [k, t] of o.defenseTensors ?? []) training.set(DEFENSE_TENSOR_PREFIX + k, t);
-    const optBytes = encodeSafetensors(training, { step: String(o2.step) });
-    writeFileAtomicSync(path.join(tmp, OPTIM_FILE), optBytes);
-    stage('optimizer');
-    const record = (p: string, bytes: Uint8Array): FileRecord => ({ path: p, bytes: bytes.length, sha256: sha256(bytes) });
-    const keep = keptPolicy(state.keep, o.keepEpoch, sha256(modelBytes));
-    const body = { format: FORMAT, ...state, ...(keep !== undefined ? { keep } : {}), optimizerStep: o2.step, savedAt: new Date().toISOString() } as const;
-    const manifest = withDigest({ ...body, files: { model: record(MODEL_FILE, modelBytes), optimizer: record(OPTIM_FILE, optBytes) } });
-    writeFileAtomicSync(path.join(tmp, SIDECAR), JSON.stringify(manifest, null, 2) + '\n');
-    fsyncDir(tmp);
-    stage('manifest');
-    renameSync(tmp, final);
-    fsyncDir(root);
-    stage('commit-rename');
-    if (o.keepEpoch !== undefined) {
-      keepCommit(runDir, final, o.keepEpoch);
-      stage('keep');
-    }
-    const rel = (f: string): string => path.posix.join(COMMITS_DIR, seq, f);
-    const sidecar = withDigest({ ...body, files: { model: record(rel(MODEL_FILE), modelBytes), optimizer: record(rel(OPTIM_FILE), optBytes) } });
-    writeFileAtomicSync(path.join(runDir, SIDECAR), JSON.stringify(sidecar, null, 2) + '\n');
-    fsyncDir(runDir);
-    stage('sidecar');
-    linkLatestModel(runDir, path.join(final, MODEL_FILE));
-    stage('link');
-    pruneCommits(runDir);
-    stage('prune');
-    return sidecar;
-  } catch (e) {
-    rmSync(tmp, { recursive: true, force: true });
-    throw new Error(`cannot commit the checkpoint in ${runDir}: ${(e as Error).message} (the previous checkpoint is intact)`);
-  }
-}
-
-/** The directory name of a kept epoch (1-based), relative to the run: `epochs/0004`. */
-export const keptPath = (epoch: number): string => path.posix.join(KEPT_DIR, String(epoch).padStart(4, '0'));
-
-/** `policy` with epoch `epoch` added (replacing an entry of the same epoch: a resumed run redoing it). */
-function keptPolicy(policy: KeepPolicy | undefined, epoch: number | undefined, modelSha256: string): KeepPolicy | undefined {
-  if (epoch === undefined) return policy;
-  if (policy === undefined) throw new Error(`keeping epoch ${epoch} needs a keep policy in the state`);
-  const epochs = [...policy.epochs.filter((e) => e.epoch !== epoch), { epoch, path: keptPath(epoch), sha256: modelSha256 }].sort((a, b) => a.epoch - b.epoch);
-  return { every: policy.every, epochs };
-}
-
-/**
- * Keeps the committed `commit` as epoch `epoch`: its files hard-linked (copied
- * where links are refused) into a temporary directory, which is then renamed
- * to epochs/<epoch> in one step. An older copy of the same epoch (a resumed run
- * redoing it) is replaced.
- */
-function keepCommit(runDir: string, commit: string, epoch: number): void {
-  const root = path.join(runDir, KEPT_DIR);
-  makeDirs(root);
-  const final = path.join(runDir, keptPath(epoch));
-  const tmp = path.join(root, `.tmp-${path.basename(final)}-${process.pid}`);
-  rmSync(tmp, { recursive: true, force: true });
-  try {
-    mkdirSync(tmp);
-    for (const f of [MODEL_FILE, OPTIM_FILE, SIDECAR]) {
-      try {
-        linkSync(path.join(commit, f), path.join(tmp, f));
-      } catch {
-        writeFileAtomicSync(path.join(tmp, f), readFileSync(path.join(commit, f)));
-      }
-    }
-    fsyncDir(tmp);
-    rmSync(final, { recursive: true, force: true });
-    renameSync(tmp, final);
-    fsyncDir(root);
-  } catch (e) {
-    rmSync(tmp, { recursive: true, force: true });
-    throw e;
-  }
-}
-
-/** A kept epoch as read back: its directory, and what is wrong with it (missing, altered) or null when it verifies. */
-export interface KeptEpochStatus extends KeptEpoch {
-  dir: string;
-  problem: string | null;
-}
-
-/**
- * The epochs a run keeps (its checkpoint.json's `keep`), each verified: its
- * commit's checkpoint.json and every file hashed, and the model's SHA-256
- * equal to the one the run recorded. An empty list for a run without --keep-every.
- */
-export function keptEpochs(runDir: string, o: { hash?: boolean } = {}): KeptEpochStatus[] {
-  const info = readCheckpointInfo(runDir);
-  return (info.keep?.epochs ?? []).map((e) => {
-    const dir = confinedPath(runDir, e.path, path.join(runDir, SIDECAR));
-    let problem: string | null = null;
-    try {
-      const ck = o.hash === false ? { info: readCheckpointInfo(dir) } : readCheckpoint(dir);
-      if (ck.info.files.model.sha256 !== e.sha256) problem = `${dir}: its model's SHA-256 differs from the one ${SIDECAR} recorded for epoch ${e.epoch}`;
-    } catch (err) {
-      problem = existsSync(dir) ? (err as Error).message : `${dir} is missing`;
-    }
-    return { ...e, dir, problem };
-  });
-}
-
-/**
- * After a resume from a commit directory (the run's checkpoint.json was torn):
- * the epoch that commit kept is linked again when its copy under epochs/ is
- * missing or does not verify, so the run keeps the same epochs.
- */
-export function repairKeptEpoch(runDir: string, ck: VerifiedCheckpoint): void {
-  if (path.resolve(ck.base) === path.resolve(runDir)) return;
-  const own = ck.info.keep?.epochs.find((e) => e.sha256 === ck.info.files.model.sha256);
-  if (own === undefined) return;
-  const status = keptEpochs(runDir).find((e) => e.epoch === own.epoch);
-  if (status === undefined || status.problem !== null) keepCommit(runDir, ck.base, own.epoch);
-}
-
-function withDigest(info: Omit<CheckpointInfo, 'digest'>): CheckpointInfo {
+/** An info with its digest field filled in. */
+export function withDigest(info: Omit<CheckpointInfo, 'digest'>): CheckpointInfo {
   return { ...info, digest: digestOf(info) };
-}
-
-function fsyncDir(dir: string): void {
-  const fd = openSync(dir, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** `runDir/model.safetensors` → the newest model (hard link, replaced atomically; a copy where links are refused). */
-function linkLatestModel(runDir: string, target: string): void {
-  const tmp = path.join(runDir, `.${MODEL_FILE}.${process.pid}.link`);
-  rmSync(tmp, { force: true });
-  try {
-    linkSync(target, tmp);
-    renameSync(tmp, path.join(runDir, MODEL_FILE));
-  } catch {
-    rmSync(tmp, { force: true });
-    writeFileAtomicSync(path.join(runDir, MODEL_FILE), readFileSync(target));
-  }
-}
-
-/** Removes commits older than the newest KEEP_COMMITS, and temporaries left by a crashed process. */
-function pruneCommits(runDir: string): void {
-  for (const d of commitDirs(runDir).slice(KEEP_COMMITS)) rmSync(d, { recursive: true, force: true });
-  removeStaleTemporaries(runDir);
-}
-
-/** Temporaries of a commit that never finished (the run directory is locked, so none is in use). */
-export function removeStaleTemporaries(runDir: string): void {
-  for (const root of [path.join(runDir, COMMITS_DIR), path.join(runDir, KEPT_DIR)]) {
-    if (!existsSync(root)) continue;
-    for (const n of readdirSync(root)) if (n.startsWith('.tmp-') && !n.endsWith(`-${process.pid}`)) rmSync(path.join(root, n), { recursive: true, force: true });
-  }
-}
-
-// ------------------------------------------------------------------ models
-
-/**
- * A fresh model for the config. `weights: 'initial'` loads the ImageNet
- * weights of `pretrained` (a new run); 'checkpoint' leaves them out because a
- * checkpoint's weights replace them, so a run never reads that file again.
- */
-export function createModel(config: ExperimentConfig, weights: 'initial' | 'checkpoint' = 'initial'): EmbeddingModel {
-  const { imageSide, channels } = datasetOf(config);
-  return modelEntry(config.model).create({
-    // The dataset's input shape: 28×28 grey for MNIST/Fashion, 224×224 RGB otherwise (docs/datasets.md).
-    inputShape: [channels, imageSide, imageSide],
-    // The defense entry says whether its models train BatchNorm (EST) or keep it frozen (docs/methods.md §3).
-    frozenBatchNorm: !DEFENSES[config.defense.kind].trainsBatchNorm,
-    ...(weights === 'initial' && config.pretrained !== undefined ? { pretrained: config.pretrained } : {}),
-    ...(config.modelFile !== undefined ? { modelFile: config.modelFile } : {}),
-  });
-}
-
-/** The copy of a TorchScript run's module file kept in its run directory. */
-export const MODULE_COPY = 'torchscript-module.pt';
-
-/** Keeps a copy of a TorchScript run's module in the run directory: the run never needs the user's file again. */
-export function keepModuleFile(config: ExperimentConfig, runDir: string): void {
-  if (config.modelFile === undefined) return;
-  const copy = path.join(runDir, MODULE_COPY);
-  writeFileAtomicSync(copy, readFileSync(config.modelFile));
-}
-
-/** A checkpoint's config as the run directory can rebuild it: its own copy of the module file when it has one. */
-export function runConfig(config: ExperimentConfig, checkpointDir: string): ExperimentConfig {
-  if (config.modelFile === undefined) return config;
-  // A commit directory sits two levels below the run directory (run/checkpoints/NNNNNN).
-  for (const dir of [checkpointDir, path.dirname(path.dirname(checkpointDir))]) {
-    const copy = path.join(dir, MODULE_COPY);
-    if (existsSync(copy)) return { ...config, modelFile: copy };
-  }
-  return config;
-}
-
-/** Rebuilds the model of a checkpoint (run directory, commit directory or file in one) with its verified weights. */
-export function loadCheckpoint(p: string): { model: EmbeddingModel; info: CheckpointInfo; dir: string } {
-  const dir = resolveCheckpointDir(p);
-  const ck = readCheckpoint(dir, []); // the weights are verified as they are read; the optimizer is not needed
-  const model = createModel(runConfig(ck.info.config, ck.base), 'checkpoint');
-  try {
-    loadModelWeights(ck, model);
-  } catch (e) {
-    model.dispose();
-    throw e;
-  }
-  return { model, info: ck.info, dir };
 }
 
 /** Copies the checkpoint's weights into an existing model of the same kind. */
