@@ -43,5 +43,5 @@ run(['libtorch.js', 'json'], 'finding libtorch (install libtorch-dev, or set RAN
 const dir = nodeDir();
 if (dir === null) console.warn('rankshield: no Node headers found next to this Node; node-gyp will try to download them');
 const nodeGyp = createRequire(import.meta.url).resolve('node-gyp/bin/node-gyp.js');
-console.log('rankshield: building the native addon against libtorch (about a minute)');
+console.log('rankshield: building the native addon against libtorch (about 40 s of compiling)');
 run([nodeGyp, 'rebuild', ...(dir === null ? [] : [`--nodedir=${dir}`])], 'building the native addon');

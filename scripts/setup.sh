@@ -40,7 +40,7 @@ stamp=native/build/libtorch.json
 want_torch=$(cd native && node libtorch.js json)
 if [[ ! -f $addon || native/src/bridge.cc -nt $addon || native/binding.gyp -nt $addon || native/libtorch.js -nt $addon \
       || "$(cat "$stamp" 2>/dev/null)" != "$want_torch" ]]; then
-  echo "setup: building the native addon (about 20 s)"
+  echo "setup: building the native addon (about 40 s of compiling)"
   npx --no-install node-gyp rebuild --nodedir="${RANKSHIELD_NODEDIR:-/usr}" --directory native >native-build.log 2>&1 || {
     tail -40 native-build.log
     echo "setup: native build failed (full log: native-build.log)" >&2

@@ -15,6 +15,8 @@ import { CONSUMER_TSCONFIG, ROOT, tsBlocks, tsc } from './helpers/consumer.js';
 
 const DOCS = path.join(ROOT, 'docs');
 const read = (p: string): string => readFileSync(p, 'utf8');
+/** The documents at the package root; package.json "files" ships them beside docs/. */
+const ROOT_DOCS = ['README.md', 'CONTRIBUTING.md', 'CHANGELOG.md'];
 const docFiles = (): string[] => readdirSync(DOCS).filter((f) => f.endsWith('.md')).map((f) => path.join(DOCS, f));
 
 test('docs/cli.md is generated from the commands\' --help texts and up to date', () => {
@@ -47,7 +49,7 @@ const RUN_OUTPUT = /(^|\/)(report|swipe|summary|trail|losses)\.md$/;
 
 test('README, docs/, --help texts and source comments point only at files and sections that exist in the package', async () => {
   const texts: [string, string][] = [
-    [path.join(ROOT, 'README.md'), read(path.join(ROOT, 'README.md'))],
+    ...ROOT_DOCS.map((f): [string, string] => [path.join(ROOT, f), read(path.join(ROOT, f))]),
     ...docFiles().map((f): [string, string] => [f, read(f)]),
     [path.join(ROOT, '--help'), help()],
     ...(await commandUsages()).map(({ name, usage }): [string, string] => [path.join(ROOT, `${name} --help`), usage]),
@@ -68,7 +70,7 @@ test('README, docs/, --help texts and source comments point only at files and se
         problems.push(`${where}: ${ref} does not exist`);
         continue;
       }
-      if (!target.startsWith(DOCS + path.sep) && target !== path.join(ROOT, 'README.md')) problems.push(`${where}: ${ref} is not shipped (only README.md and docs/ are)`);
+      if (!target.startsWith(DOCS + path.sep) && !ROOT_DOCS.some((f) => target === path.join(ROOT, f))) problems.push(`${where}: ${ref} is not shipped (only ${ROOT_DOCS.join(', ')} and docs/ are)`);
       if (hash !== undefined && !anchors(read(target)).has(hash.slice(1))) problems.push(`${where}: ${ref}${hash} names no heading`);
       // "docs/methods.md §8.3": that numbered heading must exist.
       if (section !== undefined && !new RegExp(`^#{2,3} ${section.replace('.', '\\.')}[. ]`, 'm').test(read(target))) {
@@ -87,4 +89,60 @@ test('the fingerprints docs/datasets.md quotes are those of the datasets as load
     const s = datasetStats(await openDataset(name));
     assert.deepEqual([row[1], row[2]], [s.train_sha256, s.test_sha256], `${name} fingerprints`);
   }
+});
+
+/**
+ * Phrases that narrate how the software was developed rather than what it does: who ran what beside
+ * which jobs, on which "lent" or "development" machine, in which session, on which day. A measurement
+ * states its provenance (command, commit, CPU, threads, libtorch) instead.
+ */
+const NARRATIVE: [RegExp, string][] = [
+  [/load average/i, 'a load average'],
+  [/\bengineers?\b/i, 'engineers'],
+  [/\blent\b/i, '"lent"'],
+  [/\bthis session\b|\bsessions?'s\b/i, 'a session'],
+  [/development machine/i, 'the development machine'],
+  [/\bother (?:engineers' |people's )?jobs\b/i, 'other jobs'],
+  [/\bwe tried\b/i, '"we tried"'],
+  [/shared machine/i, 'a shared machine'],
+  [/\b(?:on|since|until|before|after|as of) \d{4}-\d{2}-\d{2}\b/i, 'a date as narrative (give the commit in a provenance line)'],
+];
+
+/** Every Markdown file under a folder (docs/api/, when generated, included). */
+function markdownUnder(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? markdownUnder(path.join(dir, e.name)) : e.name.endsWith('.md') ? [path.join(dir, e.name)] : []));
+}
+
+/** The lines of a text that narrate development, as "file:line: what". */
+function narration(where: string, text: string): string[] {
+  return text.split('\n').flatMap((line, i) => NARRATIVE.filter(([re]) => re.test(line)).map(([, what]) => `${where}:${i + 1}: ${what}: ${line.trim().slice(0, 120)}`));
+}
+
+test('the narrative check catches the sentences it is meant for', () => {
+  const sample = [
+    'It took 5 min 58 s while two other engineers\' jobs held the load average at 4.5–5.3.',
+    'No GPU machine was lent to this project in this session.',
+    'Measured on the 2-core development machine on 2026-12-02.',
+  ].join('\n');
+  assert.deepEqual(narration('sample', sample).map((p) => p.split(': ')[1]), [
+    'a load average', 'engineers', 'other jobs', '"lent"', 'a session', 'the development machine', 'a date as narrative (give the commit in a provenance line)',
+  ]);
+  assert.deepEqual(narration('sample', 'Provenance: `npm run demo`, commit fdb4784 (2026-11-22), AMD EPYC, 2 threads.'), []);
+});
+
+test('README, CONTRIBUTING, CHANGELOG, docs/ and every --help text describe the software, not its development', async () => {
+  const texts: [string, string][] = [
+    ...ROOT_DOCS.map((f): [string, string] => [f, read(path.join(ROOT, f))]),
+    ...markdownUnder(DOCS).map((f): [string, string] => [path.relative(ROOT, f), read(f)]),
+    ['rankshield --help', help()],
+    ...(await commandUsages()).map(({ name, usage }): [string, string] => [`rankshield ${name} --help`, usage]),
+  ];
+  assert.ok(texts.length > ROOT_DOCS.length + 10, 'the README, the docs and the usage texts were all read');
+  assert.deepEqual(texts.flatMap(([where, text]) => narration(where, text)), []);
+});
+
+test('README.md is at most 200 lines, for users (the rest lives in docs/)', () => {
+  const lines = read(path.join(ROOT, 'README.md')).split('\n');
+  if (lines.at(-1) === '') lines.pop();
+  assert.ok(lines.length <= 200, `README.md has ${lines.length} lines`);
 });
