@@ -21,7 +21,7 @@
 #
 # Cost on 2 CPU cores: an undefended epoch takes ~150 s; an adversarial epoch
 # costs about (η + 2)× that, i.e. ~1 h per epoch at η = 32, and a full rob28
-# swipe ~1 h per model. The README's tables come from the reduced runs
+# swipe ~1 h per model. The tables of docs/results.md come from the reduced runs
 #   ETA=4 MAX_BATCHES=80 SWIPE_MAX_ITER=4 JOBS=2 experiments/fashion-defenses.sh
 #   ETA=8 MAX_BATCHES=80 SWIPE_MAX_ITER=4 JOBS=2 NONE_FROM=runs/defenses-eta4-b80-q4 experiments/fashion-defenses.sh
 #   ETA=16 MAX_BATCHES=80 SWIPE_MAX_ITER=4 JOBS=2 NONE_FROM=runs/defenses-eta4-b80-q4 experiments/fashion-defenses.sh

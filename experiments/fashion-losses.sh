@@ -5,9 +5,9 @@
 #
 #   experiments/fashion-losses.sh
 #
-#   ETA=N            training PGD steps η (default 4, the README's reduced defense table)
+#   ETA=N            training PGD steps η (default 4, the reduced defense table of docs/results.md)
 #   EPOCHS=N         code epochs (default 8)
-#   MAX_BATCHES=N    stop each epoch after N batches (default 80, as the README's table)
+#   MAX_BATCHES=N    stop each epoch after N batches (default 80, as the defense table of docs/results.md)
 #   SWIPE_MAX_ITER=N attack only the first N query batches of 128 (default 4)
 #   OUT=DIR          default runs/losses-eta<ETA>-e<EPOCHS>-b<MAX_BATCHES>-q<SWIPE_MAX_ITER>
 #   DEFENSES="..."   a subset of "none act hm" (default all); LOSSES="..." likewise: two instances with

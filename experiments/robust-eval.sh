@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The worst-case columns of the README's Fashion defense table: for each run directory given,
+# The worst-case columns of the Fashion defense table of docs/results.md: for each run directory given,
 # a plain rob28 swipe and `swipe --robust-eval` on the same first query batches, with wall
 # times; summary.md collects the PGD and worst-case ERS/ARS and the masking verdict.
 #

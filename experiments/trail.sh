@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Robustness over training for one defense: ACT[R] on Fashion-MNIST c2f2 (η = 4 training PGD
-# steps, 8 epochs of 80 batches: the README table's budget), every N-th epoch's checkpoint kept
+# steps, 8 epochs of 80 batches: the defense table's budget in docs/results.md), every N-th epoch's checkpoint kept
 # (train --keep-every N), then a rob28 swipe of each kept epoch (swipe --epochs all) on the first
 # query batches; RUN/swipe-epochs/rob28/ gets the table (trail.md), the chart (trail.svg) and a page.
 #
