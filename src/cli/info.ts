@@ -13,7 +13,9 @@ export const infoCommand: Command = {
     `Prints what this installation computes with: the libtorch the native addon was built against
 (choose another with RANKSHIELD_LIBTORCH=DIR or =python and npm run setup), whether it has CUDA
 and which devices it sees, the BLAS, the CPU capability libtorch uses, the intra-op threads, and
-whether c10d Gloo (data-parallel --nproc) is available.`,
+whether c10d Gloo (data-parallel --nproc) is available. BLAS is libtorch's own build setting:
+Debian's libtorch says "generic" (the libblas.so.3 interface, which libopenblas0-pthread makes
+OpenBLAS; docs/install.md#what-rankshield-info-prints).`,
     [{ options: OPTIONS }],
   ),
   options: OPTIONS,
