@@ -1,4 +1,4 @@
-// Architecture: the README's layer table, checked on the sources. A file may
+// Architecture: the layer table of CONTRIBUTING.md, checked on the sources. A file may
 // import its own layer and the layers below it, never one above; only
 // src/tensor/ touches the native addon. Reads text only (no libtorch).
 import assert from 'node:assert/strict';
@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 /**
- * Height of each src/ folder (and of src/index.ts), as in the README's Architecture table: every layer has its own
+ * Height of each src/ folder (and of src/index.ts), as in CONTRIBUTING.md's layer table: every layer has its own
  * height, so between two layers imports run one way only (an import of a layer of equal height is an import of itself).
  */
 const HEIGHT: Record<string, number> = {
