@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
 """Reference values of rankshield's losses from pytorch-metric-learning (PML).
 
-Writes test/fixtures/losses-pml.json: for each loss and metric, float64
+Writes test/fixtures/losses-pml.json: for each loss, form and metric, float64
 embeddings z [8, 6] (raw, before the metric's normalisation), SPC-2 labels,
 fixed triplets, and PML's value and gradient d value / d z, where PML's
 reduction may differ from ours (see "reduction" in each case; the TS test,
 test/metric-losses.test.ts, recomputes the same reduction from rankshield's
-terms). The TS test needs no Python; rerun this to refresh the fixture or to
+terms; a published form is PML's class with its own reduction). The TS test needs no Python; rerun this to refresh the fixture or to
 compare side by side:
 
   python3 -m venv ~/.cache/rankshield/pml-venv
@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 import pytorch_metric_learning
-from pytorch_metric_learning import losses, miners, distances, reducers
+from pytorch_metric_learning import losses, miners, distances, reducers, regularizers
 
 torch.manual_seed(7)
 torch.set_default_dtype(torch.float64)
@@ -61,6 +61,7 @@ def case_contrastive(z, metric):
 
 
 def case_margin(z, metric):
+    # The published form (Wu et al.): PML's own reduction, its default DivisorReducer.
     loss = losses.MarginLoss(margin=0.2, nu=0, beta=0.6, triplets_per_anchor='all', learn_beta=False, distance=lp(metric))
     return loss(z, LABELS, (A, P, N)), "PML's own: sum of pos+neg terms / number of non-zero terms"
 
@@ -69,6 +70,39 @@ def case_ms(z, metric):
     miner = miners.MultiSimilarityMiner(epsilon=0.1)
     loss = losses.MultiSimilarityLoss(alpha=2, beta=40, base=0.5)
     return loss(z, LABELS, miner(z, LABELS)), 'mean over all anchors (PML default)'
+
+
+def lifted_distance(metric, m):
+    """PML's distance and margins (neg, pos) for our metric: a similarity for C turns d = 1 - s into its margins."""
+    if metric == 'C':
+        return distances.CosineSimilarity(), 1 - m, 1
+    return lp(metric), m, 0
+
+
+def case_lifted_published(z, metric):
+    dist, neg, pos = lifted_distance(metric, 0.2 if metric in ('N', 'C') else 1.0)
+    loss = losses.LiftedStructureLoss(neg_margin=neg, pos_margin=pos, distance=dist)
+    return loss(z, LABELS), "PML's own (Oh Song et al.): mean over ordered positive pairs of relu(J)^2 / 2"
+
+
+def case_lifted_generalized(z, metric):
+    dist, neg, pos = lifted_distance(metric, 0.2 if metric in ('N', 'C') else 1.0)
+    loss = losses.GeneralizedLiftedStructureLoss(neg_margin=neg, pos_margin=pos, distance=dist)
+    return loss(z, LABELS), "PML's own (Hermans et al.): mean over every row as an anchor"
+
+
+def case_npair_published(z, metric):
+    # Defaults: DotProductSimilarity normalises, one pair per class, cross-entropy.
+    return losses.NPairsLoss()(z, LABELS), "PML's own: mean cross-entropy over one pair per class"
+
+
+def case_snr_published(z, metric):
+    # On the metric's embeddings (as ours gets them), so that the regulariser sees the same rows.
+    x = embed(z, metric)
+    loss = losses.SignalToNoiseRatioContrastiveLoss(
+        pos_margin=0, neg_margin=1, distance=distances.SNRDistance(normalize_embeddings=False),
+        embedding_regularizer=regularizers.ZeroMeanRegularizer(), embedding_reg_weight=0.005)
+    return loss(x, LABELS, (A, P, A, N)), "PML's own: mean of non-zero pos + mean of non-zero neg (AvgNonZeroReducer) + 0.005 * mean |sum x| over the batch"
 
 
 def case_lifted(z, metric):
@@ -96,25 +130,30 @@ def case_circle(z, metric):
     return loss(z, LABELS), 'mean over all anchors (PML default: the mean of the non-zero per-anchor softplus terms, here all of them)'
 
 
+# (loss, form, metric, case): form '' for a loss with one form; 'robrank' cases recompose RobRank's reduction from PML's terms.
 CASES = [
-    ('triplet', 'N', case_triplet), ('triplet', 'E', case_triplet),
-    ('spectral-triplet', 'N', case_spectral),
-    ('contrastive', 'N', case_contrastive), ('contrastive', 'E', case_contrastive),
-    ('margin', 'N', case_margin), ('margin', 'E', case_margin),
-    ('multi-similarity', 'N', case_ms),
-    ('lifted', 'N', case_lifted), ('lifted', 'E', case_lifted), ('lifted', 'C', case_lifted),
-    ('snr', 'N', case_snr), ('snr', 'E', case_snr),
-    ('circle', 'N', case_circle),
+    ('triplet', '', 'N', case_triplet), ('triplet', '', 'E', case_triplet),
+    ('spectral-triplet', '', 'N', case_spectral),
+    ('contrastive', '', 'N', case_contrastive), ('contrastive', '', 'E', case_contrastive),
+    ('margin', 'published', 'N', case_margin), ('margin', 'published', 'E', case_margin),
+    ('multi-similarity', '', 'N', case_ms),
+    ('lifted', 'robrank', 'N', case_lifted), ('lifted', 'robrank', 'E', case_lifted), ('lifted', 'robrank', 'C', case_lifted),
+    ('snr', 'robrank', 'N', case_snr), ('snr', 'robrank', 'E', case_snr),
+    ('circle', '', 'N', case_circle),
+    ('lifted', 'published', 'N', case_lifted_published), ('lifted', 'published', 'E', case_lifted_published), ('lifted', 'published', 'C', case_lifted_published),
+    ('lifted', 'generalized', 'N', case_lifted_generalized), ('lifted', 'generalized', 'E', case_lifted_generalized), ('lifted', 'generalized', 'C', case_lifted_generalized),
+    ('npair', 'published', 'N', case_npair_published), ('npair', 'published', 'E', case_npair_published), ('npair', 'published', 'C', case_npair_published),
+    ('snr', 'published', 'N', case_snr_published), ('snr', 'published', 'E', case_snr_published), ('snr', 'published', 'C', case_snr_published),
 ]
 
 
 def run():
     out = []
-    for name, metric, fn in CASES:
+    for name, form, metric, fn in CASES:
         z = Z.clone().requires_grad_()
         value, reduction = fn(z, metric)
         value.backward()
-        out.append({'loss': name, 'metric': metric, 'reduction': reduction, 'value': value.item(), 'grad': z.grad.tolist()})
+        out.append({'loss': name, 'form': form, 'metric': metric, 'reduction': reduction, 'value': value.item(), 'grad': z.grad.tolist()})
     return out
 
 
@@ -122,14 +161,15 @@ def main():
     path = Path(__file__).resolve().parent.parent / 'test' / 'fixtures' / 'losses-pml.json'
     cases = run()
     if '--check' in sys.argv:
-        stored = {(c['loss'], c['metric']): c for c in json.loads(path.read_text())['cases']}
+        stored = {(c['loss'], c.get('form', ''), c['metric']): c for c in json.loads(path.read_text())['cases']}
         for c in cases:
-            s = stored.get((c['loss'], c['metric']))
+            s = stored.get((c['loss'], c['form'], c['metric']))
+            name = f"{c['loss']}/{c['form']}" if c['form'] else c['loss']
             if s is None:
-                print(f"{c['loss']:>17} {c['metric']}  PML {c['value']:.12f}  not in the fixture (rerun without --check)")
+                print(f"{name:>21} {c['metric']}  PML {c['value']:.12f}  not in the fixture (rerun without --check)")
                 continue
             g = max(abs(a - b) for ra, rb in zip(c['grad'], s['grad']) for a, b in zip(ra, rb))
-            print(f"{c['loss']:>17} {c['metric']}  PML {c['value']:.12f}  stored {s['value']:.12f}  max |grad diff| {g:.2e}")
+            print(f"{name:>21} {c['metric']}  PML {c['value']:.12f}  stored {s['value']:.12f}  max |grad diff| {g:.2e}")
         return
     doc = {
         'about': 'pytorch-metric-learning reference values for test/metric-losses.test.ts; made by bench/losses_reference.py',

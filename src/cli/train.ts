@@ -5,11 +5,11 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { DATASET_NAMES } from '../data/registry.js';
 import { METRIC_NAMES, metricByName, parseMetric } from '../metric/metric.js';
-import { LOSSES, LOSS_NAMES, lossEntry, lossFlags, type LossEntry } from '../metric/losses.js';
+import { LOSSES, LOSS_NAMES, lossEntry, lossFlags, lossFormOf, lossFormOption, type LossEntry } from '../metric/losses.js';
 import { MINER_NAMES, parseMinerName } from '../metric/miners.js';
 import { MODELS } from '../models/catalogue.js';
 import { DEFENSES, DEFENSE_KINDS, SUFFIX_GRAMMAR, type DefenseConfig, type DefenseOption } from '../defense/registry.js';
-import { defaultConfig, defaultLossMargin, parseConfig, parseShorthand, resolveConfig, TRAINING_DEFAULTS, type ExperimentConfig } from '../run/config.js';
+import { defaultConfig, defaultLossMargin, parseConfig, parseRecordedConfig, parseShorthand, resolveConfig, TRAINING_DEFAULTS, type ExperimentConfig } from '../run/config.js';
 import { DEFAULT_CHECKPOINT_SECONDS, train, TrainingInterrupted } from '../train/trainer.js';
 import { benignJson, evaluateBenign, formatBenign, readBenignMetrics } from '../eval/benign.js';
 import { catrideLambdaFromEntanglement } from '../eval/entanglement.js';
@@ -31,6 +31,8 @@ const num = (x: number): string => (x !== 0 && Math.abs(x) < 1e-3 ? x.toExponent
 const ALL_LOSSES = LOSSES as readonly LossEntry[];
 /** Each loss hyper-parameter flag once (losses.ts), with the losses that take it. */
 const LOSS_FLAGS = lossFlags();
+/** `--loss-form`, from the entries that have forms. */
+const LOSS_FORM = lossFormOption();
 
 const EXPERIMENT: OptionTable = {
   config: { kind: 'string', value: 'FILE', help: 'start from an experiment config (JSON: an ExperimentConfig, or the checkpoint.json\nof an earlier run, which reruns it); flags below override its fields' },
@@ -41,6 +43,7 @@ const EXPERIMENT: OptionTable = {
   'model-file': { kind: 'string', value: 'FILE', help: 'fine-tune a TorchScript model (torch.jit.save; N×C×H×W in [0,1] → N×D) instead; the run\nkeeps a copy, and also gets model.pt, the tuned module for torch.jit.load' },
   metric: { kind: 'string', value: METRIC_NAMES.join('|'), choices: METRIC_NAMES, help: 'distance: normalised Euclidean, Euclidean, cosine', default: DEFAULTS.metric },
   loss: { kind: 'string', choices: LOSS_NAMES, help: ALL_LOSSES.map((l) => `${l.name}: ${l.summary} (${l.metrics.join('/')})`).join('\n'), default: DEFAULTS.loss },
+  [LOSS_FORM.flag]: { kind: 'string', value: 'FORM', choices: LOSS_FORM.choices, help: LOSS_FORM.help },
   miner: { kind: 'string', value: 'NAME', help: `${MINER_NAMES.join(' | ')} (or a RobRank letter / code id)`, default: DEFAULTS.miner },
   margin: { kind: 'number', value: 'X', min: 0, help: `loss margin (${ALL_LOSSES.filter((l) => l.margin !== undefined).map((l) => `${l.name} ${[...new Set(METRIC_NAMES.filter((m) => l.metrics.includes(m)).map((m) => l.margin!(m)))].join('/')}`).join(', ')};\nCA-TRIDE runs ${DEFENSES.catride.defaultMargin})` },
   ...Object.fromEntries(LOSS_FLAGS.map((f): [string, OptionSpec] => [f.flag, { kind: 'number', value: 'X', help: f.help, ...(f.min !== undefined ? { min: f.min } : {}), ...(f.above !== undefined ? { above: f.above } : {}), ...(f.max !== undefined ? { max: f.max } : {}) }])),
@@ -218,16 +221,25 @@ async function buildConfig(shorthand: string | undefined, p: ParsedArgs): Promis
     c = file !== undefined ? readConfigFile(file) : shorthand !== undefined ? parseShorthand(shorthand) : defaultConfig(flagString(p, 'dataset') ?? DEFAULTS.dataset);
     const metric = flagString(p, 'metric');
     const loss = flagString(p, 'loss') as ExperimentConfig['loss'] | undefined;
-    if (metric !== undefined || loss !== undefined) {
+    const form = flagString(p, LOSS_FORM.flag);
+    if (metric !== undefined || loss !== undefined || form !== undefined) {
       c.metric = metric === undefined ? c.metric : parseMetric(metric);
       if (loss !== undefined && loss !== c.loss) {
         c.loss = loss;
         delete c.lossParams;
+        delete c.lossForm;
         const e = lossEntry(loss);
         // A loss that mines for itself, or always with one miner, sets the miner.
         if (e.input === 'batch' || e.miner !== undefined) c.miner = e.miner ?? 'random';
       }
-      c.margin = defaultLossMargin(c.loss, c.metric);
+      if (form !== undefined && form !== c.lossForm) {
+        // Checked here so that the error names the loss's forms; the form's own hyper-parameters are its defaults.
+        lossFormOf(c.loss, form);
+        c.lossForm = form;
+        delete c.lossParams;
+      }
+      // The margin follows the loss, metric and form (SNR's published form has its own); --margin below still wins.
+      c.margin = defaultLossMargin(c.loss, c.metric, c.lossForm);
     }
     const miner = flagString(p, 'miner');
     if (miner !== undefined) c.miner = parseMinerName(miner);
@@ -237,6 +249,8 @@ async function buildConfig(shorthand: string | undefined, p: ParsedArgs): Promis
       if (v === undefined) continue;
       const h = entry.hypers.find((x) => x.flag === f.flag);
       if (h === undefined) throw new Error(`--${f.flag} belongs to --loss ${f.losses.join(' or ')}, not ${c.loss}`);
+      const formNow = lossFormOf(c.loss, c.lossForm);
+      if (h.forms !== undefined && !h.forms.includes(formNow)) throw new Error(`--${f.flag} belongs to loss ${c.loss}'s form ${h.forms.join(' or ')}, not ${formNow} (--${LOSS_FORM.flag})`);
       c.lossParams = { ...c.lossParams, [h.name]: v };
     }
     if (flagNumber(p, 'margin') !== undefined && entry.margin === undefined) throw new Error(`loss ${c.loss} has no margin: --margin does not apply`);
@@ -290,8 +304,8 @@ function readConfigFile(file: string): ExperimentConfig {
   } catch (e) {
     throw new Error(`--config ${file}: ${(e as Error).message}`);
   }
-  const inner = typeof raw === 'object' && raw !== null && 'format' in raw && 'config' in raw ? (raw as { config: unknown }).config : raw;
-  return parseConfig(inner, `--config ${file}`);
+  const recorded = typeof raw === 'object' && raw !== null && 'format' in raw && 'config' in raw;
+  return recorded ? parseRecordedConfig((raw as { config: unknown }).config, `--config ${file}`) : parseConfig(raw, `--config ${file}`);
 }
 
 /** The defense of the flags: --defense picks the kind (default: the base's), each option flag sets its field. */

@@ -561,6 +561,7 @@ export interface ResolvedRun {
   readonly loss: string;
   readonly metric: MetricName;
   readonly margin: number;
+  readonly lossForm?: string;
   readonly lossParams?: Readonly<Record<string, number>>;
 }
 
@@ -578,7 +579,7 @@ export function buildDefense(c: ResolvedRun): RunDefense {
   const refusal = defenseRefusal(c.defense, c.loss, c.metric);
   if (refusal !== undefined) throw new Error(refusal);
   const defense = entryOf(c.defense).build(c.defense);
-  const loss = buildTrainingLoss(c.loss, { margin: c.margin, metric: metricByName(c.metric), ...(c.lossParams !== undefined ? { params: c.lossParams } : {}) });
+  const loss = buildTrainingLoss(c.loss, { margin: c.margin, metric: metricByName(c.metric), ...(c.lossForm !== undefined ? { form: c.lossForm } : {}), ...(c.lossParams !== undefined ? { params: c.lossParams } : {}) });
   return {
     name: defense.name,
     loss,

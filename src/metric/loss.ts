@@ -24,6 +24,33 @@ export interface LossHyper {
   readonly min?: number;
   readonly above?: number;
   readonly max?: number;
+  /** The forms of the loss that have this term (RobRank's norm penalties); absent = every form. */
+  readonly forms?: readonly string[];
+}
+
+/** The `train` flag that picks a loss's form (`--loss-form`); one flag, each loss says its own forms. */
+export const LOSS_FORM_FLAG = 'loss-form';
+
+/** One form of a loss: a formula or reduction with a source (a paper as pytorch-metric-learning implements it, or RobRank's). */
+export interface LossFormValue {
+  readonly name: string;
+  readonly summary: string;
+  /** The loss margin's default per metric under this form, where it differs from the entry's. */
+  readonly margin?: (metric: MetricName) => number;
+}
+
+/**
+ * The forms a loss comes in (the config's `lossForm`, the `--loss-form` flag):
+ * the published one(s) and RobRank's, which differs from the papers in its
+ * reduction or its anchors. RobRank's shorthand (`pmarginN`) names RobRank's form.
+ */
+export interface LossForms {
+  readonly help: string;
+  /** The form `--loss NAME` trains when none is named. */
+  readonly default: string;
+  /** The form RobRank trains: what its shorthand names, and what a run recorded before forms existed trained. */
+  readonly robrank: string;
+  readonly values: readonly LossFormValue[];
 }
 
 /**
@@ -42,8 +69,10 @@ export interface LossContext {
   readonly metric: Metric;
   /** The loss margin (`config.margin`); NaN for a loss without one. */
   readonly margin: number;
-  /** Every hyper-parameter of the entry, resolved. */
+  /** Every hyper-parameter of the entry, resolved (those of its form only). */
   readonly params: Readonly<Record<string, number>>;
+  /** The loss's form (one of its entry's `forms.values`); '' for a loss with a single form. */
+  readonly form: string;
   /** The current value of each learnable scalar (0-d tensors with autograd). */
   readonly learned: Readonly<Record<string, Tensor>>;
 }
@@ -68,6 +97,8 @@ interface LossEntryBase {
   /** The loss margin's default per metric (`--margin`); absent = the loss has no margin and refuses one. */
   readonly margin?: (metric: MetricName) => number;
   readonly hypers: readonly LossHyper[];
+  /** The forms it comes in; absent = one form. */
+  readonly forms?: LossForms;
   readonly learnable?: readonly LearnableSpec[];
   /** A miner the loss always uses (pDtriplet: distance-weighted); absent = the run's `--miner`. Batch losses mine for themselves. */
   readonly miner?: 'distance';
@@ -90,4 +121,10 @@ export type LossEntry = TripletLossEntry | BatchLossEntry;
 /** The default of a hyper-parameter for a metric. */
 export function hyperDefault(h: LossHyper, metric: MetricName): number {
   return typeof h.default === 'number' ? h.default : h.default(metric);
+}
+
+/** The hyper-parameters a loss has under a form ('' or undefined: its default form). */
+export function formHypers(loss: LossEntryBase, form?: string): readonly LossHyper[] {
+  const f = form === undefined || form === '' ? (loss.forms?.default ?? '') : form;
+  return loss.hypers.filter((h) => h.forms === undefined || h.forms.includes(f));
 }

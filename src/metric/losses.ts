@@ -3,7 +3,7 @@
 // schema, the `train` flags and help texts, RobRank's shorthand parser and the
 // defenses' accept rules derive from this list. Adding a loss: its file, one line here.
 import type { MetricName } from './metric.js';
-import { hyperDefault, type LossEntry } from './loss.js';
+import { formHypers, hyperDefault, LOSS_FORM_FLAG, type LossEntry } from './loss.js';
 import { tripletEntry } from './triplet.js';
 import { contrastiveEntry } from './contrastive.js';
 import { marginEntry } from './margin.js';
@@ -32,14 +32,50 @@ export function lossEntry(name: string): LossEntry {
   return l;
 }
 
-/** The loss margin RobRank uses for a loss and metric; 0 for a loss without a margin. */
-export function defaultLossMargin(loss: string, metric: MetricName): number {
-  return lossEntry(loss).margin?.(metric) ?? 0;
+/**
+ * A loss's form by name, checked: undefined = the entry's default form; '' for
+ * a loss with one form. Throws naming the loss's forms for an unknown one, or
+ * when the loss has a single form.
+ */
+export function lossFormOf(loss: string, form?: string): string {
+  const e = lossEntry(loss);
+  if (e.forms === undefined) {
+    if (form !== undefined && form !== '') throw new Error(`loss ${e.name} comes in one form: --${LOSS_FORM_FLAG} ${form} does not apply (losses with forms: ${lossesWithForms().join(', ')})`);
+    return '';
+  }
+  if (form === undefined) return e.forms.default;
+  if (!e.forms.values.some((v) => v.name === form)) throw new Error(`loss ${e.name} has no form '${form}' (its forms: ${e.forms.values.map((v) => v.name).join(', ')})`);
+  return form;
 }
 
-/** Every hyper-parameter of a loss at its default for a metric (what a resolved config records). */
-export function defaultLossParams(loss: string, metric: MetricName): Record<string, number> {
-  return Object.fromEntries(lossEntry(loss).hypers.map((h) => [h.name, hyperDefault(h, metric)]));
+/** The loss margin for a loss, metric and form (undefined: the default form); 0 for a loss without a margin. */
+export function defaultLossMargin(loss: string, metric: MetricName, form?: string): number {
+  const e = lossEntry(loss);
+  const f = lossFormOf(loss, form);
+  return e.forms?.values.find((v) => v.name === f)?.margin?.(metric) ?? e.margin?.(metric) ?? 0;
+}
+
+/** Every hyper-parameter a loss has under a form, at its default for a metric (what a resolved config records). */
+export function defaultLossParams(loss: string, metric: MetricName, form?: string): Record<string, number> {
+  return Object.fromEntries(formHypers(lossEntry(loss), lossFormOf(loss, form)).map((h) => [h.name, hyperDefault(h, metric)]));
+}
+
+/** The losses that come in more than one form. */
+export function lossesWithForms(): string[] {
+  return (LOSSES as readonly LossEntry[]).filter((l) => l.forms !== undefined).map((l) => l.name);
+}
+
+/** The `--loss-form` option, from the entries: every form name once, and per loss its forms, summaries and default. */
+export function lossFormOption(): { flag: string; choices: string[]; help: string } {
+  const withForms = (LOSSES as readonly LossEntry[]).flatMap((l) => (l.forms === undefined ? [] : [{ loss: l.name, forms: l.forms }]));
+  return {
+    flag: LOSS_FORM_FLAG,
+    choices: [...new Set(withForms.flatMap((l) => l.forms.values.map((v) => v.name)))],
+    help: [
+      "the loss's published form or RobRank's (RobRank's shorthand names RobRank's form)",
+      ...withForms.map((l) => `${l.loss} (${l.forms.help}): ${l.forms.values.map((v) => `${v.name}${v.name === l.forms.default ? ' (default)' : ''}: ${v.summary}`).join('; ')}`),
+    ].join('\n'),
+  };
 }
 
 /** Throws unless the loss is defined for the metric. */

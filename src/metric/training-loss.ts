@@ -7,10 +7,12 @@
 import { keep, noGrad, tensor, tidy, type Tensor } from '../tensor/index.js';
 import { SGD } from '../optim/index.js';
 import type { Metric } from './metric.js';
-import { lossEntry, requireLossMetric, type LossContext, type LossEntry, type TripletBatch } from './losses.js';
+import { formHypers, hyperDefault, lossEntry, lossFormOf, requireLossMetric, type LossContext, type LossEntry, type TripletBatch } from './losses.js';
 
 export interface TrainingLoss {
   readonly entry: LossEntry;
+  /** The loss's form ('' for a loss with one form). */
+  readonly form: string;
   /** The loss of mined (or perturbed) triplets; only for a loss whose input is 'triplets'. */
   triplets(t: TripletBatch, metric: Metric): Tensor;
   /** The loss of a whole SPC-2 batch [2B, D] in metric space; only for a loss whose input is 'batch'. */
@@ -28,19 +30,28 @@ export interface TrainingLoss {
 /** The prefix of a learnable scalar's key in a checkpoint's state record. */
 export const LOSS_STATE_PREFIX = 'loss.';
 
-/** A run's loss from its name, margin and resolved hyper-parameters (missing ones take the entry's defaults for `metric`). */
-export function buildTrainingLoss(name: string, o: { margin: number; params?: Readonly<Record<string, number>>; metric: Metric }): TrainingLoss {
+/**
+ * A run's loss from its name, form (undefined: the entry's default), margin and
+ * resolved hyper-parameters (missing ones take the entry's defaults for `metric`).
+ */
+export function buildTrainingLoss(name: string, o: { margin: number; form?: string; params?: Readonly<Record<string, number>>; metric: Metric }): TrainingLoss {
   const entry = lossEntry(name);
   requireLossMetric(entry, o.metric.name);
+  const form = lossFormOf(name, o.form);
+  const hypers = formHypers(entry, form);
+  for (const k of Object.keys(o.params ?? {})) {
+    if (!hypers.some((h) => h.name === k)) throw new Error(`loss ${entry.name}${form !== '' ? ` (form ${form})` : ''} has no hyper-parameter ${k}`);
+  }
   const params: Record<string, number> = {};
-  for (const h of entry.hypers) params[h.name] = o.params?.[h.name] ?? (typeof h.default === 'number' ? h.default : h.default(o.metric.name));
+  for (const h of hypers) params[h.name] = o.params?.[h.name] ?? hyperDefault(h, o.metric.name);
   const learnable = entry.learnable ?? [];
   const learned: Record<string, Tensor> = {};
   for (const l of learnable) learned[l.name] = tidy(() => keep(tensor([params[l.init]!], undefined, 'float32').view().requiresGrad_()));
   const optims = learnable.map((l) => new SGD([learned[l.name]!], { lr: params[l.lr]! }));
-  const ctx = (metric: Metric): LossContext => ({ metric, margin: o.margin, params, learned });
+  const ctx = (metric: Metric): LossContext => ({ metric, margin: o.margin, params, learned, form });
   return {
     entry,
+    form,
     triplets(t, metric) {
       if (entry.input !== 'triplets') throw new Error(`loss ${entry.name} takes the whole batch, not mined triplets`);
       return entry.fn(t, ctx(metric));

@@ -18,7 +18,7 @@ import { decodeSafetensors } from '../io/safetensors.js';
 import { dispose, type Tensor } from '../tensor/index.js';
 import type { Optimizer } from '../optim/index.js';
 import type { EmbeddingModel } from '../models/model.js';
-import { describeSchemaErrors, parseConfig, type ExperimentConfig } from './config.js';
+import { describeSchemaErrors, parseRecordedConfig, type ExperimentConfig } from './config.js';
 
 export const SIDECAR = 'checkpoint.json';
 export const COMMITS_DIR = 'checkpoints';
@@ -206,7 +206,7 @@ function parseInfo(file: string, text: string): { info: CheckpointInfo; verified
 
 function parseConfigIn(file: string, raw: unknown): ExperimentConfig {
   try {
-    return parseConfig(raw, 'config');
+    return parseRecordedConfig(raw, 'config');
   } catch (e) {
     throw new CheckpointError(`${file}: ${(e as Error).message}`);
   }

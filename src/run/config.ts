@@ -3,7 +3,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { parseMetric, METRIC_NAMES, type MetricName } from '../metric/metric.js';
-import { defaultLossMargin, defaultLossParams, LOSSES, LOSS_NAMES, lossEntry, requireLossMetric, type LossEntry, type LossKind } from '../metric/losses.js';
+import { defaultLossMargin, defaultLossParams, formHypers, LOSSES, LOSS_FORM_FLAG, LOSS_NAMES, lossEntry, lossFormOf, requireLossMetric, type LossEntry, type LossKind } from '../metric/losses.js';
 import { MINERS, MINER_NAMES, type MinerName } from '../metric/miners.js';
 import { defaultModelFor, MODELS, MODEL_NAMES, modelEntry, type ModelKind } from '../models/catalogue.js';
 import { canonicalDatasetName, parseDatasetName, type DatasetEntry } from '../data/registry.js';
@@ -24,7 +24,13 @@ export interface ExperimentConfig {
   miner: MinerName;
   /** Loss margin: the loss entry's default for the metric (triplet γ 0.2 for N/C and 1.0 for E, contrastive 1.0, …); 0 for a loss without one. */
   margin: number;
-  /** The loss's other hyper-parameters by name (losses.ts); a resolved config holds every one. */
+  /**
+   * The loss's form (`--loss-form`: published or RobRank's) for a loss that
+   * has forms (losses.ts); absent = the entry's default. A resolved config
+   * names it; RobRank's shorthand sets RobRank's.
+   */
+  lossForm?: string;
+  /** The loss's other hyper-parameters by name (losses.ts), those of its form; a resolved config holds every one. */
   lossParams?: Record<string, number>;
   /** Code epochs over SPC-2 pairs (RobRank halves the paper's epochs, docs/methods.md §2). */
   epochs: number;
@@ -103,21 +109,24 @@ export function parseShorthand(s: string): ExperimentConfig {
   }
   const { lossKind, miner, metric } = parsed;
   const defense = defenseOfShorthand(suffixDefense, miner);
-  const margin = DEFENSES[defense.kind].defaultMargin ?? defaultLossMargin(lossKind, metric);
-  return validateConfig({ ...base, model: backbone.name, metric, loss: lossKind, miner, margin, defense });
+  // RobRank's loss names name RobRank's form of a loss that has several.
+  const form = lossEntry(lossKind).forms?.robrank;
+  const margin = DEFENSES[defense.kind].defaultMargin ?? defaultLossMargin(lossKind, metric, form);
+  return validateConfig({ ...base, model: backbone.name, metric, loss: lossKind, ...(form !== undefined ? { lossForm: form } : {}), miner, margin, defense });
 }
 
 /**
  * The RobRank shorthand of a config (`fashion:rc2f2p:psnrN`), printed from the
  * model, defense and loss entries; null when RobRank has no name for it (a
- * model without a backbone code, a defense setting its suffix cannot say).
- * Budgets and other flags are not part of a shorthand.
+ * model without a backbone code, a defense setting its suffix cannot say, a
+ * loss form other than RobRank's). Budgets and other flags are not part of a shorthand.
  */
 export function shorthandOf(c: ExperimentConfig): string | null {
   const code = modelEntry(c.model).robrankCode;
   const suffix = modelSuffix(c.defense);
   if (code === undefined || suffix === null) return null;
   const loss = lossEntry(c.loss);
+  if (loss.forms !== undefined && lossFormOf(c.loss, c.lossForm) !== loss.forms.robrank) return null;
   const miner = loss.input === 'batch' || loss.miner !== undefined ? '' : MINERS.find((m) => m.name === c.miner)!.lossCode;
   return `${c.dataset}:${code}${suffix}:p${miner}${loss.robrankWords[0]!}${c.metric}`;
 }
@@ -151,6 +160,7 @@ const experimentConfigSchema = z
     loss: z.enum(LOSS_NAMES as [LossKind, ...LossKind[]]),
     miner: z.enum(MINER_NAMES as [MinerName, ...MinerName[]]),
     margin: z.number(),
+    lossForm: z.string().optional(),
     lossParams: z.record(z.string(), z.number()).optional(),
     epochs: z.number(),
     batchPairs: z.number(),
@@ -176,6 +186,13 @@ export function parseConfig(raw: unknown, where = 'config'): ExperimentConfig {
   const r = experimentConfigSchema.safeParse(raw);
   if (!r.success) throw new Error(describeSchemaErrors(where, r.error));
   return validateConfig(r.data as ExperimentConfig);
+}
+
+/** The config a run recorded (a checkpoint's), from its JSON: parseConfig, with recordedConfig's rule for runs from before loss forms. */
+export function parseRecordedConfig(raw: unknown, where = 'config'): ExperimentConfig {
+  const r = experimentConfigSchema.safeParse(raw);
+  if (!r.success) throw new Error(describeSchemaErrors(where, r.error));
+  return validateConfig(recordedConfig(r.data as ExperimentConfig));
 }
 
 /** Checks ranges; returns the config for chaining. */
@@ -213,13 +230,34 @@ function checkLoss(c: ExperimentConfig): void {
   if (loss.input === 'batch' && c.miner !== MINER_NAMES[0]) throw new Error(`loss ${loss.name} forms its own pairs from the whole batch; a miner (${c.miner}) does not apply`);
   if (loss.miner !== undefined && c.miner !== loss.miner) throw new Error(`loss ${loss.name} always mines with the ${loss.miner} miner, not ${c.miner}`);
   if (loss.margin === undefined && c.margin !== 0) throw new Error(`loss ${loss.name} has no margin (got margin ${c.margin})`);
+  let form: string;
+  try {
+    form = lossFormOf(loss.name, c.lossForm);
+  } catch (e) {
+    throw new Error(`lossForm (--${LOSS_FORM_FLAG}): ${(e as Error).message}`);
+  }
+  const hypers = formHypers(loss, form);
   for (const [name, v] of Object.entries(c.lossParams ?? {})) {
-    const h = loss.hypers.find((x) => x.name === name);
-    if (h === undefined) throw new Error(`lossParams.${name}: loss ${loss.name} has no such hyper-parameter (it has ${loss.hypers.map((x) => x.name).join(', ') || 'none'})`);
+    const h = hypers.find((x) => x.name === name);
+    if (h === undefined) {
+      const other = loss.hypers.find((x) => x.name === name);
+      if (other !== undefined) throw new Error(`lossParams.${name} (--${other.flag}): loss ${loss.name} has it in form ${other.forms!.join(', ')} only, not in form ${form}`);
+      throw new Error(`lossParams.${name}: loss ${loss.name} has no such hyper-parameter (it has ${hypers.map((x) => x.name).join(', ') || 'none'})`);
+    }
     const ok = Number.isFinite(v) && (h.min === undefined || v >= h.min) && (h.above === undefined || v > h.above) && (h.max === undefined || v <= h.max);
     if (!ok) throw new Error(`lossParams.${name} (--${h.flag}) is out of range: ${v}`);
   }
   if ((loss.learnable?.length ?? 0) > 0 && (c.shards ?? 1) > 1) throw new Error(`loss ${loss.name} learns ${loss.learnable!.map((l) => l.name).join(', ')} beside the model; data-parallel shards do not reduce its gradient yet`);
+}
+
+/**
+ * A config as a run recorded it (a checkpoint's, or a checkpoint.json given to
+ * `--config`): one recorded before losses had forms names none, and its run
+ * trained RobRank's form, so that form is filled in (not today's default).
+ */
+export function recordedConfig(c: ExperimentConfig): ExperimentConfig {
+  const forms = lossEntry(c.loss).forms;
+  return forms === undefined || c.lossForm !== undefined ? c : { ...c, lossForm: forms.robrank };
 }
 
 /** JSON with object keys sorted at every level: equal configs give equal strings whatever order their fields were set in. */
@@ -250,7 +288,8 @@ export function resolveConfig(c: ExperimentConfig): ExperimentConfig {
     ...(c.root !== undefined ? { root: path.resolve(c.root) } : {}),
     ...(c.pretrained !== undefined ? { pretrained: path.resolve(c.pretrained) } : {}),
     ...(c.modelFile !== undefined ? { modelFile: path.resolve(c.modelFile) } : {}),
-    lossParams: { ...defaultLossParams(c.loss, c.metric), ...c.lossParams },
+    ...(lossEntry(c.loss).forms !== undefined ? { lossForm: lossFormOf(c.loss, c.lossForm) } : {}),
+    lossParams: { ...defaultLossParams(c.loss, c.metric, c.lossForm), ...c.lossParams },
     defense: resolveDefense(c.defense, { imageSide: entry.imageSide, paper: entry.paper, metric: c.metric, dataset: entry.name }),
   };
   const refusal = defenseRefusal(resolved.defense, resolved.loss, resolved.metric);
