@@ -26,7 +26,7 @@ interface Fixture {
   z: number[][];
   labels: number[];
   triplets: { anchors: number[]; positives: number[]; negatives: number[] };
-  cases: { loss: string; form: string; metric: 'N' | 'E' | 'C'; reduction: string; value: number; grad: number[][] }[];
+  cases: { loss: string; form: string; metric: 'N' | 'E' | 'C'; params: Record<string, number>; reduction: string; value: number; grad: number[][] }[];
 }
 const FIX = JSON.parse(readFileSync(new URL('../../test/fixtures/losses-pml.json', import.meta.url), 'utf8')) as Fixture;
 
@@ -39,11 +39,12 @@ const FIX = JSON.parse(readFileSync(new URL('../../test/fixtures/losses-pml.json
  * pairwise_distance, which adds eps 1e-6 to every component (PML's LpDistance
  * does not), so 2e-5 absolute; the others compute the same distances, 1e-9.
  */
-const OURS: Record<string, { tol: number; f: (x: Tensor, labels: Tensor, t: { a: Tensor; p: Tensor; n: Tensor }, metric: Metric) => Tensor }> = {
+const OURS: Record<string, { tol: number; f: (x: Tensor, labels: Tensor, t: { a: Tensor; p: Tensor; n: Tensor }, metric: Metric, params: Record<string, number>) => Tensor }> = {
   triplet: { tol: 2e-5, f: (_x, _l, t, metric) => tripletLoss(t.a, t.p, t.n, { metric }) },
   'spectral-triplet': { tol: 2e-5, f: (_x, _l, t, metric) => tripletLoss(t.a, t.a, t.p, { metric, margin: 1.5 }) },
   contrastive: { tol: 2e-5, f: (_x, _l, t, metric) => contrastiveLoss(t.a, t.p, t.n, { metric }) },
-  'margin/published': { tol: 2e-5, f: (_x, _l, t, metric) => marginLoss(t.a, t.p, t.n, { metric, beta: 0.6, margin: 0.2, form: 'published' }) },
+  // β as the case says (both hinge sets non-empty there), and both sides' counts checked below.
+  'margin/published': { tol: 2e-5, f: (_x, _l, t, metric, params) => marginLoss(t.a, t.p, t.n, { metric, beta: params.beta!, margin: 0.2, form: 'published' }) },
   'multi-similarity': { tol: 1e-9, f: (x, l) => multiSimilarityLoss(x, l, { alpha: 2, beta: 40, lambda: 0.5, epsilon: 0.1 }) },
   'lifted/robrank': { tol: 1e-9, f: (x, l, _t, metric) => liftedLoss(x, l, { metric, margin: metric.defaultMargin, form: 'robrank', l2Weight: 5e-3 }) },
   'lifted/published': { tol: 1e-9, f: (x, l, _t, metric) => liftedLoss(x, l, { metric, margin: metric.defaultMargin, form: 'published' }) },
@@ -65,7 +66,12 @@ test(`every loss PML has equals PML's value and gradient on the same batch (PML 
     tidy(() => {
       const z = f64(FIX.z).requiresGrad_();
       const x = metric.embed(z);
-      const value = ours.f(x, labels, { a: x.indexSelect(0, idx.a), p: x.indexSelect(0, idx.p), n: x.indexSelect(0, idx.n) }, metric);
+      const t3 = { a: x.indexSelect(0, idx.a), p: x.indexSelect(0, idx.p), n: x.indexSelect(0, idx.n) };
+      const value = ours.f(x, labels, t3, metric, c.params);
+      if (c.loss === 'margin') {
+        const [pos, neg] = marginTerms(t3.a, t3.p, t3.n, { metric, beta: c.params.beta!, margin: 0.2 });
+        assert.ok(pos.gt(0).any().item() && neg.gt(0).any().item(), `margin ${c.metric}: both hinge sets have non-zero terms`);
+      }
       const grad = gradOf(value, z).toArray();
       const dv = Math.abs(value.item() - c.value);
       const dg = Math.max(...c.grad.flat().map((g, i) => Math.abs(g - grad[i]!)));
