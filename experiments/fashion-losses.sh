@@ -16,6 +16,10 @@
 #                    hm-ics checkpoints are the triplet cells when `train --resume` accepts them
 #                    (the same config, so the same seeded model); their swipes are rerun here
 #
+# The margin loss trains in RobRank's form (--loss-form robrank, the form of RobRank's pmarginN), the
+# form the README's margin column was measured with; FORMS="margin=published" (space-separated
+# loss=form pairs) trains another form.
+#
 # Refused cells are recorded, not run: ACT and HM perturb mined triplets and refuse
 # multi-similarity (a loss on the whole batch), and HM's gradual destination (g_LGA)
 # is a function of the triplet loss, so HM[S,g_LGA] refuses every other loss; the
@@ -65,13 +69,17 @@ run() {
 # The triplet cells' twins in a fashion-defenses.sh run (REUSE_FROM).
 declare -A REUSE=([none-triplet]=none [act-triplet]=act [hm-triplet]=hm-ics)
 LOSSES=${LOSSES:-"triplet contrastive margin multi-similarity"}
+declare -A FORM=([margin]=robrank)
+for pair in ${FORMS:-}; do FORM[${pair%%=*}]=${pair#*=}; done
+# --loss and, for a loss with forms, --loss-form
+lossArgs() { echo "--loss $1${FORM[$1]:+ --loss-form ${FORM[$1]}}"; }
 DEFENSES=${DEFENSES:-"none act hm"}
 for defense in $DEFENSES; do
   for loss in $LOSSES; do
     case $defense in
-      none) run "$defense-$loss" --dataset fashion --loss "$loss" ;;
-      act) run "$defense-$loss" --dataset fashion --loss "$loss" --defense act --pgd-steps "$ETA" ;;
-      hm) run "$defense-$loss" --dataset fashion --loss "$loss" --defense hm --source softhard --destination lga --gradual-base semihard --ics 0.5 --skip-satisfied --pgd-steps "$ETA" ;;
+      none) run "$defense-$loss" --dataset fashion $(lossArgs "$loss") ;;
+      act) run "$defense-$loss" --dataset fashion $(lossArgs "$loss") --defense act --pgd-steps "$ETA" ;;
+      hm) run "$defense-$loss" --dataset fashion $(lossArgs "$loss") --defense hm --source softhard --destination lga --gradual-base semihard --ics 0.5 --skip-satisfied --pgd-steps "$ETA" ;;
     esac
   done
 done
@@ -80,6 +88,8 @@ done
 node -e '
 const fs = require("fs"), path = require("path");
 const [dir, losses, defenses] = [process.argv[1], process.argv[2].split(" "), process.argv[3].split(" ")];
+const forms = Object.fromEntries((process.argv[4] || "").trim().split(" ").filter(Boolean).map((p) => p.split("=")));
+const label = (l) => (forms[l] ? `${l} (${forms[l]} form)` : l);
 const names = { none: "N/A", act: "ACT", hm: "HM[S,g_LGA]&ICS" };
 const read = (f) => { try { return JSON.parse(fs.readFileSync(path.join(dir, f), "utf8")); } catch { return undefined; } };
 const cell = (d, l) => {
@@ -89,10 +99,10 @@ const cell = (d, l) => {
   const r = (100 * t["R@1"]).toFixed(1), m = (100 * t.mAP).toFixed(1);
   return `${r} / ${m} / ${s && typeof s.ERS === "number" ? s.ERS.toFixed(1) : "–"}`;
 };
-const rows = [`| defense | ${losses.join(" | ")} |`, `| --- | ${losses.map(() => "---").join(" | ")} |`, ...defenses.map((d) => `| ${names[d]} | ${losses.map((l) => cell(d, l)).join(" | ")} |`)];
+const rows = [`| defense | ${losses.map(label).join(" | ")} |`, `| --- | ${losses.map(() => "---").join(" | ")} |`, ...defenses.map((d) => `| ${names[d]} | ${losses.map((l) => cell(d, l)).join(" | ")} |`)];
 const refusals = defenses.flatMap((d) => losses.flatMap((l) => { const f = path.join(dir, `${d}-${l}.refused.txt`); return fs.existsSync(f) ? [`- ${names[d]} × ${l}: ${fs.readFileSync(f, "utf8").trim()}`] : []; }));
 const reused = defenses.flatMap((d) => losses.flatMap((l) => { const r = read(`${d}-${l}.reused.json`); return r ? [`- ${names[d]} × ${l}: the checkpoint of ${r.from} (the same config; train --resume accepted it), swiped here`] : []; }));
 const out = ["Cells: benign R@1 / mAP (%) / rob28 ERS. Settings: " + fs.readFileSync(path.join(dir, "settings.json"), "utf8").trim(), "", ...rows, "", ...refusals, ...reused, ""].join("\n");
 fs.writeFileSync(path.join(dir, "losses.md"), out);
 process.stdout.write(out);
-' "$OUT" "$LOSSES" "$DEFENSES"
+' "$OUT" "$LOSSES" "$DEFENSES" "$(for l in $LOSSES; do [ -n "${FORM[$l]:-}" ] && echo -n "$l=${FORM[$l]} "; done)"

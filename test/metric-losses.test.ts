@@ -12,7 +12,7 @@ import {
   contrastiveLoss, defaultLossMargin, liftedLoss, LOSSES, LOSS_NAMES, lossEntry, marginLoss, marginTerms, metricByName, minerByName, multiSimilarityLoss, npairLoss,
   quadrupletLoss, secondNegatives, snrLoss, tripletLoss, buildTrainingLoss, type LossEntry, type Metric,
 } from '../src/metric/index.js';
-import { defaultConfig, parseShorthand, resolveConfig, shorthandOf } from '../src/run/config.js';
+import { defaultConfig, parseConfig, parseRecordedConfig, parseShorthand, resolveConfig, shorthandOf } from '../src/run/config.js';
 import { circleLoss } from '../src/metric/circle.js';
 import { checkGradient } from './helpers/gradcheck.js';
 import { near } from './helpers/assert.js';
@@ -382,6 +382,13 @@ test("loss forms: the published form by default, RobRank's by its shorthand, che
   assert.throws(() => resolveConfig({ ...base, loss: 'margin', lossForm: 'wu', margin: 0.2 }), /lossForm \(--loss-form\): loss margin has no form 'wu' \(its forms: published, robrank\)/);
   assert.throws(() => resolveConfig({ ...base, lossForm: 'published' }), /loss triplet comes in one form: --loss-form published does not apply \(losses with forms: margin, lifted, npair, snr\)/);
   assert.throws(() => buildTrainingLoss('lifted', { margin: 0.2, metric: mN, params: { l2Weight: 1 } }), /loss lifted \(form published\) has no hyper-parameter l2Weight/);
+  // A run recorded before forms existed (its config names none) trained RobRank's form and is read back so;
+  // the same JSON as a new config gets today's default.
+  const before = { ...resolveConfig({ ...base, loss: 'lifted', lossForm: 'robrank', margin: 0.2 }) };
+  delete before.lossForm;
+  assert.equal(parseRecordedConfig(JSON.parse(JSON.stringify(before))).lossForm, 'robrank');
+  assert.throws(() => parseConfig(JSON.parse(JSON.stringify(before))), /lossParams.l2Weight \(--lifted-l2\): loss lifted has it in form robrank only/);
+  assert.equal(resolveConfig(parseConfig({ ...before, lossParams: {} })).lossForm, 'published');
 });
 
 test("defenses with any loss: each entry's refusal, with its reason", () => {

@@ -45,7 +45,7 @@ const EXPERIMENT: OptionTable = {
   loss: { kind: 'string', choices: LOSS_NAMES, help: ALL_LOSSES.map((l) => `${l.name}: ${l.summary} (${l.metrics.join('/')})`).join('\n'), default: DEFAULTS.loss },
   [LOSS_FORM.flag]: { kind: 'string', value: 'FORM', choices: LOSS_FORM.choices, help: LOSS_FORM.help },
   miner: { kind: 'string', value: 'NAME', help: `${MINER_NAMES.join(' | ')} (or a RobRank letter / code id)`, default: DEFAULTS.miner },
-  margin: { kind: 'number', value: 'X', min: 0, help: `loss margin (${ALL_LOSSES.filter((l) => l.margin !== undefined).map((l) => `${l.name} ${[...new Set(METRIC_NAMES.filter((m) => l.metrics.includes(m)).map((m) => l.margin!(m)))].join('/')}`).join(', ')};\nCA-TRIDE runs ${DEFENSES.catride.defaultMargin})` },
+  margin: { kind: 'number', value: 'X', min: 0, help: `loss margin (${ALL_LOSSES.filter((l) => l.margin !== undefined).map((l) => `${l.name} ${[...new Set(METRIC_NAMES.filter((m) => l.metrics.includes(m)).map((m) => defaultLossMargin(l.name, m)))].join('/')}`).join(', ')};\nCA-TRIDE runs ${DEFENSES.catride.defaultMargin})` },
   ...Object.fromEntries(LOSS_FLAGS.map((f): [string, OptionSpec] => [f.flag, { kind: 'number', value: 'X', help: f.help, ...(f.min !== undefined ? { min: f.min } : {}), ...(f.above !== undefined ? { above: f.above } : {}), ...(f.max !== undefined ? { max: f.max } : {}) }])),
   epochs: { kind: 'int', value: 'N', min: 1, help: `code epochs over SPC-2 pairs (${LARGE.epochs} for 224×224)`, default: String(DEFAULTS.epochs) },
   batch: { kind: 'int', value: 'N', min: 1, help: `pairs per batch (${LARGE.batchPairs} for 224×224)`, default: String(DEFAULTS.batchPairs) },
@@ -99,7 +99,8 @@ export const trainCommand: Command = {
     `SHORTHAND is RobRank's dataset:model:loss, e.g. fashion:rc2f2:ptripletN: backbones ${MODELS.flatMap((m) => (m.robrankCode ? [m.robrankCode] : [])).join(', ')} with a
 defense suffix (${SUFFIX_GRAMMAR}; rres18p:pgtripletN is CA-TRIDE), losses
 p<miner code><word> with the metric letter (ptripletN, pmtripletE, pdcontrastN, pdmarginN; words
-${ALL_LOSSES.map((l) => l.robrankWords.join('/')).join(', ')}; pms, pglift, pnpair and pDtriplet take no miner code).
+${ALL_LOSSES.map((l) => l.robrankWords.join('/')).join(', ')}; pms, pglift, pnpair and pDtriplet take no miner code; a loss
+with forms trains RobRank's, --loss-form robrank).
 The experiment is resolved before any data is loaded (budget, λ, paths) and saved whole in checkpoint.json.`,
     SECTIONS,
     `Checkpoints (model and optimizer as safetensors, PyTorch state-dict names) are committed as one unit

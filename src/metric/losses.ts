@@ -73,7 +73,7 @@ export function lossFormOption(): { flag: string; choices: string[]; help: strin
     choices: [...new Set(withForms.flatMap((l) => l.forms.values.map((v) => v.name)))],
     help: [
       "the loss's published form or RobRank's (RobRank's shorthand names RobRank's form)",
-      ...withForms.map((l) => `${l.loss} (${l.forms.help}): ${l.forms.values.map((v) => `${v.name}${v.name === l.forms.default ? ' (default)' : ''}: ${v.summary}`).join('; ')}`),
+      ...withForms.flatMap((l) => [`${l.loss} (${l.forms.help}):`, ...l.forms.values.map((v) => `  ${v.name}${v.name === l.forms.default ? ' (default)' : ''}: ${v.summary}`)]),
     ].join('\n'),
   };
 }
