@@ -404,6 +404,15 @@ test("defenses with any loss: each entry's refusal, with its reason", () => {
     assert.throws(() => withLoss(loss, { kind: 'act' }), /ACT perturbs the positive and negative of each mined triplet; loss .* is computed on the whole batch/);
     assert.throws(() => withLoss(loss, { kind: 'hm', source: 'random', destination: 'semihard' }), /HM manipulates the hardness of mined triplets/);
   }
+  // A loss's forms consume the same input: a defense accepts or refuses every form alike.
+  for (const form of ['published', 'robrank']) {
+    for (const loss of ['margin', 'snr']) assert.equal(resolveConfig({ ...base, loss: loss as typeof base.loss, lossForm: form, margin: defaultLossMargin(loss, 'N', form), defense: { kind: 'act' } }).lossForm, form, `ACT trains ${loss} (${form})`);
+    for (const loss of ['lifted', 'npair']) {
+      const c = { ...base, loss: loss as typeof base.loss, lossForm: form, margin: defaultLossMargin(loss, 'N', form) };
+      assert.equal(resolveConfig({ ...c, defense: { kind: 'est' } }).lossForm, form, `EST trains ${loss} (${form})`);
+      assert.throws(() => resolveConfig({ ...c, defense: { kind: 'act' } }), /is computed on the whole batch/, `ACT refuses ${loss} (${form})`);
+    }
+  }
   assert.throws(() => withLoss('margin', { kind: 'hm', source: 'random', destination: 'lga', gradualBase: 'semihard' }), /gradual destination lga is a function of the previous step's triplet loss/);
   assert.throws(() => withLoss('snr', { kind: 'catride', lambda: 10 }), /CA-TRIDE adds its separation term inside the triplet loss/);
   assert.equal(parseShorthand('cub:rres18p:pgtripletN').margin, 0.2, "CA-TRIDE's margin");
