@@ -4,14 +4,16 @@
 # or stale, so `npm test` / `npm run demo` can call it every time.
 #   scripts/setup.sh            everything needed to run and test
 #   scripts/setup.sh --bench    also python3-torch (the PyTorch side of benchmarks)
-#   scripts/setup.sh --test     also chromium (the explorer page's browser test drives Debian's Chromium)
+#   scripts/setup.sh --test     also chromium (the explorer page's browser test drives Debian's Chromium),
+#                               python3-torch (its torchrun starts the launcher tests' ranks) and
+#                               iproute2 (ip: the cut-link test's network namespaces)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # libgloo-dev: the headers of c10d's Gloo backend (the library itself is inside libtorch).
 want=(libtorch-dev libopenblas0-pthread libgloo-dev)
 [[ "${1:-}" == "--bench" ]] && want+=(python3-torch)
-[[ "${1:-}" == "--test" ]] && want+=(chromium)
+[[ "${1:-}" == "--test" ]] && want+=(chromium python3-torch iproute2)
 
 missing=()
 for p in "${want[@]}"; do

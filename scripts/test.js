@@ -20,6 +20,8 @@ export const SLOW = {
   soak: '2,000 training steps watching RSS',
   'train-kill': 'training killed with SIGKILL at random points, in child processes',
   distributed: 'c10d ranks as child processes over loopback',
+  launchers: "Debian's torchrun (scripts/setup.sh --test) restarting ranks killed mid-run; two ranks from srun's variables",
+  'cut-link': 'two network namespaces joined by a veth pair, the link cut mid-epoch (root and iproute2: scripts/setup.sh --test)',
   // End to end through child processes, and the two longest suites: with them the fast tier measured
   // 11.5 min on the shared 2-core machine (9.5 min of CPU), without them it fits in 5 minutes.
   catalogue: 'every command\'s flags through the CLI, configs rerun, the photo datasets trained end to end (ResNet-18)',

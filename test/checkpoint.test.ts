@@ -155,6 +155,26 @@ test('a run directory has one owner: existing runs are not clobbered, stale lock
   assert.equal(readFileSync(path.join(reopened, 'log.jsonl'), 'utf8'), '{"a":1}\n{"b":2}\n', 'the torn last line is cut');
 });
 
+test("--auto-resume ('auto'): starts over where no checkpoint was committed, resumes where one was", () => {
+  const dir = tmp();
+  const fresh = RunDirectory.open(dir, 'auto');
+  assert.equal(fresh.resuming, false, 'an empty directory starts a run');
+  fresh.log({ event: 'step', step: 0 }); // a run killed before its first checkpoint
+  fresh.close();
+  const again = RunDirectory.open(dir, 'auto');
+  assert.equal(again.resuming, false);
+  assert.ok(!existsSync(again.logFile), 'the work before the first checkpoint is redone: its log lines go');
+  const m = modelAndOpt(1);
+  saveCheckpoint(dir, m.model, m.opt, stateAt(0));
+  m.dispose();
+  again.close();
+  const resumed = RunDirectory.open(dir, 'auto');
+  assert.equal(resumed.resuming, true, 'a committed checkpoint is resumed');
+  assert.ok(existsSync(path.join(dir, 'checkpoint.json')), 'and kept');
+  resumed.close();
+  assert.throws(() => RunDirectory.open(dir, 'new'), /already holds a run/);
+});
+
 test('a same-size dtype lie (float32 bytes labelled int32) does not load into a model', () => {
   const { model, dispose } = modelAndOpt(1);
   const sd = new Map(model.stateDict());

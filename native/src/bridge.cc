@@ -598,8 +598,11 @@ Group& groupOf(const Napi::Value& v) {
   return it->second;
 }
 
-// pgCreate(masterAddr, masterPort, rank, worldSize, timeoutMs, deviceKind, deviceValue) -> id
+// pgCreate(masterAddr, masterPort, rank, worldSize, timeoutMs, deviceKind, deviceValue[, storeHost, storePrefix]) -> id
 // deviceKind: "interface" (GLOO_SOCKET_IFNAME), "hostname" (an address to bind) or "default".
+// storeHost: "rank0" (default: rank 0 serves the TCPStore) or "external" (every rank is a client of a
+// store someone else serves, as torchelastic's agent does); storePrefix: keys go under it when not empty
+// (torchelastic gives each restart of the group its own, so a restart never reads the last attempt's keys).
 Napi::Value PgCreate(const Napi::CallbackInfo& info) {
   return guarded(info, [&](Napi::Env env) -> Napi::Value {
     std::string addr = info[0].As<Napi::String>().Utf8Value();
@@ -609,15 +612,19 @@ Napi::Value PgCreate(const Napi::CallbackInfo& info) {
     std::chrono::milliseconds timeout(toInt(info[4], "timeout"));
     std::string kind = info[5].As<Napi::String>().Utf8Value();
     std::string value = info[6].As<Napi::String>().Utf8Value();
+    std::string storeHost = info.Length() > 7 && info[7].IsString() ? info[7].As<Napi::String>().Utf8Value() : "rank0";
+    std::string prefix = info.Length() > 8 && info[8].IsString() ? info[8].As<Napi::String>().Utf8Value() : "";
     if (port < 1 || port > 65535) throw std::invalid_argument("port must be in [1, 65535]");
     if (world < 1 || rank < 0 || rank >= world) throw std::invalid_argument("rank must be in [0, world size)");
+    if (storeHost != "rank0" && storeHost != "external") throw std::invalid_argument("store host must be \"rank0\" or \"external\"");
     c10d::TCPStoreOptions so;
     so.port = static_cast<std::uint16_t>(port);
-    so.isServer = rank == 0;
-    so.numWorkers = static_cast<std::size_t>(world);
-    so.waitWorkers = true;
+    so.isServer = storeHost == "rank0" && rank == 0;
+    so.numWorkers = storeHost == "rank0" ? c10::optional<std::size_t>(static_cast<std::size_t>(world)) : c10::nullopt;
+    so.waitWorkers = storeHost == "rank0";
     so.timeout = timeout;
-    auto store = c10::make_intrusive<c10d::TCPStore>(addr, so);
+    c10::intrusive_ptr<c10d::Store> store = c10::make_intrusive<c10d::TCPStore>(addr, so);
+    if (!prefix.empty()) store = c10::make_intrusive<c10d::PrefixStore>(prefix, store);
     auto options = c10d::ProcessGroupGloo::Options::create(timeout);
     if (kind == "interface") {
       options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(value));

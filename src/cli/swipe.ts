@@ -96,7 +96,7 @@ Units, directions and the ERS/ARS formulas: docs/attacks-and-metrics.md.`,
     const examples = flagNumber(p, 'examples');
     if (examples !== undefined && out === undefined) throw new UsageError('--examples goes with --out (the page it pictures is written there)');
     const nproc = flagNumber(p, 'nproc');
-    const group = nproc !== undefined && nproc > 1 ? null : processGroupFromEnv();
+    const group = nproc !== undefined && nproc > 1 ? null : processGroupFromEnv(flagNumber(p, 'dist-timeout'));
     if (out !== undefined && (group === null || group.rank === 0)) ensureWritableDir(out);
     const device = deviceFlag(p);
     if (group === null) return launchRanks(nproc!, 'swipe', withoutNproc(argv));

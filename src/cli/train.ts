@@ -17,7 +17,7 @@ import { loadCheckpoint } from '../run/model-factory.js';
 import { openDataset } from '../data/registry.js';
 import { ScriptedModel } from '../models/scripted.js';
 import { UsageError, type Command } from './command.js';
-import { launchRanks, processGroupFromEnv, withoutNproc } from './launch.js';
+import { launchRanks, launchRecord, processGroupFromEnv, withoutNproc } from './launch.js';
 import {
   applyThreads, DEVICE_OPTION, deviceFlag, flagBool, flagNumber, flagString, mergeSections, NPROC_OPTION, OUTPUT_OPTIONS, parseOptions, ROOT_OPTION,
   showProgress, THREADS_OPTION, usageText, type OptionSection, type OptionSpec, type OptionTable, type ParsedArgs,
@@ -68,6 +68,7 @@ const ADVERSARIAL: OptionTable = {
 const RUN: OptionTable = {
   out: { kind: 'string', value: 'DIR', help: 'run directory   (runs/<dataset>-<model>-<loss>-<miner><metric>-s<seed>)' },
   resume: { kind: 'boolean', help: 'continue from the newest complete checkpoint in --out (also inside an epoch)' },
+  'auto-resume': { kind: 'boolean', help: '--resume when --out holds a checkpoint (of the same experiment; another one is\nrefused), else start the run: what an elastic restart (torchrun --max-restarts)\nor a requeued job runs' },
   overwrite: { kind: 'boolean', help: 'replace the run already in --out (without it, an existing run is refused)' },
   'checkpoint-every': { kind: 'int', value: 'N', min: 1, help: 'also checkpoint every N optimizer steps inside an epoch' },
   'checkpoint-minutes': { kind: 'number', value: 'M', min: 0, help: 'checkpoint inside an epoch at least every M minutes; 0 = off', default: String(DEFAULT_CHECKPOINT_SECONDS / 60) },
@@ -123,13 +124,15 @@ epoch; the end writes report.json, report.md and training.svg.`,
       if (config.shards !== undefined && config.shards % nproc !== 0) throw new UsageError(`--nproc ${nproc} must divide --shards ${config.shards}`);
       return launchRanks(nproc, 'train', withoutNproc(argv));
     }
-    const group = processGroupFromEnv();
+    const resume = flagBool(p, 'auto-resume') ? 'auto' : flagBool(p, 'resume');
+    const overwrite = flagBool(p, 'overwrite');
+    if (flagBool(p, 'auto-resume') && flagBool(p, 'resume')) throw new UsageError('--auto-resume already resumes when there is a checkpoint: give one of --resume and --auto-resume');
+    if (resume !== false && overwrite) throw new UsageError(`--${resume === 'auto' ? 'auto-resume' : 'resume'} and --overwrite exclude each other`);
+    const group = processGroupFromEnv(flagNumber(p, 'dist-timeout'));
     const lead = group.rank === 0;
     applyThreads(p);
     const out = flagString(p, 'out') ?? path.join('runs', `${config.dataset.replace(/[:/]+/g, '_')}-${config.model}-${config.loss}-${config.miner}${config.metric}-s${config.seed}`);
-    const resume = flagBool(p, 'resume');
-    const overwrite = flagBool(p, 'overwrite');
-    if (resume && overwrite) throw new UsageError('--resume and --overwrite exclude each other');
+    const launch = launchRecord();
     const keepEvery = keepEveryFlag(p);
     const everySteps = flagNumber(p, 'checkpoint-every');
     const minutes = flagNumber(p, 'checkpoint-minutes');
@@ -138,12 +141,13 @@ epoch; the end writes report.json, report.md and training.svg.`,
     try {
       result = await train({
         config, outDir: out, resume, overwrite, progress: showProgress(p) && lead, signal: stop.signal, group, device, ...(keepEvery !== undefined ? { keepEvery } : {}),
+        ...(launch !== null ? { launch } : {}),
         checkpointEvery: { steps: everySteps ?? 0, seconds: minutes === undefined ? DEFAULT_CHECKPOINT_SECONDS : minutes * 60 },
         onNotice: (m) => process.stderr.write(`rankshield train: ${m}\n`),
       });
     } catch (e) {
       if (!(e instanceof TrainingInterrupted)) throw e;
-      if (lead) process.stderr.write(`rankshield train: ${e.message}\n  resume with: rankshield train ${[...argv.filter((a) => a !== '--overwrite' && a !== '--resume'), '--resume', ...(flagString(p, 'out') === undefined ? ['--out', out] : [])].join(' ')}\n`);
+      if (lead) process.stderr.write(`rankshield train: ${e.message}\n  resume with: rankshield train ${[...argv.filter((a) => a !== '--overwrite' && a !== '--resume' && a !== '--auto-resume'), '--resume', ...(flagString(p, 'out') === undefined ? ['--out', out] : [])].join(' ')}\n`);
       return e.reason === 'SIGTERM' ? 143 : 130;
     } finally {
       stop.dispose();

@@ -4,7 +4,9 @@
 //   training on the same directory is refused with the owner's pid. A lock left
 //   by a process that died (kill -9, power loss) on this host is taken over.
 // - An existing run is never overwritten by accident: without --resume or
-//   --overwrite, training into it is refused; --resume needs a checkpoint.
+//   --overwrite, training into it is refused; --resume needs a checkpoint;
+//   --auto-resume resumes one when there is one, else starts over (what the
+//   run wrote before its first checkpoint is redone).
 // - log.jsonl is append-only; a torn last line (a crash mid-append) is cut on
 //   open, and on resume the lines written after the checkpoint (work that was
 //   lost) are cut too, so the log describes exactly the training that counts.
@@ -23,7 +25,7 @@ export const SWIPE_EPOCHS_DIR = 'swipe-epochs';
 /** Everything a training run writes into its directory, and the swipes of its kept epochs (what --overwrite removes; nothing else is touched). */
 export const RUN_FILES = [SIDECAR, COMMITS_DIR, KEPT_DIR, SWIPE_EPOCHS_DIR, 'model.safetensors', 'optimizer.safetensors', LOG_FILE, 'report.json', 'report.md', 'training.svg'] as const;
 
-export type RunMode = 'new' | 'resume' | 'overwrite';
+export type RunMode = 'new' | 'resume' | 'overwrite' | 'auto';
 
 interface LockOwner {
   pid: number;
@@ -34,11 +36,14 @@ interface LockOwner {
 export class RunDirectory {
   readonly dir: string;
   readonly logFile: string;
+  /** Whether the run continues from a checkpoint (mode 'resume', or 'auto' finding one). */
+  readonly resuming: boolean;
   #locked = true;
 
-  private constructor(dir: string) {
+  private constructor(dir: string, resuming: boolean) {
     this.dir = dir;
     this.logFile = path.join(dir, LOG_FILE);
+    this.resuming = resuming;
   }
 
   /** Takes the directory for a training run in `mode`; throws (naming why) when that would clobber or race another run. */
@@ -49,13 +54,15 @@ export class RunDirectory {
       throw new Error(`cannot create the run directory ${dir}: ${(e as Error).message}`);
     }
     acquireLock(dir);
-    const run = new RunDirectory(dir);
+    const checkpointed = hasCheckpoint(dir);
+    if (mode === 'auto') mode = checkpointed ? 'resume' : 'overwrite';
+    const run = new RunDirectory(dir, mode === 'resume');
     try {
-      const existing = hasCheckpoint(dir) || existsSync(run.logFile);
+      const existing = checkpointed || existsSync(run.logFile);
       if (mode === 'new' && existing) {
         throw new Error(`${dir} already holds a run; pass --resume to continue it or --overwrite to replace it`);
       }
-      if (mode === 'resume' && !hasCheckpoint(dir)) {
+      if (mode === 'resume' && !checkpointed) {
         throw new Error(`--resume: ${dir} holds no checkpoint${existsSync(run.logFile) ? ' (the run stopped before its first one)' : ''}; start it with --overwrite`);
       }
       if (mode === 'overwrite') for (const f of RUN_FILES) rmSync(path.join(dir, f), { recursive: true, force: true });

@@ -6,6 +6,7 @@ export { tidy, keep, dispose, noGrad, enableGrad, liveTensors, type Disposable }
 export { type DType, type AnyTypedArray, dtypeSize, isFloating, dtypeOfArray } from './dtype.js';
 export * from './distributed.js';
 export * from './collectives.js';
+export * from './rendezvous.js';
 export * from './device.js';
 export * from './engine-info.js';
 export { ScriptModule } from './script-module.js';

@@ -57,7 +57,7 @@ export interface NativeBridge {
   /** Optional parts of this build: 'gloo' (c10d process groups), 'cuda', 'nccl' (ProcessGroupNCCL for CUDA tensors). */
   features(): string[];
   /** c10d (present when features() has 'gloo'): a TCPStore rendezvous + ProcessGroupGloo, and ProcessGroupNCCL for CUDA tensors when 'nccl'. */
-  pgCreate?(masterAddr: string, masterPort: number, rank: number, worldSize: number, timeoutMs: number, deviceKind: string, deviceValue: string): number;
+  pgCreate?(masterAddr: string, masterPort: number, rank: number, worldSize: number, timeoutMs: number, deviceKind: string, deviceValue: string, storeHost?: 'rank0' | 'external', storePrefix?: string): number;
   pgRun?(group: number, collective: 'allreduce-sum' | 'broadcast' | 'barrier', tensors: number[], root?: number): void;
   pgDestroy?(group: number): void;
   /** `target` takes `source`'s data (possibly on another device), keeping its identity. */

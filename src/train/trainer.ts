@@ -59,8 +59,8 @@ export interface TrainOptions {
   config: ExperimentConfig;
   /** Run directory: checkpoints, log.jsonl, report.json, report.md. */
   outDir: string;
-  /** Continue from the newest complete checkpoint in outDir (an error if there is none). */
-  resume?: boolean;
+  /** Continue from the newest complete checkpoint in outDir (an error if there is none); 'auto': if there is one, else start. */
+  resume?: boolean | 'auto';
   /** Replace a run already in outDir (its files only). */
   overwrite?: boolean;
   /** Show progress bars on stderr. */
@@ -79,6 +79,8 @@ export interface TrainOptions {
    * run keeps its own policy: give the same N or leave it out.
    */
   keepEvery?: number;
+  /** How this rank was started (launcher, torchrun's restart count and group rank …): recorded in the log's start/resume lines. */
+  launch?: Readonly<Record<string, string | number>>;
 }
 
 /** Whether a run keeping every `every`-th epoch keeps epoch `epoch` (0-based) of `epochs`: N, 2N, … and the last. */
@@ -123,11 +125,11 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const lead = group.rank === 0;
   if (opts.resume && opts.overwrite) throw new Error('--resume and --overwrite exclude each other');
   // Only rank 0 owns the run directory; the others learn from it what to resume.
-  const run = lead ? RunDirectory.open(opts.outDir, opts.resume ? 'resume' : opts.overwrite ? 'overwrite' : 'new') : null;
+  const run = lead ? RunDirectory.open(opts.outDir, opts.resume === 'auto' ? 'auto' : opts.resume ? 'resume' : opts.overwrite ? 'overwrite' : 'new') : null;
   try {
     // Everything that can be refused is refused before the data is loaded.
     const from = resumePoint(run, opts, group);
-    const config = agreedConfig(opts.config, from, group);
+    const config = agreedConfig(opts.config, from, group, opts.resume === 'auto' ? 'auto-resume' : 'resume');
     const keep = keepPolicy(opts.keepEvery, from);
     const data = await openDataset(config.dataset, config.root === undefined ? {} : { root: config.root });
     manualSeed(config.seed);
@@ -152,10 +154,11 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         state = stateOf(from.info);
         run?.truncateLog(from.info.logBytes);
         if (run !== null) repairKeptEpoch(run.dir, from);
-        run?.log({ event: 'resume', ...state.position, pid: process.pid, worldSize: group.worldSize });
-        if (lead) opts.onNotice?.(`resuming ${opts.outDir} at epoch ${state.position.epoch + 1}, step ${state.position.step}`);
+        run?.log({ event: 'resume', ...state.position, pid: process.pid, worldSize: group.worldSize, ...(opts.launch !== undefined ? { launch: opts.launch } : {}) });
+        if (lead) opts.onNotice?.(`${restartNote(opts.launch)}resuming ${opts.outDir} at epoch ${state.position.epoch + 1}, step ${state.position.step}`);
       } else {
-        run?.log({ event: 'start', pid: process.pid, worldSize: group.worldSize, config });
+        run?.log({ event: 'start', pid: process.pid, worldSize: group.worldSize, config, ...(opts.launch !== undefined ? { launch: opts.launch } : {}) });
+        if (lead && opts.resume === 'auto') opts.onNotice?.(`${restartNote(opts.launch)}no checkpoint in ${opts.outDir} yet: starting the run`);
       }
       return await new TrainingRun(config, run, model, opt, defense, data.test, opts, group, keep).run(data.train, state);
     } finally {
@@ -168,12 +171,19 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   }
 }
 
-/** The checkpoint to resume (rank 0 picks it; every rank reads and verifies the same commit). */
+/** "torchrun restart 1 of at most 2: " when an elastic launcher restarted this group. */
+function restartNote(launch: TrainOptions['launch']): string {
+  const restart = launch?.restart;
+  return typeof restart === 'number' && restart > 0 ? `${launch!.launcher} restart ${restart} of at most ${launch!.maxRestarts}: ` : '';
+}
+
+/** The checkpoint to resume, or null to start (rank 0 picks it; every rank reads and verifies the same commit). */
 function resumePoint(run: RunDirectory | null, opts: TrainOptions, group: ProcessGroup): VerifiedCheckpoint | null {
   if (!opts.resume) return null;
-  const picked = run === null ? undefined : latestGoodCheckpoint(run.dir);
+  const picked = run === null || !run.resuming ? undefined : latestGoodCheckpoint(run.dir);
   if (picked?.problem !== undefined) opts.onNotice?.(`${picked.problem}\n  → falling back to the previous complete checkpoint ${picked.base}`);
-  const base = broadcastJson(picked?.base, group);
+  const base = broadcastJson<string | null>(picked?.base ?? null, group);
+  if (base === null) return null;
   return picked ?? readCheckpoint(base);
 }
 
@@ -183,13 +193,16 @@ function resumePoint(run: RunDirectory | null, opts: TrainOptions, group: Proces
  * resume only the epoch count may differ from the checkpoint's. Ranks check
  * that they were all started with the same config.
  */
-function agreedConfig(given: ExperimentConfig, from: VerifiedCheckpoint | null, group: ProcessGroup): ExperimentConfig {
+function agreedConfig(given: ExperimentConfig, from: VerifiedCheckpoint | null, group: ProcessGroup, resumeFlag: string): ExperimentConfig {
   const shards = given.shards ?? (from !== null ? from.info.config.shards : group.worldSize > 1 ? group.worldSize : undefined);
   const config = resolveConfig({ ...given, ...(shards !== undefined ? { shards } : {}) });
   // Paths may differ (a moved --pretrained or --root); what is trained may not.
-  const comparable = (c: ExperimentConfig): string => canonicalJson({ ...resolveConfig(c), epochs: 0, root: undefined, pretrained: undefined, modelFile: undefined });
-  if (from !== null && comparable(from.info.config) !== comparable(config)) {
-    throw new Error(`--resume: the checkpoint in ${from.base} was trained with a different config; use another --out`);
+  const comparable = (c: ExperimentConfig): Record<string, unknown> => JSON.parse(canonicalJson({ ...resolveConfig(c), epochs: 0, root: undefined, pretrained: undefined, modelFile: undefined })) as Record<string, unknown>;
+  if (from !== null) {
+    const differences = configDifferences(comparable(from.info.config), comparable(config));
+    if (differences.length > 0) {
+      throw new Error(`--${resumeFlag}: the checkpoint in ${from.base} was trained with a different config (${differences.join('; ')}); use another --out, or --overwrite to replace that run`);
+    }
   }
   if (from !== null && from.info.position.epoch > config.epochs) {
     throw new Error(`--resume: the checkpoint is at epoch ${from.info.position.epoch}, beyond --epochs ${config.epochs}`);
@@ -200,6 +213,15 @@ function agreedConfig(given: ExperimentConfig, from: VerifiedCheckpoint | null, 
     throw new Error(`rank ${group.rank} was started with a different config than rank 0 (start every rank with the same arguments)`);
   }
   return config;
+}
+
+/** The fields (dotted paths) where two configs differ, as "field: checkpoint's → given". */
+function configDifferences(saved: unknown, given: unknown, at = ''): string[] {
+  if (typeof saved === 'object' && saved !== null && typeof given === 'object' && given !== null && !Array.isArray(saved) && !Array.isArray(given)) {
+    const keys = [...new Set([...Object.keys(saved), ...Object.keys(given)])].sort();
+    return keys.flatMap((k) => configDifferences((saved as Record<string, unknown>)[k], (given as Record<string, unknown>)[k], at === '' ? k : `${at}.${k}`));
+  }
+  return JSON.stringify(saved) === JSON.stringify(given) ? [] : [`${at}: ${JSON.stringify(saved) ?? 'unset'} → ${JSON.stringify(given) ?? 'unset'}`];
 }
 
 /** The run's keep policy: a new run's from --keep-every; a resumed run's from its checkpoint (a different --keep-every is refused). */
