@@ -136,16 +136,18 @@ test('a peer unreachable from the start: both ranks fail the rendezvous within t
   try {
     link.create();
     link.cut();
-    const t0 = Date.now();
     const args = ['train', '--dataset', 'fashion', '--epochs', '1', '--max-batches', '1', '--quiet', '--out', tmp(), '--dist-timeout', String(TIMEOUT_S)];
     const exits = await Promise.all([0, 1].map((r) => link.rank(r, args).exit));
-    const seconds = (Date.now() - t0) / 1000;
     for (const [rank, e] of exits.entries()) {
       assert.equal(e.code, 1, `rank ${rank}:\n${e.stderr}`);
-      assert.match(e.stderr, new RegExp(`rank ${rank}: cannot join the process group at 10\\.99\\.0\\.1:29500 \\(waited [\\d.]+ s; --dist-timeout ${TIMEOUT_S}\\)`));
-      console.log(`# rank ${rank}: ${e.stderr.trim().split('\n').find((l) => l.includes('cannot join'))!.slice(0, 300)}`);
+      // Rank 0 serves the store and waits for rank 1, which cannot reach it.
+      const why = rank === 0 ? 'only 1 of 2 ranks reached the store within 10000 ms' : 'No route to host|timed out';
+      const m = new RegExp(`rank ${rank}: cannot join the process group at 10\\.99\\.0\\.1:29500 \\(waited ([\\d.]+) s; --dist-timeout ${TIMEOUT_S}\\): .*(${why})`).exec(e.stderr);
+      assert.ok(m !== null, `rank ${rank} should say why it could not join:\n${e.stderr}`);
+      // The time from joining to giving up, as the rank measured it (starting Node and libtorch on a loaded machine is not part of it).
+      assert.ok(Number(m[1]) <= TIMEOUT_S + 2, `rank ${rank} waited ${m[1]} s (timeout ${TIMEOUT_S} s)`);
+      console.log(`# rank ${rank} (${e.seconds.toFixed(1)} s in all): ${e.stderr.trim().split('\n').find((l) => l.includes('cannot join'))!.slice(0, 300)}`);
     }
-    assert.ok(seconds <= TIMEOUT_S + SLACK_S, `the ranks took ${seconds.toFixed(1)} s to give up (timeout ${TIMEOUT_S} s)`);
   } finally {
     link.remove();
   }

@@ -87,7 +87,7 @@ test('torchrun restarts a group whose rank 1 was SIGKILLed mid-epoch; --auto-res
 });
 
 test('a swipe whose rank 1 is SIGKILLed stops cleanly; the restarted group finishes with one process\'s result', { skip: NO_TORCHRUN }, async () => {
-  const root = await fashionSlice(path.join(tmp(), 'fashion'), { train: 1000, test: 96 });
+  const root = await fashionSlice(path.join(tmp(), 'fashion'), { train: 1000, test: 128 }); // CA− needs a gallery of 100 or more
   const run = tmp();
   check(await rankshield([...experiment(root, run).filter((a, i, all) => all[i - 1] !== '--max-batches' && a !== '--max-batches'), '--max-batches', '3'], THREADS).exit, 'training the model');
   const helper = path.join(here, 'helpers', 'swipe-rank.js');

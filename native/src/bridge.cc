@@ -38,6 +38,7 @@
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#include <thread>
 #endif
 #ifdef RANKSHIELD_C10D_NCCL
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
@@ -621,10 +622,21 @@ Napi::Value PgCreate(const Napi::CallbackInfo& info) {
     so.port = static_cast<std::uint16_t>(port);
     so.isServer = storeHost == "rank0" && rank == 0;
     so.numWorkers = storeHost == "rank0" ? c10::optional<std::size_t>(static_cast<std::size_t>(world)) : c10::nullopt;
-    so.waitWorkers = storeHost == "rank0";
+    // Every rank counts itself in and waits for the rest below: libtorch's own waitWorkers gives up
+    // silently at the timeout (1.13), and Gloo's set-up then waits a second timeout to fail vaguely.
+    so.waitWorkers = false;
     so.timeout = timeout;
     c10::intrusive_ptr<c10d::Store> store = c10::make_intrusive<c10d::TCPStore>(addr, so);
     if (!prefix.empty()) store = c10::make_intrusive<c10d::PrefixStore>(prefix, store);
+    const std::string joined = "rankshield/joined";
+    const auto start = std::chrono::steady_clock::now();
+    for (int64_t n = store->add(joined, 1); n < world; n = store->add(joined, 0)) {
+      if (std::chrono::steady_clock::now() - start > timeout) {
+        throw std::runtime_error("only " + std::to_string(n) + " of " + std::to_string(world) + " ranks reached the store within " +
+                                 std::to_string(timeout.count()) + " ms");
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
     auto options = c10d::ProcessGroupGloo::Options::create(timeout);
     if (kind == "interface") {
       options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(value));
