@@ -97,7 +97,7 @@ test('the link cut mid-epoch: both ranks stop within the timeout naming the lost
     link.create();
     const uninterrupted = rankshield(experiment(root, reference), THREADS);
     const ranks = [0, 1].map((r) => link.rank(r, [...experiment(root, cut), '--dist-timeout', String(TIMEOUT_S)]));
-    await waitUntil('step 3 over the link', () => loggedSteps(cut) >= 3, 600);
+    await waitUntil('step 3 over the link', () => loggedSteps(cut) >= 3, 600, ranks);
     link.cut();
     const cutAt = Date.now();
     const stopped = await Promise.all(ranks.map(async (r) => ({ exit: await r.exit, afterCut: (Date.now() - cutAt) / 1000 })));

@@ -17,6 +17,8 @@ export interface Child {
   exit: Promise<Exit>;
   /** Everything written to stdout and stderr so far. */
   output: () => string;
+  /** Whether it is still running. */
+  running: () => boolean;
   kill: (s: NodeJS.Signals) => void;
 }
 
@@ -26,11 +28,18 @@ export function start(cmd: string, args: readonly string[], env: NodeJS.ProcessE
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let stdout = '';
   let stderr = '';
+  let running = true;
   child.stdout.on('data', (d: Buffer) => (stdout += d));
   child.stderr.on('data', (d: Buffer) => (stderr += d));
+  // 'close', not 'exit': the output is complete then.
+  const exit = new Promise<Exit>((resolve) => child.on('close', (code, signal) => {
+    running = false;
+    resolve({ code, signal, stdout, stderr, seconds: (Date.now() - t0) / 1000 });
+  }));
   return {
     pid: child.pid!,
-    exit: new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal, stdout, stderr, seconds: (Date.now() - t0) / 1000 }))),
+    exit,
+    running: () => running,
     output: () => stdout + stderr,
     kill: (s) => void child.kill(s),
   };
@@ -39,11 +48,16 @@ export function start(cmd: string, args: readonly string[], env: NodeJS.ProcessE
 /** `node bin/rankshield.js args…` */
 export const rankshield = (args: readonly string[], env: NodeJS.ProcessEnv = {}): Child => start(process.execPath, [CLI, ...args], env);
 
-/** Resolves once `check()` is true (polled every 100 ms); rejects after `timeoutS` naming `what`. */
-export async function waitUntil(what: string, check: () => boolean, timeoutS = 300): Promise<void> {
+/**
+ * Resolves once `check()` is true (polled every 100 ms); rejects after `timeoutS`, or as soon as one
+ * of `children` has ended, naming `what` (and showing the ended child's output).
+ */
+export async function waitUntil(what: string, check: () => boolean, timeoutS = 300, children: readonly Child[] = []): Promise<void> {
   const until = Date.now() + timeoutS * 1000;
   while (!check()) {
     if (Date.now() > until) throw new Error(`timed out after ${timeoutS} s waiting for ${what}`);
+    const ended = children.find((c) => !c.running());
+    if (ended !== undefined) throw new Error(`process ${ended.pid} ended while waiting for ${what}:\n${ended.output()}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
