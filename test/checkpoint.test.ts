@@ -175,6 +175,13 @@ test("--auto-resume ('auto'): starts over where no checkpoint was committed, res
   assert.throws(() => RunDirectory.open(dir, 'new'), /already holds a run/);
 });
 
+test('--auto-resume is refused beside --resume or --overwrite, before any work', async () => {
+  const { trainCommand } = await import('../src/cli/train.js');
+  const { UsageError } = await import('../src/cli/command.js');
+  await assert.rejects(trainCommand.run(['--dataset', 'fashion', '--auto-resume', '--resume', '--out', tmp()]), (e: Error) => e instanceof UsageError && /give one of --resume and --auto-resume/.test(e.message));
+  await assert.rejects(trainCommand.run(['--dataset', 'fashion', '--auto-resume', '--overwrite', '--out', tmp()]), (e: Error) => e instanceof UsageError && /--auto-resume and --overwrite exclude each other/.test(e.message));
+});
+
 test('a same-size dtype lie (float32 bytes labelled int32) does not load into a model', () => {
   const { model, dispose } = modelAndOpt(1);
   const sd = new Map(model.stateDict());
