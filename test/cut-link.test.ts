@@ -15,7 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fashionSlice } from './helpers/fashion-slice.js';
 import { CLI, lastJson, loggedSteps, modelSha, rankshield, start, waitUntil, type Child, type Exit } from './helpers/processes.js';
-import { latestGoodCheckpoint, readCheckpoint } from '../src/train/checkpoint.js';
+import { latestGoodCheckpoint, readCheckpoint } from '../src/run/checkpoint.js';
 
 const tmp = (): string => mkdtempSync(path.join(os.tmpdir(), 'rankshield-cut-'));
 const ipFound = spawnSync('ip', ['-V'], { stdio: 'ignore' }).status === 0;

@@ -18,7 +18,7 @@ import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { fashionSlice } from './helpers/fashion-slice.js';
 import { CLI, lastJson, loggedSteps, modelSha, pidsWithEnv, rankshield, start, waitUntil, type Exit } from './helpers/processes.js';
-import { readCheckpoint } from '../src/train/checkpoint.js';
+import { readCheckpoint } from '../src/run/checkpoint.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const tmp = (): string => mkdtempSync(path.join(os.tmpdir(), 'rankshield-launch-'));
