@@ -1,5 +1,6 @@
-// Layer: attack. APGD — the step-size-free L∞ variant of the PGD core (Croce & Hein, 2020),
-// adapted to ranking objectives: the same signed-gradient step and projection as pgd.ts,
+// Layer: attack. APGD — the step-size-free variant of the PGD core (Croce & Hein, 2020),
+// adapted to ranking objectives: the same step direction (sign for L∞, the normalised
+// gradient for L2, as their L2 version) and projection as pgd.ts (ball.ts),
 // but per attacked image
 //   - the step starts at 2ε and halves at checkpoints w_j where the image's objective
 //     stagnated (fewer than ρ = 75 % of the steps since the last checkpoint improved it, or
@@ -10,8 +11,9 @@
 // Checkpoints: p_0 = 0, p_1 = 0.22, p_{j+1} = p_j + max(p_j − p_{j−1} − 0.03, 0.06), w_j = ⌈p_j·η⌉.
 // It spends η forward+backward passes (one per iteration, as PGD) plus one forward pass
 // to score the last point, and never needs α.
-import { dispose, gradOf, noGrad, rand, tensor, tidy, where, type Tensor } from '../tensor/index.js';
-import { checkBudget } from './budget.js';
+import { dispose, gradOf, noGrad, tensor, tidy, where, type Tensor } from '../tensor/index.js';
+import { checkBudget, type Norm } from './budget.js';
+import { threatBall } from './ball.js';
 import { perImageMask, validateImages } from './pgd.js';
 import type { Objective } from './objectives.js';
 
@@ -20,11 +22,13 @@ export const APGD_RHO = 0.75;
 /** Weight of the new step against the last move. */
 export const APGD_MOMENTUM = 0.75;
 
-/** Input of `apgd`: the clean images, ε, η and the per-image objective. */
+/** Input of `apgd`: the clean images, ε, η, the ball's norm and the per-image objective. */
 export interface ApgdOptions {
   images: Tensor;
   epsilon: number;
   steps: number;
+  /** The ball's norm (default L∞). */
+  norm?: Norm;
   /** The objective (scalar to differentiate and per-image terms) at the current adversarial images. */
   objective: (xAdv: Tensor, iteration: number) => Objective;
   /** Start at the clean images (as PGD) or at a uniform point of the ε-ball (a restart). */
@@ -55,16 +59,15 @@ export function apgdCheckpoints(steps: number): number[] {
   return [...new Set(p.slice(1).map((x) => Math.ceil(x * steps)))].filter((w) => w > 0 && w < steps);
 }
 
-/** APGD in the L∞ ball around `images` (see the module comment). */
+/** APGD in the ε-ball (L∞ or L2) around `images` (see the module comment). */
 export function apgd(o: ApgdOptions): ApgdResult {
-  checkBudget({ epsilon: o.epsilon, alpha: 1, steps: o.steps }, 'APGD'); // APGD has no α
+  checkBudget({ epsilon: o.epsilon, alpha: 1, steps: o.steps, ...(o.norm === undefined ? {} : { norm: o.norm }) }, 'APGD'); // APGD has no α
   validateImages(o.images);
   const x0 = o.images;
   const b = x0.shape[0]!;
   const perImage = [b, ...x0.shape.slice(1).map(() => 1)];
-  const lower = noGrad(() => tidy(() => x0.sub(o.epsilon).clampMin(0)));
-  const upper = noGrad(() => tidy(() => x0.add(o.epsilon).clampMax(1)));
-  const project = (x: Tensor): Tensor => x.clampTensor(lower, upper);
+  const ball = threatBall(x0, o.epsilon, o.norm);
+  const project = (x: Tensor): Tensor => ball.project(x);
   const column = (v: ArrayLike<number>): Tensor => tensor(Array.from(v), perImage, x0.dtype).to(x0.device);
   const mask = (flags: readonly boolean[]): Tensor => perImageMask(flags, x0);
 
@@ -77,7 +80,7 @@ export function apgd(o: ApgdOptions): ApgdResult {
   const improvedSince = new Uint32Array(b);
   let previousValue = new Float64Array(b).fill(Infinity);
 
-  let x = noGrad(() => (o.start === 'random' ? tidy(() => project(x0.add(rand(x0.shape, { device: x0.device }).mul(2 * o.epsilon).sub(o.epsilon)))) : x0.clone()));
+  let x = noGrad(() => (o.start === 'random' ? ball.randomPoint() : x0.clone()));
   let xPrev = noGrad(() => x.clone());
   let xBest = noGrad(() => x.clone());
   let gBest = noGrad(() => tidy(() => x.mul(0)));
@@ -85,14 +88,14 @@ export function apgd(o: ApgdOptions): ApgdResult {
   let backwards = 0;
   try {
     for (let it = 0; it < o.steps; it++) {
-      // One forward+backward at x: the objective per image and the signed gradient.
+      // One forward+backward at x: the objective per image and the step direction of its gradient.
       const { g, perQuery } = tidy(() => {
         const xa = x.detach().requiresGrad_();
         const j = o.objective(xa, it);
         const value = j.value.item();
         if (!Number.isFinite(value)) throw new Error(`APGD: the objective became ${value} at iteration ${it}`);
         values.push(value);
-        return { g: noGrad(() => gradOf(j.value, xa).sign()), perQuery: Float64Array.from(j.perQuery.toArray()) };
+        return { g: noGrad(() => tidy(() => ball.direction(gradOf(j.value, xa)))), perQuery: Float64Array.from(j.perQuery.toArray()) };
       });
       backwards++;
       const better: boolean[] = [];
@@ -159,6 +162,7 @@ export function apgd(o: ApgdOptions): ApgdResult {
     const adversarial = noGrad(() => tidy(() => where(mask(better), x, xBest)));
     return { adversarial, best: bestValue, values, forwards: backwards + 1, backwards };
   } finally {
-    dispose([x, xPrev, xBest, gBest, lower, upper]);
+    dispose([x, xPrev, xBest, gBest]);
+    ball.dispose();
   }
 }

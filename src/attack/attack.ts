@@ -11,7 +11,7 @@ import type { EmbeddingModel } from '../models/model.js';
 import { checkBudget, type PgdBudget } from './budget.js';
 import { embedImages, SELF_MASK_DISTANCE, type BatchContext } from './context.js';
 import type { Objective } from './objectives.js';
-import { methodEntry, methodSettings, type MethodName, type MethodSettings } from './methods.js';
+import { checkMethodNorm, methodEntry, methodSettings, type MethodName, type MethodSettings } from './methods.js';
 
 /** Embeddings of the adversarial batch handed to `measure`. */
 export interface AdversarialEmbeddings {
@@ -122,6 +122,7 @@ export interface AttackBatchOptions {
 export function attackBatch<S extends Selection>(model: EmbeddingModel, attack: RankingAttack<S>, ctx: BatchContext, budget: PgdBudget, o: AttackBatchOptions = {}): AttackBatchResult {
   checkBudget(budget, attack.kind);
   const method = methodEntry(o.method ?? 'pgd');
+  checkMethodNorm(method, budget);
   const settings = methodSettings(o.settings);
   const restarts = method.honours.includes('restarts') ? settings.restarts : 0;
   model.eval();

@@ -5,13 +5,13 @@
 //   apgd    step-size-free PGD with momentum, the best point kept (apgd.ts);
 //   square  query-only random search, forward passes only (query-only.ts);
 //   nes     query-only: signed steps on an NES gradient estimate (query-only.ts).
-// An entry owns every fact about its method: whether it reads gradients, what it costs
-// per image, the settings it honours, and how it runs.
+// An entry owns every fact about its method: whether it reads gradients, the balls (norms)
+// it searches, what it costs per image, the settings it honours, and how it runs.
 import type { Tensor } from '../tensor/index.js';
 import { pgd } from './pgd.js';
 import { apgd } from './apgd.js';
 import { nesSearch, squareSearch } from './query-only.js';
-import type { PgdBudget } from './budget.js';
+import { normOf, type Norm, type PgdBudget } from './budget.js';
 import type { Objective } from './objectives.js';
 
 /** The settings of the methods, each honoured by the methods that name it. */
@@ -61,6 +61,8 @@ export interface MethodEntry {
   readonly summary: string;
   /** Reads the model's input gradients (white-box) or only its outputs (query-only). */
   readonly gradients: boolean;
+  /** The norms of the balls it can search (the budget's `norm`). */
+  readonly norms: readonly Norm[];
   /** The settings it honours (the others are ignored). */
   readonly honours: readonly (keyof MethodSettings)[];
   /** Forward and backward passes per image for one run (restarts multiply it). */
@@ -73,6 +75,7 @@ export const METHODS: readonly MethodEntry[] = [
     name: 'pgd',
     summary: 'the reference: η signed-gradient steps α, the last point reported',
     gradients: true,
+    norms: ['linf', 'l2'],
     honours: ['restarts'],
     cost: (b) => ({ forward: b.steps, backward: b.steps }),
     run(o) {
@@ -85,10 +88,11 @@ export const METHODS: readonly MethodEntry[] = [
     name: 'apgd',
     summary: 'APGD: the step starts at 2ε and halves where an image stagnates, momentum 0.75, each image\'s best point kept (no α)',
     gradients: true,
+    norms: ['linf', 'l2'],
     honours: ['restarts'],
     cost: (b) => ({ forward: b.steps + 1, backward: b.steps }),
     run(o) {
-      const r = apgd({ images: o.images, epsilon: o.budget.epsilon, steps: o.budget.steps, start: o.start, objective: o.objective });
+      const r = apgd({ images: o.images, epsilon: o.budget.epsilon, steps: o.budget.steps, norm: normOf(o.budget), start: o.start, objective: o.objective });
       return { adversarial: r.adversarial, values: r.values, forwards: r.forwards, backwards: r.backwards, lastIterationIsFinal: false };
     },
   },
@@ -96,6 +100,8 @@ export const METHODS: readonly MethodEntry[] = [
     name: 'square',
     summary: 'query-only Square random search: one random window per image per query, kept when the objective drops',
     gradients: false,
+    // Its windows are L∞ moves (x0 ± ε per pixel); an L2 Square proposes other shapes.
+    norms: ['linf'],
     honours: ['queries'],
     cost: (_b, s) => ({ forward: s.queries + 1, backward: 0 }),
     run(o) {
@@ -107,6 +113,7 @@ export const METHODS: readonly MethodEntry[] = [
     name: 'nes',
     summary: 'query-only: η signed steps α on an NES gradient estimate (antithetic Gaussian probes)',
     gradients: false,
+    norms: ['linf'],
     honours: ['samples', 'sigmaFraction'],
     cost: (b, s) => ({ forward: s.samples * b.steps + 1, backward: 0 }),
     run(o) {
@@ -124,6 +131,12 @@ export function methodEntry(name: string): MethodEntry {
   const m = METHODS.find((e) => e.name === name);
   if (m === undefined) throw new Error(`unknown attack method '${name}' (expected one of ${METHOD_NAMES.join(', ')})`);
   return m;
+}
+
+/** Throws unless the method searches balls of the budget's norm (the message names the methods that do). */
+export function checkMethodNorm(m: MethodEntry, budget: PgdBudget): void {
+  const norm = normOf(budget);
+  if (!m.norms.includes(norm)) throw new Error(`attack method ${m.name} searches only ${m.norms.join(', ')} balls; for --norm ${norm} use ${METHODS.filter((e) => e.norms.includes(norm)).map((e) => e.name).join(' or ')}`);
 }
 
 /** Settings with the defaults filled in and each value checked (the field named in the error). */

@@ -1,14 +1,17 @@
-// Layer: attack. The ONE projected-gradient core (L∞) shared by every attack
+// Layer: attack. The ONE projected-gradient core shared by every attack
 // and every defense (docs/methods.md §4, docs/attacks-and-metrics.md §3). Objectives are
-// written to be MINIMISED; each iteration takes a signed gradient step on the
-// input and projects back onto the ε-ball around the clean images and onto [0,1]:
+// written to be MINIMISED; each iteration takes a gradient step on the input and projects
+// back onto the ε-ball around the clean images and onto [0,1]. In the L∞ ball (the default):
 //
 //   x_{t+1} = clip_[0,1]( clip_[x−ε, x+ε]( x_t − α·sign ∇J(x_t) ) ),   sign(0) = 0
 //
+// In the L2 ball (`norm: 'l2'`) the step is α·∇J/‖∇J‖₂ per image and the projection scales
+// each image's perturbation back to length ε, then clips to [0,1] (ball.ts).
 // With one step (η = 1) the step is ε (FGSM). The caller puts the model in the
 // mode it wants (eval for attacks and defenses); only the input gets gradients.
-import { gradOf, noGrad, rand, tensor, tidy, type Tensor } from '../tensor/index.js';
+import { gradOf, noGrad, tensor, tidy, type Tensor } from '../tensor/index.js';
 import { checkBudget, type PgdBudget } from './budget.js';
+import { threatBall } from './ball.js';
 
 /** Input of `pgd`: the clean images, the objective to minimise and the budget (ε, α, η). */
 export interface PgdOptions extends PgdBudget {
@@ -51,7 +54,7 @@ export function perImageMask(flags: readonly boolean[], like: Tensor): Tensor {
 }
 
 /**
- * Projected gradient descent in the L∞ ball around `images` (see the module comment); the one core of every attack and defense.
+ * Projected gradient descent in the ε-ball (L∞ or L2) around `images` (see the module comment); the one core of every attack and defense.
  * The caller owns `adversarial` in the result.
  */
 export function pgd(o: PgdOptions): PgdResult {
@@ -59,11 +62,8 @@ export function pgd(o: PgdOptions): PgdResult {
   validateImages(o.images);
   const x0 = o.images;
   const stepSize = o.steps === 1 ? o.epsilon : o.alpha;
-  const lower = noGrad(() => tidy(() => x0.sub(o.epsilon).clampMin(0)));
-  const upper = noGrad(() => tidy(() => x0.add(o.epsilon).clampMax(1)));
-  let x = noGrad(() =>
-    o.randomStart ? tidy(() => x0.add(rand(x0.shape, { device: x0.device }).mul(2 * o.epsilon).sub(o.epsilon)).clampTensor(lower, upper)) : x0.clone(),
-  );
+  const ball = threatBall(x0, o.epsilon, o.norm);
+  let x = noGrad(() => (o.randomStart ? ball.randomPoint() : x0.clone()));
   const values: number[] = [];
   try {
     for (let it = 0; it < o.steps; it++) {
@@ -77,8 +77,8 @@ export function pgd(o: PgdOptions): PgdResult {
         o.onIteration?.(it, value);
         if (o.before?.(it, value)) return null;
         const g = gradOf(j, xa);
-        // Projection order as the reference: ε-ball first, then the image range (folded into lower/upper).
-        return noGrad(() => xa.sub(g.sign().mul(stepSize)).clampTensor(lower, upper));
+        // Projection order as the reference: ε-ball first, then the image range.
+        return noGrad(() => ball.project(xa.sub(ball.direction(g).mul(stepSize))));
       });
       if (next === null) break;
       x.dispose();
@@ -90,7 +90,6 @@ export function pgd(o: PgdOptions): PgdResult {
     x.dispose();
     throw e;
   } finally {
-    lower.dispose();
-    upper.dispose();
+    ball.dispose();
   }
 }

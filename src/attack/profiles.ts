@@ -1,7 +1,7 @@
 // Layer: attack. RobRank's swipe profiles (docs/attacks-and-metrics.md §3) as data:
 // which attacks run with which PGD budget. rob28 / rob224 are the ERS profiles;
 // the others drive the ECCV'20 / PAMI curves (CA± and SPQA± at several W, M, ε).
-import { BUDGETS, checkBudget, pixels, type PgdBudget } from './budget.js';
+import { BUDGETS, checkBudget, pixels, type Norm, type PgdBudget } from './budget.js';
 import { BATCH_SIZES } from '../data/spc2.js';
 import { imageScale, type ImageScale } from '../data/image-size.js';
 import { ERS_ATTACK_KINDS, type AttackKind, type AttackOptions } from './registry.js';
@@ -110,4 +110,16 @@ export function getProfile(name: string): Profile {
   const p = PROFILES[name];
   if (p === undefined) throw new Error(`unknown profile '${name}' (known: ${Object.keys(PROFILES).join(', ')})`);
   return p;
+}
+
+/**
+ * A profile searched in the ball of `norm`: itself for L∞; for L2 an ERS profile's attacks with
+ * the L2 attack budget of its input regime (BUDGETS' attackL2), or `budget` when given. The curve
+ * profiles are L∞ ε-sweeps and have no L2 form.
+ */
+export function profileWithNorm(profile: Profile, norm: Norm, imageSide: number, budget?: PgdBudget): Profile {
+  if (norm === 'linf') return profile;
+  if (!Object.values(ERS_PROFILES).includes(profile.name)) throw new Error(`profile ${profile.name} is an L∞ ε-sweep; --norm l2 runs with an ERS profile (${Object.values(ERS_PROFILES).join(', ')})`);
+  const b = checkBudget(budget ?? BUDGETS[imageScale(imageSide)].attackL2, `profile ${profile.name}, L2`);
+  return { ...profile, name: `${profile.name}-l2`, runs: profile.runs.map((r) => ({ ...r, budget: b })) };
 }

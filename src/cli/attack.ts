@@ -2,7 +2,7 @@
 // chosen PGD budget over the checkpoint's test split (the same runner, seeding
 // and aggregation as a swipe column).
 import { BUDGETS, describeBudget } from '../attack/budget.js';
-import { BUDGET_OPTIONS, budgetOverride } from './budget-options.js';
+import { BUDGET_OPTIONS, profileFor } from './budget-options.js';
 import { ATTACKS, attackEntry, ersProfile, type AttackKind, type AttackOptions, type Profile } from '../attack/index.js';
 import { attackExamples, runSwipe } from '../eval/swipe.js';
 import { SEARCH_OPTIONS, searchFlags } from './search-options.js';
@@ -89,10 +89,11 @@ Progress bars go to stderr; --quiet or --json turn them off. The last line of ou
     const { model, data, metric } = await openModelSource(p);
     model.to(device);
     try {
-      const base = ersProfile(data.test.height);
-      const budget = { ...base.runs[0]!.budget, ...budgetOverride(p) };
+      const search = searchFlags(p);
+      const base = profileFor(ersProfile(data.test.height), search.norm, p, data.test.height);
+      const budget = base.runs[0]!.budget;
       const profile: Profile = {
-        name: `${kind} ε=${budget.epsilon.toFixed(5)} α=${budget.alpha.toFixed(5)} η=${budget.steps}`,
+        name: `${kind}${search.norm === 'l2' ? ' L2' : ''} ε=${budget.epsilon.toFixed(5)} α=${budget.alpha.toFixed(5)} η=${budget.steps}`,
         usedFor: 'one attack',
         batchSize: base.batchSize,
         runs: [{ attack: kind, budget, options: size === undefined ? {} : { queriesPerCandidate: size, candidatesPerQuery: size } }],
@@ -103,7 +104,6 @@ Progress bars go to stderr; --quiet or --json turn them off. The last line of ou
         ...(flagBool(p, 'ltm-exclude-self') ? { ltmExcludeSelf: true } : {}),
         ...(xiRate === undefined ? {} : { spqaXiRate: xiRate }),
       };
-      const search = searchFlags(p);
       const result = await runSwipe(model, data.test, metric, {
         profile,
         maxIter: flagNumber(p, 'max-batches'),

@@ -1,17 +1,19 @@
 // Layer: cli. The PGD budget flags `attack` and `swipe` share (--epsilon, --alpha, --steps), stated
 // once: each overrides that part of every run of the chosen profile, so `swipe --epsilon 8/255`
 // is the profile at another radius and `attack` is a one-run profile with the same flags.
-import { asPixels, BUDGETS, describeBudget } from '../attack/budget.js';
-import type { PgdBudget, Profile } from '../attack/index.js';
+// With --norm l2 the profile's L∞ budgets give way to the L2 budget of the input regime first.
+import { asPixels, BUDGETS, checkBudget, describeBudget, type Norm } from '../attack/budget.js';
+import { profileWithNorm, type PgdBudget, type Profile } from '../attack/index.js';
 import { flagNumber, type OptionTable, type ParsedArgs } from '../util/options.js';
+import { UsageError } from '../util/usage-error.js';
 
 const ATTACK_28 = BUDGETS.small.attack;
 const ATTACK_224 = BUDGETS.large.attack;
 
 /** --epsilon, --alpha, --steps; fractions such as 8/255 are accepted (util/options.ts). */
 export const BUDGET_OPTIONS = {
-  epsilon: { kind: 'number', value: 'E', min: 0, max: 1, help: `L∞ radius in pixel units, e.g. 8/255   (rob28: ${asPixels(ATTACK_28.epsilon)}; rob224: ${asPixels(ATTACK_224.epsilon)})` },
-  alpha: { kind: 'number', value: 'A', above: 0, max: 1, help: `PGD step in pixel units   (rob28: ${asPixels(ATTACK_28.alpha)}; rob224: ${asPixels(ATTACK_224.alpha)})` },
+  epsilon: { kind: 'number', value: 'E', min: 0, help: `radius in pixel units: L∞ in [0, 1], e.g. 8/255   (rob28: ${asPixels(ATTACK_28.epsilon)}; rob224: ${asPixels(ATTACK_224.epsilon)});\nwith --norm l2 the L2 radius   (${BUDGETS.small.attackL2.epsilon} for 28×28, ${BUDGETS.large.attackL2.epsilon} for 224×224)` },
+  alpha: { kind: 'number', value: 'A', above: 0, help: `PGD step in pixel units: L∞ in (0, 1]   (rob28: ${asPixels(ATTACK_28.alpha)}; rob224: ${asPixels(ATTACK_224.alpha)});\nwith --norm l2 the step's L2 length   (${BUDGETS.small.attackL2.alpha} for 28×28, ${BUDGETS.large.attackL2.alpha} for 224×224)` },
   steps: { kind: 'int', value: 'N', min: 1, help: `PGD iterations η   (rob28: ${ATTACK_28.steps}; rob224: ${ATTACK_224.steps})` },
 } as const satisfies OptionTable;
 
@@ -30,4 +32,18 @@ export function withBudget(profile: Profile, override: Partial<PgdBudget>): Prof
   if (Object.keys(override).length === 0) return profile;
   const runs = profile.runs.map((r) => ({ ...r, budget: { ...r.budget, ...override } }));
   return { ...profile, name: `${profile.name} at ${describeBudget(runs[0]!.budget)}`, runs };
+}
+
+/**
+ * The profile a command runs: `profile` in the ball of `norm` (profileWithNorm), then the budget flags
+ * over every run; each budget checked, a bad one a usage error naming the field.
+ */
+export function profileFor(profile: Profile, norm: Norm, p: ParsedArgs, imageSide: number): Profile {
+  try {
+    const out = withBudget(profileWithNorm(profile, norm, imageSide), budgetOverride(p));
+    for (const r of out.runs) checkBudget(r.budget, `--norm ${norm}`);
+    return out;
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
 }

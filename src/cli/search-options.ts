@@ -1,10 +1,17 @@
-// Layer: cli. How `swipe` and `attack` search the ε-ball: the method flags, made from the
-// methods' catalogue (src/attack/methods.ts) and parsed in one place.
+// Layer: cli. How `swipe` and `attack` search the ε-ball: the ball's norm and the method
+// flags, made from the methods' catalogue (src/attack/methods.ts) and parsed in one place.
 import { METHOD_DEFAULTS, METHOD_NAMES, METHODS, type MethodName, type MethodSettings } from '../attack/methods.js';
+import { BUDGETS, describeBudget, NORMS, type Norm } from '../attack/budget.js';
 import { flagNumber, flagString, type OptionTable, type ParsedArgs } from '../util/options.js';
 
-/** --method, --restarts, --queries, --samples. */
+/** --norm, --method, --restarts, --queries, --samples. */
 export const SEARCH_OPTIONS = {
+  norm: {
+    kind: 'string',
+    choices: NORMS,
+    help: `the threat model's ball: linf (the papers' attacks) or l2 (the ball of certified radii,\ndocs/certification.md; methods ${METHODS.filter((m) => m.norms.includes('l2')).map((m) => m.name).join(', ')}; default budget ${describeBudget(BUDGETS.small.attackL2)} for 28×28,\n${describeBudget(BUDGETS.large.attackL2)} for 224×224)`,
+    default: 'linf',
+  },
   method: { kind: 'string', choices: METHOD_NAMES, help: METHODS.map((m) => `${m.name}: ${m.summary}`).join('\n'), default: 'pgd' },
   restarts: { kind: 'int', value: 'R', min: 0, help: "pgd/apgd: extra runs from uniform points of the ε-ball, each image's best kept", default: String(METHOD_DEFAULTS.restarts) },
   queries: { kind: 'int', value: 'Q', min: 1, help: 'square: forward passes per image', default: String(METHOD_DEFAULTS.queries) },
@@ -12,8 +19,9 @@ export const SEARCH_OPTIONS = {
 } as const satisfies OptionTable;
 
 /** The method and its settings a command line asked for (undefined = the defaults). */
-export function searchFlags(p: ParsedArgs): { method: MethodName | undefined; settings: Partial<MethodSettings> } {
+export function searchFlags(p: ParsedArgs): { norm: Norm; method: MethodName | undefined; settings: Partial<MethodSettings> } {
   return {
+    norm: (flagString(p, 'norm') as Norm | undefined) ?? 'linf',
     method: flagString(p, 'method') as MethodName | undefined,
     settings: { restarts: flagNumber(p, 'restarts'), queries: flagNumber(p, 'queries'), samples: flagNumber(p, 'samples') },
   };

@@ -4,9 +4,10 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { ensureWritableDir, writeFileAtomicSync } from '../io/atomic.js';
 import { ersProfile, getProfile, PROFILES, type Profile } from '../attack/profiles.js';
+import type { Norm } from '../attack/budget.js';
 import { METHODS, type MethodName } from '../attack/methods.js';
 import { SEARCH_OPTIONS, searchFlags } from './search-options.js';
-import { BUDGET_OPTIONS, budgetOverride, withBudget } from './budget-options.js';
+import { BUDGET_OPTIONS, profileFor } from './budget-options.js';
 import { asSwipeResult, ROBUST_EVAL_DEFAULTS, runRobustEval } from '../eval/robust-eval.js';
 import { robustEvalMarkdown } from '../eval/robust-report.js';
 import { openSurrogate, SURROGATE_BATCHES } from './surrogate.js';
@@ -100,8 +101,9 @@ Units, directions and the ERS/ARS formulas: docs/attacks-and-metrics.md.`,
     if (out !== undefined && (group === null || group.rank === 0)) ensureWritableDir(out);
     const device = deviceFlag(p);
     if (group === null) return launchRanks(nproc!, 'swipe', withoutNproc(argv));
-    const { method, settings } = searchFlags(p);
+    const { norm, method, settings } = searchFlags(p);
     const robust = flagBool(p, 'robust-eval');
+    if (robust && norm !== 'linf') throw new UsageError('--robust-eval evaluates the L∞ threat model; leave out --norm l2');
     if (robust && (nproc ?? 1) > 1) throw new UsageError('--robust-eval runs in one process (leave out --nproc)');
     if (robust && method !== undefined) throw new UsageError('--robust-eval runs every method itself; leave out --method');
     if (robust && flagString(p, 'profile') !== undefined && !['rob28', 'rob224'].includes(flagString(p, 'profile')!)) throw new UsageError('--robust-eval needs an ERS profile (rob28 or rob224)');
@@ -122,7 +124,7 @@ Units, directions and the ERS/ARS formulas: docs/attacks-and-metrics.md.`,
     const keeper = out !== undefined && group.rank === 0 && examples !== 0 ? new SwipeExampleKeeper(examples) : undefined;
     try {
       const swiped = await runSwipe(model, data.test, metric, {
-        profile: chosenProfile(p, data.test.height),
+        profile: chosenProfile(p, norm, data.test.height),
         maxIter,
         seed: flagNumber(p, 'seed'),
         benignRecallAt1: benignR1,
@@ -171,7 +173,8 @@ async function swipeEpochs(p: ParsedArgs): Promise<number> {
   const gtmTarget = flagString(p, 'gtm-target') as 'reference-bug' | 'intended' | undefined;
   applyThreads(p);
   const device = deviceFlag(p);
-  const { method, settings } = searchFlags(p);
+  const { norm, method, settings } = searchFlags(p);
+  if (norm !== 'linf') throw new UsageError('--epochs swipes the stored L∞ profiles; leave out --norm l2');
   const runInfo = readCheckpointInfo(run);
   let epochs: number[];
   try {
@@ -208,7 +211,7 @@ async function robustEval(
   try {
     s.model.to(o.device);
     const result = await runRobustEval(model, test, metric, {
-      profile: chosenProfile(p, test.height),
+      profile: chosenProfile(p, 'linf', test.height),
       maxIter: o.maxIter,
       seed: flagNumber(p, 'seed'),
       benignRecallAt1: o.benignR1,
@@ -237,10 +240,10 @@ async function robustEval(
   }
 }
 
-/** --profile (or the ERS profile of the images' size) with the budget flags applied to every run. */
-function chosenProfile(p: ParsedArgs, imageSide: number): Profile {
+/** --profile (or the ERS profile of the images' size) in the ball of --norm, with the budget flags applied to every run. */
+function chosenProfile(p: ParsedArgs, norm: Norm, imageSide: number): Profile {
   const name = flagString(p, 'profile');
-  return withBudget(name === undefined ? ersProfile(imageSide) : getProfile(name), budgetOverride(p));
+  return profileFor(name === undefined ? ersProfile(imageSide) : getProfile(name), norm, p, imageSide);
 }
 
 function writeReports(dir: string, r: SwipeResult): void {

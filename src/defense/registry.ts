@@ -20,6 +20,7 @@ import { suppressEmbeddingShift } from './ses.js';
 import { revisedEmbeddingShiftedTriplet } from './rest.js';
 import { FREE_BASES, FREE_REPLAYS, freeAdversarialTraining, type FreeBase } from './free.js';
 import { uniformNoise } from './noise.js';
+import { GAUSSIAN_SIGMA_MAX, gaussianNoise } from './gaussian.js';
 
 export { CATRIDE_MODES, CATRIDE_WEIGHTINGS, FREE_BASES, GRADUAL_DESTINATIONS };
 
@@ -68,7 +69,12 @@ export type DefenseConfig =
       replays?: number;
     } & Partial<HmTarget> &
       Omit<PgdOverrides, 'steps'>)
-  | ({ kind: 'noise' } & Pick<PgdOverrides, 'epsilon'>);
+  | ({ kind: 'noise' } & Pick<PgdOverrides, 'epsilon'>)
+  | {
+      kind: 'gaussian';
+      /** The noise's standard deviation σ in pixel units (default GAUSSIAN_SIGMA). */
+      sigma?: number;
+    };
 
 /** HM's source, destination and ICS weight (HM, and free AT on HM). */
 interface HmTarget {
@@ -518,7 +524,25 @@ const noise: DefenseEntry<Of<'noise'>> = {
 };
 
 /** Every defense by kind, in the order the help texts list them. */
-export const DEFENSES: { readonly [K in DefenseKind]: DefenseEntry<Of<K>> } = { none, est, act, hm, catride, amd, ramd, ses, rest, free, noise };
+/** σ of Gaussian-noise training unless --sigma says otherwise: the smoothing level `certify` defaults to. */
+export const GAUSSIAN_SIGMA = 0.25;
+
+const gaussian: DefenseEntry<Of<'gaussian'>> = {
+  kind: 'gaussian',
+  summary: 'Gaussian noise N(0, σ²I) on every image, unclipped: the training of randomized smoothing (certify at the same σ)',
+  options: [{ flag: 'sigma', field: 'sigma', kind: 'number', value: 'S', above: 0, max: GAUSSIAN_SIGMA_MAX, help: `gaussian: the noise's standard deviation σ in pixel units (${GAUSSIAN_SIGMA})` }],
+  schema: z.object({ kind: z.literal('gaussian'), sigma: z.number().gt(0).max(GAUSSIAN_SIGMA_MAX).optional() }).strict(),
+  paperName: (c) => `Gaussian σ=${c.sigma ?? GAUSSIAN_SIGMA}`,
+  resolve: (c) => ({ ...c, sigma: c.sigma ?? GAUSSIAN_SIGMA }),
+  build: (c) => gaussianNoise(c.sigma ?? GAUSSIAN_SIGMA),
+  // Every image is perturbed: any loss trains on the noisy batch.
+  refusesLoss: () => undefined,
+  trainsBatchNorm: false,
+  // RobRank has no such model.
+  suffix: { grammar: '', parse: () => null, format: () => null },
+};
+
+export const DEFENSES: { readonly [K in DefenseKind]: DefenseEntry<Of<K>> } = { none, est, act, hm, catride, amd, ramd, ses, rest, free, noise, gaussian };
 
 /** The `kind`s of DefenseConfig. */
 export const DEFENSE_KINDS = Object.keys(DEFENSES) as DefenseKind[];
@@ -534,7 +558,7 @@ function entryOf<C extends DefenseConfig>(c: C): DefenseEntry<C> {
 }
 
 /** Schema that validates a DefenseConfig read from JSON: every field typed and ranged, unknown fields refused. */
-export const defenseConfigSchema = z.discriminatedUnion('kind', [none.schema, est.schema, act.schema, hm.schema, catride.schema, amd.schema, ramd.schema, ses.schema, rest.schema, free.schema, noise.schema]);
+export const defenseConfigSchema = z.discriminatedUnion('kind', [none.schema, est.schema, act.schema, hm.schema, catride.schema, amd.schema, ramd.schema, ses.schema, rest.schema, free.schema, noise.schema, gaussian.schema]);
 
 /** The papers' short name of a defense: N/A, EST, ACT, HM[S,g_LGA]&ICS, CA-TRIDE. */
 export function describeDefense(d: DefenseConfig): string {

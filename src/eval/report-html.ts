@@ -15,7 +15,7 @@ import { writeFileAtomic, writeFileAtomicSync, makeDirs } from '../io/atomic.js'
 import { robustEvalHtml } from './robust-report.js';
 import type { RobustEvalResult } from './robust-eval.js';
 import { chwPng, saveAttackImages, type AttackImageRecord, type ImageShape, type Neighbour } from './attack-images.js';
-import { ARS_MEANING, ERS_MEANING, LOW_RECALL_WARNING, escapeXml as esc, formatBudget, swipeRows, swipeScope, swipeSvg } from './report-svg.js';
+import { ARS_MEANING, ERS_MEANING, LOW_RECALL_WARNING, escapeXml as esc, formatBudget, normLabel, swipeRows, swipeScope, swipeSvg } from './report-svg.js';
 import { attackColumn, formatAttackValue } from './columns.js';
 import { formatBenign } from './benign.js';
 import { formatScore } from './format.js';
@@ -67,7 +67,7 @@ export function swipeHtml(p: SwipePage): string {
     ['Dataset', `${p.source.dataset} (test split as gallery, ${c}×${h}×${w} images)`],
     ['Metric', r.metric],
     ...(p.source.checkpoint === undefined ? [] : [['Checkpoint', p.source.checkpoint] as [string, string]]),
-    ['Budget', r.budgets.map((b) => `PGD L∞ ${formatBudget(b)}`).join('; ')],
+    ['Budget', r.budgets.map((b) => `PGD ${normLabel(b)} ${formatBudget(b)}`).join('; ')],
     ['Queries', swipeScope(r)],
     ['Time', `${r.seconds.toFixed(1)} s (${r.gallerySeconds.toFixed(1)} s embedding the gallery)`],
   ];

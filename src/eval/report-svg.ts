@@ -6,7 +6,7 @@ import { ATTACK_NAMES, ERS_RULES, ersTerms, type AttackName } from './robustness
 import { attackColumn, formatAttackValue, robustPhrase } from './columns.js';
 import { formatBenign } from './benign.js';
 import { formatScore } from './format.js';
-import type { PgdBudget } from '../attack/index.js';
+import { normOf, type PgdBudget } from '../attack/index.js';
 import type { SwipeResult } from './swipe.js';
 
 /** A budget fraction as k/255 when it is one (the papers' way), else to 3 significant digits. */
@@ -15,15 +15,22 @@ function over255(x: number): string {
   return Math.abs(x * 255 - k) < 1e-6 ? `${k}/255` : x.toPrecision(3);
 }
 
-/** ε, α and η of a budget the way the papers write them. */
+/** ε, α and η of a budget the way the papers write them (L2 radii as plain numbers). */
 export function formatBudget(b: PgdBudget): string {
+  if (normOf(b) === 'l2') return `ε = ${b.epsilon.toPrecision(3)}, α = ${b.alpha.toPrecision(3)}, η = ${b.steps}`;
   return `ε = ${over255(b.epsilon)}, α = ${over255(b.alpha)}, η = ${b.steps}`;
+}
+
+/** "L∞" or "L2": the ball of a budget, as the reports name it. */
+export function normLabel(b: PgdBudget): string {
+  return normOf(b) === 'l2' ? 'L2' : 'L∞';
 }
 
 /** "256 queries (2 batches), PGD L∞ ε = 77/255, α = 3/255, η = 32". */
 export function swipeScope(r: SwipeResult): string {
   const budgets = r.budgets.map(formatBudget);
-  const budget = budgets.length === 1 ? `PGD L∞ ${budgets[0]}` : `PGD L∞ at ${budgets.length} budgets`;
+  const norm = r.budgets[0] === undefined ? 'L∞' : normLabel(r.budgets[0]);
+  const budget = budgets.length === 1 ? `PGD ${norm} ${budgets[0]}` : `PGD ${norm} at ${budgets.length} budgets`;
   return `${r.queries.toLocaleString('en-US')} queries (${r.batches} batch${r.batches === 1 ? '' : 'es'}), ${budget}`;
 }
 

@@ -23,6 +23,7 @@ import {
   disposeBatchContext,
   getProfile,
   makeGallery,
+  normOf,
   spqaXiRate,
   type AttackKind,
   type AttackExamples,
@@ -389,7 +390,8 @@ export function checkSurrogate(model: EmbeddingModel, surrogate: EmbeddingModel)
 
 function distinctBudgets(all: readonly PgdBudget[]): PgdBudget[] {
   const seen = new Map<string, PgdBudget>();
-  for (const b of all) seen.set(`${b.epsilon}/${b.alpha}/${b.steps}`, { epsilon: b.epsilon, alpha: b.alpha, steps: b.steps });
+  // An L∞ budget stays without a `norm` field (the JSON of L∞ swipes is unchanged).
+  for (const b of all) seen.set(`${b.epsilon}/${b.alpha}/${b.steps}/${normOf(b)}`, { epsilon: b.epsilon, alpha: b.alpha, steps: b.steps, ...(normOf(b) === 'l2' ? { norm: 'l2' as const } : {}) });
   return [...seen.values()];
 }
 
