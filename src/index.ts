@@ -98,6 +98,11 @@ export * from './eval/robustness.js';
 export { formatFixed } from './eval/format.js';
 
 // ------------------------------------------------------------ the robustness swipe and its reports
+export { CERTIFY_DEFAULTS, runCertify, type CertifiedRow, type CertifyOptions, type CertifyResult } from './eval/certify.js';
+export { certifyMarkdown, certifySvg, type EmpiricalResult, type EmpiricalRow } from './eval/certify-report.js';
+export { meanDeviationBound, smoothedEmbeddings, smoothedLipschitz, unionAlpha, type SmoothingOptions } from './eval/smoothing.js';
+export { certifiedAt, certifyQuery, embeddingShiftBound, type CertificateConstants, type GalleryMode, type QueryCertificate } from './eval/certificate.js';
+export { attackSmoothedRecall, smoothedTopOneRelevant, type SmoothedAttackOptions } from './eval/smoothed-attack.js';
 export { attackExamples, benignRecallAt1, embedGallery, runSwipe, type SwipeExample, type SwipeExamplesOption, type SwipeOptions, type SwipeProgress, type SwipeResult } from './eval/swipe.js';
 export { saveAttackImages, chwPng, perturbationScale, type AttackImagesInput, type AttackImageRecord, type Neighbour } from './eval/attack-images.js';
 export { SwipeExampleKeeper, swipeHtml, writeSwipePage, type SwipePage, type SwipePageOptions, type SwipePageSource } from './eval/report-html.js';

@@ -1,7 +1,8 @@
-// Layer: attack. Public surface: the PGD budget and core, the search methods (PGD, APGD, Square, NES), the nine ranking attacks, their
+// Layer: attack. Public surface: the PGD budget (L∞ or L2 ball) and core, the search methods (PGD, APGD, Square, NES), the nine ranking attacks, their
 // embedding-level objectives and measures, and the swipe profiles.
 export * from './budget.js';
 export { pgd, validateImages, type PgdOptions, type PgdResult } from './pgd.js';
+export { imageNorms, projectL2Ball, threatBall, type ThreatBall } from './ball.js';
 export * from './context.js';
 export * from './objectives.js';
 export * from './measures.js';

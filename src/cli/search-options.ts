@@ -1,6 +1,7 @@
 // Layer: cli. How `swipe` and `attack` search the ε-ball: the ball's norm and the method
 // flags, made from the methods' catalogue (src/attack/methods.ts) and parsed in one place.
-import { METHOD_DEFAULTS, METHOD_NAMES, METHODS, type MethodName, type MethodSettings } from '../attack/methods.js';
+import { checkMethodNorm, METHOD_DEFAULTS, METHOD_NAMES, METHODS, methodEntry, type MethodName, type MethodSettings } from '../attack/methods.js';
+import { UsageError } from '../util/usage-error.js';
 import { BUDGETS, describeBudget, NORMS, type Norm } from '../attack/budget.js';
 import { flagNumber, flagString, type OptionTable, type ParsedArgs } from '../util/options.js';
 
@@ -20,8 +21,15 @@ export const SEARCH_OPTIONS = {
 
 /** The method and its settings a command line asked for (undefined = the defaults). */
 export function searchFlags(p: ParsedArgs): { norm: Norm; method: MethodName | undefined; settings: Partial<MethodSettings> } {
+  const norm = (flagString(p, 'norm') as Norm | undefined) ?? 'linf';
+  const method = flagString(p, 'method');
+  try {
+    checkMethodNorm(methodEntry(method ?? 'pgd'), { epsilon: 0, alpha: 1, steps: 1, norm });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
   return {
-    norm: (flagString(p, 'norm') as Norm | undefined) ?? 'linf',
+    norm,
     method: flagString(p, 'method') as MethodName | undefined,
     settings: { restarts: flagNumber(p, 'restarts'), queries: flagNumber(p, 'queries'), samples: flagNumber(p, 'samples') },
   };
