@@ -386,3 +386,23 @@ test('--defense gaussian: registry entry, default σ, unclipped N(0, σ²) noise
     model.dispose();
   }
 });
+
+// ------------------------------------------------------------------ the flags
+
+test('--norm, the budget flags and certify\'s flags are checked before anything loads', async () => {
+  const { attackCommand } = await import('../src/cli/attack.js');
+  const { swipeCommand } = await import('../src/cli/swipe.js');
+  const { certifyCommand } = await import('../src/cli/certify.js');
+  const { UsageError } = await import('../src/util/usage-error.js');
+  const usage = (re: RegExp) => (e: unknown) => e instanceof UsageError && re.test(e.message);
+  // An L2 radius above 1 is fine (the run then fails on the missing checkpoint, not on the flag); in L∞ it is refused.
+  await assert.rejects(attackCommand.run(['ckpt', '--attack', 'QA+', '--norm', 'l2', '--epsilon', '2']), (e: unknown) => !(e instanceof UsageError) && /checkpoint 'ckpt' does not exist/.test(String(e)));
+  await assert.rejects(attackCommand.run(['ckpt', '--attack', 'QA+', '--epsilon', '2']), usage(/epsilon must be in \[0, 1\]/));
+  await assert.rejects(attackCommand.run(['ckpt', '--attack', 'QA+', '--norm', 'l2', '--method', 'square']), usage(/square searches only linf balls; for --norm l2 use pgd or apgd/));
+  await assert.rejects(attackCommand.run(['ckpt', '--attack', 'QA+', '--norm', 'l3']), usage(/--norm must be one of linf, l2/));
+  await assert.rejects(swipeCommand.run(['ckpt', '--norm', 'l2', '--robust-eval']), usage(/--robust-eval evaluates the L∞ threat model/));
+  await assert.rejects(certifyCommand.run(['ckpt', '--radii', '0,x']), usage(/--radii: 'x' is not a number/));
+  await assert.rejects(certifyCommand.run(['ckpt', '--k', '0']), usage(/--k: every K must be a positive integer/));
+  await assert.rejects(certifyCommand.run(['ckpt', '--sigma', '0']), usage(/--sigma must be > 0/));
+  await assert.rejects(certifyCommand.run(['ckpt', '--gallery', 'dirty']), usage(/--gallery must be one of clean, smoothed/));
+});

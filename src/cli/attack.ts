@@ -2,7 +2,7 @@
 // chosen PGD budget over the checkpoint's test split (the same runner, seeding
 // and aggregation as a swipe column).
 import { BUDGETS, describeBudget } from '../attack/budget.js';
-import { BUDGET_OPTIONS, profileFor } from './budget-options.js';
+import { BUDGET_OPTIONS, checkBudgetFlags, profileFor } from './budget-options.js';
 import { ATTACKS, attackEntry, ersProfile, type AttackKind, type AttackOptions, type Profile } from '../attack/index.js';
 import { attackExamples, runSwipe } from '../eval/swipe.js';
 import { SEARCH_OPTIONS, searchFlags } from './search-options.js';
@@ -86,10 +86,11 @@ Progress bars go to stderr; --quiet or --json turn them off. The last line of ou
     const saveImages = flagString(p, 'save-images');
     const saveCount = flagNumber(p, 'save-count') ?? SAVE_COUNT;
     if (saveImages !== undefined) ensureWritableDir(saveImages);
+    const search = searchFlags(p);
+    checkBudgetFlags(p, search.norm);
     const { model, data, metric } = await openModelSource(p);
     model.to(device);
     try {
-      const search = searchFlags(p);
       const base = profileFor(ersProfile(data.test.height), search.norm, p, data.test.height);
       const budget = base.runs[0]!.budget;
       const profile: Profile = {

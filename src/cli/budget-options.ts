@@ -47,3 +47,12 @@ export function profileFor(profile: Profile, norm: Norm, p: ParsedArgs, imageSid
     throw new UsageError((e as Error).message);
   }
 }
+
+/** Checks the budget flags against the norm's ranges before anything loads (a usage error naming the field). */
+export function checkBudgetFlags(p: ParsedArgs, norm: Norm): void {
+  try {
+    checkBudget({ epsilon: 0, alpha: 1, steps: 1, ...(norm === 'l2' ? { norm } : {}), ...budgetOverride(p) }, `--norm ${norm}`);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}

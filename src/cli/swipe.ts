@@ -7,7 +7,7 @@ import { ersProfile, getProfile, PROFILES, type Profile } from '../attack/profil
 import type { Norm } from '../attack/budget.js';
 import { METHODS, type MethodName } from '../attack/methods.js';
 import { SEARCH_OPTIONS, searchFlags } from './search-options.js';
-import { BUDGET_OPTIONS, profileFor } from './budget-options.js';
+import { BUDGET_OPTIONS, checkBudgetFlags, profileFor } from './budget-options.js';
 import { asSwipeResult, ROBUST_EVAL_DEFAULTS, runRobustEval } from '../eval/robust-eval.js';
 import { robustEvalMarkdown } from '../eval/robust-report.js';
 import { openSurrogate, SURROGATE_BATCHES } from './surrogate.js';
@@ -104,6 +104,7 @@ Units, directions and the ERS/ARS formulas: docs/attacks-and-metrics.md.`,
     const { norm, method, settings } = searchFlags(p);
     const robust = flagBool(p, 'robust-eval');
     if (robust && norm !== 'linf') throw new UsageError('--robust-eval evaluates the L∞ threat model; leave out --norm l2');
+    checkBudgetFlags(p, norm);
     if (robust && (nproc ?? 1) > 1) throw new UsageError('--robust-eval runs in one process (leave out --nproc)');
     if (robust && method !== undefined) throw new UsageError('--robust-eval runs every method itself; leave out --method');
     if (robust && flagString(p, 'profile') !== undefined && !['rob28', 'rob224'].includes(flagString(p, 'profile')!)) throw new UsageError('--robust-eval needs an ERS profile (rob28 or rob224)');
