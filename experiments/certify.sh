@@ -7,7 +7,7 @@
 #   experiments/certify.sh
 #
 #   MAX_BATCHES=N   training batches of each model (default 60; ACT 24, its steps cost twice as much)
-#   QUERIES=Q       queries of the certified-vs-empirical table (default 64)
+#   QUERIES=Q       queries of the certified-vs-empirical table (default 32)
 #   THREADS=T       libtorch threads per job (default 1); the three models run side by side
 #   ONLY=timing     only the 512-query timing run (needs runs/certify-gauss)
 #
@@ -16,7 +16,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MAX_BATCHES=${MAX_BATCHES:-60}
-QUERIES=${QUERIES:-64}
+QUERIES=${QUERIES:-32}
 THREADS=${THREADS:-1}
 ONLY=${ONLY:-}
 RS="node bin/rankshield.js"
@@ -29,7 +29,7 @@ train() { # name, batches, defense flags…
 
 certify() { # name
   $RS certify "runs/certify-$1" --sigma 0.25 --samples 1000 --alpha 0.001 --radii 0,0.02,0.05,0.1 --k 1,10 --queries "$QUERIES" --seed 0 \
-    --empirical --attack-steps 16 --restarts 1 --eot 4 --judge-samples 200 --out "results/certify/$1" --json > "results/certify/$1.log"
+    --empirical --attack-steps 8 --restarts 1 --eot 2 --judge-samples 100 --out "results/certify/$1" --json > "results/certify/$1.log"
 }
 
 if [ "$ONLY" != timing ]; then

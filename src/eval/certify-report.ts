@@ -21,7 +21,7 @@ export interface EmpiricalResult {
   /** Samples of ĝ that judge each attacked query. */
   samples: number;
   rows: EmpiricalRow[];
-  cost: { forwardPasses: number; backwardPasses: number; seconds: number };
+  cost: { forwardPasses: number; backwardPasses: number; seconds: number; cpuSeconds: number };
 }
 
 const f1 = (v: number): string => v.toFixed(1);
@@ -42,8 +42,8 @@ export function certifyMarkdown(r: CertifyResult, empirical?: EmpiricalResult): 
     const e = empirical?.rows.find((x) => x.radius === row.radius);
     lines.push(`| ${row.radius} | ${ks.map((k) => f1(row.recall[k]!)).join(' | ')} | ${empirical ? (e ? f1(e.recallAt1) : '–') + ' | ' : ''}${row.embeddingShiftAtMost.toFixed(3)} | ${f1(row.qaPlusAtLeast)} | ${f1(row.qaMinusAtMost)} |`);
   }
-  lines.push('', `Cost: ${r.cost.forwardPasses.toLocaleString('en-US')} forward passes, ${r.cost.seconds.toFixed(1)} s.`);
-  if (empirical) lines.push(`Empirical: APGD-L2, ${empirical.steps} steps, ${empirical.restarts} restart(s), EOT ${empirical.eot} draws per step, judged by ĝ with ${empirical.samples} samples; ${empirical.cost.forwardPasses.toLocaleString('en-US')} forward + ${empirical.cost.backwardPasses.toLocaleString('en-US')} backward passes, ${empirical.cost.seconds.toFixed(1)} s.`);
+  lines.push('', `Cost: ${r.cost.forwardPasses.toLocaleString('en-US')} forward passes, ${r.cost.seconds.toFixed(1)} s (${r.cost.cpuSeconds.toFixed(1)} CPU s).`);
+  if (empirical) lines.push(`Empirical: APGD-L2, ${empirical.steps} steps, ${empirical.restarts} restart(s), EOT ${empirical.eot} draws per step, judged by ĝ with ${empirical.samples} samples; ${empirical.cost.forwardPasses.toLocaleString('en-US')} forward + ${empirical.cost.backwardPasses.toLocaleString('en-US')} backward passes, ${empirical.cost.seconds.toFixed(1)} s (${empirical.cost.cpuSeconds.toFixed(1)} CPU s).`);
   return `${lines.join('\n')}\n`;
 }
 

@@ -81,7 +81,8 @@ export interface CertifyResult {
   rows: CertifiedRow[];
   /** Per query: the certified radius of each R@K (keyed `R@K`; ≤ 0 = not certified; null = ∞). */
   perQuery: { index: number; label: number; certifiedRadius: Record<string, number | null> }[];
-  cost: { forwardPasses: number; seconds: number };
+  /** Forward passes, wall seconds and this process's CPU seconds (all threads; on a shared machine the CPU time is the steadier measure). */
+  cost: { forwardPasses: number; seconds: number; cpuSeconds: number };
   /** With `empirical`: the attack's R@1 at each radius. */
   empirical?: EmpiricalResult;
 }
@@ -113,7 +114,9 @@ export async function runCertify(model: EmbeddingModel, ds: DmlDataset, o: Certi
   const tau = meanDeviationBound(samples, alphaPrime);
   const k: CertificateConstants = { lipschitz: smoothedLipschitz(sigma), queryError: tau, galleryError: gallery === 'smoothed' ? tau : 0, gallery };
   const started = Date.now();
+  const cpuStarted = process.cpuUsage();
   let forwardPasses = 0;
+  let certifyCpu = 0;
   model.eval();
   manualSeed(seed);
   // The QA candidates first, so that they do not depend on how the noise is drawn.
@@ -172,6 +175,7 @@ export async function runCertify(model: EmbeddingModel, ds: DmlDataset, o: Certi
       bar?.close();
     }
     certifySeconds = (Date.now() - started) / 1000;
+    certifyCpu = cpuSecondsSince(cpuStarted);
     if (o.empirical !== undefined) {
       empirical = await runEmpirical(model, ds, galleryEmbeddings, certificates, { sigma, radii, queries: q, seed, progress: o.progress, ...o.empirical });
     }
@@ -192,9 +196,15 @@ export async function runCertify(model: EmbeddingModel, ds: DmlDataset, o: Certi
     smoothedRecallAt1: pct(certificates.filter((c) => c.estimateCorrect).length),
     rows,
     perQuery: certificates.map((c, i) => ({ index: i, label: labels[i]!, certifiedRadius: Object.fromEntries(ks.map((kk, ki) => [`R@${kk}`, radiusJson(c.recallRadius[ki]!)])) })),
-    cost: { forwardPasses, seconds: certifySeconds },
+    cost: { forwardPasses, seconds: certifySeconds, cpuSeconds: certifyCpu },
     ...(empirical === undefined ? {} : { empirical }),
   };
+}
+
+/** User + system CPU seconds of this process since `start`. */
+function cpuSecondsSince(start: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(start);
+  return (d.user + d.system) / 1e6;
 }
 
 /** Queries attacked together by the empirical check. */
@@ -206,6 +216,7 @@ async function runEmpirical(
   o: { sigma: number; radii: readonly number[]; queries: number; seed: number; progress?: boolean; steps?: number; restarts?: number; eot?: number; samples?: number },
 ): Promise<EmpiricalResult> {
   const started = Date.now();
+  const cpuStarted = process.cpuUsage();
   const steps = o.steps ?? SMOOTHED_ATTACK_DEFAULTS.steps;
   const restarts = o.restarts ?? SMOOTHED_ATTACK_DEFAULTS.restarts;
   const eot = o.eot ?? SMOOTHED_ATTACK_DEFAULTS.eot;
@@ -255,7 +266,7 @@ async function runEmpirical(
     recallAt1: (100 * relevantAt[ri]!.filter(Boolean).length) / o.queries,
     certifiedBroken: certificates.filter((c, i) => certifiedAt(c.recallRadius[0]!, radius) /* ks[0] = 1 */ && !relevantAt[ri]![i]).length,
   }));
-  return { steps, restarts, eot, samples, rows, cost: { forwardPasses, backwardPasses, seconds: (Date.now() - started) / 1000 } };
+  return { steps, restarts, eot, samples, rows, cost: { forwardPasses, backwardPasses, seconds: (Date.now() - started) / 1000, cpuSeconds: cpuSecondsSince(cpuStarted) } };
 }
 
 /** A certified radius as JSON: +∞ (fewer than K irrelevant items) is null, −∞ (no relevant item) 0. */
