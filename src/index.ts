@@ -98,8 +98,8 @@ export * from './eval/robustness.js';
 export { formatFixed } from './eval/format.js';
 
 // ------------------------------------------------------------ the robustness swipe and its reports
-export { CERTIFY_DEFAULTS, runCertify, type CertifiedRow, type CertifyOptions, type CertifyResult } from './eval/certify.js';
-export { certifyMarkdown, certifySvg, type EmpiricalResult, type EmpiricalRow } from './eval/certify-report.js';
+export { CERTIFY_DEFAULTS, runCertify, type CertifiedRow, type CertifyOptions, type CertifyResult, type EmpiricalResult, type EmpiricalRow } from './eval/certify.js';
+export { certifyMarkdown, certifySvg } from './eval/certify-report.js';
 export { meanDeviationBound, smoothedEmbeddings, smoothedLipschitz, unionAlpha, type SmoothingOptions } from './eval/smoothing.js';
 export { certifiedAt, certifyQuery, embeddingShiftBound, type CertificateConstants, type GalleryMode, type QueryCertificate } from './eval/certificate.js';
 export { attackSmoothedRecall, smoothedTopOneRelevant, type SmoothedAttackOptions } from './eval/smoothed-attack.js';

@@ -10,7 +10,7 @@ export const SEARCH_OPTIONS = {
   norm: {
     kind: 'string',
     choices: NORMS,
-    help: `the threat model's ball: linf (the papers' attacks) or l2 (the ball of certified radii,\ndocs/certification.md; methods ${METHODS.filter((m) => m.norms.includes('l2')).map((m) => m.name).join(', ')}; default budget ${describeBudget(BUDGETS.small.attackL2)} for 28×28,\n${describeBudget(BUDGETS.large.attackL2)} for 224×224)`,
+    help: `the threat model's ball: linf (the papers' attacks) or l2 (certified radii, docs/certification.md;\nmethods ${METHODS.filter((m) => m.norms.includes('l2')).map((m) => m.name).join(', ')}; default budget ${describeBudget(BUDGETS.small.attackL2)} for 28×28,\n${describeBudget(BUDGETS.large.attackL2)} for 224×224)`,
     default: 'linf',
   },
   method: { kind: 'string', choices: METHOD_NAMES, help: METHODS.map((m) => `${m.name}: ${m.summary}`).join('\n'), default: 'pgd' },

@@ -2,27 +2,7 @@
 // L2 radius (SVG, titled axes with units), with the empirical R@1 under attack beside it when measured.
 import { escapeXml } from './report-svg.js';
 import { niceTicks } from '../train/plot.js';
-import type { CertifyResult } from './certify.js';
-
-/** The empirical side: the smoothed model's R@1 (%) under the L2 attack at each radius. */
-export interface EmpiricalRow {
-  radius: number;
-  /** R@1 (%) of ĝ at the attacked queries: an upper bound on what is robust at this radius. */
-  recallAt1: number;
-  /** Queries certified at this radius whose attacked top-1 was irrelevant (0 when the certificate holds). */
-  certifiedBroken: number;
-}
-
-/** What `certify --empirical` adds to the result. */
-export interface EmpiricalResult {
-  steps: number;
-  restarts: number;
-  eot: number;
-  /** Samples of ĝ that judge each attacked query. */
-  samples: number;
-  rows: EmpiricalRow[];
-  cost: { forwardPasses: number; backwardPasses: number; seconds: number; cpuSeconds: number };
-}
+import type { CertifyResult, EmpiricalResult } from './certify.js';
 
 const f1 = (v: number): string => v.toFixed(1);
 

@@ -12,7 +12,6 @@ import { embedDataset } from './embed.js';
 import { topOnePercent } from '../attack/context.js';
 import { meanDeviationBound, smoothedEmbeddings, smoothedLipschitz, unionAlpha } from './smoothing.js';
 import { attackSmoothedRecall, SMOOTHED_ATTACK_DEFAULTS, smoothedTopOneRelevant } from './smoothed-attack.js';
-import type { EmpiricalResult } from './certify-report.js';
 import { certifiedAt, certifyQuery, embeddingShiftBound, type CertificateConstants, type GalleryMode, type QueryCertificate } from './certificate.js';
 
 /** Defaults of `certify`, stated once (the CLI's help is made from them). */
@@ -26,6 +25,26 @@ export const CERTIFY_DEFAULTS = Object.freeze({
   gallery: 'clean' as GalleryMode,
   seed: 0,
 });
+
+/** The empirical side: the smoothed model's R@1 (%) under the L2 attack at each radius. */
+export interface EmpiricalRow {
+  radius: number;
+  /** R@1 (%) of ĝ at the attacked queries: an upper bound on what is robust at this radius. */
+  recallAt1: number;
+  /** Queries certified at this radius whose attacked top-1 was irrelevant (0 when the certificate holds). */
+  certifiedBroken: number;
+}
+
+/** What `certify --empirical` adds to the result. */
+export interface EmpiricalResult {
+  steps: number;
+  restarts: number;
+  eot: number;
+  /** Samples of ĝ that judge each attacked query. */
+  samples: number;
+  rows: EmpiricalRow[];
+  cost: { forwardPasses: number; backwardPasses: number; seconds: number; cpuSeconds: number };
+}
 
 /** Options of `runCertify`; absent fields take CERTIFY_DEFAULTS. */
 export interface CertifyOptions {
