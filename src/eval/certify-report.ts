@@ -1,7 +1,7 @@
 // Layer: eval. `certify`'s reports: the table (Markdown) and the chart of certified R@1 against the
 // L2 radius (SVG, titled axes with units), with the empirical R@1 under attack beside it when measured.
 import { escapeXml } from './report-svg.js';
-import { niceTicks } from '../train/plot.js';
+import { niceTicks } from './plot.js';
 import type { CertifyResult, EmpiricalResult } from './certify.js';
 
 const f1 = (v: number): string => v.toFixed(1);

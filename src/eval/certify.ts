@@ -7,7 +7,7 @@ import { cat, manualSeed, noGrad, randint, tidy, type Tensor } from '../tensor/i
 import type { EmbeddingModel } from '../models/model.js';
 import { testLoader, type DmlDataset } from '../data/index.js';
 import { l2normalize } from '../metric/metric.js';
-import { progressBar } from '../train/progress.js';
+import { progressBar } from '../util/progress.js';
 import { embedDataset } from './embed.js';
 import { topOnePercent } from '../attack/context.js';
 import { meanDeviationBound, smoothedEmbeddings, smoothedLipschitz, unionAlpha } from './smoothing.js';
