@@ -12,7 +12,7 @@ const dir = process.argv[2] ?? 'results/certify';
 const MODELS = [
   ['na', 'N/A (regular training)'],
   ['gauss', 'Gaussian noise training, σ = 0.25'],
-  ['act', 'ACT (adversarial, L∞ ε = 16/255, η = 1)'],
+  ['act', 'ACT (adversarial, L∞ ε = 0.0627 ≈ 16/255, η = 1)'],
 ];
 
 /** 95 % Wilson score interval of a proportion (%), k of n. */
