@@ -20,8 +20,8 @@ import {
   apgd, attackBatch, attackEntry, buildBatchContext, createAttack, disposeBatchContext, getProfile, makeGallery, nesGradient, squareSearch,
   type Profile,
 } from '../src/attack/index.js';
-import { runRobustEval, verdictFloor, type RobustEvalResult } from '../src/eval/robust-eval.js';
-import { robustEvalMarkdown } from '../src/eval/robust-report.js';
+import { asSwipeResult, runRobustEval, verdictFloor, type RobustEvalResult } from '../src/eval/robust-eval.js';
+import { robustEvalHtml, robustEvalMarkdown } from '../src/eval/robust-report.js';
 import { trainTinyRun } from './helpers/tiny-run.js';
 
 const mN = metricByName('N');
@@ -42,6 +42,26 @@ class QuantisedInput extends Module implements EmbeddingModel {
   }
   forward(x: Tensor): Tensor {
     return tidy(() => this.inner.forward(x.mul(255).round().div(255)));
+  }
+}
+
+/**
+ * The same network behind x ↦ x + 0.03·sin(2000·x): outputs barely move (|Δx| ≤ 0.03), but the
+ * input gradient is multiplied by 1 + 60·cos(2000·x), whose sign flips every 0.0016 of pixel
+ * value — shattered gradients, the signed step PGD takes is noise.
+ */
+class ShatteredInput extends Module implements EmbeddingModel {
+  readonly kind: string;
+  readonly embeddingDim: number;
+  readonly inputShape: [number, number, number];
+  constructor(readonly inner: EmbeddingModel) {
+    super();
+    this.kind = `shattered ${inner.kind}`;
+    this.embeddingDim = inner.embeddingDim;
+    this.inputShape = inner.inputShape;
+  }
+  forward(x: Tensor): Tensor {
+    return tidy(() => this.inner.forward(x.add(x.mul(2000).sin().mul(0.03))));
   }
 }
 
@@ -162,6 +182,7 @@ test('robust eval of an undefended c2f2: not flagged, APGD at least as strong as
   undefended = await runRobustEval(model, gallery, mN, { profile, ...QUICK, surrogate, surrogateSource: 'tiny surrogate' });
   const r = undefended;
   assert.equal(r.verdict.flagged, false, robustEvalMarkdown(r));
+  assert.equal(r.verdict.pgdUnreliable, false, robustEvalMarkdown(r));
   assert.equal(r.verdict.evidence.length, 9);
   for (const [column, pgdValue] of Object.entries(r.components.pgd!.attacks)) {
     if (column === 'GTT:ID-Retain@1') continue;
@@ -194,4 +215,28 @@ test('robust eval of the same c2f2 behind a zero-gradient quantiser: PGD fails, 
   assert.ok(r.verdict.reasons.some((x) => x.startsWith('QA+:')), r.verdict.reasons.join('\n'));
   assert.ok(r.worstCase.ERS! < r.components.pgd!.ERS! - 5, `worst-case ERS ${r.worstCase.ERS} vs PGD ${r.components.pgd!.ERS}`);
   assert.match(robustEvalMarkdown(r), /FLAGGED/);
+});
+
+test('robust eval of the same c2f2 behind shattered input gradients: the worst case is the headline, and PGD is found unreliable', async () => {
+  const shattered = new ShatteredInput(model);
+  const r = await runRobustEval(shattered, gallery, mN, { profile, ...QUICK, surrogate, surrogateSource: 'tiny surrogate' });
+  const md = robustEvalMarkdown(r);
+  assert.equal(r.verdict.pgdUnreliable, true, md);
+  const q = r.verdict.pgdReliability;
+  assert.ok(q.attacksBeyondNoise > q.attacks / 2 && q.damageShare! < 0.5, JSON.stringify({ ...q, evidence: undefined }));
+  assert.ok(r.components.apgd!.ERS! < r.components.pgd!.ERS! - 10, `APGD ${r.components.apgd!.ERS} vs PGD ${r.components.pgd!.ERS}`);
+  // The headline everywhere is the worst case, named with its budget; PGD's numbers stand beside it.
+  const top = asSwipeResult(r);
+  assert.equal(top.ERS, r.worstCase.ERS);
+  assert.equal(top.ARS, r.worstCase.ARS);
+  assert.deepEqual(top.attacks, r.worstCase.attacks);
+  assert.equal(top.pgd.ERS, r.components.pgd!.ERS);
+  assert.ok(top.ERS! < top.pgd.ERS!);
+  assert.equal(top.headline, r.worstCase.name);
+  assert.match(top.headline, /^worst case over PGD \(η 8\), APGD \(η 8 × 1 random start\), Square \(40 queries\), transfer \(PGD η 8 from tiny surrogate\) — cheap$/);
+  assert.match(md, /\*\*ERS [\d.]+, ARS [\d.]+ — worst case over PGD/);
+  assert.match(md, /PGD UNRELIABLE/);
+  assert.match(robustEvalHtml(r), /data-testid="pgd-finding">PGD UNRELIABLE/);
+  // The rounded-input model and the undefended one say the opposite (their tests above); here the reasons are stated.
+  assert.match(q.reasons.join('\n'), /APGD beats PGD beyond the noise on \d of 9 attacks/);
 });
