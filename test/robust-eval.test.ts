@@ -178,9 +178,11 @@ test('the query-only methods attack a model that refuses gradients; PGD cannot',
 
 let undefended: RobustEvalResult;
 
-test('robust eval of an undefended c2f2: not flagged, APGD at least as strong as PGD on every attack, worst case ≤ PGD in ERS', async () => {
+test('robust eval of an undefended c2f2: not flagged, APGD at least as strong as PGD on every attack, worst case ≤ PGD in ERS', async (t) => {
   undefended = await runRobustEval(model, gallery, mN, { profile, ...QUICK, surrogate, surrogateSource: 'tiny surrogate' });
   const r = undefended;
+  const q = r.verdict.pgdReliability;
+  t.diagnostic(`ERS PGD ${r.components.pgd!.ERS!.toFixed(1)}, APGD ${r.components.apgd!.ERS!.toFixed(1)}, worst ${r.worstCase.ERS!.toFixed(1)}; APGD ahead beyond the noise on ${q.attacksBeyondNoise}/${q.attacks}; PGD's share of APGD's damage ${q.damageShare?.toFixed(3)}`);
   assert.equal(r.verdict.flagged, false, robustEvalMarkdown(r));
   assert.equal(r.verdict.pgdUnreliable, false, robustEvalMarkdown(r));
   assert.equal(r.verdict.evidence.length, 9);
@@ -217,7 +219,7 @@ test('robust eval of the same c2f2 behind a zero-gradient quantiser: PGD fails, 
   assert.match(robustEvalMarkdown(r), /FLAGGED/);
 });
 
-test('robust eval of the same c2f2 behind shattered input gradients: the worst case is the headline, and PGD is found unreliable', async () => {
+test('robust eval of the same c2f2 behind shattered input gradients: the worst case is the headline, and PGD is found unreliable', async (t) => {
   const shattered = new ShatteredInput(model);
   // rob28's ε and α (3/255), 8 steps: on the smooth model PGD moves every column; here its signed step is noise.
   const rob28Step: Profile = { ...profile, runs: profile.runs.map((r) => ({ ...r, budget: { ...r.budget, alpha: 3 / 255 } })) };
@@ -225,6 +227,7 @@ test('robust eval of the same c2f2 behind shattered input gradients: the worst c
   const md = robustEvalMarkdown(r);
   assert.equal(r.verdict.pgdUnreliable, true, md);
   const q = r.verdict.pgdReliability;
+  t.diagnostic(`ERS PGD ${r.components.pgd!.ERS!.toFixed(1)}, APGD ${r.components.apgd!.ERS!.toFixed(1)}, worst ${r.worstCase.ERS!.toFixed(1)}; APGD ahead beyond the noise on ${q.attacksBeyondNoise}/${q.attacks}; PGD's share of APGD's damage ${q.damageShare!.toFixed(3)}; masking flagged ${r.verdict.flagged}`);
   assert.ok(q.attacksBeyondNoise > q.attacks / 2 && q.damageShare! < 0.5, JSON.stringify({ ...q, evidence: undefined }));
   assert.ok(r.components.apgd!.ERS! < r.components.pgd!.ERS! - 10, `APGD ${r.components.apgd!.ERS} vs PGD ${r.components.pgd!.ERS}`);
   // The headline everywhere is the worst case, named with its budget; PGD's numbers stand beside it.
