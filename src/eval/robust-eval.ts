@@ -2,8 +2,9 @@
 // every ERS attack of the profile, on the same queries and the same selections, by four
 // components — the profile's PGD, APGD with random restarts, a query-only search (no gradient
 // of the model is read) and a transfer attack crafted on an undefended surrogate — then per
-// attacked image the WORST case over the components (by the attack's main column), its table,
-// ERS and ARS, and a gradient-masking verdict:
+// attacked image the WORST case over the components (the one leaving the least of the attack's
+// ERS terms: its main column, or ES:D and ES:R together), its table, ERS and ARS (never above any
+// component's ERS), and a gradient-masking verdict:
 //   rule A  a query-only or transferred attack beats the white-box ones (per image, the
 //           stronger of PGD and APGD) on the same images by more than the noise;
 //   rule B  white-box PGD does worse at a larger ε than at a smaller one (an ε sweep).
@@ -24,7 +25,7 @@ import {
   type AttackBatchOptions, type AttackOptions, type BatchContext, type Gallery, type MethodName, type MethodSettings, type PgdBudget, type Profile, type Surrogate,
 } from '../attack/index.js';
 import { attackOfRun, attackSeed, batchContexts, benignRecallAt1, checkSurrogate, embedGallery, ersColumns, type SwipeResult } from './swipe.js';
-import { adjustedRobustnessScore, ARS_LOW_RECALL_PERCENT, empiricalRobustnessScore } from './robustness.js';
+import { adjustedRobustnessScore, ARS_LOW_RECALL_PERCENT, ATTACK_NAMES, empiricalRobustnessScore, ersTerm, type AttackName } from './robustness.js';
 import { progressBar } from '../util/progress.js';
 
 /** The components, in the order their tables are printed (ties in the worst case go to the earlier one). */
@@ -383,15 +384,25 @@ function attackByComponents(
   return perImage;
 }
 
-/** Per image, the component whose main column is most harmful (ties: the earlier component); its columns go to the worst case. */
+/**
+ * Per image, the component that leaves the least of this attack's ERS terms (ties: the earlier
+ * component); its columns go to the worst case. For an attack with one ERS column this is the
+ * most harmful main column; for ES (ES:D and ES:R) it weighs both as ERS does, so that the worst
+ * case's ERS is never above any component's (a pick by ES:D alone could keep a retained R@1 that
+ * PGD had broken). An attack without ERS columns is picked by its main column.
+ */
 function tallyWorstCase(plan: Plan, run: Plan['runs'][number], reports: readonly string[], perImage: Record<ComponentName, Record<string, number[]>>, tally: Tally): void {
   const main = reports[0]!;
   const sign = harmSign(run.attack, main);
+  const ersColumnsOf = reports.filter((c): c is AttackName => (ATTACK_NAMES as readonly string[]).includes(c));
+  // Larger = worse for the model: minus the image's ERS terms, or the main column's harm.
+  const harm = (c: ComponentName, i: number): number =>
+    ersColumnsOf.length === 0 ? sign * perImage[c][main]![i]! : -ersColumnsOf.reduce((s, col) => s + ersTerm(col, perImage[c][col]![i]!), 0);
   const n = perImage.pgd[main]!.length;
   const pick: ComponentName[] = [];
   for (let i = 0; i < n; i++) {
     let worst: ComponentName = plan.components[0]!;
-    for (const c of plan.components) if (sign * perImage[c][main]![i]! > sign * perImage[worst][main]![i]!) worst = c;
+    for (const c of plan.components) if (harm(c, i) > harm(worst, i)) worst = c;
     pick.push(worst);
   }
   const counts = tally.from.get(run.attack) ?? {};

@@ -81,7 +81,7 @@ export function robustEvalMarkdown(r: RobustEvalResult): string {
     '',
     `**${robustHeadline(r)}**`,
     '',
-    `${r.queries} queries (${r.batches} batch(es)); per image, the worst case over the components by each attack's main column. ${r.seconds.toFixed(1)} s in all.`,
+    `${r.queries} queries (${r.batches} batch(es)); per image, the worst case over the components by each attack's ERS terms (its column; ES:D and ES:R together). ${r.seconds.toFixed(1)} s in all.`,
     `Settings: ${settingsLine(r)}.`,
     `Benign R@1 of the attacked queries: ${r.benignRecallAt1.toFixed(1)} %.`,
     '',
