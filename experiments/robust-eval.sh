@@ -6,6 +6,7 @@
 #   experiments/robust-eval.sh RUN...
 #
 #   MAX_ITER=N   query batches of 128 (default 1)
+#   BUDGET=B     cheap (default) or standard (docs/attacks-and-metrics.md §8)
 #   JOBS=N       runs evaluated side by side, each on its share of the cores (default 1)
 #   THREADS=N    libtorch threads per job (default: the cores divided by JOBS)
 #   OUT=DIR      default runs/robust-eval-q<MAX_ITER>; a directory of experiments/fashion-defenses.sh
@@ -18,6 +19,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 MAX_ITER=${MAX_ITER:-1}
+BUDGET=${BUDGET:-cheap}
 JOBS=${JOBS:-1}
 CORES=$(nproc)
 THREADS=${THREADS:-$(( CORES / JOBS > 0 ? CORES / JOBS : 1 ))}
@@ -34,7 +36,7 @@ one() {
   local t0=$SECONDS
   node bin/rankshield.js swipe "$run" --max-iter "$MAX_ITER" --threads "$THREADS" --quiet --json | tail -1 > "$OUT/$name.plain.json"
   local t1=$SECONDS
-  node bin/rankshield.js swipe "$run" --robust-eval --transfer-from "$OUT/surrogate" --max-iter "$MAX_ITER" --threads "$THREADS" \
+  node bin/rankshield.js swipe "$run" --robust-eval "$BUDGET" --transfer-from "$OUT/surrogate" --max-iter "$MAX_ITER" --threads "$THREADS" \
     --quiet --json --out "$OUT/$name" | tail -1 > "$OUT/$name.robust.json"
   echo "{\"name\":\"$name\",\"threads\":$THREADS,\"plain_seconds\":$((t1 - t0)),\"robust_seconds\":$((SECONDS - t1))}" > "$OUT/$name.time.json"
   echo "done: $name (plain $((t1 - t0)) s, robust $((SECONDS - t1)) s)"

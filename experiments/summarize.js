@@ -98,7 +98,7 @@ function summarize(dir) {
       ...(robustQueries === undefined ? [] : [
         arrow(r, 'ERS'),
         arrow(r, 'ARS'),
-        r.robust ? (r.robust.verdict.flagged ? `flagged: ${r.robust.verdict.reasons.join('; ')}` : 'not flagged') : '–',
+        r.robust ? (r.robust.verdict.flagged ? `flagged: ${r.robust.verdict.reasons.join('; ')}` : 'not flagged') + (r.robust.verdict.pgdUnreliable ? '; PGD unreliable' : '') : '–',
         r.robustTime ? `${(r.robustTime.robust_seconds / 60).toFixed(1)} (${(r.robustTime.robust_seconds / r.robustTime.plain_seconds).toFixed(1)}×)` : '–',
       ]),
     ];
@@ -113,7 +113,8 @@ function summarize(dir) {
   ];
   if (robustQueries !== undefined) {
     const s0 = rows.find((r) => r.robust).robust.settings;
-    notes.push(`Worst case (experiments/robust-eval.sh, OUT=${path.join(dir, 'robust')}): per query the worst of the profile's PGD, APGD from ${s0.restarts} random start(s), ${s0.queryMethod} (${s0.querySettings.queries} queries per image, no gradient) and PGD transferred from ${s0.surrogate}, on the first ${robustQueries} queries; "× plain" is the robust evaluation's wall time over a plain swipe of the same queries, same threads.`);
+    const named = rows.find((r) => r.robust).robust.worstCase.name;
+    notes.push(`Worst case (experiments/robust-eval.sh, OUT=${path.join(dir, 'robust')})${named === undefined ? '' : `, ${named}`}: per query the worst of the profile's PGD, APGD from ${s0.restarts} random start(s), ${s0.queryMethod} (${s0.querySettings.queries} queries per image, no gradient) and PGD transferred from ${s0.surrogate}, on the first ${robustQueries} queries; "× plain" is the robust evaluation's wall time over a plain swipe of the same queries, same threads.`);
   }
   for (const r of rows.filter((row) => row.reusedFrom)) notes.push(`${r.label}: checkpoint reused from ${r.reusedFrom} (NONE_FROM; same seed, η does not apply); its swipe was rerun here.`);
   if (entanglement) notes.push(`CA-TRIDE (row without λ) uses λ = ${num(entanglement.catrideLambda, 2)} from the N/A model's entanglement ${num(entanglement.entanglement?.ratio, 3)} (docs/methods.md §8.3).`);

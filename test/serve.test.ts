@@ -326,18 +326,26 @@ test('every attack kind runs from the API with its own measure; GTM and ES chang
   assert.deepEqual(up.query, { label: gallery.labels[3], labelFrom: 'nearest gallery image' });
 });
 
-test('a robust-eval swipe job: the PGD table on top, the components, worst case and masking verdict under robustEval, in its reports', async () => {
+test('a robust-eval swipe job: the worst case on top (named, PGD beside it), the components, worst case and both findings under robustEval, in its reports', async () => {
   const start = await call('/api/swipe', { body: { maxQueries: 4, seed: 1, robustEval: true } });
   assert.equal(start.status, 202);
   const seen = await events(start.json.jobId as string);
   const end = seen.at(-1)!;
   assert.equal(end.event, 'done', JSON.stringify(end));
-  const result = end.data.result as { attacks: Record<string, number>; robustEval: { components: Record<string, unknown>; worstCase: { attacks: Record<string, number> }; verdict: { flagged: boolean; evidence: unknown[]; rule: string } } };
+  const result = end.data.result as {
+    attacks: Record<string, number>; ERS: number; headline: string; pgd: { ERS: number };
+    robustEval: { components: Record<string, { ERS: number }>; worstCase: { attacks: Record<string, number>; ERS: number; name: string }; verdict: { flagged: boolean; evidence: unknown[]; rule: string; pgdUnreliable: boolean } };
+  };
+  assert.equal(result.ERS, result.robustEval.worstCase.ERS);
+  assert.deepEqual(result.attacks, result.robustEval.worstCase.attacks);
+  assert.equal(result.pgd.ERS, result.robustEval.components.pgd!.ERS);
+  assert.match(result.headline, /^worst case over PGD \(η 32\), APGD \(η 32 × 1 random start\), Square \(100 queries\) — cheap$/);
+  assert.equal(typeof result.robustEval.verdict.pgdUnreliable, 'boolean');
   assert.deepEqual(Object.keys(result.robustEval.components), ['pgd', 'apgd', 'query'], 'no transfer component: the service has no surrogate');
   assert.equal(result.robustEval.verdict.evidence.length, 9);
   assert.equal(typeof result.robustEval.verdict.flagged, 'boolean');
   assert.deepEqual(Object.keys(result.robustEval.worstCase.attacks).sort(), Object.keys(result.attacks).sort());
-  assert.match((await call(`/api/jobs/${start.json.jobId as string}/report.md`)).bytes.toString(), /^# Robust evaluation — profile rob28[\s\S]*Gradient-masking verdict/);
+  assert.match((await call(`/api/jobs/${start.json.jobId as string}/report.md`)).bytes.toString(), /^# Robust evaluation — profile rob28, metric N\n\n\*\*ERS [-\d.]+, ARS [-\d.]+ — worst case over PGD[\s\S]*Gradient-masking verdict[\s\S]*Is the profile's PGD reliable\?/);
   const bad = await call('/api/swipe', { body: { robustEval: 'yes' } });
   assert.equal(bad.status, 400);
   assert.match(bad.bytes.toString(), /robustEval/);

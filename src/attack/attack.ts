@@ -12,6 +12,7 @@ import { checkBudget, type PgdBudget } from './budget.js';
 import { embedImages, SELF_MASK_DISTANCE, type BatchContext } from './context.js';
 import type { Objective } from './objectives.js';
 import { checkMethodNorm, methodEntry, methodSettings, type MethodName, type MethodSettings } from './methods.js';
+import { eotObjective } from './eot.js';
 
 /** Embeddings of the adversarial batch handed to `measure`. */
 export interface AdversarialEmbeddings {
@@ -138,19 +139,21 @@ export function attackBatch<S extends Selection>(model: EmbeddingModel, attack: 
   let final: Tensor | undefined;
   let best: Float64Array | undefined;
   try {
-    const objective = (xAdv: Tensor, iteration: number): Objective => {
+    const oneDraw = (xAdv: Tensor, iteration: number): Objective => {
       const embedding = embedImages(searched, xAdv, metric);
       if (iteration === budget.steps - 1 && lastIterationStart === undefined) lastIterationStart = keep(noGrad(() => embedding.detach()));
       return attack.objective(embedding, searchSelection, searchCtx, iteration);
     };
+    // EOT: each evaluation averages `eot` draws of the model's forward (one draw = the objective itself).
+    const objective = eotObjective(oneDraw, settings.eot);
     let values: number[] = [];
     let lastIsFinal = false;
     let forward = 0;
     let backward = 0;
     for (let run = 0; run <= restarts; run++) {
       const r = method.run({ images: ctx.images, budget, settings, start: run === 0 ? (o.start ?? 'clean') : 'random', objective });
-      forward += r.forwards;
-      backward += r.backwards;
+      forward += r.forwards * settings.eot;
+      backward += r.backwards * settings.eot;
       if (run === 0) {
         values = r.values;
         lastIsFinal = r.lastIterationIsFinal;
@@ -161,7 +164,7 @@ export function attackBatch<S extends Selection>(model: EmbeddingModel, attack: 
       }
       // Each image keeps the run whose end point has the lowest objective (one forward pass to score it).
       const score = noGrad(() => tidy(() => Float64Array.from(objective(r.adversarial, budget.steps).perQuery.toArray())));
-      forward += 1;
+      forward += settings.eot;
       if (adversarialImages === undefined) {
         adversarialImages = r.adversarial;
         best = score;

@@ -18,5 +18,6 @@ export * from './semantics-preserving-query.js';
 export * from './registry.js';
 export * from './profiles.js';
 export * from './methods.js';
+export { eotObjective, type ObjectiveOf } from './eot.js';
 export { apgd, apgdCheckpoints, APGD_MOMENTUM, APGD_RHO, type ApgdOptions, type ApgdResult } from './apgd.js';
 export * from './query-only.js';

@@ -24,10 +24,16 @@ export interface MethodSettings {
   samples: number;
   /** nes: the probes' standard deviation σ as a fraction of ε. */
   sigmaFraction: number;
+  /**
+   * Every method: noise draws of the model's forward averaged per objective evaluation (EOT,
+   * expectation over transformation): K forwards (and backwards) per gradient or per query.
+   * 1 = one draw, exactly as without it; more only helps against a model whose forward is random.
+   */
+  eot: number;
 }
 
 /** Defaults of the method settings, stated once (the CLI's help is made from them). */
-export const METHOD_DEFAULTS: Readonly<MethodSettings> = Object.freeze({ restarts: 0, queries: 100, samples: 20, sigmaFraction: 0.5 });
+export const METHOD_DEFAULTS: Readonly<MethodSettings> = Object.freeze({ restarts: 0, queries: 100, samples: 20, sigmaFraction: 0.5, eot: 1 });
 
 /** What a method is handed for one batch. */
 export interface MethodRun {
@@ -63,9 +69,9 @@ export interface MethodEntry {
   readonly gradients: boolean;
   /** The norms of the balls it can search (the budget's `norm`). */
   readonly norms: readonly Norm[];
-  /** The settings it honours (the others are ignored). */
+  /** The settings it honours besides `eot`, which every method honours (the others are ignored). */
   readonly honours: readonly (keyof MethodSettings)[];
-  /** Forward and backward passes per image for one run (restarts multiply it). */
+  /** Forward and backward passes per image for one run at one draw (restarts and EOT draws multiply it). */
   cost(budget: PgdBudget, s: MethodSettings): { forward: number; backward: number };
   run(o: MethodRun): MethodOutcome;
 }
@@ -146,5 +152,6 @@ export function methodSettings(s: Partial<MethodSettings> = {}): MethodSettings 
   if (!Number.isInteger(out.queries) || out.queries < 1) throw new Error(`queries must be a positive integer, got ${out.queries}`);
   if (!Number.isInteger(out.samples) || out.samples < 2 || out.samples % 2 !== 0) throw new Error(`samples must be an even integer ≥ 2, got ${out.samples}`);
   if (!(out.sigmaFraction > 0 && out.sigmaFraction <= 4)) throw new Error(`sigmaFraction must be in (0, 4], got ${out.sigmaFraction}`);
+  if (!Number.isInteger(out.eot) || out.eot < 1) throw new Error(`eot (noise draws per objective evaluation) must be a positive integer, got ${out.eot}`);
   return out;
 }

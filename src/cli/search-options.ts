@@ -5,7 +5,7 @@ import { UsageError } from '../util/usage-error.js';
 import { BUDGETS, describeBudget, NORMS, type Norm } from '../attack/budget.js';
 import { flagNumber, flagString, type OptionTable, type ParsedArgs } from '../util/options.js';
 
-/** --norm, --method, --restarts, --queries, --samples. */
+/** --norm, --method, --restarts, --queries, --samples, --eot. */
 export const SEARCH_OPTIONS = {
   norm: {
     kind: 'string',
@@ -17,6 +17,7 @@ export const SEARCH_OPTIONS = {
   restarts: { kind: 'int', value: 'R', min: 0, help: "pgd/apgd: extra runs from uniform points of the ε-ball, each image's best kept", default: String(METHOD_DEFAULTS.restarts) },
   queries: { kind: 'int', value: 'Q', min: 1, help: 'square: forward passes per image', default: String(METHOD_DEFAULTS.queries) },
   samples: { kind: 'int', value: 'S', min: 2, help: 'nes: probes per step (even)', default: String(METHOD_DEFAULTS.samples) },
+  eot: { kind: 'int', value: 'K', min: 1, help: "every method: K draws of the model's forward averaged per gradient or per query\n(EOT, for a model whose forward is random; costs K× the passes)", default: String(METHOD_DEFAULTS.eot) },
 } as const satisfies OptionTable;
 
 /** The method and its settings a command line asked for (undefined = the defaults). */
@@ -31,6 +32,6 @@ export function searchFlags(p: ParsedArgs): { norm: Norm; method: MethodName | u
   return {
     norm,
     method: flagString(p, 'method') as MethodName | undefined,
-    settings: { restarts: flagNumber(p, 'restarts'), queries: flagNumber(p, 'queries'), samples: flagNumber(p, 'samples') },
+    settings: { restarts: flagNumber(p, 'restarts'), queries: flagNumber(p, 'queries'), samples: flagNumber(p, 'samples'), eot: flagNumber(p, 'eot') },
   };
 }

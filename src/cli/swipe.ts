@@ -8,7 +8,7 @@ import type { Norm } from '../attack/budget.js';
 import { METHODS, type MethodName } from '../attack/methods.js';
 import { SEARCH_OPTIONS, searchFlags } from './search-options.js';
 import { BUDGET_OPTIONS, checkBudgetFlags, profileFor } from './budget-options.js';
-import { asSwipeResult, ROBUST_EVAL_DEFAULTS, runRobustEval } from '../eval/robust-eval.js';
+import { asSwipeResult, ROBUST_EVAL_DEFAULTS, ROBUST_EVAL_PRESET_NAMES, ROBUST_EVAL_PRESETS, runRobustEval, type RobustEvalPreset } from '../eval/robust-eval.js';
 import { robustEvalMarkdown } from '../eval/robust-report.js';
 import { openSurrogate, SURROGATE_BATCHES } from './surrogate.js';
 import { runSwipe, withStoredBenign, type SwipeResult } from '../eval/swipe.js';
@@ -36,6 +36,7 @@ const SECTIONS: readonly OptionSection[] = [
     options: {
       profile: { kind: 'string', value: 'NAME', choices: Object.keys(PROFILES), help: `${Object.values(PROFILES).map((p) => `${p.name}: ${p.usedFor}`).join('\n')}\n(default: rob28 for 28×28 datasets, rob224 for 224×224)` },
       'max-batches': MAX_BATCHES_OPTION,
+      'max-queries': { kind: 'int', value: 'N', min: 1, help: "attack only the first N queries: below the profile's batch size one batch of N,\nelse the first ⌊N / batch size⌋ batches (instead of --max-batches)" },
       ...BUDGET_OPTIONS,
       seed: { kind: 'int', value: 'S', min: 0, help: 'seed of the attacks\' random choices (candidates, queries)', default: '0' },
       'benign-r1': { kind: 'number', value: 'PCT', min: 0, max: 100, help: 'benign R@1 (%) for ARS (default: measured on the attacked batches)' },
@@ -55,7 +56,13 @@ const SECTIONS: readonly OptionSection[] = [
     options: {
       ...SEARCH_OPTIONS,
       'transfer-from': { kind: 'string', value: 'RUN', help: 'craft the adversarial images on this checkpoint (a surrogate with the same input\nshape) and measure them on CKPT; with --robust-eval: the transfer component\'s surrogate' },
-      'robust-eval': { kind: 'boolean', help: 'per image the worst case of PGD, APGD + restarts, a query-only search and a transfer\nattack; its ERS/ARS; and a gradient-masking verdict (rule and noise: docs/attacks-and-metrics.md §8)' },
+      'robust-eval': {
+        kind: 'string', choices: ROBUST_EVAL_PRESET_NAMES, bare: ROBUST_EVAL_DEFAULTS.preset,
+        help: 'per image the worst case of PGD, APGD + restarts, a query-only search and a transfer\nattack; its ERS/ARS are the headline (PGD\'s beside them); a gradient-masking verdict and\nan unreliable-PGD finding (rules and noise: docs/attacks-and-metrics.md §8). The budget:\n'
+          + ROBUST_EVAL_PRESET_NAMES.map((n) => `${n}: ${ROBUST_EVAL_PRESETS[n].summary}`).join('\n')
+          + `\n(bare --robust-eval: ${ROBUST_EVAL_DEFAULTS.preset}, the screening run a CPU affords; its result is named with its\nbudget; --restarts, --apgd-steps, --queries override the budget's fields)`,
+      },
+      'apgd-steps': { kind: 'int', value: 'N', min: 1, help: "robust eval: APGD's iterations (cheap: the profile's η; standard: 100)" },
       'query-method': { kind: 'string', choices: METHODS.filter((m) => !m.gradients).map((m) => m.name), help: 'robust eval: the query-only component', default: ROBUST_EVAL_DEFAULTS.queryMethod },
       'surrogate-batches': { kind: 'int', value: 'N', min: 1, help: 'robust eval without --transfer-from: SPC-2 batches of a fresh undefended surrogate\n(seed 1; kept in DIR/surrogate with --out, reused when there)', default: String(SURROGATE_BATCHES) },
       'sweep-queries': { kind: 'int', value: 'N', min: 2, help: `robust eval: queries of the ε sweep, the first of the first batch (PGD at ε × ${[...ROBUST_EVAL_DEFAULTS.epsilonFractions, 1].join(', ')})`, default: String(ROBUST_EVAL_DEFAULTS.sweepQueries) },
@@ -87,7 +94,7 @@ Units, directions and the ERS/ARS formulas: docs/attacks-and-metrics.md.`,
   async run(argv) {
     const p = parseOptions(argv, this.options!);
     if (flagString(p, 'epochs') !== undefined) return swipeEpochs(p);
-    const maxIter = flagNumber(p, 'max-batches');
+    const queryLimit = limitQueries(p, searchFlags(p).norm, flagNumber(p, 'max-batches'), flagNumber(p, 'max-queries'));
     const gtmTarget = flagString(p, 'gtm-target') as 'reference-bug' | 'intended' | undefined;
     const json = flagBool(p, 'json');
     const benignR1 = flagNumber(p, 'benign-r1');
@@ -102,9 +109,11 @@ Units, directions and the ERS/ARS formulas: docs/attacks-and-metrics.md.`,
     const device = deviceFlag(p);
     if (group === null) return launchRanks(nproc!, 'swipe', withoutNproc(argv));
     const { norm, method, settings } = searchFlags(p);
-    const robust = flagBool(p, 'robust-eval');
+    const preset = flagString(p, 'robust-eval') as RobustEvalPreset | undefined;
+    const robust = preset !== undefined;
     if (robust && norm !== 'linf') throw new UsageError('--robust-eval evaluates the L∞ threat model; leave out --norm l2');
     checkBudgetFlags(p, norm);
+    if (!robust && flagNumber(p, 'apgd-steps') !== undefined) throw new UsageError('--apgd-steps goes with --robust-eval (a plain swipe runs --method apgd at the profile\'s η)');
     if (robust && (nproc ?? 1) > 1) throw new UsageError('--robust-eval runs in one process (leave out --nproc)');
     if (robust && method !== undefined) throw new UsageError('--robust-eval runs every method itself; leave out --method');
     if (robust && flagString(p, 'profile') !== undefined && !['rob28', 'rob224'].includes(flagString(p, 'profile')!)) throw new UsageError('--robust-eval needs an ERS profile (rob28 or rob224)');
@@ -112,7 +121,7 @@ Units, directions and the ERS/ARS formulas: docs/attacks-and-metrics.md.`,
     model.to(device);
     if (robust) {
       try {
-        return await robustEval(p, model, data.test, metric, info, out, json, { maxIter, benignR1, gtmTarget, settings, device });
+        return await robustEval(p, model, data.test, metric, info, out, json, { preset: preset!, profile: queryLimit.profile(data.test.height), maxIter: queryLimit.maxIter(data.test.height), benignR1, gtmTarget, settings, device });
       } finally {
         model.dispose();
         group.destroy();
@@ -125,8 +134,8 @@ Units, directions and the ERS/ARS formulas: docs/attacks-and-metrics.md.`,
     const keeper = out !== undefined && group.rank === 0 && examples !== 0 ? new SwipeExampleKeeper(examples) : undefined;
     try {
       const swiped = await runSwipe(model, data.test, metric, {
-        profile: chosenProfile(p, norm, data.test.height),
-        maxIter,
+        profile: queryLimit.profile(data.test.height),
+        maxIter: queryLimit.maxIter(data.test.height),
         seed: flagNumber(p, 'seed'),
         benignRecallAt1: benignR1,
         attackOptions: gtmTarget === undefined ? {} : { gtmTarget },
@@ -164,7 +173,7 @@ Units, directions and the ERS/ARS formulas: docs/attacks-and-metrics.md.`,
 
 /** `swipe RUN --epochs LIST`: each kept epoch not yet swiped with these settings, then the table and chart of all of them. */
 async function swipeEpochs(p: ParsedArgs): Promise<number> {
-  for (const f of ['model-file', 'robust-eval', 'out', 'examples', 'nproc']) {
+  for (const f of ['model-file', 'robust-eval', 'max-queries', 'out', 'examples', 'nproc']) {
     if (p.flags.has(f) && !(f === 'nproc' && flagNumber(p, 'nproc') === 1)) throw new UsageError(`--epochs does not go with --${f} (the results are stored beside the run, one process swipes every epoch)`);
   }
   if (p.positionals.length !== 1) throw new UsageError('--epochs needs exactly one run directory (trained with --keep-every)');
@@ -206,18 +215,21 @@ async function swipeEpochs(p: ParsedArgs): Promise<number> {
 /** `swipe --robust-eval`: the surrogate (given or trained fresh), the evaluation, its reports. */
 async function robustEval(
   p: ParsedArgs, model: EmbeddingModel, test: DmlDataset, metric: Metric, info: CheckpointInfo | null, out: string | undefined, json: boolean,
-  o: { maxIter?: number; benignR1?: number; gtmTarget?: 'reference-bug' | 'intended'; settings: { restarts?: number; queries?: number; samples?: number }; device: Device },
+  o: { preset: RobustEvalPreset; profile: Profile; maxIter?: number; benignR1?: number; gtmTarget?: 'reference-bug' | 'intended'; settings: { restarts?: number; queries?: number; samples?: number; eot?: number }; device: Device },
 ): Promise<number> {
   const s = await openSurrogate({ from: flagString(p, 'transfer-from'), dataset: test.name, batches: flagNumber(p, 'surrogate-batches'), dir: out === undefined ? undefined : path.join(out, 'surrogate'), quiet: !showProgress(p) });
   try {
     s.model.to(o.device);
     const result = await runRobustEval(model, test, metric, {
-      profile: chosenProfile(p, 'linf', test.height),
+      profile: o.profile,
       maxIter: o.maxIter,
       seed: flagNumber(p, 'seed'),
       benignRecallAt1: o.benignR1,
       attackOptions: o.gtmTarget === undefined ? {} : { gtmTarget: o.gtmTarget },
-      restarts: o.settings.restarts ?? ROBUST_EVAL_DEFAULTS.restarts,
+      preset: o.preset,
+      restarts: o.settings.restarts,
+      apgdSteps: flagNumber(p, 'apgd-steps'),
+      eot: o.settings.eot,
       queryMethod: flagString(p, 'query-method') as MethodName | undefined,
       querySettings: { queries: o.settings.queries, samples: o.settings.samples },
       surrogate: s.model,
@@ -245,6 +257,19 @@ async function robustEval(
 function chosenProfile(p: ParsedArgs, norm: Norm, imageSide: number): Profile {
   const name = flagString(p, 'profile');
   return profileFor(name === undefined ? ersProfile(imageSide) : getProfile(name), norm, p, imageSide);
+}
+
+/** --max-batches or --max-queries: the profile (a smaller batch below its batch size) and the batches to attack. */
+function limitQueries(
+  p: ParsedArgs, norm: Norm, maxBatches: number | undefined, maxQueries: number | undefined,
+): { profile: (height: number) => Profile; maxIter: (height: number) => number | undefined } {
+  const base = (h: number): Profile => chosenProfile(p, norm, h);
+  if (maxQueries === undefined) return { profile: base, maxIter: () => maxBatches };
+  if (maxBatches !== undefined) throw new UsageError('give --max-batches or --max-queries, not both');
+  return {
+    profile: (h) => (maxQueries < base(h).batchSize ? { ...base(h), batchSize: maxQueries } : base(h)),
+    maxIter: (h) => Math.max(1, Math.floor(maxQueries / base(h).batchSize)),
+  };
 }
 
 function writeReports(dir: string, r: SwipeResult): void {

@@ -5,15 +5,35 @@ import { attackColumn } from './columns.js';
 import { ATTACK_NAMES } from './robustness.js';
 import { formatScore } from './format.js';
 import { escapeXml as esc } from './report-svg.js';
-import { COMPONENTS, type ComponentName, type ComponentTable, type RobustEvalResult } from './robust-eval.js';
+import { COMPONENTS, PGD_DAMAGE_SHARE_MIN, type ComponentName, type ComponentTable, type RobustEvalResult } from './robust-eval.js';
 
-/** How each component is named in the tables. */
-export const COMPONENT_TITLES: Readonly<Record<ComponentName, string>> = {
-  pgd: 'PGD (profile)',
-  apgd: 'APGD (random starts)',
-  query: 'query-only',
-  transfer: 'transfer',
-};
+/** How each component is named in the tables, with its budget. */
+export function componentTitle(c: ComponentName, r: RobustEvalResult): string {
+  const s = r.settings;
+  switch (c) {
+    case 'pgd': return `PGD (profile, η ${r.budget.steps})`;
+    case 'apgd': return `APGD (η ${s.apgdSteps} × ${s.restarts} random start${s.restarts === 1 ? '' : 's'})`;
+    case 'query': return s.queryMethod === 'square' ? `query-only Square (${s.querySettings.queries.toLocaleString('en-US')} queries)` : `query-only ${s.queryMethod}`;
+    case 'transfer': return 'transfer (PGD on the surrogate)';
+  }
+}
+
+/** The headline in words: the worst case's ERS and ARS with its name, PGD's beside them. */
+export function robustHeadline(r: RobustEvalResult): string {
+  const w = r.worstCase;
+  const p = r.components.pgd!;
+  const score = (x: number | null): string => (x === null ? 'n/a' : formatScore(x));
+  return `ERS ${score(w.ERS)}, ARS ${score(w.ARS)} — ${w.name} (PGD alone: ERS ${score(p.ERS)}, ARS ${score(p.ARS)})`;
+}
+
+/** The unreliable-PGD finding in words. */
+function pgdFinding(r: RobustEvalResult): string {
+  const q = r.verdict.pgdReliability;
+  const share = q.damageShare === null ? 'n/a' : `${(100 * q.damageShare).toFixed(0)} %`;
+  return r.verdict.pgdUnreliable
+    ? `PGD UNRELIABLE: its ERS measures the attack, not the model. ${q.reasons.join('; ')}.`
+    : `PGD not found unreliable: APGD beats it beyond the noise on ${q.attacksBeyondNoise} of ${q.attacks} attacks, and PGD does ${share} of APGD's damage (unreliable: more than half of the attacks and under ${100 * PGD_DAMAGE_SHARE_MIN} %).`;
+}
 
 interface Grid {
   head: string[];
@@ -26,7 +46,7 @@ function digits(column: string): number {
 
 /** The numbers of the evaluation as a grid: one row per column, then the scores and the costs. */
 function grid(r: RobustEvalResult): Grid {
-  const parts: [string, ComponentTable][] = [...COMPONENTS.filter((c) => r.components[c] !== undefined).map((c) => [COMPONENT_TITLES[c], r.components[c]!] as [string, ComponentTable]), ['worst case', r.worstCase]];
+  const parts: [string, ComponentTable][] = [...COMPONENTS.filter((c) => r.components[c] !== undefined).map((c) => [componentTitle(c, r), r.components[c]!] as [string, ComponentTable]), ['worst case', r.worstCase]];
   const head = ['column', 'unit', 'robust if', ...parts.map(([t]) => t)];
   const rows = ATTACK_NAMES.map((column) => {
     const c = attackColumn(column);
@@ -42,9 +62,10 @@ function grid(r: RobustEvalResult): Grid {
 function settingsLine(r: RobustEvalResult): string {
   const s = r.settings;
   const b = r.budget;
-  return `ε ${b.epsilon.toFixed(5)}, α ${b.alpha.toFixed(5)}, η ${b.steps}; APGD: ${s.restarts} run(s) from uniform random starts; `
+  return `budget ${s.preset}; ε ${b.epsilon.toFixed(5)}, α ${b.alpha.toFixed(5)}, η ${b.steps}; APGD: ${s.apgdSteps} iterations, ${s.restarts} run(s) from uniform random starts; `
     + `query-only: ${s.queryMethod} (${s.queryMethod === 'square' ? `${s.querySettings.queries} queries` : `${s.querySettings.samples} probes × η`} per image); `
-    + `transfer: ${s.surrogate ?? 'none'}; ε sweep: PGD at ε × ${s.epsilonFractions.join(', ')} on the first ${s.sweepQueries} queries`;
+    + `transfer: ${s.surrogate ?? 'none'}; ε sweep: PGD at ε × ${s.epsilonFractions.join(', ')} on the first ${s.sweepQueries} queries`
+    + (s.eot > 1 ? `; EOT: ${s.eot} draws per gradient or query` : '');
 }
 
 /** The evaluation as Markdown. */
@@ -58,7 +79,9 @@ export function robustEvalMarkdown(r: RobustEvalResult): string {
   return [
     `# Robust evaluation — profile ${r.profile}, metric ${r.metric}`,
     '',
-    `${r.queries} queries (${r.batches} batch(es)); per image, the worst case over the components by each attack's main column. ${r.seconds.toFixed(1)} s in all.`,
+    `**${robustHeadline(r)}**`,
+    '',
+    `${r.queries} queries (${r.batches} batch(es)); per image, the worst case over the components by each attack's ERS terms (its column; ES:D and ES:R together). ${r.seconds.toFixed(1)} s in all.`,
     `Settings: ${settingsLine(r)}.`,
     `Benign R@1 of the attacked queries: ${r.benignRecallAt1.toFixed(1)} %.`,
     '',
@@ -76,6 +99,19 @@ export function robustEvalMarkdown(r: RobustEvalResult): string {
     '| --- | --- | --- | --- | --- | --- | --- |',
     ...evidence,
     '',
+    '## Is the profile\'s PGD reliable?',
+    '',
+    `**${pgdFinding(r)}**`,
+    '',
+    `Rule: ${r.verdict.pgdReliability.rule}.`,
+    '',
+    '| column | PGD | APGD | APGD − PGD (± s.e.) | beyond the noise |',
+    '| --- | --- | --- | --- | --- |',
+    ...r.verdict.pgdReliability.evidence.map((e) => {
+      const d = e.unit.startsWith('%') ? 1 : 3;
+      return `| ${e.column} | ${e.pgd.toFixed(d)} | ${e.apgd.toFixed(d)} | ${e.advantage >= 0 ? '+' : ''}${e.advantage.toFixed(d)} ± ${e.standardError.toFixed(d + 1)} (floor ${e.floor}) | ${e.beyondNoise ? 'yes' : 'no'} |`;
+    }),
+    '',
   ].join('\n');
 }
 
@@ -87,6 +123,8 @@ export function robustEvalHtml(r: RobustEvalResult): string {
   const verdict = r.verdict.flagged
     ? `<p class="verdict flagged" data-testid="verdict">Flagged: possible gradient masking.</p><ul>${r.verdict.reasons.map((x) => `<li>${esc(x)}</li>`).join('')}</ul>`
     : '<p class="verdict" data-testid="verdict">Not flagged: no query-only or transferred attack beats the white-box ones beyond the noise, and PGD does not weaken as ε grows.</p>';
-  return `<section class="card"><h2>Robust evaluation</h2><p class="sub">${esc(`${r.queries} queries; ${settingsLine(r)}.`)}</p>${table}`
-    + `<h3>Gradient-masking verdict</h3>${verdict}<p class="note">${esc(`Rule: ${r.verdict.rule}.`)}</p></section>`;
+  const pgd = `<p class="verdict${r.verdict.pgdUnreliable ? ' flagged' : ''}" data-testid="pgd-finding">${esc(pgdFinding(r))}</p>`;
+  return `<section class="card"><h2>Robust evaluation</h2><p class="headline" data-testid="headline"><strong>${esc(robustHeadline(r))}</strong></p><p class="sub">${esc(`${r.queries} queries; ${settingsLine(r)}.`)}</p>${table}`
+    + `<h3>Gradient-masking verdict</h3>${verdict}<p class="note">${esc(`Rule: ${r.verdict.rule}.`)}</p>`
+    + `<h3>Is the profile's PGD reliable?</h3>${pgd}<p class="note">${esc(`Rule: ${r.verdict.pgdReliability.rule}.`)}</p></section>`;
 }

@@ -93,21 +93,26 @@ export const ERS_RULES: Readonly<Record<AttackName, string>> = {
   GTT: 'x',
 };
 
+/** One column's ERS-normalised score: linear in the column, higher = more robust (docs/attacks-and-metrics.md §5). */
+export function ersTerm(column: AttackName, value: number): number {
+  switch (column) {
+    case 'CA+': return 2 * value; // benign expectation 50 -> 100
+    case 'CA-': return 100 - value;
+    case 'QA+': return 2 * value;
+    case 'QA-': return 100 - value;
+    case 'TMA': return 100 * (1 - value);
+    case 'ES:D': return (100 * (2 - value)) / 2; // 2 = largest N/C distance
+    case 'ES:R': return value;
+    case 'LTM': return value;
+    case 'GTM': return value;
+    case 'GTT': return value;
+  }
+}
+
 /** The ten ERS-normalised scores (docs/attacks-and-metrics.md §5). */
 export function ersTerms(r: AttackResults): ErsTerms {
   validateAttackResults(r);
-  return {
-    'CA+': 2 * r['CA+'], // benign expectation 50 -> 100
-    'CA-': 100 - r['CA-'],
-    'QA+': 2 * r['QA+'],
-    'QA-': 100 - r['QA-'],
-    TMA: 100 * (1 - r.TMA),
-    'ES:D': (100 * (2 - r['ES:D'])) / 2, // 2 = largest N/C distance
-    'ES:R': r['ES:R'],
-    LTM: r.LTM,
-    GTM: r.GTM,
-    GTT: r.GTT,
-  };
+  return Object.fromEntries(ATTACK_NAMES.map((name) => [name, ersTerm(name, r[name])])) as ErsTerms;
 }
 
 /** Sums in the fixed table order, so the double result does not depend on key order. */

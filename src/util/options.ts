@@ -18,6 +18,11 @@ export interface OptionSpec {
   readonly default?: string;
   /** The accepted values of a string option (checked here). */
   readonly choices?: readonly string[];
+  /**
+   * A string option with choices may also be given bare (`--robust-eval` alone, or followed by
+   * anything that is not one of its choices): it then takes this value.
+   */
+  readonly bare?: string;
   /** Inclusive lower bound of a number option; `above` is the exclusive one. */
   readonly min?: number;
   readonly above?: number;
@@ -58,6 +63,7 @@ export function mergeSections(sections: readonly OptionSection[]): OptionTable {
  * twice are UsageErrors.
  */
 export function parseOptions(argv: readonly string[], table: OptionTable): ParsedArgs {
+  argv = withBareValues(argv, table);
   const canonical = new Map<string, string>();
   for (const [name, spec] of Object.entries(table)) for (const a of [name, ...(spec.aliases ?? [])]) canonical.set(a, name);
   const options = Object.fromEntries(
@@ -86,6 +92,17 @@ export function parseOptions(argv: readonly string[], table: OptionTable): Parse
     flags.set(name, parseValue(t.rawName, t.value, spec));
   }
   return { flags, positionals };
+}
+
+/** `--name` of an option with a bare value, not followed by one of its choices, becomes `--name=<bare>`. */
+function withBareValues(argv: readonly string[], table: OptionTable): readonly string[] {
+  const end = argv.indexOf('--');
+  return argv.map((a, i) => {
+    if (!a.startsWith('--') || (end !== -1 && i > end)) return a;
+    const spec = table[a.slice(2)];
+    if (spec?.bare === undefined || (i + 1 < argv.length && (spec.choices ?? []).includes(argv[i + 1]!))) return a;
+    return `${a}=${spec.bare}`;
+  });
 }
 
 function parseValue(flag: string, raw: string, spec: OptionSpec): string | number {
@@ -126,7 +143,8 @@ const HELP_COLUMN = 26;
 export function optionLines(table: OptionTable): string {
   return Object.entries(table)
     .map(([name, spec]) => {
-      const value = spec.kind === 'boolean' ? '' : ` ${spec.value ?? (spec.choices ? spec.choices.join('|') : VALUE_NAMES[spec.kind])}`;
+      const named = spec.value ?? (spec.choices ? spec.choices.join('|') : VALUE_NAMES[spec.kind]);
+      const value = spec.kind === 'boolean' ? '' : spec.bare !== undefined ? ` [${named}]` : ` ${named}`;
       const head = `  --${name}${value}`;
       // A choice list hidden behind a value name (--source S) is spelled out; aliases are named.
       const listed = spec.choices !== undefined && spec.value !== undefined && !spec.help.includes(`${spec.choices[0]}:`);
