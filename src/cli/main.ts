@@ -13,6 +13,7 @@ const COMMANDS: Record<string, [string, Loader]> = {
   eval: ['benign retrieval metrics of a checkpoint', async () => (await import('./eval.js')).evalCommand],
   attack: ['one ranking attack (CA±, QA±, SPQA±, TMA, ES, LTM, GTM, GTT) on a checkpoint', async () => (await import('./attack.js')).attackCommand],
   swipe: ['every ranking attack of a profile (rob28, rob224), ERS and ARS', async () => (await import('./swipe.js')).swipeCommand],
+  compare: ['paired differences of two or more models on the same queries, with 95 % intervals', async () => (await import('./compare.js')).compareCommand],
   serve: ['HTTP service and explorer page: search, attacks and swipes on a checkpoint', async () => (await import('./serve.js')).serveCommand],
   import: ['turn a RobRank (PyTorch Lightning) checkpoint into a rankshield run directory', async () => (await import('./import.js')).importCommand],
   data: ['dataset statistics, fingerprints and checks (mnist, fashion, cub, cars, sop, folder:PATH)', async () => (await import('./data.js')).dataCommand],

@@ -18,7 +18,9 @@ import {
   attackBatch, attackEntry, buildBatchContext, disposeBatchContext, ersProfile, getProfile, methodEntry, methodSettings,
   type AttackBatchOptions, type AttackOptions, type BatchContext, type Gallery, type MethodName, type MethodSettings, type PgdBudget, type Profile,
 } from '../attack/index.js';
-import { attackOfRun, attackSeed, batchContexts, benignRecallAt1, checkSurrogate, embedGallery, ersColumns, type SwipeResult } from './swipe.js';
+import { attackOfRun, attackSeed, batchContexts, benignHits, benignRecallAt1, checkSurrogate, embedGallery, ersColumns, type SwipeResult } from './swipe.js';
+import { bootstrapInfo, POINT_ESTIMATOR, type BootstrapInfo, type Interval } from './bootstrap.js';
+import { BENIGN_R1_KEY, queryIndicesSha256, splitSha256, swipeIntervals, type SwipeProvenance } from './score-intervals.js';
 import { adjustedRobustnessScore, ARS_LOW_RECALL_PERCENT, empiricalRobustnessScore } from './robustness.js';
 import { progressBar } from '../util/progress.js';
 
@@ -69,6 +71,8 @@ export interface RobustEvalOptions {
   progress?: boolean;
   /** Stops before the next attack run (the service's cancellation), as the swipe's. */
   signal?: AbortSignal;
+  /** The per-query bootstrap of every table's intervals (default B = 1000, seed 0, 95 %). */
+  bootstrap?: Partial<Omit<BootstrapInfo, 'unit'>>;
   /** Before each attack run: `done` of `total` runs (the service's progress events). */
   onAttack?: (p: { attack: string; done: number; total: number }) => void;
 }
@@ -81,6 +85,8 @@ export interface ComponentTable {
   /** Passes per attacked image over the nine attacks: on the attacked model, and on the surrogate. */
   passes: { forward: number; backward: number; surrogateForward: number; surrogateBackward: number };
   seconds: number;
+  /** Intervals of every column, benignRecallAt1, ERS and ARS (per-query bootstrap, `RobustEvalResult.bootstrap`). */
+  intervals: Record<string, Interval>;
 }
 
 /** The evidence for one attack's verdict. */
@@ -122,6 +128,11 @@ export interface RobustEvalResult {
   worstCase: ComponentTable & { from: Record<string, Partial<Record<ComponentName, number>>> };
   verdict: { flagged: boolean; rule: string; reasons: string[]; evidence: VerdictEvidence[] };
   seconds: number;
+  bootstrap: BootstrapInfo;
+  estimator: typeof POINT_ESTIMATOR;
+  madeOn: SwipeProvenance;
+  /** Per query, per column: each component's values and the worst case's, and the benign hits (0/100). */
+  perQuery: Record<ComponentName | 'worst', Record<string, number[]>>;
 }
 
 /** The verdict's rule in words (printed with every verdict). */
@@ -199,6 +210,10 @@ export async function runRobustEval(model: EmbeddingModel, ds: DmlDataset, metri
   const sweepValues = new Map<string, number[][]>(); // attack → per ε (fractions…, 1) → per image
   let recallSum = 0;
   let queries = 0;
+  const perQuery = Object.fromEntries([...components, 'worst'].map((c) => [c, {} as Record<string, number[]>])) as Record<ComponentName | 'worst', Record<string, number[]>>;
+  const hits: number[] = [];
+  const queryIndices: number[] = [];
+  const append = (c: ComponentName | 'worst', column: string, v: readonly number[]): void => void (perQuery[c][column] ??= []).push(...v);
   const bar = progressBar(o.progress, runs.length * (batches * components.length + fractions.length + 1), `robust eval ${profile.name}`);
   try {
     model.eval();
@@ -208,6 +223,8 @@ export async function runRobustEval(model: EmbeddingModel, ds: DmlDataset, metri
       const sweep = b === 0 ? sweepContext(model, gallery, images, labels, sweepQueries) : undefined;
       try {
         recallSum += benignRecallAt1(ctx);
+        hits.push(...benignHits(ctx).map((h) => 100 * h));
+        queryIndices.push(...batch.indices);
         for (const [r, run] of runs.entries()) {
           if (o.signal !== undefined) {
             await new Promise((resolve) => setImmediate(resolve));
@@ -234,6 +251,7 @@ export async function runRobustEval(model: EmbeddingModel, ds: DmlDataset, metri
             }
             p.forward += 1; // the measuring pass on the attacked model
             perImage[c] = res.perImage;
+            for (const [column, v] of Object.entries(res.perImage)) append(c, column, v);
             for (const [column, v] of Object.entries(res.values)) sums[c].set(column, (sums[c].get(column) ?? 0) + v);
             bar?.tick(1, `batch ${b + 1}/${batches} ${run.attack} ${c}`);
           }
@@ -250,6 +268,7 @@ export async function runRobustEval(model: EmbeddingModel, ds: DmlDataset, metri
           from.set(run.attack, counts);
           for (const column of attack.reports) {
             const v = pick.map((c, i) => perImage[c]![column]![i]!);
+            append('worst', column, v);
             sums.worst.set(column, (sums.worst.get(column) ?? 0) + v.reduce((s, x) => s + x, 0) / n);
           }
           const mv = mainValues.get(run.attack) ?? (Object.fromEntries(components.map((c) => [c, []])) as unknown as Record<ComponentName, number[]>);
@@ -287,16 +306,24 @@ export async function runRobustEval(model: EmbeddingModel, ds: DmlDataset, metri
   }
 
   const benign = o.benignRecallAt1 ?? (100 * recallSum) / batches;
-  const table = (m: Map<string, number>, p: ComponentTable['passes'], s: number): ComponentTable => {
-    const attacksOut = Object.fromEntries([...m].map(([k, v]) => [k, v / batches]));
+  const info = bootstrapInfo(o.bootstrap);
+  for (const c of [...components, 'worst'] as const) perQuery[c][BENIGN_R1_KEY] = hits;
+  const table = (c: ComponentName | 'worst', p: ComponentTable['passes'], s: number): ComponentTable => {
+    const attacksOut = Object.fromEntries([...sums[c]].map(([k, v]) => [k, v / batches]));
     const ers = ersColumns(attacksOut);
     const ars = ers !== null && benign > 0 ? adjustedRobustnessScore(ers, benign).score : null;
-    return { attacks: attacksOut, ERS: ers === null ? null : empiricalRobustnessScore(ers), ARS: ars, passes: scalePasses(p, batches), seconds: s };
+    // Every table's replicates draw the same queries (one seed): their intervals are paired.
+    const intervals = swipeIntervals(perQuery[c], o.benignRecallAt1 ?? null, info);
+    return { attacks: attacksOut, ERS: ers === null ? null : empiricalRobustnessScore(ers), ARS: ars, passes: scalePasses(p, batches), seconds: s, intervals };
   };
   const out: Partial<Record<ComponentName, ComponentTable>> = {};
-  for (const c of components) out[c] = table(sums[c], passes[c], seconds[c]);
+  for (const c of components) out[c] = table(c, passes[c], seconds[c]);
   const total = components.reduce((acc, c) => addPasses(acc, passes[c]), { forward: 0, backward: 0, surrogateForward: 0, surrogateBackward: 0 });
-  const worstCase = { ...table(sums.worst, total, components.reduce((s, c) => s + seconds[c], 0)), from: Object.fromEntries(from) };
+  const worstCase = { ...table('worst', total, components.reduce((s, c) => s + seconds[c], 0)), from: Object.fromEntries(from) };
+  const madeOn: SwipeProvenance = {
+    dataset: ds.name, split: ds.split, splitSha256: splitSha256(ds), queries, queryIndicesSha256: queryIndicesSha256(queryIndices), profile: `${profile.name} robust-eval`, seed,
+    method: 'robust-eval', transfer: false, attackOptions: JSON.stringify(Object.fromEntries(Object.entries(o.attackOptions ?? {}).sort(([a], [b]) => (a < b ? -1 : 1)))), benignRecallAt1Given: o.benignRecallAt1 ?? null,
+  };
 
   // The verdict, attack by attack.
   const evidence: VerdictEvidence[] = runs.map((run) => {
@@ -350,6 +377,10 @@ export async function runRobustEval(model: EmbeddingModel, ds: DmlDataset, metri
     worstCase,
     verdict: { flagged: reasons.length > 0, rule: VERDICT_RULE, reasons, evidence },
     seconds: (performance.now() - started) / 1000,
+    bootstrap: info,
+    estimator: POINT_ESTIMATOR,
+    madeOn,
+    perQuery,
   };
 }
 
@@ -380,6 +411,11 @@ export function asSwipeResult(r: RobustEvalResult): RobustSwipeResult {
     lowBenignRecall: r.benignRecallAt1 < ARS_LOW_RECALL_PERCENT,
     seconds: r.seconds,
     gallerySeconds: 0,
+    intervals: pgd.intervals,
+    bootstrap: r.bootstrap,
+    estimator: r.estimator,
+    madeOn: r.madeOn,
+    perQuery: r.perQuery.pgd,
     robustEval: r,
   };
 }
