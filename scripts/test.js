@@ -26,6 +26,7 @@ export const SLOW = {
   // 11.5 min on the shared 2-core machine (9.5 min of CPU), without them it fits in 5 minutes.
   catalogue: 'every command\'s flags through the CLI, configs rerun, the photo datasets trained end to end (ResNet-18)',
   serve: 'a real server and its worker processes over loopback HTTP',
+  compare: 'three models trained and swiped through the CLI on a Fashion-MNIST slice, compared and refused',
   'robust-eval': 'two robust evaluations (nine attacks × PGD, APGD, Square, transfer, ε sweep) on real c2f2 models',
 };
 

@@ -29,6 +29,7 @@ const SECTIONS: readonly OptionSection[] = [
     title: 'the comparison',
     options: {
       ...BOOTSTRAP_OPTIONS,
+      names: { kind: 'string', value: 'LIST', help: "the models' names on the reports, comma-separated in the order given (default: each\nrun directory's or file's name)" },
       out: { kind: 'string', value: 'DIR', help: 'also write compare.json, compare.md, compare.svg (the chart) and, for each\ncheckpoint swiped, swipe-<N>.json there (reusable as inputs)' },
       ...OUTPUT_OPTIONS,
       ...THREADS_OPTION,
@@ -54,7 +55,7 @@ are refused, naming what differs. Prints a Markdown table (or one JSON object wi
 examples:
   rankshield compare runs/na-s0 runs/na-s1 --max-batches 2
   rankshield compare runs/na-s0 runs/est-s0 --max-batches 2 --out cmp/
-  rankshield compare cmp/swipe-1.json cmp/swipe-2.json --resamples 5000 --json`,
+  rankshield compare cmp/swipe-1.json cmp/swipe-2.json --names N/A,EST --resamples 5000 --json`,
     SECTIONS,
     'Intervals and the pairing: docs/attacks-and-metrics.md §9.',
   ),
@@ -72,14 +73,18 @@ examples:
     }
     for (const x of p.positionals) if (!existsSync(x)) throw new UsageError(`${x}: no such checkpoint or swipe JSON`);
     if (out !== undefined) ensureWritableDir(out);
-    const labels = uniqueLabels(p.positionals);
+    const names = flagString(p, 'names')?.split(',').map((x) => x.trim());
+    if (names !== undefined && (names.length !== p.positionals.length || names.some((x) => x === '') || new Set(names).size !== names.length)) {
+      throw new UsageError(`--names needs ${p.positionals.length} distinct non-empty names (one per model), got '${flagString(p, 'names')}'`);
+    }
+    const labels = names ?? uniqueLabels(p.positionals);
     // Stored JSONs first: a refusal among them costs no swipe.
     const stored = new Map<number, StoredSwipeResult>();
     p.positionals.forEach((x, i) => {
       if (isSwipeJson(x)) stored.set(i, readSwipeJson(x));
     });
     const storedInputs = [...stored].map(([i, result]) => ({ label: labels[i]!, result }));
-    if (storedInputs.length >= 2) checkPairable(storedInputs);
+    if (storedInputs.length >= 2) refuseUnpaired(() => checkPairable(storedInputs));
     const checkpoints = p.positionals.map((x, i) => [x, i] as const).filter(([, i]) => !stored.has(i));
     const results = new Map(stored);
     if (checkpoints.length > 0) {
@@ -88,7 +93,7 @@ examples:
       for (const [i, r] of swiped) results.set(i, r);
     }
     const inputs: CompareInput[] = p.positionals.map((_, i) => ({ label: labels[i]!, result: results.get(i)! }));
-    const result = compareSwipes(inputs, info);
+    const result = refuseUnpaired(() => compareSwipes(inputs, info));
     const markdown = compareMarkdown(result);
     if (!json) console.log(markdown);
     else console.log(JSON.stringify(result));
@@ -105,6 +110,15 @@ examples:
     return 0;
   },
 };
+
+/** A pairing refusal is the user's to fix (exit 2), as a usage error. */
+function refuseUnpaired<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
 
 /** Each input's name on the reports: the run directory's (or file's) name, made unique with its position. */
 function uniqueLabels(inputs: readonly string[]): string[] {
