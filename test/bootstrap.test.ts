@@ -194,6 +194,8 @@ test('compare: a model against itself differs by exactly 0 on [0, 0]; a shifted 
   for (const [field, value, words] of [['seed', 1, /another attack seed than na: 1 vs 0/], ['queryIndicesSha256', 'c', /another queries \(SHA-256 of their indices\)/], ['profile', 'rob224', /another profile/], ['dataset', 'mnist', /another dataset/]] as const) {
     assert.throws(() => checkPairable([{ label: 'na', result: swipeOf(cols) }, { label: 'x', result: swipeOf(cols, { [field]: value }) }]), words);
   }
+  const larger = { ...swipeOf(cols), budgets: [{ epsilon: 0.5, alpha: 0.01, steps: 32 }] };
+  assert.throws(() => checkPairable([{ label: 'na', result: swipeOf(cols) }, { label: 'x', result: larger }]), /x was made with other attack budgets than na/);
   const old = { ...swipeOf(cols), perQuery: undefined, madeOn: undefined };
   assert.throws(() => checkPairable([{ label: 'na', result: swipeOf(cols) }, { label: 'old', result: old }]), /old: the result records no per-query values/);
   assert.ok(excludesZero({ lo: 0.1, hi: 1 }) && !excludesZero({ lo: 0, hi: 1 }));

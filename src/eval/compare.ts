@@ -83,6 +83,9 @@ export function checkPairable(inputs: readonly CompareInput[]): void {
         throw new Error(`${x.label} was made on another ${what} than ${base!.label}: ${JSON.stringify(b[key])} vs ${JSON.stringify(a[key])}; a paired comparison needs the same queries, profile and seeds`);
       }
     }
+    // A profile's budget can be overridden (swipe --epsilon/--alpha/--steps): the budgets must agree too.
+    const [ba, bb] = [JSON.stringify(base!.result.budgets), JSON.stringify(x.result.budgets)];
+    if (ba !== bb) throw new Error(`${x.label} was made with other attack budgets than ${base!.label}: ${bb} vs ${ba}; a paired comparison needs the same queries, profile and seeds`);
     const ca = Object.keys(base!.result.perQuery!).sort().join(',');
     const cb = Object.keys(x.result.perQuery!).sort().join(',');
     if (ca !== cb) throw new Error(`${x.label} reports other columns than ${base!.label}: ${cb} vs ${ca}`);
