@@ -16,6 +16,8 @@ import { l2normalize, metricByName } from '../src/metric/metric.js';
 import { openDataset } from '../src/data/index.js';
 import { tidy, Tensor } from '../src/tensor/index.js';
 import type { StoredSwipeResult } from '../src/eval/swipe.js';
+import { swipeMarkdown, swipeSvg } from '../src/eval/report-svg.js';
+import { formatScore } from '../src/eval/format.js';
 
 const info = (resamples: number, seed = 0): ReturnType<typeof bootstrapInfo> => bootstrapInfo({ resamples, seed });
 const width = (i: Interval): number => i.hi - i.lo;
@@ -199,4 +201,19 @@ test('compare: a model against itself differs by exactly 0 on [0, 0]; a shifted 
   const old = { ...swipeOf(cols), perQuery: undefined, madeOn: undefined };
   assert.throws(() => checkPairable([{ label: 'na', result: swipeOf(cols) }, { label: 'old', result: old }]), /old: the result records no per-query values/);
   assert.ok(excludesZero({ lo: 0.1, hi: 1 }) && !excludesZero({ lo: 0, hi: 1 }));
+});
+
+test('swipe.md and swipe.svg show each interval: a column row, ERS and ARS with theirs, the bootstrap stated, whiskers', () => {
+  const cols = coupledColumns(64);
+  cols['CA+'] = cols['CA+']!.map((v, i) => (i % 5 === 0 ? 50 - v : v));
+  const r = { ...swipeOf(cols), intervals: swipeIntervals(cols, null, info(200)), bootstrap: info(200), estimator: 'mean of batch means' as const };
+  const md = swipeMarkdown(r);
+  const ca = r.intervals['CA+']!;
+  assert.ok(md.includes(`| CA+ | ${r.attacks['CA+']!.toFixed(1)} | [${ca.lo.toFixed(1)}, ${ca.hi.toFixed(1)}] |`), md);
+  assert.ok(md.includes(`**ERS** ${formatScore(r.ERS!)} [${r.intervals.ERS!.lo.toFixed(1)}, ${r.intervals.ERS!.hi.toFixed(1)}]`));
+  assert.match(md, /95 % percentile intervals of a per-query bootstrap \(B = 200, seed 0; the 64 queries resampled/);
+  assert.match(md, /Point estimates: mean of batch means/);
+  assert.match(swipeSvg(r), /whiskers: 95 % per-query bootstrap interval/);
+  // A result stored before intervals existed still renders, without them.
+  assert.doesNotMatch(swipeMarkdown(swipeOf(cols)), /percentile intervals/);
 });

@@ -19,8 +19,7 @@ for seed in 0 1; do
 done
 node bin/rankshield.js train fashion:rc2f2d:ptripletN --seed 0 --epochs 1 --max-batches 20 --pgd-steps 4 --alpha 0.08 --threads 1 --out "$RUNS/est-s0" --quiet
 # Same config, two training seeds: the swipes of both are kept as swipe-1.json, swipe-2.json.
-mkdir -p "$OUT/na-s0-vs-na-s1" "$OUT/na-vs-est"
-node bin/rankshield.js compare "$RUNS/na-s0" "$RUNS/na-s1" --names "N/A seed 0,N/A seed 1" --max-batches 1 --threads 1 --quiet --out "$OUT/na-s0-vs-na-s1" > "$OUT/na-s0-vs-na-s1/compare.txt"
+node bin/rankshield.js compare "$RUNS/na-s0" "$RUNS/na-s1" --names "N/A seed 0,N/A seed 1" --max-batches 1 --threads 1 --quiet --out "$OUT/na-s0-vs-na-s1"
 node bin/rankshield.js swipe "$RUNS/est-s0" --max-batches 1 --threads 1 --quiet --examples 0 --out "$OUT/est-s0"
 # N/A against the defense, from the stored swipes (the same 128 queries and attack seed).
-node bin/rankshield.js compare "$OUT/na-s0-vs-na-s1/swipe-1.json" "$OUT/est-s0/swipe.json" --names "N/A seed 0,EST seed 0" --quiet --out "$OUT/na-vs-est" > "$OUT/na-vs-est/compare.txt"
+node bin/rankshield.js compare "$OUT/na-s0-vs-na-s1/swipe-1.json" "$OUT/est-s0/swipe.json" --names "N/A seed 0,EST seed 0" --quiet --out "$OUT/na-vs-est"

@@ -118,16 +118,6 @@ const display = (name: string): string => name.replace(/-$/, '−');
 export function swipeSvg(r: SwipeResult): string {
   const terms = scores(r);
   if (terms === null) throw new Error('swipeSvg: the chart needs all ten ERS columns');
-  const width = 760;
-  const height = 456;
-  const [left, right, top, bottom] = [64, 16, 64, 116];
-  const plotH = height - top - bottom;
-  const maxV = Math.max(100, ...ATTACK_NAMES.map((n) => whisker(n)?.[1] ?? terms[n]));
-  const minV = Math.min(0, ...ATTACK_NAMES.map((n) => whisker(n)?.[0] ?? terms[n]));
-  const y = (v: number): number => top + ((maxV - v) / (maxV - minV)) * plotH;
-  const slot = (width - left - right) / ATTACK_NAMES.length;
-  const cx = (i: number): number => left + (i + 0.5) * slot;
-  const text = (x: number, yy: number, s: string, attrs = ''): string => `<text x="${x.toFixed(1)}" y="${yy.toFixed(1)}"${attrs}>${escapeXml(s)}</text>`;
   const ers = scoreWithInterval(r.ERS, r.intervals?.ERS);
   const ars = scoreWithInterval(r.ARS, r.intervals?.ARS);
   // Each bar's interval: the column's, through the score's linear rule (a falling rule swaps the ends).
@@ -138,6 +128,16 @@ export function swipeSvg(r: SwipeResult): string {
     const [a, b] = [at(i.lo), at(i.hi)];
     return [Math.min(a, b), Math.max(a, b)];
   };
+  const width = 760;
+  const height = 456;
+  const [left, right, top, bottom] = [64, 16, 64, 116];
+  const plotH = height - top - bottom;
+  const maxV = Math.max(100, ...ATTACK_NAMES.map((n) => whisker(n)?.[1] ?? terms[n]));
+  const minV = Math.min(0, ...ATTACK_NAMES.map((n) => whisker(n)?.[0] ?? terms[n]));
+  const y = (v: number): number => top + ((maxV - v) / (maxV - minV)) * plotH;
+  const slot = (width - left - right) / ATTACK_NAMES.length;
+  const cx = (i: number): number => left + (i + 0.5) * slot;
+  const text = (x: number, yy: number, s: string, attrs = ''): string => `<text x="${x.toFixed(1)}" y="${yy.toFixed(1)}"${attrs}>${escapeXml(s)}</text>`;
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="11">`,
     `<title>${escapeXml(`ERS score per attack, profile ${r.profile}`)}</title>`,
