@@ -15,6 +15,9 @@
 #   ONLY="hm-ics catride"  train and swipe only these jobs (N/A always runs first: CA-TRIDE's λ reads it)
 #   NONE_FROM=DIR    reuse the N/A checkpoint of another run with the same MAX_BATCHES (η does not
 #                    touch N/A training, and training is seeded, so it is the same model); its swipe reruns
+#   SEEDS="0 1 2"    train every model once per training seed (default "0"); seed 0 keeps the plain
+#                    names (none, est, …), seed s the names none-s<s>, est-s<s>, …; summary.md then shows
+#                    mean ± sd over the seeds beside each seed-0 swipe's per-query 95 % intervals
 #
 # CA-TRIDE's λ follows the project rule of docs/methods.md §8.3: the entanglement
 # of the N/A model of this run, interpolated through the published points.
@@ -39,7 +42,11 @@ SUFFIX=""
 [ "$SWIPE_MAX_ITER" != 0 ] && SUFFIX="$SUFFIX-q$SWIPE_MAX_ITER"
 OUT=${OUT:-runs/defenses-eta$ETA$SUFFIX}
 mkdir -p "$OUT"
-echo "{\"eta\":$ETA,\"maxBatches\":$MAX_BATCHES,\"swipeMaxIter\":$SWIPE_MAX_ITER,\"jobs\":$JOBS,\"threads\":$THREADS}" > "$OUT/settings.json"
+SEEDS=${SEEDS:-0}
+SEEDS_JSON=$(printf '%s\n' $SEEDS | paste -sd, -)
+echo "{\"eta\":$ETA,\"maxBatches\":$MAX_BATCHES,\"swipeMaxIter\":$SWIPE_MAX_ITER,\"jobs\":$JOBS,\"threads\":$THREADS,\"seeds\":[$SEEDS_JSON]}" > "$OUT/settings.json"
+# A job's name for a training seed: the plain name for seed 0, <name>-s<seed> otherwise.
+seeded() { if [ "$2" = 0 ]; then echo "$1"; else echo "$1-s$2"; fi; }
 
 # One defense: train (resumable), then the swipe; wall times beside the results.
 # A defense whose results are complete is skipped, so a rerun (e.g. with LAMBDAS) adds only what is new.
@@ -65,7 +72,7 @@ if [ -n "${NONE_FROM:-}" ] && [ ! -e "$OUT/none" ]; then
   rm -rf "$OUT/none/swipe-rob28"
   echo "{\"from\":\"$NONE_FROM\"}" > "$OUT/none.reused.json"
 fi
-run none "$CORES" fashion:rc2f2:ptripletN
+for seed in $SEEDS; do run "$(seeded none "$seed")" "$CORES" fashion:rc2f2:ptripletN --seed "$seed"; done
 RANKSHIELD_THREADS=$CORES node bin/rankshield.js eval "$OUT/none" --entanglement --json | tail -1 > "$OUT/none.entanglement.json"
 LAMBDA=$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).catrideLambda)' "$OUT/none.entanglement.json")
 echo "CA-TRIDE λ from the N/A model's entanglement: $LAMBDA"
@@ -85,12 +92,14 @@ for l in ${LAMBDAS:-}; do
   jobs_list+=("catride-l$l fashion:rc2f2p:pgtripletN --pgd-steps $((ETA < 16 ? ETA : 16)) --lambda $l")
 done
 running=0
-for job in "${jobs_list[@]}"; do
-  if [ -n "${ONLY:-}" ] && [[ " $ONLY " != *" ${job%% *} "* ]]; then continue; fi
-  # shellcheck disable=SC2086  # the job string is a word list by construction
-  run ${job%% *} "$THREADS" ${job#* } &
-  running=$((running + 1))
-  if [ "$running" -ge "$JOBS" ]; then wait -n; running=$((running - 1)); fi
+for seed in $SEEDS; do
+  for job in "${jobs_list[@]}"; do
+    if [ -n "${ONLY:-}" ] && [[ " $ONLY " != *" ${job%% *} "* ]]; then continue; fi
+    # shellcheck disable=SC2086  # the job string is a word list by construction
+    run "$(seeded ${job%% *} "$seed")" "$THREADS" ${job#* } --seed "$seed" &
+    running=$((running + 1))
+    if [ "$running" -ge "$JOBS" ]; then wait -n; running=$((running - 1)); fi
+  done
 done
 wait
 node experiments/summarize.js "$OUT"

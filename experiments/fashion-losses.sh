@@ -15,6 +15,8 @@
 #   REUSE_FROM=DIR   a run of experiments/fashion-defenses.sh at the same budget: its none, act and
 #                    hm-ics checkpoints are the triplet cells when `train --resume` accepts them
 #                    (the same config, so the same seeded model); their swipes are rerun here
+#   SEEDS="0 1 2"    train every cell once per training seed (default "0"; seed s > 0 names the cell
+#                    <defense>-<loss>-s<s>); the table then adds ERS mean ± sd over the seeds
 #
 # The margin loss trains in RobRank's form (--loss-form robrank, the form of RobRank's pmarginN), the
 # form the README's margin column was measured with; FORMS="margin=published" (space-separated
@@ -74,20 +76,24 @@ for pair in ${FORMS:-}; do FORM[${pair%%=*}]=${pair#*=}; done
 # --loss and, for a loss with forms, --loss-form
 lossArgs() { echo "--loss $1${FORM[$1]:+ --loss-form ${FORM[$1]}}"; }
 DEFENSES=${DEFENSES:-"none act hm"}
-for defense in $DEFENSES; do
-  for loss in $LOSSES; do
-    case $defense in
-      none) run "$defense-$loss" --dataset fashion $(lossArgs "$loss") ;;
-      act) run "$defense-$loss" --dataset fashion $(lossArgs "$loss") --defense act --pgd-steps "$ETA" ;;
-      hm) run "$defense-$loss" --dataset fashion $(lossArgs "$loss") --defense hm --source softhard --destination lga --gradual-base semihard --ics 0.5 --skip-satisfied --pgd-steps "$ETA" ;;
-    esac
+SEEDS=${SEEDS:-0}
+for seed in $SEEDS; do
+  tag=""; [ "$seed" != 0 ] && tag="-s$seed"
+  for defense in $DEFENSES; do
+    for loss in $LOSSES; do
+      case $defense in
+        none) run "$defense-$loss$tag" --dataset fashion $(lossArgs "$loss") --seed "$seed" ;;
+        act) run "$defense-$loss$tag" --dataset fashion $(lossArgs "$loss") --defense act --pgd-steps "$ETA" --seed "$seed" ;;
+        hm) run "$defense-$loss$tag" --dataset fashion $(lossArgs "$loss") --defense hm --source softhard --destination lga --gradual-base semihard --ics 0.5 --skip-satisfied --pgd-steps "$ETA" --seed "$seed" ;;
+      esac
+    done
   done
 done
 
 # The table: benign R@1 / mAP (%) and rob28 ERS per cell.
 node -e '
 const fs = require("fs"), path = require("path");
-const [dir, losses, defenses] = [process.argv[1], process.argv[2].split(" "), process.argv[3].split(" ")];
+const [dir, losses, defenses, seeds] = [process.argv[1], process.argv[2].split(" "), process.argv[3].split(" "), process.argv[5].split(" ").filter((x) => x !== "")];
 const forms = Object.fromEntries((process.argv[4] || "").trim().split(" ").filter(Boolean).map((p) => p.split("=")));
 const label = (l) => (forms[l] ? `${l} (${forms[l]} form)` : l);
 const names = { none: "N/A", act: "ACT", hm: "HM[S,g_LGA]&ICS" };
@@ -97,12 +103,21 @@ const cell = (d, l) => {
   const t = read(`${d}-${l}.train.json`), s = read(`${d}-${l}.swipe.json`);
   if (t === undefined) return "not run";
   const r = (100 * t["R@1"]).toFixed(1), m = (100 * t.mAP).toFixed(1);
-  return `${r} / ${m} / ${s && typeof s.ERS === "number" ? s.ERS.toFixed(1) : "–"}`;
+  const ci = s && s.intervals && s.intervals.ERS ? ` [${s.intervals.ERS.lo.toFixed(1)}, ${s.intervals.ERS.hi.toFixed(1)}]` : "";
+  return `${r} / ${m} / ${s && typeof s.ERS === "number" ? s.ERS.toFixed(1) + ci : "–"}${seeds.length > 1 ? ` (ERS over seeds ${spread(d, l)})` : ""}`;
 };
+// ERS mean ± sample sd over the training seeds whose swipe finished, with their count.
+function spread(d, l) {
+  const v = seeds.map((k) => read(`${d}-${l}${k === "0" ? "" : `-s${k}`}.swipe.json`)).filter((s) => s && typeof s.ERS === "number").map((s) => s.ERS);
+  if (v.length === 0) return "–";
+  const mean = v.reduce((a, x) => a + x, 0) / v.length;
+  const sd = v.length > 1 ? Math.sqrt(v.reduce((a, x) => a + (x - mean) ** 2, 0) / (v.length - 1)) : NaN;
+  return `${mean.toFixed(1)} ± ${Number.isNaN(sd) ? "–" : sd.toFixed(1)}, n = ${v.length}`;
+}
 const rows = [`| defense | ${losses.map(label).join(" | ")} |`, `| --- | ${losses.map(() => "---").join(" | ")} |`, ...defenses.map((d) => `| ${names[d]} | ${losses.map((l) => cell(d, l)).join(" | ")} |`)];
 const refusals = defenses.flatMap((d) => losses.flatMap((l) => { const f = path.join(dir, `${d}-${l}.refused.txt`); return fs.existsSync(f) ? [`- ${names[d]} × ${l}: ${fs.readFileSync(f, "utf8").trim()}`] : []; }));
 const reused = defenses.flatMap((d) => losses.flatMap((l) => { const r = read(`${d}-${l}.reused.json`); return r ? [`- ${names[d]} × ${l}: the checkpoint of ${r.from} (the same config; train --resume accepted it), swiped here`] : []; }));
-const out = ["Cells: benign R@1 / mAP (%) / rob28 ERS. Settings: " + fs.readFileSync(path.join(dir, "settings.json"), "utf8").trim(), "", ...rows, "", ...refusals, ...reused, ""].join("\n");
+const out = ["Cells: benign R@1 / mAP (%) / rob28 ERS [per-query 95 % interval of the seed-0 swipe]" + (seeds.length > 1 ? " (mean ± sd of ERS over the training seeds " + seeds.join(", ") + ")" : "") + ". Settings: " + fs.readFileSync(path.join(dir, "settings.json"), "utf8").trim(), "", ...rows, "", ...refusals, ...reused, ""].join("\n");
 fs.writeFileSync(path.join(dir, "losses.md"), out);
 process.stdout.write(out);
-' "$OUT" "$LOSSES" "$DEFENSES" "$(for l in $LOSSES; do [ -n "${FORM[$l]:-}" ] && echo -n "$l=${FORM[$l]} "; done)"
+' "$OUT" "$LOSSES" "$DEFENSES" "$(for l in $LOSSES; do [ -n "${FORM[$l]:-}" ] && echo -n "$l=${FORM[$l]} "; done)" "$SEEDS"

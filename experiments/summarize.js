@@ -3,7 +3,9 @@
 // experiments/fashion-defenses.sh) into RUN_DIR/summary.{md,json,svg} — with the worst-case
 // columns when experiments/robust-eval.sh has written RUN_DIR/robust/<name>.{robust,time}.json; with
 // several RUN_DIRs and --svg FILE, also one R@1-vs-ERS plot of all runs, a
-// series per run (e.g. per training η), each defense joined across them.
+// series per run (e.g. per training η), each defense joined across them. ERS/ARS carry the
+// seed-0 swipe's per-query 95 % intervals; a run with SEEDS="0 1 2" adds mean ± sd over the
+// training seeds (<name>-s<seed>.*.json beside <name>.*.json).
 //
 //   node experiments/summarize.js RUN_DIR... [--svg FILE]
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -63,6 +65,16 @@ function summarize(dir) {
     .map((f) => /^catride-l([\d.]+)\.train\.json$/.exec(f))
     .filter((m) => m !== null)
     .map((m) => [`catride-l${m[1]}`, `CA-TRIDE λ=${m[1]}`]);
+  const seeds = Array.isArray(settings.seeds) ? settings.seeds : [0];
+  const seededName = (name, seed) => (seed === 0 ? name : `${name}-s${seed}`);
+  // Mean ± sample sd over the training seeds that have a value, with their count.
+  const spread = (values) => {
+    const v = values.filter((x) => typeof x === 'number');
+    if (v.length === 0) return '–';
+    const mean = v.reduce((a, x) => a + x, 0) / v.length;
+    const sd = v.length > 1 ? Math.sqrt(v.reduce((a, x) => a + (x - mean) ** 2, 0) / (v.length - 1)) : NaN;
+    return `${mean.toFixed(1)} ± ${Number.isNaN(sd) ? '–' : sd.toFixed(1)} (${v.length})`;
+  };
   const rows = [];
   for (const [name, label] of [...Object.entries(NAMES), ...sweep]) {
     const train = read(path.join(dir, `${name}.train.json`));
@@ -72,7 +84,8 @@ function summarize(dir) {
     const reusedFrom = read(path.join(dir, `${name}.reused.json`))?.from;
     const robust = read(path.join(dir, 'robust', `${name}.robust.json`))?.robustEval ?? null;
     const robustTime = read(path.join(dir, 'robust', `${name}.time.json`));
-    rows.push({ name, label, train, swipe, time, reusedFrom, robust, robustTime, passes: passesPerBatch(path.join(dir, name, 'log.jsonl')) });
+    const bySeed = seeds.map((seed) => ({ seed, train: read(path.join(dir, `${seededName(name, seed)}.train.json`)), swipe: read(path.join(dir, `${seededName(name, seed)}.swipe.json`)) }));
+    rows.push({ name, label, train, swipe, time, reusedFrom, robust, robustTime, passes: passesPerBatch(path.join(dir, name, 'log.jsonl')), bySeed });
   }
 
   // The robust evaluation may run on fewer queries than the swipe: its PGD numbers are printed
@@ -80,7 +93,9 @@ function summarize(dir) {
   const robustQueries = rows.find((r) => r.robust)?.robust.queries;
   const robustHead = robustQueries === undefined ? [] : [`ERS PGD → worst (${robustQueries} q)`, `ARS PGD → worst (${robustQueries} q)`, 'masking verdict', 'robust eval min (× plain)'];
   const arrow = (r, key) => (r.robust ? `${num(r.robust.components.pgd?.[key], 1)} → **${num(r.robust.worstCase[key], 1)}**` : '–');
-  const head = ['defense', 'R@1', 'mAP', 'NMI', ...ATTACKS, 'ERS', 'ARS', 'train min', 'passes / batch', 'swipe min', ...robustHead];
+  const seedHead = seeds.length > 1 ? [`R@1 over ${seeds.length} seeds`, `ERS over ${seeds.length} seeds`, `ARS over ${seeds.length} seeds`] : [];
+  const head = ['defense', 'R@1', 'mAP', 'NMI', ...ATTACKS, 'ERS [95 % CI]', 'ARS [95 % CI]', ...seedHead, 'train min', 'passes / batch', 'swipe min', ...robustHead];
+  const withInterval = (sw, key) => (typeof sw?.[key] === 'number' ? `${sw[key].toFixed(1)}${sw.intervals?.[key] ? ` [${sw.intervals[key].lo.toFixed(1)}, ${sw.intervals[key].hi.toFixed(1)}]` : ''}` : '–');
   const lines = [`| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`];
   for (const r of rows) {
     const a = r.swipe?.attacks ?? {};
@@ -90,8 +105,13 @@ function summarize(dir) {
       pct(r.train?.mAP),
       pct(r.train?.NMI),
       ...ATTACKS.map((k) => num(a[k], k === 'TMA' || k === 'ES:D' ? 3 : 1)),
-      num(r.swipe?.ERS, 1),
-      num(r.swipe?.ARS, 1),
+      withInterval(r.swipe, 'ERS'),
+      withInterval(r.swipe, 'ARS'),
+      ...(seeds.length > 1 ? [
+        spread(r.bySeed.map((x) => (typeof x.train?.['R@1'] === 'number' ? 100 * x.train['R@1'] : undefined))),
+        spread(r.bySeed.map((x) => x.swipe?.ERS)),
+        spread(r.bySeed.map((x) => x.swipe?.ARS)),
+      ] : []),
       r.reusedFrom ? 'reused' : r.time ? (r.time.train_seconds / 60).toFixed(1) : '–',
       r.passes ?? '–',
       r.time ? (r.time.swipe_seconds / 60).toFixed(1) : '–',
@@ -109,6 +129,8 @@ function summarize(dir) {
     `Settings: η = ${settings.eta ?? '?'} training PGD steps (CA-TRIDE min(η, 16)); ` +
       (settings.maxBatches ? `8 epochs of ${settings.maxBatches} batches of 128 SPC-2 pairs` : '8 full epochs') +
       `; rob28 swipe over ${queries ?? '?'} queries (ε 77/255, α 3/255, η 32); ${settings.jobs ?? 1} job(s) × ${settings.threads ?? '?'} thread(s). ` +
+      '[95 % CI]: the seed-0 swipe\'s per-query bootstrap interval (ERS/ARS through their formulas). ' +
+      (seeds.length > 1 ? `"over ${seeds.length} seeds": mean ± sample sd over training seeds ${seeds.join(', ')} (count of finished seeds in brackets). ` : '') +
       'Free AT rows: 2 epochs × 4 replays of each batch (as many optimizer steps). "passes / batch": model forward + backward passes per training batch (its PGD iterations), from log.jsonl.',
   ];
   if (robustQueries !== undefined) {

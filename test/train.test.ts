@@ -78,9 +78,17 @@ test('CLI: train --json and eval --json print the metrics; bad options are usage
   } finally {
     console.log = orig;
   }
-  const m = JSON.parse(logs[logs.length - 1]!) as Record<string, number>;
+  const { intervals, bootstrap, estimator, queries, ...m } = JSON.parse(logs[logs.length - 1]!) as Record<string, number> & {
+    intervals: Record<string, { lo: number; hi: number }>; bootstrap: unknown; estimator: string; queries: number;
+  };
   assert.deepEqual(Object.keys(m), ['R@1', 'R@2', 'mAP', 'mAP@10', 'mAP@R', 'NMI']);
   for (const v of Object.values(m)) assert.ok(v >= 0 && v <= 1);
+  // Each metric's 95 % interval, same keys, around its point (a per-query bootstrap over the 10,000 test images).
+  assert.deepEqual(Object.keys(intervals), Object.keys(m));
+  for (const [k, i] of Object.entries(intervals)) assert.ok(i.lo <= i.hi && i.lo <= m[k]! + 0.01 && i.hi >= m[k]! - 0.01 && i.hi - i.lo < 0.05, `${k} ${JSON.stringify(i)} around ${m[k]}`);
+  assert.deepEqual(bootstrap, { resamples: 1000, seed: 0, confidence: 0.95, unit: 'query' });
+  assert.equal(estimator, 'mean of batch means');
+  assert.equal(queries, 10000);
   const sidecar = JSON.parse(readFileSync(path.join(out, 'checkpoint.json'), 'utf8')) as { config: { dataset: string } };
   assert.equal(sidecar.config.dataset, 'fashion');
   assert.equal(await main(['train', '--epochs', 'x']), 2);

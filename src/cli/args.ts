@@ -34,3 +34,8 @@ export function deviceFlag(p: ParsedArgs): Device {
     throw new UsageError((e as Error).message);
   }
 }
+
+/** --resamples and --bootstrap-seed as the bootstrap's settings (absent flags keep the defaults). */
+export function bootstrapFlags(p: ParsedArgs): { resamples?: number; seed?: number } {
+  return { resamples: flagNumber(p, 'resamples'), seed: flagNumber(p, 'bootstrap-seed') };
+}

@@ -3,6 +3,7 @@
 // Plain data: importing them does not start libtorch (serve checks its flags first).
 import type { OptionSpec, OptionTable } from '../util/options.js';
 import { DEFAULT_DISTRIBUTED_TIMEOUT_S } from '../tensor/rendezvous.js';
+import { BOOTSTRAP_DEFAULTS } from '../eval/bootstrap.js';
 
 /** --json and --quiet: every command that prints results or shows progress has them. */
 export const OUTPUT_OPTIONS = {
@@ -40,3 +41,9 @@ export const MAX_BATCHES_OPTION = {
   help: 'attack only the first N query batches (a batch is 128 queries for 28×28 images, 112 for 224×224)',
   aliases: ['max-iter'],
 } as const satisfies OptionSpec;
+
+/** --resamples and --bootstrap-seed: every command that reports intervals (the per-query bootstrap, eval/bootstrap.ts). */
+export const BOOTSTRAP_OPTIONS = {
+  resamples: { kind: 'int', value: 'B', min: 1, help: 'bootstrap replicates behind every 95 % interval (queries resampled)', default: String(BOOTSTRAP_DEFAULTS.resamples) },
+  'bootstrap-seed': { kind: 'int', value: 'S', min: 0, help: "seed of the bootstrap's resampling (its own generator, mulberry32)", default: String(BOOTSTRAP_DEFAULTS.seed) },
+} as const satisfies OptionTable;

@@ -13,6 +13,7 @@ const COMMANDS: Record<string, [string, Loader]> = {
   eval: ['benign retrieval metrics of a checkpoint', async () => (await import('./eval.js')).evalCommand],
   attack: ['one ranking attack (CA±, QA±, SPQA±, TMA, ES, LTM, GTM, GTT) on a checkpoint', async () => (await import('./attack.js')).attackCommand],
   swipe: ['every ranking attack of a profile (rob28, rob224), ERS and ARS', async () => (await import('./swipe.js')).swipeCommand],
+  compare: ['paired differences of two or more models on the same queries, with 95 % intervals', async () => (await import('./compare.js')).compareCommand],
   certify: ['certified Recall@K, ES:D and QA± bounds of the Gaussian-smoothed model (L2)', async () => (await import('./certify.js')).certifyCommand],
   serve: ['HTTP service and explorer page: search, attacks and swipes on a checkpoint', async () => (await import('./serve.js')).serveCommand],
   import: ['turn a RobRank (PyTorch Lightning) checkpoint into a rankshield run directory', async () => (await import('./import.js')).importCommand],

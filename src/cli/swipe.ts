@@ -27,7 +27,7 @@ import { DATA_ROOT_SECTION, MODEL_SOURCE_SECTION, openModelSource } from './mode
 import { UsageError, type Command } from './command.js';
 import { launchRanks, processGroupFromEnv, withoutNproc } from './launch.js';
 import {
-  applyThreads, DEVICE_OPTION, MAX_BATCHES_OPTION, deviceFlag, flagBool, flagNumber, flagString, mergeSections, NPROC_OPTION, OUTPUT_OPTIONS, parseOptions, showProgress, THREADS_OPTION, usageText,
+  applyThreads, bootstrapFlags, BOOTSTRAP_OPTIONS, DEVICE_OPTION, MAX_BATCHES_OPTION, deviceFlag, flagBool, flagNumber, flagString, mergeSections, NPROC_OPTION, OUTPUT_OPTIONS, parseOptions, showProgress, THREADS_OPTION, usageText,
   type OptionSection,
 } from './args.js';
 
@@ -43,6 +43,7 @@ const SECTIONS: readonly OptionSection[] = [
       'gtm-target': { kind: 'string', choices: ['reference-bug', 'intended'], help: "GTM's target: the reference code's index bug or the intended one", default: 'reference-bug' },
       out: { kind: 'string', value: 'DIR', help: 'also write swipe.json, swipe.md, swipe.svg and index.html there: a page (open it\noffline) with the numbers, the chart and, under examples/, pictures of what each\nattack did to the first N queries of batch 1' },
       examples: { kind: 'int', value: 'N', min: 0, help: 'queries pictured per attack on the page (0 = numbers only)', default: '3' },
+      ...BOOTSTRAP_OPTIONS,
     },
   },
   {
@@ -83,7 +84,8 @@ export const swipeCommand: Command = {
     ['rankshield swipe CKPT [options]', 'rankshield swipe --model-file FILE --dataset NAME [options]'],
     `Attacks every test image (queries in loader order, batches of 128 for 28×28, 112 for 224×224)
 with the nine attacks of the profile (CA+, CA−, QA+, QA−, TMA, ES, LTM, GTM, GTT), the whole
-test split as the clean gallery. Numbers are per-batch means averaged over batches, as RobRank.
+test split as the clean gallery. Numbers are per-batch means averaged over batches, as RobRank;
+each carries a 95 % interval from a per-query bootstrap (ERS and ARS through their formulas).
 With --nproc the ranks share the query batches (the result equals one process's).
 Units, directions and the ERS/ARS formulas: docs/attacks-and-metrics.md.`,
     SECTIONS,
@@ -142,6 +144,7 @@ Units, directions and the ERS/ARS formulas: docs/attacks-and-metrics.md.`,
         method,
         methodSettings: settings,
         surrogate,
+        bootstrap: bootstrapFlags(p),
         progress: showProgress(p) && group.rank === 0,
         group,
         examples: keeper?.option,
@@ -235,6 +238,7 @@ async function robustEval(
       surrogate: s.model,
       surrogateSource: s.source,
       sweepQueries: flagNumber(p, 'sweep-queries'),
+      bootstrap: bootstrapFlags(p),
       progress: showProgress(p),
     });
     const full = withStoredBenign(asSwipeResult(result), info === null ? null : info.metrics);

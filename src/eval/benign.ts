@@ -6,8 +6,9 @@ import type { Metric } from '../metric/metric.js';
 import type { EmbeddingModel } from '../models/model.js';
 import { defaultBatchSizes, type DmlDataset } from '../data/index.js';
 import { embedDataset } from './embed.js';
-import { retrievalMetrics } from './retrieval.js';
-import { embeddingNmi } from './nmi.js';
+import { retrievalMetrics, type RetrievalReport } from './retrieval.js';
+import { embeddingNmi, normalizedMutualInformation } from './nmi.js';
+import { bootstrapIntervals, type BootstrapInfo, type Interval } from './bootstrap.js';
 import { entanglement, type Entanglement } from './entanglement.js';
 
 /** Fractions in [0, 1], except r@M (a mean 0-based rank). */
@@ -79,20 +80,27 @@ export interface BenignOptions {
   progress?: boolean;
   /** Embed the split across a process group (every rank gets the same metrics). */
   group?: ProcessGroup;
+  /** Also the per-query bootstrap's interval of every metric (`intervals`, same keys and units). */
+  bootstrap?: BootstrapInfo;
 }
+
+/** What `evaluateBenign` returns. */
+export type BenignEvaluation = BenignMetrics & { entanglement?: Entanglement; intervals?: Partial<Record<keyof BenignMetrics, Interval>> };
 
 /**
  * R@1, R@2, mAP, mAP@10, mAP@R, NMI and r@M of `model` on `ds`, which is both
  * query set and gallery (each query's own copy is dropped from its ranking).
  */
-export async function evaluateBenign(model: EmbeddingModel, ds: DmlDataset, metric: Metric, o: BenignOptions = {}): Promise<BenignMetrics & { entanglement?: Entanglement }> {
+export async function evaluateBenign(model: EmbeddingModel, ds: DmlDataset, metric: Metric, o: BenignOptions = {}): Promise<BenignEvaluation> {
   const batchSize = o.batchSize ?? defaultBatchSizes(ds.height).test;
   const raw = await embedDataset(model, ds, { batchSize, progress: o.progress, group: o.group });
   const emb = tidy(() => metric.embed(raw));
   const labels = tidy(() => onDevice(Tensor.fromTypedArray(ds.labels, [ds.length]).long(), model.device));
   try {
-    const r = retrievalMetrics(emb, emb, labels, labels, metric, { batchSize, recallAt: [1, 2], withMapAtR: true, progress: o.progress }).batchMean;
-    const { nmi } = embeddingNmi(emb, labels, { progress: o.progress });
+    const report = retrievalMetrics(emb, emb, labels, labels, metric, { batchSize, recallAt: [1, 2], withMapAtR: true, progress: o.progress, perQuery: o.bootstrap !== undefined });
+    const r = report.batchMean;
+    const clustered = embeddingNmi(emb, labels, { progress: o.progress });
+    const nmi = clustered.nmi;
     const metrics: BenignMetrics = {
       'R@1': r.recallAt[1]!,
       'R@2': r.recallAt[2]!,
@@ -102,8 +110,23 @@ export async function evaluateBenign(model: EmbeddingModel, ds: DmlDataset, metr
       NMI: nmi,
       'r@M': r.meanRank,
     };
-    return o.entanglement === true ? { ...metrics, entanglement: entanglement(emb, labels, metric) } : metrics;
+    const out: BenignEvaluation = o.entanglement === true ? { ...metrics, entanglement: entanglement(emb, labels, metric) } : metrics;
+    if (o.bootstrap !== undefined) out.intervals = benignIntervals(report.perQuery!, clustered, o.bootstrap);
+    return out;
   } finally {
     dispose([raw, emb, labels]);
   }
+}
+
+/**
+ * The intervals of the benign metrics: one draw of queries per replicate for every metric; NMI
+ * recomputed from the drawn queries' (label, k-means cluster) pairs (the clustering held fixed).
+ */
+function benignIntervals(
+  q: NonNullable<RetrievalReport['perQuery']>, clustered: { labels: number[]; assignments: number[] }, info: BootstrapInfo,
+): Partial<Record<keyof BenignMetrics, Interval>> {
+  const perQuery: Record<string, number[]> = { 'R@1': q.recallAt[1]!, 'R@2': q.recallAt[2]!, mAP: q.mAP, 'mAP@10': q.mAPAt10, 'r@M': q.meanRank };
+  if (q.mAPAtR !== undefined) perQuery['mAP@R'] = q.mAPAtR;
+  const nmi = (idx: Uint32Array): number => normalizedMutualInformation(Array.from(idx, (i) => clustered.labels[i]!), Array.from(idx, (i) => clustered.assignments[i]!));
+  return bootstrapIntervals(perQuery, null, info, { NMI: nmi });
 }

@@ -72,6 +72,9 @@ export interface EmbeddingNmi {
   nmi: number;
   /** k = number of distinct labels. */
   clusters: number;
+  /** Each item's label and k-means cluster (what the NMI's bootstrap resamples). */
+  labels: number[];
+  assignments: number[];
 }
 
 /**
@@ -86,5 +89,5 @@ export function embeddingNmi(embeddings: Tensor, labels: Tensor, options: KMeans
   const k = new Set(labelIds).size;
   const result = kmeans(embeddings, k, options);
   result.centroids.dispose();
-  return { nmi: normalizedMutualInformation(labelIds, result.assignments), clusters: k };
+  return { nmi: normalizedMutualInformation(labelIds, result.assignments), clusters: k, labels: labelIds, assignments: Array.from(result.assignments) };
 }

@@ -15,7 +15,8 @@ import { writeFileAtomic, writeFileAtomicSync, makeDirs } from '../io/atomic.js'
 import { robustEvalHtml } from './robust-report.js';
 import type { RobustEvalResult } from './robust-eval.js';
 import { chwPng, saveAttackImages, type AttackImageRecord, type ImageShape, type Neighbour } from './attack-images.js';
-import { ARS_MEANING, ERS_MEANING, LOW_RECALL_WARNING, escapeXml as esc, formatBudget, normLabel, swipeRows, swipeScope, swipeSvg } from './report-svg.js';
+import { ARS_MEANING, ERS_MEANING, LOW_RECALL_WARNING, escapeXml as esc, formatBudget, intervalNote, normLabel, swipeRows, swipeScope, swipeSvg } from './report-svg.js';
+import { formatInterval, type Interval } from './bootstrap.js';
 import { attackColumn, formatAttackValue } from './columns.js';
 import { formatBenign } from './benign.js';
 import { formatScore } from './format.js';
@@ -71,22 +72,23 @@ export function swipeHtml(p: SwipePage): string {
     ['Queries', swipeScope(r)],
     ['Time', `${r.seconds.toFixed(1)} s (${r.gallerySeconds.toFixed(1)} s embedding the gallery)`],
   ];
-  const score = (name: string, v: number | null, note: string, testid: string): string =>
-    `<div class="score" data-testid="${testid}"><div class="score-name">${esc(name)}</div><div class="score-value">${v === null ? 'n/a' : esc(formatScore(v))}</div><div class="score-note">${esc(note)}</div></div>`;
+  const score = (name: string, v: number | null, note: string, testid: string, interval: Interval | undefined): string =>
+    `<div class="score" data-testid="${testid}"><div class="score-name">${esc(name)}</div><div class="score-value">${v === null ? 'n/a' : esc(formatScore(v))}</div>${v === null || interval === undefined ? '' : `<div class="score-note" data-testid="${testid}-interval">95 % interval ${esc(formatInterval(interval, 1))}</div>`}<div class="score-note">${esc(note)}</div></div>`;
   const rows = swipeRows(r).map(
-    (x) => `<tr><th scope="row">${esc(x.column)}</th><td class="num">${esc(x.value)}</td><td>${esc(x.unit)}</td><td>${esc(x.direction)}</td><td>${esc(x.score)}</td><td>${esc(x.what)}</td></tr>`,
+    (x) => `<tr><th scope="row">${esc(x.column)}</th><td class="num">${esc(x.value)}</td><td class="num">${esc(x.interval)}</td><td>${esc(x.unit)}</td><td>${esc(x.direction)}</td><td>${esc(x.score)}</td><td>${esc(x.what)}</td></tr>`,
   );
   const body = [
     `<header><h1>${esc(title)}</h1><p class="sub">Every attack of the profile ran on every query; numbers are per-batch means averaged over batches.</p></header>`,
     `<section class="card"><dl class="facts">${facts.map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(v)}</dd>`).join('')}</dl></section>`,
     `<section class="scores">`,
-    score('ERS', r.ERS, ERS_MEANING, 'ers'),
-    score('ARS', r.ARS, ARS_MEANING + (r.lowBenignRecall ? ` ${LOW_RECALL_WARNING}` : ''), 'ars'),
-    score('Benign R@1', r.benignRecallAt1, 'Recall@1 (%) of the attacked queries, clean.', 'benign'),
+    score('ERS', r.ERS, ERS_MEANING, 'ers', r.intervals?.ERS),
+    score('ARS', r.ARS, ARS_MEANING + (r.lowBenignRecall ? ` ${LOW_RECALL_WARNING}` : ''), 'ars', r.intervals?.ARS),
+    score('Benign R@1', r.benignRecallAt1, 'Recall@1 (%) of the attacked queries, clean.', 'benign', r.intervals?.benignRecallAt1),
     `</section>`,
+    r.bootstrap === undefined ? '' : `<p class="note">${esc(intervalNote(r))}</p>`,
     r.benign === undefined ? '' : `<p class="note">Checkpoint's benign metrics on the whole test split (×100): ${esc(formatBenign(r.benign, ', '))}.</p>`,
     r.ERS === null ? '' : `<section class="card chart"><h2>ERS score per attack</h2>${swipeSvg(r)}</section>`,
-    `<section class="card"><h2>Results</h2><table data-testid="results"><thead><tr><th>column</th><th>value</th><th>unit</th><th>direction</th><th>ERS score (rule, x = value)</th><th>what it measures</th></tr></thead><tbody>${rows.join('')}</tbody></table></section>`,
+    `<section class="card"><h2>Results</h2><table data-testid="results"><thead><tr><th>column</th><th>value</th><th>95 % interval</th><th>unit</th><th>direction</th><th>ERS score (rule, x = value)</th><th>what it measures</th></tr></thead><tbody>${rows.join('')}</tbody></table></section>`,
     p.examples.length === 0 ? '' : examplesHtml(p),
   ];
   return [

@@ -7,7 +7,8 @@ import { attackColumn, formatAttackValue, robustPhrase } from './columns.js';
 import { formatBenign } from './benign.js';
 import { formatScore } from './format.js';
 import { normOf, type PgdBudget } from '../attack/index.js';
-import type { SwipeResult } from './swipe.js';
+import type { StoredSwipeResult as SwipeResult } from './swipe.js';
+import { formatInterval, type Interval } from './bootstrap.js';
 
 /** A budget fraction as k/255 when it is one (the papers' way), else to 3 significant digits. */
 function over255(x: number): string {
@@ -48,6 +49,8 @@ export interface SwipeRow {
   direction: string;
   /** "87.5 (100 − x)", or '–' when the column has no ERS score. */
   score: string;
+  /** The value's 95 % interval "[lo, hi]" ('' when the result has none). */
+  interval: string;
   what: string;
 }
 
@@ -57,7 +60,7 @@ export function swipeRows(r: SwipeResult): SwipeRow[] {
   return Object.entries(r.attacks).map(([name, v]) => {
     const c = attackColumn(name);
     const score = terms !== null && name in terms ? `${terms[name as AttackName].toFixed(1)} (${ERS_RULES[name as AttackName]})` : '–';
-    return { column: name, value: formatAttackValue(name, v), unit: c.unit, direction: robustPhrase(c), score, what: c.what };
+    return { column: name, value: formatAttackValue(name, v), unit: c.unit, direction: robustPhrase(c), score, interval: formatInterval(r.intervals?.[name], c.digits), what: c.what };
   });
 }
 
@@ -66,24 +69,37 @@ export const ERS_MEANING = 'mean of the ten ERS scores, 0–100, higher is more 
 export const ARS_MEANING = "CA-TRIDE's score: eight columns (no TMA, ES:D), CA−/QA− scaled by 100/99, ES:R/LTM/GTM divided by benign R@1; higher is more robust.";
 export const LOW_RECALL_WARNING = 'Benign R@1 < 5 %: ARS is unreliable.';
 
+/** A score with its interval: "21.3 [19.8, 22.9]", or 'n/a'. */
+export function scoreWithInterval(v: number | null, i: Interval | undefined): string {
+  return v === null ? 'n/a' : `${formatScore(v)} ${formatInterval(i, 1)}`.trim();
+}
+
+/** The sentence that says what the intervals are and what the points are (empty for a result without intervals). */
+export function intervalNote(r: SwipeResult): string {
+  if (r.bootstrap === undefined) return '';
+  const b = r.bootstrap;
+  return `[lo, hi]: ${Math.round(100 * b.confidence)} % percentile intervals of a per-query bootstrap (B = ${b.resamples}, seed ${b.seed}; the ${r.queries} queries resampled, every column recomputed from the same draw, ERS and ARS through their formulas). Point estimates: ${r.estimator ?? 'mean of batch means'}, as RobRank.`;
+}
+
 /** A swipe result as Markdown: scope and budget, one row per column with unit, direction and ERS score, then ERS and ARS. */
 export function swipeMarkdown(r: SwipeResult): string {
-  const rows = swipeRows(r).map((x) => `| ${x.column} | ${x.value} | ${x.unit} | ${x.direction} | ${x.score} | ${x.what} |`);
+  const rows = swipeRows(r).map((x) => `| ${x.column} | ${x.value} | ${x.interval} | ${x.unit} | ${x.direction} | ${x.score} | ${x.what} |`);
   const lines = [
     `# Robustness swipe — profile ${r.profile}, metric ${r.metric}`,
     '',
     `${swipeScope(r)}; every attack of the profile ran on every query. ${r.seconds.toFixed(1)} s in all, ${r.gallerySeconds.toFixed(1)} s of it embedding the gallery.`,
     '',
-    `Benign R@1 of the attacked queries: ${r.benignRecallAt1.toFixed(1)} %.` +
+    `Benign R@1 of the attacked queries: ${r.benignRecallAt1.toFixed(1)} % ${formatInterval(r.intervals?.benignRecallAt1, 1)}.` +
       (r.benign === undefined ? '' : ` Checkpoint's benign metrics on the whole test split (×100): ${formatBenign(r.benign, ', ')}.`),
     '',
-    '| column | value | unit | direction | ERS score (rule, x = value) | what it measures |',
-    '| --- | --- | --- | --- | --- | --- |',
+    '| column | value | 95 % interval | unit | direction | ERS score (rule, x = value) | what it measures |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
     ...rows,
     '',
-    `**ERS** ${r.ERS === null ? 'n/a' : formatScore(r.ERS)} — ${ERS_MEANING}`,
-    `**ARS** ${r.ARS === null ? 'n/a' : formatScore(r.ARS)} — ${ARS_MEANING}` + (r.lowBenignRecall ? ` ${LOW_RECALL_WARNING}` : ''),
+    `**ERS** ${scoreWithInterval(r.ERS, r.intervals?.ERS)} — ${ERS_MEANING}`,
+    `**ARS** ${scoreWithInterval(r.ARS, r.intervals?.ARS)} — ${ARS_MEANING}` + (r.lowBenignRecall ? ` ${LOW_RECALL_WARNING}` : ''),
     '',
+    ...(r.bootstrap === undefined ? [] : [intervalNote(r), '']),
   ];
   return lines.join('\n');
 }
@@ -109,25 +125,33 @@ const display = (name: string): string => name.replace(/-$/, '−');
 export function swipeSvg(r: SwipeResult): string {
   const terms = scores(r);
   if (terms === null) throw new Error('swipeSvg: the chart needs all ten ERS columns');
+  const ers = scoreWithInterval(r.ERS, r.intervals?.ERS);
+  const ars = scoreWithInterval(r.ARS, r.intervals?.ARS);
+  // Each bar's interval: the column's, through the score's linear rule (a falling rule swaps the ends).
+  const whisker = (name: AttackName): [number, number] | null => {
+    const i = r.intervals?.[name];
+    if (i === undefined) return null;
+    const at = (x: number): number => ersTerms(Object.fromEntries(ATTACK_NAMES.map((n) => [n, n === name ? x : r.attacks[n]!])) as Record<AttackName, number>)[name];
+    const [a, b] = [at(i.lo), at(i.hi)];
+    return [Math.min(a, b), Math.max(a, b)];
+  };
   const width = 760;
   const height = 456;
   const [left, right, top, bottom] = [64, 16, 64, 116];
   const plotH = height - top - bottom;
-  const maxV = Math.max(100, ...ATTACK_NAMES.map((n) => terms[n]));
-  const minV = Math.min(0, ...ATTACK_NAMES.map((n) => terms[n]));
+  const maxV = Math.max(100, ...ATTACK_NAMES.map((n) => whisker(n)?.[1] ?? terms[n]));
+  const minV = Math.min(0, ...ATTACK_NAMES.map((n) => whisker(n)?.[0] ?? terms[n]));
   const y = (v: number): number => top + ((maxV - v) / (maxV - minV)) * plotH;
   const slot = (width - left - right) / ATTACK_NAMES.length;
   const cx = (i: number): number => left + (i + 0.5) * slot;
   const text = (x: number, yy: number, s: string, attrs = ''): string => `<text x="${x.toFixed(1)}" y="${yy.toFixed(1)}"${attrs}>${escapeXml(s)}</text>`;
-  const ers = r.ERS === null ? 'n/a' : formatScore(r.ERS);
-  const ars = r.ARS === null ? 'n/a' : formatScore(r.ARS);
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="11">`,
     `<title>${escapeXml(`ERS score per attack, profile ${r.profile}`)}</title>`,
     `<rect width="100%" height="100%" fill="white"/>`,
     text(left, 22, `Robustness swipe ${r.profile} (metric ${r.metric}): ERS ${ers}, ARS ${ars}`, ' font-size="14" font-weight="bold"'),
     text(left, 40, swipeScope(r)),
-    text(left, 56, 'Bars: ERS score of each attack, 0–100, higher is more robust (100 = unharmed). Under each bar: the raw result.', ' fill="#444"'),
+    text(left, 56, `Bars: ERS score of each attack, 0–100, higher is more robust (100 = unharmed)${r.intervals === undefined ? '' : '; whiskers: 95 % per-query bootstrap interval'}. Under each bar: the raw result.`, ' fill="#444"'),
   ];
   for (let tick = Math.ceil(minV / 25) * 25; tick <= maxV; tick += 25) {
     parts.push(`<line x1="${left}" x2="${width - right}" y1="${y(tick).toFixed(1)}" y2="${y(tick).toFixed(1)}" stroke="${tick === 100 ? '#999' : '#ddd'}"${tick === 100 ? ' stroke-dasharray="4 3"' : ''}/>`);
@@ -145,7 +169,9 @@ export function swipeSvg(r: SwipeResult): string {
     const raw = formatAttackValue(name, r.attacks[name]!);
     const unit = attackColumn(name).unit;
     parts.push(`<rect x="${(cx(i) - slot * 0.35).toFixed(1)}" y="${y0.toFixed(1)}" width="${(slot * 0.7).toFixed(1)}" height="${h.toFixed(1)}" fill="#4a7ab5"><title>${escapeXml(`${display(name)}: raw ${raw} ${unit}, score ${v.toFixed(1)} = ${ERS_RULES[name]}`)}</title></rect>`);
-    parts.push(text(cx(i), y0 - 3, v.toFixed(1), ' text-anchor="middle" font-size="10"'));
+    const wk = whisker(name);
+    if (wk !== null) parts.push(`<line x1="${cx(i).toFixed(1)}" x2="${cx(i).toFixed(1)}" y1="${y(wk[0]).toFixed(1)}" y2="${y(wk[1]).toFixed(1)}" stroke="#222" stroke-width="1.5"><title>${escapeXml(`95 % interval of the score: ${wk[0].toFixed(1)} to ${wk[1].toFixed(1)}`)}</title></line>`);
+    parts.push(text(cx(i) + (wk === null ? 0 : 10), y0 - 3, v.toFixed(1), ' text-anchor="middle" font-size="10"'));
     parts.push(text(cx(i), row(0), display(name), ' text-anchor="middle" font-weight="bold"'));
     parts.push(text(cx(i), row(1), raw, ' text-anchor="middle"'));
     parts.push(text(cx(i), row(2), unit, ' text-anchor="middle" fill="#444" font-size="10"'));

@@ -42,6 +42,8 @@ export interface RetrievalOptions {
   queryGalleryIndex?: Tensor;
   /** Also compute the standard mAP@R (R = the query's number of relevant items). */
   withMapAtR?: boolean;
+  /** Also return each query's values (`RetrievalReport.perQuery`), for the bootstrap's intervals. */
+  perQuery?: boolean;
   /** A progress bar with ETA on stderr, one tick per query batch (default off). */
   progress?: boolean;
 }
@@ -71,6 +73,8 @@ export interface RetrievalReport {
   queryMean: RetrievalMetrics;
   queries: number;
   batches: number;
+  /** With `perQuery`: each query's rank of its first relevant item, AP, AP@10, (AP@R), hit@K (0/1), in query order. */
+  perQuery?: { meanRank: number[]; mAP: number[]; mAPAt10: number[]; mAPAtR?: number[]; recallAt: Record<number, number[]> };
 }
 
 /** The reference's mAP@R uses a fixed R. */
@@ -130,6 +134,7 @@ function batchSums(
   selfIndex: Tensor | null,
   layout: StatLayout,
   firstQuery: number,
+  values?: number[][],
 ): number[] {
   return tidy(() => {
     // The reference's ranking numerics (Metric.gallery), as the attacks rank.
@@ -164,7 +169,13 @@ function batchSums(
       perQuery.push(precisionAtRelevant.mul(withinR).sum(1).div(relevantCount));
     }
     for (const k of layout.recallAt) perQuery.push(firstRelevant.lt(k).double());
-    return stack(perQuery, 0).sum(1).toArray();
+    const table = stack(perQuery, 0);
+    if (values !== undefined) {
+      const flat = table.toArray();
+      const size = queries.shape[0]!;
+      values.forEach((column, c) => column.push(...flat.slice(c * size, (c + 1) * size)));
+    }
+    return table.sum(1).toArray();
   });
 }
 
@@ -224,6 +235,7 @@ export function retrievalMetrics(
   const columns = 3 + (layout.withMapAtR ? 1 : 0) + layout.recallAt.length;
   const sumOfBatchMeans = new Array<number>(columns).fill(0);
   const sumOverQueries = new Array<number>(columns).fill(0);
+  const values = options.perQuery === true ? Array.from({ length: columns }, () => [] as number[]) : undefined;
   let batches = 0;
   const bar = progressBar(options.progress, Math.ceil(queryCount / batchSize), `ranking ${queryCount} queries`);
   try {
@@ -243,6 +255,7 @@ export function retrievalMetrics(
           selfIndex,
           layout,
           start,
+          values,
         );
       });
       sums.forEach((s, c) => {
@@ -260,5 +273,12 @@ export function retrievalMetrics(
     queryMean: toMetrics(sumOverQueries.map((s) => s / queryCount), layout),
     queries: queryCount,
     batches,
+    ...(values === undefined ? {} : { perQuery: perQueryValues(values, layout) }),
   };
+}
+
+function perQueryValues(values: number[][], layout: StatLayout): NonNullable<RetrievalReport['perQuery']> {
+  const recallOffset = layout.withMapAtR ? 4 : 3;
+  const recallAt = Object.fromEntries(layout.recallAt.map((k, i) => [k, values[recallOffset + i]!]));
+  return { meanRank: values[0]!, mAP: values[1]!, mAPAt10: values[2]!, ...(layout.withMapAtR ? { mAPAtR: values[3]! } : {}), recallAt };
 }

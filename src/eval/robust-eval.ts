@@ -24,7 +24,9 @@ import {
   attackBatch, attackEntry, buildBatchContext, disposeBatchContext, ersProfile, getProfile, methodEntry, methodSettings,
   type AttackBatchOptions, type AttackOptions, type BatchContext, type Gallery, type MethodName, type MethodSettings, type PgdBudget, type Profile, type Surrogate,
 } from '../attack/index.js';
-import { attackOfRun, attackSeed, batchContexts, benignRecallAt1, checkSurrogate, embedGallery, ersColumns, type SwipeResult } from './swipe.js';
+import { attackOfRun, attackSeed, batchContexts, benignHits, benignRecallAt1, checkSurrogate, embedGallery, ersColumns, type SwipeResult } from './swipe.js';
+import { bootstrapInfo, POINT_ESTIMATOR, type BootstrapInfo, type Interval } from './bootstrap.js';
+import { BENIGN_R1_KEY, queryIndicesSha256, splitSha256, swipeIntervals, type SwipeProvenance } from './score-intervals.js';
 import { adjustedRobustnessScore, ARS_LOW_RECALL_PERCENT, ATTACK_NAMES, empiricalRobustnessScore, ersTerm, type AttackName } from './robustness.js';
 import { progressBar } from '../util/progress.js';
 
@@ -120,6 +122,8 @@ export interface RobustEvalOptions {
   progress?: boolean;
   /** Stops before the next attack run (the service's cancellation), as the swipe's. */
   signal?: AbortSignal;
+  /** The per-query bootstrap of every table's intervals (default B = 1000, seed 0, 95 %). */
+  bootstrap?: Partial<Omit<BootstrapInfo, 'unit'>>;
   /** Before each attack run: `done` of `total` runs (the service's progress events). */
   onAttack?: (p: { attack: string; done: number; total: number }) => void;
 }
@@ -132,6 +136,8 @@ export interface ComponentTable {
   /** Passes per attacked image over the nine attacks: on the attacked model, and on the surrogate. */
   passes: { forward: number; backward: number; surrogateForward: number; surrogateBackward: number };
   seconds: number;
+  /** Intervals of every column, benignRecallAt1, ERS and ARS (per-query bootstrap, `RobustEvalResult.bootstrap`). */
+  intervals: Record<string, Interval>;
 }
 
 /** The evidence for one attack's verdict. */
@@ -214,7 +220,11 @@ export interface RobustEvalResult {
     pgdUnreliable: boolean;
     pgdReliability: PgdReliability;
   };
-  seconds: number;
+  seconds: number;  bootstrap: BootstrapInfo;
+  estimator: typeof POINT_ESTIMATOR;
+  madeOn: SwipeProvenance;
+  /** Per query, per column: each component's values and the worst case's, and the benign hits (0/100). */
+  perQuery: Record<ComponentName | 'worst', Record<string, number[]>>;
 }
 
 /** The verdict's rule in words (printed with every verdict). */
@@ -342,6 +352,8 @@ interface Tally {
   mainValues: Map<string, Record<ComponentName, number[]>>;
   from: Map<string, Partial<Record<ComponentName, number>>>;
   sweepValues: Map<string, number[][]>;
+  /** Per component (and the worst case) and column, every attacked query's value, for the intervals. */
+  perQuery: Record<ComponentName | 'worst', Record<string, number[]>>;
 }
 
 function emptyTally(components: readonly ComponentName[]): Tally {
@@ -352,7 +364,13 @@ function emptyTally(components: readonly ComponentName[]): Tally {
     mainValues: new Map(),
     from: new Map(),
     sweepValues: new Map(),
+    perQuery: Object.fromEntries([...components, 'worst'].map((c) => [c, {}])) as Tally['perQuery'],
   };
+}
+
+/** Appends one batch's per-query values of a column (for the bootstrap). */
+function appendPerQuery(tally: Tally, c: ComponentName | 'worst', column: string, v: readonly number[]): void {
+  (tally.perQuery[c][column] ??= []).push(...v);
 }
 
 /** One attack on one batch by every component, with the same seeded selections; each component's per-image columns. */
@@ -378,6 +396,7 @@ function attackByComponents(
     }
     p.forward += 1; // the measuring pass on the attacked model
     perImage[c] = res.perImage;
+    for (const [column, v] of Object.entries(res.perImage)) appendPerQuery(tally, c, column, v);
     for (const [column, v] of Object.entries(res.values)) tally.sums[c].set(column, (tally.sums[c].get(column) ?? 0) + v);
     tick(c);
   }
@@ -410,6 +429,7 @@ function tallyWorstCase(plan: Plan, run: Plan['runs'][number], reports: readonly
   tally.from.set(run.attack, counts);
   for (const column of reports) {
     const v = pick.map((c, i) => perImage[c][column]![i]!);
+    appendPerQuery(tally, 'worst', column, v);
     tally.sums.worst.set(column, (tally.sums.worst.get(column) ?? 0) + v.reduce((s, x) => s + x, 0) / n);
   }
   const mv = tally.mainValues.get(run.attack) ?? (Object.fromEntries(plan.components.map((c) => [c, []])) as unknown as Record<ComponentName, number[]>);
@@ -515,6 +535,8 @@ export async function runRobustEval(model: EmbeddingModel, ds: DmlDataset, metri
   const tally = emptyTally(components);
   let recallSum = 0;
   let queries = 0;
+  const hits: number[] = [];
+  const queryIndices: number[] = [];
   const bar = progressBar(o.progress, runs.length * (batches * components.length + fractions.length + 1), `robust eval ${profile.name} (${plan.settings.preset})`);
   try {
     model.eval();
@@ -524,6 +546,8 @@ export async function runRobustEval(model: EmbeddingModel, ds: DmlDataset, metri
       const sweep = b === 0 ? sweepContext(model, gallery, images, labels, plan.settings.sweepQueries) : undefined;
       try {
         recallSum += benignRecallAt1(ctx);
+        hits.push(...benignHits(ctx).map((h) => 100 * h));
+        queryIndices.push(...batch.indices);
         for (const [r, run] of runs.entries()) {
           if (o.signal !== undefined) {
             await new Promise((resolve) => setImmediate(resolve));
@@ -554,17 +578,26 @@ export async function runRobustEval(model: EmbeddingModel, ds: DmlDataset, metri
   }
 
   const benign = o.benignRecallAt1 ?? (100 * recallSum) / batches;
-  const table = (m: Map<string, number>, p: Passes, s: number): ComponentTable => {
-    const attacksOut = Object.fromEntries([...m].map(([k, v]) => [k, v / batches]));
+  const info = bootstrapInfo(o.bootstrap);
+  for (const c of [...components, 'worst'] as const) tally.perQuery[c][BENIGN_R1_KEY] = hits;
+  const table = (c: ComponentName | 'worst', p: Passes, s: number): ComponentTable => {
+    const attacksOut = Object.fromEntries([...tally.sums[c]].map(([k, v]) => [k, v / batches]));
     const ers = ersColumns(attacksOut);
     const ars = ers !== null && benign > 0 ? adjustedRobustnessScore(ers, benign).score : null;
-    return { attacks: attacksOut, ERS: ers === null ? null : empiricalRobustnessScore(ers), ARS: ars, passes: scalePasses(p, batches), seconds: s };
+    // Every table's replicates draw the same queries (one seed): their intervals are paired.
+    const intervals = swipeIntervals(tally.perQuery[c], o.benignRecallAt1 ?? null, info);
+    return { attacks: attacksOut, ERS: ers === null ? null : empiricalRobustnessScore(ers), ARS: ars, passes: scalePasses(p, batches), seconds: s, intervals };
   };
   const out: Partial<Record<ComponentName, ComponentTable>> = {};
-  for (const c of components) out[c] = table(tally.sums[c], tally.passes[c], tally.seconds[c]);
+  for (const c of components) out[c] = table(c, tally.passes[c], tally.seconds[c]);
   const total = components.reduce((acc, c) => addPasses(acc, tally.passes[c]), noPasses());
+  const madeOn: SwipeProvenance = {
+    dataset: ds.name, split: ds.split, splitSha256: splitSha256(ds), queries, queryIndicesSha256: queryIndicesSha256(queryIndices),
+    profile: `${profile.name} robust-eval ${plan.settings.preset}`, seed: plan.seed, method: 'robust-eval', transfer: false,
+    attackOptions: JSON.stringify(Object.fromEntries(Object.entries(o.attackOptions ?? {}).sort(([a], [b]) => (a < b ? -1 : 1)))), benignRecallAt1Given: o.benignRecallAt1 ?? null,
+  };
   const worstCase = {
-    ...table(tally.sums.worst, total, components.reduce((s, c) => s + tally.seconds[c], 0)),
+    ...table('worst', total, components.reduce((s, c) => s + tally.seconds[c], 0)),
     name: worstCaseName(plan.settings, plan.budget, components),
     from: Object.fromEntries(tally.from),
   };
@@ -591,6 +624,10 @@ export async function runRobustEval(model: EmbeddingModel, ds: DmlDataset, metri
     worstCase,
     verdict: { flagged: reasons.length > 0, rule: VERDICT_RULE, reasons, evidence, pgdUnreliable: pgd.unreliable, pgdReliability: pgd.reliability },
     seconds: (performance.now() - started) / 1000,
+    bootstrap: info,
+    estimator: POINT_ESTIMATOR,
+    madeOn,
+    perQuery: tally.perQuery,
   };
 }
 
@@ -629,6 +666,12 @@ export function asSwipeResult(r: RobustEvalResult): RobustSwipeResult {
     lowBenignRecall: r.benignRecallAt1 < ARS_LOW_RECALL_PERCENT,
     seconds: r.seconds,
     gallerySeconds: 0,
+    // The headline's intervals and per-query values: the worst case's, as its numbers.
+    intervals: r.worstCase.intervals,
+    bootstrap: r.bootstrap,
+    estimator: r.estimator,
+    madeOn: r.madeOn,
+    perQuery: r.perQuery.worst,
     robustEval: r,
   };
 }

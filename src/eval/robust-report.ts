@@ -4,6 +4,7 @@
 import { attackColumn } from './columns.js';
 import { ATTACK_NAMES } from './robustness.js';
 import { formatScore } from './format.js';
+import { formatInterval } from './bootstrap.js';
 import { escapeXml as esc } from './report-svg.js';
 import { COMPONENTS, PGD_DAMAGE_SHARE_MIN, type ComponentName, type ComponentTable, type RobustEvalResult } from './robust-eval.js';
 
@@ -50,10 +51,10 @@ function grid(r: RobustEvalResult): Grid {
   const head = ['column', 'unit', 'robust if', ...parts.map(([t]) => t)];
   const rows = ATTACK_NAMES.map((column) => {
     const c = attackColumn(column);
-    return [column, c.unit, c.robust, ...parts.map(([, t]) => (t.attacks[column] === undefined ? '—' : t.attacks[column]!.toFixed(digits(column))))];
+    return [column, c.unit, c.robust, ...parts.map(([, t]) => (t.attacks[column] === undefined ? '—' : `${t.attacks[column]!.toFixed(digits(column))} ${formatInterval(t.intervals?.[column], digits(column))}`.trim()))];
   });
-  rows.push(['**ERS**', '', 'higher', ...parts.map(([, t]) => (t.ERS === null ? 'n/a' : formatScore(t.ERS)))]);
-  rows.push(['**ARS**', '', 'higher', ...parts.map(([, t]) => (t.ARS === null ? 'n/a' : formatScore(t.ARS)))]);
+  rows.push(['**ERS**', '', 'higher', ...parts.map(([, t]) => (t.ERS === null ? 'n/a' : `${formatScore(t.ERS)} ${formatInterval(t.intervals?.ERS, 1)}`.trim()))]);
+  rows.push(['**ARS**', '', 'higher', ...parts.map(([, t]) => (t.ARS === null ? 'n/a' : `${formatScore(t.ARS)} ${formatInterval(t.intervals?.ARS, 1)}`.trim()))]);
   rows.push(['passes / image (fwd, bwd)', '', '', ...parts.map(([, t]) => `${t.passes.forward}, ${t.passes.backward}` + (t.passes.surrogateForward > 0 ? ` (+ surrogate ${t.passes.surrogateForward}, ${t.passes.surrogateBackward})` : ''))]);
   rows.push(['seconds', '', '', ...parts.map(([, t]) => t.seconds.toFixed(1))]);
   return { head, rows };
@@ -84,6 +85,7 @@ export function robustEvalMarkdown(r: RobustEvalResult): string {
     `${r.queries} queries (${r.batches} batch(es)); per image, the worst case over the components by each attack's ERS terms (its column; ES:D and ES:R together). ${r.seconds.toFixed(1)} s in all.`,
     `Settings: ${settingsLine(r)}.`,
     `Benign R@1 of the attacked queries: ${r.benignRecallAt1.toFixed(1)} %.`,
+    `[lo, hi]: ${Math.round(100 * r.bootstrap.confidence)} % per-query bootstrap intervals (B = ${r.bootstrap.resamples}, seed ${r.bootstrap.seed}; one draw of queries per replicate for every table, ERS and ARS through their formulas); points: ${r.estimator}.`,
     '',
     `| ${g.head.join(' | ')} |`,
     `| ${g.head.map(() => '---').join(' | ')} |`,

@@ -42,6 +42,8 @@ import { readBenignMetrics, robrankBenignKeys, type BenignMetrics } from './beni
 import { progressBar } from '../util/progress.js';
 import { allreduceNumbers } from '../tensor/index.js';
 import { ATTACK_NAMES, adjustedRobustnessScore, empiricalRobustnessScore, type AttackResults } from './robustness.js';
+import { bootstrapInfo, POINT_ESTIMATOR, type BootstrapInfo, type Interval } from './bootstrap.js';
+import { BENIGN_R1_KEY, queryIndicesSha256, splitSha256, swipeIntervals, type SwipeProvenance } from './score-intervals.js';
 
 /** Options of `runSwipe`. */
 export interface SwipeOptions {
@@ -64,6 +66,8 @@ export interface SwipeOptions {
    * embedding, the attacked model's selections) and measure it on the attacked model.
    */
   surrogate?: EmbeddingModel;
+  /** The per-query bootstrap of the intervals (default B = 1000, seed 0, 95 %). */
+  bootstrap?: Partial<Omit<BootstrapInfo, 'unit'>>;
   /** Called after each batch (progress). */
   onBatch?: (progress: SwipeProgress) => void;
   /** Called before each attack run of each batch (finer progress than onBatch). */
@@ -153,6 +157,25 @@ export interface SwipeResult {
   gallerySeconds: number;
   /** The model's benign metrics on the whole test split, when the caller adds them (the CLI: the checkpoint's). */
   benign?: Partial<BenignMetrics>;
+  /** 95 % (or `bootstrap.confidence`) intervals of every attack column, benignRecallAt1, ERS and ARS, same keys. */
+  intervals: Record<string, Interval>;
+  bootstrap: BootstrapInfo;
+  /** How the point estimates are made: RobRank's mean of per-batch means (the intervals resample queries). */
+  estimator: typeof POINT_ESTIMATOR;
+  /** What the swipe was made on (dataset, queries, profile, seeds): `compare` pairs only equal ones. */
+  madeOn: SwipeProvenance;
+  /** Each query's value per column (tables' units; benignRecallAt1 0 or 100), in query order: paired comparisons read them. */
+  perQuery: Record<string, number[]>;
+}
+
+/** The fields a swipe JSON written before intervals existed lacks. */
+type IntervalFields = 'intervals' | 'bootstrap' | 'estimator' | 'madeOn' | 'perQuery';
+/** A swipe result as read back from a file: possibly written before intervals existed. */
+export type StoredSwipeResult = Omit<SwipeResult, IntervalFields> & Partial<Pick<SwipeResult, IntervalFields>>;
+
+/** Each query's benign hit (1 or 0): the per-query values behind `benignRecallAt1`. */
+export function benignHits(ctx: BatchContext): number[] {
+  return noGrad(() => tidy(() => ctx.gallery.labels.indexSelect(0, ctx.ranking.select(1, 1)).eq(ctx.labels).float().toArray()));
 }
 
 /** Embeds the whole split once, clean, in metric space, with its labels. Caller disposes both tensors. */
@@ -252,6 +275,10 @@ export async function runSwipe(model: EmbeddingModel, ds: DmlDataset, metric: Me
   // One row per batch: benign R@1, then every column's value (0 in rows other ranks fill).
   const flat = columns.flat();
   const rows = new Float64Array(batches * (1 + flat.length));
+  // One row per query: its split index, benign hit (0/100), then every column (summed over ranks like `rows`).
+  const queryCount = Math.min(ds.length, batches * profile.batchSize);
+  const width = 2 + flat.length;
+  const queryRows = new Float64Array(queryCount * width);
   const sums = new Map<string, number>();
   let queries = 0;
   let done = 0;
@@ -274,6 +301,12 @@ export async function runSwipe(model: EmbeddingModel, ds: DmlDataset, metric: Me
       const { images, labels, ctx, surrogate } = batchContexts(model, gallery, batch, o.surrogate === undefined ? undefined : { model: o.surrogate, gallery: surrogateGallery! });
       try {
         rows[row] = benignRecallAt1(ctx);
+        const firstQuery = b * profile.batchSize;
+        const hits = benignHits(ctx);
+        batch.indices.forEach((index, q) => {
+          queryRows[(firstQuery + q) * width] = index;
+          queryRows[(firstQuery + q) * width + 1] = 100 * hits[q]!;
+        });
         let c = 1;
         for (const [r, run] of runs.entries()) {
           if (o.signal !== undefined) {
@@ -283,7 +316,7 @@ export async function runSwipe(model: EmbeddingModel, ds: DmlDataset, metric: Me
           o.onAttack?.({ attack: run.attack, batch: done + 1, batches: myBatches.length, done: done * runs.length + r, total: myBatches.length * runs.length, seconds: (performance.now() - started) / 1000 });
           manualSeed(attackSeed(seed, run.attack, b));
           const keep = b === 0 ? o.examples : undefined;
-          const { values, examples } = attackBatch(model, attacks[r]!, ctx, run.budget, {
+          const { values, perImage, examples } = attackBatch(model, attacks[r]!, ctx, run.budget, {
             method: o.method,
             settings,
             ...(surrogate === undefined ? {} : { surrogate }),
@@ -296,7 +329,12 @@ export async function runSwipe(model: EmbeddingModel, ds: DmlDataset, metric: Me
               examples!.adversarial.dispose();
             }
           }
-          for (const report of attacks[r]!.reports) rows[row + c++] = values[report]!;
+          for (const report of attacks[r]!.reports) {
+            const own = perImage[report]!;
+            if (own.length !== batch.indices.length) throw new Error(`swipe: ${report} measured ${own.length} values for a batch of ${batch.indices.length} queries`);
+            own.forEach((v, q) => (queryRows[(firstQuery + q) * width + 1 + c] = v));
+            rows[row + c++] = values[report]!;
+          }
           bar?.tick(1, `batch ${b + 1}/${batches} ${run.attack}`);
         }
       } finally {
@@ -316,6 +354,7 @@ export async function runSwipe(model: EmbeddingModel, ds: DmlDataset, metric: Me
     model.train(wasTraining);
   }
   rows.set(allreduceNumbers(rows, group));
+  queryRows.set(allreduceNumbers(queryRows, group));
   // Sums in batch order: the same additions whatever the number of ranks.
   sums.clear();
   let recallSum = 0;
@@ -325,7 +364,25 @@ export async function runSwipe(model: EmbeddingModel, ds: DmlDataset, metric: Me
     flat.forEach((col, i) => sums.set(col, (sums.get(col) ?? 0) + rows[row + 1 + i]!));
   }
   done = batches;
-  queries = Math.min(ds.length, batches * profile.batchSize);
+  queries = queryCount;
+  const perQuery: Record<string, number[]> = {};
+  [BENIGN_R1_KEY, ...flat].forEach((col, i) => (perQuery[col] = Array.from({ length: queryCount }, (_, q) => queryRows[q * width + 1 + i]!)));
+  const info = bootstrapInfo(o.bootstrap);
+  const intervals = swipeIntervals(perQuery, o.benignRecallAt1 ?? null, info);
+  const method = o.method ?? 'pgd';
+  const madeOn: SwipeProvenance = {
+    dataset: ds.name,
+    split: ds.split,
+    splitSha256: splitSha256(ds),
+    queries: queryCount,
+    queryIndicesSha256: queryIndicesSha256(Array.from({ length: queryCount }, (_, q) => queryRows[q * width]!)),
+    profile: profile.name,
+    seed,
+    method,
+    transfer: o.surrogate !== undefined,
+    attackOptions: JSON.stringify(Object.fromEntries(Object.entries(o.attackOptions ?? {}).sort(([a], [b]) => (a < b ? -1 : 1)))),
+    benignRecallAt1Given: o.benignRecallAt1 ?? null,
+  };
 
   const attacksOut = means(sums, done);
   const benign = o.benignRecallAt1 ?? (100 * recallSum) / done;
@@ -352,6 +409,11 @@ export async function runSwipe(model: EmbeddingModel, ds: DmlDataset, metric: Me
     lowBenignRecall,
     seconds: (performance.now() - started) / 1000,
     gallerySeconds,
+    intervals,
+    bootstrap: info,
+    estimator: POINT_ESTIMATOR,
+    madeOn,
+    perQuery,
   };
 }
 

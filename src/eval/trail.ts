@@ -25,7 +25,8 @@ import { attackColumn, formatAttackValue } from './columns.js';
 import { formatScore } from './format.js';
 import { ATTACK_NAMES } from './robustness.js';
 import { ARS_MEANING, ERS_MEANING, swipeScope } from './report-svg.js';
-import { runSwipe, withStoredBenign, type SwipeResult } from './swipe.js';
+import { runSwipe, withStoredBenign, type StoredSwipeResult, type SwipeResult } from './swipe.js';
+import { formatInterval, type Interval } from './bootstrap.js';
 import { pageCss } from './report-html.js';
 import { escapeXml as esc } from './report-svg.js';
 
@@ -56,7 +57,7 @@ export interface EpochSwipe {
   /** The kept commit swiped (relative to the run) and its model's SHA-256. */
   checkpoint: { path: string; sha256: string };
   settings: TrailSettings;
-  result: SwipeResult;
+  result: StoredSwipeResult;
   savedAt: string;
 }
 
@@ -70,6 +71,8 @@ export interface TrailRow {
   ARS: number | null;
   /** Each attack's column (its units: attackColumn). */
   attacks: Record<string, number>;
+  /** The swipe's per-query bootstrap intervals (ERS, ARS, benignRecallAt1, every column), keyed as the result's. */
+  intervals: Record<string, Interval>;
   queries: number;
   seconds: number;
 }
@@ -131,7 +134,8 @@ export function readEpochSwipe(file: string): EpochSwipe | null {
 
 /** Whether a stored result still stands for `kept` swiped with `settings`. */
 export function epochSwipeCurrent(e: EpochSwipe | null, kept: KeptEpochStatus, settings: TrailSettings): e is EpochSwipe {
-  return e !== null && e.epoch === kept.epoch && e.checkpoint.sha256 === kept.sha256 && JSON.stringify(e.settings) === JSON.stringify(settings);
+  // A result stored before intervals existed is swiped again, so every row of the table has them.
+  return e !== null && e.result.intervals !== undefined && e.epoch === kept.epoch && e.checkpoint.sha256 === kept.sha256 && JSON.stringify(e.settings) === JSON.stringify(settings);
 }
 
 /** Writes one epoch's result (atomically: a kill leaves the old file or the new one). */
@@ -142,7 +146,7 @@ export function writeEpochSwipe(runDir: string, kept: KeptEpochStatus, settings:
 }
 
 /** The attack columns of a result: the ten ERS columns when it has them, else every column. */
-function mainColumns(r: SwipeResult): string[] {
+function mainColumns(r: StoredSwipeResult): string[] {
   const ers = ATTACK_NAMES.filter((n) => r.attacks[n] !== undefined);
   return ers.length > 0 ? ers : Object.keys(r.attacks);
 }
@@ -162,6 +166,7 @@ export function trailTable(entries: readonly EpochSwipe[]): TrailTable {
       ERS: e.result.ERS,
       ARS: e.result.ARS,
       attacks: Object.fromEntries(columns.filter((c) => e.result.attacks[c] !== undefined).map((c) => [c, e.result.attacks[c]!])),
+      intervals: e.result.intervals ?? {},
       queries: e.result.queries,
       seconds: e.result.seconds,
     };
@@ -170,6 +175,8 @@ export function trailTable(entries: readonly EpochSwipe[]): TrailTable {
 }
 
 const cell = (x: number | null, digits = 1): string => (x === null ? '–' : x.toFixed(digits));
+/** A score with its interval when the row has one. */
+const scoreCell = (r: TrailRow, key: 'ERS' | 'ARS'): string => (r[key] === null ? '–' : `${formatScore(r[key])} ${formatInterval(r.intervals?.[key], 1)}`.trim());
 
 /** The table as Markdown: one row per epoch, units in the header, what ERS/ARS mean under it. */
 export function trailMarkdown(t: TrailTable, heading = '#'): string {
@@ -185,8 +192,9 @@ export function trailMarkdown(t: TrailTable, heading = '#'): string {
     '',
     `| ${head.join(' | ')} |`,
     `| ${head.map(() => '---').join(' | ')} |`,
-    ...t.rows.map((r) => `| ${[r.epoch, cell(r['R@1']), cell(r.mAP), r.ERS === null ? '–' : formatScore(r.ERS), r.ARS === null ? '–' : formatScore(r.ARS), ...t.columns.map((c) => (r.attacks[c] === undefined ? '–' : formatAttackValue(c, r.attacks[c]!)))].join(' | ')} |`),
+    ...t.rows.map((r) => `| ${[r.epoch, cell(r['R@1']), cell(r.mAP), scoreCell(r, 'ERS'), scoreCell(r, 'ARS'), ...t.columns.map((c) => (r.attacks[c] === undefined ? '–' : `${formatAttackValue(c, r.attacks[c]!)} ${formatInterval(r.intervals?.[c], attackColumn(c).digits)}`.trim()))].join(' | ')} |`),
     '',
+    `[lo, hi]: 95 % per-query bootstrap intervals (ERS and ARS through their formulas); the points are means of batch means.`,
     `R@1 and mAP: benign, on the whole test split, as each kept checkpoint's evaluation measured them. **ERS**: ${ERS_MEANING} **ARS**: ${ARS_MEANING}`,
     'Attack columns in their own units and directions: docs/attacks-and-metrics.md §3.',
     '',
