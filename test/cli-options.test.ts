@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { optionLines, parseNumber, parseOptions } from '../src/cli/args.js';
 import { UsageError } from '../src/cli/command.js';
-import { BUDGET_OPTIONS, budgetOverride, withBudget } from '../src/cli/budget-options.js';
+import { BUDGET_OPTIONS, budgetOverride, checkBudgetFlags, withBudget } from '../src/cli/budget-options.js';
 import { MAX_BATCHES_OPTION } from '../src/cli/common-options.js';
 import { getProfile } from '../src/attack/profiles.js';
 import { help, main } from '../src/cli/main.js';
@@ -18,7 +18,9 @@ test('numbers: decimals, exponents and fractions such as 8/255; nothing else', (
   for (const bad of ['', '1/0', '8/', '/255', '1/2/3', 'abc', 'NaN', 'Infinity']) assert.equal(parseNumber(bad), undefined, bad);
   const p = parseOptions(['--epsilon', '8/255', '--steps', '10'], BUDGET_OPTIONS);
   assert.deepEqual(budgetOverride(p), { epsilon: 8 / 255, steps: 10 });
-  assert.throws(() => parseOptions(['--epsilon', '300/255'], BUDGET_OPTIONS), /--epsilon must be in \[0, 1\], got 300\/255/);
+  // An L∞ radius above 1 is refused for the L∞ ball; an L2 radius may exceed 1.
+  assert.throws(() => checkBudgetFlags(parseOptions(['--epsilon', '300/255'], BUDGET_OPTIONS), 'linf'), (e: unknown) => e instanceof UsageError && /epsilon/.test(e.message));
+  assert.doesNotThrow(() => checkBudgetFlags(parseOptions(['--epsilon', '2'], BUDGET_OPTIONS), 'l2'));
   assert.throws(() => parseOptions(['--epsilon', 'x/255'], BUDGET_OPTIONS), /needs a number \(such as 0.5, 1e-3 or 8\/255\), got 'x\/255'/);
 });
 
