@@ -29,3 +29,54 @@ export const OFFICIAL_SPLITS: Readonly<Record<'mnist' | 'fashion' | 'cub' | 'car
 export function officialSplit(dataset: string): OfficialSplit | undefined {
   return (OFFICIAL_SPLITS as Record<string, OfficialSplit>)[dataset];
 }
+
+/** A split as the checker sees it: its labels and, for file-backed sets, the image files it lists. */
+export interface ListedSplit {
+  readonly labels: ArrayLike<number>;
+  readonly files?: readonly string[];
+}
+
+export interface SplitCheck {
+  /** True when every count, label and listed file agrees with the official split. */
+  matches: boolean;
+  /** One line per difference, exact (counts, missing or extra labels, listed files absent on disk). */
+  differences: string[];
+}
+
+const n = (x: number): string => x.toLocaleString('en-US');
+
+function labelRangeDifferences(split: 'train' | 'test', labels: ArrayLike<number>, expected: SplitCounts): string[] {
+  const present = new Set<number>();
+  for (let i = 0; i < labels.length; i++) present.add(labels[i]!);
+  const [first, last] = expected.labels;
+  const missing: number[] = [];
+  for (let l = first; l <= last; l++) if (!present.has(l)) missing.push(l);
+  const extra = [...present].filter((l) => l < first || l > last).sort((a, b) => a - b);
+  const list = (xs: number[]): string => (xs.length <= 10 ? xs.join(', ') : `${xs.slice(0, 10).join(', ')}, … (${xs.length} in all)`);
+  const out: string[] = [];
+  if (missing.length > 0) out.push(`${split}: no image of label${missing.length > 1 ? 's' : ''} ${list(missing)} (official labels ${first}–${last})`);
+  if (extra.length > 0) out.push(`${split}: label${extra.length > 1 ? 's' : ''} ${list(extra)} outside the official ${first}–${last}`);
+  return out;
+}
+
+/**
+ * Compares a copy's splits with the official ones: image and class counts, the label range of each
+ * split, and (`exists` given) whether every listed image file is on disk.
+ */
+export function checkOfficialSplit(official: OfficialSplit, splits: { train: ListedSplit; test: ListedSplit }, exists?: (file: string) => boolean): SplitCheck {
+  const differences: string[] = [];
+  for (const split of ['train', 'test'] as const) {
+    const s = splits[split];
+    const e = official[split];
+    const images = s.labels.length;
+    if (images !== e.images) differences.push(`${split}: ${n(images)} images, official ${n(e.images)} (${n(Math.abs(images - e.images))} ${images < e.images ? 'fewer' : 'more'})`);
+    const classes = new Set(Array.from(s.labels)).size;
+    if (classes !== e.classes) differences.push(`${split}: ${n(classes)} classes, official ${n(e.classes)}`);
+    differences.push(...labelRangeDifferences(split, s.labels, e));
+    if (exists !== undefined && s.files !== undefined) {
+      const absent = s.files.filter((f) => !exists(f));
+      if (absent.length > 0) differences.push(`${split}: ${n(absent.length)} listed image${absent.length > 1 ? 's are' : ' is'} not on disk: ${absent.slice(0, 5).join(', ')}${absent.length > 5 ? ', …' : ''}`);
+    }
+  }
+  return { matches: differences.length === 0, differences };
+}
