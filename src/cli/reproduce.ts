@@ -29,8 +29,10 @@ const DEFAULT_RUNS = path.join('runs', 'reproduce');
 const SECTIONS: readonly OptionSection[] = [
   {
     options: {
+      list: { kind: 'boolean', help: 'print the tables, their sources and row ids' },
       scale: { kind: 'string', value: 'S', choices: SCALES, help: SCALES.map((s) => `${s}: ${SCALE_BUDGETS[s].summary}`).join('\n'), default: 'reduced' },
       plan: { kind: 'boolean', help: "print each row's model passes, its measured cost per pass here, the expected time\nhere and on the stated GPU, and its disk; run nothing" },
+      report: { kind: 'boolean', help: 'write the comparison from the runs already done (the others are marked "not run");\ntrain and swipe nothing' },
       'gpu-minutes': { kind: 'number', value: 'M', above: 0, help: "keep only the rows (in the order given) whose expected times on the stated GPU add up\nto at most M minutes" },
       'robust-eval': { kind: 'boolean', help: 'measure each row with the robust evaluation (worst case of PGD, APGD, a query-only\nsearch and transfer; `rankshield swipe --robust-eval`) instead of the plain profile' },
       runs: { kind: 'string', value: 'DIR', help: 'where run directories go, one per experiment config (reused by any row or table\nwith the same config)', default: DEFAULT_RUNS },
@@ -61,11 +63,11 @@ carries one. docs/reproduce.md describes the tables, the scales and the cost mod
   ),
   options: OPTIONS,
   async run(argv) {
-    if (argv.includes('--list')) {
+    const p = parseOptions(argv, OPTIONS);
+    if (flagBool(p, 'list')) {
       for (const t of TABLES) console.log(`${t.name}: ${t.summary}\n  ${t.source.authors}, "${t.source.title}", ${t.source.venue}, ${t.source.table}\n  rows: ${t.rows.map((r) => r.id).join(' ')}`);
       return 0;
     }
-    const p = parseOptions(argv, OPTIONS);
     const [name, ...rowIds] = p.positionals;
     if (name === undefined) throw new UsageError(`name a table (${TABLES.map((t) => t.name).join(', ')})`);
     let table: PublishedTable;
@@ -96,7 +98,7 @@ carries one. docs/reproduce.md describes the tables, the scales and the cost mod
       rowsPlanned = planned.filter((r) => (sum += r.gpuSeconds / 60) <= gpuMinutes);
     }
     if (plan) {
-      const probes = probeCosts(rowsPlanned);
+      const probes = probeCosts(rowsPlanned, device);
       const report = planReport(table, scale, rowsPlanned, probes, gpuMinutes);
       if (json) console.log(JSON.stringify(report.json));
       else console.log(report.text);
@@ -111,7 +113,8 @@ carries one. docs/reproduce.md describes the tables, the scales and the cost mod
     const started = Date.now();
     const expected = rowsPlanned.reduce((s, r) => s + r.hereSeconds, 0);
     let expectedDone = 0;
-    for (const [i, r] of rowsPlanned.entries()) {
+    const reportOnly = flagBool(p, 'report');
+    for (const [i, r] of reportOnly ? [] : rowsPlanned.entries()) {
       const left = Math.max(0, expected - expectedDone);
       say(`row ${i + 1}/${rowsPlanned.length} ${r.row.id} (${r.paths.key}): ${describeState(r.state)}; ${Math.round((Date.now() - started) / 1000)} s so far, ~${fmtDuration(left)} left by the plan's estimate`);
       await runRow(r, { device, nproc, progress, robust, say, ...(inputs.root !== undefined ? { root: inputs.root } : {}) });
@@ -125,7 +128,12 @@ carries one. docs/reproduce.md describes the tables, the scales and the cost mod
     if (!json) {
       console.log(md);
       say(`wrote ${path.join(out, 'comparison.md')}, comparison.json and comparison.html`);
-    } else console.log(JSON.stringify({ table: table.name, scale, out, rows: comparison.rows.map((x) => ({ id: x.id, status: x.status, key: x.key })) }));
+    } else {
+      // The headline columns per row (the files hold every column).
+      const headline = (x: ComparedRow): Record<string, { published: number | null; measured: number | null }> =>
+        Object.fromEntries(x.cells.filter((c) => ['R@1', 'ERS', 'ARS'].includes(c.key) && c.role === 'compared').map((c) => [c.key, { published: c.published, measured: c.measured }]));
+      console.log(JSON.stringify({ table: table.name, scale, out, rows: comparison.rows.map((x) => ({ id: x.id, status: x.status, key: x.key, ...headline(x) })) }));
+    }
     return 0;
   },
 };
@@ -171,12 +179,12 @@ function planRow(row: PublishedRow, scale: Scale, robust: boolean, runsRoot: str
 const modelKey = (c: ExperimentConfig): string => `${c.model}@${c.dataset}`;
 
 /** One probe per model kind (the cost per image does not depend on the defense). */
-function probeCosts(rows: PlannedRow[]): Map<string, PassCost & { parameters: number }> {
+function probeCosts(rows: PlannedRow[], device: Device): Map<string, PassCost & { parameters: number }> {
   const out = new Map<string, PassCost & { parameters: number }>();
   for (const r of rows) {
     const c = r.counted;
     const k = modelKey(c);
-    if (!out.has(k)) out.set(k, { ...probePassCost(c, getNumThreads()), parameters: parameterCount(c) });
+    if (!out.has(k)) out.set(k, { ...probePassCost(c, getNumThreads(), device), parameters: parameterCount(c) });
     r.hereSeconds = secondsOf(r.work, out.get(k)!).total;
   }
   return out;

@@ -9,7 +9,7 @@ import { createModel } from '../train/checkpoint.js';
 import { KEEP_COMMITS } from '../train/checkpoint.js';
 import type { ExperimentConfig } from '../train/config.js';
 import { DEFENSES } from '../defense/registry.js';
-import { dispose, noGrad, rand, tidy } from '../tensor/index.js';
+import { CPU, dispose, noGrad, rand, tidy, type Device } from '../tensor/index.js';
 import { SCALE_BUDGETS, type Scale } from './scale.js';
 
 /** Forward and backward passes of the model over one training batch (2B images), PGD included, at most. */
@@ -108,16 +108,20 @@ export interface PassCost {
  * Times the row's model here: a forward pass without gradients and a forward + backward over a small batch
  * of random images, after one warm-up. Random weights: the cost does not depend on the values.
  */
-export function probePassCost(c: ExperimentConfig, threads: number): PassCost {
+export function probePassCost(c: ExperimentConfig, threads: number, device: Device = CPU): PassCost {
   const { channels, imageSide } = parseDatasetName(c.dataset).entry;
-  const images = imageSide >= 224 ? 4 : 256;
-  const reps = 2;
-  const model = createModel({ ...c, pretrained: undefined } as ExperimentConfig, 'initial');
+  const onCpu = device === CPU;
+  const images = imageSide >= 224 ? (onCpu ? 4 : 112) : 256;
+  const reps = onCpu ? 2 : 5;
+  const model = createModel({ ...c, pretrained: undefined } as ExperimentConfig, 'initial').to(device);
+  const first = model.parameters()[0]!;
   try {
-    const x = rand([images, channels, imageSide, imageSide]);
+    const x = tidy(() => rand([images, channels, imageSide, imageSide]).to(device));
+    // .item() waits for the device: the forward's result, and after the backward a gradient value.
     const forward = (): void => noGrad(() => tidy(() => void model.forward(x).sum().item()));
     const both = (): void => {
       tidy(() => model.forward(x).sum().backward());
+      tidy(() => void first.grad?.sum().item());
       model.zeroGrad();
     };
     forward();
@@ -130,7 +134,7 @@ export function probePassCost(c: ExperimentConfig, threads: number): PassCost {
     dispose(x);
     const f = (t1 - t0) / 1000 / reps / images;
     const fb = (t2 - t1) / 1000 / reps / images;
-    return { forward: f, backward: Math.max(fb - f, 0), probe: `${c.model}: ${images} images of ${channels}×${imageSide}×${imageSide}, ${reps} timed repetitions after a warm-up, ${threads} thread(s)` };
+    return { forward: f, backward: Math.max(fb - f, 0), probe: `${c.model} on ${device}: ${images} images of ${channels}×${imageSide}×${imageSide}, ${reps} timed repetitions after a warm-up${onCpu ? `, ${threads} thread(s)` : ''}` };
   } finally {
     model.dispose();
   }

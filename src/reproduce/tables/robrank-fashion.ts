@@ -32,7 +32,7 @@ export const ROBRANK_FASHION: PublishedTable = {
   source: {
     title: 'Adversarial Attack and Defense in Deep Ranking',
     authors: 'Mo Zhou, Le Wang, Zhenxing Niu, Qilin Zhang, Nanning Zheng, Gang Hua',
-    venue: 'IEEE TPAMI 2024 (RobRank repository documentation)',
+    venue: 'IEEE TPAMI; the table is in the RobRank repository documentation',
     link: 'https://github.com/cdluminate/robrank',
     table: 'doc/dmltab-fashion.txt (Fashion-MNIST, c2f2)',
   },
