@@ -88,5 +88,5 @@ test('a second run reuses both runs and trains nothing; --plan shows them done',
   assert.equal(plan.status, 0, plan.stderr);
   assert.match(plan.stdout, /^na-n +[0-9a-f]{16} +swiped +1×2 +1\+1 /m);
   assert.match(plan.stdout, /^act-n +[0-9a-f]{16} +swiped +1×2 +5\+3 /m);
-  assert.match(plan.stdout, /cost here, c2f2@fashion .*forward [0-9.]+ ms\/image/);
+  assert.match(plan.stdout, /cost here, c2f2 on 1×28×28 .*forward [0-9.]+ ms\/image/);
 });

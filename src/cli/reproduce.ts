@@ -13,7 +13,7 @@ import {
 import { readMeasured, rowRunPaths, runState, swipeRun, swipeSettings, type RowRunPaths, type RunState, type SwipeSettings } from '../reproduce/runs.js';
 import { MissingInput, parseScale, rowConfig, SCALE_BUDGETS, SCALES, type Scale } from '../reproduce/scale.js';
 import { selectRows, TABLES, tableByName, type PublishedRow, type PublishedTable } from '../reproduce/tables/index.js';
-import { canonicalJson, type ExperimentConfig } from '../train/config.js';
+import { canonicalJson, datasetOf, type ExperimentConfig } from '../train/config.js';
 import { train, TrainingInterrupted } from '../train/trainer.js';
 import { engineInfo, getNumThreads, type Device } from '../tensor/index.js';
 import { UsageError, type Command } from './command.js';
@@ -176,7 +176,10 @@ function planRow(row: PublishedRow, scale: Scale, robust: boolean, runsRoot: str
 }
 
 /** Probes are shared by rows with the same model on the same input (the defense does not change the cost per image). */
-const modelKey = (c: ExperimentConfig): string => `${c.model}@${c.dataset}`;
+const modelKey = (c: ExperimentConfig): string => {
+  const { channels, imageSide } = datasetOf(c);
+  return `${c.model} on ${channels}×${imageSide}×${imageSide}`;
+};
 
 /** One probe per model kind (the cost per image does not depend on the defense). */
 function probeCosts(rows: PlannedRow[], device: Device): Map<string, PassCost & { parameters: number }> {
