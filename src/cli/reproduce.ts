@@ -13,7 +13,7 @@ import {
 import { readMeasured, rowRunPaths, runState, swipeRun, swipeSettings, type RowRunPaths, type RunState, type SwipeSettings } from '../reproduce/runs.js';
 import { MissingInput, parseScale, rowConfig, SCALE_BUDGETS, SCALES, type Scale } from '../reproduce/scale.js';
 import { selectRows, TABLES, tableByName, type PublishedRow, type PublishedTable } from '../reproduce/tables/index.js';
-import { canonicalJson, datasetOf, type ExperimentConfig } from '../train/config.js';
+import { canonicalJson, datasetOf, type ExperimentConfig } from '../run/config.js';
 import { train, TrainingInterrupted } from '../train/trainer.js';
 import { engineInfo, getNumThreads, type Device } from '../tensor/index.js';
 import { UsageError, type Command } from './command.js';
@@ -284,7 +284,7 @@ async function runRow(r: PlannedRow, o: { device: Device; nproc: number; progres
   if (r.swipe.robust || o.nproc > 1) {
     // The robust evaluation and multi-process swipes are the swipe command's own paths.
     const args = [r.paths.dir, '--profile', r.swipe.profile.name, '--seed', String(r.swipe.seed), '--out', r.paths.swipeDir, '--json', '--examples', '0', '--device', o.device,
-      ...(r.swipe.maxIter !== null ? ['--max-iter', String(r.swipe.maxIter)] : []), ...(r.swipe.robust ? ['--robust-eval'] : ['--nproc', String(o.nproc)])];
+      ...(r.swipe.maxIter !== null ? ['--max-batches', String(r.swipe.maxIter)] : []), ...(r.swipe.robust ? ['--robust-eval'] : ['--nproc', String(o.nproc)])];
     if (r.swipe.robust) args.splice(args.indexOf('--examples'), 2);
     const code = await swipeCommand.run(args);
     if (code !== 0) throw new Error(`swiping ${r.row.id} exited with ${code}`);

@@ -5,9 +5,9 @@
 import { getProfile } from '../attack/profiles.js';
 import { officialSplit } from '../data/official-splits.js';
 import { parseDatasetName } from '../data/registry.js';
-import { createModel } from '../train/checkpoint.js';
-import { KEEP_COMMITS } from '../train/checkpoint.js';
-import type { ExperimentConfig } from '../train/config.js';
+import { KEEP_COMMITS } from '../run/commit.js';
+import { createModel } from '../run/model-factory.js';
+import type { ExperimentConfig } from '../run/config.js';
 import { DEFENSES } from '../defense/registry.js';
 import { CPU, dispose, noGrad, rand, tidy, type Device } from '../tensor/index.js';
 import { SCALE_BUDGETS, type Scale } from './scale.js';

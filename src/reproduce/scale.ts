@@ -1,7 +1,7 @@
 // Layer: reproduce. The three budgets a published row can be run at, and the
 // experiment (ExperimentConfig) and swipe settings of a row at a budget.
 import { createHash } from 'node:crypto';
-import { canonicalJson, parseShorthand, resolveConfig, type ExperimentConfig } from '../train/config.js';
+import { canonicalJson, parseShorthand, resolveConfig, type ExperimentConfig } from '../run/config.js';
 import type { PublishedRow } from './tables/types.js';
 
 export const SCALES = ['smoke', 'reduced', 'full'] as const;
