@@ -271,11 +271,22 @@ async function runRow(r: PlannedRow, o: { device: Device; nproc: number; progres
       const code = await launchRanks(o.nproc, 'train', args);
       if (code !== 0) throw new Error(`training ${r.row.id} with ${o.nproc} processes exited with ${code}; rerun to resume`);
     } else {
+      // Ctrl-C / SIGTERM: the current step finishes and a checkpoint is written, so a rerun resumes there.
+      const stop = new AbortController();
+      const onSignal = (sig: NodeJS.Signals): void => {
+        o.say(`${sig}: finishing the current step, then writing a checkpoint`);
+        stop.abort(sig);
+      };
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
       try {
-        await train({ config, outDir: r.paths.dir, resume, overwrite, progress: o.progress, device: o.device, onNotice: o.say });
+        await train({ config, outDir: r.paths.dir, resume, overwrite, progress: o.progress, device: o.device, signal: stop.signal, onNotice: o.say });
       } catch (e) {
         if (e instanceof TrainingInterrupted) throw new Error(`${e.message}; rerun the same command to resume`);
         throw e;
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
       }
     }
   }
