@@ -33,7 +33,7 @@ function reproduce(...extra: string[]): { status: number | null; stdout: string;
 }
 
 test('smoke scale: both rows run and the comparison holds the published columns', async () => {
-  const r = reproduce();
+  const r = reproduce('--json');
   assert.equal(r.status, 0, r.stderr);
   const c = JSON.parse(await readFile(path.join(tmp, 'out', 'comparison.json'), 'utf8')) as Comparison;
   assert.equal(c.table, 'fashion');
