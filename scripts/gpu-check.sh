@@ -22,7 +22,9 @@
 # info, train (Fashion c2f2, 8 code epochs), eval on cpu and on the device, a full rob28 swipe,
 # an exact mid-epoch resume on the device (a run stopped by SIGINT inside its epoch, resumed, must
 # give the uninterrupted run's weights, CUDA generator state included),
-# one η = 32 HM[S,g_LGA] epoch, bench engine and bench swipe with both sides on the device, and a
+# one η = 32 HM[S,g_LGA] epoch, bench engine and bench swipe with both sides on the device,
+# `reproduce fashion` at the paper's budget for the rows its plan fits in REPRO_GPU_MINUTES (default 3;
+# N/A and ACT first; smoke scale in the dry run) with the comparison to RobRank's numbers, and a
 # 2-rank run (NCCL for CUDA tensors; needs 2 GPUs, else recorded as skipped). After every step
 # $OUT/gpu-check.json (OUT defaults to ./gpu-check-out) holds the summary so far; its last version
 # is also the last line of stdout.
@@ -188,7 +190,9 @@ if [[ ! -f $OUT/build/libtorch.json ]] || ! tail -1 "$steps" | grep -q '"ok":tru
 export RANKSHIELD_ADDON=$OUT/build/Release/rankshield_native.node
 run=(node bin/rankshield.js)
 if ((dry)); then short=(--epochs 1 --max-batches 5); swipe_short=(--max-iter 1); hm_short=(--max-batches 2); bench_engine=(--iters 3 --rounds 1 --warmup 1); bench_swipe=(--batches 1 --steps 2); resume_steps=16
-else short=(); swipe_short=(); hm_short=(); bench_engine=(); bench_swipe=(--batches 2); resume_steps=400; fi
+  repro=(na-n act-n --scale smoke)
+else short=(); swipe_short=(); hm_short=(); bench_engine=(); bench_swipe=(--batches 2); resume_steps=400
+  repro=(na-n act-n na-e na-c act-e act-c est-n est-e est-c --scale full --gpu-minutes "${REPRO_GPU_MINUTES:-3}"); fi
 
 # An exact mid-epoch resume on the device: run B is stopped with SIGINT once its log shows step 4
 # of the epoch (it finishes the step, commits a checkpoint inside the epoch, exits 130); resumed, it
@@ -230,6 +234,10 @@ step hm-eta32-epoch "${run[@]}" train fashion:rc2f2ghmetsmi:ptripletN --pgd-step
   --out "$OUT/hm32" --overwrite --quiet --json
 step bench-engine "${run[@]}" bench engine --device "$device" --threads "${RANKSHIELD_THREADS:-1}" --python python3 "${bench_engine[@]}" --json
 step bench-swipe "${run[@]}" bench swipe --device "$device" --threads "${RANKSHIELD_THREADS:-1}" --python python3 "${bench_swipe[@]}"
+# RobRank's Fashion table through `reproduce`: the rows the plan fits in REPRO_GPU_MINUTES (N/A and ACT
+# first) at the paper's budget, compared with the published numbers in $OUT/reproduce-fashion/comparison.md.
+step reproduce-plan "${run[@]}" reproduce fashion "${repro[@]}" --plan --device "$device" --runs "$OUT/reproduce-runs" --json
+step reproduce-fashion "${run[@]}" reproduce fashion "${repro[@]}" --device "$device" --runs "$OUT/reproduce-runs" --out "$OUT/reproduce-fashion" --quiet --json
 step two-ranks two_ranks
 write_summary 1
 cat "$summary"

@@ -28,6 +28,7 @@ export const SLOW = {
   serve: 'a real server and its worker processes over loopback HTTP',
   'certify-attack': 'APGD-L2 with restarts and EOT against every certified query of a Gaussian-trained c2f2 (the certificate never broken)',
   compare: 'three models trained and swiped through the CLI on a Fashion-MNIST slice, compared and refused',
+  'reproduce-smoke': '`reproduce fashion` (N/A and ACT rows) at smoke scale end to end, then again reusing the runs',
   'robust-eval': 'three robust evaluations (nine attacks × PGD, APGD, Square, transfer, ε sweep) on real c2f2 models',
 };
 

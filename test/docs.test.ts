@@ -44,8 +44,8 @@ function anchors(markdown: string): Set<string> {
   return new Set([...markdown.matchAll(/^#+ (.+)$/gm)].map((m) => m[1]!.toLowerCase().replace(/[^a-z0-9 -]/g, '').replace(/ /g, '-')));
 }
 
-/** Reports a run writes (report.md, swipe.md, summary.md, trail.md, losses.md, certify.md, budgets.md, compare.md): outputs named in the docs, not documentation files. */
-const RUN_OUTPUT = /(^|\/)(report|swipe|summary|trail|losses|certify|budgets|compare)\.md$/;
+/** Reports a run writes (report.md, swipe.md, summary.md, trail.md, losses.md, certify.md, budgets.md, compare.md, comparison.md): outputs named in the docs, not documentation files. */
+const RUN_OUTPUT = /(^|\/)(report|swipe|summary|trail|losses|certify|budgets|compare|comparison)\.md$/;
 
 test('README, docs/, --help texts and source comments point only at files and sections that exist in the package', async () => {
   const texts: [string, string][] = [

@@ -27,11 +27,12 @@ const HEIGHT: Record<string, number> = {
   run: 10, // experiment config, checkpoint storage and verification, run directories, the model factory
   eval: 11,
   train: 12, // the trainer evaluates after epochs (eval below), never the other way
-  bench: 13, // bench/ (outside src/): the side-by-side benchmarks; `rankshield bench` loads them
-  serve: 14, // the HTTP service (the CLI starts it)
-  web: 15, // the explorer page (it reads the service's types)
-  cli: 16,
-  'index.ts': 17, // src/index.ts, the package's public API: the top, it may import every layer
+  reproduce: 13, // published tables as data, the run planner and the comparison (trains and swipes through train/ and eval/)
+  bench: 14, // bench/ (outside src/): the side-by-side benchmarks; `rankshield bench` loads them
+  serve: 15, // the HTTP service (the CLI starts it)
+  web: 16, // the explorer page (it reads the service's types)
+  cli: 17,
+  'index.ts': 18, // src/index.ts, the package's public API: the top, it may import every layer
 };
 
 function sourceFiles(dir: string): string[] {

@@ -1,10 +1,12 @@
 // Layer: cli. `rankshield data <stats|check|convert-cars>`: inspect datasets,
 // verify that every image decodes, convert Cars-196 annotations to CSV.
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { UsageError, type Command } from './command.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { CARS_DIR, readCarsMat } from '../data/cars.js';
 import { resolveRoot } from '../data/file-dataset.js';
+import { checkOfficialSplit, officialSplit, type SplitCheck } from '../data/official-splits.js';
 import { datasetStats, DATASET_NAMES, openDataset, parseDatasetName, type OpenedDataset } from '../data/registry.js';
 import { flagBool, flagNumber, flagString, optionLines, OUTPUT_OPTIONS, parseOptions, ROOT_OPTION, type OptionTable } from './args.js';
 
@@ -14,8 +16,10 @@ const CACHE_OPTION = { 'no-cache': { kind: 'boolean', help: 'read the dataset ag
 const SUBCOMMANDS = {
   stats: {
     synopsis: 'stats NAME [options]',
-    what: `Split sizes, classes and SHA-256 fingerprints. With --json the last line is
-{"dataset","train","test","classes","train_sha256","test_sha256"}.
+    what: `Split sizes, classes and SHA-256 fingerprints, and a check against the official split
+(images and classes per split, label ranges, listed images present on disk; docs/datasets.md):
+"matches the official split" or each difference. With --json the last line is
+{"dataset","train","test","classes","train_sha256","test_sha256","official":{"matches","differences"}}.
 mnist/fashion: SHA-256 of the uint8 pixels (N·784, split order) then the uint8 labels.
 cub/cars/sop/folder: SHA-256 of the split listing ("<relative path>\\t<label>\\n" lines).`,
     options: { ...ROOT_OPTION, json: OUTPUT_OPTIONS.json, ...CACHE_OPTION },
@@ -104,6 +108,7 @@ async function open(name: string, f: Flags): Promise<OpenedDataset> {
 async function stats(f: Flags): Promise<number> {
   const d = await open(onlyName(f, 'stats'), f);
   const s = datasetStats(d);
+  const official = officialCheck(d);
   if (!f.json) {
     const rows = [
       ['split', 'images', 'classes', `sha256 (${d.fingerprint})`],
@@ -114,9 +119,22 @@ async function stats(f: Flags): Promise<number> {
     console.log(`dataset ${s.dataset}: ${d.train.source}; ${s.classes} classes in all; image ${d.train.channels}×${d.train.height}×${d.train.width}`);
     for (const r of rows) console.log(r.map((v, c) => (c === 3 ? v : c === 0 ? v.padEnd(widths[c]!) : v.padStart(widths[c]!))).join('  '));
     if (d.fromCache) console.log('(loaded from the dataset cache)');
+    if (official !== null) {
+      if (official.matches) console.log('matches the official split');
+      else console.log(`differs from the official split:\n${official.differences.map((x) => `  ${x}`).join('\n')}`);
+    }
   }
-  if (f.json) console.log(JSON.stringify(s));
-  return 0;
+  if (f.json) console.log(JSON.stringify({ ...s, ...(official !== null ? { official } : {}) }));
+  return official === null || official.matches ? 0 : 1;
+}
+
+/** The copy against its official split (null for datasets without one: folders of your own). */
+function officialCheck(d: OpenedDataset): SplitCheck | null {
+  const o = officialSplit(d.name);
+  if (o === undefined) return null;
+  const listed = (ds: OpenedDataset['train']): { labels: ArrayLike<number>; files?: readonly string[] } =>
+    ds.kind === 'memory' ? { labels: ds.labels } : { labels: ds.labels, files: ds.files };
+  return checkOfficialSplit(o, { train: listed(d.train), test: listed(d.test) }, existsSync);
 }
 
 async function check(f: Flags): Promise<number> {

@@ -19,6 +19,7 @@ const COMMANDS: Record<string, [string, Loader]> = {
   import: ['turn a RobRank (PyTorch Lightning) checkpoint into a rankshield run directory', async () => (await import('./import.js')).importCommand],
   data: ['dataset statistics, fingerprints and checks (mnist, fashion, cub, cars, sop, folder:PATH)', async () => (await import('./data.js')).dataCommand],
   info: ['libtorch version and path, CUDA devices, BLAS, threads, distributed support', async () => (await import('./info.js')).infoCommand],
+  reproduce: ['rerun a published table (RobRank Fashion, CVPR\'22, CA-TRIDE) and compare with its numbers', async () => (await import('./reproduce.js')).reproduceCommand],
   bench: ['side-by-side benchmarks against PyTorch (engine, data, …)', async () => (await import('./bench.js')).benchCommand],
 };
 
