@@ -44,8 +44,13 @@ export interface AttackColumn {
 
 /** One attack of the catalogue. */
 export interface AttackEntry {
-  /** The name in tables, profiles and seeds (a kind's position in ATTACKS seeds its selections: append new kinds). */
+  /** The name in tables and profiles. */
   readonly kind: string;
+  /**
+   * Mixed into the seed of the attack's random choices (candidates, queries, targets): fixed for good, so
+   * re-sorting ATTACKS changes no number. A new attack takes the next unused id; an id is never reused.
+   */
+  readonly seedId: number;
   /** Other spellings a user may type (upper-cased before matching). */
   readonly aliases?: readonly string[];
   readonly summary: string;
@@ -70,6 +75,7 @@ const PERCENTILE = { unit: '%', digits: 1 } as const;
 export const ATTACKS = [
   {
     kind: 'CA+',
+    seedId: 0,
     summary: 'perturbs the image as a candidate so that it rises in the rankings of W gallery queries (drawn uniformly)',
     chooses: 'queries',
     perturbs: 'candidate',
@@ -79,6 +85,7 @@ export const ATTACKS = [
   },
   {
     kind: 'CA-',
+    seedId: 1,
     summary: 'perturbs the image as a candidate so that it sinks in the rankings of W queries drawn from its top-1% neighbours',
     chooses: 'queries',
     perturbs: 'candidate',
@@ -88,6 +95,7 @@ export const ATTACKS = [
   },
   {
     kind: 'QA+',
+    seedId: 2,
     summary: 'perturbs the query so that M gallery candidates (drawn uniformly) rise in its ranking',
     chooses: 'candidates',
     perturbs: 'query',
@@ -97,6 +105,7 @@ export const ATTACKS = [
   },
   {
     kind: 'QA-',
+    seedId: 3,
     summary: 'perturbs the query so that M candidates drawn from its top-1% neighbours sink in its ranking',
     chooses: 'candidates',
     perturbs: 'query',
@@ -106,6 +115,7 @@ export const ATTACKS = [
   },
   {
     kind: 'TMA',
+    seedId: 4,
     summary: "pulls the query's embedding towards a random gallery item's (cosine similarity)",
     chooses: null,
     perturbs: 'query',
@@ -115,6 +125,7 @@ export const ATTACKS = [
   },
   {
     kind: 'ES',
+    seedId: 5,
     aliases: ['ES:D', 'ES:R'],
     summary: "moves the query's embedding as far as possible from its clean position",
     chooses: null,
@@ -128,6 +139,7 @@ export const ATTACKS = [
   },
   {
     kind: 'LTM',
+    seedId: 6,
     summary: 'puts every gallery item of another class in front of every item of the query’s class',
     chooses: null,
     perturbs: 'query',
@@ -137,6 +149,7 @@ export const ATTACKS = [
   },
   {
     kind: 'GTM',
+    seedId: 7,
     summary: 'pulls the query onto its best-ranked gallery item of another class than its clean top-1',
     chooses: null,
     perturbs: 'query',
@@ -146,6 +159,7 @@ export const ATTACKS = [
   },
   {
     kind: 'GTT',
+    seedId: 8,
     summary: "pushes the query's clean top-1 out of its 4 nearest items",
     chooses: null,
     perturbs: 'query',
@@ -158,6 +172,7 @@ export const ATTACKS = [
   },
   {
     kind: 'SPQA+',
+    seedId: 9,
     summary: 'QA+ while the query’s clean top-5 neighbours must stay on top',
     chooses: 'candidates',
     perturbs: 'query',
@@ -170,6 +185,7 @@ export const ATTACKS = [
   },
   {
     kind: 'SPQA-',
+    seedId: 10,
     summary: 'QA− while five of the query’s top-1% neighbours must stay on top',
     chooses: 'candidates',
     perturbs: 'query',
@@ -185,8 +201,15 @@ export const ATTACKS = [
 /** An attack's name: one of the catalogue's kinds (a union made from ATTACKS, so a typo does not compile). */
 export type AttackKind = (typeof ATTACKS)[number]['kind'];
 
-/** Every attack kind, in catalogue order (a kind's index seeds its selections). */
+/** Every attack kind, in catalogue order (the order of help and menus; seeds come from each entry's seedId). */
 export const ATTACK_KINDS: readonly AttackKind[] = ATTACKS.map((a) => a.kind);
+
+/** The fixed seed id of an attack kind (its entry's `seedId`, whatever its position in ATTACKS). */
+export function seedIdOf(kind: AttackKind): number {
+  const entry = ATTACKS.find((a) => a.kind === kind);
+  if (entry === undefined) throw new Error(`unknown attack '${kind}' (expected one of ${ATTACKS.map((a) => a.kind).join(', ')})`);
+  return entry.seedId;
+}
 
 /** Whether a string is an attack kind as the catalogue spells it (no aliases; see parseAttackKind). */
 export function isAttackKind(s: string): s is AttackKind {

@@ -15,7 +15,7 @@ import type { Metric, MetricName } from '../metric/metric.js';
 import type { EmbeddingModel } from '../models/model.js';
 import { mixSeed, testLoader, type DmlDataset } from '../data/index.js';
 import {
-  ATTACK_KINDS,
+  seedIdOf,
   methodSettings,
   attackBatch,
   buildBatchContext,
@@ -221,9 +221,12 @@ export function attackOfRun(run: ProfileRun, ds: DmlDataset, options: AttackOpti
   return createAttack(run.attack, { spqaXiRate: spqaXiRate(ds.name), ...run.options, ...options });
 }
 
-/** The generator seed of one attack kind on one query batch: a swipe's numbers do not depend on what else ran. */
+/**
+ * The generator seed of one attack kind on one query batch: a swipe's numbers do not depend on what else ran,
+ * nor on where the kind sits in the catalogue (its entry's fixed seed id).
+ */
 export function attackSeed(seed: number, kind: AttackKind, batch: number): number {
-  return mixSeed(seed, ATTACK_KINDS.indexOf(kind), batch) >>> 0;
+  return mixSeed(seed, seedIdOf(kind), batch) >>> 0;
 }
 
 /**
