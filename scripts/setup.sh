@@ -52,3 +52,5 @@ if [[ ! -f $addon || native/src/bridge.cc -nt $addon || native/binding.gyp -nt $
 fi
 
 npx --no-install tsc -p tsconfig.json
+# The explorer page (browser modules, DOM types) reads the declarations the line above wrote.
+npx --no-install tsc -p src/web/tsconfig.json

@@ -5,7 +5,7 @@
 // the candidate pulled up the ranking; a swipe streams its progress to the end
 // and another is cancelled; the Runs tab shows the run's plot; the page logs no
 // console errors; behind a token, the page asks for it once. A screenshot of the Explore tab is saved in
-// dist/test-output/explorer/. app.js type-checks with its JSDoc types.
+// dist/test-output/explorer/. The page's modules are built first (src/web/tsconfig.json).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -59,7 +59,7 @@ async function numbers(page: Page, selector: string, attribute: string): Promise
   return out;
 }
 
-test('app.js type-checks (// @ts-check, JSDoc types)', () => {
+test('the page builds (src/web/*.ts → dist/src/web/)', () => {
   const r = spawnSync(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(ROOT, 'src', 'web', 'tsconfig.json')], { encoding: 'utf8' });
   assert.equal(r.status, 0, `tsc on src/web:\n${r.stdout}${r.stderr}`);
 });

@@ -43,9 +43,21 @@ function sourceFiles(dir: string): string[] {
   });
 }
 
-/** Relative import specifiers of a file (static `from '…'` and dynamic `import('…')`). */
+/**
+ * Import aliases of the explorer's tsconfig (`@serve/…` → the main project's declarations of src/serve/):
+ * an import through one is an import of that layer.
+ */
+const ALIASES: ReadonlyMap<string, string> = new Map(
+  Object.entries((JSON.parse(readFileSync(path.join(ROOT, 'src', 'web', 'tsconfig.json'), 'utf8')) as { compilerOptions: { paths?: Record<string, string[]> } }).compilerOptions.paths ?? {}).map(
+    ([alias, [target]]) => [alias.replace(/\*$/, ''), /dist\/src\/([\w-]+)\/\*$/.exec(target ?? '')?.[1] ?? `unmapped alias ${alias}`],
+  ),
+);
+
+/** Import specifiers of a file that name a source: relative ones and aliases (static `from '…'` and dynamic `import('…')`). */
 function relativeImports(text: string): string[] {
-  return [...text.matchAll(/(?:from\s+|import\()\s*'(\.{1,2}\/[^']+)'/g)].map((m) => m[1]!);
+  return [...text.matchAll(/(?:from\s+|import\()\s*'((?:\.{1,2}|@[\w-]+)\/[^']+)'/g)]
+    .map((m) => m[1]!)
+    .filter((spec) => spec.startsWith('.') || [...ALIASES.keys()].some((a) => spec.startsWith(a)));
 }
 
 const files: SourceFile[] = sourceFiles(path.join(ROOT, 'src')).map((file) => ({
@@ -61,6 +73,7 @@ const benchFiles: SourceFile[] = readdirSync(path.join(ROOT, 'bench'))
 
 /** The layer of an import target: a src/ folder, or 'bench'. */
 function targetLayer(from: string, spec: string): string | null {
+  for (const [alias, layer] of ALIASES) if (spec.startsWith(alias)) return layer;
   const rel = path.relative(ROOT, path.resolve(path.dirname(from), spec)).split(path.sep);
   if (rel[0] === 'src') return rel.length === 2 ? 'index.ts' : rel[1]!;
   return rel[0] === 'bench' ? 'bench' : null;
@@ -108,12 +121,16 @@ test('the check reports an upward import and passes a downward one', () => {
     at('src/util/x.ts', "const t = await import('../tensor/index.js');"), // util → tensor, dynamic: upward
     at('src/train/x.ts', "import { evaluateBenign } from '../eval/benign.js';\nimport { SIDECAR } from '../run/checkpoint.js';"), // downward
     at('src/eval/y.ts', "import { embedDataset } from './embed.js';"), // own layer
+    at('src/serve/x.ts', "import type { ModelInfo } from '@serve/answers.js';\nimport type { Hit } from '@fastify/static';"), // alias of its own layer; a package
+    at('src/attack/x.ts', "import type { ModelInfo } from '@serve/answers.js';"), // alias of a layer above: upward
   ];
   assert.deepEqual(upwardImports(synthetic, HEIGHT), [
     "src/eval/x.ts (eval) → ../train/trainer.js (train)",
     "src/run/x.ts (run) → ../eval/benign.js (eval)",
     "src/util/x.ts (util) → ../tensor/index.js (tensor)",
+    "src/attack/x.ts (attack) → @serve/answers.js (serve)",
   ]);
+  assert.deepEqual([...ALIASES], [['@serve/', 'serve']], "src/web/tsconfig.json's aliases");
 });
 
 test('no file imports a layer above its own', () => {
@@ -122,7 +139,7 @@ test('no file imports a layer above its own', () => {
 
 test('no import circle among the sources', () => {
   const all = [...files, ...benchFiles];
-  const edges = new Map(all.map((f) => [f.file, relativeImports(f.text).map((spec) => path.resolve(path.dirname(f.file), spec).replace(/\.js$/, '.ts'))]));
+  const edges = new Map(all.map((f) => [f.file, relativeImports(f.text).filter((spec) => spec.startsWith('.')).map((spec) => path.resolve(path.dirname(f.file), spec).replace(/\.js$/, '.ts'))]));
   const state = new Map<string, 'open' | 'done'>();
   const circles: string[] = [];
   const visit = (file: string, trail: string[]): void => {

@@ -46,7 +46,7 @@ test('packed, installed and used from a strict TypeScript project', { timeout: 4
     'LICENSE', 'README.md', 'package.json', 'bin/rankshield.js', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/cli/main.js',
     'native/binding.gyp', 'native/libtorch.js', 'native/src/bridge.cc', 'scripts/install-addon.js',
     'docs/api.md', 'docs/cli.md', 'docs/methods.md', 'docs/attacks-and-metrics.md', 'docs/datasets.md',
-    'src/web/index.html', 'src/web/app.js', 'src/web/style.css',
+    'src/web/index.html', 'src/web/style.css', 'dist/src/web/app.js', 'dist/src/web/api-client.js',
   ]) {
     assert.ok(files.includes(needed), `the package lacks ${needed}`);
   }

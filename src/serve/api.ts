@@ -15,8 +15,12 @@ import { galleryQuery, parse, requestSchemas } from './schemas.js';
 import type { ServeContext } from './context.js';
 import type { AttackOutcome, JobRequest, JobResult, Neighbours, QueryInput } from './protocol.js';
 import type { Job } from './queue.js';
+import type { AttackAnswer, GalleryPage, Hit, ModelInfo, SearchAnswer } from './answers.js';
 
 const RESULT_IMAGES = ['query', 'perturbation', 'adversarial'] as const;
+
+/** The URL of one picture of an attack result. */
+const resultImage = (resultId: string, which: (typeof RESULT_IMAGES)[number]): string => `/api/images/results/${resultId}/${which}.png`;
 
 /** A checkpoint's stored benign metrics as the report columns (fractions), or null when it has none. */
 function benignOf(stored: Record<string, number> | null): Record<string, number> | null {
@@ -25,7 +29,7 @@ function benignOf(stored: Record<string, number> | null): Record<string, number>
 }
 
 /** Neighbour lists as the API shows them: 1-based rank, gallery id, label, distance. */
-function ranked(ctx: ServeContext, n: Neighbours): { rank: number; id: number; label: number; distance: number }[] {
+function ranked(ctx: ServeContext, n: Neighbours): Hit[] {
   return n.ids.map((id, i) => ({ rank: i + 1, id, label: ctx.ds.labels[id]!, distance: n.distances[i]! }));
 }
 
@@ -64,7 +68,7 @@ export function registerApi(app: FastifyInstance, ctx: ServeContext): void {
     queue: ctx.queue.stats(),
   }));
 
-  app.get('/api/model', async () => ({
+  app.get('/api/model', async (): Promise<ModelInfo> => ({
     checkpoint: ctx.checkpoint,
     config: ctx.config,
     dataset: ctx.dataset,
@@ -78,7 +82,7 @@ export function registerApi(app: FastifyInstance, ctx: ServeContext): void {
     defaultProfile: ersProfile(height).name,
   }));
 
-  app.get('/api/gallery', async (req) => {
+  app.get('/api/gallery', async (req): Promise<GalleryPage> => {
     const q = parse(galleryQuery, req.query, 'query string');
     const offset = q.offset ?? 0;
     const limit = q.limit ?? LIMITS.defaultPageSize;
@@ -115,7 +119,7 @@ export function registerApi(app: FastifyInstance, ctx: ServeContext): void {
     return reply.type('image/png').header('cache-control', 'private, max-age=3600').send(images[which]);
   });
 
-  app.post('/api/search', async (req, reply) => {
+  app.post('/api/search', async (req, reply): Promise<SearchAnswer> => {
     const started = performance.now();
     const body = parse(schemas.search, req.body);
     const k = body.k ?? LIMITS.defaultK;
@@ -136,7 +140,7 @@ export function registerApi(app: FastifyInstance, ctx: ServeContext): void {
     };
   });
 
-  app.post('/api/attack', async (req, reply) => {
+  app.post('/api/attack', async (req, reply): Promise<AttackAnswer> => {
     const started = performance.now();
     const body = parse(schemas.attack, req.body);
     let attack: ReturnType<typeof parseAttackKind>;
@@ -169,7 +173,7 @@ export function registerApi(app: FastifyInstance, ctx: ServeContext): void {
       measure: measures[0],
       measures,
       query: body.query.id !== undefined ? { id: body.query.id, label: outcome.label } : { label: outcome.label, labelFrom: 'nearest gallery image' },
-      images: Object.fromEntries(RESULT_IMAGES.map((w) => [w, `/api/images/results/${resultId}/${w}.png`])),
+      images: { query: resultImage(resultId, 'query'), perturbation: resultImage(resultId, 'perturbation'), adversarial: resultImage(resultId, 'adversarial') },
       perturbationScale: pictures.scale,
       linf: outcome.linf,
       topkBefore: ranked(ctx, outcome.topkBefore),

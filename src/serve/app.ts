@@ -5,7 +5,8 @@
 //     schemas.ts; every error is `{ error, statusCode }` naming the problem;
 //   - no CORS headers (a page of another origin cannot read the API), no
 //     caching of API answers, nosniff, no framing;
-//   - the explorer page: static files of <package>/src/web (or a placeholder).
+//   - the explorer page: index.html and style.css from <package>/src/web, its
+//     modules as the build compiled them into <package>/dist/src/web (or a placeholder).
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
@@ -18,9 +19,17 @@ import type { ServeContext } from './context.js';
 import { registerApi } from './api.js';
 import { registerJobRoutes } from './job-routes.js';
 
-/** A page for when src/web/ has no index.html (a checkout without the explorer). */
-const PLACEHOLDER = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>rankshield serve</title></head>
-<body><h1>rankshield serve</h1><p>The explorer page is not installed (src/web/index.html is missing). The API is at <code>/api/</code>;
+/** Where the explorer page's files are: its page and style sheet, and its compiled modules. */
+export interface WebRoots {
+  /** index.html and style.css (src/web/). */
+  pages: string;
+  /** app.js and the modules it imports, compiled from src/web/*.ts (dist/src/web/). */
+  modules: string;
+}
+
+/** A page for when the explorer is missing: src/web/index.html absent, or its modules not built. */
+const placeholder = (why: string): string => `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>rankshield serve</title></head>
+<body><h1>rankshield serve</h1><p>The explorer page is not installed (${why}). The API is at <code>/api/</code>;
 see docs/service.md, e.g. <code>curl http://127.0.0.1:8080/api/health</code>.</p></body></html>\n`;
 
 /** Constant-time comparison of the Authorization header with `Bearer <token>` (hashes make the lengths equal). */
@@ -91,8 +100,8 @@ function drain(raw: IncomingMessage): Promise<void> {
 
 const DRAIN_MS = 5000;
 
-/** The fastify instance with every route; `webRoot` is the explorer page's folder. */
-export async function buildApp(ctx: ServeContext, webRoot: string): Promise<FastifyInstance> {
+/** The fastify instance with every route; `web` says where the explorer page's files are. */
+export async function buildApp(ctx: ServeContext, web: WebRoots): Promise<FastifyInstance> {
   const app = Fastify({ bodyLimit: LIMITS.bodyBytes, logger: false, routerOptions: { maxParamLength: 200 }, return503OnClosing: true });
   // JSON is the only body type the API reads.
   app.removeContentTypeParser('text/plain');
@@ -124,10 +133,13 @@ export async function buildApp(ctx: ServeContext, webRoot: string): Promise<Fast
   registerApi(app, ctx);
   registerJobRoutes(app, ctx);
 
-  if (existsSync(path.join(webRoot, 'index.html'))) {
-    await app.register(fastifyStatic, { root: webRoot, prefix: '/', index: ['index.html'], dotfiles: 'deny', list: false });
+  const missing = !existsSync(path.join(web.pages, 'index.html'))
+    ? 'src/web/index.html is missing'
+    : !existsSync(path.join(web.modules, 'app.js')) ? 'its modules are not built: npm run build' : null;
+  if (missing === null) {
+    await app.register(fastifyStatic, { root: [web.pages, web.modules], prefix: '/', index: ['index.html'], dotfiles: 'deny', list: false });
   } else {
-    app.get('/', async (_req, reply) => reply.type('text/html; charset=utf-8').send(PLACEHOLDER));
+    app.get('/', async (_req, reply) => reply.type('text/html; charset=utf-8').send(placeholder(missing)));
   }
   return app;
 }

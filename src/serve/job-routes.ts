@@ -14,7 +14,8 @@ import { LIMITS } from './limits.js';
 import { parse, requestSchemas } from './schemas.js';
 import { listRuns, runPlotPath } from './runs.js';
 import type { ServeContext } from './context.js';
-import type { Job, JobProgress } from './queue.js';
+import type { Job } from './queue.js';
+import type { JobEvents, JobProgress, JobView, RunsAnswer, SwipeStarted } from './answers.js';
 
 /** Seconds between comment lines on an idle event stream (keeps proxies from closing it). */
 const PING_SECONDS = 15;
@@ -35,8 +36,8 @@ function resultOf(ctx: ServeContext, job: Job): SwipeResult | undefined {
   return job.result === undefined ? undefined : withStoredBenign(job.result as SwipeResult, ctx.storedMetrics);
 }
 
-function view(ctx: ServeContext, job: Job): ReturnType<Job['snapshot']> & { cancelRequested?: boolean } {
-  const s = job.snapshot();
+function view(ctx: ServeContext, job: Job): JobView {
+  const { result: _raw, ...s } = job.snapshot(); // a swipe's result is shown as resultOf gives it
   const result = resultOf(ctx, job);
   return { ...s, ...(result === undefined ? {} : { result }), ...(job.cancelRequested && job.state === 'running' ? { cancelRequested: true } : {}) };
 }
@@ -49,7 +50,8 @@ export function registerJobRoutes(app: FastifyInstance, ctx: ServeContext): void
     const body = parse(schemas.swipe, req.body ?? {});
     if (body.robustEval === true && body.profile !== undefined && !['rob28', 'rob224'].includes(body.profile)) throw new HttpError(400, 'robustEval needs an ERS profile (rob28 or rob224)');
     const job = ctx.queue.submit({ kind: 'swipe', profile: body.profile ?? ersProfile(ctx.shape[1]).name, maxQueries: body.maxQueries, seed: body.seed ?? 0, ...(body.robustEval === true ? { robustEval: true } : {}) }, true);
-    return reply.code(202).send({ jobId: job.id });
+    const started: SwipeStarted = { jobId: job.id };
+    return reply.code(202).send(started);
   });
 
   app.get<{ Params: { id: string } }>('/api/jobs/:id', async (req) => view(ctx, jobOf(ctx, req.params.id)));
@@ -66,11 +68,11 @@ export function registerJobRoutes(app: FastifyInstance, ctx: ServeContext): void
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', connection: 'keep-alive' });
-    const send = (event: string, data: unknown): void => void res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    const send = <E extends keyof JobEvents>(event: E, data: JobEvents[E]): void => void res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
     const onProgress = (p: JobProgress): void => send('progress', { state: job.state, ...p });
     const onEnd = (): void => {
       if (job.state === 'done') send('done', { result: resultOf(ctx, job) });
-      else send(job.state, { error: job.error });
+      else send(job.state === 'cancelled' ? 'cancelled' : 'failed', { error: job.error });
       stop();
       res.end();
     };
@@ -101,7 +103,7 @@ export function registerJobRoutes(app: FastifyInstance, ctx: ServeContext): void
     return reply.type(REPORTS[file as keyof typeof REPORTS]).send(file === 'report.json' ? json : file === 'report.md' ? markdown : svg);
   });
 
-  app.get('/api/runs', async () => ({ runs: listRuns(ctx.runsDir) }));
+  app.get('/api/runs', async (): Promise<RunsAnswer> => ({ runs: listRuns(ctx.runsDir) }));
 
   app.get<{ Params: { name: string; file: string } }>('/api/runs/:name/:file', async (req, reply) => {
     const file = runPlotPath(ctx.runsDir, req.params.name, req.params.file);

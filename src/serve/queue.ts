@@ -10,15 +10,7 @@ import { HttpError } from './errors.js';
 import { LIMITS } from './limits.js';
 import { JobCancelled, WorkerPool } from './pool.js';
 import type { GalleryEmbeddings, JobRequest, JobResult, NeighbourTable, WorkerSpec } from './protocol.js';
-
-export type JobState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
-
-export interface JobProgress {
-  done: number;
-  total: number;
-  attack?: string;
-  etaSeconds?: number;
-}
+import type { JobProgress, JobState } from './answers.js';
 
 /** One job. `events` emits 'progress' (JobProgress) while it runs and 'end' once when it is done, failed or cancelled. */
 export class Job {

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { indicesByLabel } from '../data/index.js';
 import type { MetricName } from '../metric/metric.js';
 import { readCheckpointInfo, resolveCheckpointDir } from '../run/checkpoint.js';
-import { buildApp } from './app.js';
+import { buildApp, type WebRoots } from './app.js';
 import { LIMITS } from './limits.js';
 import { Lru } from './lru.js';
 import { JobQueue } from './queue.js';
@@ -16,11 +16,11 @@ import { openGallery } from './source.js';
 import type { ServeContext } from './context.js';
 import type { WorkerSpec } from './protocol.js';
 
-/** The package's root folder (dist/src/serve/ → three up), where package.json and src/web/ are. */
+/** The package's root folder (dist/src/serve/ → three up), where package.json, src/web/ and dist/ are. */
 const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
-/** The explorer page's static files. */
-export const WEB_ROOT = path.join(PACKAGE_ROOT, 'src', 'web');
+/** The explorer page's static files: its page and style sheet, and the modules the build compiled. */
+export const WEB_ROOTS: WebRoots = { pages: path.join(PACKAGE_ROOT, 'src', 'web'), modules: path.join(PACKAGE_ROOT, 'dist', 'src', 'web') };
 
 export interface ServeOptions {
   /** A checkpoint, or `modelFile` with `dataset` (and `metric`). */
@@ -91,7 +91,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
       results: new Lru(LIMITS.keptResults),
       galleryPngs: new Lru(LIMITS.cachedImages),
     };
-    const app = await buildApp(ctx, WEB_ROOT);
+    const app = await buildApp(ctx, WEB_ROOTS);
     await app.listen({ host: o.host, port: o.port });
     const address = app.server.address();
     const port = typeof address === 'object' && address !== null ? address.port : o.port;
