@@ -33,7 +33,11 @@ export function defaultThreads(): number {
 
 /** The Python whose PyTorch the benches compare against: --python, else RANKSHIELD_BENCH_PYTHON, else Debian's. */
 export const DEFAULT_PYTHON = '/usr/bin/python3';
-const PYTHON_OPTION = { kind: 'string', value: 'PATH', help: `the python whose PyTorch runs the other side (RANKSHIELD_BENCH_PYTHON; default ${DEFAULT_PYTHON}, Debian's python3-torch), e.g. a venv's bin/python with pip's torch 2.x` } as const satisfies OptionTable[string];
+const PYTHON_OPTION = {
+  kind: 'string',
+  value: 'PATH',
+  help: `the python whose PyTorch runs the other side (RANKSHIELD_BENCH_PYTHON; default ${DEFAULT_PYTHON}, Debian's python3-torch), e.g. a venv's bin/python with pip's torch 2.x`,
+} as const satisfies OptionTable[string];
 let python = process.env.RANKSHIELD_BENCH_PYTHON || DEFAULT_PYTHON;
 
 /** Chooses the bench's Python (from a --python flag); undefined keeps the default. */
@@ -56,10 +60,18 @@ export const BENCH_OPTIONS = {
 } as const satisfies OptionTable;
 
 /** --device for the benches that take it (engine, swipe). */
-export const DEVICE_OPTION = { kind: 'string', value: 'D', help: 'cpu | cuda | cuda:N: where both sides compute (PyTorch gets the same device)' } as const satisfies OptionTable[string];
+export const DEVICE_OPTION = {
+  kind: 'string',
+  value: 'D',
+  help: 'cpu | cuda | cuda:N: where both sides compute (PyTorch gets the same device)',
+} as const satisfies OptionTable[string];
 
 /** Parses the shared bench flags (Node's util.parseArgs underneath) over a bench's defaults; `extra` adds a bench's own flags. */
-export function parseBenchArgs(argv: string[], defaults: { batch: number; warmup: number; iters: number; rounds: number }, extra: OptionTable = {}): BenchArgs & { extra: Map<string, string | number | boolean> } {
+export function parseBenchArgs(
+  argv: string[],
+  defaults: { batch: number; warmup: number; iters: number; rounds: number },
+  extra: OptionTable = {},
+): BenchArgs & { extra: Map<string, string | number | boolean> } {
   const p = parseOptions(argv, { ...BENCH_OPTIONS, ...extra });
   useBenchPython(flagString(p, 'python'));
   const n = (name: keyof typeof defaults): number => flagNumber(p, name) ?? defaults[name];
@@ -98,7 +110,11 @@ export function benchPytorch(): { python: string; version: string } {
 /** Runs a PyTorch reference script and parses the JSON object on its last stdout line. */
 export function pythonTorch(script: string, args: (string | number)[]): Record<string, number> {
   if (python.includes('/') && !existsSync(python)) {
-    throw new Error(python === DEFAULT_PYTHON ? `${python} not found: install Debian's python3-torch (npm run setup -- --bench), or pass --python PATH` : `--python ${python}: no such file`);
+    throw new Error(
+      python === DEFAULT_PYTHON
+        ? `${python} not found: install Debian's python3-torch (npm run setup -- --bench), or pass --python PATH`
+        : `--python ${python}: no such file`,
+    );
   }
   const r = spawnSync(python, [script, ...args.map(String)], { encoding: 'utf8', maxBuffer: 64 << 20 });
   if (r.status !== 0) {

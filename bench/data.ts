@@ -26,8 +26,20 @@ interface DataBenchArgs {
 
 function parseArgs(argv: string[]): DataBenchArgs {
   const n = (help: string) => ({ kind: 'int', value: 'N', min: 1, help }) as const;
-  const p = parseOptions(argv, { images: n('images to write and decode'), classes: n('classes'), width: n('image width'), height: n('image height'), json: { kind: 'boolean', help: 'print only the JSON line' } });
-  return { images: flagNumber(p, 'images') ?? 300, classes: flagNumber(p, 'classes') ?? 10, width: flagNumber(p, 'width') ?? 500, height: flagNumber(p, 'height') ?? 375, json: flagBool(p, 'json') };
+  const p = parseOptions(argv, {
+    images: n('images to write and decode'),
+    classes: n('classes'),
+    width: n('image width'),
+    height: n('image height'),
+    json: { kind: 'boolean', help: 'print only the JSON line' },
+  });
+  return {
+    images: flagNumber(p, 'images') ?? 300,
+    classes: flagNumber(p, 'classes') ?? 10,
+    width: flagNumber(p, 'width') ?? 500,
+    height: flagNumber(p, 'height') ?? 375,
+    json: flagBool(p, 'json'),
+  };
 }
 
 /** A photo-like test image: smooth colour gradients plus noise, so JPEG decoding does real work. */

@@ -22,7 +22,14 @@ export async function runDefenseBench(argv: string[]): Promise<number> {
   const train = (await openDataset('fashion')).train as InMemoryDataset;
   const { dir, imagesFile, labelsFile } = exportFashionTrain(train, 'defense');
   const script = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'defense.py');
-  const hm = (skipSatisfied: boolean): DefenseConfig => ({ kind: 'hm', source: 'softhard', destination: 'lga', gradualBase: 'semihard', steps: eta, skipSatisfied });
+  const hm = (skipSatisfied: boolean): DefenseConfig => ({
+    kind: 'hm',
+    source: 'softhard',
+    destination: 'lga',
+    gradualBase: 'semihard',
+    steps: eta,
+    skipSatisfied,
+  });
   /** ms per batch, and the share of full-batch PGD triplet work the epoch did. */
   const time = async (defense: DefenseConfig, round: number): Promise<{ ms: number; work: number }> => {
     const config = { ...defaultConfig('fashion'), batchPairs: args.batch, maxBatches: args.iters, defense };
@@ -63,9 +70,13 @@ export async function runDefenseBench(argv: string[]): Promise<number> {
     skip_satisfied_pgd_work: Math.round(m.skippingWork! * 1000) / 1000,
   };
   if (!args.json) {
-    console.log(`defense bench: ${result.defense}, c2f2 on Fashion-MNIST, ${args.batch} pairs/batch, ${args.iters} batches × ${args.rounds} rounds, ${args.threads} thread(s)`);
+    console.log(
+      `defense bench: ${result.defense}, c2f2 on Fashion-MNIST, ${args.batch} pairs/batch, ${args.iters} batches × ${args.rounds} rounds, ${args.threads} thread(s)`,
+    );
     console.log(`  rankshield ${result.rankshield_ms_per_batch} ms/batch   pytorch ${result.pytorch_ms_per_batch} ms/batch   ratio ${result.ratio}`);
-    console.log(`  rankshield with skip-satisfied ${result.rankshield_skip_satisfied_ms_per_batch} ms/batch (${result.skip_satisfied_speedup}× faster, same adversarial batches; ${(100 * result.skip_satisfied_pgd_work).toFixed(1)} % of the PGD triplet work)`);
+    console.log(
+      `  rankshield with skip-satisfied ${result.rankshield_skip_satisfied_ms_per_batch} ms/batch (${result.skip_satisfied_speedup}× faster, same adversarial batches; ${(100 * result.skip_satisfied_pgd_work).toFixed(1)} % of the PGD triplet work)`,
+    );
   }
   console.log(JSON.stringify(result));
   return 0;

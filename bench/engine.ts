@@ -17,10 +17,12 @@ export async function runEngineBench(argv: string[]): Promise<number> {
   const model = new C2F2().to(device);
   const opt = new Adam(model.parameters(), { lr: 1e-3, weightDecay: 1e-7 });
   const x = rand([args.batch, 1, 28, 28], { device });
-  const timed = (fn: () => void): (() => void) => () => {
-    fn();
-    synchronize(device);
-  };
+  const timed =
+    (fn: () => void): (() => void) =>
+    () => {
+      fn();
+      synchronize(device);
+    };
 
   const forward = (): void => noGrad(() => tidy(() => void model.forward(x)));
   const trainStep = (): void => {
@@ -84,7 +86,10 @@ export async function runEngineBench(argv: string[]): Promise<number> {
   if (!args.json) {
     console.log(`engine bench: c2f2, batch ${args.batch}, ${args.threads} thread(s), ${device}, median of ${args.iters} × ${args.rounds} alternating rounds`);
     console.log(`  rankshield on libtorch ${torchVersion()}; PyTorch ${pytorch.version} (${pytorch.python})`);
-    for (const c of cases) console.log(`  ${c.name.padEnd(12)} rankshield ${c.rankshield_ms.toFixed(1).padStart(7)} ms   pytorch ${c.pytorch_ms.toFixed(1).padStart(7)} ms   ratio ${c.ratio.toFixed(3)}`);
+    for (const c of cases)
+      console.log(
+        `  ${c.name.padEnd(12)} rankshield ${c.rankshield_ms.toFixed(1).padStart(7)} ms   pytorch ${c.pytorch_ms.toFixed(1).padStart(7)} ms   ratio ${c.ratio.toFixed(3)}`,
+      );
     console.log(`  op call overhead: rankshield ${result.op_call_overhead_us.rankshield} us, pytorch ${result.op_call_overhead_us.pytorch} us`);
   }
   console.log(JSON.stringify(result));
@@ -95,4 +100,3 @@ function round(x: number, digits = 2): number {
   const f = 10 ** digits;
   return Math.round(x * f) / f;
 }
-

@@ -33,11 +33,14 @@ export async function runRobrankParityBench(argv: string[]): Promise<number> {
   });
   const run = p.positionals[0];
   const robrank = flagString(p, 'robrank');
-  if (run === undefined || robrank === undefined) throw new UsageError('usage: rankshield bench robrank RUN --robrank DIR [--max-iter N] [--attacks CA+,QA+,ES]');
-  if (!existsSync(path.join(robrank, 'robrank', 'attacks', 'advrank.py'))) throw new UsageError(`--robrank ${robrank}: no robrank/attacks/advrank.py there (give the root of a RobRank checkout)`);
+  if (run === undefined || robrank === undefined)
+    throw new UsageError('usage: rankshield bench robrank RUN --robrank DIR [--max-iter N] [--attacks CA+,QA+,ES]');
+  if (!existsSync(path.join(robrank, 'robrank', 'attacks', 'advrank.py')))
+    throw new UsageError(`--robrank ${robrank}: no robrank/attacks/advrank.py there (give the root of a RobRank checkout)`);
   const kinds = (flagString(p, 'attacks') ?? ERS_ATTACK_KINDS.join(',')).split(',').map((k): AttackKind => {
     const kind = k.trim().toUpperCase();
-    if (!isAttackKind(kind) || !ERS_ATTACK_KINDS.includes(kind)) throw new UsageError(`--attacks: unknown kind '${kind}' (expected some of ${ERS_ATTACK_KINDS.join(', ')})`);
+    if (!isAttackKind(kind) || !ERS_ATTACK_KINDS.includes(kind))
+      throw new UsageError(`--attacks: unknown kind '${kind}' (expected some of ${ERS_ATTACK_KINDS.join(', ')})`);
     return kind;
   });
   const batches = flagNumber(p, 'max-iter') ?? 2;
@@ -49,17 +52,33 @@ export async function runRobrankParityBench(argv: string[]): Promise<number> {
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'rankshield-robrank-parity-'));
   try {
     if (model.kind !== 'c2f2' || info.config.metric !== 'N' || !['fashion', 'mnist'].includes(info.config.dataset)) {
-      throw new UsageError(`bench robrank compares c2f2 models with metric N on MNIST / Fashion-MNIST; ${run} is ${model.kind}, metric ${info.config.metric}, ${info.config.dataset}`);
+      throw new UsageError(
+        `bench robrank compares c2f2 models with metric N on MNIST / Fashion-MNIST; ${run} is ${model.kind}, metric ${info.config.metric}, ${info.config.dataset}`,
+      );
     }
     const { test } = await loadSmallDataset(info.config.dataset as 'fashion' | 'mnist');
-    const profile = { name: 'rob28', usedFor: 'parity', batchSize: 128, runs: kinds.map((attack) => ({ attack, budget: { epsilon: 77 / 255, alpha: 3 / 255, steps: 32 } })) };
+    const profile = {
+      name: 'rob28',
+      usedFor: 'parity',
+      batchSize: 128,
+      runs: kinds.map((attack) => ({ attack, budget: { epsilon: 77 / 255, alpha: 3 / 255, steps: 32 } })),
+    };
     const ours = await runSwipe(model, test, metricByName('N'), { profile, maxIter: batches, seed });
     const images = path.join(tmp, 'images.u8');
     const labels = path.join(tmp, 'labels.u8');
     writeFileSync(images, test.pixels);
     writeFileSync(labels, Uint8Array.from(test.labels));
     const script = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'robrank_parity.py');
-    const theirs = pythonTorch(script, [path.resolve(robrank), path.join(path.resolve(run), 'model.safetensors'), images, labels, batches, threads, seed, kinds.join(',')]);
+    const theirs = pythonTorch(script, [
+      path.resolve(robrank),
+      path.join(path.resolve(run), 'model.safetensors'),
+      images,
+      labels,
+      batches,
+      threads,
+      seed,
+      kinds.join(','),
+    ]);
     const rows = ATTACKS.flatMap((a) => (kinds.includes(a.kind) ? Object.keys(a.columns) : [])).map((column) => {
       const r = ours.attacks[column]!;
       const t = theirs[column]!;
@@ -71,7 +90,10 @@ export async function runRobrankParityBench(argv: string[]): Promise<number> {
       console.log(`rob28 (ε 77/255, α 3/255, η 32) on ${run}: ${ours.queries} queries, seed ${seed}, ${threads} thread(s)`);
       console.log('| column | rankshield | RobRank code | difference | noise (1 s.e.) |');
       console.log('| --- | --- | --- | --- | --- |');
-      for (const r of rows) console.log(`| ${r.column} | ${r.rankshield.toFixed(3)} | ${r.robrank.toFixed(3)} | ${r.difference.toFixed(3)} | ${r.noise === null ? '—' : r.noise.toFixed(2)} |`);
+      for (const r of rows)
+        console.log(
+          `| ${r.column} | ${r.rankshield.toFixed(3)} | ${r.robrank.toFixed(3)} | ${r.difference.toFixed(3)} | ${r.noise === null ? '—' : r.noise.toFixed(2)} |`,
+        );
       console.log(`seconds: rankshield ${ours.seconds.toFixed(1)}, RobRank code ${theirs.seconds!.toFixed(1)}`);
     }
     console.log(JSON.stringify({ bench: 'robrank', run, queries: ours.queries, seed, rows, seconds: { rankshield: ours.seconds, robrank: theirs.seconds } }));

@@ -26,17 +26,26 @@ export async function runScriptedBench(argv: string[]): Promise<number> {
     const opt = new Adam(model.parameters(), { lr: 1e-3 });
     const out = {
       forward: medianMs(() => noGrad(() => tidy(() => void model.forward(x))), args.warmup, args.iters),
-      input_grad: medianMs(() => tidy(() => {
-        const xa = x.clone().requiresGrad_();
-        gradOf(model.forward(xa).pow(2).mean(), xa);
-      }), args.warmup, args.iters),
-      train_step: medianMs(() => {
-        tidy(() => {
-          opt.zeroGrad();
-          model.forward(x).pow(2).mean().backward();
-        });
-        opt.step();
-      }, args.warmup, args.iters),
+      input_grad: medianMs(
+        () =>
+          tidy(() => {
+            const xa = x.clone().requiresGrad_();
+            gradOf(model.forward(xa).pow(2).mean(), xa);
+          }),
+        args.warmup,
+        args.iters,
+      ),
+      train_step: medianMs(
+        () => {
+          tidy(() => {
+            opt.zeroGrad();
+            model.forward(x).pow(2).mean().backward();
+          });
+          opt.step();
+        },
+        args.warmup,
+        args.iters,
+      ),
     };
     opt.dispose();
     return out;
@@ -48,7 +57,8 @@ export async function runScriptedBench(argv: string[]): Promise<number> {
   const cases = Object.keys(n).map((k) => ({ name: k, native_ms: n[k]!, scripted_ms: sc[k]!, ratio: Math.round((sc[k]! / n[k]!) * 1000) / 1000 }));
   if (!args.json) {
     console.log(`scripted bench: c2f2, batch ${args.batch}, ${args.threads} thread(s), median of ${args.iters} × ${args.rounds} rounds`);
-    for (const c of cases) console.log(`  ${c.name.padEnd(11)} native ${c.native_ms.toFixed(1)} ms   scripted ${c.scripted_ms.toFixed(1)} ms   ratio ${c.ratio}`);
+    for (const c of cases)
+      console.log(`  ${c.name.padEnd(11)} native ${c.native_ms.toFixed(1)} ms   scripted ${c.scripted_ms.toFixed(1)} ms   ratio ${c.ratio}`);
   }
   console.log(JSON.stringify({ bench: 'scripted', threads: args.threads, batch: args.batch, cases }));
   for (const m of Object.values(models)) m.dispose();

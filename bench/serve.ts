@@ -56,7 +56,11 @@ function parse(argv: string[]): ServeBenchArgs {
 function tinyCheckpoint(): string {
   const out = path.join(mkdtempSync(path.join(os.tmpdir(), 'rankshield-bench-serve-')), 'run');
   process.stderr.write(`bench serve: training a tiny c2f2 checkpoint in ${out} (give --checkpoint to skip)\n`);
-  const r = spawnSync(process.execPath, [BIN, 'train', 'fashion:rc2f2:ptripletN', '--epochs', '1', '--batch', '32', '--max-batches', '6', '--quiet', '--json', '--out', out], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const r = spawnSync(
+    process.execPath,
+    [BIN, 'train', 'fashion:rc2f2:ptripletN', '--epochs', '1', '--batch', '32', '--max-batches', '6', '--quiet', '--json', '--out', out],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
   if (r.status !== 0) throw new Error(`rankshield train exited with ${r.status}`);
   return out;
 }
@@ -79,12 +83,16 @@ function startServer(checkpoint: string, gallery: number | undefined): Promise<{
 /** One request on the keep-alive agent: status and body. */
 function request(agent: http.Agent, url: URL, method: string, body?: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { agent, method, headers: body === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
-    });
+    const req = http.request(
+      url,
+      { agent, method, headers: body === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -105,7 +113,10 @@ async function timeAttacks(agent: http.Agent, base: URL, gallerySize: number, n:
       if (r.status !== 200) throw new Error(`attack ${kind}: HTTP ${r.status}: ${r.body.slice(0, 200)}`);
       times.push(performance.now() - t0);
     }
-    out[kind] = percentile(times.sort((a, b) => a - b), 50);
+    out[kind] = percentile(
+      times.sort((a, b) => a - b),
+      50,
+    );
   }
   return out;
 }
@@ -142,7 +153,9 @@ export async function runServeBench(argv: string[]): Promise<number> {
         if (t0 >= measureFrom) latencies.push(performance.now() - t0);
       }
     };
-    process.stderr.write(`bench serve: ${args.clients} clients, ${args.warmup} s warm-up + ${args.seconds} s of searches by id (k = ${args.k}) on a ${model.gallerySize}-image ${model.dataset} gallery\n`);
+    process.stderr.write(
+      `bench serve: ${args.clients} clients, ${args.warmup} s warm-up + ${args.seconds} s of searches by id (k = ${args.k}) on a ${model.gallerySize}-image ${model.dataset} gallery\n`,
+    );
     await Promise.all(Array.from({ length: args.clients }, (_, c) => client(c)));
     const sorted = latencies.sort((a, b) => a - b);
     const attackMs = await timeAttacks(agent, base, model.gallerySize, args.attacks);
@@ -164,8 +177,12 @@ export async function runServeBench(argv: string[]): Promise<number> {
       attack_ms: attackMs,
     };
     if (!args.json) {
-      console.log(`searches/s  ${result.throughput_rps.toFixed(0)}   (${result.requests} in ${args.seconds} s, ${errors} errors${firstError === '' ? '' : `; first: ${firstError}`})`);
-      console.log(`latency ms  p50 ${result.p50_ms.toFixed(1)}  p95 ${result.p95_ms.toFixed(1)}  p99 ${result.p99_ms.toFixed(1)}  max ${result.max_ms.toFixed(1)}`);
+      console.log(
+        `searches/s  ${result.throughput_rps.toFixed(0)}   (${result.requests} in ${args.seconds} s, ${errors} errors${firstError === '' ? '' : `; first: ${firstError}`})`,
+      );
+      console.log(
+        `latency ms  p50 ${result.p50_ms.toFixed(1)}  p95 ${result.p95_ms.toFixed(1)}  p99 ${result.p99_ms.toFixed(1)}  max ${result.max_ms.toFixed(1)}`,
+      );
       for (const [kind, ms] of Object.entries(attackMs)) console.log(`attack ${kind.padEnd(6)} ${(ms / 1000).toFixed(2)} s`);
     }
     console.log(JSON.stringify(result));

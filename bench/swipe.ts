@@ -37,7 +37,10 @@ function parse(argv: string[]): SwipeBenchArgs {
   });
   useBenchPython(flagString(p, 'python'));
   const out: SwipeBenchArgs = {
-    threads: flagNumber(p, 'threads') ?? defaultThreads(), gallery: flagNumber(p, 'gallery') ?? 10000, batches: flagNumber(p, 'batches') ?? 1, steps: flagNumber(p, 'steps') ?? 32,
+    threads: flagNumber(p, 'threads') ?? defaultThreads(),
+    gallery: flagNumber(p, 'gallery') ?? 10000,
+    batches: flagNumber(p, 'batches') ?? 1,
+    steps: flagNumber(p, 'steps') ?? 32,
     device: parseDevice(flagString(p, 'device') ?? 'cpu'),
   };
   if (out.batches * 128 > out.gallery) throw new UsageError('--batches × 128 must not exceed --gallery');
@@ -67,12 +70,27 @@ export async function runSwipeBench(argv: string[]): Promise<number> {
   const theirs = pythonTorch(script, [args.threads, args.gallery, 128, args.batches, args.steps, args.device]);
   const rankshieldQps = ours.queries / oursSeconds;
   const pytorchQps = theirs.qps!;
-  console.log(`rob28 swipe, ${args.batches} batch(es) of 128 queries × 9 attacks × η ${args.steps}, gallery ${args.gallery}, ${args.threads} thread(s), ${args.device}`);
+  console.log(
+    `rob28 swipe, ${args.batches} batch(es) of 128 queries × 9 attacks × η ${args.steps}, gallery ${args.gallery}, ${args.threads} thread(s), ${args.device}`,
+  );
   console.log(`  rankshield on libtorch ${torchVersion()}; PyTorch ${pytorch.version} (${pytorch.python})`);
   console.log(`  rankshield  ${rankshieldQps.toFixed(2)} queries/s  (attacks ${oursSeconds.toFixed(1)} s, gallery ${ours.gallerySeconds.toFixed(1)} s)`);
   console.log(`  PyTorch     ${pytorchQps.toFixed(2)} queries/s  (attacks ${theirs.seconds!.toFixed(1)} s, gallery ${theirs.gallery_s!.toFixed(1)} s)`);
   console.log(`  ratio rankshield/PyTorch throughput ${(rankshieldQps / pytorchQps).toFixed(3)}`);
-  console.log(JSON.stringify({ bench: 'swipe', device: args.device, rankshield_libtorch: torchVersion(), pytorch: pytorch.version, python: pytorch.python, threads: args.threads, batches: args.batches, rankshield_qps: round(rankshieldQps), pytorch_qps: round(pytorchQps), ratio: round(rankshieldQps / pytorchQps) }));
+  console.log(
+    JSON.stringify({
+      bench: 'swipe',
+      device: args.device,
+      rankshield_libtorch: torchVersion(),
+      pytorch: pytorch.version,
+      python: pytorch.python,
+      threads: args.threads,
+      batches: args.batches,
+      rankshield_qps: round(rankshieldQps),
+      pytorch_qps: round(pytorchQps),
+      ratio: round(rankshieldQps / pytorchQps),
+    }),
+  );
   return 0;
 }
 

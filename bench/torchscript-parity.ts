@@ -34,7 +34,10 @@ try {
   dispose([...sd.values()]);
   const scripted = ScriptedModel.load(pt, [1, 28, 28]);
   const result: Record<string, Record<string, number>> = {};
-  for (const [name, model] of [['native', native], ['scripted', scripted]] as const) {
+  for (const [name, model] of [
+    ['native', native],
+    ['scripted', scripted],
+  ] as const) {
     const benign = await evaluateBenign(model, data.test, metricByName('N'));
     const swipe = await runSwipe(model, data.test, metricByName('N'), { profile: 'rob28', maxIter: Number(values['max-iter']) });
     result[name] = { 'R@1': benign['R@1'], mAP: benign.mAP, 'mAP@R': benign['mAP@R'], ...swipe.attacks, ERS: swipe.ERS ?? NaN };

@@ -68,8 +68,12 @@ export async function runTrainBench(argv: string[]): Promise<number> {
     ratio: Math.round((o / t) * 1000) / 1000,
   };
   if (!args.json) {
-    console.log(`train bench: Fashion-MNIST c2f2, ${args.batch} pairs/batch, ${args.iters} batches × ${args.rounds} rounds, ${args.nproc} process(es) × ${args.threads} thread(s)`);
-    console.log(`  rankshield ${result.rankshield_ms_per_batch} ms/batch (epoch ≈ ${result.rankshield_epoch_s} s)   pytorch ${result.pytorch_ms_per_batch} ms/batch (epoch ≈ ${result.pytorch_epoch_s} s)   ratio ${result.ratio}`);
+    console.log(
+      `train bench: Fashion-MNIST c2f2, ${args.batch} pairs/batch, ${args.iters} batches × ${args.rounds} rounds, ${args.nproc} process(es) × ${args.threads} thread(s)`,
+    );
+    console.log(
+      `  rankshield ${result.rankshield_ms_per_batch} ms/batch (epoch ≈ ${result.rankshield_epoch_s} s)   pytorch ${result.pytorch_ms_per_batch} ms/batch (epoch ≈ ${result.pytorch_epoch_s} s)   ratio ${result.ratio}`,
+    );
   }
   console.log(JSON.stringify(result));
   return 0;
@@ -78,18 +82,20 @@ export async function runTrainBench(argv: string[]): Promise<number> {
 /** Runs bench/train-rank as `n` ranks on loopback; rank 0's JSON line. */
 async function rankshieldRanks(script: string, n: number, args: number[]): Promise<Record<string, number>> {
   const port = await freeLoopbackPort();
-  const runs = Array.from({ length: n }, (_, rank) =>
-    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, [script, ...args.map(String)], {
-        env: { ...process.env, RANK: String(rank), WORLD_SIZE: String(n), LOCAL_RANK: String(rank), MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port) },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d));
-      child.stderr.on('data', (d: Buffer) => (stderr += d));
-      child.on('exit', (code) => resolve({ code, stdout, stderr }));
-    }),
+  const runs = Array.from(
+    { length: n },
+    (_, rank) =>
+      new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+        const child = spawn(process.execPath, [script, ...args.map(String)], {
+          env: { ...process.env, RANK: String(rank), WORLD_SIZE: String(n), LOCAL_RANK: String(rank), MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port) },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (d: Buffer) => (stdout += d));
+        child.stderr.on('data', (d: Buffer) => (stderr += d));
+        child.on('exit', (code) => resolve({ code, stdout, stderr }));
+      }),
   );
   const done = await Promise.all(runs);
   const failed = done.findIndex((d) => d.code !== 0);

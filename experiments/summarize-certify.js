@@ -39,9 +39,13 @@ for (const [name, label] of MODELS) {
   }
   const r = JSON.parse(readFileSync(file, 'utf8'));
   if (lines.length === 0) {
-    lines.push(`Certified vs empirical R@1 (%) of the smoothed model, Fashion-MNIST c2f2, σ = ${r.sigma}, n = ${r.samples}, α = ${r.alpha}, ${r.gallery} gallery of ${r.gallerySize}, first ${r.queries} test queries; [95 % Wilson interval over queries].`);
+    lines.push(
+      `Certified vs empirical R@1 (%) of the smoothed model, Fashion-MNIST c2f2, σ = ${r.sigma}, n = ${r.samples}, α = ${r.alpha}, ${r.gallery} gallery of ${r.gallerySize}, first ${r.queries} test queries; [95 % Wilson interval over queries].`,
+    );
     lines.push('');
-    lines.push('| model | smoothed R@1 (clean, estimate) | L2 radius | certified R@1 | empirical R@1 (APGD-L2 + EOT) | certified ≤ empirical | certified queries broken |');
+    lines.push(
+      '| model | smoothed R@1 (clean, estimate) | L2 radius | certified R@1 | empirical R@1 (APGD-L2 + EOT) | certified ≤ empirical | certified queries broken |',
+    );
     lines.push('|---|---|---|---|---|---|---|');
   }
   for (const row of r.rows) {
@@ -49,13 +53,18 @@ for (const [name, label] of MODELS) {
     const cert = row.recall['R@1'];
     const ok = e === undefined ? '–' : cert <= e.recallAt1 ? 'yes' : 'NO';
     if (ok === 'NO') problems.push(`${name}: certified ${cert} > empirical ${e.recallAt1} at radius ${row.radius}`);
-    lines.push(`| ${label} | ${withInterval(r.smoothedRecallAt1, r.queries)} | ${row.radius} | ${withInterval(cert, r.queries)} | ${e === undefined ? '–' : withInterval(e.recallAt1, r.queries)} | ${ok} | ${e === undefined ? '–' : e.certifiedBroken} |`);
+    lines.push(
+      `| ${label} | ${withInterval(r.smoothedRecallAt1, r.queries)} | ${row.radius} | ${withInterval(cert, r.queries)} | ${e === undefined ? '–' : withInterval(e.recallAt1, r.queries)} | ${ok} | ${e === undefined ? '–' : e.certifiedBroken} |`,
+    );
   }
 }
 const timing = path.join(dir, 'timing-512', 'certify.json');
 if (existsSync(timing)) {
   const t = JSON.parse(readFileSync(timing, 'utf8'));
-  lines.push('', `Cost of \`certify\` at ${t.queries} queries, n = ${t.samples}: ${t.cost.forwardPasses.toLocaleString('en-US')} forward passes in ${t.cost.seconds.toFixed(0)} s (${(t.cost.seconds / t.queries).toFixed(2)} s per query).`);
+  lines.push(
+    '',
+    `Cost of \`certify\` at ${t.queries} queries, n = ${t.samples}: ${t.cost.forwardPasses.toLocaleString('en-US')} forward passes in ${t.cost.seconds.toFixed(0)} s (${(t.cost.seconds / t.queries).toFixed(2)} s per query).`,
+  );
 }
 const text = `${lines.join('\n')}\n`;
 writeFileSync(path.join(dir, 'summary.md'), text);

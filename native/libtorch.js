@@ -35,9 +35,19 @@ function torchFacts() {
   if (choice === '') return { root: null, abi: null };
   if (choice === 'python') {
     try {
-      return JSON.parse(execFileSync(python, ['-c', PY_FACTS], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim().split('\n').pop());
+      return JSON.parse(
+        execFileSync(python, ['-c', PY_FACTS], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+          .trim()
+          .split('\n')
+          .pop(),
+      );
     } catch (e) {
-      throw new Error(`RANKSHIELD_LIBTORCH=python: \`${python} -c "import torch"\` failed (${String(e.stderr ?? e.message).trim().split('\n').pop()}); set PYTHON to a python with torch`);
+      throw new Error(
+        `RANKSHIELD_LIBTORCH=python: \`${python} -c "import torch"\` failed (${String(e.stderr ?? e.message)
+          .trim()
+          .split('\n')
+          .pop()}); set PYTHON to a python with torch`,
+      );
     }
   }
   const root = path.resolve(choice);
@@ -45,7 +55,12 @@ function torchFacts() {
   const venvPython = path.join(root, '..', '..', '..', '..', 'bin', 'python3');
   if (existsSync(path.join(root, '__init__.py')) && existsSync(venvPython)) {
     try {
-      const facts = JSON.parse(execFileSync(venvPython, ['-c', PY_FACTS], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim().split('\n').pop());
+      const facts = JSON.parse(
+        execFileSync(venvPython, ['-c', PY_FACTS], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+          .trim()
+          .split('\n')
+          .pop(),
+      );
       if (path.resolve(facts.root) === root) return facts;
     } catch {
       // fall back to the libraries' symbols
@@ -63,7 +78,7 @@ function describe() {
   // 1.13 keeps it in the C++ API's include tree; 2.x also under include/torch.
   const versionH = [path.join(include, 'torch', 'version.h'), path.join(apiInclude, 'torch', 'version.h')].find(existsSync);
   if (versionH === undefined) {
-    throw new Error(`no libtorch headers at ${include} (torch/version.h missing)` + (root === null ? ': install libtorch-dev, or set RANKSHIELD_LIBTORCH' : ''));
+    throw new Error(`no libtorch headers at ${include} (torch/version.h missing)${root === null ? ': install libtorch-dev, or set RANKSHIELD_LIBTORCH' : ''}`);
   }
   // 2.x's torch/version.h only includes torch/headeronly/version.h: follow includes of *version.h.
   let v = readFileSync(versionH, 'utf8');
@@ -71,8 +86,18 @@ function describe() {
     const f = path.join(include, m[1]);
     if (existsSync(f)) v += readFileSync(f, 'utf8');
   }
-  const version = /TORCH_VERSION\s+"([^"]+)"/.exec(v)?.[1] ?? ['MAJOR', 'MINOR', 'PATCH'].map((k) => new RegExp(`TORCH_VERSION_${k}\\s+(\\d+)`).exec(v)?.[1] ?? '?').join('.');
-  const lib = (name) => [path.join(libDir, `lib${name}.so`), ...(existsSync(libDir) ? readdirSync(libDir).filter((f) => f.startsWith(`lib${name}.so.`)).map((f) => path.join(libDir, f)) : [])].find(existsSync);
+  const version =
+    /TORCH_VERSION\s+"([^"]+)"/.exec(v)?.[1] ??
+    ['MAJOR', 'MINOR', 'PATCH'].map((k) => new RegExp(`TORCH_VERSION_${k}\\s+(\\d+)`).exec(v)?.[1] ?? '?').join('.');
+  const lib = (name) =>
+    [
+      path.join(libDir, `lib${name}.so`),
+      ...(existsSync(libDir)
+        ? readdirSync(libDir)
+            .filter((f) => f.startsWith(`lib${name}.so.`))
+            .map((f) => path.join(libDir, f))
+        : []),
+    ].find(existsSync);
   const torchCpu = lib('torch_cpu');
   if (torchCpu === undefined) throw new Error(`no libtorch_cpu.so in ${libDir}`);
 
@@ -87,7 +112,7 @@ function describe() {
   // not every torch wheel depends on (2.11's does not).
   const cudaHeaders = ['cuda_runtime_api.h', 'crt/host_defines.h', 'nv/target', 'cublas_v2.h', 'cublasLt.h', 'cusparse.h', 'cusolverDn.h'];
   let cudaIncludes = [];
-  let cudaMissing = [];
+  const cudaMissing = [];
   if (torchCuda !== undefined) {
     const dirs = cudaIncludeCandidates(root, include);
     for (const h of cudaHeaders) {
@@ -115,9 +140,20 @@ function describe() {
   const glooInclude = [include, '/usr/include'].find((d) => existsSync(path.join(d, 'gloo', 'config.h')));
   const gloo = glooHpp && glooInclude !== undefined;
   return {
-    root, include, libDir, version, cxxStd, abi, abiSource,
-    cuda, cudaIncludes, ...(cudaMissing.length > 0 && torchCuda !== undefined ? { cudaMissing } : {}),
-    nccl, ncclInclude, gloo, glooInclude: gloo ? path.join(glooInclude, 'gloo') : null,
+    root,
+    include,
+    libDir,
+    version,
+    cxxStd,
+    abi,
+    abiSource,
+    cuda,
+    cudaIncludes,
+    ...(cudaMissing.length > 0 && torchCuda !== undefined ? { cudaMissing } : {}),
+    nccl,
+    ncclInclude,
+    gloo,
+    glooInclude: gloo ? path.join(glooInclude, 'gloo') : null,
   };
 }
 
@@ -139,7 +175,12 @@ function cudaIncludeCandidates(root, include) {
 
 /** The C++ standard the headers require (-std=c++NN): the largest `__cplusplus < N` guard, at least C++17. */
 function cxxStandard(include, apiInclude) {
-  const files = [path.join(include, 'ATen', 'ATen.h'), path.join(apiInclude, 'torch', 'all.h'), path.join(include, 'c10', 'util', 'C++17.h'), path.join(include, 'c10', 'macros', 'Macros.h')];
+  const files = [
+    path.join(include, 'ATen', 'ATen.h'),
+    path.join(apiInclude, 'torch', 'all.h'),
+    path.join(include, 'c10', 'util', 'C++17.h'),
+    path.join(include, 'c10', 'macros', 'Macros.h'),
+  ];
   let need = 201703;
   for (const f of files.filter(existsSync)) {
     for (const m of readFileSync(f, 'utf8').matchAll(/__cplusplus\s*<\s*(\d{6})L/g)) need = Math.max(need, Number(m[1]));
@@ -172,7 +213,12 @@ function cxx11Abi(so) {
 const d = describe();
 const what = process.argv[2];
 const lists = {
-  include_dirs: [d.include, path.join(d.include, 'torch', 'csrc', 'api', 'include'), ...d.cudaIncludes, ...(d.ncclInclude !== null && !d.cudaIncludes.includes(d.ncclInclude) ? [d.ncclInclude] : [])],
+  include_dirs: [
+    d.include,
+    path.join(d.include, 'torch', 'csrc', 'api', 'include'),
+    ...d.cudaIncludes,
+    ...(d.ncclInclude !== null && !d.cudaIncludes.includes(d.ncclInclude) ? [d.ncclInclude] : []),
+  ],
   defines: [
     `_GLIBCXX_USE_CXX11_ABI=${d.abi}`,
     ...(d.gloo ? ['RANKSHIELD_C10D_GLOO', 'USE_C10D_GLOO'] : []),
@@ -184,7 +230,8 @@ const lists = {
     ...(d.root === null ? [] : [`-L${d.libDir}`, `-Wl,-rpath,${d.libDir}`]),
     // --no-as-needed: libtorch_cuda registers its kernels when loaded; nothing references it by name.
     ...(d.cuda ? ['-Wl,--no-as-needed', '-ltorch_cuda', '-lc10_cuda', '-Wl,--as-needed'] : []),
-    '-ltorch_cpu', '-lc10',
+    '-ltorch_cpu',
+    '-lc10',
   ],
 };
 // `all`: every list and the description in one JSON object (one detection, for scripts/build-addon.sh).

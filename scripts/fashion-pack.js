@@ -18,7 +18,10 @@ import { fileURLToPath } from 'node:url';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const { FASHION_PIXELS: PIXELS, fashionJsonFiles, fashionPackageDir } = await import(path.join(root, 'dist', 'src', 'data', 'fashion-json.js'));
 const sha256 = (b) => createHash('sha256').update(b).digest('hex');
-const fail = (m) => { process.stderr.write(`fashion-pack: ${m}\n`); process.exit(1); };
+const fail = (m) => {
+  process.stderr.write(`fashion-pack: ${m}\n`);
+  process.exit(1);
+};
 
 function pack(outDir) {
   const files = [];
@@ -38,7 +41,7 @@ function pack(outDir) {
   }
   mkdirSync(outDir, { recursive: true });
   writeFileSync(path.join(outDir, 'fashion-mnist.bin'), Buffer.concat(blobs));
-  writeFileSync(path.join(outDir, 'fashion-mnist.json'), JSON.stringify({ pixelsPerRow: PIXELS, files }) + '\n');
+  writeFileSync(path.join(outDir, 'fashion-mnist.json'), `${JSON.stringify({ pixelsPerRow: PIXELS, files })}\n`);
 }
 
 function unpack(inDir) {
@@ -47,13 +50,17 @@ function unpack(inDir) {
   const dir = fashionPackageDir();
   mkdirSync(dir, { recursive: true });
   const expected = fashionJsonFiles(dir).map((f) => path.basename(f));
-  if (files.map((f) => f.name).join() !== expected.join()) fail(`fashion-mnist.json lists ${files.map((f) => f.name).join(', ')}, not the package's ${expected.join(', ')}`);
+  if (files.map((f) => f.name).join() !== expected.join())
+    fail(`fashion-mnist.json lists ${files.map((f) => f.name).join(', ')}, not the package's ${expected.join(', ')}`);
   let at = 0;
   for (const f of files) {
     const empty = new Set(f.empty);
     const rows = [];
     for (let i = 0; i < f.rows; i++) {
-      if (empty.has(i)) { rows.push([]); continue; }
+      if (empty.has(i)) {
+        rows.push([]);
+        continue;
+      }
       if (at + PIXELS > bytes.length) fail(`fashion-mnist.bin ends inside ${f.name}`);
       rows.push(Array.from(bytes.subarray(at, at + PIXELS)));
       at += PIXELS;

@@ -48,9 +48,15 @@ const SAVED_PER_REASON = 3;
 
 /** sfc32: small, fast, good enough for mutation choices; fully determined by its seed. */
 function makeRng(seed) {
-  let a = 0x9e3779b9, b = 0x243f6a88, c = 0xb7e15162, d = seed >>> 0;
+  let a = 0x9e3779b9,
+    b = 0x243f6a88,
+    c = 0xb7e15162,
+    d = seed >>> 0;
   const next = () => {
-    a >>>= 0; b >>>= 0; c >>>= 0; d >>>= 0;
+    a >>>= 0;
+    b >>>= 0;
+    c >>>= 0;
+    d >>>= 0;
     const t = (a + b + d) >>> 0;
     d = (d + 1) >>> 0;
     a = b ^ (b >>> 9);
@@ -78,8 +84,10 @@ function mixSeed(...parts) {
 
 // ---------------------------------------------------------------- mutations
 
-const INTERESTING = [0, 1, 2, 3, 4, 7, 8, 15, 16, 31, 32, 63, 64, 127, 128, 255, 256, 1000, 1024, 4096, 0x7fff, 0x8000, 0xffff, 0x10000,
-  0x7fffffff, 0x80000000, 0xfffffffe, 0xffffffff, -1, -2, -128, -32768, -2147483648];
+const INTERESTING = [
+  0, 1, 2, 3, 4, 7, 8, 15, 16, 31, 32, 63, 64, 127, 128, 255, 256, 1000, 1024, 4096, 0x7fff, 0x8000, 0xffff, 0x10000, 0x7fffffff, 0x80000000, 0xfffffffe,
+  0xffffffff, -1, -2, -128, -32768, -2147483648,
+];
 const INTERESTING_64 = [0n, 1n, 0x7fffffffffffffffn, 0x8000000000000000n, 0xffffffffffffffffn, 1n << 53n, (1n << 53n) + 1n, 1n << 32n, 100000001n];
 
 function randomRange(rng, length) {
@@ -129,7 +137,9 @@ const MUTATIONS = {
   },
   insertBytes(rng, b) {
     const at = rng.below(b.length + 1);
-    const extra = Uint8Array.from({ length: 1 + rng.below(16) }, () => (rng.chance(0.5) ? rng.u32() & 0xff : rng.pick([0, 0x28, 0x2e, 0x32, 0x5d, 0x61, 0x85, 0x86, 0xff])));
+    const extra = Uint8Array.from({ length: 1 + rng.below(16) }, () =>
+      rng.chance(0.5) ? rng.u32() & 0xff : rng.pick([0, 0x28, 0x2e, 0x32, 0x5d, 0x61, 0x85, 0x86, 0xff]),
+    );
     return concat(b.subarray(0, at), extra, b.subarray(at));
   },
   deleteRange(rng, b) {
@@ -155,15 +165,75 @@ const MUTATION_NAMES = Object.keys(MUTATIONS);
  * signatures, tags — inserted or written over, sometimes many times in a row (nesting, DAGs, lists).
  */
 const TOKENS = {
-  pickle: [[0x32, 0x86], [0x28], [0x32], [0x85], [0x86], [0x87], [0x74], [0x6c], [0x64], [0x5d], [0x61], [0x65], [0x7d], [0x73], [0x75], [0x29],
-    [0x68, 0], [0x71, 0], [0x94], [0x30], [0x31], [0x2e], [0x4e], [0x88], [0x62], [0x52], [0x81], [0x51], [0x93], [0x5d, 0x32, 0x61],
-    [0x8a, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0x80], [0x8b, 0xff, 0xff, 0, 0], [0x58, 0xff, 0xff, 0xff, 0x7f], [0x8d, 0, 0, 0, 0, 0, 0, 0, 0x40],
-    [0x8c, 2, 0xc3, 0x28], [0x4a, 0xff, 0xff, 0xff, 0x7f], [0x4a, 0, 0, 0, 0], [0x4b, 0]],
-  zip: [[0x50, 0x4b, 0x03, 0x04], [0x50, 0x4b, 0x01, 0x02], [0x50, 0x4b, 0x05, 0x06], [0x50, 0x4b, 0x06, 0x06], [0x50, 0x4b, 0x06, 0x07],
-    [0xff, 0xff, 0xff, 0xff], [1, 0, 24, 0], [8, 0], [0, 0]],
-  matlab: [[14, 0, 0, 0], [15, 0, 0, 0], [6, 0, 0, 0, 8, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0], [6, 0, 0, 0, 8, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0],
-    [5, 0, 0, 0, 8, 0, 0, 0, 0xff, 0xff, 0, 0, 0xff, 0xff, 0, 0], [1, 0, 0, 0, 0, 0, 0, 0], [1, 0, 0, 0], [16, 0, 0, 0], [18, 0, 0, 0]],
-  idx: [[0, 0, 8, 1], [0, 0, 8, 3], [0, 0, 8, 0xff], [0x1f, 0x8b], [0xff, 0xff, 0xff, 0xff]],
+  pickle: [
+    [0x32, 0x86],
+    [0x28],
+    [0x32],
+    [0x85],
+    [0x86],
+    [0x87],
+    [0x74],
+    [0x6c],
+    [0x64],
+    [0x5d],
+    [0x61],
+    [0x65],
+    [0x7d],
+    [0x73],
+    [0x75],
+    [0x29],
+    [0x68, 0],
+    [0x71, 0],
+    [0x94],
+    [0x30],
+    [0x31],
+    [0x2e],
+    [0x4e],
+    [0x88],
+    [0x62],
+    [0x52],
+    [0x81],
+    [0x51],
+    [0x93],
+    [0x5d, 0x32, 0x61],
+    [0x8a, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0x80],
+    [0x8b, 0xff, 0xff, 0, 0],
+    [0x58, 0xff, 0xff, 0xff, 0x7f],
+    [0x8d, 0, 0, 0, 0, 0, 0, 0, 0x40],
+    [0x8c, 2, 0xc3, 0x28],
+    [0x4a, 0xff, 0xff, 0xff, 0x7f],
+    [0x4a, 0, 0, 0, 0],
+    [0x4b, 0],
+  ],
+  zip: [
+    [0x50, 0x4b, 0x03, 0x04],
+    [0x50, 0x4b, 0x01, 0x02],
+    [0x50, 0x4b, 0x05, 0x06],
+    [0x50, 0x4b, 0x06, 0x06],
+    [0x50, 0x4b, 0x06, 0x07],
+    [0xff, 0xff, 0xff, 0xff],
+    [1, 0, 24, 0],
+    [8, 0],
+    [0, 0],
+  ],
+  matlab: [
+    [14, 0, 0, 0],
+    [15, 0, 0, 0],
+    [6, 0, 0, 0, 8, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0],
+    [6, 0, 0, 0, 8, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0],
+    [5, 0, 0, 0, 8, 0, 0, 0, 0xff, 0xff, 0, 0, 0xff, 0xff, 0, 0],
+    [1, 0, 0, 0, 0, 0, 0, 0],
+    [1, 0, 0, 0],
+    [16, 0, 0, 0],
+    [18, 0, 0, 0],
+  ],
+  idx: [
+    [0, 0, 8, 1],
+    [0, 0, 8, 3],
+    [0, 0, 8, 0xff],
+    [0x1f, 0x8b],
+    [0xff, 0xff, 0xff, 0xff],
+  ],
   safetensors: [[0x7b], [0x7d], [0x22], [0x5b], [0x5d], [0x2c], [0x3a], [0xff], [0xc3, 0x28]],
 };
 
@@ -235,8 +305,16 @@ function syntheticPickles() {
     b("(dp0\nS'a'\np1\n(lp2\nI1\naI2\naF1.5\naI01\nasS'b'\np3\nL12345678901234567890L\nsS'c'\nNs."),
     b([0x80, 2, 0x4e], ...Array(12).fill([0x32, 0x86]), [0x2e]),
     b([0x80, 2, 0x5d, 0x71, 0, 0x28, 0x4b, 1, 0x4d, 0x2c, 1, 0x4a, 0xfe, 0xff, 0xff, 0xff, 0x88, 0x89, 0x4e, 0x68, 0, 0x65, 0x2e]),
-    b([0x80, 4, 0x95], Buffer.from(new BigUint64Array([30n]).buffer), [0x7d, 0x94, 0x8c, 1], 'k', [0x94, 0x43, 3, 1, 2, 3, 0x94, 0x73],
-      [0x8c, 2], Buffer.from('é', 'utf8'), [0x8a, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0x80, 0x73, 0x2e]),
+    b(
+      [0x80, 4, 0x95],
+      Buffer.from(new BigUint64Array([30n]).buffer),
+      [0x7d, 0x94, 0x8c, 1],
+      'k',
+      [0x94, 0x43, 3, 1, 2, 3, 0x94, 0x73],
+      [0x8c, 2],
+      Buffer.from('é', 'utf8'),
+      [0x8a, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0x80, 0x73, 0x2e],
+    ),
     // ((((),),3),) popped, then {1: 2}
     b([0x80, 2, 0x28, 0x29, 0x85, 0x4b, 3, 0x86, 0x74, 0x30, 0x7d, 0x28, 0x4b, 1, 0x4b, 2, 0x75, 0x2e]),
     b('ccollections\nOrderedDict\n)R}bX\x01\x00\x00\x00a\x4b\x01s.'),
@@ -249,7 +327,15 @@ function matFiles() {
   const small = (type, payload) => Buffer.concat([u32le((payload.length << 16) | type), payload, Buffer.alloc(4 - payload.length)]);
   const matrix = (cls, dims, name, body) => {
     const d = Buffer.concat(dims.map((v) => u32le(v)));
-    return element(14, Buffer.concat([element(6, Buffer.concat([u32le(cls), u32le(0)])), element(5, d), name === '' ? small(1, Buffer.alloc(0)) : element(1, Buffer.from(name, 'latin1')), ...body]));
+    return element(
+      14,
+      Buffer.concat([
+        element(6, Buffer.concat([u32le(cls), u32le(0)])),
+        element(5, d),
+        name === '' ? small(1, Buffer.alloc(0)) : element(1, Buffer.from(name, 'latin1')),
+        ...body,
+      ]),
+    );
   };
   const utf16 = (text) => Buffer.from(text, 'utf16le');
   const char = (text) => matrix(4, [1, text.length], '', [element(4, utf16(text))]);
@@ -260,8 +346,21 @@ function matFiles() {
   };
   const fieldNames = Buffer.alloc(32 * 3);
   ['relative_im_path', 'class', 'test'].forEach((f, i) => fieldNames.write(f, i * 32, 'latin1'));
-  const struct = matrix(2, [1, 2], 'annotations', [small(5, u32le(32)), element(1, fieldNames), char('car_ims/000001.jpg'), double(1), matrix(6, [1, 1], '', [small(2, Buffer.from([0]))]), char('car_ims/000002.jpg'), double(2), double(1)]);
-  const cell = matrix(1, [1, 2], 'class_names', [char('AM General Hummer SUV 2000'), matrix(4, [1, 2], '', [element(16, Buffer.from('é!', 'utf8').subarray(0, 3))]), matrix(6, [0, 0], '', [])]);
+  const struct = matrix(2, [1, 2], 'annotations', [
+    small(5, u32le(32)),
+    element(1, fieldNames),
+    char('car_ims/000001.jpg'),
+    double(1),
+    matrix(6, [1, 1], '', [small(2, Buffer.from([0]))]),
+    char('car_ims/000002.jpg'),
+    double(2),
+    double(1),
+  ]);
+  const cell = matrix(1, [1, 2], 'class_names', [
+    char('AM General Hummer SUV 2000'),
+    matrix(4, [1, 2], '', [element(16, Buffer.from('é!', 'utf8').subarray(0, 3))]),
+    matrix(6, [0, 0], '', []),
+  ]);
   const numbers = matrix(6, [2, 3], 'm', [element(5, Buffer.from(new Int32Array([1, -2, 3, 4, 5, 6]).buffer))]);
   const header = Buffer.alloc(128, 0x20);
   header.write('MATLAB 5.0 MAT-file, Platform: GLNXA64, fuzz seed', 0, 'latin1');
@@ -271,7 +370,9 @@ function matFiles() {
     const z = deflateSync(el);
     return Buffer.concat([u32le(15), u32le(z.length), z]);
   };
-  return [Buffer.concat([header, struct, cell, numbers]), Buffer.concat([header, compressed(struct), compressed(cell)]), Buffer.concat([header, numbers])].map((b) => new Uint8Array(b));
+  return [Buffer.concat([header, struct, cell, numbers]), Buffer.concat([header, compressed(struct), compressed(cell)]), Buffer.concat([header, numbers])].map(
+    (b) => new Uint8Array(b),
+  );
 }
 
 function idxFiles() {
@@ -358,7 +459,11 @@ async function makeTarget(name) {
       };
     }
     case 'zip': {
-      const entries = [{ name: 'a/data.pkl', data: Buffer.from('hello zip '.repeat(40)), deflate: true }, { name: 'a/data/0', data: Buffer.alloc(64, 7), deflate: false }, { name: 'a/é', data: Buffer.alloc(0), deflate: true }];
+      const entries = [
+        { name: 'a/data.pkl', data: Buffer.from('hello zip '.repeat(40)), deflate: true },
+        { name: 'a/data/0', data: Buffer.alloc(64, 7), deflate: false },
+        { name: 'a/é', data: Buffer.alloc(0), deflate: true },
+      ];
       return {
         seeds: [...fixtureFiles(), zipOf(entries)],
         tokens: TOKENS.zip,
@@ -373,7 +478,14 @@ async function makeTarget(name) {
     case 'safetensors': {
       const { decodeSafetensors, encodeSafetensors } = await load('io/safetensors.js');
       const { tensor, zeros, dispose, liveTensors } = await load('tensor/index.js');
-      const made = [tensor([1, 2, 3, 4, 5, 6], [2, 3]), tensor([7], [1], 'int64'), tensor([1, 0, 1], [3], 'bool'), zeros([2, 0]), tensor(2.5, []), tensor([1, -2], [2], 'int16')];
+      const made = [
+        tensor([1, 2, 3, 4, 5, 6], [2, 3]),
+        tensor([7], [1], 'int64'),
+        tensor([1, 0, 1], [3], 'bool'),
+        zeros([2, 0]),
+        tensor(2.5, []),
+        tensor([1, -2], [2], 'int16'),
+      ];
       const seeds = [
         encodeSafetensors({ w: made[0], step: made[1], mask: made[2] }, { epoch: '3', note: 'héllo' }),
         encodeSafetensors({ empty: made[3], scalar: made[4], small: made[5] }),
@@ -404,7 +516,8 @@ async function makeTarget(name) {
       return {
         seeds: idxFiles(),
         tokens: TOKENS.idx,
-        structured: (rng, input, corpus) => (input.length === 0 ? input : concat(input.subarray(0, 1), gzipSync(mutate(rng, input.subarray(1), corpus, TOKENS.idx)))),
+        structured: (rng, input, corpus) =>
+          input.length === 0 ? input : concat(input.subarray(0, 1), gzipSync(mutate(rng, input.subarray(1), corpus, TOKENS.idx))),
         run: (input) => (input.length === 0 ? parseIdx(input, 'fuzz-empty', 1) : parseIdx(input.subarray(1), 'fuzz.idx', input[0] & 1 ? 1 : 3)),
       };
     }
@@ -438,7 +551,7 @@ function repackMutated(rng, input, corpus, ZipArchive, zipOf) {
   }
 }
 
-function repack(rng, zip, ZipArchive, zipOf) {
+function repack(rng, zip, _ZipArchive, zipOf) {
   const names = zip.names;
   const pkl = names.findIndex((n) => n.endsWith('data.pkl'));
   const target = pkl >= 0 && rng.chance(0.8) ? pkl : rng.below(names.length);
@@ -619,7 +732,11 @@ function rssKiB(pid) {
 }
 
 function spawnChild(args) {
-  return fork(fileURLToPath(import.meta.url), args, { execArgv: [`--max-old-space-size=${CHILD_HEAP_MIB}`], stdio: ['ignore', 'ignore', 'pipe', 'ipc'], env: { ...process.env, RANKSHIELD_THREADS: '1' } });
+  return fork(fileURLToPath(import.meta.url), args, {
+    execArgv: [`--max-old-space-size=${CHILD_HEAP_MIB}`],
+    stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+    env: { ...process.env, RANKSHIELD_THREADS: '1' },
+  });
 }
 
 class Fuzzer {
@@ -814,7 +931,9 @@ async function main() {
   const fuzzer = new Fuzzer(options);
   progress(`[fuzz] seed ${options.seed}, ${options.seconds} s, targets ${options.targets.join(', ')}, ${options.workers} worker(s), out ${fuzzer.outDir}`);
   const result = await fuzzer.run();
-  progress(`[fuzz] ${result.runs} runs, ${result.crashes} crashes, ${result.hangs} hangs, peak RSS ${result.peakRssMiB} MiB${result.outDir === null ? '' : `; inputs in ${result.outDir}`}`);
+  progress(
+    `[fuzz] ${result.runs} runs, ${result.crashes} crashes, ${result.hangs} hangs, peak RSS ${result.peakRssMiB} MiB${result.outDir === null ? '' : `; inputs in ${result.outDir}`}`,
+  );
   if (options.json) console.log(JSON.stringify(result));
   else console.log(`runs ${result.runs}, crashes ${result.crashes}, hangs ${result.hangs}, peak RSS ${result.peakRssMiB} MiB, seed ${result.seed}`);
   process.exitCode = result.crashes + result.hangs > 0 ? 1 : 0;

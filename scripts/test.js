@@ -24,7 +24,7 @@ export const SLOW = {
   'cut-link': 'two network namespaces joined by a veth pair, the link cut mid-epoch (root and iproute2: scripts/setup.sh --test)',
   // End to end through child processes, and the two longest suites: with them the fast tier measured
   // 11.5 min on the shared 2-core machine (9.5 min of CPU), without them it fits in 5 minutes.
-  catalogue: 'every command\'s flags through the CLI, configs rerun, the photo datasets trained end to end (ResNet-18)',
+  catalogue: "every command's flags through the CLI, configs rerun, the photo datasets trained end to end (ResNet-18)",
   serve: 'a real server and its worker processes over loopback HTTP',
   'certify-attack': 'APGD-L2 with restarts and EOT against every certified query of a Gaussian-trained c2f2 (the certificate never broken)',
   compare: 'three models trained and swiped through the CLI on a Fashion-MNIST slice, compared and refused',
@@ -45,7 +45,9 @@ if (unknown.length > 0) {
 
 const suite = (f) => f.replace(/\.test\.js$/, '');
 const slow = (f) => Object.hasOwn(SLOW, suite(f));
-const every = readdirSync(dir).filter((f) => f.endsWith('.test.js')).sort();
+const every = readdirSync(dir)
+  .filter((f) => f.endsWith('.test.js'))
+  .sort();
 for (const s of Object.keys(SLOW)) {
   if (!every.includes(`${s}.test.js`)) {
     console.error(`scripts/test.js: SLOW names ${s}, but dist/test/${s}.test.js does not exist`);
@@ -62,6 +64,14 @@ if (chosen.length === 0) {
   process.exit(2);
 }
 const t0 = Date.now();
+// The formatter and linter (Biome, biome.json) gate both tiers: a second, and it names the file and line.
+if (names.length === 0) {
+  const lint = spawnSync(path.join('node_modules', '.bin', 'biome'), ['ci', '.'], { stdio: 'inherit' });
+  if (lint.status !== 0) {
+    console.error('scripts/test.js: biome ci failed (npm run format fixes formatting; see CONTRIBUTING.md)');
+    process.exit(lint.status ?? 1);
+  }
+}
 const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...chosen.map((f) => path.join(dir, f))], {
   stdio: 'inherit',
   env: { ...process.env, RANKSHIELD_THREADS: process.env.RANKSHIELD_THREADS ?? '1' },

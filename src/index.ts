@@ -70,16 +70,48 @@ export { uniformNoise } from './defense/noise.js';
 export { defaultBudget } from './defense/common.js';
 
 // ------------------------------------------------------------ training
-export { train, trainEpoch, TrainingInterrupted, DEFAULT_CHECKPOINT_SECONDS, type CheckpointEvery, type EpochOptions, type EpochRecord, type TrainOptions, type TrainResult } from './train/trainer.js';
-export { defaultConfig, defaultLossMargin, parseConfig, parseShorthand, validateConfig, type ExperimentConfig, type LossKind, type ModelKind } from './run/config.js';
+export {
+  train,
+  trainEpoch,
+  TrainingInterrupted,
+  DEFAULT_CHECKPOINT_SECONDS,
+  type CheckpointEvery,
+  type EpochOptions,
+  type EpochRecord,
+  type TrainOptions,
+  type TrainResult,
+} from './train/trainer.js';
+export {
+  defaultConfig,
+  defaultLossMargin,
+  parseConfig,
+  parseShorthand,
+  validateConfig,
+  type ExperimentConfig,
+  type LossKind,
+  type ModelKind,
+} from './run/config.js';
 export { writeReport } from './train/report.js';
 export { trainingCurvesSvg, type EvaluatedEpoch, type StepRecord, type TrainingChart } from './eval/plot.js';
 export { ProgressBar } from './util/progress.js';
 
 // ------------------------------------------------------------ checkpoints and tensor files
 export {
-  CheckpointError, hasCheckpoint, latestGoodCheckpoint, loadModelWeights, loadOptimizerState, readCheckpoint, readCheckpointInfo, resolveCheckpointDir,
-  type CheckpointInfo, type CheckpointState, type EpochProgress, type TrainingPosition, type VerifiedCheckpoint, type KeepPolicy, type KeptEpoch,
+  CheckpointError,
+  hasCheckpoint,
+  latestGoodCheckpoint,
+  loadModelWeights,
+  loadOptimizerState,
+  readCheckpoint,
+  readCheckpointInfo,
+  resolveCheckpointDir,
+  type CheckpointInfo,
+  type CheckpointState,
+  type EpochProgress,
+  type TrainingPosition,
+  type VerifiedCheckpoint,
+  type KeepPolicy,
+  type KeptEpoch,
 } from './run/checkpoint.js';
 export { createModel, loadCheckpoint } from './run/model-factory.js';
 export { saveCheckpoint, type SaveOptions } from './run/commit.js';
@@ -88,7 +120,16 @@ export { decodeSafetensors, encodeSafetensors, loadSafetensors, saveSafetensors,
 export { decodeTorchFile, disposeTorchValue, loadTorchFile, stateDictOf, type TorchFileOptions, type TorchValue } from './io/torchFile.js';
 
 // ------------------------------------------------------------ evaluation
-export { BENIGN_COLUMNS, benignJson, evaluateBenign, formatBenign, readBenignMetrics, robrankBenignKeys, type BenignMetrics, type BenignOptions } from './eval/benign.js';
+export {
+  BENIGN_COLUMNS,
+  benignJson,
+  evaluateBenign,
+  formatBenign,
+  readBenignMetrics,
+  robrankBenignKeys,
+  type BenignMetrics,
+  type BenignOptions,
+} from './eval/benign.js';
 export { embedDataset, type EmbedOptions } from './eval/embed.js';
 export { MAP_FIXED_R, retrievalMetrics, type ExcludeSelfBy, type RetrievalMetrics, type RetrievalOptions, type RetrievalReport } from './eval/retrieval.js';
 export { kmeans, type KMeansInit, type KMeansOptions, type KMeansResult } from './eval/kmeans.js';
@@ -98,18 +139,46 @@ export * from './eval/robustness.js';
 export { formatFixed } from './eval/format.js';
 
 // ------------------------------------------------------------ the robustness swipe and its reports
-export { CERTIFY_DEFAULTS, runCertify, type CertifiedRow, type CertifyOptions, type CertifyResult, type EmpiricalResult, type EmpiricalRow } from './eval/certify.js';
+export {
+  CERTIFY_DEFAULTS,
+  runCertify,
+  type CertifiedRow,
+  type CertifyOptions,
+  type CertifyResult,
+  type EmpiricalResult,
+  type EmpiricalRow,
+} from './eval/certify.js';
 export { certifyMarkdown, certifySvg } from './eval/certify-report.js';
 export { meanDeviationBound, smoothedEmbeddings, smoothedLipschitz, unionAlpha, type SmoothingOptions } from './eval/smoothing.js';
 export { certifiedAt, certifyQuery, embeddingShiftBound, type CertificateConstants, type GalleryMode, type QueryCertificate } from './eval/certificate.js';
 export { attackSmoothedRecall, smoothedTopOneRelevant, type SmoothedAttackOptions } from './eval/smoothed-attack.js';
-export { attackExamples, benignRecallAt1, embedGallery, runSwipe, type SwipeExample, type SwipeExamplesOption, type SwipeOptions, type SwipeProgress, type SwipeResult } from './eval/swipe.js';
+export {
+  attackExamples,
+  benignRecallAt1,
+  embedGallery,
+  runSwipe,
+  type SwipeExample,
+  type SwipeExamplesOption,
+  type SwipeOptions,
+  type SwipeProgress,
+  type SwipeResult,
+} from './eval/swipe.js';
 export { saveAttackImages, chwPng, perturbationScale, type AttackImagesInput, type AttackImageRecord, type Neighbour } from './eval/attack-images.js';
 export { SwipeExampleKeeper, swipeHtml, writeSwipePage, type SwipePage, type SwipePageOptions, type SwipePageSource } from './eval/report-html.js';
 export { formatBudget, swipeMarkdown, swipeSvg, tradeoffSvg, type TradeoffPoint, type TradeoffSeries } from './eval/report-svg.js';
 // Robustness over training: the kept epochs of a run (train --keep-every) swiped, stored, tabulated.
 export {
-  parseEpochList, readTrails, swipeKeptEpochs, trailMarkdown, trailSvg, trailTable,
-  type EpochSwipe, type EpochSwipeOptions, type EpochSwipesDone, type TrailRow, type TrailSettings, type TrailTable,
+  parseEpochList,
+  readTrails,
+  swipeKeptEpochs,
+  trailMarkdown,
+  trailSvg,
+  trailTable,
+  type EpochSwipe,
+  type EpochSwipeOptions,
+  type EpochSwipesDone,
+  type TrailRow,
+  type TrailSettings,
+  type TrailTable,
 } from './eval/trail.js';
 export { attackColumn, formatAttackValue, type AttackColumn, type RobustDirection } from './eval/columns.js';

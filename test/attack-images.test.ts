@@ -35,14 +35,34 @@ test('attackExamples keeps the swipe batch’s adversarial images and rankings; 
     delta.dispose();
     assert.equal(ex.examples.topBefore.length, 16);
     assert.equal(ex.examples.topAfter[0]!.length, 5);
-    assert.ok(ex.examples.topBefore.some((b, i) => b.join() !== ex.examples.topAfter[i]!.join()), 'the attack moved some ranking');
+    assert.ok(
+      ex.examples.topBefore.some((b, i) => b.join() !== ex.examples.topAfter[i]!.join()),
+      'the attack moved some ranking',
+    );
     for (const [i, list] of ex.examples.topBefore.entries()) assert.ok(!list.includes(ex.indices[i]!), 'an image is not its own neighbour');
     const dir = mkdtempSync(path.join(os.tmpdir(), 'rankshield-attack-images-'));
-    const { files, images } = await saveAttackImages(dir, { attack: 'QA+', budget: run.budget, clean: ex.clean, examples: ex.examples, indices: ex.indices, labels: split.labels, limit: 2 });
+    const { files, images } = await saveAttackImages(dir, {
+      attack: 'QA+',
+      budget: run.budget,
+      clean: ex.clean,
+      examples: ex.examples,
+      indices: ex.indices,
+      labels: split.labels,
+      limit: 2,
+    });
     assert.equal(files.length, 7);
-    assert.deepEqual(images.map((r) => r.index), [...ex.indices.slice(0, 2)]);
+    assert.deepEqual(
+      images.map((r) => r.index),
+      [...ex.indices.slice(0, 2)],
+    );
     for (const r of images) for (const f of Object.values(r.files)) assert.ok(files.includes(path.join(dir, f)), `${f} is one of the files written`);
-    assert.deepEqual(readdirSync(dir).filter((f) => f.startsWith('0-')).map((f) => f.replace(/x\d+(\.\d+)?/, 'xS')).sort(), ['0-adversarial.png', '0-perturbation-xS.png', '0-query.png']);
+    assert.deepEqual(
+      readdirSync(dir)
+        .filter((f) => f.startsWith('0-'))
+        .map((f) => f.replace(/x\d+(\.\d+)?/, 'xS'))
+        .sort(),
+      ['0-adversarial.png', '0-perturbation-xS.png', '0-query.png'],
+    );
     const meta = await sharp(path.join(dir, '0-query.png')).metadata();
     assert.deepEqual([meta.width, meta.height], [28, 28]);
     const rankings = JSON.parse(readFileSync(path.join(dir, 'rankings.json'), 'utf8')) as { images: { before: { label: number }[]; after: unknown[] }[] };
@@ -64,10 +84,19 @@ test('swipe page: index.html names every attack, holds the chart and table, and 
   const keeper = new SwipeExampleKeeper(2, 4);
   try {
     const result = await runSwipe(model, split, metricByName('N'), { profile, maxIter: 1, seed: 3, examples: keeper.option });
-    assert.deepEqual(keeper.kept.map((k) => k.run.attack), [...ERS_ATTACK_KINDS], 'one kept example per attack kind');
-    for (const k of keeper.kept) for (const [col, v] of Object.entries(k.values)) assert.equal(v, result.attacks[col], `${col}: the kept numbers are the swipe's batch 0`);
+    assert.deepEqual(
+      keeper.kept.map((k) => k.run.attack),
+      [...ERS_ATTACK_KINDS],
+      'one kept example per attack kind',
+    );
+    for (const k of keeper.kept)
+      for (const [col, v] of Object.entries(k.values)) assert.equal(v, result.attacks[col], `${col}: the kept numbers are the swipe's batch 0`);
     const dir = mkdtempSync(path.join(os.tmpdir(), 'rankshield-swipe-page-'));
-    const page = await writeSwipePage(dir, result, { ds: split, keeper, source: { model: 'c2f2 <untrained> & "random"', dataset: 'fashion', checkpoint: 'run-1' } });
+    const page = await writeSwipePage(dir, result, {
+      ds: split,
+      keeper,
+      source: { model: 'c2f2 <untrained> & "random"', dataset: 'fashion', checkpoint: 'run-1' },
+    });
     assert.equal(page, path.join(dir, 'index.html'));
     const html = readFileSync(page, 'utf8');
     for (const kind of ERS_ATTACK_KINDS) assert.ok(html.includes(`data-attack="${escapeXml(kind)}"`), `a picture section for ${kind}`);
@@ -97,5 +126,8 @@ test('swipe page: index.html names every attack, holds the chart and table, and 
 
 test('swipe --examples goes with --out', async () => {
   await assert.rejects(swipeCommand.run(['ckpt', '--examples', '2']), (e: unknown) => e instanceof UsageError && /--examples goes with --out/.test(e.message));
-  await assert.rejects(swipeCommand.run(['ckpt', '--out', os.tmpdir(), '--examples', '-1']), (e: unknown) => e instanceof UsageError && /--examples must be >= 0/.test(e.message));
+  await assert.rejects(
+    swipeCommand.run(['ckpt', '--out', os.tmpdir(), '--examples', '-1']),
+    (e: unknown) => e instanceof UsageError && /--examples must be >= 0/.test(e.message),
+  );
 });

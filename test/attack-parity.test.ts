@@ -13,7 +13,16 @@ import { dispose, gradOf, keep, manualSeed, noGrad, tidy, type Tensor } from '..
 import { InMemoryImageDataset, loadSmallDataset } from '../src/data/index.js';
 import { l2normalize, metricByName } from '../src/metric/metric.js';
 import { loadCheckpoint } from '../src/run/model-factory.js';
-import { attackBatch, buildBatchContext, createAttack, disposeBatchContext, makeGallery, recallAt1SelfMasked, ES_FIRST_TARGET_SHIFT, type BatchContext } from '../src/attack/index.js';
+import {
+  attackBatch,
+  buildBatchContext,
+  createAttack,
+  disposeBatchContext,
+  makeGallery,
+  recallAt1SelfMasked,
+  ES_FIRST_TARGET_SHIFT,
+  type BatchContext,
+} from '../src/attack/index.js';
 import type { EmbeddingModel } from '../src/models/model.js';
 
 const mN = metricByName('N');
@@ -29,12 +38,40 @@ before(async () => {
   tmp = mkdtempSync(path.join(os.tmpdir(), 'rankshield-es-parity-'));
   // ACT (RobRank's `p` suffix), 6 SPC-2 steps of 32 pairs with η = 4: a defended model in seconds.
   const run = path.join(tmp, 'act');
-  const r = spawnSync(process.execPath, ['bin/rankshield.js', 'train', 'fashion:rc2f2p:ptripletN', '--pgd-steps', '4', '--epochs', '1', '--max-batches', '6', '--batch', '32', '--quiet', '--out', run], { encoding: 'utf8' });
+  const r = spawnSync(
+    process.execPath,
+    [
+      'bin/rankshield.js',
+      'train',
+      'fashion:rc2f2p:ptripletN',
+      '--pgd-steps',
+      '4',
+      '--epochs',
+      '1',
+      '--max-batches',
+      '6',
+      '--batch',
+      '32',
+      '--quiet',
+      '--out',
+      run,
+    ],
+    { encoding: 'utf8' },
+  );
   assert.equal(r.status, 0, r.stderr);
   model = loadCheckpoint(run).model;
   const { test: t } = await loadSmallDataset('fashion');
   const bytes = t.channels * t.height * t.width;
-  const first = new InMemoryImageDataset({ name: 'fashion', split: 'test', source: 'first 512 test images', channels: t.channels, height: t.height, width: t.width, pixels: t.pixels.slice(0, 512 * bytes), labels: t.labels.slice(0, 512) });
+  const first = new InMemoryImageDataset({
+    name: 'fashion',
+    split: 'test',
+    source: 'first 512 test images',
+    channels: t.channels,
+    height: t.height,
+    width: t.width,
+    pixels: t.pixels.slice(0, 512 * bytes),
+    labels: t.labels.slice(0, 512),
+  });
   const all = Array.from({ length: 512 }, (_, i) => i);
   const images = first.batch(all);
   model.eval();

@@ -88,7 +88,15 @@ test('PGD reports every iteration to its hooks and stops early on request', () =
   tidy(() => {
     const x = tensor(new Array(8).fill(0.5), [2, 4]);
     const seen: number[] = [];
-    const r = pgd({ images: x, objective: (xa) => xa.sum(), epsilon: 0.3, alpha: 0.01, steps: 10, onIteration: (it) => seen.push(it), after: (it) => it === 3 });
+    const r = pgd({
+      images: x,
+      objective: (xa) => xa.sum(),
+      epsilon: 0.3,
+      alpha: 0.01,
+      steps: 10,
+      onIteration: (it) => seen.push(it),
+      after: (it) => it === 3,
+    });
     assert.equal(r.iterations, 4);
     assert.deepEqual(seen, [0, 1, 2, 3]);
     near(r.values[1]!, 8 * 0.49, 1e-5, 'values are the objective before each update');
@@ -110,7 +118,12 @@ test('one budget validator: ε ∈ [0, 1], α ∈ (0, 1], η a positive integer,
     [{ steps: 0 }, /who: steps must be a positive integer/],
     [{ steps: 1.5 }, /who: steps must be a positive integer/],
   ];
-  for (const [bad, message] of cases) assert.throws(() => checkBudget({ ...ok, ...bad }, 'who'), (e: unknown) => message.test(String(e)), JSON.stringify(bad));
+  for (const [bad, message] of cases)
+    assert.throws(
+      () => checkBudget({ ...ok, ...bad }, 'who'),
+      (e: unknown) => message.test(String(e)),
+      JSON.stringify(bad),
+    );
   // The PGD core, the attacks and the defenses all use it (defense: test/defense.test.ts).
   assert.throws(() => pgd({ images: tensor([[0.5]]), objective: (xa) => xa.sum(), epsilon: 0.1, alpha: 2, steps: 1 }), /PGD: alpha must be in \(0, 1\]/);
 });
@@ -136,7 +149,11 @@ test('PGD rejects bad budgets and bad images with errors naming the problem', ()
 function tinyGallery(metric: Metric, n = 9, d = 5): { X: Tensor; Y: Tensor } {
   const raw = randn([n, d], { dtype: 'float64' });
   const X = metric.embed(raw);
-  const Y = tensor(Array.from({ length: n }, (_, i) => i % 3), [n], 'int64');
+  const Y = tensor(
+    Array.from({ length: n }, (_, i) => i % 3),
+    [n],
+    'int64',
+  );
   return { X, Y };
 }
 
@@ -146,7 +163,17 @@ test('CA± objectives match finite differences w.r.t. the candidate embedding (N
       manualSeed(11);
       const { X } = tinyGallery(metric);
       const c = randn([3, 5], { dtype: 'float64' });
-      const queries = X.index([tensor([[0, 4], [2, 7], [5, 5]], [3, 2], 'int64')]); // W = 2
+      const queries = X.index([
+        tensor(
+          [
+            [0, 4],
+            [2, 7],
+            [5, 5],
+          ],
+          [3, 2],
+          'int64',
+        ),
+      ]); // W = 2
       // Clean query-to-gallery distances, computed independently of the attack code.
       const queryToGallery = noGrad(() =>
         tidy(() => {
@@ -166,7 +193,15 @@ test('QA± / GTT objectives match finite differences w.r.t. the query embedding 
       manualSeed(12);
       const { X } = tinyGallery(metric);
       const q = randn([3, 5], { dtype: 'float64' });
-      const candidates = tensor([[1, 3], [0, 8], [6, 2]], [3, 2], 'int64');
+      const candidates = tensor(
+        [
+          [1, 3],
+          [0, 8],
+          [6, 2],
+        ],
+        [3, 2],
+        'int64',
+      );
       for (const dir of ['+', '-'] as const) checkGradient((x) => queryAttackObjective(x, X, candidates, metric, dir).value, q);
       checkGradient((x) => greedyTopTranslocationObjective(x, X, tensor([4, 0, 7], [3], 'int64'), metric).value, q);
     });
@@ -219,12 +254,22 @@ function embeddingContext(n: number, b: number, seed: number): { ctx: BatchConte
   manualSeed(seed);
   const { X, Y, images, labels, clean } = tidy(() => {
     const X = l2normalize(randn([n, 8]));
-    const Y = tensor(Array.from({ length: n }, (_, i) => i % 5), [n], 'int64');
+    const Y = tensor(
+      Array.from({ length: n }, (_, i) => i % 5),
+      [n],
+      'int64',
+    );
     return { X, Y, images: rand([b, 1, 2, 2]), labels: Y.narrow(0, 0, b).clone(), clean: X.narrow(0, 0, b).clone() };
   });
   const gallery = makeGallery(X, Y, mN);
   const ctx = contextFromEmbeddings(gallery, images, labels, clean);
-  return { ctx, free: () => { disposeBatchContext(ctx); dispose([X, Y, images, labels]); } };
+  return {
+    ctx,
+    free: () => {
+      disposeBatchContext(ctx);
+      dispose([X, Y, images, labels]);
+    },
+  };
 }
 
 test('CA− queries and QA− candidates come from the top-1% neighbour list (self removed); QA− draws without replacement', () => {
@@ -234,20 +279,29 @@ test('CA− queries and QA− candidates come from the top-1% neighbour list (se
     tidy(() => {
       const allowed = ctx.ranking.narrow(1, 1, 5).toArray(); // [16, 5]
       const self = ctx.selfIndex.toArray();
-      assert.deepEqual(self, Array.from({ length: 16 }, (_, i) => i), 'the clean copy is found as the nearest item');
+      assert.deepEqual(
+        self,
+        Array.from({ length: 16 }, (_, i) => i),
+        'the clean copy is found as the nearest item',
+      );
       const ca = createAttack('CA-', { queriesPerCandidate: 10 });
       manualSeed(3);
       const sel = ca.select(ctx);
       // Recover the query indices from the selected embeddings.
       const q = sel.queries!.reshape(160, 8);
       const idx = q.matmul(ctx.gallery.embeddings.t()).argmax(1).toArray();
-      for (let i = 0; i < 16; i++) for (let w = 0; w < 10; w++) assert.ok(allowed.slice(5 * i, 5 * i + 5).includes(idx[10 * i + w]!), `CA- query of candidate ${i}`);
+      for (let i = 0; i < 16; i++)
+        for (let w = 0; w < 10; w++) assert.ok(allowed.slice(5 * i, 5 * i + 5).includes(idx[10 * i + w]!), `CA- query of candidate ${i}`);
       const qa = createAttack('QA-', { candidatesPerQuery: 5 });
       manualSeed(4);
       const c = qa.select(ctx).candidates!.toArray();
       for (let i = 0; i < 16; i++) {
         const mine = c.slice(5 * i, 5 * i + 5);
-        assert.deepEqual([...mine].sort((a, b) => a - b), allowed.slice(5 * i, 5 * i + 5).sort((a, b) => a - b), 'M = T takes the whole list');
+        assert.deepEqual(
+          [...mine].sort((a, b) => a - b),
+          allowed.slice(5 * i, 5 * i + 5).sort((a, b) => a - b),
+          'M = T takes the whole list',
+        );
       }
       assert.throws(() => createAttack('QA-', { candidatesPerQuery: 6 }).select(ctx), /M = 6 candidates but the top-1% list has only 5/);
     });
@@ -274,10 +328,16 @@ test('SPQA: G = the clean top-5 (SPQA+) or the best-ranked top-1% entries not ch
       for (let i = 0; i < 16; i++) {
         const top = row(i, 1, 10);
         const mine = c.slice(3 * i, 3 * i + 3);
-        assert.ok(mine.every((j) => top.includes(j)), 'SPQA- candidates come from the top-1% list');
+        assert.ok(
+          mine.every((j) => top.includes(j)),
+          'SPQA- candidates come from the top-1% list',
+        );
         assert.deepEqual(g.slice(5 * i, 5 * i + 5), top.filter((j) => !mine.includes(j)).slice(0, 5), 'G = the 5 best-ranked entries left');
       }
-      assert.throws(() => createAttack('SPQA-', { candidatesPerQuery: 6 }).select(ctx), /M = 6 candidates plus 5 ground-truth neighbours exceed the top-1% list \(10 entries\)/);
+      assert.throws(
+        () => createAttack('SPQA-', { candidatesPerQuery: 6 }).select(ctx),
+        /M = 6 candidates plus 5 ground-truth neighbours exceed the top-1% list \(10 entries\)/,
+      );
     });
   } finally {
     free();
@@ -298,7 +358,9 @@ test('SPQA objective = J_QA(C) + ξ·J_QA(G, +) with ξ from the current J_sp, n
       manualSeed(1);
       const sel = attack.select(ctx);
       manualSeed(2);
-      const q = l2normalize(ctx.clean.add(randn([8, 8]).mul(0.3))).detach().requiresGrad_();
+      const q = l2normalize(ctx.clean.add(randn([8, 8]).mul(0.3)))
+        .detach()
+        .requiresGrad_();
       const j = attack.objective(q, sel, ctx, 0).value;
       const X = ctx.gallery.embeddings;
       const sp = queryAttackObjective(q, X, sel.groundTruth!, mN, '+').value;
@@ -365,7 +427,10 @@ test('attack names, options and profiles are validated', () => {
   assert.throws(() => createAttack('QA+', { candidatesPerQuery: 1.5 }), /M\) must be a positive integer/);
   const rob28 = getProfile('rob28');
   assert.equal(rob28.batchSize, 128);
-  assert.deepEqual(rob28.runs.map((r) => r.attack), ['CA+', 'CA-', 'QA+', 'QA-', 'TMA', 'ES', 'LTM', 'GTM', 'GTT']);
+  assert.deepEqual(
+    rob28.runs.map((r) => r.attack),
+    ['CA+', 'CA-', 'QA+', 'QA-', 'TMA', 'ES', 'LTM', 'GTM', 'GTT'],
+  );
   for (const r of rob28.runs) assert.deepEqual(r.budget, { epsilon: 77 / 255, alpha: 3 / 255, steps: 32 });
   near(getProfile('rob224').runs[0]!.budget.epsilon, 0.03137, 1e-5);
   assert.equal(getProfile('rob224').batchSize, 112);
@@ -429,7 +494,12 @@ function tinyModel(metric: Metric = mN): TinySetup {
 const BUDGET = { epsilon: 77 / 255, alpha: 3 / 255, steps: 6 };
 
 /** The attack's reported numbers on the clean batch and after the attack, with the same seeded selection. */
-function cleanVersusAttacked(s: TinySetup, kind: AttackKind, seed = 7, options: AttackOptions = {}): { clean: Record<string, number>; attacked: Record<string, number> } {
+function cleanVersusAttacked(
+  s: TinySetup,
+  kind: AttackKind,
+  seed = 7,
+  options: AttackOptions = {},
+): { clean: Record<string, number>; attacked: Record<string, number> } {
   const attack = createAttack(kind, options);
   manualSeed(seed);
   const clean = noGrad(() =>
@@ -484,7 +554,18 @@ async function briefTrainedC2F2(steps: number): Promise<{ model: C2F2; losses: n
     const step = losses.length;
     losses.push(
       tidy(() => {
-        const s = regular.step({ model, images: b.images, labels: b.labels, metric: mN, margin: 0.2, loss, miner: minerByName('random'), epoch: 0, maxEpochs: 1, step });
+        const s = regular.step({
+          model,
+          images: b.images,
+          labels: b.labels,
+          metric: mN,
+          margin: 0.2,
+          loss,
+          miner: minerByName('random'),
+          epoch: 0,
+          maxEpochs: 1,
+          step,
+        });
         opt.zeroGrad();
         s.loss.backward();
         return s.loss.item();
@@ -582,7 +663,10 @@ test('attacks reject images of the wrong shape, NaN images, and bad budgets', ()
   const s = tinyModel(mN);
   try {
     tidy(() => {
-      assert.throws(() => buildBatchContext(s.model, s.gallery, rand([4, 3, 28, 28]), tensor([0, 0, 0, 0], [4], 'int64')), /images must have shape \[B, 1, 28, 28\]/);
+      assert.throws(
+        () => buildBatchContext(s.model, s.gallery, rand([4, 3, 28, 28]), tensor([0, 0, 0, 0], [4], 'int64')),
+        /images must have shape \[B, 1, 28, 28\]/,
+      );
       assert.throws(() => buildBatchContext(s.model, s.gallery, rand([2, 1, 28, 28]).div(0).mul(0), tensor([0, 0], [2], 'int64')), /NaN/);
       assert.throws(() => attackBatch(s.model, createAttack('TMA'), s.ctx, { epsilon: 2, alpha: 0.01, steps: 2 }), /epsilon must be in \[0, 1\]/);
       assert.throws(() => attackBatch(s.model, createAttack('TMA'), s.ctx, { epsilon: 0.1, alpha: -1, steps: 2 }), /TMA: alpha must be in \(0, 1\]/);
@@ -616,7 +700,11 @@ test('no tensor leak over attack batches of every kind', () => {
 test('swipe: all ten numbers, ERS/ARS, deterministic, reproduced column by column, reports render, no leak', async () => {
   manualSeed(0);
   const model = new C2F2();
-  const quick: Profile = { ...getProfile('rob28'), name: 'rob28-quick', runs: getProfile('rob28').runs.map((r) => ({ ...r, budget: { ...r.budget, steps: 2 } })) };
+  const quick: Profile = {
+    ...getProfile('rob28'),
+    name: 'rob28-quick',
+    runs: getProfile('rob28').runs.map((r) => ({ ...r, budget: { ...r.budget, steps: 2 } })),
+  };
   const before = liveTensors();
   const r1 = await runSwipe(model, images256, mN, { profile: quick, maxIter: 1, seed: 5 });
   assert.equal(liveTensors(), before, 'swipe leaked tensors');
@@ -656,7 +744,9 @@ test('swipe of a curve profile: one column per (attack, budget), SPQA± with GTp
   const small: Profile = {
     ...curve,
     name: 'qccurve28-quick',
-    runs: curve.runs.filter((r) => r.budget.epsilon > 0 && r.budget.epsilon < 0.06 && r.attack !== 'SPQA-').map((r) => ({ ...r, budget: { ...r.budget, steps: 1 } })),
+    runs: curve.runs
+      .filter((r) => r.budget.epsilon > 0 && r.budget.epsilon < 0.06 && r.attack !== 'SPQA-')
+      .map((r) => ({ ...r, budget: { ...r.budget, steps: 1 } })),
   };
   assert.deepEqual([...new Set(small.runs.map((r) => r.attack))], ['CA+', 'CA-', 'SPQA+']);
   const r = await runSwipe(model, images256, mN, { profile: small, maxIter: 1 });
@@ -665,16 +755,28 @@ test('swipe of a curve profile: one column per (attack, budget), SPQA± with GTp
   assert.ok(columns.includes('SPQA+:GTprank ε=0.02745 α=0.01176 η=1 W/M=1'), columns.join(' | '));
   assert.equal(r.ERS, null);
   const minus: Profile = { ...small, runs: [{ attack: 'SPQA-', budget: small.runs[0]!.budget }] };
-  await assert.rejects(runSwipe(model, images256, mN, { profile: minus, maxIter: 1 }), /SPQA-: M = 1 candidates plus 5 ground-truth neighbours exceed the top-1% list \(2 entries\)/);
+  await assert.rejects(
+    runSwipe(model, images256, mN, { profile: minus, maxIter: 1 }),
+    /SPQA-: M = 1 candidates plus 5 ground-truth neighbours exceed the top-1% list \(2 entries\)/,
+  );
   model.dispose();
 });
 
 test('attack and swipe commands reject bad flags as usage errors before loading anything', async () => {
   await assert.rejects(attackCommand.run(['ckpt', '--attack', 'FOA']), (e: unknown) => e instanceof UsageError && /unknown attack 'FOA'/.test(e.message));
   await assert.rejects(attackCommand.run(['ckpt']), (e: unknown) => e instanceof UsageError && /--attack is required/.test(e.message));
-  await assert.rejects(attackCommand.run(['ckpt', '--attack', 'QA+', '--epsilon', '2']), (e: unknown) => e instanceof UsageError && /epsilon must be in \[0, 1\]/.test(e.message));
-  await assert.rejects(attackCommand.run(['ckpt', '--attack', 'QA+', '--alpha', '0']), (e: unknown) => e instanceof UsageError && /alpha must be > 0/.test(e.message));
-  await assert.rejects(swipeCommand.run(['ckpt', '--profile', 'rob1']), (e: unknown) => e instanceof UsageError && /--profile must be one of rob28, rob224, .*got 'rob1'/.test(e.message));
+  await assert.rejects(
+    attackCommand.run(['ckpt', '--attack', 'QA+', '--epsilon', '2']),
+    (e: unknown) => e instanceof UsageError && /epsilon must be in \[0, 1\]/.test(e.message),
+  );
+  await assert.rejects(
+    attackCommand.run(['ckpt', '--attack', 'QA+', '--alpha', '0']),
+    (e: unknown) => e instanceof UsageError && /alpha must be > 0/.test(e.message),
+  );
+  await assert.rejects(
+    swipeCommand.run(['ckpt', '--profile', 'rob1']),
+    (e: unknown) => e instanceof UsageError && /--profile must be one of rob28, rob224, .*got 'rob1'/.test(e.message),
+  );
   await assert.rejects(swipeCommand.run(['ckpt', '--max-iter', '0']), (e: unknown) => e instanceof UsageError && /--max-iter must be >= 1/.test(e.message));
   await assert.rejects(swipeCommand.run([]), (e: unknown) => e instanceof UsageError);
 });

@@ -28,7 +28,7 @@ const EXACT = 1e-12;
 const X = [0, 1, 2.5, 4.5, 8.5, 11, 13];
 const LABELS = [0, 0, 1, 0, 1, 2, 2];
 
-test('standard mAP@R (R = the query\'s number of relevant items) matches the hand computation, beside mAP@10', () => {
+test("standard mAP@R (R = the query's number of relevant items) matches the hand computation, beside mAP@10", () => {
   tidy(() => {
     const x = tensor(X.map((v) => [v, 0]));
     const y = tensor(LABELS, [LABELS.length], 'int64');
@@ -49,7 +49,7 @@ test('runs stored before mAP@10 existed read their R = 10 value as mAP@10, with 
   assert.deepEqual(readBenignMetrics(current), current, 'current runs read back unchanged');
 });
 
-test('JSON columns in table order, and RobRank\'s own keys for comparisons (its mAP@R is R = 10)', () => {
+test("JSON columns in table order, and RobRank's own keys for comparisons (its mAP@R is R = 10)", () => {
   const m: BenignMetrics = { 'R@1': 0.5, 'R@2': 0.6, mAP: 0.4, 'mAP@10': 0.45, 'mAP@R': 0.3, NMI: 0.7, 'r@M': 1 };
   assert.deepEqual(Object.keys(benignJson(m)), [...BENIGN_COLUMNS]);
   assert.deepEqual(robrankBenignKeys(m), { 'r@M': 1, 'r@1': 0.5, 'r@2': 0.6, mAP: 0.4, 'mAP@R': 0.45 });

@@ -5,9 +5,7 @@
 // columns resampled independently, gives another interval). Real libtorch for the real numbers.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  bootstrapInfo, bootstrapIntervals, excludesZero, mulberry32, percentileInterval, resampleIndices, type Interval,
-} from '../src/eval/bootstrap.js';
+import { bootstrapInfo, bootstrapIntervals, excludesZero, mulberry32, percentileInterval, resampleIndices, type Interval } from '../src/eval/bootstrap.js';
 import { scoresOf, swipeIntervals } from '../src/eval/score-intervals.js';
 import { compareSwipes, checkPairable, compareMarkdown, compareSvg } from '../src/eval/compare.js';
 import { empiricalRobustnessScore, ATTACK_NAMES, type AttackResults } from '../src/eval/robustness.js';
@@ -31,7 +29,10 @@ test('mulberry32: the published sequence of seed 0, and indices floor(u·n/2^32)
   const again = mulberry32(0);
   const idx = resampleIndices(10, again);
   const replay = mulberry32(0);
-  assert.deepEqual(Array.from(idx), Array.from({ length: 10 }, () => Math.floor((replay() * 10) / 2 ** 32)));
+  assert.deepEqual(
+    Array.from(idx),
+    Array.from({ length: 10 }, () => Math.floor((replay() * 10) / 2 ** 32)),
+  );
   assert.equal(idx[0], 2, '0.266… × 10');
   assert.throws(() => bootstrapInfo({ resamples: 0 }), /resamples must be a positive integer, got 0/);
   assert.throws(() => bootstrapInfo({ confidence: 1 }), /confidence must be in \(0, 1\), got 1/);
@@ -39,7 +40,10 @@ test('mulberry32: the published sequence of seed 0, and indices floor(u·n/2^32)
 
 test('percentile interval: linear interpolation between order statistics (numpy default)', () => {
   assert.deepEqual(percentileInterval([5, 1, 4, 2, 3], 0.5), { lo: 2, hi: 4 });
-  const p = percentileInterval(Array.from({ length: 101 }, (_, i) => i), 0.95);
+  const p = percentileInterval(
+    Array.from({ length: 101 }, (_, i) => i),
+    0.95,
+  );
   assert.ok(Math.abs(p.lo - 2.5) < 1e-12 && Math.abs(p.hi - 97.5) < 1e-12);
 });
 
@@ -47,11 +51,13 @@ test('a tiny vector with three resamples, replayed by hand from the generator', 
   const v = [0, 10, 20, 30];
   const r = bootstrapIntervals({ x: v }, null, { resamples: 3, seed: 7, confidence: 0.5, unit: 'query' });
   const next = mulberry32(7);
-  const means = [0, 1, 2].map(() => {
-    let s = 0;
-    for (let i = 0; i < 4; i++) s += v[Math.floor((next() * 4) / 2 ** 32)]!;
-    return s / 4;
-  }).sort((a, b) => a - b);
+  const means = [0, 1, 2]
+    .map(() => {
+      let s = 0;
+      for (let i = 0; i < 4; i++) s += v[Math.floor((next() * 4) / 2 ** 32)]!;
+      return s / 4;
+    })
+    .sort((a, b) => a - b);
   // Quantiles 0.25 and 0.75 of three sorted values: positions 0.5 and 1.5.
   assert.deepEqual(r.x, { lo: (means[0]! + means[1]!) / 2, hi: (means[1]! + means[2]!) / 2 });
 });
@@ -88,7 +94,14 @@ test('real queries: the R@1 interval of Fashion-MNIST pixels shrinks about as 1/
   const test = (await openDataset('fashion')).test;
   const count = 1024;
   const pixels = test.kind === 'memory' ? test.pixels.subarray(0, count * 784) : new Uint8Array();
-  const emb = tidy(() => l2normalize(Tensor.fromTypedArray(Float32Array.from(pixels, (x) => x / 255), [count, 784])));
+  const emb = tidy(() =>
+    l2normalize(
+      Tensor.fromTypedArray(
+        Float32Array.from(pixels, (x) => x / 255),
+        [count, 784],
+      ),
+    ),
+  );
   const labels = tidy(() => Tensor.fromTypedArray(test.labels.subarray(0, count), [count]).long());
   try {
     const hits = retrievalMetrics(emb, emb, labels, labels, metricByName('N'), { perQuery: true, recallAt: [1] }).perQuery!.recallAt[1]!;
@@ -111,7 +124,14 @@ function coupledColumns(n: number): Record<string, number[]> {
     benignRecallAt1: Array.from({ length: n }, (_, i) => (i % 3 === 0 ? 0 : 100)),
     'CA+': x,
     'CA-': x.map((v) => 2 * v),
-    'QA+': constant(20), 'QA-': constant(60), TMA: constant(0.5), 'ES:D': constant(0.4), 'ES:R': constant(30), LTM: constant(10), GTM: constant(12), GTT: constant(5),
+    'QA+': constant(20),
+    'QA-': constant(60),
+    TMA: constant(0.5),
+    'ES:D': constant(0.4),
+    'ES:R': constant(30),
+    LTM: constant(10),
+    GTM: constant(12),
+    GTT: constant(5),
   };
 }
 
@@ -165,18 +185,52 @@ test('ERS interval equals an independent replay: one draw per replicate, every c
 /** A stored swipe result from per-query columns (points = plain means, one batch). */
 function swipeOf(cols: Record<string, number[]>, madeOn: Partial<StoredSwipeResult['madeOn']> = {}): StoredSwipeResult {
   const mean = (v: number[]): number => v.reduce((s, x) => s + x, 0) / v.length;
-  const attacks = Object.fromEntries(Object.entries(cols).filter(([k]) => k !== 'benignRecallAt1').map(([k, v]) => [k, mean(v)]));
+  const attacks = Object.fromEntries(
+    Object.entries(cols)
+      .filter(([k]) => k !== 'benignRecallAt1')
+      .map(([k, v]) => [k, mean(v)]),
+  );
   const s = scoresOf({ ...attacks, benignRecallAt1: mean(cols.benignRecallAt1!) }, null);
   return {
-    profile: 'rob28', metric: 'N', queries: cols['CA+']!.length, batches: 1, budgets: [], attacks, benignRecallAt1: mean(cols.benignRecallAt1!), ERS: s.ERS, ARS: s.ARS, lowBenignRecall: false, seconds: 0, gallerySeconds: 0,
+    profile: 'rob28',
+    metric: 'N',
+    queries: cols['CA+']!.length,
+    batches: 1,
+    budgets: [],
+    attacks,
+    benignRecallAt1: mean(cols.benignRecallAt1!),
+    ERS: s.ERS,
+    ARS: s.ARS,
+    lowBenignRecall: false,
+    seconds: 0,
+    gallerySeconds: 0,
     perQuery: cols,
-    madeOn: { dataset: 'fashion', split: 'test', splitSha256: 'a', queries: cols['CA+']!.length, queryIndicesSha256: 'b', profile: 'rob28', seed: 0, method: 'pgd', transfer: false, attackOptions: '{}', benignRecallAt1Given: null, ...madeOn },
+    madeOn: {
+      dataset: 'fashion',
+      split: 'test',
+      splitSha256: 'a',
+      queries: cols['CA+']!.length,
+      queryIndicesSha256: 'b',
+      profile: 'rob28',
+      seed: 0,
+      method: 'pgd',
+      transfer: false,
+      attackOptions: '{}',
+      benignRecallAt1Given: null,
+      ...madeOn,
+    },
   };
 }
 
 test('compare: a model against itself differs by exactly 0 on [0, 0]; a shifted one on every shifted column; refusals name the difference', () => {
   const cols = coupledColumns(64);
-  const self = compareSwipes([{ label: 'a', result: swipeOf(cols) }, { label: 'b', result: swipeOf(cols) }], info(300));
+  const self = compareSwipes(
+    [
+      { label: 'a', result: swipeOf(cols) },
+      { label: 'b', result: swipeOf(cols) },
+    ],
+    info(300),
+  );
   for (const row of self.comparisons[0]!.rows) {
     assert.equal(row.difference, 0, row.column);
     assert.deepEqual(row.interval, { lo: 0, hi: 0 }, row.column);
@@ -184,22 +238,73 @@ test('compare: a model against itself differs by exactly 0 on [0, 0]; a shifted 
   }
   // The other model: LTM 5 points higher on every query (paired: a constant shift has a zero-width interval at 5).
   const shifted = { ...cols, LTM: cols.LTM!.map((v, i) => v + 5 + (i % 2)) };
-  const c = compareSwipes([{ label: 'na', result: swipeOf(cols) }, { label: 'def', result: swipeOf(shifted) }], info(300)).comparisons[0]!;
+  const c = compareSwipes(
+    [
+      { label: 'na', result: swipeOf(cols) },
+      { label: 'def', result: swipeOf(shifted) },
+    ],
+    info(300),
+  ).comparisons[0]!;
   const ltm = c.rows.find((r) => r.column === 'LTM')!;
   assert.ok(ltm.excludesZero && ltm.interval.lo >= 5 && ltm.interval.hi <= 6 && ltm.moreRobust === 'other', JSON.stringify(ltm));
   const ers = c.rows.find((r) => r.column === 'ERS')!;
   assert.ok(Math.abs(ers.difference - 0.55) < 1e-9 && ers.excludesZero, 'ERS gains a tenth of LTM’s 5.5');
   assert.equal(c.rows.find((r) => r.column === 'CA+')!.excludesZero, false);
-  const md = compareMarkdown(compareSwipes([{ label: 'na', result: swipeOf(cols) }, { label: 'def', result: swipeOf(shifted) }], info(300)));
+  const md = compareMarkdown(
+    compareSwipes(
+      [
+        { label: 'na', result: swipeOf(cols) },
+        { label: 'def', result: swipeOf(shifted) },
+      ],
+      info(300),
+    ),
+  );
   assert.match(md, /\| LTM \| % R@1 \| 10\.0 \| 15\.5 \| \+5\.5 \| \[5\.\d, 5\.\d\] \| yes \| def more robust \|/);
-  assert.match(compareSvg(compareSwipes([{ label: 'na', result: swipeOf(cols) }, { label: 'def', result: swipeOf(shifted) }], info(300))), /difference, other − baseline \(ERS score points/);
-  for (const [field, value, words] of [['seed', 1, /another attack seed than na: 1 vs 0/], ['queryIndicesSha256', 'c', /another queries \(SHA-256 of their indices\)/], ['profile', 'rob224', /another profile/], ['dataset', 'mnist', /another dataset/]] as const) {
-    assert.throws(() => checkPairable([{ label: 'na', result: swipeOf(cols) }, { label: 'x', result: swipeOf(cols, { [field]: value }) }]), words);
+  assert.match(
+    compareSvg(
+      compareSwipes(
+        [
+          { label: 'na', result: swipeOf(cols) },
+          { label: 'def', result: swipeOf(shifted) },
+        ],
+        info(300),
+      ),
+    ),
+    /difference, other − baseline \(ERS score points/,
+  );
+  for (const [field, value, words] of [
+    ['seed', 1, /another attack seed than na: 1 vs 0/],
+    ['queryIndicesSha256', 'c', /another queries \(SHA-256 of their indices\)/],
+    ['profile', 'rob224', /another profile/],
+    ['dataset', 'mnist', /another dataset/],
+  ] as const) {
+    assert.throws(
+      () =>
+        checkPairable([
+          { label: 'na', result: swipeOf(cols) },
+          { label: 'x', result: swipeOf(cols, { [field]: value }) },
+        ]),
+      words,
+    );
   }
   const larger = { ...swipeOf(cols), budgets: [{ epsilon: 0.5, alpha: 0.01, steps: 32 }] };
-  assert.throws(() => checkPairable([{ label: 'na', result: swipeOf(cols) }, { label: 'x', result: larger }]), /x was made with other attack budgets than na/);
+  assert.throws(
+    () =>
+      checkPairable([
+        { label: 'na', result: swipeOf(cols) },
+        { label: 'x', result: larger },
+      ]),
+    /x was made with other attack budgets than na/,
+  );
   const old = { ...swipeOf(cols), perQuery: undefined, madeOn: undefined };
-  assert.throws(() => checkPairable([{ label: 'na', result: swipeOf(cols) }, { label: 'old', result: old }]), /old: the result records no per-query values/);
+  assert.throws(
+    () =>
+      checkPairable([
+        { label: 'na', result: swipeOf(cols) },
+        { label: 'old', result: old },
+      ]),
+    /old: the result records no per-query values/,
+  );
   assert.ok(excludesZero({ lo: 0.1, hi: 1 }) && !excludesZero({ lo: 0, hi: 1 }));
 });
 

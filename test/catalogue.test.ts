@@ -72,7 +72,10 @@ test('every dataset name and alias is accepted alike by the library, train and e
       assert.doesNotMatch(evaluated, /unknown dataset/, `eval --dataset ${name}: ${evaluated}`);
     }
   }
-  assert.match(await failure(trainCommand.run(['--dataset', 'imagenet'])), /^usage: unknown dataset 'imagenet' \(known: mnist, fashion \(fashion-mnist\), cub \(cub200/);
+  assert.match(
+    await failure(trainCommand.run(['--dataset', 'imagenet'])),
+    /^usage: unknown dataset 'imagenet' \(known: mnist, fashion \(fashion-mnist\), cub \(cub200/,
+  );
 });
 
 test('each usage text lists exactly the options its command accepts', async () => {
@@ -100,16 +103,27 @@ test('defense flags come from the catalogue and belong to their defense', async 
   assert.match(await failure(trainCommand.run(['--defense', 'hm', '--source', 'random'])), /destination/);
   assert.match(await failure(trainCommand.run(['--defense', 'hm', '--source', 'random', '--destination', '5'])), /destination/);
   // HM is defined for metric N only, CA-TRIDE for N and E: refused before any data is read.
-  assert.match(await failure(trainCommand.run(['--defense', 'hm', '--source', 'random', '--destination', 'lga', '--metric', 'E'])), /defined for metric N only, not E/);
+  assert.match(
+    await failure(trainCommand.run(['--defense', 'hm', '--source', 'random', '--destination', 'lga', '--metric', 'E'])),
+    /defined for metric N only, not E/,
+  );
   assert.match(await failure(trainCommand.run(['--defense', 'catride', '--metric', 'C'])), /defined for metric N or E only, not C/);
   // No published λ for Fashion-MNIST: the CLI asks for one rather than guess.
   assert.match(await failure(trainCommand.run(['--defense', 'catride'])), /CA-TRIDE on fashion needs λ.*--lambda L, or --lambda-from RUN/);
   for (const k of DEFENSE_KINDS) assert.equal(DEFENSES[k].kind, k);
 });
 
-test('configs resolve with the papers\' per-dataset values', () => {
+test("configs resolve with the papers' per-dataset values", () => {
   const resolved = (s: string) => resolveConfig(parseShorthand(s)).defense;
-  assert.deepEqual(resolved('cub:rres18p:pgtripletN'), { kind: 'catride', lambda: 10, weighting: 'softmax', mode: 'alternate', epsilon: 8 / 255, alpha: 1 / 255, steps: 16 });
+  assert.deepEqual(resolved('cub:rres18p:pgtripletN'), {
+    kind: 'catride',
+    lambda: 10,
+    weighting: 'softmax',
+    mode: 'alternate',
+    epsilon: 8 / 255,
+    alpha: 1 / 255,
+    steps: 16,
+  });
   assert.equal((resolved('cars:rres18p:pgtripletN') as { lambda: number }).lambda, 9.5);
   assert.equal((resolved('sop:rres18p:pgtripletN') as { lambda: number }).lambda, 2);
   // ICS: 0.5 in the paper, 0.05 on SOP.
@@ -117,18 +131,28 @@ test('configs resolve with the papers\' per-dataset values', () => {
   assert.equal((resolved('sop:rres18ghmetsmi:ptripletN') as { ics: number }).ics, 0.05);
   assert.deepEqual(resolved('fashion:rc2f2d:ptripletN'), { kind: 'est', epsilon: 77 / 255, alpha: 3 / 255, steps: 32 });
   assert.equal(resolveConfig(parseShorthand('cub200:rres18:ptripletN')).dataset, 'cub');
-  assert.throws(() => resolveDefense({ kind: 'hm', source: 'random', destination: 'lga' }, { imageSide: 28, paper: {}, metric: 'C', dataset: 'fashion' }), /metric N only/);
+  assert.throws(
+    () => resolveDefense({ kind: 'hm', source: 'random', destination: 'lga' }, { imageSide: 28, paper: {}, metric: 'C', dataset: 'fashion' }),
+    /metric N only/,
+  );
 });
 
 test('attacks: one catalogue gives the kinds, the ERS runs and the report columns', () => {
-  assert.deepEqual(ATTACK_KINDS, ATTACKS.map((a) => a.kind));
+  assert.deepEqual(
+    ATTACK_KINDS,
+    ATTACKS.map((a) => a.kind),
+  );
   assert.deepEqual(ERS_ATTACK_KINDS, ['CA+', 'CA-', 'QA+', 'QA-', 'TMA', 'ES', 'LTM', 'GTM', 'GTT']);
-  for (const a of ATTACKS as readonly AttackEntry[]) for (const col of Object.keys(a.columns)) assert.equal(attackColumn(`${col} ε=0.1`).unit, a.columns[col]!.unit);
+  for (const a of ATTACKS as readonly AttackEntry[])
+    for (const col of Object.keys(a.columns)) assert.equal(attackColumn(`${col} ε=0.1`).unit, a.columns[col]!.unit);
   // Miner codes of RobRank's loss names come from the miner catalogue.
   for (const m of MINERS) assert.equal(parseShorthand(`fashion:rc2f2:p${m.lossCode}tripletN`).miner, m.name);
 });
 
-const sha = async (f: string): Promise<string> => createHash('sha256').update(await readFile(f)).digest('hex');
+const sha = async (f: string): Promise<string> =>
+  createHash('sha256')
+    .update(await readFile(f))
+    .digest('hex');
 
 test('train --config reruns a run from its checkpoint.json (same weights)', async () => {
   const first = path.join(tmp, 'first');
@@ -152,13 +176,36 @@ test('train --config reruns a run from its checkpoint.json (same weights)', asyn
 test('robustness over training through the CLI: train --trail keeps every epoch; swipe RUN --epochs swipes them once, with clear errors', async () => {
   const root = await fashionSlice(path.join(tmp, 'trail-fashion'), { train: 1000, test: 128 });
   const out = path.join(tmp, 'trail-run');
-  const t = await run(['train', 'fashion:rc2f2:ptripletN', '--root', root, '--epochs', '2', '--batch', '32', '--max-batches', '2', '--trail', '--out', out, '--quiet', '--json']);
+  const t = await run([
+    'train',
+    'fashion:rc2f2:ptripletN',
+    '--root',
+    root,
+    '--epochs',
+    '2',
+    '--batch',
+    '32',
+    '--max-batches',
+    '2',
+    '--trail',
+    '--out',
+    out,
+    '--quiet',
+    '--json',
+  ]);
   assert.equal(t.code, 0, t.stderr);
   const info = JSON.parse(await readFile(path.join(out, 'checkpoint.json'), 'utf8')) as { keep: { every: number; epochs: { epoch: number; path: string }[] } };
   assert.deepEqual([info.keep.every, info.keep.epochs.map((e) => e.path)], [1, ['epochs/0001', 'epochs/0002']]);
-  assert.match(await failure(trainCommand.run(['--trail', '--keep-every', '2'])), /^usage: --trail keeps every epoch \(--keep-every 1\); it contradicts --keep-every 2/);
+  assert.match(
+    await failure(trainCommand.run(['--trail', '--keep-every', '2'])),
+    /^usage: --trail keeps every epoch \(--keep-every 1\); it contradicts --keep-every 2/,
+  );
   // Bad --epochs values are usage errors (exit 2) that name the value, before any swipe.
-  for (const [epochs, message] of [['3', /the run has no epoch 3 \(it trained 2 epoch\(s\); kept: 1, 2\)/], ['two', /'two' is not an epoch number/], ['1,1', /epoch 1 is listed twice/]] as const) {
+  for (const [epochs, message] of [
+    ['3', /the run has no epoch 3 \(it trained 2 epoch\(s\); kept: 1, 2\)/],
+    ['two', /'two' is not an epoch number/],
+    ['1,1', /epoch 1 is listed twice/],
+  ] as const) {
     const r = await run(['swipe', out, '--epochs', epochs]);
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, message);
@@ -174,7 +221,10 @@ test('robustness over training through the CLI: train --trail keeps every epoch;
   assert.equal(again.code, 0, again.stderr);
   const b = JSON.parse(again.stdout.trim().split('\n').at(-1)!) as { swiped: number[]; reused: number[]; rows: { epoch: number; ERS: number }[] };
   assert.deepEqual([b.swiped, b.reused, b.rows[0]!.ERS], [[], [2], a.rows[0]!.ERS], 'the finished epoch is not redone');
-  assert.match(await readFile(path.join(out, 'report.md'), 'utf8'), /## Robustness over training — profile rob28[\s\S]*!\[robustness over training, rob28\]\(swipe-epochs\/rob28\/trail\.svg\)/);
+  assert.match(
+    await readFile(path.join(out, 'report.md'), 'utf8'),
+    /## Robustness over training — profile rob28[\s\S]*!\[robustness over training, rob28\]\(swipe-epochs\/rob28\/trail\.svg\)/,
+  );
 });
 
 /** A small JPEG whose colour encodes its class (so the tiny datasets are learnable at all). */
@@ -187,7 +237,9 @@ async function jpeg(file: string, cls: number, k: number): Promise<void> {
     px[3 * p + 1] = (cls * 29 + k * 5 + (p % w)) % 256;
     px[3 * p + 2] = (cls * 131) % 256;
   }
-  await sharp(px, { raw: { width: w, height: h, channels: 3 } }).jpeg().toFile(file);
+  await sharp(px, { raw: { width: w, height: h, channels: 3 } })
+    .jpeg()
+    .toFile(file);
 }
 
 /** Tiny copies of the three photo layouts: 2 train and 2 test classes, 2 images each. */
@@ -196,26 +248,28 @@ const LAYOUTS: Record<string, (root: string) => Promise<void>> = {
     const classes = [1, 2, 101, 102]; // ≤ 100 train, the rest test
     const entries = classes.flatMap((c, i) => [0, 1].map((k) => ({ id: 2 * i + k + 1, c, rel: `${String(c).padStart(3, '0')}.Bird_${c}/b${c}_${k}.jpg`, k })));
     await mkdir(root, { recursive: true });
-    await writeFile(path.join(root, 'images.txt'), entries.map((e) => `${e.id} ${e.rel}`).join('\n') + '\n');
-    await writeFile(path.join(root, 'image_class_labels.txt'), entries.map((e) => `${e.id} ${e.c}`).join('\n') + '\n');
-    await writeFile(path.join(root, 'train_test_split.txt'), entries.map((e) => `${e.id} 1`).join('\n') + '\n');
+    await writeFile(path.join(root, 'images.txt'), `${entries.map((e) => `${e.id} ${e.rel}`).join('\n')}\n`);
+    await writeFile(path.join(root, 'image_class_labels.txt'), `${entries.map((e) => `${e.id} ${e.c}`).join('\n')}\n`);
+    await writeFile(path.join(root, 'train_test_split.txt'), `${entries.map((e) => `${e.id} 1`).join('\n')}\n`);
     for (const e of entries) await jpeg(path.join(root, 'images', e.rel), e.c, e.k);
   },
   cars: async (root) => {
     const rows = [1, 2, 99, 100].flatMap((c) => [0, 1].map((k) => ({ p: `car_ims/${String(c * 10 + k).padStart(6, '0')}.jpg`, c, k })));
     await mkdir(root, { recursive: true });
-    await writeFile(path.join(root, 'cars_annos.csv'), ['path,class', ...rows.map((r) => `${r.p},${r.c}`)].join('\n') + '\n');
+    await writeFile(path.join(root, 'cars_annos.csv'), `${['path,class', ...rows.map((r) => `${r.p},${r.c}`)].join('\n')}\n`);
     for (const r of rows) await jpeg(path.join(root, r.p), r.c, r.k);
   },
   sop: async (root) => {
     const header = 'image_id class_id super_class_id path';
     const split = (classes: number[], first: number): { line: string; p: string; c: number; k: number }[] =>
-      classes.flatMap((c, i) => [0, 1].map((k) => ({ line: `${first + 2 * i + k} ${c} 1 bicycle_final/${c}_${k}.JPG`, p: `bicycle_final/${c}_${k}.JPG`, c, k })));
+      classes.flatMap((c, i) =>
+        [0, 1].map((k) => ({ line: `${first + 2 * i + k} ${c} 1 bicycle_final/${c}_${k}.JPG`, p: `bicycle_final/${c}_${k}.JPG`, c, k })),
+      );
     const train = split([1, 2], 1);
     const testSplit = split([3, 4], 5);
     await mkdir(root, { recursive: true });
-    await writeFile(path.join(root, 'Ebay_train.txt'), [header, ...train.map((r) => r.line)].join('\n') + '\n');
-    await writeFile(path.join(root, 'Ebay_test.txt'), [header, ...testSplit.map((r) => r.line)].join('\n') + '\n');
+    await writeFile(path.join(root, 'Ebay_train.txt'), `${[header, ...train.map((r) => r.line)].join('\n')}\n`);
+    await writeFile(path.join(root, 'Ebay_test.txt'), `${[header, ...testSplit.map((r) => r.line)].join('\n')}\n`);
     for (const r of [...train, ...testSplit]) await jpeg(path.join(root, r.p), r.c, r.k);
   },
 };
@@ -234,7 +288,23 @@ describe('the photo datasets from --root: train, eval and attack end to end (Res
         saveSafetensors(pretrained, source.stateDict());
         source.dispose();
       }
-      const trainArgs = ['train', '--dataset', name, '--root', root, '--batch', '2', '--max-batches', '1', '--eval-every', '9', '--out', out, '--json', ...(name === 'cub' ? ['--pretrained', pretrained] : [])];
+      const trainArgs = [
+        'train',
+        '--dataset',
+        name,
+        '--root',
+        root,
+        '--batch',
+        '2',
+        '--max-batches',
+        '1',
+        '--eval-every',
+        '9',
+        '--out',
+        out,
+        '--json',
+        ...(name === 'cub' ? ['--pretrained', pretrained] : []),
+      ];
       const t = await run([...trainArgs, '--epochs', '1']);
       assert.equal(t.code, 0, t.stderr);
       if (name === 'cub') {

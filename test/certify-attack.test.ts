@@ -36,7 +36,17 @@ test('no certified query is broken by APGD-L2 (restarts, EOT) on the smoothed mo
   let steps = 0;
   for await (const b of spc2Loader(train, { seed: 0, batchPairs: 32 })) {
     tidy(() => {
-      const s = defense.step({ model, images: b.images, labels: b.labels, metric: mN, margin: 0.2, miner: minerByName('random'), epoch: 0, maxEpochs: 1, step: steps });
+      const s = defense.step({
+        model,
+        images: b.images,
+        labels: b.labels,
+        metric: mN,
+        margin: 0.2,
+        miner: minerByName('random'),
+        epoch: 0,
+        maxEpochs: 1,
+        step: steps,
+      });
       opt.zeroGrad();
       s.loss.backward();
     });
@@ -47,12 +57,25 @@ test('no certified query is broken by APGD-L2 (restarts, EOT) on the smoothed mo
   opt.dispose();
   model.eval();
   // The gallery: the first PER_CLASS test images of each class, interleaved so the first QUERIES cover all three.
-  const byClass = CLASSES.map((c) => Array.from(t.labels.keys()).filter((i) => t.labels[i] === c).slice(0, PER_CLASS));
+  const byClass = CLASSES.map((c) =>
+    Array.from(t.labels.keys())
+      .filter((i) => t.labels[i] === c)
+      .slice(0, PER_CLASS),
+  );
   const picked = Array.from({ length: PER_CLASS }, (_, k) => byClass.map((ids) => ids[k]!)).flat();
   const bytes = 784;
   const pixels = new Uint8Array(picked.length * bytes);
   picked.forEach((j, i) => pixels.set(t.pixels.subarray(j * bytes, (j + 1) * bytes), i * bytes));
-  const ds = new InMemoryImageDataset({ name: 'fashion', split: 'test', source: 'three classes', channels: 1, height: 28, width: 28, pixels, labels: Int32Array.from(picked, (j) => t.labels[j]!) });
+  const ds = new InMemoryImageDataset({
+    name: 'fashion',
+    split: 'test',
+    source: 'three classes',
+    channels: 1,
+    height: 28,
+    width: 28,
+    pixels,
+    labels: Int32Array.from(picked, (j) => t.labels[j]!),
+  });
   const all = Array.from({ length: picked.length }, (_, i) => i);
   const gallery = noGrad(() => tidy(() => l2normalize(model.forward(ds.batch(all))).double()));
   const labels = Array.from(ds.labels.slice(0, QUERIES));
@@ -63,7 +86,15 @@ test('no certified query is broken by APGD-L2 (restarts, EOT) on the smoothed mo
     const k: CertificateConstants = { lipschitz: L, queryError: tau, galleryError: 0, gallery: 'clean' };
     const estimates = smoothedEmbeddings(model, queries, { sigma: SIGMA, samples: SAMPLES, seed: 1 });
     const radius = labels.map((label, i) =>
-      tidy(() => certifyQuery(estimates.narrow(0, i, 1).reshape(-1), label, i, { embeddings: gallery, labels: ds.labels }, k, { ks: [1], radii: [0], qaPlus: 0, qaMinusPosition: 0 }).recallRadius[0]!),
+      tidy(
+        () =>
+          certifyQuery(estimates.narrow(0, i, 1).reshape(-1), label, i, { embeddings: gallery, labels: ds.labels }, k, {
+            ks: [1],
+            radii: [0],
+            qaPlus: 0,
+            qaMinusPosition: 0,
+          }).recallRadius[0]!,
+      ),
     );
     estimates.dispose();
     // The judge's error (fresh samples, its own union bound) costs τ_e/L of radius.
@@ -92,7 +123,10 @@ test('no certified query is broken by APGD-L2 (restarts, EOT) on the smoothed mo
     const attacked = smoothedTopOneRelevant(model, adversarial, target, { sigma: SIGMA, samples: 100 });
     dispose([adversarial, first]);
     const flipped = clean.filter((c, j) => c && !attacked[j]).length;
-    assert.ok(flipped >= Math.ceil(clean.filter(Boolean).length / 2), `the attack at radius 5 broke only ${flipped} of ${clean.filter(Boolean).length} correct queries`);
+    assert.ok(
+      flipped >= Math.ceil(clean.filter(Boolean).length / 2),
+      `the attack at radius 5 broke only ${flipped} of ${clean.filter(Boolean).length} correct queries`,
+    );
   } finally {
     dispose([gallery, queries]);
     model.dispose();

@@ -9,8 +9,22 @@ import { loadSmallDataset, InMemoryImageDataset } from '../src/data/index.js';
 import { C2F2 } from '../src/models/c2f2.js';
 import { metricByName } from '../src/metric/metric.js';
 import {
-  apgd, attackBatch, BUDGETS, buildBatchContext, checkBudget, columnMeans, createAttack, disposeBatchContext, ERS_ATTACK_KINDS, linfCornerL2, makeGallery, pgd, profileWithNorm, getProfile,
-  type AttackKind, type PgdBudget,
+  apgd,
+  attackBatch,
+  BUDGETS,
+  buildBatchContext,
+  checkBudget,
+  columnMeans,
+  createAttack,
+  disposeBatchContext,
+  ERS_ATTACK_KINDS,
+  linfCornerL2,
+  makeGallery,
+  pgd,
+  profileWithNorm,
+  getProfile,
+  type AttackKind,
+  type PgdBudget,
 } from '../src/attack/index.js';
 import { imageNorms, projectL2Ball, threatBall } from '../src/attack/ball.js';
 import { meanDeviationBound, smoothedEmbeddings, smoothedLipschitz, unionAlpha } from '../src/eval/smoothing.js';
@@ -36,7 +50,14 @@ test('L2 projection: hand-computed cases (scaled back to ε, unchanged inside, t
     // Inside the ball (ε = 1 > 0.6): nothing moves but the clip.
     allNear(threatBall(x0, 1, 'l2').project(x).toArray(), [0.8, 0.9, 1, 0.1], 1e-6, 'inside the ball');
     // The step direction is the gradient over its L2 norm per image; a zero gradient stays zero.
-    allNear(threatBall(x0, 1, 'l2').direction(tensor([3, 4, 0, 0], [2, 1, 1, 2])).toArray(), [0.6, 0.8, 0, 0], 1e-6, 'normalised gradient');
+    allNear(
+      threatBall(x0, 1, 'l2')
+        .direction(tensor([3, 4, 0, 0], [2, 1, 1, 2]))
+        .toArray(),
+      [0.6, 0.8, 0, 0],
+      1e-6,
+      'normalised gradient',
+    );
     allNear(imageNorms(tensor([3, 4, 0, 2], [2, 1, 1, 2])).toArray(), [5, 2], 1e-6, 'per-image norms');
   });
 });
@@ -52,8 +73,18 @@ test('PGD-L2: one step moves ε against a linear objective; every iterate of PGD
     const images = rand([3, 1, 6, 6]);
     const objective = (x: Tensor) => x.sub(0.9).square().sum();
     const many = pgd({ images, epsilon: 0.7, alpha: 0.3, steps: 10, norm: 'l2', randomStart: true, objective });
-    const a = apgd({ images, epsilon: 0.7, steps: 10, norm: 'l2', start: 'random', objective: (x) => ({ value: objective(x), perQuery: x.sub(0.9).square().flatten(1).sum(1) }) });
-    for (const [name, adv] of [['PGD', many.adversarial], ['APGD', a.adversarial]] as const) {
+    const a = apgd({
+      images,
+      epsilon: 0.7,
+      steps: 10,
+      norm: 'l2',
+      start: 'random',
+      objective: (x) => ({ value: objective(x), perQuery: x.sub(0.9).square().flatten(1).sum(1) }),
+    });
+    for (const [name, adv] of [
+      ['PGD', many.adversarial],
+      ['APGD', a.adversarial],
+    ] as const) {
       for (const n of imageNorms(adv.sub(images)).toArray()) assert.ok(n <= 0.7 + 1e-5, `${name}: ‖δ‖₂ = ${n} > ε`);
       assert.ok(adv.min().item() >= 0 && adv.max().item() <= 1, `${name} left [0, 1]`);
     }
@@ -77,7 +108,13 @@ test('L∞ is unchanged: PGD and APGD without a norm equal the explicit linf run
     manualSeed(9);
     const lower = images.sub(budget.epsilon).clampMin(0);
     const upper = images.add(budget.epsilon).clampMax(1);
-    let x = images.add(rand(images.shape).mul(2 * budget.epsilon).sub(budget.epsilon)).clampTensor(lower, upper);
+    let x = images
+      .add(
+        rand(images.shape)
+          .mul(2 * budget.epsilon)
+          .sub(budget.epsilon),
+      )
+      .clampTensor(lower, upper);
     for (let i = 0; i < budget.steps; i++) {
       const xa = x.detach().requiresGrad_();
       const g = gradOf(objective(xa), xa);
@@ -117,7 +154,16 @@ before(async () => {
   const { test: t } = await loadSmallDataset('fashion');
   const n = 256;
   const bytes = t.channels * t.height * t.width;
-  images256 = new InMemoryImageDataset({ name: 'fashion', split: 'test', source: 'first 256 test images', channels: t.channels, height: t.height, width: t.width, pixels: t.pixels.slice(0, n * bytes), labels: t.labels.slice(0, n) });
+  images256 = new InMemoryImageDataset({
+    name: 'fashion',
+    split: 'test',
+    source: 'first 256 test images',
+    channels: t.channels,
+    height: t.height,
+    width: t.width,
+    pixels: t.pixels.slice(0, n * bytes),
+    labels: t.labels.slice(0, n),
+  });
 });
 
 test('every ERS attack succeeds in the L2 ball (ε = 2) on an undefended c2f2, and the square method refuses it', () => {
@@ -185,7 +231,12 @@ test('the Lipschitz constant √(2/π)/σ: hand values, and tight for f = sign(x
     assert.ok(slope <= smoothedLipschitz(sigma) * (1 + 1e-5), `slope ${slope} above L`);
     assert.ok(slope > 0.99 * smoothedLipschitz(sigma), `slope ${slope} well below L: the constant is not tight`);
     // And everywhere: |g(x) − g(y)| ≤ L|x − y|.
-    for (const [x, y] of [[-0.3, 0.2], [0.1, 0.9], [-2, 2]]) assert.ok(Math.abs(g(x!) - g(y!)) <= smoothedLipschitz(sigma) * Math.abs(x! - y!) + 1e-7);
+    for (const [x, y] of [
+      [-0.3, 0.2],
+      [0.1, 0.9],
+      [-2, 2],
+    ])
+      assert.ok(Math.abs(g(x!) - g(y!)) <= smoothedLipschitz(sigma) * Math.abs(x! - y!) + 1e-7);
   }
 });
 
@@ -200,7 +251,7 @@ test('the Monte Carlo error term τ(n, α′) = (1 + √(2 ln(1/α′)))/√n: h
   const alphaPrime = 0.2;
   const tau = meanDeviationBound(n, alphaPrime);
   let seed = 12345;
-  const uniform = (): number => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const uniform = (): number => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
   let failures = 0;
   const trials = 2000;
   for (let t = 0; t < trials; t++) {
@@ -241,7 +292,12 @@ test('certificate, clean gallery: the radius of a hand-computed case, and a poin
     // h_0 = (1, 0) relevant (label 0), h_1 = (0, 1) irrelevant (label 1), c = (0.8, 0.2).
     const gallery = tensor([1, 0, 0, 1], [2, 2], 'float64');
     const c = tensor([0.8, 0.2], [2], 'float64');
-    const cert = certifyQuery(c, 0, -1, { embeddings: gallery, labels: Int32Array.from([0, 1]) }, K_CLEAN, { ks: [1], radii: [0], qaPlus: 0, qaMinusPosition: 0 });
+    const cert = certifyQuery(c, 0, -1, { embeddings: gallery, labels: Int32Array.from([0, 1]) }, K_CLEAN, {
+      ks: [1],
+      radii: [0],
+      qaPlus: 0,
+      qaMinusPosition: 0,
+    });
     // ρ = (‖c − h_1‖² − ‖c − h_0‖²)/(2‖h_0 − h_1‖) = (1.28 − 0.08)/(2√2); r = (ρ − τ_q)/L.
     const rho = 1.2 / (2 * Math.SQRT2);
     const r = (rho - 0.1) / 2;
@@ -260,7 +316,12 @@ test('certificate, clean gallery: the radius of a hand-computed case, and a poin
     assert.ok(r + 0.01 < rho / 2);
     assert.equal(certifiedAt(cert.recallRadius[0]!, r + 0.01), false, 'a missing error term would certify here');
     // R@K with K > the irrelevant items: certified at every radius (null in JSON).
-    const k2 = certifyQuery(c, 0, -1, { embeddings: gallery, labels: Int32Array.from([0, 1]) }, K_CLEAN, { ks: [1, 2], radii: [0], qaPlus: 0, qaMinusPosition: 0 });
+    const k2 = certifyQuery(c, 0, -1, { embeddings: gallery, labels: Int32Array.from([0, 1]) }, K_CLEAN, {
+      ks: [1, 2],
+      radii: [0],
+      qaPlus: 0,
+      qaMinusPosition: 0,
+    });
     assert.equal(k2.recallRadius[1], Infinity);
   });
 });
@@ -289,7 +350,12 @@ test('certificate: QA± bounds and ES:D bound on a hand-computed gallery', () =>
     const gallery = tensor([0.1, 0, 0.5, 0, 0.9, 0, -0.45, 0], [4, 2], 'float64');
     const c = tensor([0, 0], [2], 'float64');
     const k: CertificateConstants = { lipschitz: 1, queryError: 0, galleryError: 0, gallery: 'clean' };
-    const cert = certifyQuery(c, 0, -1, { embeddings: gallery, labels: Int32Array.from([0, 1, 1, 1]) }, k, { ks: [1], radii: [0, 0.2, 0.3], qaPlus: 2, qaMinusPosition: 0 });
+    const cert = certifyQuery(c, 0, -1, { embeddings: gallery, labels: Int32Array.from([0, 1, 1, 1]) }, k, {
+      ks: [1],
+      radii: [0, 0.2, 0.3],
+      qaPlus: 2,
+      qaMinusPosition: 0,
+    });
     // QA+ candidate 2 (at 0.9): item j certified ahead while r < its bisector distance: j=0: (0.81 − 0.01)/1.6 = 0.5, j=1: (0.81 − 0.25)/0.8 = 0.7,
     // j=3: (0.81 − 0.2025)/(2·1.35) = 0.225. At r = 0: 3 ahead; 0.2: 3; 0.3: 2.
     assert.deepEqual(cert.qaPlus.positionAtLeast, [3, 3, 2]);
@@ -328,7 +394,16 @@ test('smoothedEmbeddings: seeded, mean of unit vectors (norm ≤ 1), n forward p
     assert.deepEqual(Array.from(a.toArray()), Array.from(b.toArray()), 'same seed, same numbers');
     for (const n of noGrad(() => tidy(() => a.norm(2, 1).toArray()))) assert.ok(n <= 1 + 1e-9 && n > 0.5, `‖ĝ‖ = ${n}`);
     dispose([a, b]);
-    const small = new InMemoryImageDataset({ name: 'fashion', split: 'test', source: 'first 64', channels: 1, height: 28, width: 28, pixels: images256.pixels.slice(0, 64 * 784), labels: images256.labels.slice(0, 64) });
+    const small = new InMemoryImageDataset({
+      name: 'fashion',
+      split: 'test',
+      source: 'first 64',
+      channels: 1,
+      height: 28,
+      width: 28,
+      pixels: images256.pixels.slice(0, 64 * 784),
+      labels: images256.labels.slice(0, 64),
+    });
     const r = await runCertify(model, small, { sigma: 0.25, samples: 20, alpha: 0.01, radii: [0, 0.01], ks: [1, 5], queries: 3, seed: 1 });
     assert.equal(r.queries, 3);
     assert.equal(r.cost.forwardPasses, 64 + 3 * 20);
@@ -368,7 +443,15 @@ test('--defense gaussian: registry entry, default σ, unclipped N(0, σ²) noise
       manualSeed(2);
       const step = tidy(() =>
         defense.step({
-          model, images, labels, metric: mN, margin: 0.2, miner: minerByName('random'), epoch: 0, maxEpochs: 1, step: 0,
+          model,
+          images,
+          labels,
+          metric: mN,
+          margin: 0.2,
+          miner: minerByName('random'),
+          epoch: 0,
+          maxEpochs: 1,
+          step: 0,
           inspect: (_role: string, clean: Tensor, noisy: Tensor) => {
             noise = Array.from(noGrad(() => tidy(() => noisy.sub(clean).toArray())));
           },
@@ -389,16 +472,22 @@ test('--defense gaussian: registry entry, default σ, unclipped N(0, σ²) noise
 
 // ------------------------------------------------------------------ the flags
 
-test('--norm, the budget flags and certify\'s flags are checked before anything loads', async () => {
+test("--norm, the budget flags and certify's flags are checked before anything loads", async () => {
   const { attackCommand } = await import('../src/cli/attack.js');
   const { swipeCommand } = await import('../src/cli/swipe.js');
   const { certifyCommand } = await import('../src/cli/certify.js');
   const { UsageError } = await import('../src/util/usage-error.js');
   const usage = (re: RegExp) => (e: unknown) => e instanceof UsageError && re.test(e.message);
   // An L2 radius above 1 is fine (the run then fails on the missing checkpoint, not on the flag); in L∞ it is refused.
-  await assert.rejects(attackCommand.run(['ckpt', '--attack', 'QA+', '--norm', 'l2', '--epsilon', '2']), (e: unknown) => !(e instanceof UsageError) && /checkpoint 'ckpt' does not exist/.test(String(e)));
+  await assert.rejects(
+    attackCommand.run(['ckpt', '--attack', 'QA+', '--norm', 'l2', '--epsilon', '2']),
+    (e: unknown) => !(e instanceof UsageError) && /checkpoint 'ckpt' does not exist/.test(String(e)),
+  );
   await assert.rejects(attackCommand.run(['ckpt', '--attack', 'QA+', '--epsilon', '2']), usage(/epsilon must be in \[0, 1\]/));
-  await assert.rejects(attackCommand.run(['ckpt', '--attack', 'QA+', '--norm', 'l2', '--method', 'square']), usage(/square searches only linf balls; for --norm l2 use pgd or apgd/));
+  await assert.rejects(
+    attackCommand.run(['ckpt', '--attack', 'QA+', '--norm', 'l2', '--method', 'square']),
+    usage(/square searches only linf balls; for --norm l2 use pgd or apgd/),
+  );
   await assert.rejects(attackCommand.run(['ckpt', '--attack', 'QA+', '--norm', 'l3']), usage(/--norm must be one of linf, l2/));
   await assert.rejects(swipeCommand.run(['ckpt', '--norm', 'l2', '--robust-eval']), usage(/--robust-eval evaluates the L∞ threat model/));
   await assert.rejects(certifyCommand.run(['ckpt', '--radii', '0,x']), usage(/--radii: 'x' is not a number/));

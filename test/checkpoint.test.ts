@@ -22,8 +22,15 @@ const config = { ...defaultConfig('fashion'), batchPairs: 32, maxBatches: 4 };
 
 /** A state at a given global step (epoch boundaries only: enough for the commit protocol). */
 const stateAt = (epoch: number): CheckpointState => ({
-  config, epoch, position: { epoch: epoch + 1, step: 0 }, pendingEval: false, metrics: { 'R@1': 0.5 + epoch / 100 },
-  defenseState: {}, rngState: null, epochProgress: null, logBytes: 0,
+  config,
+  epoch,
+  position: { epoch: epoch + 1, step: 0 },
+  pendingEval: false,
+  metrics: { 'R@1': 0.5 + epoch / 100 },
+  defenseState: {},
+  rngState: null,
+  epochProgress: null,
+  logBytes: 0,
 });
 
 /** A model + optimizer pair whose weights differ per `seed`, so commits are told apart. */
@@ -46,17 +53,43 @@ test('a commit that fails at any stage leaves a complete checkpoint: the old one
     const enospc = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
     // The commit also keeps its epoch (--keep-every), so that every stage is passed.
     assert.throws(
-      () => saveCheckpoint(dir, b.model, b.opt, { ...stateAt(1), keep: { every: 2, epochs: [] } }, { keepEpoch: 2, onStage: (s: CommitStage) => { if (s === failAt) throw enospc; } }),
+      () =>
+        saveCheckpoint(
+          dir,
+          b.model,
+          b.opt,
+          { ...stateAt(1), keep: { every: 2, epochs: [] } },
+          {
+            keepEpoch: 2,
+            onStage: (s: CommitStage) => {
+              if (s === failAt) throw enospc;
+            },
+          },
+        ),
       /cannot commit the checkpoint .*ENOSPC.*previous checkpoint is intact/,
     );
     b.dispose();
     const committed = COMMIT_STAGES.indexOf(failAt) >= COMMIT_STAGES.indexOf('sidecar');
     assert.equal(markEpoch(dir), committed ? 1 : 0, `failure at ${failAt}`);
-    assert.deepEqual(readCheckpointInfo(dir).keep?.epochs.map((e) => e.path), committed ? ['epochs/0002'] : undefined, `failure at ${failAt}: the kept epoch is listed once committed`);
-    if (committed) assert.deepEqual(keptEpochs(dir).map((e) => e.problem), [null], `failure at ${failAt}: the kept epoch verifies`);
+    assert.deepEqual(
+      readCheckpointInfo(dir).keep?.epochs.map((e) => e.path),
+      committed ? ['epochs/0002'] : undefined,
+      `failure at ${failAt}: the kept epoch is listed once committed`,
+    );
+    if (committed)
+      assert.deepEqual(
+        keptEpochs(dir).map((e) => e.problem),
+        [null],
+        `failure at ${failAt}: the kept epoch verifies`,
+      );
     assert.equal(latestGoodCheckpoint(dir).problem, undefined, `failure at ${failAt}: checkpoint.json must verify`);
     for (const sub of ['checkpoints', 'epochs']) {
-      if (existsSync(path.join(dir, sub))) assert.deepEqual(readdirSync(path.join(dir, sub)).filter((n) => n.startsWith('.tmp')), [], `failure at ${failAt} left a temporary in ${sub}/`);
+      if (existsSync(path.join(dir, sub)))
+        assert.deepEqual(
+          readdirSync(path.join(dir, sub)).filter((n) => n.startsWith('.tmp')),
+          [],
+          `failure at ${failAt} left a temporary in ${sub}/`,
+        );
     }
     // and training continues from it: the next commit goes through
     const c = modelAndOpt(3);
@@ -68,7 +101,10 @@ test('a commit that fails at any stage leaves a complete checkpoint: the old one
 
 test('a flipped or cut byte in the weights is named; resume falls back to the previous commit', () => {
   const dir = tmp();
-  for (const [seed, epoch] of [[1, 0], [2, 1]] as const) {
+  for (const [seed, epoch] of [
+    [1, 0],
+    [2, 1],
+  ] as const) {
     const m = modelAndOpt(seed);
     saveCheckpoint(dir, m.model, m.opt, stateAt(epoch));
     m.dispose();
@@ -178,8 +214,14 @@ test("--auto-resume ('auto'): starts over where no checkpoint was committed, res
 test('--auto-resume is refused beside --resume or --overwrite, before any work', async () => {
   const { trainCommand } = await import('../src/cli/train.js');
   const { UsageError } = await import('../src/cli/command.js');
-  await assert.rejects(trainCommand.run(['--dataset', 'fashion', '--auto-resume', '--resume', '--out', tmp()]), (e: Error) => e instanceof UsageError && /give one of --resume and --auto-resume/.test(e.message));
-  await assert.rejects(trainCommand.run(['--dataset', 'fashion', '--auto-resume', '--overwrite', '--out', tmp()]), (e: Error) => e instanceof UsageError && /--auto-resume and --overwrite exclude each other/.test(e.message));
+  await assert.rejects(
+    trainCommand.run(['--dataset', 'fashion', '--auto-resume', '--resume', '--out', tmp()]),
+    (e: Error) => e instanceof UsageError && /give one of --resume and --auto-resume/.test(e.message),
+  );
+  await assert.rejects(
+    trainCommand.run(['--dataset', 'fashion', '--auto-resume', '--overwrite', '--out', tmp()]),
+    (e: Error) => e instanceof UsageError && /--auto-resume and --overwrite exclude each other/.test(e.message),
+  );
 });
 
 test('a same-size dtype lie (float32 bytes labelled int32) does not load into a model', () => {

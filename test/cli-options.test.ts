@@ -19,7 +19,10 @@ test('numbers: decimals, exponents and fractions such as 8/255; nothing else', (
   const p = parseOptions(['--epsilon', '8/255', '--steps', '10'], BUDGET_OPTIONS);
   assert.deepEqual(budgetOverride(p), { epsilon: 8 / 255, steps: 10 });
   // An L∞ radius above 1 is refused for the L∞ ball; an L2 radius may exceed 1.
-  assert.throws(() => checkBudgetFlags(parseOptions(['--epsilon', '300/255'], BUDGET_OPTIONS), 'linf'), (e: unknown) => e instanceof UsageError && /epsilon/.test(e.message));
+  assert.throws(
+    () => checkBudgetFlags(parseOptions(['--epsilon', '300/255'], BUDGET_OPTIONS), 'linf'),
+    (e: unknown) => e instanceof UsageError && /epsilon/.test(e.message),
+  );
   assert.doesNotThrow(() => checkBudgetFlags(parseOptions(['--epsilon', '2'], BUDGET_OPTIONS), 'l2'));
   assert.throws(() => parseOptions(['--epsilon', 'x/255'], BUDGET_OPTIONS), /needs a number \(such as 0.5, 1e-3 or 8\/255\), got 'x\/255'/);
 });
@@ -28,7 +31,10 @@ test('an old option name is still accepted, stored under the new one, and both a
   const table = { 'max-batches': MAX_BATCHES_OPTION };
   assert.equal(parseOptions(['--max-iter', '3'], table).flags.get('max-batches'), 3);
   assert.equal(parseOptions(['--max-batches', '2'], table).flags.get('max-batches'), 2);
-  assert.throws(() => parseOptions(['--max-batches', '2', '--max-iter', '3'], table), (e: unknown) => e instanceof UsageError && /--max-iter is another name of --max-batches/.test(e.message));
+  assert.throws(
+    () => parseOptions(['--max-batches', '2', '--max-iter', '3'], table),
+    (e: unknown) => e instanceof UsageError && /--max-iter is another name of --max-batches/.test(e.message),
+  );
   assert.match(optionLines(table), /also accepted as --max-iter/);
 });
 
@@ -57,7 +63,7 @@ test('budget flags override every run of a profile and rename it; no flags leave
   assert.equal(rob28.runs[0]!.budget.steps, 32, 'the catalogue profile itself is not changed');
 });
 
-test('`rankshield help CMD` prints the command\'s usage; the top-level help shows examples', async () => {
+test("`rankshield help CMD` prints the command's usage; the top-level help shows examples", async () => {
   const printed: string[] = [];
   const log = console.log;
   console.log = (s: string) => void printed.push(s);

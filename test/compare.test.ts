@@ -41,7 +41,24 @@ test('compare: itself → 0 on [0, 0]; another seed → paired differences; stor
   const root = await fashionSlice(path.join(tmp, 'slice'), { train: 1000, test: 128 });
   const runs = ['a', 'b'].map((n) => path.join(tmp, n));
   for (const [i, out] of runs.entries()) {
-    const t = await run(['train', 'fashion:rc2f2:ptripletN', '--root', root, '--epochs', '1', '--batch', '32', '--max-batches', '4', '--seed', String(i), '--out', out, '--quiet', '--json']);
+    const t = await run([
+      'train',
+      'fashion:rc2f2:ptripletN',
+      '--root',
+      root,
+      '--epochs',
+      '1',
+      '--batch',
+      '32',
+      '--max-batches',
+      '4',
+      '--seed',
+      String(i),
+      '--out',
+      out,
+      '--quiet',
+      '--json',
+    ]);
     assert.equal(t.code, 0, t.stderr);
   }
   const cmpDir = path.join(tmp, 'cmp');
@@ -63,7 +80,10 @@ test('compare: itself → 0 on [0, 0]; another seed → paired differences; stor
   const ers = other!.rows.find((x) => x.column === 'ERS')!;
   assert.equal(ers.difference, sb!.ERS! - sa!.ERS!);
   assert.ok(ers.interval.lo < ers.interval.hi, 'two models: an interval of positive width');
-  assert.ok(other!.rows.some((x) => x.difference !== 0), 'the models differ somewhere');
+  assert.ok(
+    other!.rows.some((x) => x.difference !== 0),
+    'the models differ somewhere',
+  );
   // The swipe JSON: intervals of every column and score, the bootstrap, what it was made on.
   for (const k of [...Object.keys(sa!.attacks), 'ERS', 'ARS', 'benignRecallAt1']) {
     const i = sa!.intervals[k]!;

@@ -73,7 +73,12 @@ class Link {
   rank(rank: number, args: readonly string[]): Child {
     const h = this.hosts[rank]!;
     return start('ip', ['netns', 'exec', h.ns, process.execPath, CLI, ...args], {
-      RANK: String(rank), WORLD_SIZE: '2', MASTER_ADDR: this.hosts[0]!.addr, MASTER_PORT: '29500', GLOO_SOCKET_IFNAME: h.dev, ...THREADS,
+      RANK: String(rank),
+      WORLD_SIZE: '2',
+      MASTER_ADDR: this.hosts[0]!.addr,
+      MASTER_PORT: '29500',
+      GLOO_SOCKET_IFNAME: h.dev,
+      ...THREADS,
     });
   }
 }
@@ -82,13 +87,34 @@ class Link {
 const leftover = (): string[] => (existsSync('/run/netns') ? readdirSync('/run/netns').filter((n) => n.startsWith(`rsnet-${process.pid % 100000}`)) : []);
 
 const experiment = (root: string, out: string): string[] => [
-  'train', '--dataset', 'fashion', '--root', root, '--epochs', '1', '--batch', '32', '--max-batches', '10', '--shards', '2',
-  '--eval-every', '100', '--checkpoint-every', '2', '--quiet', '--json', '--out', out,
+  'train',
+  '--dataset',
+  'fashion',
+  '--root',
+  root,
+  '--epochs',
+  '1',
+  '--batch',
+  '32',
+  '--max-batches',
+  '10',
+  '--shards',
+  '2',
+  '--eval-every',
+  '100',
+  '--checkpoint-every',
+  '2',
+  '--quiet',
+  '--json',
+  '--out',
+  out,
 ];
 
 const check = (e: Exit, what: string): void => assert.equal(e.code, 0, `${what} failed (exit ${e.code}):\n${e.stdout}\n${e.stderr}`);
 
-test('the link cut mid-epoch: both ranks stop within the timeout naming the lost peer, checkpoints verify, --resume ends on the uninterrupted weights', { skip: SKIP }, async () => {
+test('the link cut mid-epoch: both ranks stop within the timeout naming the lost peer, checkpoints verify, --resume ends on the uninterrupted weights', {
+  skip: SKIP,
+}, async () => {
   const root = await fashionSlice(path.join(tmp(), 'fashion'), { train: 1000, test: 128 });
   const reference = tmp();
   const cut = tmp();
@@ -105,7 +131,12 @@ test('the link cut mid-epoch: both ranks stop within the timeout naming the lost
       const peer = 1 - rank;
       assert.notEqual(exit.code, 0, `rank ${rank} should fail once the link is cut:\n${exit.stderr}`);
       assert.ok(afterCut <= TIMEOUT_S + SLACK_S, `rank ${rank} stopped ${afterCut.toFixed(1)} s after the cut (timeout ${TIMEOUT_S} s)`);
-      assert.match(exit.stderr, new RegExp(`rank ${rank}: (allreduce-sum|broadcast) failed after [\\d.]+ s: lost rank ${peer} \\(10\\.99\\.0\\.${peer + 1}, host [^,]+, pid \\d+\\): it stopped, or the network to it failed`));
+      assert.match(
+        exit.stderr,
+        new RegExp(
+          `rank ${rank}: (allreduce-sum|broadcast) failed after [\\d.]+ s: lost rank ${peer} \\(10\\.99\\.0\\.${peer + 1}, host [^,]+, pid \\d+\\): it stopped, or the network to it failed`,
+        ),
+      );
       console.log(`# rank ${rank} stopped ${afterCut.toFixed(1)} s after the cut: ${exit.stderr.trim().split('\n').pop()}`);
     }
     // Nothing torn: the newest checkpoint verifies (sizes and SHA-256 of every file), the lock is released.
@@ -142,11 +173,19 @@ test('a peer unreachable from the start: both ranks fail the rendezvous within t
       assert.equal(e.code, 1, `rank ${rank}:\n${e.stderr}`);
       // Rank 0 serves the store and waits for rank 1, which cannot reach it.
       const why = rank === 0 ? 'only 1 of 2 ranks reached the store within 10000 ms' : 'No route to host|timed out';
-      const m = new RegExp(`rank ${rank}: cannot join the process group at 10\\.99\\.0\\.1:29500 \\(waited ([\\d.]+) s; --dist-timeout ${TIMEOUT_S}\\): .*(${why})`).exec(e.stderr);
+      const m = new RegExp(
+        `rank ${rank}: cannot join the process group at 10\\.99\\.0\\.1:29500 \\(waited ([\\d.]+) s; --dist-timeout ${TIMEOUT_S}\\): .*(${why})`,
+      ).exec(e.stderr);
       assert.ok(m !== null, `rank ${rank} should say why it could not join:\n${e.stderr}`);
       // The time from joining to giving up, as the rank measured it (starting Node and libtorch on a loaded machine is not part of it).
       assert.ok(Number(m[1]) <= TIMEOUT_S + 2, `rank ${rank} waited ${m[1]} s (timeout ${TIMEOUT_S} s)`);
-      console.log(`# rank ${rank} (${e.seconds.toFixed(1)} s in all): ${e.stderr.trim().split('\n').find((l) => l.includes('cannot join'))!.slice(0, 300)}`);
+      console.log(
+        `# rank ${rank} (${e.seconds.toFixed(1)} s in all): ${e.stderr
+          .trim()
+          .split('\n')
+          .find((l) => l.includes('cannot join'))!
+          .slice(0, 300)}`,
+      );
     }
   } finally {
     link.remove();

@@ -38,12 +38,14 @@ async function writeJpeg(file: string, tag: number, width = 40, height = 30): Pr
     px[3 * p + 1] = (tag * 91 + p) % 256;
     px[3 * p + 2] = 128;
   }
-  await sharp(px, { raw: { width, height, channels: 3 } }).jpeg().toFile(file);
+  await sharp(px, { raw: { width, height, channels: 3 } })
+    .jpeg()
+    .toFile(file);
 }
 
 async function writeText(file: string, lines: string[]): Promise<void> {
   await mkdir(path.dirname(file), { recursive: true });
-  await writeFile(file, lines.join('\n') + '\n');
+  await writeFile(file, `${lines.join('\n')}\n`);
 }
 
 /** Collects every batch of a loader (disposing tensors) with its indices and pixel data. */
@@ -75,16 +77,28 @@ describe('CUB-200-2011 layout', () => {
       [6, 200],
     ];
     const rel = (id: number, cls: number): string => `${String(cls).padStart(3, '0')}.Bird_${cls}/Bird_${cls}_${id}.jpg`;
-    await writeText(path.join(root, 'images.txt'), entries.map(([id, cls]) => `${id} ${rel(id, cls)}`));
-    await writeText(path.join(root, 'image_class_labels.txt'), entries.map(([id, cls]) => `${id} ${cls}`));
+    await writeText(
+      path.join(root, 'images.txt'),
+      entries.map(([id, cls]) => `${id} ${rel(id, cls)}`),
+    );
+    await writeText(
+      path.join(root, 'image_class_labels.txt'),
+      entries.map(([id, cls]) => `${id} ${cls}`),
+    );
     // The official split says otherwise; RobRank ignores it (classes ≤ 100 are train).
-    await writeText(path.join(root, 'train_test_split.txt'), entries.map(([id]) => `${id} ${id % 2}`));
+    await writeText(
+      path.join(root, 'train_test_split.txt'),
+      entries.map(([id]) => `${id} ${id % 2}`),
+    );
     for (const [id, cls] of entries) await writeJpeg(path.join(root, 'images', rel(id, cls)), id);
   });
 
   test('class ≤ 100 is train, label = class − 1, order = image_id', async () => {
     const d = await loadCub({ root });
-    assert.deepEqual(d.train.relativePaths.map((p) => path.basename(p)), ['Bird_1_1.jpg', 'Bird_1_2.jpg', 'Bird_100_3.jpg', 'Bird_2_4.jpg']);
+    assert.deepEqual(
+      d.train.relativePaths.map((p) => path.basename(p)),
+      ['Bird_1_1.jpg', 'Bird_1_2.jpg', 'Bird_100_3.jpg', 'Bird_2_4.jpg'],
+    );
     assert.deepEqual([...d.train.labels], [0, 0, 99, 1]);
     assert.deepEqual([...d.test.labels], [100, 199]);
     assert.deepEqual([d.train.classes, d.test.classes], [3, 2]);
@@ -124,7 +138,15 @@ const mat = {
     flags.writeUInt32LE(cls, 0);
     const d = Buffer.alloc(4 * dims.length);
     dims.forEach((v, i) => d.writeInt32LE(v, 4 * i));
-    return mat.element(14, Buffer.concat([mat.element(6, flags), mat.element(5, d), name === '' ? mat.small(1, Buffer.alloc(0)) : mat.element(1, Buffer.from(name, 'latin1')), ...body]));
+    return mat.element(
+      14,
+      Buffer.concat([
+        mat.element(6, flags),
+        mat.element(5, d),
+        name === '' ? mat.small(1, Buffer.alloc(0)) : mat.element(1, Buffer.from(name, 'latin1')),
+        ...body,
+      ]),
+    );
   },
   char(text: string): Buffer {
     const u16 = Buffer.alloc(2 * text.length);
@@ -186,8 +208,19 @@ describe('Cars-196 layout', () => {
   };
   const annotationsMat = (compressed: boolean): Buffer => {
     const fields = ['relative_im_path', 'bbox_x1', 'bbox_y1', 'bbox_x2', 'bbox_y2', 'class', 'test'];
-    const elements = annotations.map(([p, c], i) => [mat.char(p), mat.doubleAsUint8(1), mat.doubleAsUint8(2), mat.double(300.5), mat.double(200), i % 2 ? mat.doubleAsUint8(c) : mat.double(c), mat.doubleAsUint8(i % 2)]);
-    const vars = [mat.struct('annotations', fields, elements), mat.cell('class_names', [mat.char('AM General Hummer SUV 2000'), mat.matrix(6, [0, 0], '', [])])];
+    const elements = annotations.map(([p, c], i) => [
+      mat.char(p),
+      mat.doubleAsUint8(1),
+      mat.doubleAsUint8(2),
+      mat.double(300.5),
+      mat.double(200),
+      i % 2 ? mat.doubleAsUint8(c) : mat.double(c),
+      mat.doubleAsUint8(i % 2),
+    ]);
+    const vars = [
+      mat.struct('annotations', fields, elements),
+      mat.cell('class_names', [mat.char('AM General Hummer SUV 2000'), mat.matrix(6, [0, 0], '', [])]),
+    ];
     return mat.file(compressed ? vars.map((v) => mat.compressed(v)) : vars);
   };
 
@@ -243,8 +276,17 @@ describe('Cars-196 layout', () => {
 describe('Stanford Online Products layout', () => {
   test('label = class_id, file order, header required, ids contiguous', async () => {
     const root = path.join(tmp, 'Stanford_Online_Products');
-    await writeText(path.join(root, 'Ebay_train.txt'), ['image_id class_id super_class_id path', '1 1 1 bicycle_final/111_0.JPG', '2 1 1 bicycle_final/111_1.JPG', '3 2 1 bicycle_final/222_0.JPG']);
-    await writeText(path.join(root, 'Ebay_test.txt'), ['image_id class_id super_class_id path', '4 11319 3 chair_final/9_0.JPG', '5 11318 3 chair_final/8_0.JPG']);
+    await writeText(path.join(root, 'Ebay_train.txt'), [
+      'image_id class_id super_class_id path',
+      '1 1 1 bicycle_final/111_0.JPG',
+      '2 1 1 bicycle_final/111_1.JPG',
+      '3 2 1 bicycle_final/222_0.JPG',
+    ]);
+    await writeText(path.join(root, 'Ebay_test.txt'), [
+      'image_id class_id super_class_id path',
+      '4 11319 3 chair_final/9_0.JPG',
+      '5 11318 3 chair_final/8_0.JPG',
+    ]);
     const d = await loadSop({ root });
     assert.deepEqual([...d.train.labels], [1, 1, 2]);
     assert.deepEqual(d.train.relativePaths, ['bicycle_final/111_0.JPG', 'bicycle_final/111_1.JPG', 'bicycle_final/222_0.JPG']);
@@ -283,7 +325,9 @@ describe('224 pipeline (sharp)', () => {
     gradient = path.join(tmp, 'gradient.png');
     const px = Buffer.alloc(256 * 256 * 3);
     for (let y = 0; y < 256; y++) for (let x = 0; x < 256; x++) px.set([x, y, 77], 3 * (256 * y + x));
-    await sharp(px, { raw: { width: 256, height: 256, channels: 3 } }).png().toFile(gradient);
+    await sharp(px, { raw: { width: 256, height: 256, channels: 3 } })
+      .png()
+      .toFile(gradient);
   });
 
   test('center crop, random crop offsets and flips land where they should', async () => {
@@ -303,13 +347,23 @@ describe('224 pipeline (sharp)', () => {
 
   test('any input becomes 3×256×256 RGB: grayscale replicated, alpha dropped, aspect not kept', async () => {
     const gray = path.join(tmp, 'gray.png');
-    await sharp(Buffer.alloc(50 * 20, 90), { raw: { width: 50, height: 20, channels: 1 } }).png().toFile(gray);
+    await sharp(Buffer.alloc(50 * 20, 90), { raw: { width: 50, height: 20, channels: 1 } })
+      .png()
+      .toFile(gray);
     const rgba = path.join(tmp, 'rgba.png');
-    await sharp(Buffer.alloc(30 * 60 * 4, 200), { raw: { width: 30, height: 60, channels: 4 } }).png().toFile(rgba);
-    for (const [file, value] of [[gray, 90], [rgba, 200]] as const) {
+    await sharp(Buffer.alloc(30 * 60 * 4, 200), { raw: { width: 30, height: 60, channels: 4 } })
+      .png()
+      .toFile(rgba);
+    for (const [file, value] of [
+      [gray, 90],
+      [rgba, 200],
+    ] as const) {
       const out = await decodeResized(file);
       assert.equal(out.length, 256 * 256 * 3);
-      assert.ok(out.every((v) => v === value), `${path.basename(file)} should stay ${value} everywhere`);
+      assert.ok(
+        out.every((v) => v === value),
+        `${path.basename(file)} should stay ${value} everywhere`,
+      );
     }
   });
 
@@ -322,7 +376,10 @@ describe('224 pipeline (sharp)', () => {
     const b = await drain(spc2Loader(train, { seed: 5, batchPairs: 3, workers: 0 }));
     const c = await drain(spc2Loader(train, { seed: 6, batchPairs: 3, workers: 1 }));
     assert.equal(liveTensors(), live);
-    assert.deepEqual(a.shapes, [[6, 3, 224, 224], [2, 3, 224, 224]]);
+    assert.deepEqual(a.shapes, [
+      [6, 3, 224, 224],
+      [2, 3, 224, 224],
+    ]);
     assert.deepEqual(a.indices, b.indices);
     assert.deepEqual(a.pixels, b.pixels);
     assert.notDeepEqual(a.pixels, c.pixels);
@@ -356,7 +413,13 @@ describe('corrupt and missing images', () => {
       assert.match(e.message, /corrupt\/c1\/3\.jpg: cannot decode image/);
       return true;
     });
-    const missing = new FileImageDataset({ name: 'folder', split: 'test', root: ds.root, relativePaths: ['c0/0.jpg', 'c0/gone.jpg'], labels: Int32Array.from([0, 0]) });
+    const missing = new FileImageDataset({
+      name: 'folder',
+      split: 'test',
+      root: ds.root,
+      relativePaths: ['c0/0.jpg', 'c0/gone.jpg'],
+      labels: Int32Array.from([0, 0]),
+    });
     await assert.rejects(drain(testLoader(missing, { workers: 1 })), /c0\/gone\.jpg: cannot decode image \(Input file is missing/);
   });
 
@@ -364,8 +427,14 @@ describe('corrupt and missing images', () => {
     const live = liveTensors();
     const t = testLoader(ds, { batchSize: 4, workers: 1, skipCorrupt: true });
     const tr = await drain(t);
-    assert.deepEqual(tr.indices, [[0, 1, 2], [4, 5]]);
-    assert.deepEqual(t.skipped.map((s) => s.index), [3]);
+    assert.deepEqual(tr.indices, [
+      [0, 1, 2],
+      [4, 5],
+    ]);
+    assert.deepEqual(
+      t.skipped.map((s) => s.index),
+      [3],
+    );
     assert.match(t.skipped[0]!.error, /c1\/3\.jpg/);
 
     const s = spc2Loader(ds, { seed: 1, batchPairs: 6, workers: 2, skipCorrupt: true });
@@ -374,7 +443,10 @@ describe('corrupt and missing images', () => {
     assert.ok(!flat.includes(3));
     assert.equal(flat.length % 2, 0);
     for (let k = 0; k < flat.length; k += 2) assert.equal(ds.labels[flat[k]!], ds.labels[flat[k + 1]!]);
-    assert.deepEqual(s.skipped.map((x) => x.file), [path.join(ds.root, 'c1/3.jpg')]);
+    assert.deepEqual(
+      s.skipped.map((x) => x.file),
+      [path.join(ds.root, 'c1/3.jpg')],
+    );
     assert.equal(liveTensors(), live);
   });
 });

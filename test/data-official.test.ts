@@ -21,7 +21,9 @@ const entries: [number, number, string][] = [];
 before(async () => {
   tmp = await mkdtemp(path.join(os.tmpdir(), 'rankshield-official-'));
   root = path.join(tmp, 'CUB_200_2011');
-  const jpeg = await sharp(Buffer.alloc(8 * 8 * 3, 120), { raw: { width: 8, height: 8, channels: 3 } }).jpeg().toBuffer();
+  const jpeg = await sharp(Buffer.alloc(8 * 8 * 3, 120), { raw: { width: 8, height: 8, channels: 3 } })
+    .jpeg()
+    .toBuffer();
   // Official counts: 5,864 train images over classes 1–100, 5,924 test over 101–200.
   const perClass = (cls: number): number => (cls <= 100 ? (cls <= 64 ? 59 : 58) : cls <= 124 ? 60 : 59);
   let id = 1;
@@ -30,7 +32,8 @@ before(async () => {
     await mkdir(path.join(root, 'images', folder), { recursive: true });
     for (let k = 0; k < perClass(cls); k++, id++) entries.push([id, cls, `${folder}/Bird_${cls}_${id}.jpg`]);
   }
-  for (let i = 0; i < entries.length; i += 500) await Promise.all(entries.slice(i, i + 500).map(([, , rel]) => writeFile(path.join(root, 'images', rel), jpeg)));
+  for (let i = 0; i < entries.length; i += 500)
+    await Promise.all(entries.slice(i, i + 500).map(([, , rel]) => writeFile(path.join(root, 'images', rel), jpeg)));
   await writeLists(entries);
 });
 after(async () => {
@@ -44,8 +47,15 @@ async function writeLists(list: [number, number, string][]): Promise<void> {
 }
 
 /** One `data stats` process: its exit code, its text and, with --json, its last line parsed. */
-function stats(json: boolean): { status: number | null; stdout: string; last: { train: number; test: number; official: { matches: boolean; differences: string[] } } | null } {
-  const r = spawnSync(process.execPath, [cli, 'data', 'stats', 'cub', '--root', root, '--no-cache', ...(json ? ['--json'] : [])], { encoding: 'utf8', env: { ...process.env, RANKSHIELD_THREADS: '1' } });
+function stats(json: boolean): {
+  status: number | null;
+  stdout: string;
+  last: { train: number; test: number; official: { matches: boolean; differences: string[] } } | null;
+} {
+  const r = spawnSync(process.execPath, [cli, 'data', 'stats', 'cub', '--root', root, '--no-cache', ...(json ? ['--json'] : [])], {
+    encoding: 'utf8',
+    env: { ...process.env, RANKSHIELD_THREADS: '1' },
+  });
   assert.equal(r.stderr, '');
   return { status: r.status, stdout: r.stdout, last: json ? JSON.parse(r.stdout.trim().split('\n').pop()!) : null };
 }
@@ -76,7 +86,8 @@ test('one image unlisted and one listed file deleted: the exact differences, exi
 
 test('missing classes and labels outside the official range are named', () => {
   const split = OFFICIAL_SPLITS.cub;
-  const labels = (from: number, to: number, skip: number[] = []): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i).filter((l) => !skip.includes(l));
+  const labels = (from: number, to: number, skip: number[] = []): number[] =>
+    Array.from({ length: to - from + 1 }, (_, i) => from + i).filter((l) => !skip.includes(l));
   const train = labels(0, 99, [5]).concat([200]);
   const r = checkOfficialSplit(split, { train: { labels: train }, test: { labels: labels(100, 199) } });
   assert.equal(r.matches, false);

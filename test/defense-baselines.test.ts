@@ -15,7 +15,6 @@ import path from 'node:path';
 import { liveTensors, manualSeed, tidy, tensor, type Tensor } from '../src/tensor/index.js';
 import { minerByName } from '../src/metric/miners.js';
 import { metricByName, type MetricName } from '../src/metric/metric.js';
-import { defaultLossMargin } from '../src/metric/losses.js';
 import type { DefenseContext } from '../src/defense/defense.js';
 import { buildDefense, DEFENSES, describeDefense, modelSuffix, resolveDefense, type DefenseConfig } from '../src/defense/registry.js';
 import { madryObjective } from '../src/defense/amd.js';
@@ -54,14 +53,33 @@ const scale = (u: number[], k: number): number[] => u.map((x) => x * k);
 const sign = (u: number[]): number[] => u.map(Math.sign);
 const clip01 = (u: number[]): number[] => u.map((x) => Math.min(1, Math.max(0, x)));
 /** ∇_u ||u − v + eps|| = (u − v + eps)/d; ∇_v of the same distance is its negative. */
-const gradU = (u: number[], v: number[]): number[] => scale(u.map((x, i) => x - v[i]! + 1e-6), 1 / jsEpsDistance(u, v));
+const gradU = (u: number[], v: number[]): number[] =>
+  scale(
+    u.map((x, i) => x - v[i]! + 1e-6),
+    1 / jsEpsDistance(u, v),
+  );
 
 test('AMD/RAMD and SES objectives on hand embeddings: mean d(a,n) − d(a,p) and mean d(x̃, x)', () => {
   tidy(() => {
     const f64 = (rows: number[][]): Tensor => tensor(rows, undefined, 'float64');
     const [a, p, n] = [[[0, 0]], [[3, 4]], [[1, 0]]];
     near(madryObjective(f64(a), f64(p), f64(n), E).item(), jsEpsDistance(a[0]!, n[0]!) - jsEpsDistance(a[0]!, p[0]!), 1e-12, 'AMD: d(a,n) − d(a,p), minimised');
-    near(embeddingShiftPenalty(f64([[3, 4], [1, 1]]), f64([[0, 0], [1, 2]]), E).item(), (jsEpsDistance([3, 4], [0, 0]) + jsEpsDistance([1, 1], [1, 2])) / 2, 1e-12, 'SES: a mean');
+    near(
+      embeddingShiftPenalty(
+        f64([
+          [3, 4],
+          [1, 1],
+        ]),
+        f64([
+          [0, 0],
+          [1, 2],
+        ]),
+        E,
+      ).item(),
+      (jsEpsDistance([3, 4], [0, 0]) + jsEpsDistance([1, 1], [1, 2])) / 2,
+      1e-12,
+      'SES: a mean',
+    );
   });
 });
 
@@ -80,14 +98,17 @@ test('AMD by hand: one FGSM step of ε makes both triplets harder, all three mem
       const a = kind === 'amd' ? ANCHORS.map((ai, i) => moved(ai, sub(gradU(ai, NEGATIVES[i]!), gradU(ai, POSITIVES[i]!)))) : ANCHORS;
       allNear(adversarial, [...(kind === 'amd' ? a.flat() : []), ...p.flat(), ...n.flat()], 1e-6, `${kind} adversarial triplets`);
       near(out.loss.item(), handTripletLoss(a, p, n, MARGIN), 1e-6, `${kind} loss`);
-      assert.ok(out.stats.trainedHardness > out.stats.sourceHardness + 0.05, `${kind}: harder after PGD (${out.stats.sourceHardness} → ${out.stats.trainedHardness})`);
+      assert.ok(
+        out.stats.trainedHardness > out.stats.sourceHardness + 0.05,
+        `${kind}: harder after PGD (${out.stats.sourceHardness} → ${out.stats.trainedHardness})`,
+      );
       assert.deepEqual([out.stats.pgdIterations, out.stats.forwardPasses, out.stats.backwardPasses], [1, 3, 2]);
     });
   }
   model.dispose();
 });
 
-test('REST by hand: benign anchors; EST\'s shift moves only positives and negatives, each coordinate 0 or ±2α', () => {
+test("REST by hand: benign anchors; EST's shift moves only positives and negatives, each coordinate 0 or ±2α", () => {
   const model = new PixelModel();
   tidy(() => {
     const alpha = 0.03;
@@ -112,12 +133,15 @@ test('REST by hand: benign anchors; EST\'s shift moves only positives and negati
   model.dispose();
 });
 
-test('SES by hand: the loss is the clean triplet loss PLUS the mean shift EST\'s attack achieved', () => {
+test("SES by hand: the loss is the clean triplet loss PLUS the mean shift EST's attack achieved", () => {
   const model = new PixelModel();
   tidy(() => {
     let adversarial: number[] = [];
     manualSeed(5);
-    const out = build({ kind: 'ses', steps: 2, epsilon: 0.1, alpha: 0.03 }).step({ ...context(model), inspect: (_r, _c, adv) => (adversarial = adv.toArray()) });
+    const out = build({ kind: 'ses', steps: 2, epsilon: 0.1, alpha: 0.03 }).step({
+      ...context(model),
+      inspect: (_r, _c, adv) => (adversarial = adv.toArray()),
+    });
     const clean = handTripletLoss(ANCHORS, POSITIVES, NEGATIVES, MARGIN);
     const z = pairsOf(adversarial);
     const shift = PIXELS.reduce((s, x, i) => s + jsEpsDistance(z[i]!, x), 0) / PIXELS.length;
@@ -218,12 +242,16 @@ test('shorthands and names: amd, ramd, e, r, px, fatnone, fatamd, fatamdsemi rou
   assert.throws(() => resolveConfig({ ...base, defense: { kind: 'free', base: 'hm' } }), /free AT on hm needs --source and --destination/);
   assert.throws(() => resolveConfig({ ...base, defense: { kind: 'free', base: 'amd', source: 'random' } }), /free AT on amd: source is HM's/);
   assert.throws(() => resolveConfig({ ...base, shards: 2, defense: { kind: 'free', base: 'amd' } }), /does not train sharded/);
-  assert.throws(() => resolveConfig({ ...base, metric: 'E', margin: 1, defense: { kind: 'free', base: 'hm', source: 'random', destination: 'semihard' } }), /defined for metric N only/);
+  assert.throws(
+    () => resolveConfig({ ...base, metric: 'E', margin: 1, defense: { kind: 'free', base: 'hm', source: 'random', destination: 'semihard' } }),
+    /defined for metric N only/,
+  );
   assert.throws(() => resolveConfig(parseShorthand('fashion:rc2f2amd:pmsN')), /AMD perturbs the members of each mined triplet/);
   // SES trains the run's loss on the clean batch: any loss.
   assert.equal(resolveConfig(parseShorthand('fashion:rc2f2e:pmsN')).defense.kind, 'ses');
   assert.throws(() => build({ kind: 'act', probability: 0 }), /ACT: the adversarial probability must be in \(0, 1\]/);
-  for (const k of ['amd', 'ramd', 'ses', 'rest', 'free'] as const) assert.equal(DEFENSES[k].trainsBatchNorm, false, `${k}: BatchNorm frozen, as RobRank (only EST trains it)`);
+  for (const k of ['amd', 'ramd', 'ses', 'rest', 'free'] as const)
+    assert.equal(DEFENSES[k].trainsBatchNorm, false, `${k}: BatchNorm frozen, as RobRank (only EST trains it)`);
 });
 
 test('uniform noise: every image moves inside its ε-ball, and the loss is regular training on the noisy batch', () => {
@@ -236,7 +264,7 @@ test('uniform noise: every image moves inside its ε-ball, and the loss is regul
     const moved = sub(noisy, PIXELS.flat());
     assert.ok(moved.every((d) => Math.abs(d) <= eps + 1e-7) && moved.some((d) => Math.abs(d) > 1e-3), `noise in the ε-ball: ${moved}`);
     const regular = build({ kind: 'none' }).step({ ...context(model), images: tensor(noisy, [4, 1, 1, 2]) });
-    near(out.loss.item(), regular.loss.item(), 1e-7, 'the run\'s loss on the noisy batch');
+    near(out.loss.item(), regular.loss.item(), 1e-7, "the run's loss on the noisy batch");
     assert.deepEqual([out.stats.pgdIterations, out.stats.forwardPasses, out.stats.backwardPasses], [0, 1, 1]);
   });
   const resolved = resolveDefense<Extract<DefenseConfig, { kind: 'noise' }>>({ kind: 'noise' }, { imageSide: 28, paper: {}, metric: 'N', dataset: 'test' });
@@ -247,7 +275,10 @@ test('uniform noise: every image moves inside its ε-ball, and the loss is regul
 // ------------------------------------------------------------------ through the trainer
 
 const tmp = (): string => mkdtempSync(path.join(os.tmpdir(), 'rankshield-baselines-'));
-const sha = (dir: string): string => createHash('sha256').update(readFileSync(path.join(dir, 'model.safetensors'))).digest('hex');
+const sha = (dir: string): string =>
+  createHash('sha256')
+    .update(readFileSync(path.join(dir, 'model.safetensors')))
+    .digest('hex');
 
 test('every new defense resumed mid-epoch gives the same model SHA-256 as an uninterrupted run; free AT replays each batch', async () => {
   const root = await fashionSlice(path.join(tmp(), 'fashion'), { train: 1000, test: 128 });
@@ -275,7 +306,13 @@ test('every new defense resumed mid-epoch gives the same model SHA-256 as an uni
     // Stop once two steps are logged: the checkpoint is taken inside the epoch.
     const poll = setInterval(() => {
       const log = path.join(b, 'log.jsonl');
-      if (existsSync(log) && readFileSync(log, 'utf8').split('\n').filter((l) => l.includes('"event":"step"')).length >= 2) stop.abort('test stop');
+      if (
+        existsSync(log) &&
+        readFileSync(log, 'utf8')
+          .split('\n')
+          .filter((l) => l.includes('"event":"step"')).length >= 2
+      )
+        stop.abort('test stop');
     }, 2);
     const interrupted = await train({ config, outDir: b, signal: stop.signal }).then(
       () => null,
@@ -283,14 +320,24 @@ test('every new defense resumed mid-epoch gives the same model SHA-256 as an uni
     );
     clearInterval(poll);
     assert.ok(interrupted instanceof TrainingInterrupted, `${describeDefense(defense)}: stopped (${String(interrupted)})`);
-    assert.ok(interrupted.position.step > 0 && interrupted.position.step < 4, `${describeDefense(defense)}: stopped inside the epoch, at step ${interrupted.position.step}`);
+    assert.ok(
+      interrupted.position.step > 0 && interrupted.position.step < 4,
+      `${describeDefense(defense)}: stopped inside the epoch, at step ${interrupted.position.step}`,
+    );
     await train({ config, outDir: b, resume: true });
     assert.equal(sha(b), sha(a), `${describeDefense(defense)}: resumed at step ${interrupted.position.step} = uninterrupted`);
     if (defense.kind === 'free') {
       const replays = defense.replays!;
       assert.equal(readCheckpointInfo(a).optimizerStep, 4 * replays, 'one optimizer step per replay');
-      const steps = readFileSync(path.join(a, 'log.jsonl'), 'utf8').split('\n').filter((l) => l.includes('"event":"step"')).map((l) => JSON.parse(l) as { backwardPasses: number; pgdIterations: number });
-      assert.deepEqual(steps.map((s) => [s.backwardPasses, s.pgdIterations]), new Array(4).fill([replays, 0]), 'one backward per replay, no PGD');
+      const steps = readFileSync(path.join(a, 'log.jsonl'), 'utf8')
+        .split('\n')
+        .filter((l) => l.includes('"event":"step"'))
+        .map((l) => JSON.parse(l) as { backwardPasses: number; pgdIterations: number });
+      assert.deepEqual(
+        steps.map((s) => [s.backwardPasses, s.pgdIterations]),
+        new Array(4).fill([replays, 0]),
+        'one backward per replay, no PGD',
+      );
     }
   }
 });

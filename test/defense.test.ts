@@ -10,7 +10,6 @@ import { liveTensors, manualSeed, noGrad, randn, tensor, tidy, type Tensor } fro
 import { loadSmallDataset, type InMemoryImageDataset } from '../src/data/index.js';
 import { C2F2 } from '../src/models/c2f2.js';
 import { minerByName } from '../src/metric/miners.js';
-import { Module } from '../src/nn/index.js';
 import type { EmbeddingModel } from '../src/models/model.js';
 import { estObjective } from '../src/defense/est.js';
 import { actObjective } from '../src/defense/act.js';
@@ -46,7 +45,18 @@ function build(cfg: DefenseConfig, imageSide = 28, loss = 'triplet', metric: Met
 }
 
 function context(model: EmbeddingModel, b: { images: Tensor; labels: Tensor }, over: Partial<DefenseContext> = {}): Omit<DefenseContext, 'loss'> {
-  return { model, images: b.images, labels: b.labels, metric: metricByName('N'), margin: 0.2, miner: minerByName('random'), epoch: 1, maxEpochs: 2, step: 0, ...over };
+  return {
+    model,
+    images: b.images,
+    labels: b.labels,
+    metric: metricByName('N'),
+    margin: 0.2,
+    miner: minerByName('random'),
+    epoch: 1,
+    maxEpochs: 2,
+    step: 0,
+    ...over,
+  };
 }
 
 const EPS = 77 / 255;
@@ -164,9 +174,15 @@ test('PGD core: ε-ball, FGSM step ε, sign(0) = 0, early stops, bad budgets', (
     const x = tensor([[0.5, 0.0, 1.0, 0.2]]);
     // minimise −sum(x): every pixel goes up by α per step, capped by ε and 1
     const up = pgd({ images: x, objective: (xa) => xa.sum().neg(), epsilon: 0.1, alpha: 0.03, steps: 5 });
-    assert.deepEqual(up.adversarial.toArray().map((v) => Math.round(v * 1e6) / 1e6), [0.6, 0.1, 1, 0.3]);
+    assert.deepEqual(
+      up.adversarial.toArray().map((v) => Math.round(v * 1e6) / 1e6),
+      [0.6, 0.1, 1, 0.3],
+    );
     const fgsm = pgd({ images: x, objective: (xa) => xa.sum(), epsilon: 0.1, alpha: 0.001, steps: 1 });
-    assert.deepEqual(fgsm.adversarial.toArray().map((v) => Math.round(v * 1e6) / 1e6), [0.4, 0, 0.9, 0.1]);
+    assert.deepEqual(
+      fgsm.adversarial.toArray().map((v) => Math.round(v * 1e6) / 1e6),
+      [0.4, 0, 0.9, 0.1],
+    );
     const flat = pgd({ images: x, objective: (xa) => xa.sum().mul(0), epsilon: 0.1, alpha: 0.05, steps: 3 });
     assert.deepEqual(flat.adversarial.toArray(), x.toArray());
     const early = pgd({ images: x, objective: (xa) => xa.sum(), epsilon: 0.1, alpha: 0.01, steps: 10, after: (it) => it === 2 });
@@ -196,7 +212,13 @@ test('RobRank / robdml / CA-TRIDE shorthands map to the defenses', () => {
   assert.deepEqual(parseShorthand('fashion:rc2f2p:ptripletN').defense, { kind: 'act' });
   assert.deepEqual(parseShorthand('fashion:rc2f2d:ptripletN').defense, { kind: 'est' });
   assert.deepEqual(parseShorthand('fashion:rc2f2pf:ptripletN').defense, { kind: 'act', steps: 1 });
-  assert.deepEqual(parseShorthand('cub:rres18ghmetsmi:ptripletN').defense, { kind: 'hm', source: 'softhard', destination: 'lga', gradualBase: 'semihard', ics: 0.5 });
+  assert.deepEqual(parseShorthand('cub:rres18ghmetsmi:ptripletN').defense, {
+    kind: 'hm',
+    source: 'softhard',
+    destination: 'lga',
+    gradualBase: 'semihard',
+    ics: 0.5,
+  });
   assert.deepEqual(parseShorthand('cub:rres18hmetrm:ptripletN').defense, { kind: 'hm', source: 'random', destination: 'semihard', ics: 0 });
   const ct = parseShorthand('cub:rres18p:pgtripletN');
   assert.deepEqual([ct.defense.kind, ct.miner], ['catride', 'gradual-semihard']);
@@ -216,8 +238,36 @@ test('EST and ACT objectives on hand embeddings: −Σ d(x̃, t) and mean d(p̃,
     const E = metricByName('E');
     const f64 = (rows: number[][]): Tensor => tensor(rows, undefined, 'float64');
     // distances 5 = |(3, 4)| and 1 = |(0, 1)|
-    assert.equal(estObjective(f64([[3, 4], [1, 1]]), f64([[0, 0], [1, 2]]), E).item(), -(5 + 1), 'EST: a sum, negated (PGD minimises it)');
-    assert.equal(actObjective(f64([[0, 0], [1, 1]]), f64([[3, 4], [1, 2]]), E).item(), (5 + 1) / 2, 'ACT: a mean, not negated');
+    assert.equal(
+      estObjective(
+        f64([
+          [3, 4],
+          [1, 1],
+        ]),
+        f64([
+          [0, 0],
+          [1, 2],
+        ]),
+        E,
+      ).item(),
+      -(5 + 1),
+      'EST: a sum, negated (PGD minimises it)',
+    );
+    assert.equal(
+      actObjective(
+        f64([
+          [0, 0],
+          [1, 1],
+        ]),
+        f64([
+          [3, 4],
+          [1, 2],
+        ]),
+        E,
+      ).item(),
+      (5 + 1) / 2,
+      'ACT: a mean, not negated',
+    );
     // In metric space (the caller embeds): N on unit vectors (1, 0) and (0, 1) is √2 apart.
     near(actObjective(f64([[1, 0]]), f64([[0, 1]]), metricByName('N')).item(), Math.SQRT2, 1e-15, 'ACT under N');
   });
@@ -242,8 +292,14 @@ test('ACT by hand: FGSM moves p and n towards each other by ε; the loss is the 
     const [x0, x0p, x1, x1p] = PIXELS as [number[], number[], number[], number[]];
     // Candidates [p0, p1, n0, n1] = [x0', x1', x1, x0]; one signed step of ε along −∇ d(p, n): p and n approach each other
     // in every coordinate where they differ.
-    const p = [[x0p[0]! - eps, x0p[1]! + eps], [x1p[0]!, x1p[1]! - eps]];
-    const n = [[x1[0]! + eps, x1[1]! - eps], [x0[0]!, x0[1]! + eps]];
+    const p = [
+      [x0p[0]! - eps, x0p[1]! + eps],
+      [x1p[0]!, x1p[1]! - eps],
+    ];
+    const n = [
+      [x1[0]! + eps, x1[1]! - eps],
+      [x0[0]!, x0[1]! + eps],
+    ];
     allNear(adversarial, [...p.flat(), ...n.flat()], 1e-6, 'ACT candidates');
     allNear(adversarial, [0.55, 0.55, 0.5, 0.85, 0.55, 0.65, 0.5, 0.55], 1e-6, 'ACT candidates, in numbers');
     // Benign anchors x0, x1 against the collapsed candidates: (0.0707 − 0.1581 + 0.2 + 0.15 − 0.15 + 0.2) / 2.
@@ -277,11 +333,13 @@ test('EST by hand: PGD pushes every image 2α away from itself in two steps; the
     // Step 0 moves x by −α·sign(u) (away from the nudged target), step 1 by another −α·sign(u) (away from x):
     // each coordinate ends 0 or ±2α from where it started, never back at ±0 after moving.
     const shift = adversarial.map((v, i) => v - PIXELS.flat()[i]!);
-    for (const [i, d] of shift.entries()) assert.ok(Math.abs(d) < 1e-6 || Math.abs(Math.abs(d) - 2 * alpha) < 1e-6, `coordinate ${i} moved by ${d}, not 0 or ±2α`);
+    for (const [i, d] of shift.entries())
+      assert.ok(Math.abs(d) < 1e-6 || Math.abs(Math.abs(d) - 2 * alpha) < 1e-6, `coordinate ${i} moved by ${d}, not 0 or ±2α`);
     assert.ok(shift.filter((d) => Math.abs(d) > 1e-6).length >= 4, `most coordinates move away: ${shift.map((d) => d.toFixed(3))}`);
     // Mining and loss on the adversarial embeddings (= images): anchors 0, 2, positives 1, 3, the hardest other-class negative.
     const z = pairsOf(adversarial);
-    const negative = (anchor: number): number => [0, 1, 2, 3].filter((j) => (j < 2) !== (anchor < 2)).reduce((best, j) => (jsDistance(z[anchor]!, z[j]!) < jsDistance(z[anchor]!, z[best]!) ? j : best));
+    const negative = (anchor: number): number =>
+      [0, 1, 2, 3].filter((j) => j < 2 !== anchor < 2).reduce((best, j) => (jsDistance(z[anchor]!, z[j]!) < jsDistance(z[anchor]!, z[best]!) ? j : best));
     const expected = handTripletLoss([z[0]!, z[2]!], [z[1]!, z[3]!], [z[negative(0)]!, z[negative(2)]!], 0.2);
     near(out.loss.item(), expected, 1e-6, 'EST loss');
     assert.deepEqual([out.stats.pgdIterations, out.stats.forwardPasses, out.stats.backwardPasses], [2, 4, 3]);

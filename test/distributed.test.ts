@@ -17,7 +17,11 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const cli = path.join(here, '..', '..', 'bin', 'rankshield.js');
 const tmp = (): string => mkdtempSync(path.join(os.tmpdir(), 'rankshield-dist-'));
 
-interface Exit { code: number | null; stdout: string; stderr: string }
+interface Exit {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
 
 function run(args: string[], env: NodeJS.ProcessEnv = {}, script = cli): { exit: Promise<Exit>; kill: (s: NodeJS.Signals) => void; pid: number } {
   const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
@@ -44,9 +48,25 @@ function rankPid(parent: number, rank: number): number | undefined {
 }
 
 const lastJson = (e: Exit): Record<string, unknown> => JSON.parse(e.stdout.trim().split('\n').pop()!) as Record<string, unknown>;
-const modelHash = (dir: string): string => (JSON.parse(readFileSync(path.join(dir, 'checkpoint.json'), 'utf8')) as { files: { model: { sha256: string } } }).files.model.sha256;
+const modelHash = (dir: string): string =>
+  (JSON.parse(readFileSync(path.join(dir, 'checkpoint.json'), 'utf8')) as { files: { model: { sha256: string } } }).files.model.sha256;
 const train = (out: string, epochs: number, extra: string[]): string[] => [
-  'train', '--dataset', 'fashion', '--epochs', String(epochs), '--batch', '32', '--max-batches', '5', '--eval-every', '100', '--quiet', '--json', '--out', out, ...extra,
+  'train',
+  '--dataset',
+  'fashion',
+  '--epochs',
+  String(epochs),
+  '--batch',
+  '32',
+  '--max-batches',
+  '5',
+  '--eval-every',
+  '100',
+  '--quiet',
+  '--json',
+  '--out',
+  out,
+  ...extra,
 ];
 
 test('this build has c10d Gloo (libgloo-dev headers at build time)', () => {

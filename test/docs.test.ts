@@ -17,14 +17,17 @@ const DOCS = path.join(ROOT, 'docs');
 const read = (p: string): string => readFileSync(p, 'utf8');
 /** The documents at the package root; package.json "files" ships them beside docs/. */
 const ROOT_DOCS = ['README.md', 'CONTRIBUTING.md', 'CHANGELOG.md'];
-const docFiles = (): string[] => readdirSync(DOCS).filter((f) => f.endsWith('.md')).map((f) => path.join(DOCS, f));
+const docFiles = (): string[] =>
+  readdirSync(DOCS)
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => path.join(DOCS, f));
 
-test('docs/cli.md is generated from the commands\' --help texts and up to date', () => {
+test("docs/cli.md is generated from the commands' --help texts and up to date", () => {
   const r = spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'cli-docs.js'), '--check'], { encoding: 'utf8' });
   assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
 });
 
-test('every example of docs/api.md type-checks in a strict consumer project importing \'rankshield\'', () => {
+test("every example of docs/api.md type-checks in a strict consumer project importing 'rankshield'", () => {
   const blocks = tsBlocks(read(path.join(DOCS, 'api.md')));
   assert.ok(blocks.length >= 8, `expected the guide's examples, found ${blocks.length}`);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'rankshield-api-docs-'));
@@ -33,7 +36,10 @@ test('every example of docs/api.md type-checks in a strict consumer project impo
   symlinkSync(ROOT, path.join(dir, 'node_modules', 'rankshield'));
   symlinkSync(path.join(ROOT, 'node_modules', '@types'), path.join(dir, 'node_modules', '@types'));
   writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ private: true, type: 'module' }));
-  writeFileSync(path.join(dir, 'tsconfig.json'), JSON.stringify({ ...CONSUMER_TSCONFIG, compilerOptions: { ...CONSUMER_TSCONFIG.compilerOptions, noEmit: true } }));
+  writeFileSync(
+    path.join(dir, 'tsconfig.json'),
+    JSON.stringify({ ...CONSUMER_TSCONFIG, compilerOptions: { ...CONSUMER_TSCONFIG.compilerOptions, noEmit: true } }),
+  );
   blocks.forEach((b, i) => writeFileSync(path.join(dir, `example${i + 1}.ts`), b));
   const r = tsc(path.join(dir, 'tsconfig.json'));
   assert.equal(r.status, 0, `docs/api.md examples do not compile:\n${r.output}`);
@@ -41,7 +47,14 @@ test('every example of docs/api.md type-checks in a strict consumer project impo
 
 /** GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens. */
 function anchors(markdown: string): Set<string> {
-  return new Set([...markdown.matchAll(/^#+ (.+)$/gm)].map((m) => m[1]!.toLowerCase().replace(/[^a-z0-9 -]/g, '').replace(/ /g, '-')));
+  return new Set(
+    [...markdown.matchAll(/^#+ (.+)$/gm)].map((m) =>
+      m[1]!
+        .toLowerCase()
+        .replace(/[^a-z0-9 -]/g, '')
+        .replace(/ /g, '-'),
+    ),
+  );
 }
 
 /** Reports a run writes (report.md, swipe.md, summary.md, trail.md, losses.md, certify.md, budgets.md, compare.md, comparison.md): outputs named in the docs, not documentation files. */
@@ -54,7 +67,10 @@ test('README, docs/, --help texts and source comments point only at files and se
     [path.join(ROOT, '--help'), help()],
     ...(await commandUsages()).map(({ name, usage }): [string, string] => [path.join(ROOT, `${name} --help`), usage]),
   ];
-  const sources = (dir: string): string[] => readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? sources(path.join(dir, e.name)) : e.name.endsWith('.ts') ? [path.join(dir, e.name)] : []));
+  const sources = (dir: string): string[] =>
+    readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+      e.isDirectory() ? sources(path.join(dir, e.name)) : e.name.endsWith('.ts') ? [path.join(dir, e.name)] : [],
+    );
   for (const f of sources(path.join(ROOT, 'src'))) texts.push([f, read(f)]);
   const problems: string[] = [];
   for (const [file, text] of texts) {
@@ -70,7 +86,8 @@ test('README, docs/, --help texts and source comments point only at files and se
         problems.push(`${where}: ${ref} does not exist`);
         continue;
       }
-      if (!target.startsWith(DOCS + path.sep) && !ROOT_DOCS.some((f) => target === path.join(ROOT, f))) problems.push(`${where}: ${ref} is not shipped (only ${ROOT_DOCS.join(', ')} and docs/ are)`);
+      if (!target.startsWith(DOCS + path.sep) && !ROOT_DOCS.some((f) => target === path.join(ROOT, f)))
+        problems.push(`${where}: ${ref} is not shipped (only ${ROOT_DOCS.join(', ')} and docs/ are)`);
       if (hash !== undefined && !anchors(read(target)).has(hash.slice(1))) problems.push(`${where}: ${ref}${hash} names no heading`);
       // "docs/methods.md §8.3": that numbered heading must exist.
       if (section !== undefined && !new RegExp(`^#{2,3} ${section.replace('.', '\\.')}[. ]`, 'm').test(read(target))) {
@@ -110,23 +127,36 @@ const NARRATIVE: [RegExp, string][] = [
 
 /** Every Markdown file under a folder (docs/api/, when generated, included). */
 function markdownUnder(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? markdownUnder(path.join(dir, e.name)) : e.name.endsWith('.md') ? [path.join(dir, e.name)] : []));
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? markdownUnder(path.join(dir, e.name)) : e.name.endsWith('.md') ? [path.join(dir, e.name)] : [],
+  );
 }
 
 /** The lines of a text that narrate development, as "file:line: what". */
 function narration(where: string, text: string): string[] {
-  return text.split('\n').flatMap((line, i) => NARRATIVE.filter(([re]) => re.test(line)).map(([, what]) => `${where}:${i + 1}: ${what}: ${line.trim().slice(0, 120)}`));
+  return text
+    .split('\n')
+    .flatMap((line, i) => NARRATIVE.filter(([re]) => re.test(line)).map(([, what]) => `${where}:${i + 1}: ${what}: ${line.trim().slice(0, 120)}`));
 }
 
 test('the narrative check catches the sentences it is meant for', () => {
   const sample = [
-    'It took 5 min 58 s while two other engineers\' jobs held the load average at 4.5–5.3.',
+    "It took 5 min 58 s while two other engineers' jobs held the load average at 4.5–5.3.",
     'No GPU machine was lent to this project in this session.',
     'Measured on the 2-core development machine on 2026-12-02.',
   ].join('\n');
-  assert.deepEqual(narration('sample', sample).map((p) => p.split(': ')[1]), [
-    'a load average', 'engineers', 'other jobs', '"lent"', 'a session', 'the development machine', 'a date as narrative (give the commit in a provenance line)',
-  ]);
+  assert.deepEqual(
+    narration('sample', sample).map((p) => p.split(': ')[1]),
+    [
+      'a load average',
+      'engineers',
+      'other jobs',
+      '"lent"',
+      'a session',
+      'the development machine',
+      'a date as narrative (give the commit in a provenance line)',
+    ],
+  );
   assert.deepEqual(narration('sample', 'Provenance: `npm run demo`, commit fdb4784 (2026-11-22), AMD EPYC, 2 threads.'), []);
 });
 
@@ -138,7 +168,10 @@ test('README, CONTRIBUTING, CHANGELOG, docs/ and every --help text describe the 
     ...(await commandUsages()).map(({ name, usage }): [string, string] => [`rankshield ${name} --help`, usage]),
   ];
   assert.ok(texts.length > ROOT_DOCS.length + 10, 'the README, the docs and the usage texts were all read');
-  assert.deepEqual(texts.flatMap(([where, text]) => narration(where, text)), []);
+  assert.deepEqual(
+    texts.flatMap(([where, text]) => narration(where, text)),
+    [],
+  );
 });
 
 test('README.md is at most 200 lines, for users (the rest lives in docs/)', () => {

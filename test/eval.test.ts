@@ -9,7 +9,13 @@ import { retrievalMetrics, type RetrievalMetrics } from '../src/eval/retrieval.j
 import { kmeans } from '../src/eval/kmeans.js';
 import { embeddingNmi, normalizedMutualInformation } from '../src/eval/nmi.js';
 import {
-  adjustedRobustnessScore, arsFromTerms, arsTerms, empiricalRobustnessScore, ersFromTerms, ersTerms, type AttackResults,
+  adjustedRobustnessScore,
+  arsFromTerms,
+  arsTerms,
+  empiricalRobustnessScore,
+  ersFromTerms,
+  ersTerms,
+  type AttackResults,
 } from '../src/eval/robustness.js';
 import { formatFixed, formatScore } from '../src/eval/format.js';
 import { catrideLambdaFromEntanglement, entanglement } from '../src/eval/entanglement.js';
@@ -17,7 +23,6 @@ import { tradeoffSvg } from '../src/eval/report-svg.js';
 import { near } from './helpers/assert.js';
 
 const [mN, mE, mC] = (['N', 'E', 'C'] as const).map(metricByName);
-
 
 function assertMetrics(actual: RetrievalMetrics, expected: RetrievalMetrics, what: string): void {
   near(actual.meanRank, expected.meanRank, 1e-12, `${what} r@M`);
@@ -133,7 +138,12 @@ test('mAP@R with R fixed to 10 reproduces the reference unit test (RobRank test_
     //   {0,1} -> 1/10; {0,1,10} -> (1/1 + 2/10)/10 = 0.12; {0,1,2} -> (1 + 1)/10 = 0.2; 0..10 -> 1.
     const gallery = tensor(Array.from({ length: 101 }, (_, j) => [j / 101]));
     const query = gallery.narrow(0, 0, 1);
-    const cases: [number[], number][] = [[[0, 1], 0.1], [[0, 1, 10], 0.12], [[0, 1, 2], 0.2], [Array.from({ length: 11 }, (_, i) => i), 1]];
+    const cases: [number[], number][] = [
+      [[0, 1], 0.1],
+      [[0, 1, 10], 0.12],
+      [[0, 1, 2], 0.2],
+      [Array.from({ length: 11 }, (_, i) => i), 1],
+    ];
     for (const [relevant, expected] of cases) {
       const labels = new Array<number>(101).fill(0);
       for (const j of relevant) labels[j] = 1;
@@ -207,7 +217,11 @@ test('NMI: perfect agreement is 1, independence is 0, and a 2×2 case matches th
 function blobs(perBlob: number): [Tensor, Tensor] {
   return tidy(() => {
     manualSeed(3);
-    const centres = tensor([[0, 0], [10, 0], [0, 10]]);
+    const centres = tensor([
+      [0, 0],
+      [10, 0],
+      [0, 10],
+    ]);
     const points = centres.indexSelect(0, tensor([0, 1, 2], [3], 'int64').repeat(perBlob)).add(randn([3 * perBlob, 2]).mul(0.3));
     return [points, tensor([0, 1, 2], [3], 'int64').repeat(perBlob)];
   });
@@ -237,7 +251,10 @@ test('k-means is deterministic for a seed and exact on a tiny case', () => {
     // {0, 2} and {10, 12} on a line: centroids 1 and 11, inertia 1+1+1+1 = 4, from any random init.
     const line = tensor([[0], [2], [10], [12]]);
     const r = kmeans(line, 2, { seed: 1 });
-    assert.deepEqual(r.centroids.toArray().sort((p, q) => p - q), [1, 11]);
+    assert.deepEqual(
+      r.centroids.toArray().sort((p, q) => p - q),
+      [1, 11],
+    );
     assert.equal(r.inertia, 4);
     const ids = Array.from(r.assignments);
     assert.ok(ids[0] === ids[1] && ids[2] === ids[3] && ids[0] !== ids[2], `assignments ${ids}`);
@@ -248,7 +265,12 @@ test('k-means reseeds empty clusters and subsamples training points like faiss',
   tidy(() => {
     // Three copies of the origin and one far point: a random init that picks two copies leaves
     // a cluster empty (ties go to the first centroid); it must be reseeded at the far point.
-    const points = tensor([[0, 0], [0, 0], [0, 0], [10, 0]]);
+    const points = tensor([
+      [0, 0],
+      [0, 0],
+      [0, 0],
+      [10, 0],
+    ]);
     let reseededSomewhere = false;
     for (let seed = 0; seed < 12; seed++) {
       const r = kmeans(points, 2, { seed });
@@ -269,9 +291,22 @@ test('k-means reseeds empty clusters and subsamples training points like faiss',
 
 test('k-means rejects bad input', () => {
   tidy(() => {
-    const points = tensor([[0, 0], [1, 1]]);
+    const points = tensor([
+      [0, 0],
+      [1, 1],
+    ]);
     assert.throws(() => kmeans(points, 3), /integer k in \[1, 2\]/);
-    assert.throws(() => kmeans(tensor([[0, NaN], [1, 1]]), 1), /k-means points contains NaN/);
+    assert.throws(
+      () =>
+        kmeans(
+          tensor([
+            [0, NaN],
+            [1, 1],
+          ]),
+          1,
+        ),
+      /k-means points contains NaN/,
+    );
     assert.throws(() => kmeans(points, 1, { iterations: 0 }), /iterations must be a positive integer/);
     assert.throws(() => embeddingNmi(points, tensor([0, 1, 1], [3], 'int64')), /labels must have shape \[2\]/);
   });
@@ -300,7 +335,7 @@ test('ERS test vectors of §5.1 print as published', () => {
     ['CUB Swin-T ACT', [19.9, 35.1, 20.0, 25.9, 0.485, 0.779, 15.4, 13.7, 20.7, 1.4], 38.255, '38.3'],
     ['Cars rswintghmetsmi', [23.1, 46.0, 23.0, 42.4, 0.753, 0.676, 5.0, 4.4, 19.3, 0.6], 32.4, '32.4'],
     ['Fashion rc2f2p:ptripletN', [33.6, 14.6, 38.5, 12.1, 0.259, 0.541, 48.5, 59.5, 60.2, 0.1], 63.285, '63.3'],
-    ['Fashion rc2f2:ptripletN', [1.1, 96.8, 0.3, 97.8, 0.990, 1.604, 0.1, 0.0, 12.6, 0.0], 4.17, '4.2'],
+    ['Fashion rc2f2:ptripletN', [1.1, 96.8, 0.3, 97.8, 0.99, 1.604, 0.1, 0.0, 12.6, 0.0], 4.17, '4.2'],
   ];
   for (const [name, row, value, printed] of vectors) {
     const ers = empiricalRobustnessScore(results(row));
@@ -309,7 +344,7 @@ test('ERS test vectors of §5.1 print as published', () => {
   }
 });
 
-test('ERS recomputed from the HM paper\'s comparison table (CVPR 2022) and CA-TRIDE rows is within ±0.1 of the published ERS', () => {
+test("ERS recomputed from the HM paper's comparison table (CVPR 2022) and CA-TRIDE rows is within ±0.1 of the published ERS", () => {
   // [row, published ERS, ERS recomputed from the rounded row values (2 decimals)]
   const rows: [string, Row, number, number | null][] = [
     ['CUB N/A', [0.0, 100.0, 0.0, 99.9, 0.883, 1.762, 0.0, 0.0, 14.1, 0.0], 3.8, 3.78],
@@ -317,7 +352,7 @@ test('ERS recomputed from the HM paper\'s comparison table (CVPR 2022) and CA-TR
     ['CUB ACT η8', [13.7, 46.8, 12.6, 39.3, 0.547, 0.902, 13.6, 9.8, 21.9, 1.3], 31.3, 31.33],
     ['CUB HM&ICS η32', [15.5, 37.7, 16.6, 30.9, 0.753, 0.506, 17.9, 16.7, 27.3, 2.9], 36.0, 35.98],
     ['CARS HM η8', [15.3, 32.0, 17.9, 33.9, 0.463, 0.653, 23.4, 28.5, 44.6, 5.8], 42.4, 42.38],
-    ['CARS HM&ICS η32', [19.3, 25.9, 19.6, 25.7, 0.650, 0.446, 30.3, 36.7, 46.0, 8.8], 46.0, 46.07],
+    ['CARS HM&ICS η32', [19.3, 25.9, 19.6, 25.7, 0.65, 0.446, 30.3, 36.7, 46.0, 8.8], 46.0, 46.07],
     ['SOP EST η8', [6.4, 69.7, 3.9, 64.6, 0.611, 1.053, 3.8, 2.2, 10.2, 1.3], 19.0, 19.0],
     ['SOP HM η32', [30.6, 4.7, 31.2, 3.5, 0.466, 0.266, 38.6, 40.3, 38.6, 44.3], 61.8, 61.73],
     ['SOP HM&ICS η32', [32.0, 4.2, 33.7, 3.0, 0.606, 0.207, 39.1, 39.8, 37.9, 45.6], 61.6, 61.56],
@@ -404,7 +439,12 @@ test('evaluation code frees every tensor it creates', () => {
   const [x, y] = linePoints();
   const [points, labels] = blobs(10);
   const lonely = tensor([0, 0, 2, 1, 0], [5], 'int64');
-  const duplicates = tensor([[0, 0], [0, 0], [0, 0], [10, 0]]);
+  const duplicates = tensor([
+    [0, 0],
+    [0, 0],
+    [0, 0],
+    [10, 0],
+  ]);
   const before = liveTensors();
   retrievalMetrics(x, x, y, y, mE, { batchSize: 2, withMapAtR: true, recallAt: [1, 3] });
   retrievalMetrics(x, x, y, y, mN, { excludeSelfBy: 'index' });
@@ -446,7 +486,11 @@ test('trade-off plot: R@1 right, ERS up, labels escaped, a defense joined across
   const svg = tradeoffSvg([eta4, eta8], 'Fashion-MNIST c2f2');
   assert.match(svg, /^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
   assert.ok(svg.includes('HM[S,g_LGA]&amp;ICS') && !svg.includes('g_LGA]&ICS'), 'labels are XML-escaped');
-  const circles = [...svg.matchAll(/<circle cx="([\d.]+)" cy="([\d.]+)" r="4" fill="[^"]+"><title>[^<]*?· ([^:]+):/g)].map((m) => ({ x: Number(m[1]), y: Number(m[2]), label: m[3] }));
+  const circles = [...svg.matchAll(/<circle cx="([\d.]+)" cy="([\d.]+)" r="4" fill="[^"]+"><title>[^<]*?· ([^:]+):/g)].map((m) => ({
+    x: Number(m[1]),
+    y: Number(m[2]),
+    label: m[3],
+  }));
   assert.equal(circles.length, 4);
   const [na4, hm4, hm8] = circles;
   assert.ok(hm4!.x > na4!.x && hm4!.y < na4!.y, 'higher R@1 is further right, higher ERS is higher up');

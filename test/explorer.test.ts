@@ -60,7 +60,9 @@ async function numbers(page: Page, selector: string, attribute: string): Promise
 }
 
 test('the page builds (src/web/*.ts → dist/src/web/)', () => {
-  const r = spawnSync(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(ROOT, 'src', 'web', 'tsconfig.json')], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(ROOT, 'src', 'web', 'tsconfig.json')], {
+    encoding: 'utf8',
+  });
   assert.equal(r.status, 0, `tsc on src/web:\n${r.stdout}${r.stderr}`);
 });
 
@@ -75,7 +77,17 @@ test('explorer: search a gallery image, run QA+, see the runs — in Chromium ag
   let guarded: RunningServer | undefined;
   let browser: Browser | undefined;
   try {
-    server = await startServer({ checkpoint: run, host: '127.0.0.1', port: 0, token: null, concurrency: 1, maxQueued: 4, device: 'cpu', maxGallery: GALLERY, progress: false });
+    server = await startServer({
+      checkpoint: run,
+      host: '127.0.0.1',
+      port: 0,
+      token: null,
+      concurrency: 1,
+      maxQueued: 4,
+      device: 'cpu',
+      maxGallery: GALLERY,
+      progress: false,
+    });
     lap('serving');
     browser = await launch();
     const page = await browser.newPage({ viewport: { width: 1440, height: 1000 } });
@@ -97,7 +109,10 @@ test('explorer: search a gallery image, run QA+, see the runs — in Chromium ag
     assert.equal(await cells.count(), 60, 'one page of the gallery');
     const queryId = Number(await cells.nth(5).getAttribute('data-id'));
     await cells.nth(5).click();
-    await page.locator(`${$('topk')} ${$('topk-item')}`).nth(9).waitFor();
+    await page
+      .locator(`${$('topk')} ${$('topk-item')}`)
+      .nth(9)
+      .waitFor();
     assert.deepEqual(await numbers(page, `${$('topk')} ${$('topk-item')}`, 'data-rank'), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     const ids = await numbers(page, `${$('topk')} ${$('topk-item')}`, 'data-id');
     assert.equal(new Set(ids).size, 10, `ten distinct gallery images for query #${queryId}`);
@@ -117,13 +132,16 @@ test('explorer: search a gallery image, run QA+, see the runs — in Chromium ag
     await page.selectOption($('attack-select'), 'QA+');
     await page.fill($('steps'), '4');
     // Watch the button from inside the page: the attack may be quicker than a poll from here.
-    await inPage(page, `(() => {
+    await inPage(
+      page,
+      `(() => {
       const button = document.querySelector('${$('run-attack')}');
       window.sawBusy = false;
       new MutationObserver(() => {
         if (button.disabled && !button.querySelector('.spinner').hidden) window.sawBusy = true;
       }).observe(button, { attributes: true, subtree: true });
-    })()`);
+    })()`,
+    );
     await page.click($('run-attack'));
     await page.locator($('result')).waitFor({ timeout: 30_000 });
     assert.equal(await inPage(page, 'window.sawBusy'), true, 'disabled with a spinner while running');
@@ -136,7 +154,10 @@ test('explorer: search a gallery image, run QA+, see the runs — in Chromium ag
     assert.match((await page.textContent($('perturbation-scale'))) ?? '', /^×\d+(\.\d)?$/);
     const measure = (await page.textContent($('measure'))) ?? '';
     assert.match(measure, /QA\+.*-?\d+(\.\d+)? → -?\d+(\.\d+)?/, `measure shown: ${measure}`);
-    await page.locator(`${$('topk-after')} ${$('topk-item')}`).nth(9).waitFor();
+    await page
+      .locator(`${$('topk-after')} ${$('topk-item')}`)
+      .nth(9)
+      .waitFor();
     // The candidate QA+ pulls towards the query: its rank number after is smaller (better) than before.
     const before = await numbers(page, $('candidate-row'), 'data-rank-before');
     const after = await numbers(page, $('candidate-row'), 'data-rank-after');
@@ -167,7 +188,9 @@ test('explorer: search a gallery image, run QA+, see the runs — in Chromium ag
     await page.screenshot({ path: path.join(OUTPUT, 'swipe.png'), fullPage: true });
     await page.fill($('swipe-max'), '24');
     await page.click($('swipe-start'));
-    await page.waitForFunction(`document.querySelector('${$('swipe-progress')}').style.width !== '0.0%' && document.querySelector('${$('swipe-progress')}').style.width !== ''`);
+    await page.waitForFunction(
+      `document.querySelector('${$('swipe-progress')}').style.width !== '0.0%' && document.querySelector('${$('swipe-progress')}').style.width !== ''`,
+    );
     await page.click($('swipe-cancel'));
     await page.locator($('swipe-error')).waitFor();
     assert.equal(await page.textContent($('swipe-error')), 'swipe cancelled');
@@ -185,7 +208,17 @@ test('explorer: search a gallery image, run QA+, see the runs — in Chromium ag
     assert.deepEqual(problems, [], 'no console errors');
 
     // With a token: the page asks once, then sends it (images too) and remembers it for the tab.
-    guarded = await startServer({ checkpoint: run, host: '127.0.0.1', port: 0, token: TOKEN, concurrency: 1, maxQueued: 4, device: 'cpu', maxGallery: GALLERY, progress: false });
+    guarded = await startServer({
+      checkpoint: run,
+      host: '127.0.0.1',
+      port: 0,
+      token: TOKEN,
+      concurrency: 1,
+      maxQueued: 4,
+      device: 'cpu',
+      maxGallery: GALLERY,
+      progress: false,
+    });
     const locked = await browser.newPage();
     await locked.goto(guarded.url);
     await locked.locator($('token-dialog')).waitFor();

@@ -56,7 +56,11 @@ test('fuzz: 20 s with seed 1 finds no crash and no hang, and runs every target',
     assert.ok(t.runs > 0, `target ${name} ran no inputs`);
     assert.equal(t.crashes + t.hangs, 0, `target ${name}`);
   }
-  assert.equal(summary.runs, Object.values(summary.targets).reduce((n, t) => n + t.runs, 0), 'totals add up');
+  assert.equal(
+    summary.runs,
+    Object.values(summary.targets).reduce((n, t) => n + t.runs, 0),
+    'totals add up',
+  );
   assert.ok(summary.peakRssMiB > 0 && summary.peakRssMiB < 2048, `peak RSS ${summary.peakRssMiB} MiB`);
   assert.ok(summary.seconds >= 19 && summary.seconds < 60, `ran ${summary.seconds} s`);
   assert.match(stderr, /\[fuzz\] seed 1, 20 s/, 'progress goes to stderr');

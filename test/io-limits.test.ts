@@ -57,8 +57,25 @@ const uint64 = (v: bigint): number[] => [...new Uint8Array(BigUint64Array.of(v).
 
 /** Pickle opcodes used below. */
 const op = {
-  PROTO2: [0x80, 2], STOP: 0x2e, MARK: 0x28, NONE: 0x4e, DUP: 0x32, POP: 0x30, TUPLE: 0x74, TUPLE1: 0x85, TUPLE2: 0x86, EMPTY_TUPLE: 0x29,
-  EMPTY_LIST: 0x5d, APPEND: 0x61, APPENDS: 0x65, BINPUT: 0x71, BINGET: 0x68, BININT: 0x4a, NEWFALSE: 0x89, REDUCE: 0x52, BINPERSID: 0x51,
+  PROTO2: [0x80, 2],
+  STOP: 0x2e,
+  MARK: 0x28,
+  NONE: 0x4e,
+  DUP: 0x32,
+  POP: 0x30,
+  TUPLE: 0x74,
+  TUPLE1: 0x85,
+  TUPLE2: 0x86,
+  EMPTY_TUPLE: 0x29,
+  EMPTY_LIST: 0x5d,
+  APPEND: 0x61,
+  APPENDS: 0x65,
+  BINPUT: 0x71,
+  BINGET: 0x68,
+  BININT: 0x4a,
+  NEWFALSE: 0x89,
+  REDUCE: 0x52,
+  BINPERSID: 0x51,
 } as const;
 
 /** BINUNICODE of a latin1/ASCII string. */
@@ -72,7 +89,17 @@ function tensorPickle(view: { numel: number; offset: number; size: readonly numb
     op.PROTO2,
     global('torch._utils', '_rebuild_tensor_v2'),
     op.MARK,
-    [op.MARK, ...str('storage'), ...Buffer.from(global('torch', 'FloatStorage'), 'latin1'), ...str(view.key ?? '0'), ...str('cpu'), op.BININT, ...int32(view.numel), op.TUPLE, op.BINPERSID],
+    [
+      op.MARK,
+      ...str('storage'),
+      ...Buffer.from(global('torch', 'FloatStorage'), 'latin1'),
+      ...str(view.key ?? '0'),
+      ...str('cpu'),
+      op.BININT,
+      ...int32(view.numel),
+      op.TUPLE,
+      op.BINPERSID,
+    ],
     [op.BININT, ...int32(view.offset)],
     intTuple(view.size),
     intTuple(view.stride),
@@ -81,7 +108,6 @@ function tensorPickle(view: { numel: number; offset: number; size: readonly numb
     [op.EMPTY_TUPLE, op.REDUCE, op.TUPLE, op.REDUCE, op.STOP],
   );
 }
-
 
 /** A torch.save-style archive: archive/data.pkl plus one float32 storage per key. */
 function torchZip(pkl: Uint8Array, storages: Record<string, readonly number[]> = {}): Uint8Array {
@@ -137,8 +163,14 @@ describe('pickle limits', () => {
   });
 
   test('nesting past pickle.maxDepth is an error naming the limit (MARK, tuples, and a list grown later)', () => {
-    throwsMatching(() => unpickle(bytes(op.PROTO2, Array<number>(1001).fill(op.MARK), op.STOP), refuseAll, 'marks.pkl'), /^marks\.pkl: pickle: nesting deeper than 1000 \(limit pickle\.maxDepth\)/);
-    throwsMatching(() => unpickle(bytes(op.PROTO2, op.NONE, Array<number>(1001).fill(op.TUPLE1), op.STOP), refuseAll, 't.pkl'), /nesting deeper than 1000 \(limit pickle\.maxDepth\)/);
+    throwsMatching(
+      () => unpickle(bytes(op.PROTO2, Array<number>(1001).fill(op.MARK), op.STOP), refuseAll, 'marks.pkl'),
+      /^marks\.pkl: pickle: nesting deeper than 1000 \(limit pickle\.maxDepth\)/,
+    );
+    throwsMatching(
+      () => unpickle(bytes(op.PROTO2, op.NONE, Array<number>(1001).fill(op.TUPLE1), op.STOP), refuseAll, 't.pkl'),
+      /nesting deeper than 1000 \(limit pickle\.maxDepth\)/,
+    );
     // 1000 levels are fine.
     const deepest = unpickle(bytes(op.PROTO2, op.NONE, Array<number>(1000).fill(op.TUPLE1), op.STOP), refuseAll);
     assert.ok(Array.isArray(deepest));
@@ -151,7 +183,12 @@ describe('pickle limits', () => {
   });
 
   test('memo, stack and container sizes are capped, each error naming its limit', () => {
-    const memo = bytes(op.PROTO2, op.NONE, [0, 1, 2, 3, 4, 5].flatMap((k) => [op.BINPUT, k]), op.STOP);
+    const memo = bytes(
+      op.PROTO2,
+      op.NONE,
+      [0, 1, 2, 3, 4, 5].flatMap((k) => [op.BINPUT, k]),
+      op.STOP,
+    );
     throwsMatching(() => unpickle(memo, refuseAll, 'm', { maxMemoEntries: 5 }), /memo holds more than 5 entries \(limit pickle\.maxMemoEntries\)/);
     assert.equal(unpickle(memo, refuseAll, 'm', { maxMemoEntries: 6 }), null);
     const rewrites = bytes(op.PROTO2, op.NONE, Array<number[]>(7).fill([op.BINPUT, 0]).flat(), op.STOP);
@@ -161,7 +198,17 @@ describe('pickle limits', () => {
     // Items saved under a MARK count too.
     const marked = bytes(op.PROTO2, op.NONE, op.NONE, op.NONE, op.MARK, op.NONE, op.NONE, op.NONE, op.STOP);
     throwsMatching(() => unpickle(marked, refuseAll, 's', { maxStackItems: 5 }), /limit pickle\.maxStackItems/);
-    const list = bytes(op.PROTO2, op.EMPTY_LIST, op.MARK, Array<number>(4).fill(op.NONE), op.APPENDS, op.MARK, Array<number>(4).fill(op.NONE), op.APPENDS, op.STOP);
+    const list = bytes(
+      op.PROTO2,
+      op.EMPTY_LIST,
+      op.MARK,
+      Array<number>(4).fill(op.NONE),
+      op.APPENDS,
+      op.MARK,
+      Array<number>(4).fill(op.NONE),
+      op.APPENDS,
+      op.STOP,
+    );
     throwsMatching(() => unpickle(list, refuseAll, 'l', { maxContainerItems: 7 }), /a container holds more than 7 items \(limit pickle\.maxContainerItems\)/);
     assert.deepEqual(unpickle(list, refuseAll, 'l', { maxContainerItems: 8 }), Array<null>(8).fill(null));
     const tuple = bytes(op.PROTO2, op.MARK, Array<number>(9).fill(op.NONE), op.TUPLE, op.STOP);
@@ -169,7 +216,10 @@ describe('pickle limits', () => {
   });
 
   test('huge length claims fail on the data present; huge integers fail on pickle.maxIntBytes', () => {
-    throwsMatching(() => unpickle(bytes(op.PROTO2, 0x8d, uint64(1n << 62n), 'abc', op.STOP), refuseAll, 'p'), /length 4611686018427387904 is larger than the data/);
+    throwsMatching(
+      () => unpickle(bytes(op.PROTO2, 0x8d, uint64(1n << 62n), 'abc', op.STOP), refuseAll, 'p'),
+      /length 4611686018427387904 is larger than the data/,
+    );
     throwsMatching(() => unpickle(bytes(op.PROTO2, 0x58, uint32(0xffffffff), 'abc', op.STOP), refuseAll, 'p'), /needs 4294967295 more bytes/);
     throwsMatching(() => unpickle(bytes(op.PROTO2, 0x8e, uint64(1n << 40n), op.STOP), refuseAll, 'p'), /is larger than the data/);
     const longInt = bytes(op.PROTO2, 0x8b, int32(2000), new Uint8Array(2000), op.STOP);
@@ -186,7 +236,13 @@ describe('pickle limits', () => {
     const short = (b: number[]): Uint8Array => bytes(op.PROTO2, 0x8c, b.length, b, op.STOP);
     assert.equal(unpickle(short([0x68, 0xc3, 0xa9]), refuseAll), 'hé');
     assert.equal(unpickle(short([0xef, 0xbb, 0xbf, 0x61]), refuseAll), '\ufeffa', 'a BOM is kept, as Python keeps it');
-    for (const bad of [[0xc3, 0x28], [0xc0, 0xaf], [0xed, 0xa0, 0x80], [0xf4, 0x90, 0x80, 0x80], [0xe2, 0x82]]) {
+    for (const bad of [
+      [0xc3, 0x28],
+      [0xc0, 0xaf],
+      [0xed, 0xa0, 0x80],
+      [0xf4, 0x90, 0x80, 0x80],
+      [0xe2, 0x82],
+    ]) {
       throwsMatching(() => unpickle(short(bad), refuseAll, 'u.pkl'), /^u\.pkl: pickle: string is not valid UTF-8 \(\d bytes\) \(opcode at byte 2\)/);
     }
     throwsMatching(() => unpickle(bytes(op.PROTO2, 0x58, uint32(1), [0xff], op.STOP), refuseAll, 'u.pkl'), /string is not valid UTF-8/);
@@ -206,11 +262,17 @@ describe('zip limits', () => {
       { name: 'a', data: payload, deflate: true, declaredSize: 2 ** 29 + 1 },
       { name: 'b', data: payload, deflate: true, declaredSize: 2 ** 29 },
     ]);
-    throwsMatching(() => new ZipArchive(twoHalves, 'z.zip'), /entry 'b' brings the declared inflated size to 1073741825 bytes, more than 1073741824 \(limit zip\.maxInflatedBytes\)/);
+    throwsMatching(
+      () => new ZipArchive(twoHalves, 'z.zip'),
+      /entry 'b' brings the declared inflated size to 1073741825 bytes, more than 1073741824 \(limit zip\.maxInflatedBytes\)/,
+    );
     // STORED entries are the file's own bytes: they do not count towards the inflated total.
     const stored = new ZipArchive(zipOf([{ name: 's', data: payload }]), 'z.zip', { maxInflatedBytes: 1 });
     assert.deepEqual(Buffer.from(stored.read('s')), Buffer.from(payload));
-    throwsMatching(() => new ZipArchive(zipOf([{ name: 's', data: payload }]), 'z.zip', { maxEntryBytes: 8 }), /entry 's' declares 16 bytes, more than 8 \(limit zip\.maxEntryBytes\)/);
+    throwsMatching(
+      () => new ZipArchive(zipOf([{ name: 's', data: payload }]), 'z.zip', { maxEntryBytes: 8 }),
+      /entry 's' declares 16 bytes, more than 8 \(limit zip\.maxEntryBytes\)/,
+    );
   });
 
   test('a 3 GiB zip bomb is refused without being inflated, by the declared size and by maxOutputLength', () => {
@@ -245,11 +307,24 @@ describe('zip limits', () => {
   test('inflated entries are checked for length and CRC-32; names must be UTF-8', () => {
     const data = Buffer.from('hello hello hello hello');
     assert.deepEqual(Buffer.from(new ZipArchive(zipOf([{ name: 'ok', data, deflate: true }])).read('ok')), data);
-    throwsMatching(() => new ZipArchive(zipOf([{ name: 'short', data, deflate: true, declaredSize: data.length + 5 }]), 'z').read('short'), /entry 'short' is 23 bytes, the directory says 28/);
+    throwsMatching(
+      () => new ZipArchive(zipOf([{ name: 'short', data, deflate: true, declaredSize: data.length + 5 }]), 'z').read('short'),
+      /entry 'short' is 23 bytes, the directory says 28/,
+    );
     const corrupt = zipOf([{ name: 'crc', data, deflate: true }]);
     corrupt[corrupt.length - 22 - 46 - 'crc'.length + 16]! ^= 0x01; // the central directory's CRC-32, the one checked
     throwsMatching(() => new ZipArchive(corrupt, 'z').read('crc'), /entry 'crc' fails its CRC-32 check/);
-    throwsMatching(() => new ZipArchive(zipOf([{ name: 'ok', data }, { name: Uint8Array.of(0x61, 0xff), data }]), 'n.zip'), /^n\.zip: invalid zip archive: the name of central directory entry 1 is not valid UTF-8/);
+    throwsMatching(
+      () =>
+        new ZipArchive(
+          zipOf([
+            { name: 'ok', data },
+            { name: Uint8Array.of(0x61, 0xff), data },
+          ]),
+          'n.zip',
+        ),
+      /^n\.zip: invalid zip archive: the name of central directory entry 1 is not valid UTF-8/,
+    );
     assert.deepEqual(new ZipArchive(zipOf([{ name: 'dossier/café', data }])).names, ['dossier/café']);
   });
 
@@ -281,10 +356,16 @@ describe('torch file tensor views', () => {
   test('a stride-0 view asking for 40 GB is refused before anything is allocated', () => {
     const before = liveTensors();
     const huge = tensorPickle({ numel: 1, offset: 0, size: [100_000, 100_000], stride: [0, 0], key: 'w0' });
-    throwsMatching(() => loadTorch(huge, { w0: [1] }), /tensor view \(offset 0, size \[100000,100000\], stride \[0,0\]\) of storage w0 has 10000000000 elements, more than 268435456 \(limit torch\.maxTensorElements\)/);
+    throwsMatching(
+      () => loadTorch(huge, { w0: [1] }),
+      /tensor view \(offset 0, size \[100000,100000\], stride \[0,0\]\) of storage w0 has 10000000000 elements, more than 268435456 \(limit torch\.maxTensorElements\)/,
+    );
     const deep = tensorPickle({ numel: 1, offset: 0, size: Array<number>(65).fill(1), stride: Array<number>(65).fill(0) });
     throwsMatching(() => loadTorch(deep, { 0: [1] }), /has more than 64 dimensions \(limit torch\.maxTensorDims\)/);
-    throwsMatching(() => loadTorch(tensorPickle({ numel: 4, offset: 0, size: [4], stride: [1] }), { 0: [1, 2, 3, 4] }, { maxTensorElements: 3 }), /limit torch\.maxTensorElements/);
+    throwsMatching(
+      () => loadTorch(tensorPickle({ numel: 4, offset: 0, size: [4], stride: [1] }), { 0: [1, 2, 3, 4] }, { maxTensorElements: 3 }),
+      /limit torch\.maxTensorElements/,
+    );
     assert.equal(liveTensors(), before);
   });
 
@@ -355,7 +436,10 @@ describe('safetensors limits', () => {
   test('the header must be valid UTF-8, start with "{" and have no duplicate keys', () => {
     decodeFails(safetensorsFile(bytes('{"__metadata__":{"a":"', [0xff, 0xfe], '"}}')), /header is not valid UTF-8/);
     decodeFails(safetensorsFile(bytes(' {}')), /header does not start with '\{'/);
-    decodeFails(safetensorsFile(bytes('{"x":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},"x":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}'), 1), /header has the key "x" twice/);
+    decodeFails(
+      safetensorsFile(bytes('{"x":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},"x":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}'), 1),
+      /header has the key "x" twice/,
+    );
     decodeFails(safetensorsFile(bytes('{"__metadata__":{"k":"1","k":"2"}}')), /header has the key "k" twice/);
     // The same key in different objects, and escaped quotes in keys, are fine.
     const ok = decodeSafetensors(safetensorsFile(bytes('{"__metadata__":{"x":"a\\"b","y\\"":"c"},"x":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}'), 1));
@@ -368,10 +452,16 @@ describe('safetensors limits', () => {
     decodeFails(safetensorsFile({ w: { dtype: 'F64', shape: [1], data_offsets: [0, 4] } }, 4), /has 4 bytes but shape \[1\] of float64 needs 8/);
     decodeFails(safetensorsFile({ w: { dtype: 'I4', shape: [1], data_offsets: [0, 1] } }, 1), /tensor 'w' has unknown dtype "I4"/);
     decodeFails(safetensorsFile({ w: { dtype: 'F32', shape: [2 ** 40, 2 ** 40], data_offsets: [0, 4] } }, 4), /needs/);
-    decodeFails(safetensorsFile({ w: { dtype: 'F32', shape: [1], data_offsets: [0, 4] }, v: { dtype: 'F32', shape: [1], data_offsets: [2, 6] } }, 6), /tensors 'w' and 'v' overlap/);
+    decodeFails(
+      safetensorsFile({ w: { dtype: 'F32', shape: [1], data_offsets: [0, 4] }, v: { dtype: 'F32', shape: [1], data_offsets: [2, 6] } }, 6),
+      /tensors 'w' and 'v' overlap/,
+    );
     decodeFails(safetensorsFile({ w: { dtype: 'F32', shape: [1], data_offsets: [8, 12] } }, 4), /fall outside the 4-byte data buffer/);
     decodeFails(safetensorsFile({ w: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } }, 8), /4 trailing bytes that belong to no tensor/);
-    decodeFails(safetensorsFile({ w: { dtype: 'U8', shape: Array<number>(65).fill(1), data_offsets: [0, 1] } }, 1), /tensor 'w' has 65 dimensions, more than 64 \(limit safetensors\.maxTensorDims\)/);
+    decodeFails(
+      safetensorsFile({ w: { dtype: 'U8', shape: Array<number>(65).fill(1), data_offsets: [0, 1] } }, 1),
+      /tensor 'w' has 65 dimensions, more than 64 \(limit safetensors\.maxTensorDims\)/,
+    );
     // A same-size lie (F32 declared as I32) is consistent, so it loads, as the declared dtype.
     const { tensors } = decodeSafetensors(safetensorsFile({ w: { dtype: 'I32', shape: [1], data_offsets: [0, 4] } }, 4));
     assert.equal(tensors.get('w')!.dtype, 'int32');
@@ -385,7 +475,10 @@ describe('safetensors limits', () => {
     decodeFails(safetensorsFile({ __metadata__: 'text' }), /__metadata__ is not an object/);
     const { metadata } = decodeSafetensors(safetensorsFile(bytes('{"__metadata__":{"__proto__":"x","constructor":"y"}}')));
     assert.equal(Object.getPrototypeOf(metadata), Object.prototype, 'the prototype is untouched');
-    assert.deepEqual(Object.entries(metadata), [['__proto__', 'x'], ['constructor', 'y']]);
+    assert.deepEqual(Object.entries(metadata), [
+      ['__proto__', 'x'],
+      ['constructor', 'y'],
+    ]);
   });
 });
 
@@ -427,28 +520,40 @@ const CHAR = 4;
 const DOUBLE = 6;
 
 describe('MAT and IDX limits', () => {
-  const matFails = (file: Uint8Array, pattern: RegExp, limits?: Parameters<typeof parseMat>[2]): void => throwsMatching(() => parseMat(file, 'h.mat', limits), /^h\.mat: /, pattern);
+  const matFails = (file: Uint8Array, pattern: RegExp, limits?: Parameters<typeof parseMat>[2]): void =>
+    throwsMatching(() => parseMat(file, 'h.mat', limits), /^h\.mat: /, pattern);
 
   test('MAT: element counts beyond the bytes present, or beyond mat.maxArrayElements', () => {
     matFails(mat.file(mat.matrix(CELL, [1, 1 << 20], [], 'c')), /array 'c': 1048576 elements need at least 8388608 bytes, only 0 left/);
-    matFails(mat.file(mat.matrix(DOUBLE, [0xffffffff, 0xffffffff], [mat.element(9, new Uint8Array(8))], 'x')), /array 'x' \(dims \[4294967295, 4294967295\]\) has 18446744065119617000 elements, more than 16777216 \(limit mat\.maxArrayElements\)/);
+    matFails(
+      mat.file(mat.matrix(DOUBLE, [0xffffffff, 0xffffffff], [mat.element(9, new Uint8Array(8))], 'x')),
+      /array 'x' \(dims \[4294967295, 4294967295\]\) has 18446744065119617000 elements, more than 16777216 \(limit mat\.maxArrayElements\)/,
+    );
     matFails(mat.file(mat.matrix(DOUBLE, [1, 3], [mat.element(9, new Uint8Array(8))], 'x')), /array 'x': 1 values for dims \[1, 3\]/);
     const names = Buffer.alloc(8);
     names.write('f', 0, 'latin1');
     const struct = mat.matrix(STRUCT, [1, 1 << 20], [mat.element(5, Uint8Array.of(8, 0, 0, 0)), mat.element(1, names)], 's');
     matFails(mat.file(struct), /array 's': 1048576 elements need at least/);
     // A struct array without fields takes no bytes: its elements share one empty map.
-    const fieldless = parseMat(mat.file(mat.matrix(STRUCT, [1, 1 << 20], [mat.element(5, Uint8Array.of(8, 0, 0, 0)), mat.element(1, new Uint8Array(0))], 'e')), 'e.mat').get('e');
+    const fieldless = parseMat(
+      mat.file(mat.matrix(STRUCT, [1, 1 << 20], [mat.element(5, Uint8Array.of(8, 0, 0, 0)), mat.element(1, new Uint8Array(0))], 'e')),
+      'e.mat',
+    ).get('e');
     assert.ok(fieldless?.kind === 'struct' && fieldless.elements.length === 1 << 20 && fieldless.elements[0] === fieldless.elements[12345]);
   });
 
   test('MAT: too many dims, nesting past mat.maxDepth, inflation past mat.maxInflatedBytes, nested compression', () => {
-    matFails(mat.file(mat.matrix(DOUBLE, Array<number>(65).fill(1), [mat.element(9, new Uint8Array(8))])), /array has 65 dimensions, more than 64 \(limit mat\.maxDims\)/);
+    matFails(
+      mat.file(mat.matrix(DOUBLE, Array<number>(65).fill(1), [mat.element(9, new Uint8Array(8))])),
+      /array has 65 dimensions, more than 64 \(limit mat\.maxDims\)/,
+    );
     let nested = mat.matrix(DOUBLE, [0, 0], []);
     for (let i = 0; i < 101; i++) nested = mat.matrix(CELL, [1, 1], [nested]);
     matFails(mat.file(nested), /arrays nested deeper than 100 \(limit mat\.maxDepth\)/);
     const values = mat.matrix(DOUBLE, [1, 1 << 17], [mat.element(9, new Uint8Array(8 << 17))], 'z');
-    matFails(mat.file(mat.compressed(values)), /compressed element at byte 128 inflates past 65536 bytes in all \(limit mat\.maxInflatedBytes\)/, { maxInflatedBytes: 1 << 16 });
+    matFails(mat.file(mat.compressed(values)), /compressed element at byte 128 inflates past 65536 bytes in all \(limit mat\.maxInflatedBytes\)/, {
+      maxInflatedBytes: 1 << 16,
+    });
     matFails(mat.file(mat.compressed(mat.compressed(values))), /compressed element at byte 0 inside compressed data/);
     const roundTrip = parseMat(mat.file(mat.compressed(values)), 'ok.mat').get('z');
     assert.ok(roundTrip?.kind === 'numeric' && roundTrip.data.length === 1 << 17);
@@ -459,7 +564,10 @@ describe('MAT and IDX limits', () => {
     const good = parseMat(utf8([0xc3, 0xa9]), 'ok.mat').get('t');
     assert.deepEqual(good, { kind: 'char', dims: [1, 1], text: 'é' });
     matFails(utf8([0xc3]), /array 't': text is not valid UTF-8/);
-    matFails(mat.file(mat.matrix(CHAR, [1, 1], [mat.element(18, Uint8Array.of(0, 0, 0x11, 0))], 't')), /array 't': character code 1114112 is not a Unicode code point/);
+    matFails(
+      mat.file(mat.matrix(CHAR, [1, 1], [mat.element(18, Uint8Array.of(0, 0, 0x11, 0))], 't')),
+      /array 't': character code 1114112 is not a Unicode code point/,
+    );
   });
 
   test('IDX: dims beyond the file length, too many dims, gzip past idx.maxInflatedBytes', () => {
@@ -474,7 +582,10 @@ describe('MAT and IDX limits', () => {
     const labels = Buffer.alloc(8 + (2 << 20));
     labels.writeUInt32BE(0x801, 0);
     labels.writeUInt32BE(2 << 20, 4);
-    throwsMatching(() => parseIdx(gzipSync(labels), 'l.gz', 1, { maxInflatedBytes: 1 << 20 }), /^l\.gz: gzip data inflates past 1048576 bytes \(limit idx\.maxInflatedBytes\)/);
+    throwsMatching(
+      () => parseIdx(gzipSync(labels), 'l.gz', 1, { maxInflatedBytes: 1 << 20 }),
+      /^l\.gz: gzip data inflates past 1048576 bytes \(limit idx\.maxInflatedBytes\)/,
+    );
     assert.equal(parseIdx(gzipSync(labels), 'l.gz', 1).dims[0], 2 << 20);
   });
 });

@@ -42,7 +42,8 @@ describe('safetensors', () => {
     tidy(() => {
       const dtypes: DType[] = ['float32', 'float64', 'int64', 'int32', 'int16', 'int8', 'uint8', 'bool', 'float16', 'bfloat16'];
       const src = new Map<string, Tensor>();
-      for (const d of dtypes) src.set(d, tensor(d === 'bool' ? [1, 0, 1, 1, 0, 1] : [1, -2, 3, 0, 5, 6].map((v) => (d === 'uint8' ? Math.abs(v) : v)), [2, 3], d));
+      for (const d of dtypes)
+        src.set(d, tensor(d === 'bool' ? [1, 0, 1, 1, 0, 1] : [1, -2, 3, 0, 5, 6].map((v) => (d === 'uint8' ? Math.abs(v) : v)), [2, 3], d));
       src.set('big_int64', tensor([2 ** 40, -(2 ** 50)], [2], 'int64'));
       src.set('empty', zeros([2, 0]));
       src.set('scalar', tensor(3.25, []));
@@ -86,11 +87,15 @@ describe('safetensors', () => {
 
   const corrupt: [string, Uint8Array, RegExp][] = [
     ['fewer than 8 bytes', new Uint8Array(3), /only 3 bytes/],
-    ['header length past EOF', (() => {
-      const b = rawFile({});
-      new DataView(b.buffer).setBigUint64(0, 1000n, true);
-      return b;
-    })(), /header length 1000 runs past the end/],
+    [
+      'header length past EOF',
+      (() => {
+        const b = rawFile({});
+        new DataView(b.buffer).setBigUint64(0, 1000n, true);
+        return b;
+      })(),
+      /header length 1000 runs past the end/,
+    ],
     ['header not JSON', rawFile(null, 0, '{"a": '), /not valid JSON/],
     ['header a JSON array', rawFile([1, 2]), /not a JSON object/],
     ['unknown dtype', rawFile({ x: { dtype: 'F8', shape: [1], data_offsets: [0, 1] } }, 1), /tensor 'x' has unknown dtype "F8"/],
@@ -102,40 +107,56 @@ describe('safetensors', () => {
     ['offsets reversed', rawFile({ x: { dtype: 'U8', shape: [0], data_offsets: [3, 1] } }, 4), /fall outside/],
     ['offsets malformed', rawFile({ x: { dtype: 'U8', shape: [1], data_offsets: [0] } }, 4), /bad data_offsets/],
     ['length ≠ numel·itemsize', rawFile({ x: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } }, 8), /has 8 bytes but shape \[3\] of float32 needs 12/],
-    ['overlapping tensors', rawFile({
-      x: { dtype: 'F32', shape: [2], data_offsets: [0, 8] },
-      y: { dtype: 'F32', shape: [2], data_offsets: [4, 12] },
-    }, 12), /tensors 'x' and 'y' overlap/],
+    [
+      'overlapping tensors',
+      rawFile(
+        {
+          x: { dtype: 'F32', shape: [2], data_offsets: [0, 8] },
+          y: { dtype: 'F32', shape: [2], data_offsets: [4, 12] },
+        },
+        12,
+      ),
+      /tensors 'x' and 'y' overlap/,
+    ],
     ['metadata value not a string', rawFile({ __metadata__: { epoch: 3 } }), /metadata value 'epoch' is not a string/],
     ['metadata not an object', rawFile({ __metadata__: ['a'] }), /__metadata__ is not an object/],
   ];
   for (const [what, bytes, message] of corrupt) {
     test(`corrupt file: ${what}`, () => {
       const before = liveTensors();
-      assert.throws(() => decodeSafetensors(bytes, 'bad.safetensors'), (e: Error) => {
-        assert.match(e.message, /^bad\.safetensors: /);
-        assert.match(e.message, message);
-        return true;
-      });
+      assert.throws(
+        () => decodeSafetensors(bytes, 'bad.safetensors'),
+        (e: Error) => {
+          assert.match(e.message, /^bad\.safetensors: /);
+          assert.match(e.message, message);
+          return true;
+        },
+      );
       assert.equal(liveTensors(), before);
     });
   }
 
   test('a valid tensor before a bad one leaks nothing', () => {
     const before = liveTensors();
-    const bytes = rawFile({
-      a: { dtype: 'F32', shape: [1], data_offsets: [0, 4] },
-      z: { dtype: 'F32', shape: [1], data_offsets: [4, 12] },
-    }, 12);
+    const bytes = rawFile(
+      {
+        a: { dtype: 'F32', shape: [1], data_offsets: [0, 4] },
+        z: { dtype: 'F32', shape: [1], data_offsets: [4, 12] },
+      },
+      12,
+    );
     assert.throws(() => decodeSafetensors(bytes, 'two.safetensors'), /two\.safetensors: .*tensor 'z' has 8 bytes/);
     assert.equal(liveTensors(), before);
   });
 
   test('empty tensors may share an offset with a real one', () => {
-    const bytes = rawFile({
-      e: { dtype: 'F32', shape: [0], data_offsets: [0, 0] },
-      x: { dtype: 'F32', shape: [1], data_offsets: [0, 4] },
-    }, 4);
+    const bytes = rawFile(
+      {
+        e: { dtype: 'F32', shape: [0], data_offsets: [0, 0] },
+        x: { dtype: 'F32', shape: [1], data_offsets: [0, 4] },
+      },
+      4,
+    );
     const { tensors } = decodeSafetensors(bytes);
     assert.deepEqual(tensors.get('e')!.shape, [0]);
     dispose([...tensors.values()]);
@@ -197,7 +218,6 @@ interface Expected {
 }
 const EXPECTED = JSON.parse(readFileSync(fixture('tiny_state_dict.json'), 'utf8')) as Record<string, Expected>;
 
-
 function checkStateDict(sd: Map<string | number, TorchValue>, source: string): void {
   assert.deepEqual([...sd.keys()].sort(), Object.keys(EXPECTED).sort(), source);
   for (const [key, want] of Object.entries(EXPECTED)) {
@@ -206,7 +226,12 @@ function checkStateDict(sd: Map<string | number, TorchValue>, source: string): v
     assert.deepEqual(t.shape, want.shape, `${key} shape`);
     assert.equal(t.dtype, want.dtype, `${key} dtype`);
     const values = t.toArray();
-    nearRelative(values.reduce((a, b) => a + b, 0), want.sum, 1e-5, `${key} sum`);
+    nearRelative(
+      values.reduce((a, b) => a + b, 0),
+      want.sum,
+      1e-5,
+      `${key} sum`,
+    );
     want.first.forEach((v, i) => nearRelative(values[i]!, v, 1e-5, `${key}[${i}]`));
   }
 }
@@ -350,12 +375,28 @@ describe('torch.save files', () => {
     const before = liveTensors();
     const inner = tidy(() => new Map<string, TorchValue>([['w', tensor([1, 2])]]));
     const extra = tidy(() => tensor([3]));
-    const sd = stateDictOf(new Map<string, TorchValue>([['state_dict', inner], ['optimizer', extra], ['epoch', 1]]));
+    const sd = stateDictOf(
+      new Map<string, TorchValue>([
+        ['state_dict', inner],
+        ['optimizer', extra],
+        ['epoch', 1],
+      ]),
+    );
     assert.deepEqual([...sd.keys()], ['w']);
     assert.ok(extra.isDisposed);
     dispose([...sd.values()]);
     const lonely = tidy(() => tensor([1]));
-    assert.throws(() => stateDictOf(new Map<string, TorchValue>([['epoch', 1], ['t', [lonely]]]), 'x.pt'), /x\.pt: no state dict found .*top level: epoch, t/);
+    assert.throws(
+      () =>
+        stateDictOf(
+          new Map<string, TorchValue>([
+            ['epoch', 1],
+            ['t', [lonely]],
+          ]),
+          'x.pt',
+        ),
+      /x\.pt: no state dict found .*top level: epoch, t/,
+    );
     assert.ok(lonely.isDisposed);
     assert.throws(() => stateDictOf(3), /no state dict found/);
     assert.equal(liveTensors(), before);
@@ -378,7 +419,8 @@ describe('torch.save files', () => {
     const zip = new ZipArchive(good);
     const entry = zip.entries.get('tiny_state_dict/data/9')!;
     const bad = Uint8Array.from(good);
-    const dataStart = entry.localHeaderOffset + 30 + bad[entry.localHeaderOffset + 26]! + (bad[entry.localHeaderOffset + 28]! | (bad[entry.localHeaderOffset + 29]! << 8));
+    const dataStart =
+      entry.localHeaderOffset + 30 + bad[entry.localHeaderOffset + 26]! + (bad[entry.localHeaderOffset + 28]! | (bad[entry.localHeaderOffset + 29]! << 8));
     bad[dataStart + 3]! ^= 0xff;
     assert.throws(() => decodeTorchFile(bad, 'flipped.pt'), /flipped\.pt: invalid zip archive: entry 'tiny_state_dict\/data\/9' fails its CRC-32 check/);
     // Not a zip at all (a safetensors file).
@@ -405,15 +447,28 @@ describe('pickle VM', () => {
 
   test('plain values, memo and containers', () => {
     // protocol 2: {'a': [1, 300, -2, True, None, 1.5], 'b': ('x', 'x')}
-    const bytes = pickle([0x80, 2, 0x7d, 0x71, 0, 0x28], [0x58, 1, 0, 0, 0], 'a', [0x5d, 0x71, 1, 0x28, 0x4b, 1, 0x4d, 0x2c, 1, 0x4a, 0xfe, 0xff, 0xff, 0xff, 0x88, 0x4e],
-      [0x47, 0x3f, 0xf8, 0, 0, 0, 0, 0, 0, 0x65], [0x8c, 1], 'b', [0x8c, 1], 'x', [0x94, 0x68, 2, 0x86, 0x75, 0x2e]);
+    const bytes = pickle(
+      [0x80, 2, 0x7d, 0x71, 0, 0x28],
+      [0x58, 1, 0, 0, 0],
+      'a',
+      [0x5d, 0x71, 1, 0x28, 0x4b, 1, 0x4d, 0x2c, 1, 0x4a, 0xfe, 0xff, 0xff, 0xff, 0x88, 0x4e],
+      [0x47, 0x3f, 0xf8, 0, 0, 0, 0, 0, 0, 0x65],
+      [0x8c, 1],
+      'b',
+      [0x8c, 1],
+      'x',
+      [0x94, 0x68, 2, 0x86, 0x75, 0x2e],
+    );
     const v = unpickle(bytes, refuseAll) as Map<string, unknown>;
     assert.deepEqual(v.get('a'), [1, 300, -2, true, null, 1.5]);
     assert.deepEqual(v.get('b'), ['x', 'x']);
   });
 
   test('GLOBAL os.system is refused with its offset', () => {
-    assert.throws(() => unpickle(pickle('cos\nsystem\n(S\'echo pwned\'\ntR.'), refuseAll, 'evil.pkl'), /evil\.pkl: unsupported pickle global os\.system \(pickle opcode at byte 0\)/);
+    assert.throws(
+      () => unpickle(pickle("cos\nsystem\n(S'echo pwned'\ntR."), refuseAll, 'evil.pkl'),
+      /evil\.pkl: unsupported pickle global os\.system \(pickle opcode at byte 0\)/,
+    );
   });
 
   test('unknown opcodes and truncation name the byte and offset', () => {
@@ -432,9 +487,20 @@ test('safetensors: the data buffer must be tiled exactly, BOOL bytes are 0/1, od
     [rawFile({ a: { dtype: 'U8', shape: [1], data_offsets: [0, 1] } }, 3), /2 trailing bytes that belong to no tensor/],
     [withData(rawFile({ b: { dtype: 'BOOL', shape: [2], data_offsets: [0, 2] } }, 2), [1, 7]), /tensor 'b' is BOOL but element 1 is 7/],
   ];
-  for (const [bytes, re] of cases) assert.throws(() => decodeSafetensors(bytes, 'odd.safetensors'), (e: Error) => /odd\.safetensors/.test(e.message) && re.test(e.message));
+  for (const [bytes, re] of cases)
+    assert.throws(
+      () => decodeSafetensors(bytes, 'odd.safetensors'),
+      (e: Error) => /odd\.safetensors/.test(e.message) && re.test(e.message),
+    );
   tidy(() => {
-    const { tensors } = decodeSafetensors(encodeSafetensors(new Map([['__proto__', tensor([1, 2])], ['constructor', tensor([3])]])));
+    const { tensors } = decodeSafetensors(
+      encodeSafetensors(
+        new Map([
+          ['__proto__', tensor([1, 2])],
+          ['constructor', tensor([3])],
+        ]),
+      ),
+    );
     assert.deepEqual([...tensors.keys()].sort(), ['__proto__', 'constructor']);
     assert.deepEqual(tensors.get('__proto__')!.toArray(), [1, 2]);
     dispose([...tensors.values()]);

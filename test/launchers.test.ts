@@ -34,22 +34,63 @@ const TIMEOUT_S = 60;
 
 /** A small experiment: 8 SPC-2 batches of 32 pairs in two shards, checkpointed every 2 steps, on a slice of Fashion-MNIST. */
 const experiment = (root: string, out: string): string[] => [
-  'train', '--dataset', 'fashion', '--root', root, '--epochs', '1', '--batch', '32', '--max-batches', '8', '--shards', '2',
-  '--eval-every', '100', '--checkpoint-every', '2', '--quiet', '--json', '--out', out,
+  'train',
+  '--dataset',
+  'fashion',
+  '--root',
+  root,
+  '--epochs',
+  '1',
+  '--batch',
+  '32',
+  '--max-batches',
+  '8',
+  '--shards',
+  '2',
+  '--eval-every',
+  '100',
+  '--checkpoint-every',
+  '2',
+  '--quiet',
+  '--json',
+  '--out',
+  out,
 ];
 
 /** torchrun for 2 local ranks of `argv`, restarting the group at most `restarts` times; every rank gets TEST_TAG=tag. */
 function torchrun(argv: readonly string[], restarts: number, tag: string, logDir: string): ReturnType<typeof start> {
-  return start('torchrun', [
-    '--nnodes', '1', '--nproc_per_node', '2', '--max_restarts', String(restarts), '--monitor_interval', '1',
-    '--redirects', '2', '--tee', '2', '--log_dir', logDir, '--no_python', ...argv,
-  ], { TEST_TAG: tag, ...THREADS });
+  return start(
+    'torchrun',
+    [
+      '--nnodes',
+      '1',
+      '--nproc_per_node',
+      '2',
+      '--max_restarts',
+      String(restarts),
+      '--monitor_interval',
+      '1',
+      '--redirects',
+      '2',
+      '--tee',
+      '2',
+      '--log_dir',
+      logDir,
+      '--no_python',
+      ...argv,
+    ],
+    { TEST_TAG: tag, ...THREADS },
+  );
 }
 
 /** Waits until rank `rank` of the torchrun run tagged `tag` exists, then SIGKILLs it. */
 async function killRank(tag: string, rank: number): Promise<number> {
   let pid: number | undefined;
-  await waitUntil(`rank ${rank} of the torchrun group`, () => (pid = pidsWithEnv([`TEST_TAG=${tag}`, `RANK=${rank}`, 'TORCHELASTIC_RESTART_COUNT=0'])[0]) !== undefined, 60);
+  await waitUntil(
+    `rank ${rank} of the torchrun group`,
+    () => (pid = pidsWithEnv([`TEST_TAG=${tag}`, `RANK=${rank}`, 'TORCHELASTIC_RESTART_COUNT=0'])[0]) !== undefined,
+    60,
+  );
   process.kill(pid!, 'SIGKILL');
   return pid!;
 }
@@ -82,7 +123,10 @@ test('torchrun restarts a group whose rank 1 was SIGKILLed mid-epoch; --auto-res
   assert.match(g.stderr, /\[default0\]:rankshield train: no checkpoint in .* yet: starting the run/);
   // The first attempt's rank 0 stopped on its own (its next collective lost rank 1) or on torchrun's SIGTERM, whichever came first.
   const first = attemptLog(logDir, 0, 0);
-  assert.match(first, /rank 0: (allreduce-sum|broadcast) failed after [\d.]+ s: lost rank 1 \(127\.0\.0\.1, host [^,]+, pid \d+\)|SIGTERM — finishing the current step/);
+  assert.match(
+    first,
+    /rank 0: (allreduce-sum|broadcast) failed after [\d.]+ s: lost rank 1 \(127\.0\.0\.1, host [^,]+, pid \d+\)|SIGTERM — finishing the current step/,
+  );
   console.log(`# the first attempt's rank 0: ${first.trim().split('\n').pop()}`);
   assert.match(g.stderr, /\[default0\]:rankshield train: torchrun restart 1 of at most 1: resuming .* at epoch 1, step (2|4)/);
   assert.equal(modelSha(elastic), modelSha(reference), 'the restarted run ends on other weights than the uninterrupted one');
@@ -97,23 +141,37 @@ test('torchrun restarts a group whose rank 1 was SIGKILLed mid-epoch; --auto-res
   assert.match(o.stderr, /--auto-resume: the checkpoint in .* was trained with a different config \(lr: 0\.001 → 0\.002\); use another --out, or --overwrite/);
 });
 
-test('a swipe whose rank 1 is SIGKILLed stops cleanly; the restarted group finishes with one process\'s result', { skip: NO_TORCHRUN }, async () => {
+test("a swipe whose rank 1 is SIGKILLed stops cleanly; the restarted group finishes with one process's result", { skip: NO_TORCHRUN }, async () => {
   const root = await fashionSlice(path.join(tmp(), 'fashion'), { train: 1000, test: 128 }); // CA− needs a gallery of 100 or more
   const run = tmp();
-  check(await rankshield([...experiment(root, run).filter((a, i, all) => all[i - 1] !== '--max-batches' && a !== '--max-batches'), '--max-batches', '3'], THREADS).exit, 'training the model');
+  check(
+    await rankshield([...experiment(root, run).filter((a, i, all) => all[i - 1] !== '--max-batches' && a !== '--max-batches'), '--max-batches', '3'], THREADS)
+      .exit,
+    'training the model',
+  );
   const helper = path.join(here, 'helpers', 'swipe-rank.js');
   const single = start(process.execPath, [helper, run], THREADS);
   // Ranks started by hand: rank 1 killed mid-swipe, rank 0 stops at its next collective with an error naming it, and prints no result.
   const port = String(29_700 + (process.pid % 200));
-  const byHand = [0, 1].map((rank) => start(process.execPath, [helper, run, String(TIMEOUT_S)], { ...THREADS, RANK: String(rank), WORLD_SIZE: '2', MASTER_ADDR: '127.0.0.1', MASTER_PORT: port }));
+  const byHand = [0, 1].map((rank) =>
+    start(process.execPath, [helper, run, String(TIMEOUT_S)], { ...THREADS, RANK: String(rank), WORLD_SIZE: '2', MASTER_ADDR: '127.0.0.1', MASTER_PORT: port }),
+  );
   await waitUntil('rank 1 (by hand) to start swiping', () => /ready/.test(byHand[1]!.output()), 600, byHand);
   await new Promise((r) => setTimeout(r, 1000));
   byHand[1]!.kill('SIGKILL');
   const lone = await byHand[0]!.exit;
   assert.equal(lone.code, 1, lone.stderr);
-  assert.match(lone.stderr, /rank 0: (allreduce-sum|broadcast) failed after [\d.]+ s: lost rank 1 \(127\.0\.0\.1, host [^,]+, pid \d+\): it stopped, or the network to it failed/);
+  assert.match(
+    lone.stderr,
+    /rank 0: (allreduce-sum|broadcast) failed after [\d.]+ s: lost rank 1 \(127\.0\.0\.1, host [^,]+, pid \d+\): it stopped, or the network to it failed/,
+  );
   assert.equal(lone.stdout, '', 'no result from a swipe that lost a rank');
-  console.log(`# rank 0 of the swipe that lost rank 1: ${lone.stderr.trim().split('\n').find((l) => l.includes('lost rank'))}`);
+  console.log(
+    `# rank 0 of the swipe that lost rank 1: ${lone.stderr
+      .trim()
+      .split('\n')
+      .find((l) => l.includes('lost rank'))}`,
+  );
   // Under torchrun, the group is restarted and the swipe done again from its first batch.
   const tag = randomUUID();
   const logDir = tmp();
@@ -129,7 +187,14 @@ test('a swipe whose rank 1 is SIGKILLed stops cleanly; the restarted group finis
   // The first attempt's rank 0 saw the loss at its next collective, or torchrun ended it first (after "ready", nothing).
   const first = attemptLog(logDir, 0, 0);
   assert.match(first, /rank 0: (allreduce-sum|broadcast) failed after [\d.]+ s: lost rank 1 \(127\.0\.0\.1, host [^,]+, pid \d+\)|^ready\n$/);
-  assert.equal(g.stdout.trim().split('\n').filter((l) => l.includes('"ERS"')).length, 1, 'one result, from the restarted group');
+  assert.equal(
+    g.stdout
+      .trim()
+      .split('\n')
+      .filter((l) => l.includes('"ERS"')).length,
+    1,
+    'one result, from the restarted group',
+  );
   assert.deepEqual(lastJson(g.stdout.replace(/^\[default0\]:/gm, '')), lastJson(s.stdout));
 });
 
@@ -141,7 +206,12 @@ test("two ranks started with srun's variables only (SLURM_PROCID, SLURM_NTASKS, 
   const uninterrupted = rankshield(experiment(root, reference), THREADS);
   const ranks = [0, 1].map((rank) =>
     rankshield([...experiment(root, slurm), '--dist-timeout', String(TIMEOUT_S)], {
-      ...THREADS, SLURM_PROCID: String(rank), SLURM_NTASKS: '2', SLURM_LOCALID: String(rank), SLURM_JOB_ID: job, SLURM_JOB_NODELIST: 'localhost',
+      ...THREADS,
+      SLURM_PROCID: String(rank),
+      SLURM_NTASKS: '2',
+      SLURM_LOCALID: String(rank),
+      SLURM_JOB_ID: job,
+      SLURM_JOB_NODELIST: 'localhost',
     }),
   );
   const [u, r0, r1] = await Promise.all([uninterrupted.exit, ...ranks.map((r) => r.exit)]);

@@ -48,9 +48,10 @@ function sourceFiles(dir: string): string[] {
  * an import through one is an import of that layer.
  */
 const ALIASES: ReadonlyMap<string, string> = new Map(
-  Object.entries((JSON.parse(readFileSync(path.join(ROOT, 'src', 'web', 'tsconfig.json'), 'utf8')) as { compilerOptions: { paths?: Record<string, string[]> } }).compilerOptions.paths ?? {}).map(
-    ([alias, [target]]) => [alias.replace(/\*$/, ''), /dist\/src\/([\w-]+)\/\*$/.exec(target ?? '')?.[1] ?? `unmapped alias ${alias}`],
-  ),
+  Object.entries(
+    (JSON.parse(readFileSync(path.join(ROOT, 'src', 'web', 'tsconfig.json'), 'utf8')) as { compilerOptions: { paths?: Record<string, string[]> } })
+      .compilerOptions.paths ?? {},
+  ).map(([alias, [target]]) => [alias.replace(/\*$/, ''), /dist\/src\/([\w-]+)\/\*$/.exec(target ?? '')?.[1] ?? `unmapped alias ${alias}`]),
 );
 
 /** Import specifiers of a file that name a source: relative ones and aliases (static `from '…'` and dynamic `import('…')`). */
@@ -110,7 +111,10 @@ function upwardImports(sources: readonly SourceFile[], height: Readonly<Record<s
 test('every layer has its own height', () => {
   const byHeight = new Map<number, string[]>();
   for (const [layer, h] of Object.entries(HEIGHT)) byHeight.set(h, [...(byHeight.get(h) ?? []), layer]);
-  assert.deepEqual([...byHeight.values()].filter((layers) => layers.length > 1), []);
+  assert.deepEqual(
+    [...byHeight.values()].filter((layers) => layers.length > 1),
+    [],
+  );
 });
 
 test('the check reports an upward import and passes a downward one', () => {
@@ -125,10 +129,10 @@ test('the check reports an upward import and passes a downward one', () => {
     at('src/attack/x.ts', "import type { ModelInfo } from '@serve/answers.js';"), // alias of a layer above: upward
   ];
   assert.deepEqual(upwardImports(synthetic, HEIGHT), [
-    "src/eval/x.ts (eval) → ../train/trainer.js (train)",
-    "src/run/x.ts (run) → ../eval/benign.js (eval)",
-    "src/util/x.ts (util) → ../tensor/index.js (tensor)",
-    "src/attack/x.ts (attack) → @serve/answers.js (serve)",
+    'src/eval/x.ts (eval) → ../train/trainer.js (train)',
+    'src/run/x.ts (run) → ../eval/benign.js (eval)',
+    'src/util/x.ts (util) → ../tensor/index.js (tensor)',
+    'src/attack/x.ts (attack) → @serve/answers.js (serve)',
   ]);
   assert.deepEqual([...ALIASES], [['@serve/', 'serve']], "src/web/tsconfig.json's aliases");
 });
@@ -139,7 +143,14 @@ test('no file imports a layer above its own', () => {
 
 test('no import circle among the sources', () => {
   const all = [...files, ...benchFiles];
-  const edges = new Map(all.map((f) => [f.file, relativeImports(f.text).filter((spec) => spec.startsWith('.')).map((spec) => path.resolve(path.dirname(f.file), spec).replace(/\.js$/, '.ts'))]));
+  const edges = new Map(
+    all.map((f) => [
+      f.file,
+      relativeImports(f.text)
+        .filter((spec) => spec.startsWith('.'))
+        .map((spec) => path.resolve(path.dirname(f.file), spec).replace(/\.js$/, '.ts')),
+    ]),
+  );
   const state = new Map<string, 'open' | 'done'>();
   const circles: string[] = [];
   const visit = (file: string, trail: string[]): void => {

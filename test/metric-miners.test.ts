@@ -93,7 +93,7 @@ test('every miner returns int64 [B] triplets with anchors at the even positions'
   });
 });
 
-test('the miners\' distance matrix is the reference sqrt(|x|²+|y|²-2x·y): exact-zero diagonal, N/C normalise', () => {
+test("the miners' distance matrix is the reference sqrt(|x|²+|y|²-2x·y): exact-zero diagonal, N/C normalise", () => {
   manualSeed(2);
   tidy(() => {
     const emb = randn([6, 5]).mul(3);
@@ -110,9 +110,7 @@ test('the miners\' distance matrix is the reference sqrt(|x|²+|y|²-2x·y): exa
           const nu = metric.name === 'E' ? 1 : Math.hypot(...u);
           const nv = metric.name === 'E' ? 1 : Math.hypot(...v);
           const expected =
-            metric.name === 'C'
-              ? 1 - u.reduce((s, ui, i) => s + (ui / nu) * (v[i]! / nv), 0)
-              : Math.hypot(...u.map((ui, i) => ui / nu - v[i]! / nv));
+            metric.name === 'C' ? 1 - u.reduce((s, ui, i) => s + (ui / nu) * (v[i]! / nv), 0) : Math.hypot(...u.map((ui, i) => ui / nu - v[i]! / nv));
           nearRelative(rows[k * 6 + j]!, expected, 1e-3, `${metric} d(${2 * k},${j})`);
         }
       }
@@ -341,7 +339,11 @@ test('distance-weighted degenerate rows: NaN or d > 2 or d = 0 outside Pos -> un
     // healthy row for contrast: positives 0, 1 get nothing
     const ok = distanceWeightedProbabilities(batchOf([[0, 1, 0.9, 0.5, 1, 1.2]], labels)).toArray();
     assert.deepEqual(ok.slice(0, 2), [0, 0]);
-    near(ok.reduce((s, v) => s + v, 0), 1, 1e-6);
+    near(
+      ok.reduce((s, v) => s + v, 0),
+      1,
+      1e-6,
+    );
     // with a realistic D = 512, logq is smallest at d = √2 and steep: the mass goes to the item farthest from √2
     const row = [0, 1, 1.5, 1.6, 1.7, 1.8];
     const big = distanceWeightedProbabilities(batchOf([row], labels, 512)).toArray();
@@ -372,12 +374,23 @@ test('gradual semihard: m_e = 0.2·(1 - e/(2E))², and the miner uses it instead
 
 test('the registry maps our names, RobRank letters and code ids; unknown names are errors', () => {
   const expected: [string, Miner][] = [
-    ['random', randomMiner], ['r', randomMiner], ['spc2-random', randomMiner],
-    ['semihard', semihardMiner], ['m', semihardMiner], ['spc2-semihard', semihardMiner],
-    ['softhard', softhardMiner], ['s', softhardMiner], ['spc2-softhard', softhardMiner],
-    ['distance', distanceWeightedMiner], ['d', distanceWeightedMiner], ['spc2-distance', distanceWeightedMiner],
-    ['hardest', hardestMiner], ['h', hardestMiner], ['spc2-hard', hardestMiner],
-    ['gradual-semihard', gradualSemihardMiner], ['spc2-ghard', gradualSemihardMiner],
+    ['random', randomMiner],
+    ['r', randomMiner],
+    ['spc2-random', randomMiner],
+    ['semihard', semihardMiner],
+    ['m', semihardMiner],
+    ['spc2-semihard', semihardMiner],
+    ['softhard', softhardMiner],
+    ['s', softhardMiner],
+    ['spc2-softhard', softhardMiner],
+    ['distance', distanceWeightedMiner],
+    ['d', distanceWeightedMiner],
+    ['spc2-distance', distanceWeightedMiner],
+    ['hardest', hardestMiner],
+    ['h', hardestMiner],
+    ['spc2-hard', hardestMiner],
+    ['gradual-semihard', gradualSemihardMiner],
+    ['spc2-ghard', gradualSemihardMiner],
   ];
   for (const [name, miner] of expected) assert.equal(minerByName(name), miner, name);
   assert.equal(parseMinerName('h'), 'hardest');
@@ -389,7 +402,11 @@ test('the same seed gives the same triplets; another seed gives others', () => {
   const run = (seed: number): number[][] => {
     manualSeed(100);
     const emb = randn([40, 16]);
-    const labels = tensor(Array.from({ length: 40 }, (_, i) => Math.floor(i / 2) % 7), undefined, 'int64');
+    const labels = tensor(
+      Array.from({ length: 40 }, (_, i) => Math.floor(i / 2) % 7),
+      undefined,
+      'int64',
+    );
     manualSeed(seed);
     const out = ['random', 'semihard', 'softhard', 'distance'].map((name) => {
       const t = mine(minerByName(name), emb, labels, { metric: mN, margin: 0.2 });
@@ -409,7 +426,18 @@ test('bad batches are Errors that name the problem', () => {
     assert.throws(() => randomMiner(randn([5, 3]), labelsOf([0, 0, 1, 1, 2]), E()), /even number of embeddings .* got 5/);
     assert.throws(() => semihardMiner(emb, labelsOf([0, 0, 1, 1]), E()), /labels must have shape \[6\]/);
     assert.throws(() => softhardMiner(emb, tensor([0, 0, 1, 1, 2, 2]), E()), /labels must be an integer tensor, got float32/);
-    assert.throws(() => hardestMiner(tensor([[0, 1, NaN], [0, 0, 0]]), labelsOf([0, 0]), E()), /embeddings contains NaN or infinite values/);
+    assert.throws(
+      () =>
+        hardestMiner(
+          tensor([
+            [0, 1, NaN],
+            [0, 0, 0],
+          ]),
+          labelsOf([0, 0]),
+          E(),
+        ),
+      /embeddings contains NaN or infinite values/,
+    );
     assert.throws(() => distanceWeightedMiner(randn([6]), labels, E()), /2-D \[batch, dim\]/);
     assert.throws(() => semihardMiner(emb, labels, { metric: mN, margin: Infinity }), /semihard margin must be a finite number/);
   });

@@ -25,10 +25,24 @@ const f64 = (rows: number[][]): Tensor => tensor(rows, undefined, 'float64');
 const [mN, mE, mC] = (['N', 'E', 'C'] as const).map(metricByName);
 
 test('the METRICS catalogue: N, E, C once each, with their names, codes, margins, and JSON as the name', () => {
-  assert.deepEqual(METRICS.map((m) => m.name), ['N', 'E', 'C']);
-  assert.deepEqual(METRICS.map((m) => m.code), ['N', 'E', 'C'], 'the letter ending a RobRank loss name');
-  assert.deepEqual(METRICS.map((m) => m.defaultMargin), [0.2, 1.0, 0.2]);
-  assert.deepEqual(METRICS.map((m) => m.referenceMinerMargin), [1.0, 1.0, undefined], "RobRank's ACT miner margin");
+  assert.deepEqual(
+    METRICS.map((m) => m.name),
+    ['N', 'E', 'C'],
+  );
+  assert.deepEqual(
+    METRICS.map((m) => m.code),
+    ['N', 'E', 'C'],
+    'the letter ending a RobRank loss name',
+  );
+  assert.deepEqual(
+    METRICS.map((m) => m.defaultMargin),
+    [0.2, 1.0, 0.2],
+  );
+  assert.deepEqual(
+    METRICS.map((m) => m.referenceMinerMargin),
+    [1.0, 1.0, undefined],
+    "RobRank's ACT miner margin",
+  );
   for (const m of METRICS) {
     assert.ok(m.summary.length > 10, `${m.name} has a summary`);
     assert.equal(`${m}`, m.name);
@@ -44,17 +58,27 @@ test('metricByName: case-insensitive, the same instances; an unknown name is ref
   }
   assert.equal(parseMetric('c'), 'C');
   for (const bad of ['Z', '', 'NE', ' N', 'cosine']) {
-    assert.throws(() => metricByName(bad), (e: unknown) => e instanceof Error && e.message === `unknown metric '${bad}' (expected one of N, E, C)`, JSON.stringify(bad));
+    assert.throws(
+      () => metricByName(bad),
+      (e: unknown) => e instanceof Error && e.message === `unknown metric '${bad}' (expected one of N, E, C)`,
+      JSON.stringify(bad),
+    );
   }
   assert.throws(() => requireMetric(mC, ['N', 'E'], 'X'), /^Error: X is defined for metrics N and E only \(got C\), as in the reference$/);
   assert.doesNotThrow(() => requireMetric(mE, ['N', 'E'], 'X'));
 });
 
-test('each metric\'s pairwise, gallery, rows, lossRows and fromGram agree with each other and with a hand-computed 2×2 case', () => {
+test("each metric's pairwise, gallery, rows, lossRows and fromGram agree with each other and with a hand-computed 2×2 case", () => {
   tidy(() => {
     // Raw rows a = (3, 4), (0, 2) and b = (0, 5), (1, 0); normalised: â = (0.6, 0.8), (0, 1), b̂ = (0, 1), (1, 0).
-    const a = f64([[3, 4], [0, 2]]);
-    const b = f64([[0, 5], [1, 0]]);
+    const a = f64([
+      [3, 4],
+      [0, 2],
+    ]);
+    const b = f64([
+      [0, 5],
+      [1, 0],
+    ]);
     const hand: Record<string, number[]> = {
       // ||a_i − b_j||: (3, −1), (2, 4); (0, −3), (−1, 2)
       E: [Math.sqrt(10), Math.sqrt(20), 3, Math.sqrt(5)],
@@ -73,7 +97,12 @@ test('each metric\'s pairwise, gallery, rows, lossRows and fromGram agree with e
       allNear(m.fromGram(x.mm(x.t())).toArray(), m.pairwise(x, x).toArray(), 1e-12, `${m.name} fromGram = pairwise(x, x)`);
     }
     // N and C on unit vectors: ||û − v̂||² = 2(1 − û·v̂).
-    allNear(hand.N!.map((d) => d * d), hand.C!.map((d) => 2 * d), 1e-12, 'N² = 2C');
+    allNear(
+      hand.N!.map((d) => d * d),
+      hand.C!.map((d) => 2 * d),
+      1e-12,
+      'N² = 2C',
+    );
     // E keeps the raw embedding (a copy); N and C normalise.
     allNear(mE.embed(a).toArray(), [3, 4, 0, 2], 0, 'E embed');
     allNear(mN.embed(a).toArray(), [0.6, 0.8, 0, 1], 1e-15, 'N embed');
@@ -82,9 +111,18 @@ test('each metric\'s pairwise, gallery, rows, lossRows and fromGram agree with e
 });
 
 // Two 2-D triplets (rows): one with an active hinge, one inactive for E with γ = 1.
-const A = [[0, 0], [1, 1]];
-const P = [[3, 0], [1, 2]];
-const N = [[0, 2.5], [4, 5]];
+const A = [
+  [0, 0],
+  [1, 1],
+];
+const P = [
+  [3, 0],
+  [1, 2],
+];
+const N = [
+  [0, 2.5],
+  [4, 5],
+];
 
 test('triplet loss, E: mean of max(0, ||a-p+eps|| - ||a-n+eps|| + γ), eps added to every component', () => {
   tidy(() => {
@@ -95,7 +133,9 @@ test('triplet loss, E: mean of max(0, ||a-p+eps|| - ||a-n+eps|| + γ), eps added
     const loss = tripletLoss(f64(A), f64(P), f64(N), { metric: mE, margin: 1.0 }).item();
     near(loss, (per[0]! + per[1]!) / 2, 1e-12, 'E loss');
     assert.deepEqual(
-      tripletLossPerTriplet(f64(A), f64(P), f64(N), { metric: mE, margin: 1.0 }).toArray().map((v) => +v.toFixed(12)),
+      tripletLossPerTriplet(f64(A), f64(P), f64(N), { metric: mE, margin: 1.0 })
+        .toArray()
+        .map((v) => +v.toFixed(12)),
       per.map((v) => +v.toFixed(12)),
     );
     // the eps is inside the difference: d(u, u) = sqrt(D)·1e-6, not 0 and not 1e-6
@@ -120,9 +160,18 @@ test('triplet loss, N: the same formula on normalised embeddings, default margin
 test('triplet loss, C: 1 - cosine similarity, scale invariant, margin 0.2', () => {
   tidy(() => {
     // cos(a,p) = 0.6 -> d = 0.4; cos(a,n1) = 0 -> d = 1 (inactive); cos(a,n2) = 0.8 -> d = 0.2 (0.4 - 0.2 + 0.2 = 0.4)
-    const a = f64([[1, 0], [2, 0]]);
-    const p = f64([[0.6, 0.8], [3, 4]]);
-    const n = f64([[0, 1], [0.8, 0.6]]);
+    const a = f64([
+      [1, 0],
+      [2, 0],
+    ]);
+    const p = f64([
+      [0.6, 0.8],
+      [3, 4],
+    ]);
+    const n = f64([
+      [0, 1],
+      [0.8, 0.6],
+    ]);
     near(tripletLoss(a, p, n, { metric: mC }).item(), (0 + 0.4) / 2, 1e-12, 'C loss');
     near(jsCosineDistance([2, 0], [3, 4]), 0.4, 1e-15);
     // the cosine_similarity eps guards a zero vector: d = 1 - 0 instead of NaN
@@ -135,7 +184,11 @@ test('the default margin is the metric table (N, C: 0.2; E: 1.0) and an explicit
     // n = a, p far: the hinge is active, so loss - (d_ap - d_an) = γ exactly
     const a = f64([[1, 0]]);
     const p = f64([[0, 1]]);
-    for (const [metric, gamma] of [[mN, 0.2], [mC, 0.2], [mE, 1.0]] as const) {
+    for (const [metric, gamma] of [
+      [mN, 0.2],
+      [mC, 0.2],
+      [mE, 1.0],
+    ] as const) {
       assert.equal(metric.defaultMargin, gamma, `${metric.name}: the table's margin`);
       const base = metric.lossRows(a, p).sub(metric.lossRows(a, a)).item();
       near(tripletLoss(a, p, a, { metric }).item() - base, gamma, 1e-12, `default ${metric}`);
@@ -153,18 +206,30 @@ test('triplet loss gradient matches central finite differences (float64)', () =>
   const x = randn([3 * B, D], { dtype: 'float64' });
   const split = (v: Tensor): Tensor[] => [v.narrow(0, 0, B), v.narrow(0, B, B), v.narrow(0, 2 * B, B)];
   // large margins keep every hinge active, so the loss is smooth at the sampled point
-  checkGradient((v) => {
-    const [a, p, n] = split(v);
-    return tripletLoss(a!, p!, n!, { metric: mE, margin: 10 });
-  }, x, { maxChecks: 60 });
-  checkGradient((v) => {
-    const [a, p, n] = split(l2normalize(v));
-    return tripletLoss(a!, p!, n!, { metric: mN, margin: 3 });
-  }, x, { maxChecks: 60 });
-  checkGradient((v) => {
-    const [a, p, n] = split(v);
-    return tripletLoss(a!, p!, n!, { metric: mC, margin: 3 });
-  }, x, { maxChecks: 60 });
+  checkGradient(
+    (v) => {
+      const [a, p, n] = split(v);
+      return tripletLoss(a!, p!, n!, { metric: mE, margin: 10 });
+    },
+    x,
+    { maxChecks: 60 },
+  );
+  checkGradient(
+    (v) => {
+      const [a, p, n] = split(l2normalize(v));
+      return tripletLoss(a!, p!, n!, { metric: mN, margin: 3 });
+    },
+    x,
+    { maxChecks: 60 },
+  );
+  checkGradient(
+    (v) => {
+      const [a, p, n] = split(v);
+      return tripletLoss(a!, p!, n!, { metric: mC, margin: 3 });
+    },
+    x,
+    { maxChecks: 60 },
+  );
   x.dispose();
 });
 
@@ -185,9 +250,24 @@ test('hardness H = d(a,p) - d(a,n) uses the plain distances', () => {
     // E: 3 - 2.5 = 0.5 exactly (no eps), and 1 - 5 = -4
     assert.deepEqual(tripletHardness(f64(A), f64(P), f64(N), mE).toArray(), [0.5, 1 - 5]);
     // C: 0.4 - 1 and 0.4 - 0.2 (inputs normalised: C assumes metric space)
-    const a = l2normalize(f64([[1, 0], [1, 0]]));
-    const p = l2normalize(f64([[0.6, 0.8], [0.6, 0.8]]));
-    const n = l2normalize(f64([[0, 1], [0.8, 0.6]]));
+    const a = l2normalize(
+      f64([
+        [1, 0],
+        [1, 0],
+      ]),
+    );
+    const p = l2normalize(
+      f64([
+        [0.6, 0.8],
+        [0.6, 0.8],
+      ]),
+    );
+    const n = l2normalize(
+      f64([
+        [0, 1],
+        [0.8, 0.6],
+      ]),
+    );
     const h = tripletHardness(a, p, n, mC).toArray();
     near(h[0]!, -0.6, 1e-15);
     near(h[1]!, 0.2, 1e-15);
@@ -203,15 +283,27 @@ test('hardness H = d(a,p) - d(a,n) uses the plain distances', () => {
 test('contrastive loss, N/E: mean d(a,p) + mean over violating pairs of (m - d(a,n)); margin 1 by default', () => {
   tidy(() => {
     // d(a,p): 3 and 1; d(a,n): 2.5 (no violation of m = 1) and 0.5 ((1,1)->(1,1.5): violation 0.5)
-    const a = f64([[0, 0], [1, 1]]);
-    const p = f64([[3, 0], [1, 2]]);
-    const n = f64([[0, 2.5], [1, 1.5]]);
+    const a = f64([
+      [0, 0],
+      [1, 1],
+    ]);
+    const p = f64([
+      [3, 0],
+      [1, 2],
+    ]);
+    const n = f64([
+      [0, 2.5],
+      [1, 1.5],
+    ]);
     const dap = [jsEpsDistance([0, 0], [3, 0]), jsEpsDistance([1, 1], [1, 2])];
     const dan = [jsEpsDistance([0, 0], [0, 2.5]), jsEpsDistance([1, 1], [1, 1.5])];
     const expected = (dap[0]! + dap[1]!) / 2 + (1 - dan[1]!); // the mean over V = {1} only, not over both
     near(contrastiveLoss(a, p, n, { metric: mE }).item(), expected, 1e-12, 'E contrastive');
     // no violating pair: only the pull term, and no NaN from an empty mean
-    const far = f64([[0, 9], [9, 9]]);
+    const far = f64([
+      [0, 9],
+      [9, 9],
+    ]);
     near(contrastiveLoss(a, p, far, { metric: mE }).item(), (dap[0]! + dap[1]!) / 2, 1e-12, 'no violation');
     // explicit margin 3: both violate (3 - 2.5 and 3 - 0.5)
     near(contrastiveLoss(a, p, n, { metric: mE, margin: 3 }).item(), (dap[0]! + dap[1]!) / 2 + (3 - dan[0]! + 3 - dan[1]!) / 2, 1e-12);
@@ -220,9 +312,18 @@ test('contrastive loss, N/E: mean d(a,p) + mean over violating pairs of (m - d(a
 
 test('contrastive loss, C: cosine_embedding_loss form; with the default m = 1 the negative term vanishes', () => {
   tidy(() => {
-    const a = f64([[1, 0], [1, 0]]);
-    const p = f64([[0.6, 0.8], [1, 0]]);
-    const n = f64([[0.8, 0.6], [0, 1]]);
+    const a = f64([
+      [1, 0],
+      [1, 0],
+    ]);
+    const p = f64([
+      [0.6, 0.8],
+      [1, 0],
+    ]);
+    const n = f64([
+      [0.8, 0.6],
+      [0, 1],
+    ]);
     // pull: mean(1 - 0.6, 1 - 1) = 0.2; push with m = 1: max(0, cos - 1) = 0
     near(contrastiveLoss(a, p, n, { metric: mC }).item(), 0.2, 1e-12, 'C, m = 1');
     // m = 0.5: push = mean(max(0, 0.8 - 0.5), max(0, 0 - 0.5)) = 0.15
@@ -262,14 +363,69 @@ test('CA-TRIDE term: ½·max(0, low(d_ap) - low(d_an) + 0.04) with low = mean of
 
 test('bad input is an Error that names the problem', () => {
   tidy(() => {
-    const a = f64([[0, 0], [1, 1]]);
+    const a = f64([
+      [0, 0],
+      [1, 1],
+    ]);
     assert.throws(() => tripletLoss(a, f64([[1, 1]]), a, { metric: mN }), /positive embeddings have shape \[1, 2\], anchors have \[2, 2\]/);
-    assert.throws(() => tripletLoss(a, a, f64([[1, 1, 1], [0, 0, 0]]), { metric: mN }), /negative embeddings have shape/);
+    assert.throws(
+      () =>
+        tripletLoss(
+          a,
+          a,
+          f64([
+            [1, 1, 1],
+            [0, 0, 0],
+          ]),
+          { metric: mN },
+        ),
+      /negative embeddings have shape/,
+    );
     assert.throws(() => tripletLoss(tensor([1, 2], undefined, 'float64'), a, a, { metric: mE }), /2-D \[batch, dim\]/);
-    assert.throws(() => tripletLoss(f64([[0, NaN], [1, 1]]), a, a, { metric: mE }), /anchor embeddings contains NaN or infinite values/);
-    assert.throws(() => tripletHardness(a, a, f64([[0, Infinity], [1, 1]]), mE), /negative embeddings contains NaN or infinite/);
+    assert.throws(
+      () =>
+        tripletLoss(
+          f64([
+            [0, NaN],
+            [1, 1],
+          ]),
+          a,
+          a,
+          { metric: mE },
+        ),
+      /anchor embeddings contains NaN or infinite values/,
+    );
+    assert.throws(
+      () =>
+        tripletHardness(
+          a,
+          a,
+          f64([
+            [0, Infinity],
+            [1, 1],
+          ]),
+          mE,
+        ),
+      /negative embeddings contains NaN or infinite/,
+    );
     assert.throws(() => tripletLoss(a, a, a, { metric: mE, margin: NaN }), /margin must be a finite number/);
-    assert.throws(() => contrastiveLoss(a, a, tensor([[0, 0], [1, 1]], undefined, 'int64'), { metric: mE }), /negative embeddings are int64/);
+    assert.throws(
+      () =>
+        contrastiveLoss(
+          a,
+          a,
+          tensor(
+            [
+              [0, 0],
+              [1, 1],
+            ],
+            undefined,
+            'int64',
+          ),
+          { metric: mE },
+        ),
+      /negative embeddings are int64/,
+    );
   });
 });
 

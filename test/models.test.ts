@@ -7,7 +7,10 @@ import { ResNet } from '../src/models/resnet.js';
 
 test('ResNet-18/50 have torchvision state-dict names and parameter counts (fc 512-d)', () => {
   // torchvision: 11,689,512 / 25,557,032 parameters with a 1000-way fc; ours swaps it for 512-d.
-  for (const [depth, tensors, params] of [[18, 122, 11_689_512 - 513_000 + 262_656], [50, 320, 25_557_032 - 2_049_000 + 1_049_088]] as const) {
+  for (const [depth, tensors, params] of [
+    [18, 122, 11_689_512 - 513_000 + 262_656],
+    [50, 320, 25_557_032 - 2_049_000 + 1_049_088],
+  ] as const) {
     const m = new ResNet(depth);
     const sd = m.stateDict();
     assert.equal(sd.size, tensors);

@@ -8,16 +8,19 @@ import { Adam, SGD, type Optimizer } from '../src/optim/index.js';
 import { C2F2 } from '../src/models/c2f2.js';
 import { allNear, near } from './helpers/assert.js';
 
-
 test('c2f2 has PyTorch parameter names, shapes and size, and embeds to 512-d', () => {
   manualSeed(0);
   const m = new C2F2();
   const shapes = Object.fromEntries([...m.stateDict()].map(([k, t]) => [k, t.shape]));
   assert.deepEqual(shapes, {
-    'conv1.weight': [32, 1, 5, 5], 'conv1.bias': [32],
-    'conv2.weight': [64, 32, 5, 5], 'conv2.bias': [64],
-    'fc1.weight': [1024, 3136], 'fc1.bias': [1024],
-    'fc2.weight': [512, 1024], 'fc2.bias': [512],
+    'conv1.weight': [32, 1, 5, 5],
+    'conv1.bias': [32],
+    'conv2.weight': [64, 32, 5, 5],
+    'conv2.bias': [64],
+    'fc1.weight': [1024, 3136],
+    'fc1.bias': [1024],
+    'fc2.weight': [512, 1024],
+    'fc2.bias': [512],
   });
   assert.equal(m.parameterCount(), 3_789_184);
   tidy(() => {
@@ -32,7 +35,11 @@ test('default init is U(±1/sqrt(fan_in)) for Conv2d and Linear', () => {
   const conv = new Conv2d(8, 16, 3);
   const lin = new Linear(400, 10);
   tidy(() => {
-    for (const [w, fanIn] of [[conv.weight, 72], [conv.bias!, 72], [lin.weight, 400]] as [Tensor, number][]) {
+    for (const [w, fanIn] of [
+      [conv.weight, 72],
+      [conv.bias!, 72],
+      [lin.weight, 400],
+    ] as [Tensor, number][]) {
       const bound = 1 / Math.sqrt(fanIn);
       assert.ok(w.abs().max().item() <= bound + 1e-7);
       // the std of U(-b, b) is b/sqrt(3)
@@ -71,13 +78,14 @@ test('state dict round trip reproduces outputs; mismatches are named', () => {
 
 test('Sequential names children 0, 1, … and BatchNorm2d matches PyTorch statistics', () => {
   const seq = new Sequential(new Conv2d(2, 2, 1), new BatchNorm2d(2), new ReLU(), new Flatten());
-  assert.deepEqual([...seq.stateDict().keys()], [
-    '0.weight', '0.bias', '1.weight', '1.bias', '1.running_mean', '1.running_var', '1.num_batches_tracked',
-  ]);
+  assert.deepEqual([...seq.stateDict().keys()], ['0.weight', '0.bias', '1.weight', '1.bias', '1.running_mean', '1.running_var', '1.num_batches_tracked']);
   seq.dispose();
   const bn = new BatchNorm2d(2);
   tidy(() => {
-    const x = tensor(Array.from({ length: 16 }, (_, i) => i), [2, 2, 2, 2]);
+    const x = tensor(
+      Array.from({ length: 16 }, (_, i) => i),
+      [2, 2, 2, 2],
+    );
     bn.train().forward(x);
     // values printed by PyTorch 1.13 for the same input (BatchNorm2d(2), one training step)
     allNear(bn.runningMean.toArray(), [0.550000011920929, 0.949999988079071], 1e-6);
@@ -113,9 +121,21 @@ function trajectory(make: (ps: Tensor[]) => Optimizer): number[] {
 
 test('Adam and SGD follow PyTorch trajectories exactly', () => {
   const before = liveTensors();
-  allNear(trajectory((ps) => new Adam(ps, { lr: 0.1, betas: [0.9, 0.99], eps: 1e-8, weightDecay: 0.01 })), [0.507542232739, -1.502754720863, 2.501648074341], 1e-10);
-  allNear(trajectory((ps) => new SGD(ps, { lr: 0.05, momentum: 0.9, dampening: 0.1, weightDecay: 0.01 })), [0.019318495587, 1.07108844157, -2.312282379633], 1e-10);
-  allNear(trajectory((ps) => new SGD(ps, { lr: 0.05, momentum: 0.9, nesterov: true })), [-0.1045816839, 0.8314351616, -1.0435567191], 1e-9);
+  allNear(
+    trajectory((ps) => new Adam(ps, { lr: 0.1, betas: [0.9, 0.99], eps: 1e-8, weightDecay: 0.01 })),
+    [0.507542232739, -1.502754720863, 2.501648074341],
+    1e-10,
+  );
+  allNear(
+    trajectory((ps) => new SGD(ps, { lr: 0.05, momentum: 0.9, dampening: 0.1, weightDecay: 0.01 })),
+    [0.019318495587, 1.07108844157, -2.312282379633],
+    1e-10,
+  );
+  allNear(
+    trajectory((ps) => new SGD(ps, { lr: 0.05, momentum: 0.9, nesterov: true })),
+    [-0.1045816839, 0.8314351616, -1.0435567191],
+    1e-9,
+  );
   assert.equal(liveTensors(), before);
   assert.throws(() => tidy(() => new Adam([tensor([1])], { lr: -1 })), /learning rate must be > 0/);
   assert.throws(() => new SGD([], { lr: 1 }), /empty parameter list/);

@@ -43,16 +43,38 @@ test('packed, installed and used from a strict TypeScript project', { timeout: 4
   const files = packed.files.map((f) => f.path);
   console.log(`npm pack: ${packed.filename}, ${packed.size} bytes packed, ${packed.unpackedSize} unpacked, ${packed.entryCount} files`);
   for (const needed of [
-    'LICENSE', 'README.md', 'package.json', 'bin/rankshield.js', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/cli/main.js',
-    'native/binding.gyp', 'native/libtorch.js', 'native/src/bridge.cc', 'scripts/install-addon.js',
-    'docs/api.md', 'docs/cli.md', 'docs/methods.md', 'docs/attacks-and-metrics.md', 'docs/datasets.md',
-    'src/web/index.html', 'src/web/style.css', 'dist/src/web/app.js', 'dist/src/web/api-client.js',
+    'LICENSE',
+    'README.md',
+    'package.json',
+    'bin/rankshield.js',
+    'dist/src/index.js',
+    'dist/src/index.d.ts',
+    'dist/src/cli/main.js',
+    'native/binding.gyp',
+    'native/libtorch.js',
+    'native/src/bridge.cc',
+    'scripts/install-addon.js',
+    'docs/api.md',
+    'docs/cli.md',
+    'docs/methods.md',
+    'docs/attacks-and-metrics.md',
+    'docs/datasets.md',
+    'src/web/index.html',
+    'src/web/style.css',
+    'dist/src/web/app.js',
+    'dist/src/web/api-client.js',
   ]) {
     assert.ok(files.includes(needed), `the package lacks ${needed}`);
   }
-  assert.deepEqual(files.filter((f) => /^(test|bench|dist\/test|dist\/bench)\/|\.map$|\.tsbuildinfo$/.test(f)), [], 'tests, benchmarks and source maps stay out');
+  assert.deepEqual(
+    files.filter((f) => /^(test|bench|dist\/test|dist\/bench)\/|\.map$|\.tsbuildinfo$/.test(f)),
+    [],
+    'tests, benchmarks and source maps stay out',
+  );
   // Compiled files whose source is gone (dist/ is not cleaned between builds) must not ship either.
-  const stale = files.filter((f) => f.startsWith('dist/src/') && f.endsWith('.js') && !existsSync(path.join(ROOT, f.slice('dist/'.length).replace(/\.js$/, '.ts'))));
+  const stale = files.filter(
+    (f) => f.startsWith('dist/src/') && f.endsWith('.js') && !existsSync(path.join(ROOT, f.slice('dist/'.length).replace(/\.js$/, '.ts'))),
+  );
   assert.deepEqual(stale, [], 'compiled files without a source');
   assert.match(readFileSync(path.join(ROOT, 'LICENSE'), 'utf8'), /Apache License\s+Version 2\.0, January 2004/);
 
@@ -63,7 +85,15 @@ test('packed, installed and used from a strict TypeScript project', { timeout: 4
   const model = createModel(config);
   const opt = new Adam(model.parameters(), { lr: config.lr });
   saveCheckpoint(run, model, opt, {
-    config, epoch: 0, position: { epoch: 1, step: 0 }, pendingEval: false, metrics: {}, defenseState: {}, rngState: null, epochProgress: null, logBytes: 0,
+    config,
+    epoch: 0,
+    position: { epoch: 1, step: 0 },
+    pendingEval: false,
+    metrics: {},
+    defenseState: {},
+    rngState: null,
+    epochProgress: null,
+    logBytes: 0,
   });
   opt.dispose();
   model.dispose();
@@ -71,12 +101,21 @@ test('packed, installed and used from a strict TypeScript project', { timeout: 4
   const consumer = path.join(work, 'consumer');
   mkdirSync(consumer);
   writeFileSync(path.join(consumer, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
-  const typesNode = (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { devDependencies: Record<string, string> }).devDependencies['@types/node']!;
+  const typesNode = (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { devDependencies: Record<string, string> }).devDependencies[
+    '@types/node'
+  ]!;
   const started = Date.now();
-  const install = npm(['install', path.join(work, packed.filename), `@types/node@${typesNode}`, '--prefer-offline', '--no-audit', '--no-fund'], consumer, 300_000);
+  const install = npm(
+    ['install', path.join(work, packed.filename), `@types/node@${typesNode}`, '--prefer-offline', '--no-audit', '--no-fund'],
+    consumer,
+    300_000,
+  );
   assert.equal(install.status, 0, `npm install of the tarball failed:\n${tail(install)}`);
   console.log(`npm install of the tarball (dependencies and the addon build): ${((Date.now() - started) / 1000).toFixed(0)} s`);
-  assert.ok(existsSync(path.join(consumer, 'node_modules', 'rankshield', 'native', 'build', 'Release', 'rankshield_native.node')), 'the install step built the addon');
+  assert.ok(
+    existsSync(path.join(consumer, 'node_modules', 'rankshield', 'native', 'build', 'Release', 'rankshield_native.node')),
+    'the install step built the addon',
+  );
 
   // The guide's first example, as the consumer's program, type-checked with the consumer's strict settings.
   const example = tsBlocks(readFileSync(path.join(ROOT, 'docs', 'api.md'), 'utf8'))[0]!;

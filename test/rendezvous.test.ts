@@ -9,7 +9,13 @@ import { firstSlurmHost, rendezvousFromEnv, SLURM_PORT_BASE, SLURM_PORT_SPAN } f
 test('plain variables (set by hand or by --nproc): a rank with no elastic run', () => {
   assert.equal(rendezvousFromEnv({}), null);
   assert.deepEqual(rendezvousFromEnv({ RANK: '1', WORLD_SIZE: '2', MASTER_ADDR: '10.0.0.1', MASTER_PORT: '29400' }), {
-    rank: 1, worldSize: 2, localRank: 1, masterAddr: '10.0.0.1', masterPort: 29400, launcher: 'env', agentStore: false,
+    rank: 1,
+    worldSize: 2,
+    localRank: 1,
+    masterAddr: '10.0.0.1',
+    masterPort: 29400,
+    launcher: 'env',
+    agentStore: false,
   });
   assert.throws(() => rendezvousFromEnv({ WORLD_SIZE: '2' }), /RANK is not set/);
   assert.throws(() => rendezvousFromEnv({ RANK: '2', WORLD_SIZE: '2' }), /RANK 2 is not below WORLD_SIZE 2/);
@@ -19,11 +25,26 @@ test('plain variables (set by hand or by --nproc): a rank with no elastic run', 
 
 test("torchrun's variables: restart count, group rank and run id; the agent's store under the static rendezvous", () => {
   const torchrun = {
-    RANK: '3', WORLD_SIZE: '4', LOCAL_RANK: '1', GROUP_RANK: '1', LOCAL_WORLD_SIZE: '2', MASTER_ADDR: 'node0', MASTER_PORT: '29500',
-    TORCHELASTIC_RESTART_COUNT: '2', TORCHELASTIC_MAX_RESTARTS: '3', TORCHELASTIC_RUN_ID: 'job7', TORCHELASTIC_USE_AGENT_STORE: 'True',
+    RANK: '3',
+    WORLD_SIZE: '4',
+    LOCAL_RANK: '1',
+    GROUP_RANK: '1',
+    LOCAL_WORLD_SIZE: '2',
+    MASTER_ADDR: 'node0',
+    MASTER_PORT: '29500',
+    TORCHELASTIC_RESTART_COUNT: '2',
+    TORCHELASTIC_MAX_RESTARTS: '3',
+    TORCHELASTIC_RUN_ID: 'job7',
+    TORCHELASTIC_USE_AGENT_STORE: 'True',
   };
   assert.deepEqual(rendezvousFromEnv(torchrun), {
-    rank: 3, worldSize: 4, localRank: 1, masterAddr: 'node0', masterPort: 29500, launcher: 'torchrun', agentStore: true,
+    rank: 3,
+    worldSize: 4,
+    localRank: 1,
+    masterAddr: 'node0',
+    masterPort: 29500,
+    launcher: 'torchrun',
+    agentStore: true,
     elastic: { restart: 2, maxRestarts: 3, groupRank: 1, runId: 'job7' },
   });
   // The c10d rendezvous backend (torchrun --rdzv-backend c10d): rank 0 serves the store itself.
@@ -34,7 +55,13 @@ test("torchrun's variables: restart count, group rank and run id; the agent's st
 test("srun's variables make a rank when the step has several tasks; torchrun's win over them", () => {
   const slurm = { SLURM_PROCID: '1', SLURM_NTASKS: '2', SLURM_LOCALID: '0', SLURM_JOB_ID: '123456', SLURM_JOB_NODELIST: 'gpu[07-08]' };
   assert.deepEqual(rendezvousFromEnv(slurm), {
-    rank: 1, worldSize: 2, localRank: 0, masterAddr: 'gpu07', masterPort: SLURM_PORT_BASE + (123456 % SLURM_PORT_SPAN), launcher: 'slurm', agentStore: false,
+    rank: 1,
+    worldSize: 2,
+    localRank: 0,
+    masterAddr: 'gpu07',
+    masterPort: SLURM_PORT_BASE + (123456 % SLURM_PORT_SPAN),
+    launcher: 'slurm',
+    agentStore: false,
   });
   assert.equal(SLURM_PORT_BASE + (123456 % SLURM_PORT_SPAN), 23456);
   // The step's own host list, then MASTER_ADDR/MASTER_PORT given by the batch script, take precedence.
@@ -46,7 +73,10 @@ test("srun's variables make a rank when the step has several tasks; torchrun's w
   // torchrun started by srun (one per node): its variables describe the rank.
   assert.equal(rendezvousFromEnv({ ...slurm, RANK: '5', WORLD_SIZE: '8', TORCHELASTIC_RUN_ID: 'j' })!.launcher, 'torchrun');
   assert.throws(() => rendezvousFromEnv({ SLURM_PROCID: '2', SLURM_NTASKS: '2', SLURM_JOB_NODELIST: 'a' }), /SLURM_PROCID 2 is not below SLURM_NTASKS 2/);
-  assert.throws(() => rendezvousFromEnv({ SLURM_PROCID: '0', SLURM_NTASKS: '2', SLURM_JOB_ID: '1' }), /MASTER_ADDR is not set, and neither is SLURM_STEP_NODELIST/);
+  assert.throws(
+    () => rendezvousFromEnv({ SLURM_PROCID: '0', SLURM_NTASKS: '2', SLURM_JOB_ID: '1' }),
+    /MASTER_ADDR is not set, and neither is SLURM_STEP_NODELIST/,
+  );
   assert.throws(() => rendezvousFromEnv({ SLURM_PROCID: '0', SLURM_NTASKS: '2', SLURM_JOB_NODELIST: 'a' }), /SLURM_JOB_ID is not set \(without MASTER_PORT/);
 });
 

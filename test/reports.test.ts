@@ -40,7 +40,7 @@ function runDir(defended: boolean): { dir: string; result: TrainResult } {
     { epoch: 1, loss: 0.07, seconds: 28, steps: 5, metrics: metrics(0.8), evalSeconds: 12, defense: {} },
   ];
   for (const e of epochs) lines.push(JSON.stringify({ event: 'epoch', ...e }));
-  writeFileSync(path.join(dir, 'log.jsonl'), lines.join('\n') + '\n');
+  writeFileSync(path.join(dir, 'log.jsonl'), `${lines.join('\n')}\n`);
   const config = { ...defaultConfig('fashion'), epochs: 2, maxBatches: 5, ...(defended ? { defense: { kind: 'est' as const, steps: 8 } } : {}) };
   return { dir, result: { config, epochs, final: metrics(0.8), seconds: 75, outDir: dir } };
 }
@@ -127,21 +127,64 @@ test('robustness over training: --epochs lists are checked by name; the table an
   assert.throws(() => parseEpochList('all', [], 5), /the run kept no epochs; train it with --keep-every N \(or --trail\)/);
   assert.throws(() => parseEpochList('1', [], 5), /epoch 1 was not kept \(kept: none \(train with --keep-every N/);
 
-  const attacks = (x: number): Record<string, number> => ({ 'CA+': 2 + x, 'CA-': 90, 'QA+': 1, 'QA-': 80, TMA: 0.99, 'ES:D': 0.05, 'ES:R': 15, LTM: 6, GTM: 12, GTT: 0 });
-  const settings: TrailSettings = { profile: 'rob28', maxIter: 1, seed: null, benignRecallAt1: null, gtmTarget: null, method: null, methodSettings: {}, transferFrom: null };
+  const attacks = (x: number): Record<string, number> => ({
+    'CA+': 2 + x,
+    'CA-': 90,
+    'QA+': 1,
+    'QA-': 80,
+    TMA: 0.99,
+    'ES:D': 0.05,
+    'ES:R': 15,
+    LTM: 6,
+    GTM: 12,
+    GTT: 0,
+  });
+  const settings: TrailSettings = {
+    profile: 'rob28',
+    maxIter: 1,
+    seed: null,
+    benignRecallAt1: null,
+    gtmTarget: null,
+    method: null,
+    methodSettings: {},
+    transferFrom: null,
+  };
   const entry = (epoch: number, ers: number): EpochSwipe => ({
-    format: 'rankshield-swipe-epoch/1', epoch, checkpoint: { path: `epochs/000${epoch}`, sha256: 'a'.repeat(64) }, settings, savedAt: '',
+    format: 'rankshield-swipe-epoch/1',
+    epoch,
+    checkpoint: { path: `epochs/000${epoch}`, sha256: 'a'.repeat(64) },
+    settings,
+    savedAt: '',
     result: {
-      profile: 'rob28', metric: 'N', queries: 128, batches: 1, budgets: [{ epsilon: 77 / 255, alpha: 3 / 255, steps: 32 }], attacks: attacks(epoch), benignRecallAt1: 70,
-      ERS: ers, ARS: ers - 5, lowBenignRecall: false, seconds: 80, gallerySeconds: 1, benign: { 'R@1': 0.6 + 0.05 * epoch, mAP: 0.5 },
+      profile: 'rob28',
+      metric: 'N',
+      queries: 128,
+      batches: 1,
+      budgets: [{ epsilon: 77 / 255, alpha: 3 / 255, steps: 32 }],
+      attacks: attacks(epoch),
+      benignRecallAt1: 70,
+      ERS: ers,
+      ARS: ers - 5,
+      lowBenignRecall: false,
+      seconds: 80,
+      gallerySeconds: 1,
+      benign: { 'R@1': 0.6 + 0.05 * epoch, mAP: 0.5 },
     },
   });
   const t = trailTable([entry(4, 20), entry(2, 17)]);
-  assert.deepEqual(t.rows.map((r) => [r.epoch, r['R@1'], r.ERS]), [[2, 70, 17], [4, 80, 20]], 'by epoch, R@1 from the checkpoint (%)');
+  assert.deepEqual(
+    t.rows.map((r) => [r.epoch, r['R@1'], r.ERS]),
+    [
+      [2, 70, 17],
+      [4, 80, 20],
+    ],
+    'by epoch, R@1 from the checkpoint (%)',
+  );
   assert.deepEqual(t.columns, ['CA+', 'CA-', 'QA+', 'QA-', 'TMA', 'ES:D', 'ES:R', 'LTM', 'GTM', 'GTT']);
   const md = trailMarkdown(t);
   assert.match(md, /\| epoch \| R@1 \(%\) \| mAP \(%\) \| ERS \| ARS \| CA\+ \(%\) \|/);
   assert.match(md, /\| 2 \| 70\.0 \| 50\.0 \| 17\.0 \| 12\.0 \| 4\.0 \|/);
   const svg = trailSvg(t, 'a run');
-  for (const text of ['epoch (the kept checkpoint after it)', 'score (0–100, higher = more robust)', '% on the test split', '>ERS<', '>ARS<', '>R@1<', '>mAP<']) assert.ok(svg.includes(text), `the chart has ${text}`);
+  for (const text of ['epoch (the kept checkpoint after it)', 'score (0–100, higher = more robust)', '% on the test split', '>ERS<', '>ARS<', '>R@1<', '>mAP<'])
+    assert.ok(svg.includes(text), `the chart has ${text}`);
 });

@@ -26,9 +26,14 @@ after(async () => {
 });
 
 function reproduce(...extra: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [cli, 'reproduce', 'fashion', 'na-n', 'act-n', '--scale', 'smoke', '--runs', path.join(tmp, 'runs'), '--out', path.join(tmp, 'out'), ...extra], {
-    encoding: 'utf8', env: { ...process.env, RANKSHIELD_THREADS: process.env.RANKSHIELD_THREADS ?? '2' },
-  });
+  const r = spawnSync(
+    process.execPath,
+    [cli, 'reproduce', 'fashion', 'na-n', 'act-n', '--scale', 'smoke', '--runs', path.join(tmp, 'runs'), '--out', path.join(tmp, 'out'), ...extra],
+    {
+      encoding: 'utf8',
+      env: { ...process.env, RANKSHIELD_THREADS: process.env.RANKSHIELD_THREADS ?? '2' },
+    },
+  );
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -37,10 +42,19 @@ test('smoke scale: both rows run and the comparison holds the published columns'
   assert.equal(r.status, 0, r.stderr);
   const c = JSON.parse(await readFile(path.join(tmp, 'out', 'comparison.json'), 'utf8')) as Comparison;
   assert.equal(c.table, 'fashion');
-  assert.deepEqual(c.rows.map((x) => [x.id, x.status, x.queries]), [['na-n', 'measured', 32], ['act-n', 'measured', 32]]);
+  assert.deepEqual(
+    c.rows.map((x) => [x.id, x.status, x.queries]),
+    [
+      ['na-n', 'measured', 32],
+      ['act-n', 'measured', 32],
+    ],
+  );
   for (const [i, row] of rows.entries()) {
     const cells = c.rows[i]!.cells;
-    assert.deepEqual(cells.map((x) => x.key), table.columns.map((x) => x.key));
+    assert.deepEqual(
+      cells.map((x) => x.key),
+      table.columns.map((x) => x.key),
+    );
     for (const cell of cells) {
       assert.equal(cell.published, row.published[cell.key], `${row.id} ${cell.key} published`);
       if (cell.role === 'compared') {
@@ -59,19 +73,28 @@ test('smoke scale: both rows run and the comparison holds the published columns'
   assert.match(html, /^<!doctype html>/);
   assert.match(html, /Adversarial Attack and Defense in Deep Ranking/);
   const last = JSON.parse(r.stdout.trim().split('\n').pop()!) as { rows: { id: string; ERS: { published: number } }[] };
-  assert.deepEqual(last.rows.map((x) => [x.id, x.ERS.published]), [['na-n', 4.2], ['act-n', 63.3]]);
+  assert.deepEqual(
+    last.rows.map((x) => [x.id, x.ERS.published]),
+    [
+      ['na-n', 4.2],
+      ['act-n', 63.3],
+    ],
+  );
 });
 
 test("the planner's passes per batch are what training logged (upper bound: PGD may stop early)", async () => {
   for (const row of rows) {
     const c = rowConfig(row, 'smoke');
-    const log = (await readFile(path.join(tmp, 'runs', configKey(c), 'log.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { event: string; forwardPasses?: number; backwardPasses?: number; pgdIterations?: number });
+    const log = (await readFile(path.join(tmp, 'runs', configKey(c), 'log.jsonl'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { event: string; forwardPasses?: number; backwardPasses?: number; pgdIterations?: number });
     const steps = log.filter((e) => e.event === 'step');
     assert.equal(steps.length, 2);
     const planned = passesPerBatch(c);
     for (const s of steps) {
       // What PGD skipped comes off both counts; with all η steps run they are the planner's.
-      const skipped = ('steps' in c.defense ? c.defense.steps ?? 0 : 0) - s.pgdIterations!;
+      const skipped = ('steps' in c.defense ? (c.defense.steps ?? 0) : 0) - s.pgdIterations!;
       assert.deepEqual([s.forwardPasses, s.backwardPasses], [planned.forward - skipped, planned.backward - skipped], row.id);
     }
   }

@@ -156,9 +156,26 @@ describe('comparison', () => {
     const cells = compareRow(t, r, null);
     assert.ok(cells.every((c) => c.measured === null && c.difference === null));
     const c: Comparison = {
-      table: t.name, summary: t.summary, source: t.source, scale: 'smoke', scaleSummary: 'x', notes: t.notes, seedPolicy: t.seedPolicy, columns: t.columns,
+      table: t.name,
+      summary: t.summary,
+      source: t.source,
+      scale: 'smoke',
+      scaleSummary: 'x',
+      notes: t.notes,
+      seedPolicy: t.seedPolicy,
+      columns: t.columns,
       rows: [{ id: r.id, label: r.label, key: 'k', run: 'runs/k', status: 'not run', queries: null, cells }],
-      provenance: { command: 'rankshield reproduce fashion', commit: 'abc', cpu: 'cpu', threads: 1, libtorch: '1', device: 'cpu', scale: 'smoke', seeds: '0', date: '2026-01-01' },
+      provenance: {
+        command: 'rankshield reproduce fashion',
+        commit: 'abc',
+        cpu: 'cpu',
+        threads: 1,
+        libtorch: '1',
+        device: 'cpu',
+        scale: 'smoke',
+        seeds: '0',
+        date: '2026-01-01',
+      },
     };
     const md = comparisonMarkdown(c);
     assert.match(md, /\| ERS \| 63\.3 \| — \| — \| — \| — \|/);

@@ -17,7 +17,16 @@ import { metricByName } from '../src/metric/metric.js';
 import { loadCheckpoint } from '../src/run/model-factory.js';
 import type { EmbeddingModel } from '../src/models/model.js';
 import {
-  apgd, attackBatch, attackEntry, buildBatchContext, createAttack, disposeBatchContext, getProfile, makeGallery, nesGradient, squareSearch,
+  apgd,
+  attackBatch,
+  attackEntry,
+  buildBatchContext,
+  createAttack,
+  disposeBatchContext,
+  getProfile,
+  makeGallery,
+  nesGradient,
+  squareSearch,
   type Profile,
 } from '../src/attack/index.js';
 import { asSwipeResult, runRobustEval, verdictFloor, type RobustEvalResult } from '../src/eval/robust-eval.js';
@@ -26,7 +35,11 @@ import { trainTinyRun } from './helpers/tiny-run.js';
 
 const mN = metricByName('N');
 /** rob28's ε with fewer, larger steps (a test's budget): the attacks still saturate on an undefended c2f2. */
-const profile: Profile = { ...getProfile('rob28'), batchSize: 64, runs: getProfile('rob28').runs.map((r) => ({ ...r, budget: { epsilon: 77 / 255, alpha: 12 / 255, steps: 8 } })) };
+const profile: Profile = {
+  ...getProfile('rob28'),
+  batchSize: 64,
+  runs: getProfile('rob28').runs.map((r) => ({ ...r, budget: { epsilon: 77 / 255, alpha: 12 / 255, steps: 8 } })),
+};
 const QUICK = { maxIter: 1, restarts: 1, querySettings: { queries: 40 }, sweepQueries: 16 } as const;
 
 /** The same network behind x ↦ round(255·x)/255: outputs unchanged on 8-bit images, input gradient exactly zero. */
@@ -93,7 +106,16 @@ before(async () => {
   const { test: t } = await loadSmallDataset('fashion');
   const n = 500;
   const bytes = t.channels * t.height * t.width;
-  gallery = new InMemoryImageDataset({ name: 'fashion', split: 'test', source: 'first 500 test images', channels: t.channels, height: t.height, width: t.width, pixels: t.pixels.slice(0, n * bytes), labels: t.labels.slice(0, n) });
+  gallery = new InMemoryImageDataset({
+    name: 'fashion',
+    split: 'test',
+    source: 'first 500 test images',
+    channels: t.channels,
+    height: t.height,
+    width: t.width,
+    pixels: t.pixels.slice(0, n * bytes),
+    labels: t.labels.slice(0, n),
+  });
 });
 
 after(() => {
@@ -166,7 +188,10 @@ test('the query-only methods attack a model that refuses gradients; PGD cannot',
       manualSeed(1);
       const r = attackBatch(blind, createAttack('QA+'), ctx, budget, { method, settings: { queries: 40, samples: 16 } });
       assert.equal(r.passes.backward, 0);
-      assert.ok(r.values['QA+']! < clean - (method === 'square' ? 5 : 2), `${method} pulls the candidate up without gradients: QA+ ${r.values['QA+']} (clean ${clean})`);
+      assert.ok(
+        r.values['QA+']! < clean - (method === 'square' ? 5 : 2),
+        `${method} pulls the candidate up without gradients: QA+ ${r.values['QA+']} (clean ${clean})`,
+      );
     }
     manualSeed(1);
     assert.throws(() => attackBatch(blind, createAttack('QA+'), ctx, budget), /refuses gradients/);
@@ -182,7 +207,9 @@ test('robust eval of an undefended c2f2: not flagged, APGD at least as strong as
   undefended = await runRobustEval(model, gallery, mN, { profile, ...QUICK, surrogate, surrogateSource: 'tiny surrogate' });
   const r = undefended;
   const q = r.verdict.pgdReliability;
-  t.diagnostic(`ERS PGD ${r.components.pgd!.ERS!.toFixed(1)}, APGD ${r.components.apgd!.ERS!.toFixed(1)}, worst ${r.worstCase.ERS!.toFixed(1)}; APGD ahead beyond the noise on ${q.attacksBeyondNoise}/${q.attacks}; PGD's share of APGD's damage ${q.damageShare?.toFixed(3)}`);
+  t.diagnostic(
+    `ERS PGD ${r.components.pgd!.ERS!.toFixed(1)}, APGD ${r.components.apgd!.ERS!.toFixed(1)}, worst ${r.worstCase.ERS!.toFixed(1)}; APGD ahead beyond the noise on ${q.attacksBeyondNoise}/${q.attacks}; PGD's share of APGD's damage ${q.damageShare?.toFixed(3)}`,
+  );
   assert.equal(r.verdict.flagged, false, robustEvalMarkdown(r));
   assert.equal(r.verdict.pgdUnreliable, false, robustEvalMarkdown(r));
   assert.equal(r.verdict.evidence.length, 9);
@@ -195,7 +222,11 @@ test('robust eval of an undefended c2f2: not flagged, APGD at least as strong as
     const noise = unit.startsWith('% R') || unit.startsWith('% retain') ? 200 * Math.sqrt((2 * share * (1 - share)) / r.queries) : verdictFloor(unit);
     assert.ok(harm(column, apgdValue) >= harm(column, pgdValue) - noise, `${column}: APGD ${apgdValue} vs PGD ${pgdValue} (noise ${noise})`);
     // The worst case is at least as harmful as every component on the one-column attacks (ES is picked by its two ERS terms together).
-    if (!column.startsWith('ES')) assert.ok(harm(column, r.worstCase.attacks[column]!) >= harm(column, pgdValue) - 1e-9, `${column}: worst case ${r.worstCase.attacks[column]} vs PGD ${pgdValue}`);
+    if (!column.startsWith('ES'))
+      assert.ok(
+        harm(column, r.worstCase.attacks[column]!) >= harm(column, pgdValue) - 1e-9,
+        `${column}: worst case ${r.worstCase.attacks[column]} vs PGD ${pgdValue}`,
+      );
   }
   // …and leaves no more of ES's ERS terms, so its ERS is at most every component's.
   const esTerms = (a: Record<string, number>): number => (100 * (2 - a['ES:D']!)) / 2 + a['ES:R']!;
@@ -219,7 +250,10 @@ test('robust eval of the same c2f2 behind a zero-gradient quantiser: PGD fails, 
   assert.ok(undefended.components.pgd!.attacks['QA+']! < 20, `PGD on the unmasked model: QA+ ${undefended.components.pgd!.attacks['QA+']}`);
   const qa = r.verdict.evidence.find((e) => e.attack === 'QA+')!;
   assert.ok(qa.flagged && qa.strongest !== null && qa.advantage > qa.floor && qa.advantage > 2 * qa.standardError, JSON.stringify(qa));
-  assert.ok(r.verdict.reasons.some((x) => x.startsWith('QA+:')), r.verdict.reasons.join('\n'));
+  assert.ok(
+    r.verdict.reasons.some((x) => x.startsWith('QA+:')),
+    r.verdict.reasons.join('\n'),
+  );
   assert.ok(r.worstCase.ERS! < r.components.pgd!.ERS! - 5, `worst-case ERS ${r.worstCase.ERS} vs PGD ${r.components.pgd!.ERS}`);
   assert.match(robustEvalMarkdown(r), /FLAGGED/);
 });
@@ -232,7 +266,9 @@ test('robust eval of the same c2f2 behind shattered input gradients: the worst c
   const md = robustEvalMarkdown(r);
   assert.equal(r.verdict.pgdUnreliable, true, md);
   const q = r.verdict.pgdReliability;
-  t.diagnostic(`ERS PGD ${r.components.pgd!.ERS!.toFixed(1)}, APGD ${r.components.apgd!.ERS!.toFixed(1)}, worst ${r.worstCase.ERS!.toFixed(1)}; APGD ahead beyond the noise on ${q.attacksBeyondNoise}/${q.attacks}; PGD's share of APGD's damage ${q.damageShare!.toFixed(3)}; masking flagged ${r.verdict.flagged}`);
+  t.diagnostic(
+    `ERS PGD ${r.components.pgd!.ERS!.toFixed(1)}, APGD ${r.components.apgd!.ERS!.toFixed(1)}, worst ${r.worstCase.ERS!.toFixed(1)}; APGD ahead beyond the noise on ${q.attacksBeyondNoise}/${q.attacks}; PGD's share of APGD's damage ${q.damageShare!.toFixed(3)}; masking flagged ${r.verdict.flagged}`,
+  );
   assert.ok(q.attacksBeyondNoise > q.attacks / 2 && q.damageShare! < 0.5, JSON.stringify({ ...q, evidence: undefined }));
   assert.ok(r.components.apgd!.ERS! < r.components.pgd!.ERS! - 10, `APGD ${r.components.apgd!.ERS} vs PGD ${r.components.pgd!.ERS}`);
   // The headline everywhere is the worst case, named with its budget; PGD's numbers stand beside it.
@@ -244,7 +280,10 @@ test('robust eval of the same c2f2 behind shattered input gradients: the worst c
   assert.ok(top.ERS! < top.pgd.ERS!);
   for (const [c, tab] of Object.entries(r.components)) assert.ok(r.worstCase.ERS! <= tab.ERS! + 1e-9, `worst-case ERS ${r.worstCase.ERS} vs ${c} ${tab.ERS}`);
   assert.equal(top.headline, r.worstCase.name);
-  assert.match(top.headline, /^worst case over PGD \(η 8\), APGD \(η 8 × 1 random start\), Square \(40 queries\), transfer \(PGD η 8 from tiny surrogate\) — cheap$/);
+  assert.match(
+    top.headline,
+    /^worst case over PGD \(η 8\), APGD \(η 8 × 1 random start\), Square \(40 queries\), transfer \(PGD η 8 from tiny surrogate\) — cheap$/,
+  );
   assert.match(md, /\*\*ERS [\d.]+, ARS [\d.]+ — worst case over PGD/);
   assert.match(md, /PGD UNRELIABLE/);
   assert.match(robustEvalHtml(r), /data-testid="pgd-finding">PGD UNRELIABLE/);

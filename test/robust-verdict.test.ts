@@ -43,12 +43,18 @@ test('unreliable PGD: APGD ahead beyond the noise on most attacks AND PGD under 
   assert.equal(pgdReliability(attacks(Array(9).fill(0.5)), { pgd: 83.5, apgd: 12.7 }).reliability.attacksBeyondNoise, 0);
   assert.equal(pgdReliability(attacks(Array(9).fill(-30)), { pgd: 83.5, apgd: 12.7 }).unreliable, false);
   // Harm follows the column's direction: the same numbers with sign −1 (robust if higher) mean PGD is the stronger one.
-  assert.equal(pgdReliability(attacks(Array(9).fill(30)).map((a) => ({ ...a, sign: -1 })), { pgd: 83.5, apgd: 12.7 }).unreliable, false);
+  assert.equal(
+    pgdReliability(
+      attacks(Array(9).fill(30)).map((a) => ({ ...a, sign: -1 })),
+      { pgd: 83.5, apgd: 12.7 },
+    ).unreliable,
+    false,
+  );
   // No damage by APGD: no share, no finding.
   assert.equal(pgdReliability(attacks(Array(9).fill(30)), { pgd: 100, apgd: 100 }).reliability.damageShare, null);
 });
 
-test('the budgets: standard is AutoAttack\'s (APGD 100 iterations, Square 5,000 queries), cheap the profile\'s η; bare --robust-eval is the default', () => {
+test("the budgets: standard is AutoAttack's (APGD 100 iterations, Square 5,000 queries), cheap the profile's η; bare --robust-eval is the default", () => {
   assert.deepEqual({ ...ROBUST_EVAL_PRESETS.standard, summary: '' }, { apgdSteps: 100, restarts: 5, queries: 5000, summary: '' });
   assert.deepEqual({ ...ROBUST_EVAL_PRESETS.cheap, summary: '' }, { apgdSteps: null, restarts: 1, queries: 100, summary: '' });
   const table = {
@@ -71,7 +77,11 @@ test('EOT averages K draws: the value is the mean, its variance shrinks by K, it
     const w = randn([4, 6], { dtype: 'float64' });
     // A random objective: a fixed smooth part plus fresh noise at every evaluation.
     const noisy = (x: Tensor): Objective => {
-      const perQuery = x.matmul(w.t()).tanh().sum(1).add(randn([x.shape[0]!], { dtype: 'float64' }));
+      const perQuery = x
+        .matmul(w.t())
+        .tanh()
+        .sum(1)
+        .add(randn([x.shape[0]!], { dtype: 'float64' }));
       return { value: perQuery.sum(), perQuery };
     };
     assert.equal(eotObjective(noisy, 1), noisy);

@@ -37,7 +37,10 @@ let server: { url: string; proc: ChildProcess; output: string[] };
 
 /** `rankshield serve …` as a child process; resolves with its URL once it listens. */
 function serve(args: string[], dir: string): Promise<{ url: string; proc: ChildProcess; output: string[] }> {
-  const proc = spawn(process.execPath, [path.join(ROOT, 'bin', 'rankshield.js'), 'serve', ...args], { cwd: dir, env: { ...process.env, RANKSHIELD_THREADS: '1' } });
+  const proc = spawn(process.execPath, [path.join(ROOT, 'bin', 'rankshield.js'), 'serve', ...args], {
+    cwd: dir,
+    env: { ...process.env, RANKSHIELD_THREADS: '1' },
+  });
   const output: string[] = [];
   return new Promise((resolve, reject) => {
     proc.stdout!.on('data', (d: Buffer) => {
@@ -128,11 +131,13 @@ async function events(jobId: string, stop: (e: SseEvent) => boolean = () => fals
 
 /** Every file under `dir` with its size and modification time. */
 function snapshot(dir: string): string[] {
-  return readdirSync(dir, { recursive: true, withFileTypes: true }).map((e) => {
-    const p = path.join(e.parentPath, e.name);
-    const s = statSync(p);
-    return `${path.relative(dir, p)} ${s.size} ${s.mtimeMs}`;
-  }).sort();
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .map((e) => {
+      const p = path.join(e.parentPath, e.name);
+      const s = statSync(p);
+      return `${path.relative(dir, p)} ${s.size} ${s.mtimeMs}`;
+    })
+    .sort();
 }
 
 before(async () => {
@@ -142,7 +147,10 @@ before(async () => {
   metrics = run.metrics;
   gallery = firstImages((await openDataset('fashion')).test, GALLERY);
   model = loadCheckpoint(run.dir).model;
-  server = await serve([path.join(runs, RUN), '--port', '0', '--max-gallery', String(GALLERY), '--concurrency', '1', '--max-queued', '1', '--token', TOKEN, '--quiet'], cwd);
+  server = await serve(
+    [path.join(runs, RUN), '--port', '0', '--max-gallery', String(GALLERY), '--concurrency', '1', '--max-queued', '1', '--token', TOKEN, '--quiet'],
+    cwd,
+  );
 });
 
 after(() => {
@@ -164,10 +172,22 @@ test('a server that would be reachable from elsewhere needs a token; bad flags a
 test('health, model, gallery pages and images', async () => {
   const health = await call('/api/health');
   assert.equal(health.status, 200);
-  assert.deepEqual({ ...health.json, uptimeSeconds: 0 }, { ok: true, version: '0.1.0', uptimeSeconds: 0, queue: { running: 0, queued: 0, concurrency: 1, maxQueued: 1 } });
+  assert.deepEqual(
+    { ...health.json, uptimeSeconds: 0 },
+    { ok: true, version: '0.1.0', uptimeSeconds: 0, queue: { running: 0, queued: 0, concurrency: 1, maxQueued: 1 } },
+  );
   assert.equal(health.res.headers.get('cache-control'), 'no-store');
 
-  const m = (await call('/api/model')).json as { checkpoint: string; config: { model: string }; imageShape: number[]; gallerySize: number; classes: number[]; benign: Record<string, number>; attacks: { kind: string; target: string; measure: string; defaults: { steps: number } }[]; profiles: { name: string }[] };
+  const m = (await call('/api/model')).json as {
+    checkpoint: string;
+    config: { model: string };
+    imageShape: number[];
+    gallerySize: number;
+    classes: number[];
+    benign: Record<string, number>;
+    attacks: { kind: string; target: string; measure: string; defaults: { steps: number } }[];
+    profiles: { name: string }[];
+  };
   assert.equal(m.checkpoint, RUN, 'the run name, never a path');
   assert.ok(!JSON.stringify(m).includes(runs), 'no server path in the model description');
   assert.equal(m.config.model, 'c2f2');
@@ -175,22 +195,40 @@ test('health, model, gallery pages and images', async () => {
   assert.equal(m.gallerySize, GALLERY);
   assert.deepEqual(m.classes, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
   assert.equal(m.benign['R@1'], metrics['R@1']);
-  assert.deepEqual(m.attacks.map((a) => a.kind), ATTACK_KINDS);
-  assert.deepEqual(m.attacks.filter((a) => a.target === 'candidate').map((a) => a.kind), ['CA+', 'CA-']);
+  assert.deepEqual(
+    m.attacks.map((a) => a.kind),
+    ATTACK_KINDS,
+  );
+  assert.deepEqual(
+    m.attacks.filter((a) => a.target === 'candidate').map((a) => a.kind),
+    ['CA+', 'CA-'],
+  );
   assert.equal(m.attacks.find((a) => a.kind === 'ES')!.measure, 'ES:D');
   assert.equal(m.attacks[0]!.defaults.steps, 32);
   assert.ok(m.profiles.some((p) => p.name === 'rob28'));
 
   const page = (await call('/api/gallery?offset=5&limit=7')).json as { total: number; offset: number; items: { id: number; label: number }[] };
   assert.equal(page.total, GALLERY);
-  assert.deepEqual(page.items.map((i) => i.id), [5, 6, 7, 8, 9, 10, 11]);
-  assert.deepEqual(page.items.map((i) => i.label), [5, 6, 7, 8, 9, 10, 11].map((i) => gallery.labels[i]));
+  assert.deepEqual(
+    page.items.map((i) => i.id),
+    [5, 6, 7, 8, 9, 10, 11],
+  );
+  assert.deepEqual(
+    page.items.map((i) => i.label),
+    [5, 6, 7, 8, 9, 10, 11].map((i) => gallery.labels[i]),
+  );
   const threes = (await call('/api/gallery?label=3&limit=500')).json as typeof page;
   const expected = [...gallery.labels.keys()].filter((i) => gallery.labels[i] === 3);
   assert.equal(threes.total, expected.length);
-  assert.deepEqual(threes.items.map((i) => i.id), expected);
+  assert.deepEqual(
+    threes.items.map((i) => i.id),
+    expected,
+  );
   const last = (await call(`/api/gallery?label=3&offset=${expected.length - 2}`)).json as typeof page;
-  assert.deepEqual(last.items.map((i) => i.id), expected.slice(-2));
+  assert.deepEqual(
+    last.items.map((i) => i.id),
+    expected.slice(-2),
+  );
 
   const png = await call('/api/images/gallery/17.png');
   assert.equal(png.status, 200);
@@ -202,30 +240,63 @@ test('health, model, gallery pages and images', async () => {
   assert.deepEqual([...decoded.data], [...gallery.pixels.subarray(17 * 784, 18 * 784)], 'the PNG holds the image the model sees, exactly');
 
   const runsList = (await call('/api/runs')).json as { runs: { name: string; hasTraining: boolean; hasSwipe: boolean; model: string; epochs: number }[] };
-  assert.deepEqual(runsList.runs.map((r) => [r.name, r.model, r.epochs, r.hasTraining, r.hasSwipe]), [[RUN, 'c2f2', 1, true, false]]);
+  assert.deepEqual(
+    runsList.runs.map((r) => [r.name, r.model, r.epochs, r.hasTraining, r.hasSwipe]),
+    [[RUN, 'c2f2', 1, true, false]],
+  );
   const svg = await call(`/api/runs/${RUN}/training.svg`);
   assert.equal(svg.status, 200);
   assert.equal(svg.res.headers.get('content-type'), 'image/svg+xml');
   assert.match(svg.res.headers.get('content-security-policy') ?? '', /default-src 'none'/);
 });
 
-test('the Runs listing carries a run\'s robustness over training (swipe RUN --epochs): the table, and its chart by name', async () => {
+test("the Runs listing carries a run's robustness over training (swipe RUN --epochs): the table, and its chart by name", async () => {
   // A second run beside the served one, with the table `swipe --epochs` writes (numbers made up; the listing reads them back).
   const dir = path.join(runs, 'with-trail');
   mkdirSync(dir, { recursive: true });
   copyFileSync(path.join(runs, RUN, 'checkpoint.json'), path.join(dir, 'checkpoint.json'));
   const entry = (epoch: number, ers: number): EpochSwipe => ({
-    format: 'rankshield-swipe-epoch/1', epoch, checkpoint: { path: `epochs/000${epoch}`, sha256: 'a'.repeat(64) }, savedAt: '',
+    format: 'rankshield-swipe-epoch/1',
+    epoch,
+    checkpoint: { path: `epochs/000${epoch}`, sha256: 'a'.repeat(64) },
+    savedAt: '',
     settings: { profile: 'rob28', maxIter: 1, seed: null, benignRecallAt1: null, gtmTarget: null, method: null, methodSettings: {}, transferFrom: null },
     result: {
-      profile: 'rob28', metric: 'N', queries: 128, batches: 1, budgets: [{ epsilon: 77 / 255, alpha: 3 / 255, steps: 32 }], benignRecallAt1: 70, ERS: ers, ARS: ers - 5,
-      attacks: { 'CA+': 2, 'CA-': 90, 'QA+': 1, 'QA-': 80, TMA: 0.99, 'ES:D': 0.05, 'ES:R': 15, LTM: 6, GTM: 12, GTT: 0 }, lowBenignRecall: false, seconds: 80, gallerySeconds: 1,
+      profile: 'rob28',
+      metric: 'N',
+      queries: 128,
+      batches: 1,
+      budgets: [{ epsilon: 77 / 255, alpha: 3 / 255, steps: 32 }],
+      benignRecallAt1: 70,
+      ERS: ers,
+      ARS: ers - 5,
+      attacks: { 'CA+': 2, 'CA-': 90, 'QA+': 1, 'QA-': 80, TMA: 0.99, 'ES:D': 0.05, 'ES:R': 15, LTM: 6, GTM: 12, GTT: 0 },
+      lowBenignRecall: false,
+      seconds: 80,
+      gallerySeconds: 1,
     },
   });
   writeTrail(dir, trailTable([entry(2, 17), entry(4, 21)]), 'with-trail');
-  const listed = (await call('/api/runs')).json as { runs: { name: string; trail: { profile: string; columns: string[]; rows: { epoch: number; ERS: number; attacks: Record<string, number> }[]; plot: string }[] }[] };
+  const listed = (await call('/api/runs')).json as {
+    runs: {
+      name: string;
+      trail: { profile: string; columns: string[]; rows: { epoch: number; ERS: number; attacks: Record<string, number> }[]; plot: string }[];
+    }[];
+  };
   const run = listed.runs.find((r) => r.name === 'with-trail')!;
-  assert.deepEqual(run.trail.map((t) => [t.profile, t.plot, t.rows.map((r) => [r.epoch, r.ERS, r.attacks['CA+']])]), [['rob28', 'trail-rob28.svg', [[2, 17, 2], [4, 21, 2]]]]);
+  assert.deepEqual(
+    run.trail.map((t) => [t.profile, t.plot, t.rows.map((r) => [r.epoch, r.ERS, r.attacks['CA+']])]),
+    [
+      [
+        'rob28',
+        'trail-rob28.svg',
+        [
+          [2, 17, 2],
+          [4, 21, 2],
+        ],
+      ],
+    ],
+  );
   assert.equal(run.trail[0]!.columns.length, 10);
   assert.deepEqual(listed.runs.find((r) => r.name === RUN)!.trail, [], 'a run without one lists none');
   const svg = await call('/api/runs/with-trail/trail-rob28.svg');
@@ -254,13 +325,27 @@ test('search by id: the image itself first at distance 0; an uploaded PNG of it 
     const byImage = await call('/api/search', { body: { query: { image }, k: 20 } });
     assert.equal(byImage.status, 200, JSON.stringify(byImage.json));
     const found = byImage.json.results as Ranked;
-    assert.deepEqual(found.map((r) => r.id), results.map((r) => r.id), 'same neighbours in the same order');
+    assert.deepEqual(
+      found.map((r) => r.id),
+      results.map((r) => r.id),
+      'same neighbours in the same order',
+    );
     found.forEach((r, i) => assert.ok(Math.abs(r.distance - results[i]!.distance) < 1e-4, `distance ${i}: ${r.distance} vs ${results[i]!.distance}`));
   }
 });
 
 /** An attack request (token, JSON) that must succeed. */
-async function attack(body: Record<string, unknown>): Promise<Record<string, unknown> & { measure: { name: string; before: number; after: number; unit: string }; candidates: { id: number; rankBefore: number; rankAfter: number }[]; topkBefore: Ranked; topkAfter: Ranked; linf: number; images: Record<string, string>; budget: { epsilon: number } }> {
+async function attack(body: Record<string, unknown>): Promise<
+  Record<string, unknown> & {
+    measure: { name: string; before: number; after: number; unit: string };
+    candidates: { id: number; rankBefore: number; rankAfter: number }[];
+    topkBefore: Ranked;
+    topkAfter: Ranked;
+    linf: number;
+    images: Record<string, string>;
+    budget: { epsilon: number };
+  }
+> {
   const r = await call('/api/attack', { body });
   assert.equal(r.status, 200, JSON.stringify(r.json));
   return r.json as Awaited<ReturnType<typeof attack>>;
@@ -305,7 +390,19 @@ test('attacks: QA+ pulls a far candidate up the query’s ranking, QA− pushes 
 });
 
 test('every attack kind runs from the API with its own measure; GTM and ES change the ranking', async () => {
-  const measures: Record<string, string> = { 'CA+': 'CA+', 'CA-': 'CA-', 'QA+': 'QA+', 'QA-': 'QA-', TMA: 'TMA', ES: 'ES:D', LTM: 'LTM', GTM: 'GTM', GTT: 'GTT', 'SPQA+': 'SPQA+', 'SPQA-': 'SPQA-' };
+  const measures: Record<string, string> = {
+    'CA+': 'CA+',
+    'CA-': 'CA-',
+    'QA+': 'QA+',
+    'QA-': 'QA-',
+    TMA: 'TMA',
+    ES: 'ES:D',
+    LTM: 'LTM',
+    GTM: 'GTM',
+    GTT: 'GTT',
+    'SPQA+': 'SPQA+',
+    'SPQA-': 'SPQA-',
+  };
   for (const kind of ATTACK_KINDS) {
     const r = await attack({ query: { id: 3 }, attack: kind, steps: kind === 'GTM' || kind === 'ES' ? 16 : 2, k: 5 });
     assert.equal(r.measure.name, measures[kind], kind);
@@ -318,7 +415,12 @@ test('every attack kind runs from the API with its own measure; GTM and ES chang
       assert.ok(r.measure.after > 0.05, `ES moved the embedding by ${r.measure.after}`);
       assert.equal((r.measures as { name: string }[])[1]!.name, 'ES:R');
     }
-    if (kind === 'GTM') assert.notDeepEqual(r.topkAfter.map((x) => x.id), r.topkBefore.map((x) => x.id), 'GTM changed the top-5');
+    if (kind === 'GTM')
+      assert.notDeepEqual(
+        r.topkAfter.map((x) => x.id),
+        r.topkBefore.map((x) => x.id),
+        'GTM changed the top-5',
+      );
   }
   // An upload is attacked too; its label is its nearest gallery image's.
   const png = (await call('/api/images/gallery/3.png')).bytes.toString('base64');
@@ -333,8 +435,15 @@ test('a robust-eval swipe job: the worst case on top (named, PGD beside it), the
   const end = seen.at(-1)!;
   assert.equal(end.event, 'done', JSON.stringify(end));
   const result = end.data.result as {
-    attacks: Record<string, number>; ERS: number; headline: string; pgd: { ERS: number };
-    robustEval: { components: Record<string, { ERS: number }>; worstCase: { attacks: Record<string, number>; ERS: number; name: string }; verdict: { flagged: boolean; evidence: unknown[]; rule: string; pgdUnreliable: boolean } };
+    attacks: Record<string, number>;
+    ERS: number;
+    headline: string;
+    pgd: { ERS: number };
+    robustEval: {
+      components: Record<string, { ERS: number }>;
+      worstCase: { attacks: Record<string, number>; ERS: number; name: string };
+      verdict: { flagged: boolean; evidence: unknown[]; rule: string; pgdUnreliable: boolean };
+    };
   };
   assert.equal(result.ERS, result.robustEval.worstCase.ERS);
   assert.deepEqual(result.attacks, result.robustEval.worstCase.attacks);
@@ -345,7 +454,10 @@ test('a robust-eval swipe job: the worst case on top (named, PGD beside it), the
   assert.equal(result.robustEval.verdict.evidence.length, 9);
   assert.equal(typeof result.robustEval.verdict.flagged, 'boolean');
   assert.deepEqual(Object.keys(result.robustEval.worstCase.attacks).sort(), Object.keys(result.attacks).sort());
-  assert.match((await call(`/api/jobs/${start.json.jobId as string}/report.md`)).bytes.toString(), /^# Robust evaluation — profile rob28, metric N\n\n\*\*ERS [-\d.]+, ARS [-\d.]+ — worst case over PGD[\s\S]*Gradient-masking verdict[\s\S]*Is the profile's PGD reliable\?/);
+  assert.match(
+    (await call(`/api/jobs/${start.json.jobId as string}/report.md`)).bytes.toString(),
+    /^# Robust evaluation — profile rob28, metric N\n\n\*\*ERS [-\d.]+, ARS [-\d.]+ — worst case over PGD[\s\S]*Gradient-masking verdict[\s\S]*Is the profile's PGD reliable\?/,
+  );
   const bad = await call('/api/swipe', { body: { robustEval: 'yes' } });
   assert.equal(bad.status, 400);
   assert.match(bad.bytes.toString(), /robustEval/);
@@ -361,7 +473,10 @@ test('a swipe job: progress events, then the result the library gives for the sa
   const runs = getProfile('rob28').runs.map((r) => r.attack);
   const from = runs.length - progress.length;
   assert.ok(progress.length >= 3, `progress events: ${JSON.stringify(seen)}`);
-  assert.deepEqual(progress.map((e) => e.data.attack), runs.slice(from));
+  assert.deepEqual(
+    progress.map((e) => e.data.attack),
+    runs.slice(from),
+  );
   assert.ok(progress.every((e, i) => e.data.done === from + i && e.data.total === 9 && e.data.state === 'running'));
   const end = seen.at(-1)!;
   assert.equal(end.event, 'done');
@@ -372,7 +487,8 @@ test('a swipe job: progress events, then the result the library gives for the sa
   const mine = withStoredBenign(await runSwipe(model, gallery, metricByName('N'), { profile: { ...rob28, batchSize: 4 }, maxIter: 1, seed: 1 }), metrics);
   assert.deepEqual(Object.keys(result).sort(), Object.keys(mine).sort(), 'the shape of swipe --json');
   assert.deepEqual(Object.keys(result.attacks), Object.keys(mine.attacks));
-  for (const [k, v] of Object.entries(mine.attacks)) assert.ok(Math.abs(result.attacks[k]! - v) <= 1e-6 * Math.max(1, Math.abs(v)), `${k}: served ${result.attacks[k]} vs library ${v}`);
+  for (const [k, v] of Object.entries(mine.attacks))
+    assert.ok(Math.abs(result.attacks[k]! - v) <= 1e-6 * Math.max(1, Math.abs(v)), `${k}: served ${result.attacks[k]} vs library ${v}`);
   assert.equal(result.queries, 4);
   assert.equal(typeof result.ERS, 'number');
   assert.deepEqual(result.benign, mine.benign);
@@ -391,7 +507,11 @@ test('the queue: a second job waits, a third is refused with 429; DELETE cancels
   await events(a, (e) => e.data.attack !== undefined); // running
   const b = await call('/api/swipe', { body: {} });
   assert.equal(b.status, 202);
-  for (const refused of [await call('/api/swipe', { body: {} }), await call('/api/attack', { body: { query: { id: 1 }, attack: 'ES' } }), await call('/api/search', { body: { query: { image: (await call('/api/images/gallery/1.png')).bytes.toString('base64') } } })]) {
+  for (const refused of [
+    await call('/api/swipe', { body: {} }),
+    await call('/api/attack', { body: { query: { id: 1 }, attack: 'ES' } }),
+    await call('/api/search', { body: { query: { image: (await call('/api/images/gallery/1.png')).bytes.toString('base64') } } }),
+  ]) {
     assert.equal(refused.status, 429);
     assert.match(refused.json.error as string, /queue full: 1 job\(s\) running and 1 waiting \(at most 1\)/);
   }
@@ -418,7 +538,10 @@ test('the queue: a second job waits, a third is refused with 429; DELETE cancels
 test('a worker that dies fails its job with a message; a new worker takes the next one', async () => {
   const id = (await call('/api/swipe', { body: { maxQueries: 2 } })).json.jobId as string;
   await events(id, (e) => e.data.attack !== undefined);
-  const workers = execFileSync('ps', ['-o', 'pid=', '--ppid', String(server.proc.pid)], { encoding: 'utf8' }).trim().split(/\s+/).map(Number);
+  const workers = execFileSync('ps', ['-o', 'pid=', '--ppid', String(server.proc.pid)], { encoding: 'utf8' })
+    .trim()
+    .split(/\s+/)
+    .map(Number);
   assert.equal(workers.length, 1, 'one worker (--concurrency 1)');
   process.kill(workers[0]!, 'SIGKILL');
   const end = (await events(id)).at(-1)!;
@@ -445,20 +568,47 @@ test('the bearer token guards every /api call (not the page); no CORS headers', 
   const cors = await call('/api/health', { headers: { origin: 'http://evil.example' } });
   assert.equal(cors.status, 200);
   const preflight = await call('/api/search', { method: 'OPTIONS', headers: { origin: 'http://evil.example', 'access-control-request-method': 'POST' } });
-  for (const r of [cors, preflight]) assert.deepEqual([...r.res.headers.keys()].filter((h) => h.startsWith('access-control-')), [], 'no CORS headers');
+  for (const r of [cors, preflight])
+    assert.deepEqual(
+      [...r.res.headers.keys()].filter((h) => h.startsWith('access-control-')),
+      [],
+      'no CORS headers',
+    );
 });
 
 test('bad requests are refused with a 4xx naming the problem; the server serves on and writes nothing', async () => {
   const disk = [snapshot(cwd), snapshot(runs)];
   const png = (await call('/api/images/gallery/1.png')).bytes.toString('base64');
-  const huge = (await sharp({ create: { width: 4097, height: 4097, channels: 3, background: '#808080' } }).png().toBuffer()).toString('base64');
+  const huge = (
+    await sharp({ create: { width: 4097, height: 4097, channels: 3, background: '#808080' } })
+      .png()
+      .toBuffer()
+  ).toString('base64');
   const q = { query: { id: 1 } };
   const cases: [string, string, Call, number, RegExp][] = [
     // The server reads and drops the rest of the body before answering, so the client gets the 413 (not a reset connection).
-    ['oversize body', '/api/search', { raw: JSON.stringify({ query: { image: 'A'.repeat(5 * 1024 * 1024) } }), headers: { 'content-type': 'application/json' } }, 413, /^the request body is larger than 4194304 bytes \(4 MiB\)$/],
-    ['wrong content-type', '/api/search', { raw: JSON.stringify(q), headers: { 'content-type': 'text/plain' } }, 415, /content-type must be application\/json, got 'text\/plain'/],
+    [
+      'oversize body',
+      '/api/search',
+      { raw: JSON.stringify({ query: { image: 'A'.repeat(5 * 1024 * 1024) } }), headers: { 'content-type': 'application/json' } },
+      413,
+      /^the request body is larger than 4194304 bytes \(4 MiB\)$/,
+    ],
+    [
+      'wrong content-type',
+      '/api/search',
+      { raw: JSON.stringify(q), headers: { 'content-type': 'text/plain' } },
+      415,
+      /content-type must be application\/json, got 'text\/plain'/,
+    ],
     ['invalid JSON', '/api/search', { raw: '{"query": {"id": 1}', headers: { 'content-type': 'application/json' } }, 400, /not valid JSON/],
-    ['NaN is not JSON', '/api/attack', { raw: '{"query": {"id": 1}, "attack": "ES", "epsilon": NaN}', headers: { 'content-type': 'application/json' } }, 400, /not valid JSON/],
+    [
+      'NaN is not JSON',
+      '/api/attack',
+      { raw: '{"query": {"id": 1}, "attack": "ES", "epsilon": NaN}', headers: { 'content-type': 'application/json' } },
+      400,
+      /not valid JSON/,
+    ],
     ['empty body', '/api/search', { raw: '', headers: { 'content-type': 'application/json' } }, 400, /body is empty/],
     ['not an object', '/api/search', { body: [1, 2] }, 400, /body: .*expected object/],
     ['unknown field', '/api/search', { body: { ...q, limit: 5 } }, 400, /body: unknown field 'limit'/],
@@ -473,17 +623,41 @@ test('bad requests are refused with a 4xx naming the problem; the server serves 
     ['steps 0', '/api/attack', { body: { ...q, attack: 'ES', steps: 0 } }, 400, /^steps: must be an integer in \[1, 200\]/],
     ['steps too many', '/api/attack', { body: { ...q, attack: 'ES', steps: 1000 } }, 400, /^steps: must be an integer in \[1, 200\]/],
     ['unknown attack', '/api/attack', { body: { ...q, attack: 'XX+' } }, 400, /^attack: unknown attack 'XX\+'/],
-    ['candidates for an attack that chooses none', '/api/attack', { body: { ...q, attack: 'TMA', candidates: [3] } }, 400, /^candidates: TMA chooses no gallery items/],
+    [
+      'candidates for an attack that chooses none',
+      '/api/attack',
+      { body: { ...q, attack: 'TMA', candidates: [3] } },
+      400,
+      /^candidates: TMA chooses no gallery items/,
+    ],
     ['repeated candidates', '/api/attack', { body: { ...q, attack: 'QA+', candidates: [3, 3] } }, 400, /^candidates: the ids must be distinct/],
     ['id out of range', '/api/search', { body: { query: { id: GALLERY } } }, 400, /^query\.id: must be a gallery id in \[0, 999\] \(got 1000\)/],
     ['candidate out of range', '/api/attack', { body: { ...q, attack: 'QA+', candidates: [5000] } }, 400, /^candidates\.0: must be a gallery id in \[0, 999\]/],
     ['non-integer id', '/api/search', { body: { query: { id: 1.5 } } }, 400, /^query\.id: .*int/],
     ['id and image both', '/api/search', { body: { query: { id: 1, image: png } } }, 400, /^query: give exactly one of id/],
     ['corrupt base64', '/api/search', { body: { query: { image: 'iVBORw0KGgo@@@' } } }, 400, /^query\.image: not valid base64/],
-    ['not an image', '/api/search', { body: { query: { image: Buffer.from('hello, world').toString('base64') } } }, 400, /^query\.image: not a PNG or JPEG file/],
+    [
+      'not an image',
+      '/api/search',
+      { body: { query: { image: Buffer.from('hello, world').toString('base64') } } },
+      400,
+      /^query\.image: not a PNG or JPEG file/,
+    ],
     ['a truncated PNG', '/api/search', { body: { query: { image: png.slice(0, 64) } } }, 400, /^query\.image: cannot decode the image/],
-    ['data: URL of another type', '/api/search', { body: { query: { image: `data:text/html;base64,${png}` } } }, 400, /^query\.image: only PNG and JPEG images are accepted/],
-    ['too many pixels', '/api/attack', { body: { query: { image: huge }, attack: 'ES' } }, 400, /^query\.image: the image is 4097×4097 = 16785409 pixels, more than the limit of 16777216/],
+    [
+      'data: URL of another type',
+      '/api/search',
+      { body: { query: { image: `data:text/html;base64,${png}` } } },
+      400,
+      /^query\.image: only PNG and JPEG images are accepted/,
+    ],
+    [
+      'too many pixels',
+      '/api/attack',
+      { body: { query: { image: huge }, attack: 'ES' } },
+      400,
+      /^query\.image: the image is 4097×4097 = 16785409 pixels, more than the limit of 16777216/,
+    ],
     ['unknown profile', '/api/swipe', { body: { profile: 'rob1000' } }, 400, /^profile: /],
     ['maxQueries 0', '/api/swipe', { body: { maxQueries: 0 } }, 400, /^maxQueries: must be an integer in \[1, 1000\]/],
     ['gallery label absent', '/api/gallery?label=42', {}, 400, /^label: no gallery image has label 42/],
@@ -492,7 +666,13 @@ test('bad requests are refused with a 4xx naming the problem; the server serves 
     ['gallery unknown parameter', '/api/gallery?sort=id', {}, 400, /^query string: unknown field 'sort'/],
     ['traversal in a run name', '/api/runs/..%2F..%2Fetc/training.svg', {}, 404, /^no run named '\.\.\/\.\.\/etc'/],
     ['dot-dot run name', '/api/runs/../training.svg', {}, 404, /no route|no run named/],
-    ['traversal in a run file', `/api/runs/${RUN}/..%2Fcheckpoint.json`, {}, 404, /a run has no file '\.\.\/checkpoint\.json' \(only training\.svg, swipe\.svg\)/],
+    [
+      'traversal in a run file',
+      `/api/runs/${RUN}/..%2Fcheckpoint.json`,
+      {},
+      404,
+      /a run has no file '\.\.\/checkpoint\.json' \(only training\.svg, swipe\.svg\)/,
+    ],
     ['unknown job', '/api/jobs/00000000-0000-0000-0000-000000000000', {}, 404, /^no job '00000000-0000-0000-0000-000000000000'/],
     ['unknown job events', '/api/jobs/nope/events', {}, 404, /^no job 'nope'/],
     ['unknown attack result', '/api/images/results/nope/query.png', {}, 404, /^no attack result 'nope'/],

@@ -29,11 +29,16 @@ test(`soak: ${STEPS} training steps keep memory flat`, () => {
     });
     opt.step();
     if (step === WARMUP) rssAfterWarmup = process.memoryUsage.rss();
-    if (step % 250 === 0) { const m = process.memoryUsage(); console.log(step, (m.rss / 2 ** 20).toFixed(1), (m.heapUsed / 2 ** 20).toFixed(1), (m.heapTotal / 2 ** 20).toFixed(1)); }
+    if (step % 250 === 0) {
+      const m = process.memoryUsage();
+      console.log(step, (m.rss / 2 ** 20).toFixed(1), (m.heapUsed / 2 ** 20).toFixed(1), (m.heapTotal / 2 ** 20).toFixed(1));
+    }
     if (step > WARMUP) rssMax = Math.max(rssMax, process.memoryUsage.rss());
   }
   const growth = (rssMax - rssAfterWarmup) / rssAfterWarmup;
-  console.log(`soak: rss after warm-up ${(rssAfterWarmup / 2 ** 20).toFixed(1)} MiB, max later ${(rssMax / 2 ** 20).toFixed(1)} MiB, growth ${(100 * growth).toFixed(2)} %`);
+  console.log(
+    `soak: rss after warm-up ${(rssAfterWarmup / 2 ** 20).toFixed(1)} MiB, max later ${(rssMax / 2 ** 20).toFixed(1)} MiB, growth ${(100 * growth).toFixed(2)} %`,
+  );
   assert.ok(growth < 0.05, `RSS grew ${(100 * growth).toFixed(2)} % after warm-up`);
   // the optimizer's moment buffers are the only tensors added during the run
   assert.equal(liveTensors(), live0 + 2 * model.parameters().length);

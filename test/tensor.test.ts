@@ -3,37 +3,83 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  arange, call1, callOp, cat, eye, full, gradOf, grad, liveTensors, manualSeed, noGrad, enableGrad, ones, rand, randn, randperm,
-  stack, tensor, tidy, keep, where, zeros, Tensor, getNumThreads, setNumThreads, backward,
-  cudaDevices, engineInfo, parseDevice, rngState, setRngState, synchronize,
+  arange,
+  call1,
+  callOp,
+  cat,
+  eye,
+  full,
+  gradOf,
+  grad,
+  liveTensors,
+  manualSeed,
+  noGrad,
+  enableGrad,
+  ones,
+  rand,
+  randn,
+  randperm,
+  stack,
+  tensor,
+  tidy,
+  keep,
+  where,
+  zeros,
+  Tensor,
+  getNumThreads,
+  setNumThreads,
+  backward,
+  cudaDevices,
+  engineInfo,
+  parseDevice,
+  rngState,
+  setRngState,
+  synchronize,
 } from '../src/tensor/index.js';
 import * as F from '../src/nn/functional.js';
 import { l2normalize, metricByName } from '../src/metric/metric.js';
 import { checkGradient } from './helpers/gradcheck.js';
 import { allNear } from './helpers/assert.js';
 
-
 test('elementwise math and broadcasting give known values', () => {
   tidy(() => {
-    const a = tensor([[1, 2, 3], [4, 5, 6]]);
+    const a = tensor([
+      [1, 2, 3],
+      [4, 5, 6],
+    ]);
     const b = tensor([10, 20, 30]);
     assert.deepEqual(a.add(b).toArray(), [11, 22, 33, 14, 25, 36]);
     assert.deepEqual(a.sub(1).mul(2).toArray(), [0, 2, 4, 6, 8, 10]);
-    assert.deepEqual(a.div(b).mul(10).toArray().map((x) => Math.round(x * 1e4) / 1e4), [1, 1, 1, 4, 2.5, 2]);
+    assert.deepEqual(
+      a
+        .div(b)
+        .mul(10)
+        .toArray()
+        .map((x) => Math.round(x * 1e4) / 1e4),
+      [1, 1, 1, 4, 2.5, 2],
+    );
     assert.deepEqual(a.pow(2).toArray(), [1, 4, 9, 16, 25, 36]);
     assert.deepEqual(tensor([-2, 0, 3]).sign().toArray(), [-1, 0, 1]);
     assert.deepEqual(tensor([-2, 0.5, 3]).clamp(0, 1).toArray(), [0, 0.5, 1]);
     assert.deepEqual(tensor([-2, 0.5, 3]).relu().toArray(), [0, 0.5, 3]);
     allNear(tensor([0, 1]).exp().toArray(), [1, Math.E]);
     allNear(tensor([4, 9]).sqrt().toArray(), [2, 3]);
-    assert.deepEqual(tensor([1, 5]).maximum(tensor([3, 2])).toArray(), [3, 5]);
+    assert.deepEqual(
+      tensor([1, 5])
+        .maximum(tensor([3, 2]))
+        .toArray(),
+      [3, 5],
+    );
     assert.deepEqual(tensor([1, 2]).rsub(1).toArray(), [0, -1]);
   });
 });
 
 test('reductions with dims, arg-reductions, topk and stable sort', () => {
   tidy(() => {
-    const a = tensor([[1, 5, 3], [4, 2, 6]]);
+    const a = tensor([
+      [1, 5, 3],
+      [4, 2, 6],
+    ]);
     assert.deepEqual(a.sum().toArray(), [21]);
     assert.deepEqual(a.sum(0).toArray(), [5, 7, 9]);
     assert.deepEqual(a.sum(1, true).shape, [2, 1]);
@@ -50,7 +96,12 @@ test('reductions with dims, arg-reductions, topk and stable sort', () => {
     // stable: equal keys keep their order
     assert.deepEqual(tensor([2, 1, 2, 1]).argsort().toArray(), [1, 3, 0, 2]);
     assert.deepEqual(tensor([2, 1, 2, 1]).argsort(-1, true).toArray(), [0, 2, 1, 3]);
-    allNear(tensor([[3, 4]]).norm(2, 1).toArray(), [5]);
+    allNear(
+      tensor([[3, 4]])
+        .norm(2, 1)
+        .toArray(),
+      [5],
+    );
     allNear(tensor([1, 2, 3, 4]).var().toArray(), [5 / 3]);
     allNear(tensor([0, 0]).logsumexp(0).toArray(), [Math.log(2)]);
     assert.deepEqual(tensor([1, 2, 3]).cumsum(0).toArray(), [1, 3, 6]);
@@ -81,7 +132,10 @@ test('shape ops, indexing, cat/stack/where', () => {
     assert.deepEqual(x.maskedFill(x.eq(2), -1).toArray(), [1, -1, 3]);
     assert.deepEqual(x.expand(2, 3).shape, [2, 3]);
     assert.deepEqual(x.repeat(2).toArray(), [1, 2, 3, 1, 2, 3]);
-    assert.deepEqual(x.chunk(3).map((c) => c.item()), [1, 2, 3]);
+    assert.deepEqual(
+      x.chunk(3).map((c) => c.item()),
+      [1, 2, 3],
+    );
     assert.deepEqual(eye(2).toArray(), [1, 0, 0, 1]);
     assert.deepEqual(full([2], 7).toArray(), [7, 7]);
     assert.deepEqual(x.lt(2).logicalOr(x.gt(2)).toArray(), [1, 0, 1]);
@@ -90,12 +144,47 @@ test('shape ops, indexing, cat/stack/where', () => {
 
 test('matmul, softmax, cdist, normalize and nn functionals give known values', () => {
   tidy(() => {
-    const a = tensor([[1, 2], [3, 4]]);
+    const a = tensor([
+      [1, 2],
+      [3, 4],
+    ]);
     assert.deepEqual(a.matmul(a).toArray(), [7, 10, 15, 22]);
-    allNear(tensor([0, Math.log(3)]).softmax(0).toArray(), [0.25, 0.75]);
-    allNear(tensor([0, Math.log(3)]).logSoftmax(0).toArray(), [Math.log(0.25), Math.log(0.75)]);
-    allNear(metricByName('E').pairwise(tensor([[0, 0], [3, 4]]), tensor([[0, 0], [6, 8]])).toArray(), [0, 10, 5, 5]);
-    allNear(l2normalize(tensor([[3, 4], [0, 0]])).toArray(), [0.6, 0.8, 0, 0]);
+    allNear(
+      tensor([0, Math.log(3)])
+        .softmax(0)
+        .toArray(),
+      [0.25, 0.75],
+    );
+    allNear(
+      tensor([0, Math.log(3)])
+        .logSoftmax(0)
+        .toArray(),
+      [Math.log(0.25), Math.log(0.75)],
+    );
+    allNear(
+      metricByName('E')
+        .pairwise(
+          tensor([
+            [0, 0],
+            [3, 4],
+          ]),
+          tensor([
+            [0, 0],
+            [6, 8],
+          ]),
+        )
+        .toArray(),
+      [0, 10, 5, 5],
+    );
+    allNear(
+      l2normalize(
+        tensor([
+          [3, 4],
+          [0, 0],
+        ]),
+      ).toArray(),
+      [0.6, 0.8, 0, 0],
+    );
     // conv with an all-ones 3x3 kernel and padding 1 on an all-ones image: 4 / 6 / 9 neighbours
     const y = F.conv2d(ones([1, 1, 3, 3]), ones([1, 1, 3, 3]), null, 1, 1);
     assert.deepEqual(y.toArray(), [4, 6, 4, 6, 9, 6, 4, 6, 4]);
@@ -103,7 +192,15 @@ test('matmul, softmax, cdist, normalize and nn functionals give known values', (
     assert.deepEqual(F.maxPool2d(img, 2).toArray(), [5, 7, 13, 15]);
     assert.deepEqual(F.avgPool2d(img, 2).toArray(), [2.5, 4.5, 10.5, 12.5]);
     assert.deepEqual(F.adaptiveAvgPool2d(img, 1).toArray(), [7.5]);
-    const lin = F.linear(tensor([[1, 1]]), tensor([[1, 2], [3, 4], [5, 6]]), tensor([0, 0, 1]));
+    const lin = F.linear(
+      tensor([[1, 1]]),
+      tensor([
+        [1, 2],
+        [3, 4],
+        [5, 6],
+      ]),
+      tensor([0, 0, 1]),
+    );
     assert.deepEqual(lin.toArray(), [3, 7, 12]);
   });
 });
@@ -175,9 +272,22 @@ test('tidy frees everything but the result; keep and dispose work; no leaks', ()
   assert.equal(liveTensors(), before);
   assert.throws(() => kept.b.add(1), /used after dispose/);
   // an exception inside tidy frees the scope too
-  assert.throws(() => tidy(() => { ones([3]); throw new Error('boom'); }), /boom/);
+  assert.throws(
+    () =>
+      tidy(() => {
+        ones([3]);
+        throw new Error('boom');
+      }),
+    /boom/,
+  );
   assert.equal(liveTensors(), before);
-  for (let i = 0; i < 200; i++) tidy(() => rand([64, 64]).matmul(rand([64, 64])).sum().item());
+  for (let i = 0; i < 200; i++)
+    tidy(() =>
+      rand([64, 64])
+        .matmul(rand([64, 64]))
+        .sum()
+        .item(),
+    );
   assert.equal(liveTensors(), before);
 });
 
@@ -268,5 +378,8 @@ test('devices: without a visible GPU, CUDA requests are refused with a message a
   assert.deepEqual(rngState('cpu'), s);
   const a = tidy(() => rand([3]).toArray());
   setRngState(s, 'cpu');
-  assert.deepEqual(tidy(() => rand([3]).toArray()), a);
+  assert.deepEqual(
+    tidy(() => rand([3]).toArray()),
+    a,
+  );
 });

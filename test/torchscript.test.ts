@@ -37,13 +37,18 @@ interface TinyReference {
 }
 const tiny = JSON.parse(readFileSync(fixture('tiny_embed.json'), 'utf8')) as TinyReference;
 
-
 test('a scripted model embeds as PyTorch does, under its own parameter and buffer names', () => {
   const model = ScriptedModel.load(fixture('tiny_embed.pt'), [1, 28, 28]);
   try {
     assert.equal(model.embeddingDim, 16);
-    assert.deepEqual(model.namedParameters().map(([n]) => n), tiny.parameters);
-    assert.deepEqual(model.namedBuffers().map(([n]) => n), tiny.buffers);
+    assert.deepEqual(
+      model.namedParameters().map(([n]) => n),
+      tiny.parameters,
+    );
+    assert.deepEqual(
+      model.namedBuffers().map(([n]) => n),
+      tiny.buffers,
+    );
     model.eval();
     const out = noGrad(() => tidy(() => model.forward(Tensor.fromTypedArray(new Float32Array(tiny.input), tiny.shape)).toArray()));
     assert.ok(maxAbsDiff(out, tiny.embedding) < 1e-5, 'embeddings differ from PyTorch');
@@ -144,7 +149,14 @@ test('a RobRank checkpoint imports as a run whose c2f2 embeds as PyTorch does', 
   const { model } = loadCheckpoint(out);
   try {
     const ref = (JSON.parse(readFileSync(fixture('robrank_c2f2.json'), 'utf8')) as { embedding: number[] }).embedding;
-    const out2 = noGrad(() => tidy(() => model.eval().forward(Tensor.fromTypedArray(new Float32Array(tiny.input), tiny.shape)).toArray()));
+    const out2 = noGrad(() =>
+      tidy(() =>
+        model
+          .eval()
+          .forward(Tensor.fromTypedArray(new Float32Array(tiny.input), tiny.shape))
+          .toArray(),
+      ),
+    );
     assert.ok(maxAbsDiff(out2, ref) < 1e-4);
   } finally {
     model.dispose();
@@ -153,7 +165,10 @@ test('a RobRank checkpoint imports as a run whose c2f2 embeds as PyTorch does', 
 });
 
 test('RobRank configs: hyper-parameters first, then --config or the log directory; the backbone must fit', () => {
-  const hp = new Map<string | number, string>([['dataset', 'fashion'], ['loss', 'ptripletN']]);
+  const hp = new Map<string | number, string>([
+    ['dataset', 'fashion'],
+    ['loss', 'ptripletN'],
+  ]);
   assert.equal(robrankConfig('x.ckpt', hp, 'c2f2', 'mnist:rc2f2p:ptripletE').defense.kind, 'act');
   assert.equal(robrankConfig('x.ckpt', hp, 'c2f2', 'mnist:rc2f2p:ptripletE').dataset, 'fashion');
   const fromDir = robrankConfig('/r/logs_cub-rres18ghmetsmi-ptripletN/lightning_logs/version_0/checkpoints/epoch=74.ckpt', undefined, 'resnet18');
@@ -193,8 +208,14 @@ before(async () => {
   const n = 192;
   const bytes = t.channels * t.height * t.width;
   slice = new InMemoryImageDataset({
-    name: 'fashion', split: 'test', source: 'first 192 test images', channels: t.channels, height: t.height, width: t.width,
-    pixels: t.pixels.slice(0, n * bytes), labels: t.labels.slice(0, n),
+    name: 'fashion',
+    split: 'test',
+    source: 'first 192 test images',
+    channels: t.channels,
+    height: t.height,
+    width: t.width,
+    pixels: t.pixels.slice(0, n * bytes),
+    labels: t.labels.slice(0, n),
   });
 });
 
@@ -221,7 +242,22 @@ test('train --model-file fine-tunes the scripted module; its model.pt loads in l
   // The user's file is read once: the run keeps its own copy, so deleting the original breaks nothing.
   const given = path.join(tmp, 'to-delete.pt');
   copyFileSync(fixture('tiny_embed.pt'), given);
-  const code = await trainCommand.run(['--dataset', 'fashion', '--model-file', given, '--epochs', '1', '--max-batches', '2', '--batch', '32', '--out', out, '--quiet', '--json']);
+  const code = await trainCommand.run([
+    '--dataset',
+    'fashion',
+    '--model-file',
+    given,
+    '--epochs',
+    '1',
+    '--max-batches',
+    '2',
+    '--batch',
+    '32',
+    '--out',
+    out,
+    '--quiet',
+    '--json',
+  ]);
   assert.equal(code, 0);
   rmSync(given);
   const { model: tuned, info } = loadCheckpoint(out);

@@ -22,11 +22,31 @@ const KILLS = Number(process.env.RANKSHIELD_KILLS ?? 4);
 // every kill lands in training (both epochs); one more kill then lands in the final evaluation.
 const STEPS = Math.max(12, 2 * KILLS);
 const trainArgs = (out: string): string[] => [
-  'train', '--dataset', 'fashion', '--epochs', String(EPOCHS), '--batch', '32', '--max-batches', String(STEPS), '--eval-every', '100',
-  '--checkpoint-every', String(EVERY), '--quiet', '--json', '--out', out,
+  'train',
+  '--dataset',
+  'fashion',
+  '--epochs',
+  String(EPOCHS),
+  '--batch',
+  '32',
+  '--max-batches',
+  String(STEPS),
+  '--eval-every',
+  '100',
+  '--checkpoint-every',
+  String(EVERY),
+  '--quiet',
+  '--json',
+  '--out',
+  out,
 ];
 
-interface Exit { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
+interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
 
 function start(args: string[]): { child: ChildProcess; exit: Promise<Exit> } {
   const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -40,12 +60,21 @@ function start(args: string[]): { child: ChildProcess; exit: Promise<Exit> } {
 
 const stepLines = (out: string): number => {
   const f = path.join(out, 'log.jsonl');
-  return existsSync(f) ? readFileSync(f, 'utf8').split('\n').filter((l) => l.includes('"event":"step"')).length : 0;
+  return existsSync(f)
+    ? readFileSync(f, 'utf8')
+        .split('\n')
+        .filter((l) => l.includes('"event":"step"')).length
+    : 0;
 };
 /** Whether process `pid` has logged its start (fresh or resumed): its signal handlers are in place. */
 const startedBy = (out: string, pid: number): boolean => {
   const f = path.join(out, 'log.jsonl');
-  return existsSync(f) && readFileSync(f, 'utf8').split('\n').some((l) => /"event":"(start|resume)"/.test(l) && l.includes(`"pid":${pid}`));
+  return (
+    existsSync(f) &&
+    readFileSync(f, 'utf8')
+      .split('\n')
+      .some((l) => /"event":"(start|resume)"/.test(l) && l.includes(`"pid":${pid}`))
+  );
 };
 /** Whether the committed checkpoint says the final evaluation is running (the sidecar only: polled often). */
 const pendingEval = (out: string): boolean => {
@@ -156,8 +185,13 @@ test('kill -9 at random points, then resume: no torn checkpoint, at most one int
   assert.equal(committedModel(out), committedModel(reference), 'final weights differ from the uninterrupted run');
   assert.deepEqual(JSON.parse(last.stdout.trim().split('\n').pop()!)['R@1'], JSON.parse(ref.stdout.trim().split('\n').pop()!)['R@1']);
   // The log describes exactly the training that counts: each step once.
-  const steps = readFileSync(path.join(out, 'log.jsonl'), 'utf8').split('\n').filter((l) => l.includes('"event":"step"'));
-  assert.deepEqual(steps.map((l) => (JSON.parse(l) as { step: number }).step), Array.from({ length: total }, (_, k) => k));
+  const steps = readFileSync(path.join(out, 'log.jsonl'), 'utf8')
+    .split('\n')
+    .filter((l) => l.includes('"event":"step"'));
+  assert.deepEqual(
+    steps.map((l) => (JSON.parse(l) as { step: number }).step),
+    Array.from({ length: total }, (_, k) => k),
+  );
 });
 
 test('two trainings on one directory: the second is refused while the first holds it; SIGTERM stops the first with 143', async () => {

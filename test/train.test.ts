@@ -47,7 +47,10 @@ test('training writes complete checkpoints and resuming equals an uninterrupted 
   for (const f of ['model.safetensors', 'checkpoint.json', 'checkpoints', 'log.jsonl', 'report.json', 'report.md']) {
     assert.ok(existsSync(path.join(a, f)), `${f} missing`);
   }
-  assert.deepEqual(readdirSync(a).filter((f) => f.includes('.tmp')), []);
+  assert.deepEqual(
+    readdirSync(a).filter((f) => f.includes('.tmp')),
+    [],
+  );
   assert.ok(full.final['R@1'] > 0.3, `R@1 after 12 tiny steps should beat chance (0.1), got ${full.final['R@1']}`);
 
   const b = tmp();
@@ -56,7 +59,10 @@ test('training writes complete checkpoints and resuming equals an uninterrupted 
   assert.equal(resumed.epochs.length, 1);
   // the report of the resumed run still covers both epochs (read back from log.jsonl)
   const report = JSON.parse(readFileSync(path.join(b, 'report.json'), 'utf8')) as { epochs: { epoch: number }[] };
-  assert.deepEqual(report.epochs.map((e) => e.epoch), [0, 1]);
+  assert.deepEqual(
+    report.epochs.map((e) => e.epoch),
+    [0, 1],
+  );
   const wa = loadCheckpoint(a);
   const wb = loadCheckpoint(b);
   for (const [k, t] of wa.model.stateDict()) {
@@ -73,19 +79,26 @@ test('CLI: train --json and eval --json print the metrics; bad options are usage
   const orig = console.log;
   console.log = (s: unknown) => void logs.push(String(s));
   try {
-    assert.equal(await main(['train', 'fashion:rc2f2:ptripletN', '--epochs', '1', '--batch', '32', '--max-batches', '3', '--out', out, '--json', '--quiet']), 0);
+    assert.equal(
+      await main(['train', 'fashion:rc2f2:ptripletN', '--epochs', '1', '--batch', '32', '--max-batches', '3', '--out', out, '--json', '--quiet']),
+      0,
+    );
     assert.equal(await main(['eval', out, '--json']), 0);
   } finally {
     console.log = orig;
   }
   const { intervals, bootstrap, estimator, queries, ...m } = JSON.parse(logs[logs.length - 1]!) as Record<string, number> & {
-    intervals: Record<string, { lo: number; hi: number }>; bootstrap: unknown; estimator: string; queries: number;
+    intervals: Record<string, { lo: number; hi: number }>;
+    bootstrap: unknown;
+    estimator: string;
+    queries: number;
   };
   assert.deepEqual(Object.keys(m), ['R@1', 'R@2', 'mAP', 'mAP@10', 'mAP@R', 'NMI']);
   for (const v of Object.values(m)) assert.ok(v >= 0 && v <= 1);
   // Each metric's 95 % interval, same keys, around its point (a per-query bootstrap over the 10,000 test images).
   assert.deepEqual(Object.keys(intervals), Object.keys(m));
-  for (const [k, i] of Object.entries(intervals)) assert.ok(i.lo <= i.hi && i.lo <= m[k]! + 0.01 && i.hi >= m[k]! - 0.01 && i.hi - i.lo < 0.05, `${k} ${JSON.stringify(i)} around ${m[k]}`);
+  for (const [k, i] of Object.entries(intervals))
+    assert.ok(i.lo <= i.hi && i.lo <= m[k]! + 0.01 && i.hi >= m[k]! - 0.01 && i.hi - i.lo < 0.05, `${k} ${JSON.stringify(i)} around ${m[k]}`);
   assert.deepEqual(bootstrap, { resamples: 1000, seed: 0, confidence: 0.95, unit: 'query' });
   assert.equal(estimator, 'mean of batch means');
   assert.equal(queries, 10000);
@@ -100,8 +113,16 @@ test('CLI: train --json and eval --json print the metrics; bad options are usage
 // ------------------------------------------------------------------ robustness over training (--keep-every, swipe --epochs)
 
 test('--keep-every keeps exactly epochs N, 2N, … and the last as verified commits; resuming keeps the same ones, bit for bit; their swipes are stored and not redone', async () => {
-  assert.deepEqual([0, 1, 2, 3, 4].filter((e) => keepsEpoch(2, e, 5)).map((e) => e + 1), [2, 4, 5], 'every 2nd and the last');
-  assert.deepEqual([0, 1, 2].filter((e) => keepsEpoch(1, e, 3)).map((e) => e + 1), [1, 2, 3], '--trail: every epoch');
+  assert.deepEqual(
+    [0, 1, 2, 3, 4].filter((e) => keepsEpoch(2, e, 5)).map((e) => e + 1),
+    [2, 4, 5],
+    'every 2nd and the last',
+  );
+  assert.deepEqual(
+    [0, 1, 2].filter((e) => keepsEpoch(1, e, 3)).map((e) => e + 1),
+    [1, 2, 3],
+    '--trail: every epoch',
+  );
   const root = await fashionSlice(path.join(tmp(), 'fashion'), { train: 1000, test: 128 });
   const config = { ...quick, root, maxBatches: 2, evalEvery: 100 };
   const full = tmp();
@@ -109,7 +130,13 @@ test('--keep-every keeps exactly epochs N, 2N, … and the last as verified comm
   assert.deepEqual(readdirSync(path.join(full, 'epochs')).sort(), ['0002', '0004']);
   assert.equal(readdirSync(path.join(full, 'checkpoints')).length, 2, 'pruning still keeps only the newest two commits');
   const kept = keptEpochs(full);
-  assert.deepEqual(kept.map((k) => [k.epoch, k.path, k.problem]), [[2, 'epochs/0002', null], [4, 'epochs/0004', null]]);
+  assert.deepEqual(
+    kept.map((k) => [k.epoch, k.path, k.problem]),
+    [
+      [2, 'epochs/0002', null],
+      [4, 'epochs/0004', null],
+    ],
+  );
   // Each kept commit holds its own evaluation (kept epochs are always evaluated) and verifies on its own.
   const info2 = readCheckpoint(path.join(full, 'epochs', '0002')).info;
   assert.equal(info2.epoch, 1);
@@ -117,9 +144,15 @@ test('--keep-every keeps exactly epochs N, 2N, … and the last as verified comm
   // Resumed: 2 epochs, then on to 4 — the same kept epochs with the same model SHA-256.
   const resumed = tmp();
   await train({ config: { ...config, epochs: 2 }, outDir: resumed, keepEvery: 2 });
-  await assert.rejects(train({ config: { ...config, epochs: 4 }, outDir: resumed, resume: true, keepEvery: 3 }), /started with --keep-every 2, not --keep-every 3/);
+  await assert.rejects(
+    train({ config: { ...config, epochs: 4 }, outDir: resumed, resume: true, keepEvery: 3 }),
+    /started with --keep-every 2, not --keep-every 3/,
+  );
   await train({ config: { ...config, epochs: 4 }, outDir: resumed, resume: true });
-  assert.deepEqual(keptEpochs(resumed).map((k) => [k.epoch, k.sha256, k.problem]), kept.map((k) => [k.epoch, k.sha256, null]));
+  assert.deepEqual(
+    keptEpochs(resumed).map((k) => [k.epoch, k.sha256, k.problem]),
+    kept.map((k) => [k.epoch, k.sha256, null]),
+  );
   // A flipped byte in a kept model is named.
   const victim = path.join(resumed, 'epochs', '0002', 'model.safetensors');
   const bytes = readFileSync(victim);
@@ -133,7 +166,9 @@ test('--keep-every keeps exactly epochs N, 2N, … and the last as verified comm
   const profile: Profile = { ...rob28, name: 'rob28-quick', runs: rob28.runs.map((r) => ({ ...r, budget: { ...r.budget, steps: 2 } })) };
   const first = await swipeKeptEpochs(full, [2], { profile, maxIter: 1 });
   assert.deepEqual([first.swiped, first.reused], [[2], []]);
-  const stored = JSON.parse(readFileSync(path.join(full, 'swipe-epochs', 'rob28-quick', 'epoch-2.json'), 'utf8')) as { result: { attacks: Record<string, number>; ERS: number } };
+  const stored = JSON.parse(readFileSync(path.join(full, 'swipe-epochs', 'rob28-quick', 'epoch-2.json'), 'utf8')) as {
+    result: { attacks: Record<string, number>; ERS: number };
+  };
   const direct = loadCheckpoint(path.join(full, 'epochs', '0002'));
   try {
     const data = await openDataset('fashion', { root });
@@ -147,7 +182,10 @@ test('--keep-every keeps exactly epochs N, 2N, … and the last as verified comm
   const second = await swipeKeptEpochs(full, [2, 4], { profile, maxIter: 1 });
   assert.deepEqual([second.swiped, second.reused], [[4], [2]], 'a rerun swipes only what is missing');
   assert.equal(statSync(path.join(full, 'swipe-epochs', 'rob28-quick', 'epoch-2.json')).mtimeMs, mtime, 'epoch 2 was not rewritten');
-  assert.deepEqual(second.table.rows.map((r) => r.epoch), [2, 4]);
+  assert.deepEqual(
+    second.table.rows.map((r) => r.epoch),
+    [2, 4],
+  );
   assert.equal(second.table.rows[0]!.ERS, stored.result.ERS);
   assert.match(readFileSync(second.files.svg, 'utf8'), /Robustness scores per kept epoch/);
   assert.match(readFileSync(second.files.page, 'utf8'), /<table data-testid="trail">.*<th scope="row">2<\/th>.*<th scope="row">4<\/th>/s);

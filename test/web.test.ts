@@ -16,16 +16,22 @@ const BUILT = path.join(ROOT, 'dist', 'src', 'web');
 
 /** Every module specifier a compiled file loads: static imports and re-exports, dynamic imports. */
 function specifiers(js: string): string[] {
-  return [...js.matchAll(/(?:^|\n)\s*(?:import|export)\b[^'";]*?from\s*'([^']+)'|(?:^|\n)\s*import\s*'([^']+)'|import\(\s*'([^']+)'\s*\)/g)].map((m) => (m[1] ?? m[2] ?? m[3])!);
+  return [...js.matchAll(/(?:^|\n)\s*(?:import|export)\b[^'";]*?from\s*'([^']+)'|(?:^|\n)\s*import\s*'([^']+)'|import\(\s*'([^']+)'\s*\)/g)].map(
+    (m) => (m[1] ?? m[2] ?? m[3])!,
+  );
 }
 
 test('src/web compiles with its own tsconfig (DOM types, the service answer types)', () => {
-  const r = spawnSync(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(SOURCES, 'tsconfig.json')], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(SOURCES, 'tsconfig.json')], {
+    encoding: 'utf8',
+  });
   assert.equal(r.status, 0, `tsc -p src/web/tsconfig.json:\n${r.stdout}${r.stderr}`);
 });
 
 test('the compiled page loads only its own modules, and every one is there', () => {
-  const modules = readdirSync(SOURCES).filter((n) => n.endsWith('.ts')).map((n) => n.replace(/\.ts$/, '.js'));
+  const modules = readdirSync(SOURCES)
+    .filter((n) => n.endsWith('.ts'))
+    .map((n) => n.replace(/\.ts$/, '.js'));
   assert.ok(modules.includes('app.js') && modules.length >= 6, `src/web holds ${modules.join(', ')}`);
   assert.match(readFileSync(path.join(SOURCES, 'index.html'), 'utf8'), /<script type="module" src="app\.js"><\/script>/);
   const problems: string[] = [];
@@ -44,5 +50,9 @@ test('the compiled page loads only its own modules, and every one is there', () 
 });
 
 test('the import check sees static, bare and dynamic imports (a value import of the service would be caught)', () => {
-  assert.deepEqual(specifiers("import { x } from '../serve/answers.js';\nimport './dom.js';\nconst m = await import('./gone.js');"), ['../serve/answers.js', './dom.js', './gone.js']);
+  assert.deepEqual(specifiers("import { x } from '../serve/answers.js';\nimport './dom.js';\nconst m = await import('./gone.js');"), [
+    '../serve/answers.js',
+    './dom.js',
+    './gone.js',
+  ]);
 });

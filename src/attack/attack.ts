@@ -120,7 +120,13 @@ export interface AttackBatchOptions {
  * keeps its run with the lowest objective), measure on the attacked model.
  * Frees everything it creates; the contexts stay the caller's.
  */
-export function attackBatch<S extends Selection>(model: EmbeddingModel, attack: RankingAttack<S>, ctx: BatchContext, budget: PgdBudget, o: AttackBatchOptions = {}): AttackBatchResult {
+export function attackBatch<S extends Selection>(
+  model: EmbeddingModel,
+  attack: RankingAttack<S>,
+  ctx: BatchContext,
+  budget: PgdBudget,
+  o: AttackBatchOptions = {},
+): AttackBatchResult {
   checkBudget(budget, attack.kind);
   const method = methodEntry(o.method ?? 'pgd');
   checkMethodNorm(method, budget);
@@ -172,9 +178,7 @@ export function attackBatch<S extends Selection>(model: EmbeddingModel, attack: 
       }
       const better = Array.from(score, (v, i) => v < best![i]!);
       for (let i = 0; i < score.length; i++) if (better[i]) best![i] = score[i]!;
-      const merged = noGrad(() =>
-        tidy(() => where(perImageMask(better, ctx.images), r.adversarial, adversarialImages!)),
-      );
+      const merged = noGrad(() => tidy(() => where(perImageMask(better, ctx.images), r.adversarial, adversarialImages!)));
       dispose([r.adversarial, adversarialImages]);
       adversarialImages = merged;
     }

@@ -27,7 +27,12 @@ export interface ThreatBall {
 
 /** [B, 1, …, 1] per-image Euclidean norms of a batch, to broadcast over it. */
 export function imageNorms(x: Tensor): Tensor {
-  return tidy(() => x.flatten(1).norm(2, 1).reshape(x.shape[0]!, ...x.shape.slice(1).map(() => 1)));
+  return tidy(() =>
+    x
+      .flatten(1)
+      .norm(2, 1)
+      .reshape(x.shape[0]!, ...x.shape.slice(1).map(() => 1)),
+  );
 }
 
 /** Each image's perturbation x − x0 scaled into the L2 ball of radius ε (unchanged when inside), no [0,1] clip. */
@@ -53,7 +58,10 @@ export function threatBall(x0: Tensor, epsilon: number, norm?: Norm): ThreatBall
             const b = x0.shape[0]!;
             const d = x0.numel / b;
             const z = randn(x0.shape, { device: x0.device }).to(x0.dtype);
-            const radius = rand([b, ...x0.shape.slice(1).map(() => 1)], { device: x0.device }).to(x0.dtype).pow(1 / d).mul(epsilon);
+            const radius = rand([b, ...x0.shape.slice(1).map(() => 1)], { device: x0.device })
+              .to(x0.dtype)
+              .pow(1 / d)
+              .mul(epsilon);
             return x0.add(z.div(imageNorms(z).clampMin(TINY)).mul(radius)).clamp(0, 1);
           }),
         ),
@@ -66,7 +74,18 @@ export function threatBall(x0: Tensor, epsilon: number, norm?: Norm): ThreatBall
     norm: n,
     direction: (g) => g.sign(),
     project: (x) => x.clampTensor(lower, upper),
-    randomPoint: () => noGrad(() => tidy(() => x0.add(rand(x0.shape, { device: x0.device }).mul(2 * epsilon).sub(epsilon)).clampTensor(lower, upper))),
+    randomPoint: () =>
+      noGrad(() =>
+        tidy(() =>
+          x0
+            .add(
+              rand(x0.shape, { device: x0.device })
+                .mul(2 * epsilon)
+                .sub(epsilon),
+            )
+            .clampTensor(lower, upper),
+        ),
+      ),
     dispose: () => {
       lower.dispose();
       upper.dispose();

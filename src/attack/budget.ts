@@ -69,7 +69,9 @@ export function asPixels(x: number): string {
  * of the size randomized smoothing certifies (docs/certification.md), step α = ε/4 (a path of η·α = 8ε,
  * room to turn around inside the ball).
  */
-export const BUDGETS: Readonly<Record<ImageScale, { readonly training: Readonly<PgdBudget>; readonly attack: Readonly<PgdBudget>; readonly attackL2: Readonly<PgdBudget> }>> = {
+export const BUDGETS: Readonly<
+  Record<ImageScale, { readonly training: Readonly<PgdBudget>; readonly attack: Readonly<PgdBudget>; readonly attackL2: Readonly<PgdBudget> }>
+> = {
   small: {
     training: { epsilon: pixels(77), alpha: pixels(3), steps: 32 },
     attack: { epsilon: pixels(77), alpha: pixels(3), steps: 32 },

@@ -116,4 +116,3 @@ export function selfMaskedDistances(ctx: BatchContext): Tensor {
 
 /** The value RobRank writes over the self distance to take it out of a ranking. */
 export const SELF_MASK_DISTANCE = 1e38;
-

@@ -24,7 +24,8 @@ export interface EmbeddingShiftOptions {
  */
 export function embeddingShiftAttack(options: EmbeddingShiftOptions = {}): RankingAttack<Record<string, never>> {
   const distanceAt = options.distanceAt ?? 'last-iteration-start';
-  if (distanceAt !== 'last-iteration-start' && distanceAt !== 'final') throw new Error(`ES: distanceAt must be 'last-iteration-start' or 'final', got '${String(distanceAt)}'`);
+  if (distanceAt !== 'last-iteration-start' && distanceAt !== 'final')
+    throw new Error(`ES: distanceAt must be 'last-iteration-start' or 'final', got '${String(distanceAt)}'`);
   return {
     kind: 'ES',
     reports: ['ES:D', 'ES:R'],

@@ -12,7 +12,10 @@ import { SELF_MASK_DISTANCE } from './context.js';
 export function candidatePrank(candidates: Tensor, queries: Tensor, queryToGallery: Tensor, metric: Metric): Tensor {
   return tidy(() => {
     const [b, w, d] = queries.shape as [number, number, number];
-    const c = candidates.unsqueeze(1).expand(b, w, d).reshape(b * w, d);
+    const c = candidates
+      .unsqueeze(1)
+      .expand(b, w, d)
+      .reshape(b * w, d);
     const toCandidate = metric.rows(c, queries.reshape(b * w, d)).view(b, w, 1);
     return queryToGallery.lt(toCandidate).float().mean(2).mean(1);
   });

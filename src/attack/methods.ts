@@ -92,7 +92,7 @@ export const METHODS: readonly MethodEntry[] = [
   },
   {
     name: 'apgd',
-    summary: 'APGD: the step starts at 2ε and halves where an image stagnates, momentum 0.75, each image\'s best point kept (no α)',
+    summary: "APGD: the step starts at 2ε and halves where an image stagnates, momentum 0.75, each image's best point kept (no α)",
     gradients: true,
     norms: ['linf', 'l2'],
     honours: ['restarts'],
@@ -123,7 +123,13 @@ export const METHODS: readonly MethodEntry[] = [
     honours: ['samples', 'sigmaFraction'],
     cost: (b, s) => ({ forward: s.samples * b.steps + 1, backward: 0 }),
     run(o) {
-      const r = nesSearch({ images: o.images, ...o.budget, samples: o.settings.samples, sigma: o.settings.sigmaFraction * o.budget.epsilon, objective: (x, it) => o.objective(x, it).perQuery });
+      const r = nesSearch({
+        images: o.images,
+        ...o.budget,
+        samples: o.settings.samples,
+        sigma: o.settings.sigmaFraction * o.budget.epsilon,
+        objective: (x, it) => o.objective(x, it).perQuery,
+      });
       return { adversarial: r.adversarial, values: [], forwards: r.forwards, backwards: 0, lastIterationIsFinal: false };
     },
   },
@@ -142,7 +148,12 @@ export function methodEntry(name: string): MethodEntry {
 /** Throws unless the method searches balls of the budget's norm (the message names the methods that do). */
 export function checkMethodNorm(m: MethodEntry, budget: PgdBudget): void {
   const norm = normOf(budget);
-  if (!m.norms.includes(norm)) throw new Error(`attack method ${m.name} searches only ${m.norms.join(', ')} balls; for --norm ${norm} use ${METHODS.filter((e) => e.norms.includes(norm)).map((e) => e.name).join(' or ')}`);
+  if (!m.norms.includes(norm))
+    throw new Error(
+      `attack method ${m.name} searches only ${m.norms.join(', ')} balls; for --norm ${norm} use ${METHODS.filter((e) => e.norms.includes(norm))
+        .map((e) => e.name)
+        .join(' or ')}`,
+    );
 }
 
 /** Settings with the defaults filled in and each value checked (the field named in the error). */

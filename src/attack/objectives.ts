@@ -35,7 +35,10 @@ export type RankDirection = '+' | '-';
 export function candidateAttackObjective(candidates: Tensor, queries: Tensor, queryToGallery: Tensor, metric: Metric, direction: RankDirection): Objective {
   return tidy(() => {
     const [b, w, d] = queries.shape as [number, number, number];
-    const c = candidates.unsqueeze(1).expand(b, w, d).reshape(b * w, d);
+    const c = candidates
+      .unsqueeze(1)
+      .expand(b, w, d)
+      .reshape(b * w, d);
     const toCandidate = metric.rows(c, queries.reshape(b * w, d)).view(b, w, 1);
     const gap = direction === '+' ? toCandidate.sub(queryToGallery) : queryToGallery.sub(toCandidate);
     return hingeMeans(gap);

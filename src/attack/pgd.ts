@@ -50,7 +50,11 @@ export function validateImages(images: Tensor): void {
 
 /** A boolean mask [B, 1, …, 1] (broadcasting over an image batch like `like`) from one flag per image. */
 export function perImageMask(flags: readonly boolean[], like: Tensor): Tensor {
-  return tidy(() => tensor(flags.map(Number), [flags.length, ...like.shape.slice(1).map(() => 1)]).to(like.device).gt(0.5));
+  return tidy(() =>
+    tensor(flags.map(Number), [flags.length, ...like.shape.slice(1).map(() => 1)])
+      .to(like.device)
+      .gt(0.5),
+  );
 }
 
 /**

@@ -81,8 +81,24 @@ export const PROFILES: Readonly<Record<string, Profile>> = {
     batchSize: BATCH_224,
     // CA and SPQA use different budgets at ε = 0.01 (η 24 vs 10).
     runs: [
-      ...curveRuns([{ epsilon: 0.01, alpha: ALPHA_1, steps: 24 }, { epsilon: 0.03, alpha: ALPHA_1, steps: 15 }, { epsilon: 0.06, alpha: 0.006, steps: 20 }], SIZES, false),
-      ...curveRuns([{ epsilon: 0.01, alpha: ALPHA_1, steps: 10 }, { epsilon: 0.03, alpha: ALPHA_1, steps: 15 }, { epsilon: 0.06, alpha: 0.006, steps: 20 }], SIZES, true).filter((r) => r.attack.startsWith('SPQA')),
+      ...curveRuns(
+        [
+          { epsilon: 0.01, alpha: ALPHA_1, steps: 24 },
+          { epsilon: 0.03, alpha: ALPHA_1, steps: 15 },
+          { epsilon: 0.06, alpha: 0.006, steps: 20 },
+        ],
+        SIZES,
+        false,
+      ),
+      ...curveRuns(
+        [
+          { epsilon: 0.01, alpha: ALPHA_1, steps: 10 },
+          { epsilon: 0.03, alpha: ALPHA_1, steps: 15 },
+          { epsilon: 0.06, alpha: 0.006, steps: 20 },
+        ],
+        SIZES,
+        true,
+      ).filter((r) => r.attack.startsWith('SPQA')),
     ],
   },
   qccurve28: curveProfile(
@@ -119,7 +135,8 @@ export function getProfile(name: string): Profile {
  */
 export function profileWithNorm(profile: Profile, norm: Norm, imageSide: number, budget?: PgdBudget): Profile {
   if (norm === 'linf') return profile;
-  if (!Object.values(ERS_PROFILES).includes(profile.name)) throw new Error(`profile ${profile.name} is an L∞ ε-sweep; --norm l2 runs with an ERS profile (${Object.values(ERS_PROFILES).join(', ')})`);
+  if (!Object.values(ERS_PROFILES).includes(profile.name))
+    throw new Error(`profile ${profile.name} is an L∞ ε-sweep; --norm l2 runs with an ERS profile (${Object.values(ERS_PROFILES).join(', ')})`);
   const b = checkBudget(budget ?? BUDGETS[imageScale(imageSide)].attackL2, `profile ${profile.name}, L2`);
   return { ...profile, name: `${profile.name}-l2`, runs: profile.runs.map((r) => ({ ...r, budget: b })) };
 }

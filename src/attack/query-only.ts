@@ -57,7 +57,7 @@ export function squareSearch(o: { images: Tensor; epsilon: number; queries: numb
     const stripes = tidy(() => x0.add(signs([b, c, 1, w]).mul(o.epsilon)).clampTensor(lower, upper));
     const striped = tidy(() => o.objective(stripes, 0).toArray());
     const useStripes = striped.map((v, k) => v < clean[k]!);
-    let best = Float64Array.from(striped, (v, k) => (useStripes[k] ? v : clean[k]!));
+    const best = Float64Array.from(striped, (v, k) => (useStripes[k] ? v : clean[k]!));
     let x = tidy(() => where(perImageMask(useStripes, x0), stripes, x0));
     stripes.dispose();
     try {
@@ -129,7 +129,9 @@ export function nesSearch(o: PgdBudget & { images: Tensor; samples: number; sigm
     let x = x0.clone();
     try {
       for (let it = 0; it < o.steps; it++) {
-        const next = tidy(() => x.sub(nesGradient(o.objective, x, { samples: o.samples, sigma: o.sigma, iteration: it }).sign().mul(o.alpha)).clampTensor(lower, upper));
+        const next = tidy(() =>
+          x.sub(nesGradient(o.objective, x, { samples: o.samples, sigma: o.sigma, iteration: it }).sign().mul(o.alpha)).clampTensor(lower, upper),
+        );
         x.dispose();
         x = next;
       }

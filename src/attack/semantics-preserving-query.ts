@@ -84,7 +84,10 @@ export function semanticsPreservingQueryAttack(direction: RankDirection, options
         // G = the best-ranked 5 of the entries left over (sorting positions = sorting by clean rank).
         const positions = permutedTopPositions(ctx);
         const candidates = ctx.ranking.gather(1, positions.narrow(1, 0, m));
-        const rest = positions.narrow(1, m, ctx.topCount - m).sort(1)[0].narrow(1, 0, SPQA_GROUND_TRUTH);
+        const rest = positions
+          .narrow(1, m, ctx.topCount - m)
+          .sort(1)[0]
+          .narrow(1, 0, SPQA_GROUND_TRUTH);
         return { candidates, groundTruth: ctx.ranking.gather(1, rest) };
       });
     },

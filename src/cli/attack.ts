@@ -12,7 +12,19 @@ import { attackColumn, formatAttackValue, robustPhrase } from '../eval/columns.j
 import { DATA_ROOT_SECTION, MODEL_SOURCE_SECTION, openModelSource } from './model-source.js';
 import { UsageError, type Command } from './command.js';
 import {
-  applyThreads, DEVICE_OPTION, MAX_BATCHES_OPTION, deviceFlag, flagBool, flagNumber, flagString, mergeSections, OUTPUT_OPTIONS, parseOptions, showProgress, THREADS_OPTION, usageText,
+  applyThreads,
+  DEVICE_OPTION,
+  MAX_BATCHES_OPTION,
+  deviceFlag,
+  flagBool,
+  flagNumber,
+  flagString,
+  mergeSections,
+  OUTPUT_OPTIONS,
+  parseOptions,
+  showProgress,
+  THREADS_OPTION,
+  usageText,
   type OptionSection,
 } from './args.js';
 
@@ -32,9 +44,19 @@ const SECTIONS: readonly OptionSection[] = [
       size: { kind: 'int', value: 'W|M', min: 1, help: 'W, queries per candidate (CA), or M, candidates per query (QA, SPQA)   (1)' },
       'max-batches': MAX_BATCHES_OPTION,
       seed: { kind: 'int', value: 'S', min: 0, help: "seed of the attack's random choices", default: '0' },
-      'gtm-target': { kind: 'string', choices: ['reference-bug', 'intended'], help: "GTM's target: the reference code's index bug or the intended one", default: 'reference-bug' },
+      'gtm-target': {
+        kind: 'string',
+        choices: ['reference-bug', 'intended'],
+        help: "GTM's target: the reference code's index bug or the intended one",
+        default: 'reference-bug',
+      },
       'ltm-exclude-self': { kind: 'boolean', help: "LTM: leave the query's clean self out of the same-class minimum" },
-      'es-distance-at': { kind: 'string', choices: ['last-iteration-start', 'final'], help: 'ES: which embedding ES:D measures', default: 'last-iteration-start' },
+      'es-distance-at': {
+        kind: 'string',
+        choices: ['last-iteration-start', 'final'],
+        help: 'ES: which embedding ES:D measures',
+        default: 'last-iteration-start',
+      },
       'xi-rate': { kind: 'number', value: 'K', above: 0, help: "SPQA's k in ξ = exp(k·J_sp) (default: the dataset's value, e.g. 4e4 for Fashion)" },
     },
   },
@@ -46,7 +68,11 @@ const SECTIONS: readonly OptionSection[] = [
     title: 'output',
     options: {
       ...OUTPUT_OPTIONS,
-      'save-images': { kind: 'string', value: 'DIR', help: 'also write, for the first --save-count images of the first query batch,\nINDEX-query.png, INDEX-perturbation-xS.png (pixel = 0.5 + S·δ), INDEX-adversarial.png\nand rankings.json (top-10 neighbours before and after: index, label, distance)' },
+      'save-images': {
+        kind: 'string',
+        value: 'DIR',
+        help: 'also write, for the first --save-count images of the first query batch,\nINDEX-query.png, INDEX-perturbation-xS.png (pixel = 0.5 + S·δ), INDEX-adversarial.png\nand rankings.json (top-10 neighbours before and after: index, label, distance)',
+      },
       'save-count': { kind: 'int', value: 'N', min: 1, help: 'how many images --save-images writes', default: String(SAVE_COUNT) },
       ...THREADS_OPTION,
       ...DEVICE_OPTION,
@@ -125,9 +151,22 @@ Progress bars go to stderr; --quiet or --json turn them off. The last line of ou
       console.log(JSON.stringify({ attack: kind, budget, queries, batches, attacks, benignRecallAt1, seconds }));
       if (saveImages !== undefined) {
         // The first query batch again, attacked exactly as above (same seed), keeping its images.
-        const ex = await attackExamples(model, data.test, metric, { run: profile.runs[0]!, batchSize: profile.batchSize, seed: flagNumber(p, 'seed'), attackOptions });
+        const ex = await attackExamples(model, data.test, metric, {
+          run: profile.runs[0]!,
+          batchSize: profile.batchSize,
+          seed: flagNumber(p, 'seed'),
+          attackOptions,
+        });
         try {
-          const { files } = await saveAttackImages(saveImages, { attack: kind, budget, clean: ex.clean, examples: ex.examples, indices: ex.indices, labels: data.test.labels, limit: saveCount });
+          const { files } = await saveAttackImages(saveImages, {
+            attack: kind,
+            budget,
+            clean: ex.clean,
+            examples: ex.examples,
+            indices: ex.indices,
+            labels: data.test.labels,
+            limit: saveCount,
+          });
           process.stderr.write(`rankshield attack: ${files.length} files in ${saveImages} (query, amplified perturbation, adversarial query; rankings.json)\n`);
         } finally {
           ex.clean.dispose();

@@ -12,8 +12,18 @@ const ATTACK_224 = BUDGETS.large.attack;
 
 /** --epsilon, --alpha, --steps; fractions such as 8/255 are accepted (util/options.ts). */
 export const BUDGET_OPTIONS = {
-  epsilon: { kind: 'number', value: 'E', min: 0, help: `radius in pixel units: L∞ in [0, 1], e.g. 8/255   (rob28: ${asPixels(ATTACK_28.epsilon)}; rob224: ${asPixels(ATTACK_224.epsilon)});\nwith --norm l2 the L2 radius   (${BUDGETS.small.attackL2.epsilon} for 28×28, ${BUDGETS.large.attackL2.epsilon} for 224×224)` },
-  alpha: { kind: 'number', value: 'A', above: 0, help: `PGD step in pixel units: L∞ in (0, 1]   (rob28: ${asPixels(ATTACK_28.alpha)}; rob224: ${asPixels(ATTACK_224.alpha)});\nwith --norm l2 the step's L2 length   (${BUDGETS.small.attackL2.alpha} for 28×28, ${BUDGETS.large.attackL2.alpha} for 224×224)` },
+  epsilon: {
+    kind: 'number',
+    value: 'E',
+    min: 0,
+    help: `radius in pixel units: L∞ in [0, 1], e.g. 8/255   (rob28: ${asPixels(ATTACK_28.epsilon)}; rob224: ${asPixels(ATTACK_224.epsilon)});\nwith --norm l2 the L2 radius   (${BUDGETS.small.attackL2.epsilon} for 28×28, ${BUDGETS.large.attackL2.epsilon} for 224×224)`,
+  },
+  alpha: {
+    kind: 'number',
+    value: 'A',
+    above: 0,
+    help: `PGD step in pixel units: L∞ in (0, 1]   (rob28: ${asPixels(ATTACK_28.alpha)}; rob224: ${asPixels(ATTACK_224.alpha)});\nwith --norm l2 the step's L2 length   (${BUDGETS.small.attackL2.alpha} for 28×28, ${BUDGETS.large.attackL2.alpha} for 224×224)`,
+  },
   steps: { kind: 'int', value: 'N', min: 1, help: `PGD iterations η   (rob28: ${ATTACK_28.steps}; rob224: ${ATTACK_224.steps})` },
 } as const satisfies OptionTable;
 

@@ -9,7 +9,18 @@ import { ensureWritableDir, writeFileAtomicSync } from '../io/atomic.js';
 import { DATA_ROOT_SECTION, MODEL_SOURCE_SECTION, openModelSource } from './model-source.js';
 import { UsageError, type Command } from './command.js';
 import {
-  applyThreads, DEVICE_OPTION, deviceFlag, flagBool, flagNumber, flagString, mergeSections, OUTPUT_OPTIONS, parseOptions, showProgress, THREADS_OPTION, usageText,
+  applyThreads,
+  DEVICE_OPTION,
+  deviceFlag,
+  flagBool,
+  flagNumber,
+  flagString,
+  mergeSections,
+  OUTPUT_OPTIONS,
+  parseOptions,
+  showProgress,
+  THREADS_OPTION,
+  usageText,
   type OptionSection,
 } from './args.js';
 
@@ -20,13 +31,32 @@ const SECTIONS: readonly OptionSection[] = [
   {
     title: 'certificate (docs/certification.md)',
     options: {
-      sigma: { kind: 'number', value: 'S', above: 0, max: 4, help: 'σ of the Gaussian noise of the smoothed model, pixel units (images in [0, 1])', default: String(D.sigma) },
+      sigma: {
+        kind: 'number',
+        value: 'S',
+        above: 0,
+        max: 4,
+        help: 'σ of the Gaussian noise of the smoothed model, pixel units (images in [0, 1])',
+        default: String(D.sigma),
+      },
       samples: { kind: 'int', value: 'N', min: 1, help: 'n, Monte Carlo samples per query (forward passes)', default: String(D.samples) },
-      alpha: { kind: 'number', value: 'A', above: 0, max: 0.5, help: 'failure probability of the whole run: every certificate holds together with probability ≥ 1 − α', default: String(D.alpha) },
+      alpha: {
+        kind: 'number',
+        value: 'A',
+        above: 0,
+        max: 0.5,
+        help: 'failure probability of the whole run: every certificate holds together with probability ≥ 1 − α',
+        default: String(D.alpha),
+      },
       radii: { kind: 'string', value: 'LIST', help: 'L2 radii (pixel units) to report, comma-separated', default: D.radii.join(',') },
       k: { kind: 'string', value: 'LIST', help: 'K of the certified Recall@K (R@1 always)', default: D.ks.join(',') },
       queries: { kind: 'int', value: 'Q', min: 1, help: 'certify the first Q test images (the gallery is the whole test split)', default: String(D.queries) },
-      gallery: { kind: 'string', choices: ['clean', 'smoothed'], help: "clean: the gallery's plain normalised embeddings (exact, N passes); smoothed: ĝ of every\ngallery item too (N·n passes, each under the union bound)", default: D.gallery },
+      gallery: {
+        kind: 'string',
+        choices: ['clean', 'smoothed'],
+        help: "clean: the gallery's plain normalised embeddings (exact, N passes); smoothed: ĝ of every\ngallery item too (N·n passes, each under the union bound)",
+        default: D.gallery,
+      },
       seed: { kind: 'int', value: 'S', min: 0, help: 'seed of the noise and of the QA candidates', default: String(D.seed) },
     },
   },
@@ -37,7 +67,7 @@ const SECTIONS: readonly OptionSection[] = [
       'attack-steps': { kind: 'int', value: 'N', min: 1, help: 'APGD steps', default: String(A.steps) },
       restarts: { kind: 'int', value: 'R', min: 0, help: 'extra APGD runs from random points of the ball', default: String(A.restarts) },
       eot: { kind: 'int', value: 'E', min: 1, help: 'noise draws per gradient step (expectation over transformation)', default: String(A.eot) },
-      'judge-samples': { kind: 'int', value: 'N', min: 1, help: "samples of ĝ that judge each attacked query (default: --samples)" },
+      'judge-samples': { kind: 'int', value: 'N', min: 1, help: 'samples of ĝ that judge each attacked query (default: --samples)' },
     },
   },
   {
@@ -92,12 +122,24 @@ docs/certification.md. Progress with ETA goes to stderr; the last line of output
     model.to(device);
     try {
       const empirical = flagBool(p, 'empirical')
-        ? { steps: flagNumber(p, 'attack-steps'), restarts: flagNumber(p, 'restarts'), eot: flagNumber(p, 'eot'), samples: flagNumber(p, 'judge-samples') ?? flagNumber(p, 'samples') }
+        ? {
+            steps: flagNumber(p, 'attack-steps'),
+            restarts: flagNumber(p, 'restarts'),
+            eot: flagNumber(p, 'eot'),
+            samples: flagNumber(p, 'judge-samples') ?? flagNumber(p, 'samples'),
+          }
         : undefined;
       const result = await runCertify(model, data.test, {
-        sigma: flagNumber(p, 'sigma'), samples: flagNumber(p, 'samples'), alpha: flagNumber(p, 'alpha'), radii, ks,
-        queries: flagNumber(p, 'queries'), gallery: flagString(p, 'gallery') as 'clean' | 'smoothed' | undefined, seed: flagNumber(p, 'seed'),
-        progress: showProgress(p), empirical,
+        sigma: flagNumber(p, 'sigma'),
+        samples: flagNumber(p, 'samples'),
+        alpha: flagNumber(p, 'alpha'),
+        radii,
+        ks,
+        queries: flagNumber(p, 'queries'),
+        gallery: flagString(p, 'gallery') as 'clean' | 'smoothed' | undefined,
+        seed: flagNumber(p, 'seed'),
+        progress: showProgress(p),
+        empirical,
       });
       const markdown = certifyMarkdown(result, result.empirical);
       if (!flagBool(p, 'json')) console.log(markdown);

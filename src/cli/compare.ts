@@ -10,18 +10,43 @@ import { checkPairable, compareMarkdown, compareSvg, compareSwipes, type Compare
 import type { StoredSwipeResult } from '../eval/swipe.js';
 import { UsageError, type Command } from './command.js';
 import {
-  applyThreads, bootstrapFlags, BOOTSTRAP_OPTIONS, DEVICE_OPTION, MAX_BATCHES_OPTION, deviceFlag, flagBool, flagNumber, flagString, mergeSections, OUTPUT_OPTIONS, parseOptions, ROOT_OPTION, showProgress,
-  THREADS_OPTION, usageText, type OptionSection,
+  applyThreads,
+  bootstrapFlags,
+  BOOTSTRAP_OPTIONS,
+  DEVICE_OPTION,
+  MAX_BATCHES_OPTION,
+  deviceFlag,
+  flagBool,
+  flagNumber,
+  flagString,
+  mergeSections,
+  OUTPUT_OPTIONS,
+  parseOptions,
+  ROOT_OPTION,
+  showProgress,
+  THREADS_OPTION,
+  usageText,
+  type OptionSection,
 } from './args.js';
 
 const SECTIONS: readonly OptionSection[] = [
   {
     title: 'the swipes of checkpoints given (stored swipe JSONs keep their own)',
     options: {
-      profile: { kind: 'string', value: 'NAME', choices: Object.keys(PROFILES), help: 'the swipe profile (default: rob28 for 28×28 datasets, rob224 for 224×224)' },
+      profile: {
+        kind: 'string',
+        value: 'NAME',
+        choices: Object.keys(PROFILES),
+        help: 'the swipe profile (default: rob28 for 28×28 datasets, rob224 for 224×224)',
+      },
       'max-batches': MAX_BATCHES_OPTION,
       seed: { kind: 'int', value: 'S', min: 0, help: "seed of the attacks' random choices, the same for every model", default: '0' },
-      'gtm-target': { kind: 'string', choices: ['reference-bug', 'intended'], help: "GTM's target: the reference code's index bug or the intended one", default: 'reference-bug' },
+      'gtm-target': {
+        kind: 'string',
+        choices: ['reference-bug', 'intended'],
+        help: "GTM's target: the reference code's index bug or the intended one",
+        default: 'reference-bug',
+      },
       ...ROOT_OPTION,
     },
   },
@@ -29,8 +54,16 @@ const SECTIONS: readonly OptionSection[] = [
     title: 'the comparison',
     options: {
       ...BOOTSTRAP_OPTIONS,
-      names: { kind: 'string', value: 'LIST', help: "the models' names on the reports, comma-separated in the order given (default: each\nrun directory's or file's name)" },
-      out: { kind: 'string', value: 'DIR', help: 'also write compare.json, compare.md, compare.svg (the chart) and, for each\ncheckpoint swiped, swipe-<N>.json there (reusable as inputs)' },
+      names: {
+        kind: 'string',
+        value: 'LIST',
+        help: "the models' names on the reports, comma-separated in the order given (default: each\nrun directory's or file's name)",
+      },
+      out: {
+        kind: 'string',
+        value: 'DIR',
+        help: 'also write compare.json, compare.md, compare.svg (the chart) and, for each\ncheckpoint swiped, swipe-<N>.json there (reusable as inputs)',
+      },
       ...OUTPUT_OPTIONS,
       ...THREADS_OPTION,
       ...DEVICE_OPTION,
@@ -65,7 +98,7 @@ examples:
     if (p.positionals.length < 2) throw new UsageError(`compare needs at least two models (checkpoints or swipe JSONs), got ${p.positionals.length}`);
     const json = flagBool(p, 'json');
     const out = flagString(p, 'out');
-    let info;
+    let info: ReturnType<typeof bootstrapInfo>;
     try {
       info = bootstrapInfo(bootstrapFlags(p));
     } catch (e) {
@@ -73,7 +106,9 @@ examples:
     }
     for (const x of p.positionals) if (!existsSync(x)) throw new UsageError(`${x}: no such checkpoint or swipe JSON`);
     if (out !== undefined) ensureWritableDir(out);
-    const names = flagString(p, 'names')?.split(',').map((x) => x.trim());
+    const names = flagString(p, 'names')
+      ?.split(',')
+      .map((x) => x.trim());
     if (names !== undefined && (names.length !== p.positionals.length || names.some((x) => x === '') || new Set(names).size !== names.length)) {
       throw new UsageError(`--names needs ${p.positionals.length} distinct non-empty names (one per model), got '${flagString(p, 'names')}'`);
     }
@@ -143,13 +178,17 @@ function readSwipeJson(file: string): StoredSwipeResult {
     throw new UsageError(`${file}: not a JSON file (${(e as Error).message})`);
   }
   const r = v as Partial<StoredSwipeResult> | null;
-  if (r === null || typeof r !== 'object' || typeof r.attacks !== 'object' || typeof r.profile !== 'string') throw new UsageError(`${file}: not a swipe result (no profile and attacks)`);
+  if (r === null || typeof r !== 'object' || typeof r.attacks !== 'object' || typeof r.profile !== 'string')
+    throw new UsageError(`${file}: not a swipe result (no profile and attacks)`);
   return r as StoredSwipeResult;
 }
 
 /** Swipes each checkpoint alike (the stored results' settings when there are some); refuses another dataset before any swipe. */
 async function swipeCheckpoints(
-  checkpoints: readonly (readonly [string, number])[], like: StoredSwipeResult | undefined, p: ReturnType<typeof parseOptions>, progress: boolean,
+  checkpoints: readonly (readonly [string, number])[],
+  like: StoredSwipeResult | undefined,
+  p: ReturnType<typeof parseOptions>,
+  progress: boolean,
 ): Promise<Map<number, StoredSwipeResult>> {
   // Loaded lazily: reading stored JSONs needs no libtorch.
   const { readCheckpointInfo } = await import('../run/checkpoint.js');
@@ -183,13 +222,16 @@ async function swipeCheckpoints(
     try {
       model.to(device);
       if (progress) process.stderr.write(`rankshield compare: swiping ${x}\n`);
-      out.set(i, await runSwipe(model, data.test, metricByName(info.config.metric), {
-        profile: profile ?? ersProfile(data.test.height).name,
-        maxIter: flagNumber(p, 'max-batches'),
-        seed,
-        attackOptions: gtmTarget === undefined ? {} : { gtmTarget },
-        progress,
-      }));
+      out.set(
+        i,
+        await runSwipe(model, data.test, metricByName(info.config.metric), {
+          profile: profile ?? ersProfile(data.test.height).name,
+          maxIter: flagNumber(p, 'max-batches'),
+          seed,
+          attackOptions: gtmTarget === undefined ? {} : { gtmTarget },
+          progress,
+        }),
+      );
     } finally {
       model.dispose();
     }

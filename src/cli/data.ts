@@ -175,7 +175,7 @@ async function convertCars(f: Flags): Promise<number> {
   const mat = path.join(root, 'cars_annos.mat');
   const annotations = await readCarsMat(mat);
   const csv = path.join(root, 'cars_annos.csv');
-  const body = ['path,class', ...annotations.map((a) => `${a.path},${a.cls}`)].join('\n') + '\n';
+  const body = `${['path,class', ...annotations.map((a) => `${a.path},${a.cls}`)].join('\n')}\n`;
   await writeFileAtomic(csv, [Buffer.from(body, 'utf8')]);
   console.log(`wrote ${csv} (${annotations.length} annotations); it is read from now on instead of cars_annos.mat`);
   return 0;

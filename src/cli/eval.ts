@@ -4,7 +4,21 @@ import { catrideLambdaFromEntanglement } from '../eval/entanglement.js';
 import { DATA_ROOT_SECTION, MODEL_SOURCE_SECTION, openModelSource } from './model-source.js';
 import type { Command } from './command.js';
 import { bootstrapInfo, formatInterval, POINT_ESTIMATOR } from '../eval/bootstrap.js';
-import { applyThreads, bootstrapFlags, BOOTSTRAP_OPTIONS, DEVICE_OPTION, deviceFlag, flagBool, mergeSections, OUTPUT_OPTIONS, parseOptions, showProgress, THREADS_OPTION, usageText, type OptionSection } from './args.js';
+import {
+  applyThreads,
+  bootstrapFlags,
+  BOOTSTRAP_OPTIONS,
+  DEVICE_OPTION,
+  deviceFlag,
+  flagBool,
+  mergeSections,
+  OUTPUT_OPTIONS,
+  parseOptions,
+  showProgress,
+  THREADS_OPTION,
+  usageText,
+  type OptionSection,
+} from './args.js';
 
 const SECTIONS: readonly OptionSection[] = [
   {
@@ -49,7 +63,11 @@ Progress bars (embedding, ranking, k-means) go to stderr; --quiet or --json turn
     const { model, data, metric, info } = await openModelSource(p);
     model.to(device);
     try {
-      const { entanglement, intervals, ...m } = await evaluateBenign(model, data.test, metric, { entanglement: flagBool(p, 'entanglement'), progress: showProgress(p), bootstrap });
+      const { entanglement, intervals, ...m } = await evaluateBenign(model, data.test, metric, {
+        entanglement: flagBool(p, 'entanglement'),
+        progress: showProgress(p),
+        bootstrap,
+      });
       const shown = Object.fromEntries(BENIGN_COLUMNS.filter((k) => intervals?.[k] !== undefined).map((k) => [k, intervals![k]!]));
       const extra = entanglement === undefined ? {} : { entanglement, catrideLambda: catrideLambdaFromEntanglement(entanglement.ratio) };
       if (flagBool(p, 'json')) {
@@ -64,7 +82,9 @@ Progress bars (embedding, ranking, k-means) go to stderr; --quiet or --json turn
         console.log(`  95 % intervals (per-query bootstrap, B = ${bootstrap.resamples}, seed ${bootstrap.seed}): ${BENIGN_COLUMNS.map(scaled).join('  ')}`);
         if (entanglement !== undefined) {
           const e = entanglement;
-          console.log(`  entanglement ${e.ratio.toFixed(3)} (intra-class ${e.intraClass.toFixed(3)} / inter-class ${e.interClass.toFixed(3)}) → CA-TRIDE λ ${extra.catrideLambda!.toFixed(2)}`);
+          console.log(
+            `  entanglement ${e.ratio.toFixed(3)} (intra-class ${e.intraClass.toFixed(3)} / inter-class ${e.interClass.toFixed(3)}) → CA-TRIDE λ ${extra.catrideLambda!.toFixed(2)}`,
+          );
         }
       }
       return 0;

@@ -17,7 +17,7 @@ import { disposeTorchValue, loadTorchFile, type TorchValue } from '../io/torchFi
 import { fromRobrankStateDict, robrankBackbone, type RobrankBackbone } from '../models/robrank.js';
 import { createModel } from '../run/model-factory.js';
 import { saveCheckpoint } from '../run/commit.js';
-import { type CheckpointInfo } from '../run/checkpoint.js';
+import type { CheckpointInfo } from '../run/checkpoint.js';
 import { parseShorthand, type ExperimentConfig } from '../run/config.js';
 import { RunDirectory } from '../run/run-dir.js';
 import { UsageError, type Command } from './command.js';
@@ -60,7 +60,10 @@ naming it. Legacy (non-zip) torch.save files are refused with an error that says
     const info = importRobrank(file, out, { config: flagString(p, 'config'), overwrite: flagBool(p, 'overwrite') });
     const c = info.config;
     if (flagBool(p, 'json')) console.log(JSON.stringify({ out, config: c, epoch: info.epoch }));
-    else console.log(`imported ${file} → ${out}: ${c.dataset} ${c.model}, ${c.loss} ${c.miner} ${c.metric}, defense ${c.defense.kind}, ${c.epochs} epochs (last trained epoch ${info.epoch + 1})`);
+    else
+      console.log(
+        `imported ${file} → ${out}: ${c.dataset} ${c.model}, ${c.loss} ${c.miner} ${c.metric}, defense ${c.defense.kind}, ${c.epochs} epochs (last trained epoch ${info.epoch + 1})`,
+      );
     return 0;
   },
 };
@@ -82,7 +85,8 @@ export function importRobrank(file: string, out: string, o: ImportOptions = {}):
     const tensors = new Map<string, Tensor>();
     for (const [k, v] of sd) if (v instanceof Tensor) tensors.set(String(k), v);
     const backbone = robrankBackbone(tensors.keys());
-    if (backbone === null) throw new Error(`${file}: no RobRank c2f2 or ResNet backbone in its state_dict (names: ${[...tensors.keys()].slice(0, 5).join(', ')}, …)`);
+    if (backbone === null)
+      throw new Error(`${file}: no RobRank c2f2 or ResNet backbone in its state_dict (names: ${[...tensors.keys()].slice(0, 5).join(', ')}, …)`);
     const config = robrankConfig(file, value.get('hyper_parameters'), backbone, o.config);
     const mapped = fromRobrankStateDict(tensors, backbone).tensors;
     const model = createModel(config);
@@ -94,8 +98,15 @@ export function importRobrank(file: string, out: string, o: ImportOptions = {}):
       const run = RunDirectory.open(out, o.overwrite ? 'overwrite' : 'new');
       try {
         return saveCheckpoint(run.dir, model, opt, {
-          config, epoch: last, position: { epoch: last + 1, step: 0 }, pendingEval: false, metrics: {}, defenseState: {},
-          rngState: null, epochProgress: null, logBytes: 0,
+          config,
+          epoch: last,
+          position: { epoch: last + 1, step: 0 },
+          pendingEval: false,
+          metrics: {},
+          defenseState: {},
+          rngState: null,
+          epochProgress: null,
+          logBytes: 0,
         });
       } finally {
         run.close();
@@ -132,7 +143,9 @@ export function robrankConfig(file: string, hyperParameters: TorchValue | undefi
   const loss = hp('loss') ?? parts[2];
   const model = parts[1] ?? BACKBONE_NAMES[backbone];
   if (dataset === undefined || loss === undefined) {
-    throw new UsageError(`${file} does not say its ${dataset === undefined ? 'dataset' : 'loss'}: give --config DATASET:MODEL:LOSS (e.g. fashion:rc2f2p:ptripletN)`);
+    throw new UsageError(
+      `${file} does not say its ${dataset === undefined ? 'dataset' : 'loss'}: give --config DATASET:MODEL:LOSS (e.g. fashion:rc2f2p:ptripletN)`,
+    );
   }
   const shorthand = `${dataset}:${model}:${loss}`;
   let config: ExperimentConfig;

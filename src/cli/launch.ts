@@ -62,7 +62,8 @@ export async function launchRanks(nproc: number, command: string, argv: readonly
     process.off('SIGINT', forward);
     process.off('SIGTERM', forward);
   }
-  if (firstFailure >= 0 && firstFailure !== 0) process.stderr.write(`rankshield: rank ${firstFailure} failed (exit ${codes[firstFailure]}); the run was stopped\n`);
+  if (firstFailure >= 0 && firstFailure !== 0)
+    process.stderr.write(`rankshield: rank ${firstFailure} failed (exit ${codes[firstFailure]}); the run was stopped\n`);
   return codes[0] !== 0 ? codes[0]! : firstFailure >= 0 ? codes[firstFailure]! : 0;
 }
 
@@ -92,7 +93,15 @@ export function processGroupFromEnv(timeoutS: number | undefined): ProcessGroup 
 }
 
 /** How this rank was started, for the run's log (null: one process, no launcher). */
-export function launchRecord(): { launcher: string; rank: number; worldSize: number; restart?: number; maxRestarts?: number; groupRank?: number; runId?: string } | null {
+export function launchRecord(): {
+  launcher: string;
+  rank: number;
+  worldSize: number;
+  restart?: number;
+  maxRestarts?: number;
+  groupRank?: number;
+  runId?: string;
+} | null {
   const r = rendezvousFromEnv();
   if (r === null) return null;
   return { launcher: r.launcher, rank: r.rank, worldSize: r.worldSize, ...(r.elastic ?? {}) };

@@ -19,13 +19,16 @@ const COMMANDS: Record<string, [string, Loader]> = {
   import: ['turn a RobRank (PyTorch Lightning) checkpoint into a rankshield run directory', async () => (await import('./import.js')).importCommand],
   data: ['dataset statistics, fingerprints and checks (mnist, fashion, cub, cars, sop, folder:PATH)', async () => (await import('./data.js')).dataCommand],
   info: ['libtorch version and path, CUDA devices, BLAS, threads, distributed support', async () => (await import('./info.js')).infoCommand],
-  reproduce: ['rerun a published table (RobRank Fashion, CVPR\'22, CA-TRIDE) and compare with its numbers', async () => (await import('./reproduce.js')).reproduceCommand],
+  reproduce: [
+    "rerun a published table (RobRank Fashion, CVPR'22, CA-TRIDE) and compare with its numbers",
+    async () => (await import('./reproduce.js')).reproduceCommand,
+  ],
   bench: ['side-by-side benchmarks against PyTorch (engine, data, …)', async () => (await import('./bench.js')).benchCommand],
 };
 
 /** A few whole command lines for `rankshield --help`: the common tasks, each with what it does. */
 const EXAMPLES: readonly (readonly [string, string])[] = [
-  ['rankshield demo', 'train c2f2 on Fashion-MNIST (RobRank\'s undefended baseline) and print its benign metrics'],
+  ['rankshield demo', "train c2f2 on Fashion-MNIST (RobRank's undefended baseline) and print its benign metrics"],
   ['rankshield train fashion:rc2f2p:ptripletN --out runs/act', 'adversarial training with ACT (RobRank shorthand: the suffix p of rc2f2p)'],
   ['rankshield swipe runs/act --out runs/act/swipe', 'every attack of the rob28 profile, ERS and ARS, a report page'],
   ['rankshield swipe runs/act --epsilon 8/255 --steps 10', 'the same attacks at another budget'],

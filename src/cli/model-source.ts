@@ -7,7 +7,7 @@ import { METRIC_NAMES, metricByName, type Metric } from '../metric/metric.js';
 import type { EmbeddingModel } from '../models/model.js';
 import { ScriptedModel } from '../models/scripted.js';
 import { loadCheckpoint } from '../run/model-factory.js';
-import { type CheckpointInfo } from '../run/checkpoint.js';
+import type { CheckpointInfo } from '../run/checkpoint.js';
 import { flagString, ROOT_OPTION, type OptionSection, type ParsedArgs } from './args.js';
 import { UsageError } from './command.js';
 
@@ -37,7 +37,8 @@ export interface ModelSource {
 /** Parses `C,H,W`. */
 export function parseInputShape(s: string): [number, number, number] {
   const parts = s.split(',').map((x) => Number(x.trim()));
-  if (parts.length !== 3 || !parts.every((d) => Number.isInteger(d) && d > 0)) throw new UsageError(`--input-shape must be C,H,W (three positive integers), got '${s}'`);
+  if (parts.length !== 3 || !parts.every((d) => Number.isInteger(d) && d > 0))
+    throw new UsageError(`--input-shape must be C,H,W (three positive integers), got '${s}'`);
   return parts as [number, number, number];
 }
 
@@ -46,7 +47,8 @@ export async function openModelSource(p: ParsedArgs): Promise<ModelSource> {
   const file = flagString(p, 'model-file');
   if (file === undefined) {
     if (p.positionals.length !== 1) throw new UsageError('expected exactly one checkpoint path (or --model-file FILE --dataset NAME)');
-    for (const f of ['dataset', 'metric', 'input-shape']) if (p.flags.has(f)) throw new UsageError(`--${f} goes with --model-file (a checkpoint names its own)`);
+    for (const f of ['dataset', 'metric', 'input-shape'])
+      if (p.flags.has(f)) throw new UsageError(`--${f} goes with --model-file (a checkpoint names its own)`);
     const { model, info } = loadCheckpoint(p.positionals[0]!);
     const root = flagString(p, 'root') ?? info.config.root;
     try {

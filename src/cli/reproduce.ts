@@ -7,9 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ensureWritableDir, writeFileAtomicSync } from '../io/atomic.js';
 import { comparisonHtml, comparisonMarkdown, compareRow, type Comparison, type ComparedRow, type MeasuredResult } from '../reproduce/compare.js';
-import {
-  diskBytes, gpuCost, H100_ASSUMPTION, parameterCount, probePassCost, rowWork, secondsOf, type PassCost, type RowWork,
-} from '../reproduce/plan.js';
+import { diskBytes, gpuCost, H100_ASSUMPTION, parameterCount, probePassCost, rowWork, secondsOf, type PassCost, type RowWork } from '../reproduce/plan.js';
 import { readMeasured, rowRunPaths, runState, swipeRun, swipeSettings, type RowRunPaths, type RunState, type SwipeSettings } from '../reproduce/runs.js';
 import { MissingInput, parseScale, rowConfig, SCALE_BUDGETS, SCALES, type Scale } from '../reproduce/scale.js';
 import { selectRows, TABLES, tableByName, type PublishedRow, type PublishedTable } from '../reproduce/tables/index.js';
@@ -20,8 +18,21 @@ import { UsageError, type Command } from './command.js';
 import { launchRanks } from './launch.js';
 import { swipeCommand } from './swipe.js';
 import {
-  applyThreads, DEVICE_OPTION, deviceFlag, flagBool, flagNumber, flagString, mergeSections, NPROC_OPTION, OUTPUT_OPTIONS, parseOptions, ROOT_OPTION, showProgress,
-  THREADS_OPTION, usageText, type OptionSection,
+  applyThreads,
+  DEVICE_OPTION,
+  deviceFlag,
+  flagBool,
+  flagNumber,
+  flagString,
+  mergeSections,
+  NPROC_OPTION,
+  OUTPUT_OPTIONS,
+  parseOptions,
+  ROOT_OPTION,
+  showProgress,
+  THREADS_OPTION,
+  usageText,
+  type OptionSection,
 } from './args.js';
 
 const DEFAULT_RUNS = path.join('runs', 'reproduce');
@@ -31,11 +42,27 @@ const SECTIONS: readonly OptionSection[] = [
     options: {
       list: { kind: 'boolean', help: 'print the tables, their sources and row ids' },
       scale: { kind: 'string', value: 'S', choices: SCALES, help: SCALES.map((s) => `${s}: ${SCALE_BUDGETS[s].summary}`).join('\n'), default: 'reduced' },
-      plan: { kind: 'boolean', help: "print each row's model passes, its measured cost per pass here, the expected time\nhere and on the stated GPU, and its disk; run nothing" },
+      plan: {
+        kind: 'boolean',
+        help: "print each row's model passes, its measured cost per pass here, the expected time\nhere and on the stated GPU, and its disk; run nothing",
+      },
       report: { kind: 'boolean', help: 'write the comparison from the runs already done (the others are marked "not run");\ntrain and swipe nothing' },
-      'gpu-minutes': { kind: 'number', value: 'M', above: 0, help: "keep only the rows (in the order given) whose expected times on the stated GPU add up\nto at most M minutes" },
-      'robust-eval': { kind: 'boolean', help: 'measure each row with the robust evaluation (worst case of PGD, APGD, a query-only\nsearch and transfer; `rankshield swipe --robust-eval`) instead of the plain profile' },
-      runs: { kind: 'string', value: 'DIR', help: 'where run directories go, one per experiment config (reused by any row or table\nwith the same config)', default: DEFAULT_RUNS },
+      'gpu-minutes': {
+        kind: 'number',
+        value: 'M',
+        above: 0,
+        help: 'keep only the rows (in the order given) whose expected times on the stated GPU add up\nto at most M minutes',
+      },
+      'robust-eval': {
+        kind: 'boolean',
+        help: 'measure each row with the robust evaluation (worst case of PGD, APGD, a query-only\nsearch and transfer; `rankshield swipe --robust-eval`) instead of the plain profile',
+      },
+      runs: {
+        kind: 'string',
+        value: 'DIR',
+        help: 'where run directories go, one per experiment config (reused by any row or table\nwith the same config)',
+        default: DEFAULT_RUNS,
+      },
       out: { kind: 'string', value: 'DIR', help: 'where comparison.{json,md,html} go', default: `${DEFAULT_RUNS}/<table>-<scale>` },
       pretrained: { kind: 'string', value: 'FILE', help: 'ImageNet ResNet-18 weights (torchvision .pth or .safetensors) for the 224×224 tables' },
       ...ROOT_OPTION,
@@ -47,7 +74,7 @@ const OPTIONS = mergeSections(SECTIONS);
 
 export const reproduceCommand: Command = {
   name: 'reproduce',
-  summary: 'rerun a published table (RobRank Fashion, CVPR\'22, CA-TRIDE) and compare with its numbers',
+  summary: "rerun a published table (RobRank Fashion, CVPR'22, CA-TRIDE) and compare with its numbers",
   usage: usageText(
     ['rankshield reproduce TABLE [ROW …] [options]', 'rankshield reproduce TABLE --plan [options]', 'rankshield reproduce --list'],
     `Tables:
@@ -65,7 +92,10 @@ carries one. docs/reproduce.md describes the tables, the scales and the cost mod
   async run(argv) {
     const p = parseOptions(argv, OPTIONS);
     if (flagBool(p, 'list')) {
-      for (const t of TABLES) console.log(`${t.name}: ${t.summary}\n  ${t.source.authors}, "${t.source.title}", ${t.source.venue}, ${t.source.table}\n  rows: ${t.rows.map((r) => r.id).join(' ')}`);
+      for (const t of TABLES)
+        console.log(
+          `${t.name}: ${t.summary}\n  ${t.source.authors}, "${t.source.title}", ${t.source.venue}, ${t.source.table}\n  rows: ${t.rows.map((r) => r.id).join(' ')}`,
+        );
       return 0;
     }
     const [name, ...rowIds] = p.positionals;
@@ -87,7 +117,10 @@ carries one. docs/reproduce.md describes the tables, the scales and the cost mod
     const nproc = flagNumber(p, 'nproc') ?? 1;
     if (robust && nproc > 1) throw new UsageError('--robust-eval runs in one process (leave out --nproc)');
     const runsRoot = flagString(p, 'runs') ?? DEFAULT_RUNS;
-    const inputs = { ...(flagString(p, 'root') !== undefined ? { root: flagString(p, 'root')! } : {}), ...(flagString(p, 'pretrained') !== undefined ? { pretrained: flagString(p, 'pretrained')! } : {}) };
+    const inputs = {
+      ...(flagString(p, 'root') !== undefined ? { root: flagString(p, 'root')! } : {}),
+      ...(flagString(p, 'pretrained') !== undefined ? { pretrained: flagString(p, 'pretrained')! } : {}),
+    };
     // Every row resolves before anything runs: a bad row stops the command at once, not after hours.
     const planned = rows.map((row) => planRow(row, scale, robust, runsRoot, inputs, plan));
     const device = deviceFlag(p);
@@ -116,7 +149,9 @@ carries one. docs/reproduce.md describes the tables, the scales and the cost mod
     const reportOnly = flagBool(p, 'report');
     for (const [i, r] of reportOnly ? [] : rowsPlanned.entries()) {
       const left = Math.max(0, expected - expectedDone);
-      say(`row ${i + 1}/${rowsPlanned.length} ${r.row.id} (${r.paths.key}): ${describeState(r.state)}; ${Math.round((Date.now() - started) / 1000)} s so far, ~${fmtDuration(left)} left by the plan's estimate`);
+      say(
+        `row ${i + 1}/${rowsPlanned.length} ${r.row.id} (${r.paths.key}): ${describeState(r.state)}; ${Math.round((Date.now() - started) / 1000)} s so far, ~${fmtDuration(left)} left by the plan's estimate`,
+      );
       await runRow(r, { device, nproc, progress, robust, say, ...(inputs.root !== undefined ? { root: inputs.root } : {}) });
       expectedDone += r.hereSeconds;
     }
@@ -131,8 +166,14 @@ carries one. docs/reproduce.md describes the tables, the scales and the cost mod
     } else {
       // The headline columns per row (the files hold every column).
       const headline = (x: ComparedRow): Record<string, { published: number | null; measured: number | null }> =>
-        Object.fromEntries(x.cells.filter((c) => ['R@1', 'ERS', 'ARS'].includes(c.key) && c.role === 'compared').map((c) => [c.key, { published: c.published, measured: c.measured }]));
-      console.log(JSON.stringify({ table: table.name, scale, out, rows: comparison.rows.map((x) => ({ id: x.id, status: x.status, key: x.key, ...headline(x) })) }));
+        Object.fromEntries(
+          x.cells
+            .filter((c) => ['R@1', 'ERS', 'ARS'].includes(c.key) && c.role === 'compared')
+            .map((c) => [c.key, { published: c.published, measured: c.measured }]),
+        );
+      console.log(
+        JSON.stringify({ table: table.name, scale, out, rows: comparison.rows.map((x) => ({ id: x.id, status: x.status, key: x.key, ...headline(x) })) }),
+      );
     }
     return 0;
   },
@@ -155,7 +196,14 @@ interface PlannedRow {
   hereSeconds: number;
 }
 
-function planRow(row: PublishedRow, scale: Scale, robust: boolean, runsRoot: string, inputs: { root?: string; pretrained?: string }, planOnly: boolean): PlannedRow {
+function planRow(
+  row: PublishedRow,
+  scale: Scale,
+  robust: boolean,
+  runsRoot: string,
+  inputs: { root?: string; pretrained?: string },
+  planOnly: boolean,
+): PlannedRow {
   let config: ExperimentConfig | null;
   let problem: string | undefined;
   try {
@@ -215,14 +263,25 @@ function fmtDuration(s: number): string {
 function fmtBytes(b: number): string {
   return b < 1e6 ? `${(b / 1e3).toFixed(0)} kB` : b < 1e9 ? `${(b / 1e6).toFixed(1)} MB` : `${(b / 1e9).toFixed(2)} GB`;
 }
-const fmtCount = (n: number): string => (n >= 1e9 ? `${(n / 1e9).toFixed(2)}G` : n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)}k` : String(n));
+const fmtCount = (n: number): string =>
+  n >= 1e9 ? `${(n / 1e9).toFixed(2)}G` : n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)}k` : String(n);
 
-function planReport(table: PublishedTable, scale: Scale, rows: PlannedRow[], probes: Map<string, PassCost & { parameters: number }>, gpuMinutes: number | undefined): { text: string; json: unknown } {
+function planReport(
+  table: PublishedTable,
+  scale: Scale,
+  rows: PlannedRow[],
+  probes: Map<string, PassCost & { parameters: number }>,
+  gpuMinutes: number | undefined,
+): { text: string; json: unknown } {
   const lines: string[] = [];
-  lines.push(`reproduce ${table.name} at scale ${scale} (${SCALE_BUDGETS[scale].summary}): ${rows.length} row(s)${gpuMinutes !== undefined ? ` fitting ${gpuMinutes} min on the stated GPU` : ''}`);
+  lines.push(
+    `reproduce ${table.name} at scale ${scale} (${SCALE_BUDGETS[scale].summary}): ${rows.length} row(s)${gpuMinutes !== undefined ? ` fitting ${gpuMinutes} min on the stated GPU` : ''}`,
+  );
   lines.push(`source: ${table.source.authors}, "${table.source.title}", ${table.source.venue}, ${table.source.table}`);
   for (const [k, c] of probes) {
-    lines.push(`cost here, ${k} (${fmtCount(c.parameters)} parameters): forward ${(c.forward * 1e3).toFixed(3)} ms/image, backward ${(c.backward * 1e3).toFixed(3)} ms/image — probe: ${c.probe}`);
+    lines.push(
+      `cost here, ${k} (${fmtCount(c.parameters)} parameters): forward ${(c.forward * 1e3).toFixed(3)} ms/image, backward ${(c.backward * 1e3).toFixed(3)} ms/image — probe: ${c.probe}`,
+    );
   }
   lines.push(`GPU: ${H100_ASSUMPTION.device} — ${H100_ASSUMPTION.basis}`);
   lines.push('passes: per training batch forward+backward passes of the model (PGD steps included, at most: early stops lower them);');
@@ -234,9 +293,16 @@ function planReport(table: PublishedTable, scale: Scale, rows: PlannedRow[], pro
     const probe = probes.get(modelKey(r.counted));
     const disk = diskBytes(probe?.parameters ?? 0, w.batches);
     return [
-      r.row.id, r.config === null ? `${r.paths.key}*` : r.paths.key, r.state.state === 'partial' ? `partial ${r.state.epochsDone}/${r.state.epochs}` : r.state.state,
-      `${r.counted.epochs}×${w.batchesPerEpoch}`, `${w.perBatch.forward}+${w.perBatch.backward}`, `${fmtCount(w.trainForward)}/${fmtCount(w.trainBackward)}`,
-      `${w.queries}×${w.attackRuns}×${w.attackSteps}`, fmtDuration(r.hereSeconds), fmtDuration(r.gpuSeconds), fmtBytes(disk),
+      r.row.id,
+      r.config === null ? `${r.paths.key}*` : r.paths.key,
+      r.state.state === 'partial' ? `partial ${r.state.epochsDone}/${r.state.epochs}` : r.state.state,
+      `${r.counted.epochs}×${w.batchesPerEpoch}`,
+      `${w.perBatch.forward}+${w.perBatch.backward}`,
+      `${fmtCount(w.trainForward)}/${fmtCount(w.trainBackward)}`,
+      `${w.queries}×${w.attackRuns}×${w.attackSteps}`,
+      fmtDuration(r.hereSeconds),
+      fmtDuration(r.gpuSeconds),
+      fmtBytes(disk),
     ];
   });
   const totalHere = rows.reduce((s, r) => s + r.hereSeconds, 0);
@@ -248,10 +314,17 @@ function planReport(table: PublishedTable, scale: Scale, rows: PlannedRow[], pro
   const missing = rows.filter((r) => r.problem !== undefined);
   if (missing.length > 0) lines.push('', `* ${missing[0]!.problem} (the key shown is for a placeholder path)`);
   const json = {
-    table: table.name, scale, gpu: H100_ASSUMPTION,
+    table: table.name,
+    scale,
+    gpu: H100_ASSUMPTION,
     probes: Object.fromEntries([...probes].map(([k, c]) => [k, c])),
     rows: rows.map((r) => ({
-      id: r.row.id, key: r.paths.key, state: r.state, work: r.work, hereSeconds: r.hereSeconds, gpuSeconds: r.gpuSeconds,
+      id: r.row.id,
+      key: r.paths.key,
+      state: r.state,
+      work: r.work,
+      hereSeconds: r.hereSeconds,
+      gpuSeconds: r.gpuSeconds,
       ...(r.problem !== undefined ? { problem: r.problem } : {}),
     })),
     totals: { hereSeconds: totalHere, gpuSeconds: totalGpu },
@@ -260,14 +333,26 @@ function planReport(table: PublishedTable, scale: Scale, rows: PlannedRow[], pro
 }
 
 /** Trains (or resumes) and swipes one row; a row already done is left as it is. */
-async function runRow(r: PlannedRow, o: { device: Device; nproc: number; progress: boolean; robust: boolean; say: (m: string) => void; root?: string }): Promise<void> {
+async function runRow(
+  r: PlannedRow,
+  o: { device: Device; nproc: number; progress: boolean; robust: boolean; say: (m: string) => void; root?: string },
+): Promise<void> {
   const config = r.config!;
   if (r.state.state === 'new' || r.state.state === 'partial') {
     writeFileAtomicSync(r.paths.configFile, `${canonicalJson(config)}\n`);
     const resume = r.state.state === 'partial';
     const overwrite = !resume && existsSync(r.paths.dir);
     if (o.nproc > 1) {
-      const args = ['--config', r.paths.configFile, '--out', r.paths.dir, resume ? '--resume' : overwrite ? '--overwrite' : '', '--device', o.device, ...(o.progress ? [] : ['--quiet'])].filter((a) => a !== '');
+      const args = [
+        '--config',
+        r.paths.configFile,
+        '--out',
+        r.paths.dir,
+        resume ? '--resume' : overwrite ? '--overwrite' : '',
+        '--device',
+        o.device,
+        ...(o.progress ? [] : ['--quiet']),
+      ].filter((a) => a !== '');
       const code = await launchRanks(o.nproc, 'train', args);
       if (code !== 0) throw new Error(`training ${r.row.id} with ${o.nproc} processes exited with ${code}; rerun to resume`);
     } else {
@@ -291,11 +376,27 @@ async function runRow(r: PlannedRow, o: { device: Device; nproc: number; progres
     }
   }
   if (readMeasured(r.paths) !== null) return;
-  o.say(`swiping ${r.row.id} (${r.swipe.profile.name}, ${r.swipe.maxIter === null ? 'every' : `${r.swipe.maxIter}`} query batch(es) of ${r.swipe.profile.batchSize}${r.swipe.robust ? ', robust evaluation' : ''})`);
+  o.say(
+    `swiping ${r.row.id} (${r.swipe.profile.name}, ${r.swipe.maxIter === null ? 'every' : `${r.swipe.maxIter}`} query batch(es) of ${r.swipe.profile.batchSize}${r.swipe.robust ? ', robust evaluation' : ''})`,
+  );
   if (r.swipe.robust || o.nproc > 1) {
     // The robust evaluation and multi-process swipes are the swipe command's own paths.
-    const args = [r.paths.dir, '--profile', r.swipe.profile.name, '--seed', String(r.swipe.seed), '--out', r.paths.swipeDir, '--json', '--examples', '0', '--device', o.device,
-      ...(r.swipe.maxIter !== null ? ['--max-batches', String(r.swipe.maxIter)] : []), ...(r.swipe.robust ? ['--robust-eval'] : ['--nproc', String(o.nproc)])];
+    const args = [
+      r.paths.dir,
+      '--profile',
+      r.swipe.profile.name,
+      '--seed',
+      String(r.swipe.seed),
+      '--out',
+      r.paths.swipeDir,
+      '--json',
+      '--examples',
+      '0',
+      '--device',
+      o.device,
+      ...(r.swipe.maxIter !== null ? ['--max-batches', String(r.swipe.maxIter)] : []),
+      ...(r.swipe.robust ? ['--robust-eval'] : ['--nproc', String(o.nproc)]),
+    ];
     if (r.swipe.robust) args.splice(args.indexOf('--examples'), 2);
     const code = await swipeCommand.run(args);
     if (code !== 0) throw new Error(`swiping ${r.row.id} exited with ${code}`);
@@ -316,18 +417,37 @@ function buildComparison(table: PublishedTable, scale: Scale, rows: PlannedRow[]
   const compared: ComparedRow[] = rows.map((r) => {
     const m: MeasuredResult | null = readMeasured(r.paths);
     return {
-      id: r.row.id, label: r.row.label, ...(r.row.reading !== undefined ? { reading: r.row.reading } : {}),
-      key: r.paths.key, run: r.paths.dir, status: m === null ? 'not run' : 'measured', queries: m?.queries ?? null,
+      id: r.row.id,
+      label: r.row.label,
+      ...(r.row.reading !== undefined ? { reading: r.row.reading } : {}),
+      key: r.paths.key,
+      run: r.paths.dir,
+      status: m === null ? 'not run' : 'measured',
+      queries: m?.queries ?? null,
       cells: compareRow(table, r.row, m),
     };
   });
   const e = engineInfo();
   return {
-    table: table.name, summary: table.summary, source: table.source, scale, scaleSummary: SCALE_BUDGETS[scale].summary,
-    notes: table.notes, seedPolicy: table.seedPolicy, columns: table.columns, rows: compared,
+    table: table.name,
+    summary: table.summary,
+    source: table.source,
+    scale,
+    scaleSummary: SCALE_BUDGETS[scale].summary,
+    notes: table.notes,
+    seedPolicy: table.seedPolicy,
+    columns: table.columns,
+    rows: compared,
     provenance: {
-      command: `rankshield reproduce ${argv.join(' ')}`, commit: gitCommit(), cpu: `${os.cpus()[0]?.model ?? 'unknown CPU'} (${os.cpus().length} cores)`,
-      threads: getNumThreads(), libtorch: e.libtorch.version, device, scale, seeds: 'training seed 0, attack seed 0', date: new Date().toISOString().slice(0, 10),
+      command: `rankshield reproduce ${argv.join(' ')}`,
+      commit: gitCommit(),
+      cpu: `${os.cpus()[0]?.model ?? 'unknown CPU'} (${os.cpus().length} cores)`,
+      threads: getNumThreads(),
+      libtorch: e.libtorch.version,
+      device,
+      scale,
+      seeds: 'training seed 0, attack seed 0',
+      date: new Date().toISOString().slice(0, 10),
     },
   };
 }

@@ -10,14 +10,30 @@ export const SEARCH_OPTIONS = {
   norm: {
     kind: 'string',
     choices: NORMS,
-    help: `the threat model's ball: linf (the papers' attacks) or l2 (certified radii, docs/certification.md;\nmethods ${METHODS.filter((m) => m.norms.includes('l2')).map((m) => m.name).join(', ')}; default budget ${describeBudget(BUDGETS.small.attackL2)} for 28×28,\n${describeBudget(BUDGETS.large.attackL2)} for 224×224)`,
+    help: `the threat model's ball: linf (the papers' attacks) or l2 (certified radii, docs/certification.md;\nmethods ${METHODS.filter((m) =>
+      m.norms.includes('l2'),
+    )
+      .map((m) => m.name)
+      .join(', ')}; default budget ${describeBudget(BUDGETS.small.attackL2)} for 28×28,\n${describeBudget(BUDGETS.large.attackL2)} for 224×224)`,
     default: 'linf',
   },
   method: { kind: 'string', choices: METHOD_NAMES, help: METHODS.map((m) => `${m.name}: ${m.summary}`).join('\n'), default: 'pgd' },
-  restarts: { kind: 'int', value: 'R', min: 0, help: "pgd/apgd: extra runs from uniform points of the ε-ball, each image's best kept", default: String(METHOD_DEFAULTS.restarts) },
+  restarts: {
+    kind: 'int',
+    value: 'R',
+    min: 0,
+    help: "pgd/apgd: extra runs from uniform points of the ε-ball, each image's best kept",
+    default: String(METHOD_DEFAULTS.restarts),
+  },
   queries: { kind: 'int', value: 'Q', min: 1, help: 'square: forward passes per image', default: String(METHOD_DEFAULTS.queries) },
   samples: { kind: 'int', value: 'S', min: 2, help: 'nes: probes per step (even)', default: String(METHOD_DEFAULTS.samples) },
-  eot: { kind: 'int', value: 'K', min: 1, help: "every method: K draws of the model's forward averaged per gradient or per query\n(EOT, for a model whose forward is random; costs K× the passes)", default: String(METHOD_DEFAULTS.eot) },
+  eot: {
+    kind: 'int',
+    value: 'K',
+    min: 1,
+    help: "every method: K draws of the model's forward averaged per gradient or per query\n(EOT, for a model whose forward is random; costs K× the passes)",
+    default: String(METHOD_DEFAULTS.eot),
+  },
 } as const satisfies OptionTable;
 
 /** The method and its settings a command line asked for (undefined = the defaults). */

@@ -15,14 +15,40 @@ const SECTIONS: readonly OptionSection[] = [
     options: {
       port: { kind: 'int', value: 'N', min: 0, max: 65535, help: 'TCP port (0 = any free port, printed)', default: String(SERVE_DEFAULTS.port) },
       host: { kind: 'string', value: 'H', help: 'address to listen on; anything but a loopback address needs --token', default: SERVE_DEFAULTS.host },
-      token: { kind: 'string', value: 'T', help: `bearer token every /api request must send (Authorization: Bearer T), at least\n${LIMITS.minTokenLength} characters; or set RANKSHIELD_TOKEN (keeps it out of the process list)` },
-      runs: { kind: 'string', value: 'DIR', help: "run directories GET /api/runs lists, with their plots (default: the\ncheckpoint's parent directory; none with --model-file)" },
-      concurrency: { kind: 'int', value: 'N', min: 1, max: 64, help: 'worker processes, each with the model loaded: jobs that run at once', default: String(SERVE_DEFAULTS.concurrency) },
-      'max-queued': { kind: 'int', value: 'N', min: 0, max: 100_000, help: 'jobs that may wait for a worker; one more is refused with 429', default: String(SERVE_DEFAULTS.maxQueued) },
+      token: {
+        kind: 'string',
+        value: 'T',
+        help: `bearer token every /api request must send (Authorization: Bearer T), at least\n${LIMITS.minTokenLength} characters; or set RANKSHIELD_TOKEN (keeps it out of the process list)`,
+      },
+      runs: {
+        kind: 'string',
+        value: 'DIR',
+        help: "run directories GET /api/runs lists, with their plots (default: the\ncheckpoint's parent directory; none with --model-file)",
+      },
+      concurrency: {
+        kind: 'int',
+        value: 'N',
+        min: 1,
+        max: 64,
+        help: 'worker processes, each with the model loaded: jobs that run at once',
+        default: String(SERVE_DEFAULTS.concurrency),
+      },
+      'max-queued': {
+        kind: 'int',
+        value: 'N',
+        min: 0,
+        max: 100_000,
+        help: 'jobs that may wait for a worker; one more is refused with 429',
+        default: String(SERVE_DEFAULTS.maxQueued),
+      },
       'max-gallery': { kind: 'int', value: 'N', min: 2, help: 'serve only the first N test images (quick trials, tests)' },
       ...ROOT_OPTION,
       device: { kind: 'string', value: 'D', help: 'cpu | cuda | cuda:N: where the workers run the model', default: 'cpu' },
-      threads: { ...THREADS_OPTION.threads, help: 'libtorch intra-op threads of each worker', default: 'the cores shared among the workers; RANKSHIELD_THREADS' },
+      threads: {
+        ...THREADS_OPTION.threads,
+        help: 'libtorch intra-op threads of each worker',
+        default: 'the cores shared among the workers; RANKSHIELD_THREADS',
+      },
       quiet: { kind: 'boolean', help: 'no progress bars at start-up' },
     },
   },
@@ -39,7 +65,10 @@ const SECTIONS: readonly OptionSection[] = [
 
 /** Whether a host name or address only accepts connections from this machine. */
 export function isLoopback(host: string): boolean {
-  const h = host.trim().toLowerCase().replace(/^\[|\]$/g, '');
+  const h = host
+    .trim()
+    .toLowerCase()
+    .replace(/^\[|\]$/g, '');
   return h === 'localhost' || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h) || h === '::ffff:127.0.0.1';
 }
 
@@ -73,16 +102,20 @@ runs until Ctrl-C / SIGTERM.`,
     const modelFile = values['model-file'];
     if (modelFile === undefined) {
       if (positionals.length !== 1) throw new UsageError('expected exactly one checkpoint path (or --model-file FILE --dataset NAME)');
-      for (const f of ['dataset', 'metric'] as const) if (values[f] !== undefined) throw new UsageError(`--${f} goes with --model-file (a checkpoint names its own)`);
+      for (const f of ['dataset', 'metric'] as const)
+        if (values[f] !== undefined) throw new UsageError(`--${f} goes with --model-file (a checkpoint names its own)`);
     } else {
       if (positionals.length !== 0) throw new UsageError('give either a checkpoint or --model-file, not both');
       if (values.dataset === undefined) throw new UsageError('--model-file needs --dataset NAME (its test split is the gallery)');
     }
     const host = values.host ?? SERVE_DEFAULTS.host;
     const token = values.token ?? process.env.RANKSHIELD_TOKEN ?? null;
-    if (token !== null && token.length < LIMITS.minTokenLength) throw new UsageError(`the token must have at least ${LIMITS.minTokenLength} characters (e.g. openssl rand -hex 16)`);
+    if (token !== null && token.length < LIMITS.minTokenLength)
+      throw new UsageError(`the token must have at least ${LIMITS.minTokenLength} characters (e.g. openssl rand -hex 16)`);
     if (!isLoopback(host) && token === null) {
-      throw new UsageError(`refusing to listen on ${host} without a token: anyone who can reach it could run attacks; give --token T (or RANKSHIELD_TOKEN), or keep the default host ${SERVE_DEFAULTS.host}`);
+      throw new UsageError(
+        `refusing to listen on ${host} without a token: anyone who can reach it could run attacks; give --token T (or RANKSHIELD_TOKEN), or keep the default host ${SERVE_DEFAULTS.host}`,
+      );
     }
     const port = flagNumber(p, 'port') ?? SERVE_DEFAULTS.port;
     const concurrency = flagNumber(p, 'concurrency') ?? SERVE_DEFAULTS.concurrency;
@@ -91,7 +124,11 @@ runs until Ctrl-C / SIGTERM.`,
     // The workers read it from their environment (src/serve/pool.ts); the server process itself computes nothing.
     const threads = flagNumber(p, 'threads');
     if (threads !== undefined) process.env.RANKSHIELD_THREADS = String(threads);
-    const [{ parseMetric }, { parseDevice }, { startServer }] = await Promise.all([import('../metric/metric.js'), import('../tensor/index.js'), import('../serve/server.js')]);
+    const [{ parseMetric }, { parseDevice }, { startServer }] = await Promise.all([
+      import('../metric/metric.js'),
+      import('../tensor/index.js'),
+      import('../serve/server.js'),
+    ]);
     const device = values.device ?? 'cpu';
     let metric: MetricName | undefined;
     try {

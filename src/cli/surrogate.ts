@@ -38,7 +38,20 @@ export async function openSurrogate(o: { from?: string; dataset: string; batches
   try {
     if (!hasCheckpoint(dir)) {
       if (!o.quiet) process.stderr.write(`rankshield swipe: training an undefended surrogate (${batches} batches, seed ${SURROGATE_SEED}) in ${dir}\n`);
-      const code = await trainCommand.run(['--dataset', o.dataset, '--epochs', '1', '--max-batches', String(batches), '--seed', String(SURROGATE_SEED), '--out', dir, '--quiet', '--overwrite']);
+      const code = await trainCommand.run([
+        '--dataset',
+        o.dataset,
+        '--epochs',
+        '1',
+        '--max-batches',
+        String(batches),
+        '--seed',
+        String(SURROGATE_SEED),
+        '--out',
+        dir,
+        '--quiet',
+        '--overwrite',
+      ]);
       if (code !== 0) throw new Error(`the surrogate's training failed (exit ${code})`);
     }
     const { model } = loadCheckpoint(dir);

@@ -8,7 +8,14 @@ import type { Norm } from '../attack/budget.js';
 import { METHODS, type MethodName } from '../attack/methods.js';
 import { SEARCH_OPTIONS, searchFlags } from './search-options.js';
 import { BUDGET_OPTIONS, checkBudgetFlags, profileFor } from './budget-options.js';
-import { asSwipeResult, ROBUST_EVAL_DEFAULTS, ROBUST_EVAL_PRESET_NAMES, ROBUST_EVAL_PRESETS, runRobustEval, type RobustEvalPreset } from '../eval/robust-eval.js';
+import {
+  asSwipeResult,
+  ROBUST_EVAL_DEFAULTS,
+  ROBUST_EVAL_PRESET_NAMES,
+  ROBUST_EVAL_PRESETS,
+  runRobustEval,
+  type RobustEvalPreset,
+} from '../eval/robust-eval.js';
 import { robustEvalMarkdown } from '../eval/robust-report.js';
 import { openSurrogate, SURROGATE_BATCHES } from './surrogate.js';
 import { runSwipe, withStoredBenign, type SwipeResult } from '../eval/swipe.js';
@@ -27,21 +34,57 @@ import { DATA_ROOT_SECTION, MODEL_SOURCE_SECTION, openModelSource } from './mode
 import { UsageError, type Command } from './command.js';
 import { launchRanks, processGroupFromEnv, withoutNproc } from './launch.js';
 import {
-  applyThreads, bootstrapFlags, BOOTSTRAP_OPTIONS, DEVICE_OPTION, MAX_BATCHES_OPTION, deviceFlag, flagBool, flagNumber, flagString, mergeSections, NPROC_OPTION, OUTPUT_OPTIONS, parseOptions, showProgress, THREADS_OPTION, usageText,
+  applyThreads,
+  bootstrapFlags,
+  BOOTSTRAP_OPTIONS,
+  DEVICE_OPTION,
+  MAX_BATCHES_OPTION,
+  deviceFlag,
+  flagBool,
+  flagNumber,
+  flagString,
+  mergeSections,
+  NPROC_OPTION,
+  OUTPUT_OPTIONS,
+  parseOptions,
+  showProgress,
+  THREADS_OPTION,
+  usageText,
   type OptionSection,
 } from './args.js';
 
 const SECTIONS: readonly OptionSection[] = [
   {
     options: {
-      profile: { kind: 'string', value: 'NAME', choices: Object.keys(PROFILES), help: `${Object.values(PROFILES).map((p) => `${p.name}: ${p.usedFor}`).join('\n')}\n(default: rob28 for 28×28 datasets, rob224 for 224×224)` },
+      profile: {
+        kind: 'string',
+        value: 'NAME',
+        choices: Object.keys(PROFILES),
+        help: `${Object.values(PROFILES)
+          .map((p) => `${p.name}: ${p.usedFor}`)
+          .join('\n')}\n(default: rob28 for 28×28 datasets, rob224 for 224×224)`,
+      },
       'max-batches': MAX_BATCHES_OPTION,
-      'max-queries': { kind: 'int', value: 'N', min: 1, help: "attack only the first N queries: below the profile's batch size one batch of N,\nelse the first ⌊N / batch size⌋ batches (instead of --max-batches)" },
+      'max-queries': {
+        kind: 'int',
+        value: 'N',
+        min: 1,
+        help: "attack only the first N queries: below the profile's batch size one batch of N,\nelse the first ⌊N / batch size⌋ batches (instead of --max-batches)",
+      },
       ...BUDGET_OPTIONS,
-      seed: { kind: 'int', value: 'S', min: 0, help: 'seed of the attacks\' random choices (candidates, queries)', default: '0' },
+      seed: { kind: 'int', value: 'S', min: 0, help: "seed of the attacks' random choices (candidates, queries)", default: '0' },
       'benign-r1': { kind: 'number', value: 'PCT', min: 0, max: 100, help: 'benign R@1 (%) for ARS (default: measured on the attacked batches)' },
-      'gtm-target': { kind: 'string', choices: ['reference-bug', 'intended'], help: "GTM's target: the reference code's index bug or the intended one", default: 'reference-bug' },
-      out: { kind: 'string', value: 'DIR', help: 'also write swipe.json, swipe.md, swipe.svg and index.html there: a page (open it\noffline) with the numbers, the chart and, under examples/, pictures of what each\nattack did to the first N queries of batch 1' },
+      'gtm-target': {
+        kind: 'string',
+        choices: ['reference-bug', 'intended'],
+        help: "GTM's target: the reference code's index bug or the intended one",
+        default: 'reference-bug',
+      },
+      out: {
+        kind: 'string',
+        value: 'DIR',
+        help: 'also write swipe.json, swipe.md, swipe.svg and index.html there: a page (open it\noffline) with the numbers, the chart and, under examples/, pictures of what each\nattack did to the first N queries of batch 1',
+      },
       examples: { kind: 'int', value: 'N', min: 0, help: 'queries pictured per attack on the page (0 = numbers only)', default: '3' },
       ...BOOTSTRAP_OPTIONS,
     },
@@ -49,24 +92,52 @@ const SECTIONS: readonly OptionSection[] = [
   {
     title: 'robustness over training (a run trained with --keep-every or --trail)',
     options: {
-      epochs: { kind: 'string', value: 'all|LIST', help: "swipe the run's kept epochs (all, or 1-based epochs such as 2,4,8), each stored as\nRUN/swipe-epochs/<profile>/epoch-N.json: a rerun swipes only the epochs not done with\nthese settings; then the table (trail.json, trail.md), the chart (trail.svg) and a page\n(index.html) there, and the table in RUN/report.md" },
+      epochs: {
+        kind: 'string',
+        value: 'all|LIST',
+        help: "swipe the run's kept epochs (all, or 1-based epochs such as 2,4,8), each stored as\nRUN/swipe-epochs/<profile>/epoch-N.json: a rerun swipes only the epochs not done with\nthese settings; then the table (trail.json, trail.md), the chart (trail.svg) and a page\n(index.html) there, and the table in RUN/report.md",
+      },
     },
   },
   {
     title: 'search method, transfer and the robust evaluation (docs/attacks-and-metrics.md §8)',
     options: {
       ...SEARCH_OPTIONS,
-      'transfer-from': { kind: 'string', value: 'RUN', help: 'craft the adversarial images on this checkpoint (a surrogate with the same input\nshape) and measure them on CKPT; with --robust-eval: the transfer component\'s surrogate' },
+      'transfer-from': {
+        kind: 'string',
+        value: 'RUN',
+        help: "craft the adversarial images on this checkpoint (a surrogate with the same input\nshape) and measure them on CKPT; with --robust-eval: the transfer component's surrogate",
+      },
       'robust-eval': {
-        kind: 'string', choices: ROBUST_EVAL_PRESET_NAMES, bare: ROBUST_EVAL_DEFAULTS.preset,
-        help: 'per image the worst case of PGD, APGD + restarts, a query-only search and a transfer\nattack; its ERS/ARS are the headline (PGD\'s beside them); a gradient-masking verdict and\nan unreliable-PGD finding (rules and noise: docs/attacks-and-metrics.md §8). The budget:\n'
-          + ROBUST_EVAL_PRESET_NAMES.map((n) => `${n}: ${ROBUST_EVAL_PRESETS[n].summary}`).join('\n')
-          + `\n(bare --robust-eval: ${ROBUST_EVAL_DEFAULTS.preset}, the screening run a CPU affords; its result is named with its\nbudget; --restarts, --apgd-steps, --queries override the budget's fields)`,
+        kind: 'string',
+        choices: ROBUST_EVAL_PRESET_NAMES,
+        bare: ROBUST_EVAL_DEFAULTS.preset,
+        help:
+          "per image the worst case of PGD, APGD + restarts, a query-only search and a transfer\nattack; its ERS/ARS are the headline (PGD's beside them); a gradient-masking verdict and\nan unreliable-PGD finding (rules and noise: docs/attacks-and-metrics.md §8). The budget:\n" +
+          ROBUST_EVAL_PRESET_NAMES.map((n) => `${n}: ${ROBUST_EVAL_PRESETS[n].summary}`).join('\n') +
+          `\n(bare --robust-eval: ${ROBUST_EVAL_DEFAULTS.preset}, the screening run a CPU affords; its result is named with its\nbudget; --restarts, --apgd-steps, --queries override the budget's fields)`,
       },
       'apgd-steps': { kind: 'int', value: 'N', min: 1, help: "robust eval: APGD's iterations (cheap: the profile's η; standard: 100)" },
-      'query-method': { kind: 'string', choices: METHODS.filter((m) => !m.gradients).map((m) => m.name), help: 'robust eval: the query-only component', default: ROBUST_EVAL_DEFAULTS.queryMethod },
-      'surrogate-batches': { kind: 'int', value: 'N', min: 1, help: 'robust eval without --transfer-from: SPC-2 batches of a fresh undefended surrogate\n(seed 1; kept in DIR/surrogate with --out, reused when there)', default: String(SURROGATE_BATCHES) },
-      'sweep-queries': { kind: 'int', value: 'N', min: 2, help: `robust eval: queries of the ε sweep, the first of the first batch (PGD at ε × ${[...ROBUST_EVAL_DEFAULTS.epsilonFractions, 1].join(', ')})`, default: String(ROBUST_EVAL_DEFAULTS.sweepQueries) },
+      'query-method': {
+        kind: 'string',
+        choices: METHODS.filter((m) => !m.gradients).map((m) => m.name),
+        help: 'robust eval: the query-only component',
+        default: ROBUST_EVAL_DEFAULTS.queryMethod,
+      },
+      'surrogate-batches': {
+        kind: 'int',
+        value: 'N',
+        min: 1,
+        help: 'robust eval without --transfer-from: SPC-2 batches of a fresh undefended surrogate\n(seed 1; kept in DIR/surrogate with --out, reused when there)',
+        default: String(SURROGATE_BATCHES),
+      },
+      'sweep-queries': {
+        kind: 'int',
+        value: 'N',
+        min: 2,
+        help: `robust eval: queries of the ε sweep, the first of the first batch (PGD at ε × ${[...ROBUST_EVAL_DEFAULTS.epsilonFractions, 1].join(', ')})`,
+        default: String(ROBUST_EVAL_DEFAULTS.sweepQueries),
+      },
       ...OUTPUT_OPTIONS,
       ...THREADS_OPTION,
       ...DEVICE_OPTION,
@@ -115,15 +186,25 @@ Units, directions and the ERS/ARS formulas: docs/attacks-and-metrics.md.`,
     const robust = preset !== undefined;
     if (robust && norm !== 'linf') throw new UsageError('--robust-eval evaluates the L∞ threat model; leave out --norm l2');
     checkBudgetFlags(p, norm);
-    if (!robust && flagNumber(p, 'apgd-steps') !== undefined) throw new UsageError('--apgd-steps goes with --robust-eval (a plain swipe runs --method apgd at the profile\'s η)');
+    if (!robust && flagNumber(p, 'apgd-steps') !== undefined)
+      throw new UsageError("--apgd-steps goes with --robust-eval (a plain swipe runs --method apgd at the profile's η)");
     if (robust && (nproc ?? 1) > 1) throw new UsageError('--robust-eval runs in one process (leave out --nproc)');
     if (robust && method !== undefined) throw new UsageError('--robust-eval runs every method itself; leave out --method');
-    if (robust && flagString(p, 'profile') !== undefined && !['rob28', 'rob224'].includes(flagString(p, 'profile')!)) throw new UsageError('--robust-eval needs an ERS profile (rob28 or rob224)');
+    if (robust && flagString(p, 'profile') !== undefined && !['rob28', 'rob224'].includes(flagString(p, 'profile')!))
+      throw new UsageError('--robust-eval needs an ERS profile (rob28 or rob224)');
     const { model, data, metric, info } = await openModelSource(p);
     model.to(device);
     if (robust) {
       try {
-        return await robustEval(p, model, data.test, metric, info, out, json, { preset: preset!, profile: queryLimit.profile(data.test.height), maxIter: queryLimit.maxIter(data.test.height), benignR1, gtmTarget, settings, device });
+        return await robustEval(p, model, data.test, metric, info, out, json, {
+          preset: preset!,
+          profile: queryLimit.profile(data.test.height),
+          maxIter: queryLimit.maxIter(data.test.height),
+          benignR1,
+          gtmTarget,
+          settings,
+          device,
+        });
       } finally {
         model.dispose();
         group.destroy();
@@ -158,7 +239,11 @@ Units, directions and the ERS/ARS formulas: docs/attacks-and-metrics.md.`,
       writeReports(out, result);
       // The page comes last: a failure there costs the page only.
       try {
-        const page = await writeSwipePage(out, result, { ds: data.test, keeper, source: pageSource(p.positionals[0], flagString(p, 'model-file'), info, data.test.name) });
+        const page = await writeSwipePage(out, result, {
+          ds: data.test,
+          keeper,
+          source: pageSource(p.positionals[0], flagString(p, 'model-file'), info, data.test.name),
+        });
         if (!json) process.stderr.write(`rankshield swipe: wrote ${page}\n`);
       } catch (e) {
         process.stderr.write(`rankshield swipe: the results are in ${out}, but index.html could not be written: ${(e as Error).message}\n`);
@@ -177,7 +262,8 @@ Units, directions and the ERS/ARS formulas: docs/attacks-and-metrics.md.`,
 /** `swipe RUN --epochs LIST`: each kept epoch not yet swiped with these settings, then the table and chart of all of them. */
 async function swipeEpochs(p: ParsedArgs): Promise<number> {
   for (const f of ['model-file', 'robust-eval', 'max-queries', 'out', 'examples', 'nproc']) {
-    if (p.flags.has(f) && !(f === 'nproc' && flagNumber(p, 'nproc') === 1)) throw new UsageError(`--epochs does not go with --${f} (the results are stored beside the run, one process swipes every epoch)`);
+    if (p.flags.has(f) && !(f === 'nproc' && flagNumber(p, 'nproc') === 1))
+      throw new UsageError(`--epochs does not go with --${f} (the results are stored beside the run, one process swipes every epoch)`);
   }
   if (p.positionals.length !== 1) throw new UsageError('--epochs needs exactly one run directory (trained with --keep-every)');
   const run = p.positionals[0]!;
@@ -191,7 +277,11 @@ async function swipeEpochs(p: ParsedArgs): Promise<number> {
   const runInfo = readCheckpointInfo(run);
   let epochs: number[];
   try {
-    epochs = parseEpochList(flagString(p, 'epochs')!, keptEpochs(run, { hash: false }).map((k) => k.epoch), runInfo.epoch + 1);
+    epochs = parseEpochList(
+      flagString(p, 'epochs')!,
+      keptEpochs(run, { hash: false }).map((k) => k.epoch),
+      runInfo.epoch + 1,
+    );
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
@@ -201,8 +291,19 @@ async function swipeEpochs(p: ParsedArgs): Promise<number> {
   const say = (m: string): void => void process.stderr.write(`rankshield swipe: ${m}\n`);
   try {
     const r = await swipeKeptEpochs(run, epochs, {
-      profile: flagString(p, 'profile'), maxIter: flagNumber(p, 'max-batches'), seed: flagNumber(p, 'seed'), benignRecallAt1: flagNumber(p, 'benign-r1'), gtmTarget,
-      method, methodSettings: settings, surrogate, transferFrom, root: flagString(p, 'root'), device, progress: showProgress(p), onNotice: json ? undefined : say,
+      profile: flagString(p, 'profile'),
+      maxIter: flagNumber(p, 'max-batches'),
+      seed: flagNumber(p, 'seed'),
+      benignRecallAt1: flagNumber(p, 'benign-r1'),
+      gtmTarget,
+      method,
+      methodSettings: settings,
+      surrogate,
+      transferFrom,
+      root: flagString(p, 'root'),
+      device,
+      progress: showProgress(p),
+      onNotice: json ? undefined : say,
     });
     if (!json) {
       console.log(trailMarkdown(r.table));
@@ -217,10 +318,30 @@ async function swipeEpochs(p: ParsedArgs): Promise<number> {
 
 /** `swipe --robust-eval`: the surrogate (given or trained fresh), the evaluation, its reports. */
 async function robustEval(
-  p: ParsedArgs, model: EmbeddingModel, test: DmlDataset, metric: Metric, info: CheckpointInfo | null, out: string | undefined, json: boolean,
-  o: { preset: RobustEvalPreset; profile: Profile; maxIter?: number; benignR1?: number; gtmTarget?: 'reference-bug' | 'intended'; settings: { restarts?: number; queries?: number; samples?: number; eot?: number }; device: Device },
+  p: ParsedArgs,
+  model: EmbeddingModel,
+  test: DmlDataset,
+  metric: Metric,
+  info: CheckpointInfo | null,
+  out: string | undefined,
+  json: boolean,
+  o: {
+    preset: RobustEvalPreset;
+    profile: Profile;
+    maxIter?: number;
+    benignR1?: number;
+    gtmTarget?: 'reference-bug' | 'intended';
+    settings: { restarts?: number; queries?: number; samples?: number; eot?: number };
+    device: Device;
+  },
 ): Promise<number> {
-  const s = await openSurrogate({ from: flagString(p, 'transfer-from'), dataset: test.name, batches: flagNumber(p, 'surrogate-batches'), dir: out === undefined ? undefined : path.join(out, 'surrogate'), quiet: !showProgress(p) });
+  const s = await openSurrogate({
+    from: flagString(p, 'transfer-from'),
+    dataset: test.name,
+    batches: flagNumber(p, 'surrogate-batches'),
+    dir: out === undefined ? undefined : path.join(out, 'surrogate'),
+    quiet: !showProgress(p),
+  });
   try {
     s.model.to(o.device);
     const result = await runRobustEval(model, test, metric, {
@@ -265,7 +386,10 @@ function chosenProfile(p: ParsedArgs, norm: Norm, imageSide: number): Profile {
 
 /** --max-batches or --max-queries: the profile (a smaller batch below its batch size) and the batches to attack. */
 function limitQueries(
-  p: ParsedArgs, norm: Norm, maxBatches: number | undefined, maxQueries: number | undefined,
+  p: ParsedArgs,
+  norm: Norm,
+  maxBatches: number | undefined,
+  maxQueries: number | undefined,
 ): { profile: (height: number) => Profile; maxIter: (height: number) => number | undefined } {
   const base = (h: number): Profile => chosenProfile(p, norm, h);
   if (maxQueries === undefined) return { profile: base, maxIter: () => maxBatches };

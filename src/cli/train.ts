@@ -9,7 +9,16 @@ import { LOSSES, LOSS_NAMES, lossEntry, lossFlags, lossFormOf, lossFormOption, t
 import { MINER_NAMES, parseMinerName } from '../metric/miners.js';
 import { MODELS } from '../models/catalogue.js';
 import { DEFENSES, DEFENSE_KINDS, SUFFIX_GRAMMAR, type DefenseConfig, type DefenseOption } from '../defense/registry.js';
-import { defaultConfig, defaultLossMargin, parseConfig, parseRecordedConfig, parseShorthand, resolveConfig, TRAINING_DEFAULTS, type ExperimentConfig } from '../run/config.js';
+import {
+  defaultConfig,
+  defaultLossMargin,
+  parseConfig,
+  parseRecordedConfig,
+  parseShorthand,
+  resolveConfig,
+  TRAINING_DEFAULTS,
+  type ExperimentConfig,
+} from '../run/config.js';
 import { DEFAULT_CHECKPOINT_SECONDS, train, TrainingInterrupted } from '../train/trainer.js';
 import { benignJson, evaluateBenign, formatBenign, readBenignMetrics } from '../eval/benign.js';
 import { catrideLambdaFromEntanglement } from '../eval/entanglement.js';
@@ -19,8 +28,24 @@ import { ScriptedModel } from '../models/scripted.js';
 import { UsageError, type Command } from './command.js';
 import { launchRanks, launchRecord, processGroupFromEnv, withoutNproc } from './launch.js';
 import {
-  applyThreads, DEVICE_OPTION, deviceFlag, flagBool, flagNumber, flagString, mergeSections, NPROC_OPTION, OUTPUT_OPTIONS, parseOptions, ROOT_OPTION,
-  showProgress, THREADS_OPTION, usageText, type OptionSection, type OptionSpec, type OptionTable, type ParsedArgs,
+  applyThreads,
+  DEVICE_OPTION,
+  deviceFlag,
+  flagBool,
+  flagNumber,
+  flagString,
+  mergeSections,
+  NPROC_OPTION,
+  OUTPUT_OPTIONS,
+  parseOptions,
+  ROOT_OPTION,
+  showProgress,
+  THREADS_OPTION,
+  usageText,
+  type OptionSection,
+  type OptionSpec,
+  type OptionTable,
+  type ParsedArgs,
 } from './args.js';
 
 const DEFAULTS = defaultConfig('fashion');
@@ -35,24 +60,84 @@ const LOSS_FLAGS = lossFlags();
 const LOSS_FORM = lossFormOption();
 
 const EXPERIMENT: OptionTable = {
-  config: { kind: 'string', value: 'FILE', help: 'start from an experiment config (JSON: an ExperimentConfig, or the checkpoint.json\nof an earlier run, which reruns it); flags below override its fields' },
+  config: {
+    kind: 'string',
+    value: 'FILE',
+    help: 'start from an experiment config (JSON: an ExperimentConfig, or the checkpoint.json\nof an earlier run, which reruns it); flags below override its fields',
+  },
   dataset: { kind: 'string', value: 'NAME', help: DATASET_NAMES, default: DEFAULTS.dataset },
   ...ROOT_OPTION,
-  model: { kind: 'string', value: 'NAME', choices: MODELS.filter((m) => m.name !== 'torchscript').map((m) => m.name), help: MODELS.filter((m) => m.name !== 'torchscript').map((m) => `${m.name}: ${m.summary}`).join('\n') + '\n(default: the first one for the dataset\'s image size)' },
-  pretrained: { kind: 'string', value: 'FILE|none', help: 'ImageNet weights for ResNets (torchvision state dict, .pth or .safetensors); read once:\nthe run\'s checkpoints hold every weight afterwards. The papers\' ResNets start from them: without\nthis flag a ResNet starts from random weights with a warning; none says so on purpose' },
-  'model-file': { kind: 'string', value: 'FILE', help: 'fine-tune a TorchScript model (torch.jit.save; N×C×H×W in [0,1] → N×D) instead; the run\nkeeps a copy, and also gets model.pt, the tuned module for torch.jit.load' },
-  metric: { kind: 'string', value: METRIC_NAMES.join('|'), choices: METRIC_NAMES, help: 'distance: normalised Euclidean, Euclidean, cosine', default: DEFAULTS.metric },
-  loss: { kind: 'string', choices: LOSS_NAMES, help: ALL_LOSSES.map((l) => `${l.name}: ${l.summary} (${l.metrics.join('/')})`).join('\n'), default: DEFAULTS.loss },
+  model: {
+    kind: 'string',
+    value: 'NAME',
+    choices: MODELS.filter((m) => m.name !== 'torchscript').map((m) => m.name),
+    help: `${MODELS.filter((m) => m.name !== 'torchscript')
+      .map((m) => `${m.name}: ${m.summary}`)
+      .join('\n')}\n(default: the first one for the dataset's image size)`,
+  },
+  pretrained: {
+    kind: 'string',
+    value: 'FILE|none',
+    help: "ImageNet weights for ResNets (torchvision state dict, .pth or .safetensors); read once:\nthe run's checkpoints hold every weight afterwards. The papers' ResNets start from them: without\nthis flag a ResNet starts from random weights with a warning; none says so on purpose",
+  },
+  'model-file': {
+    kind: 'string',
+    value: 'FILE',
+    help: 'fine-tune a TorchScript model (torch.jit.save; N×C×H×W in [0,1] → N×D) instead; the run\nkeeps a copy, and also gets model.pt, the tuned module for torch.jit.load',
+  },
+  metric: {
+    kind: 'string',
+    value: METRIC_NAMES.join('|'),
+    choices: METRIC_NAMES,
+    help: 'distance: normalised Euclidean, Euclidean, cosine',
+    default: DEFAULTS.metric,
+  },
+  loss: {
+    kind: 'string',
+    choices: LOSS_NAMES,
+    help: ALL_LOSSES.map((l) => `${l.name}: ${l.summary} (${l.metrics.join('/')})`).join('\n'),
+    default: DEFAULTS.loss,
+  },
   [LOSS_FORM.flag]: { kind: 'string', value: 'FORM', choices: LOSS_FORM.choices, help: LOSS_FORM.help },
   miner: { kind: 'string', value: 'NAME', help: `${MINER_NAMES.join(' | ')} (or a RobRank letter / code id)`, default: DEFAULTS.miner },
-  margin: { kind: 'number', value: 'X', min: 0, help: `loss margin (${ALL_LOSSES.filter((l) => l.margin !== undefined).map((l) => `${l.name} ${[...new Set(METRIC_NAMES.filter((m) => l.metrics.includes(m)).map((m) => defaultLossMargin(l.name, m)))].join('/')}`).join(', ')};\nCA-TRIDE runs ${DEFENSES.catride.defaultMargin})` },
-  ...Object.fromEntries(LOSS_FLAGS.map((f): [string, OptionSpec] => [f.flag, { kind: 'number', value: 'X', help: f.help, ...(f.min !== undefined ? { min: f.min } : {}), ...(f.above !== undefined ? { above: f.above } : {}), ...(f.max !== undefined ? { max: f.max } : {}) }])),
+  margin: {
+    kind: 'number',
+    value: 'X',
+    min: 0,
+    help: `loss margin (${ALL_LOSSES.filter((l) => l.margin !== undefined)
+      .map((l) => `${l.name} ${[...new Set(METRIC_NAMES.filter((m) => l.metrics.includes(m)).map((m) => defaultLossMargin(l.name, m)))].join('/')}`)
+      .join(', ')};\nCA-TRIDE runs ${DEFENSES.catride.defaultMargin})`,
+  },
+  ...Object.fromEntries(
+    LOSS_FLAGS.map((f): [string, OptionSpec] => [
+      f.flag,
+      {
+        kind: 'number',
+        value: 'X',
+        help: f.help,
+        ...(f.min !== undefined ? { min: f.min } : {}),
+        ...(f.above !== undefined ? { above: f.above } : {}),
+        ...(f.max !== undefined ? { max: f.max } : {}),
+      },
+    ]),
+  ),
   epochs: { kind: 'int', value: 'N', min: 1, help: `code epochs over SPC-2 pairs (${LARGE.epochs} for 224×224)`, default: String(DEFAULTS.epochs) },
   batch: { kind: 'int', value: 'N', min: 1, help: `pairs per batch (${LARGE.batchPairs} for 224×224)`, default: String(DEFAULTS.batchPairs) },
   lr: { kind: 'number', value: 'X', above: 0, help: `Adam learning rate (${num(LARGE.lr)} for 224×224)`, default: String(DEFAULTS.lr) },
-  'weight-decay': { kind: 'number', value: 'X', min: 0, help: `Adam weight decay (${num(LARGE.weightDecay)} for 224×224)`, default: String(DEFAULTS.weightDecay) },
+  'weight-decay': {
+    kind: 'number',
+    value: 'X',
+    min: 0,
+    help: `Adam weight decay (${num(LARGE.weightDecay)} for 224×224)`,
+    default: String(DEFAULTS.weightDecay),
+  },
   seed: { kind: 'int', value: 'N', min: 0, help: 'the same seed reproduces the run', default: String(DEFAULTS.seed) },
-  'eval-every': { kind: 'int', value: 'N', min: 1, help: `evaluate every N epochs (always after the last)   (${TRAINING_DEFAULTS.small.evalEvery}; ${LARGE.evalEvery} for 224×224)` },
+  'eval-every': {
+    kind: 'int',
+    value: 'N',
+    min: 1,
+    help: `evaluate every N epochs (always after the last)   (${TRAINING_DEFAULTS.small.evalEvery}; ${LARGE.evalEvery} for 224×224)`,
+  },
   'max-batches': { kind: 'int', value: 'N', min: 0, help: 'stop each epoch after N batches (quick runs); 0 = whole epoch' },
 };
 
@@ -60,19 +145,43 @@ const EXPERIMENT: OptionTable = {
 const DEFENSE_OPTIONS: readonly DefenseOption[] = [...new Map(DEFENSE_KINDS.flatMap((k) => DEFENSES[k].options).map((o) => [o.flag, o])).values()];
 
 const ADVERSARIAL: OptionTable = {
-  defense: { kind: 'string', value: 'KIND', choices: DEFENSE_KINDS, help: DEFENSE_KINDS.map((k) => `${k}: ${DEFENSES[k].summary}`).join('\n'), default: 'none' },
+  defense: {
+    kind: 'string',
+    value: 'KIND',
+    choices: DEFENSE_KINDS,
+    help: DEFENSE_KINDS.map((k) => `${k}: ${DEFENSES[k].summary}`).join('\n'),
+    default: 'none',
+  },
   ...Object.fromEntries(DEFENSE_OPTIONS.map((o): [string, OptionSpec] => [o.flag, o])),
-  'lambda-from': { kind: 'string', value: 'RUN', help: "CA-TRIDE: λ from the entanglement of an undefended run's test embeddings\n(linear through the published SOP and CUB/Cars points)" },
+  'lambda-from': {
+    kind: 'string',
+    value: 'RUN',
+    help: "CA-TRIDE: λ from the entanglement of an undefended run's test embeddings\n(linear through the published SOP and CUB/Cars points)",
+  },
 };
 
 const RUN: OptionTable = {
   out: { kind: 'string', value: 'DIR', help: 'run directory   (runs/<dataset>-<model>-<loss>-<miner><metric>-s<seed>)' },
   resume: { kind: 'boolean', help: 'continue from the newest complete checkpoint in --out (also inside an epoch)' },
-  'auto-resume': { kind: 'boolean', help: '--resume when --out holds a checkpoint (of the same experiment; another one is\nrefused), else start the run: what an elastic restart (torchrun --max-restarts)\nor a requeued job runs' },
+  'auto-resume': {
+    kind: 'boolean',
+    help: '--resume when --out holds a checkpoint (of the same experiment; another one is\nrefused), else start the run: what an elastic restart (torchrun --max-restarts)\nor a requeued job runs',
+  },
   overwrite: { kind: 'boolean', help: 'replace the run already in --out (without it, an existing run is refused)' },
   'checkpoint-every': { kind: 'int', value: 'N', min: 1, help: 'also checkpoint every N optimizer steps inside an epoch' },
-  'checkpoint-minutes': { kind: 'number', value: 'M', min: 0, help: 'checkpoint inside an epoch at least every M minutes; 0 = off', default: String(DEFAULT_CHECKPOINT_SECONDS / 60) },
-  'keep-every': { kind: 'int', value: 'N', min: 1, help: 'keep the checkpoint of epochs N, 2N, … and of the last as epochs/<epoch> (verified\ncommits, listed in checkpoint.json; each is evaluated); then `rankshield swipe RUN\n--epochs all` measures robustness over training. A resumed run keeps its own N' },
+  'checkpoint-minutes': {
+    kind: 'number',
+    value: 'M',
+    min: 0,
+    help: 'checkpoint inside an epoch at least every M minutes; 0 = off',
+    default: String(DEFAULT_CHECKPOINT_SECONDS / 60),
+  },
+  'keep-every': {
+    kind: 'int',
+    value: 'N',
+    min: 1,
+    help: 'keep the checkpoint of epochs N, 2N, … and of the last as epochs/<epoch> (verified\ncommits, listed in checkpoint.json; each is evaluated); then `rankshield swipe RUN\n--epochs all` measures robustness over training. A resumed run keeps its own N',
+  },
   trail: { kind: 'boolean', help: "RobRank's name for --keep-every 1: keep every epoch" },
   ...OUTPUT_OPTIONS,
   ...THREADS_OPTION,
@@ -81,11 +190,16 @@ const RUN: OptionTable = {
 
 const DISTRIBUTED: OptionTable = {
   ...NPROC_OPTION,
-  shards: { kind: 'int', value: 'S', min: 1, help: 'cut each global batch into S shards (default: the number of ranks); any number of\nranks dividing S gives the same weights, and a run resumes under any such number' },
+  shards: {
+    kind: 'int',
+    value: 'S',
+    min: 1,
+    help: 'cut each global batch into S shards (default: the number of ranks); any number of\nranks dividing S gives the same weights, and a run resumes under any such number',
+  },
 };
 
 const SECTIONS: readonly OptionSection[] = [
-  { title: 'experiment (defaults: the dataset\'s image-size column, docs/methods.md §3)', options: EXPERIMENT },
+  { title: "experiment (defaults: the dataset's image-size column, docs/methods.md §3)", options: EXPERIMENT },
   { title: 'adversarial training (docs/methods.md §4–8)', options: ADVERSARIAL },
   { title: 'run', options: RUN },
   { title: 'distributed (data parallel, c10d Gloo)', options: DISTRIBUTED },
@@ -126,28 +240,42 @@ epoch; the end writes report.json, report.md and training.svg.`,
     }
     const resume = flagBool(p, 'auto-resume') ? 'auto' : flagBool(p, 'resume');
     const overwrite = flagBool(p, 'overwrite');
-    if (flagBool(p, 'auto-resume') && flagBool(p, 'resume')) throw new UsageError('--auto-resume already resumes when there is a checkpoint: give one of --resume and --auto-resume');
+    if (flagBool(p, 'auto-resume') && flagBool(p, 'resume'))
+      throw new UsageError('--auto-resume already resumes when there is a checkpoint: give one of --resume and --auto-resume');
     if (resume !== false && overwrite) throw new UsageError(`--${resume === 'auto' ? 'auto-resume' : 'resume'} and --overwrite exclude each other`);
     const group = processGroupFromEnv(flagNumber(p, 'dist-timeout'));
     const lead = group.rank === 0;
     applyThreads(p);
-    const out = flagString(p, 'out') ?? path.join('runs', `${config.dataset.replace(/[:/]+/g, '_')}-${config.model}-${config.loss}-${config.miner}${config.metric}-s${config.seed}`);
+    const out =
+      flagString(p, 'out') ??
+      path.join('runs', `${config.dataset.replace(/[:/]+/g, '_')}-${config.model}-${config.loss}-${config.miner}${config.metric}-s${config.seed}`);
     const launch = launchRecord();
     const keepEvery = keepEveryFlag(p);
     const everySteps = flagNumber(p, 'checkpoint-every');
     const minutes = flagNumber(p, 'checkpoint-minutes');
     const stop = stopOnSignals();
-    let result;
+    let result: Awaited<ReturnType<typeof train>>;
     try {
       result = await train({
-        config, outDir: out, resume, overwrite, progress: showProgress(p) && lead, signal: stop.signal, group, device, ...(keepEvery !== undefined ? { keepEvery } : {}),
+        config,
+        outDir: out,
+        resume,
+        overwrite,
+        progress: showProgress(p) && lead,
+        signal: stop.signal,
+        group,
+        device,
+        ...(keepEvery !== undefined ? { keepEvery } : {}),
         ...(launch !== null ? { launch } : {}),
         checkpointEvery: { steps: everySteps ?? 0, seconds: minutes === undefined ? DEFAULT_CHECKPOINT_SECONDS : minutes * 60 },
         onNotice: (m) => process.stderr.write(`rankshield train: ${m}\n`),
       });
     } catch (e) {
       if (!(e instanceof TrainingInterrupted)) throw e;
-      if (lead) process.stderr.write(`rankshield train: ${e.message}\n  resume with: rankshield train ${[...argv.filter((a) => a !== '--overwrite' && a !== '--resume' && a !== '--auto-resume'), '--resume', ...(flagString(p, 'out') === undefined ? ['--out', out] : [])].join(' ')}\n`);
+      if (lead)
+        process.stderr.write(
+          `rankshield train: ${e.message}\n  resume with: rankshield train ${[...argv.filter((a) => a !== '--overwrite' && a !== '--resume' && a !== '--auto-resume'), '--resume', ...(flagString(p, 'out') === undefined ? ['--out', out] : [])].join(' ')}\n`,
+        );
       return e.reason === 'SIGTERM' ? 143 : 130;
     } finally {
       stop.dispose();
@@ -223,7 +351,12 @@ async function buildConfig(shorthand: string | undefined, p: ParsedArgs): Promis
   }
   let c: ExperimentConfig;
   try {
-    c = file !== undefined ? readConfigFile(file) : shorthand !== undefined ? parseShorthand(shorthand) : defaultConfig(flagString(p, 'dataset') ?? DEFAULTS.dataset);
+    c =
+      file !== undefined
+        ? readConfigFile(file)
+        : shorthand !== undefined
+          ? parseShorthand(shorthand)
+          : defaultConfig(flagString(p, 'dataset') ?? DEFAULTS.dataset);
     const metric = flagString(p, 'metric');
     const loss = flagString(p, 'loss') as ExperimentConfig['loss'] | undefined;
     const form = flagString(p, LOSS_FORM.flag);
@@ -255,7 +388,8 @@ async function buildConfig(shorthand: string | undefined, p: ParsedArgs): Promis
       const h = entry.hypers.find((x) => x.flag === f.flag);
       if (h === undefined) throw new Error(`--${f.flag} belongs to --loss ${f.losses.join(' or ')}, not ${c.loss}`);
       const formNow = lossFormOf(c.loss, c.lossForm);
-      if (h.forms !== undefined && !h.forms.includes(formNow)) throw new Error(`--${f.flag} belongs to loss ${c.loss}'s form ${h.forms.join(' or ')}, not ${formNow} (--${LOSS_FORM.flag})`);
+      if (h.forms !== undefined && !h.forms.includes(formNow))
+        throw new Error(`--${f.flag} belongs to loss ${c.loss}'s form ${h.forms.join(' or ')}, not ${formNow} (--${LOSS_FORM.flag})`);
       c.lossParams = { ...c.lossParams, [h.name]: v };
     }
     if (flagNumber(p, 'margin') !== undefined && entry.margin === undefined) throw new Error(`loss ${c.loss} has no margin: --margin does not apply`);
@@ -278,10 +412,12 @@ async function buildConfig(shorthand: string | undefined, p: ParsedArgs): Promis
   c.defense = defenseFromFlags(p, c.defense);
   // A defense that fixes the run's default margin (CA-TRIDE's 0.2) applies it when chosen here; --margin still wins.
   const fixedMargin = DEFENSES[c.defense.kind].defaultMargin;
-  if (fixedMargin !== undefined && (c.defense.kind !== defenseBefore || flagString(p, 'loss') !== undefined || flagString(p, 'metric') !== undefined)) c.margin = fixedMargin;
+  if (fixedMargin !== undefined && (c.defense.kind !== defenseBefore || flagString(p, 'loss') !== undefined || flagString(p, 'metric') !== undefined))
+    c.margin = fixedMargin;
   const lambdaFrom = flagString(p, 'lambda-from');
   if (lambdaFrom !== undefined) {
-    if (c.defense.kind !== 'catride' || flagNumber(p, 'lambda') !== undefined) throw new UsageError('--lambda-from goes with --defense catride and without --lambda');
+    if (c.defense.kind !== 'catride' || flagNumber(p, 'lambda') !== undefined)
+      throw new UsageError('--lambda-from goes with --defense catride and without --lambda');
     c.defense = { ...c.defense, lambda: await lambdaFromRun(lambdaFrom, p) };
   }
   c.margin = flagNumber(p, 'margin') ?? c.margin;
@@ -328,7 +464,10 @@ function defenseFromFlags(p: ParsedArgs, current: DefenseConfig): DefenseConfig 
     base[o.field] = o.parse ? o.parse(raw) : raw;
   }
   const r = DEFENSES[kind].schema.safeParse(base);
-  if (!r.success) throw new UsageError(r.error.issues.map((i) => `${i.path.length ? `--defense ${kind}: ${i.path.join('.')}` : `--defense ${kind}`}: ${i.message}`).join('; '));
+  if (!r.success)
+    throw new UsageError(
+      r.error.issues.map((i) => `${i.path.length ? `--defense ${kind}: ${i.path.join('.')}` : `--defense ${kind}`}: ${i.message}`).join('; '),
+    );
   return r.data as DefenseConfig;
 }
 
@@ -336,7 +475,8 @@ function defenseFromFlags(p: ParsedArgs, current: DefenseConfig): DefenseConfig 
 async function lambdaFromRun(run: string, p: ParsedArgs): Promise<number> {
   const { model, info } = loadCheckpoint(run);
   try {
-    if (info.config.defense.kind !== 'none') throw new UsageError(`--lambda-from ${run}: that run is defended (${info.config.defense.kind}); λ is read from an undefended model`);
+    if (info.config.defense.kind !== 'none')
+      throw new UsageError(`--lambda-from ${run}: that run is defended (${info.config.defense.kind}); λ is read from an undefended model`);
     const data = await openDataset(info.config.dataset, info.config.root === undefined ? {} : { root: info.config.root });
     const { entanglement } = await evaluateBenign(model, data.test, metricByName(info.config.metric), { entanglement: true, progress: showProgress(p) });
     const lambda = catrideLambdaFromEntanglement(entanglement!.ratio);

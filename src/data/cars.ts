@@ -79,7 +79,7 @@ export async function loadCars(opts: { root?: string } = {}): Promise<DatasetSpl
   }
   const sorted = [...annotations].sort((a, b) => compareStrings(a.path, b.path));
   const make = (split: 'train' | 'test'): FileImageDataset => {
-    const part = sorted.filter((a) => (a.cls <= TRAIN_CLASSES) === (split === 'train'));
+    const part = sorted.filter((a) => a.cls <= TRAIN_CLASSES === (split === 'train'));
     return new FileImageDataset({
       name: 'cars',
       split,

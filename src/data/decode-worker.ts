@@ -14,7 +14,9 @@ export interface DecodeRequest {
 }
 
 /** Worker → main thread. */
-export type DecodeReply = { readonly id: number; readonly ok: true; readonly image: Float32Array } | { readonly id: number; readonly ok: false; readonly error: string };
+export type DecodeReply =
+  | { readonly id: number; readonly ok: true; readonly image: Float32Array }
+  | { readonly id: number; readonly ok: false; readonly error: string };
 
 if (parentPort !== null) {
   const port = parentPort;

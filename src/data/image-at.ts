@@ -9,6 +9,7 @@ import { gatherUnitFloat32 } from './memory-dataset.js';
 
 /** Image `index` of `ds` (CHW, [0, 1]); a bad index is a RangeError naming the split. */
 export async function imageAt(ds: DmlDataset, index: number): Promise<Float32Array> {
-  if (!(Number.isInteger(index) && index >= 0 && index < ds.length)) throw new RangeError(`${ds.name} ${ds.split}: index ${index} out of range [0, ${ds.length})`);
+  if (!(Number.isInteger(index) && index >= 0 && index < ds.length))
+    throw new RangeError(`${ds.name} ${ds.split}: index ${index} out of range [0, ${ds.length})`);
   return ds.kind === 'memory' ? gatherUnitFloat32(ds, [index]) : loadTransformed(ds.files[index]!, CENTER_CROP);
 }

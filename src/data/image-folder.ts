@@ -3,6 +3,7 @@
 // each holds its own class folders; otherwise the first ceil(C/2) classes (in
 // sorted order) are train and the rest test. Label = position of the class name
 // in the sorted list of all class names (0-based); files sorted by name.
+import type { Dirent } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { DatasetSplits } from './dataset.js';
@@ -12,13 +13,16 @@ import { compareStrings, FileImageDataset, pathExists } from './file-dataset.js'
 export const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.tif', '.tiff', '.gif', '.avif']);
 
 async function subdirectories(dir: string): Promise<string[]> {
-  let entries;
+  let entries: Dirent[];
   try {
     entries = await readdir(dir, { withFileTypes: true });
   } catch (e) {
     throw new Error(`${dir}: cannot list image folder (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
   }
-  return entries.filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name).sort(compareStrings);
+  return entries
+    .filter((e) => e.isDirectory() && !e.name.startsWith('.'))
+    .map((e) => e.name)
+    .sort(compareStrings);
 }
 
 async function imagesIn(dir: string): Promise<string[]> {
@@ -30,7 +34,12 @@ async function imagesIn(dir: string): Promise<string[]> {
 }
 
 /** Lists `<base>/<class>/<image>` for the given classes, labelled by `labelOf`. */
-async function listClasses(root: string, base: string, classes: readonly string[], labelOf: Map<string, number>): Promise<{ paths: string[]; labels: Int32Array }> {
+async function listClasses(
+  root: string,
+  base: string,
+  classes: readonly string[],
+  labelOf: Map<string, number>,
+): Promise<{ paths: string[]; labels: Int32Array }> {
   const paths: string[] = [];
   const labels: number[] = [];
   for (const c of classes) {
@@ -66,7 +75,9 @@ export async function loadImageFolder(folder: string): Promise<DatasetSplits<Fil
     testClasses = all.slice(half);
   }
   if (trainClasses.length === 0 || testClasses.length === 0) {
-    throw new Error(`${root}: an image folder needs class sub-folders for both splits (found ${trainClasses.length} train, ${testClasses.length} test classes)`);
+    throw new Error(
+      `${root}: an image folder needs class sub-folders for both splits (found ${trainClasses.length} train, ${testClasses.length} test classes)`,
+    );
   }
   const names = [...new Set([...trainClasses, ...testClasses])].sort(compareStrings);
   const labelOf = new Map(names.map((n, i) => [n, i]));

@@ -22,11 +22,48 @@ export type MatValue =
   | { readonly kind: 'numeric'; readonly dims: readonly number[]; readonly data: Float64Array }
   | { readonly kind: 'char'; readonly dims: readonly number[]; readonly text: string }
   | { readonly kind: 'cell'; readonly dims: readonly number[]; readonly cells: readonly MatValue[] }
-  | { readonly kind: 'struct'; readonly dims: readonly number[]; readonly fieldNames: readonly string[]; readonly elements: readonly ReadonlyMap<string, MatValue>[] };
+  | {
+      readonly kind: 'struct';
+      readonly dims: readonly number[];
+      readonly fieldNames: readonly string[];
+      readonly elements: readonly ReadonlyMap<string, MatValue>[];
+    };
 
 // Data types (miXXX) and array classes (mxXXX) from the format document.
-const mi = { INT8: 1, UINT8: 2, INT16: 3, UINT16: 4, INT32: 5, UINT32: 6, SINGLE: 7, DOUBLE: 9, INT64: 12, UINT64: 13, MATRIX: 14, COMPRESSED: 15, UTF8: 16, UTF16: 17, UTF32: 18 } as const;
-const mx = { CELL: 1, STRUCT: 2, OBJECT: 3, CHAR: 4, SPARSE: 5, DOUBLE: 6, SINGLE: 7, INT8: 8, UINT8: 9, INT16: 10, UINT16: 11, INT32: 12, UINT32: 13, INT64: 14, UINT64: 15 } as const;
+const mi = {
+  INT8: 1,
+  UINT8: 2,
+  INT16: 3,
+  UINT16: 4,
+  INT32: 5,
+  UINT32: 6,
+  SINGLE: 7,
+  DOUBLE: 9,
+  INT64: 12,
+  UINT64: 13,
+  MATRIX: 14,
+  COMPRESSED: 15,
+  UTF8: 16,
+  UTF16: 17,
+  UTF32: 18,
+} as const;
+const mx = {
+  CELL: 1,
+  STRUCT: 2,
+  OBJECT: 3,
+  CHAR: 4,
+  SPARSE: 5,
+  DOUBLE: 6,
+  SINGLE: 7,
+  INT8: 8,
+  UINT8: 9,
+  INT16: 10,
+  UINT16: 11,
+  INT32: 12,
+  UINT32: 13,
+  INT64: 14,
+  UINT64: 15,
+} as const;
 const COMPLEX_FLAG = 0x0800;
 const HEADER_BYTES = 128;
 /** Every element of a cell or struct array is a data element with at least an 8-byte tag. */
@@ -235,7 +272,8 @@ class MatParser {
         const fieldNameLength = this.numbers(lenEl)[0] ?? 0;
         const namesEl = this.element(b, lenEl.next);
         off = namesEl.next;
-        if (!Number.isInteger(fieldNameLength) || fieldNameLength <= 0 || namesEl.bytes.length % fieldNameLength !== 0) this.fail(`${where}: bad struct field-name table`);
+        if (!Number.isInteger(fieldNameLength) || fieldNameLength <= 0 || namesEl.bytes.length % fieldNameLength !== 0)
+          this.fail(`${where}: bad struct field-name table`);
         const fieldNames: string[] = [];
         for (let k = 0; k < namesEl.bytes.length; k += fieldNameLength) {
           fieldNames.push(this.ascii({ type: mi.INT8, bytes: namesEl.bytes.subarray(k, k + fieldNameLength), next: 0 }));

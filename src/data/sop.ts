@@ -25,7 +25,8 @@ async function readEbayList(file: string): Promise<{ paths: string[]; labels: In
     const id = parseIntField(parts[0], file, line, 'image_id');
     const cls = parseIntField(parts[1], file, line, 'class_id');
     parseIntField(parts[2], file, line, 'super_class_id');
-    if (previousId !== undefined && id !== previousId + 1) throw new Error(`${file}:${line}: image_id ${id} does not follow ${previousId} (ids must be contiguous)`);
+    if (previousId !== undefined && id !== previousId + 1)
+      throw new Error(`${file}:${line}: image_id ${id} does not follow ${previousId} (ids must be contiguous)`);
     previousId = id;
     paths.push(parts[3]!);
     labels.push(cls);

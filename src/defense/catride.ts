@@ -87,7 +87,9 @@ export function collapseAwareTripletDecoupling(o: CatrideOptions): Defense {
               (x) => {
                 const z = embedGrad(ctx.model, x, ctx.metric);
                 // J_CAP = max(0, −C): collapse the candidates towards each other, but only up to C = 0.
-                return collapseness(ea, z.narrow(0, 0, b), z.narrow(0, b, b), ctx.metric).neg().clampMin(0);
+                return collapseness(ea, z.narrow(0, 0, b), z.narrow(0, b, b), ctx.metric)
+                  .neg()
+                  .clampMin(0);
               },
               { ...o, stepScale: scale },
               { before },

@@ -56,8 +56,15 @@ export interface DefenseStats {
 
 /** Every DefenseStats key once, for code that moves stats as plain numbers (data-parallel training). */
 export const DEFENSE_STAT_KEYS = Object.keys({
-  forwardPasses: true, backwardPasses: true, pgdIterations: true, perturbedFraction: true, sourceHardness: true,
-  trainedHardness: true, pgdWorkFraction: true, destinationHardness: true, collapseness: true,
+  forwardPasses: true,
+  backwardPasses: true,
+  pgdIterations: true,
+  perturbedFraction: true,
+  sourceHardness: true,
+  trainedHardness: true,
+  pgdWorkFraction: true,
+  destinationHardness: true,
+  collapseness: true,
 } satisfies Record<keyof DefenseStats, true>) as (keyof DefenseStats)[];
 
 /** What a training step returns: the loss to minimise and its accounting. */

@@ -24,7 +24,10 @@ export const GRADUAL_DESTINATIONS = ['lga', 'gB', 'g2', 'gsqrt'] as const;
 export type GradualDestination = (typeof GRADUAL_DESTINATIONS)[number];
 
 /** Where HM pushes the hardness: another miner's triplets, a gradual function of the loss (g_LGA, …) or a constant. */
-export type Destination = { kind: 'miner'; miner: Miner; name: string } | { kind: 'gradual'; fn: GradualDestination; miner: Miner; name: string } | { kind: 'constant'; value: number };
+export type Destination =
+  | { kind: 'miner'; miner: Miner; name: string }
+  | { kind: 'gradual'; fn: GradualDestination; miner: Miner; name: string }
+  | { kind: 'constant'; value: number };
 
 /** Options of HM: source miner, destination, ICS weight, PGD budget. */
 export interface HardnessManipulationOptions extends PgdBudget {
@@ -99,7 +102,10 @@ export function hardnessManipulation(o: HardnessManipulationOptions): Defense {
               tripletPasses += m;
               objectivePasses += 1;
               const [za, zp, zn] = [z.narrow(0, 0, m), z.narrow(0, m, m), z.narrow(0, 2 * m, m)];
-              const gap = ctx.metric.rows(za, zp).sub(ctx.metric.rows(za, zn)).sub(ids === null ? hDest : rows(hDest, ids));
+              const gap = ctx.metric
+                .rows(za, zp)
+                .sub(ctx.metric.rows(za, zn))
+                .sub(ids === null ? hDest : rows(hDest, ids));
               if (o.skipSatisfied) {
                 const still = noGrad(() => gap.lt(0).nonzero().flatten());
                 const next = ids === null ? still : rows(ids, still);

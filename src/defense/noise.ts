@@ -15,7 +15,13 @@ export function uniformNoise(epsilon: number): Defense {
     name: 'Noise',
     step(ctx: DefenseContext): DefenseStep {
       return tidy(() => {
-        const noisy = ctx.images.add(rand(ctx.images.shape, { device: ctx.images.device }).mul(2 * epsilon).sub(epsilon)).clamp(0, 1);
+        const noisy = ctx.images
+          .add(
+            rand(ctx.images.shape, { device: ctx.images.device })
+              .mul(2 * epsilon)
+              .sub(epsilon),
+          )
+          .clamp(0, 1);
         ctx.inspect?.('all', ctx.images, noisy);
         const { loss, a, p, n } = batchLoss(ctx, embedTrain(ctx.model, noisy, ctx.metric));
         const h = meanHardness(a, p, n, ctx.metric);

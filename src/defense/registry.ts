@@ -29,8 +29,6 @@ export type SamplerName = Exclude<MinerName, 'gradual-semihard'>;
 /** Every sampler an HM source or destination may name (the miners with an HM letter). */
 export const SAMPLERS = HM_SAMPLERS as readonly SamplerName[];
 
-
-
 /** PGD iterations of the inner maximisation: BUDGETS' (RobRank, HM); the released CA-TRIDE code runs 16. */
 const DEFAULT_STEPS = BUDGETS.small.training.steps;
 const CATRIDE_STEPS = 16;
@@ -154,13 +152,33 @@ export interface DefenseEntry<C extends DefenseConfig = DefenseConfig> {
 }
 
 /** The refusal of a defense whose training loss must be computed on (perturbed) triplets. */
-const tripletsOnly = (what: string) => (loss: LossEntry): string | undefined =>
-  loss.input === 'triplets' ? undefined : `${what}; loss ${loss.name} is computed on the whole batch (it forms its own pairs: all of them, or those its miner keeps), so there is no triplet to perturb`;
+const tripletsOnly =
+  (what: string) =>
+  (loss: LossEntry): string | undefined =>
+    loss.input === 'triplets'
+      ? undefined
+      : `${what}; loss ${loss.name} is computed on the whole batch (it forms its own pairs: all of them, or those its miner keeps), so there is no triplet to perturb`;
 
 const PGD_OPTIONS: readonly DefenseOption[] = [
   { flag: 'pgd-steps', field: 'steps', kind: 'int', value: 'N', min: 1, max: 10_000, help: `PGD steps η (${DEFAULT_STEPS}; CA-TRIDE ${CATRIDE_STEPS})` },
-  { flag: 'epsilon', field: 'epsilon', kind: 'number', value: 'X', min: 0, max: 1, help: `L∞ budget in pixel units (${asPixels(BUDGETS.small.training.epsilon)} for 28×28, ${asPixels(BUDGETS.large.training.epsilon)} for 224×224)` },
-  { flag: 'alpha', field: 'alpha', kind: 'number', value: 'X', above: 0, max: 1, help: `PGD step in pixel units (${asPixels(BUDGETS.small.training.alpha)} for 28×28, ${asPixels(BUDGETS.large.training.alpha)} for 224×224)` },
+  {
+    flag: 'epsilon',
+    field: 'epsilon',
+    kind: 'number',
+    value: 'X',
+    min: 0,
+    max: 1,
+    help: `L∞ budget in pixel units (${asPixels(BUDGETS.small.training.epsilon)} for 28×28, ${asPixels(BUDGETS.large.training.epsilon)} for 224×224)`,
+  },
+  {
+    flag: 'alpha',
+    field: 'alpha',
+    kind: 'number',
+    value: 'X',
+    above: 0,
+    max: 1,
+    help: `PGD step in pixel units (${asPixels(BUDGETS.small.training.alpha)} for 28×28, ${asPixels(BUDGETS.large.training.alpha)} for 224×224)`,
+  },
 ];
 
 const pgdSchema = {
@@ -177,7 +195,8 @@ function resolveBudget(o: PgdOverrides, imageSide: number, steps: number): Requi
 }
 
 function budgetOf(o: PgdOverrides): PgdBudget {
-  if (o.epsilon === undefined || o.alpha === undefined || o.steps === undefined) throw new Error('internal: a defense was built from an unresolved config (call resolveDefense first)');
+  if (o.epsilon === undefined || o.alpha === undefined || o.steps === undefined)
+    throw new Error('internal: a defense was built from an unresolved config (call resolveDefense first)');
   return { epsilon: o.epsilon, alpha: o.alpha, steps: o.steps };
 }
 
@@ -237,7 +256,15 @@ const act: DefenseEntry<Of<'act'>> = {
   kind: 'act',
   summary: 'anti-collapse triplet: collapse positives and negatives, then train (RobRank ACT, suffix p; px: half the steps)',
   options: [
-    { flag: 'adversarial-probability', field: 'probability', kind: 'number', value: 'P', above: 0, max: 1, help: `ACT: probability that a step trains adversarially, the others regular (px: ${PX_PROBABILITY})   (1)` },
+    {
+      flag: 'adversarial-probability',
+      field: 'probability',
+      kind: 'number',
+      value: 'P',
+      above: 0,
+      max: 1,
+      help: `ACT: probability that a step trains adversarially, the others regular (px: ${PX_PROBABILITY})   (1)`,
+    },
     ...PGD_OPTIONS,
   ],
   schema: z.object({ kind: z.literal('act'), probability: z.number().gt(0).max(1).optional(), ...pgdSchema }).strict(),
@@ -270,7 +297,14 @@ const HM_TARGET_OPTIONS: readonly DefenseOption[] = [
     help: `HM destination: a sampler, ${GRADUAL_DESTINATIONS.join(' | ')} (gradual), or a constant hardness in [-2, 2]`,
     parse: (raw) => (typeof raw === 'string' && raw.trim() !== '' && Number.isFinite(Number(raw)) ? Number(raw) : raw),
   },
-  { flag: 'gradual-base', field: 'gradualBase', kind: 'string', value: 'S', choices: SAMPLERS, help: 'HM with a gradual destination: the sampler drawing its triplets   (semihard)' },
+  {
+    flag: 'gradual-base',
+    field: 'gradualBase',
+    kind: 'string',
+    value: 'S',
+    choices: SAMPLERS,
+    help: 'HM with a gradual destination: the sampler drawing its triplets   (semihard)',
+  },
   { flag: 'ics', field: 'ics', kind: 'number', value: 'L', min: 0, help: `HM intra-class structure loss weight λ (paper ${ICS_WEIGHT}; SOP 0.05)   (0: off)` },
 ];
 
@@ -283,7 +317,12 @@ const hmTargetSchema = {
 
 /** HM[S,g_LGA]&ICS: the paper's name of a target. */
 function hmName(d: HmTarget): string {
-  const dst = typeof d.destination === 'number' ? String(d.destination) : isGradual(d.destination) ? `g_${d.destination === 'lga' ? 'LGA' : d.destination}` : letter(d.destination);
+  const dst =
+    typeof d.destination === 'number'
+      ? String(d.destination)
+      : isGradual(d.destination)
+        ? `g_${d.destination === 'lga' ? 'LGA' : d.destination}`
+        : letter(d.destination);
   return `HM[${letter(d.source)},${dst}]${d.ics ? '&ICS' : ''}`;
 }
 
@@ -320,7 +359,15 @@ const hm: DefenseEntry<Of<'hm'>> = {
   schema: z.object({ kind: z.literal('hm'), ...hmTargetSchema, skipSatisfied: z.boolean().optional(), ...pgdSchema }).strict(),
   paperName: hmName,
   resolve: (c, r) => ({ ...resolveHmTarget(c), skipSatisfied: c.skipSatisfied ?? false, ...resolveBudget(c, r.imageSide, DEFAULT_STEPS) }),
-  build: (d) => hardnessManipulation({ ...budgetOf(d), source: sampler(d.source), sourceName: d.source, destination: hmDestination(d), ics: d.ics, skipSatisfied: d.skipSatisfied }),
+  build: (d) =>
+    hardnessManipulation({
+      ...budgetOf(d),
+      source: sampler(d.source),
+      sourceName: d.source,
+      destination: hmDestination(d),
+      ics: d.ics,
+      skipSatisfied: d.skipSatisfied,
+    }),
   refusesLoss: hmRefusesLoss,
   trainsBatchNorm: false,
   suffix: {
@@ -331,13 +378,20 @@ const hm: DefenseEntry<Of<'hm'>> = {
       if (m === null) return null;
       const [, gradual, src, dst, ics] = m as unknown as [string, string, string, string, string];
       const byLetter = (l: string): SamplerName => SAMPLERS.find((s) => minerEntry(s).hmLetter === l)!;
-      return { kind: 'hm', source: byLetter(src), destination: gradual ? 'lga' : byLetter(dst), ...(gradual ? { gradualBase: byLetter(dst) } : {}), ics: ics ? icsWeight : 0 };
+      return {
+        kind: 'hm',
+        source: byLetter(src),
+        destination: gradual ? 'lga' : byLetter(dst),
+        ...(gradual ? { gradualBase: byLetter(dst) } : {}),
+        ics: ics ? icsWeight : 0,
+      };
     },
     format: (c) => {
       const l = (s: SamplerName): string => minerEntry(s).hmLetter!;
       const tail = c.ics ? 'i' : '';
       if (typeof c.destination === 'number') return null;
-      if (typeof c.destination === 'string' && isGradual(c.destination)) return c.destination === 'lga' ? `ghmet${l(c.source)}${l(c.gradualBase ?? 'semihard')}${tail}` : null;
+      if (typeof c.destination === 'string' && isGradual(c.destination))
+        return c.destination === 'lga' ? `ghmet${l(c.source)}${l(c.gradualBase ?? 'semihard')}${tail}` : null;
       return `hmet${l(c.source)}${l(c.destination)}${tail}`;
     },
   },
@@ -349,9 +403,28 @@ const catride: DefenseEntry<Of<'catride'>> = {
   // Its separation term is defined for N and E only.
   metrics: ['N', 'E'],
   options: [
-    { flag: 'lambda', field: 'lambda', kind: 'number', value: 'L', above: 0, help: 'CA-TRIDE attention factor λ (CUB 10, Cars 9.5, SOP 2; other datasets: give it,\nor --lambda-from an undefended run)' },
-    { flag: 'catride-mode', field: 'mode', kind: 'string', choices: CATRIDE_MODES, help: 'CA-TRIDE branches: both alternating, or the CA-ANP / CA-CAP ablation   (alternate)' },
-    { flag: 'catride-weighting', field: 'weighting', kind: 'string', choices: CATRIDE_WEIGHTINGS, help: "collapse-aware weights: the code's soft-max or the slides' soft-min   (softmax)" },
+    {
+      flag: 'lambda',
+      field: 'lambda',
+      kind: 'number',
+      value: 'L',
+      above: 0,
+      help: 'CA-TRIDE attention factor λ (CUB 10, Cars 9.5, SOP 2; other datasets: give it,\nor --lambda-from an undefended run)',
+    },
+    {
+      flag: 'catride-mode',
+      field: 'mode',
+      kind: 'string',
+      choices: CATRIDE_MODES,
+      help: 'CA-TRIDE branches: both alternating, or the CA-ANP / CA-CAP ablation   (alternate)',
+    },
+    {
+      flag: 'catride-weighting',
+      field: 'weighting',
+      kind: 'string',
+      choices: CATRIDE_WEIGHTINGS,
+      help: "collapse-aware weights: the code's soft-max or the slides' soft-min   (softmax)",
+    },
     ...PGD_OPTIONS,
   ],
   schema: z
@@ -375,7 +448,8 @@ const catride: DefenseEntry<Of<'catride'>> = {
   },
   build: (c) => collapseAwareTripletDecoupling({ ...budgetOf(c), lambda: c.lambda, weighting: c.weighting, mode: c.mode }),
   // The separation term is added inside the triplet loss (the released code's triplet kernel).
-  refusesLoss: (loss) => (loss.name === 'triplet' ? undefined : `CA-TRIDE adds its separation term inside the triplet loss; it is not defined for loss ${loss.name}`),
+  refusesLoss: (loss) =>
+    loss.name === 'triplet' ? undefined : `CA-TRIDE adds its separation term inside the triplet loss; it is not defined for loss ${loss.name}`,
   trainsBatchNorm: false,
   defaultMargin: CATRIDE_MARGIN,
   suffix: {
@@ -454,8 +528,23 @@ const free: DefenseEntry<Of<'free'>> = {
   // On HM, HM's metric (its hardness bounds are those of normalised Euclidean distances).
   metrics: (c) => (c.base === 'hm' ? HM_METRICS : undefined),
   options: [
-    { flag: 'free-base', field: 'base', kind: 'string', value: 'D', choices: FREE_BASES, help: 'free AT: the defense whose images carry the perturbation (hm: HM + free, with --source/--destination)' },
-    { flag: 'replays', field: 'replays', kind: 'int', value: 'M', min: 1, max: 64, help: `free AT: replays of each batch, one optimizer step each (RobRank ${FREE_REPLAYS});\n--epochs E/M trains as many steps as E epochs   (${FREE_REPLAYS})` },
+    {
+      flag: 'free-base',
+      field: 'base',
+      kind: 'string',
+      value: 'D',
+      choices: FREE_BASES,
+      help: 'free AT: the defense whose images carry the perturbation (hm: HM + free, with --source/--destination)',
+    },
+    {
+      flag: 'replays',
+      field: 'replays',
+      kind: 'int',
+      value: 'M',
+      min: 1,
+      max: 64,
+      help: `free AT: replays of each batch, one optimizer step each (RobRank ${FREE_REPLAYS});\n--epochs E/M trains as many steps as E epochs   (${FREE_REPLAYS})`,
+    },
     ...HM_TARGET_OPTIONS,
     ...PGD_OPTIONS.filter((o) => o.field !== 'steps'),
   ],
@@ -472,12 +561,16 @@ const free: DefenseEntry<Of<'free'>> = {
       alpha: pgdSchema.alpha,
     })
     .strict(),
-  paperName: (c) => (c.base === 'hm' && c.source !== undefined && c.destination !== undefined ? `${hmName({ ...c, source: c.source, destination: c.destination })}+free` : `FreeAT[${c.base}]`),
+  paperName: (c) =>
+    c.base === 'hm' && c.source !== undefined && c.destination !== undefined
+      ? `${hmName({ ...c, source: c.source, destination: c.destination })}+free`
+      : `FreeAT[${c.base}]`,
   resolve: (c, r) => {
     const { epsilon, alpha } = resolveBudget(c, r.imageSide, 1);
     const base = { ...c, replays: c.replays ?? FREE_REPLAYS, epsilon, alpha };
     if (c.base === 'hm') {
-      if (c.source === undefined || c.destination === undefined) throw new Error('free AT on hm needs --source and --destination (HM + free: the HM target it perturbs towards)');
+      if (c.source === undefined || c.destination === undefined)
+        throw new Error('free AT on hm needs --source and --destination (HM + free: the HM target it perturbs towards)');
       return resolveHmTarget({ ...base, source: c.source, destination: c.destination });
     }
     const stray = (['source', 'destination', 'gradualBase', 'ics'] as const).filter((k) => c[k] !== undefined);
@@ -489,11 +582,14 @@ const free: DefenseEntry<Of<'free'>> = {
       base: c.base,
       replays: c.replays ?? FREE_REPLAYS,
       ...budgetOf({ ...c, steps: 1 }),
-      ...(c.base === 'hm' ? { hm: { source: sampler(c.source!), destination: hmDestination({ ...c, source: c.source!, destination: c.destination! }), ics: c.ics ?? 0 } } : {}),
+      ...(c.base === 'hm'
+        ? { hm: { source: sampler(c.source!), destination: hmDestination({ ...c, source: c.source!, destination: c.destination! }), ics: c.ics ?? 0 } }
+        : {}),
     }),
   refusesLoss: (loss, c) => {
     if (c.base === 'none' || c.base === 'est') return undefined; // the run's loss on the (perturbed) batch
-    if (c.base === 'hm') return c.source !== undefined && c.destination !== undefined ? hmRefusesLoss(loss, { ...c, source: c.source, destination: c.destination }) : undefined;
+    if (c.base === 'hm')
+      return c.source !== undefined && c.destination !== undefined ? hmRefusesLoss(loss, { ...c, source: c.source, destination: c.destination }) : undefined;
     return tripletsOnly(`free AT on ${c.base} perturbs the members of each mined triplet`)(loss);
   },
   trainsBatchNorm: false,
@@ -530,7 +626,17 @@ export const GAUSSIAN_SIGMA = 0.25;
 const gaussian: DefenseEntry<Of<'gaussian'>> = {
   kind: 'gaussian',
   summary: 'Gaussian noise N(0, σ²I) on every image, unclipped: the training of randomized smoothing (certify at the same σ)',
-  options: [{ flag: 'sigma', field: 'sigma', kind: 'number', value: 'S', above: 0, max: GAUSSIAN_SIGMA_MAX, help: `gaussian: the noise's standard deviation σ in pixel units (${GAUSSIAN_SIGMA})` }],
+  options: [
+    {
+      flag: 'sigma',
+      field: 'sigma',
+      kind: 'number',
+      value: 'S',
+      above: 0,
+      max: GAUSSIAN_SIGMA_MAX,
+      help: `gaussian: the noise's standard deviation σ in pixel units (${GAUSSIAN_SIGMA})`,
+    },
+  ],
   schema: z.object({ kind: z.literal('gaussian'), sigma: z.number().gt(0).max(GAUSSIAN_SIGMA_MAX).optional() }).strict(),
   paperName: (c) => `Gaussian σ=${c.sigma ?? GAUSSIAN_SIGMA}`,
   resolve: (c) => ({ ...c, sigma: c.sigma ?? GAUSSIAN_SIGMA }),
@@ -558,7 +664,20 @@ function entryOf<C extends DefenseConfig>(c: C): DefenseEntry<C> {
 }
 
 /** Schema that validates a DefenseConfig read from JSON: every field typed and ranged, unknown fields refused. */
-export const defenseConfigSchema = z.discriminatedUnion('kind', [none.schema, est.schema, act.schema, hm.schema, catride.schema, amd.schema, ramd.schema, ses.schema, rest.schema, free.schema, noise.schema, gaussian.schema]);
+export const defenseConfigSchema = z.discriminatedUnion('kind', [
+  none.schema,
+  est.schema,
+  act.schema,
+  hm.schema,
+  catride.schema,
+  amd.schema,
+  ramd.schema,
+  ses.schema,
+  rest.schema,
+  free.schema,
+  noise.schema,
+  gaussian.schema,
+]);
 
 /** The papers' short name of a defense: N/A, EST, ACT, HM[S,g_LGA]&ICS, CA-TRIDE. */
 export function describeDefense(d: DefenseConfig): string {
@@ -569,7 +688,9 @@ export function describeDefense(d: DefenseConfig): string {
 function metricRefusal(d: DefenseConfig, metric: MetricName): string | undefined {
   const e = entryOf(d);
   const metrics = typeof e.metrics === 'function' ? e.metrics(d) : e.metrics;
-  return metrics === undefined || metrics.includes(metric) ? undefined : `defense ${e.paperName(d)} is defined for metric ${metrics.join(' or ')} only, not ${metric}`;
+  return metrics === undefined || metrics.includes(metric)
+    ? undefined
+    : `defense ${e.paperName(d)} is defined for metric ${metrics.join(' or ')} only, not ${metric}`;
 }
 
 /** The config with every default filled in for the experiment; a metric the defense is not defined for is an error here. */
@@ -603,7 +724,12 @@ export function buildDefense(c: ResolvedRun): RunDefense {
   const refusal = defenseRefusal(c.defense, c.loss, c.metric);
   if (refusal !== undefined) throw new Error(refusal);
   const defense = entryOf(c.defense).build(c.defense);
-  const loss = buildTrainingLoss(c.loss, { margin: c.margin, metric: metricByName(c.metric), ...(c.lossForm !== undefined ? { form: c.lossForm } : {}), ...(c.lossParams !== undefined ? { params: c.lossParams } : {}) });
+  const loss = buildTrainingLoss(c.loss, {
+    margin: c.margin,
+    metric: metricByName(c.metric),
+    ...(c.lossForm !== undefined ? { form: c.lossForm } : {}),
+    ...(c.lossParams !== undefined ? { params: c.lossParams } : {}),
+  });
   return {
     name: defense.name,
     loss,
@@ -625,7 +751,9 @@ export function buildDefense(c: ResolvedRun): RunDefense {
 }
 
 /** Every defense's suffix grammar, for help texts and messages. */
-export const SUFFIX_GRAMMAR = DEFENSE_KINDS.map((k) => DEFENSES[k].suffix.grammar).filter((g) => g !== '').join(', ');
+export const SUFFIX_GRAMMAR = DEFENSE_KINDS.map((k) => DEFENSES[k].suffix.grammar)
+  .filter((g) => g !== '')
+  .join(', ');
 
 /**
  * RobRank / robdml model-name suffixes after the backbone (docs/methods.md §9),
@@ -646,7 +774,7 @@ export function defenseFromModelSuffix(suffix: string, icsWeight = ICS_WEIGHT): 
 /** The defense the shorthand means: the suffix's, unless another entry claims it for this miner (CA-TRIDE). */
 export function defenseOfShorthand(parsed: DefenseConfig, miner: MinerName): DefenseConfig {
   const claimer = DEFENSE_KINDS.find((k) => DEFENSES[k].suffix.claims?.(parsed, miner) === true);
-  return claimer === undefined ? parsed : { kind: claimer } as DefenseConfig;
+  return claimer === undefined ? parsed : ({ kind: claimer } as DefenseConfig);
 }
 
 /** RobRank's model suffix of a defense config, or null when it has none. */

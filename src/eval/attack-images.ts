@@ -24,9 +24,12 @@ export function chwPng(values: Float32Array, offset: number, shape: ImageShape, 
   if (offset < 0 || offset + c * h * w > values.length) throw new Error(`chwPng: a ${c}×${h}×${w} image at ${offset} overruns ${values.length} values`);
   const pixels = Buffer.alloc(c * h * w);
   // NCHW planes → interleaved HWC bytes
-  for (let ch = 0; ch < c; ch++) for (let p = 0; p < h * w; p++) pixels[p * c + ch] = Math.round(255 * Math.min(1, Math.max(0, map(values[offset + ch * h * w + p]!))));
+  for (let ch = 0; ch < c; ch++)
+    for (let p = 0; p < h * w; p++) pixels[p * c + ch] = Math.round(255 * Math.min(1, Math.max(0, map(values[offset + ch * h * w + p]!))));
   // b-w keeps a grey image one channel (sharp would write RGB).
-  return sharp(pixels, { raw: { width: w, height: h, channels: c } }).toColourspace(c === 1 ? 'b-w' : 'srgb').png();
+  return sharp(pixels, { raw: { width: w, height: h, channels: c } })
+    .toColourspace(c === 1 ? 'b-w' : 'srgb')
+    .png();
 }
 
 /**
@@ -115,7 +118,7 @@ export async function saveAttackImages(dir: string, o: AttackImagesInput): Promi
     const json = path.join(dir, 'rankings.json');
     // rankings.json keeps the shape it had before the file names were recorded.
     const rankings = images.map(({ index, label, maxPerturbation, before, after }) => ({ index, label, maxPerturbation, before, after }));
-    await writeFileAtomic(json, JSON.stringify({ attack: o.attack, budget: o.budget, images: rankings }, null, 2) + '\n');
+    await writeFileAtomic(json, `${JSON.stringify({ attack: o.attack, budget: o.budget, images: rankings }, null, 2)}\n`);
     written.push(json);
     return { files: written, images };
   } finally {

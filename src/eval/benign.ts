@@ -62,7 +62,13 @@ export function benignJson(m: Partial<BenignMetrics>): Partial<Record<(typeof BE
  * comparisons with RobRank logs and tables.
  */
 export function robrankBenignKeys(m: Partial<BenignMetrics>): Record<string, number> {
-  const pairs: [string, number | undefined][] = [['r@M', m['r@M']], ['r@1', m['R@1']], ['r@2', m['R@2']], ['mAP', m.mAP], ['mAP@R', m['mAP@10']]];
+  const pairs: [string, number | undefined][] = [
+    ['r@M', m['r@M']],
+    ['r@1', m['R@1']],
+    ['r@2', m['R@2']],
+    ['mAP', m.mAP],
+    ['mAP@R', m['mAP@10']],
+  ];
   return Object.fromEntries(pairs.filter((p): p is [string, number] => p[1] !== undefined));
 }
 
@@ -97,7 +103,13 @@ export async function evaluateBenign(model: EmbeddingModel, ds: DmlDataset, metr
   const emb = tidy(() => metric.embed(raw));
   const labels = tidy(() => onDevice(Tensor.fromTypedArray(ds.labels, [ds.length]).long(), model.device));
   try {
-    const report = retrievalMetrics(emb, emb, labels, labels, metric, { batchSize, recallAt: [1, 2], withMapAtR: true, progress: o.progress, perQuery: o.bootstrap !== undefined });
+    const report = retrievalMetrics(emb, emb, labels, labels, metric, {
+      batchSize,
+      recallAt: [1, 2],
+      withMapAtR: true,
+      progress: o.progress,
+      perQuery: o.bootstrap !== undefined,
+    });
     const r = report.batchMean;
     const clustered = embeddingNmi(emb, labels, { progress: o.progress });
     const nmi = clustered.nmi;
@@ -123,10 +135,16 @@ export async function evaluateBenign(model: EmbeddingModel, ds: DmlDataset, metr
  * recomputed from the drawn queries' (label, k-means cluster) pairs (the clustering held fixed).
  */
 function benignIntervals(
-  q: NonNullable<RetrievalReport['perQuery']>, clustered: { labels: number[]; assignments: number[] }, info: BootstrapInfo,
+  q: NonNullable<RetrievalReport['perQuery']>,
+  clustered: { labels: number[]; assignments: number[] },
+  info: BootstrapInfo,
 ): Partial<Record<keyof BenignMetrics, Interval>> {
   const perQuery: Record<string, number[]> = { 'R@1': q.recallAt[1]!, 'R@2': q.recallAt[2]!, mAP: q.mAP, 'mAP@10': q.mAPAt10, 'r@M': q.meanRank };
   if (q.mAPAtR !== undefined) perQuery['mAP@R'] = q.mAPAtR;
-  const nmi = (idx: Uint32Array): number => normalizedMutualInformation(Array.from(idx, (i) => clustered.labels[i]!), Array.from(idx, (i) => clustered.assignments[i]!));
+  const nmi = (idx: Uint32Array): number =>
+    normalizedMutualInformation(
+      Array.from(idx, (i) => clustered.labels[i]!),
+      Array.from(idx, (i) => clustered.assignments[i]!),
+    );
   return bootstrapIntervals(perQuery, null, info, { NMI: nmi });
 }

@@ -104,11 +104,18 @@ export type DirectStatistic = (indices: Uint32Array) => number | null;
  * an interval for every column of `perQuery` (its mean), every key `derive` returns, and every
  * `direct` statistic (given the same draw). A key that is null or not finite in any replicate gets no interval.
  */
-export function bootstrapIntervals(perQuery: PerQuery, derive: Derive | null, info: BootstrapInfo, direct: Readonly<Record<string, DirectStatistic>> = {}, queries?: number): Record<string, Interval> {
+export function bootstrapIntervals(
+  perQuery: PerQuery,
+  derive: Derive | null,
+  info: BootstrapInfo,
+  direct: Readonly<Record<string, DirectStatistic>> = {},
+  queries?: number,
+): Record<string, Interval> {
   const columns = Object.keys(perQuery);
   if (columns.length === 0 && queries === undefined) return {};
   const n = queries ?? perQuery[columns[0]!]!.length;
-  for (const c of columns) if (perQuery[c]!.length !== n) throw new Error(`bootstrap: column '${c}' has ${perQuery[c]!.length} queries, '${columns[0]}' has ${n}`);
+  for (const c of columns)
+    if (perQuery[c]!.length !== n) throw new Error(`bootstrap: column '${c}' has ${perQuery[c]!.length} queries, '${columns[0]}' has ${n}`);
   if (n === 0) throw new Error('bootstrap: no queries');
   const values = columns.map((c) => Float64Array.from(perQuery[c]!));
   const replicates = new Map<string, Float64Array>();

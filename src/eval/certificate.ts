@@ -56,7 +56,14 @@ export interface QueryCertificate {
  */
 function clearances(gallery: Tensor, distances: Float64Array, a: number, k: CertificateConstants): Float64Array {
   if (k.gallery === 'smoothed') return Float64Array.from(distances, (d) => (d - distances[a]!) / 2 - k.galleryError);
-  const spread = noGrad(() => tidy(() => gallery.sub(gallery.narrow(0, a, 1)).norm(2, 1).toArray()));
+  const spread = noGrad(() =>
+    tidy(() =>
+      gallery
+        .sub(gallery.narrow(0, a, 1))
+        .norm(2, 1)
+        .toArray(),
+    ),
+  );
   const da2 = distances[a]! ** 2;
   return Float64Array.from(distances, (d, j) => (spread[j]! > 0 ? (d ** 2 - da2) / (2 * spread[j]!) : -Infinity));
 }
@@ -106,7 +113,9 @@ export function certifyQuery(
   const n = gallery.labels.length;
   const distances = Float64Array.from(noGrad(() => tidy(() => gallery.embeddings.sub(c.reshape(1, -1)).norm(2, 1).toArray())));
   const estimateNorm = noGrad(() => tidy(() => c.norm().item()));
-  const order = Array.from(distances.keys()).filter((j) => j !== self).sort((x, y) => distances[x]! - distances[y]! || x - y);
+  const order = Array.from(distances.keys())
+    .filter((j) => j !== self)
+    .sort((x, y) => distances[x]! - distances[y]! || x - y);
   const relevant = order.filter((j) => gallery.labels[j] === label).slice(0, RELEVANT_CANDIDATES);
   const recallRadius = o.ks.map(() => -Infinity);
   for (const a of relevant) {

@@ -20,15 +20,27 @@ export function certifyMarkdown(r: CertifyResult, empirical?: EmpiricalResult): 
   ];
   for (const row of r.rows) {
     const e = empirical?.rows.find((x) => x.radius === row.radius);
-    lines.push(`| ${row.radius} | ${ks.map((k) => f1(row.recall[k]!)).join(' | ')} | ${empirical ? (e ? f1(e.recallAt1) : '–') + ' | ' : ''}${row.embeddingShiftAtMost.toFixed(3)} | ${f1(row.qaPlusAtLeast)} | ${f1(row.qaMinusAtMost)} |`);
+    lines.push(
+      `| ${row.radius} | ${ks.map((k) => f1(row.recall[k]!)).join(' | ')} | ${empirical ? `${e ? f1(e.recallAt1) : '–'} | ` : ''}${row.embeddingShiftAtMost.toFixed(3)} | ${f1(row.qaPlusAtLeast)} | ${f1(row.qaMinusAtMost)} |`,
+    );
   }
-  lines.push('', `Cost: ${r.cost.forwardPasses.toLocaleString('en-US')} forward passes, ${r.cost.seconds.toFixed(1)} s (${r.cost.cpuSeconds.toFixed(1)} CPU s).`);
-  if (empirical) lines.push(`Empirical: APGD-L2, ${empirical.steps} steps, ${empirical.restarts} restart(s), EOT ${empirical.eot} draws per step, judged by ĝ with ${empirical.samples} samples; ${empirical.cost.forwardPasses.toLocaleString('en-US')} forward + ${empirical.cost.backwardPasses.toLocaleString('en-US')} backward passes, ${empirical.cost.seconds.toFixed(1)} s (${empirical.cost.cpuSeconds.toFixed(1)} CPU s).`);
+  lines.push(
+    '',
+    `Cost: ${r.cost.forwardPasses.toLocaleString('en-US')} forward passes, ${r.cost.seconds.toFixed(1)} s (${r.cost.cpuSeconds.toFixed(1)} CPU s).`,
+  );
+  if (empirical)
+    lines.push(
+      `Empirical: APGD-L2, ${empirical.steps} steps, ${empirical.restarts} restart(s), EOT ${empirical.eot} draws per step, judged by ĝ with ${empirical.samples} samples; ${empirical.cost.forwardPasses.toLocaleString('en-US')} forward + ${empirical.cost.backwardPasses.toLocaleString('en-US')} backward passes, ${empirical.cost.seconds.toFixed(1)} s (${empirical.cost.cpuSeconds.toFixed(1)} CPU s).`,
+    );
   return `${lines.join('\n')}\n`;
 }
 
 /** Certified R@1 (%) against the L2 radius, with the empirical R@1 under attack when measured. */
-export function certifySvg(r: CertifyResult, empirical?: EmpiricalResult, title = `Certified R@1 of the smoothed model (σ = ${r.sigma}, n = ${r.samples}, ${r.dataset})`): string {
+export function certifySvg(
+  r: CertifyResult,
+  empirical?: EmpiricalResult,
+  title = `Certified R@1 of the smoothed model (σ = ${r.sigma}, n = ${r.samples}, ${r.dataset})`,
+): string {
   const width = 640;
   const height = 360;
   const [left, right, top, bottom] = [56, 160, 36, 48];
@@ -50,17 +62,25 @@ export function certifySvg(r: CertifyResult, empirical?: EmpiricalResult, title 
     parts.push(`<line x1="${left}" x2="${width - right}" y1="${y(t).toFixed(1)}" y2="${y(t).toFixed(1)}" stroke="#eee"/>`);
     parts.push(`<text x="${left - 6}" y="${(y(t) + 4).toFixed(1)}" text-anchor="end">${t}</text>`);
   }
-  parts.push(`<text x="${((left + width - right) / 2).toFixed(1)}" y="${height - 10}" text-anchor="middle">L2 radius of the perturbation (pixel units, images in [0, 1])</text>`);
+  parts.push(
+    `<text x="${((left + width - right) / 2).toFixed(1)}" y="${height - 10}" text-anchor="middle">L2 radius of the perturbation (pixel units, images in [0, 1])</text>`,
+  );
   parts.push(`<text transform="translate(16 ${((top + height - bottom) / 2).toFixed(1)}) rotate(-90)" text-anchor="middle">R@1 (% of queries)</text>`);
   const series: { name: string; colour: string; points: [number, number][]; dash?: string }[] = [
     { name: 'certified R@1', colour: '#4a7ab5', points: r.rows.map((row) => [row.radius, row.recall['R@1'] ?? 0]) },
   ];
-  if (empirical) series.push({ name: 'empirical R@1 (attack)', colour: '#d9822b', points: empirical.rows.map((row) => [row.radius, row.recallAt1]), dash: '5 3' });
+  if (empirical)
+    series.push({ name: 'empirical R@1 (attack)', colour: '#d9822b', points: empirical.rows.map((row) => [row.radius, row.recallAt1]), dash: '5 3' });
   series.forEach((s, i) => {
     const path = s.points.map(([a, b], k) => `${k === 0 ? 'M' : 'L'}${x(a).toFixed(1)} ${y(b).toFixed(1)}`).join(' ');
     parts.push(`<path d="${path}" fill="none" stroke="${s.colour}" stroke-width="2"${s.dash ? ` stroke-dasharray="${s.dash}"` : ''}/>`);
-    for (const [a, b] of s.points) parts.push(`<circle cx="${x(a).toFixed(1)}" cy="${y(b).toFixed(1)}" r="3" fill="${s.colour}"><title>${escapeXml(`${s.name} at radius ${a}: ${b.toFixed(1)} %`)}</title></circle>`);
-    parts.push(`<line x1="${width - right + 12}" x2="${width - right + 32}" y1="${top + 8 + i * 18}" y2="${top + 8 + i * 18}" stroke="${s.colour}" stroke-width="2"${s.dash ? ` stroke-dasharray="${s.dash}"` : ''}/>`);
+    for (const [a, b] of s.points)
+      parts.push(
+        `<circle cx="${x(a).toFixed(1)}" cy="${y(b).toFixed(1)}" r="3" fill="${s.colour}"><title>${escapeXml(`${s.name} at radius ${a}: ${b.toFixed(1)} %`)}</title></circle>`,
+      );
+    parts.push(
+      `<line x1="${width - right + 12}" x2="${width - right + 32}" y1="${top + 8 + i * 18}" y2="${top + 8 + i * 18}" stroke="${s.colour}" stroke-width="2"${s.dash ? ` stroke-dasharray="${s.dash}"` : ''}/>`,
+    );
     parts.push(`<text x="${width - right + 38}" y="${top + 12 + i * 18}">${escapeXml(s.name)}</text>`);
   });
   parts.push('</svg>');

@@ -141,17 +141,18 @@ export async function runCertify(model: EmbeddingModel, ds: DmlDataset, o: Certi
   // The QA candidates first, so that they do not depend on how the noise is drawn.
   const qaPlus = noGrad(() => tidy(() => randint(0, n, [q]).toArray()));
   const qaMinus = noGrad(() => tidy(() => randint(0, Math.max(1, topOnePercent(n)), [q]).toArray()));
-  const galleryEmbeddings = gallery === 'clean'
-    ? await (async () => {
-        const raw = await embedDataset(model, ds, { progress: o.progress });
-        forwardPasses += n;
-        try {
-          return noGrad(() => tidy(() => l2normalize(raw).double()));
-        } finally {
-          raw.dispose();
-        }
-      })()
-    : await smoothedSplit(model, ds, n, { sigma, samples, progress: o.progress, label: `smoothing the ${n}-item gallery` });
+  const galleryEmbeddings =
+    gallery === 'clean'
+      ? await (async () => {
+          const raw = await embedDataset(model, ds, { progress: o.progress });
+          forwardPasses += n;
+          try {
+            return noGrad(() => tidy(() => l2normalize(raw).double()));
+          } finally {
+            raw.dispose();
+          }
+        })()
+      : await smoothedSplit(model, ds, n, { sigma, samples, progress: o.progress, label: `smoothing the ${n}-item gallery` });
   if (gallery === 'smoothed') forwardPasses += n * samples;
   const certificates: QueryCertificate[] = [];
   const labels: number[] = [];
@@ -173,7 +174,14 @@ export async function runCertify(model: EmbeddingModel, ds: DmlDataset, o: Certi
             try {
               const row = tidy(() => c.reshape(-1));
               try {
-                certificates.push(certifyQuery(row, batchLabels[i]!, index, { embeddings: galleryEmbeddings, labels: ds.labels }, k, { ks, radii, qaPlus: qaPlus[index]!, qaMinusPosition: qaMinus[index]! }));
+                certificates.push(
+                  certifyQuery(row, batchLabels[i]!, index, { embeddings: galleryEmbeddings, labels: ds.labels }, k, {
+                    ks,
+                    radii,
+                    qaPlus: qaPlus[index]!,
+                    qaMinusPosition: qaMinus[index]!,
+                  }),
+                );
               } finally {
                 row.dispose();
               }
@@ -210,11 +218,27 @@ export async function runCertify(model: EmbeddingModel, ds: DmlDataset, o: Certi
     qaMinusAtMost: (100 * certificates.reduce((s, c) => s + c.qaMinus.positionAtMost[ri]! / n, 0)) / q,
   }));
   return {
-    dataset: ds.name, sigma, samples, alpha, seed, gallery, queries: q, gallerySize: n,
-    boundedEstimates: m, alphaPerEstimate: alphaPrime, lipschitz: k.lipschitz, queryError: k.queryError, galleryError: k.galleryError, ks,
+    dataset: ds.name,
+    sigma,
+    samples,
+    alpha,
+    seed,
+    gallery,
+    queries: q,
+    gallerySize: n,
+    boundedEstimates: m,
+    alphaPerEstimate: alphaPrime,
+    lipschitz: k.lipschitz,
+    queryError: k.queryError,
+    galleryError: k.galleryError,
+    ks,
     smoothedRecallAt1: pct(certificates.filter((c) => c.estimateCorrect).length),
     rows,
-    perQuery: certificates.map((c, i) => ({ index: i, label: labels[i]!, certifiedRadius: Object.fromEntries(ks.map((kk, ki) => [`R@${kk}`, radiusJson(c.recallRadius[ki]!)])) })),
+    perQuery: certificates.map((c, i) => ({
+      index: i,
+      label: labels[i]!,
+      certifiedRadius: Object.fromEntries(ks.map((kk, ki) => [`R@${kk}`, radiusJson(c.recallRadius[ki]!)])),
+    })),
     cost: { forwardPasses, seconds: certifySeconds, cpuSeconds: certifyCpu },
     ...(empirical === undefined ? {} : { empirical }),
   };
@@ -231,8 +255,21 @@ const ATTACK_BATCH = 16;
 
 /** The empirical side: every query attacked at every radius > 0 (radius 0: ĝ at the clean query), judged by ĝ. */
 async function runEmpirical(
-  model: EmbeddingModel, ds: DmlDataset, gallery: Tensor, certificates: readonly QueryCertificate[],
-  o: { sigma: number; radii: readonly number[]; queries: number; seed: number; progress?: boolean; steps?: number; restarts?: number; eot?: number; samples?: number },
+  model: EmbeddingModel,
+  ds: DmlDataset,
+  gallery: Tensor,
+  certificates: readonly QueryCertificate[],
+  o: {
+    sigma: number;
+    radii: readonly number[];
+    queries: number;
+    seed: number;
+    progress?: boolean;
+    steps?: number;
+    restarts?: number;
+    eot?: number;
+    samples?: number;
+  },
 ): Promise<EmpiricalResult> {
   const started = Date.now();
   const cpuStarted = process.cpuUsage();
@@ -285,7 +322,14 @@ async function runEmpirical(
     recallAt1: (100 * relevantAt[ri]!.filter(Boolean).length) / o.queries,
     certifiedBroken: certificates.filter((c, i) => certifiedAt(c.recallRadius[0]!, radius) /* ks[0] = 1 */ && !relevantAt[ri]![i]).length,
   }));
-  return { steps, restarts, eot, samples, rows, cost: { forwardPasses, backwardPasses, seconds: (Date.now() - started) / 1000, cpuSeconds: cpuSecondsSince(cpuStarted) } };
+  return {
+    steps,
+    restarts,
+    eot,
+    samples,
+    rows,
+    cost: { forwardPasses, backwardPasses, seconds: (Date.now() - started) / 1000, cpuSeconds: cpuSecondsSince(cpuStarted) },
+  };
 }
 
 /** A certified radius as JSON: +∞ (fewer than K irrelevant items) is null, −∞ (no relevant item) 0. */
@@ -294,7 +338,12 @@ function radiusJson(r: number): number | null {
 }
 
 /** ĝ of every image of a split, [N, D] float64, with a progress bar. */
-async function smoothedSplit(model: EmbeddingModel, ds: DmlDataset, n: number, o: { sigma: number; samples: number; progress?: boolean; label: string }): Promise<Tensor> {
+async function smoothedSplit(
+  model: EmbeddingModel,
+  ds: DmlDataset,
+  n: number,
+  o: { sigma: number; samples: number; progress?: boolean; label: string },
+): Promise<Tensor> {
   const parts: Tensor[] = [];
   const bar = progressBar(o.progress, n, o.label);
   try {

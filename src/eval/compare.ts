@@ -80,12 +80,17 @@ export function checkPairable(inputs: readonly CompareInput[]): void {
     const b = x.result.madeOn!;
     for (const [key, what] of MUST_MATCH) {
       if (JSON.stringify(a[key]) !== JSON.stringify(b[key])) {
-        throw new Error(`${x.label} was made on another ${what} than ${base!.label}: ${JSON.stringify(b[key])} vs ${JSON.stringify(a[key])}; a paired comparison needs the same queries, profile and seeds`);
+        throw new Error(
+          `${x.label} was made on another ${what} than ${base!.label}: ${JSON.stringify(b[key])} vs ${JSON.stringify(a[key])}; a paired comparison needs the same queries, profile and seeds`,
+        );
       }
     }
     // A profile's budget can be overridden (swipe --epsilon/--alpha/--steps): the budgets must agree too.
     const [ba, bb] = [JSON.stringify(base!.result.budgets), JSON.stringify(x.result.budgets)];
-    if (ba !== bb) throw new Error(`${x.label} was made with other attack budgets than ${base!.label}: ${bb} vs ${ba}; a paired comparison needs the same queries, profile and seeds`);
+    if (ba !== bb)
+      throw new Error(
+        `${x.label} was made with other attack budgets than ${base!.label}: ${bb} vs ${ba}; a paired comparison needs the same queries, profile and seeds`,
+      );
     const ca = Object.keys(base!.result.perQuery!).sort().join(',');
     const cb = Object.keys(x.result.perQuery!).sort().join(',');
     if (ca !== cb) throw new Error(`${x.label} reports other columns than ${base!.label}: ${cb} vs ${ca}`);
@@ -132,29 +137,56 @@ export function compareSwipes(inputs: readonly CompareInput[], info: BootstrapIn
     for (const [c, v] of Object.entries(base.result.perQuery!)) perQuery[`a:${c}`] = v;
     for (const [c, v] of Object.entries(x.result.perQuery!)) perQuery[`b:${c}`] = v;
     const side = (means: Readonly<Record<string, number>>, prefix: string): Record<string, number> =>
-      Object.fromEntries(Object.entries(means).filter(([k]) => k.startsWith(prefix)).map(([k, v]) => [k.slice(prefix.length), v]));
-    const intervals = bootstrapIntervals(perQuery, (means) => {
-      const a = side(means, 'a:');
-      const b = side(means, 'b:');
-      const sa = scoresOf(a, given);
-      const sb = scoresOf(b, given);
-      const out: Record<string, number | null> = {};
-      for (const c of Object.keys(a)) out[`d:${c}`] = b[c]! - a[c]!;
-      out['d:ERS'] = sa.ERS === null || sb.ERS === null ? null : sb.ERS - sa.ERS;
-      out['d:ARS'] = sa.ARS === null || sb.ARS === null ? null : sb.ARS - sa.ARS;
-      return out;
-    }, info);
+      Object.fromEntries(
+        Object.entries(means)
+          .filter(([k]) => k.startsWith(prefix))
+          .map(([k, v]) => [k.slice(prefix.length), v]),
+      );
+    const intervals = bootstrapIntervals(
+      perQuery,
+      (means) => {
+        const a = side(means, 'a:');
+        const b = side(means, 'b:');
+        const sa = scoresOf(a, given);
+        const sb = scoresOf(b, given);
+        const out: Record<string, number | null> = {};
+        for (const c of Object.keys(a)) out[`d:${c}`] = b[c]! - a[c]!;
+        out['d:ERS'] = sa.ERS === null || sb.ERS === null ? null : sb.ERS - sa.ERS;
+        out['d:ARS'] = sa.ARS === null || sb.ARS === null ? null : sb.ARS - sa.ARS;
+        return out;
+      },
+      info,
+    );
     const rows = columns.flatMap((column): ColumnDifference[] => {
       const p = pointOf(base.result, column);
       const q = pointOf(x.result, column);
       const interval = intervals[`d:${column}`];
       if (p === null || q === null || interval === undefined) return [];
       const difference = q - p;
-      return [{ column, unit: unitOf(column), robust: robustOf(column), baseline: p, other: q, difference, interval, excludesZero: excludesZero(interval), moreRobust: favoured(column, difference, interval) }];
+      return [
+        {
+          column,
+          unit: unitOf(column),
+          robust: robustOf(column),
+          baseline: p,
+          other: q,
+          difference,
+          interval,
+          excludesZero: excludesZero(interval),
+          moreRobust: favoured(column, difference, interval),
+        },
+      ];
     });
     return { baseline: base.label, other: x.label, rows };
   });
-  return { format: 'rankshield-compare/1', models: inputs.map((x) => x.label), madeOn: base.result.madeOn!, bootstrap: info, estimator: POINT_ESTIMATOR, comparisons };
+  return {
+    format: 'rankshield-compare/1',
+    models: inputs.map((x) => x.label),
+    madeOn: base.result.madeOn!,
+    bootstrap: info,
+    estimator: POINT_ESTIMATOR,
+    comparisons,
+  };
 }
 
 function digitsOf(column: string): number {
@@ -222,7 +254,10 @@ const COLOURS = ['#4a7ab5', '#d9822b', '#3a9a5b', '#b0413e', '#7a5ab5'];
  * linear rule applied: positive = the other model more robust), with its 95 % interval.
  */
 export function compareSvg(r: CompareResult): string {
-  const series = r.comparisons.map((c) => ({ name: `${c.other} − ${c.baseline}`, points: c.rows.map(scorePoints).filter((p): p is NonNullable<typeof p> => p !== null) }));
+  const series = r.comparisons.map((c) => ({
+    name: `${c.other} − ${c.baseline}`,
+    points: c.rows.map(scorePoints).filter((p): p is NonNullable<typeof p> => p !== null),
+  }));
   const labels = [...new Set(series.flatMap((s) => s.points.map((p) => p.label)))];
   if (labels.length === 0) throw new Error('compareSvg: the results have no ERS column to chart');
   const width = 760;
@@ -237,8 +272,18 @@ export function compareSvg(r: CompareResult): string {
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="11">`,
     `<title>${esc(`Paired differences, ${r.models.join(' vs ')}`)}</title>`,
     '<rect width="100%" height="100%" fill="white"/>',
-    text(16, 22, `Paired differences against ${r.models[0]} — ${r.madeOn.dataset}, profile ${r.madeOn.profile}, ${r.madeOn.queries} queries`, ' font-size="14" font-weight="bold"'),
-    text(16, 40, `Dots: difference of the point estimates; whiskers: ${Math.round(100 * r.bootstrap.confidence)} % paired per-query bootstrap interval (B = ${r.bootstrap.resamples}, seed ${r.bootstrap.seed}).`, ' fill="#444"'),
+    text(
+      16,
+      22,
+      `Paired differences against ${r.models[0]} — ${r.madeOn.dataset}, profile ${r.madeOn.profile}, ${r.madeOn.queries} queries`,
+      ' font-size="14" font-weight="bold"',
+    ),
+    text(
+      16,
+      40,
+      `Dots: difference of the point estimates; whiskers: ${Math.round(100 * r.bootstrap.confidence)} % paired per-query bootstrap interval (B = ${r.bootstrap.resamples}, seed ${r.bootstrap.seed}).`,
+      ' fill="#444"',
+    ),
     text(16, 56, 'Each column in ERS score points through its rule (shown beside it), so right of 0 = the other model more robust.', ' fill="#444"'),
   ];
   const tickStep = [0.5, 1, 2, 5, 10, 20, 25, 50].find((s) => span / s <= 5) ?? 100;
@@ -246,8 +291,17 @@ export function compareSvg(r: CompareResult): string {
     parts.push(`<line x1="${x(t).toFixed(1)}" x2="${x(t).toFixed(1)}" y1="${top - 6}" y2="${height - bottom}" stroke="${t === 0 ? '#333' : '#ddd'}"/>`);
     parts.push(text(x(t), height - bottom + 14, String(Number(t.toFixed(2))), ' text-anchor="middle"'));
   }
-  parts.push(text((left + width - right) / 2, height - bottom + 32, 'difference, other − baseline (ERS score points, 0–100 scale; positive = other more robust)', ' text-anchor="middle"'));
-  parts.push(text(16, top + (height - top - bottom) / 2, 'column', ` text-anchor="middle" transform="rotate(-90 16 ${(top + (height - top - bottom) / 2).toFixed(1)})"`));
+  parts.push(
+    text(
+      (left + width - right) / 2,
+      height - bottom + 32,
+      'difference, other − baseline (ERS score points, 0–100 scale; positive = other more robust)',
+      ' text-anchor="middle"',
+    ),
+  );
+  parts.push(
+    text(16, top + (height - top - bottom) / 2, 'column', ` text-anchor="middle" transform="rotate(-90 16 ${(top + (height - top - bottom) / 2).toFixed(1)})"`),
+  );
   labels.forEach((label, i) => {
     const y0 = top + i * rowH;
     parts.push(text(left - 8, y0 + rowH / 2 + 4, label, ' text-anchor="end"'));
@@ -257,7 +311,9 @@ export function compareSvg(r: CompareResult): string {
       const y = y0 + 10 + 12 * k;
       const colour = COLOURS[k % COLOURS.length]!;
       parts.push(`<line x1="${x(p.lo).toFixed(1)}" x2="${x(p.hi).toFixed(1)}" y1="${y}" y2="${y}" stroke="${colour}" stroke-width="2"/>`);
-      parts.push(`<circle cx="${x(p.d).toFixed(1)}" cy="${y}" r="3.5" fill="${colour}"><title>${esc(`${s.name}, ${label}: ${signed(p.d, 2)} [${p.lo.toFixed(2)}, ${p.hi.toFixed(2)}] score points`)}</title></circle>`);
+      parts.push(
+        `<circle cx="${x(p.d).toFixed(1)}" cy="${y}" r="3.5" fill="${colour}"><title>${esc(`${s.name}, ${label}: ${signed(p.d, 2)} [${p.lo.toFixed(2)}, ${p.hi.toFixed(2)}] score points`)}</title></circle>`,
+      );
     });
   });
   series.forEach((s, k) => parts.push(text(left + 200 * k, height - 12, `● ${s.name}`, ` fill="${COLOURS[k % COLOURS.length]}"`)));

@@ -28,7 +28,8 @@ export interface Entanglement {
  */
 export function entanglement(embeddings: Tensor, labels: Tensor, metric: Metric, batchSize = 500): Entanglement {
   const n = embeddings.shape[0]!;
-  if (n < 2 || labels.shape[0] !== n) throw new Error(`entanglement: need [N, D] embeddings and [N] labels with N ≥ 2, got [${embeddings.shape.join(', ')}] and [${labels.shape.join(', ')}]`);
+  if (n < 2 || labels.shape[0] !== n)
+    throw new Error(`entanglement: need [N, D] embeddings and [N] labels with N ≥ 2, got [${embeddings.shape.join(', ')}] and [${labels.shape.join(', ')}]`);
   let intraSum = 0;
   let intraCount = 0;
   let interSum = 0;

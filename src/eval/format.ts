@@ -47,8 +47,7 @@ export function formatFixed(x: number, digits: number): string {
   const { negative, mantissa, exponent } = decompose(x);
   // scaled = |x| * 10^digits = mantissa * 10^digits * 2^exponent, rounded to an integer.
   const numerator = mantissa * 10n ** BigInt(digits);
-  const scaled =
-    exponent >= 0 ? numerator << BigInt(exponent) : divideRoundHalfEven(numerator, 1n << BigInt(-exponent));
+  const scaled = exponent >= 0 ? numerator << BigInt(exponent) : divideRoundHalfEven(numerator, 1n << BigInt(-exponent));
   const text = scaled.toString().padStart(digits + 1, '0');
   const integerPart = text.slice(0, text.length - digits);
   const body = digits === 0 ? integerPart : `${integerPart}.${text.slice(text.length - digits)}`;

@@ -81,7 +81,12 @@ function randomInit(points: Tensor, k: number): Tensor {
 function kmeansPlusPlusInit(points: Tensor, k: number): Tensor {
   const n = points.shape[0]!;
   const chosen: number[] = [tidy(() => randint(0, n, [1]).item())];
-  let closestSq = tidy(() => points.sub(points.narrow(0, chosen[0]!, 1)).square().sum(1));
+  let closestSq = tidy(() =>
+    points
+      .sub(points.narrow(0, chosen[0]!, 1))
+      .square()
+      .sum(1),
+  );
   try {
     for (let c = 1; c < k; c++) {
       const next = tidy(() => {
@@ -90,7 +95,14 @@ function kmeansPlusPlusInit(points: Tensor, k: number): Tensor {
         return multinomial(weights, 1).item();
       });
       chosen.push(next);
-      const updated = tidy(() => closestSq.minimum(points.sub(points.narrow(0, next, 1)).square().sum(1)));
+      const updated = tidy(() =>
+        closestSq.minimum(
+          points
+            .sub(points.narrow(0, next, 1))
+            .square()
+            .sum(1),
+        ),
+      );
       closestSq.dispose();
       closestSq = updated;
     }
@@ -147,7 +159,9 @@ export function kmeans(points: Tensor, k: number, options: KMeansOptions = {}): 
   const n = points.shape[0]!;
   const trainingCount = o.maxPointsPerCentroid === null ? n : Math.min(n, k * o.maxPointsPerCentroid);
 
-  const training = tidy(() => (trainingCount < n ? points.indexSelect(0, onDevice(randperm(n).narrow(0, 0, trainingCount), points.device as Device)) : points.clone()));
+  const training = tidy(() =>
+    trainingCount < n ? points.indexSelect(0, onDevice(randperm(n).narrow(0, 0, trainingCount), points.device as Device)) : points.clone(),
+  );
   let centroids: Tensor | null = null;
   let previous: Tensor | null = null;
   const bar = progressBar(o.progress, o.iterations, `k-means (k = ${k}) on ${trainingCount} points`);

@@ -148,14 +148,14 @@ export function trainingCurvesSvg(chart: TrainingChart): string {
   all.forEach((draw, i) => drawn.push(`<g transform="translate(${(i % cols) * PANEL_W} ${header + Math.floor(i / cols) * PANEL_H})">`, draw(), '</g>'));
   const width = cols * PANEL_W;
   const height = header + Math.ceil(all.length / cols) * PANEL_H + 8;
-  return [
+  return `${[
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="10">`,
     `<rect width="100%" height="100%" fill="white"/>`,
     `<text x="${width / 2}" y="20" text-anchor="middle" font-size="14" font-weight="bold">${escapeXml(chart.title)}</text>`,
     ...notes.map((n, i) => `<text x="${width / 2}" y="${38 + 16 * i}" text-anchor="middle" font-size="11" fill="#444">${escapeXml(n)}</text>`),
     ...drawn,
     '</svg>',
-  ].join('\n') + '\n';
+  ].join('\n')}\n`;
 }
 
 interface Axis {
@@ -196,7 +196,9 @@ function frame(title: string, yTitle: string, ylo: number, yhi: number, axis: Ax
     parts.push(`<line x1="${x}" x2="${x}" y1="${PAD.top}" y2="${PAD.top + ph}" stroke="#888" stroke-dasharray="3 3"/>`);
     parts.push(`<text x="${(sx(step - 0.5) + 3).toFixed(1)}" y="${PAD.top + 10}" fill="#666" font-size="9">epoch ${epoch + 1}</text>`);
   }
-  parts.push(`<text x="${PAD.left + pw / 2}" y="${PANEL_H - 8}" text-anchor="middle">${escapeXml(axis.title ?? 'optimizer step (dashed: epoch starts)')}</text>`);
+  parts.push(
+    `<text x="${PAD.left + pw / 2}" y="${PANEL_H - 8}" text-anchor="middle">${escapeXml(axis.title ?? 'optimizer step (dashed: epoch starts)')}</text>`,
+  );
   const cy = PAD.top + ph / 2;
   parts.push(`<text x="14" y="${cy}" text-anchor="middle" transform="rotate(-90 14 ${cy})">${escapeXml(yTitle)}</text>`);
   return { parts, sx, sy };
@@ -209,7 +211,10 @@ function legend(labels: string[]): string[] {
   return labels.flatMap((l, i) => {
     const at = x;
     x += 30 + 6 * l.length;
-    return [`<line x1="${at}" x2="${at + 14}" y1="${PAD.top - 10}" y2="${PAD.top - 10}" stroke="${COLOURS[i % COLOURS.length]}" stroke-width="2"/>`, `<text x="${at + 18}" y="${PAD.top - 7}">${escapeXml(l)}</text>`];
+    return [
+      `<line x1="${at}" x2="${at + 14}" y1="${PAD.top - 10}" y2="${PAD.top - 10}" stroke="${COLOURS[i % COLOURS.length]}" stroke-width="2"/>`,
+      `<text x="${at + 18}" y="${PAD.top - 7}">${escapeXml(l)}</text>`,
+    ];
   });
 }
 
@@ -234,10 +239,16 @@ function metricsPanel(evaluated: readonly EvaluatedEpoch[], lastStep: ReadonlyMa
   keys.forEach((k, i) => {
     const pts = evaluated.filter((e) => e[k] !== undefined).map((e) => [sx(at(e)), sy(100 * e[k]!)] as const);
     const colour = COLOURS[i]!;
-    if (pts.length > 1) parts.push(`<path d="${pts.map(([x, y], j) => `${j === 0 ? 'M' : 'L'}${x.toFixed(1)},${y.toFixed(1)}`).join('')}" fill="none" stroke="${colour}" stroke-width="1.5"/>`);
+    if (pts.length > 1)
+      parts.push(
+        `<path d="${pts.map(([x, y], j) => `${j === 0 ? 'M' : 'L'}${x.toFixed(1)},${y.toFixed(1)}`).join('')}" fill="none" stroke="${colour}" stroke-width="1.5"/>`,
+      );
     for (const [x, y] of pts) parts.push(`<circle cx="${x.toFixed(1)}" cy="${y.toFixed(1)}" r="3" fill="${colour}"/>`);
     const last = pts[pts.length - 1];
-    if (last) parts.push(`<text x="${(last[0] - 5).toFixed(1)}" y="${(last[1] - 6).toFixed(1)}" text-anchor="end" fill="${colour}">${(100 * evaluated.filter((e) => e[k] !== undefined).at(-1)![k]!).toFixed(1)}</text>`);
+    if (last)
+      parts.push(
+        `<text x="${(last[0] - 5).toFixed(1)}" y="${(last[1] - 6).toFixed(1)}" text-anchor="end" fill="${colour}">${(100 * evaluated.filter((e) => e[k] !== undefined).at(-1)![k]!).toFixed(1)}</text>`,
+      );
   });
   parts.push(...legend(['R@1', 'mAP']));
   return parts.join('\n');
@@ -265,7 +276,12 @@ export interface EpochPanel {
 export function epochCurvesSvg(chart: { title: string; notes?: readonly string[]; panels: readonly EpochPanel[] }): string {
   const panels = chart.panels.filter((p) => p.series.some((s) => s.points.length > 0));
   const xs = panels.flatMap((p) => p.series.flatMap((s) => s.points.map((q) => q[0])));
-  const axis: Axis = { x0: xs.length > 0 ? Math.min(...xs) : 1, x1: xs.length > 0 ? Math.max(...xs) : 1, boundaries: [], title: 'epoch (the kept checkpoint after it)' };
+  const axis: Axis = {
+    x0: xs.length > 0 ? Math.min(...xs) : 1,
+    x1: xs.length > 0 ? Math.max(...xs) : 1,
+    boundaries: [],
+    title: 'epoch (the kept checkpoint after it)',
+  };
   if (axis.x1 === axis.x0) axis.x1 = axis.x0 + 1;
   // Ticks at the measured epochs while they are few, else round integers.
   const measured = [...new Set(xs)].sort((a, b) => a - b);
@@ -273,17 +289,21 @@ export function epochCurvesSvg(chart: { title: string; notes?: readonly string[]
   const notes = chart.notes ?? [];
   const header = 34 + 16 * notes.length;
   const cols = Math.min(2, Math.max(1, panels.length));
-  const drawn = panels.flatMap((panel, i) => [`<g transform="translate(${(i % cols) * PANEL_W} ${header + Math.floor(i / cols) * PANEL_H})">`, epochPanel(panel, axis), '</g>']);
+  const drawn = panels.flatMap((panel, i) => [
+    `<g transform="translate(${(i % cols) * PANEL_W} ${header + Math.floor(i / cols) * PANEL_H})">`,
+    epochPanel(panel, axis),
+    '</g>',
+  ]);
   const width = cols * PANEL_W;
   const height = header + Math.ceil(panels.length / cols) * PANEL_H + 8;
-  return [
+  return `${[
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="10">`,
     `<rect width="100%" height="100%" fill="white"/>`,
     `<text x="${width / 2}" y="20" text-anchor="middle" font-size="14" font-weight="bold">${escapeXml(chart.title)}</text>`,
     ...notes.map((n, i) => `<text x="${width / 2}" y="${38 + 16 * i}" text-anchor="middle" font-size="11" fill="#444">${escapeXml(n)}</text>`),
     ...drawn,
     '</svg>',
-  ].join('\n') + '\n';
+  ].join('\n')}\n`;
 }
 
 function epochPanel(panel: EpochPanel, axis: Axis): string {
@@ -292,10 +312,16 @@ function epochPanel(panel: EpochPanel, axis: Axis): string {
   panel.series.forEach((s, i) => {
     const colour = COLOURS[i % COLOURS.length]!;
     const pts = s.points.map(([x, y]) => [sx(x), sy(y)] as const);
-    if (pts.length > 1) parts.push(`<path d="${pts.map(([x, y], j) => `${j === 0 ? 'M' : 'L'}${x.toFixed(1)},${y.toFixed(1)}`).join('')}" fill="none" stroke="${colour}" stroke-width="1.5"/>`);
+    if (pts.length > 1)
+      parts.push(
+        `<path d="${pts.map(([x, y], j) => `${j === 0 ? 'M' : 'L'}${x.toFixed(1)},${y.toFixed(1)}`).join('')}" fill="none" stroke="${colour}" stroke-width="1.5"/>`,
+      );
     for (const [x, y] of pts) parts.push(`<circle cx="${x.toFixed(1)}" cy="${y.toFixed(1)}" r="3" fill="${colour}"/>`);
     const last = pts[pts.length - 1];
-    if (last) parts.push(`<text x="${(last[0] - 5).toFixed(1)}" y="${(last[1] - 6).toFixed(1)}" text-anchor="end" fill="${colour}">${s.points.at(-1)![1].toFixed(1)}</text>`);
+    if (last)
+      parts.push(
+        `<text x="${(last[0] - 5).toFixed(1)}" y="${(last[1] - 6).toFixed(1)}" text-anchor="end" fill="${colour}">${s.points.at(-1)![1].toFixed(1)}</text>`,
+      );
   });
   parts.push(...legend(panel.series.map((s) => s.label)));
   return parts.join('\n');

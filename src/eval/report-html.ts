@@ -15,7 +15,18 @@ import { writeFileAtomic, writeFileAtomicSync, makeDirs } from '../io/atomic.js'
 import { robustEvalHtml } from './robust-report.js';
 import type { RobustEvalResult } from './robust-eval.js';
 import { chwPng, saveAttackImages, type AttackImageRecord, type ImageShape, type Neighbour } from './attack-images.js';
-import { ARS_MEANING, ERS_MEANING, LOW_RECALL_WARNING, escapeXml as esc, formatBudget, intervalNote, normLabel, swipeRows, swipeScope, swipeSvg } from './report-svg.js';
+import {
+  ARS_MEANING,
+  ERS_MEANING,
+  LOW_RECALL_WARNING,
+  escapeXml as esc,
+  formatBudget,
+  intervalNote,
+  normLabel,
+  swipeRows,
+  swipeScope,
+  swipeSvg,
+} from './report-svg.js';
 import { formatInterval, type Interval } from './bootstrap.js';
 import { attackColumn, formatAttackValue } from './columns.js';
 import { formatBenign } from './benign.js';
@@ -75,7 +86,8 @@ export function swipeHtml(p: SwipePage): string {
   const score = (name: string, v: number | null, note: string, testid: string, interval: Interval | undefined): string =>
     `<div class="score" data-testid="${testid}"><div class="score-name">${esc(name)}</div><div class="score-value">${v === null ? 'n/a' : esc(formatScore(v))}</div>${v === null || interval === undefined ? '' : `<div class="score-note" data-testid="${testid}-interval">95 % interval ${esc(formatInterval(interval, 1))}</div>`}<div class="score-note">${esc(note)}</div></div>`;
   const rows = swipeRows(r).map(
-    (x) => `<tr><th scope="row">${esc(x.column)}</th><td class="num">${esc(x.value)}</td><td class="num">${esc(x.interval)}</td><td>${esc(x.unit)}</td><td>${esc(x.direction)}</td><td>${esc(x.score)}</td><td>${esc(x.what)}</td></tr>`,
+    (x) =>
+      `<tr><th scope="row">${esc(x.column)}</th><td class="num">${esc(x.value)}</td><td class="num">${esc(x.interval)}</td><td>${esc(x.unit)}</td><td>${esc(x.direction)}</td><td>${esc(x.score)}</td><td>${esc(x.what)}</td></tr>`,
   );
   const body = [
     `<header><h1>${esc(title)}</h1><p class="sub">Every attack of the profile ran on every query; numbers are per-batch means averaged over batches.</p></header>`,
@@ -106,32 +118,42 @@ export function swipeHtml(p: SwipePage): string {
 /** The picture grids, one section per attack. */
 function examplesHtml(p: SwipePage): string {
   const first = p.examples[0]!;
-  const intro = `<p class="sub">The first ${first.images.length} queries of query batch 1 as the swipe attacked them. `
-    + 'Perturbation: δ amplified by the factor shown around mid-grey. Top-k: the gallery neighbours before and after the attack, each with its rank, label and distance; '
-    + 'a green frame marks the query\'s own label, ↑/↓ how many places a neighbour moved, “new” one that was not in the top-k before, “out” one that left it.</p>';
+  const intro =
+    `<p class="sub">The first ${first.images.length} queries of query batch 1 as the swipe attacked them. ` +
+    'Perturbation: δ amplified by the factor shown around mid-grey. Top-k: the gallery neighbours before and after the attack, each with its rank, label and distance; ' +
+    "a green frame marks the query's own label, ↑/↓ how many places a neighbour moved, “new” one that was not in the top-k before, “out” one that left it.</p>";
   const nav = `<nav class="jump">${p.examples.map((e) => `<a href="#attack-${encodeURIComponent(e.attack)}">${esc(e.attack)}</a>`).join('')}</nav>`;
   return `<section class="card"><h2>What the attacks did</h2>${intro}${nav}${p.examples.map((e) => attackSection(p, e)).join('\n')}</section>`;
 }
 
 function attackSection(p: SwipePage, e: SwipePageExamples): string {
-  const numbers = Object.entries(e.values).map(([k, v]) => `${esc(k)} ${esc(formatAttackValue(k, v))} ${esc(attackColumn(k).unit)}`).join(' · ');
-  const what = Object.keys(e.values).map((k) => attackColumn(k).what).join('; ');
+  const numbers = Object.entries(e.values)
+    .map(([k, v]) => `${esc(k)} ${esc(formatAttackValue(k, v))} ${esc(attackColumn(k).unit)}`)
+    .join(' · ');
+  const what = Object.keys(e.values)
+    .map((k) => attackColumn(k).what)
+    .join('; ');
   const rows = e.images.map((img) => exampleRow(p, e, img)).join('\n');
-  return `<section class="attack" id="attack-${esc(encodeURIComponent(e.attack))}" data-testid="attack" data-attack="${esc(e.attack)}">`
-    + `<h3>${esc(e.attack)} <span class="budget">${esc(formatBudget(e.budget))}</span></h3>`
-    + `<p class="measure">This batch: ${numbers} — ${esc(what)}</p>${rows}</section>`;
+  return (
+    `<section class="attack" id="attack-${esc(encodeURIComponent(e.attack))}" data-testid="attack" data-attack="${esc(e.attack)}">` +
+    `<h3>${esc(e.attack)} <span class="budget">${esc(formatBudget(e.budget))}</span></h3>` +
+    `<p class="measure">This batch: ${numbers} — ${esc(what)}</p>${rows}</section>`
+  );
 }
 
 function exampleRow(p: SwipePage, e: SwipePageExamples, img: AttackImageRecord): string {
   const pic = (file: string, caption: string, cls = ''): string =>
     `<figure class="big${cls}"><img src="${href(e.dir, file)}" alt="${esc(caption)}"><figcaption>${esc(caption)}</figcaption></figure>`;
-  const triple = pic(img.files.query, `query #${img.index} · label ${img.label}`)
-    + pic(img.files.perturbation, `perturbation ×${img.scale.toFixed(1)} (max |δ| ${(img.maxPerturbation * 255).toFixed(1)}/255)`, ' pert')
-    + pic(img.files.adversarial, 'adversarial query');
-  return `<div class="example" data-testid="example"><div class="triple">${triple}</div><div class="lists">`
-    + topList('before', img.before, img.after, img.label, p.galleryDir)
-    + topList('after', img.after, img.before, img.label, p.galleryDir)
-    + '</div></div>';
+  const triple =
+    pic(img.files.query, `query #${img.index} · label ${img.label}`) +
+    pic(img.files.perturbation, `perturbation ×${img.scale.toFixed(1)} (max |δ| ${(img.maxPerturbation * 255).toFixed(1)}/255)`, ' pert') +
+    pic(img.files.adversarial, 'adversarial query');
+  return (
+    `<div class="example" data-testid="example"><div class="triple">${triple}</div><div class="lists">` +
+    topList('before', img.before, img.after, img.label, p.galleryDir) +
+    topList('after', img.after, img.before, img.label, p.galleryDir) +
+    '</div></div>'
+  );
 }
 
 /** One top-k row; `other` is the list on the other side of the attack, for the rank changes. */
@@ -145,8 +167,10 @@ function topList(which: 'before' | 'after', list: Neighbour[], other: Neighbour[
       else if (j < i) mark = `<span class="mv down">↓${i - j}</span>`;
     } else if (j < 0) mark = '<span class="mv out">out</span>';
     const match = n.label === queryLabel ? ' match' : '';
-    return `<li class="thumb${match}"><img src="${href(galleryDir, `${n.index}.png`)}" alt="gallery #${n.index}, label ${n.label}" title="gallery #${n.index}, label ${n.label}, distance ${n.distance.toFixed(4)}">`
-      + `<span class="rank">${i + 1}</span>${mark}<span class="lab">${n.label}</span><span class="dist">${n.distance.toFixed(3)}</span></li>`;
+    return (
+      `<li class="thumb${match}"><img src="${href(galleryDir, `${n.index}.png`)}" alt="gallery #${n.index}, label ${n.label}" title="gallery #${n.index}, label ${n.label}, distance ${n.distance.toFixed(4)}">` +
+      `<span class="rank">${i + 1}</span>${mark}<span class="lab">${n.label}</span><span class="dist">${n.distance.toFixed(3)}</span></li>`
+    );
   });
   return `<div class="toplist"><div class="toplabel">${which}</div><ol>${items.join('')}</ol></div>`;
 }
@@ -215,7 +239,10 @@ export class SwipeExampleKeeper {
   readonly kept: KeptExample[] = [];
   readonly option: SwipeExamplesOption;
 
-  constructor(readonly count = 3, topK = 8) {
+  constructor(
+    readonly count = 3,
+    topK = 8,
+  ) {
     if (!Number.isInteger(count) || count < 1) throw new Error(`swipe page: the number of pictured queries must be an integer >= 1, got ${count}`);
     this.option = { topK, keep: (e) => this.keep(e) };
   }
@@ -260,7 +287,12 @@ export async function writeSwipePage(dir: string, result: SwipeResult, o: SwipeP
   for (const k of o.keeper?.kept ?? []) {
     const rel = `${EXAMPLES_DIR}/${k.run.attack}`;
     const { images } = await saveAttackImages(path.join(dir, rel), {
-      attack: k.run.attack, budget: k.run.budget, clean: k.clean, examples: k.examples, indices: k.indices, labels: o.ds.labels,
+      attack: k.run.attack,
+      budget: k.run.budget,
+      clean: k.clean,
+      examples: k.examples,
+      indices: k.indices,
+      labels: o.ds.labels,
     });
     examples.push({ attack: k.run.attack, budget: k.run.budget, values: k.values, dir: rel, images });
   }

@@ -60,13 +60,22 @@ export function swipeRows(r: SwipeResult): SwipeRow[] {
   return Object.entries(r.attacks).map(([name, v]) => {
     const c = attackColumn(name);
     const score = terms !== null && name in terms ? `${terms[name as AttackName].toFixed(1)} (${ERS_RULES[name as AttackName]})` : '–';
-    return { column: name, value: formatAttackValue(name, v), unit: c.unit, direction: robustPhrase(c), score, interval: formatInterval(r.intervals?.[name], c.digits), what: c.what };
+    return {
+      column: name,
+      value: formatAttackValue(name, v),
+      unit: c.unit,
+      direction: robustPhrase(c),
+      score,
+      interval: formatInterval(r.intervals?.[name], c.digits),
+      what: c.what,
+    };
   });
 }
 
 /** The sentences under the table that say what ERS and ARS are. */
 export const ERS_MEANING = 'mean of the ten ERS scores, 0–100, higher is more robust.';
-export const ARS_MEANING = "CA-TRIDE's score: eight columns (no TMA, ES:D), CA−/QA− scaled by 100/99, ES:R/LTM/GTM divided by benign R@1; higher is more robust.";
+export const ARS_MEANING =
+  "CA-TRIDE's score: eight columns (no TMA, ES:D), CA−/QA− scaled by 100/99, ES:R/LTM/GTM divided by benign R@1; higher is more robust.";
 export const LOW_RECALL_WARNING = 'Benign R@1 < 5 %: ARS is unreliable.';
 
 /** A score with its interval: "21.3 [19.8, 22.9]", or 'n/a'. */
@@ -97,7 +106,7 @@ export function swipeMarkdown(r: SwipeResult): string {
     ...rows,
     '',
     `**ERS** ${scoreWithInterval(r.ERS, r.intervals?.ERS)} — ${ERS_MEANING}`,
-    `**ARS** ${scoreWithInterval(r.ARS, r.intervals?.ARS)} — ${ARS_MEANING}` + (r.lowBenignRecall ? ` ${LOW_RECALL_WARNING}` : ''),
+    `**ARS** ${scoreWithInterval(r.ARS, r.intervals?.ARS)} — ${ARS_MEANING}${r.lowBenignRecall ? ` ${LOW_RECALL_WARNING}` : ''}`,
     '',
     ...(r.bootstrap === undefined ? [] : [intervalNote(r), '']),
   ];
@@ -106,7 +115,7 @@ export function swipeMarkdown(r: SwipeResult): string {
 
 /** The three report files of a swipe (what `swipe --out` writes, what the service serves); no chart without the ten ERS columns. */
 export function swipeReports(r: SwipeResult): { json: string; markdown: string; svg: string | null } {
-  return { json: JSON.stringify(r, null, 2) + '\n', markdown: swipeMarkdown(r), svg: r.ERS === null ? null : swipeSvg(r) };
+  return { json: `${JSON.stringify(r, null, 2)}\n`, markdown: swipeMarkdown(r), svg: r.ERS === null ? null : swipeSvg(r) };
 }
 
 /** Text made safe inside XML/HTML elements and double-quoted attributes. */
@@ -131,7 +140,8 @@ export function swipeSvg(r: SwipeResult): string {
   const whisker = (name: AttackName): [number, number] | null => {
     const i = r.intervals?.[name];
     if (i === undefined) return null;
-    const at = (x: number): number => ersTerms(Object.fromEntries(ATTACK_NAMES.map((n) => [n, n === name ? x : r.attacks[n]!])) as Record<AttackName, number>)[name];
+    const at = (x: number): number =>
+      ersTerms(Object.fromEntries(ATTACK_NAMES.map((n) => [n, n === name ? x : r.attacks[n]!])) as Record<AttackName, number>)[name];
     const [a, b] = [at(i.lo), at(i.hi)];
     return [Math.min(a, b), Math.max(a, b)];
   };
@@ -151,10 +161,17 @@ export function swipeSvg(r: SwipeResult): string {
     `<rect width="100%" height="100%" fill="white"/>`,
     text(left, 22, `Robustness swipe ${r.profile} (metric ${r.metric}): ERS ${ers}, ARS ${ars}`, ' font-size="14" font-weight="bold"'),
     text(left, 40, swipeScope(r)),
-    text(left, 56, `Bars: ERS score of each attack, 0–100, higher is more robust (100 = unharmed)${r.intervals === undefined ? '' : '; whiskers: 95 % per-query bootstrap interval'}. Under each bar: the raw result.`, ' fill="#444"'),
+    text(
+      left,
+      56,
+      `Bars: ERS score of each attack, 0–100, higher is more robust (100 = unharmed)${r.intervals === undefined ? '' : '; whiskers: 95 % per-query bootstrap interval'}. Under each bar: the raw result.`,
+      ' fill="#444"',
+    ),
   ];
   for (let tick = Math.ceil(minV / 25) * 25; tick <= maxV; tick += 25) {
-    parts.push(`<line x1="${left}" x2="${width - right}" y1="${y(tick).toFixed(1)}" y2="${y(tick).toFixed(1)}" stroke="${tick === 100 ? '#999' : '#ddd'}"${tick === 100 ? ' stroke-dasharray="4 3"' : ''}/>`);
+    parts.push(
+      `<line x1="${left}" x2="${width - right}" y1="${y(tick).toFixed(1)}" y2="${y(tick).toFixed(1)}" stroke="${tick === 100 ? '#999' : '#ddd'}"${tick === 100 ? ' stroke-dasharray="4 3"' : ''}/>`,
+    );
     parts.push(text(left - 6, y(tick) + 4, String(tick), ' text-anchor="end"'));
   }
   parts.push(`<line x1="${left}" x2="${width - right}" y1="${y(0).toFixed(1)}" y2="${y(0).toFixed(1)}" stroke="#333"/>`);
@@ -168,9 +185,14 @@ export function swipeSvg(r: SwipeResult): string {
     const h = Math.abs(y(v) - y(0));
     const raw = formatAttackValue(name, r.attacks[name]!);
     const unit = attackColumn(name).unit;
-    parts.push(`<rect x="${(cx(i) - slot * 0.35).toFixed(1)}" y="${y0.toFixed(1)}" width="${(slot * 0.7).toFixed(1)}" height="${h.toFixed(1)}" fill="#4a7ab5"><title>${escapeXml(`${display(name)}: raw ${raw} ${unit}, score ${v.toFixed(1)} = ${ERS_RULES[name]}`)}</title></rect>`);
+    parts.push(
+      `<rect x="${(cx(i) - slot * 0.35).toFixed(1)}" y="${y0.toFixed(1)}" width="${(slot * 0.7).toFixed(1)}" height="${h.toFixed(1)}" fill="#4a7ab5"><title>${escapeXml(`${display(name)}: raw ${raw} ${unit}, score ${v.toFixed(1)} = ${ERS_RULES[name]}`)}</title></rect>`,
+    );
     const wk = whisker(name);
-    if (wk !== null) parts.push(`<line x1="${cx(i).toFixed(1)}" x2="${cx(i).toFixed(1)}" y1="${y(wk[0]).toFixed(1)}" y2="${y(wk[1]).toFixed(1)}" stroke="#222" stroke-width="1.5"><title>${escapeXml(`95 % interval of the score: ${wk[0].toFixed(1)} to ${wk[1].toFixed(1)}`)}</title></line>`);
+    if (wk !== null)
+      parts.push(
+        `<line x1="${cx(i).toFixed(1)}" x2="${cx(i).toFixed(1)}" y1="${y(wk[0]).toFixed(1)}" y2="${y(wk[1]).toFixed(1)}" stroke="#222" stroke-width="1.5"><title>${escapeXml(`95 % interval of the score: ${wk[0].toFixed(1)} to ${wk[1].toFixed(1)}`)}</title></line>`,
+      );
     parts.push(text(cx(i) + (wk === null ? 0 : 10), y0 - 3, v.toFixed(1), ' text-anchor="middle" font-size="10"'));
     parts.push(text(cx(i), row(0), display(name), ' text-anchor="middle" font-weight="bold"'));
     parts.push(text(cx(i), row(1), raw, ' text-anchor="middle"'));
@@ -179,9 +201,16 @@ export function swipeSvg(r: SwipeResult): string {
   const rules = ATTACK_NAMES.map((n) => `${display(n)} → ${ERS_RULES[n]}`);
   parts.push(text(left, height - 44, `Score from raw x: ${rules.slice(0, 5).join('; ')};`, ' fill="#444" font-size="10"'));
   parts.push(text(left, height - 28, `${rules.slice(5).join('; ')}.`, ' fill="#444" font-size="10"'));
-  parts.push(text(left, height - 12, 'ERS = mean of the ten scores. ARS drops TMA and ES:D and divides ES:R, LTM, GTM by benign R@1 (docs/attacks-and-metrics.md §5–6).', ' fill="#444" font-size="10"'));
+  parts.push(
+    text(
+      left,
+      height - 12,
+      'ERS = mean of the ten scores. ARS drops TMA and ES:D and divides ES:R, LTM, GTM by benign R@1 (docs/attacks-and-metrics.md §5–6).',
+      ' fill="#444" font-size="10"',
+    ),
+  );
   parts.push('</svg>');
-  return parts.join('\n') + '\n';
+  return `${parts.join('\n')}\n`;
 }
 
 /** One model in a robustness/accuracy trade-off plot. */
@@ -249,9 +278,13 @@ export function tradeoffSvg(series: TradeoffSeries[], title: string): string {
     for (const p of s.points) {
       const before = previous?.points.find((q) => q.label === p.label);
       if (before && (before.recallAt1 !== p.recallAt1 || before.ers !== p.ers)) {
-        parts.push(`<line x1="${x(before.recallAt1).toFixed(1)}" y1="${y(before.ers).toFixed(1)}" x2="${x(p.recallAt1).toFixed(1)}" y2="${y(p.ers).toFixed(1)}" stroke="#999" stroke-dasharray="3 3"/>`);
+        parts.push(
+          `<line x1="${x(before.recallAt1).toFixed(1)}" y1="${y(before.ers).toFixed(1)}" x2="${x(p.recallAt1).toFixed(1)}" y2="${y(p.ers).toFixed(1)}" stroke="#999" stroke-dasharray="3 3"/>`,
+        );
       }
-      parts.push(`<circle cx="${x(p.recallAt1).toFixed(1)}" cy="${y(p.ers).toFixed(1)}" r="4" fill="${colour}"><title>${escapeXml(`${s.name} · ${p.label}: R@1 ${p.recallAt1.toFixed(1)}, ERS ${p.ers.toFixed(1)}`)}</title></circle>`);
+      parts.push(
+        `<circle cx="${x(p.recallAt1).toFixed(1)}" cy="${y(p.ers).toFixed(1)}" r="4" fill="${colour}"><title>${escapeXml(`${s.name} · ${p.label}: R@1 ${p.recallAt1.toFixed(1)}, ERS ${p.ers.toFixed(1)}`)}</title></circle>`,
+      );
       const at = `${p.label}@${x(p.recallAt1).toFixed(1)},${y(p.ers).toFixed(1)}`;
       if (labelled.has(at)) continue;
       labelled.add(at);
@@ -261,5 +294,5 @@ export function tradeoffSvg(series: TradeoffSeries[], title: string): string {
     parts.push(`<text x="${width - right + 26}" y="${top + 12 + i * 18}">${escapeXml(s.name)}</text>`);
   });
   parts.push('</svg>');
-  return parts.join('\n') + '\n';
+  return `${parts.join('\n')}\n`;
 }

@@ -103,7 +103,9 @@ function resolveRecallAt(recallAt: readonly number[], listLength: number): numbe
 function validateQueryGalleryIndex(index: Tensor | undefined, queries: number, galleryCount: number): void {
   if (index === undefined) {
     if (queries > galleryCount) {
-      throw new Error(`excludeSelfBy 'index' without queryGalleryIndex maps query i to gallery item i, but there are ${queries} queries and only ${galleryCount} gallery items`);
+      throw new Error(
+        `excludeSelfBy 'index' without queryGalleryIndex maps query i to gallery item i, but there are ${queries} queries and only ${galleryCount} gallery items`,
+      );
     }
     return;
   }
@@ -151,9 +153,7 @@ function batchSums(
     const missing = relevantCount.eq(0);
     if (missing.any().item()) {
       const row = missing.to('uint8').argmax().item();
-      throw new Error(
-        `query ${firstQuery + row} has no item of its label in the gallery (after removing itself): rank and AP are undefined`,
-      );
+      throw new Error(`query ${firstQuery + row} has no item of its label in the gallery (after removing itself): rank and AP are undefined`);
     }
 
     const positions = arange(1, listLength + 1, 1, { dtype: 'float64', device: relevant.device }); // 1-based k
@@ -243,20 +243,8 @@ export function retrievalMetrics(
       const size = Math.min(batchSize, queryCount - start);
       const sums = tidy(() => {
         const selfIndex =
-          excludeSelfBy === 'first'
-            ? null
-            : (options.queryGalleryIndex?.narrow(0, start, size) ?? arange(start, start + size, 1, { device: queries.device }));
-        return batchSums(
-          queries.narrow(0, start, size),
-          queryLabels.narrow(0, start, size),
-          gallery,
-          galleryLabels,
-          metric,
-          selfIndex,
-          layout,
-          start,
-          values,
-        );
+          excludeSelfBy === 'first' ? null : (options.queryGalleryIndex?.narrow(0, start, size) ?? arange(start, start + size, 1, { device: queries.device }));
+        return batchSums(queries.narrow(0, start, size), queryLabels.narrow(0, start, size), gallery, galleryLabels, metric, selfIndex, layout, start, values);
       });
       sums.forEach((s, c) => {
         sumOfBatchMeans[c]! += s / size;
@@ -269,8 +257,14 @@ export function retrievalMetrics(
     bar?.close();
   }
   return {
-    batchMean: toMetrics(sumOfBatchMeans.map((s) => s / batches), layout),
-    queryMean: toMetrics(sumOverQueries.map((s) => s / queryCount), layout),
+    batchMean: toMetrics(
+      sumOfBatchMeans.map((s) => s / batches),
+      layout,
+    ),
+    queryMean: toMetrics(
+      sumOverQueries.map((s) => s / queryCount),
+      layout,
+    ),
     queries: queryCount,
     batches,
     ...(values === undefined ? {} : { perQuery: perQueryValues(values, layout) }),

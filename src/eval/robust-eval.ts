@@ -21,8 +21,23 @@ import type { Metric, MetricName } from '../metric/metric.js';
 import type { EmbeddingModel } from '../models/model.js';
 import { testLoader, type DmlDataset } from '../data/index.js';
 import {
-  attackBatch, attackEntry, buildBatchContext, disposeBatchContext, ersProfile, getProfile, methodEntry, methodSettings,
-  type AttackBatchOptions, type AttackOptions, type BatchContext, type Gallery, type MethodName, type MethodSettings, type PgdBudget, type Profile, type Surrogate,
+  attackBatch,
+  attackEntry,
+  buildBatchContext,
+  disposeBatchContext,
+  ersProfile,
+  getProfile,
+  methodEntry,
+  methodSettings,
+  type AttackBatchOptions,
+  type AttackOptions,
+  type BatchContext,
+  type Gallery,
+  type MethodName,
+  type MethodSettings,
+  type PgdBudget,
+  type Profile,
+  type Surrogate,
 } from '../attack/index.js';
 import { attackOfRun, attackSeed, batchContexts, benignHits, benignRecallAt1, checkSurrogate, embedGallery, ersColumns, type SwipeResult } from './swipe.js';
 import { bootstrapInfo, POINT_ESTIMATOR, type BootstrapInfo, type Interval } from './bootstrap.js';
@@ -64,8 +79,18 @@ export interface RobustEvalBudget {
  * screening run at about five plain swipes.
  */
 export const ROBUST_EVAL_PRESETS: Readonly<Record<RobustEvalPreset, Readonly<RobustEvalBudget>>> = Object.freeze({
-  cheap: Object.freeze({ apgdSteps: null, restarts: 1, queries: 100, summary: "APGD at the profile's η from 1 random start, Square 100 queries per image: about 5 plain swipes" }),
-  standard: Object.freeze({ apgdSteps: 100, restarts: 5, queries: 5000, summary: 'AutoAttack\'s budget: APGD 100 iterations from 5 random starts, Square 5,000 queries per image: about 80 plain swipes' }),
+  cheap: Object.freeze({
+    apgdSteps: null,
+    restarts: 1,
+    queries: 100,
+    summary: "APGD at the profile's η from 1 random start, Square 100 queries per image: about 5 plain swipes",
+  }),
+  standard: Object.freeze({
+    apgdSteps: 100,
+    restarts: 5,
+    queries: 5000,
+    summary: "AutoAttack's budget: APGD 100 iterations from 5 random starts, Square 5,000 queries per image: about 80 plain swipes",
+  }),
 });
 
 /** Defaults of the robust evaluation, stated once (the CLI's help is made from them). */
@@ -220,7 +245,8 @@ export interface RobustEvalResult {
     pgdUnreliable: boolean;
     pgdReliability: PgdReliability;
   };
-  seconds: number;  bootstrap: BootstrapInfo;
+  seconds: number;
+  bootstrap: BootstrapInfo;
   estimator: typeof POINT_ESTIMATOR;
   madeOn: SwipeProvenance;
   /** Per query, per column: each component's values and the worst case's, and the benign hits (0/100). */
@@ -261,17 +287,20 @@ function planRobustEval(model: EmbeddingModel, ds: DmlDataset, o: RobustEvalOpti
   const preset = ROBUST_EVAL_PRESETS[presetName];
   if (preset === undefined) throw new Error(`robust eval: unknown budget '${presetName}' (expected ${ROBUST_EVAL_PRESET_NAMES.join(' or ')})`);
   const restarts = o.restarts ?? preset.restarts;
-  if (!Number.isInteger(restarts) || restarts < 1) throw new Error(`robust eval: restarts (APGD runs from random starts) must be a positive integer, got ${restarts}`);
+  if (!Number.isInteger(restarts) || restarts < 1)
+    throw new Error(`robust eval: restarts (APGD runs from random starts) must be a positive integer, got ${restarts}`);
   const apgdSteps = (o.apgdSteps === undefined ? preset.apgdSteps : o.apgdSteps) ?? budget.steps;
   if (!Number.isInteger(apgdSteps) || apgdSteps < 1) throw new Error(`robust eval: APGD's iterations must be a positive integer, got ${apgdSteps}`);
   const queryMethod = o.queryMethod ?? ROBUST_EVAL_DEFAULTS.queryMethod;
-  if (methodEntry(queryMethod).gradients) throw new Error(`robust eval: the query-only component needs a gradient-free method (square or nes), got '${queryMethod}'`);
+  if (methodEntry(queryMethod).gradients)
+    throw new Error(`robust eval: the query-only component needs a gradient-free method (square or nes), got '${queryMethod}'`);
   const eot = o.eot ?? o.querySettings?.eot ?? 1;
   const querySettings = methodSettings({ ...o.querySettings, queries: o.querySettings?.queries ?? preset.queries, eot });
   const fractions = [...(o.epsilonFractions ?? ROBUST_EVAL_DEFAULTS.epsilonFractions)].sort((a, b) => a - b);
   for (const f of fractions) if (!(f > 0 && f < 1)) throw new Error(`robust eval: ε fractions must be in (0, 1), got ${f}`);
   const sweepQueries = o.sweepQueries ?? ROBUST_EVAL_DEFAULTS.sweepQueries;
-  if (!Number.isInteger(sweepQueries) || sweepQueries < 2) throw new Error(`robust eval: the ε sweep needs at least 2 queries (a standard error), got ${sweepQueries}`);
+  if (!Number.isInteger(sweepQueries) || sweepQueries < 2)
+    throw new Error(`robust eval: the ε sweep needs at least 2 queries (a standard error), got ${sweepQueries}`);
   if (o.surrogate !== null) checkSurrogate(model, o.surrogate);
   const totalBatches = Math.ceil(ds.length / profile.batchSize);
   const same = (b: PgdBudget): PgdBudget => b;
@@ -282,7 +311,18 @@ function planRobustEval(model: EmbeddingModel, ds: DmlDataset, o: RobustEvalOpti
     seed: o.seed ?? 0,
     batches: Math.min(totalBatches, o.maxIter ?? totalBatches),
     components: COMPONENTS.filter((c) => c !== 'transfer' || o.surrogate !== null),
-    settings: { preset: presetName, restarts, apgdSteps, queryMethod, querySettings, eot, surrogate: o.surrogate === null ? null : (o.surrogateSource ?? 'given'), epsilonFractions: fractions, sweepQueries, verdictZ: VERDICT_Z },
+    settings: {
+      preset: presetName,
+      restarts,
+      apgdSteps,
+      queryMethod,
+      querySettings,
+      eot,
+      surrogate: o.surrogate === null ? null : (o.surrogateSource ?? 'given'),
+      epsilonFractions: fractions,
+      sweepQueries,
+      verdictZ: VERDICT_Z,
+    },
     search: {
       pgd: { options: { method: 'pgd', settings: { eot } }, budget: same },
       // The clean start is PGD's; APGD runs from `restarts` uniform points of the ball, for its own number of iterations (it has no α).
@@ -298,17 +338,29 @@ export function worstCaseName(s: RobustEvalResult['settings'], budget: PgdBudget
   const eot = s.eot > 1 ? `, EOT ${s.eot} draws` : '';
   const parts = components.map((c) => {
     switch (c) {
-      case 'pgd': return `PGD (η ${budget.steps}${eot})`;
-      case 'apgd': return `APGD (η ${s.apgdSteps} × ${s.restarts} random start${s.restarts === 1 ? '' : 's'}${eot})`;
-      case 'query': return s.queryMethod === 'square' ? `Square (${s.querySettings.queries.toLocaleString('en-US')} queries${eot})` : `NES (${s.querySettings.samples} probes × η ${budget.steps}${eot})`;
-      case 'transfer': return `transfer (PGD η ${budget.steps} from ${s.surrogate ?? 'a surrogate'})`;
+      case 'pgd':
+        return `PGD (η ${budget.steps}${eot})`;
+      case 'apgd':
+        return `APGD (η ${s.apgdSteps} × ${s.restarts} random start${s.restarts === 1 ? '' : 's'}${eot})`;
+      case 'query':
+        return s.queryMethod === 'square'
+          ? `Square (${s.querySettings.queries.toLocaleString('en-US')} queries${eot})`
+          : `NES (${s.querySettings.samples} probes × η ${budget.steps}${eot})`;
+      case 'transfer':
+        return `transfer (PGD η ${budget.steps} from ${s.surrogate ?? 'a surrogate'})`;
     }
   });
   return `worst case over ${parts.join(', ')} — ${s.preset}`;
 }
 
 /** The ε sweep's images: the first `queries` of the batch (all of it if smaller), with their own context. */
-function sweepContext(model: EmbeddingModel, gallery: Gallery, images: Tensor, labels: Tensor, queries: number): { images: Tensor; labels: Tensor; ctx: BatchContext } {
+function sweepContext(
+  model: EmbeddingModel,
+  gallery: Gallery,
+  images: Tensor,
+  labels: Tensor,
+  queries: number,
+): { images: Tensor; labels: Tensor; ctx: BatchContext } {
   const n = Math.min(queries, images.shape[0]!);
   const sub = { images: images.narrow(0, 0, n).contiguous(), labels: labels.narrow(0, 0, n).contiguous() };
   try {
@@ -375,8 +427,15 @@ function appendPerQuery(tally: Tally, c: ComponentName | 'worst', column: string
 
 /** One attack on one batch by every component, with the same seeded selections; each component's per-image columns. */
 function attackByComponents(
-  plan: Plan, model: EmbeddingModel, attack: ReturnType<typeof attackOfRun>, run: Plan['runs'][number], b: number,
-  ctx: BatchContext, surrogate: Surrogate | undefined, tally: Tally, tick: (c: string) => void,
+  plan: Plan,
+  model: EmbeddingModel,
+  attack: ReturnType<typeof attackOfRun>,
+  run: Plan['runs'][number],
+  b: number,
+  ctx: BatchContext,
+  surrogate: Surrogate | undefined,
+  tally: Tally,
+  tick: (c: string) => void,
 ): Record<ComponentName, Record<string, number[]>> {
   const perImage = {} as Record<ComponentName, Record<string, number[]>>;
   for (const c of plan.components) {
@@ -410,7 +469,13 @@ function attackByComponents(
  * case's ERS is never above any component's (a pick by ES:D alone could keep a retained R@1 that
  * PGD had broken). An attack without ERS columns is picked by its main column.
  */
-function tallyWorstCase(plan: Plan, run: Plan['runs'][number], reports: readonly string[], perImage: Record<ComponentName, Record<string, number[]>>, tally: Tally): void {
+function tallyWorstCase(
+  plan: Plan,
+  run: Plan['runs'][number],
+  reports: readonly string[],
+  perImage: Record<ComponentName, Record<string, number[]>>,
+  tally: Tally,
+): void {
   const main = reports[0]!;
   const sign = harmSign(run.attack, main);
   const ersColumnsOf = reports.filter((c): c is AttackName => (ATTACK_NAMES as readonly string[]).includes(c));
@@ -441,7 +506,15 @@ function tallyWorstCase(plan: Plan, run: Plan['runs'][number], reports: readonly
  * Rule B's sweep: PGD at every ε of the sweep, the profile's included, on the first queries of
  * the first batch with one seed, so the points differ only by ε. Per ε, the per-image main column.
  */
-function sweepEpsilon(plan: Plan, model: EmbeddingModel, attack: ReturnType<typeof attackOfRun>, run: Plan['runs'][number], b: number, ctx: BatchContext, tick: (f: number) => void): number[][] {
+function sweepEpsilon(
+  plan: Plan,
+  model: EmbeddingModel,
+  attack: ReturnType<typeof attackOfRun>,
+  run: Plan['runs'][number],
+  b: number,
+  ctx: BatchContext,
+  tick: (f: number) => void,
+): number[][] {
   const main = attack.reports[0]!;
   return [...plan.settings.epsilonFractions, 1].map((f) => {
     manualSeed(attackSeed(plan.seed, run.attack, b));
@@ -482,15 +555,32 @@ function maskingEvidence(plan: Plan, tally: Tally): VerdictEvidence[] {
     let sweepFlagged = false;
     // Harm at the smaller ε minus harm at the larger one, per image: positive = more budget, less success.
     for (let k = 0; k + 1 < sv.length; k++) if (beyondNoise(meanAndError(sv[k]!.map((v, i) => sign * (v - sv[k + 1]![i]!))), floor)) sweepFlagged = true;
-    return { attack: run.attack, column, unit, whiteBox: mean(white), others, strongest, advantage: strongest === null ? 0 : advantage, standardError, floor, flagged, sweep, sweepFlagged };
+    return {
+      attack: run.attack,
+      column,
+      unit,
+      whiteBox: mean(white),
+      others,
+      strongest,
+      advantage: strongest === null ? 0 : advantage,
+      standardError,
+      floor,
+      flagged,
+      sweep,
+      sweepFlagged,
+    };
   });
 }
 
 function maskingReasons(evidence: readonly VerdictEvidence[]): string[] {
   const reasons: string[] = [];
   for (const e of evidence) {
-    if (e.flagged) reasons.push(`${e.column}: ${e.strongest} beats white-box by ${e.advantage.toFixed(e.unit.startsWith('%') ? 1 : 3)} ${e.unit} (s.e. ${e.standardError.toFixed(e.unit.startsWith('%') ? 2 : 4)}) on the same images`);
-    if (e.sweepFlagged) reasons.push(`${e.column}: PGD does worse at a larger ε (${e.sweep.map((s) => `ε ${s.epsilon.toFixed(4)}: ${s.value.toFixed(3)}`).join(', ')})`);
+    if (e.flagged)
+      reasons.push(
+        `${e.column}: ${e.strongest} beats white-box by ${e.advantage.toFixed(e.unit.startsWith('%') ? 1 : 3)} ${e.unit} (s.e. ${e.standardError.toFixed(e.unit.startsWith('%') ? 2 : 4)}) on the same images`,
+      );
+    if (e.sweepFlagged)
+      reasons.push(`${e.column}: PGD does worse at a larger ε (${e.sweep.map((s) => `ε ${s.epsilon.toFixed(4)}: ${s.value.toFixed(3)}`).join(', ')})`);
   }
   return reasons;
 }
@@ -506,7 +596,17 @@ export function pgdReliability(
   const evidence: PgdEvidence[] = perAttack.map((a) => {
     const d = meanAndError(a.apgd.map((v, i) => a.sign * (v - a.pgd[i]!)));
     const floor = verdictFloor(a.unit);
-    return { attack: a.attack, column: a.column, unit: a.unit, pgd: mean(a.pgd), apgd: mean(a.apgd), advantage: d.mean, standardError: d.error, floor, beyondNoise: beyondNoise(d, floor) };
+    return {
+      attack: a.attack,
+      column: a.column,
+      unit: a.unit,
+      pgd: mean(a.pgd),
+      apgd: mean(a.apgd),
+      advantage: d.mean,
+      standardError: d.error,
+      floor,
+      beyondNoise: beyondNoise(d, floor),
+    };
   });
   const attacksBeyondNoise = evidence.filter((e) => e.beyondNoise).length;
   const pgdDamage = ers.pgd === null ? null : 100 - ers.pgd;
@@ -516,10 +616,20 @@ export function pgdReliability(
   const far = damageShare !== null && damageShare < PGD_DAMAGE_SHARE_MIN;
   const reasons: string[] = [];
   if (most && far) {
-    reasons.push(`APGD beats PGD beyond the noise on ${attacksBeyondNoise} of ${evidence.length} attacks (${evidence.filter((e) => e.beyondNoise).map((e) => e.column).join(', ')})`);
-    reasons.push(`PGD does ${(100 * damageShare!).toFixed(0)} % of APGD's damage: 100 − ERS = ${pgdDamage!.toFixed(1)} against ${apgdDamage!.toFixed(1)} (ERS ${ers.pgd!.toFixed(1)} → ${ers.apgd!.toFixed(1)})`);
+    reasons.push(
+      `APGD beats PGD beyond the noise on ${attacksBeyondNoise} of ${evidence.length} attacks (${evidence
+        .filter((e) => e.beyondNoise)
+        .map((e) => e.column)
+        .join(', ')})`,
+    );
+    reasons.push(
+      `PGD does ${(100 * damageShare!).toFixed(0)} % of APGD's damage: 100 − ERS = ${pgdDamage!.toFixed(1)} against ${apgdDamage!.toFixed(1)} (ERS ${ers.pgd!.toFixed(1)} → ${ers.apgd!.toFixed(1)})`,
+    );
   }
-  return { unreliable: most && far, reliability: { rule: PGD_RULE, attacksBeyondNoise, attacks: evidence.length, pgdDamage, apgdDamage, damageShare, reasons, evidence } };
+  return {
+    unreliable: most && far,
+    reliability: { rule: PGD_RULE, attacksBeyondNoise, attacks: evidence.length, pgdDamage, apgdDamage, damageShare, reasons, evidence },
+  };
 }
 
 /** The robust evaluation (see the module comment). */
@@ -537,12 +647,21 @@ export async function runRobustEval(model: EmbeddingModel, ds: DmlDataset, metri
   let queries = 0;
   const hits: number[] = [];
   const queryIndices: number[] = [];
-  const bar = progressBar(o.progress, runs.length * (batches * components.length + fractions.length + 1), `robust eval ${profile.name} (${plan.settings.preset})`);
+  const bar = progressBar(
+    o.progress,
+    runs.length * (batches * components.length + fractions.length + 1),
+    `robust eval ${profile.name} (${plan.settings.preset})`,
+  );
   try {
     model.eval();
     let b = 0;
     for await (const batch of testLoader(ds, { batchSize: profile.batchSize, onlyBatches: (k) => k < batches })) {
-      const { images, labels, ctx, surrogate } = batchContexts(model, gallery, batch, o.surrogate === null ? undefined : { model: o.surrogate, gallery: surrogateGallery! });
+      const { images, labels, ctx, surrogate } = batchContexts(
+        model,
+        gallery,
+        batch,
+        o.surrogate === null ? undefined : { model: o.surrogate, gallery: surrogateGallery! },
+      );
       const sweep = b === 0 ? sweepContext(model, gallery, images, labels, plan.settings.sweepQueries) : undefined;
       try {
         recallSum += benignRecallAt1(ctx);
@@ -555,9 +674,15 @@ export async function runRobustEval(model: EmbeddingModel, ds: DmlDataset, metri
           }
           o.onAttack?.({ attack: run.attack, done: b * runs.length + r, total: batches * runs.length });
           const attack = attacks[r]!;
-          const perImage = attackByComponents(plan, model, attack, run, b, ctx, surrogate, tally, (c) => bar?.tick(1, `batch ${b + 1}/${batches} ${run.attack} ${c}`));
+          const perImage = attackByComponents(plan, model, attack, run, b, ctx, surrogate, tally, (c) =>
+            bar?.tick(1, `batch ${b + 1}/${batches} ${run.attack} ${c}`),
+          );
           tallyWorstCase(plan, run, attack.reports, perImage, tally);
-          if (sweep !== undefined) tally.sweepValues.set(run.attack, sweepEpsilon(plan, model, attack, run, b, sweep.ctx, (f) => bar?.tick(1, `batch ${b + 1}/${batches} ${run.attack} ε×${f}`)));
+          if (sweep !== undefined)
+            tally.sweepValues.set(
+              run.attack,
+              sweepEpsilon(plan, model, attack, run, b, sweep.ctx, (f) => bar?.tick(1, `batch ${b + 1}/${batches} ${run.attack} ε×${f}`)),
+            );
         }
       } finally {
         disposeBatchContext(ctx);
@@ -592,12 +717,24 @@ export async function runRobustEval(model: EmbeddingModel, ds: DmlDataset, metri
   for (const c of components) out[c] = table(c, tally.passes[c], tally.seconds[c]);
   const total = components.reduce((acc, c) => addPasses(acc, tally.passes[c]), noPasses());
   const madeOn: SwipeProvenance = {
-    dataset: ds.name, split: ds.split, splitSha256: splitSha256(ds), queries, queryIndicesSha256: queryIndicesSha256(queryIndices),
-    profile: `${profile.name} robust-eval ${plan.settings.preset}`, seed: plan.seed, method: 'robust-eval', transfer: false,
-    attackOptions: JSON.stringify(Object.fromEntries(Object.entries(o.attackOptions ?? {}).sort(([a], [b]) => (a < b ? -1 : 1)))), benignRecallAt1Given: o.benignRecallAt1 ?? null,
+    dataset: ds.name,
+    split: ds.split,
+    splitSha256: splitSha256(ds),
+    queries,
+    queryIndicesSha256: queryIndicesSha256(queryIndices),
+    profile: `${profile.name} robust-eval ${plan.settings.preset}`,
+    seed: plan.seed,
+    method: 'robust-eval',
+    transfer: false,
+    attackOptions: JSON.stringify(Object.fromEntries(Object.entries(o.attackOptions ?? {}).sort(([a], [b]) => (a < b ? -1 : 1)))),
+    benignRecallAt1Given: o.benignRecallAt1 ?? null,
   };
   const worstCase = {
-    ...table('worst', total, components.reduce((s, c) => s + tally.seconds[c], 0)),
+    ...table(
+      'worst',
+      total,
+      components.reduce((s, c) => s + tally.seconds[c], 0),
+    ),
     name: worstCaseName(plan.settings, plan.budget, components),
     from: Object.fromEntries(tally.from),
   };
@@ -632,11 +769,21 @@ export async function runRobustEval(model: EmbeddingModel, ds: DmlDataset, metri
 }
 
 function scalePasses(p: ComponentTable['passes'], batches: number): ComponentTable['passes'] {
-  return { forward: p.forward / batches, backward: p.backward / batches, surrogateForward: p.surrogateForward / batches, surrogateBackward: p.surrogateBackward / batches };
+  return {
+    forward: p.forward / batches,
+    backward: p.backward / batches,
+    surrogateForward: p.surrogateForward / batches,
+    surrogateBackward: p.surrogateBackward / batches,
+  };
 }
 
 function addPasses(a: ComponentTable['passes'], b: ComponentTable['passes']): ComponentTable['passes'] {
-  return { forward: a.forward + b.forward, backward: a.backward + b.backward, surrogateForward: a.surrogateForward + b.surrogateForward, surrogateBackward: a.surrogateBackward + b.surrogateBackward };
+  return {
+    forward: a.forward + b.forward,
+    backward: a.backward + b.backward,
+    surrogateForward: a.surrogateForward + b.surrogateForward,
+    surrogateBackward: a.surrogateBackward + b.surrogateBackward,
+  };
 }
 
 /** A swipe result that came from a robust evaluation: the headline ERS/ARS and columns are the worst case's, PGD's beside them. */

@@ -96,16 +96,26 @@ export const ERS_RULES: Readonly<Record<AttackName, string>> = {
 /** One column's ERS-normalised score: linear in the column, higher = more robust (docs/attacks-and-metrics.md §5). */
 export function ersTerm(column: AttackName, value: number): number {
   switch (column) {
-    case 'CA+': return 2 * value; // benign expectation 50 -> 100
-    case 'CA-': return 100 - value;
-    case 'QA+': return 2 * value;
-    case 'QA-': return 100 - value;
-    case 'TMA': return 100 * (1 - value);
-    case 'ES:D': return (100 * (2 - value)) / 2; // 2 = largest N/C distance
-    case 'ES:R': return value;
-    case 'LTM': return value;
-    case 'GTM': return value;
-    case 'GTT': return value;
+    case 'CA+':
+      return 2 * value; // benign expectation 50 -> 100
+    case 'CA-':
+      return 100 - value;
+    case 'QA+':
+      return 2 * value;
+    case 'QA-':
+      return 100 - value;
+    case 'TMA':
+      return 100 * (1 - value);
+    case 'ES:D':
+      return (100 * (2 - value)) / 2; // 2 = largest N/C distance
+    case 'ES:R':
+      return value;
+    case 'LTM':
+      return value;
+    case 'GTM':
+      return value;
+    case 'GTT':
+      return value;
   }
 }
 

@@ -73,7 +73,11 @@ export function recallMargin(z: Tensor, gallery: Tensor, relevant: Tensor, irrel
 }
 
 /** The attack's adversarial queries [B, C, H, W] (the caller owns them) and its cost in passes per query. */
-export function attackSmoothedRecall(model: EmbeddingModel, t: SmoothedAttackTarget, o: SmoothedAttackOptions): { adversarial: Tensor; forwards: number; backwards: number } {
+export function attackSmoothedRecall(
+  model: EmbeddingModel,
+  t: SmoothedAttackTarget,
+  o: SmoothedAttackOptions,
+): { adversarial: Tensor; forwards: number; backwards: number } {
   const steps = o.steps ?? SMOOTHED_ATTACK_DEFAULTS.steps;
   const restarts = o.restarts ?? SMOOTHED_ATTACK_DEFAULTS.restarts;
   const eot = o.eot ?? SMOOTHED_ATTACK_DEFAULTS.eot;
@@ -85,7 +89,15 @@ export function attackSmoothedRecall(model: EmbeddingModel, t: SmoothedAttackTar
   const [b, ...rest] = t.images.shape as [number, ...number[]];
   const smoothedAt = (x: Tensor): Tensor =>
     tidy(() => {
-      const noisy = x.unsqueeze(1).expand(b, eot, ...rest).add(randn([b, eot, ...rest], { device: x.device }).to(x.dtype).mul(o.sigma)).reshape(b * eot, ...rest);
+      const noisy = x
+        .unsqueeze(1)
+        .expand(b, eot, ...rest)
+        .add(
+          randn([b, eot, ...rest], { device: x.device })
+            .to(x.dtype)
+            .mul(o.sigma),
+        )
+        .reshape(b * eot, ...rest);
       return normalisedEmbedding(model, noisy).reshape(b, eot, -1).mean(1);
     });
   const objective = (x: Tensor) => {
@@ -107,10 +119,12 @@ export function attackSmoothedRecall(model: EmbeddingModel, t: SmoothedAttackTar
         continue;
       }
       const better = Array.from(r.best, (v, i) => v < bestValue![i]!);
-      const merged = noGrad(() => tidy(() => {
-        const m = tensor(better.map(Number), [b, ...rest.map(() => 1)]).gt(0.5);
-        return r.adversarial.mul(m.to(r.adversarial.dtype)).add(best!.mul(m.logicalNot().to(best!.dtype)));
-      }));
+      const merged = noGrad(() =>
+        tidy(() => {
+          const m = tensor(better.map(Number), [b, ...rest.map(() => 1)]).gt(0.5);
+          return r.adversarial.mul(m.to(r.adversarial.dtype)).add(best!.mul(m.logicalNot().to(best!.dtype)));
+        }),
+      );
       better.forEach((v, i) => {
         if (v) bestValue![i] = r.best[i]!;
       });
@@ -130,7 +144,12 @@ export function attackSmoothedRecall(model: EmbeddingModel, t: SmoothedAttackTar
 }
 
 /** Per query: whether the smoothed model's top-1 (by ĝ from `samples` draws, self left out) is relevant. */
-export function smoothedTopOneRelevant(model: EmbeddingModel, images: Tensor, t: Omit<SmoothedAttackTarget, 'images'>, o: { sigma: number; samples: number }): boolean[] {
+export function smoothedTopOneRelevant(
+  model: EmbeddingModel,
+  images: Tensor,
+  t: Omit<SmoothedAttackTarget, 'images'>,
+  o: { sigma: number; samples: number },
+): boolean[] {
   const z = smoothedEmbeddings(model, images, o);
   try {
     return noGrad(() =>

@@ -78,7 +78,11 @@ export function smoothedEmbeddings(model: EmbeddingModel, images: Tensor, o: Smo
         for (let done = 0; done < o.samples; ) {
           const m = Math.min(SMOOTHING_ROWS_PER_PASS, o.samples - done);
           const part = tidy(() => {
-            const noisy = x.expand(m, ...x.shape.slice(1)).add(randn([m, ...x.shape.slice(1)], { device: x.device }).to(x.dtype).mul(o.sigma));
+            const noisy = x.expand(m, ...x.shape.slice(1)).add(
+              randn([m, ...x.shape.slice(1)], { device: x.device })
+                .to(x.dtype)
+                .mul(o.sigma),
+            );
             return normalisedEmbedding(model, noisy).double().sum(0, true);
           });
           const next = sum === undefined ? part : tidy(() => sum!.add(part));

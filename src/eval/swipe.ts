@@ -179,7 +179,14 @@ export function benignHits(ctx: BatchContext): number[] {
 }
 
 /** Embeds the whole split once, clean, in metric space, with its labels. Caller disposes both tensors. */
-export async function embedGallery(model: EmbeddingModel, ds: DmlDataset, metric: Metric, batchSize: number, progress = false, group?: ProcessGroup): Promise<Gallery> {
+export async function embedGallery(
+  model: EmbeddingModel,
+  ds: DmlDataset,
+  metric: Metric,
+  batchSize: number,
+  progress = false,
+  group?: ProcessGroup,
+): Promise<Gallery> {
   const raw = await embedDataset(model, ds, { batchSize, progress, group });
   const embeddings = tidy(() => metric.embed(raw));
   raw.dispose();
@@ -235,7 +242,9 @@ export function attackSeed(seed: number, kind: AttackKind, batch: number): numbe
  * before and after. The caller owns `examples.adversarial` and `clean`.
  */
 export async function attackExamples(
-  model: EmbeddingModel, ds: DmlDataset, metric: Metric,
+  model: EmbeddingModel,
+  ds: DmlDataset,
+  metric: Metric,
   o: { run: ProfileRun; batchSize: number; batch?: number; seed?: number; attackOptions?: AttackOptions; topK?: number },
 ): Promise<{ values: Record<string, number>; examples: AttackExamples; clean: Tensor; indices: Int32Array }> {
   const batch = o.batch ?? 0;
@@ -268,11 +277,15 @@ export async function runSwipe(model: EmbeddingModel, ds: DmlDataset, metric: Me
   const profile = typeof o.profile === 'object' ? o.profile : getProfile(o.profile ?? 'rob28');
   const runs = profile.runs;
   const seed = o.seed ?? 0;
-  if (o.maxIter !== undefined && (!Number.isInteger(o.maxIter) || o.maxIter < 1)) throw new Error(`swipe: maxIter must be a positive integer, got ${o.maxIter}`);
+  if (o.maxIter !== undefined && (!Number.isInteger(o.maxIter) || o.maxIter < 1))
+    throw new Error(`swipe: maxIter must be a positive integer, got ${o.maxIter}`);
   const totalBatches = Math.ceil(ds.length / profile.batchSize);
   const batches = Math.min(totalBatches, o.maxIter ?? totalBatches);
   const attacks = runs.map((r) => attackOfRun(r, ds, o.attackOptions));
-  const columns = columnNames(runs, attacks.map((a) => a.reports));
+  const columns = columnNames(
+    runs,
+    attacks.map((a) => a.reports),
+  );
   const group = o.group ?? SINGLE_PROCESS;
   const mine = (b: number): boolean => b < batches && b % group.worldSize === group.rank;
   // One row per batch: benign R@1, then every column's value (0 in rows other ranks fill).
@@ -301,7 +314,12 @@ export async function runSwipe(model: EmbeddingModel, ds: DmlDataset, metric: Me
     for await (const batch of testLoader(ds, { batchSize: profile.batchSize, onlyBatches: mine })) {
       const b = myBatches[k++]!;
       const row = b * (1 + flat.length);
-      const { images, labels, ctx, surrogate } = batchContexts(model, gallery, batch, o.surrogate === undefined ? undefined : { model: o.surrogate, gallery: surrogateGallery! });
+      const { images, labels, ctx, surrogate } = batchContexts(
+        model,
+        gallery,
+        batch,
+        o.surrogate === undefined ? undefined : { model: o.surrogate, gallery: surrogateGallery! },
+      );
       try {
         rows[row] = benignRecallAt1(ctx);
         const firstQuery = b * profile.batchSize;
@@ -316,7 +334,14 @@ export async function runSwipe(model: EmbeddingModel, ds: DmlDataset, metric: Me
             await new Promise((resolve) => setImmediate(resolve));
             o.signal.throwIfAborted();
           }
-          o.onAttack?.({ attack: run.attack, batch: done + 1, batches: myBatches.length, done: done * runs.length + r, total: myBatches.length * runs.length, seconds: (performance.now() - started) / 1000 });
+          o.onAttack?.({
+            attack: run.attack,
+            batch: done + 1,
+            batches: myBatches.length,
+            done: done * runs.length + r,
+            total: myBatches.length * runs.length,
+            seconds: (performance.now() - started) / 1000,
+          });
           manualSeed(attackSeed(seed, run.attack, b));
           const keep = b === 0 ? o.examples : undefined;
           const { values, perImage, examples } = attackBatch(model, attacks[r]!, ctx, run.budget, {
@@ -334,7 +359,8 @@ export async function runSwipe(model: EmbeddingModel, ds: DmlDataset, metric: Me
           }
           for (const report of attacks[r]!.reports) {
             const own = perImage[report]!;
-            if (own.length !== batch.indices.length) throw new Error(`swipe: ${report} measured ${own.length} values for a batch of ${batch.indices.length} queries`);
+            if (own.length !== batch.indices.length)
+              throw new Error(`swipe: ${report} measured ${own.length} values for a batch of ${batch.indices.length} queries`);
             own.forEach((v, q) => (queryRows[(firstQuery + q) * width + 1 + c] = v));
             rows[row + c++] = values[report]!;
           }
@@ -436,14 +462,22 @@ export function withStoredBenign(r: SwipeResult, stored: Readonly<Record<string,
  * The caller disposes the images, labels and contexts.
  */
 export function batchContexts(
-  model: EmbeddingModel, gallery: Gallery, batch: { images: Tensor; labels: Tensor }, surrogate?: { model: EmbeddingModel; gallery: Gallery },
+  model: EmbeddingModel,
+  gallery: Gallery,
+  batch: { images: Tensor; labels: Tensor },
+  surrogate?: { model: EmbeddingModel; gallery: Gallery },
 ): { images: Tensor; labels: Tensor; ctx: BatchContext; surrogate: Surrogate | undefined } {
   const images = onDevice(batch.images, model.device);
   const labels = onDevice(batch.labels, model.device);
   if (images !== batch.images) batch.images.dispose();
   if (labels !== batch.labels) batch.labels.dispose();
   const ctx = buildBatchContext(model, gallery, images, labels);
-  return { images, labels, ctx, surrogate: surrogate === undefined ? undefined : { model: surrogate.model, ctx: buildBatchContext(surrogate.model, surrogate.gallery, images, labels) } };
+  return {
+    images,
+    labels,
+    ctx,
+    surrogate: surrogate === undefined ? undefined : { model: surrogate.model, ctx: buildBatchContext(surrogate.model, surrogate.gallery, images, labels) },
+  };
 }
 
 /** A surrogate must take the attacked model's inputs. */
@@ -456,7 +490,13 @@ export function checkSurrogate(model: EmbeddingModel, surrogate: EmbeddingModel)
 function distinctBudgets(all: readonly PgdBudget[]): PgdBudget[] {
   const seen = new Map<string, PgdBudget>();
   // An L∞ budget stays without a `norm` field (the JSON of L∞ swipes is unchanged).
-  for (const b of all) seen.set(`${b.epsilon}/${b.alpha}/${b.steps}/${normOf(b)}`, { epsilon: b.epsilon, alpha: b.alpha, steps: b.steps, ...(normOf(b) === 'l2' ? { norm: 'l2' as const } : {}) });
+  for (const b of all)
+    seen.set(`${b.epsilon}/${b.alpha}/${b.steps}/${normOf(b)}`, {
+      epsilon: b.epsilon,
+      alpha: b.alpha,
+      steps: b.steps,
+      ...(normOf(b) === 'l2' ? { norm: 'l2' as const } : {}),
+    });
   return [...seen.values()];
 }
 

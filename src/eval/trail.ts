@@ -111,7 +111,8 @@ export function parseEpochList(spec: string, kept: readonly number[], trained: n
   const parts = spec.split(',').map((x) => x.trim());
   const epochs: number[] = [];
   for (const part of parts) {
-    if (!/^\d+$/.test(part) || Number(part) < 1) throw new Error(`--epochs '${spec}': '${part}' is not an epoch number (give 'all' or 1-based epochs such as 2,4,8)`);
+    if (!/^\d+$/.test(part) || Number(part) < 1)
+      throw new Error(`--epochs '${spec}': '${part}' is not an epoch number (give 'all' or 1-based epochs such as 2,4,8)`);
     const e = Number(part);
     if (e > trained) throw new Error(`--epochs: the run has no epoch ${e} (it trained ${trained} epoch(s); kept: ${keptList})`);
     if (!kept.includes(e)) throw new Error(`--epochs: epoch ${e} was not kept (kept: ${keptList})`);
@@ -135,12 +136,25 @@ export function readEpochSwipe(file: string): EpochSwipe | null {
 /** Whether a stored result still stands for `kept` swiped with `settings`. */
 export function epochSwipeCurrent(e: EpochSwipe | null, kept: KeptEpochStatus, settings: TrailSettings): e is EpochSwipe {
   // A result stored before intervals existed is swiped again, so every row of the table has them.
-  return e !== null && e.result.intervals !== undefined && e.epoch === kept.epoch && e.checkpoint.sha256 === kept.sha256 && JSON.stringify(e.settings) === JSON.stringify(settings);
+  return (
+    e !== null &&
+    e.result.intervals !== undefined &&
+    e.epoch === kept.epoch &&
+    e.checkpoint.sha256 === kept.sha256 &&
+    JSON.stringify(e.settings) === JSON.stringify(settings)
+  );
 }
 
 /** Writes one epoch's result (atomically: a kill leaves the old file or the new one). */
 export function writeEpochSwipe(runDir: string, kept: KeptEpochStatus, settings: TrailSettings, result: SwipeResult): EpochSwipe {
-  const e: EpochSwipe = { format: EPOCH_FORMAT, epoch: kept.epoch, checkpoint: { path: kept.path, sha256: kept.sha256 }, settings, result, savedAt: new Date().toISOString() };
+  const e: EpochSwipe = {
+    format: EPOCH_FORMAT,
+    epoch: kept.epoch,
+    checkpoint: { path: kept.path, sha256: kept.sha256 },
+    settings,
+    result,
+    savedAt: new Date().toISOString(),
+  };
   writeFileAtomicSync(epochFile(runDir, settings.profile, kept.epoch), `${JSON.stringify(e, null, 2)}\n`);
   return e;
 }
@@ -176,7 +190,8 @@ export function trailTable(entries: readonly EpochSwipe[]): TrailTable {
 
 const cell = (x: number | null, digits = 1): string => (x === null ? '–' : x.toFixed(digits));
 /** A score with its interval when the row has one. */
-const scoreCell = (r: TrailRow, key: 'ERS' | 'ARS'): string => (r[key] === null ? '–' : `${formatScore(r[key])} ${formatInterval(r.intervals?.[key], 1)}`.trim());
+const scoreCell = (r: TrailRow, key: 'ERS' | 'ARS'): string =>
+  r[key] === null ? '–' : `${formatScore(r[key])} ${formatInterval(r.intervals?.[key], 1)}`.trim();
 
 /** The table as Markdown: one row per epoch, units in the header, what ERS/ARS mean under it. */
 export function trailMarkdown(t: TrailTable, heading = '#'): string {
@@ -192,7 +207,10 @@ export function trailMarkdown(t: TrailTable, heading = '#'): string {
     '',
     `| ${head.join(' | ')} |`,
     `| ${head.map(() => '---').join(' | ')} |`,
-    ...t.rows.map((r) => `| ${[r.epoch, cell(r['R@1']), cell(r.mAP), scoreCell(r, 'ERS'), scoreCell(r, 'ARS'), ...t.columns.map((c) => (r.attacks[c] === undefined ? '–' : `${formatAttackValue(c, r.attacks[c]!)} ${formatInterval(r.intervals?.[c], attackColumn(c).digits)}`.trim()))].join(' | ')} |`),
+    ...t.rows.map(
+      (r) =>
+        `| ${[r.epoch, cell(r['R@1']), cell(r.mAP), scoreCell(r, 'ERS'), scoreCell(r, 'ARS'), ...t.columns.map((c) => (r.attacks[c] === undefined ? '–' : `${formatAttackValue(c, r.attacks[c]!)} ${formatInterval(r.intervals?.[c], attackColumn(c).digits)}`.trim()))].join(' | ')} |`,
+    ),
     '',
     `[lo, hi]: 95 % per-query bootstrap intervals (ERS and ARS through their formulas); the points are means of batch means.`,
     `R@1 and mAP: benign, on the whole test split, as each kept checkpoint's evaluation measured them. **ERS**: ${ERS_MEANING} **ARS**: ${ARS_MEANING}`,
@@ -214,7 +232,11 @@ export function trailSvg(t: TrailTable, title: string): string {
     title,
     notes: [`Profile ${t.profile}: ${t.scope}.`],
     panels: [
-      { title: 'Robustness scores per kept epoch', yTitle: 'score (0–100, higher = more robust)', series: [line('ERS', (r) => r.ERS), line('ARS', (r) => r.ARS)] },
+      {
+        title: 'Robustness scores per kept epoch',
+        yTitle: 'score (0–100, higher = more robust)',
+        series: [line('ERS', (r) => r.ERS), line('ARS', (r) => r.ARS)],
+      },
       { title: 'Benign retrieval per kept epoch', yTitle: '% on the test split', series: [line('R@1', (r) => r['R@1']), line('mAP', (r) => r.mAP)] },
     ],
   });
@@ -234,7 +256,12 @@ export function storedEpochSwipes(runDir: string, profile: string): EpochSwipe[]
 /** Writes trail.json, trail.md, trail.svg and the page index.html of a profile; returns their paths. */
 export function writeTrail(runDir: string, t: TrailTable, title: string): { json: string; markdown: string; svg: string; page: string } {
   const dir = trailDir(runDir, t.profile);
-  const files = { json: path.join(dir, TRAIL_FILES.json), markdown: path.join(dir, TRAIL_FILES.markdown), svg: path.join(dir, TRAIL_FILES.svg), page: path.join(dir, TRAIL_FILES.page) };
+  const files = {
+    json: path.join(dir, TRAIL_FILES.json),
+    markdown: path.join(dir, TRAIL_FILES.markdown),
+    svg: path.join(dir, TRAIL_FILES.svg),
+    page: path.join(dir, TRAIL_FILES.page),
+  };
   const svg = trailSvg(t, title);
   writeFileAtomicSync(files.json, `${JSON.stringify(t, null, 2)}\n`);
   writeFileAtomicSync(files.markdown, trailMarkdown(t));
@@ -327,14 +354,21 @@ export interface EpochSwipesDone {
 export async function swipeKeptEpochs(runDir: string, epochs: readonly number[], o: EpochSwipeOptions = {}): Promise<EpochSwipesDone> {
   const runInfo = readCheckpointInfo(runDir);
   const kept = keptEpochs(runDir, { hash: false });
-  for (const e of epochs) if (!kept.some((k) => k.epoch === e)) throw new Error(`epoch ${e} was not kept (kept: ${kept.map((k) => k.epoch).join(', ') || 'none'})`);
+  for (const e of epochs)
+    if (!kept.some((k) => k.epoch === e)) throw new Error(`epoch ${e} was not kept (kept: ${kept.map((k) => k.epoch).join(', ') || 'none'})`);
   const root = o.root ?? runInfo.config.root;
   const data = await openDataset(runInfo.config.dataset, root === undefined ? {} : { root });
   const profile = o.profile ?? ersProfile(data.test.height).name;
   const profileName = typeof profile === 'string' ? profile : profile.name;
   const settings: TrailSettings = {
-    profile: profileName, maxIter: o.maxIter ?? null, seed: o.seed ?? null, benignRecallAt1: o.benignRecallAt1 ?? null, gtmTarget: o.gtmTarget ?? null, method: o.method ?? null,
-    methodSettings: Object.fromEntries(Object.entries(o.methodSettings ?? {}).filter((e): e is [string, number] => typeof e[1] === 'number')), transferFrom: o.transferFrom ?? null,
+    profile: profileName,
+    maxIter: o.maxIter ?? null,
+    seed: o.seed ?? null,
+    benignRecallAt1: o.benignRecallAt1 ?? null,
+    gtmTarget: o.gtmTarget ?? null,
+    method: o.method ?? null,
+    methodSettings: Object.fromEntries(Object.entries(o.methodSettings ?? {}).filter((e): e is [string, number] => typeof e[1] === 'number')),
+    transferFrom: o.transferFrom ?? null,
   };
   const keptOf = (e: number): KeptEpochStatus => kept.find((k) => k.epoch === e)!;
   const todo = epochs.filter((e) => !epochSwipeCurrent(readEpochSwipe(epochFile(runDir, profileName, e)), keptOf(e), settings));
@@ -358,12 +392,21 @@ export async function swipeKeptEpochs(runDir: string, epochs: readonly number[],
     try {
       if (o.device !== undefined) model.to(o.device);
       const result = await runSwipe(model, data.test, metricByName(info.config.metric), {
-        profile, maxIter: o.maxIter, seed: o.seed, benignRecallAt1: o.benignRecallAt1, attackOptions: o.gtmTarget === undefined ? {} : { gtmTarget: o.gtmTarget },
-        method: o.method, methodSettings: o.methodSettings, surrogate: o.surrogate, progress: o.progress ?? false,
+        profile,
+        maxIter: o.maxIter,
+        seed: o.seed,
+        benignRecallAt1: o.benignRecallAt1,
+        attackOptions: o.gtmTarget === undefined ? {} : { gtmTarget: o.gtmTarget },
+        method: o.method,
+        methodSettings: o.methodSettings,
+        surrogate: o.surrogate,
+        progress: o.progress ?? false,
       });
       writeEpochSwipe(runDir, status, settings, withStoredBenign(result, info.metrics));
       swiped.push(epoch);
-      o.onNotice?.(`epoch ${epoch}: ERS ${result.ERS === null ? 'n/a' : formatScore(result.ERS)}, ARS ${result.ARS === null ? 'n/a' : formatScore(result.ARS)} (${result.seconds.toFixed(0)} s)`);
+      o.onNotice?.(
+        `epoch ${epoch}: ERS ${result.ERS === null ? 'n/a' : formatScore(result.ERS)}, ARS ${result.ARS === null ? 'n/a' : formatScore(result.ARS)} (${result.seconds.toFixed(0)} s)`,
+      );
     } finally {
       model.dispose();
     }
@@ -372,7 +415,11 @@ export async function swipeKeptEpochs(runDir: string, epochs: readonly number[],
   const entries = storedEpochSwipes(runDir, profileName).filter((e) => kept.some((k) => k.epoch === e.epoch && epochSwipeCurrent(e, k, settings)));
   const table = trailTable(entries);
   const c = runInfo.config;
-  const files = writeTrail(runDir, table, `Robustness over training: ${path.basename(path.resolve(runDir))} (${c.dataset} · ${c.model} · defense ${c.defense.kind})`);
+  const files = writeTrail(
+    runDir,
+    table,
+    `Robustness over training: ${path.basename(path.resolve(runDir))} (${c.dataset} · ${c.model} · defense ${c.defense.kind})`,
+  );
   refreshReportTrail(runDir);
   return { table, swiped, reused, files };
 }
@@ -392,7 +439,8 @@ export function trailHtml(t: TrailTable, svg: string, title: string): string {
   const num = (x: number | null): string => (x === null ? '–' : x.toFixed(1));
   const head = ['epoch', 'R@1 (%)', 'mAP (%)', 'ERS', 'ARS', ...t.columns.map((c) => `${c} (${attackColumn(c).unit})`)];
   const rows = t.rows.map(
-    (r) => `<tr><th scope="row">${r.epoch}</th>${[num(r['R@1']), num(r.mAP), r.ERS === null ? '–' : formatScore(r.ERS), r.ARS === null ? '–' : formatScore(r.ARS), ...t.columns.map((c) => (r.attacks[c] === undefined ? '–' : formatAttackValue(c, r.attacks[c]!)))].map((v) => `<td class="num">${esc(v)}</td>`).join('')}</tr>`,
+    (r) =>
+      `<tr><th scope="row">${r.epoch}</th>${[num(r['R@1']), num(r.mAP), r.ERS === null ? '–' : formatScore(r.ERS), r.ARS === null ? '–' : formatScore(r.ARS), ...t.columns.map((c) => (r.attacks[c] === undefined ? '–' : formatAttackValue(c, r.attacks[c]!)))].map((v) => `<td class="num">${esc(v)}</td>`).join('')}</tr>`,
   );
   return [
     '<!doctype html>',

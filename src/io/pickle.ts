@@ -234,147 +234,238 @@ export function unpickle(bytes: Uint8Array, hooks: PickleHooks, source = '<buffe
       if (pos >= bytes.length) fail('data ends before STOP');
       const op = bytes[pos++]!;
       switch (op) {
-        case 0x80: u8(); break; // PROTO
-        case 0x95: u64(); break; // FRAME: framing is only a read-ahead hint
-        case 0x2e: { // STOP
+        case 0x80:
+          u8();
+          break; // PROTO
+        case 0x95:
+          u64();
+          break; // FRAME: framing is only a read-ahead hint
+        case 0x2e: {
+          // STOP
           const result = pop();
           return result;
         }
-        case 0x28: mark(); break; // MARK
-        case 0x30: pop(); break; // POP
-        case 0x31: popMark(); break; // POP_MARK
-        case 0x32: push(top()); break; // DUP
-        case 0x4e: push(null); break; // NONE
-        case 0x88: push(true); break; // NEWTRUE
-        case 0x89: push(false); break; // NEWFALSE
-        case 0x4a: push(i32()); break; // BININT
-        case 0x4b: push(u8()); break; // BININT1
-        case 0x4d: push(u16()); break; // BININT2
-        case 0x8a: push(intOf(take(u8()))); break; // LONG1
-        case 0x8b: { // LONG4
+        case 0x28:
+          mark();
+          break; // MARK
+        case 0x30:
+          pop();
+          break; // POP
+        case 0x31:
+          popMark();
+          break; // POP_MARK
+        case 0x32:
+          push(top());
+          break; // DUP
+        case 0x4e:
+          push(null);
+          break; // NONE
+        case 0x88:
+          push(true);
+          break; // NEWTRUE
+        case 0x89:
+          push(false);
+          break; // NEWFALSE
+        case 0x4a:
+          push(i32());
+          break; // BININT
+        case 0x4b:
+          push(u8());
+          break; // BININT1
+        case 0x4d:
+          push(u16());
+          break; // BININT2
+        case 0x8a:
+          push(intOf(take(u8())));
+          break; // LONG1
+        case 0x8b: {
+          // LONG4
           const n = i32();
           if (n < 0) fail('LONG4 with a negative length');
           push(intOf(take(n)));
           break;
         }
-        case 0x49: { // INT (text); protocol 0 spells booleans 01 / 00
+        case 0x49: {
+          // INT (text); protocol 0 spells booleans 01 / 00
           const s = line();
           push(s === '01' ? true : s === '00' ? false : textInt(s));
           break;
         }
-        case 0x4c: push(textInt(line())); break; // LONG (text)
-        case 0x47: { // BINFLOAT: big-endian
+        case 0x4c:
+          push(textInt(line()));
+          break; // LONG (text)
+        case 0x47: {
+          // BINFLOAT: big-endian
           need(8);
           push(view.getFloat64(pos, false));
           pos += 8;
           break;
         }
-        case 0x46: { // FLOAT (text)
+        case 0x46: {
+          // FLOAT (text)
           const v = Number(line());
           if (Number.isNaN(v)) fail('bad float literal');
           push(v);
           break;
         }
-        case 0x8c: push(utf8(take(u8()))); break; // SHORT_BINUNICODE
-        case 0x58: push(utf8(take(u32()))); break; // BINUNICODE
-        case 0x8d: push(utf8(take(u64()))); break; // BINUNICODE8
-        case 0x56: push(line()); break; // UNICODE (raw-unicode-escape; ASCII names in practice)
-        case 0x55: push(latin1(take(u8()))); break; // SHORT_BINSTRING
-        case 0x54: { // BINSTRING
+        case 0x8c:
+          push(utf8(take(u8())));
+          break; // SHORT_BINUNICODE
+        case 0x58:
+          push(utf8(take(u32())));
+          break; // BINUNICODE
+        case 0x8d:
+          push(utf8(take(u64())));
+          break; // BINUNICODE8
+        case 0x56:
+          push(line());
+          break; // UNICODE (raw-unicode-escape; ASCII names in practice)
+        case 0x55:
+          push(latin1(take(u8())));
+          break; // SHORT_BINSTRING
+        case 0x54: {
+          // BINSTRING
           const n = i32();
           if (n < 0) fail('BINSTRING with a negative length');
           push(latin1(take(n)));
           break;
         }
-        case 0x53: push(quoted(line())); break; // STRING
-        case 0x43: push(take(u8()).slice()); break; // SHORT_BINBYTES
-        case 0x42: push(take(u32()).slice()); break; // BINBYTES
-        case 0x8e: push(take(u64()).slice()); break; // BINBYTES8
-        case 0x96: push(take(u64()).slice()); break; // BYTEARRAY8
-        case 0x7d: push(built(new Map(), [])); break; // EMPTY_DICT
-        case 0x64: { // DICT
+        case 0x53:
+          push(quoted(line()));
+          break; // STRING
+        case 0x43:
+          push(take(u8()).slice());
+          break; // SHORT_BINBYTES
+        case 0x42:
+          push(take(u32()).slice());
+          break; // BINBYTES
+        case 0x8e:
+          push(take(u64()).slice());
+          break; // BINBYTES8
+        case 0x96:
+          push(take(u64()).slice());
+          break; // BYTEARRAY8
+        case 0x7d:
+          push(built(new Map(), []));
+          break; // EMPTY_DICT
+        case 0x64: {
+          // DICT
           const d = built(new Map<unknown, unknown>(), []);
           setItems(d, popMark());
           push(d);
           break;
         }
-        case 0x5d: push(built([], [])); break; // EMPTY_LIST
-        case 0x6c: { // LIST (popMark replaces `stack`, so take the items before pushing)
+        case 0x5d:
+          push(built([], []));
+          break; // EMPTY_LIST
+        case 0x6c: {
+          // LIST (popMark replaces `stack`, so take the items before pushing)
           const items = popMark();
           push(built(items, items));
           break;
         }
-        case 0x29: push(tuple([])); break; // EMPTY_TUPLE
-        case 0x74: push(tuple(popMark())); break; // TUPLE
-        case 0x85: push(tuple([pop()])); break; // TUPLE1
-        case 0x86: { // TUPLE2
+        case 0x29:
+          push(tuple([]));
+          break; // EMPTY_TUPLE
+        case 0x74:
+          push(tuple(popMark()));
+          break; // TUPLE
+        case 0x85:
+          push(tuple([pop()]));
+          break; // TUPLE1
+        case 0x86: {
+          // TUPLE2
           const b = pop();
           const a = pop();
           push(tuple([a, b]));
           break;
         }
-        case 0x87: { // TUPLE3
+        case 0x87: {
+          // TUPLE3
           const c = pop();
           const b = pop();
           const a = pop();
           push(tuple([a, b, c]));
           break;
         }
-        case 0x61: { // APPEND
+        case 0x61: {
+          // APPEND
           const v = pop();
           append(asList(top()), v);
           break;
         }
-        case 0x65: { // APPENDS (one by one: spreading a long batch into push() overflows the call stack)
+        case 0x65: {
+          // APPENDS (one by one: spreading a long batch into push() overflows the call stack)
           const items = popMark();
           const list = asList(top());
           for (const v of items) append(list, v);
           break;
         }
-        case 0x73: { // SETITEM
+        case 0x73: {
+          // SETITEM
           const v = pop();
           const k = pop();
           setItem(asDict(top()), k, v);
           break;
         }
-        case 0x75: { // SETITEMS
+        case 0x75: {
+          // SETITEMS
           const items = popMark();
           setItems(asDict(top()), items);
           break;
         }
-        case 0x71: memoSet(u8(), top()); break; // BINPUT
-        case 0x72: memoSet(u32(), top()); break; // LONG_BINPUT
-        case 0x70: memoSet(Number(textInt(line())), top()); break; // PUT
-        case 0x94: memoSet(memo.size, top()); break; // MEMOIZE
-        case 0x68: push(memoGet(u8())); break; // BINGET
-        case 0x6a: push(memoGet(u32())); break; // LONG_BINGET
-        case 0x67: push(memoGet(Number(textInt(line())))); break; // GET
-        case 0x63: { // GLOBAL
+        case 0x71:
+          memoSet(u8(), top());
+          break; // BINPUT
+        case 0x72:
+          memoSet(u32(), top());
+          break; // LONG_BINPUT
+        case 0x70:
+          memoSet(Number(textInt(line())), top());
+          break; // PUT
+        case 0x94:
+          memoSet(memo.size, top());
+          break; // MEMOIZE
+        case 0x68:
+          push(memoGet(u8()));
+          break; // BINGET
+        case 0x6a:
+          push(memoGet(u32()));
+          break; // LONG_BINGET
+        case 0x67:
+          push(memoGet(Number(textInt(line()))));
+          break; // GET
+        case 0x63: {
+          // GLOBAL
           const module = line();
           const name = line();
           push(hooks.global(module, name));
           break;
         }
-        case 0x93: { // STACK_GLOBAL
+        case 0x93: {
+          // STACK_GLOBAL
           const name = pop();
           const module = pop();
           if (typeof module !== 'string' || typeof name !== 'string') fail('STACK_GLOBAL needs two strings');
           push(hooks.global(module as string, name as string));
           break;
         }
-        case 0x52: { // REDUCE
+        case 0x52: {
+          // REDUCE
           const args = tupleArgs(pop());
           const f = callable(pop());
           push(f.call(args));
           break;
         }
-        case 0x81: { // NEWOBJ
+        case 0x81: {
+          // NEWOBJ
           const args = tupleArgs(pop());
           const cls = callable(pop());
           push(cls.call(args));
           break;
         }
-        case 0x92: { // NEWOBJ_EX
+        case 0x92: {
+          // NEWOBJ_EX
           const kwargs = pop();
           const args = tupleArgs(pop());
           const cls = callable(pop());
@@ -382,14 +473,19 @@ export function unpickle(bytes: Uint8Array, hooks: PickleHooks, source = '<buffe
           push(cls.call(args));
           break;
         }
-        case 0x62: { // BUILD
+        case 0x62: {
+          // BUILD
           const state = pop();
           const obj = pop();
           push(hooks.build(obj, state));
           break;
         }
-        case 0x51: push(hooks.persistentLoad(pop())); break; // BINPERSID
-        case 0x50: push(hooks.persistentLoad(line())); break; // PERSID
+        case 0x51:
+          push(hooks.persistentLoad(pop()));
+          break; // BINPERSID
+        case 0x50:
+          push(hooks.persistentLoad(line()));
+          break; // PERSID
         default:
           fail(`unknown or unsupported opcode 0x${op.toString(16).padStart(2, '0')}`);
       }

@@ -16,7 +16,16 @@ import { decodeUtf8Strict, resolveLimits, SAFETENSORS_LIMITS, type SafetensorsLi
 import { tensorFromBytes, tensorToBytes } from './tensor-bytes.js';
 
 const TO_FILE: Record<DType, string> = {
-  float32: 'F32', float64: 'F64', float16: 'F16', bfloat16: 'BF16', int64: 'I64', int32: 'I32', int16: 'I16', int8: 'I8', uint8: 'U8', bool: 'BOOL',
+  float32: 'F32',
+  float64: 'F64',
+  float16: 'F16',
+  bfloat16: 'BF16',
+  int64: 'I64',
+  int32: 'I32',
+  int16: 'I16',
+  int8: 'I8',
+  uint8: 'U8',
+  bool: 'BOOL',
 };
 const FROM_FILE = new Map<string, DType>(Object.entries(TO_FILE).map(([k, v]) => [v, k as DType]));
 
@@ -141,7 +150,11 @@ function skipSpace(text: string, from: number): number {
   return i;
 }
 
-function parseHeader(bytes: Uint8Array, source: string, limits: SafetensorsLimits): { entries: Map<string, Entry>; metadata: Record<string, string>; dataStart: number } {
+function parseHeader(
+  bytes: Uint8Array,
+  source: string,
+  limits: SafetensorsLimits,
+): { entries: Map<string, Entry>; metadata: Record<string, string>; dataStart: number } {
   const fail = (why: string): never => {
     throw new Error(`${source}: invalid safetensors file: ${why}`);
   };

@@ -20,15 +20,23 @@ export function tensorFromBytes(bytes: Uint8Array, shape: readonly number[], dty
   const buf = copy.buffer;
   const dims = [...shape];
   switch (dtype) {
-    case 'float32': return Tensor.fromTypedArray(new Float32Array(buf), dims, dtype);
-    case 'float64': return Tensor.fromTypedArray(new Float64Array(buf), dims, dtype);
-    case 'int64': return Tensor.fromTypedArray(new BigInt64Array(buf), dims, dtype);
-    case 'int32': return Tensor.fromTypedArray(new Int32Array(buf), dims, dtype);
-    case 'int16': return Tensor.fromTypedArray(new Int16Array(buf), dims, dtype);
-    case 'int8': return Tensor.fromTypedArray(new Int8Array(buf), dims, dtype);
+    case 'float32':
+      return Tensor.fromTypedArray(new Float32Array(buf), dims, dtype);
+    case 'float64':
+      return Tensor.fromTypedArray(new Float64Array(buf), dims, dtype);
+    case 'int64':
+      return Tensor.fromTypedArray(new BigInt64Array(buf), dims, dtype);
+    case 'int32':
+      return Tensor.fromTypedArray(new Int32Array(buf), dims, dtype);
+    case 'int16':
+      return Tensor.fromTypedArray(new Int16Array(buf), dims, dtype);
+    case 'int8':
+      return Tensor.fromTypedArray(new Int8Array(buf), dims, dtype);
     case 'float16':
-    case 'bfloat16': return Tensor.fromTypedArray(new Uint16Array(buf), dims, dtype);
+    case 'bfloat16':
+      return Tensor.fromTypedArray(new Uint16Array(buf), dims, dtype);
     case 'uint8':
-    case 'bool': return Tensor.fromTypedArray(new Uint8Array(buf), dims, dtype);
+    case 'bool':
+      return Tensor.fromTypedArray(new Uint8Array(buf), dims, dtype);
   }
 }

@@ -25,12 +25,24 @@ export interface TorchFileOptions extends Partial<TorchFileLimits> {
 export type TorchValue = Tensor | number | string | boolean | null | TorchValue[] | Map<string | number, TorchValue>;
 
 const STORAGE_DTYPES: Record<string, DType> = {
-  FloatStorage: 'float32', DoubleStorage: 'float64', HalfStorage: 'float16', BFloat16Storage: 'bfloat16',
-  LongStorage: 'int64', IntStorage: 'int32', ShortStorage: 'int16', CharStorage: 'int8', ByteStorage: 'uint8', BoolStorage: 'bool',
+  FloatStorage: 'float32',
+  DoubleStorage: 'float64',
+  HalfStorage: 'float16',
+  BFloat16Storage: 'bfloat16',
+  LongStorage: 'int64',
+  IntStorage: 'int32',
+  ShortStorage: 'int16',
+  CharStorage: 'int8',
+  ByteStorage: 'uint8',
+  BoolStorage: 'bool',
 };
 
 /** dict subclasses that hold only data: read as dicts. */
-const DATA_DICT_CLASSES = new Set(['pytorch_lightning.utilities.parsing.AttributeDict', 'lightning_fabric.utilities.data.AttributeDict', 'lightning.fabric.utilities.data.AttributeDict']);
+const DATA_DICT_CLASSES = new Set([
+  'pytorch_lightning.utilities.parsing.AttributeDict',
+  'lightning_fabric.utilities.data.AttributeDict',
+  'lightning.fabric.utilities.data.AttributeDict',
+]);
 
 /**
  * The first bytes of a legacy (non-zip) torch.save file: protocol-2 pickle of the magic number
@@ -40,7 +52,10 @@ const LEGACY_MAGIC = [0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20
 
 /** `torch.FloatStorage` etc. as a pickle value: only says which dtype a storage holds (never called). */
 class StorageType implements PickleCallable {
-  constructor(readonly qualifiedName: string, readonly dtype: DType) {}
+  constructor(
+    readonly qualifiedName: string,
+    readonly dtype: DType,
+  ) {}
 
   call(): never {
     throw new Error(`calling ${this.qualifiedName} is not supported`);
@@ -49,7 +64,10 @@ class StorageType implements PickleCallable {
 
 /** One storage of the archive, as a 1-D tensor of its elements; shared by every tensor viewing it. */
 class Storage {
-  constructor(readonly key: string, readonly tensor: Tensor) {}
+  constructor(
+    readonly key: string,
+    readonly tensor: Tensor,
+  ) {}
 }
 
 /** Per-load state: the archive, storages read so far, tensors made so far (freed on failure). */
@@ -98,7 +116,8 @@ class Loader implements PickleHooks {
     }
     const cached = this.storages.get(key);
     if (cached !== undefined) {
-      if (cached.tensor.dtype !== type.dtype || cached.tensor.numel !== numel) throw new Error(`storage ${key} is referenced with two different types or sizes`);
+      if (cached.tensor.dtype !== type.dtype || cached.tensor.numel !== numel)
+        throw new Error(`storage ${key} is referenced with two different types or sizes`);
       return cached;
     }
     const entry = `${this.prefix}data/${key}`;
@@ -120,10 +139,12 @@ class Loader implements PickleHooks {
     if (args.length < 6 || args.length > 7) throw new Error(`_rebuild_tensor_v2 takes 6 or 7 arguments, got ${args.length}`);
     const [storage, offset, size, stride] = args;
     if (!(storage instanceof Storage)) throw new Error('_rebuild_tensor_v2: first argument is not a storage');
-    if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0) throw new Error(`_rebuild_tensor_v2: bad storage offset ${describe(offset)} (storage ${storage.key})`);
+    if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0)
+      throw new Error(`_rebuild_tensor_v2: bad storage offset ${describe(offset)} (storage ${storage.key})`);
     const dims = intList(size, 'size', storage.key);
     const steps = intList(stride, 'stride', storage.key);
-    if (dims.length !== steps.length) throw new Error(`_rebuild_tensor_v2: size ${describe(size)} and stride ${describe(stride)} differ in length (storage ${storage.key})`);
+    if (dims.length !== steps.length)
+      throw new Error(`_rebuild_tensor_v2: size ${describe(size)} and stride ${describe(stride)} differ in length (storage ${storage.key})`);
     this.checkView(storage, offset, dims, steps);
     // clone(): the result owns its memory, so it neither aliases tensors sharing the storage nor keeps a big storage alive.
     const t = tidy(() => call1('aten::as_strided', [storage.tensor, dims, steps, offset]).contiguous().clone());
@@ -264,15 +285,16 @@ export function decodeTorchFile(bytes: Uint8Array, source = '<buffer>', options:
   const limits = resolveLimits(TORCH_FILE_LIMITS, tensorLimits, 'torch');
   const maxDepth = resolveLimits(PICKLE_LIMITS, pickleLimits, 'pickle').maxDepth;
   if (bytes.length >= LEGACY_MAGIC.length && LEGACY_MAGIC.every((b, i) => bytes[i] === b)) {
-    throw new Error(
-      `${source}: legacy (non-zip) torch.save format, which is not read here — re-save it in PyTorch ≥ 1.6: ` +
-        'torch.save(torch.load(OLD), NEW)',
-    );
+    throw new Error(`${source}: legacy (non-zip) torch.save format, which is not read here — re-save it in PyTorch ≥ 1.6: torch.save(torch.load(OLD), NEW)`);
   }
   const zip = new ZipArchive(bytes, source, zipLimits);
   const prefix = archivePrefix(zip, source);
   // Newer torch.save records the writer's byte order; storages are read as little-endian.
-  const order = zip.has(`${prefix}byteorder`) ? Buffer.from(zip.read(`${prefix}byteorder`)).toString('latin1').trim() : 'little';
+  const order = zip.has(`${prefix}byteorder`)
+    ? Buffer.from(zip.read(`${prefix}byteorder`))
+        .toString('latin1')
+        .trim()
+    : 'little';
   if (order !== 'little') throw new Error(`${source}: storages are ${order}-endian; only little-endian files are supported`);
   const loader = new Loader(zip, prefix, limits);
   let value: TorchValue | undefined;

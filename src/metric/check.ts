@@ -33,7 +33,10 @@ export function assertFinite(t: Tensor, what: string): void {
 export function assertTripletInputs(a: Tensor, p: Tensor, n: Tensor): void {
   assertEmbeddingMatrix(a, 'anchor embeddings');
   const s = a.shape.join(', ');
-  for (const [t, what] of [[p, 'positive'], [n, 'negative']] as const) {
+  for (const [t, what] of [
+    [p, 'positive'],
+    [n, 'negative'],
+  ] as const) {
     if (t.shape.join(', ') !== s) throw new Error(`${what} embeddings have shape [${t.shape.join(', ')}], anchors have [${s}]`);
     if (t.dtype !== a.dtype) throw new Error(`${what} embeddings are ${t.dtype}, anchors are ${a.dtype}`);
   }

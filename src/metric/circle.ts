@@ -36,7 +36,10 @@ export function circleLoss(x: Tensor, labels: Tensor, o: CircleOptions): Tensor 
     const sim = x.matmul(x.t());
     const { pos, neg } = everyAnchorMasks(labels);
     const s = (o.weightsFrom ?? sim).detach();
-    const alphaP = s.neg().add(1 + o.relaxation).relu();
+    const alphaP = s
+      .neg()
+      .add(1 + o.relaxation)
+      .relu();
     const alphaN = s.add(o.relaxation).relu();
     const logitP = alphaP.mul(sim.sub(1 - o.relaxation)).mul(-o.gamma);
     const logitN = alphaN.mul(sim.sub(o.relaxation)).mul(o.gamma);

@@ -57,12 +57,17 @@ export function liftedLoss(x: Tensor, labels: Tensor, o: { metric: Metric; margi
       const { pos, neg } = everyAnchorMasks(labels);
       if (!neg.sum(1).gt(0).all().item()) throw new Error('a batch where some anchor has no other class: the loss needs at least two classes per batch');
       const d = o.metric.pairwise(x, x);
-      return maskedLogSumExp(d, pos).add(maskedLogSumExp(d.rsub(o.margin), neg)).clampMin(0).mean();
+      return maskedLogSumExp(d, pos)
+        .add(maskedLogSumExp(d.rsub(o.margin), neg))
+        .clampMin(0)
+        .mean();
     }
     if (o.l2Weight === undefined) throw new Error("RobRank's lifted form needs its norm weight (l2Weight)");
     const { anchors, pos, neg } = anchorMasks(labels);
     const d = o.metric.pairwise(x.indexSelect(0, anchors), x);
-    const term = maskedLogSumExp(d, pos).add(maskedLogSumExp(d.rsub(o.margin), neg)).clampMin(0);
+    const term = maskedLogSumExp(d, pos)
+      .add(maskedLogSumExp(d.rsub(o.margin), neg))
+      .clampMin(0);
     return term.mean().add(x.norm(2, -1).mean().mul(o.l2Weight));
   });
 }
@@ -88,7 +93,16 @@ export const liftedEntry: BatchLossEntry = {
   metrics: METRIC_NAMES,
   input: 'batch',
   margin: (metric) => metricByName(metric).defaultMargin,
-  hypers: [{ name: 'l2Weight', flag: 'lifted-l2', help: "lifted structure (RobRank's form): weight of the mean embedding norm", default: 5e-3, min: 0, forms: ['robrank'] }],
+  hypers: [
+    {
+      name: 'l2Weight',
+      flag: 'lifted-l2',
+      help: "lifted structure (RobRank's form): weight of the mean embedding norm",
+      default: 5e-3,
+      min: 0,
+      forms: ['robrank'],
+    },
+  ],
   forms: {
     help: 'which pairs, which anchors',
     default: 'published',
@@ -99,5 +113,11 @@ export const liftedEntry: BatchLossEntry = {
       { name: 'robrank', summary: 'the generalized form with the even rows as anchors + 5e-3 · mean norm' },
     ],
   },
-  fn: (x, labels, ctx) => liftedLoss(x, labels, { metric: ctx.metric, margin: ctx.margin, form: ctx.form as LiftedForm, ...(ctx.params.l2Weight !== undefined ? { l2Weight: ctx.params.l2Weight } : {}) }),
+  fn: (x, labels, ctx) =>
+    liftedLoss(x, labels, {
+      metric: ctx.metric,
+      margin: ctx.margin,
+      form: ctx.form as LiftedForm,
+      ...(ctx.params.l2Weight !== undefined ? { l2Weight: ctx.params.l2Weight } : {}),
+    }),
 };

@@ -18,7 +18,18 @@ import { circleEntry } from './circle.js';
 export * from './loss.js';
 
 /** Every loss, the default (triplet) first. */
-export const LOSSES = [tripletEntry, contrastiveEntry, marginEntry, multiSimilarityEntry, liftedEntry, npairEntry, snrEntry, quadrupletEntry, spectralTripletEntry, circleEntry] as const satisfies readonly LossEntry[];
+export const LOSSES = [
+  tripletEntry,
+  contrastiveEntry,
+  marginEntry,
+  multiSimilarityEntry,
+  liftedEntry,
+  npairEntry,
+  snrEntry,
+  quadrupletEntry,
+  spectralTripletEntry,
+  circleEntry,
+] as const satisfies readonly LossEntry[];
 
 /** A loss's name, as configs and `--loss` spell it. */
 export type LossKind = (typeof LOSSES)[number]['name'];
@@ -40,11 +51,13 @@ export function lossEntry(name: string): LossEntry {
 export function lossFormOf(loss: string, form?: string): string {
   const e = lossEntry(loss);
   if (e.forms === undefined) {
-    if (form !== undefined && form !== '') throw new Error(`loss ${e.name} comes in one form: --${LOSS_FORM_FLAG} ${form} does not apply (losses with forms: ${lossesWithForms().join(', ')})`);
+    if (form !== undefined && form !== '')
+      throw new Error(`loss ${e.name} comes in one form: --${LOSS_FORM_FLAG} ${form} does not apply (losses with forms: ${lossesWithForms().join(', ')})`);
     return '';
   }
   if (form === undefined) return e.forms.default;
-  if (!e.forms.values.some((v) => v.name === form)) throw new Error(`loss ${e.name} has no form '${form}' (its forms: ${e.forms.values.map((v) => v.name).join(', ')})`);
+  if (!e.forms.values.some((v) => v.name === form))
+    throw new Error(`loss ${e.name} has no form '${form}' (its forms: ${e.forms.values.map((v) => v.name).join(', ')})`);
   return form;
 }
 
@@ -73,14 +86,20 @@ export function lossFormOption(): { flag: string; choices: string[]; help: strin
     choices: [...new Set(withForms.flatMap((l) => l.forms.values.map((v) => v.name)))],
     help: [
       "the loss's published form or RobRank's (RobRank's shorthand names RobRank's form)",
-      ...withForms.flatMap((l) => [`${l.loss} (${l.forms.help}):`, ...l.forms.values.map((v) => `  ${v.name}${v.name === l.forms.default ? ' (default)' : ''}: ${v.summary}`)]),
+      ...withForms.flatMap((l) => [
+        `${l.loss} (${l.forms.help}):`,
+        ...l.forms.values.map((v) => `  ${v.name}${v.name === l.forms.default ? ' (default)' : ''}: ${v.summary}`),
+      ]),
     ].join('\n'),
   };
 }
 
 /** Throws unless the loss is defined for the metric. */
 export function requireLossMetric(loss: LossEntry, metric: MetricName): void {
-  if (!loss.metrics.includes(metric)) throw new Error(`loss ${loss.name} is defined for metric${loss.metrics.length > 1 ? 's' : ''} ${loss.metrics.join(' and ')} only, not ${metric} (as in the reference)`);
+  if (!loss.metrics.includes(metric))
+    throw new Error(
+      `loss ${loss.name} is defined for metric${loss.metrics.length > 1 ? 's' : ''} ${loss.metrics.join(' and ')} only, not ${metric} (as in the reference)`,
+    );
 }
 
 /** Each distinct hyper-parameter flag once, with the losses that take it (the `train` options). */
@@ -90,7 +109,15 @@ export function lossFlags(): { flag: string; help: string; min?: number; above?:
     for (const h of l.hypers) {
       const seen = byFlag.get(h.flag);
       if (seen !== undefined) seen.losses.push(l.name);
-      else byFlag.set(h.flag, { flag: h.flag, help: `${h.help}   (${typeof h.default === 'number' ? h.default : 'per metric'})`, ...(h.min !== undefined ? { min: h.min } : {}), ...(h.above !== undefined ? { above: h.above } : {}), ...(h.max !== undefined ? { max: h.max } : {}), losses: [l.name] });
+      else
+        byFlag.set(h.flag, {
+          flag: h.flag,
+          help: `${h.help}   (${typeof h.default === 'number' ? h.default : 'per metric'})`,
+          ...(h.min !== undefined ? { min: h.min } : {}),
+          ...(h.above !== undefined ? { above: h.above } : {}),
+          ...(h.max !== undefined ? { max: h.max } : {}),
+          losses: [l.name],
+        });
     }
   }
   return [...byFlag.values()];

@@ -69,9 +69,10 @@ export const marginEntry: TripletLossEntry = {
     robrank: 'robrank',
     values: [
       { name: 'published', summary: 'Σ(l⁺ + l⁻) / #non-zero terms, β learns (Wu et al.)' },
-      { name: 'robrank', summary: "mean of non-zero l⁺ + mean of non-zero l⁻ (dL/dβ = 0 once both are non-empty)" },
+      { name: 'robrank', summary: 'mean of non-zero l⁺ + mean of non-zero l⁻ (dL/dβ = 0 once both are non-empty)' },
     ],
   },
   learnable: [{ name: 'beta', init: 'beta', lr: 'lrBeta' }],
-  fn: (t, ctx) => marginLoss(t.a, t.p, t.n, { metric: ctx.metric, beta: ctx.learned.beta ?? ctx.params.beta!, margin: ctx.margin, form: ctx.form as MarginForm }),
+  fn: (t, ctx) =>
+    marginLoss(t.a, t.p, t.n, { metric: ctx.metric, beta: ctx.learned.beta ?? ctx.params.beta!, margin: ctx.margin, form: ctx.form as MarginForm }),
 };

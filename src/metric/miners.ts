@@ -35,11 +35,31 @@ export interface MinerEntry {
 /** Every miner. The one list: names, RobRank letters, HM samplers and help texts derive from it. */
 export const MINERS = [
   { name: 'random', summary: 'a random negative of another class', lossCode: '', hmLetter: 'r', codeId: 'spc2-random', miner: randomMiner },
-  { name: 'semihard', summary: 'the closest negative farther than the positive (FaceNet)', lossCode: 'm', hmLetter: 'm', codeId: 'spc2-semihard', miner: semihardMiner },
-  { name: 'softhard', summary: 'a harder-than-positive negative, else the hardest (RobRank)', lossCode: 's', hmLetter: 's', codeId: 'spc2-softhard', miner: softhardMiner },
+  {
+    name: 'semihard',
+    summary: 'the closest negative farther than the positive (FaceNet)',
+    lossCode: 'm',
+    hmLetter: 'm',
+    codeId: 'spc2-semihard',
+    miner: semihardMiner,
+  },
+  {
+    name: 'softhard',
+    summary: 'a harder-than-positive negative, else the hardest (RobRank)',
+    lossCode: 's',
+    hmLetter: 's',
+    codeId: 'spc2-softhard',
+    miner: softhardMiner,
+  },
   { name: 'distance', summary: 'distance-weighted sampling (Wu et al.)', lossCode: 'd', hmLetter: 'd', codeId: 'spc2-distance', miner: distanceWeightedMiner },
   { name: 'hardest', summary: 'the closest negative', lossCode: 'h', hmLetter: 'h', codeId: 'spc2-hard', miner: hardestMiner },
-  { name: 'gradual-semihard', summary: "semihard with a margin growing over the epochs (CA-TRIDE's miner)", lossCode: 'g', codeId: 'spc2-ghard', miner: gradualSemihardMiner },
+  {
+    name: 'gradual-semihard',
+    summary: "semihard with a margin growing over the epochs (CA-TRIDE's miner)",
+    lossCode: 'g',
+    codeId: 'spc2-ghard',
+    miner: gradualSemihardMiner,
+  },
 ] as const satisfies readonly MinerEntry[];
 
 /** The miners by name (`pmtriplet` = semihard, `pstriplet` = softhard, …), from the catalogue. */

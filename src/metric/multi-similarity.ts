@@ -68,5 +68,6 @@ export const multiSimilarityEntry: BatchLossEntry = {
     { name: 'lambda', flag: 'ms-lambda', help: 'multi-similarity: similarity threshold λ', default: 0.5 },
     { name: 'epsilon', flag: 'ms-epsilon', help: 'multi-similarity: miner margin ε', default: 0.1, min: 0 },
   ],
-  fn: (x, labels, ctx) => multiSimilarityLoss(x, labels, { alpha: ctx.params.alpha!, beta: ctx.params.beta!, lambda: ctx.params.lambda!, epsilon: ctx.params.epsilon! }),
+  fn: (x, labels, ctx) =>
+    multiSimilarityLoss(x, labels, { alpha: ctx.params.alpha!, beta: ctx.params.beta!, lambda: ctx.params.lambda!, epsilon: ctx.params.epsilon! }),
 };

@@ -45,7 +45,10 @@ function sohnNpair(x: Tensor, labels: Tensor): Tensor {
     const rows = arange(0, n, 1, { dtype: 'int64', device: x.device });
     const same = labels.view(n, 1).eq(labels.view(1, n));
     // a class's first row: no earlier row of its class; its positive: the first other row of the class.
-    const first = same.logicalAnd(rows.view(1, n).lt(rows.view(n, 1))).sum(1).eq(0);
+    const first = same
+      .logicalAnd(rows.view(1, n).lt(rows.view(n, 1)))
+      .sum(1)
+      .eq(0);
     const others = same.logicalAnd(rows.view(1, n).ne(rows.view(n, 1)));
     if (!others.sum(1).gt(0).all().item()) throw new Error('a batch where some class has a single row: the n-pair loss needs a positive for each anchor');
     const anchors = first.nonzero().view(-1);
@@ -64,7 +67,9 @@ export const npairEntry: BatchLossEntry = {
   summary: 'N-pair loss: each anchor against its positive and the other classes (Sohn)',
   metrics: METRIC_NAMES,
   input: 'batch',
-  hypers: [{ name: 'l2Weight', flag: 'npair-l2', help: "N-pair (RobRank's form): weight of the mean embedding norm", default: 5e-3, min: 0, forms: ['robrank'] }],
+  hypers: [
+    { name: 'l2Weight', flag: 'npair-l2', help: "N-pair (RobRank's form): weight of the mean embedding norm", default: 5e-3, min: 0, forms: ['robrank'] },
+  ],
   forms: {
     help: 'which pairs and negatives',
     default: 'published',
@@ -74,5 +79,6 @@ export const npairEntry: BatchLossEntry = {
       { name: 'robrank', summary: 'every pair, every other-class row a negative, normalised anchor + 5e-3 · mean norm' },
     ],
   },
-  fn: (x, labels, ctx) => npairLoss(x, labels, { form: ctx.form as NpairForm, ...(ctx.params.l2Weight !== undefined ? { l2Weight: ctx.params.l2Weight } : {}) }),
+  fn: (x, labels, ctx) =>
+    npairLoss(x, labels, { form: ctx.form as NpairForm, ...(ctx.params.l2Weight !== undefined ? { l2Weight: ctx.params.l2Weight } : {}) }),
 };

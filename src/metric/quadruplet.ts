@@ -49,6 +49,8 @@ export const quadrupletEntry: TripletLossEntry = {
   metrics: METRIC_NAMES,
   input: 'triplets',
   margin: (metric) => metricByName(metric).defaultMargin,
-  hypers: [{ name: 'margin2', flag: 'margin2', help: 'quadruplet loss: second margin γ₂ (0.1 for N/C, 0.5 for E)', default: (m) => (m === 'E' ? 0.5 : 0.1), min: 0 }],
+  hypers: [
+    { name: 'margin2', flag: 'margin2', help: 'quadruplet loss: second margin γ₂ (0.1 for N/C, 0.5 for E)', default: (m) => (m === 'E' ? 0.5 : 0.1), min: 0 },
+  ],
   fn: (t, ctx) => quadrupletLoss(t.a, t.p, t.n, secondNegatives(t.negativeLabels), { metric: ctx.metric, margin: ctx.margin, margin2: ctx.params.margin2! }),
 };

@@ -58,7 +58,11 @@ export const snrEntry: TripletLossEntry = {
     default: 'published',
     robrank: 'robrank',
     values: [
-      { name: 'published', summary: 'SNR contrastive loss on the (a,p) and (a,n) pairs, margin 1.0, every embedding regularised (Yuan et al.)', margin: () => 1 },
+      {
+        name: 'published',
+        summary: 'SNR contrastive loss on the (a,p) and (a,n) pairs, margin 1.0, every embedding regularised (Yuan et al.)',
+        margin: () => 1,
+      },
       { name: 'robrank', summary: 'SNR triplet hinge, margin 0.2, anchors regularised' },
     ],
   },

@@ -5,7 +5,7 @@
 // negative, which pushes same-class embeddings apart and keeps the embedding
 // spectrum from collapsing. The draw uses libtorch's generator, so a seed
 // reproduces it. Defined for N only, as in the reference.
-import { noGrad, rand, tidy, type Tensor } from '../tensor/index.js';
+import { noGrad, rand, tidy } from '../tensor/index.js';
 import { metricByName } from './metric.js';
 import { tripletLoss } from './triplet.js';
 import type { TripletLossEntry } from './loss.js';
@@ -25,5 +25,8 @@ export const spectralTripletEntry: TripletLossEntry = {
   margin: (metric) => metricByName(metric).defaultMargin,
   hypers: [{ name: 'pSwitch', flag: 'p-switch', help: 'spectral triplet: probability that a batch trains (a, a, p)', default: 0.15, min: 0, max: 1 }],
   miner: 'distance',
-  fn: (t, ctx) => (drawSwitch(ctx.params.pSwitch!) ? tripletLoss(t.a, t.a, t.p, { metric: ctx.metric, margin: ctx.margin }) : tripletLoss(t.a, t.p, t.n, { metric: ctx.metric, margin: ctx.margin })),
+  fn: (t, ctx) =>
+    drawSwitch(ctx.params.pSwitch!)
+      ? tripletLoss(t.a, t.a, t.p, { metric: ctx.metric, margin: ctx.margin })
+      : tripletLoss(t.a, t.p, t.n, { metric: ctx.metric, margin: ctx.margin }),
 };

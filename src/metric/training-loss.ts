@@ -77,4 +77,3 @@ export function buildTrainingLoss(name: string, o: { margin: number; form?: stri
     },
   };
 }
-

@@ -23,9 +23,7 @@ export function tripletLossPerTriplet(a: Tensor, p: Tensor, n: Tensor, opts: Tri
   assertTripletInputs(a, p, n);
   const margin = opts.margin ?? opts.metric.defaultMargin;
   assertMargin(margin);
-  return tidy(() =>
-    opts.metric.lossRows(a, p).sub(opts.metric.lossRows(a, n)).add(margin).clampMin(0),
-  );
+  return tidy(() => opts.metric.lossRows(a, p).sub(opts.metric.lossRows(a, n)).add(margin).clampMin(0));
 }
 
 /** L_T = (1/B) Σ_i max(0, d(a_i, p_i) - d(a_i, n_i) + γ): the mean over the B triplets (a scalar). */

@@ -51,9 +51,30 @@ function resnet(depth: 18 | 50) {
 
 /** Every model by name; for each image side the first entry built for it is the default. */
 export const MODELS: readonly ModelEntry[] = [
-  { name: 'c2f2', robrankCode: 'rc2f2', summary: "RobRank's c2f2 (2 conv + 2 fc, 512-d) for 28×28 grey images", imageSide: 28, takesPretrained: false, create: () => new C2F2() },
-  { name: 'resnet18', robrankCode: 'rres18', summary: 'ResNet-18, 512-d embedding, for 224×224 RGB', imageSide: 224, takesPretrained: true, create: resnet(18) },
-  { name: 'resnet50', robrankCode: 'rres50', summary: 'ResNet-50, 512-d embedding, for 224×224 RGB', imageSide: 224, takesPretrained: true, create: resnet(50) },
+  {
+    name: 'c2f2',
+    robrankCode: 'rc2f2',
+    summary: "RobRank's c2f2 (2 conv + 2 fc, 512-d) for 28×28 grey images",
+    imageSide: 28,
+    takesPretrained: false,
+    create: () => new C2F2(),
+  },
+  {
+    name: 'resnet18',
+    robrankCode: 'rres18',
+    summary: 'ResNet-18, 512-d embedding, for 224×224 RGB',
+    imageSide: 224,
+    takesPretrained: true,
+    create: resnet(18),
+  },
+  {
+    name: 'resnet50',
+    robrankCode: 'rres50',
+    summary: 'ResNet-50, 512-d embedding, for 224×224 RGB',
+    imageSide: 224,
+    takesPretrained: true,
+    create: resnet(50),
+  },
   {
     name: 'torchscript',
     summary: "a user's TorchScript module (torch.jit.save; N×C×H×W in [0, 1] → N×D), any input size",
@@ -71,7 +92,8 @@ export const MODEL_NAMES: readonly ModelKind[] = MODELS.map((m) => m.name);
 /** A model entry by name; throws listing the known names. */
 export function modelEntry(name: string): ModelEntry {
   const m = MODELS.find((e) => e.name === name);
-  if (m === undefined) throw new Error(`unknown model '${name}' (known: ${MODEL_NAMES.filter((n) => n !== 'torchscript').join(', ')}; a TorchScript file with --model-file)`);
+  if (m === undefined)
+    throw new Error(`unknown model '${name}' (known: ${MODEL_NAMES.filter((n) => n !== 'torchscript').join(', ')}; a TorchScript file with --model-file)`);
   return m;
 }
 

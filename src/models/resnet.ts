@@ -122,7 +122,10 @@ export class ResNet extends Module implements EmbeddingModel {
   #mean: Tensor;
   #std: Tensor;
 
-  constructor(readonly depth: ResNetDepth, o: ResNetOptions = {}) {
+  constructor(
+    readonly depth: ResNetDepth,
+    o: ResNetOptions = {},
+  ) {
     super();
     const [Block, counts] = LAYOUT[depth];
     this.kind = `resnet${depth}`;
@@ -180,4 +183,3 @@ export class ResNet extends Module implements EmbeddingModel {
     this.#std.dispose();
   }
 }
-

@@ -36,7 +36,8 @@ export function fromRobrankStateDict(sd: ReadonlyMap<string, Tensor>, kind: Robr
     if (kind === 'c2f2') {
       const [index, field, ...more] = rest.split('.');
       const layer = C2F2_LAYERS[index!];
-      if (layer === undefined || more.length > 0 || (field !== 'weight' && field !== 'bias')) throw new Error(`${name} has no place in RobRank's c2f2 (backbone.{0,3,7,9}.{weight,bias})`);
+      if (layer === undefined || more.length > 0 || (field !== 'weight' && field !== 'bias'))
+        throw new Error(`${name} has no place in RobRank's c2f2 (backbone.{0,3,7,9}.{weight,bias})`);
       tensors.set(`${layer}.${field}`, t);
     } else {
       tensors.set(rest, t);

@@ -42,7 +42,9 @@ export function checkTorchScriptArchive(bytes: Uint8Array, file: string): void {
   if (roots.length !== 1) throw new Error(`${file}: not a TorchScript archive (expected one <archive>/data.pkl, found ${roots.length})`);
   const root = roots[0]!;
   if (!zip.has(`${root}constants.pkl`) || !zip.names.some((n) => n.startsWith(`${root}code/`))) {
-    throw new Error(`${file}: a torch.save archive (a state dict or a pickled object), not a TorchScript module — export the model with torch.jit.trace(model, example).save(FILE)`);
+    throw new Error(
+      `${file}: a torch.save archive (a state dict or a pickled object), not a TorchScript module — export the model with torch.jit.trace(model, example).save(FILE)`,
+    );
   }
 }
 
@@ -53,7 +55,11 @@ export class ScriptedModel extends Module implements EmbeddingModel {
   readonly inputShape: [number, number, number];
   readonly #module: ScriptModule;
 
-  private constructor(module: ScriptModule, inputShape: [number, number, number], readonly source: string) {
+  private constructor(
+    module: ScriptModule,
+    inputShape: [number, number, number],
+    readonly source: string,
+  ) {
     super();
     this.#module = module;
     this.inputShape = inputShape;
@@ -104,7 +110,8 @@ export class ScriptedModel extends Module implements EmbeddingModel {
           const [c, h, w] = this.inputShape;
           const x = linspace(0, 1, 2 * c * h * w).reshape(2, c, h, w);
           const y = this.#call(x);
-          if (y.ndim !== 2 || y.shape[0] !== 2) throw new Error(`${this.source}: the module maps [2, ${c}, ${h}, ${w}] to [${y.shape.join(', ')}], not to [2, D] embeddings`);
+          if (y.ndim !== 2 || y.shape[0] !== 2)
+            throw new Error(`${this.source}: the module maps [2, ${c}, ${h}, ${w}] to [${y.shape.join(', ')}], not to [2, D] embeddings`);
           if (!(y.dtype === 'float32' || y.dtype === 'float64')) throw new Error(`${this.source}: the module's embeddings are ${y.dtype}, not float32`);
           if (!y.isfinite().all().item()) throw new Error(`${this.source}: the module's embeddings of a probe batch are not finite (NaN or infinity)`);
           return y.shape[1]!;

@@ -22,7 +22,11 @@ function uniformInit(shape: number[], fanIn: number): Tensor {
 export class Linear extends Module {
   readonly weight: Tensor;
   readonly bias: Tensor | null;
-  constructor(readonly inFeatures: number, readonly outFeatures: number, opts: { bias?: boolean } = {}) {
+  constructor(
+    readonly inFeatures: number,
+    readonly outFeatures: number,
+    opts: { bias?: boolean } = {},
+  ) {
     super();
     this.weight = this.registerParameter('weight', uniformInit([outFeatures, inFeatures], inFeatures));
     this.bias = opts.bias === false ? null : this.registerParameter('bias', uniformInit([outFeatures], inFeatures));
@@ -49,7 +53,12 @@ export class Conv2d extends Module {
   readonly padding: number;
   readonly dilation: number;
   readonly groups: number;
-  constructor(readonly inChannels: number, readonly outChannels: number, readonly kernelSize: number, o: Conv2dOptions = {}) {
+  constructor(
+    readonly inChannels: number,
+    readonly outChannels: number,
+    readonly kernelSize: number,
+    o: Conv2dOptions = {},
+  ) {
     super();
     this.stride = o.stride ?? 1;
     this.padding = o.padding ?? 0;
@@ -77,7 +86,11 @@ export class BatchNorm2d extends Module {
    * weight and bias stay trainable.
    */
   frozen = false;
-  constructor(readonly numFeatures: number, readonly eps = 1e-5, readonly momentum = 0.1) {
+  constructor(
+    readonly numFeatures: number,
+    readonly eps = 1e-5,
+    readonly momentum = 0.1,
+  ) {
     super();
     this.weight = this.registerParameter('weight', ones([numFeatures]));
     this.bias = this.registerParameter('bias', zeros([numFeatures]));
@@ -102,7 +115,11 @@ export class ReLU extends Module {
 
 /** Layer form of maxPool2d. */
 export class MaxPool2d extends Module {
-  constructor(readonly kernelSize: number, readonly stride: number = kernelSize, readonly padding = 0) {
+  constructor(
+    readonly kernelSize: number,
+    readonly stride: number = kernelSize,
+    readonly padding = 0,
+  ) {
     super();
   }
   forward(x: Tensor): Tensor {
@@ -112,7 +129,10 @@ export class MaxPool2d extends Module {
 
 /** Layer form of avgPool2d. */
 export class AvgPool2d extends Module {
-  constructor(readonly kernelSize: number, readonly stride: number = kernelSize) {
+  constructor(
+    readonly kernelSize: number,
+    readonly stride: number = kernelSize,
+  ) {
     super();
   }
   forward(x: Tensor): Tensor {
@@ -132,7 +152,10 @@ export class AdaptiveAvgPool2d extends Module {
 
 /** Flattens every dimension after the first. */
 export class Flatten extends Module {
-  constructor(readonly startDim = 1, readonly endDim = -1) {
+  constructor(
+    readonly startDim = 1,
+    readonly endDim = -1,
+  ) {
     super();
   }
   forward(x: Tensor): Tensor {

@@ -125,7 +125,10 @@ export function comparisonMarkdown(c: Comparison): string {
   const out: string[] = [];
   out.push(`# ${c.summary}`, '');
   out.push(`Published: ${c.source.authors}, "${c.source.title}", ${c.source.venue}, ${c.source.table} (${c.source.link}).`, '');
-  out.push(`Scale **${c.scale}**: ${c.scaleSummary}. ${c.scale === 'full' ? '' : 'Only the full scale runs the published budget; other scales are not expected to match the published numbers.'}`, '');
+  out.push(
+    `Scale **${c.scale}**: ${c.scaleSummary}. ${c.scale === 'full' ? '' : 'Only the full scale runs the published budget; other scales are not expected to match the published numbers.'}`,
+    '',
+  );
   const headline = ['R@1', 'ERS', 'ARS'].filter((k) => c.columns.some((col) => col.key === k && col.role === 'compared'));
   out.push(`| row | status | ${headline.map((k) => `${k} published | ${k} measured | Δ [interval]`).join(' | ')} |`);
   out.push(`| --- | --- | ${headline.map(() => '--- | --- | ---').join(' | ')} |`);
@@ -145,7 +148,9 @@ export function comparisonMarkdown(c: Comparison): string {
     out.push('| column | published | measured | Δ measured − published | measured interval | Δ interval |');
     out.push('| --- | --- | --- | --- | --- | --- |');
     for (const x of r.cells) {
-      out.push(`| ${x.key} | ${fmt(x.published, x.key)} | ${fmtMeasured(x.measured, x.key, x.role)} | ${fmtSigned(x.difference, x.key)} | ${fmtInterval(x.interval, x.key)} | ${fmtSignedInterval(x.differenceInterval, x.key)} |`);
+      out.push(
+        `| ${x.key} | ${fmt(x.published, x.key)} | ${fmtMeasured(x.measured, x.key, x.role)} | ${fmtSigned(x.difference, x.key)} | ${fmtInterval(x.interval, x.key)} | ${fmtSignedInterval(x.differenceInterval, x.key)} |`,
+      );
     }
     out.push('');
   }
@@ -155,9 +160,19 @@ export function comparisonMarkdown(c: Comparison): string {
     for (const col of noted) out.push(`- ${col.key}${col.derived === true ? ' (derived)' : ''}: ${col.note}`);
     out.push('');
   }
-  out.push('Notes:', '', ...c.notes.map((n) => `- ${n}`), `- Seeds: ${c.seedPolicy}`, '- "—" = not measured (row not run, or the result carries no interval for the column); "not recorded" = the source prints no number.', '');
+  out.push(
+    'Notes:',
+    '',
+    ...c.notes.map((n) => `- ${n}`),
+    `- Seeds: ${c.seedPolicy}`,
+    '- "—" = not measured (row not run, or the result carries no interval for the column); "not recorded" = the source prints no number.',
+    '',
+  );
   const p = c.provenance;
-  out.push(`Provenance: \`${p.command}\` at commit ${p.commit}, ${p.date}; ${p.cpu}, ${p.threads} thread(s), device ${p.device}, libtorch ${p.libtorch}; seeds ${p.seeds}.`, '');
+  out.push(
+    `Provenance: \`${p.command}\` at commit ${p.commit}, ${p.date}; ${p.cpu}, ${p.threads} thread(s), device ${p.device}, libtorch ${p.libtorch}; seeds ${p.seeds}.`,
+    '',
+  );
   return out.join('\n');
 }
 

@@ -86,11 +86,17 @@ export function rowWork(c: ExperimentConfig, scale: Scale, profileName: string):
   const attackSteps = Math.max(...profile.runs.map((r) => r.budget.steps));
   const attackRuns = profile.runs.length;
   return {
-    trainImages, batchesPerEpoch, batches, perBatch, batchImages,
+    trainImages,
+    batchesPerEpoch,
+    batches,
+    perBatch,
+    batchImages,
     trainForward: batches * perBatch.forward * batchImages,
     trainBackward: batches * perBatch.backward * batchImages,
     evalForward: evaluations * testImages,
-    queries, attackRuns, attackSteps,
+    queries,
+    attackRuns,
+    attackSteps,
     swipeForward: testImages + queries * attackRuns * (attackSteps + 1),
     swipeBackward: queries * attackRuns * attackSteps,
   };
@@ -134,7 +140,11 @@ export function probePassCost(c: ExperimentConfig, threads: number, device: Devi
     dispose(x);
     const f = (t1 - t0) / 1000 / reps / images;
     const fb = (t2 - t1) / 1000 / reps / images;
-    return { forward: f, backward: Math.max(fb - f, 0), probe: `${c.model} on ${device}: ${images} images of ${channels}×${imageSide}×${imageSide}, ${reps} timed repetitions after a warm-up${onCpu ? `, ${threads} thread(s)` : ''}` };
+    return {
+      forward: f,
+      backward: Math.max(fb - f, 0),
+      probe: `${c.model} on ${device}: ${images} images of ${channels}×${imageSide}×${imageSide}, ${reps} timed repetitions after a warm-up${onCpu ? `, ${threads} thread(s)` : ''}`,
+    };
   } finally {
     model.dispose();
   }

@@ -55,11 +55,7 @@ export function rowRunPaths(runsRoot: string, config: ExperimentConfig, swipe: S
   return { key, dir, configFile: path.join(runsRoot, `${key}.config.json`), swipeDir: path.join(dir, swipeDirName(swipe)) };
 }
 
-export type RunState =
-  | { state: 'new' }
-  | { state: 'partial'; epochsDone: number; epochs: number }
-  | { state: 'trained' }
-  | { state: 'swiped' };
+export type RunState = { state: 'new' } | { state: 'partial'; epochsDone: number; epochs: number } | { state: 'trained' } | { state: 'swiped' };
 
 /** How far a row's run got; a directory holding another experiment is an error (it is never overwritten). */
 export function runState(p: RowRunPaths, config: ExperimentConfig): RunState {

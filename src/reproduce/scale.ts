@@ -27,16 +27,31 @@ export interface ScaleBudget {
 export const SCALE_BUDGETS: Readonly<Record<Scale, ScaleBudget>> = {
   smoke: {
     summary: 'end to end in minutes: η ≤ 2, 1 epoch of 2 batches (≤ 16 pairs), a swipe of 32 queries',
-    maxEta: 2, maxEpochs: 1, maxBatches: 2, maxBatchPairs: 16, swipeBatches: 1, swipeBatchSize: 32,
+    maxEta: 2,
+    maxEpochs: 1,
+    maxBatches: 2,
+    maxBatchPairs: 16,
+    swipeBatches: 1,
+    swipeBatchSize: 32,
   },
   reduced: {
     // The README's reduced Fashion table (experiments/fashion-defenses.sh with ETA=4 MAX_BATCHES=80 SWIPE_MAX_ITER=4).
     summary: 'η ≤ 4, ≤ 8 epochs of 80 batches, a swipe of the first 4 query batches',
-    maxEta: 4, maxEpochs: 8, maxBatches: 80, maxBatchPairs: null, swipeBatches: 4, swipeBatchSize: null,
+    maxEta: 4,
+    maxEpochs: 8,
+    maxBatches: 80,
+    maxBatchPairs: null,
+    swipeBatches: 4,
+    swipeBatchSize: null,
   },
   full: {
     summary: "the paper's budget: its η, epochs and batch, a swipe of the whole test split",
-    maxEta: null, maxEpochs: null, maxBatches: 0, maxBatchPairs: null, swipeBatches: null, swipeBatchSize: null,
+    maxEta: null,
+    maxEpochs: null,
+    maxBatches: 0,
+    maxBatchPairs: null,
+    swipeBatches: null,
+    swipeBatchSize: null,
   },
 };
 

@@ -134,8 +134,14 @@ const checkpointSchema = z
     optimizerStep: int(0),
     metrics: numberRecord,
     defenseState: numberRecord,
-    rngState: z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/).nullable(),
-    deviceRngState: z.object({ device: z.string().regex(/^cuda:\d+$/), state: z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/) }).strict().optional(),
+    rngState: z
+      .string()
+      .regex(/^[A-Za-z0-9+/]*={0,2}$/)
+      .nullable(),
+    deviceRngState: z
+      .object({ device: z.string().regex(/^cuda:\d+$/), state: z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/) })
+      .strict()
+      .optional(),
     epochProgress: z
       .object({ epoch: int(0), steps: int(0), lossSum: z.number(), seconds: z.number().min(0), statSums: numberRecord, statCount: int(0) })
       .strict()
@@ -200,7 +206,8 @@ function parseInfo(file: string, text: string): { info: CheckpointInfo; verified
   if (!r.success) throw new CheckpointError(`${file}: ${describeSchemaErrors('', r.error)}`);
   const info = { ...r.data, config: parseConfigIn(file, r.data.config) } as CheckpointInfo;
   if (digestOf(raw as CheckpointInfo) !== info.digest) throw new CheckpointError(`${file}: digest mismatch — the file was altered after it was written`);
-  if (info.position.epoch > info.config.epochs) throw new CheckpointError(`${file}: position epoch ${info.position.epoch} is beyond the run's ${info.config.epochs} epochs`);
+  if (info.position.epoch > info.config.epochs)
+    throw new CheckpointError(`${file}: position epoch ${info.position.epoch} is beyond the run's ${info.config.epochs} epochs`);
   return { info, verified: true };
 }
 
@@ -219,9 +226,20 @@ function fromLegacy(file: string, raw: unknown): CheckpointInfo {
   const l = r.data;
   const unhashed = (p: string): FileRecord => ({ path: p, bytes: -1, sha256: '' });
   return {
-    format: FORMAT, config: parseConfigIn(file, l.config), epoch: l.epoch, position: { epoch: l.epoch + 1, step: 0 }, pendingEval: false,
-    optimizerStep: l.optimizerStep, metrics: l.metrics, defenseState: l.defenseState ?? {}, rngState: null, epochProgress: null,
-    logBytes: Number.MAX_SAFE_INTEGER, files: { model: unhashed(l.model), optimizer: unhashed(l.optimizer) }, savedAt: l.savedAt, digest: '',
+    format: FORMAT,
+    config: parseConfigIn(file, l.config),
+    epoch: l.epoch,
+    position: { epoch: l.epoch + 1, step: 0 },
+    pendingEval: false,
+    optimizerStep: l.optimizerStep,
+    metrics: l.metrics,
+    defenseState: l.defenseState ?? {},
+    rngState: null,
+    epochProgress: null,
+    logBytes: Number.MAX_SAFE_INTEGER,
+    files: { model: unhashed(l.model), optimizer: unhashed(l.optimizer) },
+    savedAt: l.savedAt,
+    digest: '',
   };
 }
 
@@ -313,7 +331,7 @@ function sha256File(file: string): string {
   const fd = openSync(file, 'r');
   try {
     const buf = Buffer.allocUnsafe(1 << 20);
-    for (let n; (n = readSync(fd, buf, 0, buf.length, null)) > 0; ) h.update(buf.subarray(0, n));
+    for (let n: number; (n = readSync(fd, buf, 0, buf.length, null)) > 0; ) h.update(buf.subarray(0, n));
   } finally {
     closeSync(fd);
   }

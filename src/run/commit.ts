@@ -14,8 +14,18 @@ import type { Tensor } from '../tensor/index.js';
 import type { Optimizer } from '../optim/index.js';
 import type { EmbeddingModel } from '../models/model.js';
 import {
-  COMMITS_DIR, commitDirs, DEFENSE_TENSOR_PREFIX, FORMAT, MODEL_FILE, OPTIM_FILE, SIDECAR, sha256, withDigest,
-  type CheckpointInfo, type CheckpointState, type FileRecord,
+  COMMITS_DIR,
+  commitDirs,
+  DEFENSE_TENSOR_PREFIX,
+  FORMAT,
+  MODEL_FILE,
+  OPTIM_FILE,
+  SIDECAR,
+  sha256,
+  withDigest,
+  type CheckpointInfo,
+  type CheckpointState,
+  type FileRecord,
 } from './checkpoint.js';
 import { KEPT_DIR, keepCommit, keptPolicy } from './kept-epochs.js';
 
@@ -60,7 +70,7 @@ export function saveCheckpoint(runDir: string, model: EmbeddingModel, opt: Optim
     const keep = keptPolicy(state.keep, o.keepEpoch, sha256(modelBytes));
     const body = { format: FORMAT, ...state, ...(keep !== undefined ? { keep } : {}), optimizerStep: o2.step, savedAt: new Date().toISOString() } as const;
     const manifest = withDigest({ ...body, files: { model: record(MODEL_FILE, modelBytes), optimizer: record(OPTIM_FILE, optBytes) } });
-    writeFileAtomicSync(path.join(tmp, SIDECAR), JSON.stringify(manifest, null, 2) + '\n');
+    writeFileAtomicSync(path.join(tmp, SIDECAR), `${JSON.stringify(manifest, null, 2)}\n`);
     fsyncDir(tmp);
     stage('manifest');
     renameSync(tmp, final);
@@ -72,7 +82,7 @@ export function saveCheckpoint(runDir: string, model: EmbeddingModel, opt: Optim
     }
     const rel = (f: string): string => path.posix.join(COMMITS_DIR, seq, f);
     const sidecar = withDigest({ ...body, files: { model: record(rel(MODEL_FILE), modelBytes), optimizer: record(rel(OPTIM_FILE), optBytes) } });
-    writeFileAtomicSync(path.join(runDir, SIDECAR), JSON.stringify(sidecar, null, 2) + '\n');
+    writeFileAtomicSync(path.join(runDir, SIDECAR), `${JSON.stringify(sidecar, null, 2)}\n`);
     fsyncDir(runDir);
     stage('sidecar');
     linkLatestModel(runDir, path.join(final, MODEL_FILE));
@@ -109,6 +119,7 @@ function pruneCommits(runDir: string): void {
 export function removeStaleTemporaries(runDir: string): void {
   for (const root of [path.join(runDir, COMMITS_DIR), path.join(runDir, KEPT_DIR)]) {
     if (!existsSync(root)) continue;
-    for (const n of readdirSync(root)) if (n.startsWith('.tmp-') && !n.endsWith(`-${process.pid}`)) rmSync(path.join(root, n), { recursive: true, force: true });
+    for (const n of readdirSync(root))
+      if (n.startsWith('.tmp-') && !n.endsWith(`-${process.pid}`)) rmSync(path.join(root, n), { recursive: true, force: true });
   }
 }

@@ -3,12 +3,35 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { parseMetric, METRIC_NAMES, type MetricName } from '../metric/metric.js';
-import { defaultLossMargin, defaultLossParams, formHypers, LOSSES, LOSS_FORM_FLAG, LOSS_NAMES, lossEntry, lossFormOf, requireLossMetric, type LossEntry, type LossKind } from '../metric/losses.js';
+import {
+  defaultLossMargin,
+  defaultLossParams,
+  formHypers,
+  LOSSES,
+  LOSS_FORM_FLAG,
+  LOSS_NAMES,
+  lossEntry,
+  lossFormOf,
+  requireLossMetric,
+  type LossEntry,
+  type LossKind,
+} from '../metric/losses.js';
 import { MINERS, MINER_NAMES, type MinerName } from '../metric/miners.js';
 import { defaultModelFor, MODELS, MODEL_NAMES, modelEntry, type ModelKind } from '../models/catalogue.js';
 import { canonicalDatasetName, parseDatasetName, type DatasetEntry } from '../data/registry.js';
 import { imageScale, type ImageScale } from '../data/image-size.js';
-import { defenseConfigSchema, defenseFromModelSuffix, defenseOfShorthand, modelSuffix, defenseRefusal, DEFENSES, ICS_WEIGHT, resolveDefense, SUFFIX_GRAMMAR, type DefenseConfig } from '../defense/registry.js';
+import {
+  defenseConfigSchema,
+  defenseFromModelSuffix,
+  defenseOfShorthand,
+  modelSuffix,
+  defenseRefusal,
+  DEFENSES,
+  ICS_WEIGHT,
+  resolveDefense,
+  SUFFIX_GRAMMAR,
+  type DefenseConfig,
+} from '../defense/registry.js';
 export type { MinerName, ModelKind, LossKind };
 export { defaultLossMargin };
 
@@ -103,7 +126,9 @@ export function parseShorthand(s: string): ExperimentConfig {
   const parsed = parseLossName(loss);
   if (parsed === null) {
     const known = (LOSSES as readonly LossEntry[]).flatMap((l) =>
-      l.robrankWords.flatMap((w) => (l.input === 'batch' || l.miner !== undefined ? [`p${w}`] : MINERS.map((m) => `p${m.lossCode}${w}`)).map((n) => `${n}{${l.metrics.join(',')}}`)),
+      l.robrankWords.flatMap((w) =>
+        (l.input === 'batch' || l.miner !== undefined ? [`p${w}`] : MINERS.map((m) => `p${m.lossCode}${w}`)).map((n) => `${n}{${l.metrics.join(',')}}`),
+      ),
     );
     throw new Error(`loss '${loss}' is not supported (supported: ${known.join(', ')})`);
   }
@@ -212,14 +237,22 @@ export function validateConfig(c: ExperimentConfig): ExperimentConfig {
     throw new Error(`shards must be an integer in [1, batch size ${c.batchPairs}], got ${c.shards}`);
   }
   checkLoss(c);
-  if ((c.model === 'torchscript') !== (c.modelFile !== undefined)) throw new Error(`model torchscript and modelFile go together (model ${c.model}, modelFile ${c.modelFile ?? 'none'})`);
+  if ((c.model === 'torchscript') !== (c.modelFile !== undefined))
+    throw new Error(`model torchscript and modelFile go together (model ${c.model}, modelFile ${c.modelFile ?? 'none'})`);
   const dataset = parseDatasetName(c.dataset).entry;
   const model = modelEntry(c.model);
   if (model.imageSide !== undefined && model.imageSide !== dataset.imageSide) {
     const fits = MODELS.filter((m) => m.imageSide === dataset.imageSide).map((m) => m.name);
-    throw new Error(`model ${c.model} does not fit dataset ${c.dataset} (its images are ${dataset.imageSide}×${dataset.imageSide}; models for them: ${fits.join(', ')})`);
+    throw new Error(
+      `model ${c.model} does not fit dataset ${c.dataset} (its images are ${dataset.imageSide}×${dataset.imageSide}; models for them: ${fits.join(', ')})`,
+    );
   }
-  if (c.pretrained !== undefined && !model.takesPretrained) throw new Error(`--pretrained applies to ${MODELS.filter((m) => m.takesPretrained).map((m) => m.name).join(' and ')} only, not ${c.model}`);
+  if (c.pretrained !== undefined && !model.takesPretrained)
+    throw new Error(
+      `--pretrained applies to ${MODELS.filter((m) => m.takesPretrained)
+        .map((m) => m.name)
+        .join(' and ')} only, not ${c.model}`,
+    );
   return c;
 }
 
@@ -227,7 +260,8 @@ export function validateConfig(c: ExperimentConfig): ExperimentConfig {
 function checkLoss(c: ExperimentConfig): void {
   const loss = lossEntry(c.loss);
   requireLossMetric(loss, c.metric);
-  if (loss.input === 'batch' && c.miner !== MINER_NAMES[0]) throw new Error(`loss ${loss.name} forms its own pairs from the whole batch; a miner (${c.miner}) does not apply`);
+  if (loss.input === 'batch' && c.miner !== MINER_NAMES[0])
+    throw new Error(`loss ${loss.name} forms its own pairs from the whole batch; a miner (${c.miner}) does not apply`);
   if (loss.miner !== undefined && c.miner !== loss.miner) throw new Error(`loss ${loss.name} always mines with the ${loss.miner} miner, not ${c.miner}`);
   if (loss.margin === undefined && c.margin !== 0) throw new Error(`loss ${loss.name} has no margin (got margin ${c.margin})`);
   let form: string;
@@ -241,13 +275,17 @@ function checkLoss(c: ExperimentConfig): void {
     const h = hypers.find((x) => x.name === name);
     if (h === undefined) {
       const other = loss.hypers.find((x) => x.name === name);
-      if (other !== undefined) throw new Error(`lossParams.${name} (--${other.flag}): loss ${loss.name} has it in form ${other.forms!.join(', ')} only, not in form ${form}`);
+      if (other !== undefined)
+        throw new Error(`lossParams.${name} (--${other.flag}): loss ${loss.name} has it in form ${other.forms!.join(', ')} only, not in form ${form}`);
       throw new Error(`lossParams.${name}: loss ${loss.name} has no such hyper-parameter (it has ${hypers.map((x) => x.name).join(', ') || 'none'})`);
     }
     const ok = Number.isFinite(v) && (h.min === undefined || v >= h.min) && (h.above === undefined || v > h.above) && (h.max === undefined || v <= h.max);
     if (!ok) throw new Error(`lossParams.${name} (--${h.flag}) is out of range: ${v}`);
   }
-  if ((loss.learnable?.length ?? 0) > 0 && (c.shards ?? 1) > 1) throw new Error(`loss ${loss.name} learns ${loss.learnable!.map((l) => l.name).join(', ')} beside the model; data-parallel shards do not reduce its gradient yet`);
+  if ((loss.learnable?.length ?? 0) > 0 && (c.shards ?? 1) > 1)
+    throw new Error(
+      `loss ${loss.name} learns ${loss.learnable!.map((l) => l.name).join(', ')} beside the model; data-parallel shards do not reduce its gradient yet`,
+    );
 }
 
 /**
@@ -263,7 +301,9 @@ export function recordedConfig(c: ExperimentConfig): ExperimentConfig {
 /** JSON with object keys sorted at every level: equal configs give equal strings whatever order their fields were set in. */
 export function canonicalJson(v: unknown): string {
   return JSON.stringify(v, (_k, x: unknown) =>
-    x !== null && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : x,
+    x !== null && typeof x === 'object' && !Array.isArray(x)
+      ? Object.fromEntries(Object.entries(x as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : x,
   );
 }
 

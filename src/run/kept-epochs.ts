@@ -7,7 +7,15 @@ import { existsSync, linkSync, mkdirSync, readFileSync, renameSync, rmSync } fro
 import path from 'node:path';
 import { fsyncDir, makeDirs, writeFileAtomicSync } from '../io/atomic.js';
 import {
-  confinedPath, MODEL_FILE, OPTIM_FILE, readCheckpoint, readCheckpointInfo, SIDECAR, type KeepPolicy, type KeptEpoch, type VerifiedCheckpoint,
+  confinedPath,
+  MODEL_FILE,
+  OPTIM_FILE,
+  readCheckpoint,
+  readCheckpointInfo,
+  SIDECAR,
+  type KeepPolicy,
+  type KeptEpoch,
+  type VerifiedCheckpoint,
 } from './checkpoint.js';
 
 /** Where a run trained with --keep-every keeps its epochs (`epochs/0004` = the commit after epoch 4). */

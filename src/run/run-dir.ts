@@ -23,7 +23,18 @@ export const LOG_FILE = 'log.jsonl';
 /** Where `swipe RUN --epochs` keeps its per-epoch results and its robustness-over-training table (eval/trail.ts). */
 export const SWIPE_EPOCHS_DIR = 'swipe-epochs';
 /** Everything a training run writes into its directory, and the swipes of its kept epochs (what --overwrite removes; nothing else is touched). */
-export const RUN_FILES = [SIDECAR, COMMITS_DIR, KEPT_DIR, SWIPE_EPOCHS_DIR, 'model.safetensors', 'optimizer.safetensors', LOG_FILE, 'report.json', 'report.md', 'training.svg'] as const;
+export const RUN_FILES = [
+  SIDECAR,
+  COMMITS_DIR,
+  KEPT_DIR,
+  SWIPE_EPOCHS_DIR,
+  'model.safetensors',
+  'optimizer.safetensors',
+  LOG_FILE,
+  'report.json',
+  'report.md',
+  'training.svg',
+] as const;
 
 export type RunMode = 'new' | 'resume' | 'overwrite' | 'auto';
 
@@ -63,7 +74,9 @@ export class RunDirectory {
         throw new Error(`${dir} already holds a run; pass --resume to continue it or --overwrite to replace it`);
       }
       if (mode === 'resume' && !checkpointed) {
-        throw new Error(`--resume: ${dir} holds no checkpoint${existsSync(run.logFile) ? ' (the run stopped before its first one)' : ''}; start it with --overwrite`);
+        throw new Error(
+          `--resume: ${dir} holds no checkpoint${existsSync(run.logFile) ? ' (the run stopped before its first one)' : ''}; start it with --overwrite`,
+        );
       }
       if (mode === 'overwrite') for (const f of RUN_FILES) rmSync(path.join(dir, f), { recursive: true, force: true });
       removeStaleTemporaries(dir);
@@ -77,7 +90,7 @@ export class RunDirectory {
 
   /** Appends one JSON line (synchronously: a line is either whole or cut on the next open). */
   log(record: object): void {
-    appendFileSync(this.logFile, JSON.stringify({ time: new Date().toISOString(), ...record }) + '\n');
+    appendFileSync(this.logFile, `${JSON.stringify({ time: new Date().toISOString(), ...record })}\n`);
   }
 
   logBytes(): number {
@@ -112,7 +125,7 @@ function acquireLock(dir: string): void {
     try {
       const fd = openSync(file, 'wx');
       try {
-        writeSync(fd, JSON.stringify(me) + '\n');
+        writeSync(fd, `${JSON.stringify(me)}\n`);
       } finally {
         closeSync(fd);
       }
@@ -122,7 +135,9 @@ function acquireLock(dir: string): void {
     }
     const owner = readOwner(file);
     if (owner !== null && (owner.host !== me.host || isAlive(owner.pid))) {
-      throw new Error(`${dir} is in use by another training (pid ${owner.pid} on ${owner.host}, since ${owner.startedAt}); if that process is gone, remove ${file}`);
+      throw new Error(
+        `${dir} is in use by another training (pid ${owner.pid} on ${owner.host}, since ${owner.startedAt}); if that process is gone, remove ${file}`,
+      );
     }
     // The owner died without releasing (or the file is unreadable): take over.
     // Known gap: two processes taking over the same dead owner's lock within

@@ -68,19 +68,22 @@ export function registerApi(app: FastifyInstance, ctx: ServeContext): void {
     queue: ctx.queue.stats(),
   }));
 
-  app.get('/api/model', async (): Promise<ModelInfo> => ({
-    checkpoint: ctx.checkpoint,
-    config: ctx.config,
-    dataset: ctx.dataset,
-    metric: ctx.metric,
-    imageShape: ctx.shape,
-    gallerySize: ctx.ds.length,
-    classes: ctx.classes,
-    benign: benignOf(ctx.storedMetrics),
-    attacks: describeAttacks(height),
-    profiles: Object.values(PROFILES).map((p) => ({ name: p.name, summary: p.usedFor, batchSize: p.batchSize, attacks: p.runs.length })),
-    defaultProfile: ersProfile(height).name,
-  }));
+  app.get(
+    '/api/model',
+    async (): Promise<ModelInfo> => ({
+      checkpoint: ctx.checkpoint,
+      config: ctx.config,
+      dataset: ctx.dataset,
+      metric: ctx.metric,
+      imageShape: ctx.shape,
+      gallerySize: ctx.ds.length,
+      classes: ctx.classes,
+      benign: benignOf(ctx.storedMetrics),
+      attacks: describeAttacks(height),
+      profiles: Object.values(PROFILES).map((p) => ({ name: p.name, summary: p.usedFor, batchSize: p.batchSize, attacks: p.runs.length })),
+      defaultProfile: ersProfile(height).name,
+    }),
+  );
 
   app.get('/api/gallery', async (req): Promise<GalleryPage> => {
     const q = parse(galleryQuery, req.query, 'query string');
@@ -158,7 +161,11 @@ export function registerApi(app: FastifyInstance, ctx: ServeContext): void {
     const budget = { epsilon: body.epsilon ?? d.epsilon, alpha: body.alpha ?? d.alpha, steps: body.steps ?? d.steps };
     const query: QueryInput = body.query.id !== undefined ? { id: body.query.id } : { pixels: await decodeUpload('query.image', body.query.image!, ctx.shape) };
     const k = body.k ?? LIMITS.defaultK;
-    const outcome = (await runFor(ctx, { kind: 'attack', attack, query, budget, candidates: body.candidates, k, seed: body.seed ?? 0 }, reply)) as AttackOutcome;
+    const outcome = (await runFor(
+      ctx,
+      { kind: 'attack', attack, query, budget, candidates: body.candidates, k, seed: body.seed ?? 0 },
+      reply,
+    )) as AttackOutcome;
     const pictures = await attackPngs(outcome.clean, outcome.adversarial, outcome.linf, ctx.shape);
     const resultId = randomUUID();
     ctx.results.set(resultId, pictures);

@@ -34,7 +34,7 @@ see docs/service.md, e.g. <code>curl http://127.0.0.1:8080/api/health</code>.</p
 
 /** Constant-time comparison of the Authorization header with `Bearer <token>` (hashes make the lengths equal). */
 export function tokenMatches(header: string | undefined, token: string): boolean {
-  const given = header !== undefined && header.startsWith('Bearer ') ? header.slice('Bearer '.length) : '';
+  const given = header?.startsWith('Bearer ') ? header.slice('Bearer '.length) : '';
   const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
   return timingSafeEqual(digest(given), digest(token));
 }
@@ -110,7 +110,10 @@ export async function buildApp(ctx: ServeContext, web: WebRoots): Promise<Fastif
     if (ctx.token === null || !isApi(req)) return;
     if (!tokenMatches(req.headers.authorization, ctx.token)) {
       reply.header('www-authenticate', 'Bearer');
-      throw new HttpError(401, req.headers.authorization === undefined ? 'this server needs a bearer token: send Authorization: Bearer <token>' : 'wrong bearer token');
+      throw new HttpError(
+        401,
+        req.headers.authorization === undefined ? 'this server needs a bearer token: send Authorization: Bearer <token>' : 'wrong bearer token',
+      );
     }
   });
   app.addHook('onSend', async (req, reply, payload) => {
@@ -135,7 +138,9 @@ export async function buildApp(ctx: ServeContext, web: WebRoots): Promise<Fastif
 
   const missing = !existsSync(path.join(web.pages, 'index.html'))
     ? 'src/web/index.html is missing'
-    : !existsSync(path.join(web.modules, 'app.js')) ? 'its modules are not built: npm run build' : null;
+    : !existsSync(path.join(web.modules, 'app.js'))
+      ? 'its modules are not built: npm run build'
+      : null;
   if (missing === null) {
     await app.register(fastifyStatic, { root: [web.pages, web.modules], prefix: '/', index: ['index.html'], dotfiles: 'deny', list: false });
   } else {

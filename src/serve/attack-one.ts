@@ -12,8 +12,18 @@
 import { dispose, manualSeed, noGrad, onDevice, tidy, Tensor, type Device } from '../tensor/index.js';
 import {
   columnMeans,
-  assertImageBatch, attackBatch, candidateSelection, contextFromEmbeddings, disposeBatchContext, embedImages, SPQA_GROUND_TRUTH,
-  type AttackKind, type BatchContext, type Gallery, type RankingAttack, type Selection,
+  assertImageBatch,
+  attackBatch,
+  candidateSelection,
+  contextFromEmbeddings,
+  disposeBatchContext,
+  embedImages,
+  SPQA_GROUND_TRUTH,
+  type AttackKind,
+  type BatchContext,
+  type Gallery,
+  type RankingAttack,
+  type Selection,
 } from '../attack/index.js';
 import { attackOfRun, attackSeed } from '../eval/swipe.js';
 import { imageAt, type DmlDataset } from '../data/index.js';
@@ -31,7 +41,16 @@ export interface Served {
 
 /** [1, n] int64 gallery ids on `device`. */
 function idTensor(ids: readonly number[], device: Device): Tensor {
-  return tidy(() => onDevice(Tensor.fromTypedArray(BigInt64Array.from(ids, (i) => BigInt(i)), [1, ids.length], 'int64'), device));
+  return tidy(() =>
+    onDevice(
+      Tensor.fromTypedArray(
+        BigInt64Array.from(ids, (i) => BigInt(i)),
+        [1, ids.length],
+        'int64',
+      ),
+      device,
+    ),
+  );
 }
 
 /**
@@ -44,7 +63,10 @@ function chosenSelection(kind: AttackKind, ctx: BatchContext, ids: readonly numb
   if (choosesFor(kind) === 'queries') return candidateSelection(ctx, index);
   if (!kind.startsWith('SPQA')) return { candidates: index };
   const order = ctx.ranking.select(0, 0).toArray();
-  const kept = order.slice(1).filter((g) => !ids.includes(g)).slice(0, SPQA_GROUND_TRUTH);
+  const kept = order
+    .slice(1)
+    .filter((g) => !ids.includes(g))
+    .slice(0, SPQA_GROUND_TRUTH);
   if (kept.length < SPQA_GROUND_TRUTH) throw new Error(`${kind}: the gallery is too small for ${SPQA_GROUND_TRUTH} kept neighbours besides the candidates`);
   return { candidates: index, groundTruth: idTensor(kept, device) };
 }
@@ -111,7 +133,13 @@ export async function attackOne(s: Served, job: AttackJob): Promise<AttackOutcom
  * ranking (QA±, SPQA±), or the attacked image's in each chosen query's ranking (CA±),
  * counting the gallery items strictly closer (the image's own clean copy included).
  */
-function chosenRanks(chooses: ReturnType<typeof choosesFor>, ids: readonly number[], clean: Tensor, after: Tensor, gallery: Gallery): AttackOutcome['candidates'] {
+function chosenRanks(
+  chooses: ReturnType<typeof choosesFor>,
+  ids: readonly number[],
+  clean: Tensor,
+  after: Tensor,
+  gallery: Gallery,
+): AttackOutcome['candidates'] {
   const { embeddings, metric } = gallery;
   if (chooses === 'candidates') {
     const rowBefore = distancesFrom(clean, embeddings, metric);

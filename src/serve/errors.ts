@@ -3,7 +3,10 @@
 
 export class HttpError extends Error {
   override readonly name = 'HttpError';
-  constructor(readonly statusCode: number, message: string) {
+  constructor(
+    readonly statusCode: number,
+    message: string,
+  ) {
     super(message);
   }
 }

@@ -49,7 +49,8 @@ export async function decodeUpload(field: string, value: string, shape: Shape): 
     // The header alone: the size is known before a pixel is decoded.
     const meta = await sharp(bytes).metadata();
     const pixels = (meta.width ?? 0) * (meta.height ?? 0);
-    if (pixels > LIMITS.imagePixels) throw badRequest(`${field}: the image is ${meta.width}×${meta.height} = ${pixels} pixels, more than the limit of ${LIMITS.imagePixels}`);
+    if (pixels > LIMITS.imagePixels)
+      throw badRequest(`${field}: the image is ${meta.width}×${meta.height} = ${pixels} pixels, more than the limit of ${LIMITS.imagePixels}`);
     // Turned upright as its EXIF orientation says (phone photos), alpha dropped.
     const upright = sharp(bytes, options).rotate().removeAlpha();
     decoded = await (c === 1 ? upright.grayscale() : upright.toColourspace('srgb')).raw().toBuffer({ resolveWithObject: true });
@@ -67,7 +68,10 @@ export async function decodeUpload(field: string, value: string, shape: Shape): 
   }
   // Two pipelines, as the 224 transform does (data/image-transform.ts): colour conversion before resampling.
   if (info.width !== w || info.height !== h) {
-    data = await sharp(data, { raw: { width: info.width, height: info.height, channels: c as 1 | 3 } }).resize(w, h, { fit: 'fill', kernel: 'linear' }).raw().toBuffer();
+    data = await sharp(data, { raw: { width: info.width, height: info.height, channels: c as 1 | 3 } })
+      .resize(w, h, { fit: 'fill', kernel: 'linear' })
+      .raw()
+      .toBuffer();
   }
   const out = new Float32Array(c * h * w);
   for (let p = 0; p < h * w; p++) for (let ch = 0; ch < c; ch++) out[ch * h * w + p] = data[p * c + ch]! / 255;
@@ -80,7 +84,12 @@ export async function galleryPng(ds: DmlDataset, id: number): Promise<Buffer> {
 }
 
 /** The three pictures of an attack result and the amplification of the perturbation (pixel = 0.5 + scale · δ). */
-export async function attackPngs(clean: Float32Array, adversarial: Float32Array, linf: number, shape: Shape): Promise<{ query: Buffer; perturbation: Buffer; adversarial: Buffer; scale: number }> {
+export async function attackPngs(
+  clean: Float32Array,
+  adversarial: Float32Array,
+  linf: number,
+  shape: Shape,
+): Promise<{ query: Buffer; perturbation: Buffer; adversarial: Buffer; scale: number }> {
   const scale = perturbationScale(linf);
   const delta = adversarial.map((v, i) => v - clean[i]!);
   const [query, perturbation, adv] = await Promise.all([

@@ -48,8 +48,18 @@ export function registerJobRoutes(app: FastifyInstance, ctx: ServeContext): void
   app.post('/api/swipe', async (req, reply) => {
     // No body at all (curl -X POST) means every default.
     const body = parse(schemas.swipe, req.body ?? {});
-    if (body.robustEval === true && body.profile !== undefined && !['rob28', 'rob224'].includes(body.profile)) throw new HttpError(400, 'robustEval needs an ERS profile (rob28 or rob224)');
-    const job = ctx.queue.submit({ kind: 'swipe', profile: body.profile ?? ersProfile(ctx.shape[1]).name, maxQueries: body.maxQueries, seed: body.seed ?? 0, ...(body.robustEval === true ? { robustEval: true } : {}) }, true);
+    if (body.robustEval === true && body.profile !== undefined && !['rob28', 'rob224'].includes(body.profile))
+      throw new HttpError(400, 'robustEval needs an ERS profile (rob28 or rob224)');
+    const job = ctx.queue.submit(
+      {
+        kind: 'swipe',
+        profile: body.profile ?? ersProfile(ctx.shape[1]).name,
+        maxQueries: body.maxQueries,
+        seed: body.seed ?? 0,
+        ...(body.robustEval === true ? { robustEval: true } : {}),
+      },
+      true,
+    );
     const started: SwipeStarted = { jobId: job.id };
     return reply.code(202).send(started);
   });
@@ -67,7 +77,12 @@ export function registerJobRoutes(app: FastifyInstance, ctx: ServeContext): void
     const job = jobOf(ctx, req.params.id);
     reply.hijack();
     const res = reply.raw;
-    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', connection: 'keep-alive' });
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-store',
+      'x-content-type-options': 'nosniff',
+      connection: 'keep-alive',
+    });
     const send = <E extends keyof JobEvents>(event: E, data: JobEvents[E]): void => void res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
     const onProgress = (p: JobProgress): void => send('progress', { state: job.state, ...p });
     const onEnd = (): void => {
@@ -98,7 +113,8 @@ export function registerJobRoutes(app: FastifyInstance, ctx: ServeContext): void
     const { json, markdown: plain, svg } = swipeReports(result);
     const robust = (result as Partial<RobustSwipeResult>).robustEval;
     const markdown = robust === undefined ? plain : robustEvalMarkdown(robust);
-    if (file === 'report.svg' && svg === null) throw notFound(`profile ${result.profile} lacks the ten ERS columns, so there is no chart (report.md has the numbers)`);
+    if (file === 'report.svg' && svg === null)
+      throw notFound(`profile ${result.profile} lacks the ten ERS columns, so there is no chart (report.md has the numbers)`);
     if (file === 'report.svg') reply.header('content-security-policy', SVG_POLICY);
     return reply.type(REPORTS[file as keyof typeof REPORTS]).send(file === 'report.json' ? json : file === 'report.md' ? markdown : svg);
   });
@@ -107,6 +123,9 @@ export function registerJobRoutes(app: FastifyInstance, ctx: ServeContext): void
 
   app.get<{ Params: { name: string; file: string } }>('/api/runs/:name/:file', async (req, reply) => {
     const file = runPlotPath(ctx.runsDir, req.params.name, req.params.file);
-    return reply.type('image/svg+xml').header('content-security-policy', SVG_POLICY).send(await readFile(file));
+    return reply
+      .type('image/svg+xml')
+      .header('content-security-policy', SVG_POLICY)
+      .send(await readFile(file));
   });
 }

@@ -22,7 +22,10 @@ export function nearestNeighbours(queries: Tensor, gallery: Tensor, metric: Metr
     tidy(() => {
       const [, candidates] = metric.gallery(queries, gallery).topk(wide, 1, false, false);
       const rows = gallery.indexSelect(0, candidates.reshape(b * wide));
-      const repeated = queries.unsqueeze(1).expand(b, wide, d).reshape(b * wide, d);
+      const repeated = queries
+        .unsqueeze(1)
+        .expand(b, wide, d)
+        .reshape(b * wide, d);
       return [candidates.toArray(), metric.rows(repeated, rows).toFloat32Array()] as const;
     }),
   );

@@ -103,7 +103,12 @@ export class WorkerPool {
     return new Promise((resolve, reject) => {
       // Workers share the cores: each gets its part unless the environment pins the thread count.
       const threads = process.env.RANKSHIELD_THREADS ?? String(Math.max(1, Math.floor(os.availableParallelism() / this.size)));
-      const child = fork(WORKER, [], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [], env: { ...process.env, RANKSHIELD_THREADS: threads } });
+      const child = fork(WORKER, [], {
+        serialization: 'advanced',
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+        execArgv: [],
+        env: { ...process.env, RANKSHIELD_THREADS: threads },
+      });
       slot.child = child;
       slot.ready = false;
       let starting = true;
@@ -154,7 +159,9 @@ export class WorkerPool {
         process.stderr.write(`rankshield serve: worker ${slot.index + 1} ${why}; starting a new one in ${(delay / 1000).toFixed(1)} s\n`);
         setTimeout(() => {
           if (this.#closed) return;
-          this.#spawn(slot, this.#gallery).catch((e: Error) => process.stderr.write(`rankshield serve: worker ${slot.index + 1} failed to start: ${e.message}\n`));
+          this.#spawn(slot, this.#gallery).catch((e: Error) =>
+            process.stderr.write(`rankshield serve: worker ${slot.index + 1} failed to start: ${e.message}\n`),
+          );
         }, delay).unref();
       });
       this.#send(child, { type: 'init', spec: this.#spec, gallery });

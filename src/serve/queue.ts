@@ -55,7 +55,14 @@ export class Job {
 
   /** What GET /api/jobs/<id> shows. */
   snapshot(): { id: string; kind: string; state: JobState; progress: JobProgress; error?: string; result?: JobResult } {
-    return { id: this.id, kind: this.kind, state: this.state, progress: this.progress, ...(this.error === undefined ? {} : { error: this.error }), ...(this.result === undefined ? {} : { result: this.result }) };
+    return {
+      id: this.id,
+      kind: this.kind,
+      state: this.state,
+      progress: this.progress,
+      ...(this.error === undefined ? {} : { error: this.error }),
+      ...(this.result === undefined ? {} : { result: this.result }),
+    };
   }
 }
 
@@ -86,7 +93,10 @@ export class JobQueue {
   /** Queues a job, or refuses it (429) when no worker is free and `maxQueued` jobs are waiting already. */
   submit(request: JobRequest, listed: boolean): Job {
     if (this.#pool.idle() === undefined && this.#waiting.length >= this.maxQueued) {
-      throw new HttpError(429, `queue full: ${this.#pool.busy} job(s) running and ${this.#waiting.length} waiting (at most ${this.maxQueued}); try again later`);
+      throw new HttpError(
+        429,
+        `queue full: ${this.#pool.busy} job(s) running and ${this.#waiting.length} waiting (at most ${this.maxQueued}); try again later`,
+      );
     }
     const job = new Job(request, listed);
     this.#jobs.set(job.id, job);
@@ -134,7 +144,8 @@ export class JobQueue {
           job.events.emit('progress', job.progress);
         },
         resolve: (r) => job.end('done', r),
-        reject: (e) => job.end(e instanceof JobCancelled ? 'cancelled' : 'failed', undefined, e instanceof JobCancelled ? 'cancelled while running' : e.message),
+        reject: (e) =>
+          job.end(e instanceof JobCancelled ? 'cancelled' : 'failed', undefined, e instanceof JobCancelled ? 'cancelled while running' : e.message),
       });
     }
   }

@@ -45,7 +45,9 @@ export function listRuns(dir: string | null): RunSummary[] {
   if (dir === null) return [];
   let names: string[];
   try {
-    names = readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory() || e.isSymbolicLink()).map((e) => e.name);
+    names = readdirSync(dir, { withFileTypes: true })
+      .filter((e) => e.isDirectory() || e.isSymbolicLink())
+      .map((e) => e.name);
   } catch {
     return [];
   }
@@ -84,7 +86,8 @@ export function runPlotPath(dir: string | null, name: string, file: string): str
     if (!existsSync(svg)) throw notFound(`run '${name}' has no ${file}`);
     return svg;
   }
-  if (!(RUN_PLOTS as readonly string[]).includes(file)) throw notFound(`a run has no file '${file}' (only ${[...RUN_PLOTS, ...run.trail.map((t) => t.plot)].join(', ')})`);
+  if (!(RUN_PLOTS as readonly string[]).includes(file))
+    throw notFound(`a run has no file '${file}' (only ${[...RUN_PLOTS, ...run.trail.map((t) => t.plot)].join(', ')})`);
   const p = path.join(dir!, run.name, file);
   if (!existsSync(p)) throw notFound(`run '${name}' has no ${file}`);
   return p;

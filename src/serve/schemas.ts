@@ -26,7 +26,12 @@ export function parse<T extends z.ZodType>(schema: T, raw: unknown, root = 'body
   return r.data;
 }
 
-const int = (min: number, max: number, what: string): z.ZodNumber => z.number().int().min(min, { error: `must be ${what}` }).max(max, { error: `must be ${what}` });
+const int = (min: number, max: number, what: string): z.ZodNumber =>
+  z
+    .number()
+    .int()
+    .min(min, { error: `must be ${what}` })
+    .max(max, { error: `must be ${what}` });
 
 /** The request schemas of a gallery of `n` images. */
 export function requestSchemas(n: number) {
@@ -41,7 +46,11 @@ export function requestSchemas(n: number) {
     attack: z.strictObject({
       query,
       attack: z.string().min(1),
-      epsilon: z.number().gt(0, { error: 'must be in (0, 1] (pixel scale, e.g. 0.0314 = 8/255)' }).lte(1, { error: 'must be in (0, 1] (pixel scale, e.g. 0.0314 = 8/255)' }).optional(),
+      epsilon: z
+        .number()
+        .gt(0, { error: 'must be in (0, 1] (pixel scale, e.g. 0.0314 = 8/255)' })
+        .lte(1, { error: 'must be in (0, 1] (pixel scale, e.g. 0.0314 = 8/255)' })
+        .optional(),
       alpha: z.number().gt(0, { error: 'must be in (0, 1]' }).lte(1, { error: 'must be in (0, 1]' }).optional(),
       steps: int(1, LIMITS.maxSteps, `an integer in [1, ${LIMITS.maxSteps}]`).optional(),
       candidates: z.array(id).min(1).max(LIMITS.maxCandidates).optional(),
@@ -59,11 +68,24 @@ export function requestSchemas(n: number) {
 
 /** A non-negative integer query-string parameter in [min, max]. */
 const intParam = (min: number, max: number) =>
-  z.string().regex(/^\d{1,9}$/, { error: 'must be a non-negative integer' }).transform(Number).pipe(z.number().min(min, { error: `must be in [${min}, ${max}]` }).max(max, { error: `must be in [${min}, ${max}]` }));
+  z
+    .string()
+    .regex(/^\d{1,9}$/, { error: 'must be a non-negative integer' })
+    .transform(Number)
+    .pipe(
+      z
+        .number()
+        .min(min, { error: `must be in [${min}, ${max}]` })
+        .max(max, { error: `must be in [${min}, ${max}]` }),
+    );
 
 /** GET /api/gallery's query string. */
 export const galleryQuery = z.strictObject({
   offset: intParam(0, 1e9).optional(),
   limit: intParam(1, LIMITS.maxPageSize).optional(),
-  label: z.string().regex(/^-?\d{1,9}$/, { error: 'must be an integer' }).transform(Number).optional(),
+  label: z
+    .string()
+    .regex(/^-?\d{1,9}$/, { error: 'must be an integer' })
+    .transform(Number)
+    .optional(),
 });

@@ -16,7 +16,16 @@ export function firstImages(ds: DmlDataset, n: number): DmlDataset {
   const source = `${ds.source} (first ${n} images)`;
   if (ds.kind === 'memory') {
     const size = ds.channels * ds.height * ds.width;
-    return new InMemoryImageDataset({ name: ds.name, split: ds.split, source, channels: ds.channels, height: ds.height, width: ds.width, pixels: ds.pixels.subarray(0, n * size), labels });
+    return new InMemoryImageDataset({
+      name: ds.name,
+      split: ds.split,
+      source,
+      channels: ds.channels,
+      height: ds.height,
+      width: ds.width,
+      pixels: ds.pixels.subarray(0, n * size),
+      labels,
+    });
   }
   if (!(ds instanceof FileImageDataset)) throw new Error(`${ds.name}: cannot cut a file-backed split that is not a FileImageDataset`);
   return new FileImageDataset({ name: ds.name, split: ds.split, root: ds.root, relativePaths: ds.relativePaths.slice(0, n), labels, source });

@@ -47,13 +47,20 @@ async function swipe(s: Served, job: SwipeJob, signal: AbortSignal, progress: (p
   const maxIter = job.maxQueries === undefined ? undefined : Math.max(1, Math.floor(job.maxQueries / profile.batchSize));
   if (job.robustEval === true) {
     const r = await runRobustEval(s.model, s.ds, s.gallery.metric, {
-      profile, maxIter, seed: job.seed, surrogate: null, signal,
+      profile,
+      maxIter,
+      seed: job.seed,
+      surrogate: null,
+      signal,
       onAttack: (p) => progress({ done: p.done, total: p.total, attack: p.attack }),
     });
     return asSwipeResult(r);
   }
   return runSwipe(s.model, s.ds, s.gallery.metric, {
-    profile, maxIter, seed: job.seed, signal,
+    profile,
+    maxIter,
+    seed: job.seed,
+    signal,
     onAttack: (p) => progress({ done: p.done, total: p.total, attack: p.attack }),
   });
 }

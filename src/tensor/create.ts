@@ -31,7 +31,7 @@ export function tensor(values: NestedNumbers | AnyTypedArray, shape?: Shape, dty
     return Tensor.fromTypedArray(values as AnyTypedArray, shape ?? [(values as AnyTypedArray).length], dtype);
   }
   const s = shape ?? inferShape(values);
-  const flat = Array.isArray(values) ? (values as NestedNumbers[]).flat(Infinity as 1) as number[] : [values as number];
+  const flat = Array.isArray(values) ? ((values as NestedNumbers[]).flat(Infinity as 1) as number[]) : [values as number];
   const expected = s.reduce((a, b) => a * b, 1);
   if (flat.length !== expected) throw new Error(`tensor(): ${flat.length} values do not fill shape [${s.join(', ')}]`);
   for (const v of flat) {

@@ -27,9 +27,13 @@ export function parseDevice(s: string): Device {
   const devices = cudaDevices();
   if (devices.length === 0) {
     if (native.features().includes('cuda')) {
-      throw new Error(`--device ${s}: this addon is built with CUDA (libtorch ${native.version()}), but no CUDA device is visible (no GPU, no driver, or CUDA_VISIBLE_DEVICES hides it)`);
+      throw new Error(
+        `--device ${s}: this addon is built with CUDA (libtorch ${native.version()}), but no CUDA device is visible (no GPU, no driver, or CUDA_VISIBLE_DEVICES hides it)`,
+      );
     }
-    throw new Error(`--device ${s}: this build of the addon uses a libtorch without CUDA; build against a CUDA libtorch with RANKSHIELD_LIBTORCH=python (or =DIR) and npm run setup`);
+    throw new Error(
+      `--device ${s}: this build of the addon uses a libtorch without CUDA; build against a CUDA libtorch with RANKSHIELD_LIBTORCH=python (or =DIR) and npm run setup`,
+    );
   }
   if (index >= devices.length) throw new Error(`--device ${s}: only ${devices.length} CUDA device(s) here (cuda:0 … cuda:${devices.length - 1})`);
   return `cuda:${index}`;

@@ -60,9 +60,21 @@ export function initProcessGroup(r: RendezvousEnv, timeoutS = DEFAULT_DISTRIBUTE
   try {
     // torchelastic's agent store holds each restart's keys under its own prefix (torch.distributed's _create_c10d_store).
     const prefix = r.agentStore ? `/worker/attempt_${r.elastic?.restart ?? 0}` : '';
-    id = native.pgCreate!(r.masterAddr, r.masterPort, r.rank, r.worldSize, Math.round(timeoutS * 1000), kind, value, r.agentStore ? 'external' : 'rank0', prefix);
+    id = native.pgCreate!(
+      r.masterAddr,
+      r.masterPort,
+      r.rank,
+      r.worldSize,
+      Math.round(timeoutS * 1000),
+      kind,
+      value,
+      r.agentStore ? 'external' : 'rank0',
+      prefix,
+    );
   } catch (e) {
-    throw new Error(`rank ${r.rank}: cannot join the process group at ${store} (waited ${secondsSince(started)} s; --dist-timeout ${timeoutS}): ${(e as Error).message}`);
+    throw new Error(
+      `rank ${r.rank}: cannot join the process group at ${store} (waited ${secondsSince(started)} s; --dist-timeout ${timeoutS}): ${(e as Error).message}`,
+    );
   }
   let alive = true;
   let peers: string[] = [];
@@ -70,10 +82,17 @@ export function initProcessGroup(r: RendezvousEnv, timeoutS = DEFAULT_DISTRIBUTE
     if (!alive) throw new Error('the process group was destroyed');
     const t0 = Date.now();
     try {
-      native.pgRun!(id, what, tensors.map((t) => t.handle), root);
+      native.pgRun!(
+        id,
+        what,
+        tensors.map((t) => t.handle),
+        root,
+      );
     } catch (e) {
       const message = (e as Error).message;
-      throw new Error(`rank ${r.rank}: ${what} failed after ${secondsSince(t0)} s: lost ${lostPeers(r.rank, peers, message)}: it stopped, or the network to it failed (${message})`);
+      throw new Error(
+        `rank ${r.rank}: ${what} failed after ${secondsSince(t0)} s: lost ${lostPeers(r.rank, peers, message)}: it stopped, or the network to it failed (${message})`,
+      );
     }
   };
   try {
@@ -102,9 +121,12 @@ const secondsSince = (t0: number): string => ((Date.now() - t0) / 1000).toFixed(
 function identity(masterAddr: string, ifname: string | undefined): string {
   const nets = os.networkInterfaces();
   const v4 = (list: os.NetworkInterfaceInfo[] | undefined): string | undefined => list?.find((a) => a.family === 'IPv4')?.address;
-  const address = ifname !== undefined && ifname !== ''
-    ? v4(nets[ifname]) ?? ifname
-    : isLoopback(masterAddr) ? '127.0.0.1' : v4(Object.values(nets).flatMap((l) => (l ?? []).filter((a) => !a.internal))) ?? '?';
+  const address =
+    ifname !== undefined && ifname !== ''
+      ? (v4(nets[ifname]) ?? ifname)
+      : isLoopback(masterAddr)
+        ? '127.0.0.1'
+        : (v4(Object.values(nets).flatMap((l) => (l ?? []).filter((a) => !a.internal))) ?? '?');
   return `${address}, host ${os.hostname()}, pid ${process.pid}`;
 }
 

@@ -19,7 +19,9 @@ export function engineInfo(): EngineInfo {
   const addon = addonPath();
   // Written by scripts/setup.sh beside the build (native/libtorch.js's description of the libtorch used).
   const stampFile = path.join(path.dirname(path.dirname(addon)), 'libtorch.json');
-  const stamp = existsSync(stampFile) ? (JSON.parse(readFileSync(stampFile, 'utf8')) as { root: string | null; include: string; libDir: string; abi: number }) : null;
+  const stamp = existsSync(stampFile)
+    ? (JSON.parse(readFileSync(stampFile, 'utf8')) as { root: string | null; include: string; libDir: string; abi: number })
+    : null;
   const { config } = native.buildInfo();
   const line = (re: RegExp): string => re.exec(config)?.[1]?.trim() ?? 'unknown';
   const features = native.features();

@@ -57,7 +57,17 @@ export interface NativeBridge {
   /** Optional parts of this build: 'gloo' (c10d process groups), 'cuda', 'nccl' (ProcessGroupNCCL for CUDA tensors). */
   features(): string[];
   /** c10d (present when features() has 'gloo'): a TCPStore rendezvous + ProcessGroupGloo, and ProcessGroupNCCL for CUDA tensors when 'nccl'. */
-  pgCreate?(masterAddr: string, masterPort: number, rank: number, worldSize: number, timeoutMs: number, deviceKind: string, deviceValue: string, storeHost?: 'rank0' | 'external', storePrefix?: string): number;
+  pgCreate?(
+    masterAddr: string,
+    masterPort: number,
+    rank: number,
+    worldSize: number,
+    timeoutMs: number,
+    deviceKind: string,
+    deviceValue: string,
+    storeHost?: 'rank0' | 'external',
+    storePrefix?: string,
+  ): number;
   pgRun?(group: number, collective: 'allreduce-sum' | 'broadcast' | 'barrier', tensors: number[], root?: number): void;
   pgDestroy?(group: number): void;
   /** `target` takes `source`'s data (possibly on another device), keeping its identity. */
@@ -98,7 +108,11 @@ export function addonPath(): string {
 function load(): NativeBridge {
   const addon = addonPath();
   if (!existsSync(addon)) {
-    throw new Error(process.env.RANKSHIELD_ADDON ? `rankshield: RANKSHIELD_ADDON names ${addon}, which does not exist (build it with scripts/build-addon.sh)` : `rankshield: native addon not built (${addon} is missing); run \`npm run setup\``);
+    throw new Error(
+      process.env.RANKSHIELD_ADDON
+        ? `rankshield: RANKSHIELD_ADDON names ${addon}, which does not exist (build it with scripts/build-addon.sh)`
+        : `rankshield: native addon not built (${addon} is missing); run \`npm run setup\``,
+    );
   }
   const require = createRequire(import.meta.url);
   return require(addon) as NativeBridge;

@@ -123,7 +123,10 @@ export function firstSlurmHost(list: string): string {
       break;
     }
   }
-  const host = list.slice(0, end).trim().replace(/\[([^\]]*)\]/g, (_, inner: string) => inner.split(',')[0]!.split('-')[0]!.trim());
+  const host = list
+    .slice(0, end)
+    .trim()
+    .replace(/\[([^\]]*)\]/g, (_, inner: string) => inner.split(',')[0]!.split('-')[0]!.trim());
   if (host === '' || /[[\],\s]/.test(host)) throw new Error(`cannot read the first host of the Slurm host list '${list}'; set MASTER_ADDR`);
   return host;
 }

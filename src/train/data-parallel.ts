@@ -52,7 +52,12 @@ export function allreduceGradients(params: readonly Tensor[], group: ProcessGrou
         zero.dispose();
         return p.grad!;
       });
-      const flat = tidy(() => cat(grads.map((g) => g.reshape(-1)), 0));
+      const flat = tidy(() =>
+        cat(
+          grads.map((g) => g.reshape(-1)),
+          0,
+        ),
+      );
       group.allreduceSum([flat]);
       let offset = 0;
       for (const g of grads) {

@@ -48,7 +48,9 @@ function runNotes(r: TrainResult): string[] {
     `Compute: ${r.device ?? 'cpu'}${(r.processes ?? 1) > 1 ? ` × ${r.processes} data-parallel processes` : ''}, libtorch ${torchVersion()}, ` +
       `${getNumThreads()} intra-op thread(s) per process (the process that wrote this report).`,
     `Wall time of that process: ${r.seconds.toFixed(0)} s, evaluation included. Over all ${r.epochs.length} logged epoch(s): training ${trainSeconds.toFixed(0)} s, ` +
-      (evals.length > 0 ? `evaluation ${evalSeconds.toFixed(0)} s (${evals.length} evaluation(s) of the test split)` : 'evaluation time not logged (a run older than that field)') +
+      (evals.length > 0
+        ? `evaluation ${evalSeconds.toFixed(0)} s (${evals.length} evaluation(s) of the test split)`
+        : 'evaluation time not logged (a run older than that field)') +
       '; checkpoints, data loading and start-up make up the rest.',
   ];
 }
@@ -59,7 +61,7 @@ export function writeReport(dir: string, result: TrainResult): void {
   // Epochs come from the log so a resumed run reports all of them, not only those of the last process.
   const logged = readLog<EpochRecord>(logFile, 'epoch', (e) => e.epoch);
   const r: TrainResult = { ...result, epochs: logged.length > 0 ? logged : result.epochs };
-  writeFileAtomicSync(path.join(dir, 'report.json'), JSON.stringify(r, null, 2) + '\n');
+  writeFileAtomicSync(path.join(dir, 'report.json'), `${JSON.stringify(r, null, 2)}\n`);
   const c = r.config;
   const run = `${c.dataset} · ${c.model} · defense ${describeDefense(c.defense)} · ${c.loss} ${c.metric}`;
   const notes = runNotes(r);

@@ -30,8 +30,17 @@ import { evaluateBenign, type BenignMetrics } from '../eval/benign.js';
 import type { EmbeddingModel } from '../models/model.js';
 import { createModel, keepModuleFile, runConfig } from '../run/model-factory.js';
 import {
-  latestGoodCheckpoint, loadModelWeights, loadOptimizerState, readCheckpoint,
-  type CheckpointInfo, type CheckpointState, type DeviceRngState, type EpochProgress, type KeepPolicy, type TrainingPosition, type VerifiedCheckpoint,
+  latestGoodCheckpoint,
+  loadModelWeights,
+  loadOptimizerState,
+  readCheckpoint,
+  type CheckpointInfo,
+  type CheckpointState,
+  type DeviceRngState,
+  type EpochProgress,
+  type KeepPolicy,
+  type TrainingPosition,
+  type VerifiedCheckpoint,
 } from '../run/checkpoint.js';
 import { repairKeptEpoch } from '../run/kept-epochs.js';
 import { saveCheckpoint } from '../run/commit.js';
@@ -93,7 +102,11 @@ export type { EpochRecord, TrainResult } from './records.js';
 /** Training stopped on request after committing a checkpoint; `position` is where it resumes. */
 export class TrainingInterrupted extends Error {
   override name = 'TrainingInterrupted';
-  constructor(readonly reason: string, readonly position: TrainingPosition, readonly outDir: string) {
+  constructor(
+    readonly reason: string,
+    readonly position: TrainingPosition,
+    readonly outDir: string,
+  ) {
     super(`${reason}: stopped at epoch ${position.epoch + 1}, step ${position.step} with a checkpoint in ${outDir}`);
   }
 }
@@ -154,7 +167,13 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         state = stateOf(from.info);
         run?.truncateLog(from.info.logBytes);
         if (run !== null) repairKeptEpoch(run.dir, from);
-        run?.log({ event: 'resume', ...state.position, pid: process.pid, worldSize: group.worldSize, ...(opts.launch !== undefined ? { launch: opts.launch } : {}) });
+        run?.log({
+          event: 'resume',
+          ...state.position,
+          pid: process.pid,
+          worldSize: group.worldSize,
+          ...(opts.launch !== undefined ? { launch: opts.launch } : {}),
+        });
         if (lead) opts.onNotice?.(`${restartNote(opts.launch)}resuming ${opts.outDir} at epoch ${state.position.epoch + 1}, step ${state.position.step}`);
       } else {
         run?.log({ event: 'start', pid: process.pid, worldSize: group.worldSize, config, ...(opts.launch !== undefined ? { launch: opts.launch } : {}) });
@@ -197,11 +216,14 @@ function agreedConfig(given: ExperimentConfig, from: VerifiedCheckpoint | null, 
   const shards = given.shards ?? (from !== null ? from.info.config.shards : group.worldSize > 1 ? group.worldSize : undefined);
   const config = resolveConfig({ ...given, ...(shards !== undefined ? { shards } : {}) });
   // Paths may differ (a moved --pretrained or --root); what is trained may not.
-  const comparable = (c: ExperimentConfig): Record<string, unknown> => JSON.parse(canonicalJson({ ...resolveConfig(c), epochs: 0, root: undefined, pretrained: undefined, modelFile: undefined })) as Record<string, unknown>;
+  const comparable = (c: ExperimentConfig): Record<string, unknown> =>
+    JSON.parse(canonicalJson({ ...resolveConfig(c), epochs: 0, root: undefined, pretrained: undefined, modelFile: undefined })) as Record<string, unknown>;
   if (from !== null) {
     const differences = configDifferences(comparable(from.info.config), comparable(config));
     if (differences.length > 0) {
-      throw new Error(`--${resumeFlag}: the checkpoint in ${from.base} was trained with a different config (${differences.join('; ')}); use another --out, or --overwrite to replace that run`);
+      throw new Error(
+        `--${resumeFlag}: the checkpoint in ${from.base} was trained with a different config (${differences.join('; ')}); use another --out, or --overwrite to replace that run`,
+      );
     }
   }
   if (from !== null && from.info.position.epoch > config.epochs) {
@@ -230,14 +252,21 @@ function keepPolicy(every: number | undefined, from: VerifiedCheckpoint | null):
   if (from === null) return every === undefined ? undefined : { every, epochs: [] };
   const saved = from.info.keep;
   if (every !== undefined && saved?.every !== every) {
-    throw new Error(`--resume: the run was started ${saved === undefined ? 'without --keep-every' : `with --keep-every ${saved.every}`}, not --keep-every ${every} (a resumed run keeps the same epochs; leave it out)`);
+    throw new Error(
+      `--resume: the run was started ${saved === undefined ? 'without --keep-every' : `with --keep-every ${saved.every}`}, not --keep-every ${every} (a resumed run keeps the same epochs; leave it out)`,
+    );
   }
   return saved;
 }
 
 function stateOf(info: CheckpointInfo): RunState {
   return {
-    epoch: info.epoch, position: info.position, pendingEval: info.pendingEval, metrics: info.metrics, rngState: info.rngState, epochProgress: info.epochProgress,
+    epoch: info.epoch,
+    position: info.position,
+    pendingEval: info.pendingEval,
+    metrics: info.metrics,
+    rngState: info.rngState,
+    epochProgress: info.epochProgress,
     ...(info.deviceRngState !== undefined ? { deviceRngState: info.deviceRngState } : {}),
   };
 }
@@ -274,10 +303,22 @@ class TrainingRun {
     for (let epoch = state.position.epoch; epoch < config.epochs; epoch++) {
       const resumeInside = epoch === state.position.epoch && state.position.step > 0 && state.epochProgress !== null;
       const progress = await trainEpoch({
-        model: this.model, opt: this.opt, defense: this.defense, train: trainSet, config, epoch, group: this.group,
+        model: this.model,
+        opt: this.opt,
+        defense: this.defense,
+        train: trainSet,
+        config,
+        epoch,
+        group: this.group,
         progress: (this.opts.progress ?? false) && this.group.rank === 0,
         firstStep: this.opt.stepCount - (resumeInside ? state.position.step : 0),
-        resumeFrom: resumeInside ? { progress: state.epochProgress!, rngState: state.rngState, ...(state.deviceRngState !== undefined ? { deviceRngState: state.deviceRngState } : {}) } : undefined,
+        resumeFrom: resumeInside
+          ? {
+              progress: state.epochProgress!,
+              rngState: state.rngState,
+              ...(state.deviceRngState !== undefined ? { deviceRngState: state.deviceRngState } : {}),
+            }
+          : undefined,
         onStep: (s) => this.dir?.log({ event: 'step', ...s }),
         decide: () => ({ stop: this.opts.signal?.aborted === true, checkpoint: this.#checkpointDue() }),
         afterStep: (p, isLast, agreed) => this.#afterStep(p, isLast, agreed, state),
@@ -290,7 +331,13 @@ class TrainingRun {
     }
     const final = this.#final ?? (await this.#evaluate());
     const result: TrainResult = {
-      config, epochs: this.#records, final, seconds: (Date.now() - this.#started) / 1000, outDir: this.opts.outDir, device: this.model.device, processes: this.group.worldSize,
+      config,
+      epochs: this.#records,
+      final,
+      seconds: (Date.now() - this.#started) / 1000,
+      outDir: this.opts.outDir,
+      device: this.model.device,
+      processes: this.group.worldSize,
     };
     if (this.dir !== null) {
       try {
@@ -304,12 +351,22 @@ class TrainingRun {
   }
 
   #evaluate(): Promise<BenignMetrics> {
-    return evaluateBenign(this.model, this.test, metricByName(this.config.metric), { group: this.group, progress: (this.opts.progress ?? false) && this.group.rank === 0 });
+    return evaluateBenign(this.model, this.test, metricByName(this.config.metric), {
+      group: this.group,
+      progress: (this.opts.progress ?? false) && this.group.rank === 0,
+    });
   }
 
   /** Commits the trained epoch (before evaluating it, so a kill during evaluation loses no training), evaluates, logs. */
   async #finishEpoch(p: EpochProgress, evaluate: boolean): Promise<RunState> {
-    const done: RunState = { epoch: p.epoch, position: { epoch: p.epoch + 1, step: 0 }, pendingEval: evaluate, metrics: { ...(this.#final ?? {}) }, rngState: null, epochProgress: evaluate ? p : null };
+    const done: RunState = {
+      epoch: p.epoch,
+      position: { epoch: p.epoch + 1, step: 0 },
+      pendingEval: evaluate,
+      metrics: { ...(this.#final ?? {}) },
+      rngState: null,
+      epochProgress: evaluate ? p : null,
+    };
     const rec: EpochRecord = { epoch: p.epoch, loss: p.lossSum / Math.max(1, p.steps), seconds: p.seconds, steps: p.steps, defense: meanStats(p) };
     if (evaluate) {
       this.#commit(done);
@@ -348,7 +405,13 @@ class TrainingRun {
       const device = this.model.device;
       const { deviceRngState: _previous, ...rest } = before;
       this.#commit({
-        ...rest, epoch: p.epoch - 1, position, pendingEval: false, metrics: { ...(this.#final ?? {}) }, rngState: Buffer.from(rngState()).toString('base64'), epochProgress: p,
+        ...rest,
+        epoch: p.epoch - 1,
+        position,
+        pendingEval: false,
+        metrics: { ...(this.#final ?? {}) },
+        rngState: Buffer.from(rngState()).toString('base64'),
+        epochProgress: p,
         ...(device !== CPU ? { deviceRngState: { device, state: Buffer.from(rngState(device)).toString('base64') } } : {}),
       });
       if (agreed.stop) this.#interrupt(position);
@@ -375,8 +438,17 @@ class TrainingRun {
   /** Rank 0 writes the checkpoint (every rank holds the same weights); the others only keep the clock. */
   #commit(s: RunState, keepEpoch?: number): void {
     if (this.dir !== null) {
-      const state: CheckpointState = { config: this.config, ...s, ...(this.#keep !== undefined ? { keep: this.#keep } : {}), defenseState: this.defense.state(), logBytes: this.dir.logBytes() };
-      this.#keep = saveCheckpoint(this.dir.dir, this.model, this.opt, state, { ...(keepEpoch === undefined ? {} : { keepEpoch }), defenseTensors: this.defense.tensors() }).keep;
+      const state: CheckpointState = {
+        config: this.config,
+        ...s,
+        ...(this.#keep !== undefined ? { keep: this.#keep } : {}),
+        defenseState: this.defense.state(),
+        logBytes: this.dir.logBytes(),
+      };
+      this.#keep = saveCheckpoint(this.dir.dir, this.model, this.opt, state, {
+        ...(keepEpoch === undefined ? {} : { keepEpoch }),
+        defenseTensors: this.defense.tensors(),
+      }).keep;
     }
     this.#lastCheckpoint = { time: Date.now(), step: this.opt.stepCount };
   }
@@ -407,7 +479,7 @@ export interface EpochOptions {
 
 /** One epoch of SPC-2 batches through the defense's training step and the optimizer; returns the epoch's running sums. */
 export async function trainEpoch(o: EpochOptions): Promise<EpochProgress> {
-  const { opt, train, config, epoch } = o;
+  const { train, config, epoch } = o;
   const firstStep = o.firstStep ?? 0;
   const group = o.group ?? SINGLE_PROCESS;
   const shards = config.shards ?? 1;
@@ -420,7 +492,8 @@ export async function trainEpoch(o: EpochOptions): Promise<EpochProgress> {
   // or the other way round continues correctly but not bit-exactly, as the draws come from another generator).
   const saved = o.resumeFrom?.deviceRngState;
   if (saved !== undefined && o.model.device !== CPU) setRngState(new Uint8Array(Buffer.from(saved.state, 'base64')), o.model.device);
-  if (config.maxBatches > 0 && p.steps > config.maxBatches) throw new Error(`resume: the checkpoint is at step ${p.steps} of epoch ${epoch + 1}, which has ${config.maxBatches} steps`);
+  if (config.maxBatches > 0 && p.steps > config.maxBatches)
+    throw new Error(`resume: the checkpoint is at step ${p.steps} of epoch ${epoch + 1}, which has ${config.maxBatches} steps`);
   const loader = spc2Loader(train, { seed: config.seed, epoch, batchPairs: config.batchPairs, startBatch: p.steps });
   const full = p.steps + loader.batches; // the loader holds the batches after startBatch
   const total = config.maxBatches > 0 ? Math.min(config.maxBatches, full) : full;
@@ -490,8 +563,16 @@ function singleStep(o: EpochOptions, batch: Batch, step: number, local: StepAgre
     replays.push(
       tidy(() => {
         const s = defense.step({
-          model, images: batch.images, labels: batch.labels, metric: metricByName(config.metric), margin: config.margin, miner: minerByName(config.miner),
-          epoch, maxEpochs: config.epochs, step, replay,
+          model,
+          images: batch.images,
+          labels: batch.labels,
+          metric: metricByName(config.metric),
+          margin: config.margin,
+          miner: minerByName(config.miner),
+          epoch,
+          maxEpochs: config.epochs,
+          step,
+          replay,
         });
         opt.zeroGrad();
         defense.loss.zeroGrad();
@@ -524,7 +605,13 @@ function replayOutcome(replays: readonly { loss: number; stats: DefenseStats }[]
  * ranks: gradients, and one vector holding each shard's weighted loss, stats and
  * defense state plus the two agreement flags.
  */
-function shardedStep(o: EpochOptions, batch: Batch, step: number, d: { shards: number; mine: number[]; group: ProcessGroup }, local: StepAgreement): StepOutcome {
+function shardedStep(
+  o: EpochOptions,
+  batch: Batch,
+  step: number,
+  d: { shards: number; mine: number[]; group: ProcessGroup },
+  local: StepAgreement,
+): StepOutcome {
   const { model, opt, defense, config, epoch } = o;
   const pairs = batch.labels.shape[0]! / 2;
   const before = defense.state();
@@ -541,8 +628,16 @@ function shardedStep(o: EpochOptions, batch: Batch, step: number, d: { shards: n
     defense.loadState(before);
     const r = tidy(() => {
       const st = defense.step({
-        model, images: batch.images.narrow(0, 2 * from, 2 * (to - from)), labels: batch.labels.narrow(0, 2 * from, 2 * (to - from)),
-        metric: metricByName(config.metric), margin: config.margin, miner: minerByName(config.miner), epoch, maxEpochs: config.epochs, step, replay: 0,
+        model,
+        images: batch.images.narrow(0, 2 * from, 2 * (to - from)),
+        labels: batch.labels.narrow(0, 2 * from, 2 * (to - from)),
+        metric: metricByName(config.metric),
+        margin: config.margin,
+        miner: minerByName(config.miner),
+        epoch,
+        maxEpochs: config.epochs,
+        step,
+        replay: 0,
       });
       st.loss.mul(weight).backward();
       return { loss: st.loss.item(), stats: st.stats };
@@ -560,9 +655,7 @@ function shardedStep(o: EpochOptions, batch: Batch, step: number, d: { shards: n
     for (let s = 0; s < d.shards; s++) t += sum[s * width + k]!; // shard order: the same sum on every world size
     return t;
   };
-  const stats = Object.fromEntries(
-    DEFENSE_STAT_KEYS.map((key, k) => [key, column(1 + k)]).filter(([, v]) => !Number.isNaN(v)),
-  ) as unknown as DefenseStats;
+  const stats = Object.fromEntries(DEFENSE_STAT_KEYS.map((key, k) => [key, column(1 + k)]).filter(([, v]) => !Number.isNaN(v))) as unknown as DefenseStats;
   defense.loadState(Object.fromEntries(stateKeys.map((key, k) => [key, column(1 + DEFENSE_STAT_KEYS.length + k)])));
   applyStep(o);
   return { loss: column(0), stats, agreed: { stop: sum[d.shards * width]! > 0, checkpoint: sum[d.shards * width + 1]! > 0 } };

@@ -82,7 +82,8 @@ export function parseOptions(argv: readonly string[], table: OptionTable): Parse
     const name = canonical.get(t.name);
     const spec = name === undefined ? undefined : table[name];
     if (name === undefined || spec === undefined || !t.rawName.startsWith('--')) throw new UsageError(`unknown option '${t.rawName}'`);
-    if (flags.has(name)) throw new UsageError(name === t.name ? `${t.rawName} is given twice` : `${t.rawName} is another name of --${name}, which is already given`);
+    if (flags.has(name))
+      throw new UsageError(name === t.name ? `${t.rawName} is given twice` : `${t.rawName} is another name of --${name}, which is already given`);
     if (spec.kind === 'boolean') {
       if (t.value !== undefined) throw new UsageError(`${t.rawName} takes no value`);
       flags.set(name, true);
@@ -114,7 +115,8 @@ function parseValue(flag: string, raw: string, spec: OptionSpec): string | numbe
   const v = parseNumber(raw);
   if (v === undefined) throw new UsageError(`${flag} needs a number (such as 0.5, 1e-3 or 8/255), got '${raw}'`);
   if (spec.kind === 'int' && !Number.isInteger(v)) throw new UsageError(`${flag} needs an integer, got '${raw}'`);
-  if (spec.min !== undefined && spec.max !== undefined && !(v >= spec.min && v <= spec.max)) throw new UsageError(`${flag} must be in [${spec.min}, ${spec.max}], got ${raw}`);
+  if (spec.min !== undefined && spec.max !== undefined && !(v >= spec.min && v <= spec.max))
+    throw new UsageError(`${flag} must be in [${spec.min}, ${spec.max}], got ${raw}`);
   if (spec.min !== undefined && v < spec.min) throw new UsageError(`${flag} must be >= ${spec.min}, got ${raw}`);
   if (spec.above !== undefined && !(v > spec.above)) throw new UsageError(`${flag} must be > ${spec.above}, got ${raw}`);
   if (spec.max !== undefined && v > spec.max) throw new UsageError(`${flag} must be <= ${spec.max}, got ${raw}`);
@@ -148,7 +150,10 @@ export function optionLines(table: OptionTable): string {
       const head = `  --${name}${value}`;
       // A choice list hidden behind a value name (--source S) is spelled out; aliases are named.
       const listed = spec.choices !== undefined && spec.value !== undefined && !spec.help.includes(`${spec.choices[0]}:`);
-      const extra = [listed ? `one of: ${spec.choices!.join(', ')}` : '', spec.aliases?.length ? `also accepted as ${spec.aliases.map((a) => `--${a}`).join(', ')}` : '']
+      const extra = [
+        listed ? `one of: ${spec.choices!.join(', ')}` : '',
+        spec.aliases?.length ? `also accepted as ${spec.aliases.map((a) => `--${a}`).join(', ')}` : '',
+      ]
         .filter((e) => e !== '')
         .join('; ');
       const [first = '', ...rest] = `${spec.help}${extra === '' ? '' : `\n${extra}`}`.split('\n');

@@ -22,11 +22,15 @@ function askToken(): Promise<void> {
   tokenPrompt ??= new Promise((resolve) => {
     const dialog = byId('token-dialog', HTMLDialogElement);
     const input = byId('token-input', HTMLInputElement);
-    dialog.addEventListener('close', () => {
-      sessionStorage.setItem(TOKEN_KEY, input.value.trim());
-      tokenPrompt = null;
-      resolve();
-    }, { once: true });
+    dialog.addEventListener(
+      'close',
+      () => {
+        sessionStorage.setItem(TOKEN_KEY, input.value.trim());
+        tokenPrompt = null;
+        resolve();
+      },
+      { once: true },
+    );
     dialog.showModal();
     input.focus();
   });

@@ -104,7 +104,15 @@ export async function runAttack(ev: SubmitEvent): Promise<void> {
   const label = button.querySelector('.label');
   if (label) label.textContent = 'Running…';
   try {
-    const body = { query: state.query, attack: a.kind, epsilon: eps / 255, alpha: alpha / 255, steps, k: TOP_K, ...(picked ? { candidates: [...state.candidates] } : {}) };
+    const body = {
+      query: state.query,
+      attack: a.kind,
+      epsilon: eps / 255,
+      alpha: alpha / 255,
+      steps,
+      k: TOP_K,
+      ...(picked ? { candidates: [...state.candidates] } : {}),
+    };
     renderAttack(await postJson<AttackAnswer>('/api/attack', body));
   } catch (e) {
     attackError(messageOf(e));
@@ -135,9 +143,8 @@ function renderAttack(r: AttackAnswer): void {
   renderHits(box('topk-after'), r.topkAfter, state.queryLabel, { other: r.topkBefore, side: 'after' });
   const block = box('candidates-block');
   block.hidden = r.candidates.length === 0;
-  box('candidates-heading').textContent = r.chooses === 'queries'
-    ? 'Queries: where the perturbed candidate ranks in each'
-    : 'Candidates: their rank in the query’s ranking';
+  box('candidates-heading').textContent =
+    r.chooses === 'queries' ? 'Queries: where the perturbed candidate ranks in each' : 'Candidates: their rank in the query’s ranking';
   box('candidates').replaceChildren(
     ...r.candidates.map((c) => {
       const tr = make('tr');
@@ -151,7 +158,15 @@ function renderAttack(r: AttackAnswer): void {
       thumb.append(img);
       const moved = c.rankBefore - c.rankAfter;
       const change = make('td', moved > 0 ? 'up' : moved < 0 ? 'down' : '', moved > 0 ? `↑ ${moved}` : moved < 0 ? `↓ ${-moved}` : '=');
-      tr.append(thumb, make('td', '', `#${c.id}`), make('td', '', String(c.label)), make('td', 'num', String(c.rankBefore)), make('td', 'arrow', '→'), make('td', 'num', String(c.rankAfter)), change);
+      tr.append(
+        thumb,
+        make('td', '', `#${c.id}`),
+        make('td', '', String(c.label)),
+        make('td', 'num', String(c.rankBefore)),
+        make('td', 'arrow', '→'),
+        make('td', 'num', String(c.rankAfter)),
+        change,
+      );
       return tr;
     }),
   );

@@ -24,7 +24,10 @@ export async function loadRuns(): Promise<void> {
         head.append(make('h2', '', run.name), make('span', 'chip', `R@1 ${r1 === undefined ? '–' : percent(r1)}`));
         const meta = make('p', 'muted', `${run.dataset} · ${run.model} · defense ${run.defense} · ${run.epochs} epoch(s)`);
         const plots = make('div', 'plots');
-        const shown: [boolean, string, string][] = [[run.hasTraining, 'training.svg', 'training'], [run.hasSwipe, 'swipe.svg', 'swipe']];
+        const shown: [boolean, string, string][] = [
+          [run.hasTraining, 'training.svg', 'training'],
+          [run.hasSwipe, 'swipe.svg', 'swipe'],
+        ];
         for (const [has, file, what] of shown) {
           if (!has) continue;
           const img = make('img', 'plot');
@@ -57,7 +60,8 @@ function trailSection(runName: string, t: RunTrail): HTMLElement {
   const fixed = (v: number | null | undefined): string => (v === null || v === undefined ? '–' : v.toFixed(1));
   for (const r of t.rows) {
     const tr = make('tr');
-    for (const v of [String(r.epoch), fixed(r['R@1']), fixed(r.mAP), fixed(r.ERS), fixed(r.ARS), ...t.columns.map((c) => fixed(r.attacks[c]))]) tr.append(make('td', 'num', v));
+    for (const v of [String(r.epoch), fixed(r['R@1']), fixed(r.mAP), fixed(r.ERS), fixed(r.ARS), ...t.columns.map((c) => fixed(r.attacks[c]))])
+      tr.append(make('td', 'num', v));
     tbody.append(tr);
   }
   table.append(thead, tbody);

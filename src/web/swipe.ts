@@ -67,7 +67,7 @@ async function followJob(jobId: string): Promise<void> {
     const { value, done } = await reader.read();
     if (done) break;
     buffer = (buffer + decoder.decode(value, { stream: true })).replace(/\r\n/g, '\n');
-    let cut;
+    let cut: number;
     while ((cut = buffer.indexOf('\n\n')) >= 0) {
       const block = buffer.slice(0, cut);
       buffer = buffer.slice(cut + 2);

@@ -16,8 +16,16 @@ export class PixelModel extends Module implements EmbeddingModel {
 }
 
 /** Two SPC-2 pairs of 1×1×2 images: x0 = (.5, .5), x0' = (.6, .5) of class 0; x1 = (.5, .7), x1' = (.5, .9) of class 1. */
-export const PIXELS = [[0.5, 0.5], [0.6, 0.5], [0.5, 0.7], [0.5, 0.9]];
-export const pixelBatch = (): { images: Tensor; labels: Tensor } => ({ images: tensor(PIXELS.flat(), [4, 1, 1, 2]), labels: tensor([0, 0, 1, 1], [4], 'int64') });
+export const PIXELS = [
+  [0.5, 0.5],
+  [0.6, 0.5],
+  [0.5, 0.7],
+  [0.5, 0.9],
+];
+export const pixelBatch = (): { images: Tensor; labels: Tensor } => ({
+  images: tensor(PIXELS.flat(), [4, 1, 1, 2]),
+  labels: tensor([0, 0, 1, 1], [4], 'int64'),
+});
 
 /** Hand triplet loss with the loss's eps distance: mean_i max(0, d(a_i, p_i) − d(a_i, n_i) + γ). */
 export const handTripletLoss = (a: number[][], p: number[][], n: number[][], margin: number): number =>

@@ -10,7 +10,13 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 /** bin/rankshield.js of this checkout (tests run from dist/test/helpers). */
 export const CLI = path.join(here, '..', '..', '..', 'bin', 'rankshield.js');
 
-export interface Exit { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; seconds: number }
+export interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  seconds: number;
+}
 
 export interface Child {
   pid: number;
@@ -32,10 +38,12 @@ export function start(cmd: string, args: readonly string[], env: NodeJS.ProcessE
   child.stdout.on('data', (d: Buffer) => (stdout += d));
   child.stderr.on('data', (d: Buffer) => (stderr += d));
   // 'close', not 'exit': the output is complete then.
-  const exit = new Promise<Exit>((resolve) => child.on('close', (code, signal) => {
-    running = false;
-    resolve({ code, signal, stdout, stderr, seconds: (Date.now() - t0) / 1000 });
-  }));
+  const exit = new Promise<Exit>((resolve) =>
+    child.on('close', (code, signal) => {
+      running = false;
+      resolve({ code, signal, stdout, stderr, seconds: (Date.now() - t0) / 1000 });
+    }),
+  );
   return {
     pid: child.pid!,
     exit,

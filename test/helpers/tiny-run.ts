@@ -20,7 +20,10 @@ import { writeFileAtomicSync } from '../../src/io/atomic.js';
 import { firstImages } from '../../src/serve/source.js';
 
 /** Trains and saves the tiny run; returns its directory and the benign metrics it stores (fractions). */
-export async function trainTinyRun(parent: string, o: { name?: string; gallery?: number; steps?: number; seed?: number } = {}): Promise<{ dir: string; metrics: Record<string, number> }> {
+export async function trainTinyRun(
+  parent: string,
+  o: { name?: string; gallery?: number; steps?: number; seed?: number } = {},
+): Promise<{ dir: string; metrics: Record<string, number> }> {
   const dir = path.join(parent, o.name ?? 'tiny-fashion');
   mkdirSync(parent, { recursive: true });
   const config = { ...defaultConfig('fashion'), batchPairs: 32, maxBatches: o.steps ?? 12, epochs: 1, seed: o.seed ?? 0 };
@@ -32,7 +35,12 @@ export async function trainTinyRun(parent: string, o: { name?: string; gallery?:
     const steps: StepRecord[] = [];
     let lossSum = 0;
     await trainEpoch({
-      model, opt, defense: buildDefense(config), train: data.train, config, epoch: 0,
+      model,
+      opt,
+      defense: buildDefense(config),
+      train: data.train,
+      config,
+      epoch: 0,
       afterStep: async (p) => {
         steps.push({ step: p.steps - 1, epoch: 0, loss: p.lossSum - lossSum });
         lossSum = p.lossSum;
@@ -40,8 +48,22 @@ export async function trainTinyRun(parent: string, o: { name?: string; gallery?:
     });
     const benign = await evaluateBenign(model, firstImages(data.test, o.gallery ?? 400), metricByName(config.metric));
     const metrics = Object.fromEntries(BENIGN_COLUMNS.map((k) => [k, benign[k]]));
-    saveCheckpoint(dir, model, opt, { config, epoch: 0, position: { epoch: 1, step: 0 }, pendingEval: false, metrics, defenseState: {}, rngState: null, epochProgress: null, logBytes: 0 });
-    const svg = trainingCurvesSvg({ title: `tiny run: c2f2 on fashion, ${steps.length} steps`, steps, evaluated: [{ epoch: 0, 'R@1': benign['R@1'], mAP: benign.mAP }] });
+    saveCheckpoint(dir, model, opt, {
+      config,
+      epoch: 0,
+      position: { epoch: 1, step: 0 },
+      pendingEval: false,
+      metrics,
+      defenseState: {},
+      rngState: null,
+      epochProgress: null,
+      logBytes: 0,
+    });
+    const svg = trainingCurvesSvg({
+      title: `tiny run: c2f2 on fashion, ${steps.length} steps`,
+      steps,
+      evaluated: [{ epoch: 0, 'R@1': benign['R@1'], mAP: benign.mAP }],
+    });
     writeFileAtomicSync(path.join(dir, 'training.svg'), svg);
     return { dir, metrics };
   } finally {

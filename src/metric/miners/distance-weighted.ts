@@ -34,7 +34,14 @@ export function distanceWeightedProbabilities(batch: MiningBatch): Tensor {
       const logq = d
         .log()
         .mul(2 - D)
-        .sub(d.pow(2).mul(0.25).rsub(1).log().mul((D - 3) / 2))
+        .sub(
+          d
+            .pow(2)
+            .mul(0.25)
+            .rsub(1)
+            .log()
+            .mul((D - 3) / 2),
+        )
         .maskedFill(positive, 0);
       // amax propagates NaN, like the reference's tensor.max()
       const w = logq.sub(logq.amax(1, true)).exp().maskedFill(positive, 0).nanToNum(0);

@@ -28,5 +28,4 @@ export function hardestNegatives(batch: MiningBatch): Tensor {
 }
 
 /** The closest negative of each anchor, positive = the pair partner. */
-export const hardestMiner: Miner = (embeddings, labels, opts) =>
-  mineWith(embeddings, labels, opts.metric, (batch) => ({ negatives: hardestNegatives(batch) }));
+export const hardestMiner: Miner = (embeddings, labels, opts) => mineWith(embeddings, labels, opts.metric, (batch) => ({ negatives: hardestNegatives(batch) }));

@@ -30,10 +30,12 @@ const ROWS: readonly [dataset: 'cub' | 'cars' | 'sop', defense: Defense, values:
 const LABEL: Record<Defense, string> = { na: 'N/A', act: 'ACT', hm: 'HM', catride: 'CA-TRIDE' };
 
 const READINGS: Partial<Record<string, string>> = {
-  'cub-na': 'R@1 is printed 58.9 here but 53.9 in the CVPR\'22 and RobRank tables (the same model: its other benign numbers agree); 58.9 is recorded as printed, and the normalised GTM shows it was used for ARS. The attack cells are garbled (9 values for 10 columns) and not recorded; the printed ARS 3.5 cannot be reconciled with either R@1. The run is the CVPR\'22 N/A run.',
-  'cars-na': 'The benign numbers differ from the CVPR\'22 N/A row (62.5 / 74.0 / 23.8 / 57.0) while ERS agrees; the printed QA+ / QA− cells (0.0 / 3.6) are inconsistent with the printed ARS 2.8. Recorded as printed; the run is the CVPR\'22 N/A run.',
-  'sop-na': 'The run is the CVPR\'22 N/A run (identical numbers).',
-  'cars-hm': 'ERS is printed 46.1 here and 46.0 in the CVPR\'22 table (recomputed 46.07).',
+  'cub-na':
+    "R@1 is printed 58.9 here but 53.9 in the CVPR'22 and RobRank tables (the same model: its other benign numbers agree); 58.9 is recorded as printed, and the normalised GTM shows it was used for ARS. The attack cells are garbled (9 values for 10 columns) and not recorded; the printed ARS 3.5 cannot be reconciled with either R@1. The run is the CVPR'22 N/A run.",
+  'cars-na':
+    "The benign numbers differ from the CVPR'22 N/A row (62.5 / 74.0 / 23.8 / 57.0) while ERS agrees; the printed QA+ / QA− cells (0.0 / 3.6) are inconsistent with the printed ARS 2.8. Recorded as printed; the run is the CVPR'22 N/A run.",
+  'sop-na': "The run is the CVPR'22 N/A run (identical numbers).",
+  'cars-hm': "ERS is printed 46.1 here and 46.0 in the CVPR'22 table (recomputed 46.07).",
 };
 
 function run(dataset: string, defense: Defense): PublishedRow['run'] {
@@ -58,15 +60,19 @@ export const CATRIDE_MAIN: PublishedTable = {
     authors: 'Qiwei Tian, Chenhao Lin, Zhengyu Zhao, Qian Li, Chao Shen',
     venue: 'ICML 2024',
     link: 'https://github.com/michaeltian108/CA-TRIDE',
-    table: 'the main comparison table (as printed in the authors\' presentation)',
+    table: "the main comparison table (as printed in the authors' presentation)",
   },
   columns: [
     ...BENIGN.map((key) => ({ key, role: 'compared' as const })),
-    ...NORMALISED.map((c) => ({ key: normKey(c), role: 'published-only' as const, note: 'printed ARS-normalised (CA+ ×2, CA−/QA− → 100(100−x)/99, ES:R/LTM/GTM → 100·x/R@1); the raw swipe columns differ in unit, so they are shown, not compared (ARS compares them together)' })),
+    ...NORMALISED.map((c) => ({
+      key: normKey(c),
+      role: 'published-only' as const,
+      note: 'printed ARS-normalised (CA+ ×2, CA−/QA− → 100(100−x)/99, ES:R/LTM/GTM → 100·x/R@1); the raw swipe columns differ in unit, so they are shown, not compared (ARS compares them together)',
+    })),
     ...SCORES.map((key) => ({ key, role: 'compared' as const })),
   ],
   notes: [
-    'ACT is ACT[R] η = 32 and HM is HM[S,g_LGA]&ICS η = 32: the same runs (and numbers) as the CVPR\'22 table\'s rows, so a reproduction reuses them.',
+    "ACT is ACT[R] η = 32 and HM is HM[S,g_LGA]&ICS η = 32: the same runs (and numbers) as the CVPR'22 table's rows, so a reproduction reuses them.",
     'CA-TRIDE trains 16 PGD steps on one process of 56 pairs; λ per dataset as published (CUB 10, Cars 9.5, SOP 2).',
     'Attacks: rob224 profile (PGD, ε = 8/255, α = 3/255, 32 steps) over the whole test split.',
   ],

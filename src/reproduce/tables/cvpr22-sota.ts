@@ -49,11 +49,14 @@ export function rres18Run(dataset: string, model: string, loss: string, eta: num
 }
 
 const READINGS: Partial<Record<string, string>> = {
-  'cars-act-32': 'R@2 is printed 56.5 in the RobRank README and 54.6 in this table; the paper\'s 54.6 is recorded.',
-  'sop-hm-ics-8': 'The ICS weight on SOP is 0.05 in the paper (0.5 elsewhere); the released scripts do not show which produced the row, so the paper\'s 0.05 is read.',
-  'sop-hm-ics-32': 'The ICS weight on SOP is 0.05 in the paper (0.5 elsewhere); the released scripts do not show which produced the row, so the paper\'s 0.05 is read.',
+  'cars-act-32': "R@2 is printed 56.5 in the RobRank README and 54.6 in this table; the paper's 54.6 is recorded.",
+  'sop-hm-ics-8':
+    "The ICS weight on SOP is 0.05 in the paper (0.5 elsewhere); the released scripts do not show which produced the row, so the paper's 0.05 is read.",
+  'sop-hm-ics-32':
+    "The ICS weight on SOP is 0.05 in the paper (0.5 elsewhere); the released scripts do not show which produced the row, so the paper's 0.05 is read.",
 };
-const LR_READING = 'The paper\'s text gives learning rate 1e-3; the released code that produced the numbers runs 1e-5 with two 56-pair processes, which is what the row runs.';
+const LR_READING =
+  "The paper's text gives learning rate 1e-3; the released code that produced the numbers runs 1e-5 with two 56-pair processes, which is what the row runs.";
 
 export const CVPR22_SOTA: PublishedTable = {
   name: 'cvpr22',
@@ -63,15 +66,16 @@ export const CVPR22_SOTA: PublishedTable = {
     authors: 'Mo Zhou, Vishal M. Patel',
     venue: 'CVPR 2022',
     link: 'https://arxiv.org/abs/2203.01439',
-    table: 'the comparison with the state of the art (tab-sota in the paper\'s sources)',
+    table: "the comparison with the state of the art (tab-sota in the paper's sources)",
   },
   columns: COLUMNS.map((key) => ({ key, role: 'compared' as const })),
   notes: [
     'Backbone ResNet-18 from ImageNet weights, 512-d head, triplet loss, metric N, random triplets unless the defense samples its own.',
     'Training ε = 8/255, α = 1/255; attacks: rob224 profile (PGD, ε = 8/255, α = 3/255, 32 steps) over the whole test split.',
-    'Numbers are from the last epoch. ' + LR_READING,
+    `Numbers are from the last epoch. ${LR_READING}`,
   ],
-  seedPolicy: 'The published runs set no seed (not bit-reproducible; the authors compare with a tolerance of a few R@1 points); a reproduction trains one run per row with seed 0 and attacks with seed 0.',
+  seedPolicy:
+    'The published runs set no seed (not bit-reproducible; the authors compare with a tolerance of a few R@1 points); a reproduction trains one run per row with seed 0 and attacks with seed 0.',
   rows: ROWS.map(([dataset, defense, eta, values]): PublishedRow => {
     const id = `${dataset}-${defense}${eta === null ? '' : `-${eta}`}`;
     const reading = READINGS[id];

@@ -38,9 +38,18 @@ export const ROBRANK_FASHION: PublishedTable = {
   },
   columns: COLUMNS.map((key) =>
     key === 'r@M'
-      ? { key, role: 'published-only' as const, note: 'r@M (mean 0-based rank of the first relevant item): the copy these numbers come from prints benign fractions ×100 and does not say whether this rank was scaled too, so it is shown but not compared' }
+      ? {
+          key,
+          role: 'published-only' as const,
+          note: 'r@M (mean 0-based rank of the first relevant item): the copy these numbers come from prints benign fractions ×100 and does not say whether this rank was scaled too, so it is shown but not compared',
+        }
       : key === 'ERS'
-        ? { key, role: 'compared' as const, derived: true, note: 'the document publishes no ERS; this one is derived from its printed columns with the ERS formula (negative for E because ES:D is unbounded)' }
+        ? {
+            key,
+            role: 'compared' as const,
+            derived: true,
+            note: 'the document publishes no ERS; this one is derived from its printed columns with the ERS formula (negative for E because ES:D is unbounded)',
+          }
         : { key, role: 'compared' as const },
   ),
   notes: [
@@ -49,11 +58,13 @@ export const ROBRANK_FASHION: PublishedTable = {
     'Whether the published runs used one or two processes is not recorded; a reproduction runs one.',
   ],
   seedPolicy: 'The published runs set no seed (not bit-reproducible); a reproduction trains one run per row with seed 0 and attacks with seed 0.',
-  rows: ROWS.map(([id, label, model, metric, values]): PublishedRow => ({
-    id,
-    label,
-    run: run(model, metric, model !== 'rc2f2'),
-    published: Object.fromEntries(COLUMNS.map((c, i) => [c, values[i]!])),
-    ...(model !== 'rc2f2' ? { reading: ETA_READING } : {}),
-  })),
+  rows: ROWS.map(
+    ([id, label, model, metric, values]): PublishedRow => ({
+      id,
+      label,
+      run: run(model, metric, model !== 'rc2f2'),
+      published: Object.fromEntries(COLUMNS.map((c, i) => [c, values[i]!])),
+      ...(model !== 'rc2f2' ? { reading: ETA_READING } : {}),
+    }),
+  ),
 };
