@@ -12,7 +12,7 @@ const dir = process.argv[2] ?? 'results/certify';
 const MODELS = [
   ['na', 'N/A (regular training)'],
   ['gauss', 'Gaussian noise training, σ = 0.25'],
-  ['act', 'ACT (adversarial, L∞ ε = 0.0627 ≈ 16/255, η = 1)'],
+  ['act', 'ACT (adversarial, L∞ ε ≈ 16/255, η = 1)'],
 ];
 
 /** 95 % Wilson score interval of a proportion (%), k of n. */
@@ -24,8 +24,11 @@ function wilson(pct, n) {
   return [Math.max(0, 100 * (centre - half)), Math.min(100, 100 * (centre + half))];
 }
 const f1 = (v) => v.toFixed(1);
+// Every interval the table shows is also written to summary.json, so each printed number is in a result file.
+const intervals = [];
 const withInterval = (pct, n) => {
   const [lo, hi] = wilson(pct, n);
+  intervals.push({ value: pct, queries: n, lo, hi });
   return `${f1(pct)} [${f1(lo)}, ${f1(hi)}]`;
 };
 
@@ -68,6 +71,7 @@ if (existsSync(timing)) {
 }
 const text = `${lines.join('\n')}\n`;
 writeFileSync(path.join(dir, 'summary.md'), text);
+writeFileSync(path.join(dir, 'summary.json'), `${JSON.stringify({ interval: '95 % Wilson score interval over queries', intervals }, null, 2)}\n`);
 process.stdout.write(text);
 if (problems.length > 0) {
   process.stderr.write(`${problems.join('\n')}\n`);

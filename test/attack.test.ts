@@ -727,7 +727,7 @@ test('swipe: all ten numbers, ERS/ARS, deterministic, reproduced column by colum
   const md = swipeMarkdown(r1);
   assert.match(md, /\*\*ERS\*\* \d+\.\d/);
   assert.match(md, /\| CA- \| \d+\.\d \| \[\d+\.\d, \d+\.\d\] \| % \| lower is more robust \|/, 'units, directions and intervals per column');
-  assert.match(md, /\| TMA \| -?\d\.\d{3} \| cosine \| lower is more robust \|/);
+  assert.match(md, /\| TMA \| -?\d\.\d{3} \| \[-?\d\.\d{3}, -?\d\.\d{3}\] \| cosine \| lower is more robust \|/);
   const svg = swipeSvg(r1);
   assert.match(svg, /^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
   assert.equal((svg.match(/<\/rect>/g) ?? []).length, 10, 'one bar per ERS column');

@@ -179,3 +179,58 @@ test('README.md is at most 200 lines, for users (the rest lives in docs/)', () =
   if (lines.at(-1) === '') lines.pop();
   assert.ok(lines.length <= 200, `README.md has ${lines.length} lines`);
 });
+
+/** Every number a result file holds (recursively), for the check below. */
+function resultNumbers(dir: string, into: number[] = []): number[] {
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const full = path.join(dir, e.name);
+    if (e.isDirectory()) resultNumbers(full, into);
+    else if (e.name.endsWith('.json')) {
+      const walk = (v: unknown): void => {
+        if (typeof v === 'number') into.push(v);
+        else if (Array.isArray(v)) v.forEach(walk);
+        else if (v !== null && typeof v === 'object') Object.values(v).forEach(walk);
+      };
+      walk(JSON.parse(readFileSync(full, 'utf8')));
+    }
+  }
+  return into;
+}
+
+/** The decimals written in the table rows of a Markdown text (`| … 83.6 … |`). */
+function tableDecimals(markdown: string): string[] {
+  return markdown
+    .split('\n')
+    .filter((l) => l.startsWith('|') && !/^\|\s*-/.test(l))
+    .flatMap((l) => [...l.matchAll(/[−-]?\d+\.\d+/g)].map((m) => m[0].replace('−', '-')));
+}
+
+test('docs/results.md and the README results table are what scripts/results-doc.js makes of the committed result files', () => {
+  const r = spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'results-doc.js'), '--check'], { cwd: ROOT, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+});
+
+test('every number in the README results table and docs/results.md is in a committed result file', () => {
+  const known = [...resultNumbers(path.join(ROOT, 'results')), ...resultNumbers(path.join(ROOT, 'experiments', 'results'))];
+  // A shown number matches a stored one rounded to the shown digits; a difference may be stored or derived
+  // from two stored numbers, so it is checked against differences too (published − measured pairs).
+  const shownAs = (x: number, digits: number): string => x.toFixed(digits);
+  const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+  const results = readme.slice(readme.indexOf('<!-- RESULTS:START'), readme.indexOf('<!-- RESULTS:END'));
+  const texts = [results, readFileSync(path.join(ROOT, 'docs', 'results.md'), 'utf8')];
+  const missing = new Set<string>();
+  for (const text of texts) {
+    for (const shown of tableDecimals(text)) {
+      const digits = shown.split('.')[1]!.length;
+      const value = Number(shown);
+      const match = known.some((k) => shownAs(k, digits) === shownAs(value, digits) || shownAs(100 * k, digits) === shownAs(value, digits) || shownAs(-k, digits) === shownAs(value, digits));
+      if (!match) missing.add(shown);
+    }
+  }
+  assert.deepEqual([...missing], [], `numbers in the results tables that no committed result file holds: ${[...missing].join(', ')}`);
+  // The check itself: a number typed by hand is caught.
+  assert.equal(
+    tableDecimals('| x | 12345.678 |').some((s) => known.some((k) => shownAs(k, 3) === s)),
+    false,
+  );
+});

@@ -1,6 +1,7 @@
 // Layer: cli. `rankshield certify CKPT --sigma σ --samples n --alpha α`: certified retrieval robustness
 // of the Gaussian-smoothed model (docs/certification.md), optionally beside the empirical R@1 under an
 // L2 attack on the same smoothed model.
+import { provenance } from '../run/provenance.js';
 import path from 'node:path';
 import { CERTIFY_DEFAULTS, runCertify } from '../eval/certify.js';
 import { certifyMarkdown, certifySvg } from '../eval/certify-report.js';
@@ -145,7 +146,7 @@ docs/certification.md. Progress with ETA goes to stderr; the last line of output
       if (!flagBool(p, 'json')) console.log(markdown);
       console.log(JSON.stringify(result));
       if (out !== undefined) {
-        writeFileAtomicSync(path.join(out, 'certify.json'), `${JSON.stringify(result, null, 2)}\n`);
+        writeFileAtomicSync(path.join(out, 'certify.json'), `${JSON.stringify({ ...result, provenance: provenance(['certify', ...argv]) }, null, 2)}\n`);
         writeFileAtomicSync(path.join(out, 'certify.md'), markdown);
         writeFileAtomicSync(path.join(out, 'certify.svg'), certifySvg(result, result.empirical));
       }

@@ -1,6 +1,7 @@
 // Layer: cli. `rankshield compare A B …`: paired differences of two or more models on the
 // same queries (docs/attacks-and-metrics.md §9). Each input is a checkpoint (swiped here,
 // every one with the same profile, queries and seed) or a stored swipe JSON.
+import { provenance } from '../run/provenance.js';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { ensureWritableDir, writeFileAtomicSync } from '../io/atomic.js';
@@ -137,7 +138,7 @@ examples:
         writeFileAtomicSync(path.join(out, `swipe-${i + 1}.json`), `${JSON.stringify(results.get(i), null, 2)}\n`);
         if (!json) process.stderr.write(`rankshield compare: the swipe of ${x} is in ${path.join(out, `swipe-${i + 1}.json`)}\n`);
       }
-      writeFileAtomicSync(path.join(out, 'compare.json'), `${JSON.stringify(result, null, 2)}\n`);
+      writeFileAtomicSync(path.join(out, 'compare.json'), `${JSON.stringify({ ...result, provenance: provenance(['compare', ...argv]) }, null, 2)}\n`);
       writeFileAtomicSync(path.join(out, 'compare.md'), markdown);
       writeFileAtomicSync(path.join(out, 'compare.svg'), compareSvg(result));
       if (!json) process.stderr.write(`rankshield compare: wrote compare.json, compare.md, compare.svg in ${out}\n`);

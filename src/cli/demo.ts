@@ -9,8 +9,8 @@ export const demoCommand: Command = {
   summary: 'train + evaluate c2f2 on Fashion-MNIST (the default job)',
   usage: `usage: rankshield demo [train options]
 
-Runs \`rankshield train fashion:rc2f2:ptripletN --out runs/demo\` (8 code epochs; 21 min
-of training and evaluation on 2 CPU cores, docs/results.md#the-demo) and prints ${BENIGN_COLUMNS.join(' / ')} on the 10,000-image test split.
+Runs \`rankshield train fashion:rc2f2:ptripletN --out runs/demo\` (8 code epochs; about 21 min
+of training and evaluation on 2 CPU cores) and prints ${BENIGN_COLUMNS.join(' / ')} on the 10,000-image test split.
 Any \`rankshield train\` option may be added, e.g. --epochs 1 for a quick look. Run again, it
 continues runs/demo from its newest checkpoint (--overwrite starts over).`,
   async run(argv) {

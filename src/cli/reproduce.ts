@@ -1,9 +1,8 @@
 // Layer: cli. `rankshield reproduce TABLE [ROWS]`: a published table's rows as
 // runs (planned, trained, swiped; runs already done with the same config are
 // reused), then published vs measured as Markdown, JSON and a page.
-import { execFileSync } from 'node:child_process';
+import { provenance } from '../run/provenance.js';
 import { existsSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { ensureWritableDir, writeFileAtomicSync } from '../io/atomic.js';
 import { comparisonHtml, comparisonMarkdown, compareRow, type Comparison, type ComparedRow, type MeasuredResult } from '../reproduce/compare.js';
@@ -13,7 +12,7 @@ import { MissingInput, parseScale, rowConfig, SCALE_BUDGETS, SCALES, type Scale 
 import { selectRows, TABLES, tableByName, type PublishedRow, type PublishedTable } from '../reproduce/tables/index.js';
 import { canonicalJson, datasetOf, type ExperimentConfig } from '../run/config.js';
 import { train, TrainingInterrupted } from '../train/trainer.js';
-import { engineInfo, getNumThreads, type Device } from '../tensor/index.js';
+import { getNumThreads, type Device } from '../tensor/index.js';
 import { UsageError, type Command } from './command.js';
 import { launchRanks } from './launch.js';
 import { swipeCommand } from './swipe.js';
@@ -405,14 +404,6 @@ async function runRow(
   await swipeRun(r.paths, r.swipe, { device: o.device, progress: o.progress, ...(o.root !== undefined ? { root: o.root } : {}) });
 }
 
-function gitCommit(): string {
-  try {
-    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-  } catch {
-    return 'unknown';
-  }
-}
-
 function buildComparison(table: PublishedTable, scale: Scale, rows: PlannedRow[], argv: readonly string[], device: Device): Comparison {
   const compared: ComparedRow[] = rows.map((r) => {
     const m: MeasuredResult | null = readMeasured(r.paths);
@@ -427,7 +418,6 @@ function buildComparison(table: PublishedTable, scale: Scale, rows: PlannedRow[]
       cells: compareRow(table, r.row, m),
     };
   });
-  const e = engineInfo();
   return {
     table: table.name,
     summary: table.summary,
@@ -438,16 +428,6 @@ function buildComparison(table: PublishedTable, scale: Scale, rows: PlannedRow[]
     seedPolicy: table.seedPolicy,
     columns: table.columns,
     rows: compared,
-    provenance: {
-      command: `rankshield reproduce ${argv.join(' ')}`,
-      commit: gitCommit(),
-      cpu: `${os.cpus()[0]?.model ?? 'unknown CPU'} (${os.cpus().length} cores)`,
-      threads: getNumThreads(),
-      libtorch: e.libtorch.version,
-      device,
-      scale,
-      seeds: 'training seed 0, attack seed 0',
-      date: new Date().toISOString().slice(0, 10),
-    },
+    provenance: { ...provenance(['reproduce', ...argv]), device, scale, seeds: 'training seed 0, attack seed 0' },
   };
 }

@@ -1,5 +1,6 @@
 // Layer: cli. `rankshield swipe CKPT --profile rob28`: every attack of a
 // profile over the checkpoint's test split, ERS and ARS (docs/attacks-and-metrics.md §3, §5, §6).
+import { provenance, type Provenance } from '../run/provenance.js';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { ensureWritableDir, writeFileAtomicSync } from '../io/atomic.js';
@@ -236,7 +237,8 @@ Units, directions and the ERS/ARS formulas: docs/attacks-and-metrics.md.`,
       if (!json) console.log(swipeMarkdown(result));
       console.log(JSON.stringify(result));
       if (out === undefined) return 0;
-      writeReports(out, result);
+      const cited: SwipeResult & { provenance: Provenance } = { ...result, provenance: provenance(['swipe', ...argv]) };
+      writeReports(out, cited);
       // The page comes last: a failure there costs the page only.
       try {
         const page = await writeSwipePage(out, result, {
