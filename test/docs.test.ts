@@ -223,7 +223,12 @@ test('every number in the README results table and docs/results.md is in a commi
     for (const shown of tableDecimals(text)) {
       const digits = shown.split('.')[1]!.length;
       const value = Number(shown);
-      const match = known.some((k) => shownAs(k, digits) === shownAs(value, digits) || shownAs(100 * k, digits) === shownAs(value, digits) || shownAs(-k, digits) === shownAs(value, digits));
+      const match = known.some(
+        (k) =>
+          shownAs(k, digits) === shownAs(value, digits) ||
+          shownAs(100 * k, digits) === shownAs(value, digits) ||
+          shownAs(-k, digits) === shownAs(value, digits),
+      );
       if (!match) missing.add(shown);
     }
   }
