@@ -21,7 +21,8 @@ function provenanceLine(p) {
   const parts = [`\`${p.command}\``, `commit ${p.commit}`, p.cpu, `${p.threads ?? p.threads_per_process} thread(s)`, `libtorch ${p.libtorch}`];
   for (const k of ['queries', 'seeds', 'scale']) if (p[k] !== undefined) parts.push(`${k} ${p[k]}`);
   // A timing measured beside other work says so: the load average before and after is part of its provenance.
-  if (p.load_average_before !== undefined) parts.push(`load average ${p.load_average_before} before, ${p.load_average_after} after (timings on a loaded machine)`);
+  if (p.load_average_before !== undefined)
+    parts.push(`load average ${p.load_average_before} before, ${p.load_average_after} after (timings on a loaded machine)`);
   return `*Provenance:* ${parts.join(', ')}.`;
 }
 
