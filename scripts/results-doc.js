@@ -20,9 +20,9 @@ const interval = (i, digits = 1) => (i === null || i === undefined ? '' : ` [${i
 function provenanceLine(p) {
   const parts = [`\`${p.command}\``, `commit ${p.commit}`, p.cpu, `${p.threads ?? p.threads_per_process} thread(s)`, `libtorch ${p.libtorch}`];
   for (const k of ['queries', 'seeds', 'scale']) if (p[k] !== undefined) parts.push(`${k} ${p[k]}`);
-  // A timing measured beside other work says so: the load average before and after is part of its provenance.
-  if (p.load_average_before !== undefined)
-    parts.push(`load average ${p.load_average_before} before, ${p.load_average_after} after (timings on a loaded machine)`);
+  // A timing taken while other work held the cores says so (its file records how busy they were).
+  const busy = (l) => l !== undefined && Number(String(l).split(' ')[0]) > (p.cores ?? 1);
+  if (busy(p.load_average_before) || busy(p.load_average_after)) parts.push('cores shared with other work while timed: not an idle-machine speed');
   return `*Provenance:* ${parts.join(', ')}.`;
 }
 
