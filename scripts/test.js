@@ -26,6 +26,7 @@ export const SLOW = {
   // 11.5 min on the shared 2-core machine (9.5 min of CPU), without them it fits in 5 minutes.
   catalogue: "every command's flags through the CLI, configs rerun, the photo datasets trained end to end (ResNet-18)",
   serve: 'a real server and its worker processes over loopback HTTP',
+  'attack-seeds': 'two swipes of every attack in child processes, one with the catalogue reversed (byte-identical JSON)',
   'certify-attack': 'APGD-L2 with restarts and EOT against every certified query of a Gaussian-trained c2f2 (the certificate never broken)',
   compare: 'three models trained and swiped through the CLI on a Fashion-MNIST slice, compared and refused',
   'reproduce-smoke': '`reproduce fashion` (N/A and ACT rows) at smoke scale end to end, then again reusing the runs',
