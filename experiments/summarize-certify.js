@@ -66,7 +66,7 @@ if (existsSync(timing)) {
   const t = JSON.parse(readFileSync(timing, 'utf8'));
   lines.push(
     '',
-    `Cost of \`certify\` at ${t.queries} queries, n = ${t.samples}: ${t.cost.forwardPasses.toLocaleString('en-US')} forward passes in ${t.cost.seconds.toFixed(0)} s (${(t.cost.seconds / t.queries).toFixed(2)} s per query).`,
+    `Cost of \`certify\` at ${t.queries} queries, n = ${t.samples} (Gaussian-trained model, ${t.provenance?.threads ?? 1} libtorch thread): ${t.cost.forwardPasses.toLocaleString('en-US')} forward passes, ${t.cost.cpuSeconds.toFixed(0)} s of CPU time (${((1000 * t.cost.cpuSeconds) / t.cost.forwardPasses).toFixed(2)} ms per pass); its wall time, ${t.cost.seconds.toFixed(0)} s, depends on what else runs on the cores.`,
   );
 }
 const text = `${lines.join('\n')}\n`;
