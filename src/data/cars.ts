@@ -9,6 +9,7 @@
 import path from 'node:path';
 import type { DatasetSplits } from './dataset.js';
 import { compareStrings, FileImageDataset, parseIntField, pathExists, readLines, resolveRoot } from './file-dataset.js';
+import { defineDataset, fileBacked } from './entry.js';
 import { readMatFile, type MatValue } from './matlab.js';
 
 /** Directory name of Cars-196 under the default roots. */
@@ -91,3 +92,13 @@ export async function loadCars(opts: { root?: string } = {}): Promise<DatasetSpl
   };
   return { train: make('train'), test: make('test') };
 }
+
+export const carsEntry = defineDataset({
+  name: 'cars',
+  aliases: ['cars196', 'cars-196'],
+  summary: 'Cars-196, 224×224 (from --root)',
+  imageSide: 224,
+  channels: 3,
+  paper: { catrideLambda: 9.5, spqaXiRate: 7e4 },
+  open: async (o) => fileBacked('cars', await loadCars(o)),
+});

@@ -4,6 +4,7 @@
 import path from 'node:path';
 import type { DatasetSplits } from './dataset.js';
 import { FileImageDataset, parseIntField, pathExists, readLines, resolveRoot } from './file-dataset.js';
+import { defineDataset, fileBacked } from './entry.js';
 
 /** Directory name of CUB-200-2011 under the default roots. */
 export const CUB_DIR = 'CUB_200_2011';
@@ -58,3 +59,13 @@ export async function loadCub(opts: { root?: string } = {}): Promise<DatasetSpli
     new FileImageDataset({ name: 'cub', split, root, relativePaths: parts[split].paths, labels: Int32Array.from(parts[split].labels) });
   return { train: make('train'), test: make('test') };
 }
+
+export const cubEntry = defineDataset({
+  name: 'cub',
+  aliases: ['cub200', 'cub-200-2011'],
+  summary: 'CUB-200-2011 birds, 224×224 (from --root)',
+  imageSide: 224,
+  channels: 3,
+  paper: { catrideLambda: 10, spqaXiRate: 4e4 },
+  open: async (o) => fileBacked('cub', await loadCub(o)),
+});

@@ -8,6 +8,7 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { DatasetSplits } from './dataset.js';
 import { compareStrings, FileImageDataset, pathExists } from './file-dataset.js';
+import { defineDataset, fileBacked } from './entry.js';
 
 /** File extensions decoded by the pipeline (libvips loaders bundled with sharp). */
 export const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.tif', '.tiff', '.gif', '.avif']);
@@ -88,3 +89,18 @@ export async function loadImageFolder(folder: string): Promise<DatasetSplits<Fil
   };
   return { train: await make('train'), test: await make('test') };
 }
+
+export const folderEntry = defineDataset({
+  name: 'folder',
+  aliases: [],
+  summary: 'folder:PATH, one sub-folder per class (or PATH/train and PATH/test), 224×224',
+  imageSide: 224,
+  channels: 3,
+  takesPath: true,
+  paper: {},
+  open: async (o, p) => {
+    if (o.root !== undefined) throw new Error('folder:PATH takes its root from PATH; do not also pass a root');
+    if (p === undefined) throw new Error('dataset folder needs a path: folder:PATH');
+    return fileBacked('folder', await loadImageFolder(p));
+  },
+});

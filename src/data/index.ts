@@ -45,6 +45,8 @@ export {
   datasetStats,
   DATASETS,
   DATASET_NAMES,
+  DATASET_KINDS,
+  type DatasetName,
   type DatasetEntry,
   type PaperDefaults,
   type DatasetRef,

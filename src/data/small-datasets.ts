@@ -12,6 +12,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { cachedOrBuild, describeSources, withFingerprints, type CacheOptions, type Uint8Dataset } from './cache.js';
 import type { DatasetSplits } from './dataset.js';
+import type { OpenDatasetOptions, OpenedDataset } from './entry.js';
 import { fashionJsonFiles, readFashionJson, type Uint8Split } from './fashion-json.js';
 import { readIdxPair } from './idx.js';
 import { InMemoryImageDataset } from './memory-dataset.js';
@@ -159,5 +160,13 @@ export async function loadSmallDataset(name: SmallDatasetName, opts: SmallDatase
     testSha256: d.testSha256,
     fromCache: outcome.fromCache,
     cacheFile: outcome.cacheFile,
+  };
+}
+
+/** The opener of a small dataset's catalogue entry: both splits, fingerprinted by pixels and labels. */
+export function openSmallDataset(name: SmallDatasetName): (opts: OpenDatasetOptions) => Promise<OpenedDataset> {
+  return async (opts) => {
+    const d = await loadSmallDataset(name, opts);
+    return { name, train: d.train, test: d.test, trainSha256: d.trainSha256, testSha256: d.testSha256, fingerprint: 'pixels+labels', fromCache: d.fromCache };
   };
 }

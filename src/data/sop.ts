@@ -6,6 +6,7 @@
 import path from 'node:path';
 import type { DatasetSplits, Split } from './dataset.js';
 import { FileImageDataset, parseIntField, readLines, resolveRoot } from './file-dataset.js';
+import { defineDataset, fileBacked } from './entry.js';
 
 /** Directory name of Stanford Online Products under the default roots. */
 export const SOP_DIR = 'Stanford_Online_Products';
@@ -43,3 +44,13 @@ export async function loadSop(opts: { root?: string } = {}): Promise<DatasetSpli
   };
   return { train: await make('train'), test: await make('test') };
 }
+
+export const sopEntry = defineDataset({
+  name: 'sop',
+  aliases: ['stanford-online-products'],
+  summary: 'Stanford Online Products, 224×224 (from --root)',
+  imageSide: 224,
+  channels: 3,
+  paper: { catrideLambda: 2, icsWeight: 0.05, spqaXiRate: 7e4 },
+  open: async (o) => fileBacked('sop', await loadSop(o)),
+});

@@ -12,7 +12,7 @@
 import { cat, tidy, zeros, type Tensor } from '../tensor/index.js';
 import { assertSpc2Batch } from './check.js';
 import { everyAnchorMasks, maskedLogSumExp } from './lifted.js';
-import type { BatchLossEntry } from './loss.js';
+import { defineLoss } from './loss.js';
 
 export interface CircleOptions {
   /** Relaxation m: the optima are 1 + m and −m, the margins 1 − m and m. */
@@ -50,7 +50,7 @@ export function circleLoss(x: Tensor, labels: Tensor, o: CircleOptions): Tensor 
   });
 }
 
-export const circleEntry: BatchLossEntry = {
+export const circleEntry = defineLoss({
   name: 'circle',
   // RobRank has no circle loss; its shorthand word is ours, in RobRank's grammar (`pcircleN`).
   robrankWords: ['circle'],
@@ -63,4 +63,4 @@ export const circleEntry: BatchLossEntry = {
     { name: 'gamma', flag: 'circle-gamma', help: 'circle: scale γ', default: 80, above: 0 },
   ],
   fn: (x, labels, ctx) => circleLoss(x, labels, { relaxation: ctx.params.relaxation!, gamma: ctx.params.gamma! }),
-};
+});

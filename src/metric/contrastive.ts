@@ -14,7 +14,7 @@
 import { call1, ones, tidy, type Tensor } from '../tensor/index.js';
 import { METRIC_NAMES, type Metric } from './metric.js';
 import { assertMargin, assertTripletInputs } from './check.js';
-import type { TripletLossEntry } from './loss.js';
+import { defineLoss } from './loss.js';
 
 /** RobRank's contrastive margin: 1.0 for N, E and C. */
 export const CONTRASTIVE_MARGIN = 1.0;
@@ -51,7 +51,7 @@ export function contrastiveLoss(a: Tensor, p: Tensor, n: Tensor, opts: Contrasti
   });
 }
 
-export const contrastiveEntry: TripletLossEntry = {
+export const contrastiveEntry = defineLoss({
   name: 'contrastive',
   robrankWords: ['contrast'],
   summary: 'contrastive loss on the SPC-2 pairs: pull d(a,p), push d(a,n) beyond m',
@@ -60,4 +60,4 @@ export const contrastiveEntry: TripletLossEntry = {
   margin: () => CONTRASTIVE_MARGIN,
   hypers: [],
   fn: (t, ctx) => contrastiveLoss(t.a, t.p, t.n, { metric: ctx.metric, margin: ctx.margin }),
-};
+});

@@ -13,7 +13,7 @@
 import { arange, eye, stack, tidy, type Tensor } from '../tensor/index.js';
 import { METRIC_NAMES, metricByName, type Metric } from './metric.js';
 import { assertMargin, assertSpc2Batch } from './check.js';
-import type { BatchLossEntry } from './loss.js';
+import { defineLoss } from './loss.js';
 
 /** Masks [B, 2B] of each even-row anchor's positives (same class, not itself) and negatives. */
 export function anchorMasks(labels: Tensor): { anchors: Tensor; pos: Tensor; neg: Tensor } {
@@ -86,7 +86,7 @@ function ohSongLifted(x: Tensor, labels: Tensor, o: { metric: Metric; margin: nu
   });
 }
 
-export const liftedEntry: BatchLossEntry = {
+export const liftedEntry = defineLoss({
   name: 'lifted',
   robrankWords: ['glift'],
   summary: 'lifted-structure loss over every pair of the batch (Oh Song et al.; generalised form of Hermans et al.)',
@@ -120,4 +120,4 @@ export const liftedEntry: BatchLossEntry = {
       form: ctx.form as LiftedForm,
       ...(ctx.params.l2Weight !== undefined ? { l2Weight: ctx.params.l2Weight } : {}),
     }),
-};
+});

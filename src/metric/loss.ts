@@ -5,6 +5,7 @@
 // its entry; adding a loss is that file plus one line in LOSSES.
 import type { Tensor } from '../tensor/index.js';
 import type { Metric, MetricName } from './metric.js';
+import type { MinerName } from './miners.js';
 
 /**
  * What a loss consumes:
@@ -86,9 +87,9 @@ export interface TripletBatch {
   readonly negativeLabels: Tensor;
 }
 
-interface LossEntryBase {
+interface LossEntryBase<N extends string> {
   /** Our name (`--loss`, configs, checkpoints). */
-  readonly name: string;
+  readonly name: N;
   /** The word(s) of RobRank's loss names: `p` + miner code + word + metric (`pdmarginN`, `pmsN`). */
   readonly robrankWords: readonly string[];
   readonly summary: string;
@@ -101,22 +102,27 @@ interface LossEntryBase {
   readonly forms?: LossForms;
   readonly learnable?: readonly LearnableSpec[];
   /** A miner the loss always uses (pDtriplet: distance-weighted); absent = the run's `--miner`. Batch losses mine for themselves. */
-  readonly miner?: 'distance';
+  readonly miner?: MinerName;
 }
 
 /** A loss on mined triplets. */
-export interface TripletLossEntry extends LossEntryBase {
+export interface TripletLossEntry<N extends string = string> extends LossEntryBase<N> {
   readonly input: 'triplets';
   readonly fn: (t: TripletBatch, ctx: LossContext) => Tensor;
 }
 
 /** A loss on the whole SPC-2 batch [2B, D] with its labels [2B]. */
-export interface BatchLossEntry extends LossEntryBase {
+export interface BatchLossEntry<N extends string = string> extends LossEntryBase<N> {
   readonly input: 'batch';
   readonly fn: (embeddings: Tensor, labels: Tensor, ctx: LossContext) => Tensor;
 }
 
-export type LossEntry = TripletLossEntry | BatchLossEntry;
+export type LossEntry<N extends string = string> = TripletLossEntry<N> | BatchLossEntry<N>;
+
+/** A loss entry with its name kept as a literal type (the list in losses.ts yields the `LossKind` union). */
+export function defineLoss<const N extends string>(entry: LossEntry<N>): LossEntry<N> {
+  return entry;
+}
 
 /** The default of a hyper-parameter for a metric. */
 export function hyperDefault(h: LossHyper, metric: MetricName): number {
@@ -124,7 +130,7 @@ export function hyperDefault(h: LossHyper, metric: MetricName): number {
 }
 
 /** The hyper-parameters a loss has under a form ('' or undefined: its default form). */
-export function formHypers(loss: LossEntryBase, form?: string): readonly LossHyper[] {
+export function formHypers(loss: LossEntryBase<string>, form?: string): readonly LossHyper[] {
   const f = form === undefined || form === '' ? (loss.forms?.default ?? '') : form;
   return loss.hypers.filter((h) => h.forms === undefined || h.forms.includes(f));
 }

@@ -2,6 +2,7 @@
 // own file and exports its entry (loss.ts says what an entry holds); the config
 // schema, the `train` flags and help texts, RobRank's shorthand parser and the
 // defenses' accept rules derive from this list. Adding a loss: its file, one line here.
+import { entryByName, namesOf } from '../util/catalogue.js';
 import type { MetricName } from './metric.js';
 import { formHypers, hyperDefault, LOSS_FORM_FLAG, type LossEntry } from './loss.js';
 import { tripletEntry } from './triplet.js';
@@ -29,18 +30,19 @@ export const LOSSES = [
   quadrupletEntry,
   spectralTripletEntry,
   circleEntry,
-] as const satisfies readonly LossEntry[];
+] as const;
 
 /** A loss's name, as configs and `--loss` spell it. */
 export type LossKind = (typeof LOSSES)[number]['name'];
 
-export const LOSS_NAMES: readonly LossKind[] = LOSSES.map((l) => l.name);
+/** The catalogue as entries of the common shape (each with its name typed as a LossKind). */
+const ENTRIES: readonly LossEntry<LossKind>[] = LOSSES;
+
+export const LOSS_NAMES: readonly LossKind[] = namesOf(ENTRIES);
 
 /** A loss entry by name; throws listing the known names. */
-export function lossEntry(name: string): LossEntry {
-  const l = (LOSSES as readonly LossEntry[]).find((e) => e.name === name);
-  if (l === undefined) throw new Error(`unknown loss '${name}' (known: ${LOSS_NAMES.join(', ')})`);
-  return l;
+export function lossEntry(name: string): LossEntry<LossKind> {
+  return entryByName(ENTRIES, name, 'loss');
 }
 
 /**
@@ -75,12 +77,12 @@ export function defaultLossParams(loss: string, metric: MetricName, form?: strin
 
 /** The losses that come in more than one form. */
 export function lossesWithForms(): string[] {
-  return (LOSSES as readonly LossEntry[]).filter((l) => l.forms !== undefined).map((l) => l.name);
+  return ENTRIES.filter((l) => l.forms !== undefined).map((l) => l.name);
 }
 
 /** The `--loss-form` option, from the entries: every form name once, and per loss its forms, summaries and default. */
 export function lossFormOption(): { flag: string; choices: string[]; help: string } {
-  const withForms = (LOSSES as readonly LossEntry[]).flatMap((l) => (l.forms === undefined ? [] : [{ loss: l.name, forms: l.forms }]));
+  const withForms = ENTRIES.flatMap((l) => (l.forms === undefined ? [] : [{ loss: l.name, forms: l.forms }]));
   return {
     flag: LOSS_FORM_FLAG,
     choices: [...new Set(withForms.flatMap((l) => l.forms.values.map((v) => v.name)))],

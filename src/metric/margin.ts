@@ -16,7 +16,7 @@
 import { tidy, type Tensor } from '../tensor/index.js';
 import { METRIC_NAMES, type Metric } from './metric.js';
 import { assertMargin, assertTripletInputs } from './check.js';
-import type { TripletLossEntry } from './loss.js';
+import { defineLoss } from './loss.js';
 
 /** Mean of the positive entries of v; 0 (with a zero gradient) when none is. */
 export function meanOfPositive(v: Tensor): Tensor {
@@ -52,7 +52,7 @@ export function marginLoss(a: Tensor, p: Tensor, n: Tensor, o: { metric: Metric;
   });
 }
 
-export const marginEntry: TripletLossEntry = {
+export const marginEntry = defineLoss({
   name: 'margin',
   robrankWords: ['margin'],
   summary: 'margin loss with a learnable boundary β (Wu et al.; pdmarginN = distance-weighted sampling)',
@@ -75,4 +75,4 @@ export const marginEntry: TripletLossEntry = {
   learnable: [{ name: 'beta', init: 'beta', lr: 'lrBeta' }],
   fn: (t, ctx) =>
     marginLoss(t.a, t.p, t.n, { metric: ctx.metric, beta: ctx.learned.beta ?? ctx.params.beta!, margin: ctx.margin, form: ctx.form as MarginForm }),
-};
+});

@@ -10,19 +10,17 @@
 // CLI passes `Metric` objects; configs, checkpoints and JSON keep the name
 // (`metricByName` turns one into the other; an instance serialises to its name).
 import { call1, tidy, type Tensor } from '../tensor/index.js';
-
-/** N = normalised Euclidean, E = Euclidean, C = cosine distance (docs/methods.md §1). */
-export type MetricName = 'N' | 'E' | 'C';
+import { namesOf } from '../util/catalogue.js';
 
 /** eps of PyTorch's triplet_margin_loss / pairwise_distance. */
 export const TRIPLET_PAIRWISE_EPS = 1e-6;
 /** eps of PyTorch's cosine_similarity. */
 export const COSINE_SIMILARITY_EPS = 1e-8;
 
-/** A DML metric: its names, defaults and distances. Get one from `METRICS` or `metricByName`. */
-export interface Metric {
+/** A DML metric named N: its names, defaults and distances. Get one from `METRICS` or `metricByName`. */
+export interface MetricOf<N extends string> {
   /** The name configs, checkpoints and JSON store. */
-  readonly name: MetricName;
+  readonly name: N;
   /** The letter that ends a RobRank loss name (`ptripletN`). */
   readonly code: string;
   /** One line for help texts and reports. */
@@ -109,12 +107,13 @@ const raw = (z: Tensor): Tensor => z.clone();
 const MARGIN_EUCLIDEAN = 1.0;
 const MARGIN_COSINE = 0.2;
 
-function metric(m: Omit<Metric, 'toString' | 'toJSON'>): Metric {
+/** A metric entry with its name kept as a literal type (the list below yields `MetricName`). */
+function metric<const N extends string>(m: Omit<MetricOf<N>, 'toString' | 'toJSON'>): MetricOf<N> {
   return Object.freeze({ ...m, toString: () => m.name, toJSON: () => m.name });
 }
 
 /** Every metric, the default (N) first: the one catalogue. */
-export const METRICS: readonly Metric[] = Object.freeze([
+export const METRICS = Object.freeze([
   metric({
     name: 'N',
     code: 'N',
@@ -141,10 +140,16 @@ export const METRICS: readonly Metric[] = Object.freeze([
     embed: normalised,
     ...cosine,
   }),
-]);
+] as const);
+
+/** N = normalised Euclidean, E = Euclidean, C = cosine distance (docs/methods.md §1), from the list. */
+export type MetricName = (typeof METRICS)[number]['name'];
+
+/** Any metric of the catalogue. */
+export type Metric = MetricOf<MetricName>;
 
 /** Every metric name, in catalogue order (for schemas and help texts). */
-export const METRIC_NAMES: readonly MetricName[] = METRICS.map((m) => m.name);
+export const METRIC_NAMES: readonly MetricName[] = namesOf<Metric>(METRICS);
 
 /** The metric of a name or RobRank code letter, case-insensitive; throws listing the names otherwise. */
 export function metricByName(name: string): Metric {

@@ -13,7 +13,7 @@
 import { cat, noGrad, tidy, zeros, type Tensor } from '../tensor/index.js';
 import { assertSpc2Batch } from './check.js';
 import { everyAnchorMasks } from './lifted.js';
-import type { BatchLossEntry } from './loss.js';
+import { defineLoss } from './loss.js';
 
 export interface MultiSimilarityOptions {
   alpha: number;
@@ -55,7 +55,7 @@ export function multiSimilarityLoss(x: Tensor, labels: Tensor, o: MultiSimilarit
   });
 }
 
-export const multiSimilarityEntry: BatchLossEntry = {
+export const multiSimilarityEntry = defineLoss({
   name: 'multi-similarity',
   robrankWords: ['ms'],
   summary: 'multi-similarity loss with its miner, on cosine similarities of the whole batch (Wang et al.)',
@@ -70,4 +70,4 @@ export const multiSimilarityEntry: BatchLossEntry = {
   ],
   fn: (x, labels, ctx) =>
     multiSimilarityLoss(x, labels, { alpha: ctx.params.alpha!, beta: ctx.params.beta!, lambda: ctx.params.lambda!, epsilon: ctx.params.epsilon! }),
-};
+});

@@ -16,7 +16,7 @@ import { arange, cat, tidy, zeros, type Tensor } from '../tensor/index.js';
 import { METRIC_NAMES, l2normalize } from './metric.js';
 import { assertSpc2Batch } from './check.js';
 import { anchorMasks } from './lifted.js';
-import type { BatchLossEntry } from './loss.js';
+import { defineLoss } from './loss.js';
 
 /** The forms of the N-pair loss. */
 export const NPAIR_FORMS = ['published', 'robrank'] as const;
@@ -61,7 +61,7 @@ function sohnNpair(x: Tensor, labels: Tensor): Tensor {
   });
 }
 
-export const npairEntry: BatchLossEntry = {
+export const npairEntry = defineLoss({
   name: 'npair',
   robrankWords: ['npair'],
   summary: 'N-pair loss: each anchor against its positive and the other classes (Sohn)',
@@ -81,4 +81,4 @@ export const npairEntry: BatchLossEntry = {
   },
   fn: (x, labels, ctx) =>
     npairLoss(x, labels, { form: ctx.form as NpairForm, ...(ctx.params.l2Weight !== undefined ? { l2Weight: ctx.params.l2Weight } : {}) }),
-};
+});

@@ -13,7 +13,7 @@ import { eye, multinomial, noGrad, tidy, type Tensor } from '../tensor/index.js'
 import { METRIC_NAMES, metricByName, type Metric } from './metric.js';
 import { assertMargin, assertTripletInputs } from './check.js';
 import { tripletLoss } from './triplet.js';
-import type { TripletLossEntry } from './loss.js';
+import { defineLoss } from './loss.js';
 
 /** For each triplet i, the index j ≠ i of its second negative (labels of the negatives [B]). */
 export function secondNegatives(negativeLabels: Tensor): Tensor {
@@ -42,7 +42,7 @@ export function quadrupletLoss(a: Tensor, p: Tensor, n: Tensor, second: Tensor, 
   });
 }
 
-export const quadrupletEntry: TripletLossEntry = {
+export const quadrupletEntry = defineLoss({
   name: 'quadruplet',
   robrankWords: ['quad'],
   summary: 'quadruplet loss: the triplet loss plus a hinge between the positive pair and two negatives',
@@ -53,4 +53,4 @@ export const quadrupletEntry: TripletLossEntry = {
     { name: 'margin2', flag: 'margin2', help: 'quadruplet loss: second margin γ₂ (0.1 for N/C, 0.5 for E)', default: (m) => (m === 'E' ? 0.5 : 0.1), min: 0 },
   ],
   fn: (t, ctx) => quadrupletLoss(t.a, t.p, t.n, secondNegatives(t.negativeLabels), { metric: ctx.metric, margin: ctx.margin, margin2: ctx.params.margin2! }),
-};
+});

@@ -19,7 +19,7 @@ import { cat, tidy, type Tensor } from '../tensor/index.js';
 import { METRIC_NAMES } from './metric.js';
 import { assertMargin, assertTripletInputs } from './check.js';
 import { meanOfPositive } from './margin.js';
-import type { TripletLossEntry } from './loss.js';
+import { defineLoss } from './loss.js';
 
 /** The SNR distance of each row pair → [B]. */
 export function snrDistance(u: Tensor, v: Tensor): Tensor {
@@ -45,7 +45,7 @@ export function snrLoss(a: Tensor, p: Tensor, n: Tensor, o: { margin: number; re
   });
 }
 
-export const snrEntry: TripletLossEntry = {
+export const snrEntry = defineLoss({
   name: 'snr',
   robrankWords: ['snr'],
   summary: 'signal-to-noise-ratio loss with a zero-mean regulariser (Yuan et al.)',
@@ -67,4 +67,4 @@ export const snrEntry: TripletLossEntry = {
     ],
   },
   fn: (t, ctx) => snrLoss(t.a, t.p, t.n, { margin: ctx.margin, regLambda: ctx.params.regLambda!, form: ctx.form as SnrForm }),
-};
+});

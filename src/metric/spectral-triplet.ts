@@ -8,7 +8,7 @@
 import { noGrad, rand, tidy } from '../tensor/index.js';
 import { metricByName } from './metric.js';
 import { tripletLoss } from './triplet.js';
-import type { TripletLossEntry } from './loss.js';
+import { defineLoss } from './loss.js';
 
 /** Whether this batch's triplets are switched: one uniform draw against p_switch. */
 export function drawSwitch(pSwitch: number): boolean {
@@ -16,7 +16,7 @@ export function drawSwitch(pSwitch: number): boolean {
   return noGrad(() => tidy(() => rand([1], { dtype: 'float64' }).item())) < pSwitch;
 }
 
-export const spectralTripletEntry: TripletLossEntry = {
+export const spectralTripletEntry = defineLoss({
   name: 'spectral-triplet',
   robrankWords: ['Dtriplet'],
   summary: 'distance-weighted triplet loss with spectrum regularisation: p_switch of the batches train (a, a, p)',
@@ -29,4 +29,4 @@ export const spectralTripletEntry: TripletLossEntry = {
     drawSwitch(ctx.params.pSwitch!)
       ? tripletLoss(t.a, t.a, t.p, { metric: ctx.metric, margin: ctx.margin })
       : tripletLoss(t.a, t.p, t.n, { metric: ctx.metric, margin: ctx.margin }),
-};
+});

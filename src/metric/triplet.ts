@@ -8,7 +8,7 @@
 // distances (`metric.rows`).
 import { tidy, type Tensor } from '../tensor/index.js';
 import { METRIC_NAMES, metricByName, requireMetric, type Metric } from './metric.js';
-import type { TripletLossEntry } from './loss.js';
+import { defineLoss } from './loss.js';
 import { assertMargin, assertTripletInputs } from './check.js';
 
 /** Options of the triplet loss. */
@@ -81,7 +81,7 @@ export function catrideSeparationTerm(a: Tensor, p: Tensor, n: Tensor, opts: Cat
   });
 }
 
-export const tripletEntry: TripletLossEntry = {
+export const tripletEntry = defineLoss({
   name: 'triplet',
   robrankWords: ['triplet'],
   summary: 'triplet loss max(0, d(a,p) − d(a,n) + γ)',
@@ -90,4 +90,4 @@ export const tripletEntry: TripletLossEntry = {
   margin: (metric) => metricByName(metric).defaultMargin,
   hypers: [],
   fn: (t, ctx) => tripletLoss(t.a, t.p, t.n, { metric: ctx.metric, margin: ctx.margin }),
-};
+});

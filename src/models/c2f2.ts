@@ -5,6 +5,7 @@ import type { Tensor } from '../tensor/index.js';
 import { Conv2d, Linear, Module } from '../nn/index.js';
 import * as F from '../nn/functional.js';
 import type { EmbeddingModel } from './model.js';
+import { defineModel } from './entry.js';
 
 /** RobRank's 28×28 embedding network: two 5×5 conv + max-pool blocks, then 3136→1024→512 (docs/methods.md §3). */
 export class C2F2 extends Module implements EmbeddingModel {
@@ -48,3 +49,12 @@ export function swap(old: Tensor, next: Tensor): Tensor {
   old.dispose();
   return next;
 }
+
+export const c2f2Entry = defineModel({
+  name: 'c2f2',
+  robrankCode: 'rc2f2',
+  summary: "RobRank's c2f2 (2 conv + 2 fc, 512-d) for 28×28 grey images",
+  imageSide: 28,
+  takesPretrained: false,
+  create: () => new C2F2(),
+});

@@ -6,7 +6,8 @@
 import { dispose, type Tensor } from '../tensor/index.js';
 import { loadSafetensors } from '../io/safetensors.js';
 import { loadTorchFile, stateDictOf } from '../io/torchFile.js';
-import type { ResNet } from './resnet.js';
+import { ResNet, type ResNetDepth } from './resnet.js';
+import type { ModelBuildOptions } from './entry.js';
 
 /** Tensors of a torchvision `.pth` (torch.save zip) or `.safetensors` file, by state-dict name. */
 export function readStateDictFile(file: string): Map<string, Tensor> {
@@ -29,4 +30,18 @@ export function loadImagenetWeights(model: ResNet, file: string): void {
   } finally {
     dispose([...all.values()]);
   }
+}
+
+/** A ResNet of a depth for a model entry: random weights, or ImageNet's when `o.pretrained` names a file. */
+export function buildResNet(depth: ResNetDepth, o: ModelBuildOptions): ResNet {
+  const m = new ResNet(depth, { frozenBatchNorm: o.frozenBatchNorm });
+  if (o.pretrained !== undefined) {
+    try {
+      loadImagenetWeights(m, o.pretrained);
+    } catch (e) {
+      m.dispose();
+      throw e;
+    }
+  }
+  return m;
 }

@@ -18,6 +18,7 @@ import { Module } from '../nn/index.js';
 import { ZipArchive } from '../io/zip.js';
 import { writeFileAtomicSync } from '../io/atomic.js';
 import type { EmbeddingModel } from './model.js';
+import { defineModel } from './entry.js';
 
 /** Checks that `bytes` is a TorchScript archive; throws an error that says what the file is instead. */
 export function checkTorchScriptArchive(bytes: Uint8Array, file: string): void {
@@ -170,3 +171,14 @@ export class ScriptedModel extends Module implements EmbeddingModel {
     this.#module.dispose();
   }
 }
+
+export const torchscriptEntry = defineModel({
+  name: 'torchscript',
+  summary: "a user's TorchScript module (torch.jit.save; N×C×H×W in [0, 1] → N×D), any input size",
+  takesPretrained: false,
+  fromFile: true,
+  create: (o) => {
+    if (o.modelFile === undefined) throw new Error('model torchscript needs its module file');
+    return ScriptedModel.load(o.modelFile, o.inputShape);
+  },
+});

@@ -20,6 +20,7 @@
 //   smallest near d = √2, about -0.35 for D = 512, so this rarely matters.)
 import { multinomial, noGrad, tidy, where, type Tensor } from '../../tensor/index.js';
 import { mineWith, type MiningBatch, type Miner } from './batch.js';
+import { defineMiner } from './entry.js';
 
 /** Weight given to every item when all weights of a row vanish. */
 const VANISHED_WEIGHT = 1e-7;
@@ -64,3 +65,12 @@ export function distanceWeightedNegatives(batch: MiningBatch): Tensor {
 /** Distance-weighted sampling of negatives (Wu et al.), positive = the pair partner. */
 export const distanceWeightedMiner: Miner = (embeddings, labels, opts) =>
   mineWith(embeddings, labels, opts.metric, (batch) => ({ negatives: distanceWeightedNegatives(batch) }));
+
+export const distanceEntry = defineMiner({
+  name: 'distance',
+  summary: 'distance-weighted sampling (Wu et al.)',
+  lossCode: 'd',
+  hmLetter: 'd',
+  codeId: 'spc2-distance',
+  miner: distanceWeightedMiner,
+});

@@ -14,6 +14,7 @@
 //   other miners applies: uniform over Neg, then uniform over all 2B.
 import { tidy, where, type Tensor } from '../../tensor/index.js';
 import { everything, firstNonEmpty, mineWith, rowHasAny, uniformChoice, type MiningBatch, type Miner } from './batch.js';
+import { defineMiner } from './entry.js';
 
 /** The hardest rule on a MiningBatch -> negatives int64 [B]. */
 export function hardestNegatives(batch: MiningBatch): Tensor {
@@ -29,3 +30,5 @@ export function hardestNegatives(batch: MiningBatch): Tensor {
 
 /** The closest negative of each anchor, positive = the pair partner. */
 export const hardestMiner: Miner = (embeddings, labels, opts) => mineWith(embeddings, labels, opts.metric, (batch) => ({ negatives: hardestNegatives(batch) }));
+
+export const hardestEntry = defineMiner({ name: 'hardest', summary: 'the closest negative', lossCode: 'h', hmLetter: 'h', codeId: 'spc2-hard', miner: hardestMiner });

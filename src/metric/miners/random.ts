@@ -4,6 +4,7 @@
 import { noGrad, tidy, type Tensor } from '../../tensor/index.js';
 import { assertSpc2Batch } from '../check.js';
 import { everything, firstNonEmpty, sameLabelRows, spc2Triplets, uniformChoice, type Miner } from './batch.js';
+import { defineMiner } from './entry.js';
 
 /** The random rule on the Pos mask bool [B, 2B] -> negatives int64 [B]. */
 export function randomNegatives(sameLabel: Tensor): Tensor {
@@ -21,3 +22,5 @@ export const randomMiner: Miner = (embeddings, labels) =>
       return spc2Triplets(pairs, embeddings.device, randomNegatives(sameLabelRows(labels)));
     }),
   );
+
+export const randomEntry = defineMiner({ name: 'random', summary: 'a random negative of another class', lossCode: '', hmLetter: 'r', codeId: 'spc2-random', miner: randomMiner });

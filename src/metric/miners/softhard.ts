@@ -11,6 +11,7 @@
 // a "soft" candidate.
 import { tidy, where } from '../../tensor/index.js';
 import { everything, firstNonEmpty, mineWith, partnerIndices, rowHasAny, uniformChoice, type MiningBatch, type Miner, type Selection } from './batch.js';
+import { defineMiner } from './entry.js';
 
 /** The softhard rule on a MiningBatch -> {negatives, positives} int64 [B] each. */
 export function softhardSelection(batch: MiningBatch): Selection {
@@ -37,3 +38,12 @@ export function softhardSelection(batch: MiningBatch): Selection {
 
 /** Random negatives closer than the farthest positive and positives farther than the closest negative. */
 export const softhardMiner: Miner = (embeddings, labels, opts) => mineWith(embeddings, labels, opts.metric, softhardSelection);
+
+export const softhardEntry = defineMiner({
+  name: 'softhard',
+  summary: 'a harder-than-positive negative, else the hardest (RobRank)',
+  lossCode: 's',
+  hmLetter: 's',
+  codeId: 'spc2-softhard',
+  miner: softhardMiner,
+});
