@@ -35,49 +35,67 @@ import {
 export type { MinerName, ModelKind, LossKind };
 export { defaultLossMargin };
 
-/** One experiment as plain data (stored in every checkpoint): dataset, model, loss, miner, defense, optimizer, epochs. */
-export interface ExperimentConfig {
-  /** Dataset name as `openDataset` accepts it (fashion, mnist, …); resolved configs hold the canonical name. */
-  dataset: string;
-  /** The dataset's folder (cub, cars, sop; IDX files for mnist/fashion); absent = the default places. */
-  root?: string;
-  model: ModelKind;
-  metric: MetricName;
-  loss: LossKind;
-  miner: MinerName;
-  /** Loss margin: the loss entry's default for the metric (triplet γ 0.2 for N/C and 1.0 for E, contrastive 1.0, …); 0 for a loss without one. */
-  margin: number;
-  /**
-   * The loss's form (`--loss-form`: published or RobRank's) for a loss that
-   * has forms (losses.ts); absent = the entry's default. A resolved config
-   * names it; RobRank's shorthand sets RobRank's.
-   */
-  lossForm?: string;
-  /** The loss's other hyper-parameters by name (losses.ts), those of its form; a resolved config holds every one. */
-  lossParams?: Record<string, number>;
-  /** Code epochs over SPC-2 pairs (RobRank halves the paper's epochs, docs/methods.md §2). */
-  epochs: number;
-  batchPairs: number;
-  lr: number;
-  weightDecay: number;
-  seed: number;
-  /** Evaluate every N epochs (and always after the last). */
-  evalEvery: number;
-  /** Limit training batches per epoch (quick runs and tests); 0 = whole epoch. */
-  maxBatches: number;
-  /** The training-step strategy (adversarial training); { kind: 'none' } = regular training. */
-  defense: DefenseConfig;
-  /** ImageNet weights for ResNets: a torchvision .pth or a safetensors file (nothing is downloaded). */
-  pretrained?: string;
-  /** model 'torchscript': the TorchScript file (absolute path) whose parameters are trained; the checkpoint holds the weights. */
-  modelFile?: string;
-  /**
-   * Data parallelism: each global batch is cut into this many shards whose
-   * losses are weighted by size (train/data-parallel.ts); any number of
-   * processes dividing it gives the same numbers. Absent = 1 (the whole batch).
-   */
-  shards?: number;
-}
+/**
+ * The defense field's schema. The defense catalogue's entries type their
+ * schemas loosely (`z.ZodObject`), so what it infers is a plain record; its
+ * `DefenseConfig` union names the same shapes. This one bridge goes away when
+ * the defense catalogue infers `DefenseConfig` from its schemas.
+ */
+const defenseField = defenseConfigSchema as unknown as z.ZodType<DefenseConfig>;
+
+/**
+ * One experiment as plain data (stored in every checkpoint): dataset, model,
+ * loss, miner, defense, optimizer, epochs. The schema is the one statement of
+ * its fields: `ExperimentConfig` is inferred from it, and a config read from
+ * JSON is checked by it (types here; ranges and combinations by validateConfig).
+ */
+export const experimentConfigSchema = z
+  .object({
+    /** Dataset name as `openDataset` accepts it (fashion, mnist, …); resolved configs hold the canonical name. */
+    dataset: z.string().min(1),
+    /** The dataset's folder (cub, cars, sop; IDX files for mnist/fashion); absent = the default places. */
+    root: z.string().min(1).optional(),
+    model: z.enum(MODEL_NAMES),
+    metric: z.enum(METRIC_NAMES),
+    loss: z.enum(LOSS_NAMES),
+    miner: z.enum(MINER_NAMES),
+    /** Loss margin: the loss entry's default for the metric (triplet γ 0.2 for N/C and 1.0 for E, contrastive 1.0, …); 0 for a loss without one. */
+    margin: z.number(),
+    /**
+     * The loss's form (`--loss-form`: published or RobRank's) for a loss that
+     * has forms (losses.ts); absent = the entry's default. A resolved config
+     * names it; RobRank's shorthand sets RobRank's.
+     */
+    lossForm: z.string().optional(),
+    /** The loss's other hyper-parameters by name (losses.ts), those of its form; a resolved config holds every one. */
+    lossParams: z.record(z.string(), z.number()).optional(),
+    /** Code epochs over SPC-2 pairs (RobRank halves the paper's epochs, docs/methods.md §2). */
+    epochs: z.number(),
+    batchPairs: z.number(),
+    lr: z.number(),
+    weightDecay: z.number(),
+    seed: z.number(),
+    /** Evaluate every N epochs (and always after the last). */
+    evalEvery: z.number(),
+    /** Limit training batches per epoch (quick runs and tests); 0 = whole epoch. */
+    maxBatches: z.number(),
+    /** The training-step strategy (adversarial training); { kind: 'none' } = regular training. */
+    defense: defenseField,
+    /** ImageNet weights for ResNets: a torchvision .pth or a safetensors file (nothing is downloaded). */
+    pretrained: z.string().optional(),
+    /** model 'torchscript': the TorchScript file (absolute path) whose parameters are trained; the checkpoint holds the weights. */
+    modelFile: z.string().min(1).optional(),
+    /**
+     * Data parallelism: each global batch is cut into this many shards whose
+     * losses are weighted by size (train/data-parallel.ts); any number of
+     * processes dividing it gives the same numbers. Absent = 1 (the whole batch).
+     */
+    shards: z.number().optional(),
+  })
+  .strict();
+
+/** One experiment as plain data, as its schema states it. */
+export type ExperimentConfig = z.infer<typeof experimentConfigSchema>;
 
 /** Training hyper-parameters by image size (docs/methods.md §3): the 28×28 column (c2f2) and the 224×224 column (ResNet-18). */
 export const TRAINING_DEFAULTS: Readonly<Record<ImageScale, Pick<ExperimentConfig, 'epochs' | 'batchPairs' | 'lr' | 'weightDecay' | 'evalEvery'>>> = {
@@ -175,32 +193,6 @@ function parseLossName(s: string): { lossKind: LossKind; miner: MinerName; metri
   return null;
 }
 
-/** Field types of an ExperimentConfig read from JSON; validateConfig then checks ranges and combinations. */
-const experimentConfigSchema = z
-  .object({
-    dataset: z.string().min(1),
-    root: z.string().min(1).optional(),
-    model: z.enum(MODEL_NAMES as [ModelKind, ...ModelKind[]]),
-    metric: z.enum(METRIC_NAMES as [MetricName, ...MetricName[]]),
-    loss: z.enum(LOSS_NAMES as [LossKind, ...LossKind[]]),
-    miner: z.enum(MINER_NAMES as [MinerName, ...MinerName[]]),
-    margin: z.number(),
-    lossForm: z.string().optional(),
-    lossParams: z.record(z.string(), z.number()).optional(),
-    epochs: z.number(),
-    batchPairs: z.number(),
-    lr: z.number(),
-    weightDecay: z.number(),
-    seed: z.number(),
-    evalEvery: z.number(),
-    maxBatches: z.number(),
-    defense: defenseConfigSchema,
-    pretrained: z.string().optional(),
-    modelFile: z.string().min(1).optional(),
-    shards: z.number().optional(),
-  })
-  .strict();
-
 /** One line per problem, each naming the field (`config.defense.steps: …`). */
 export function describeSchemaErrors(prefix: string, error: z.ZodError): string {
   return error.issues.map((i) => `${[prefix, ...i.path.map(String)].filter((s) => s !== '').join('.')}: ${i.message}`).join('; ');
@@ -210,14 +202,14 @@ export function describeSchemaErrors(prefix: string, error: z.ZodError): string 
 export function parseConfig(raw: unknown, where = 'config'): ExperimentConfig {
   const r = experimentConfigSchema.safeParse(raw);
   if (!r.success) throw new Error(describeSchemaErrors(where, r.error));
-  return validateConfig(r.data as ExperimentConfig);
+  return validateConfig(r.data);
 }
 
 /** The config a run recorded (a checkpoint's), from its JSON: parseConfig, with recordedConfig's rule for runs from before loss forms. */
 export function parseRecordedConfig(raw: unknown, where = 'config'): ExperimentConfig {
   const r = experimentConfigSchema.safeParse(raw);
   if (!r.success) throw new Error(describeSchemaErrors(where, r.error));
-  return validateConfig(recordedConfig(r.data as ExperimentConfig));
+  return validateConfig(recordedConfig(r.data));
 }
 
 /** Checks ranges; returns the config for chaining. */
