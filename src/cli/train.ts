@@ -1,24 +1,15 @@
 // Layer: cli. `rankshield train`: train a DML model (explicit flags, RobRank
 // shorthand or a config file). The experiment flags come from the catalogues
 // (datasets, models, metrics, losses, miners, defenses and their options).
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { DATASET_NAMES } from '../data/registry.js';
-import { METRIC_NAMES, metricByName, parseMetric } from '../metric/metric.js';
-import { LOSSES, LOSS_NAMES, lossEntry, lossFlags, lossFormOf, lossFormOption, type LossEntry } from '../metric/losses.js';
-import { MINER_NAMES, parseMinerName } from '../metric/miners.js';
-import { MODELS } from '../models/catalogue.js';
+import { METRIC_NAMES, metricByName } from '../metric/metric.js';
+import { LOSSES, LOSS_NAMES, lossFlags, lossFormOption, type LossEntry } from '../metric/losses.js';
+import { MINER_NAMES } from '../metric/miners.js';
+import { MODELS, NAMED_MODELS } from '../models/catalogue.js';
 import { DEFENSES, DEFENSE_KINDS, SUFFIX_GRAMMAR, type DefenseConfig, type DefenseOption } from '../defense/registry.js';
-import {
-  defaultConfig,
-  defaultLossMargin,
-  parseConfig,
-  parseRecordedConfig,
-  parseShorthand,
-  resolveConfig,
-  TRAINING_DEFAULTS,
-  type ExperimentConfig,
-} from '../run/config.js';
+import { defaultConfig, defaultLossMargin, TRAINING_DEFAULTS, type ExperimentConfig } from '../run/config.js';
+import { applyChanges, DEFAULT_DATASET, defaultRunDir, experimentBase, startsFromRandomWeights, type ExperimentChanges } from '../run/experiment.js';
 import { DEFAULT_CHECKPOINT_SECONDS, train, TrainingInterrupted } from '../train/trainer.js';
 import { benignJson, evaluateBenign, formatBenign, readBenignMetrics } from '../eval/benign.js';
 import { catrideLambdaFromEntanglement } from '../eval/entanglement.js';
@@ -48,7 +39,7 @@ import {
   type ParsedArgs,
 } from './args.js';
 
-const DEFAULTS = defaultConfig('fashion');
+const DEFAULTS = defaultConfig(DEFAULT_DATASET);
 /** The 224×224 column of the training defaults, for the help texts. */
 const LARGE = TRAINING_DEFAULTS.large;
 /** A default as the help text shows it: 1e-5 rather than 0.00001. */
@@ -70,9 +61,8 @@ const EXPERIMENT: OptionTable = {
   model: {
     kind: 'string',
     value: 'NAME',
-    choices: MODELS.filter((m) => m.name !== 'torchscript').map((m) => m.name),
-    help: `${MODELS.filter((m) => m.name !== 'torchscript')
-      .map((m) => `${m.name}: ${m.summary}`)
+    choices: NAMED_MODELS.map((m) => m.name),
+    help: `${NAMED_MODELS.map((m) => `${m.name}: ${m.summary}`)
       .join('\n')}\n(default: the first one for the dataset's image size)`,
   },
   pretrained: {
@@ -246,9 +236,7 @@ epoch; the end writes report.json, report.md and training.svg.`,
     const group = processGroupFromEnv(flagNumber(p, 'dist-timeout'));
     const lead = group.rank === 0;
     applyThreads(p);
-    const out =
-      flagString(p, 'out') ??
-      path.join('runs', `${config.dataset.replace(/[:/]+/g, '_')}-${config.model}-${config.loss}-${config.miner}${config.metric}-s${config.seed}`);
+    const out = flagString(p, 'out') ?? defaultRunDir(config);
     const launch = launchRecord();
     const keepEvery = keepEveryFlag(p);
     const everySteps = flagNumber(p, 'checkpoint-every');
@@ -293,16 +281,12 @@ epoch; the end writes report.json, report.md and training.svg.`,
   },
 };
 
-/** `--pretrained none`: a ResNet from random weights, chosen knowingly (no warning). */
-const PRETRAINED_NONE = 'none';
-
 /**
  * A ResNet that takes ImageNet weights but got none: every published photo-dataset number starts
  * from them, so a run without them is far below the papers' and the user should know before the hours.
  */
 function warnRandomInit(config: ExperimentConfig, p: ParsedArgs): void {
-  if (flagBool(p, 'resume') || config.pretrained !== undefined || flagString(p, 'pretrained') === PRETRAINED_NONE) return;
-  if (!MODELS.some((m) => m.name === config.model && m.takesPretrained)) return;
+  if (flagBool(p, 'resume') || !startsFromRandomWeights(config, flagString(p, 'pretrained'))) return;
   if ((Number(process.env.RANK ?? 0) || 0) !== 0) return;
   process.stderr.write(
     `rankshield train: warning: ${config.model} starts from random weights; the papers' ResNets start from ImageNet weights ` +
@@ -343,110 +327,52 @@ function stopOnSignals(): { signal: AbortSignal; dispose: () => void } {
   };
 }
 
-/** The experiment of a command line: a base (config file, shorthand or the dataset's defaults), then each flag given. */
+/** The experiment of a command line: a base (config file, shorthand or the dataset's defaults), then each flag given (run/experiment.ts). */
 async function buildConfig(shorthand: string | undefined, p: ParsedArgs): Promise<ExperimentConfig> {
-  const file = flagString(p, 'config');
-  if ([file, shorthand, flagString(p, 'dataset')].filter((x) => x !== undefined).length > 1) {
-    throw new UsageError('give the experiment one way: --config FILE, a SHORTHAND or --dataset');
-  }
-  let c: ExperimentConfig;
-  try {
-    c =
-      file !== undefined
-        ? readConfigFile(file)
-        : shorthand !== undefined
-          ? parseShorthand(shorthand)
-          : defaultConfig(flagString(p, 'dataset') ?? DEFAULTS.dataset);
-    const metric = flagString(p, 'metric');
-    const loss = flagString(p, 'loss') as ExperimentConfig['loss'] | undefined;
-    const form = flagString(p, LOSS_FORM.flag);
-    if (metric !== undefined || loss !== undefined || form !== undefined) {
-      c.metric = metric === undefined ? c.metric : parseMetric(metric);
-      if (loss !== undefined && loss !== c.loss) {
-        c.loss = loss;
-        delete c.lossParams;
-        delete c.lossForm;
-        const e = lossEntry(loss);
-        // A loss that mines for itself, or always with one miner, sets the miner.
-        if (e.input === 'batch' || e.miner !== undefined) c.miner = e.miner ?? 'random';
-      }
-      if (form !== undefined && form !== c.lossForm) {
-        // Checked here so that the error names the loss's forms; the form's own hyper-parameters are its defaults.
-        lossFormOf(c.loss, form);
-        c.lossForm = form;
-        delete c.lossParams;
-      }
-      // The margin follows the loss, metric and form (SNR's published form has its own); --margin below still wins.
-      c.margin = defaultLossMargin(c.loss, c.metric, c.lossForm);
-    }
-    const miner = flagString(p, 'miner');
-    if (miner !== undefined) c.miner = parseMinerName(miner);
-    const entry = lossEntry(c.loss);
-    for (const f of LOSS_FLAGS) {
-      const v = flagNumber(p, f.flag);
-      if (v === undefined) continue;
-      const h = entry.hypers.find((x) => x.flag === f.flag);
-      if (h === undefined) throw new Error(`--${f.flag} belongs to --loss ${f.losses.join(' or ')}, not ${c.loss}`);
-      const formNow = lossFormOf(c.loss, c.lossForm);
-      if (h.forms !== undefined && !h.forms.includes(formNow))
-        throw new Error(`--${f.flag} belongs to loss ${c.loss}'s form ${h.forms.join(' or ')}, not ${formNow} (--${LOSS_FORM.flag})`);
-      c.lossParams = { ...c.lossParams, [h.name]: v };
-    }
-    if (flagNumber(p, 'margin') !== undefined && entry.margin === undefined) throw new Error(`loss ${c.loss} has no margin: --margin does not apply`);
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
-  const root = flagString(p, 'root');
-  if (root !== undefined) c.root = root;
-  const model = flagString(p, 'model');
-  if (model !== undefined) c.model = model as ExperimentConfig['model'];
-  const modelFile = flagString(p, 'model-file');
-  if (modelFile !== undefined) {
-    if (model !== undefined || flagString(p, 'pretrained') !== undefined) throw new UsageError('--model-file replaces --model and --pretrained');
-    c.model = 'torchscript';
-    c.modelFile = modelFile;
-  }
-  const pretrained = flagString(p, 'pretrained');
-  if (pretrained !== undefined && pretrained !== PRETRAINED_NONE) c.pretrained = pretrained;
-  const defenseBefore = c.defense.kind;
-  c.defense = defenseFromFlags(p, c.defense);
-  // A defense that fixes the run's default margin (CA-TRIDE's 0.2) applies it when chosen here; --margin still wins.
-  const fixedMargin = DEFENSES[c.defense.kind].defaultMargin;
-  if (fixedMargin !== undefined && (c.defense.kind !== defenseBefore || flagString(p, 'loss') !== undefined || flagString(p, 'metric') !== undefined))
-    c.margin = fixedMargin;
+  const base = usage(() => experimentBase({ file: flagString(p, 'config'), shorthand, dataset: flagString(p, 'dataset') }));
+  let defense = defenseFromFlags(p, base.defense);
   const lambdaFrom = flagString(p, 'lambda-from');
   if (lambdaFrom !== undefined) {
-    if (c.defense.kind !== 'catride' || flagNumber(p, 'lambda') !== undefined)
-      throw new UsageError('--lambda-from goes with --defense catride and without --lambda');
-    c.defense = { ...c.defense, lambda: await lambdaFromRun(lambdaFrom, p) };
+    if (defense.kind !== 'catride' || flagNumber(p, 'lambda') !== undefined) throw new UsageError('--lambda-from goes with --defense catride and without --lambda');
+    defense = { ...defense, lambda: await lambdaFromRun(lambdaFrom, p) };
   }
-  c.margin = flagNumber(p, 'margin') ?? c.margin;
-  c.epochs = flagNumber(p, 'epochs') ?? c.epochs;
-  c.batchPairs = flagNumber(p, 'batch') ?? c.batchPairs;
-  c.lr = flagNumber(p, 'lr') ?? c.lr;
-  c.weightDecay = flagNumber(p, 'weight-decay') ?? c.weightDecay;
-  c.seed = flagNumber(p, 'seed') ?? c.seed;
-  c.evalEvery = flagNumber(p, 'eval-every') ?? c.evalEvery;
-  c.maxBatches = flagNumber(p, 'max-batches') ?? c.maxBatches;
-  const shards = flagNumber(p, 'shards');
-  if (shards !== undefined) c.shards = shards;
-  try {
-    return resolveConfig(c);
-  } catch (e) {
-    throw new UsageError((e as Error).message);
+  const lossFlags: Record<string, number> = {};
+  for (const f of LOSS_FLAGS) {
+    const v = flagNumber(p, f.flag);
+    if (v !== undefined) lossFlags[f.flag] = v;
   }
+  const changes: ExperimentChanges = {
+    metric: flagString(p, 'metric'),
+    loss: flagString(p, 'loss'),
+    lossForm: flagString(p, LOSS_FORM.flag),
+    miner: flagString(p, 'miner'),
+    lossFlags,
+    margin: flagNumber(p, 'margin'),
+    root: flagString(p, 'root'),
+    model: flagString(p, 'model'),
+    modelFile: flagString(p, 'model-file'),
+    pretrained: flagString(p, 'pretrained'),
+    defense,
+    epochs: flagNumber(p, 'epochs'),
+    batchPairs: flagNumber(p, 'batch'),
+    lr: flagNumber(p, 'lr'),
+    weightDecay: flagNumber(p, 'weight-decay'),
+    seed: flagNumber(p, 'seed'),
+    evalEvery: flagNumber(p, 'eval-every'),
+    maxBatches: flagNumber(p, 'max-batches'),
+    shards: flagNumber(p, 'shards'),
+  };
+  return usage(() => applyChanges(base, changes));
 }
 
-/** An ExperimentConfig from a JSON file: the config itself, or a checkpoint.json holding one under "config". */
-function readConfigFile(file: string): ExperimentConfig {
-  let raw: unknown;
+/** The result of `f`, its errors as usage errors (the experiment's rules name the flag or field at fault). */
+function usage<T>(f: () => T): T {
   try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
+    return f();
   } catch (e) {
-    throw new Error(`--config ${file}: ${(e as Error).message}`);
+    if (e instanceof UsageError) throw e;
+    throw new UsageError((e as Error).message);
   }
-  const recorded = typeof raw === 'object' && raw !== null && 'format' in raw && 'config' in raw;
-  return recorded ? parseRecordedConfig((raw as { config: unknown }).config, `--config ${file}`) : parseConfig(raw, `--config ${file}`);
 }
 
 /** The defense of the flags: --defense picks the kind (default: the base's), each option flag sets its field. */
