@@ -63,12 +63,18 @@ test('every entry is found by its name (lookups round-trip)', () => {
 });
 
 test('an unknown name is an error listing the known ones', () => {
-  assert.throws(() => parseDatasetName('imagenet'), /unknown dataset 'imagenet' \(known: mnist, fashion \(fashion-mnist\), cub \(cub200, cub-200-2011\), .*folder:PATH\)/);
+  assert.throws(
+    () => parseDatasetName('imagenet'),
+    /unknown dataset 'imagenet' \(known: mnist, fashion \(fashion-mnist\), cub \(cub200, cub-200-2011\), .*folder:PATH\)/,
+  );
   assert.throws(() => modelEntry('vgg16'), /unknown model 'vgg16' \(known: c2f2, resnet18, resnet50; a TorchScript file with --model-file\)/);
   assert.throws(() => metricByName('L1'), /unknown metric 'L1' \(expected one of N, E, C\)/);
   assert.throws(() => lossEntry('arcface'), new RegExp(`unknown loss 'arcface' \\(known: ${LOSS_NAMES.join(', ')}\\)`));
   assert.throws(() => minerEntry('nearest'), new RegExp(`unknown miner 'nearest' \\(known: ${MINER_NAMES.join(', ')}\\)`));
-  assert.throws(() => parseMinerName('nearest'), /unknown miner 'nearest' \(expected one of random, semihard, softhard, distance, hardest, gradual-semihard, a RobRank letter r\/m\/s\/d\/h/);
+  assert.throws(
+    () => parseMinerName('nearest'),
+    /unknown miner 'nearest' \(expected one of random, semihard, softhard, distance, hardest, gradual-semihard, a RobRank letter r\/m\/s\/d\/h/,
+  );
 });
 
 test('the generic lookups', () => {

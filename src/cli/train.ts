@@ -62,8 +62,7 @@ const EXPERIMENT: OptionTable = {
     kind: 'string',
     value: 'NAME',
     choices: NAMED_MODELS.map((m) => m.name),
-    help: `${NAMED_MODELS.map((m) => `${m.name}: ${m.summary}`)
-      .join('\n')}\n(default: the first one for the dataset's image size)`,
+    help: `${NAMED_MODELS.map((m) => `${m.name}: ${m.summary}`).join('\n')}\n(default: the first one for the dataset's image size)`,
   },
   pretrained: {
     kind: 'string',
@@ -333,7 +332,8 @@ async function buildConfig(shorthand: string | undefined, p: ParsedArgs): Promis
   let defense = defenseFromFlags(p, base.defense);
   const lambdaFrom = flagString(p, 'lambda-from');
   if (lambdaFrom !== undefined) {
-    if (defense.kind !== 'catride' || flagNumber(p, 'lambda') !== undefined) throw new UsageError('--lambda-from goes with --defense catride and without --lambda');
+    if (defense.kind !== 'catride' || flagNumber(p, 'lambda') !== undefined)
+      throw new UsageError('--lambda-from goes with --defense catride and without --lambda');
     defense = { ...defense, lambda: await lambdaFromRun(lambdaFrom, p) };
   }
   const lossFlags: Record<string, number> = {};

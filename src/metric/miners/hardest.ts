@@ -31,4 +31,11 @@ export function hardestNegatives(batch: MiningBatch): Tensor {
 /** The closest negative of each anchor, positive = the pair partner. */
 export const hardestMiner: Miner = (embeddings, labels, opts) => mineWith(embeddings, labels, opts.metric, (batch) => ({ negatives: hardestNegatives(batch) }));
 
-export const hardestEntry = defineMiner({ name: 'hardest', summary: 'the closest negative', lossCode: 'h', hmLetter: 'h', codeId: 'spc2-hard', miner: hardestMiner });
+export const hardestEntry = defineMiner({
+  name: 'hardest',
+  summary: 'the closest negative',
+  lossCode: 'h',
+  hmLetter: 'h',
+  codeId: 'spc2-hard',
+  miner: hardestMiner,
+});

@@ -23,4 +23,11 @@ export const randomMiner: Miner = (embeddings, labels) =>
     }),
   );
 
-export const randomEntry = defineMiner({ name: 'random', summary: 'a random negative of another class', lossCode: '', hmLetter: 'r', codeId: 'spc2-random', miner: randomMiner });
+export const randomEntry = defineMiner({
+  name: 'random',
+  summary: 'a random negative of another class',
+  lossCode: '',
+  hmLetter: 'r',
+  codeId: 'spc2-random',
+  miner: randomMiner,
+});
