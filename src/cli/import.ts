@@ -15,6 +15,7 @@ import { Tensor } from '../tensor/index.js';
 import { Adam } from '../optim/index.js';
 import { disposeTorchValue, loadTorchFile, type TorchValue } from '../io/torchFile.js';
 import { fromRobrankStateDict, robrankBackbone, type RobrankBackbone } from '../models/robrank.js';
+import { modelEntry } from '../models/catalogue.js';
 import { createModel } from '../run/model-factory.js';
 import { saveCheckpoint } from '../run/commit.js';
 import type { CheckpointInfo } from '../run/checkpoint.js';
@@ -123,8 +124,6 @@ export function importRobrank(file: string, out: string, o: ImportOptions = {}):
 /** RobRank's log directory name, `logs_<dataset>-<model>-<loss>`, somewhere in a checkpoint's path. */
 const LOG_DIR = /(?:^|[/\\])logs_([a-z0-9]+)-([a-z0-9]+)-(p[a-z]+[NEC])(?:[/\\]|$)/;
 
-const BACKBONE_NAMES: Record<RobrankBackbone, string> = { c2f2: 'rc2f2', resnet18: 'rres18', resnet50: 'rres50' };
-
 /** The experiment a RobRank checkpoint was trained with (see the module comment for the precedence). */
 export function robrankConfig(file: string, hyperParameters: TorchValue | undefined, backbone: RobrankBackbone, given?: string): ExperimentConfig {
   const hp = (k: string): string | undefined => {
@@ -141,7 +140,7 @@ export function robrankConfig(file: string, hyperParameters: TorchValue | undefi
   }
   const dataset = hp('dataset') ?? parts[0];
   const loss = hp('loss') ?? parts[2];
-  const model = parts[1] ?? BACKBONE_NAMES[backbone];
+  const model = parts[1] ?? modelEntry(backbone).robrankCode;
   if (dataset === undefined || loss === undefined) {
     throw new UsageError(
       `${file} does not say its ${dataset === undefined ? 'dataset' : 'loss'}: give --config DATASET:MODEL:LOSS (e.g. fashion:rc2f2p:ptripletN)`,

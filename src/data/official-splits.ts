@@ -3,6 +3,8 @@
 // them (Oh Song et al. 2016 for CUB, Cars and SOP: the first half of the classes
 // trains, the second half tests). `data stats` checks a copy against these; the
 // reproduction planner counts batches from them.
+import { isNameOf } from '../util/catalogue.js';
+import { DATASETS, type DatasetName } from './registry.js';
 
 export interface SplitCounts {
   readonly images: number;
@@ -18,7 +20,8 @@ export interface OfficialSplit {
   readonly source: string;
 }
 
-export const OFFICIAL_SPLITS: Readonly<Record<'mnist' | 'fashion' | 'cub' | 'cars' | 'sop', OfficialSplit>> = {
+/** The published split of every catalogue dataset but folder:PATH (a user's), by the catalogue's names. */
+export const OFFICIAL_SPLITS: Readonly<Record<Exclude<DatasetName, 'folder'>, OfficialSplit>> = {
   mnist: {
     train: { images: 60_000, classes: 10, labels: [0, 9] },
     test: { images: 10_000, classes: 10, labels: [0, 9] },
@@ -47,7 +50,7 @@ export const OFFICIAL_SPLITS: Readonly<Record<'mnist' | 'fashion' | 'cub' | 'car
 };
 
 export function officialSplit(dataset: string): OfficialSplit | undefined {
-  return (OFFICIAL_SPLITS as Record<string, OfficialSplit>)[dataset];
+  return isNameOf(DATASETS, dataset) && dataset !== 'folder' ? OFFICIAL_SPLITS[dataset] : undefined;
 }
 
 /** A split as the checker sees it: its labels and, for file-backed sets, the image files it lists. */

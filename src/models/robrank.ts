@@ -5,9 +5,10 @@
 //   rres18/rres50  torchvision's ResNet with `fc` replaced → backbone.<torchvision name> = our names (ResNet
 //                  keeps torchvision's naming; the ImageNet normalisation is outside its state dict in both).
 import type { Tensor } from '../tensor/index.js';
+import type { ModelKind } from './catalogue.js';
 
-/** RobRank's backbones that have a rankshield network of the same layout. */
-export type RobrankBackbone = 'c2f2' | 'resnet18' | 'resnet50';
+/** RobRank's backbones that have a rankshield network of the same layout (checked against the catalogue's names). */
+export type RobrankBackbone = Extract<ModelKind, 'c2f2' | 'resnet18' | 'resnet50'>;
 
 const C2F2_LAYERS: Record<string, string> = { '0': 'conv1', '3': 'conv2', '7': 'fc1', '9': 'fc2' };
 

@@ -1,11 +1,12 @@
 // Layer: reproduce. RobRank's Fashion-MNIST table (c2f2, rob28): N/A, EST and
 // ACT, each with the triplet loss under the metrics N, E and C.
+import type { MetricName } from '../../metric/metric.js';
 import type { PublishedRow, PublishedTable, RowRun } from './types.js';
 
 const COLUMNS = ['r@M', 'R@1', 'R@2', 'mAP', 'mAP@10', 'NMI', 'CA+', 'CA-', 'QA+', 'QA-', 'TMA', 'ES:D', 'ES:R', 'LTM', 'GTM', 'GTT', 'ERS'] as const;
 
 /** The doc prints benign metrics as fractions; here ×100 like every other table. */
-const ROWS: readonly [id: string, label: string, model: string, metric: 'N' | 'E' | 'C', values: readonly number[]][] = [
+const ROWS: readonly [id: string, label: string, model: string, metric: MetricName, values: readonly number[]][] = [
   ['na-n', 'rc2f2:ptripletN (N/A)', 'rc2f2', 'N', [2.9, 87.6, 92.9, 84.4, 83.1, 76.6, 1.1, 96.8, 0.3, 97.8, 0.99, 1.604, 0.1, 0.0, 12.6, 0.0, 4.2]],
   ['na-e', 'rc2f2:ptripletE (N/A)', 'rc2f2', 'E', [2.4, 87.4, 92.7, 83.5, 83.0, 81.4, 0.7, 96.8, 0.3, 93.3, 0.987, 10.91, 24.0, 0.3, 7.0, 0.0, -40.1]],
   ['na-c', 'rc2f2:ptripletC (N/A)', 'rc2f2', 'C', [3.2, 87.3, 92.8, 85.0, 83.3, 77.8, 1.0, 99.5, 0.3, 99.0, 0.986, 1.594, 30.7, 11.6, 13.8, 0.0, 8.2]],
