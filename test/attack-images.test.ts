@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { openDataset } from '../src/data/index.js';
+import { className, FASHION_CLASS_NAMES, openDataset } from '../src/data/index.js';
 import { C2F2 } from '../src/models/c2f2.js';
 import { manualSeed } from '../src/tensor/index.js';
 import { attackExamples, runSwipe } from '../src/eval/swipe.js';
@@ -48,6 +48,7 @@ test('attackExamples keeps the swipe batch’s adversarial images and rankings; 
       examples: ex.examples,
       indices: ex.indices,
       labels: split.labels,
+      ...(split.classNames === undefined ? {} : { classNames: split.classNames }),
       limit: 2,
     });
     assert.equal(files.length, 7);
@@ -65,9 +66,14 @@ test('attackExamples keeps the swipe batch’s adversarial images and rankings; 
     );
     const meta = await sharp(path.join(dir, '0-query.png')).metadata();
     assert.deepEqual([meta.width, meta.height], [28, 28]);
-    const rankings = JSON.parse(readFileSync(path.join(dir, 'rankings.json'), 'utf8')) as { images: { before: { label: number }[]; after: unknown[] }[] };
+    type Named = { label: number; className: string };
+    const rankings = JSON.parse(readFileSync(path.join(dir, 'rankings.json'), 'utf8')) as { images: (Named & { before: Named[]; after: Named[] })[] };
     assert.equal(rankings.images.length, 2);
     assert.equal(rankings.images[0]!.before.length, 5);
+    // Fashion-MNIST's published names, by label, on the query and on every neighbour.
+    assert.deepEqual([className(split, 0), className(split, 1), className(split, 9)], ['T-shirt/top', 'Trouser', 'Ankle boot']);
+    for (const r of rankings.images)
+      for (const n of [r, ...r.before, ...r.after]) assert.equal(n.className, FASHION_CLASS_NAMES[n.label], `label ${n.label} is named`);
   } finally {
     ex.clean.dispose();
     ex.examples.adversarial.dispose();
@@ -117,6 +123,9 @@ test('swipe page: index.html names every attack, holds the chart and table, and 
     const meta = await sharp(path.join(dir, ...perturbation.split('/').map(decodeURIComponent))).metadata();
     assert.deepEqual([meta.format, meta.width, meta.height, meta.channels], ['png', 28, 28, 1]);
     assert.match(html, /class="mv (up|down|new)"/, 'some neighbour moved and is marked');
+    // Queries and neighbours are shown by their class names, the label beside the name in captions.
+    assert.match(html, /<figcaption>query #\d+ · (T-shirt\/top|Trouser|Pullover|Dress|Coat|Sandal|Shirt|Sneaker|Bag|Ankle boot) \(\d\)<\/figcaption>/);
+    assert.match(html, /<span class="lab">(T-shirt\/top|Trouser|Pullover|Dress|Coat|Sandal|Shirt|Sneaker|Bag|Ankle boot)<\/span>/);
     assert.match(html, /class="thumb match"/, 'neighbours with the query’s label are marked');
   } finally {
     keeper.dispose();

@@ -11,6 +11,7 @@ import sharp from 'sharp';
 import { dataCommand } from '../src/cli/data.js';
 import { CENTER_CROP, CROP_SIZE } from '../src/data/augment.js';
 import { loadCars } from '../src/data/cars.js';
+import { className, cubClassName } from '../src/data/class-names.js';
 import { loadCub } from '../src/data/cub.js';
 import type { FileDataset } from '../src/data/dataset.js';
 import { FileImageDataset } from '../src/data/file-dataset.js';
@@ -85,6 +86,10 @@ describe('CUB-200-2011 layout', () => {
       path.join(root, 'image_class_labels.txt'),
       entries.map(([id, cls]) => `${id} ${cls}`),
     );
+    await writeText(
+      path.join(root, 'classes.txt'),
+      [1, 2, 100, 101, 200].map((cls) => `${cls} ${String(cls).padStart(3, '0')}.Bird_${cls}`),
+    );
     // The official split says otherwise; RobRank ignores it (classes ≤ 100 are train).
     await writeText(
       path.join(root, 'train_test_split.txt'),
@@ -104,6 +109,12 @@ describe('CUB-200-2011 layout', () => {
     assert.deepEqual([d.train.classes, d.test.classes], [3, 2]);
     assert.equal(d.test.files[0], path.join(root, 'images', '101.Bird_101', 'Bird_101_5.jpg'));
     assert.deepEqual([d.train.channels, d.train.height, d.train.width], [3, 224, 224]);
+    // classes.txt names each class by its folder: label = class − 1, underscores as spaces.
+    assert.deepEqual(
+      [className(d.train, 0), className(d.train, 99), className(d.test, 100), className(d.test, 199)],
+      ['Bird 1', 'Bird 100', 'Bird 101', 'Bird 200'],
+    );
+    assert.equal(cubClassName('001.Black_footed_Albatross'), 'Black footed Albatross');
   });
 
   test('missing train_test_split.txt or inconsistent folder numbers are errors naming the file', async () => {
@@ -228,6 +239,8 @@ describe('Cars-196 layout', () => {
     const root = path.join(tmp, 'cars-csv');
     await writeText(path.join(root, 'cars_annos.csv'), ['path,class', ...annotations.map(([p, c]) => `${p},${c}`)]);
     await expectSplits(root);
+    // Without a MAT file nothing names the classes: the labels stand for themselves.
+    assert.equal((await loadCars({ root })).train.classNames, undefined);
   });
 
   test('cars_annos.mat with compressed (and plain) struct arrays gives the same splits', async () => {
@@ -246,6 +259,10 @@ describe('Cars-196 layout', () => {
     } finally {
       console.log = log;
     }
+    // class_names of the MAT file name label 1; its empty second cell names nothing.
+    const named = await loadCars({ root });
+    assert.equal(className(named.train, 1), 'AM General Hummer SUV 2000');
+    assert.equal(className(named.test, 196), '196');
     const csv = await readFile(path.join(root, 'cars_annos.csv'), 'utf8');
     assert.equal(csv.split('\n')[1], 'car_ims/000004.jpg,99');
     await expectSplits(root);
@@ -298,6 +315,18 @@ describe('Stanford Online Products layout', () => {
     await writeText(path.join(root, 'Ebay_test.txt'), ['4 5 3 a.JPG']);
     await assert.rejects(loadSop({ root }), /Ebay_test\.txt:1: expected header 'image_id class_id super_class_id path'/);
   });
+
+  test('a class is named by its super-class folder and its id', async () => {
+    const root = path.join(tmp, 'sop-names');
+    await writeText(path.join(root, 'Ebay_train.txt'), [
+      'image_id class_id super_class_id path',
+      '1 1 1 bicycle_final/111_0.JPG',
+      '2 2 12 coffee_maker_final/2_0.JPG',
+    ]);
+    await writeText(path.join(root, 'Ebay_test.txt'), ['image_id class_id super_class_id path', '3 11319 3 chair_final/9_0.JPG']);
+    const d = await loadSop({ root });
+    assert.deepEqual([className(d.train, 1), className(d.train, 2), className(d.test, 11319)], ['bicycle 1', 'coffee maker 2', 'chair 11319']);
+  });
 });
 
 // ---------------------------------------------------------------- image folder
@@ -313,6 +342,8 @@ describe('image folder', () => {
     assert.deepEqual([...d.train.labels], [0, 0, 1, 1]);
     assert.deepEqual([...d.test.labels], [2, 2, 3, 3]);
     assert.equal(d.test.relativePaths[0], 'dogs/a.jpg');
+    // The sub-folders name the classes.
+    assert.deepEqual([className(d.train, 0), className(d.train, 1), className(d.test, 2), className(d.test, 3)], ['bats', 'cats', 'dogs', 'emus']);
   });
 });
 

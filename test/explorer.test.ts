@@ -117,6 +117,14 @@ test('explorer: search a gallery image, run QA+, see the runs — in Chromium ag
     const ids = await numbers(page, `${$('topk')} ${$('topk-item')}`, 'data-id');
     assert.equal(new Set(ids).size, 10, `ten distinct gallery images for query #${queryId}`);
     for (const w of await loadedWidths(page, $('topk'))) assert.equal(w, 28);
+    // Classes go by Fashion-MNIST's names: the filter chips, the cells and the neighbours' badges.
+    const fashion = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
+    assert.deepEqual(await page.locator(`${$('label-filter')} .filter`).allTextContents(), ['all', ...fashion]);
+    for (const t of await page.locator(`${$('topk')} .label-badge`).allTextContents()) assert.ok(fashion.includes(t), `badge '${t}' is a class name`);
+    assert.match(
+      (await page.textContent($('query-caption'))) ?? '',
+      new RegExp(`^gallery #${queryId} · (${fashion.join('|').replace('/', '\\/')}) \\(\\d\\)$`),
+    );
     assert.equal((await loadedWidths(page, $('query')))[0], 28);
 
     // QA+ with a few steps: the button is busy while it runs, then the result shows.

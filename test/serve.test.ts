@@ -184,6 +184,7 @@ test('health, model, gallery pages and images', async () => {
     imageShape: number[];
     gallerySize: number;
     classes: number[];
+    classNames: string[];
     benign: Record<string, number>;
     attacks: { kind: string; target: string; measure: string; defaults: { steps: number } }[];
     profiles: { name: string }[];
@@ -194,6 +195,7 @@ test('health, model, gallery pages and images', async () => {
   assert.deepEqual(m.imageShape, [1, 28, 28]);
   assert.equal(m.gallerySize, GALLERY);
   assert.deepEqual(m.classes, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  assert.deepEqual(m.classNames, ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot']);
   assert.equal(m.benign['R@1'], metrics['R@1']);
   assert.deepEqual(
     m.attacks.map((a) => a.kind),

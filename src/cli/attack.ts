@@ -71,7 +71,7 @@ const SECTIONS: readonly OptionSection[] = [
       'save-images': {
         kind: 'string',
         value: 'DIR',
-        help: 'also write, for the first --save-count images of the first query batch,\nINDEX-query.png, INDEX-perturbation-xS.png (pixel = 0.5 + S·δ), INDEX-adversarial.png\nand rankings.json (top-10 neighbours before and after: index, label, distance)',
+        help: 'also write, for the first --save-count images of the first query batch,\nINDEX-query.png, INDEX-perturbation-xS.png (pixel = 0.5 + S·δ), INDEX-adversarial.png\nand rankings.json (top-10 neighbours before and after: index, label, class name, distance)',
       },
       'save-count': { kind: 'int', value: 'N', min: 1, help: 'how many images --save-images writes', default: String(SAVE_COUNT) },
       ...THREADS_OPTION,
@@ -165,6 +165,7 @@ Progress bars go to stderr; --quiet or --json turn them off. The last line of ou
             examples: ex.examples,
             indices: ex.indices,
             labels: data.test.labels,
+            ...(data.test.classNames === undefined ? {} : { classNames: data.test.classNames }),
             limit: saveCount,
           });
           process.stderr.write(`rankshield attack: ${files.length} files in ${saveImages} (query, amplified perturbation, adversarial query; rankings.json)\n`);

@@ -143,16 +143,16 @@ carries one. docs/reproduce.md describes the tables, the scales and the cost mod
     const progress = showProgress(p);
     const say = (m: string): void => void (json ? undefined : process.stderr.write(`rankshield reproduce: ${m}\n`));
     const started = Date.now();
-    const expected = rowsPlanned.reduce((s, r) => s + r.hereSeconds, 0);
-    let expectedDone = 0;
     const reportOnly = flagBool(p, 'report');
+    // The ETA: each row's work still to do (by its state) at the probed cost per pass on this machine.
+    const costs = reportOnly ? new Map<string, PassCost>() : probeCosts(rowsPlanned, device);
+    const remaining = rowsPlanned.map((r) => remainingSeconds(r, costs.get(modelKey(r.counted))));
     for (const [i, r] of reportOnly ? [] : rowsPlanned.entries()) {
-      const left = Math.max(0, expected - expectedDone);
+      const left = remaining.slice(i).reduce((s, x) => s + x, 0);
       say(
         `row ${i + 1}/${rowsPlanned.length} ${r.row.id} (${r.paths.key}): ${describeState(r.state)}; ${Math.round((Date.now() - started) / 1000)} s so far, ~${fmtDuration(left)} left by the plan's estimate`,
       );
       await runRow(r, { device, nproc, progress, robust, say, ...(inputs.root !== undefined ? { root: inputs.root } : {}) });
-      expectedDone += r.hereSeconds;
     }
     const comparison = buildComparison(table, scale, rowsPlanned, argv, device);
     writeFileAtomicSync(path.join(out, 'comparison.json'), `${JSON.stringify(comparison, null, 2)}\n`);
@@ -238,6 +238,22 @@ function probeCosts(rows: PlannedRow[], device: Device): Map<string, PassCost & 
     r.hereSeconds = secondsOf(r.work, out.get(k)!).total;
   }
   return out;
+}
+
+/** Seconds of a row's work still to do, by how far its run got: a partial run's remaining epochs, a trained one's swipe. */
+function remainingSeconds(r: PlannedRow, cost: PassCost | undefined): number {
+  if (cost === undefined) return 0;
+  const t = secondsOf(r.work, cost);
+  switch (r.state.state) {
+    case 'new':
+      return t.total;
+    case 'partial':
+      return t.train * (1 - r.state.epochsDone / r.state.epochs) + t.eval + t.swipe;
+    case 'trained':
+      return t.swipe;
+    case 'swiped':
+      return 0;
+  }
 }
 
 function describeState(s: RunState): string {

@@ -11,6 +11,7 @@ import type { DatasetSplits } from './dataset.js';
 import { compareStrings, FileImageDataset, parseIntField, pathExists, readLines, resolveRoot } from './file-dataset.js';
 import { defineDataset, fileBacked } from './entry.js';
 import { readMatFile, type MatValue } from './matlab.js';
+import { readCarsClassNames } from './class-names.js';
 
 /** Directory name of Cars-196 under the default roots. */
 export const CARS_DIR = 'cars';
@@ -79,6 +80,7 @@ export async function loadCars(opts: { root?: string } = {}): Promise<DatasetSpl
     if (!Number.isInteger(a.cls) || a.cls < 1 || a.cls > ALL_CLASSES) throw new Error(`${file}: class ${a.cls} of '${a.path}' is outside 1..${ALL_CLASSES}`);
   }
   const sorted = [...annotations].sort((a, b) => compareStrings(a.path, b.path));
+  const classNames = await readCarsClassNames(root);
   const make = (split: 'train' | 'test'): FileImageDataset => {
     const part = sorted.filter((a) => a.cls <= TRAIN_CLASSES === (split === 'train'));
     return new FileImageDataset({
@@ -88,6 +90,7 @@ export async function loadCars(opts: { root?: string } = {}): Promise<DatasetSpl
       relativePaths: part.map((a) => a.path),
       labels: Int32Array.from(part, (a) => a.cls),
       source: `${root} (${path.basename(file)})`,
+      ...(classNames === undefined ? {} : { classNames }),
     });
   };
   return { train: make('train'), test: make('test') };

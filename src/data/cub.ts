@@ -3,6 +3,7 @@
 // ignored); label = class − 1; order = image_id.
 import path from 'node:path';
 import type { DatasetSplits } from './dataset.js';
+import { readCubClassNames } from './class-names.js';
 import { FileImageDataset, parseIntField, pathExists, readLines, resolveRoot } from './file-dataset.js';
 import { defineDataset, fileBacked } from './entry.js';
 
@@ -55,8 +56,16 @@ export async function loadCub(opts: { root?: string } = {}): Promise<DatasetSpli
     part.labels.push(cls - 1);
   }
   if (classes.size !== images.size) throw new Error(`${labelsFile}: ${classes.size} entries but ${imagesFile} has ${images.size} images`);
+  const classNames = await readCubClassNames(root);
   const make = (split: 'train' | 'test'): FileImageDataset =>
-    new FileImageDataset({ name: 'cub', split, root, relativePaths: parts[split].paths, labels: Int32Array.from(parts[split].labels) });
+    new FileImageDataset({
+      name: 'cub',
+      split,
+      root,
+      relativePaths: parts[split].paths,
+      labels: Int32Array.from(parts[split].labels),
+      ...(classNames === undefined ? {} : { classNames }),
+    });
   return { train: make('train'), test: make('test') };
 }
 

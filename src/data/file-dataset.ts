@@ -17,6 +17,8 @@ export interface FileImageDatasetInit {
   readonly relativePaths: readonly string[];
   readonly labels: Int32Array;
   readonly source?: string;
+  /** Label value → class name, where the dataset's files name the classes. */
+  readonly classNames?: ReadonlyMap<number, string>;
 }
 
 /** A split of image files with labels, decoded through the 224 pipeline when loaded (docs/datasets.md §3). */
@@ -31,6 +33,7 @@ export class FileImageDataset implements FileDataset {
   readonly labels: Int32Array;
   readonly length: number;
   readonly classes: number;
+  readonly classNames?: ReadonlyMap<number, string>;
   readonly channels = 3;
   readonly height = CROP_SIZE;
   readonly width = CROP_SIZE;
@@ -48,6 +51,7 @@ export class FileImageDataset implements FileDataset {
     this.labels = init.labels;
     this.length = init.labels.length;
     this.classes = countClasses(init.labels);
+    if (init.classNames !== undefined) this.classNames = init.classNames;
   }
 
   /** SHA-256 of the split listing (see fingerprint.ts). */

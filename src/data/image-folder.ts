@@ -82,10 +82,12 @@ export async function loadImageFolder(folder: string): Promise<DatasetSplits<Fil
   }
   const names = [...new Set([...trainClasses, ...testClasses])].sort(compareStrings);
   const labelOf = new Map(names.map((n, i) => [n, i]));
+  // The sub-folders' names are the classes' names.
+  const classNamesOf = new Map(names.map((n, i) => [i, n]));
   const make = async (split: 'train' | 'test'): Promise<FileImageDataset> => {
     const l = split === 'train' ? await listClasses(root, trainBase, trainClasses, labelOf) : await listClasses(root, testBase, testClasses, labelOf);
     if (l.paths.length === 0) throw new Error(`${root}: no images (${[...IMAGE_EXTENSIONS].join(', ')}) in the ${split} classes`);
-    return new FileImageDataset({ name: 'folder', split, root, relativePaths: l.paths, labels: l.labels });
+    return new FileImageDataset({ name: 'folder', split, root, relativePaths: l.paths, labels: l.labels, classNames: classNamesOf });
   };
   return { train: await make('train'), test: await make('test') };
 }

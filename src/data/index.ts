@@ -16,6 +16,7 @@ export {
 } from './small-datasets.js';
 export { InMemoryImageDataset, gatherUnitFloat32, labelsTensor } from './memory-dataset.js';
 export { imageAt } from './image-at.js';
+export { className, FASHION_CLASS_NAMES, type ClassNames } from './class-names.js';
 export { FileImageDataset, defaultRoots } from './file-dataset.js';
 export { loadCub } from './cub.js';
 export { loadCars, readCarsCsv, readCarsMat, type CarAnnotation } from './cars.js';

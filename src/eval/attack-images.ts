@@ -1,14 +1,15 @@
 // Layer: eval. Pictures of what an attack did: for each attacked image, the
 // clean image, the perturbation amplified to be visible (its scale in the file
 // name: pixel = 0.5 + scale · δ) and the adversarial image, as PNGs, plus
-// rankings.json with each image's top-k neighbours (gallery index, label,
-// distance) before and after the attack. The PNG encoding of one CHW image is
+// rankings.json with each image's top-k neighbours (gallery index, label, class
+// name, distance) before and after the attack. The PNG encoding of one CHW image is
 // shared with the swipe page (report-html.ts) and the service's images.
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp, { type Sharp } from 'sharp';
 import { makeDirs, writeFileAtomic } from '../io/atomic.js';
 import type { AttackExamples } from '../attack/index.js';
+import { className } from '../data/index.js';
 import { noGrad, tidy, type Tensor } from '../tensor/index.js';
 
 /** C, H, W of one image. */
@@ -45,6 +46,8 @@ export interface Neighbour {
   /** Gallery (test split) index. */
   index: number;
   label: number;
+  /** The dataset's name of the label ("Trouser"), or the label itself where it names none. */
+  className: string;
   distance: number;
 }
 
@@ -52,6 +55,7 @@ export interface Neighbour {
 export interface AttackImageRecord {
   index: number;
   label: number;
+  className: string;
   /** max |δ| of its perturbation, and the factor its perturbation PNG is amplified by. */
   maxPerturbation: number;
   scale: number;
@@ -70,6 +74,8 @@ export interface AttackImagesInput {
   /** Dataset index of each attacked image, and the labels of the whole gallery (for the neighbour lists). */
   indices: Int32Array;
   labels: Int32Array;
+  /** The dataset's class names by label (DatasetBase.classNames); absent: the labels stand for themselves. */
+  classNames?: ReadonlyMap<number, string>;
   /** Save at most this many images (default all of the batch). */
   limit?: number;
 }
@@ -93,6 +99,7 @@ export async function saveAttackImages(dir: string, o: AttackImagesInput): Promi
       written.push(file);
       return name;
     };
+    const nameOf = (label: number): string => className(o, label);
     const images: AttackImageRecord[] = [];
     for (let i = 0; i < count; i++) {
       const id = o.indices[i]!;
@@ -104,10 +111,12 @@ export async function saveAttackImages(dir: string, o: AttackImagesInput): Promi
         perturbation: await png(`${id}-perturbation-x${scale.toFixed(1)}.png`, d, i * size, (v) => 0.5 + scale * v),
         adversarial: await png(`${id}-adversarial.png`, adv, i * size),
       };
-      const list = (ids: number[], dist: number[]): Neighbour[] => ids.map((g, k) => ({ index: g, label: o.labels[g]!, distance: dist[k]! }));
+      const list = (ids: number[], dist: number[]): Neighbour[] =>
+        ids.map((g, k) => ({ index: g, label: o.labels[g]!, className: nameOf(o.labels[g]!), distance: dist[k]! }));
       images.push({
         index: id,
         label: o.labels[id]!,
+        className: nameOf(o.labels[id]!),
         maxPerturbation: maxAbs,
         scale,
         files,
@@ -117,7 +126,7 @@ export async function saveAttackImages(dir: string, o: AttackImagesInput): Promi
     }
     const json = path.join(dir, 'rankings.json');
     // rankings.json keeps the shape it had before the file names were recorded.
-    const rankings = images.map(({ index, label, maxPerturbation, before, after }) => ({ index, label, maxPerturbation, before, after }));
+    const rankings = images.map(({ index, label, className, maxPerturbation, before, after }) => ({ index, label, className, maxPerturbation, before, after }));
     await writeFileAtomic(json, `${JSON.stringify({ attack: o.attack, budget: o.budget, images: rankings }, null, 2)}\n`);
     written.push(json);
     return { files: written, images };

@@ -120,8 +120,8 @@ function examplesHtml(p: SwipePage): string {
   const first = p.examples[0]!;
   const intro =
     `<p class="sub">The first ${first.images.length} queries of query batch 1 as the swipe attacked them. ` +
-    'Perturbation: δ amplified by the factor shown around mid-grey. Top-k: the gallery neighbours before and after the attack, each with its rank, label and distance; ' +
-    "a green frame marks the query's own label, ↑/↓ how many places a neighbour moved, “new” one that was not in the top-k before, “out” one that left it.</p>";
+    'Perturbation: δ amplified by the factor shown around mid-grey. Top-k: the gallery neighbours before and after the attack, each with its rank, class and distance; ' +
+    "a green frame marks the query's own class, ↑/↓ how many places a neighbour moved, “new” one that was not in the top-k before, “out” one that left it.</p>";
   const nav = `<nav class="jump">${p.examples.map((e) => `<a href="#attack-${encodeURIComponent(e.attack)}">${esc(e.attack)}</a>`).join('')}</nav>`;
   return `<section class="card"><h2>What the attacks did</h2>${intro}${nav}${p.examples.map((e) => attackSection(p, e)).join('\n')}</section>`;
 }
@@ -145,7 +145,7 @@ function exampleRow(p: SwipePage, e: SwipePageExamples, img: AttackImageRecord):
   const pic = (file: string, caption: string, cls = ''): string =>
     `<figure class="big${cls}"><img src="${href(e.dir, file)}" alt="${esc(caption)}"><figcaption>${esc(caption)}</figcaption></figure>`;
   const triple =
-    pic(img.files.query, `query #${img.index} · label ${img.label}`) +
+    pic(img.files.query, `query #${img.index} · ${classCaption(img.label, img.className)}`) +
     pic(img.files.perturbation, `perturbation ×${img.scale.toFixed(1)} (max |δ| ${(img.maxPerturbation * 255).toFixed(1)}/255)`, ' pert') +
     pic(img.files.adversarial, 'adversarial query');
   return (
@@ -154,6 +154,11 @@ function exampleRow(p: SwipePage, e: SwipePageExamples, img: AttackImageRecord):
     topList('after', img.after, img.before, img.label, p.galleryDir) +
     '</div></div>'
   );
+}
+
+/** A label as captions show it: the class name, and the label where the two differ ("Trouser (1)"). */
+function classCaption(label: number, name: string): string {
+  return name === String(label) ? name : `${name} (${label})`;
 }
 
 /** One top-k row; `other` is the list on the other side of the attack, for the rank changes. */
@@ -168,8 +173,8 @@ function topList(which: 'before' | 'after', list: Neighbour[], other: Neighbour[
     } else if (j < 0) mark = '<span class="mv out">out</span>';
     const match = n.label === queryLabel ? ' match' : '';
     return (
-      `<li class="thumb${match}"><img src="${href(galleryDir, `${n.index}.png`)}" alt="gallery #${n.index}, label ${n.label}" title="gallery #${n.index}, label ${n.label}, distance ${n.distance.toFixed(4)}">` +
-      `<span class="rank">${i + 1}</span>${mark}<span class="lab">${n.label}</span><span class="dist">${n.distance.toFixed(3)}</span></li>`
+      `<li class="thumb${match}"><img src="${href(galleryDir, `${n.index}.png`)}" alt="gallery #${n.index}, ${esc(classCaption(n.label, n.className))}" title="gallery #${n.index}, ${esc(classCaption(n.label, n.className))}, distance ${n.distance.toFixed(4)}">` +
+      `<span class="rank">${i + 1}</span>${mark}<span class="lab">${esc(n.className)}</span><span class="dist">${n.distance.toFixed(3)}</span></li>`
     );
   });
   return `<div class="toplist"><div class="toplabel">${which}</div><ol>${items.join('')}</ol></div>`;
@@ -213,7 +218,7 @@ img{${pixelated ? 'image-rendering:pixelated;' : ''}object-fit:contain}
 .thumb img{width:56px;height:56px;border:3px solid transparent;border-radius:4px;display:block;background:#000}
 .thumb.match img{border-color:var(--up)}
 .thumb .rank{position:absolute;top:3px;left:3px;background:rgba(0,0,0,.6);color:#fff;border-radius:3px;padding:0 3px;font-size:9px}
-.thumb .lab{display:block;color:var(--fg)}
+.thumb .lab{display:block;color:var(--fg);overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
 .thumb .dist{display:block;font-variant-numeric:tabular-nums}
 .mv{position:absolute;top:3px;right:3px;border-radius:3px;padding:0 3px;font-size:9px;color:#fff;font-weight:700}
 .mv.up{background:var(--up)}.mv.down{background:var(--down)}.mv.new{background:var(--new)}.mv.out{background:var(--muted)}
@@ -293,6 +298,7 @@ export async function writeSwipePage(dir: string, result: SwipeResult, o: SwipeP
       examples: k.examples,
       indices: k.indices,
       labels: o.ds.labels,
+      ...(o.ds.classNames === undefined ? {} : { classNames: o.ds.classNames }),
     });
     examples.push({ attack: k.run.attack, budget: k.run.budget, values: k.values, dir: rel, images });
   }

@@ -635,18 +635,34 @@ export function pgdReliability(
 /** The robust evaluation (see the module comment). */
 export async function runRobustEval(model: EmbeddingModel, ds: DmlDataset, metric: Metric, o: RobustEvalOptions): Promise<RobustEvalResult> {
   const plan = planRobustEval(model, ds, o);
+  const started = performance.now();
+  const attacked = await attackEveryBatch(plan, model, ds, metric, o);
+  return robustEvalResult(plan, attacked, ds, metric, o, (performance.now() - started) / 1000);
+}
+
+/** What attacking the query batches collected: the tally per component, and the benign hits per query. */
+interface AttackedBatches {
+  tally: Tally;
+  /** Sum of the batches' benign R@1 (RobRank's mean of batch means divides it by the batches). */
+  recallSum: number;
+  /** Per query, 100 when its nearest gallery item shares its label, else 0. */
+  hits: number[];
+  queryIndices: number[];
+}
+
+/**
+ * Step 1: every query batch of the plan, each ERS run attacked by every component (and, on the first
+ * batch, the ε sweep), with the model in eval mode and the galleries embedded once.
+ */
+async function attackEveryBatch(plan: Plan, model: EmbeddingModel, ds: DmlDataset, metric: Metric, o: RobustEvalOptions): Promise<AttackedBatches> {
   const { profile, runs, batches, components } = plan;
   const fractions = plan.settings.epsilonFractions;
-  const started = performance.now();
   const wasTraining = model.training;
   const gallery = await embedGallery(model, ds, metric, profile.batchSize, o.progress);
   const surrogateGallery = o.surrogate === null ? undefined : await embedGallery(o.surrogate, ds, metric, profile.batchSize, o.progress);
   const attacks = runs.map((r) => attackOfRun(r, ds, o.attackOptions));
-  const tally = emptyTally(components);
-  let recallSum = 0;
-  let queries = 0;
-  const hits: number[] = [];
-  const queryIndices: number[] = [];
+  const out: AttackedBatches = { tally: emptyTally(components), recallSum: 0, hits: [], queryIndices: [] };
+  const { tally } = out;
   const bar = progressBar(
     o.progress,
     runs.length * (batches * components.length + fractions.length + 1),
@@ -664,9 +680,9 @@ export async function runRobustEval(model: EmbeddingModel, ds: DmlDataset, metri
       );
       const sweep = b === 0 ? sweepContext(model, gallery, images, labels, plan.settings.sweepQueries) : undefined;
       try {
-        recallSum += benignRecallAt1(ctx);
-        hits.push(...benignHits(ctx).map((h) => 100 * h));
-        queryIndices.push(...batch.indices);
+        out.recallSum += benignRecallAt1(ctx);
+        out.hits.push(...benignHits(ctx).map((h) => 100 * h));
+        out.queryIndices.push(...batch.indices);
         for (const [r, run] of runs.entries()) {
           if (o.signal !== undefined) {
             await new Promise((resolve) => setImmediate(resolve));
@@ -693,7 +709,6 @@ export async function runRobustEval(model: EmbeddingModel, ds: DmlDataset, metri
         }
         dispose([images, labels]);
       }
-      queries += batch.indices.length;
       b++;
     }
   } finally {
@@ -701,8 +716,18 @@ export async function runRobustEval(model: EmbeddingModel, ds: DmlDataset, metri
     dispose([gallery.embeddings, gallery.labels, surrogateGallery?.embeddings, surrogateGallery?.labels] as (Tensor | undefined)[]);
     model.train(wasTraining);
   }
+  return out;
+}
 
-  const benign = o.benignRecallAt1 ?? (100 * recallSum) / batches;
+/**
+ * Step 2: the tables (each component's and the worst case's, with their per-query intervals), the
+ * verdict's two findings, and where the numbers were made.
+ */
+function robustEvalResult(plan: Plan, attacked: AttackedBatches, ds: DmlDataset, metric: Metric, o: RobustEvalOptions, seconds: number): RobustEvalResult {
+  const { profile, runs, batches, components } = plan;
+  const { tally, hits } = attacked;
+  const queries = attacked.queryIndices.length;
+  const benign = o.benignRecallAt1 ?? (100 * attacked.recallSum) / batches;
   const info = bootstrapInfo(o.bootstrap);
   for (const c of [...components, 'worst'] as const) tally.perQuery[c][BENIGN_R1_KEY] = hits;
   const table = (c: ComponentName | 'worst', p: Passes, s: number): ComponentTable => {
@@ -721,7 +746,7 @@ export async function runRobustEval(model: EmbeddingModel, ds: DmlDataset, metri
     split: ds.split,
     splitSha256: splitSha256(ds),
     queries,
-    queryIndicesSha256: queryIndicesSha256(queryIndices),
+    queryIndicesSha256: queryIndicesSha256(attacked.queryIndices),
     profile: `${profile.name} robust-eval ${plan.settings.preset}`,
     seed: plan.seed,
     method: 'robust-eval',
@@ -760,7 +785,7 @@ export async function runRobustEval(model: EmbeddingModel, ds: DmlDataset, metri
     components: out,
     worstCase,
     verdict: { flagged: reasons.length > 0, rule: VERDICT_RULE, reasons, evidence, pgdUnreliable: pgd.unreliable, pgdReliability: pgd.reliability },
-    seconds: (performance.now() - started) / 1000,
+    seconds,
     bootstrap: info,
     estimator: POINT_ESTIMATOR,
     madeOn,

@@ -274,32 +274,64 @@ export async function attackExamples(
 
 /** Every attack of a profile over the split's queries against its clean gallery, then ERS and ARS (see the module comment). */
 export async function runSwipe(model: EmbeddingModel, ds: DmlDataset, metric: Metric, o: SwipeOptions = {}): Promise<SwipeResult> {
+  const plan = planSwipe(ds, o);
+  const started = performance.now();
+  const rows = await attackMyBatches(plan, model, ds, metric, o, started);
+  return swipeResult(plan, rows, ds, metric, o, started);
+}
+
+/** What a swipe attacks: the profile's runs on the first `batches` query batches, and its report columns. */
+interface SwipePlan {
+  profile: Profile;
+  runs: readonly ProfileRun[];
+  seed: number;
+  batches: number;
+  attacks: ReturnType<typeof attackOfRun>[];
+  /** Report columns in run order (ERS columns first where the profile has them). */
+  flat: string[];
+  group: ProcessGroup;
+  /** Queries the swipe attacks, over all ranks. */
+  queryCount: number;
+}
+
+function planSwipe(ds: DmlDataset, o: SwipeOptions): SwipePlan {
   const profile = typeof o.profile === 'object' ? o.profile : getProfile(o.profile ?? 'rob28');
   const runs = profile.runs;
-  const seed = o.seed ?? 0;
   if (o.maxIter !== undefined && (!Number.isInteger(o.maxIter) || o.maxIter < 1))
     throw new Error(`swipe: maxIter must be a positive integer, got ${o.maxIter}`);
   const totalBatches = Math.ceil(ds.length / profile.batchSize);
   const batches = Math.min(totalBatches, o.maxIter ?? totalBatches);
   const attacks = runs.map((r) => attackOfRun(r, ds, o.attackOptions));
-  const columns = columnNames(
+  const flat = columnNames(
     runs,
     attacks.map((a) => a.reports),
-  );
-  const group = o.group ?? SINGLE_PROCESS;
-  const mine = (b: number): boolean => b < batches && b % group.worldSize === group.rank;
-  // One row per batch: benign R@1, then every column's value (0 in rows other ranks fill).
-  const flat = columns.flat();
-  const rows = new Float64Array(batches * (1 + flat.length));
-  // One row per query: its split index, benign hit (0/100), then every column (summed over ranks like `rows`).
+  ).flat();
   const queryCount = Math.min(ds.length, batches * profile.batchSize);
+  return { profile, runs, seed: o.seed ?? 0, batches, attacks, flat, group: o.group ?? SINGLE_PROCESS, queryCount };
+}
+
+/**
+ * This rank's numbers, in arrays every rank lays out alike (0 where other ranks fill in), so one sum
+ * over the ranks assembles the swipe: per batch its benign R@1 and every column's batch mean; per
+ * query its split index, benign hit (0/100) and every column's value.
+ */
+interface SwipeRows {
+  batchRows: Float64Array;
+  queryRows: Float64Array;
+  gallerySeconds: number;
+}
+
+/** Step 1: the query batches of this rank, each attacked by every run of the profile under its fixed seed. */
+async function attackMyBatches(plan: SwipePlan, model: EmbeddingModel, ds: DmlDataset, metric: Metric, o: SwipeOptions, started: number): Promise<SwipeRows> {
+  const { profile, runs, seed, batches, attacks, flat, group } = plan;
+  const mine = (b: number): boolean => b < batches && b % group.worldSize === group.rank;
+  const rows = new Float64Array(batches * (1 + flat.length));
   const width = 2 + flat.length;
-  const queryRows = new Float64Array(queryCount * width);
+  const queryRows = new Float64Array(plan.queryCount * width);
   const sums = new Map<string, number>();
   let queries = 0;
   let done = 0;
 
-  const started = performance.now();
   const wasTraining = model.training;
   const gallery = await embedGallery(model, ds, metric, profile.batchSize, o.progress, group);
   if (o.surrogate !== undefined) checkSurrogate(model, o.surrogate);
@@ -371,7 +403,7 @@ export async function runSwipe(model: EmbeddingModel, ds: DmlDataset, metric: Me
         if (surrogate !== undefined) disposeBatchContext(surrogate.ctx);
         dispose([images, labels]);
       }
-      // This rank's running means (the whole swipe's numbers are summed below).
+      // This rank's running means (the whole swipe's numbers are summed in swipeResult).
       flat.forEach((col, i) => sums.set(col, (sums.get(col) ?? 0) + rows[row + 1 + i]!));
       queries += batch.indices.length;
       done++;
@@ -382,18 +414,23 @@ export async function runSwipe(model: EmbeddingModel, ds: DmlDataset, metric: Me
     dispose([gallery.embeddings, gallery.labels, surrogateGallery?.embeddings, surrogateGallery?.labels]);
     model.train(wasTraining);
   }
-  rows.set(allreduceNumbers(rows, group));
-  queryRows.set(allreduceNumbers(queryRows, group));
+  return { batchRows: rows, queryRows, gallerySeconds };
+}
+
+/** Step 2: every rank's rows summed, the means in batch order, ERS/ARS, the per-query intervals and where they were made. */
+function swipeResult(plan: SwipePlan, mine: SwipeRows, ds: DmlDataset, metric: Metric, o: SwipeOptions, started: number): SwipeResult {
+  const { profile, runs, seed, batches, flat, group, queryCount } = plan;
+  const width = 2 + flat.length;
+  const rows = allreduceNumbers(mine.batchRows, group);
+  const queryRows = allreduceNumbers(mine.queryRows, group);
   // Sums in batch order: the same additions whatever the number of ranks.
-  sums.clear();
+  const sums = new Map<string, number>();
   let recallSum = 0;
   for (let b = 0; b < batches; b++) {
     const row = b * (1 + flat.length);
     recallSum += rows[row]!;
     flat.forEach((col, i) => sums.set(col, (sums.get(col) ?? 0) + rows[row + 1 + i]!));
   }
-  done = batches;
-  queries = queryCount;
   const perQuery: Record<string, number[]> = {};
   [BENIGN_R1_KEY, ...flat].forEach((col, i) => (perQuery[col] = Array.from({ length: queryCount }, (_, q) => queryRows[q * width + 1 + i]!)));
   const info = bootstrapInfo(o.bootstrap);
@@ -413,8 +450,8 @@ export async function runSwipe(model: EmbeddingModel, ds: DmlDataset, metric: Me
     benignRecallAt1Given: o.benignRecallAt1 ?? null,
   };
 
-  const attacksOut = means(sums, done);
-  const benign = o.benignRecallAt1 ?? (100 * recallSum) / done;
+  const attacksOut = means(sums, batches);
+  const benign = o.benignRecallAt1 ?? (100 * recallSum) / batches;
   const table = ersColumns(attacksOut);
   const ers = table === null ? null : empiricalRobustnessScore(table);
   let ars: number | null = null;
@@ -427,17 +464,19 @@ export async function runSwipe(model: EmbeddingModel, ds: DmlDataset, metric: Me
   return {
     profile: profile.name,
     metric: metric.name,
-    queries,
-    batches: done,
+    queries: queryCount,
+    batches,
     budgets: distinctBudgets(runs.map((r) => r.budget)),
-    ...(o.method === undefined && o.surrogate === undefined ? {} : { method: { name: o.method ?? 'pgd', settings, transfer: o.surrogate !== undefined } }),
+    ...(o.method === undefined && o.surrogate === undefined
+      ? {}
+      : { method: { name: method, settings: methodSettings(o.methodSettings), transfer: o.surrogate !== undefined } }),
     attacks: attacksOut,
     benignRecallAt1: benign,
     ERS: ers,
     ARS: ars,
     lowBenignRecall,
     seconds: (performance.now() - started) / 1000,
-    gallerySeconds,
+    gallerySeconds: mine.gallerySeconds,
     intervals,
     bootstrap: info,
     estimator: POINT_ESTIMATOR,

@@ -113,6 +113,8 @@ export interface PassCost {
 /**
  * Times the row's model here: a forward pass without gradients and a forward + backward over a small batch
  * of random images, after one warm-up. Random weights: the cost does not depend on the values.
+ * On one CPU thread the time is this process's CPU time (user + system), which other work on the
+ * machine does not inflate; otherwise (several threads, a GPU) it is the wall time.
  */
 export function probePassCost(c: ExperimentConfig, threads: number, device: Device = CPU): PassCost {
   const { channels, imageSide } = parseDatasetName(c.dataset).entry;
@@ -132,18 +134,25 @@ export function probePassCost(c: ExperimentConfig, threads: number, device: Devi
     };
     forward();
     both();
-    const t0 = performance.now();
+    const cpuClock = onCpu && threads === 1;
+    // Milliseconds: process CPU time (µs → ms) on one thread, wall time otherwise.
+    const now = (): number => {
+      if (!cpuClock) return performance.now();
+      const u = process.cpuUsage();
+      return (u.user + u.system) / 1000;
+    };
+    const t0 = now();
     for (let i = 0; i < reps; i++) forward();
-    const t1 = performance.now();
+    const t1 = now();
     for (let i = 0; i < reps; i++) both();
-    const t2 = performance.now();
+    const t2 = now();
     dispose(x);
     const f = (t1 - t0) / 1000 / reps / images;
     const fb = (t2 - t1) / 1000 / reps / images;
     return {
       forward: f,
       backward: Math.max(fb - f, 0),
-      probe: `${c.model} on ${device}: ${images} images of ${channels}×${imageSide}×${imageSide}, ${reps} timed repetitions after a warm-up${onCpu ? `, ${threads} thread(s)` : ''}`,
+      probe: `${c.model} on ${device}: ${images} images of ${channels}×${imageSide}×${imageSide}, ${reps} timed repetitions after a warm-up${onCpu ? `, ${threads} thread(s)` : ''}, ${cpuClock ? 'CPU time' : 'wall time'}`,
     };
   } finally {
     model.dispose();

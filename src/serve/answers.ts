@@ -41,7 +41,10 @@ export interface ModelInfo {
   /** Channels, height, width. */
   imageShape: [number, number, number];
   gallerySize: number;
+  /** The label values of the gallery, ascending. */
   classes: number[];
+  /** The name of each of `classes`, in the same order (the label itself where the dataset names none). */
+  classNames: string[];
   /** The checkpoint's stored benign metrics as report columns (fractions); null when it has none. */
   benign: Record<string, number> | null;
   attacks: AttackDescription[];

@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { parseAttackKind, ersProfile, PROFILES } from '../attack/index.js';
+import { className } from '../data/index.js';
 import { attackColumn } from '../eval/columns.js';
 import { benignJson, readBenignMetrics } from '../eval/benign.js';
 import { badRequest, HttpError, notFound } from './errors.js';
@@ -78,6 +79,7 @@ export function registerApi(app: FastifyInstance, ctx: ServeContext): void {
       imageShape: ctx.shape,
       gallerySize: ctx.ds.length,
       classes: ctx.classes,
+      classNames: ctx.classes.map((label) => className(ctx.ds, label)),
       benign: benignOf(ctx.storedMetrics),
       attacks: describeAttacks(height),
       profiles: Object.values(PROFILES).map((p) => ({ name: p.name, summary: p.usedFor, batchSize: p.batchSize, attacks: p.runs.length })),

@@ -25,10 +25,19 @@ export function firstImages(ds: DmlDataset, n: number): DmlDataset {
       width: ds.width,
       pixels: ds.pixels.subarray(0, n * size),
       labels,
+      ...(ds.classNames === undefined ? {} : { classNames: ds.classNames }),
     });
   }
   if (!(ds instanceof FileImageDataset)) throw new Error(`${ds.name}: cannot cut a file-backed split that is not a FileImageDataset`);
-  return new FileImageDataset({ name: ds.name, split: ds.split, root: ds.root, relativePaths: ds.relativePaths.slice(0, n), labels, source });
+  return new FileImageDataset({
+    name: ds.name,
+    split: ds.split,
+    root: ds.root,
+    relativePaths: ds.relativePaths.slice(0, n),
+    labels,
+    source,
+    ...(ds.classNames === undefined ? {} : { classNames: ds.classNames }),
+  });
 }
 
 /** The served gallery: the test split of `spec.dataset`, cut to `spec.maxGallery` images. */

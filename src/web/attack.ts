@@ -6,7 +6,7 @@ import type { AttackAnswer, AttackDescription } from '@serve/answers.js';
 import { galleryUrl, postJson, showImage } from './api-client.js';
 import { box, byId, make, messageOf, num, to255 } from './dom.js';
 import { renderHits } from './hits.js';
-import { state, TOP_K } from './state.js';
+import { classCaption, state, TOP_K } from './state.js';
 
 function currentAttack(): AttackDescription | undefined {
   const kind = byId('attack-select', HTMLSelectElement).value;
@@ -161,7 +161,7 @@ function renderAttack(r: AttackAnswer): void {
       tr.append(
         thumb,
         make('td', '', `#${c.id}`),
-        make('td', '', String(c.label)),
+        make('td', '', classCaption(c.label)),
         make('td', 'num', String(c.rankBefore)),
         make('td', 'arrow', '→'),
         make('td', 'num', String(c.rankAfter)),

@@ -6,14 +6,14 @@ import { galleryUrl, getJson, postJson, showImage } from './api-client.js';
 import { toggleCandidate, updateRunButton } from './attack.js';
 import { box, byId, make, messageOf } from './dom.js';
 import { renderHits } from './hits.js';
-import { PAGE_SIZE, state, TOP_K, type QueryRef } from './state.js';
+import { classCaption, classNameOf, PAGE_SIZE, state, TOP_K, type QueryRef } from './state.js';
 
 export function renderFilters(): void {
   const m = state.model;
   if (!m) return;
   const bar = box('label-filter');
   const chip = (label: number | null): HTMLButtonElement => {
-    const b = make('button', 'filter', label === null ? 'all' : String(label));
+    const b = make('button', 'filter', label === null ? 'all' : classNameOf(label));
     b.type = 'button';
     b.dataset.label = label === null ? 'all' : String(label);
     b.setAttribute('aria-pressed', String(state.gallery.label === label));
@@ -43,13 +43,13 @@ export async function loadGallery(): Promise<void> {
         b.type = 'button';
         b.dataset.testid = 'gallery-item';
         b.dataset.id = String(item.id);
-        b.title = `#${item.id} · label ${item.label}`;
+        b.title = `#${item.id} · ${classCaption(item.label)}`;
         b.classList.toggle('picked', state.candidates.includes(item.id));
         const img = make('img');
-        img.alt = `gallery #${item.id}, label ${item.label}`;
+        img.alt = `gallery #${item.id}, ${classCaption(item.label)}`;
         img.loading = 'lazy';
         showImage(img, galleryUrl(item.id));
-        b.append(img, make('span', 'cell-label', String(item.label)));
+        b.append(img, make('span', 'cell-label', classNameOf(item.label)));
         b.addEventListener('click', () => (state.picking ? toggleCandidate(item.id) : selectQuery({ id: item.id }, item.label, galleryUrl(item.id))));
         return b;
       }),
@@ -103,7 +103,8 @@ async function selectQuery(query: QueryRef, label: number | undefined, preview: 
   const img = byId('query-image', HTMLImageElement);
   if (preview.startsWith('data:')) img.src = preview;
   else showImage(img, preview);
-  box('query-caption').textContent = 'id' in query ? `gallery #${query.id} · label ${label}` : `upload ${name ?? ''}`;
+  box('query-caption').textContent =
+    'id' in query ? `gallery #${query.id} · ${label === undefined ? 'label unknown' : classCaption(label)}` : `upload ${name ?? ''}`;
   box('query-empty').hidden = true;
   box('query').hidden = false;
   box('k').textContent = String(TOP_K);
@@ -117,7 +118,7 @@ async function selectQuery(query: QueryRef, label: number | undefined, preview: 
     if (state.query !== query) return; // a newer query was picked meanwhile
     if (r.query.label !== undefined) {
       state.queryLabel = r.query.label;
-      box('query-caption').textContent = 'id' in query ? `gallery #${query.id} · label ${r.query.label}` : `upload ${name ?? ''}`;
+      box('query-caption').textContent = 'id' in query ? `gallery #${query.id} · ${classCaption(r.query.label)}` : `upload ${name ?? ''}`;
     }
     renderHits(list, r.results, state.queryLabel);
     box('search-time').textContent = r.seconds < 0.0005 ? 'searched in < 1 ms' : `searched in ${(r.seconds * 1000).toFixed(0)} ms`;

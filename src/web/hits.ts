@@ -3,7 +3,7 @@
 import type { Hit } from '@serve/answers.js';
 import { galleryUrl, showImage } from './api-client.js';
 import { make } from './dom.js';
-import { state } from './state.js';
+import { classCaption, classNameOf, state } from './state.js';
 
 /** How an entry moved between the rankings before and after an attack. */
 interface RankChange {
@@ -21,13 +21,13 @@ function hitItem(hit: Hit, o: { same?: boolean; self?: boolean; change?: RankCha
   li.dataset.id = String(hit.id);
   li.dataset.rank = String(hit.rank);
   const img = make('img');
-  img.alt = `gallery #${hit.id}, label ${hit.label}`;
-  img.title = `gallery #${hit.id} · label ${hit.label} · distance ${hit.distance.toFixed(4)}`;
+  img.alt = `gallery #${hit.id}, ${classCaption(hit.label)}`;
+  img.title = `gallery #${hit.id} · ${classCaption(hit.label)} · distance ${hit.distance.toFixed(4)}`;
   showImage(img, galleryUrl(hit.id));
   li.append(img, make('span', 'rank', String(hit.rank)));
   if (o.change) li.append(make('span', `change ${o.change.kind}`, o.change.text));
   // The gallery image searched for is its own nearest neighbour (distance 0): say so.
-  li.append(make('span', 'label-badge', String(hit.label)), make('span', 'meta', o.self ? 'the query' : hit.distance.toFixed(3)));
+  li.append(make('span', 'label-badge', classNameOf(hit.label)), make('span', 'meta', o.self ? 'the query' : hit.distance.toFixed(3)));
   return li;
 }
 

@@ -20,3 +20,16 @@ export const state = {
   swipeJob: null as string | null,
   runsLoaded: false,
 };
+
+/** The served dataset's name of a label ("Trouser" for Fashion-MNIST's 1); the label itself before the model is known. */
+export function classNameOf(label: number): string {
+  const m = state.model;
+  const at = m === null ? -1 : m.classes.indexOf(label);
+  return m === null || at < 0 ? String(label) : (m.classNames[at] ?? String(label));
+}
+
+/** A label as captions show it: the class name, and the label value where the two differ ("Trouser (1)"). */
+export function classCaption(label: number): string {
+  const name = classNameOf(label);
+  return name === String(label) ? name : `${name} (${label})`;
+}
