@@ -343,6 +343,12 @@ function stopOnSignals(): { signal: AbortSignal; dispose: () => void } {
   };
 }
 
+/** The resolved experiment a `train` command line would run, without training (what its flags make of the config). */
+export async function trainConfigOf(argv: readonly string[]): Promise<ExperimentConfig> {
+  const p = parseOptions(argv, OPTIONS);
+  return buildConfig(p.positionals[0], p);
+}
+
 /** The experiment of a command line: a base (config file, shorthand or the dataset's defaults), then each flag given. */
 async function buildConfig(shorthand: string | undefined, p: ParsedArgs): Promise<ExperimentConfig> {
   const file = flagString(p, 'config');
