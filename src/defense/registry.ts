@@ -33,7 +33,21 @@ export type { DefenseOption } from './fields.js';
 export type { DefenseEntry, DefenseResolution } from './entry.js';
 
 /** Every defense, in the order the help texts list them. Adding a defense: its file in entries/ and one line here. */
-const ENTRIES = [noneEntry, estEntry, actEntry, hmEntry, catrideEntry, amdEntry, ramdEntry, sesEntry, restEntry, freeEntry, noiseEntry, gaussianEntry] as const;
+// biome-ignore format: one entry a line, so that adding a defense is one line here
+const ENTRIES = [
+  noneEntry,
+  estEntry,
+  actEntry,
+  hmEntry,
+  catrideEntry,
+  amdEntry,
+  ramdEntry,
+  sesEntry,
+  restEntry,
+  freeEntry,
+  noiseEntry,
+  gaussianEntry,
+] as const;
 
 type AnyEntry = (typeof ENTRIES)[number];
 
