@@ -59,7 +59,7 @@ export type DefenseKind = DefenseConfig['kind'];
 /** One entry, seen through its config type (what the generic functions below need of it). */
 type EntryOf<C extends DefenseConfig> = Omit<DefenseEntry, keyof DefenseFacts<C>> & DefenseFacts<C> & { readonly kind: C['kind'] };
 
-/** Every defense by kind. */
+/** Every defense by kind (each entry under its own `kind`, which is what the mapped type says). */
 export const DEFENSES: { readonly [K in DefenseKind]: Extract<AnyEntry, { kind: K }> } = Object.fromEntries(ENTRIES.map((e) => [e.kind, e])) as {
   readonly [K in DefenseKind]: Extract<AnyEntry, { kind: K }>;
 };
