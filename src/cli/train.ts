@@ -326,6 +326,12 @@ function stopOnSignals(): { signal: AbortSignal; dispose: () => void } {
   };
 }
 
+/** The resolved experiment a `train` command line would run, without training (what its flags make of the config). */
+export async function trainConfigOf(argv: readonly string[]): Promise<ExperimentConfig> {
+  const p = parseOptions(argv, OPTIONS);
+  return buildConfig(p.positionals[0], p);
+}
+
 /** The experiment of a command line: a base (config file, shorthand or the dataset's defaults), then each flag given (run/experiment.ts). */
 async function buildConfig(shorthand: string | undefined, p: ParsedArgs): Promise<ExperimentConfig> {
   const base = usage(() => experimentBase({ file: flagString(p, 'config'), shorthand, dataset: flagString(p, 'dataset') }));

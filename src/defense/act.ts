@@ -44,7 +44,6 @@ export function antiCollapseTriplet(o: ActOptions): Defense {
   if (!(probability > 0 && probability <= 1)) throw new Error(`ACT: the adversarial probability must be in (0, 1], got ${probability}`);
   const benign = noDefense();
   return {
-    name: probability === 1 ? 'ACT' : `ACT-${Math.round(probability * 100)}%`,
     step(ctx: DefenseContext): DefenseStep {
       // A seeded coin (the global generator, saved in checkpoints), as the reference's np.random.random() > 0.5.
       if (probability < 1 && noGrad(() => tidy(() => rand([1]).item())) >= probability) return benign.step(ctx);

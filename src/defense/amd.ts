@@ -27,7 +27,6 @@ export function madryTriplet(budget: PgdBudget, members: MadryMembers): Defense 
   const name = members === 'apn' ? 'AMD' : 'RAMD';
   checkBudget(budget, name);
   return {
-    name,
     step(ctx: DefenseContext): DefenseStep {
       return tidy(() => {
         const clean = embedEval(ctx.model, ctx.images, ctx.metric);

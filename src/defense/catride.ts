@@ -36,6 +36,9 @@ export interface CatrideOptions extends PgdBudget {
   stopBelow?: number;
 }
 
+/** PGD iterations of the released CA-TRIDE code (RobRank and HM run BUDGETS' 32). */
+export const CATRIDE_STEPS = 16;
+
 /** The triplet margin of the released CA-TRIDE code, for every metric: a CA-TRIDE run's default `margin`. */
 export const CATRIDE_MARGIN = 0.2;
 
@@ -65,7 +68,6 @@ export function collapseAwareTripletDecoupling(o: CatrideOptions): Defense {
     weightedDistance(metric.rows(a, p), lambda, weighting).sub(weightedDistance(metric.rows(a, n), lambda, weighting));
 
   return {
-    name: `${mode === 'alternate' ? 'CA-TRIDE' : `CA-${mode.toUpperCase()}`}(λ=${lambda})`,
     step(ctx: DefenseContext): DefenseStep {
       return tidy(() => {
         const e = embedEval(ctx.model, ctx.images, ctx.metric);

@@ -76,8 +76,6 @@ export interface DefenseStep {
 
 /** A training-step strategy (none, EST, ACT, HM, CA-TRIDE): builds adversarial inputs as it needs and returns the loss. Build one with `buildDefense`. */
 export interface Defense {
-  /** Short name for logs and reports, e.g. "HM[S,g_LGA]+ICS". */
-  readonly name: string;
   step(ctx: DefenseContext): DefenseStep;
   /** Scalar state carried across steps, for checkpoints (absent when stateless). */
   state?(): Record<string, number>;
@@ -102,6 +100,7 @@ export interface Defense {
  * scalars, and the trainer steps those after each backward pass.
  */
 export interface RunDefense {
+  /** The papers' short name of its config (describeDefense: N/A, EST, HM[S,g_LGA]&ICS, …), for messages. */
   readonly name: string;
   readonly loss: TrainingLoss;
   step(ctx: Omit<DefenseContext, 'loss'>): DefenseStep;

@@ -38,7 +38,6 @@ export function embeddingShift(ctx: DefenseContext, images: Tensor, clean: Tenso
 export function embeddingShiftedTriplet(budget: PgdBudget): Defense {
   checkBudget(budget, 'EST');
   return {
-    name: 'EST',
     step(ctx: DefenseContext): DefenseStep {
       return tidy(() => {
         const clean = embedEval(ctx.model, ctx.images, ctx.metric);

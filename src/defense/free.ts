@@ -117,7 +117,6 @@ export function freeAdversarialTraining(o: FreeOptions): Defense {
   }
 
   return {
-    name: o.base === 'hm' ? 'HM+free' : `FreeAT[${o.base}]`,
     replays: o.replays,
     state: (): Record<string, number> => (o.base === 'hm' ? { previousLoss } : {}),
     loadState: (s) => {

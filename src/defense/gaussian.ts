@@ -14,7 +14,6 @@ export const GAUSSIAN_SIGMA_MAX = 4;
 export function gaussianNoise(sigma: number): Defense {
   if (!(sigma > 0 && sigma <= GAUSSIAN_SIGMA_MAX)) throw new Error(`gaussian: sigma must be in (0, ${GAUSSIAN_SIGMA_MAX}], got ${sigma}`);
   return {
-    name: 'Gaussian',
     step(ctx: DefenseContext): DefenseStep {
       return tidy(() => {
         const noisy = ctx.images.add(randn(ctx.images.shape, { device: ctx.images.device }).to(ctx.images.dtype).mul(sigma));

@@ -62,13 +62,11 @@ export function hardnessManipulation(o: HardnessManipulationOptions): Defense {
   const xi = o.xi ?? G_B_XI;
   const d = o.destination;
   if (d.kind === 'constant' && !(d.value >= -2 && d.value <= 2)) throw new Error(`HM: constant destination hardness must be in [-2, 2], got ${d.value}`);
-  const dstName = d.kind === 'constant' ? String(d.value) : d.kind === 'gradual' ? `g_${d.fn === 'lga' ? 'LGA' : d.fn}` : d.name;
   // Same source and destination sampler: the reference skips PGD (regular training).
   const samePair = d.kind === 'miner' && d.name === o.sourceName;
   let previousLoss = INITIAL_PREVIOUS_LOSS; // state across steps, like the reference's per-process variable
 
   return {
-    name: `HM[${o.sourceName},${dstName}]${ics > 0 ? '+ICS' : ''}`,
     state: () => ({ previousLoss }),
     loadState: (s) => {
       if (typeof s.previousLoss === 'number') previousLoss = s.previousLoss;

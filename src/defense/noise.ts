@@ -12,7 +12,6 @@ import { checkBudget } from '../attack/budget.js';
 export function uniformNoise(epsilon: number): Defense {
   checkBudget({ epsilon, alpha: 1, steps: 1 }, 'noise');
   return {
-    name: 'Noise',
     step(ctx: DefenseContext): DefenseStep {
       return tidy(() => {
         const noisy = ctx.images

@@ -8,7 +8,6 @@ import { batchLoss, embedTrain, meanHardness } from './common.js';
 /** Regular (undefended) training with the run's loss. */
 export function noDefense(): Defense {
   return {
-    name: 'N/A',
     step(ctx: DefenseContext): DefenseStep {
       return tidy(() => {
         const { loss, a, p, n } = batchLoss(ctx, embedTrain(ctx.model, ctx.images, ctx.metric));

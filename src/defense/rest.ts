@@ -13,7 +13,6 @@ import { checkBudget, type PgdBudget } from '../attack/budget.js';
 export function revisedEmbeddingShiftedTriplet(budget: PgdBudget): Defense {
   checkBudget(budget, 'REST');
   return {
-    name: 'REST',
     step(ctx: DefenseContext): DefenseStep {
       return tidy(() => {
         const clean = embedEval(ctx.model, ctx.images, ctx.metric);

@@ -27,7 +27,6 @@ export function embeddingShiftPenalty(adversarial: Tensor, clean: Tensor, metric
 export function suppressEmbeddingShift(budget: PgdBudget): Defense {
   checkBudget(budget, 'SES');
   return {
-    name: 'SES',
     step(ctx: DefenseContext): DefenseStep {
       return tidy(() => {
         const e0 = embedEval(ctx.model, ctx.images, ctx.metric);
