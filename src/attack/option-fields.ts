@@ -73,7 +73,7 @@ export function choiceField<const K extends string, const C extends readonly [st
     key: f.key,
     flag: f.flag,
     spec: { kind: 'string', choices: f.choices, help: f.help, default: f.default },
-    schema: z.enum(f.choices) as unknown as z.ZodEnum<{ [V in C[number]]: V }>,
+    schema: z.enum(f.choices),
     default: f.default,
     perRun: false,
     expects: `one of ${f.choices.join(', ')}`,
