@@ -10,6 +10,8 @@ import {
   ATTACKS,
   METHOD_NAMES,
   METHODS,
+  perRunOptions,
+  perRunSize,
   PROFILE_NAMES,
   PROFILES,
   SWIPE_WIDE_OPTION_FIELDS,
@@ -108,6 +110,17 @@ test('the flags parse into typed options: W and M for the run, the rest for ever
     perRun: {},
     swipeWide: { gtmTarget: 'intended' },
   });
+});
+
+test("an attack's count (W, M) is its per-run field: set by profiles and the service, read back for column names", () => {
+  assert.deepEqual(perRunOptions('CA-', 3), { queriesPerCandidate: 3 });
+  assert.deepEqual(perRunOptions('SPQA+', 2), { candidatesPerQuery: 2 });
+  assert.deepEqual(perRunOptions('GTT', 3), {});
+  assert.throws(() => perRunOptions('QA+', 0), /QA\+: candidatesPerQuery \(--size\) must be an integer ≥ 1, got 0/);
+  assert.equal(perRunSize('CA+', { queriesPerCandidate: 5, candidatesPerQuery: 7 }), 5);
+  assert.equal(perRunSize('SPQA-', { queriesPerCandidate: 5, candidatesPerQuery: 7 }), 7);
+  assert.equal(perRunSize('QA+', {}), 1);
+  assert.equal(perRunSize('TMA', { queriesPerCandidate: 5 }), 1);
 });
 
 test('search methods and profiles: the names are their lists', () => {

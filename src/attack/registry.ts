@@ -101,6 +101,13 @@ export function perRunOptions(kind: AttackKind, size: number): AttackOptions {
   );
 }
 
+/** How many items `kind` chooses under `o` (its per-run option, W or M, or that option's default); 1 for an attack that chooses nothing. */
+export function perRunSize(kind: AttackKind, o: AttackOptions): number {
+  const field = attackEntry(kind).options.find((f) => f.perRun);
+  const v = field === undefined ? undefined : (o as Readonly<Record<string, unknown>>)[field.key];
+  return typeof v === 'number' ? v : typeof field?.default === 'number' ? field.default : 1;
+}
+
 /** Any ranking attack by kind, with the reference behaviour unless an option says otherwise (options checked first). */
 export function createAttack(kind: AttackKind, o: AttackOptions = {}): RankingAttack {
   return attackEntry(kind).create(attackOptionsFor(kind, o));
