@@ -347,14 +347,14 @@ test('SPQA: G = the clean top-5 (SPQA+) or the best-ranked top-1% entries not ch
   assert.equal(spqaXi(4e4, 1e-3), 1e9, 'capped');
   assert.equal(spqaXi(7e4, 1), 1e7, 'exp overflow → 1e7');
   assert.deepEqual(['mnist', 'fashion', 'cub', 'cars', 'sop'].map(spqaXiRate), [2e4, 4e4, 4e4, 7e4, 7e4]);
-  assert.throws(() => semanticsPreservingQueryAttack('+', { xiRate: 0 }), /xiRate \(k\) must be a positive number/);
+  assert.throws(() => createAttack('SPQA+', { spqaXiRate: 0 }), /SPQA\+: spqaXiRate \(--xi-rate\) must be a number > 0, got 0/);
 });
 
 test('SPQA objective = J_QA(C) + ξ·J_QA(G, +) with ξ from the current J_sp, not differentiated', () => {
   const { ctx, free } = embeddingContext(1000, 8, 24);
   try {
     tidy(() => {
-      const attack = semanticsPreservingQueryAttack('-', { xiRate: 4e4 });
+      const attack = semanticsPreservingQueryAttack('-', { spqaXiRate: 4e4 });
       manualSeed(1);
       const sel = attack.select(ctx);
       manualSeed(2);
@@ -423,8 +423,17 @@ test('attack names, options and profiles are validated', () => {
   assert.equal(parseAttackKind('ca-'), 'CA-');
   assert.equal(parseAttackKind('ES:R'), 'ES');
   assert.throws(() => parseAttackKind('FOA'), /unknown attack 'FOA'/);
-  assert.throws(() => createAttack('CA+', { queriesPerCandidate: 0 }), /W\) must be a positive integer/);
-  assert.throws(() => createAttack('QA+', { candidatesPerQuery: 1.5 }), /M\) must be a positive integer/);
+  assert.throws(() => createAttack('CA+', { queriesPerCandidate: 0 }), /CA\+: queriesPerCandidate \(--size\) must be an integer ≥ 1, got 0/);
+  assert.throws(() => createAttack('QA+', { candidatesPerQuery: 1.5 }), /QA\+: candidatesPerQuery \(--size\) must be an integer ≥ 1, got 1.5/);
+  assert.throws(() => createAttack('SPQA-', { candidatesPerQuery: -1 }), /SPQA-: candidatesPerQuery \(--size\) must be an integer ≥ 1/);
+  assert.throws(
+    () => createAttack('GTM', { gtmTarget: 'intented' as never }),
+    /GTM: gtmTarget \(--gtm-target\) must be one of reference-bug, intended, got "intented"/,
+  );
+  assert.throws(() => createAttack('CA+', { caSampling: 'near' as never }), /CA\+: caSampling \(--ca-sampling\) must be one of global, local/);
+  assert.throws(() => createAttack('ES', { esDistanceAt: 'first' as never }), /ES: esDistanceAt \(--es-distance-at\) must be one of/);
+  // Another attack's option is not this attack's business: left out, unchecked.
+  assert.doesNotThrow(() => createAttack('TMA', { gtmTarget: 'intended', queriesPerCandidate: 3 }));
   const rob28 = getProfile('rob28');
   assert.equal(rob28.batchSize, 128);
   assert.deepEqual(

@@ -12,10 +12,11 @@
 // It spends η forward+backward passes (one per iteration, as PGD) plus one forward pass
 // to score the last point, and never needs α.
 import { dispose, gradOf, noGrad, tensor, tidy, where, type Tensor } from '../tensor/index.js';
-import { checkBudget, type Norm } from './budget.js';
+import { checkBudget, normOf, type Norm } from './budget.js';
 import { threatBall } from './ball.js';
 import { perImageMask, validateImages } from './pgd.js';
 import type { Objective } from './objectives.js';
+import { defineMethod } from './method.js';
 
 /** Fraction of steps since the last checkpoint that must improve an image's objective, or its step halves. */
 export const APGD_RHO = 0.75;
@@ -166,3 +167,17 @@ export function apgd(o: ApgdOptions): ApgdResult {
     ball.dispose();
   }
 }
+
+/** The search method `apgd` (methods.ts). */
+export const APGD_METHOD = defineMethod({
+  name: 'apgd',
+  summary: "APGD: the step starts at 2ε and halves where an image stagnates, momentum 0.75, each image's best point kept (no α)",
+  gradients: true,
+  norms: ['linf', 'l2'],
+  honours: ['restarts'],
+  cost: (b) => ({ forward: b.steps + 1, backward: b.steps }),
+  run(o) {
+    const r = apgd({ images: o.images, epsilon: o.budget.epsilon, steps: o.budget.steps, norm: normOf(o.budget), start: o.start, objective: o.objective });
+    return { adversarial: r.adversarial, values: r.values, forwards: r.forwards, backwards: r.backwards, lastIterationIsFinal: false };
+  },
+});

@@ -6,20 +6,39 @@ import { candidateAttackObjective, type RankDirection } from './objectives.js';
 import { candidatePrank } from './measures.js';
 import { percentColumn, type RankingAttack } from './attack.js';
 import type { BatchContext } from './context.js';
+import { defineAttack, PERCENTILE } from './entry.js';
+import { choiceField, intField, type OptionsOf } from './option-fields.js';
+
+/** W, queries per candidate (rob28/rob224: 1; the curve profiles sweep it, so a profile sets it per run). */
+export const QUERIES_PER_CANDIDATE = intField({
+  key: 'queriesPerCandidate',
+  flag: 'size',
+  value: 'W',
+  help: 'W, queries per candidate (CA)',
+  default: 1,
+  min: 1,
+  perRun: true,
+});
 
 /**
  * Where CA+ draws its queries: 'global' = uniformly from the whole gallery
  * (reference default, env SAMPLE=global); 'local' = neighbour-list positions
  * [⌊0.01N⌋, ⌊0.05N⌋) of the candidate (SAMPLE=local). CA− always draws from the top 1%.
  */
-export type CandidateQuerySampling = 'global' | 'local';
+export const CA_SAMPLING = choiceField({
+  key: 'caSampling',
+  flag: 'ca-sampling',
+  help: "CA+: where its W queries are drawn from: the whole gallery (global, the reference's)\nor the candidate's neighbour-list positions [1%, 5%) (local)",
+  choices: ['global', 'local'],
+  default: 'global',
+});
 
-/** Options of CA±. */
-export interface CandidateAttackOptions {
-  /** W, queries per candidate (rob28/rob224: 1). */
-  queriesPerCandidate?: number;
-  sampling?: CandidateQuerySampling;
-}
+const CA_PLUS_OPTIONS = [QUERIES_PER_CANDIDATE, CA_SAMPLING] as const;
+const CA_MINUS_OPTIONS = [QUERIES_PER_CANDIDATE] as const;
+
+/** Options of CA± (CA− has no sampling choice). */
+export type CandidateAttackOptions = OptionsOf<typeof CA_PLUS_OPTIONS>;
+export type CandidateQuerySampling = NonNullable<CandidateAttackOptions['caSampling']>;
 
 type CandidateSelection = {
   /** [B, W] gallery indices of the queries. */
@@ -54,10 +73,9 @@ function fromNeighbourList(ctx: BatchContext, from: number, to: number, w: numbe
  * Reports the candidate's rank percentile (%) as column `CA+` or `CA-`.
  */
 export function candidateAttack(direction: RankDirection, options: CandidateAttackOptions = {}): RankingAttack<CandidateSelection> {
-  const w = options.queriesPerCandidate ?? 1;
-  const sampling = options.sampling ?? 'global';
-  if (!Number.isInteger(w) || w < 1) throw new Error(`CA${direction}: queriesPerCandidate (W) must be a positive integer, got ${w}`);
-  if (sampling !== 'global' && sampling !== 'local') throw new Error(`CA${direction}: sampling must be 'global' or 'local', got '${String(sampling)}'`);
+  // Values are checked against the fields by createAttack.
+  const w = options.queriesPerCandidate ?? QUERIES_PER_CANDIDATE.default;
+  const sampling = options.caSampling ?? CA_SAMPLING.default;
   const kind = direction === '+' ? 'CA+' : 'CA-';
   return {
     kind,
@@ -89,3 +107,27 @@ export function candidateAttack(direction: RankDirection, options: CandidateAtta
     },
   };
 }
+
+export const CA_PLUS = defineAttack({
+  kind: 'CA+',
+  seedId: 0,
+  summary: 'perturbs the image as a candidate so that it rises in the rankings of W gallery queries (drawn uniformly)',
+  chooses: 'queries',
+  perturbs: 'candidate',
+  ers: true,
+  columns: { 'CA+': { ...PERCENTILE, what: 'rank percentile of the candidate pulled up (benign ≈ 50)', robust: 'higher' } },
+  options: CA_PLUS_OPTIONS,
+  create: (o) => candidateAttack('+', o),
+});
+
+export const CA_MINUS = defineAttack({
+  kind: 'CA-',
+  seedId: 1,
+  summary: 'perturbs the image as a candidate so that it sinks in the rankings of W queries drawn from its top-1% neighbours',
+  chooses: 'queries',
+  perturbs: 'candidate',
+  ers: true,
+  columns: { 'CA-': { ...PERCENTILE, what: 'rank percentile of the candidate pushed down', robust: 'lower' } },
+  options: CA_MINUS_OPTIONS,
+  create: (o) => candidateAttack('-', o),
+});

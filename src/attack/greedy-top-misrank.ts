@@ -7,6 +7,8 @@ import { greedyTopMisrankObjective } from './objectives.js';
 import { recallAt1SelfMasked } from './measures.js';
 import { percentColumn, type RankingAttack } from './attack.js';
 import { selfMaskedDistances, type BatchContext } from './context.js';
+import { defineAttack } from './entry.js';
+import { choiceField, type OptionsOf } from './option-fields.js';
 
 /**
  * The target of each query. With U = the unmatching gallery indices in
@@ -14,12 +16,19 @@ import { selfMaskedDistances, type BatchContext } from './context.js';
  * 'reference-bug' (default, reproduces published GTM) uses k* itself as a
  * gallery index, as RobRank's code does; 'intended' uses U[k*].
  */
-export type GtmTarget = 'reference-bug' | 'intended';
+export const GTM_TARGET = choiceField({
+  key: 'gtmTarget',
+  flag: 'gtm-target',
+  help: "GTM's target: the reference code's index bug or the intended one",
+  choices: ['reference-bug', 'intended'],
+  default: 'reference-bug',
+});
+
+const GTM_OPTIONS = [GTM_TARGET] as const;
 
 /** Options of GTM. */
-export interface GreedyTopMisrankOptions {
-  target?: GtmTarget;
-}
+export type GreedyTopMisrankOptions = OptionsOf<typeof GTM_OPTIONS>;
+export type GtmTarget = NonNullable<GreedyTopMisrankOptions['gtmTarget']>;
 
 type GtmSelection = {
   /** [B] gallery index of each target. */
@@ -49,8 +58,7 @@ export function greedyTopMisrankTargets(ctx: BatchContext, target: GtmTarget): T
  * GTM (greedy top-1 misranking): pull each query onto its nearest item of another class; reports Recall@1 after the attack (%).
  */
 export function greedyTopMisrankAttack(options: GreedyTopMisrankOptions = {}): RankingAttack<GtmSelection> {
-  const target = options.target ?? 'reference-bug';
-  if (target !== 'reference-bug' && target !== 'intended') throw new Error(`GTM: target must be 'reference-bug' or 'intended', got '${String(target)}'`);
+  const target = options.gtmTarget ?? GTM_TARGET.default; // checked against the field by createAttack
   return {
     kind: 'GTM',
     reports: ['GTM'],
@@ -70,3 +78,15 @@ export function greedyTopMisrankAttack(options: GreedyTopMisrankOptions = {}): R
     },
   };
 }
+
+export const GTM = defineAttack({
+  kind: 'GTM',
+  seedId: 7,
+  summary: 'pulls the query onto its best-ranked gallery item of another class than its clean top-1',
+  chooses: null,
+  perturbs: 'query',
+  ers: true,
+  columns: { GTM: { unit: '% R@1', what: 'Recall@1 after greedy top-1 misranking', robust: 'higher', digits: 1 } },
+  options: GTM_OPTIONS,
+  create: (o) => greedyTopMisrankAttack(o),
+});

@@ -8,6 +8,7 @@ import { greedyTopTranslocationObjective } from './objectives.js';
 import { retainAtK } from './measures.js';
 import { percentColumn, type RankingAttack } from './attack.js';
 import { selfMaskedDistances } from './context.js';
+import { defineAttack } from './entry.js';
 
 /** GTT counts the clean top-1 as retained while it stays within this many nearest items. */
 export const GTT_RETAIN_K = 4;
@@ -39,3 +40,18 @@ export function greedyTopTranslocationAttack(): RankingAttack<GttSelection> {
     },
   };
 }
+
+export const GTT = defineAttack({
+  kind: 'GTT',
+  seedId: 8,
+  summary: "pushes the query's clean top-1 out of its 4 nearest items",
+  chooses: null,
+  perturbs: 'query',
+  ers: true,
+  columns: {
+    GTT: { unit: '% retain@4', what: 'queries whose clean top-1 stays among the top 4', robust: 'higher', digits: 1 },
+    'GTT:ID-Retain@1': { unit: '% retain@1', what: 'queries whose clean top-1 stays first', robust: 'higher', digits: 1 },
+  },
+  options: [],
+  create: () => greedyTopTranslocationAttack(),
+});

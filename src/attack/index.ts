@@ -16,6 +16,8 @@ export * from './greedy-top-misrank.js';
 export * from './greedy-top-translocation.js';
 export * from './semantics-preserving-query.js';
 export * from './registry.js';
+export * from './option-fields.js';
+export { defineAttack } from './entry.js';
 export * from './profiles.js';
 export * from './methods.js';
 export { eotObjective, type ObjectiveOf } from './eot.js';

@@ -4,21 +4,29 @@
 import { learningToMisrankObjective } from './objectives.js';
 import { recallAt1SelfMasked } from './measures.js';
 import { percentColumn, type RankingAttack } from './attack.js';
+import { defineAttack } from './entry.js';
+import { switchField, type OptionsOf } from './option-fields.js';
+
+/**
+ * Exclude the clean self s_i from the same-class minimum. The reference does
+ * not (its masking call is not in-place): default false.
+ */
+export const LTM_EXCLUDE_SELF = switchField({
+  key: 'ltmExcludeSelf',
+  flag: 'ltm-exclude-self',
+  help: "LTM: leave the query's clean self out of the same-class minimum",
+});
+
+const LTM_OPTIONS = [LTM_EXCLUDE_SELF] as const;
 
 /** Options of LTM. */
-export interface LearningToMisrankOptions {
-  /**
-   * Exclude the clean self s_i from the same-class minimum. The reference does
-   * not (its masking call is not in-place): default false.
-   */
-  excludeSelf?: boolean;
-}
+export type LearningToMisrankOptions = OptionsOf<typeof LTM_OPTIONS>;
 
 /**
  * LTM (learning to misrank): put every other-class item in front of every same-class item; reports Recall@1 after the attack (%).
  */
 export function learningToMisrankAttack(options: LearningToMisrankOptions = {}): RankingAttack<Record<string, never>> {
-  const excludeSelf = options.excludeSelf ?? false;
+  const excludeSelf = options.ltmExcludeSelf ?? LTM_EXCLUDE_SELF.default;
   return {
     kind: 'LTM',
     reports: ['LTM'],
@@ -35,3 +43,15 @@ export function learningToMisrankAttack(options: LearningToMisrankOptions = {}):
     },
   };
 }
+
+export const LTM = defineAttack({
+  kind: 'LTM',
+  seedId: 6,
+  summary: 'puts every gallery item of another class in front of every item of the query’s class',
+  chooses: null,
+  perturbs: 'query',
+  ers: true,
+  columns: { LTM: { unit: '% R@1', what: 'Recall@1 after learning-to-misrank', robust: 'higher', digits: 1 } },
+  options: LTM_OPTIONS,
+  create: (o) => learningToMisrankAttack(o),
+});

@@ -12,6 +12,7 @@
 import { gradOf, noGrad, tensor, tidy, type Tensor } from '../tensor/index.js';
 import { checkBudget, type PgdBudget } from './budget.js';
 import { threatBall } from './ball.js';
+import { defineMethod } from './method.js';
 
 /** Input of `pgd`: the clean images, the objective to minimise and the budget (ε, α, η). */
 export interface PgdOptions extends PgdBudget {
@@ -97,3 +98,18 @@ export function pgd(o: PgdOptions): PgdResult {
     ball.dispose();
   }
 }
+
+/** The search method `pgd` (methods.ts): the reference. */
+export const PGD_METHOD = defineMethod({
+  name: 'pgd',
+  summary: 'the reference: η signed-gradient steps α, the last point reported',
+  gradients: true,
+  norms: ['linf', 'l2'],
+  honours: ['restarts'],
+  cost: (b) => ({ forward: b.steps, backward: b.steps }),
+  run(o) {
+    const r = pgd({ images: o.images, ...o.budget, randomStart: o.start === 'random', objective: (x, it) => o.objective(x, it).value });
+    // The last iteration's embedding describes the result only for a run from the clean images (ES:D's quirk).
+    return { adversarial: r.adversarial, values: r.values, forwards: r.iterations, backwards: r.iterations, lastIterationIsFinal: o.start === 'clean' };
+  },
+});

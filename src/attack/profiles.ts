@@ -4,7 +4,7 @@
 import { BUDGETS, checkBudget, pixels, type Norm, type PgdBudget } from './budget.js';
 import { BATCH_SIZES } from '../data/spc2.js';
 import { imageScale, type ImageScale } from '../data/image-size.js';
-import { ERS_ATTACK_KINDS, type AttackKind, type AttackOptions } from './registry.js';
+import { ERS_ATTACK_KINDS, perRunOptions, type AttackKind, type AttackOptions } from './registry.js';
 
 /** One attack of a profile with its budget and options. */
 export interface ProfileRun {
@@ -39,8 +39,8 @@ function curveRuns(budgets: readonly PgdBudget[], sizes: readonly number[], with
   const runs: ProfileRun[] = [];
   for (const budget of budgets) {
     for (const size of sizes) {
-      for (const attack of ['CA+', 'CA-'] as const) runs.push({ attack, budget, options: { queriesPerCandidate: size } });
-      if (withSpqa) for (const attack of ['SPQA+', 'SPQA-'] as const) runs.push({ attack, budget, options: { candidatesPerQuery: size } });
+      for (const attack of ['CA+', 'CA-'] as const) runs.push({ attack, budget, options: perRunOptions(attack, size) });
+      if (withSpqa) for (const attack of ['SPQA+', 'SPQA-'] as const) runs.push({ attack, budget, options: perRunOptions(attack, size) });
     }
   }
   return runs;
@@ -58,7 +58,7 @@ function curveProfile(name: string, usedFor: string, batchSize: number, budgets:
 }
 
 /** RobRank's swipe profiles by name: rob28 / rob224 (ERS, ARS) and the curve profiles (docs/attacks-and-metrics.md §3). */
-export const PROFILES: Readonly<Record<string, Profile>> = {
+export const PROFILES = {
   rob28: { name: 'rob28', usedFor: 'ERS on MNIST / Fashion-MNIST', batchSize: BATCH_28, runs: ersRuns(BUDGETS.small.attack) },
   rob224: { name: 'rob224', usedFor: "ERS on CUB / Cars / SOP; CA-TRIDE's ARS", batchSize: BATCH_224, runs: ersRuns(BUDGETS.large.attack) },
   pami28: curveProfile('pami28', 'curves (SPQA±, CA± with M, W ∈ {1, 2, 5, 10})', BATCH_28, [
@@ -108,13 +108,24 @@ export const PROFILES: Readonly<Record<string, Profile>> = {
     Array.from({ length: 12 }, (_, i) => ({ epsilon: (7 * i) / 255, alpha: ALPHA_3, steps: 32 })),
     [1],
   ),
-};
+} satisfies Readonly<Record<string, Profile>>;
+
+/** A profile's name: one of PROFILES' keys. */
+export type ProfileName = keyof typeof PROFILES;
+
+/** Every profile name, in the order of help. */
+export const PROFILE_NAMES = Object.keys(PROFILES) as readonly ProfileName[];
+
+/** Whether a string names a profile. */
+export function isProfileName(s: string): s is ProfileName {
+  return (PROFILE_NAMES as readonly string[]).includes(s);
+}
 
 // Every budget of every profile passes the one PGD validator when the module loads.
-for (const p of Object.values(PROFILES)) for (const r of p.runs) checkBudget(r.budget, `profile ${p.name}, ${r.attack}`);
+for (const p of Object.values<Profile>(PROFILES)) for (const r of p.runs) checkBudget(r.budget, `profile ${p.name}, ${r.attack}`);
 
 /** The ERS profile of each input regime. */
-const ERS_PROFILES: Readonly<Record<ImageScale, string>> = { small: 'rob28', large: 'rob224' };
+const ERS_PROFILES: Readonly<Record<ImageScale, ProfileName>> = { small: 'rob28', large: 'rob224' };
 
 /** The ERS profile for images with this side: rob28 for 28×28 inputs, rob224 otherwise (data/image-size.ts). */
 export function ersProfile(imageSide: number): Profile {
@@ -123,9 +134,8 @@ export function ersProfile(imageSide: number): Profile {
 
 /** A profile by name; throws with the known names otherwise. */
 export function getProfile(name: string): Profile {
-  const p = PROFILES[name];
-  if (p === undefined) throw new Error(`unknown profile '${name}' (known: ${Object.keys(PROFILES).join(', ')})`);
-  return p;
+  if (!isProfileName(name)) throw new Error(`unknown profile '${name}' (known: ${PROFILE_NAMES.join(', ')})`);
+  return PROFILES[name];
 }
 
 /**
@@ -135,7 +145,7 @@ export function getProfile(name: string): Profile {
  */
 export function profileWithNorm(profile: Profile, norm: Norm, imageSide: number, budget?: PgdBudget): Profile {
   if (norm === 'linf') return profile;
-  if (!Object.values(ERS_PROFILES).includes(profile.name))
+  if (!(Object.values(ERS_PROFILES) as readonly string[]).includes(profile.name))
     throw new Error(`profile ${profile.name} is an L∞ ε-sweep; --norm l2 runs with an ERS profile (${Object.values(ERS_PROFILES).join(', ')})`);
   const b = checkBudget(budget ?? BUDGETS[imageScale(imageSide)].attackL2, `profile ${profile.name}, L2`);
   return { ...profile, name: `${profile.name}-l2`, runs: profile.runs.map((r) => ({ ...r, budget: b })) };

@@ -18,6 +18,7 @@
 import { dispose, noGrad, randint, randn, tensor, tidy, where, type Tensor } from '../tensor/index.js';
 import { checkBudget, type PgdBudget } from './budget.js';
 import { perImageMask, validateImages } from './pgd.js';
+import { defineMethod } from './method.js';
 
 /** A per-image objective of the adversarial images, lower = better for the attacker ([B]). */
 export type PerImageObjective = (xAdv: Tensor, iteration: number) => Tensor;
@@ -145,3 +146,38 @@ export function nesSearch(o: PgdBudget & { images: Tensor; samples: number; sigm
     }
   });
 }
+
+/** The search method `square` (methods.ts). */
+export const SQUARE_METHOD = defineMethod({
+  name: 'square',
+  summary: 'query-only Square random search: one random window per image per query, kept when the objective drops',
+  gradients: false,
+  // Its windows are L∞ moves (x0 ± ε per pixel); an L2 Square proposes other shapes.
+  norms: ['linf'],
+  honours: ['queries'],
+  cost: (_b, s) => ({ forward: s.queries + 1, backward: 0 }),
+  run(o) {
+    const r = squareSearch({ images: o.images, epsilon: o.budget.epsilon, queries: o.settings.queries, objective: (x, it) => o.objective(x, it).perQuery });
+    return { adversarial: r.adversarial, values: [], forwards: r.forwards, backwards: 0, lastIterationIsFinal: false };
+  },
+});
+
+/** The search method `nes` (methods.ts). */
+export const NES_METHOD = defineMethod({
+  name: 'nes',
+  summary: 'query-only: η signed steps α on an NES gradient estimate (antithetic Gaussian probes)',
+  gradients: false,
+  norms: ['linf'],
+  honours: ['samples', 'sigmaFraction'],
+  cost: (b, s) => ({ forward: s.samples * b.steps + 1, backward: 0 }),
+  run(o) {
+    const r = nesSearch({
+      images: o.images,
+      ...o.budget,
+      samples: o.settings.samples,
+      sigma: o.settings.sigmaFraction * o.budget.epsilon,
+      objective: (x, it) => o.objective(x, it).perQuery,
+    });
+    return { adversarial: r.adversarial, values: [], forwards: r.forwards, backwards: 0, lastIterationIsFinal: false };
+  },
+});

@@ -6,12 +6,24 @@ import { queryAttackObjective, type RankDirection } from './objectives.js';
 import { queryPrank } from './measures.js';
 import { percentColumn, type RankingAttack } from './attack.js';
 import type { BatchContext } from './context.js';
+import { defineAttack, PERCENTILE } from './entry.js';
+import { intField, type OptionsOf } from './option-fields.js';
+
+/** M, candidates per query of QA± and SPQA± (rob28/rob224: 1; the curve profiles sweep it, so a profile sets it per run). */
+export const CANDIDATES_PER_QUERY = intField({
+  key: 'candidatesPerQuery',
+  flag: 'size',
+  value: 'M',
+  help: 'M, candidates per query (QA, SPQA)',
+  default: 1,
+  min: 1,
+  perRun: true,
+});
+
+const QA_OPTIONS = [CANDIDATES_PER_QUERY] as const;
 
 /** Options of QA±. */
-export interface QueryAttackOptions {
-  /** M, candidates per query (rob28/rob224: 1). */
-  candidatesPerQuery?: number;
-}
+export type QueryAttackOptions = OptionsOf<typeof QA_OPTIONS>;
 
 type QuerySelection = {
   /** [B, M] gallery indices of the candidates. */
@@ -32,8 +44,7 @@ export function permutedTopPositions(ctx: BatchContext): Tensor {
  * Reports the candidates' rank percentile (%) as column `QA+` or `QA-`.
  */
 export function queryAttack(direction: RankDirection, options: QueryAttackOptions = {}): RankingAttack<QuerySelection> {
-  const m = options.candidatesPerQuery ?? 1;
-  if (!Number.isInteger(m) || m < 1) throw new Error(`QA${direction}: candidatesPerQuery (M) must be a positive integer, got ${m}`);
+  const m = options.candidatesPerQuery ?? CANDIDATES_PER_QUERY.default; // checked against the field by createAttack
   const kind = direction === '+' ? 'QA+' : 'QA-';
   return {
     kind,
@@ -54,3 +65,27 @@ export function queryAttack(direction: RankDirection, options: QueryAttackOption
     },
   };
 }
+
+export const QA_PLUS = defineAttack({
+  kind: 'QA+',
+  seedId: 2,
+  summary: 'perturbs the query so that M gallery candidates (drawn uniformly) rise in its ranking',
+  chooses: 'candidates',
+  perturbs: 'query',
+  ers: true,
+  columns: { 'QA+': { ...PERCENTILE, what: 'rank percentile of the chosen candidate, query perturbed to pull it up (benign ≈ 50)', robust: 'higher' } },
+  options: QA_OPTIONS,
+  create: (o) => queryAttack('+', o),
+});
+
+export const QA_MINUS = defineAttack({
+  kind: 'QA-',
+  seedId: 3,
+  summary: 'perturbs the query so that M candidates drawn from its top-1% neighbours sink in its ranking',
+  chooses: 'candidates',
+  perturbs: 'query',
+  ers: true,
+  columns: { 'QA-': { ...PERCENTILE, what: 'rank percentile of a top-1% candidate, query perturbed to push it down', robust: 'lower' } },
+  options: QA_OPTIONS,
+  create: (o) => queryAttack('-', o),
+});

@@ -12,8 +12,10 @@ import { DATASETS } from '../data/registry.js';
 import { randint, tidy, type Tensor } from '../tensor/index.js';
 import { queryAttackObjective, type RankDirection } from './objectives.js';
 import { queryPrank } from './measures.js';
-import { permutedTopPositions } from './query.js';
+import { CANDIDATES_PER_QUERY, permutedTopPositions } from './query.js';
 import { percentColumn, type RankingAttack } from './attack.js';
+import { defineAttack, PERCENTILE } from './entry.js';
+import { positiveNumberField, type OptionsOf } from './option-fields.js';
 
 /** M_GT, the ground-truth neighbours kept on top. */
 export const SPQA_GROUND_TRUTH = 5;
@@ -40,13 +42,19 @@ export function spqaXi(rate: number, semanticsTerm: number): number {
   return Number.isFinite(xi) ? Math.min(xi, XI_MAX) : XI_NON_FINITE;
 }
 
-/** Options of SPQA±. */
-export interface SemanticsPreservingQueryOptions {
-  /** M, candidates per query (default 1). */
-  candidatesPerQuery?: number;
-  /** k of ξ = exp(k·J_sp); default spqaXiRate('fashion') = 4e4. */
-  xiRate?: number;
-}
+/** k of ξ = exp(k·J_sp); absent: spqaXiRate('fashion') = 4e4 (a swipe passes its dataset's). */
+export const SPQA_XI_RATE = positiveNumberField({
+  key: 'spqaXiRate',
+  flag: 'xi-rate',
+  value: 'K',
+  above: 0,
+  help: "SPQA's k in ξ = exp(k·J_sp) (default: the dataset's value, e.g. 4e4 for Fashion)",
+});
+
+const SPQA_OPTIONS = [CANDIDATES_PER_QUERY, SPQA_XI_RATE] as const;
+
+/** Options of SPQA± (M as QA±'s). */
+export type SemanticsPreservingQueryOptions = OptionsOf<typeof SPQA_OPTIONS>;
 
 type SpqaSelection = {
   /** [B, M] gallery indices of the candidates. */
@@ -60,10 +68,9 @@ type SpqaSelection = {
  * Reports `SPQA±` and `SPQA±:GTprank` (rank percentile of the kept neighbours).
  */
 export function semanticsPreservingQueryAttack(direction: RankDirection, options: SemanticsPreservingQueryOptions = {}): RankingAttack<SpqaSelection> {
-  const m = options.candidatesPerQuery ?? 1;
-  const rate = options.xiRate ?? spqaXiRate('fashion');
-  if (!Number.isInteger(m) || m < 1) throw new Error(`SPQA${direction}: candidatesPerQuery (M) must be a positive integer, got ${m}`);
-  if (!Number.isFinite(rate) || rate <= 0) throw new Error(`SPQA${direction}: xiRate (k) must be a positive number, got ${rate}`);
+  // Values are checked against the fields by createAttack.
+  const m = options.candidatesPerQuery ?? CANDIDATES_PER_QUERY.default;
+  const rate = options.spqaXiRate ?? spqaXiRate('fashion');
   const kind = direction === '+' ? 'SPQA+' : 'SPQA-';
   return {
     kind,
@@ -109,3 +116,33 @@ export function semanticsPreservingQueryAttack(direction: RankDirection, options
     },
   };
 }
+
+export const SPQA_PLUS = defineAttack({
+  kind: 'SPQA+',
+  seedId: 9,
+  summary: 'QA+ while the query’s clean top-5 neighbours must stay on top',
+  chooses: 'candidates',
+  perturbs: 'query',
+  ers: false,
+  columns: {
+    'SPQA+': { ...PERCENTILE, what: 'QA+ while the top-5 neighbours must stay on top', robust: 'higher' },
+    'SPQA+:GTprank': { ...PERCENTILE, what: "rank percentile of the five neighbours SPQA+ keeps (the attack's constraint)", robust: 'neither' },
+  },
+  options: SPQA_OPTIONS,
+  create: (o) => semanticsPreservingQueryAttack('+', o),
+});
+
+export const SPQA_MINUS = defineAttack({
+  kind: 'SPQA-',
+  seedId: 10,
+  summary: 'QA− while five of the query’s top-1% neighbours must stay on top',
+  chooses: 'candidates',
+  perturbs: 'query',
+  ers: false,
+  columns: {
+    'SPQA-': { ...PERCENTILE, what: 'QA− while the top-5 neighbours must stay on top', robust: 'lower' },
+    'SPQA-:GTprank': { ...PERCENTILE, what: "rank percentile of the five neighbours SPQA− keeps (the attack's constraint)", robust: 'neither' },
+  },
+  options: SPQA_OPTIONS,
+  create: (o) => semanticsPreservingQueryAttack('-', o),
+});

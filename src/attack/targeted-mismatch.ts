@@ -5,6 +5,7 @@
 import { randint, type Tensor } from '../tensor/index.js';
 import { cosineSimilarity, targetedMismatchObjective } from './objectives.js';
 import { plainColumn, type RankingAttack } from './attack.js';
+import { defineAttack } from './entry.js';
 
 type TargetSelection = {
   /** [B] the targets' gallery indices t, uniform in [0, N). */
@@ -34,3 +35,15 @@ export function targetedMismatchAttack(): RankingAttack<TargetSelection> {
     },
   };
 }
+
+export const TMA = defineAttack({
+  kind: 'TMA',
+  seedId: 4,
+  summary: "pulls the query's embedding towards a random gallery item's (cosine similarity)",
+  chooses: null,
+  perturbs: 'query',
+  ers: true,
+  columns: { TMA: { unit: 'cosine', what: 'cosine similarity of the perturbed query to a random target', robust: 'lower', digits: 3 } },
+  options: [],
+  create: () => targetedMismatchAttack(),
+});

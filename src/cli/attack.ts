@@ -3,7 +3,8 @@
 // and aggregation as a swipe column).
 import { BUDGETS, describeBudget } from '../attack/budget.js';
 import { BUDGET_OPTIONS, checkBudgetFlags, profileFor } from './budget-options.js';
-import { ATTACKS, attackEntry, ersProfile, type AttackKind, type AttackOptions, type Profile } from '../attack/index.js';
+import { ATTACKS, attackEntry, ersProfile, type AttackKind, type Profile } from '../attack/index.js';
+import { attackOptionFlags, attackOptionTable } from './attack-options.js';
 import { attackExamples, runSwipe } from '../eval/swipe.js';
 import { SEARCH_OPTIONS, searchFlags } from './search-options.js';
 import { saveAttackImages } from '../eval/attack-images.js';
@@ -41,23 +42,10 @@ const SECTIONS: readonly OptionSection[] = [
     options: {
       attack: { kind: 'string', value: 'NAME', help: ATTACKS.map((a) => `${a.kind}: ${a.summary}`).join('\n') },
       ...BUDGET_OPTIONS,
-      size: { kind: 'int', value: 'W|M', min: 1, help: 'W, queries per candidate (CA), or M, candidates per query (QA, SPQA)   (1)' },
       'max-batches': MAX_BATCHES_OPTION,
       seed: { kind: 'int', value: 'S', min: 0, help: "seed of the attack's random choices", default: '0' },
-      'gtm-target': {
-        kind: 'string',
-        choices: ['reference-bug', 'intended'],
-        help: "GTM's target: the reference code's index bug or the intended one",
-        default: 'reference-bug',
-      },
-      'ltm-exclude-self': { kind: 'boolean', help: "LTM: leave the query's clean self out of the same-class minimum" },
-      'es-distance-at': {
-        kind: 'string',
-        choices: ['last-iteration-start', 'final'],
-        help: 'ES: which embedding ES:D measures',
-        default: 'last-iteration-start',
-      },
-      'xi-rate': { kind: 'number', value: 'K', above: 0, help: "SPQA's k in ξ = exp(k·J_sp) (default: the dataset's value, e.g. 4e4 for Fashion)" },
+      // Each attack's options (src/attack/*.ts), the other attacks ignore them.
+      ...attackOptionTable('all'),
     },
   },
   {
@@ -103,10 +91,7 @@ Progress bars go to stderr; --quiet or --json turn them off. The last line of ou
     } catch (e) {
       throw new UsageError((e as Error).message);
     }
-    const gtmTarget = flagString(p, 'gtm-target') as AttackOptions['gtmTarget'];
-    const esDistanceAt = flagString(p, 'es-distance-at') as AttackOptions['esDistanceAt'];
-    const size = flagNumber(p, 'size');
-    const xiRate = flagNumber(p, 'xi-rate');
+    const { perRun, swipeWide: attackOptions } = attackOptionFlags(p, 'all');
     const device = deviceFlag(p);
     applyThreads(p);
     const saveImages = flagString(p, 'save-images');
@@ -123,13 +108,7 @@ Progress bars go to stderr; --quiet or --json turn them off. The last line of ou
         name: `${kind}${search.norm === 'l2' ? ' L2' : ''} ε=${budget.epsilon.toFixed(5)} α=${budget.alpha.toFixed(5)} η=${budget.steps}`,
         usedFor: 'one attack',
         batchSize: base.batchSize,
-        runs: [{ attack: kind, budget, options: size === undefined ? {} : { queriesPerCandidate: size, candidatesPerQuery: size } }],
-      };
-      const attackOptions: AttackOptions = {
-        ...(gtmTarget === undefined ? {} : { gtmTarget }),
-        ...(esDistanceAt === undefined ? {} : { esDistanceAt }),
-        ...(flagBool(p, 'ltm-exclude-self') ? { ltmExcludeSelf: true } : {}),
-        ...(xiRate === undefined ? {} : { spqaXiRate: xiRate }),
+        runs: [{ attack: kind, budget, options: perRun }],
       };
       const result = await runSwipe(model, data.test, metric, {
         profile,

@@ -10,6 +10,7 @@ import { bootstrapInfo } from '../eval/bootstrap.js';
 import { checkPairable, compareMarkdown, compareSvg, compareSwipes, type CompareInput } from '../eval/compare.js';
 import type { StoredSwipeResult } from '../eval/swipe.js';
 import { UsageError, type Command } from './command.js';
+import { attackOptionFlags, attackOptionTable } from './attack-options.js';
 import {
   applyThreads,
   bootstrapFlags,
@@ -42,12 +43,8 @@ const SECTIONS: readonly OptionSection[] = [
       },
       'max-batches': MAX_BATCHES_OPTION,
       seed: { kind: 'int', value: 'S', min: 0, help: "seed of the attacks' random choices, the same for every model", default: '0' },
-      'gtm-target': {
-        kind: 'string',
-        choices: ['reference-bug', 'intended'],
-        help: "GTM's target: the reference code's index bug or the intended one",
-        default: 'reference-bug',
-      },
+      // The attacks' options that hold for a whole swipe (src/attack/*.ts).
+      ...attackOptionTable('swipe'),
       ...ROOT_OPTION,
     },
   },
@@ -213,7 +210,7 @@ async function swipeCheckpoints(
   });
   const profile = flagString(p, 'profile') ?? like?.madeOn?.profile;
   const seed = flagNumber(p, 'seed') ?? like?.madeOn?.seed;
-  const gtmTarget = flagString(p, 'gtm-target') as 'reference-bug' | 'intended' | undefined;
+  const attackOptions = attackOptionFlags(p, 'swipe').swipeWide;
   const device = deviceFlag(p);
   const root = flagString(p, 'root') ?? configs[0]!.root;
   const data = await openDataset(configs[0]!.dataset, root === undefined ? {} : { root });
@@ -229,7 +226,7 @@ async function swipeCheckpoints(
           profile: profile ?? ersProfile(data.test.height).name,
           maxIter: flagNumber(p, 'max-batches'),
           seed,
-          attackOptions: gtmTarget === undefined ? {} : { gtmTarget },
+          attackOptions,
           progress,
         }),
       );

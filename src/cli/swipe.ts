@@ -6,8 +6,10 @@ import path from 'node:path';
 import { ensureWritableDir, writeFileAtomicSync } from '../io/atomic.js';
 import { ersProfile, getProfile, PROFILES, type Profile } from '../attack/profiles.js';
 import type { Norm } from '../attack/budget.js';
+import type { AttackOptions } from '../attack/registry.js';
 import { METHODS, type MethodName } from '../attack/methods.js';
 import { SEARCH_OPTIONS, searchFlags } from './search-options.js';
+import { attackOptionFlags, attackOptionTable } from './attack-options.js';
 import { BUDGET_OPTIONS, checkBudgetFlags, profileFor } from './budget-options.js';
 import {
   asSwipeResult,
@@ -75,12 +77,8 @@ const SECTIONS: readonly OptionSection[] = [
       ...BUDGET_OPTIONS,
       seed: { kind: 'int', value: 'S', min: 0, help: "seed of the attacks' random choices (candidates, queries)", default: '0' },
       'benign-r1': { kind: 'number', value: 'PCT', min: 0, max: 100, help: 'benign R@1 (%) for ARS (default: measured on the attacked batches)' },
-      'gtm-target': {
-        kind: 'string',
-        choices: ['reference-bug', 'intended'],
-        help: "GTM's target: the reference code's index bug or the intended one",
-        default: 'reference-bug',
-      },
+      // The attacks' options that hold for a whole swipe (src/attack/*.ts); the profile sets W and M per run.
+      ...attackOptionTable('swipe'),
       out: {
         kind: 'string',
         value: 'DIR',
@@ -169,7 +167,7 @@ Units, directions and the ERS/ARS formulas: docs/attacks-and-metrics.md.`,
     const p = parseOptions(argv, this.options!);
     if (flagString(p, 'epochs') !== undefined) return swipeEpochs(p);
     const queryLimit = limitQueries(p, searchFlags(p).norm, flagNumber(p, 'max-batches'), flagNumber(p, 'max-queries'));
-    const gtmTarget = flagString(p, 'gtm-target') as 'reference-bug' | 'intended' | undefined;
+    const attackOptions = attackOptionFlags(p, 'swipe').swipeWide;
     const json = flagBool(p, 'json');
     const benignR1 = flagNumber(p, 'benign-r1');
     applyThreads(p);
@@ -202,7 +200,7 @@ Units, directions and the ERS/ARS formulas: docs/attacks-and-metrics.md.`,
           profile: queryLimit.profile(data.test.height),
           maxIter: queryLimit.maxIter(data.test.height),
           benignR1,
-          gtmTarget,
+          attackOptions,
           settings,
           device,
         });
@@ -222,7 +220,7 @@ Units, directions and the ERS/ARS formulas: docs/attacks-and-metrics.md.`,
         maxIter: queryLimit.maxIter(data.test.height),
         seed: flagNumber(p, 'seed'),
         benignRecallAt1: benignR1,
-        attackOptions: gtmTarget === undefined ? {} : { gtmTarget },
+        attackOptions,
         method,
         methodSettings: settings,
         surrogate,
@@ -271,7 +269,7 @@ async function swipeEpochs(p: ParsedArgs): Promise<number> {
   const run = p.positionals[0]!;
   if (!existsSync(path.join(run, SIDECAR))) throw new UsageError(`--epochs: ${run} is not a run directory (it holds no ${SIDECAR})`);
   const json = flagBool(p, 'json');
-  const gtmTarget = flagString(p, 'gtm-target') as 'reference-bug' | 'intended' | undefined;
+  const attackOptions = attackOptionFlags(p, 'swipe').swipeWide;
   applyThreads(p);
   const device = deviceFlag(p);
   const { norm, method, settings } = searchFlags(p);
@@ -297,7 +295,7 @@ async function swipeEpochs(p: ParsedArgs): Promise<number> {
       maxIter: flagNumber(p, 'max-batches'),
       seed: flagNumber(p, 'seed'),
       benignRecallAt1: flagNumber(p, 'benign-r1'),
-      gtmTarget,
+      attackOptions,
       method,
       methodSettings: settings,
       surrogate,
@@ -332,7 +330,7 @@ async function robustEval(
     profile: Profile;
     maxIter?: number;
     benignR1?: number;
-    gtmTarget?: 'reference-bug' | 'intended';
+    attackOptions: AttackOptions;
     settings: { restarts?: number; queries?: number; samples?: number; eot?: number };
     device: Device;
   },
@@ -351,7 +349,7 @@ async function robustEval(
       maxIter: o.maxIter,
       seed: flagNumber(p, 'seed'),
       benignRecallAt1: o.benignR1,
-      attackOptions: o.gtmTarget === undefined ? {} : { gtmTarget: o.gtmTarget },
+      attackOptions: o.attackOptions,
       preset: o.preset,
       restarts: o.settings.restarts,
       apgdSteps: flagNumber(p, 'apgd-steps'),

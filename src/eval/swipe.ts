@@ -24,6 +24,7 @@ import {
   getProfile,
   makeGallery,
   normOf,
+  perRunSize,
   spqaXiRate,
   type AttackKind,
   type AttackExamples,
@@ -206,7 +207,7 @@ function columnNames(runs: readonly { attack: AttackKind; budget: PgdBudget; opt
   return runs.map((run, i) =>
     reports[i]!.map((c) => {
       if (count.get(c) === 1) return c;
-      const size = run.options?.queriesPerCandidate ?? run.options?.candidatesPerQuery ?? 1;
+      const size = perRunSize(run.attack, run.options ?? {});
       return `${c} ε=${run.budget.epsilon.toFixed(5)} α=${run.budget.alpha.toFixed(5)} η=${run.budget.steps} W/M=${size}`;
     }),
   );

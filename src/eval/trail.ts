@@ -18,7 +18,7 @@ import { readCheckpointInfo } from '../run/checkpoint.js';
 import { openDataset } from '../data/index.js';
 import { metricByName } from '../metric/metric.js';
 import { ersProfile, type Profile } from '../attack/profiles.js';
-import type { AttackOptions, MethodName, MethodSettings } from '../attack/index.js';
+import { SWIPE_WIDE_OPTION_FIELDS, type AttackOptions, type MethodName, type MethodSettings } from '../attack/index.js';
 import type { EmbeddingModel } from '../models/model.js';
 import type { Device } from '../tensor/index.js';
 import { attackColumn, formatAttackValue } from './columns.js';
@@ -37,17 +37,29 @@ export const TRAIL_FILES = { json: 'trail.json', markdown: 'trail.md', svg: 'tra
 /** report.md's robustness-over-training section starts at this line (everything after it is rewritten). */
 const REPORT_MARKER = '<!-- robustness over training (rankshield swipe RUN --epochs) -->';
 
+/**
+ * The swipe-wide attack options of a trail's swipes, null when not given. Optional: a result stored
+ * before an option existed lacks its key, which reads as null (epochSwipeCurrent).
+ */
+export type TrailAttackSettings = { [K in keyof AttackOptions]?: NonNullable<AttackOptions[K]> | null };
+
 /** Everything besides the checkpoint that a swipe's numbers depend on; a stored result with other settings is redone. */
-export interface TrailSettings {
+export type TrailSettings = TrailAttackSettings & {
   profile: string;
   maxIter: number | null;
   seed: number | null;
   benignRecallAt1: number | null;
-  gtmTarget: string | null;
   method: string | null;
   methodSettings: Record<string, number>;
   /** The surrogate of a transfer swipe (the path given), null otherwise. */
   transferFrom: string | null;
+};
+
+/** Settings as one string: every swipe-wide attack option present (null when absent) and keys in one order. */
+function settingsKey(s: TrailSettings): string {
+  const withOptions: Record<string, unknown> = { ...s };
+  for (const f of SWIPE_WIDE_OPTION_FIELDS) withOptions[f.key] ??= null;
+  return JSON.stringify(Object.fromEntries(Object.entries(withOptions).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))));
 }
 
 /** One stored epoch: RUN/swipe-epochs/<profile>/epoch-<N>.json. */
@@ -141,7 +153,7 @@ export function epochSwipeCurrent(e: EpochSwipe | null, kept: KeptEpochStatus, s
     e.result.intervals !== undefined &&
     e.epoch === kept.epoch &&
     e.checkpoint.sha256 === kept.sha256 &&
-    JSON.stringify(e.settings) === JSON.stringify(settings)
+    settingsKey(e.settings) === settingsKey(settings)
   );
 }
 
@@ -321,7 +333,8 @@ export interface EpochSwipeOptions {
   maxIter?: number;
   seed?: number;
   benignRecallAt1?: number;
-  gtmTarget?: NonNullable<AttackOptions['gtmTarget']>;
+  /** The swipe-wide attack options (src/attack/*.ts fields); W and M come from the profile. */
+  attackOptions?: AttackOptions;
   method?: MethodName;
   methodSettings?: Partial<MethodSettings>;
   /** A transfer swipe's surrogate, and the path it came from (part of the settings). */
@@ -334,6 +347,12 @@ export interface EpochSwipeOptions {
   progress?: boolean;
   /** An epoch found done (not redone), and each epoch's scores. */
   onNotice?: (message: string) => void;
+}
+
+/** The swipe-wide attack options as settings: each field's key, its value or null. */
+function attackSettings(o: AttackOptions): TrailAttackSettings {
+  const given = o as Readonly<Record<string, unknown>>;
+  return Object.fromEntries(SWIPE_WIDE_OPTION_FIELDS.map((f) => [f.key, given[f.key] ?? null])) as TrailAttackSettings;
 }
 
 /** What `swipeKeptEpochs` did: the table of every stored epoch, which epochs it swiped and which it found done. */
@@ -365,7 +384,7 @@ export async function swipeKeptEpochs(runDir: string, epochs: readonly number[],
     maxIter: o.maxIter ?? null,
     seed: o.seed ?? null,
     benignRecallAt1: o.benignRecallAt1 ?? null,
-    gtmTarget: o.gtmTarget ?? null,
+    ...attackSettings(o.attackOptions ?? {}),
     method: o.method ?? null,
     methodSettings: Object.fromEntries(Object.entries(o.methodSettings ?? {}).filter((e): e is [string, number] => typeof e[1] === 'number')),
     transferFrom: o.transferFrom ?? null,
@@ -396,7 +415,7 @@ export async function swipeKeptEpochs(runDir: string, epochs: readonly number[],
         maxIter: o.maxIter,
         seed: o.seed,
         benignRecallAt1: o.benignRecallAt1,
-        attackOptions: o.gtmTarget === undefined ? {} : { gtmTarget: o.gtmTarget },
+        attackOptions: o.attackOptions ?? {},
         method: o.method,
         methodSettings: o.methodSettings,
         surrogate: o.surrogate,

@@ -18,6 +18,7 @@ import {
   contextFromEmbeddings,
   disposeBatchContext,
   embedImages,
+  perRunOptions,
   SPQA_GROUND_TRUTH,
   type AttackKind,
   type BatchContext,
@@ -79,8 +80,7 @@ export async function attackOne(s: Served, job: AttackJob): Promise<AttackOutcom
   const pixels = 'id' in job.query ? await imageAt(ds, job.query.id) : job.query.pixels;
   const chooses = choosesFor(job.attack);
   const size = job.candidates?.length ?? 1;
-  const options = chooses === 'queries' ? { queriesPerCandidate: size } : chooses === 'candidates' ? { candidatesPerQuery: size } : {};
-  const attack = attackOfRun({ attack: job.attack, budget: job.budget, options }, ds);
+  const attack = attackOfRun({ attack: job.attack, budget: job.budget, options: perRunOptions(job.attack, size) }, ds);
   const owned: Tensor[] = [];
   const own = (t: Tensor): Tensor => (owned.push(t), t);
   let ctx: BatchContext | undefined;
