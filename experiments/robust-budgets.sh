@@ -32,11 +32,14 @@ for run in "$@"; do
   name=$(basename "$run")
   for budget in cheap standard; do
     if [ -s "$OUT/$name.$budget.time.json" ]; then echo "done before: $name $budget"; continue; fi
-    t0=$SECONDS
-    node bin/rankshield.js swipe "$run" --robust-eval "$budget" --max-queries "$QUERIES" --transfer-from "$OUT/surrogate" \
-      --threads "$THREADS" --quiet --json --out "$OUT/$name-$budget" | tail -1 > "$OUT/$name.$budget.json"
-    echo "{\"name\":\"$name\",\"budget\":\"$budget\",\"threads\":$THREADS,\"seconds\":$((SECONDS - t0))}" > "$OUT/$name.$budget.time.json"
-    echo "done: $name $budget ($((SECONDS - t0)) s)"
+    # CPU seconds (user + system, bash's `time`) beside the wall time: they do not grow when other
+    # work shares the cores.
+    TIMEFORMAT='%R %U %S'
+    { time node bin/rankshield.js swipe "$run" --robust-eval "$budget" --max-queries "$QUERIES" --transfer-from "$OUT/surrogate" \
+      --threads "$THREADS" --quiet --json --out "$OUT/$name-$budget" 2> "$OUT/$name.$budget.err" | tail -1 > "$OUT/$name.$budget.json"; } 2> "$OUT/$name.$budget.times"
+    read -r wall user system < "$OUT/$name.$budget.times"
+    echo "{\"name\":\"$name\",\"budget\":\"$budget\",\"threads\":$THREADS,\"seconds\":$wall,\"cpuSeconds\":$(awk "BEGIN { print $user + $system }")}" > "$OUT/$name.$budget.time.json"
+    echo "done: $name $budget ($(cat "$OUT/$name.$budget.time.json"))"
   done
 done
 node experiments/summarize-budgets.js "$OUT"

@@ -1,13 +1,16 @@
 #!/usr/bin/env node
 // Collects experiments/robust-budgets.sh's results into OUT/budgets.md and OUT/budgets.json: per
 // run, PGD's ERS, the cheap and standard worst cases (ERS, ARS), how much cheap overstates ERS,
-// both verdict findings, and each budget's wall time and passes of the attacked model per image.
+// both verdict findings, and each budget's wall and CPU seconds and passes of the attacked model per
+// image; each ERS with the 95 % per-query bootstrap interval its swipe reported, and the provenance
+// (command, commit, CPU, threads, libtorch) of every swipe.
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 const dir = process.argv[2];
 if (dir === undefined) throw new Error('usage: summarize-budgets.js OUT');
 const fmt = (x, d = 1) => (x === null || x === undefined ? 'n/a' : x.toFixed(d));
+const withInterval = (x, i) => (i === undefined || i === null ? fmt(x) : `${fmt(x)} [${fmt(i.lo)}, ${fmt(i.hi)}]`);
 const read = (f) => JSON.parse(readFileSync(path.join(dir, f), 'utf8'));
 const names = [
   ...new Set(
@@ -18,15 +21,18 @@ const names = [
 ].sort();
 const rows = [];
 const lines = [
-  '| run | queries | ERS PGD | ERS worst, cheap | ERS worst, standard | cheap − standard | ARS cheap → standard | masking (cheap / standard) | PGD unreliable (cheap / standard) | cheap s | standard s (× cheap) | passes / image, cheap → standard (fwd + bwd) |',
+  '| run | queries | ERS PGD [95 %] | ERS worst, cheap [95 %] | ERS worst, standard [95 %] | cheap − standard | ARS cheap → standard | masking (cheap / standard) | PGD unreliable (cheap / standard) | CPU s cheap | CPU s standard (× cheap) | passes / image, cheap → standard (fwd + bwd) |',
   '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
 ];
 const headlines = new Set();
+const provenances = [];
 for (const name of names) {
   const by = {};
   for (const b of ['cheap', 'standard']) {
     try {
-      by[b] = { r: read(`${name}.${b}.json`).robustEval, t: read(`${name}.${b}.time.json`) };
+      const swipe = read(`${name}.${b}.json`);
+      by[b] = { r: swipe.robustEval, t: read(`${name}.${b}.time.json`) };
+      if (swipe.provenance) provenances.push({ run: name, budget: b, ...swipe.provenance });
     } catch {
       by[b] = null;
     }
@@ -39,23 +45,28 @@ for (const name of names) {
     name,
     queries: (c ?? s)?.queries ?? null,
     pgdERS: (c ?? s)?.components.pgd.ERS ?? null,
+    pgdERSInterval: (c ?? s)?.components.pgd.intervals?.ERS ?? null,
     cheap: c
       ? {
           ERS: c.worstCase.ERS,
+          ERSInterval: c.worstCase.intervals?.ERS ?? null,
           ARS: c.worstCase.ARS,
           flagged: c.verdict.flagged,
           pgdUnreliable: c.verdict.pgdUnreliable,
           seconds: by.cheap.t.seconds,
+          cpuSeconds: by.cheap.t.cpuSeconds ?? null,
           passes: c.worstCase.passes,
         }
       : null,
     standard: s
       ? {
           ERS: s.worstCase.ERS,
+          ERSInterval: s.worstCase.intervals?.ERS ?? null,
           ARS: s.worstCase.ARS,
           flagged: s.verdict.flagged,
           pgdUnreliable: s.verdict.pgdUnreliable,
           seconds: by.standard.t.seconds,
+          cpuSeconds: by.standard.t.cpuSeconds ?? null,
           passes: s.worstCase.passes,
         }
       : null,
@@ -63,10 +74,10 @@ for (const name of names) {
   row.overstatement = row.cheap && row.standard ? row.cheap.ERS - row.standard.ERS : null;
   rows.push(row);
   lines.push(
-    `| ${name} | ${row.queries ?? 'n/a'} | ${fmt(row.pgdERS)} | ${fmt(row.cheap?.ERS)} | ${fmt(row.standard?.ERS)} | ${fmt(row.overstatement)} | ${fmt(row.cheap?.ARS)} → ${fmt(row.standard?.ARS)} | ${row.cheap?.flagged ?? 'n/a'} / ${row.standard?.flagged ?? 'n/a'} | ${row.cheap?.pgdUnreliable ?? 'n/a'} / ${row.standard?.pgdUnreliable ?? 'n/a'} | ${row.cheap?.seconds ?? 'n/a'} | ${row.standard?.seconds ?? 'n/a'}${row.cheap && row.standard ? ` (${(row.standard.seconds / row.cheap.seconds).toFixed(1)}×)` : ''} | ${passes(c)} → ${passes(s)} |`,
+    `| ${name} | ${row.queries ?? 'n/a'} | ${withInterval(row.pgdERS, row.pgdERSInterval)} | ${withInterval(row.cheap?.ERS, row.cheap?.ERSInterval)} | ${withInterval(row.standard?.ERS, row.standard?.ERSInterval)} | ${fmt(row.overstatement)} | ${fmt(row.cheap?.ARS)} → ${fmt(row.standard?.ARS)} | ${row.cheap?.flagged ?? 'n/a'} / ${row.standard?.flagged ?? 'n/a'} | ${row.cheap?.pgdUnreliable ?? 'n/a'} / ${row.standard?.pgdUnreliable ?? 'n/a'} | ${fmt(row.cheap?.cpuSeconds, 0)} | ${fmt(row.standard?.cpuSeconds, 0)}${row.cheap?.cpuSeconds && row.standard?.cpuSeconds ? ` (${(row.standard.cpuSeconds / row.cheap.cpuSeconds).toFixed(1)}×)` : ''} | ${passes(c)} → ${passes(s)} |`,
   );
 }
 const md = [...lines, '', ...[...headlines].map((h) => `- ${h}`), ''].join('\n');
 writeFileSync(path.join(dir, 'budgets.md'), md);
-writeFileSync(path.join(dir, 'budgets.json'), `${JSON.stringify({ rows, headlines: [...headlines] }, null, 2)}\n`);
+writeFileSync(path.join(dir, 'budgets.json'), `${JSON.stringify({ rows, headlines: [...headlines], provenance: provenances }, null, 2)}\n`);
 console.log(md);
