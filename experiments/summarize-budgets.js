@@ -4,7 +4,7 @@
 // both verdict findings, and each budget's wall and CPU seconds and passes of the attacked model per
 // image; each ERS with the 95 % per-query bootstrap interval its swipe reported, and the provenance
 // (command, commit, CPU, threads, libtorch) of every swipe.
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 const dir = process.argv[2];
@@ -30,9 +30,11 @@ for (const name of names) {
   const by = {};
   for (const b of ['cheap', 'standard']) {
     try {
-      const swipe = read(`${name}.${b}.json`);
-      by[b] = { r: swipe.robustEval, t: read(`${name}.${b}.time.json`) };
-      if (swipe.provenance) provenances.push({ run: name, budget: b, ...swipe.provenance });
+      by[b] = { r: read(`${name}.${b}.json`).robustEval, t: read(`${name}.${b}.time.json`) };
+      // The stored swipe.json carries the command's provenance (command, commit, CPU, threads, libtorch).
+      const stored = path.join(dir, `${name}-${b}`, 'swipe.json');
+      const cited = existsSync(stored) ? JSON.parse(readFileSync(stored, 'utf8')).provenance : undefined;
+      if (cited) provenances.push({ run: name, budget: b, ...cited });
     } catch {
       by[b] = null;
     }
@@ -79,5 +81,7 @@ for (const name of names) {
 }
 const md = [...lines, '', ...[...headlines].map((h) => `- ${h}`), ''].join('\n');
 writeFileSync(path.join(dir, 'budgets.md'), md);
+// Swipes made before their swipe.json carried a provenance: OUT/provenance.json states it once for all.
+if (provenances.length === 0 && existsSync(path.join(dir, 'provenance.json'))) provenances.push(read('provenance.json'));
 writeFileSync(path.join(dir, 'budgets.json'), `${JSON.stringify({ rows, headlines: [...headlines], provenance: provenances }, null, 2)}\n`);
 console.log(md);

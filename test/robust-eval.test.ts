@@ -7,7 +7,7 @@
 // query-only methods run against a model that refuses to record a graph.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { dispose, gradOf, isGradEnabled, manualSeed, noGrad, randn, tidy, type Tensor } from '../src/tensor/index.js';
@@ -32,6 +32,7 @@ import {
 import { asSwipeResult, runRobustEval, verdictFloor, type RobustEvalResult } from '../src/eval/robust-eval.js';
 import { robustEvalHtml, robustEvalMarkdown } from '../src/eval/robust-report.js';
 import { trainTinyRun } from './helpers/tiny-run.js';
+import { swipeCommand } from '../src/cli/swipe.js';
 
 const mN = metricByName('N');
 /** rob28's ε with fewer, larger steps (a test's budget): the attacks still saturate on an undefended c2f2. */
@@ -95,13 +96,15 @@ class NoGraphModel extends Module implements EmbeddingModel {
 }
 
 let tmp: string;
+let targetDir: string;
 let model: EmbeddingModel;
 let surrogate: EmbeddingModel;
 let gallery: InMemoryImageDataset;
 
 before(async () => {
   tmp = mkdtempSync(path.join(os.tmpdir(), 'rankshield-robust-'));
-  model = loadCheckpoint((await trainTinyRun(tmp, { name: 'target', steps: 30, gallery: 100 })).dir).model;
+  targetDir = (await trainTinyRun(tmp, { name: 'target', steps: 30, gallery: 100 })).dir;
+  model = loadCheckpoint(targetDir).model;
   surrogate = loadCheckpoint((await trainTinyRun(tmp, { name: 'surrogate', steps: 20, gallery: 100, seed: 1 })).dir).model;
   const { test: t } = await loadSmallDataset('fashion');
   const n = 500;
@@ -289,4 +292,45 @@ test('robust eval of the same c2f2 behind shattered input gradients: the worst c
   assert.match(robustEvalHtml(r), /data-testid="pgd-finding">PGD UNRELIABLE/);
   // The rounded-input model and the undefended one say the opposite (their tests above); here the reasons are stated.
   assert.match(q.reasons.join('\n'), /APGD beats PGD beyond the noise on \d of 9 attacks/);
+});
+
+test('swipe --robust-eval through the CLI: swipe.json carries the worst case and the provenance of the command', async () => {
+  const out = path.join(tmp, 'robust-cli');
+  const argv = [
+    targetDir,
+    '--robust-eval',
+    '--max-queries',
+    '4',
+    '--steps',
+    '2',
+    '--queries',
+    '4',
+    '--sweep-queries',
+    '4',
+    '--transfer-from',
+    path.join(tmp, 'surrogate'),
+    '--threads',
+    '1',
+    '--quiet',
+    '--json',
+    '--out',
+    out,
+  ];
+  const log = console.log;
+  console.log = () => {};
+  try {
+    assert.equal(await swipeCommand.run(argv), 0);
+  } finally {
+    console.log = log;
+  }
+  const stored = JSON.parse(readFileSync(path.join(out, 'swipe.json'), 'utf8')) as {
+    headline: string;
+    queries: number;
+    provenance: { command: string; commit: string; cpu: string; threads: number; libtorch: string };
+  };
+  assert.equal(stored.queries, 4);
+  assert.match(stored.headline, /^worst case over PGD/);
+  assert.equal(stored.provenance.command, ['rankshield', 'swipe', ...argv].join(' '));
+  assert.equal(stored.provenance.threads, 1);
+  assert.ok(stored.provenance.commit.length > 0 && stored.provenance.cpu.length > 0 && stored.provenance.libtorch.length > 0);
 });

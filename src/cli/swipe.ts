@@ -203,6 +203,7 @@ Units, directions and the ERS/ARS formulas: docs/attacks-and-metrics.md.`,
           attackOptions,
           settings,
           device,
+          argv,
         });
       } finally {
         model.dispose();
@@ -333,6 +334,8 @@ async function robustEval(
     attackOptions: AttackOptions;
     settings: { restarts?: number; queries?: number; samples?: number; eot?: number };
     device: Device;
+    /** The command line, for the result's provenance. */
+    argv: readonly string[];
   },
 ): Promise<number> {
   const s = await openSurrogate({
@@ -366,7 +369,8 @@ async function robustEval(
     if (!json) console.log(robustEvalMarkdown(result));
     console.log(JSON.stringify(full));
     if (out !== undefined) {
-      writeFileAtomicSync(path.join(out, 'swipe.json'), `${JSON.stringify(full, null, 2)}\n`);
+      const cited = { ...full, provenance: provenance(['swipe', ...o.argv]) };
+      writeFileAtomicSync(path.join(out, 'swipe.json'), `${JSON.stringify(cited, null, 2)}\n`);
       writeFileAtomicSync(path.join(out, 'swipe.md'), robustEvalMarkdown(result));
       const page = writeRobustPage(out, result, pageSource(p.positionals[0], flagString(p, 'model-file'), info, test.name));
       if (!json) process.stderr.write(`rankshield swipe: wrote ${page}\n`);
