@@ -11,11 +11,14 @@
 #   THREADS=N    libtorch threads (default 1)
 #   OUT=DIR      default runs/robust-budgets-q<QUERIES>
 #
-# The runs of the README's defense table come from
-#   ETA=4 MAX_BATCHES=80 SWIPE_MAX_ITER=4 JOBS=2 ONLY=hm-ics experiments/fashion-defenses.sh
-# (N/A and HM[S,g_LGA]&ICS at the reduced budget). The transfer component's surrogate is trained
+# results/robust-budgets/ was made on two runs at the reduced budget (8 epochs of 80 batches):
+#   N/A:    rankshield reproduce fashion na-n --scale reduced          (runs/reproduce/<key>)
+#   HM&ICS: rankshield train fashion:rc2f2ghmetsmi:ptripletN --pgd-steps 4 --skip-satisfied \
+#             --max-batches 80 --eval-every 8 --threads 1 --out runs/hm-ics
+# then `QUERIES=16 OUT=results/robust-budgets experiments/robust-budgets.sh runs/none runs/hm-ics`,
+# runs/none being a link to the N/A run's directory (a run is named by its directory's name). The transfer component's surrogate is trained
 # once into OUT/surrogate (a fresh undefended c2f2, 100 SPC-2 batches, seed 1) and shared.
-# Cost on one core: about five plain swipes of the same queries for cheap and eighty for standard
+# Cost on one core: about five plain swipes of the same queries for cheap, and ten times that for standard
 # (Square's 5,000 queries per image dominate); a finished run is skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -79,6 +79,7 @@ for (const name of names) {
       : null,
   };
   row.overstatement = row.cheap && row.standard ? row.cheap.ERS - row.standard.ERS : null;
+  row.cpuRatio = row.cheap?.cpuSeconds && row.standard?.cpuSeconds ? row.standard.cpuSeconds / row.cheap.cpuSeconds : null;
   row.overstatementInterval = null;
   if (row.cheap && row.standard) {
     const standard = read(`${name}.standard.json`);
@@ -96,7 +97,7 @@ for (const name of names) {
   }
   rows.push(row);
   lines.push(
-    `| ${name} | ${row.queries ?? 'n/a'} | ${withInterval(row.pgdERS, row.pgdERSInterval)} | ${withInterval(row.cheap?.ERS, row.cheap?.ERSInterval)} | ${withInterval(row.standard?.ERS, row.standard?.ERSInterval)} | ${withInterval(row.overstatement, row.overstatementInterval)} | ${fmt(row.cheap?.ARS)} → ${fmt(row.standard?.ARS)} | ${row.cheap?.flagged ?? 'n/a'} / ${row.standard?.flagged ?? 'n/a'} | ${row.cheap?.pgdUnreliable ?? 'n/a'} / ${row.standard?.pgdUnreliable ?? 'n/a'} | ${fmt(row.cheap?.cpuSeconds, 0)} | ${fmt(row.standard?.cpuSeconds, 0)}${row.cheap?.cpuSeconds && row.standard?.cpuSeconds ? ` (${(row.standard.cpuSeconds / row.cheap.cpuSeconds).toFixed(1)}×)` : ''} | ${passes(c)} → ${passes(s)} |`,
+    `| ${name} | ${row.queries ?? 'n/a'} | ${withInterval(row.pgdERS, row.pgdERSInterval)} | ${withInterval(row.cheap?.ERS, row.cheap?.ERSInterval)} | ${withInterval(row.standard?.ERS, row.standard?.ERSInterval)} | ${withInterval(row.overstatement, row.overstatementInterval)} | ${fmt(row.cheap?.ARS)} → ${fmt(row.standard?.ARS)} | ${row.cheap?.flagged ?? 'n/a'} / ${row.standard?.flagged ?? 'n/a'} | ${row.cheap?.pgdUnreliable ?? 'n/a'} / ${row.standard?.pgdUnreliable ?? 'n/a'} | ${fmt(row.cheap?.cpuSeconds, 0)} | ${fmt(row.standard?.cpuSeconds, 0)}${row.cpuRatio === null ? '' : ` (${row.cpuRatio.toFixed(1)}×)`} | ${passes(c)} → ${passes(s)} |`,
   );
 }
 const md = [...lines, '', ...[...headlines].map((h) => `- ${h}`), ''].join('\n');

@@ -87,6 +87,21 @@ sections.push(
   ].join('\n'),
 );
 
+// 5. The robust evaluation's two budgets on the same queries (`experiments/robust-budgets.sh`).
+const budgets = json('results/robust-budgets/budgets.json');
+const budgetProvenance = budgets.provenance[0];
+sections.push(
+  [
+    '## Robust evaluation: `cheap` against `standard` on the same queries',
+    '',
+    provenanceLine({ ...budgetProvenance, command: 'QUERIES=16 experiments/robust-budgets.sh N/A HM[S,g_LGA]&ICS', queries: budgets.rows[0]?.queries }),
+    '',
+    'Each run is swiped twice on its first 16 test queries with the same seeded selections: `--robust-eval cheap` and `--robust-eval standard`. ERS is the worst case over the components with its 95 % per-query bootstrap interval; "cheap − standard" is how much the cheap budget overstates it. CPU seconds are user + system time of the one-thread process.',
+    '',
+    read('results/robust-budgets/budgets.md').trim(),
+  ].join('\n'),
+);
+
 const resultsMd = [
   '# Results',
   '',
