@@ -8,8 +8,11 @@ import assert from 'node:assert/strict';
 import {
   ATTACK_OPTION_FIELDS,
   ATTACKS,
+  METHOD_DEFAULTS,
   METHOD_NAMES,
+  METHOD_SETTING_FIELDS,
   METHODS,
+  methodSettings,
   perRunOptions,
   perRunSize,
   PROFILE_NAMES,
@@ -131,6 +134,37 @@ test('search methods and profiles: the names are their lists', () => {
   );
   assert.deepEqual(PROFILE_NAMES, Object.keys(PROFILES));
   for (const n of PROFILE_NAMES) assert.equal(PROFILES[n].name, n);
+});
+
+test('search method settings are fields of their entries: flags in attack and swipe --help, defaults and ranges from the fields', async () => {
+  // Each entry owns the settings it honours; EOT is every method's.
+  assert.deepEqual(
+    METHODS.map((m) => [m.name, m.settings.map((f) => f.key)]),
+    [
+      ['pgd', ['restarts']],
+      ['apgd', ['restarts']],
+      ['square', ['queries']],
+      ['nes', ['samples', 'sigmaFraction']],
+    ],
+  );
+  assert.deepEqual(
+    METHOD_SETTING_FIELDS.map((f) => f.key),
+    ['restarts', 'queries', 'samples', 'sigmaFraction', 'eot'],
+  );
+  assert.deepEqual(METHOD_DEFAULTS, { restarts: 0, queries: 100, samples: 20, sigmaFraction: 0.5, eot: 1 });
+  for (const command of [attackCommand, swipeCommand]) {
+    const flags = usageFlags(command.usage);
+    for (const f of METHOD_SETTING_FIELDS) {
+      assert.ok(flags.has(f.flag), `${command.name} --help lacks --${f.flag}`);
+      assert.match(command.usage, new RegExp(`\\(default: ${f.spec.default}\\)`), `${f.key}'s default`);
+    }
+  }
+  // Each value is checked against its field, the flag named.
+  assert.throws(() => methodSettings({ samples: 3 }), /^Error: samples \(--samples\) must be an even integer ≥ 2, got 3$/);
+  assert.throws(() => methodSettings({ restarts: -1 }), /restarts \(--restarts\) must be an integer ≥ 0, got -1/);
+  assert.throws(() => methodSettings({ sigmaFraction: 5 }), /sigmaFraction \(--nes-sigma\) must be a number in \(0, 4\], got 5/);
+  assert.throws(() => methodSettings({ eot: 0 }), /eot \(--eot\) must be an integer ≥ 1, got 0/);
+  await assert.rejects(swipeCommand.run(['run', '--queries', '0']), (e: Error) => e instanceof UsageError && /--queries/.test(e.message));
 });
 
 test('a trail epoch stored when only --gtm-target existed still matches a swipe with the newer options unset', () => {

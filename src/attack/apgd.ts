@@ -14,7 +14,7 @@
 import { dispose, gradOf, noGrad, tensor, tidy, where, type Tensor } from '../tensor/index.js';
 import { checkBudget, normOf, type Norm } from './budget.js';
 import { threatBall } from './ball.js';
-import { perImageMask, validateImages } from './pgd.js';
+import { perImageMask, RESTARTS_FIELD, validateImages } from './pgd.js';
 import type { Objective } from './objectives.js';
 import { defineMethod } from './method.js';
 
@@ -174,7 +174,7 @@ export const APGD_METHOD = defineMethod({
   summary: "APGD: the step starts at 2ε and halves where an image stagnates, momentum 0.75, each image's best point kept (no α)",
   gradients: true,
   norms: ['linf', 'l2'],
-  honours: ['restarts'],
+  settings: [RESTARTS_FIELD],
   cost: (b) => ({ forward: b.steps + 1, backward: b.steps }),
   run(o) {
     const r = apgd({ images: o.images, epsilon: o.budget.epsilon, steps: o.budget.steps, norm: normOf(o.budget), start: o.start, objective: o.objective });

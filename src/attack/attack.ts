@@ -131,7 +131,7 @@ export function attackBatch<S extends Selection>(
   const method = methodEntry(o.method ?? 'pgd');
   checkMethodNorm(method, budget);
   const settings = methodSettings(o.settings);
-  const restarts = method.honours.includes('restarts') ? settings.restarts : 0;
+  const restarts = method.settings.some((f) => f.key === 'restarts') ? settings.restarts : 0;
   model.eval();
   o.surrogate?.model.eval();
   const metric = ctx.gallery.metric;

@@ -9,15 +9,36 @@
 // (norms) it searches, what it costs per image, the settings it honours, and how it runs; each
 // lives beside its search, and this file lists them.
 import { normOf, type PgdBudget } from './budget.js';
-import { METHOD_DEFAULTS, type MethodEntry, type MethodSettings } from './method.js';
+import { EOT_FIELD, type MethodEntry } from './method.js';
+import type { OptionsOf } from './option-fields.js';
 import { PGD_METHOD } from './pgd.js';
 import { APGD_METHOD } from './apgd.js';
 import { NES_METHOD, SQUARE_METHOD } from './query-only.js';
 
-export { METHOD_DEFAULTS, type MethodEntry, type MethodOutcome, type MethodRun, type MethodSettings } from './method.js';
+export { EOT_FIELD, type MethodEntry, type MethodOutcome, type MethodRun } from './method.js';
 
 /** Every search method, in the order of help and menus. */
 export const METHODS = [PGD_METHOD, APGD_METHOD, SQUARE_METHOD, NES_METHOD] as const;
+
+/** One setting field of a method entry (its `settings`). */
+type SettingFieldOf<M> = M extends MethodEntry<string, infer F> ? F[number] : never;
+
+/** Any method's setting field: EOT (every method's) or one an entry declares. */
+export type MethodSettingField = typeof EOT_FIELD | SettingFieldOf<(typeof METHODS)[number]>;
+
+/** Every method's setting fields, each once, in catalogue order; EOT (every method honours it) last. */
+export const METHOD_SETTING_FIELDS: readonly MethodSettingField[] = [
+  ...new Set((METHODS as readonly MethodEntry[]).flatMap((m) => m.settings as readonly MethodSettingField[])),
+  EOT_FIELD,
+];
+
+/** The methods' settings, every one filled in: the union of the entries' fields (a type made from them). */
+export type MethodSettings = Required<OptionsOf<readonly MethodSettingField[]>>;
+
+/** Defaults of the method settings, from their fields (the CLI's help shows the same). */
+export const METHOD_DEFAULTS: Readonly<MethodSettings> = Object.freeze(
+  Object.fromEntries(METHOD_SETTING_FIELDS.map((f) => [f.key, f.default])) as MethodSettings,
+);
 
 /** A method's name: one of the catalogue's (a union made from METHODS). */
 export type MethodName = (typeof METHODS)[number]['name'];
@@ -43,13 +64,12 @@ export function checkMethodNorm(m: MethodEntry, budget: PgdBudget): void {
     );
 }
 
-/** Settings with the defaults filled in and each value checked (the field named in the error). */
+/** Settings with the defaults filled in and each value checked against its field (the setting named in the error). */
 export function methodSettings(s: Partial<MethodSettings> = {}): MethodSettings {
   const out = { ...METHOD_DEFAULTS, ...Object.fromEntries(Object.entries(s).filter(([, v]) => v !== undefined)) } as MethodSettings;
-  if (!Number.isInteger(out.restarts) || out.restarts < 0) throw new Error(`restarts must be a non-negative integer, got ${out.restarts}`);
-  if (!Number.isInteger(out.queries) || out.queries < 1) throw new Error(`queries must be a positive integer, got ${out.queries}`);
-  if (!Number.isInteger(out.samples) || out.samples < 2 || out.samples % 2 !== 0) throw new Error(`samples must be an even integer ≥ 2, got ${out.samples}`);
-  if (!(out.sigmaFraction > 0 && out.sigmaFraction <= 4)) throw new Error(`sigmaFraction must be in (0, 4], got ${out.sigmaFraction}`);
-  if (!Number.isInteger(out.eot) || out.eot < 1) throw new Error(`eot (noise draws per objective evaluation) must be a positive integer, got ${out.eot}`);
+  for (const f of METHOD_SETTING_FIELDS) {
+    const v = out[f.key as keyof MethodSettings];
+    if (!f.schema.safeParse(v).success) throw new Error(`${f.key} (--${f.flag}) must be ${f.expects}, got ${v}`);
+  }
   return out;
 }

@@ -35,18 +35,34 @@ interface FieldText<K extends string> {
   readonly help: string;
 }
 
-/** An integer option with an inclusive lower bound. */
+/** An integer option with an inclusive lower bound (and, with `even`, a multiple of 2: NES's antithetic pairs). */
 export function intField<const K extends string>(
-  f: FieldText<K> & { readonly value: string; readonly default: number; readonly min: number; readonly perRun?: boolean },
+  f: FieldText<K> & { readonly value: string; readonly default: number; readonly min: number; readonly perRun?: boolean; readonly even?: boolean },
 ): AttackField<K, z.ZodNumber, number> {
+  const int = z.number().int().min(f.min);
   return {
     key: f.key,
     flag: f.flag,
     spec: { kind: 'int', value: f.value, min: f.min, help: f.help, default: String(f.default) },
-    schema: z.number().int().min(f.min),
+    schema: f.even ? int.multipleOf(2) : int,
     default: f.default,
     perRun: f.perRun ?? false,
-    expects: `an integer ≥ ${f.min}`,
+    expects: f.even ? `an even integer ≥ ${f.min}` : `an integer ≥ ${f.min}`,
+  };
+}
+
+/** A number option in (above, max] with a stated default. */
+export function boundedNumberField<const K extends string>(
+  f: FieldText<K> & { readonly value: string; readonly default: number; readonly above: number; readonly max: number },
+): AttackField<K, z.ZodNumber, number> {
+  return {
+    key: f.key,
+    flag: f.flag,
+    spec: { kind: 'number', value: f.value, above: f.above, max: f.max, help: f.help, default: String(f.default) },
+    schema: z.number().gt(f.above).max(f.max),
+    default: f.default,
+    perRun: false,
+    expects: `a number in (${f.above}, ${f.max}]`,
   };
 }
 

@@ -13,6 +13,7 @@ import { gradOf, noGrad, tensor, tidy, type Tensor } from '../tensor/index.js';
 import { checkBudget, type PgdBudget } from './budget.js';
 import { threatBall } from './ball.js';
 import { defineMethod } from './method.js';
+import { intField } from './option-fields.js';
 
 /** Input of `pgd`: the clean images, the objective to minimise and the budget (ε, α, η). */
 export interface PgdOptions extends PgdBudget {
@@ -99,13 +100,23 @@ export function pgd(o: PgdOptions): PgdResult {
   }
 }
 
+/** pgd and apgd: extra runs from uniform points of the ball, each image's best run kept. */
+export const RESTARTS_FIELD = intField({
+  key: 'restarts',
+  flag: 'restarts',
+  value: 'R',
+  min: 0,
+  default: 0,
+  help: "pgd/apgd: extra runs from uniform points of the ε-ball, each image's best kept",
+});
+
 /** The search method `pgd` (methods.ts): the reference. */
 export const PGD_METHOD = defineMethod({
   name: 'pgd',
   summary: 'the reference: η signed-gradient steps α, the last point reported',
   gradients: true,
   norms: ['linf', 'l2'],
-  honours: ['restarts'],
+  settings: [RESTARTS_FIELD],
   cost: (b) => ({ forward: b.steps, backward: b.steps }),
   run(o) {
     const r = pgd({ images: o.images, ...o.budget, randomStart: o.start === 'random', objective: (x, it) => o.objective(x, it).value });

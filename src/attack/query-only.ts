@@ -19,6 +19,7 @@ import { dispose, noGrad, randint, randn, tensor, tidy, where, type Tensor } fro
 import { checkBudget, type PgdBudget } from './budget.js';
 import { perImageMask, validateImages } from './pgd.js';
 import { defineMethod } from './method.js';
+import { boundedNumberField, intField } from './option-fields.js';
 
 /** A per-image objective of the adversarial images, lower = better for the attacker ([B]). */
 export type PerImageObjective = (xAdv: Tensor, iteration: number) => Tensor;
@@ -147,6 +148,23 @@ export function nesSearch(o: PgdBudget & { images: Tensor; samples: number; sigm
   });
 }
 
+/** square: forward passes per image. */
+export const QUERIES_FIELD = intField({ key: 'queries', flag: 'queries', value: 'Q', min: 1, default: 100, help: 'square: forward passes per image' });
+
+/** nes: probes per step, half of them antithetic. */
+export const SAMPLES_FIELD = intField({ key: 'samples', flag: 'samples', value: 'S', min: 2, even: true, default: 20, help: 'nes: probes per step (even)' });
+
+/** nes: the probes' standard deviation σ as a fraction of ε (RobRank's NES mode uses 2). */
+export const SIGMA_FRACTION_FIELD = boundedNumberField({
+  key: 'sigmaFraction',
+  flag: 'nes-sigma',
+  value: 'F',
+  above: 0,
+  max: 4,
+  default: 0.5,
+  help: "nes: the probes' standard deviation σ as a fraction of ε",
+});
+
 /** The search method `square` (methods.ts). */
 export const SQUARE_METHOD = defineMethod({
   name: 'square',
@@ -154,7 +172,7 @@ export const SQUARE_METHOD = defineMethod({
   gradients: false,
   // Its windows are L∞ moves (x0 ± ε per pixel); an L2 Square proposes other shapes.
   norms: ['linf'],
-  honours: ['queries'],
+  settings: [QUERIES_FIELD],
   cost: (_b, s) => ({ forward: s.queries + 1, backward: 0 }),
   run(o) {
     const r = squareSearch({ images: o.images, epsilon: o.budget.epsilon, queries: o.settings.queries, objective: (x, it) => o.objective(x, it).perQuery });
@@ -168,7 +186,7 @@ export const NES_METHOD = defineMethod({
   summary: 'query-only: η signed steps α on an NES gradient estimate (antithetic Gaussian probes)',
   gradients: false,
   norms: ['linf'],
-  honours: ['samples', 'sigmaFraction'],
+  settings: [SAMPLES_FIELD, SIGMA_FRACTION_FIELD],
   cost: (b, s) => ({ forward: s.samples * b.steps + 1, backward: 0 }),
   run(o) {
     const r = nesSearch({

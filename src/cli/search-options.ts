@@ -1,11 +1,11 @@
 // Layer: cli. How `swipe` and `attack` search the ε-ball: the ball's norm and the method
 // flags, made from the methods' catalogue (src/attack/methods.ts) and parsed in one place.
-import { checkMethodNorm, METHOD_DEFAULTS, METHOD_NAMES, METHODS, methodEntry, type MethodName, type MethodSettings } from '../attack/methods.js';
+import { checkMethodNorm, METHOD_NAMES, METHOD_SETTING_FIELDS, METHODS, methodEntry, type MethodName, type MethodSettings } from '../attack/methods.js';
 import { UsageError } from '../util/usage-error.js';
 import { BUDGETS, describeBudget, NORMS, type Norm } from '../attack/budget.js';
 import { flagNumber, flagString, type OptionTable, type ParsedArgs } from '../util/options.js';
 
-/** --norm, --method, --restarts, --queries, --samples, --eot. */
+/** --norm, --method, and every method's settings. */
 export const SEARCH_OPTIONS = {
   norm: {
     kind: 'string',
@@ -18,23 +18,9 @@ export const SEARCH_OPTIONS = {
     default: 'linf',
   },
   method: { kind: 'string', choices: METHOD_NAMES, help: METHODS.map((m) => `${m.name}: ${m.summary}`).join('\n'), default: 'pgd' },
-  restarts: {
-    kind: 'int',
-    value: 'R',
-    min: 0,
-    help: "pgd/apgd: extra runs from uniform points of the ε-ball, each image's best kept",
-    default: String(METHOD_DEFAULTS.restarts),
-  },
-  queries: { kind: 'int', value: 'Q', min: 1, help: 'square: forward passes per image', default: String(METHOD_DEFAULTS.queries) },
-  samples: { kind: 'int', value: 'S', min: 2, help: 'nes: probes per step (even)', default: String(METHOD_DEFAULTS.samples) },
-  eot: {
-    kind: 'int',
-    value: 'K',
-    min: 1,
-    help: "every method: K draws of the model's forward averaged per gradient or per query\n(EOT, for a model whose forward is random; costs K× the passes)",
-    default: String(METHOD_DEFAULTS.eot),
-  },
-} as const satisfies OptionTable;
+  // --restarts, --queries, --samples, --nes-sigma, --eot: each method's setting fields (methods.ts).
+  ...Object.fromEntries(METHOD_SETTING_FIELDS.map((f) => [f.flag, f.spec])),
+} satisfies OptionTable;
 
 /** The method and its settings a command line asked for (undefined = the defaults). */
 export function searchFlags(p: ParsedArgs): { norm: Norm; method: MethodName | undefined; settings: Partial<MethodSettings> } {
@@ -48,6 +34,6 @@ export function searchFlags(p: ParsedArgs): { norm: Norm; method: MethodName | u
   return {
     norm,
     method: flagString(p, 'method') as MethodName | undefined,
-    settings: { restarts: flagNumber(p, 'restarts'), queries: flagNumber(p, 'queries'), samples: flagNumber(p, 'samples'), eot: flagNumber(p, 'eot') },
+    settings: Object.fromEntries(METHOD_SETTING_FIELDS.map((f) => [f.key, flagNumber(p, f.flag)])) as Partial<MethodSettings>,
   };
 }

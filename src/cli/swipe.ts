@@ -7,7 +7,7 @@ import { ensureWritableDir, writeFileAtomicSync } from '../io/atomic.js';
 import { ersProfile, getProfile, PROFILES, type Profile } from '../attack/profiles.js';
 import type { Norm } from '../attack/budget.js';
 import type { AttackOptions } from '../attack/registry.js';
-import { METHODS, type MethodName } from '../attack/methods.js';
+import { METHODS, type MethodName, type MethodSettings } from '../attack/methods.js';
 import { SEARCH_OPTIONS, searchFlags } from './search-options.js';
 import { attackOptionFlags, attackOptionTable } from './attack-options.js';
 import { BUDGET_OPTIONS, checkBudgetFlags, profileFor } from './budget-options.js';
@@ -332,7 +332,7 @@ async function robustEval(
     maxIter?: number;
     benignR1?: number;
     attackOptions: AttackOptions;
-    settings: { restarts?: number; queries?: number; samples?: number; eot?: number };
+    settings: Partial<MethodSettings>;
     device: Device;
     /** The command line, for the result's provenance. */
     argv: readonly string[];
@@ -358,7 +358,7 @@ async function robustEval(
       apgdSteps: flagNumber(p, 'apgd-steps'),
       eot: o.settings.eot,
       queryMethod: flagString(p, 'query-method') as MethodName | undefined,
-      querySettings: { queries: o.settings.queries, samples: o.settings.samples },
+      querySettings: { queries: o.settings.queries, samples: o.settings.samples, sigmaFraction: o.settings.sigmaFraction },
       surrogate: s.model,
       surrogateSource: s.source,
       sweepQueries: flagNumber(p, 'sweep-queries'),
