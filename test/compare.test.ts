@@ -102,6 +102,10 @@ test('compare: itself → 0 on [0, 0]; another seed → paired differences; stor
   const stored = await run(['compare', path.join(cmpDir, 'swipe-1.json'), path.join(cmpDir, 'swipe-3.json'), '--resamples', '300', '--json']);
   assert.equal(stored.code, 0, stored.stderr);
   assert.deepEqual(lastJson<CompareResult>(stored.stdout).comparisons[0]!.rows, other!.rows);
+  // Swipe flags with stored JSONs only would change nothing: refused, naming them.
+  const ignored = await run(['compare', path.join(cmpDir, 'swipe-1.json'), path.join(cmpDir, 'swipe-3.json'), '--seed', '3', '--profile', 'rob28']);
+  assert.equal(ignored.code, 2, ignored.stderr);
+  assert.match(ignored.stderr, /--profile, --seed only set how checkpoints are swiped here; every model given is a stored swipe JSON/);
 
   // Another attack seed, other queries (another test slice): refused, naming the field.
   const seeded = await run(['swipe', runs[1]!, '--max-iter', '1', '--seed', '1', '--json']);

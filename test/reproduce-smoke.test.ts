@@ -1,6 +1,6 @@
 // `rankshield reproduce fashion na-n act-n --scale smoke` end to end in a child
 // process: both rows trained and swiped, the comparison written with the
-// published columns; the planner's passes per batch agree with what training
+// published columns and the benign columns' intervals; the planner's passes per batch agree with what training
 // logged; a second run reuses both runs (same config key) and trains nothing.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -62,13 +62,19 @@ test('smoke scale: both rows run and the comparison holds the published columns'
         assert.ok(Math.abs(cell.difference! - (cell.measured! - cell.published!)) < 1e-9);
       } else assert.equal(cell.measured, null);
     }
-    const r1 = cells.find((x) => x.key === 'R@1')!.measured!;
+    const r1Cell = cells.find((x) => x.key === 'R@1')!;
+    const r1 = r1Cell.measured!;
     assert.ok(r1 > 10 && r1 <= 100, `R@1 ${r1} is a percentage of a trained model`);
+    // The benign columns carry intervals from the run's own evaluation of the whole test split.
+    assert.equal(c.rows[i]!.benignQueries, 10_000);
+    assert.ok(r1Cell.interval !== null && r1Cell.interval.lo <= r1 && r1 <= r1Cell.interval.hi, `${row.id} R@1 ${r1} in ${JSON.stringify(r1Cell.interval)}`);
+    assert.ok(r1Cell.interval.hi - r1Cell.interval.lo < 5, `${row.id} R@1 interval over 10,000 queries is narrow`);
     assert.equal(c.rows[i]!.key, configKey(rowConfig(row, 'smoke')));
   }
   const md = await readFile(path.join(tmp, 'out', 'comparison.md'), 'utf8');
   assert.match(md, /\| rc2f2p:ptripletN \(ACT\) \(`act-n`\) \| measured, 32 queries \| 78\.7 \| /);
   assert.match(md, /Provenance: `rankshield reproduce fashion na-n act-n --scale smoke/);
+  assert.match(md, /the benign columns over the 10,000 test queries of each row's benign evaluation, the attack columns and scores over the 32 swiped queries/);
   const html = await readFile(path.join(tmp, 'out', 'comparison.html'), 'utf8');
   assert.match(html, /^<!doctype html>/);
   assert.match(html, /Adversarial Attack and Defense in Deep Ranking/);
@@ -109,7 +115,7 @@ test('a second run reuses both runs and trains nothing; --plan shows them done',
   assert.deepEqual(await Promise.all(runs.map(async (f) => (await stat(f)).mtimeMs)), before);
   const plan = reproduce('--plan');
   assert.equal(plan.status, 0, plan.stderr);
-  assert.match(plan.stdout, /^na-n +[0-9a-f]{16} +swiped +1×2 +1\+1 /m);
-  assert.match(plan.stdout, /^act-n +[0-9a-f]{16} +swiped +1×2 +5\+3 /m);
+  assert.match(plan.stdout, /^na-n +[0-9a-f]{16} +measured +1×2 +1\+1 /m);
+  assert.match(plan.stdout, /^act-n +[0-9a-f]{16} +measured +1×2 +5\+3 /m);
   assert.match(plan.stdout, /cost here, c2f2 on 1×28×28 .*forward [0-9.]+ ms\/image/);
 });

@@ -4,7 +4,11 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ATTACK_NAMES, empiricalRobustnessScore, type AttackResults } from '../src/eval/robustness.js';
-import { compareRow, comparisonMarkdown, measuredValue, type Comparison, type MeasuredResult } from '../src/reproduce/compare.js';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { compareRow, comparisonMarkdown, measuredValue, type ComparedRow, type Comparison, type MeasuredResult } from '../src/reproduce/compare.js';
+import { BENIGN_FILE, readMeasured, type BenignResult } from '../src/reproduce/runs.js';
 import { passesPerBatch, rowWork, secondsOf } from '../src/reproduce/plan.js';
 import { configKey, rowConfig, SCALES } from '../src/reproduce/scale.js';
 import { selectRows, TABLES, tableByName } from '../src/reproduce/tables/index.js';
@@ -95,6 +99,7 @@ describe('planner', () => {
     assert.equal(w.trainForward, 640 * 7 * 256); // 1,146,880
     assert.equal(w.trainBackward, 640 * 5 * 256); // 819,200
     assert.equal(w.evalForward, 10_000); // one evaluation (eval-every = epochs) of the 10,000 test images
+    assert.equal(w.benignForward, 10_000); // reproduce's benign evaluation with intervals: the test split once more
     assert.equal(w.queries, 512); // 4 batches of 128
     assert.equal(w.swipeForward, 10_000 + 512 * 9 * 33);
     assert.equal(w.swipeBackward, 512 * 9 * 32);
@@ -121,13 +126,36 @@ describe('planner', () => {
     const t = secondsOf(w, { forward: 1, backward: 10 });
     assert.equal(t.train, 2 * 32 * 1 + 2 * 32 * 10);
     assert.equal(t.swipe, 10_000 + 32 * 9 * 33 + 10 * 32 * 9 * 32);
-    assert.equal(t.total, t.train + t.eval + t.swipe);
+    assert.equal(t.benign, 10_000);
+    assert.equal(t.total, t.train + t.eval + t.benign + t.swipe);
   });
 });
 
 describe('comparison', () => {
   const t = tableByName('fashion');
   const r = row('fashion', 'act-n');
+  const comparison = (rows: ComparedRow[]): Comparison => ({
+    table: t.name,
+    summary: t.summary,
+    source: t.source,
+    scale: 'smoke',
+    scaleSummary: 'x',
+    notes: t.notes,
+    seedPolicy: t.seedPolicy,
+    columns: t.columns,
+    rows,
+    provenance: {
+      command: 'rankshield reproduce fashion',
+      commit: 'abc',
+      cpu: 'cpu',
+      threads: 1,
+      libtorch: '1',
+      device: 'cpu',
+      scale: 'smoke',
+      seeds: '0',
+      date: '2026-01-01',
+    },
+  });
   const measured: MeasuredResult = {
     benign: { 'R@1': 0.8, 'R@2': 0.9, mAP: 0.7, 'mAP@10': 0.7, NMI: 0.65, 'r@M': 3 },
     attacks: { 'CA+': 30, 'CA-': 20, 'QA+': 30, 'QA-': 20, TMA: 0.3, 'ES:D': 0.6, 'ES:R': 40, LTM: 50, GTM: 50, GTT: 0 },
@@ -152,31 +180,45 @@ describe('comparison', () => {
     assert.equal(measuredValue(measured, 'no-such-column'), null);
   });
 
+  test("a run's benign evaluation gives the benign columns their intervals; the swipe keeps the rest", async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'rankshield-measured-'));
+    try {
+      const p = { key: 'k', dir, configFile: path.join(dir, 'k.config.json'), swipeDir: path.join(dir, 'swipe') };
+      await mkdir(p.swipeDir);
+      await writeFile(path.join(p.swipeDir, 'swipe.json'), JSON.stringify(measured));
+      const before = readMeasured(p)!;
+      assert.equal(measuredValue(before, 'R@1')!.interval, null); // the trainer's numbers: no interval
+      assert.equal(before.benignQueries, undefined);
+      const benign: BenignResult = {
+        metrics: { 'R@1': 0.81, 'R@2': 0.9, mAP: 0.7, 'mAP@10': 0.7, 'mAP@R': 0.6, NMI: 0.66, 'r@M': 3 },
+        intervals: { 'R@1': { lo: 0.8, hi: 0.82 }, NMI: { lo: 0.65, hi: 0.67 } },
+        bootstrap: { resamples: 1000, seed: 0, confidence: 0.95, unit: 'query' },
+        estimator: 'mean of batch means',
+        queries: 10_000,
+      };
+      await writeFile(path.join(dir, BENIGN_FILE), JSON.stringify(benign));
+      const after = readMeasured(p)!;
+      const r1 = measuredValue(after, 'R@1')!;
+      assert.ok(Math.abs(r1.value - 81) < 1e-9);
+      assert.ok(Math.abs(r1.interval!.lo - 80) < 1e-9 && Math.abs(r1.interval!.hi - 82) < 1e-9);
+      assert.deepEqual(measuredValue(after, 'ERS'), { value: 60, interval: { lo: 58, hi: 62.5 } });
+      assert.equal(after.benignQueries, 10_000);
+      const cells = compareRow(t, r, after);
+      const c = comparison([{ id: r.id, label: r.label, key: 'k', run: dir, status: 'measured', queries: 512, benignQueries: 10_000, cells }]);
+      assert.match(
+        comparisonMarkdown(c),
+        /Intervals: 95 % per-query bootstrap intervals: the benign columns over the 10,000 test queries of each row's benign evaluation, the attack columns and scores over the 512 swiped queries\./,
+      );
+      assert.match(comparisonMarkdown(c), /\| R@1 \| 78\.7 \| 81\.0 \| \+2\.3 \| \[80\.0, 82\.0\] \| \[\+1\.3, \+3\.3\] \|/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   test('a row not run has every measured cell empty; Markdown says — and not compared', () => {
     const cells = compareRow(t, r, null);
     assert.ok(cells.every((c) => c.measured === null && c.difference === null));
-    const c: Comparison = {
-      table: t.name,
-      summary: t.summary,
-      source: t.source,
-      scale: 'smoke',
-      scaleSummary: 'x',
-      notes: t.notes,
-      seedPolicy: t.seedPolicy,
-      columns: t.columns,
-      rows: [{ id: r.id, label: r.label, key: 'k', run: 'runs/k', status: 'not run', queries: null, cells }],
-      provenance: {
-        command: 'rankshield reproduce fashion',
-        commit: 'abc',
-        cpu: 'cpu',
-        threads: 1,
-        libtorch: '1',
-        device: 'cpu',
-        scale: 'smoke',
-        seeds: '0',
-        date: '2026-01-01',
-      },
-    };
+    const c = comparison([{ id: r.id, label: r.label, key: 'k', run: 'runs/k', status: 'not run', queries: null, benignQueries: null, cells }]);
     const md = comparisonMarkdown(c);
     assert.match(md, /\| ERS \| 63\.3 \| — \| — \| — \| — \|/);
     assert.match(md, /\| r@M \| 4\.1 \| not compared \|/);

@@ -119,6 +119,7 @@ examples:
     const storedInputs = [...stored].map(([i, result]) => ({ label: labels[i]!, result }));
     if (storedInputs.length >= 2) refuseUnpaired(() => checkPairable(storedInputs));
     const checkpoints = p.positionals.map((x, i) => [x, i] as const).filter(([, i]) => !stored.has(i));
+    if (checkpoints.length === 0) refuseSwipeFlags(p);
     const results = new Map(stored);
     if (checkpoints.length > 0) {
       applyThreads(p);
@@ -179,6 +180,16 @@ function readSwipeJson(file: string): StoredSwipeResult {
   if (r === null || typeof r !== 'object' || typeof r.attacks !== 'object' || typeof r.profile !== 'string')
     throw new UsageError(`${file}: not a swipe result (no profile and attacks)`);
   return r as StoredSwipeResult;
+}
+
+/** With stored swipe JSONs only, a swipe flag would change nothing: say so rather than ignore it. */
+function refuseSwipeFlags(p: ReturnType<typeof parseOptions>): void {
+  const given = Object.keys(SECTIONS[0]!.options).filter((name) => p.flags.has(name));
+  if (given.length === 0) return;
+  const flags = given.map((name) => `--${name}`).join(', ');
+  throw new UsageError(
+    `${flags} only set${given.length === 1 ? 's' : ''} how checkpoints are swiped here; every model given is a stored swipe JSON, which keeps the settings it was made with`,
+  );
 }
 
 /** Swipes each checkpoint alike (the stored results' settings when there are some); refuses another dataset before any swipe. */

@@ -7,7 +7,18 @@ import path from 'node:path';
 import { ensureWritableDir, writeFileAtomicSync } from '../io/atomic.js';
 import { comparisonHtml, comparisonMarkdown, compareRow, type Comparison, type ComparedRow, type MeasuredResult } from '../reproduce/compare.js';
 import { diskBytes, gpuCost, H100_ASSUMPTION, parameterCount, probePassCost, rowWork, secondsOf, type PassCost, type RowWork } from '../reproduce/plan.js';
-import { readMeasured, rowRunPaths, runState, swipeRun, swipeSettings, type RowRunPaths, type RunState, type SwipeSettings } from '../reproduce/runs.js';
+import {
+  evaluateRun,
+  readBenign,
+  readMeasured,
+  rowRunPaths,
+  runState,
+  swipeRun,
+  swipeSettings,
+  type RowRunPaths,
+  type RunState,
+  type SwipeSettings,
+} from '../reproduce/runs.js';
 import { MissingInput, parseScale, rowConfig, SCALE_BUDGETS, SCALES, type Scale } from '../reproduce/scale.js';
 import { selectRows, TABLES, tableByName, type PublishedRow, type PublishedTable } from '../reproduce/tables/index.js';
 import { canonicalJson, datasetOf, type ExperimentConfig } from '../run/config.js';
@@ -240,7 +251,7 @@ function probeCosts(rows: PlannedRow[], device: Device): Map<string, PassCost & 
   return out;
 }
 
-/** Seconds of a row's work still to do, by how far its run got: a partial run's remaining epochs, a trained one's swipe. */
+/** Seconds of a row's work still to do, by how far its run got: a partial run's remaining epochs, a trained one's swipe and benign evaluation. */
 function remainingSeconds(r: PlannedRow, cost: PassCost | undefined): number {
   if (cost === undefined) return 0;
   const t = secondsOf(r.work, cost);
@@ -248,10 +259,10 @@ function remainingSeconds(r: PlannedRow, cost: PassCost | undefined): number {
     case 'new':
       return t.total;
     case 'partial':
-      return t.train * (1 - r.state.epochsDone / r.state.epochs) + t.eval + t.swipe;
+      return t.train * (1 - r.state.epochsDone / r.state.epochs) + t.eval + t.benign + t.swipe;
     case 'trained':
-      return t.swipe;
-    case 'swiped':
+      return (r.state.swiped ? 0 : t.swipe) + (r.state.evaluated ? 0 : t.benign);
+    case 'measured':
       return 0;
   }
 }
@@ -263,8 +274,8 @@ function describeState(s: RunState): string {
     case 'partial':
       return `resuming (${s.epochsDone}/${s.epochs} epochs trained)`;
     case 'trained':
-      return 'trained before, swiping';
-    case 'swiped':
+      return `trained before, ${[s.swiped ? null : 'swiping', s.evaluated ? null : 'evaluating'].filter((x) => x !== null).join(' and ')}`;
+    case 'measured':
       return 'done before (reused)';
   }
 }
@@ -348,10 +359,16 @@ function planReport(
 }
 
 /** Trains (or resumes) and swipes one row; a row already done is left as it is. */
-async function runRow(
-  r: PlannedRow,
-  o: { device: Device; nproc: number; progress: boolean; robust: boolean; say: (m: string) => void; root?: string },
-): Promise<void> {
+interface RowOptions {
+  device: Device;
+  nproc: number;
+  progress: boolean;
+  robust: boolean;
+  say: (m: string) => void;
+  root?: string;
+}
+
+async function runRow(r: PlannedRow, o: RowOptions): Promise<void> {
   const config = r.config!;
   if (r.state.state === 'new' || r.state.state === 'partial') {
     writeFileAtomicSync(r.paths.configFile, `${canonicalJson(config)}\n`);
@@ -390,6 +407,15 @@ async function runRow(
       }
     }
   }
+  await swipeRow(r, o);
+  if (readBenign(r.paths) === null) {
+    o.say(`evaluating ${r.row.id} on the whole test split with 95 % intervals`);
+    await evaluateRun(r.paths, { device: o.device, progress: o.progress, ...(o.root !== undefined ? { root: o.root } : {}) });
+  }
+}
+
+/** The row's swipe at its settings, unless it is stored. */
+async function swipeRow(r: PlannedRow, o: RowOptions): Promise<void> {
   if (readMeasured(r.paths) !== null) return;
   o.say(
     `swiping ${r.row.id} (${r.swipe.profile.name}, ${r.swipe.maxIter === null ? 'every' : `${r.swipe.maxIter}`} query batch(es) of ${r.swipe.profile.batchSize}${r.swipe.robust ? ', robust evaluation' : ''})`,
@@ -431,6 +457,7 @@ function buildComparison(table: PublishedTable, scale: Scale, rows: PlannedRow[]
       run: r.paths.dir,
       status: m === null ? 'not run' : 'measured',
       queries: m?.queries ?? null,
+      benignQueries: m?.benignQueries ?? null,
       cells: compareRow(table, r.row, m),
     };
   });

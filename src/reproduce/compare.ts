@@ -2,13 +2,8 @@
 // number, the measured one, their difference and the measured number's interval
 // (from the swipe JSON's `intervals`, where it has them), as JSON, Markdown and
 // an offline HTML page.
+import type { Interval } from '../eval/bootstrap.js';
 import type { PublishedRow, PublishedTable, TableColumn } from './tables/types.js';
-
-/** A closed interval in the column's unit. */
-export interface Interval {
-  lo: number;
-  hi: number;
-}
 
 /** What a swipe JSON holds that the comparison reads (the rest is ignored). */
 export interface MeasuredResult {
@@ -17,6 +12,8 @@ export interface MeasuredResult {
   ERS?: number | null;
   ARS?: number | null;
   queries?: number;
+  /** Queries of the benign columns' intervals, when they come from a benign evaluation of their own. */
+  benignQueries?: number;
   intervals?: Readonly<Record<string, Interval>>;
   bootstrap?: { resamples: number; seed: number; confidence: number; unit: string };
 }
@@ -62,7 +59,10 @@ export interface ComparedRow {
   key: string;
   run: string;
   status: 'measured' | 'not run';
+  /** Swiped queries (the attack columns' and scores' intervals). */
   queries: number | null;
+  /** Test queries of the benign evaluation (the benign columns' intervals); null without one. */
+  benignQueries: number | null;
   cells: ComparedCell[];
 }
 
@@ -165,6 +165,7 @@ export function comparisonMarkdown(c: Comparison): string {
     '',
     ...c.notes.map((n) => `- ${n}`),
     `- Seeds: ${c.seedPolicy}`,
+    `- Intervals: 95 % per-query bootstrap intervals${intervalScope(c)}.`,
     '- "—" = not measured (row not run, or the result carries no interval for the column); "not recorded" = the source prints no number.',
     '',
   );
@@ -174,6 +175,16 @@ export function comparisonMarkdown(c: Comparison): string {
     '',
   );
   return out.join('\n');
+}
+
+/** Which queries the intervals are over: the benign evaluation's for the benign columns, the swipe's for the rest. */
+function intervalScope(c: Comparison): string {
+  const benign = [...new Set(c.rows.map((r) => r.benignQueries).filter((q) => q !== null))];
+  const swiped = [...new Set(c.rows.map((r) => r.queries).filter((q) => q !== null))];
+  const list = (qs: number[]): string => qs.map((q) => q.toLocaleString('en-US')).join(' or ');
+  if (swiped.length === 0) return '';
+  const attacks = `the attack columns and scores over the ${list(swiped)} swiped queries`;
+  return benign.length === 0 ? `: ${attacks}` : `: the benign columns over the ${list(benign)} test queries of each row's benign evaluation, ${attacks}`;
 }
 
 const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
@@ -210,7 +221,7 @@ td.near{background:#e6f4e6}td.far{background:#fbe9e7}.reading{font-style:italic}
 <p>Scale <strong>${esc(c.scale)}</strong>: ${esc(c.scaleSummary)}.</p>
 <p>Green: within 2 points (0.05 for TMA and ES:D) of the published number; red: further. “—”: not measured or no interval; “not recorded”: the source prints no number.</p>
 ${rowTables}
-<h2>Notes</h2><ul>${[...c.columns.filter((x) => x.note !== undefined).map((x) => `${x.key}: ${x.note!}`), ...c.notes, `Seeds: ${c.seedPolicy}`].map((n) => `<li>${esc(n)}</li>`).join('')}</ul>
+<h2>Notes</h2><ul>${[...c.columns.filter((x) => x.note !== undefined).map((x) => `${x.key}: ${x.note!}`), ...c.notes, `Seeds: ${c.seedPolicy}`, `Intervals: 95 % per-query bootstrap intervals${intervalScope(c)}.`].map((n) => `<li>${esc(n)}</li>`).join('')}</ul>
 <p>Provenance: <code>${esc(p.command)}</code> at commit ${esc(p.commit)}, ${esc(p.date)}; ${esc(p.cpu)}, ${p.threads} thread(s), device ${esc(p.device)}, libtorch ${esc(p.libtorch)}; seeds ${esc(p.seeds)}.</p>
 </body></html>
 `;

@@ -57,6 +57,8 @@ export interface RowWork {
   trainBackward: number;
   /** Forward image passes of the benign evaluations (each evaluation embeds the test split once). */
   evalForward: number;
+  /** Forward image passes of reproduce's own benign evaluation with intervals (the test split once). */
+  benignForward: number;
   /** The swipe: queries attacked, attack runs, PGD steps per run. */
   queries: number;
   attackRuns: number;
@@ -94,6 +96,7 @@ export function rowWork(c: ExperimentConfig, scale: Scale, profileName: string):
     trainForward: batches * perBatch.forward * batchImages,
     trainBackward: batches * perBatch.backward * batchImages,
     evalForward: evaluations * testImages,
+    benignForward: testImages,
     queries,
     attackRuns,
     attackSteps,
@@ -184,11 +187,15 @@ export const H100_ASSUMPTION: GpuAssumption = {
 };
 
 /** Seconds of a row's work at a per-image cost. */
-export function secondsOf(w: RowWork, cost: { forward: number; backward: number }): { train: number; eval: number; swipe: number; total: number } {
+export function secondsOf(
+  w: RowWork,
+  cost: { forward: number; backward: number },
+): { train: number; eval: number; benign: number; swipe: number; total: number } {
   const train = w.trainForward * cost.forward + w.trainBackward * cost.backward;
   const evaluation = w.evalForward * cost.forward;
+  const benign = w.benignForward * cost.forward;
   const swipe = w.swipeForward * cost.forward + w.swipeBackward * cost.backward;
-  return { train, eval: evaluation, swipe, total: train + evaluation + swipe };
+  return { train, eval: evaluation, benign, swipe, total: train + evaluation + benign + swipe };
 }
 
 /** The per-image cost of the assumed GPU for a model. */

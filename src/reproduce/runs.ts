@@ -1,6 +1,7 @@
 // Layer: reproduce. Where a row's run lives and how far it got: one directory
 // per experiment key (equal configs share it, across rows and tables), the
-// swipe results inside it by the swipe settings, and the standard swipe itself.
+// swipe results inside it by the swipe settings, the standard swipe itself, and
+// the benign evaluation with intervals (the trainer's own evaluation has none).
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { getProfile, type Profile } from '../attack/profiles.js';
@@ -10,6 +11,8 @@ import { metricByName } from '../metric/metric.js';
 import { readCheckpointInfo, SIDECAR } from '../run/checkpoint.js';
 import { loadCheckpoint } from '../run/model-factory.js';
 import type { ExperimentConfig } from '../run/config.js';
+import { BENIGN_COLUMNS, benignJson, evaluateBenign } from '../eval/benign.js';
+import { bootstrapInfo, POINT_ESTIMATOR, type BootstrapInfo, type Interval } from '../eval/bootstrap.js';
 import { swipeReports } from '../eval/report-svg.js';
 import { runSwipe, withStoredBenign } from '../eval/swipe.js';
 import type { Device } from '../tensor/index.js';
@@ -18,6 +21,9 @@ import { configKey, SCALE_BUDGETS, type Scale } from './scale.js';
 
 /** The training report the trainer writes when the last epoch is evaluated. */
 const REPORT = 'report.json';
+
+/** The benign evaluation of the trained model with per-query bootstrap intervals, in the run directory. */
+export const BENIGN_FILE = 'benign.json';
 
 /** The swipe a row's table asks for at a scale. */
 export interface SwipeSettings {
@@ -55,7 +61,12 @@ export function rowRunPaths(runsRoot: string, config: ExperimentConfig, swipe: S
   return { key, dir, configFile: path.join(runsRoot, `${key}.config.json`), swipeDir: path.join(dir, swipeDirName(swipe)) };
 }
 
-export type RunState = { state: 'new' } | { state: 'partial'; epochsDone: number; epochs: number } | { state: 'trained' } | { state: 'swiped' };
+/** new → partial (training) → trained (the swipe and the benign evaluation to make) → measured (both stored). */
+export type RunState =
+  | { state: 'new' }
+  | { state: 'partial'; epochsDone: number; epochs: number }
+  | { state: 'trained'; swiped: boolean; evaluated: boolean }
+  | { state: 'measured' };
 
 /** How far a row's run got; a directory holding another experiment is an error (it is never overwritten). */
 export function runState(p: RowRunPaths, config: ExperimentConfig): RunState {
@@ -65,14 +76,68 @@ export function runState(p: RowRunPaths, config: ExperimentConfig): RunState {
   if (stored !== p.key) throw new Error(`${p.dir} holds another experiment (config key ${stored}, expected ${p.key}); move it away`);
   const done = info.epoch + 1;
   if (done < config.epochs || info.pendingEval || !existsSync(path.join(p.dir, REPORT))) return { state: 'partial', epochsDone: done, epochs: config.epochs };
-  return existsSync(path.join(p.swipeDir, 'swipe.json')) ? { state: 'swiped' } : { state: 'trained' };
+  const swiped = existsSync(path.join(p.swipeDir, 'swipe.json'));
+  const evaluated = existsSync(path.join(p.dir, BENIGN_FILE));
+  return swiped && evaluated ? { state: 'measured' } : { state: 'trained', swiped, evaluated };
 }
 
-/** The stored swipe result of a row, or null before it is swiped. */
+/** What `benign.json` holds: `rankshield eval --json`'s numbers for the run's final model. */
+export interface BenignResult {
+  metrics: Readonly<Record<string, number>>;
+  intervals: Readonly<Record<string, Interval>>;
+  bootstrap: BootstrapInfo;
+  estimator: string;
+  /** Test queries evaluated (the whole test split). */
+  queries: number;
+}
+
+/** The stored benign evaluation of a row's run, or null before it is made. */
+export function readBenign(p: RowRunPaths): BenignResult | null {
+  const f = path.join(p.dir, BENIGN_FILE);
+  return existsSync(f) ? (JSON.parse(readFileSync(f, 'utf8')) as BenignResult) : null;
+}
+
+/**
+ * The stored result of a row, or null before it is swiped: the swipe's attack columns and
+ * scores with their intervals (over the swiped queries), and the benign columns from
+ * `benign.json` with theirs (over the whole test split) where it has been made; before that,
+ * the trainer's benign numbers, without intervals.
+ */
 export function readMeasured(p: RowRunPaths): MeasuredResult | null {
   const f = path.join(p.swipeDir, 'swipe.json');
   if (!existsSync(f)) return null;
-  return JSON.parse(readFileSync(f, 'utf8')) as MeasuredResult;
+  const swiped = JSON.parse(readFileSync(f, 'utf8')) as MeasuredResult;
+  const benign = readBenign(p);
+  if (benign === null) return swiped;
+  return {
+    ...swiped,
+    benign: { ...swiped.benign, ...benign.metrics },
+    intervals: { ...swiped.intervals, ...benign.intervals },
+    benignQueries: benign.queries,
+  };
+}
+
+/** The benign evaluation of a trained run on the whole test split with 95 % per-query bootstrap intervals, written to `benign.json`. */
+export async function evaluateRun(p: RowRunPaths, o: { device: Device; progress: boolean; root?: string }): Promise<BenignResult> {
+  const { model, info } = loadCheckpoint(p.dir);
+  try {
+    model.to(o.device);
+    const root = o.root ?? info.config.root;
+    const data = await openDataset(info.config.dataset, root === undefined ? {} : { root });
+    const bootstrap = bootstrapInfo();
+    const { intervals, ...metrics } = await evaluateBenign(model, data.test, metricByName(info.config.metric), { progress: o.progress, bootstrap });
+    const result: BenignResult = {
+      metrics: { ...benignJson(metrics), 'r@M': metrics['r@M'] },
+      intervals: Object.fromEntries(BENIGN_COLUMNS.filter((k) => intervals?.[k] !== undefined).map((k) => [k, intervals![k]!])),
+      bootstrap,
+      estimator: POINT_ESTIMATOR,
+      queries: data.test.length,
+    };
+    writeFileAtomicSync(path.join(p.dir, BENIGN_FILE), `${JSON.stringify(result, null, 2)}\n`);
+    return result;
+  } finally {
+    model.dispose();
+  }
 }
 
 /** The standard swipe of a trained run (in this process), its reports written to the row's swipe folder. */
