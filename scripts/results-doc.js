@@ -44,12 +44,12 @@ const cell = (r, k) => r.cells.find((c) => c.key === k);
 const readmeRows = measured.map((r) => {
   const r1 = cell(r, 'R@1');
   const ers = cell(r, 'ERS');
-  return `| ${r.label} | ${fmt(r1.published)} | ${fmt(r1.measured)} | ${fmt(ers.published)} | ${fmt(ers.measured)}${interval(ers.interval)} | ${signed(ers.difference)}${interval(ers.differenceInterval)} |`;
+  return `| ${r.label} | ${fmt(r1.published)} | ${fmt(r1.measured)}${interval(r1.interval)} | ${fmt(ers.published)} | ${fmt(ers.measured)}${interval(ers.interval)} | ${signed(ers.difference)}${interval(ers.differenceInterval)} |`;
 });
 const readmeTable = [
-  `RobRank's Fashion-MNIST rows (c2f2, triplet loss, rob28 attacks) at rankshield's reduced budget (η ≤ 4, 8 epochs of 80 batches; ${measured[0]?.queries ?? '—'} attacked queries): *reproduction*, not the published budget, so the published numbers are a reference, not a target.${measured.length < reproduction.rows.length ? ' Rows not yet measured are listed in [docs/results.md](docs/results.md).' : ''}`,
+  `RobRank's Fashion-MNIST rows (c2f2, triplet loss, rob28 attacks) at rankshield's reduced budget (η ≤ 4, 8 epochs of 80 batches; ${measured[0]?.queries ?? '—'} attacked queries${measured[0]?.benignQueries ? `, R@1 over the ${measured[0].benignQueries.toLocaleString('en-US')} test queries` : ''}): *reproduction*, not the published budget, so the published numbers are a reference, not a target.${measured.length < reproduction.rows.length ? ' Rows not yet measured are listed in [docs/results.md](docs/results.md).' : ''}`,
   '',
-  '| row | R@1 published | R@1 measured | ERS published | ERS measured [95 %] | ERS difference [95 %] |',
+  '| row | R@1 published | R@1 measured [95 %] | ERS published | ERS measured [95 %] | ERS difference [95 %] |',
   '| --- | --- | --- | --- | --- | --- |',
   ...readmeRows,
   '',
