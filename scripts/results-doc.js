@@ -12,9 +12,11 @@ import path from 'node:path';
 const root = path.join(path.dirname(new URL(import.meta.url).pathname), '..');
 const read = (f) => readFileSync(path.join(root, f), 'utf8');
 const json = (f) => JSON.parse(read(f));
-const fmt = (x, digits = 1) => (x === null || x === undefined ? '—' : x.toFixed(digits));
+// Negative numbers with the minus sign (−), as the commands' own reports print them.
+const fmt = (x, digits = 1) => (x === null || x === undefined ? '—' : `${x < 0 ? '−' : ''}${Math.abs(x).toFixed(digits)}`);
 const signed = (x, digits = 1) => (x === null || x === undefined ? '—' : `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(digits)}`);
-const interval = (i, digits = 1) => (i === null || i === undefined ? '' : ` [${i.lo.toFixed(digits)}, ${i.hi.toFixed(digits)}]`);
+const interval = (i, digits = 1) => (i === null || i === undefined ? '' : ` [${fmt(i.lo, digits)}, ${fmt(i.hi, digits)}]`);
+const signedInterval = (i, digits = 1) => (i === null || i === undefined ? '' : ` [${signed(i.lo, digits)}, ${signed(i.hi, digits)}]`);
 
 /** A result's provenance as one line. */
 function provenanceLine(p) {
@@ -44,10 +46,21 @@ const cell = (r, k) => r.cells.find((c) => c.key === k);
 const readmeRows = measured.map((r) => {
   const r1 = cell(r, 'R@1');
   const ers = cell(r, 'ERS');
-  return `| ${r.label} | ${fmt(r1.published)} | ${fmt(r1.measured)}${interval(r1.interval)} | ${fmt(ers.published)} | ${fmt(ers.measured)}${interval(ers.interval)} | ${signed(ers.difference)}${interval(ers.differenceInterval)} |`;
+  return `| ${r.label} | ${fmt(r1.published)} | ${fmt(r1.measured)}${interval(r1.interval)} | ${fmt(ers.published)} | ${fmt(ers.measured)}${interval(ers.interval)} | ${signed(ers.difference)}${signedInterval(ers.differenceInterval)} |`;
 });
+// How far the defended rows fall from the published ones, and the budgets behind it (from the plans).
+const defended = measured.filter((r) => !r.label.includes('(N/A)'));
+const below = defended.filter((r) => cell(r, 'ERS').differenceInterval?.hi < 0);
+const planBatches = (file) => {
+  const m = read(file).match(/^est-n +\S+ +\S+ +(\d+)×(\d+)/m);
+  return m === null ? '—' : `${m[1]} epochs × ${m[2]} batches`;
+};
+const budgetNote =
+  defended.length === 0
+    ? ''
+    : ` ${below.length === defended.length ? `All ${below.length}` : `${below.length} of the ${defended.length}`} defended rows (EST, ACT) measure an ERS below the published one, beyond the interval: they are trained for ${planBatches('results/reproduce/plan-fashion-reduced.txt')} at η = 4, the published rows for ${planBatches('results/reproduce/plan-fashion-full.txt')} at η = 32; \`rankshield reproduce fashion --scale full\` runs that budget ([its plan](results/reproduce/plan-fashion-full.txt)).`;
 const readmeTable = [
-  `RobRank's Fashion-MNIST rows (c2f2, triplet loss, rob28 attacks) at rankshield's reduced budget (η ≤ 4, 8 epochs of 80 batches; ${measured[0]?.queries ?? '—'} attacked queries${measured[0]?.benignQueries ? `, R@1 over the ${measured[0].benignQueries.toLocaleString('en-US')} test queries` : ''}): *reproduction*, not the published budget, so the published numbers are a reference, not a target.${measured.length < reproduction.rows.length ? ' Rows not yet measured are listed in [docs/results.md](docs/results.md).' : ''}`,
+  `RobRank's Fashion-MNIST rows (c2f2, triplet loss, rob28 attacks) at rankshield's reduced budget (η ≤ 4, 8 epochs of 80 batches; ${measured[0]?.queries ?? '—'} attacked queries${measured[0]?.benignQueries ? `, R@1 over the ${measured[0].benignQueries.toLocaleString('en-US')} test queries` : ''}): *reproduction*, not the published budget, so the published numbers are a reference, not a target.${budgetNote}${measured.length < reproduction.rows.length ? ' Rows not yet measured are listed in [docs/results.md](docs/results.md).' : ''}`,
   '',
   '| row | R@1 published | R@1 measured [95 %] | ERS published | ERS measured [95 %] | ERS difference [95 %] |',
   '| --- | --- | --- | --- | --- | --- |',
