@@ -68,7 +68,7 @@ Progress bars (embedding, ranking, k-means) go to stderr; --quiet or --json turn
         progress: showProgress(p),
         bootstrap,
       });
-      const shown = Object.fromEntries(BENIGN_COLUMNS.filter((k) => intervals?.[k] !== undefined).map((k) => [k, intervals![k]!]));
+      const shown = benignJson(intervals ?? {});
       const extra = entanglement === undefined ? {} : { entanglement, catrideLambda: catrideLambdaFromEntanglement(entanglement.ratio) };
       if (flagBool(p, 'json')) {
         console.log(JSON.stringify({ ...benignJson(m), ...extra, intervals: shown, bootstrap, estimator: POINT_ESTIMATOR, queries: data.test.length }));

@@ -51,8 +51,8 @@ export function readBenignMetrics(stored: Readonly<Record<string, number>> | Rea
   return out;
 }
 
-/** The benign columns as one JSON-ready object (fractions); absent values are left out. */
-export function benignJson(m: Partial<BenignMetrics>): Partial<Record<(typeof BENIGN_COLUMNS)[number], number>> {
+/** The benign columns of a per-metric record (values, or their intervals) as one JSON-ready object; absent ones are left out. */
+export function benignJson<T>(m: Partial<Record<keyof BenignMetrics, T>>): Partial<Record<(typeof BENIGN_COLUMNS)[number], T>> {
   return Object.fromEntries(BENIGN_COLUMNS.filter((k) => m[k] !== undefined).map((k) => [k, m[k]!]));
 }
 

@@ -5,13 +5,15 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { getProfile, type Profile } from '../attack/profiles.js';
+import type { OpenedDataset } from '../data/entry.js';
 import { openDataset } from '../data/registry.js';
+import type { EmbeddingModel } from '../models/model.js';
 import { writeFileAtomicSync } from '../io/atomic.js';
 import { metricByName } from '../metric/metric.js';
-import { readCheckpointInfo, SIDECAR } from '../run/checkpoint.js';
+import { readCheckpointInfo, SIDECAR, type CheckpointInfo } from '../run/checkpoint.js';
 import { loadCheckpoint } from '../run/model-factory.js';
 import type { ExperimentConfig } from '../run/config.js';
-import { BENIGN_COLUMNS, benignJson, evaluateBenign } from '../eval/benign.js';
+import { benignJson, evaluateBenign } from '../eval/benign.js';
 import { bootstrapInfo, POINT_ESTIMATOR, type BootstrapInfo, type Interval } from '../eval/bootstrap.js';
 import { swipeReports } from '../eval/report-svg.js';
 import { runSwipe, withStoredBenign } from '../eval/swipe.js';
@@ -118,35 +120,25 @@ export function readMeasured(p: RowRunPaths): MeasuredResult | null {
 }
 
 /** The benign evaluation of a trained run on the whole test split with 95 % per-query bootstrap intervals, written to `benign.json`. */
-export async function evaluateRun(p: RowRunPaths, o: { device: Device; progress: boolean; root?: string }): Promise<BenignResult> {
-  const { model, info } = loadCheckpoint(p.dir);
-  try {
-    model.to(o.device);
-    const root = o.root ?? info.config.root;
-    const data = await openDataset(info.config.dataset, root === undefined ? {} : { root });
+export async function evaluateRun(p: RowRunPaths, o: RunModelOptions): Promise<BenignResult> {
+  return withRunModel(p, o, async (model, info, data) => {
     const bootstrap = bootstrapInfo();
     const { intervals, ...metrics } = await evaluateBenign(model, data.test, metricByName(info.config.metric), { progress: o.progress, bootstrap });
     const result: BenignResult = {
       metrics: { ...benignJson(metrics), 'r@M': metrics['r@M'] },
-      intervals: Object.fromEntries(BENIGN_COLUMNS.filter((k) => intervals?.[k] !== undefined).map((k) => [k, intervals![k]!])),
+      intervals: benignJson(intervals ?? {}),
       bootstrap,
       estimator: POINT_ESTIMATOR,
       queries: data.test.length,
     };
     writeFileAtomicSync(path.join(p.dir, BENIGN_FILE), `${JSON.stringify(result, null, 2)}\n`);
     return result;
-  } finally {
-    model.dispose();
-  }
+  });
 }
 
 /** The standard swipe of a trained run (in this process), its reports written to the row's swipe folder. */
-export async function swipeRun(p: RowRunPaths, s: SwipeSettings, o: { device: Device; progress: boolean; root?: string }): Promise<MeasuredResult> {
-  const { model, info } = loadCheckpoint(p.dir);
-  try {
-    model.to(o.device);
-    const root = o.root ?? info.config.root;
-    const data = await openDataset(info.config.dataset, root === undefined ? {} : { root });
+export async function swipeRun(p: RowRunPaths, s: SwipeSettings, o: RunModelOptions): Promise<MeasuredResult> {
+  return withRunModel(p, o, async (model, info, data) => {
     const swiped = await runSwipe(model, data.test, metricByName(info.config.metric), {
       profile: s.profile,
       ...(s.maxIter !== null ? { maxIter: s.maxIter } : {}),
@@ -160,6 +152,27 @@ export async function swipeRun(p: RowRunPaths, s: SwipeSettings, o: { device: De
     if (svg !== null) writeFileAtomicSync(path.join(p.swipeDir, 'swipe.svg'), svg);
     writeFileAtomicSync(path.join(p.swipeDir, 'swipe.json'), json);
     return JSON.parse(json) as MeasuredResult;
+  });
+}
+
+interface RunModelOptions {
+  device: Device;
+  progress: boolean;
+  /** The dataset's folder, when not the one the run was trained from. */
+  root?: string;
+}
+
+/** Runs `use` with a run's final model on the device and its dataset opened; the model is disposed after. */
+async function withRunModel<T>(
+  p: RowRunPaths,
+  o: RunModelOptions,
+  use: (model: EmbeddingModel, info: CheckpointInfo, data: OpenedDataset) => Promise<T>,
+): Promise<T> {
+  const { model, info } = loadCheckpoint(p.dir);
+  try {
+    model.to(o.device);
+    const root = o.root ?? info.config.root;
+    return await use(model, info, await openDataset(info.config.dataset, root === undefined ? {} : { root }));
   } finally {
     model.dispose();
   }
